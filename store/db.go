@@ -1,0 +1,174 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
+
+// ErrNotFound is wrapped by lookups that find no row.
+var ErrNotFound = errors.New("not found")
+
+// busyTimeoutMS is how long a connection waits for a lock held by another
+// connection or process before it reports SQLITE_BUSY.
+const busyTimeoutMS = 5000
+
+// DB is an open rmm database. It holds two pools on the same file: one
+// connection for writes (SQLite allows one writer at a time, so queueing in
+// the pool beats SQLITE_BUSY) and several read-only connections, which
+// under WAL never block the writer nor wait for it.
+type DB struct {
+	path   string
+	writer *sql.DB
+	reader *sql.DB
+	now    func() time.Time
+}
+
+// Open opens (creating when missing) the database at path and applies the
+// pending migrations. The parent directory is created with mode 0700 and a
+// new file with mode 0600. A database whose schema is newer than this
+// binary knows is refused with an error wrapping ErrSchemaTooNew.
+func Open(ctx context.Context, path string) (*DB, error) {
+	db, err := open(ctx, path)
+	if err != nil {
+		return nil, fmt.Errorf("open DB %s: %w", path, err)
+	}
+	return db, nil
+}
+
+func open(ctx context.Context, path string) (*DB, error) {
+	if path == "" {
+		return nil, errors.New("empty path")
+	}
+	if strings.ContainsAny(path, "?#") || strings.HasPrefix(path, "file:") || path == ":memory:" {
+		// The driver would read these as URI syntax; rmm only uses plain files.
+		return nil, errors.New("path must be a plain file name (no '?', '#', 'file:' or ':memory:')")
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("create directory: %w", err)
+	}
+	if err := createFile(path); err != nil {
+		return nil, err
+	}
+
+	w, err := sql.Open("sqlite", dsn(path, true))
+	if err != nil {
+		return nil, err
+	}
+	// One writer connection, kept open: SQLite serialises writers anyway.
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxLifetime(0)
+	w.SetConnMaxIdleTime(0)
+
+	db := &DB{path: path, writer: w, now: time.Now}
+	if err := db.checkJournal(ctx); err != nil {
+		w.Close()
+		return nil, err
+	}
+	if err := migrate(ctx, w, embeddedMigrations); err != nil {
+		w.Close()
+		return nil, err
+	}
+
+	// Readers are opened after migrating so they never see a half-built schema.
+	r, err := sql.Open("sqlite", dsn(path, false))
+	if err != nil {
+		w.Close()
+		return nil, err
+	}
+	n := max(4, runtime.GOMAXPROCS(0))
+	r.SetMaxOpenConns(n)
+	r.SetMaxIdleConns(n)
+	db.reader = r
+	if err := r.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open reader: %w", err)
+	}
+	return db, nil
+}
+
+// createFile makes sure the database file exists with mode 0600 before
+// SQLite opens it (SQLite would create it with 0644 minus umask). The WAL
+// and shared-memory files SQLite creates later copy this mode.
+func createFile(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, os.ErrExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("create file: %w", err)
+	}
+	return f.Close()
+}
+
+// dsn builds the driver's data source name. Pragmas are given as _pragma
+// parameters so the driver runs them on every new pooled connection, not
+// only on the first one.
+func dsn(path string, writer bool) string {
+	q := url.Values{}
+	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyTimeoutMS))
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "foreign_keys(ON)")
+	q.Add("_pragma", "synchronous(NORMAL)")
+	if writer {
+		// Take the write lock at BEGIN: a deferred transaction that reads
+		// first and then writes can fail with SQLITE_BUSY without waiting.
+		q.Set("_txlock", "immediate")
+	} else {
+		// A bug that writes through the reader pool fails loudly.
+		q.Add("_pragma", "query_only(ON)")
+	}
+	return path + "?" + q.Encode()
+}
+
+// checkJournal makes sure WAL is really in effect: SQLite silently keeps
+// the old journal mode where WAL is impossible (some network filesystems),
+// and then readers would block the writer.
+func (db *DB) checkJournal(ctx context.Context) error {
+	var mode string
+	if err := db.writer.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
+		return fmt.Errorf("read journal mode: %w", err)
+	}
+	if !strings.EqualFold(mode, "wal") {
+		return fmt.Errorf("journal mode is %q, not WAL (is the file on a network filesystem?)", mode)
+	}
+	return nil
+}
+
+// Close closes both pools. Stop every Writer on this DB first.
+func (db *DB) Close() error {
+	var errs []error
+	if db.reader != nil {
+		if err := db.reader.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close DB %s: readers: %w", db.path, err))
+		}
+	}
+	if err := db.writer.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("close DB %s: writer: %w", db.path, err))
+	}
+	return errors.Join(errs...)
+}
+
+// Path returns the file name the database was opened with.
+func (db *DB) Path() string { return db.path }
+
+// toMS converts t to the stored form: unix milliseconds, UTC.
+func toMS(t time.Time) int64 { return t.UnixMilli() }
+
+// fromMS converts a stored timestamp back; NULL (invalid) gives the zero time.
+func fromMS(v sql.NullInt64) time.Time {
+	if !v.Valid {
+		return time.Time{}
+	}
+	return time.UnixMilli(v.Int64).UTC()
+}
