@@ -1,0 +1,277 @@
+// Package config owns rmm's configuration file: its defaults, loading,
+// and validation with errors that name the file, line and key. It knows
+// nothing of the engine or the console; main turns a Config into their
+// options.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Config is the effective configuration. Default() gives a complete one;
+// a file only overrides what it names.
+type Config struct {
+	Org    string       // shown in the console header
+	Engine EngineConfig // polling
+	WinRM  WinRMConfig  // the WinRM client
+	Store  StoreConfig  // the database
+	Log    LogConfig    // the log file
+	UI     UIConfig     // the console
+}
+
+// EngineConfig is the `engine:` section.
+type EngineConfig struct {
+	Throttle     int           // engine.throttle: requests in flight, 1..1000
+	PollInterval time.Duration // engine.poll_interval: time between sweeps
+}
+
+// WinRMConfig is the `winrm:` section.
+type WinRMConfig struct {
+	Timeout time.Duration // winrm.timeout: deadline of one command
+	Retries int           // winrm.retries: retries of a transient failure, 0..10
+}
+
+// StoreConfig is the `store:` section.
+type StoreConfig struct {
+	DB            string        // store.db: path of the SQLite file
+	BatchRows     int           // store.batch_rows: rows per write transaction
+	FlushInterval time.Duration // store.flush_interval: longest wait before a partial batch is written
+}
+
+// LogConfig is the `log:` section.
+type LogConfig struct {
+	Level  string // log.level: debug, info, warn, error
+	File   string // log.file: path of the log file
+	Format string // log.format: text or json
+}
+
+// UIConfig is the `ui:` section.
+type UIConfig struct {
+	Theme string // ui.theme: default, light, high-contrast, ascii; empty = automatic
+}
+
+// Themes lists the valid ui.theme values (empty means automatic).
+var themes = []string{"default", "light", "high-contrast", "ascii"}
+
+var levels = []string{"debug", "info", "warn", "error"}
+
+// Dirs are the XDG base directories the defaults derive from.
+type Dirs struct {
+	Config string // e.g. ~/.config/rmm
+	Data   string // e.g. ~/.local/share/rmm
+	State  string // e.g. ~/.local/state/rmm
+}
+
+// DefaultDirs resolves the XDG directories from the environment.
+func DefaultDirs(getenv func(string) string) (Dirs, error) {
+	home := getenv("HOME")
+	base := func(env, rel string) (string, error) {
+		if v := getenv(env); v != "" && filepath.IsAbs(v) {
+			return filepath.Join(v, "rmm"), nil
+		}
+		if home == "" {
+			return "", fmt.Errorf("neither $%s nor $HOME is set", env)
+		}
+		return filepath.Join(home, rel, "rmm"), nil
+	}
+	var d Dirs
+	var err error
+	if d.Config, err = base("XDG_CONFIG_HOME", ".config"); err != nil {
+		return d, err
+	}
+	if d.Data, err = base("XDG_DATA_HOME", filepath.Join(".local", "share")); err != nil {
+		return d, err
+	}
+	if d.State, err = base("XDG_STATE_HOME", filepath.Join(".local", "state")); err != nil {
+		return d, err
+	}
+	return d, nil
+}
+
+// Default returns the built-in configuration for the given directories.
+func Default(d Dirs) Config {
+	return Config{
+		Org:    "rmm",
+		Engine: EngineConfig{Throttle: 50, PollInterval: 5 * time.Minute},
+		WinRM:  WinRMConfig{Timeout: 30 * time.Second, Retries: 3},
+		Store: StoreConfig{
+			DB:            filepath.Join(d.Data, "rmm.db"),
+			BatchRows:     100,
+			FlushInterval: time.Second,
+		},
+		Log: LogConfig{Level: "info", File: filepath.Join(d.State, "logs", "rmm.log"), Format: "text"},
+		UI:  UIConfig{},
+	}
+}
+
+// Problem is one validation error, located in the file.
+type Problem struct {
+	File string
+	Line int
+	Key  string // dotted path, e.g. "engine.throttle"
+	Msg  string
+}
+
+func (p Problem) Error() string {
+	loc := p.File
+	if p.Line > 0 {
+		loc += ":" + strconv.Itoa(p.Line)
+	}
+	if p.Key == "" {
+		return loc + ": " + p.Msg
+	}
+	return loc + ": " + p.Key + ": " + p.Msg
+}
+
+// Problems is every problem found in a file.
+type Problems []Problem
+
+func (ps Problems) Error() string {
+	s := make([]string, len(ps))
+	for i, p := range ps {
+		s[i] = p.Error()
+	}
+	return strings.Join(s, "\n")
+}
+
+// Load reads the file at path over the defaults. A missing file is not an
+// error when optional is true (no file is needed to run).
+func Load(path string, d Dirs, optional bool) (Config, error) {
+	cfg := Default(d)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		if optional && errors.Is(err, os.ErrNotExist) {
+			return cfg, nil
+		}
+		return cfg, fmt.Errorf("config %s: %w", path, err)
+	}
+	return Parse(path, data, d)
+}
+
+// Parse validates a YAML document over the defaults. Every problem is
+// reported, each with its line and key; on any problem the returned
+// Config is the defaults, never a half-applied mix.
+func Parse(name string, data []byte, d Dirs) (Config, error) {
+	def := Default(d)
+	cfg := def
+	if len(bytes.TrimSpace(data)) == 0 {
+		return cfg, nil
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return def, Problems{{File: name, Line: yamlErrLine(err), Msg: "not valid YAML: " + yamlErrMsg(err)}}
+	}
+	if len(doc.Content) == 0 {
+		return cfg, nil
+	}
+	root := doc.Content[0]
+	var ps Problems
+	if root.Kind != yaml.MappingNode {
+		return def, Problems{{File: name, Line: root.Line, Msg: "the top level must be a mapping of keys"}}
+	}
+	walk(name, "", root, &cfg, d, &ps)
+	if len(ps) > 0 {
+		return def, ps
+	}
+	return cfg, nil
+}
+
+// walk applies a mapping node's keys, recursing into sections.
+func walk(file, prefix string, m *yaml.Node, cfg *Config, d Dirs, ps *Problems) {
+	seen := map[string]int{}
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		k, v := m.Content[i], m.Content[i+1]
+		key := k.Value
+		if prefix != "" {
+			key = prefix + "." + k.Value
+		}
+		if line, dup := seen[k.Value]; dup {
+			*ps = append(*ps, Problem{file, k.Line, key, fmt.Sprintf("duplicate key (first on line %d)", line)})
+			continue
+		}
+		seen[k.Value] = k.Line
+		if _, isSection := sections[key]; isSection {
+			if v.Kind != yaml.MappingNode {
+				if v.Tag == "!!null" {
+					continue
+				}
+				*ps = append(*ps, Problem{file, v.Line, key, "must be a mapping (a section of keys)"})
+				continue
+			}
+			walk(file, key, v, cfg, d, ps)
+			continue
+		}
+		f, ok := fields[key]
+		if !ok {
+			*ps = append(*ps, Problem{file, k.Line, key, "unknown key" + suggest(key)})
+			continue
+		}
+		if v.Kind != yaml.ScalarNode {
+			*ps = append(*ps, Problem{file, v.Line, key, "must be a single value"})
+			continue
+		}
+		if err := f.set(cfg, v.Value, d); err != nil {
+			*ps = append(*ps, Problem{file, v.Line, key, err.Error()})
+		}
+	}
+}
+
+func suggest(key string) string {
+	var close []string
+	for k := range fields {
+		if strings.HasSuffix(k, "."+lastPart(key)) || strings.HasPrefix(k, key) {
+			close = append(close, k)
+		}
+	}
+	slices.Sort(close)
+	if len(close) == 0 {
+		return fmt.Sprintf(" (valid keys: %s)", strings.Join(Keys(), ", "))
+	}
+	return fmt.Sprintf(" (did you mean %s?)", strings.Join(close, " or "))
+}
+
+func lastPart(k string) string {
+	if i := strings.LastIndexByte(k, '.'); i >= 0 {
+		return k[i+1:]
+	}
+	return k
+}
+
+func yamlErrLine(err error) int {
+	var te *yaml.TypeError
+	msg := err.Error()
+	if errors.As(err, &te) && len(te.Errors) > 0 {
+		msg = te.Errors[0]
+	}
+	if i := strings.Index(msg, "line "); i >= 0 {
+		rest := msg[i+5:]
+		j := 0
+		for j < len(rest) && rest[j] >= '0' && rest[j] <= '9' {
+			j++
+		}
+		if n, err := strconv.Atoi(rest[:j]); err == nil {
+			return n
+		}
+	}
+	return 0
+}
+
+func yamlErrMsg(err error) string {
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	if i := strings.Index(msg, "line "); i == 0 {
+		if j := strings.Index(msg, ": "); j > 0 {
+			msg = msg[j+2:]
+		}
+	}
+	return msg
+}

@@ -1,0 +1,140 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+var testDirs = Dirs{Config: "/home/a/.config/rmm", Data: "/home/a/.local/share/rmm", State: "/home/a/.local/state/rmm"}
+
+func TestNoFileMeansDefaults(t *testing.T) {
+	cfg, err := Load(filepath.Join(t.TempDir(), "missing.yaml"), testDirs, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg != Default(testDirs) {
+		t.Fatalf("got %+v, want defaults", cfg)
+	}
+	if cfg.Engine.Throttle != 50 || cfg.Store.DB != "/home/a/.local/share/rmm/rmm.db" {
+		t.Fatalf("unexpected defaults %+v", cfg)
+	}
+	if _, err := Load(filepath.Join(t.TempDir(), "missing.yaml"), testDirs, false); err == nil {
+		t.Fatal("a missing file named explicitly was accepted")
+	}
+}
+
+func TestAGoodFileSetsEveryKey(t *testing.T) {
+	cfg, err := Load("testdata/good.yaml", testDirs, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Config{
+		Org:    "Contoso IT",
+		Engine: EngineConfig{Throttle: 200, PollInterval: 2 * time.Minute},
+		WinRM:  WinRMConfig{Timeout: 20 * time.Second, Retries: 2},
+		Store:  StoreConfig{DB: "/var/lib/rmm/rmm.db", BatchRows: 500, FlushInterval: 250 * time.Millisecond},
+		Log:    LogConfig{Level: "debug", File: "/var/log/rmm/rmm.log", Format: "json"},
+		UI:     UIConfig{Theme: "ascii"},
+	}
+	if cfg != want {
+		t.Fatalf("got  %+v\nwant %+v", cfg, want)
+	}
+	// Every key documented is set by the example, so none is dead.
+	for _, k := range Keys() {
+		if cfg.Value(k) == Default(testDirs).Value(k) {
+			t.Errorf("testdata/good.yaml leaves %s at its default", k)
+		}
+	}
+}
+
+func TestBadValuesNameFileLineAndKey(t *testing.T) {
+	tests := []struct {
+		name string
+		doc  string
+		want []string
+	}{
+		{"throttle zero", "engine:\n  throttle: 0\n", []string{"c.yaml:2: engine.throttle: 0 is out of range 1..1000"}},
+		{"throttle too high", "engine:\n  throttle: 1001\n", []string{"c.yaml:2: engine.throttle: 1001 is out of range 1..1000"}},
+		{"throttle not a number", "engine:\n  throttle: lots\n", []string{`c.yaml:2: engine.throttle: "lots" is not a whole number (allowed: 1..1000)`}},
+		{"interval not a duration", "engine:\n  poll_interval: often\n", []string{`c.yaml:2: engine.poll_interval: "often" is not a duration (examples: 30s, 5m, 1h)`}},
+		{"interval too short", "engine:\n  poll_interval: 1s\n", []string{"c.yaml:2: engine.poll_interval: 1s is out of range 10s..24h0m0s"}},
+		{"timeout too long", "winrm:\n  timeout: 1h\n", []string{"c.yaml:2: winrm.timeout: 1h0m0s is out of range 1s..10m0s"}},
+		{"retries negative", "winrm:\n  retries: -1\n", []string{"c.yaml:2: winrm.retries: -1 is out of range 0..10"}},
+		{"relative db path", "store:\n  db: rmm.db\n", []string{`c.yaml:2: store.db: "rmm.db" must be an absolute path (or start with ~/)`}},
+		{"batch rows zero", "store:\n  batch_rows: 0\n", []string{"c.yaml:2: store.batch_rows: 0 is out of range 1..100000"}},
+		{"unknown level", "log:\n  level: loud\n", []string{`c.yaml:2: log.level: "loud" is not one of debug, info, warn, error`}},
+		{"unknown format", "log:\n  format: xml\n", []string{`c.yaml:2: log.format: "xml" is not one of text, json`}},
+		{"unknown theme", "ui:\n  theme: neon\n", []string{`c.yaml:2: ui.theme: "neon" is not one of default, light, high-contrast, ascii`}},
+		{"a typo in a key", "engine:\n  throttel: 5\n", []string{"c.yaml:2: engine.throttel: unknown key"}},
+		{"an unknown section", "engines:\n  throttle: 5\n", []string{"c.yaml:1: engines: unknown key"}},
+		{"a section given a value", "engine: 5\n", []string{"c.yaml:1: engine: must be a mapping"}},
+		{"a list where a value belongs", "org: [a, b]\n", []string{"c.yaml:1: org: must be a single value"}},
+		{"a duplicate key", "org: a\norg: b\n", []string{"c.yaml:2: org: duplicate key (first on line 1)"}},
+		{"broken YAML", "engine:\n  throttle: [\n", []string{"c.yaml:"}},
+		{"two problems at once", "engine:\n  throttle: 0\nwinrm:\n  retries: 99\n", []string{
+			"c.yaml:2: engine.throttle: 0 is out of range", "c.yaml:4: winrm.retries: 99 is out of range"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := Parse("c.yaml", []byte(tt.doc), testDirs)
+			if err == nil {
+				t.Fatalf("accepted %q", tt.doc)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not contain %q", err, w)
+				}
+			}
+			if cfg != Default(testDirs) {
+				t.Errorf("a rejected file changed the config: %+v", cfg)
+			}
+		})
+	}
+}
+
+func TestTildeExpandsToHome(t *testing.T) {
+	home, err := os.UserHomeDir()
+	if err != nil {
+		t.Skip("no home directory")
+	}
+	cfg, err := Parse("c.yaml", []byte("store:\n  db: ~/x/rmm.db\n"), testDirs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Store.DB != filepath.Join(home, "x", "rmm.db") {
+		t.Fatalf("db = %q", cfg.Store.DB)
+	}
+}
+
+func TestDefaultDirsFollowXDG(t *testing.T) {
+	env := map[string]string{"HOME": "/h", "XDG_DATA_HOME": "/data"}
+	d, err := DefaultDirs(func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Dirs{Config: "/h/.config/rmm", Data: "/data/rmm", State: "/h/.local/state/rmm"}
+	if d != want {
+		t.Fatalf("got %+v want %+v", d, want)
+	}
+	if _, err := DefaultDirs(func(string) string { return "" }); err == nil {
+		t.Fatal("no HOME accepted")
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	f.Add([]byte("engine:\n  throttle: 5\n"))
+	f.Add([]byte("org: [\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		_, err := Parse("f.yaml", b, testDirs)
+		if ps, ok := err.(Problems); ok {
+			for _, p := range ps {
+				if p.File != "f.yaml" {
+					t.Fatalf("problem without file: %v", p)
+				}
+			}
+		}
+	})
+}

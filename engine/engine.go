@@ -1,0 +1,439 @@
+// Package engine is rmm's backend: it owns the device list in memory,
+// polls devices over WinRM in parallel, classes every error, writes
+// results through the store's batch writer and publishes events to the
+// front ends. Front ends (console, SSH, CLI) talk to the engine only; the
+// engine never renders anything and never reads the terminal.
+package engine
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/sourcegraph/conc/pool"
+
+	"github.com/rmmhq/rmm/engine/scripts"
+	"github.com/rmmhq/rmm/store"
+)
+
+// Defaults and limits of Options.
+const (
+	DefaultThrottle = 50
+	MaxThrottle     = 1000
+	DefaultInterval = 5 * time.Minute
+	DefaultTimeout  = 30 * time.Second
+	DefaultRetries  = 3
+)
+
+// Credential is the WinRM account the engine uses. The password is kept
+// in memory only and never logged or formatted.
+type Credential struct {
+	User     string
+	Password string
+}
+
+// String hides the password from any accidental formatting.
+func (c Credential) String() string { return "Credential{User: " + c.User + ", Password: <redacted>}" }
+
+// GoString hides the password from %#v.
+func (c Credential) GoString() string { return c.String() }
+
+// Options configure an Engine. Zero values take the defaults.
+type Options struct {
+	Throttle   int           // requests in flight, 1..1000 (default 50)
+	Interval   time.Duration // time between sweep starts in Run (default 5m)
+	Timeout    time.Duration // deadline of one WinRM command (default 30s)
+	Retries    int           // retries of a transient failure (default 3; -1 for none)
+	Credential Credential
+	Writer     store.WriterOptions
+	Logger     *slog.Logger // default: discard
+}
+
+func (o *Options) setDefaults() error {
+	if o.Throttle == 0 {
+		o.Throttle = DefaultThrottle
+	}
+	if o.Throttle < 1 || o.Throttle > MaxThrottle {
+		return fmt.Errorf("engine throttle %d is out of range 1..%d", o.Throttle, MaxThrottle)
+	}
+	if o.Interval == 0 {
+		o.Interval = DefaultInterval
+	}
+	if o.Interval < time.Second {
+		return fmt.Errorf("poll interval %s is below the minimum 1s", o.Interval)
+	}
+	if o.Timeout == 0 {
+		o.Timeout = DefaultTimeout
+	}
+	if o.Timeout < 100*time.Millisecond {
+		return fmt.Errorf("winrm timeout %s is below the minimum 100ms", o.Timeout)
+	}
+	switch {
+	case o.Retries == 0:
+		o.Retries = DefaultRetries
+	case o.Retries < 0:
+		o.Retries = 0
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	return nil
+}
+
+// entry is the engine's copy of one device.
+type entry struct {
+	dev   store.Device
+	state DeviceState
+}
+
+// Engine polls devices and publishes their state. Create it with New,
+// stop it with Close.
+type Engine struct {
+	db         *store.DB
+	writer     *store.Writer
+	hub        *Hub
+	http       *http.Client
+	opts       Options
+	log        *slog.Logger
+	metricsCmd string
+
+	mu       sync.RWMutex
+	devices  map[int64]*entry
+	counts   map[Status]int
+	sweeping bool
+	done     int
+	lastEnd  time.Time
+	lastTook time.Duration
+
+	sweepMu sync.Mutex // one sweep at a time
+
+	fatalMu sync.Mutex
+	fatal   error
+	fatalC  chan struct{} // closed on the first Fatal error
+}
+
+// New builds an engine over an open store, starts its batch writer and
+// loads the devices. Close it when done.
+func New(ctx context.Context, db *store.DB, opts Options) (*Engine, error) {
+	if err := opts.setDefaults(); err != nil {
+		return nil, err
+	}
+	s, err := scripts.Get("metrics")
+	if err != nil {
+		return nil, fmt.Errorf("engine: %w", err)
+	}
+	e := &Engine{
+		db:         db,
+		hub:        NewHub(),
+		http:       newHTTPClient(opts.Throttle, opts.Timeout),
+		opts:       opts,
+		log:        opts.Logger,
+		metricsCmd: s.Command(),
+		devices:    make(map[int64]*entry),
+		counts:     make(map[Status]int),
+		fatalC:     make(chan struct{}),
+	}
+	wopts := opts.Writer
+	userOnError := wopts.OnError
+	wopts.OnError = func(err error) {
+		e.setFatal(&Error{Class: ClassFatal, Step: "write batch", Err: err})
+		if userOnError != nil {
+			userOnError(err)
+		}
+	}
+	e.writer = store.NewWriter(db, wopts)
+	e.writer.Start()
+	if err := e.Reload(ctx); err != nil {
+		_ = e.writer.Close()
+		return nil, err
+	}
+	return e, nil
+}
+
+// Close flushes pending writes and releases connections. It does not
+// close the store.
+func (e *Engine) Close() error {
+	err := e.writer.Close()
+	e.http.CloseIdleConnections()
+	if err != nil {
+		return fmt.Errorf("engine close: %w", err)
+	}
+	return nil
+}
+
+func (e *Engine) setFatal(err error) {
+	e.fatalMu.Lock()
+	defer e.fatalMu.Unlock()
+	if e.fatal != nil {
+		return
+	}
+	e.fatal = err
+	close(e.fatalC)
+	e.log.Error("fatal error, scheduling stopped", "err", err)
+}
+
+// Fatal returns the first Fatal-class error, or nil.
+func (e *Engine) Fatal() error {
+	e.fatalMu.Lock()
+	defer e.fatalMu.Unlock()
+	return e.fatal
+}
+
+// Reload re-reads the device list from the store, keeping the state of
+// devices already known.
+func (e *Engine) Reload(ctx context.Context) error {
+	devs, err := e.db.ListDevices(ctx)
+	if err != nil {
+		return fmt.Errorf("load devices: %w", err)
+	}
+	e.mu.Lock()
+	next := make(map[int64]*entry, len(devs))
+	counts := make(map[Status]int)
+	for _, d := range devs {
+		st := stateFromStore(d)
+		if old, ok := e.devices[d.ID]; ok {
+			st = old.state
+			st.Hostname, st.Site = d.Hostname, d.Site
+		}
+		next[d.ID] = &entry{dev: d, state: st}
+		counts[st.Status]++
+	}
+	e.devices, e.counts = next, counts
+	sum := e.summaryLocked()
+	e.mu.Unlock()
+	e.hub.Publish(nil, sum)
+	return nil
+}
+
+func stateFromStore(d store.Device) DeviceState {
+	st := Status(d.Status)
+	switch st {
+	case StatusOnline, StatusOffline:
+	default:
+		st = StatusUnknown
+	}
+	return DeviceState{
+		ID: d.ID, Hostname: d.Hostname, Site: d.Site, Status: st,
+		HasMetrics: d.HasMetrics, CPUPct: d.CPUPct, MemPct: d.MemPct, DiskFreePct: d.DiskFreePct,
+		LastSeen: d.LastSeen, LastError: d.LastError,
+	}
+}
+
+// Devices returns a snapshot of every device's state, ordered by hostname.
+func (e *Engine) Devices() []DeviceState {
+	e.mu.RLock()
+	out := make([]DeviceState, 0, len(e.devices))
+	for _, en := range e.devices {
+		out = append(out, en.state)
+	}
+	e.mu.RUnlock()
+	slices.SortFunc(out, func(a, b DeviceState) int { return cmp.Compare(a.Hostname, b.Hostname) })
+	return out
+}
+
+// Summary returns the fleet at a glance.
+func (e *Engine) Summary() Summary {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	return e.summaryLocked()
+}
+
+func (e *Engine) summaryLocked() Summary {
+	return Summary{
+		Devices:  len(e.devices),
+		Online:   e.counts[StatusOnline],
+		Offline:  e.counts[StatusOffline],
+		Unknown:  e.counts[StatusUnknown],
+		Sweeping: e.sweeping,
+		Done:     e.done,
+		LastEnd:  e.lastEnd,
+		LastTook: e.lastTook,
+	}
+}
+
+// Subscribe returns a subscription to device and summary changes.
+func (e *Engine) Subscribe() *Subscription { return e.hub.Subscribe() }
+
+// SweepResult summarises one sweep. Its JSON form is the stable output of
+// `rmm poll --once --json`.
+type SweepResult struct {
+	Devices        int            `json:"devices"`
+	Online         int            `json:"online"`
+	Offline        int            `json:"offline"`
+	Unknown        int            `json:"unknown"`
+	DurationMS     int64          `json:"duration_ms"`
+	MetricsWritten int            `json:"metrics_written"`
+	Errors         map[string]int `json:"errors_by_class"`
+}
+
+// Sweep polls every device once, in parallel up to the throttle, devices
+// of a site going out together. It waits for the writes to be committed.
+// Only one sweep runs at a time; a second caller waits.
+func (e *Engine) Sweep(ctx context.Context) (SweepResult, error) {
+	e.sweepMu.Lock()
+	defer e.sweepMu.Unlock()
+	if err := e.Fatal(); err != nil {
+		return SweepResult{}, err
+	}
+	start := time.Now()
+
+	e.mu.Lock()
+	targets := make([]store.Device, 0, len(e.devices))
+	for _, en := range e.devices {
+		targets = append(targets, en.dev)
+	}
+	e.sweeping, e.done = true, 0
+	sum := e.summaryLocked()
+	e.mu.Unlock()
+	e.hub.Publish(nil, sum)
+
+	// Group by site so a site's hosts go out together (they share links
+	// and jump boxes), then by hostname for a stable order.
+	slices.SortFunc(targets, func(a, b store.Device) int {
+		return cmp.Or(cmp.Compare(a.Site, b.Site), cmp.Compare(a.Hostname, b.Hostname))
+	})
+
+	var (
+		resMu   sync.Mutex
+		res     = SweepResult{Devices: len(targets), Errors: map[string]int{}}
+		written int
+	)
+	p := pool.New().WithMaxGoroutines(e.opts.Throttle).WithContext(ctx)
+	for _, d := range targets {
+		p.Go(func(ctx context.Context) error {
+			out := e.pollDevice(ctx, d)
+			n, err := e.record(ctx, d, out)
+			resMu.Lock()
+			written += n
+			if out.err != nil {
+				res.Errors[ClassOf(out.err).String()]++
+			}
+			resMu.Unlock()
+			return err
+		})
+	}
+	err := p.Wait()
+	if ferr := e.writer.Flush(context.WithoutCancel(ctx)); ferr != nil && err == nil {
+		err = ferr
+	}
+	took := time.Since(start)
+
+	e.mu.Lock()
+	e.sweeping = false
+	if err == nil && ctx.Err() == nil {
+		e.lastEnd, e.lastTook = time.Now(), took
+	}
+	sum = e.summaryLocked()
+	e.mu.Unlock()
+	e.hub.Publish(nil, sum)
+
+	res.Online, res.Offline, res.Unknown = sum.Online, sum.Offline, sum.Unknown
+	res.DurationMS = took.Milliseconds()
+	res.MetricsWritten = written
+	if ferr := e.Fatal(); ferr != nil {
+		return res, ferr
+	}
+	if err != nil {
+		return res, fmt.Errorf("sweep: %w", err)
+	}
+	if ctx.Err() != nil {
+		return res, fmt.Errorf("sweep: %w", ctx.Err())
+	}
+	return res, nil
+}
+
+// Run sweeps now and then every Interval until ctx is done. It returns
+// nil when ctx ends, or the Fatal error that stopped scheduling.
+func (e *Engine) Run(ctx context.Context) error {
+	t := time.NewTicker(e.opts.Interval)
+	defer t.Stop()
+	for {
+		if _, err := e.Sweep(ctx); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			if ferr := e.Fatal(); ferr != nil {
+				return ferr
+			}
+			e.log.Warn("sweep failed", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-e.fatalC:
+			return e.Fatal()
+		case <-t.C:
+		}
+	}
+}
+
+// record applies one poll outcome: cache first (write-through), then the
+// batch writer, then an event. It returns the number of metric rows queued.
+func (e *Engine) record(ctx context.Context, d store.Device, out pollOutcome) (int, error) {
+	now := out.at
+	upd := store.StatusUpdate{DeviceID: d.ID, Status: string(out.status), At: now}
+	var rows []store.Metric
+	if out.err != nil {
+		upd.LastError = out.err.Error()
+	} else {
+		m := out.metrics
+		upd.HasMetrics = true
+		upd.CPUPct, upd.MemPct, upd.DiskFreePct = m.CPUPct, m.MemPct, m.MinDiskFreePct()
+		rows = append(rows,
+			store.Metric{DeviceID: d.ID, Type: "cpu_pct", Value: m.CPUPct, At: now},
+			store.Metric{DeviceID: d.ID, Type: "mem_pct", Value: m.MemPct, At: now},
+		)
+		for _, disk := range m.Disks {
+			rows = append(rows,
+				store.Metric{DeviceID: d.ID, Type: "disk_free_pct", Instance: disk.Drive, Value: disk.FreePct, At: now},
+				store.Metric{DeviceID: d.ID, Type: "disk_free_gb", Instance: disk.Drive, Value: disk.FreeGB, At: now},
+			)
+		}
+	}
+
+	e.mu.Lock()
+	en, ok := e.devices[d.ID]
+	var st DeviceState
+	if ok {
+		prev := en.state.Status
+		en.state.Status = out.status
+		en.state.LastError = upd.LastError
+		if out.status == StatusOnline {
+			en.state.LastSeen = now
+		}
+		if upd.HasMetrics {
+			en.state.HasMetrics = true
+			en.state.CPUPct, en.state.MemPct, en.state.DiskFreePct = upd.CPUPct, upd.MemPct, upd.DiskFreePct
+		}
+		e.counts[prev]--
+		e.counts[out.status]++
+		st = en.state
+	}
+	e.done++
+	sum := e.summaryLocked()
+	e.mu.Unlock()
+	if ok {
+		e.hub.Publish([]DeviceState{st}, sum)
+	}
+
+	wctx := context.WithoutCancel(ctx) // a finished poll's result is kept even on quit
+	if len(rows) > 0 {
+		if err := e.writer.AddMetrics(wctx, rows); err != nil {
+			return 0, fmt.Errorf("queue metrics of %s: %w", d.Hostname, err)
+		}
+	}
+	if err := e.writer.AddStatus(wctx, upd); err != nil {
+		return len(rows), fmt.Errorf("queue status of %s: %w", d.Hostname, err)
+	}
+	return len(rows), nil
+}
+
+// errShuttingDown marks polls cut short by cancellation.
+var errShuttingDown = errors.New("shutting down")

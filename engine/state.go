@@ -1,0 +1,40 @@
+package engine
+
+import "time"
+
+// Status is a device's reachability as the engine last saw it.
+type Status string
+
+// Device statuses.
+const (
+	StatusOnline  Status = "Online"
+	StatusOffline Status = "Offline"
+	StatusUnknown Status = "Unknown"
+)
+
+// DeviceState is what the console shows for one device: identity, status
+// and the latest metrics. It is a value; the engine hands out copies.
+type DeviceState struct {
+	ID          int64
+	Hostname    string
+	Site        string
+	Status      Status
+	HasMetrics  bool    // false until a poll succeeded once
+	CPUPct      float64 // 0..100
+	MemPct      float64 // 0..100
+	DiskFreePct float64 // lowest free % over fixed volumes
+	LastSeen    time.Time
+	LastError   string
+}
+
+// Summary is the fleet at a glance, for headers and status lines.
+type Summary struct {
+	Devices  int
+	Online   int
+	Offline  int
+	Unknown  int
+	Sweeping bool          // a sweep is in progress
+	Done     int           // devices finished in the current (or last) sweep
+	LastEnd  time.Time     // when the last complete sweep ended; zero if none yet
+	LastTook time.Duration // how long the last complete sweep took
+}
