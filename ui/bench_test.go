@@ -1,0 +1,67 @@
+package ui
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+
+	"github.com/rmmhq/rmm/engine"
+)
+
+// BenchmarkView renders one frame of a 120x40 console. The cost should not
+// depend on the fleet size: only the rows on screen are formatted.
+func BenchmarkView(b *testing.B) {
+	for _, n := range []int{100, 10_000} {
+		b.Run(fmt.Sprintf("devices=%d", n), func(b *testing.B) {
+			m := loaded(b, fleet(n), Options{}, 120, 40)
+			m = update(m, keyPress("pgdown"))
+			b.ReportAllocs()
+			for b.Loop() {
+				_ = m.View()
+			}
+		})
+	}
+}
+
+// BenchmarkUpdate applies one drained engine batch (50 devices with new
+// metrics): the work behind each live refresh. Sorted by hostname the rows
+// keep their places; sorted by CPU every batch re-sorts the fleet.
+func BenchmarkUpdate(b *testing.B) {
+	for _, sortKeys := range [][]string{nil, {"s", "s", "s"}} {
+		for _, n := range []int{100, 10_000} {
+			name := fmt.Sprintf("sort=hostname/devices=%d", n)
+			if sortKeys != nil {
+				name = fmt.Sprintf("sort=cpu/devices=%d", n)
+			}
+			b.Run(name, func(b *testing.B) {
+				ds := fleet(n)
+				m := loaded(b, ds, Options{}, 120, 40)
+				m = update(m, keys(sortKeys...)...)
+				batch := slices.Clone(ds[:min(50, n)])
+				sum := summarize(ds)
+				b.ReportAllocs()
+				for i := 0; b.Loop(); i++ {
+					for j := range batch {
+						batch[j].CPUPct = float64((i + j) % 100)
+					}
+					m = update(m, updateMsg{update: engine.Update{Devices: batch, Summary: sum}})
+				}
+			})
+		}
+	}
+}
+
+// BenchmarkFilterKeystroke is one keystroke in the filter box: every
+// device is matched again and the matches re-sorted.
+func BenchmarkFilterKeystroke(b *testing.B) {
+	for _, n := range []int{100, 10_000} {
+		b.Run(fmt.Sprintf("devices=%d", n), func(b *testing.B) {
+			m := loaded(b, fleet(n), Options{}, 120, 40)
+			m = update(m, keys("/", "w", "s")...)
+			b.ReportAllocs()
+			for b.Loop() {
+				m = update(m, keyPress("-"), keyPress("backspace"))
+			}
+		})
+	}
+}

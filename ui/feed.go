@@ -1,0 +1,105 @@
+package ui
+
+import (
+	"sync"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/rmmhq/rmm/engine"
+)
+
+// minUpdateGap is the least time between two engine updates applied to the
+// screen. Events arriving faster are merged by the subscription (latest
+// state per device), so a sweep over 10,000 devices costs the console ten
+// re-sorts a second, not one per device, and keys never queue behind it.
+const minUpdateGap = 100 * time.Millisecond
+
+// snapshotMsg carries the subscription and the full state taken right
+// after subscribing, so no event falls between the two.
+type snapshotMsg struct {
+	sub     *engine.Subscription
+	devices []engine.DeviceState
+	summary engine.Summary
+}
+
+// updateMsg is one drained batch of engine events.
+type updateMsg struct {
+	update engine.Update
+	at     time.Time // when it was drained, to pace the next drain
+}
+
+// feed owns the console's engine subscription. It is shared by all copies
+// of a Model (Bubble Tea copies models by value) and closed exactly once.
+type feed struct {
+	client Client
+	done   chan struct{} // closed on Close: stops the waiting command
+	once   sync.Once
+
+	mu     sync.Mutex
+	sub    *engine.Subscription
+	closed bool
+}
+
+func newFeed(c Client) *feed {
+	return &feed{client: c, done: make(chan struct{})}
+}
+
+// subscribe is the Init command: subscribe first, then take the snapshot,
+// so an event published in between is both in the snapshot and pending
+// (applying it twice is harmless: updates carry whole device states).
+func (f *feed) subscribe() tea.Msg {
+	f.mu.Lock()
+	if f.closed {
+		f.mu.Unlock()
+		return nil
+	}
+	sub := f.client.Subscribe()
+	f.sub = sub
+	f.mu.Unlock()
+	return snapshotMsg{sub: sub, devices: f.client.Devices(), summary: f.client.Summary()}
+}
+
+// wait returns a command that blocks until the subscription has something
+// (and at least minUpdateGap has passed since last), drains it and returns
+// it as an updateMsg. The model re-arms it after each update, so exactly
+// one is in flight. It returns nil once the feed is closed.
+func (f *feed) wait(sub *engine.Subscription, last time.Time) tea.Cmd {
+	return func() tea.Msg {
+		for {
+			select {
+			case <-f.done:
+				return nil
+			case <-sub.Ready():
+			}
+			if gap := minUpdateGap - time.Since(last); gap > 0 {
+				t := time.NewTimer(gap)
+				select {
+				case <-f.done:
+					t.Stop()
+					return nil
+				case <-t.C:
+				}
+			}
+			if u, ok := sub.Drain(); ok {
+				return updateMsg{update: u, at: time.Now()}
+			}
+			// A stale wake-up: an earlier drain already took it.
+		}
+	}
+}
+
+// close unsubscribes and stops the waiting command. Safe to call more than
+// once and from any goroutine.
+func (f *feed) close() {
+	f.once.Do(func() {
+		f.mu.Lock()
+		f.closed = true
+		sub := f.sub
+		f.mu.Unlock()
+		close(f.done)
+		if sub != nil {
+			sub.Close()
+		}
+	})
+}
