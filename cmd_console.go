@@ -1,0 +1,196 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/user"
+	"path/filepath"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+	"github.com/spf13/cobra"
+
+	"github.com/rmmhq/rmm/engine"
+	"github.com/rmmhq/rmm/engine/csvimport"
+	"github.com/rmmhq/rmm/engine/winrmsim"
+	"github.com/rmmhq/rmm/store"
+	"github.com/rmmhq/rmm/themes"
+	"github.com/rmmhq/rmm/ui"
+)
+
+// consoleFlags are the root command's own flags.
+type consoleFlags struct {
+	demo     bool
+	devices  int
+	seed     int64
+	offline  float64
+	theme    string
+	interval time.Duration
+}
+
+func (c *consoleFlags) register(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.BoolVar(&c.demo, "demo", false, "start a simulated fleet on loopback and open the console on it (temporary DB unless --db)")
+	f.IntVar(&c.devices, "devices", 200, "with --demo: number of simulated hosts")
+	f.Int64Var(&c.seed, "seed", 0, "with --demo: simulator seed (0: a new fleet each run)")
+	f.Float64Var(&c.offline, "offline", 0.05, "with --demo: share of simulated hosts that are offline")
+	f.StringVar(&c.theme, "theme", "", "console theme: default, light, high-contrast, ascii (default ui.theme, or ascii when the locale is not UTF-8)")
+	f.DurationVar(&c.interval, "interval", 0, "time between sweeps (default engine.poll_interval; 15s with --demo)")
+}
+
+// runConsole opens the full-screen console, on a simulated fleet with --demo.
+func (a *app) runConsole(ctx context.Context, c consoleFlags) error {
+	themeName := c.theme
+	if themeName == "" {
+		themeName = a.cfg.UI.Theme
+	}
+	if themeName == "" {
+		themeName = themes.AutoName(a.getenv)
+	}
+	if _, err := themes.Get(themeName); err != nil {
+		return exitError{2, fmt.Errorf("--theme: %w", err)}
+	}
+	if c.interval != 0 && c.interval < time.Second {
+		return exitError{2, fmt.Errorf("--interval %s is below the minimum 1s", c.interval)}
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	var (
+		cred     engine.Credential
+		haveCred = true
+		interval = a.cfg.Engine.PollInterval
+		title    = a.cfg.Org
+	)
+	if c.interval != 0 {
+		interval = c.interval
+	}
+	if c.demo {
+		if c.devices < 1 || c.devices > 100000 {
+			return exitError{2, fmt.Errorf("--devices %d is out of range 1..100000", c.devices)}
+		}
+		if c.offline < 0 || c.offline > 1 {
+			return exitError{2, fmt.Errorf("--offline %v is out of range 0..1", c.offline)}
+		}
+		if a.dbPath == "" {
+			dir, err := os.MkdirTemp("", "rmm-demo-")
+			if err != nil {
+				return fmt.Errorf("demo: temporary directory: %w", err)
+			}
+			defer os.RemoveAll(dir)
+			a.cfg.Store.DB = filepath.Join(dir, "rmm.db")
+		}
+		if c.interval == 0 {
+			interval = 15 * time.Second
+		}
+		seed := c.seed
+		if seed == 0 {
+			seed = time.Now().UnixNano()
+		}
+		sim, err := winrmsim.New(winrmsim.Config{
+			Devices: c.devices, Seed: seed, OfflineFraction: c.offline,
+			PSStart: 400 * time.Millisecond, ScriptTime: 250 * time.Millisecond,
+		})
+		if err != nil {
+			return fmt.Errorf("demo: %w", err)
+		}
+		if err := sim.Start(ctx); err != nil {
+			return fmt.Errorf("demo: start simulator: %w", err)
+		}
+		defer sim.Close()
+		if err := a.importFleet(ctx, sim); err != nil { // opens and closes the DB itself
+			return fmt.Errorf("demo: %w", err)
+		}
+		cred = engine.Credential{User: winrmsim.DefaultUser, Password: winrmsim.DefaultPassword}
+		title += " (demo: simulated fleet)"
+		a.log.Info("demo started", "devices", c.devices, "seed", seed, "db", a.cfg.Store.DB)
+	} else {
+		var err error
+		cred, err = a.envCredential()
+		if err != nil {
+			haveCred = false
+		}
+	}
+
+	db, err := a.openStore(ctx)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	opts := a.engineOptions(cred)
+	opts.Interval = interval
+	eng, err := engine.New(ctx, db, opts)
+	if err != nil {
+		return err
+	}
+
+	hint := "No devices yet. Import some: rmm import devices.csv   (or try: rmm --demo)"
+	if !haveCred {
+		hint += "\nPolling is off: set RMM_WINRM_USER and RMM_WINRM_PASSWORD."
+	}
+	model := ui.New(eng, ui.Options{
+		Theme:     themeName,
+		NoColor:   a.getenv("NO_COLOR") != "",
+		Title:     title,
+		EmptyHint: hint,
+		User:      currentUser(),
+		Role:      "Admin", // a single-user install with no users configured
+	})
+	defer model.Close()
+	prog := tea.NewProgram(model, tea.WithContext(ctx))
+
+	// The engine runs beside the console; a Fatal error ends both.
+	runErr := make(chan error, 1)
+	go func() {
+		if !haveCred {
+			runErr <- nil
+			return
+		}
+		err := eng.Run(ctx)
+		if err != nil {
+			prog.Quit()
+		}
+		runErr <- err
+	}()
+
+	_, uiErr := prog.Run()
+	cancel()
+	engErr := <-runErr
+	closeErr := eng.Close()
+	switch {
+	case engErr != nil:
+		return engErr
+	case uiErr != nil && !errors.Is(uiErr, tea.ErrProgramKilled) && !errors.Is(uiErr, context.Canceled):
+		return fmt.Errorf("console: %w", uiErr)
+	}
+	return closeErr
+}
+
+// importFleet imports the simulator's hosts through the same CSV path a
+// user's file takes.
+func (a *app) importFleet(ctx context.Context, sim *winrmsim.Fleet) error {
+	var buf bytes.Buffer
+	if err := sim.WriteCSV(&buf); err != nil {
+		return fmt.Errorf("export simulator CSV: %w", err)
+	}
+	db, err := store.Open(ctx, a.cfg.Store.DB)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if _, _, err := csvimport.Import(ctx, db, "simulator.csv", &buf, csvimport.Options{}); err != nil {
+		return fmt.Errorf("import simulator CSV: %w", err)
+	}
+	return nil
+}
+
+func currentUser() string {
+	if u, err := user.Current(); err == nil {
+		return u.Username
+	}
+	return "unknown"
+}

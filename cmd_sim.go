@@ -1,0 +1,119 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/rmmhq/rmm/engine/winrmsim"
+)
+
+func (a *app) simCommand() *cobra.Command {
+	var (
+		cfg       winrmsim.Config
+		exportCSV string
+	)
+	cmd := &cobra.Command{
+		Use:   "sim",
+		Short: "Run a simulated Windows fleet on loopback",
+		Long: fmt.Sprintf(`Run N simulated Windows hosts on 127.0.0.1, each on its own port, speaking
+WS-Management over HTTP like Windows WinRM: Identify, shells, commands,
+Receive, Signal, Delete and Windows' SOAP faults, with Basic auth. Each host
+has its own name, OS (Windows 10/11, Server 2016-2025), site, tags and
+CPU, memory and disk values that move over time, and answers rmm's scripts
+as the real scripts would.
+
+--export-csv writes the hosts as a CSV that rmm import reads, then the
+fleet serves until interrupted (Ctrl+C). With --base-port the ports stay
+the same from run to run, so an imported CSV keeps working.
+
+Defaults: --user %s, --password %s (loopback test credentials, not secrets).`,
+			winrmsim.DefaultUser, winrmsim.DefaultPassword),
+		Example: `  rmm sim --devices 50 --seed 7 --export-csv fleet.csv &
+  rmm import fleet.csv
+  RMM_WINRM_USER=rmm RMM_WINRM_PASSWORD=rmm-sim-password rmm poll --once --json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if cfg.Devices < 1 || cfg.Devices > 100000 {
+				return exitError{2, fmt.Errorf("--devices %d is out of range 1..100000", cfg.Devices)}
+			}
+			if cfg.Seed == 0 {
+				cfg.Seed = time.Now().UnixNano()
+			}
+			fleet, err := winrmsim.New(cfg)
+			if err != nil {
+				return exitError{2, fmt.Errorf("sim: %w", err)}
+			}
+			ctx := cmd.Context()
+			if err := fleet.Start(ctx); err != nil {
+				return fmt.Errorf("sim: %w", err)
+			}
+			defer fleet.Close()
+			hosts := fleet.Hosts()
+			online := 0
+			for _, h := range hosts {
+				if h.Online {
+					online++
+				}
+			}
+			if exportCSV != "" {
+				if err := writeFileAtomic(exportCSV, fleet.WriteCSV); err != nil {
+					return fmt.Errorf("sim: export CSV: %w", err)
+				}
+			}
+			first, last := hosts[0], hosts[len(hosts)-1]
+			fmt.Fprintf(a.stdout, "serving %d simulated hosts (%d online) on %s, ports %d..%d, seed %d, user %s\n",
+				len(hosts), online, first.IP, first.Port, last.Port, cfg.Seed, userOrDefault(cfg.User))
+			if exportCSV != "" {
+				fmt.Fprintf(a.stdout, "wrote %s: import it with: rmm import %s\n", exportCSV, exportCSV)
+			}
+			fmt.Fprintln(a.stdout, "press Ctrl+C to stop")
+			<-ctx.Done()
+			s := fleet.Stats()
+			fmt.Fprintf(a.stdout, "stopped: %d requests, %d shells created, %d open\n", s.Requests, s.ShellsCreated, s.ShellsOpen)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.IntVar(&cfg.Devices, "devices", 200, "number of simulated hosts")
+	f.Int64Var(&cfg.Seed, "seed", 0, "seed: the same seed gives the same fleet (0: random)")
+	f.StringVar(&cfg.User, "user", winrmsim.DefaultUser, "Basic auth user the hosts accept")
+	f.StringVar(&cfg.Password, "password", winrmsim.DefaultPassword, "Basic auth password the hosts accept")
+	f.IntVar(&cfg.BasePort, "base-port", 0, "host i listens on base-port+i (0: ephemeral ports)")
+	f.Float64Var(&cfg.OfflineFraction, "offline", 0, "share of hosts that start offline (connection refused), 0..1")
+	f.DurationVar(&cfg.RTT, "rtt", 0, "added latency per request")
+	f.DurationVar(&cfg.PSStart, "ps-start", 400*time.Millisecond, "cost of starting powershell.exe")
+	f.DurationVar(&cfg.ScriptTime, "script-time", 250*time.Millisecond, "run time of a recognised rmm script")
+	f.StringVar(&exportCSV, "export-csv", "", "write the hosts as CSV for rmm import")
+	return cmd
+}
+
+func userOrDefault(u string) string {
+	if strings.TrimSpace(u) == "" {
+		return winrmsim.DefaultUser
+	}
+	return u
+}
+
+// writeFileAtomic writes through a temp file and a rename, so a reader
+// never sees half a file.
+func writeFileAtomic(path string, write func(w io.Writer) error) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".rmm-*.tmp")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if err := write(tmp); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}

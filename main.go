@@ -1,0 +1,225 @@
+// Command rmm is a terminal console for remote monitoring and management
+// of Windows fleets over WinRM. This file and the cmd_*.go files beside it
+// only wire the command line to the engine, the store and the console.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+	"gopkg.in/natefinch/lumberjack.v2"
+
+	"github.com/rmmhq/rmm/config"
+	"github.com/rmmhq/rmm/engine"
+	"github.com/rmmhq/rmm/store"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+// app is what every command shares: flags, the effective config, the log.
+type app struct {
+	configPath string
+	dbPath     string
+	logLevel   string
+
+	dirs   config.Dirs
+	cfg    config.Config
+	log    *slog.Logger
+	logOut io.Closer
+
+	stdout io.Writer
+	stderr io.Writer
+	stdin  io.Reader
+	getenv func(string) string
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr, os.Getenv)
+	stop()
+	os.Exit(code)
+}
+
+// run executes the command line and returns the process exit code.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) int {
+	a := &app{stdout: stdout, stderr: stderr, stdin: stdin, getenv: getenv}
+	root := a.rootCommand()
+	root.SetArgs(args)
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	err := root.ExecuteContext(ctx)
+	if a.logOut != nil {
+		_ = a.logOut.Close()
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "rmm: %v\n", err)
+		var ee exitError
+		if errors.As(err, &ee) {
+			return ee.code
+		}
+		return 1
+	}
+	return 0
+}
+
+// exitError carries a specific exit code (e.g. 2 for bad input).
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e exitError) Error() string { return e.err.Error() }
+func (e exitError) Unwrap() error { return e.err }
+
+// setup loads the config and opens the log; every command runs it first.
+func (a *app) setup(cmd *cobra.Command) error {
+	dirs, err := config.DefaultDirs(a.getenv)
+	if err != nil {
+		return fmt.Errorf("locate directories: %w", err)
+	}
+	a.dirs = dirs
+	path, explicit := a.configPath, a.configPath != ""
+	if !explicit {
+		path = filepath.Join(dirs.Config, "config.yaml")
+	}
+	cfg, err := config.Load(path, dirs, !explicit)
+	if err != nil {
+		return exitError{2, err}
+	}
+	if a.dbPath != "" {
+		p, err := filepath.Abs(a.dbPath)
+		if err != nil {
+			return fmt.Errorf("--db %s: %w", a.dbPath, err)
+		}
+		cfg.Store.DB = p
+	}
+	if a.logLevel != "" {
+		switch a.logLevel {
+		case "debug", "info", "warn", "error":
+			cfg.Log.Level = a.logLevel
+		default:
+			return exitError{2, fmt.Errorf("--log-level %q is not one of debug, info, warn, error", a.logLevel)}
+		}
+	}
+	a.cfg = cfg
+	return a.openLog()
+}
+
+// openLog writes the log to the configured file with size-based rotation.
+// The console owns the terminal, so logs never go to stdout or stderr.
+func (a *app) openLog() error {
+	if err := os.MkdirAll(filepath.Dir(a.cfg.Log.File), 0o700); err != nil {
+		return fmt.Errorf("log directory: %w", err)
+	}
+	lj := &lumberjack.Logger{Filename: a.cfg.Log.File, MaxSize: 20, MaxBackups: 5, Compress: true}
+	a.logOut = lj
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(a.cfg.Log.Level))
+	opts := &slog.HandlerOptions{Level: level}
+	var h slog.Handler = slog.NewTextHandler(lj, opts)
+	if a.cfg.Log.Format == "json" {
+		h = slog.NewJSONHandler(lj, opts)
+	}
+	a.log = slog.New(h)
+	return nil
+}
+
+// openStore opens (and migrates) the configured database.
+func (a *app) openStore(ctx context.Context) (*store.DB, error) {
+	db, err := store.Open(ctx, a.cfg.Store.DB)
+	if err != nil {
+		return nil, err
+	}
+	return db, nil
+}
+
+// engineOptions maps the config onto the engine's options.
+func (a *app) engineOptions(cred engine.Credential) engine.Options {
+	retries := a.cfg.WinRM.Retries
+	if retries == 0 {
+		retries = -1 // the engine's zero means "default"; config 0 means none
+	}
+	return engine.Options{
+		Throttle:   a.cfg.Engine.Throttle,
+		Interval:   a.cfg.Engine.PollInterval,
+		Timeout:    a.cfg.WinRM.Timeout,
+		Retries:    retries,
+		Credential: cred,
+		Writer:     store.WriterOptions{BatchRows: a.cfg.Store.BatchRows, FlushInterval: a.cfg.Store.FlushInterval},
+		Logger:     a.log,
+	}
+}
+
+// envCredential reads the WinRM credential from the environment. It is
+// the credential source until the credentials store lands.
+func (a *app) envCredential() (engine.Credential, error) {
+	user, pass := a.getenv("RMM_WINRM_USER"), a.getenv("RMM_WINRM_PASSWORD")
+	if user == "" || pass == "" {
+		return engine.Credential{}, exitError{2, errors.New("no WinRM credential: set RMM_WINRM_USER and RMM_WINRM_PASSWORD " +
+			"(for the simulator: RMM_WINRM_USER=rmm RMM_WINRM_PASSWORD=rmm-sim-password, see rmm sim --help)")}
+	}
+	return engine.Credential{User: user, Password: pass}, nil
+}
+
+func (a *app) rootCommand() *cobra.Command {
+	var c consoleFlags
+	root := &cobra.Command{
+		Use:   "rmm",
+		Short: "Monitor and manage Windows fleets over WinRM, from a terminal",
+		Long: strings.TrimSpace(`
+rmm is a terminal console for remote monitoring and management of Windows
+machines over WinRM. Run without a command it opens the full-screen console
+on the configured database; with --demo it starts a simulated fleet on
+loopback first, so everything works without Windows machines.
+
+Files (XDG locations, each overridable):
+  config  ~/.config/rmm/config.yaml   (--config)
+  data    ~/.local/share/rmm/rmm.db   (--db, store.db)
+  logs    ~/.local/state/rmm/logs/    (log.file)
+
+WinRM credentials come from RMM_WINRM_USER and RMM_WINRM_PASSWORD.`),
+		Example: `  rmm --demo                      # a simulated fleet of 200 hosts
+  rmm import devices.csv          # add devices
+  rmm poll --once --json          # one headless sweep
+  rmm                             # the console on your devices`,
+		Args:          cobra.NoArgs,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			return a.setup(cmd)
+		},
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return a.runConsole(cmd.Context(), c)
+		},
+	}
+	pf := root.PersistentFlags()
+	pf.StringVar(&a.configPath, "config", "", "config file (default ~/.config/rmm/config.yaml)")
+	pf.StringVar(&a.dbPath, "db", "", "database file (default store.db from the config)")
+	pf.StringVar(&a.logLevel, "log-level", "", "log level: debug, info, warn, error (default log.level)")
+	c.register(root)
+	root.AddCommand(a.importCommand(), a.devicesCommand(), a.pollCommand(), a.simCommand(), a.configCommand(), a.versionCommand())
+	return root
+}
+
+func (a *app) versionCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print the rmm version",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			fmt.Fprintf(a.stdout, "rmm %s\n", version)
+			return nil
+		},
+	}
+}
