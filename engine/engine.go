@@ -100,8 +100,10 @@ type Engine struct {
 	writer     *store.Writer
 	hub        *Hub
 	http       *http.Client
-	opts       Options
 	log        *slog.Logger
+
+	optsMu sync.RWMutex
+	opts   Options // read with options(); replaced by Reconfigure
 	metricsCmd string
 
 	mu       sync.RWMutex
@@ -117,6 +119,37 @@ type Engine struct {
 	fatalMu sync.Mutex
 	fatal   error
 	fatalC  chan struct{} // closed on the first Fatal error
+
+	reconf chan struct{} // signalled by Reconfigure, so Run re-reads the interval
+}
+
+func (e *Engine) options() Options {
+	e.optsMu.RLock()
+	defer e.optsMu.RUnlock()
+	return e.opts
+}
+
+// Reconfigure applies new throttle, interval, timeout and retries from a
+// config reload. A sweep in progress finishes with the old values; the
+// next one uses the new. Credential, writer and logger are kept.
+func (e *Engine) Reconfigure(throttle int, interval, timeout time.Duration, retries int) error {
+	o := e.options()
+	o.Throttle, o.Interval, o.Timeout, o.Retries = throttle, interval, timeout, retries
+	if retries == 0 {
+		o.Retries = -1 // config 0 means no retries; Options 0 means the default
+	}
+	if err := o.setDefaults(); err != nil {
+		return fmt.Errorf("reconfigure: %w", err)
+	}
+	e.optsMu.Lock()
+	e.opts = o
+	e.optsMu.Unlock()
+	select {
+	case e.reconf <- struct{}{}:
+	default:
+	}
+	e.log.Info("engine reconfigured", "throttle", o.Throttle, "interval", o.Interval, "timeout", o.Timeout, "retries", o.Retries)
+	return nil
 }
 
 // New builds an engine over an open store, starts its batch writer and
@@ -139,6 +172,7 @@ func New(ctx context.Context, db *store.DB, opts Options) (*Engine, error) {
 		devices:    make(map[int64]*entry),
 		counts:     make(map[Status]int),
 		fatalC:     make(chan struct{}),
+		reconf:     make(chan struct{}, 1),
 	}
 	wopts := opts.Writer
 	userOnError := wopts.OnError
@@ -205,10 +239,20 @@ func (e *Engine) Reload(ctx context.Context) error {
 		next[d.ID] = &entry{dev: d, state: st}
 		counts[st.Status]++
 	}
+	var removed []int64
+	for id := range e.devices {
+		if _, ok := next[id]; !ok {
+			removed = append(removed, id)
+		}
+	}
 	e.devices, e.counts = next, counts
 	sum := e.summaryLocked()
 	e.mu.Unlock()
-	e.hub.Publish(nil, sum)
+	if len(removed) > 0 {
+		e.hub.PublishRemoved(removed, sum)
+	} else {
+		e.hub.Publish(nil, sum)
+	}
 	return nil
 }
 
@@ -305,10 +349,11 @@ func (e *Engine) Sweep(ctx context.Context) (SweepResult, error) {
 		res     = SweepResult{Devices: len(targets), Errors: map[string]int{}}
 		written int
 	)
-	p := pool.New().WithMaxGoroutines(e.opts.Throttle).WithContext(ctx)
+	o := e.options()
+	p := pool.New().WithMaxGoroutines(o.Throttle).WithContext(ctx)
 	for _, d := range targets {
 		p.Go(func(ctx context.Context) error {
-			out := e.pollDevice(ctx, d)
+			out := e.pollDevice(ctx, o, d)
 			n, err := e.record(ctx, d, out)
 			resMu.Lock()
 			written += n
@@ -352,9 +397,8 @@ func (e *Engine) Sweep(ctx context.Context) (SweepResult, error) {
 // Run sweeps now and then every Interval until ctx is done. It returns
 // nil when ctx ends, or the Fatal error that stopped scheduling.
 func (e *Engine) Run(ctx context.Context) error {
-	t := time.NewTicker(e.opts.Interval)
-	defer t.Stop()
 	for {
+		start := time.Now()
 		if _, err := e.Sweep(ctx); err != nil {
 			if ctx.Err() != nil {
 				return nil
@@ -369,7 +413,18 @@ func (e *Engine) Run(ctx context.Context) error {
 			return nil
 		case <-e.fatalC:
 			return e.Fatal()
-		case <-t.C:
+		case <-e.reconf:
+			// The interval may have changed: wait out the new one.
+			if wait := time.Until(start.Add(e.options().Interval)); wait > 0 {
+				select {
+				case <-ctx.Done():
+					return nil
+				case <-e.fatalC:
+					return e.Fatal()
+				case <-time.After(wait):
+				}
+			}
+		case <-time.After(time.Until(start.Add(e.options().Interval))):
 		}
 	}
 }

@@ -7,6 +7,7 @@ import "sync"
 // current fleet summary.
 type Update struct {
 	Devices []DeviceState
+	Removed []int64 // IDs of devices that no longer exist
 	Summary Summary
 }
 
@@ -28,9 +29,11 @@ func NewHub() *Hub {
 type Subscription struct {
 	hub     *Hub
 	ready   chan struct{}
+	done    chan struct{}
 	mu      sync.Mutex
 	pending map[int64]DeviceState
 	order   []int64
+	removed []int64
 	summary Summary
 	hasSum  bool
 	closed  bool
@@ -38,7 +41,7 @@ type Subscription struct {
 
 // Subscribe registers a new subscriber.
 func (h *Hub) Subscribe() *Subscription {
-	s := &Subscription{hub: h, ready: make(chan struct{}, 1), pending: make(map[int64]DeviceState)}
+	s := &Subscription{hub: h, ready: make(chan struct{}, 1), done: make(chan struct{}), pending: make(map[int64]DeviceState)}
 	h.mu.Lock()
 	h.subs[s] = struct{}{}
 	h.mu.Unlock()
@@ -48,6 +51,15 @@ func (h *Hub) Subscribe() *Subscription {
 // Publish records changed devices and the new summary for every
 // subscriber and wakes them. It never blocks on a subscriber.
 func (h *Hub) Publish(devices []DeviceState, sum Summary) {
+	h.publish(devices, nil, sum)
+}
+
+// PublishRemoved tells subscribers that devices are gone.
+func (h *Hub) PublishRemoved(ids []int64, sum Summary) {
+	h.publish(nil, ids, sum)
+}
+
+func (h *Hub) publish(devices []DeviceState, removed []int64, sum Summary) {
 	h.mu.Lock()
 	subs := make([]*Subscription, 0, len(h.subs))
 	for s := range h.subs {
@@ -55,11 +67,11 @@ func (h *Hub) Publish(devices []DeviceState, sum Summary) {
 	}
 	h.mu.Unlock()
 	for _, s := range subs {
-		s.push(devices, sum)
+		s.push(devices, removed, sum)
 	}
 }
 
-func (s *Subscription) push(devices []DeviceState, sum Summary) {
+func (s *Subscription) push(devices []DeviceState, removed []int64, sum Summary) {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -71,6 +83,18 @@ func (s *Subscription) push(devices []DeviceState, sum Summary) {
 		}
 		s.pending[d.ID] = d
 	}
+	for _, id := range removed {
+		if _, ok := s.pending[id]; ok {
+			delete(s.pending, id)
+			for i, o := range s.order {
+				if o == id {
+					s.order = append(s.order[:i], s.order[i+1:]...)
+					break
+				}
+			}
+		}
+		s.removed = append(s.removed, id)
+	}
 	s.summary, s.hasSum = sum, true
 	s.mu.Unlock()
 	select {
@@ -78,6 +102,9 @@ func (s *Subscription) push(devices []DeviceState, sum Summary) {
 	default: // already signalled; the pending state is merged
 	}
 }
+
+// Done is closed by Close, so a goroutine waiting on Ready can stop.
+func (s *Subscription) Done() <-chan struct{} { return s.done }
 
 // Ready is signalled (at most one value buffered) when an update is pending.
 func (s *Subscription) Ready() <-chan struct{} { return s.ready }
@@ -94,6 +121,10 @@ func (s *Subscription) Drain() (u Update, ok bool) {
 		u.Devices = append(u.Devices, s.pending[id])
 	}
 	u.Summary = s.summary
+	if len(s.removed) > 0 {
+		u.Removed = s.removed
+		s.removed = nil
+	}
 	s.pending = make(map[int64]DeviceState)
 	s.order = s.order[:0]
 	s.hasSum = false
@@ -106,6 +137,9 @@ func (s *Subscription) Close() {
 	delete(s.hub.subs, s)
 	s.hub.mu.Unlock()
 	s.mu.Lock()
-	s.closed = true
+	if !s.closed {
+		s.closed = true
+		close(s.done)
+	}
 	s.mu.Unlock()
 }

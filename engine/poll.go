@@ -52,17 +52,17 @@ func endpointURL(d store.Device) string {
 
 // pollDevice runs the metrics script on d, retrying transient failures
 // with backoff, and decides the device's status from the outcome.
-func (e *Engine) pollDevice(ctx context.Context, d store.Device) pollOutcome {
+func (e *Engine) pollDevice(ctx context.Context, o Options, d store.Device) pollOutcome {
 	log := e.log.With("device", d.Hostname)
 	var err error
 	for attempt := 0; ; attempt++ {
 		var m HostMetrics
-		m, err = e.runMetrics(ctx, d)
+		m, err = e.runMetrics(ctx, o, d)
 		if err == nil {
 			log.Debug("poll ok", "cpu_pct", m.CPUPct, "mem_pct", m.MemPct, "attempts", attempt+1)
 			return pollOutcome{status: StatusOnline, metrics: m, at: time.Now().UTC()}
 		}
-		if ctx.Err() != nil || ClassOf(err) != ClassTransient || attempt >= e.opts.Retries {
+		if ctx.Err() != nil || ClassOf(err) != ClassTransient || attempt >= o.Retries {
 			break
 		}
 		wait := Backoff(attempt, 250*time.Millisecond, 5*time.Second)
@@ -89,10 +89,10 @@ func (e *Engine) pollDevice(ctx context.Context, d store.Device) pollOutcome {
 }
 
 // runMetrics runs the metrics script once, within the WinRM timeout.
-func (e *Engine) runMetrics(ctx context.Context, d store.Device) (HostMetrics, error) {
-	ctx, cancel := context.WithTimeout(ctx, e.opts.Timeout)
+func (e *Engine) runMetrics(ctx context.Context, o Options, d store.Device) (HostMetrics, error) {
+	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
-	stdout, stderr, code, err := e.run(ctx, d, e.metricsCmd)
+	stdout, stderr, code, err := e.run(ctx, o, d, e.metricsCmd)
 	if err != nil {
 		return HostMetrics{}, &Error{Class: ClassOf(err), Device: d.Hostname, Step: "run metrics", Err: err}
 	}
@@ -114,17 +114,17 @@ func (e *Engine) runMetrics(ctx context.Context, d store.Device) (HostMetrics, e
 
 // run executes one command in a new shell through masterzen/winrm (the
 // shell is created and deleted around it) and returns its output.
-func (e *Engine) run(ctx context.Context, d store.Device, command string) (stdout []byte, stderr string, code int, err error) {
+func (e *Engine) run(ctx context.Context, o Options, d store.Device, command string) (stdout []byte, stderr string, code int, err error) {
 	u := endpointURL(d)
-	cred := e.opts.Credential
+	cred := o.Credential
 	// The OperationTimeout a Receive may wait, kept below the HTTP
 	// deadline so the host answers with a TimedOut fault first.
-	opTimeout := max(e.opts.Timeout-5*time.Second, e.opts.Timeout/2)
+	opTimeout := max(o.Timeout-5*time.Second, o.Timeout/2)
 	params := winrm.NewParameters(fmt.Sprintf("PT%.3fS", opTimeout.Seconds()), "en-US", 153600)
 	params.TransportDecorator = func() winrm.Transporter {
 		return &soapTransport{ctx: ctx, client: e.http, url: u, user: cred.User, password: cred.Password}
 	}
-	ep := &winrm.Endpoint{Host: address(d), Port: d.Port, HTTPS: d.Transport != "http", Timeout: e.opts.Timeout}
+	ep := &winrm.Endpoint{Host: address(d), Port: d.Port, HTTPS: d.Transport != "http", Timeout: o.Timeout}
 	client, err := winrm.NewClientWithParameters(ep, cred.User, cred.Password, params)
 	if err != nil {
 		return nil, "", 0, fmt.Errorf("winrm client: %w", err)

@@ -1,0 +1,540 @@
+package winrmsim
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// Documented defaults for the credentials every simulated host accepts.
+const (
+	DefaultUser     = "rmm"
+	DefaultPassword = "rmm-sim-password"
+)
+
+// Windows defaults the simulator copies.
+const (
+	// DefaultMaxShellsPerUser is WinRM's MaxShellsPerUser (winrm/config/Winrs).
+	DefaultMaxShellsPerUser = 30
+	// DefaultShellIdleTimeout is WinRM's IdleTimeout (winrm/config/Winrs).
+	DefaultShellIdleTimeout = 2 * time.Hour
+	// DefaultOperationTimeoutMax caps how long a Receive long-polls.
+	DefaultOperationTimeoutMax = 60 * time.Second
+)
+
+// Config describes a simulated fleet. The zero value of every field but
+// Devices is usable.
+type Config struct {
+	Devices  int    // number of hosts, >= 1
+	Seed     int64  // same seed => same hosts, same metric curves
+	User     string // Basic user accepted; DefaultUser when empty
+	Password string // Basic password accepted; DefaultPassword when empty
+	// ListenIP is where every host listens; "127.0.0.1" when empty. New
+	// refuses anything outside 127.0.0.0/8.
+	ListenIP string
+	// BasePort, when non-zero, puts host i on BasePort+i so that ports stay
+	// the same from run to run (for `rmm sim` and an imported CSV). Zero
+	// means free ports picked at Start, from 20000-32767 (below the
+	// kernel's ephemeral range) while that range has room.
+	BasePort int
+	// OfflineFraction is the share of hosts, chosen by seed, that start
+	// offline: their port refuses connections until SetOnline.
+	OfflineFraction float64
+	// RTT is added latency per HTTP request.
+	RTT time.Duration
+	// PSStart is what starting powershell.exe costs a Command.
+	PSStart time.Duration
+	// ScriptTime is the run time of a recognised script (a marker line).
+	ScriptTime time.Duration
+	// OperationTimeoutMax caps a Receive's long-poll; the request's own
+	// w:OperationTimeout is honoured below the cap. Default 60s.
+	OperationTimeoutMax time.Duration
+	// MaxShellsPerUser is the per-host shell quota; DefaultMaxShellsPerUser
+	// when zero.
+	MaxShellsPerUser int
+	// ShellIdleTimeout drops a shell nobody used for this long, as WinRM's
+	// IdleTimeout does; DefaultShellIdleTimeout when zero, never when
+	// negative.
+	ShellIdleTimeout time.Duration
+	// Logf, when set, receives debug lines (ASCII).
+	Logf func(format string, args ...any)
+}
+
+// HostInfo is one simulated host as a console would import it.
+type HostInfo struct {
+	Hostname  string
+	IP        string // where to connect: the fleet's ListenIP
+	Port      int    // 0 until Start unless Config.BasePort is set
+	Transport string // "http"
+	MAC       string
+	Site      string
+	OSName    string // Win32_OperatingSystem.Caption
+	OSVersion string // Win32_OperatingSystem.Version, e.g. 10.0.19045
+	Tags      []string
+	Server    bool // a Windows Server release, not a workstation
+	Online    bool
+}
+
+// Fleet is a set of simulated Windows hosts. Create it with New, open its
+// ports with Start and stop it with Close. Its methods are safe for
+// concurrent use.
+type Fleet struct {
+	cfg    Config
+	epoch  time.Time // metric curves are a function of time since epoch
+	hosts  []*host
+	byName map[string]*host
+
+	mu      sync.Mutex // lifecycle: started, closed, srv, serving.Add
+	started bool
+	closed  bool
+	srv     *http.Server
+	serving sync.WaitGroup // one per open listener
+	watch   sync.WaitGroup // the ctx watcher started by Start
+	done    chan struct{}  // closed by shutdown
+
+	gate       sync.RWMutex // orders handler entry against shutdown
+	gateClosed bool
+	handlers   sync.WaitGroup // requests in flight
+
+	shutdownOnce sync.Once
+	shutdownErr  error
+}
+
+// New validates cfg and builds the hosts. It opens no sockets.
+func New(cfg Config) (*Fleet, error) {
+	if cfg.Devices < 1 {
+		return nil, fmt.Errorf("winrmsim: config: Devices must be >= 1, got %d", cfg.Devices)
+	}
+	if cfg.User == "" {
+		cfg.User = DefaultUser
+	}
+	if cfg.Password == "" {
+		cfg.Password = DefaultPassword
+	}
+	if cfg.ListenIP == "" {
+		cfg.ListenIP = "127.0.0.1"
+	}
+	ip := net.ParseIP(cfg.ListenIP)
+	if ip == nil {
+		return nil, fmt.Errorf("winrmsim: config: ListenIP %q is not an IP address", cfg.ListenIP)
+	}
+	if ip4 := ip.To4(); ip4 == nil || ip4[0] != 127 {
+		return nil, fmt.Errorf("winrmsim: config: ListenIP %s is not in 127.0.0.0/8; the simulator listens on loopback only", cfg.ListenIP)
+	}
+	cfg.ListenIP = ip.To4().String()
+	if cfg.BasePort < 0 || (cfg.BasePort > 0 && (cfg.BasePort < 1024 || cfg.BasePort+cfg.Devices-1 > 65535)) {
+		return nil, fmt.Errorf("winrmsim: config: BasePort %d with %d devices does not fit in ports 1024..65535", cfg.BasePort, cfg.Devices)
+	}
+	if cfg.OfflineFraction < 0 || cfg.OfflineFraction > 1 {
+		return nil, fmt.Errorf("winrmsim: config: OfflineFraction must be within 0..1, got %v", cfg.OfflineFraction)
+	}
+	if cfg.RTT < 0 || cfg.PSStart < 0 || cfg.ScriptTime < 0 || cfg.OperationTimeoutMax < 0 {
+		return nil, errors.New("winrmsim: config: RTT, PSStart, ScriptTime and OperationTimeoutMax must not be negative")
+	}
+	if cfg.OperationTimeoutMax == 0 {
+		cfg.OperationTimeoutMax = DefaultOperationTimeoutMax
+	}
+	if cfg.MaxShellsPerUser < 0 {
+		return nil, fmt.Errorf("winrmsim: config: MaxShellsPerUser must not be negative, got %d", cfg.MaxShellsPerUser)
+	}
+	if cfg.MaxShellsPerUser == 0 {
+		cfg.MaxShellsPerUser = DefaultMaxShellsPerUser
+	}
+	if cfg.ShellIdleTimeout == 0 {
+		cfg.ShellIdleTimeout = DefaultShellIdleTimeout
+	}
+
+	f := &Fleet{
+		cfg:    cfg,
+		epoch:  time.Now(),
+		byName: make(map[string]*host, cfg.Devices),
+		done:   make(chan struct{}),
+	}
+	f.hosts = buildHosts(cfg.Devices, cfg.Seed, f.epoch)
+	for _, h := range f.hosts {
+		f.byName[h.name] = h
+		if cfg.BasePort > 0 {
+			h.port = cfg.BasePort + h.index
+		}
+	}
+	if off := int(cfg.OfflineFraction*float64(cfg.Devices) + 0.5); off > 0 {
+		rng := rand.New(rand.NewPCG(uint64(cfg.Seed), 0x0ff11e))
+		for _, i := range rng.Perm(cfg.Devices)[:off] {
+			f.hosts[i].online = false
+		}
+	}
+	return f, nil
+}
+
+// Start opens every host's port (ephemeral unless Config.BasePort is set)
+// and serves until Close is called or ctx is done. Hosts that start offline
+// get a port too, which then refuses connections. Start returns once the
+// ports are open.
+func (f *Fleet) Start(ctx context.Context) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.closed {
+		return errors.New("winrmsim: start: fleet is closed")
+	}
+	if f.started {
+		return errors.New("winrmsim: start: already started")
+	}
+	f.srv = &http.Server{
+		Handler:           http.HandlerFunc(f.serveHTTP),
+		ConnContext:       connContext,
+		ReadHeaderTimeout: 30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          log.New(logWriter{f}, "", 0),
+	}
+
+	// Every port is held until all are assigned, so an offline host's port
+	// cannot go to another host.
+	lns := make([]net.Listener, len(f.hosts))
+	free := newPortPicker()
+	for i, h := range f.hosts {
+		var ln net.Listener
+		var err error
+		if h.port != 0 {
+			ln, err = f.listen(h.port)
+		} else {
+			ln, err = free.listen(f)
+		}
+		if err != nil {
+			for _, l := range lns[:i] {
+				_ = l.Close()
+			}
+			return fmt.Errorf("winrmsim: start %s: %w", h.name, err)
+		}
+		lns[i] = ln
+	}
+	f.started = true
+	online := 0
+	for i, h := range f.hosts {
+		h.mu.Lock()
+		h.port = lns[i].Addr().(*net.TCPAddr).Port
+		if h.online {
+			f.serveLocked(h, lns[i])
+			online++
+		} else {
+			_ = lns[i].Close()
+		}
+		h.mu.Unlock()
+	}
+	f.logf("winrmsim: %d hosts on %s (%d online)", len(f.hosts), f.cfg.ListenIP, online)
+
+	f.watch.Add(1)
+	go func() {
+		defer f.watch.Done()
+		select {
+		case <-ctx.Done():
+			_ = f.shutdown()
+		case <-f.done:
+		}
+	}()
+	return nil
+}
+
+// Ports for hosts when Config.BasePort is zero come from below the range
+// kernels use for outgoing connections (Linux 32768-60999, Windows and
+// macOS 49152-65535). There, a port a host gives up while offline is not
+// taken by some client's connection, so SetOnline can listen on it again;
+// and asking the kernel for 10,000 ephemeral listeners takes seconds, as
+// its search for a free port slows down as the range fills.
+const (
+	freePortLow  = 20000
+	freePortHigh = 32768
+)
+
+// portPicker walks the free-port range from a random point, so two fleets
+// starting at once (parallel tests) rarely probe the same ports.
+type portPicker struct {
+	next, tried int
+}
+
+func newPortPicker() *portPicker {
+	return &portPicker{next: rand.IntN(freePortHigh - freePortLow)}
+}
+
+// listen opens the next port that is free; once the range is used up it
+// lets the kernel choose.
+func (p *portPicker) listen(f *Fleet) (net.Listener, error) {
+	for p.tried < freePortHigh-freePortLow {
+		port := freePortLow + p.next%(freePortHigh-freePortLow)
+		p.next++
+		p.tried++
+		if ln, err := f.listen(port); err == nil {
+			return ln, nil
+		}
+	}
+	return f.listen(0)
+}
+
+// listen opens a TCP listener on the fleet's loopback address.
+func (f *Fleet) listen(port int) (net.Listener, error) {
+	ln, err := net.Listen("tcp4", net.JoinHostPort(f.cfg.ListenIP, strconv.Itoa(port)))
+	if err != nil {
+		return nil, fmt.Errorf("listen: %w", err)
+	}
+	return ln, nil
+}
+
+// serveLocked starts serving h on ln. f.mu and h.mu must be held.
+func (f *Fleet) serveLocked(h *host, ln net.Listener) {
+	hl := &hostListener{Listener: ln, h: h}
+	h.ln = hl
+	f.serving.Add(1)
+	go func() {
+		defer f.serving.Done()
+		err := f.srv.Serve(hl)
+		if err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
+			f.logf("winrmsim: %s: serve: %v", h.name, err)
+		}
+	}()
+}
+
+// Close stops every listener and connection, ends long-polls, and waits for
+// the goroutines the fleet started. It is safe to call more than once.
+func (f *Fleet) Close() error {
+	err := f.shutdown()
+	f.watch.Wait()
+	return err
+}
+
+func (f *Fleet) shutdown() error {
+	f.shutdownOnce.Do(func() {
+		f.mu.Lock()
+		f.closed = true
+		close(f.done)
+		srv := f.srv
+		f.mu.Unlock()
+
+		f.gate.Lock()
+		f.gateClosed = true
+		f.gate.Unlock()
+
+		if srv != nil {
+			// Close shuts every listener Serve was given and every
+			// connection, including idle keep-alives.
+			if err := srv.Close(); err != nil {
+				f.shutdownErr = fmt.Errorf("winrmsim: close: %w", err)
+			}
+		}
+		f.serving.Wait()
+		f.handlers.Wait()
+		for _, h := range f.hosts {
+			h.mu.Lock()
+			h.ln = nil
+			h.dropShellsLocked()
+			h.mu.Unlock()
+		}
+		f.logf("winrmsim: closed")
+	})
+	return f.shutdownErr
+}
+
+// enter admits a request unless the fleet is shutting down; the caller
+// must call f.handlers.Done when it returns true.
+func (f *Fleet) enter() bool {
+	f.gate.RLock()
+	defer f.gate.RUnlock()
+	if f.gateClosed {
+		return false
+	}
+	f.handlers.Add(1)
+	return true
+}
+
+// Hosts returns every host in a stable order (the order they were built).
+func (f *Fleet) Hosts() []HostInfo {
+	out := make([]HostInfo, len(f.hosts))
+	for i, h := range f.hosts {
+		h.mu.Lock()
+		out[i] = h.infoLocked(f.cfg.ListenIP)
+		h.mu.Unlock()
+	}
+	return out
+}
+
+// Host returns one host by name.
+func (f *Fleet) Host(hostname string) (HostInfo, bool) {
+	h, ok := f.byName[hostname]
+	if !ok {
+		return HostInfo{}, false
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.infoLocked(f.cfg.ListenIP), true
+}
+
+// SetOnline takes a host off the network or brings it back. Offline closes
+// its listener and its open connections, so new connections are refused;
+// online listens again on the same port. Shells survive (the machine did
+// not restart; see Reboot). Before Start it only sets the initial state.
+func (f *Fleet) SetOnline(hostname string, online bool) error {
+	h, ok := f.byName[hostname]
+	if !ok {
+		return fmt.Errorf("winrmsim: set online: unknown host %q", hostname)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.closed {
+		return fmt.Errorf("winrmsim: set online %s: fleet is closed", hostname)
+	}
+	var drop []*hostConn
+	defer func() {
+		for _, c := range drop {
+			_ = c.Close()
+		}
+	}()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.online == online {
+		return nil
+	}
+	if !f.started {
+		h.online = online
+		return nil
+	}
+	if online {
+		ln, err := f.listen(h.port)
+		if err != nil {
+			return fmt.Errorf("winrmsim: set online %s: port %d: %w", hostname, h.port, err)
+		}
+		h.online = true
+		f.serveLocked(h, ln)
+		f.logf("winrmsim: %s online on port %d", h.name, h.port)
+		return nil
+	}
+	h.online = false
+	if h.ln != nil {
+		_ = h.ln.Close()
+		h.ln = nil
+	}
+	drop = h.takeConnsLocked()
+	f.logf("winrmsim: %s offline", h.name)
+	return nil
+}
+
+// Reboot restarts a host in place: its open connections drop, every shell
+// and command is gone (later requests for them get the shell-not-found
+// fault) and its last boot time becomes now. The host stays online.
+func (f *Fleet) Reboot(hostname string) error {
+	h, ok := f.byName[hostname]
+	if !ok {
+		return fmt.Errorf("winrmsim: reboot: unknown host %q", hostname)
+	}
+	h.mu.Lock()
+	h.dropShellsLocked()
+	h.lastBoot = time.Now().Truncate(time.Second)
+	drop := h.takeConnsLocked()
+	h.mu.Unlock()
+	for _, c := range drop {
+		_ = c.Close()
+	}
+	f.logf("winrmsim: %s rebooted", h.name)
+	return nil
+}
+
+func (f *Fleet) logf(format string, args ...any) {
+	if f.cfg.Logf != nil {
+		f.cfg.Logf(format, args...)
+	}
+}
+
+// logWriter sends net/http's server log lines to Config.Logf.
+type logWriter struct{ f *Fleet }
+
+func (w logWriter) Write(p []byte) (int, error) {
+	if w.f.cfg.Logf != nil {
+		w.f.cfg.Logf("winrmsim: http: %s", trimNewline(p))
+	}
+	return len(p), nil
+}
+
+func trimNewline(p []byte) string {
+	for len(p) > 0 && (p[len(p)-1] == '\n' || p[len(p)-1] == '\r') {
+		p = p[:len(p)-1]
+	}
+	return string(p)
+}
+
+// hostKey is the context key under which a connection carries its host.
+type hostKey struct{}
+
+func connContext(ctx context.Context, c net.Conn) context.Context {
+	if hc, ok := c.(*hostConn); ok {
+		return context.WithValue(ctx, hostKey{}, hc.h)
+	}
+	return ctx
+}
+
+// hostListener tags every accepted connection with its host, so that one
+// http.Server can serve all hosts.
+type hostListener struct {
+	net.Listener
+	h *host
+}
+
+func (l *hostListener) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		hc := &hostConn{Conn: c, h: l.h}
+		l.h.mu.Lock()
+		if !l.h.online {
+			// Taken offline between accept and here: refuse.
+			l.h.mu.Unlock()
+			_ = c.Close()
+			continue
+		}
+		if l.h.conns == nil {
+			l.h.conns = make(map[*hostConn]struct{})
+		}
+		l.h.conns[hc] = struct{}{}
+		l.h.mu.Unlock()
+		return hc, nil
+	}
+}
+
+// hostConn is a server-side connection to one host, tracked so that taking
+// the host offline can cut it.
+type hostConn struct {
+	net.Conn
+	h    *host
+	once sync.Once
+	err  error
+}
+
+func (c *hostConn) Close() error {
+	c.once.Do(func() {
+		c.h.mu.Lock()
+		delete(c.h.conns, c)
+		c.h.mu.Unlock()
+		c.err = c.Conn.Close()
+	})
+	return c.err
+}
+
+// takeConnsLocked empties the host's connection set and returns what was
+// in it, for the caller to close once h.mu is released.
+func (h *host) takeConnsLocked() []*hostConn {
+	out := make([]*hostConn, 0, len(h.conns))
+	for c := range h.conns {
+		out = append(out, c)
+	}
+	h.conns = nil
+	return out
+}
+
+// logWriter is what http.Server.ErrorLog writes to.
+var _ io.Writer = logWriter{}

@@ -1,0 +1,117 @@
+package winrmsim
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestMetricsJSONIsWhatPowerShell51Prints(t *testing.T) {
+	f, err := New(Config{Devices: 12, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	boot := time.Date(2025, 11, 26, 9, 0, 0, 0, time.UTC)
+	var lines []string
+	for _, h := range f.hosts {
+		m := h.metricsAt(90*time.Minute, boot)
+		lines = append(lines, string(h.metricsJSON(m)))
+	}
+	got := strings.Join(lines, "\n") + "\n"
+	golden(t, "metrics_seed1.golden", got)
+	if !strings.Contains(got, `"last_boot":"\/Date(1764147600000)\/"`) {
+		t.Error(`last_boot is not written as "\/Date(ms)\/"`)
+	}
+	if !strings.Contains(got, `"disks":{"drive":"C:"`) || !strings.Contains(got, `"disks":[{"drive":"C:"`) {
+		t.Error("seed 1 should show both a bare one-disk object and a disk array")
+	}
+}
+
+func TestMetricsCurvesAreAFunctionOfSeedAndOffset(t *testing.T) {
+	a, _ := New(Config{Devices: 50, Seed: 77})
+	time.Sleep(20 * time.Millisecond)
+	b, _ := New(Config{Devices: 50, Seed: 77})
+	for _, off := range []time.Duration{0, time.Second, 17 * time.Minute, 30 * time.Hour} {
+		for i, h := range a.Hosts() {
+			ma, _ := a.Metrics(h.Hostname, a.epoch.Add(off))
+			mb, _ := b.Metrics(h.Hostname, b.epoch.Add(off))
+			if ma.CPUPct != mb.CPUPct || ma.MemPct != mb.MemPct || ma.Disks[0] != mb.Disks[0] {
+				t.Fatalf("host %d at +%v: %+v vs %+v", i, off, ma, mb)
+			}
+		}
+	}
+	if _, ok := a.Metrics("NOPE", time.Now()); ok {
+		t.Error("Metrics found an unknown host")
+	}
+}
+
+func TestMetricsMoveSmoothlyAndStayInRange(t *testing.T) {
+	f, _ := New(Config{Devices: 200, Seed: 5})
+	var moved int
+	for _, h := range f.hosts {
+		prev := h.metricsAt(0, f.epoch)
+		changed := false
+		for s := 1; s <= 600; s += 5 {
+			m := h.metricsAt(time.Duration(s)*time.Second, f.epoch)
+			if m.CPUPct < 0 || m.CPUPct > 100 || m.MemPct < 0 || m.MemPct > 100 {
+				t.Fatalf("%s at %ds: cpu %v mem %v", h.name, s, m.CPUPct, m.MemPct)
+			}
+			if d := m.CPUPct - prev.CPUPct; d > 25 || d < -25 {
+				t.Errorf("%s: CPU jumped %v in 5s", h.name, d)
+			}
+			for i, d := range m.Disks {
+				if d.FreeBytes <= 0 || d.FreeBytes > d.SizeBytes {
+					t.Fatalf("%s %s: free %d of %d", h.name, d.Drive, d.FreeBytes, d.SizeBytes)
+				}
+				_ = i
+			}
+			changed = changed || m.CPUPct != prev.CPUPct
+			prev = m
+		}
+		if changed {
+			moved++
+		}
+	}
+	if moved < 190 {
+		t.Errorf("only %d of 200 hosts' CPU moved over ten minutes", moved)
+	}
+}
+
+func TestBusyHostsAreNoticeablyBusier(t *testing.T) {
+	f, _ := New(Config{Devices: 1000, Seed: 2})
+	var busy, idle, nBusy, nIdle float64
+	for _, h := range f.hosts {
+		m := h.metricsAt(time.Hour, f.epoch)
+		if h.prof.busy {
+			busy += m.CPUPct
+			nBusy++
+		} else {
+			idle += m.CPUPct
+			nIdle++
+		}
+	}
+	if nBusy < 50 || nBusy > 200 {
+		t.Fatalf("%v busy hosts of 1000, want about a tenth", nBusy)
+	}
+	if busy/nBusy < 2*idle/nIdle {
+		t.Errorf("busy hosts average %.1f%% CPU, the rest %.1f%%", busy/nBusy, idle/nIdle)
+	}
+}
+
+func TestPSNumbersLookLikeConvertToJson(t *testing.T) {
+	tests := []struct {
+		in   float64
+		want string
+	}{
+		{12, "12"},
+		{12.5, "12.5"},
+		{psRound1(33.75), "33.8"},
+		{psRound1(0.25), "0.2"}, // half to even, as [math]::Round does
+		{psRound1(237.94), "237.9"},
+	}
+	for _, tt := range tests {
+		if got := string(psNumber(nil, tt.in)); got != tt.want {
+			t.Errorf("psNumber(%v) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}

@@ -1,0 +1,492 @@
+package winrmsim
+
+import (
+	"encoding/base64"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf16"
+)
+
+// scriptMarker is the first line of every script the engine sends:
+// `# rmm:script=<name> v<N>`. It may also follow a statement on the same
+// line, because masterzen/winrm's Powershell() prepends
+// "$ProgressPreference = 'SilentlyContinue';" to the script's first line.
+var scriptMarker = regexp.MustCompile(`(?m)(?:^|;)[ \t]*#\s*rmm:script=([A-Za-z0-9_.-]+)\s+v(\d+)`)
+
+// psArgErrorExitCode is what powershell.exe exits with when its own
+// arguments are wrong (0xFFFD0000).
+const psArgErrorExitCode = -196608
+
+// clixmlProgress is the progress record Windows PowerShell writes to stderr
+// the first time it loads modules in a session: it arrives on every
+// -EncodedCommand run over WinRM, and it is not an error.
+const clixmlProgress = `<Obj S="progress" RefId="0"><TN RefId="0"><T>System.Management.Automation.PSCustomObject</T><T>System.Object</T></TN><MS><I64 N="SourceId">1</I64><PR N="Record"><AV>Preparing modules for first use.</AV><AI>0</AI><Nil /><PI>-1</PI><PC>-1</PC><T>Completed</T><SR>-1</SR><SD> </SD></PR></MS></Obj>`
+
+const (
+	clixmlHeader = "#< CLIXML\r\n"
+	clixmlOpen   = `<Objs Version="1.1.0.1" xmlns="http://schemas.microsoft.com/powershell/2004/04">`
+	clixmlClose  = `</Objs>`
+)
+
+// psProcess is powershell.exe, Windows PowerShell 5.1. It understands the
+// command-line switches the engine and masterzen/winrm use, answers the
+// engine's marked scripts as the real scripts would on this host, and runs
+// a handful of simple statements for anything else.
+type psProcess struct {
+	interruptible
+	m         *machine
+	script    string
+	encoded   bool // -EncodedCommand: errors go to stderr as CLIXML
+	fromStdin bool // -Command - or no command: the script arrives on stdin
+	argErr    string
+	ready     time.Time // powershell.exe has started
+	input     []byte
+}
+
+func newPowerShell(m *machine, rest string) *psProcess {
+	p := &psProcess{m: m}
+	args := splitArgs(rest)
+	haveCommand := false
+loop:
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "" || (a[0] != '-' && a[0] != '/') {
+			p.script = strings.Join(args[i:], " ")
+			haveCommand = true
+			break
+		}
+		name := strings.ToLower(a[1:])
+		switch {
+		case name == "":
+			p.fromStdin = true
+			haveCommand = true
+			break loop
+		case name == "ec" || strings.HasPrefix("encodedcommand", name):
+			haveCommand = true
+			if i+1 >= len(args) {
+				p.argErr = "Missing argument for parameter EncodedCommand."
+				break loop
+			}
+			script, err := decodeEncodedCommand(args[i+1])
+			if err != nil {
+				p.argErr = "Cannot process the command because the value specified with -EncodedCommand is not properly encoded. The value must be Base64 encoded."
+				break loop
+			}
+			p.script, p.encoded = script, true
+			i++
+		case strings.HasPrefix("command", name):
+			haveCommand = true
+			if i+1 < len(args) && args[i+1] == "-" {
+				p.fromStdin = true
+			} else {
+				p.script = strings.Join(args[i+1:], " ")
+			}
+			break loop
+		case strings.HasPrefix("file", name):
+			haveCommand = true
+			file := ""
+			if i+1 < len(args) {
+				file = args[i+1]
+			}
+			p.argErr = "The argument '" + file + "' to the -File parameter does not exist. Provide the path to an existing '.ps1' file as an argument to the -File parameter."
+			break loop
+		case name == "ep" || name == "if" || name == "of" || name == "w" || name == "v" ||
+			len(name) >= 2 && strings.HasPrefix("executionpolicy", name) ||
+			len(name) >= 3 && (strings.HasPrefix("inputformat", name) || strings.HasPrefix("outputformat", name) ||
+				strings.HasPrefix("windowstyle", name) || strings.HasPrefix("version", name) ||
+				strings.HasPrefix("psconsolefile", name) || strings.HasPrefix("configurationname", name)):
+			i++ // the switch's value
+		default:
+			// -NoProfile, -NonInteractive, -NoLogo, -Sta, -Mta and friends.
+		}
+	}
+	if !haveCommand {
+		p.fromStdin = true
+	}
+	return p
+}
+
+// decodeEncodedCommand undoes -EncodedCommand: base64 of UTF-16LE.
+func decodeEncodedCommand(s string) (string, error) {
+	raw, err := base64.StdEncoding.DecodeString(s)
+	if err != nil {
+		return "", err
+	}
+	if len(raw)%2 != 0 {
+		return "", base64.CorruptInputError(len(raw))
+	}
+	u := make([]uint16, len(raw)/2)
+	for i := range u {
+		u[i] = uint16(raw[2*i]) | uint16(raw[2*i+1])<<8
+	}
+	return string(utf16.Decode(u)), nil
+}
+
+// Start pays for starting powershell.exe, then runs the script unless it
+// is to come on stdin.
+func (p *psProcess) Start(io *procIO) {
+	p.ready = io.Now().Add(p.m.fleet.cfg.PSStart)
+	switch {
+	case p.argErr != "":
+		io.Stderr(p.ready, []byte(p.argErr+"\r\n"))
+		io.Exit(p.ready, psArgErrorExitCode)
+	case !p.fromStdin:
+		p.run(io, p.ready, p.script)
+	}
+}
+
+// Stdin collects the script when it comes on stdin and runs it at end of
+// input. (A resident loop that answers line by line is a different
+// process; it would keep its own busy-until time the same way.)
+func (p *psProcess) Stdin(io *procIO, data []byte, eof bool) {
+	if !p.fromStdin || io.Exited() {
+		return
+	}
+	p.input = append(p.input, data...)
+	if eof {
+		at := p.ready
+		if io.Now().After(at) {
+			at = io.Now()
+		}
+		p.run(io, at, string(p.input))
+	}
+}
+
+// run executes a script that starts at the given instant.
+func (p *psProcess) run(io *procIO, at time.Time, script string) {
+	if mk := scriptMarker.FindStringSubmatchIndex(script); mk != nil {
+		name := script[mk[2]:mk[3]]
+		version, _ := strconv.Atoi(script[mk[4]:mk[5]])
+		p.runMarked(io, at, script, name, version, mk[0]+strings.IndexByte(script[mk[0]:], '#'))
+		return
+	}
+	p.evaluate(io, at, script)
+}
+
+// runMarked answers one of the engine's scripts as it would run on the
+// host. at is when the script starts; pos is the marker's offset.
+func (p *psProcess) runMarked(io *procIO, at time.Time, script, name string, version, pos int) {
+	switch {
+	case name == "metrics" && version == 1:
+		done := at.Add(p.m.fleet.cfg.ScriptTime)
+		m := p.m.h.metricsAt(done.Sub(p.m.fleet.epoch), p.m.lastBoot)
+		io.Stdout(done, append(p.m.h.metricsJSON(m), '\r', '\n'))
+		io.Stderr(done, p.stderrDoc(nil))
+		io.Exit(done, 0)
+	default:
+		line, col, src := position(script, pos)
+		term := name
+		if version > 0 {
+			term = name + "-v" + strconv.Itoa(version)
+		}
+		err := commandNotFound(term, line, col, src)
+		io.Stderr(at, p.stderrDoc([][]string{err}))
+		io.Exit(at, 1)
+	}
+}
+
+// evaluate runs the few statements a generic script is likely to hold:
+// output of literals and environment variables, hostname, whoami,
+// Start-Sleep, Write-Error, throw and exit. Anything else is "not
+// recognized", as PowerShell says of a command it cannot find.
+func (p *psProcess) evaluate(io *procIO, at time.Time, script string) {
+	t := at
+	var errs [][]string
+	code := -1
+	for _, st := range statements(script) {
+		word, arg := firstWord(st.text)
+		lw := strings.ToLower(word)
+		switch {
+		case strings.HasPrefix(st.text, "$") && isAssignment(st.text):
+		case isValue(st.text):
+			io.Stdout(t, []byte(p.value(st.text)+"\r\n"))
+		case lw == "write-output" || lw == "echo" || lw == "write" || lw == "write-host":
+			io.Stdout(t, []byte(p.value(arg)+"\r\n"))
+		case lw == "hostname" || lw == "hostname.exe":
+			io.Stdout(t, []byte(p.m.h.name+"\r\n"))
+		case lw == "whoami" || lw == "whoami.exe":
+			io.Stdout(t, []byte(strings.ToLower(p.m.h.name)+`\`+p.m.user+"\r\n"))
+		case lw == "get-date":
+			io.Stdout(t, []byte("\r\n"+t.Format("Monday, January 2, 2006 3:04:05 PM")+"\r\n\r\n\r\n"))
+		case lw == "start-sleep" || lw == "sleep":
+			t = t.Add(sleepArg(arg))
+		case lw == "write-error":
+			msg := p.value(arg)
+			errs = append(errs, []string{
+				st.text + " : " + msg,
+				"    + CategoryInfo          : NotSpecified: (:) [Write-Error], WriteErrorException",
+				"    + FullyQualifiedErrorId : Microsoft.PowerShell.Commands.WriteErrorException",
+				" ",
+			})
+		case lw == "throw":
+			msg := p.value(arg)
+			if msg == "" {
+				msg = "ScriptHalted"
+			}
+			errs = append(errs, []string{
+				msg,
+				"At line:" + strconv.Itoa(st.line) + " char:" + strconv.Itoa(st.col),
+				"+ " + st.src,
+				"+ " + strings.Repeat(" ", st.col-1) + strings.Repeat("~", len(st.text)),
+				"    + CategoryInfo          : OperationStopped: (" + msg + ":String) [], RuntimeException",
+				"    + FullyQualifiedErrorId : " + msg,
+				" ",
+			})
+			code = 1
+		case lw == "exit":
+			n, _ := strconv.Atoi(strings.TrimSpace(arg))
+			code = n
+		default:
+			errs = append(errs, commandNotFound(word, st.line, st.col, st.src))
+		}
+		if code >= 0 || lw == "exit" {
+			break
+		}
+	}
+	switch {
+	case code >= 0:
+	case len(errs) > 0:
+		code = 1
+	default:
+		code = 0
+	}
+	if p.encoded || len(errs) > 0 {
+		io.Stderr(t, p.stderrDoc(errs))
+	}
+	io.Exit(t, code)
+}
+
+// stderrDoc renders error records the way powershell.exe writes stderr:
+// CLIXML (with the progress record first) for -EncodedCommand, plain text
+// otherwise.
+func (p *psProcess) stderrDoc(errs [][]string) []byte {
+	var b strings.Builder
+	if !p.encoded {
+		for _, e := range errs {
+			for _, l := range e {
+				b.WriteString(l)
+				b.WriteString("\r\n")
+			}
+		}
+		return []byte(b.String())
+	}
+	b.WriteString(clixmlHeader)
+	b.WriteString(clixmlOpen)
+	b.WriteString(clixmlProgress)
+	for _, e := range errs {
+		for _, l := range e {
+			b.WriteString(`<S S="Error">`)
+			clixmlEscape(&b, l)
+			b.WriteString(`_x000D__x000A_</S>`)
+		}
+	}
+	b.WriteString(clixmlClose)
+	return []byte(b.String())
+}
+
+// clixmlEscape writes s as CLIXML string content.
+func clixmlEscape(b *strings.Builder, s string) {
+	for _, r := range s {
+		switch r {
+		case '&':
+			b.WriteString("&amp;")
+		case '<':
+			b.WriteString("&lt;")
+		case '>':
+			b.WriteString("&gt;")
+		case '\r':
+			b.WriteString("_x000D_")
+		case '\n':
+			b.WriteString("_x000A_")
+		default:
+			b.WriteRune(r)
+		}
+	}
+}
+
+// commandNotFound is PowerShell's CommandNotFoundException record.
+func commandNotFound(term string, line, col int, src string) []string {
+	return []string{
+		term + " : The term '" + term + "' is not recognized as the name of a cmdlet, function, script file, or operable program. Check the spelling of the name, or if a path was included, verify that the path is correct and try again.",
+		"At line:" + strconv.Itoa(line) + " char:" + strconv.Itoa(col),
+		"+ " + src,
+		"+ " + strings.Repeat(" ", col-1) + strings.Repeat("~", max(1, len(term))),
+		"    + CategoryInfo          : ObjectNotFound: (" + term + ":String) [], CommandNotFoundException",
+		"    + FullyQualifiedErrorId : CommandNotFoundException",
+		" ",
+	}
+}
+
+// statement is one PowerShell statement and where it starts.
+type statement struct {
+	text      string
+	line, col int    // 1-based, as PowerShell reports them
+	src       string // the whole source line, for error records
+}
+
+// statements splits a script at newlines and semicolons outside quotes,
+// dropping comments.
+func statements(script string) []statement {
+	lines := strings.Split(strings.ReplaceAll(script, "\r\n", "\n"), "\n")
+	var out []statement
+	inBlock := false
+	for li, src := range lines {
+		start := 0
+		var quote byte
+		emit := func(end int) {
+			raw := src[start:end]
+			text := strings.TrimSpace(raw)
+			if text != "" {
+				col := start + 1 + len(raw) - len(strings.TrimLeft(raw, " \t"))
+				out = append(out, statement{text: text, line: li + 1, col: col, src: src})
+			}
+		}
+		for i := 0; i < len(src); i++ {
+			c := src[i]
+			switch {
+			case inBlock:
+				if strings.HasPrefix(src[i:], "#>") {
+					inBlock = false
+					i++
+					start = i + 1
+				}
+			case quote != 0:
+				if c == quote {
+					quote = 0
+				}
+			case c == '\'' || c == '"':
+				quote = c
+			case strings.HasPrefix(src[i:], "<#"):
+				emit(i)
+				inBlock = true
+				i++
+			case c == '#':
+				emit(i)
+				start = len(src)
+				i = len(src)
+			case c == ';':
+				emit(i)
+				start = i + 1
+			}
+		}
+		if !inBlock && start < len(src) {
+			emit(len(src))
+		}
+	}
+	return out
+}
+
+// position turns a byte offset into PowerShell's line, char and the line.
+func position(script string, off int) (line, col int, src string) {
+	before := script[:off]
+	line = strings.Count(before, "\n") + 1
+	startOfLine := strings.LastIndexByte(before, '\n') + 1
+	end := strings.IndexByte(script[startOfLine:], '\n')
+	if end < 0 {
+		end = len(script) - startOfLine
+	}
+	return line, off - startOfLine + 1, strings.TrimRight(script[startOfLine:startOfLine+end], "\r")
+}
+
+// isAssignment reports `$x = ...` (but not `$x -eq ...` or `==`).
+func isAssignment(s string) bool {
+	i := strings.IndexByte(s, '=')
+	return i > 0 && !strings.HasPrefix(s[i:], "==")
+}
+
+// isValue reports a statement that is just a value PowerShell would print.
+func isValue(s string) bool {
+	if s == "" {
+		return false
+	}
+	switch s[0] {
+	case '\'', '"', '$':
+		return true
+	}
+	_, err := strconv.ParseFloat(s, 64)
+	return err == nil
+}
+
+// value evaluates a literal, an environment variable or
+// $PSVersionTable.PSVersion to its text.
+func (p *psProcess) value(s string) string {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return ""
+	}
+	switch {
+	case len(s) >= 2 && s[0] == '\'' && s[len(s)-1] == '\'':
+		return strings.ReplaceAll(s[1:len(s)-1], "''", "'")
+	case len(s) >= 2 && s[0] == '"' && s[len(s)-1] == '"':
+		return p.expand(s[1 : len(s)-1])
+	case strings.HasPrefix(s, "$"):
+		return p.variable(s)
+	}
+	return s
+}
+
+// expand substitutes $env:NAME inside a double-quoted string.
+func (p *psProcess) expand(s string) string {
+	for {
+		i := strings.Index(strings.ToLower(s), "$env:")
+		if i < 0 {
+			return s
+		}
+		j := i + 5
+		for j < len(s) && (s[j] == '_' || s[j] >= 'a' && s[j] <= 'z' || s[j] >= 'A' && s[j] <= 'Z' || s[j] >= '0' && s[j] <= '9') {
+			j++
+		}
+		s = s[:i] + p.variable(s[i:j]) + s[j:]
+	}
+}
+
+func (p *psProcess) variable(s string) string {
+	ls := strings.ToLower(s)
+	switch {
+	case strings.HasPrefix(ls, "$env:"):
+		v, _ := getenv(p.m, s[5:])
+		return v
+	case strings.HasPrefix(ls, "$psversiontable.psversion"):
+		return psVersion(p.m.h)
+	case ls == "$true":
+		return "True"
+	case ls == "$false":
+		return "False"
+	}
+	return ""
+}
+
+// psVersion is Windows PowerShell 5.1's full version on the host's build.
+func psVersion(h *host) string {
+	build := strings.TrimPrefix(h.release.version, "10.0.")
+	switch build {
+	case "19045":
+		build = "19041" // 22H2 ships the 2004 engine
+	case "22631":
+		build = "22621"
+	}
+	return "5.1." + build + "." + strconv.Itoa(h.ubr)
+}
+
+// sleepArg reads Start-Sleep's -Seconds / -Milliseconds (or a bare number
+// of seconds).
+func sleepArg(arg string) time.Duration {
+	f := strings.Fields(arg)
+	unit := time.Second
+	for _, w := range f {
+		lw := strings.ToLower(w)
+		switch {
+		case strings.HasPrefix(lw, "-m"):
+			unit = time.Millisecond
+		case strings.HasPrefix(lw, "-s"):
+			unit = time.Second
+		default:
+			if v, err := strconv.ParseFloat(w, 64); err == nil {
+				return time.Duration(v * float64(unit))
+			}
+		}
+	}
+	return 0
+}

@@ -1,0 +1,599 @@
+package winrmsim
+
+import (
+	"bytes"
+	"context"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// maxRequestBytes bounds a request body; WinRM's MaxEnvelopeSizekb is 500
+// at most, so anything larger is not a WS-Management request.
+const maxRequestBytes = 1 << 20
+
+// serveHTTP is the WS-Management endpoint of every host; the connection
+// tells which host a request reached.
+func (f *Fleet) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	h, _ := r.Context().Value(hostKey{}).(*host)
+	if h == nil {
+		http.Error(w, "winrmsim: connection has no host", http.StatusInternalServerError)
+		return
+	}
+	if !f.enter() {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		return
+	}
+	defer f.handlers.Done()
+	h.stats.requests.Add(1)
+	if f.cfg.RTT > 0 && !f.pause(r.Context(), f.cfg.RTT) {
+		return
+	}
+	w.Header().Set("Server", "Microsoft-HTTPAPI/2.0")
+
+	anonPath := r.URL.Path == "/wsman-anon/identify"
+	if r.URL.Path != "/wsman" && !anonPath {
+		w.WriteHeader(http.StatusNotFound)
+		return
+	}
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		w.WriteHeader(http.StatusMethodNotAllowed)
+		return
+	}
+	authed := f.authorized(r)
+	// Test-WSMan without credentials: Windows answers an Identify that
+	// says it is unauthenticated, and only that.
+	anonymous := !authed && r.Header.Get("Authorization") == "" &&
+		(anonPath || strings.EqualFold(r.Header.Get("WSMANIDENTIFY"), "unauthenticated"))
+	if !authed && !anonymous {
+		f.unauthorized(w, h)
+		return
+	}
+	if ct := strings.ToLower(r.Header.Get("Content-Type")); !strings.HasPrefix(ct, "application/soap+xml") {
+		w.WriteHeader(http.StatusUnsupportedMediaType)
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxRequestBytes))
+	x := &exchange{f: f, h: h, w: w, r: r}
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			x.fail(faultSchema(http.StatusBadRequest, "The WS-Management service cannot process the request because the envelope is larger than the maximum envelope size. "))
+		}
+		return // the client went away mid-request
+	}
+	req, err := scanRequest(body)
+	if err != nil {
+		x.fail(faultSchema(http.StatusBadRequest, "The WS-Management service cannot process the request because the XML is not well formed. "))
+		return
+	}
+	x.req = req
+
+	if req.Header.Action == "" && req.Body.Identify != nil {
+		x.identify(authed)
+		return
+	}
+	if anonymous {
+		f.unauthorized(w, h)
+		return
+	}
+	switch req.Header.Action {
+	case actionCreate:
+		x.create()
+	case actionCommand:
+		x.command()
+	case actionSend:
+		x.send()
+	case actionReceive:
+		x.receive()
+	case actionSignal:
+		x.signal()
+	case actionDelete:
+		x.delete()
+	case "":
+		x.fail(faultSchema(http.StatusInternalServerError, "The WS-Management service cannot process the request because the header does not contain an Action. "))
+	default:
+		x.fail(faultActionNotSupported(req.Header.Action))
+	}
+}
+
+// authorized checks Basic credentials in constant time.
+func (f *Fleet) authorized(r *http.Request) bool {
+	user, pass, ok := r.BasicAuth()
+	if !ok {
+		return false
+	}
+	u := subtle.ConstantTimeCompare([]byte(user), []byte(f.cfg.User))
+	p := subtle.ConstantTimeCompare([]byte(pass), []byte(f.cfg.Password))
+	return u&p == 1
+}
+
+// unauthorized answers 401 with the schemes Windows offers.
+func (f *Fleet) unauthorized(w http.ResponseWriter, h *host) {
+	h.stats.authFailures.Add(1)
+	w.Header().Add("WWW-Authenticate", "Negotiate")
+	w.Header().Add("WWW-Authenticate", `Basic realm="WSMAN"`)
+	w.Header().Set("Content-Length", "0")
+	w.WriteHeader(http.StatusUnauthorized)
+}
+
+// pause waits d unless the request or the fleet ends first.
+func (f *Fleet) pause(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	case <-f.done:
+		return false
+	}
+}
+
+// exchange is one request to one host and its reply.
+type exchange struct {
+	f   *Fleet
+	h   *host
+	w   http.ResponseWriter
+	r   *http.Request
+	req *request
+}
+
+func (x *exchange) messageID() string {
+	if x.req == nil {
+		return ""
+	}
+	return strings.TrimSpace(x.req.Header.MessageID)
+}
+
+// reply writes a 200 response: the envelope, its header and body.
+func (x *exchange) reply(action string, body func(b *bytes.Buffer)) {
+	var b bytes.Buffer
+	b.Grow(1024)
+	b.WriteString(envReply)
+	writeHeader(&b, action, x.messageID())
+	b.WriteString(`<s:Body>`)
+	body(&b)
+	b.WriteString(`</s:Body>`)
+	b.WriteString(envClose)
+	x.write(http.StatusOK, b.Bytes())
+}
+
+// fail writes a SOAP fault.
+func (x *exchange) fail(ft *fault) {
+	x.h.stats.faults.Add(1)
+	if ft.wsman != CodeTimedOut {
+		x.f.logf("winrmsim: %s: fault %d (%s)", x.h.name, ft.wsman, ft.subcode)
+	}
+	var b bytes.Buffer
+	b.Grow(1536)
+	writeFault(&b, ft, x.messageID(), x.h.name)
+	x.write(ft.status, b.Bytes())
+}
+
+func (x *exchange) write(status int, body []byte) {
+	hdr := x.w.Header()
+	hdr.Set("Content-Type", "application/soap+xml;charset=UTF-8")
+	hdr.Set("Content-Length", strconv.Itoa(len(body)))
+	x.w.WriteHeader(status)
+	_, _ = x.w.Write(body) // a client that left does not need an error
+}
+
+// identify answers wsmid:Identify; only an authenticated caller learns
+// the OS version.
+func (x *exchange) identify(authed bool) {
+	version := "0.0.0"
+	if authed {
+		version = x.h.release.version
+	}
+	var b bytes.Buffer
+	identifyBody(&b, version)
+	x.write(http.StatusOK, b.Bytes())
+}
+
+// lookupShell resolves the request's ShellId selector.
+func (x *exchange) lookupShell() (*shell, *fault) {
+	if uri := strings.TrimSpace(x.req.Header.ResourceURI); uri != resourceCmd {
+		return nil, faultResourceURI(uri)
+	}
+	id := x.req.selector("ShellId")
+	if id == "" {
+		return nil, faultMissingSelectors()
+	}
+	x.h.mu.Lock()
+	s := x.h.lookupShellLocked(id, time.Now(), x.f.cfg.ShellIdleTimeout)
+	x.h.mu.Unlock()
+	if s == nil {
+		return nil, faultShellNotFound(id)
+	}
+	return s, nil
+}
+
+// lookupCommand finds a command of a shell.
+func (x *exchange) lookupCommand(s *shell, id string) (*command, *fault) {
+	id = strings.TrimSpace(id)
+	if id == "" {
+		return nil, faultMissingSelectors()
+	}
+	x.h.mu.Lock()
+	c := s.commands[id]
+	x.h.mu.Unlock()
+	if c == nil {
+		return nil, faultCommandNotFound()
+	}
+	return c, nil
+}
+
+// create is transfer/Create of a cmd shell.
+func (x *exchange) create() {
+	req := x.req
+	if uri := strings.TrimSpace(req.Header.ResourceURI); uri != resourceCmd {
+		x.fail(faultResourceURI(uri))
+		return
+	}
+	if req.Body.Shell == nil {
+		x.fail(faultSchema(http.StatusInternalServerError, "The Windows Remote Shell cannot process the request. The SOAP packet does not contain a Shell element. "))
+		return
+	}
+	codepage := 437 // the OEM code page of an en-US host
+	if v, ok := req.option("WINRS_CODEPAGE"); ok {
+		n, err := strconv.Atoi(v)
+		if err != nil || n <= 0 {
+			x.fail(faultSchema(http.StatusInternalServerError, "The Windows Remote Shell cannot process the request. The WINRS_CODEPAGE option value "+v+" is not valid. "))
+			return
+		}
+		codepage = n
+	}
+	clientIP, _, _ := net.SplitHostPort(x.r.RemoteAddr)
+	now := time.Now()
+	s := &shell{
+		id:        newGUID(),
+		owner:     x.f.cfg.User,
+		clientIP:  clientIP,
+		codepage:  codepage,
+		noProfile: req.boolOption("WINRS_NOPROFILE", false),
+		created:   now,
+		lastUsed:  now,
+		commands:  make(map[string]*command),
+	}
+	h := x.h
+	h.mu.Lock()
+	h.expireShellsLocked(now, x.f.cfg.ShellIdleTimeout)
+	// Every caller authenticates as the one configured user, so all of a
+	// host's shells count against that user's quota.
+	if len(h.shells) >= x.f.cfg.MaxShellsPerUser {
+		h.mu.Unlock()
+		x.fail(faultShellQuota(x.f.cfg.MaxShellsPerUser))
+		return
+	}
+	if h.shells == nil {
+		h.shells = make(map[string]*shell)
+	}
+	h.shells[s.id] = s
+	h.mu.Unlock()
+	h.stats.shellsCreated.Add(1)
+	h.stats.shellsOpen.Add(1)
+
+	x.reply("http://schemas.xmlsoap.org/ws/2004/09/transfer/CreateResponse", func(b *bytes.Buffer) {
+		b.WriteString(`<x:ResourceCreated><a:Address>http://`)
+		escape(b, x.r.Host)
+		b.WriteString(`/wsman</a:Address><a:ReferenceParameters><w:ResourceURI>`)
+		b.WriteString(resourceCmd)
+		b.WriteString(`</w:ResourceURI><w:SelectorSet><w:Selector Name="ShellId">`)
+		b.WriteString(s.id)
+		b.WriteString(`</w:Selector></w:SelectorSet></a:ReferenceParameters></x:ResourceCreated>`)
+		b.WriteString(`<rsp:Shell xmlns:rsp="http://schemas.microsoft.com/wbem/wsman/1/windows/shell"><rsp:ShellId>`)
+		b.WriteString(s.id)
+		b.WriteString(`</rsp:ShellId><rsp:ResourceUri>`)
+		b.WriteString(resourceCmd)
+		b.WriteString(`</rsp:ResourceUri><rsp:Owner>`)
+		escape(b, s.owner)
+		b.WriteString(`</rsp:Owner><rsp:ClientIP>`)
+		escape(b, s.clientIP)
+		b.WriteString(`</rsp:ClientIP><rsp:IdleTimeOut>`)
+		b.WriteString(formatDuration(max(x.f.cfg.ShellIdleTimeout, 0)))
+		b.WriteString(`</rsp:IdleTimeOut><rsp:InputStreams>stdin</rsp:InputStreams><rsp:OutputStreams>stdout stderr</rsp:OutputStreams>`)
+		b.WriteString(`<rsp:ShellRunTime>P0DT0H0M0S</rsp:ShellRunTime><rsp:ShellInactivity>P0DT0H0M0S</rsp:ShellInactivity></rsp:Shell>`)
+	})
+}
+
+// command is shell/Command: start a process in the shell.
+func (x *exchange) command() {
+	s, ft := x.lookupShell()
+	if ft != nil {
+		x.fail(ft)
+		return
+	}
+	cl := x.req.Body.CommandLine
+	if cl == nil || strings.TrimSpace(cl.Command) == "" {
+		x.fail(faultSchema(http.StatusInternalServerError, "The Windows Remote Shell cannot process the request. The SOAP packet does not contain a Command element. "))
+		return
+	}
+	// winrs joins Command and Arguments with spaces into one command line.
+	line := strings.TrimSpace(cl.Command)
+	for _, a := range cl.Arguments {
+		line += " " + a
+	}
+	c := newCommand(newGUID(), line)
+	c.consoleModeStdin = x.req.boolOption("WINRS_CONSOLEMODE_STDIN", false)
+	c.skipCmdShell = x.req.boolOption("WINRS_SKIP_CMD_SHELL", false)
+
+	h := x.h
+	h.mu.Lock()
+	m := &machine{h: h, fleet: x.f, user: x.f.cfg.User, codepage: s.codepage, noProf: s.noProfile, lastBoot: h.lastBoot}
+	h.mu.Unlock()
+	proc, ft := newProcess(m, line, c.skipCmdShell)
+	if ft != nil {
+		x.fail(ft)
+		return
+	}
+	c.proc, c.m = proc, m
+	c.mu.Lock()
+	proc.Start(&procIO{c: c, now: time.Now(), m: m})
+	c.mu.Unlock()
+
+	h.mu.Lock()
+	if h.shells[s.id] != s {
+		// Deleted while the command was being set up.
+		h.mu.Unlock()
+		x.fail(faultShellNotFound(s.id))
+		return
+	}
+	s.commands[c.id] = c
+	h.mu.Unlock()
+	h.stats.commands.Add(1)
+
+	x.reply("http://schemas.microsoft.com/wbem/wsman/1/windows/shell/CommandResponse", func(b *bytes.Buffer) {
+		b.WriteString(`<rsp:CommandResponse><rsp:CommandId>`)
+		b.WriteString(c.id)
+		b.WriteString(`</rsp:CommandId></rsp:CommandResponse>`)
+	})
+}
+
+// send is shell/Send: bytes for a command's stdin.
+func (x *exchange) send() {
+	s, ft := x.lookupShell()
+	if ft != nil {
+		x.fail(ft)
+		return
+	}
+	if x.req.Body.Send == nil || len(x.req.Body.Send.Streams) == 0 {
+		x.fail(faultSchema(http.StatusInternalServerError, "The Windows Remote Shell cannot process the request. The SOAP packet does not contain a Stream element. "))
+		return
+	}
+	for _, st := range x.req.Body.Send.Streams {
+		if st.Name != "stdin" {
+			x.fail(faultSchema(http.StatusInternalServerError, "The Windows Remote Shell cannot process the request. The input stream "+st.Name+" is not valid for this shell. "))
+			return
+		}
+		c, ft := x.lookupCommand(s, st.CommandID)
+		if ft != nil {
+			x.fail(ft)
+			return
+		}
+		data, err := base64.StdEncoding.DecodeString(strings.TrimSpace(st.Value))
+		if err != nil {
+			x.fail(faultSchema(http.StatusInternalServerError, "The Windows Remote Shell cannot process the request. The stdin stream is not valid base64. "))
+			return
+		}
+		c.stdin(time.Now(), data, strings.EqualFold(st.End, "true"))
+	}
+	x.reply("http://schemas.microsoft.com/wbem/wsman/1/windows/shell/SendResponse", func(b *bytes.Buffer) {
+		b.WriteString(`<rsp:SendResponse></rsp:SendResponse>`)
+	})
+}
+
+// stdin hands input to the process; input after end of input is dropped.
+func (c *command) stdin(now time.Time, data []byte, eof bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.gone || c.stdinEOF {
+		return
+	}
+	c.stdinEOF = eof
+	c.proc.Stdin(&procIO{c: c, now: now, m: c.m}, data, eof)
+	c.notifyLocked()
+}
+
+// receive is shell/Receive: output so far, long-polling until there is
+// some, the command ends, or w:OperationTimeout (capped) passes.
+func (x *exchange) receive() {
+	s, ft := x.lookupShell()
+	if ft != nil {
+		x.fail(ft)
+		return
+	}
+	rcv := x.req.Body.Receive
+	if rcv == nil {
+		x.fail(faultSchema(http.StatusInternalServerError, "The Windows Remote Shell cannot process the request. The SOAP packet does not contain a Receive element. "))
+		return
+	}
+	c, ft := x.lookupCommand(s, rcv.DesiredStream.CommandID)
+	if ft != nil {
+		x.fail(ft)
+		return
+	}
+	want := [2]bool{true, true}
+	if names := strings.Fields(rcv.DesiredStream.Value); len(names) > 0 {
+		want = [2]bool{}
+		for _, n := range names {
+			switch n {
+			case "stdout":
+				want[streamStdout] = true
+			case "stderr":
+				want[streamStderr] = true
+			}
+		}
+	}
+	timeout, ok := parseDuration(x.req.Header.OperationTimeout)
+	if !ok {
+		timeout = DefaultOperationTimeoutMax
+	}
+	timeout = min(timeout, x.f.cfg.OperationTimeoutMax)
+	// Base64 grows output by a third; leave room for the envelope.
+	limit := max((x.req.maxEnvelope()-2048)*3/4, 512)
+
+	deadline := time.Now().Add(timeout)
+	var timer *time.Timer
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
+	for {
+		now := time.Now()
+		got := c.take(now, limit, want)
+		if got.gone {
+			x.fail(faultAborted())
+			return
+		}
+		if len(got.chunks) > 0 || got.done {
+			x.replyReceive(c.id, got)
+			return
+		}
+		wait := deadline.Sub(now)
+		if wait <= 0 {
+			x.fail(faultTimedOut())
+			return
+		}
+		if !got.next.IsZero() && got.next.Sub(now) < wait {
+			wait = max(got.next.Sub(now), 0)
+		}
+		if timer == nil {
+			timer = time.NewTimer(wait)
+		} else {
+			timer.Reset(wait)
+		}
+		select {
+		case <-got.wake:
+		case <-timer.C:
+		case <-x.r.Context().Done():
+			return
+		case <-x.f.done:
+			return
+		}
+	}
+}
+
+func (x *exchange) replyReceive(id string, got received) {
+	x.reply("http://schemas.microsoft.com/wbem/wsman/1/windows/shell/ReceiveResponse", func(b *bytes.Buffer) {
+		b.WriteString(`<rsp:ReceiveResponse>`)
+		// Adjacent chunks of one stream go out as one element.
+		for i := 0; i < len(got.chunks); {
+			j := i + 1
+			n := len(got.chunks[i].data)
+			for j < len(got.chunks) && got.chunks[j].stream == got.chunks[i].stream {
+				n += len(got.chunks[j].data)
+				j++
+			}
+			data := got.chunks[i].data
+			if j > i+1 {
+				data = make([]byte, 0, n)
+				for _, ch := range got.chunks[i:j] {
+					data = append(data, ch.data...)
+				}
+			}
+			b.WriteString(`<rsp:Stream Name="`)
+			b.WriteString(streamNames[got.chunks[i].stream])
+			b.WriteString(`" CommandId="`)
+			b.WriteString(id)
+			b.WriteString(`">`)
+			enc := base64.NewEncoder(base64.StdEncoding, b)
+			_, _ = enc.Write(data) // writes to a bytes.Buffer cannot fail
+			_ = enc.Close()
+			b.WriteString(`</rsp:Stream>`)
+			i = j
+		}
+		if got.done {
+			for _, name := range streamNames {
+				b.WriteString(`<rsp:Stream Name="`)
+				b.WriteString(name)
+				b.WriteString(`" CommandId="`)
+				b.WriteString(id)
+				b.WriteString(`" End="true"></rsp:Stream>`)
+			}
+			b.WriteString(`<rsp:CommandState CommandId="`)
+			b.WriteString(id)
+			b.WriteString(`" State="` + stateDone + `"><rsp:ExitCode>`)
+			b.WriteString(strconv.Itoa(got.exitCode))
+			b.WriteString(`</rsp:ExitCode></rsp:CommandState>`)
+		} else {
+			b.WriteString(`<rsp:CommandState CommandId="`)
+			b.WriteString(id)
+			b.WriteString(`" State="` + stateRunning + `"></rsp:CommandState>`)
+		}
+		b.WriteString(`</rsp:ReceiveResponse>`)
+	})
+}
+
+// signal is shell/Signal: terminate ends and forgets a command, ctrl_c and
+// ctrl_break interrupt its process.
+func (x *exchange) signal() {
+	s, ft := x.lookupShell()
+	if ft != nil {
+		x.fail(ft)
+		return
+	}
+	sig := x.req.Body.Signal
+	if sig == nil {
+		x.fail(faultSchema(http.StatusInternalServerError, "The Windows Remote Shell cannot process the request. The SOAP packet does not contain a Signal element. "))
+		return
+	}
+	c, ft := x.lookupCommand(s, sig.CommandID)
+	if ft != nil {
+		x.fail(ft)
+		return
+	}
+	switch code := strings.ToLower(strings.TrimPrefix(strings.TrimSpace(sig.Code), signalPrefix)); code {
+	case "terminate":
+		x.h.mu.Lock()
+		delete(s.commands, c.id)
+		x.h.mu.Unlock()
+		c.abort()
+	case "ctrl_c", "ctrl_break":
+		c.mu.Lock()
+		c.proc.Signal(&procIO{c: c, now: time.Now(), m: c.m}, code)
+		c.notifyLocked()
+		c.mu.Unlock()
+	default:
+		x.fail(faultSchema(http.StatusInternalServerError, "The Windows Remote Shell cannot process the request. The signal code "+sig.Code+" is not valid. "))
+		return
+	}
+	x.reply("http://schemas.microsoft.com/wbem/wsman/1/windows/shell/SignalResponse", func(b *bytes.Buffer) {
+		b.WriteString(`<rsp:SignalResponse></rsp:SignalResponse>`)
+	})
+}
+
+// delete is transfer/Delete: the shell and its commands are gone.
+func (x *exchange) delete() {
+	if uri := strings.TrimSpace(x.req.Header.ResourceURI); uri != resourceCmd {
+		x.fail(faultResourceURI(uri))
+		return
+	}
+	id := x.req.selector("ShellId")
+	if id == "" {
+		x.fail(faultMissingSelectors())
+		return
+	}
+	h := x.h
+	h.mu.Lock()
+	s := h.lookupShellLocked(id, time.Now(), x.f.cfg.ShellIdleTimeout)
+	if s != nil {
+		h.removeShellLocked(s)
+	}
+	h.mu.Unlock()
+	if s == nil {
+		x.fail(faultShellNotFound(id))
+		return
+	}
+	h.stats.shellsDeleted.Add(1)
+	x.reply("http://schemas.xmlsoap.org/ws/2004/09/transfer/DeleteResponse", func(*bytes.Buffer) {})
+}

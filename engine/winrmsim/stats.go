@@ -1,0 +1,72 @@
+package winrmsim
+
+// HostStats counts what one host has seen since New.
+type HostStats struct {
+	Requests      int64 // HTTP requests that reached the host, including refused ones
+	ShellsCreated int64
+	ShellsOpen    int64 // shells that exist now
+	ShellsDeleted int64 // shells removed by a Delete request
+	ShellsDropped int64 // shells removed by idle timeout or Reboot
+	Commands      int64
+	Faults        int64 // SOAP faults returned, timeouts included
+	AuthFailures  int64 // requests answered 401
+}
+
+// Stats is the fleet's totals: the same counters summed over every host,
+// plus how many hosts are online.
+type Stats struct {
+	Hosts         int
+	Online        int
+	Requests      int64
+	ShellsCreated int64
+	ShellsOpen    int64
+	ShellsDeleted int64
+	ShellsDropped int64
+	Commands      int64
+	Faults        int64
+	AuthFailures  int64
+}
+
+// HostStats returns one host's counters.
+func (f *Fleet) HostStats(hostname string) (HostStats, bool) {
+	h, ok := f.byName[hostname]
+	if !ok {
+		return HostStats{}, false
+	}
+	return h.stats.snapshot(), true
+}
+
+// Stats returns the fleet's totals.
+func (f *Fleet) Stats() Stats {
+	s := Stats{Hosts: len(f.hosts)}
+	for _, h := range f.hosts {
+		h.mu.Lock()
+		if h.online {
+			s.Online++
+		}
+		h.mu.Unlock()
+		hs := h.stats.snapshot()
+		s.Requests += hs.Requests
+		s.ShellsCreated += hs.ShellsCreated
+		s.ShellsOpen += hs.ShellsOpen
+		s.ShellsDeleted += hs.ShellsDeleted
+		s.ShellsDropped += hs.ShellsDropped
+		s.Commands += hs.Commands
+		s.Faults += hs.Faults
+		s.AuthFailures += hs.AuthFailures
+	}
+	return s
+}
+
+func (c *counters) snapshot() HostStats {
+	return HostStats{
+		Requests:      c.requests.Load(),
+		ShellsCreated: c.shellsCreated.Load(),
+		ShellsOpen:    c.shellsOpen.Load(),
+		ShellsDeleted: c.shellsDeleted.Load(),
+		ShellsDropped: c.shellsDropped.Load(),
+		Commands:      c.commands.Load(),
+		Faults:        c.faults.Load(),
+		AuthFailures:  c.authFailures.Load(),
+	}
+}
