@@ -235,6 +235,7 @@ func (e *Engine) Reload(ctx context.Context) error {
 		if old, ok := e.devices[d.ID]; ok {
 			st = old.state
 			st.Hostname, st.Site = d.Hostname, d.Site
+			st.OSName, st.OSVersion, st.Tags, st.Groups = d.OSName, d.OSVersion, d.Tags, d.Groups
 		}
 		next[d.ID] = &entry{dev: d, state: st}
 		counts[st.Status]++
@@ -265,6 +266,7 @@ func stateFromStore(d store.Device) DeviceState {
 	}
 	return DeviceState{
 		ID: d.ID, Hostname: d.Hostname, Site: d.Site, Status: st,
+		OSName: d.OSName, OSVersion: d.OSVersion, Tags: d.Tags, Groups: d.Groups,
 		HasMetrics: d.HasMetrics, CPUPct: d.CPUPct, MemPct: d.MemPct, DiskFreePct: d.DiskFreePct,
 		LastSeen: d.LastSeen, LastError: d.LastError,
 	}

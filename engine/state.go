@@ -18,6 +18,10 @@ type DeviceState struct {
 	ID          int64
 	Hostname    string
 	Site        string
+	OSName      string   // e.g. "Microsoft Windows Server 2019 Datacenter"
+	OSVersion   string   // e.g. "10.0.17763"
+	Tags        []string // shared, read-only: never modify
+	Groups      []string // shared, read-only: never modify
 	Status      Status
 	HasMetrics  bool    // false until a poll succeeded once
 	CPUPct      float64 // 0..100
