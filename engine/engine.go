@@ -96,14 +96,14 @@ type entry struct {
 // Engine polls devices and publishes their state. Create it with New,
 // stop it with Close.
 type Engine struct {
-	db         *store.DB
-	writer     *store.Writer
-	hub        *Hub
-	http       *http.Client
-	log        *slog.Logger
+	db     *store.DB
+	writer *store.Writer
+	hub    *Hub
+	http   *http.Client
+	log    *slog.Logger
 
-	optsMu sync.RWMutex
-	opts   Options // read with options(); replaced by Reconfigure
+	optsMu     sync.RWMutex
+	opts       Options // read with options(); replaced by Reconfigure
 	metricsCmd string
 
 	mu       sync.RWMutex
