@@ -157,7 +157,17 @@ func (a *app) runConsole(ctx context.Context, c consoleFlags) error {
 		runErr <- err
 	}()
 
+	// A valid edit of the config file takes effect now; a bad one is
+	// reported with its line and the running config stays.
+	wctx, wcancel := context.WithCancel(ctx)
+	waitWatch, werr := a.watchConfig(wctx, eng, func(n reloadNotice) { prog.Send(noticeMsg(n)) })
+	if werr != nil {
+		a.log.Warn("config hot reload is off", "err", werr)
+	}
+
 	_, uiErr := prog.Run()
+	wcancel()
+	waitWatch()
 	cancel()
 	engErr := <-runErr
 	closeErr := eng.Close()

@@ -35,6 +35,7 @@ type app struct {
 	dirs   config.Dirs
 	cfg    config.Config
 	log    *slog.Logger
+	level  slog.LevelVar // changed live by a config reload
 	logOut io.Closer
 
 	stdout io.Writer
@@ -126,10 +127,12 @@ func (a *app) openLog() error {
 	a.logOut = lj
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(a.cfg.Log.Level))
-	opts := &slog.HandlerOptions{Level: level}
-	var h slog.Handler = slog.NewTextHandler(lj, opts)
+	a.level.Set(level)
+	opts := &slog.HandlerOptions{Level: &a.level}
+	out := asciiWriter{lj}
+	var h slog.Handler = slog.NewTextHandler(out, opts)
 	if a.cfg.Log.Format == "json" {
-		h = slog.NewJSONHandler(lj, opts)
+		h = slog.NewJSONHandler(out, opts)
 	}
 	a.log = slog.New(h)
 	return nil
@@ -208,7 +211,7 @@ WinRM credentials come from RMM_WINRM_USER and RMM_WINRM_PASSWORD.`),
 	pf.StringVar(&a.dbPath, "db", "", "database file (default store.db from the config)")
 	pf.StringVar(&a.logLevel, "log-level", "", "log level: debug, info, warn, error (default log.level)")
 	c.register(root)
-	root.AddCommand(a.importCommand(), a.devicesCommand(), a.pollCommand(), a.simCommand(), a.configCommand(), a.versionCommand())
+	root.AddCommand(a.importCommand(), a.devicesCommand(), a.pollCommand(), a.simCommand(), a.configCommand(), a.logsCommand(), a.versionCommand())
 	return root
 }
 

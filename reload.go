@@ -1,0 +1,92 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/rmmhq/rmm/config"
+	"github.com/rmmhq/rmm/engine"
+)
+
+// configPath is the file the running process reads (and watches).
+func (a *app) configFile() string {
+	if a.configPath != "" {
+		return a.configPath
+	}
+	return filepath.Join(a.dirs.Config, "config.yaml")
+}
+
+// reloadNotice is what a reload means for the person at the console.
+type reloadNotice struct {
+	Text string
+	Err  bool
+	Cfg  config.Config
+}
+
+// watchConfig applies valid edits of the config file to the running
+// engine and log level, and reports each reload (or rejection) through
+// notify. It stops when ctx ends; the returned func waits for that.
+func (a *app) watchConfig(ctx context.Context, eng *engine.Engine, notify func(reloadNotice)) (wait func(), err error) {
+	w, err := config.Watch(a.configFile(), a.dirs, a.cfg)
+	if err != nil {
+		return func() {}, err
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-ctx.Done():
+				_ = w.Close()
+				return
+			case r, ok := <-w.Reloads():
+				if !ok {
+					return
+				}
+				notify(a.applyReload(eng, r))
+			}
+		}
+	}()
+	return func() { <-done }, nil
+}
+
+// applyReload applies one reload and says what happened, in one line.
+func (a *app) applyReload(eng *engine.Engine, r config.Reload) reloadNotice {
+	if r.Err != nil {
+		msg := r.Err.Error()
+		if errors.Is(r.Err, os.ErrNotExist) {
+			msg = "config file missing; keeping the running config"
+		}
+		a.log.Warn("config reload rejected; running config kept", "file", a.configFile(), "err", msg)
+		return reloadNotice{Text: "config rejected, running config kept: " + firstLine(msg), Err: true, Cfg: a.cfg}
+	}
+	parts := make([]string, len(r.Changes))
+	for i, c := range r.Changes {
+		parts[i] = c.String()
+	}
+	cfg := r.Config
+	if err := eng.Reconfigure(cfg.Engine.Throttle, cfg.Engine.PollInterval, cfg.WinRM.Timeout, cfg.WinRM.Retries); err != nil {
+		a.log.Error("config reload could not be applied", "err", err)
+		return reloadNotice{Text: "config reload failed: " + err.Error(), Err: true, Cfg: a.cfg}
+	}
+	var level = a.level.Level()
+	if err := level.UnmarshalText([]byte(cfg.Log.Level)); err == nil {
+		a.level.Set(level)
+	}
+	a.cfg = cfg
+	a.log.Info("config reloaded", "file", a.configFile(), "changes", strings.Join(parts, "; "))
+	return reloadNotice{Text: "config reloaded: " + strings.Join(parts, "; "), Cfg: cfg}
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i] + " (and more; rmm config check)"
+	}
+	return s
+}
+
+// noticeMsg turns a reload notice into the console's message.
+func noticeMsg(n reloadNotice) any { return n }
