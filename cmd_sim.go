@@ -84,7 +84,7 @@ Defaults: --user %s, --password %s (loopback test credentials, not secrets).`,
 	f.Int64Var(&cfg.Seed, "seed", 0, "seed: the same seed gives the same fleet (0: random)")
 	f.StringVar(&cfg.User, "user", winrmsim.DefaultUser, "Basic auth user the hosts accept")
 	f.StringVar(&cfg.Password, "password", winrmsim.DefaultPassword, "Basic auth password the hosts accept")
-	f.IntVar(&cfg.BasePort, "base-port", 0, "host i listens on base-port+i (0: ephemeral ports)")
+	f.IntVar(&cfg.BasePort, "base-port", 0, "host i listens on base-port+i (0: free ports picked from 20000-32767)")
 	f.Float64Var(&cfg.OfflineFraction, "offline", 0, "share of hosts that start offline (connection refused), 0..1")
 	f.DurationVar(&cfg.RTT, "rtt", 0, "added latency per request")
 	f.DurationVar(&cfg.PSStart, "ps-start", 400*time.Millisecond, "cost of starting powershell.exe")

@@ -48,6 +48,7 @@ type fault struct {
 	message string // f:WSManFault/f:Message
 }
 
+// Error makes a fault usable as an error in logs.
 func (ft *fault) Error() string {
 	return fmt.Sprintf("wsman fault %d: %s", ft.wsman, ft.message)
 }

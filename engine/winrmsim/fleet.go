@@ -452,6 +452,7 @@ func (f *Fleet) logf(format string, args ...any) {
 // logWriter sends net/http's server log lines to Config.Logf.
 type logWriter struct{ f *Fleet }
 
+// Write forwards one log line; it never fails.
 func (w logWriter) Write(p []byte) (int, error) {
 	if w.f.cfg.Logf != nil {
 		w.f.cfg.Logf("winrmsim: http: %s", trimNewline(p))
@@ -483,6 +484,7 @@ type hostListener struct {
 	h *host
 }
 
+// Accept returns the next connection, registered with its host.
 func (l *hostListener) Accept() (net.Conn, error) {
 	for {
 		c, err := l.Listener.Accept()
@@ -515,6 +517,7 @@ type hostConn struct {
 	err  error
 }
 
+// Close closes the connection once and forgets it.
 func (c *hostConn) Close() error {
 	c.once.Do(func() {
 		c.h.mu.Lock()

@@ -126,55 +126,55 @@ func decodeEncodedCommand(s string) (string, error) {
 
 // Start pays for starting powershell.exe, then runs the script unless it
 // is to come on stdin.
-func (p *psProcess) Start(io *procIO) {
-	p.ready = io.Now().Add(p.m.fleet.cfg.PSStart)
+func (p *psProcess) Start(pio *procIO) {
+	p.ready = pio.Now().Add(p.m.fleet.cfg.PSStart)
 	switch {
 	case p.argErr != "":
-		io.Stderr(p.ready, []byte(p.argErr+"\r\n"))
-		io.Exit(p.ready, psArgErrorExitCode)
+		pio.Stderr(p.ready, []byte(p.argErr+"\r\n"))
+		pio.Exit(p.ready, psArgErrorExitCode)
 	case !p.fromStdin:
-		p.run(io, p.ready, p.script)
+		p.run(pio, p.ready, p.script)
 	}
 }
 
 // Stdin collects the script when it comes on stdin and runs it at end of
 // input. (A resident loop that answers line by line is a different
 // process; it would keep its own busy-until time the same way.)
-func (p *psProcess) Stdin(io *procIO, data []byte, eof bool) {
-	if !p.fromStdin || io.Exited() {
+func (p *psProcess) Stdin(pio *procIO, data []byte, eof bool) {
+	if !p.fromStdin || pio.Exited() {
 		return
 	}
 	p.input = append(p.input, data...)
 	if eof {
 		at := p.ready
-		if io.Now().After(at) {
-			at = io.Now()
+		if pio.Now().After(at) {
+			at = pio.Now()
 		}
-		p.run(io, at, string(p.input))
+		p.run(pio, at, string(p.input))
 	}
 }
 
 // run executes a script that starts at the given instant.
-func (p *psProcess) run(io *procIO, at time.Time, script string) {
+func (p *psProcess) run(pio *procIO, at time.Time, script string) {
 	if mk := scriptMarker.FindStringSubmatchIndex(script); mk != nil {
 		name := script[mk[2]:mk[3]]
 		version, _ := strconv.Atoi(script[mk[4]:mk[5]])
-		p.runMarked(io, at, script, name, version, mk[0]+strings.IndexByte(script[mk[0]:], '#'))
+		p.runMarked(pio, at, script, name, version, mk[0]+strings.IndexByte(script[mk[0]:], '#'))
 		return
 	}
-	p.evaluate(io, at, script)
+	p.evaluate(pio, at, script)
 }
 
 // runMarked answers one of the engine's scripts as it would run on the
 // host. at is when the script starts; pos is the marker's offset.
-func (p *psProcess) runMarked(io *procIO, at time.Time, script, name string, version, pos int) {
+func (p *psProcess) runMarked(pio *procIO, at time.Time, script, name string, version, pos int) {
 	switch {
 	case name == "metrics" && version == 1:
 		done := at.Add(p.m.fleet.cfg.ScriptTime)
 		m := p.m.h.metricsAt(done.Sub(p.m.fleet.epoch), p.m.lastBoot)
-		io.Stdout(done, append(p.m.h.metricsJSON(m), '\r', '\n'))
-		io.Stderr(done, p.stderrDoc(nil))
-		io.Exit(done, 0)
+		pio.Stdout(done, append(p.m.h.metricsJSON(m), '\r', '\n'))
+		pio.Stderr(done, p.stderrDoc(nil))
+		pio.Exit(done, 0)
 	default:
 		line, col, src := position(script, pos)
 		term := name
@@ -182,8 +182,8 @@ func (p *psProcess) runMarked(io *procIO, at time.Time, script, name string, ver
 			term = name + "-v" + strconv.Itoa(version)
 		}
 		err := commandNotFound(term, line, col, src)
-		io.Stderr(at, p.stderrDoc([][]string{err}))
-		io.Exit(at, 1)
+		pio.Stderr(at, p.stderrDoc([][]string{err}))
+		pio.Exit(at, 1)
 	}
 }
 
@@ -191,7 +191,7 @@ func (p *psProcess) runMarked(io *procIO, at time.Time, script, name string, ver
 // output of literals and environment variables, hostname, whoami,
 // Start-Sleep, Write-Error, throw and exit. Anything else is "not
 // recognized", as PowerShell says of a command it cannot find.
-func (p *psProcess) evaluate(io *procIO, at time.Time, script string) {
+func (p *psProcess) evaluate(pio *procIO, at time.Time, script string) {
 	t := at
 	var errs [][]string
 	code := -1
@@ -201,15 +201,15 @@ func (p *psProcess) evaluate(io *procIO, at time.Time, script string) {
 		switch {
 		case strings.HasPrefix(st.text, "$") && isAssignment(st.text):
 		case isValue(st.text):
-			io.Stdout(t, []byte(p.value(st.text)+"\r\n"))
+			pio.Stdout(t, []byte(p.value(st.text)+"\r\n"))
 		case lw == "write-output" || lw == "echo" || lw == "write" || lw == "write-host":
-			io.Stdout(t, []byte(p.value(arg)+"\r\n"))
+			pio.Stdout(t, []byte(p.value(arg)+"\r\n"))
 		case lw == "hostname" || lw == "hostname.exe":
-			io.Stdout(t, []byte(p.m.h.name+"\r\n"))
+			pio.Stdout(t, []byte(p.m.h.name+"\r\n"))
 		case lw == "whoami" || lw == "whoami.exe":
-			io.Stdout(t, []byte(strings.ToLower(p.m.h.name)+`\`+p.m.user+"\r\n"))
+			pio.Stdout(t, []byte(strings.ToLower(p.m.h.name)+`\`+p.m.user+"\r\n"))
 		case lw == "get-date":
-			io.Stdout(t, []byte("\r\n"+t.Format("Monday, January 2, 2006 3:04:05 PM")+"\r\n\r\n\r\n"))
+			pio.Stdout(t, []byte("\r\n"+t.Format("Monday, January 2, 2006 3:04:05 PM")+"\r\n\r\n\r\n"))
 		case lw == "start-sleep" || lw == "sleep":
 			t = t.Add(sleepArg(arg))
 		case lw == "write-error":
@@ -253,9 +253,9 @@ func (p *psProcess) evaluate(io *procIO, at time.Time, script string) {
 		code = 0
 	}
 	if p.encoded || len(errs) > 0 {
-		io.Stderr(t, p.stderrDoc(errs))
+		pio.Stderr(t, p.stderrDoc(errs))
 	}
-	io.Exit(t, code)
+	pio.Exit(t, code)
 }
 
 // stderrDoc renders error records the way powershell.exe writes stderr:

@@ -14,19 +14,19 @@ import (
 // The protocol layer owns the Command's output queue and calls a process
 // with the command's lock held, so a process must not block, sleep or start
 // goroutines. Instead it schedules output at the wall-clock instant it would
-// appear (io.Now() plus whatever the work costs) and Receive long-polls
+// appear (pio.Now() plus whatever the work costs) and Receive long-polls
 // until then. A long-running process (a resident PowerShell loop fed over
 // stdin) fits the same shape: it keeps its own "busy until" and schedules
 // each answer when a line arrives on Stdin.
 type process interface {
 	// Start runs when the Command is created.
-	Start(io *procIO)
+	Start(pio *procIO)
 	// Stdin delivers bytes the client sent; eof is the End="true" marker.
-	Stdin(io *procIO, data []byte, eof bool)
+	Stdin(pio *procIO, data []byte, eof bool)
 	// Signal delivers a ctrl_c or ctrl_break (the last path element of the
 	// signal code URI). terminate does not reach the process: the command
 	// is simply gone.
-	Signal(io *procIO, signal string)
+	Signal(pio *procIO, signal string)
 }
 
 // machine is what a process can see of the host it runs on.
@@ -108,9 +108,9 @@ const ctrlCExitCode = -1073741510
 type interruptible struct{}
 
 // Signal ends the process on ctrl_c and ctrl_break.
-func (interruptible) Signal(io *procIO, signal string) {
+func (interruptible) Signal(pio *procIO, signal string) {
 	if signal == "ctrl_c" || signal == "ctrl_break" {
-		io.Kill(ctrlCExitCode)
+		pio.Kill(ctrlCExitCode)
 	}
 }
 
@@ -131,11 +131,11 @@ type fixedOutput struct {
 }
 
 // Start schedules the whole output and the exit.
-func (p *fixedOutput) Start(io *procIO) {
-	at := io.Now().Add(p.delay)
-	io.Stdout(at, []byte(p.stdout))
-	io.Stderr(at, []byte(p.stderr))
-	io.Exit(at, p.code)
+func (p *fixedOutput) Start(pio *procIO) {
+	at := pio.Now().Add(p.delay)
+	pio.Stdout(at, []byte(p.stdout))
+	pio.Stderr(at, []byte(p.stderr))
+	pio.Exit(at, p.code)
 }
 
 // lineFilter is `more`, `findstr` and `sort` reading stdin: it answers as
@@ -153,8 +153,8 @@ type lineFilter struct {
 func (p *lineFilter) Start(*procIO) {}
 
 // Stdin filters every complete line; at eof it flushes and exits.
-func (p *lineFilter) Stdin(io *procIO, data []byte, eof bool) {
-	if io.Exited() {
+func (p *lineFilter) Stdin(pio *procIO, data []byte, eof bool) {
+	if pio.Exited() {
 		return
 	}
 	p.pending = append(p.pending, data...)
@@ -163,14 +163,14 @@ func (p *lineFilter) Stdin(io *procIO, data []byte, eof bool) {
 		if i < 0 {
 			break
 		}
-		p.line(io, strings.TrimRight(string(p.pending[:i]), "\r"))
+		p.line(pio, strings.TrimRight(string(p.pending[:i]), "\r"))
 		p.pending = p.pending[i+1:]
 	}
 	if !eof {
 		return
 	}
 	if len(p.pending) > 0 {
-		p.line(io, strings.TrimRight(string(p.pending), "\r"))
+		p.line(pio, strings.TrimRight(string(p.pending), "\r"))
 		p.pending = nil
 	}
 	if p.sorted {
@@ -180,16 +180,16 @@ func (p *lineFilter) Stdin(io *procIO, data []byte, eof bool) {
 			b.WriteString(l)
 			b.WriteString("\r\n")
 		}
-		io.Stdout(io.Now(), []byte(b.String()))
+		pio.Stdout(pio.Now(), []byte(b.String()))
 	}
 	code := 0
 	if p.keep != nil && !p.matched {
 		code = 1 // findstr: nothing matched
 	}
-	io.Exit(io.Now(), code)
+	pio.Exit(pio.Now(), code)
 }
 
-func (p *lineFilter) line(io *procIO, l string) {
+func (p *lineFilter) line(pio *procIO, l string) {
 	if p.sorted {
 		p.lines = append(p.lines, l)
 		return
@@ -198,7 +198,7 @@ func (p *lineFilter) line(io *procIO, l string) {
 		return
 	}
 	p.matched = true
-	io.Stdout(io.Now(), []byte(l+"\r\n"))
+	pio.Stdout(pio.Now(), []byte(l+"\r\n"))
 }
 
 // sortFold sorts case-insensitively, as sort.exe does.

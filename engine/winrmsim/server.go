@@ -76,7 +76,8 @@ func (f *Fleet) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	x.req = req
 
-	if req.Header.Action == "" && req.Body.Identify != nil {
+	action := strings.TrimSpace(req.Header.Action)
+	if action == "" && req.Body.Identify != nil {
 		x.identify(authed)
 		return
 	}
@@ -84,7 +85,7 @@ func (f *Fleet) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		f.unauthorized(w, h)
 		return
 	}
-	switch req.Header.Action {
+	switch action {
 	case actionCreate:
 		x.create()
 	case actionCommand:
@@ -100,7 +101,7 @@ func (f *Fleet) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	case "":
 		x.fail(faultSchema(http.StatusInternalServerError, "The WS-Management service cannot process the request because the header does not contain an Action. "))
 	default:
-		x.fail(faultActionNotSupported(req.Header.Action))
+		x.fail(faultActionNotSupported(action))
 	}
 }
 
@@ -260,7 +261,6 @@ func (x *exchange) create() {
 		clientIP:  clientIP,
 		codepage:  codepage,
 		noProfile: req.boolOption("WINRS_NOPROFILE", false),
-		created:   now,
 		lastUsed:  now,
 		commands:  make(map[string]*command),
 	}

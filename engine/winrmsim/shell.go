@@ -13,7 +13,6 @@ type shell struct {
 	clientIP  string
 	codepage  int  // WINRS_CODEPAGE; 65001 is UTF-8, anything else gets ASCII
 	noProfile bool // WINRS_NOPROFILE
-	created   time.Time
 	lastUsed  time.Time
 	commands  map[string]*command
 }
