@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -21,12 +22,65 @@ import (
 // Config is the effective configuration. Default() gives a complete one;
 // a file only overrides what it names.
 type Config struct {
-	Org    string       // shown in the console header
-	Engine EngineConfig // polling
-	WinRM  WinRMConfig  // the WinRM client
-	Store  StoreConfig  // the database
-	Log    LogConfig    // the log file
-	UI     UIConfig     // the console
+	Org       string          // shown in the console header
+	Engine    EngineConfig    // polling
+	WinRM     WinRMConfig     // the WinRM client
+	Sessions  SessionsConfig  // the WinRM session pool
+	Store     StoreConfig     // the database
+	Retention RetentionConfig // how long data is kept
+	Schedules SchedulesConfig // when recurring work runs
+	Security  SecurityConfig  // credentials
+	SSH       SSHConfig       // rmm serve --ssh
+	Log       LogConfig       // the log file
+	UI        UIConfig        // the console
+	Users     []User          // who may use rmm; empty: the local OS user is Admin
+}
+
+// SessionsConfig is the `sessions:` section.
+type SessionsConfig struct {
+	TTL     time.Duration // sessions.ttl: idle shells are deleted after this
+	PerHost int           // sessions.per_host: shells per host, 1..10
+}
+
+// RetentionConfig is the `retention:` section.
+type RetentionConfig struct {
+	Metrics time.Duration // retention.metrics: metric rows kept this long
+	Data    time.Duration // retention.data: resolved alerts and audit rows kept this long
+	Archive time.Duration // retention.archive: archive files kept this long
+}
+
+// SchedulesConfig is the `schedules:` section: each a schedule.Spec text.
+type SchedulesConfig struct {
+	TimeZone     string // schedules.timezone: IANA name or "Local"
+	Availability string
+	Metrics      string
+	Inventory    string
+	Security     string
+	Cleanup      string
+	Maintenance  string
+}
+
+// SecurityConfig is the `security:` section.
+type SecurityConfig struct {
+	CredentialMaxAge time.Duration // security.credential_max_age: rotation reminder age
+	Backend          string        // security.credentials: auto, keyring or vault
+	VaultFile        string        // security.vault_file
+}
+
+// SSHConfig is the `ssh:` section.
+type SSHConfig struct {
+	Listen      string        // ssh.listen: address for rmm serve --ssh
+	HostKey     string        // ssh.host_key: generated on first start
+	IdleTimeout time.Duration // ssh.idle_timeout
+	MaxSessions int           // ssh.max_sessions
+}
+
+// User is one entry of `users:`.
+type User struct {
+	Name string
+	Role string   // admin, operator or viewer
+	Keys []string // SSH public keys in authorized_keys format
+	Line int      // where the entry starts in the file (0 for none)
 }
 
 // EngineConfig is the `engine:` section.
@@ -44,6 +98,7 @@ type WinRMConfig struct {
 // StoreConfig is the `store:` section.
 type StoreConfig struct {
 	DB            string        // store.db: path of the SQLite file
+	ArchiveDir    string        // store.archive_dir: compressed archives of old rows
 	BatchRows     int           // store.batch_rows: rows per write transaction
 	FlushInterval time.Duration // store.flush_interval: longest wait before a partial batch is written
 }
@@ -57,11 +112,15 @@ type LogConfig struct {
 
 // UIConfig is the `ui:` section.
 type UIConfig struct {
-	Theme string // ui.theme: default, light, high-contrast, ascii; empty = automatic
+	Theme string              // ui.theme: default, light, high-contrast, ascii; empty = automatic
+	Views map[string]string   // ui.views: saved views, name -> filter expression
+	Keys  map[string][]string // ui.keys: action -> keys, overriding the defaults
 }
 
 // Themes lists the valid ui.theme values (empty means automatic).
 var themes = []string{"default", "light", "high-contrast", "ascii"}
+
+const day = 24 * time.Hour
 
 var levels = []string{"debug", "info", "warn", "error"}
 
@@ -101,14 +160,29 @@ func DefaultDirs(getenv func(string) string) (Dirs, error) {
 // Default returns the built-in configuration for the given directories.
 func Default(d Dirs) Config {
 	return Config{
-		Org:    "rmm",
-		Engine: EngineConfig{Throttle: 50, PollInterval: 5 * time.Minute},
-		WinRM:  WinRMConfig{Timeout: 30 * time.Second, Retries: 3},
+		Org:      "rmm",
+		Engine:   EngineConfig{Throttle: 50, PollInterval: 5 * time.Minute},
+		WinRM:    WinRMConfig{Timeout: 30 * time.Second, Retries: 3},
+		Sessions: SessionsConfig{TTL: 5 * time.Minute, PerHost: 2},
 		Store: StoreConfig{
 			DB:            filepath.Join(d.Data, "rmm.db"),
+			ArchiveDir:    filepath.Join(d.Data, "archive"),
 			BatchRows:     100,
 			FlushInterval: time.Second,
 		},
+		Retention: RetentionConfig{Metrics: 7 * day, Data: 90 * day, Archive: 730 * day},
+		Schedules: SchedulesConfig{
+			TimeZone:     "Local",
+			Availability: "every 5m",
+			Metrics:      "every 5m",
+			Inventory:    "daily 02:00",
+			Security:     "daily 04:00",
+			Cleanup:      "daily 05:00",
+			Maintenance:  "weekly sun 03:00",
+		},
+		Security: SecurityConfig{CredentialMaxAge: 90 * day, Backend: "auto", VaultFile: filepath.Join(d.Data, "vault.age")},
+		SSH: SSHConfig{Listen: "127.0.0.1:2222", HostKey: filepath.Join(d.Data, "ssh_host_ed25519_key"),
+			IdleTimeout: 30 * time.Minute, MaxSessions: 10},
 		Log: LogConfig{Level: "info", File: filepath.Join(d.State, "logs", "rmm.log"), Format: "text"},
 		UI:  UIConfig{},
 	}
@@ -186,6 +260,9 @@ func Parse(name string, data []byte, d Dirs) (Config, error) {
 	return cfg, nil
 }
 
+// Equal reports whether two configs are the same.
+func (c Config) Equal(o Config) bool { return reflect.DeepEqual(c, o) }
+
 // walk applies a mapping node's keys, recursing into sections.
 func walk(file, prefix string, m *yaml.Node, cfg *Config, d Dirs, ps *Problems) {
 	seen := map[string]int{}
@@ -209,6 +286,10 @@ func walk(file, prefix string, m *yaml.Node, cfg *Config, d Dirs, ps *Problems) 
 				continue
 			}
 			walk(file, key, v, cfg, d, ps)
+			continue
+		}
+		if sp, ok := specials[key]; ok {
+			sp(file, key, v, cfg, ps)
 			continue
 		}
 		f, ok := fields[key]

@@ -15,7 +15,7 @@ func TestNoFileMeansDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg != Default(testDirs) {
+	if !cfg.Equal(Default(testDirs)) {
 		t.Fatalf("got %+v, want defaults", cfg)
 	}
 	if cfg.Engine.Throttle != 50 || cfg.Store.DB != "/home/a/.local/share/rmm/rmm.db" {
@@ -31,15 +31,25 @@ func TestAGoodFileSetsEveryKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Config{
-		Org:    "Contoso IT",
-		Engine: EngineConfig{Throttle: 200, PollInterval: 2 * time.Minute},
-		WinRM:  WinRMConfig{Timeout: 20 * time.Second, Retries: 2},
-		Store:  StoreConfig{DB: "/var/lib/rmm/rmm.db", BatchRows: 500, FlushInterval: 250 * time.Millisecond},
-		Log:    LogConfig{Level: "debug", File: "/var/log/rmm/rmm.log", Format: "json"},
-		UI:     UIConfig{Theme: "ascii"},
+	want := Default(testDirs)
+	want.Org = "Contoso IT"
+	want.Engine = EngineConfig{Throttle: 200, PollInterval: 2 * time.Minute}
+	want.WinRM = WinRMConfig{Timeout: 20 * time.Second, Retries: 2}
+	want.Sessions = SessionsConfig{TTL: 10 * time.Minute, PerHost: 3}
+	want.Store = StoreConfig{DB: "/var/lib/rmm/rmm.db", ArchiveDir: "/var/lib/rmm/archive", BatchRows: 500, FlushInterval: 250 * time.Millisecond}
+	want.Retention = RetentionConfig{Metrics: 14 * day, Data: 180 * day, Archive: 365 * day}
+	want.Schedules = SchedulesConfig{TimeZone: "Europe/Berlin", Availability: "every 2m", Metrics: "every 10m",
+		Inventory: "daily 01:00", Security: "daily 03:30", Cleanup: "daily 06:00", Maintenance: "weekly sat 23:00"}
+	want.Security = SecurityConfig{CredentialMaxAge: 30 * day, Backend: "vault", VaultFile: "/var/lib/rmm/vault.age"}
+	want.SSH = SSHConfig{Listen: "0.0.0.0:2022", HostKey: "/var/lib/rmm/host_key", IdleTimeout: time.Hour, MaxSessions: 20}
+	want.Log = LogConfig{Level: "debug", File: "/var/log/rmm/rmm.log", Format: "json"}
+	want.UI = UIConfig{Theme: "ascii", Views: map[string]string{"sql-down": "tag:sql status:offline", "hot": "cpu>90"},
+		Keys: map[string][]string{"filter": {"/", "f"}, "quit": {"q"}}}
+	want.Users = []User{
+		{Name: "alice", Role: "admin", Keys: []string{testKey + " alice@laptop"}, Line: 51},
+		{Name: "bob", Role: "viewer", Line: 54},
 	}
-	if cfg != want {
+	if !cfg.Equal(want) {
 		t.Fatalf("got  %+v\nwant %+v", cfg, want)
 	}
 	// Every key documented is set by the example, so none is dead.
@@ -49,6 +59,8 @@ func TestAGoodFileSetsEveryKey(t *testing.T) {
 		}
 	}
 }
+
+const testKey = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGb8Kq5mWm2OQeG3GH2dXgsZ0dT1O5qJkqvK4Ue0uGfS"
 
 func TestBadValuesNameFileLineAndKey(t *testing.T) {
 	tests := []struct {
@@ -74,6 +86,21 @@ func TestBadValuesNameFileLineAndKey(t *testing.T) {
 		{"a list where a value belongs", "org: [a, b]\n", []string{"c.yaml:1: org: must be a single value"}},
 		{"a duplicate key", "org: a\norg: b\n", []string{"c.yaml:2: org: duplicate key (first on line 1)"}},
 		{"broken YAML", "engine:\n  throttle: [\n", []string{"c.yaml:"}},
+		{"a bad schedule", "schedules:\n  inventory: nightly\n", []string{`c.yaml:2: schedules.inventory: "nightly" is not a schedule`}},
+		{"a bad time zone", "schedules:\n  timezone: Mars/Olympus\n", []string{`c.yaml:2: schedules.timezone: "Mars/Olympus" is not a time zone`}},
+		{"retention in bad units", "retention:\n  metrics: 7 days\n", []string{`c.yaml:2: retention.metrics: "7 days" is not a duration`}},
+		{"retention too short", "retention:\n  data: 1h\n", []string{"c.yaml:2: retention.data: 1h0m0s is out of range 1d..3650d"}},
+		{"per_host above the quota headroom", "sessions:\n  per_host: 31\n", []string{"c.yaml:2: sessions.per_host: 31 is out of range 1..10"}},
+		{"an unknown credentials backend", "security:\n  credentials: file\n", []string{`c.yaml:2: security.credentials: "file" is not one of auto, keyring, vault`}},
+		{"an ssh address without a port", "ssh:\n  listen: localhost\n", []string{`c.yaml:2: ssh.listen: "localhost" is not HOST:PORT`}},
+		{"users not a list", "users: alice\n", []string{"c.yaml:1: users: must be a list"}},
+		{"a user with a bad role", "users:\n  - name: a\n    role: root\n", []string{`c.yaml:3: users[0].role: "root" is not one of admin, operator, viewer`}},
+		{"a user without a role", "users:\n  - name: a\n", []string{"c.yaml:2: users[0].role: missing"}},
+		{"a user twice", "users:\n  - {name: a, role: admin}\n  - {name: A, role: viewer}\n", []string{`c.yaml:3: users[1].name: "A" is listed twice (first on line 2)`}},
+		{"a user with a bad key", "users:\n  - name: a\n    role: admin\n    keys: [\"ssh-rsa nope\"]\n", []string{"c.yaml:4: users[0].keys[0]: not an SSH public key"}},
+		{"a user with an unknown field", "users:\n  - {name: a, role: admin, password: x}\n", []string{"c.yaml:2: users[0].password: unknown key"}},
+		{"a view without an expression", "ui:\n  views:\n    empty: \"\"\n", []string{"c.yaml:3: ui.views.empty: must be a filter expression"}},
+		{"a key binding without keys", "ui:\n  keys:\n    quit: []\n", []string{"c.yaml:3: ui.keys.quit: must be a key or a list of keys"}},
 		{"two problems at once", "engine:\n  throttle: 0\nwinrm:\n  retries: 99\n", []string{
 			"c.yaml:2: engine.throttle: 0 is out of range", "c.yaml:4: winrm.retries: 99 is out of range"}},
 	}
@@ -88,7 +115,7 @@ func TestBadValuesNameFileLineAndKey(t *testing.T) {
 					t.Errorf("error %q does not contain %q", err, w)
 				}
 			}
-			if cfg != Default(testDirs) {
+			if !cfg.Equal(Default(testDirs)) {
 				t.Errorf("a rejected file changed the config: %+v", cfg)
 			}
 		})

@@ -2,12 +2,16 @@ package config
 
 import (
 	"fmt"
+	"maps"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/rmmhq/rmm/schedule"
 )
 
 // field is one settable key: how to parse and check its value.
@@ -19,7 +23,10 @@ type field struct {
 }
 
 // sections are the keys that hold other keys.
-var sections = map[string]struct{}{"engine": {}, "winrm": {}, "store": {}, "log": {}, "ui": {}}
+var sections = map[string]struct{}{
+	"engine": {}, "winrm": {}, "sessions": {}, "store": {}, "retention": {}, "schedules": {},
+	"security": {}, "ssh": {}, "log": {}, "ui": {},
+}
 
 // fields maps every key to its parser. It is built once and never changed.
 var fields = map[string]field{
@@ -71,6 +78,84 @@ var fields = map[string]field{
 			return oneOf(v, themes, &c.UI.Theme)
 		},
 		show: func(c Config) string { return c.UI.Theme }},
+	"sessions.ttl": {def: "5m", doc: "idle WinRM shells are deleted after this, 10s..24h",
+		set: func(c *Config, v string, _ Dirs) error {
+			return durationIn(v, 10*time.Second, 24*time.Hour, &c.Sessions.TTL)
+		},
+		show: func(c Config) string { return c.Sessions.TTL.String() }},
+	"sessions.per_host": {def: "2", doc: "WinRM shells per host, 1..10 (Windows allows 30 per user)",
+		set:  func(c *Config, v string, _ Dirs) error { return intIn(v, 1, 10, &c.Sessions.PerHost) },
+		show: func(c Config) string { return strconv.Itoa(c.Sessions.PerHost) }},
+	"store.archive_dir": {def: "~/.local/share/rmm/archive", doc: "compressed archives of rows past retention",
+		set:  func(c *Config, v string, d Dirs) error { return path(v, &c.Store.ArchiveDir) },
+		show: func(c Config) string { return c.Store.ArchiveDir }},
+	"retention.metrics": {def: "7d", doc: "metric rows older than this are archived, then deleted; 1h..3650d",
+		set: func(c *Config, v string, _ Dirs) error {
+			return longDurationIn(v, time.Hour, 3650*day, &c.Retention.Metrics)
+		},
+		show: func(c Config) string { return showDays(c.Retention.Metrics) }},
+	"retention.data": {def: "90d", doc: "resolved alerts and audit rows older than this are archived, then deleted; 1d..3650d",
+		set:  func(c *Config, v string, _ Dirs) error { return longDurationIn(v, day, 3650*day, &c.Retention.Data) },
+		show: func(c Config) string { return showDays(c.Retention.Data) }},
+	"retention.archive": {def: "730d", doc: "archive files older than this are removed; 1d..36500d",
+		set: func(c *Config, v string, _ Dirs) error {
+			return longDurationIn(v, day, 36500*day, &c.Retention.Archive)
+		},
+		show: func(c Config) string { return showDays(c.Retention.Archive) }},
+	"schedules.timezone": {def: "Local", doc: "time zone of daily and weekly schedules: an IANA name (Europe/Berlin) or Local",
+		set: func(c *Config, v string, _ Dirs) error {
+			if _, err := time.LoadLocation(v); err != nil {
+				return fmt.Errorf("%q is not a time zone (IANA names like Europe/Berlin, or Local)", v)
+			}
+			c.Schedules.TimeZone = v
+			return nil
+		},
+		show: func(c Config) string { return c.Schedules.TimeZone }},
+	"schedules.availability": scheduleField("every 5m", "reachability checks", func(c *Config) *string { return &c.Schedules.Availability }),
+	"schedules.metrics":      scheduleField("every 5m", "metric polls (the sweep)", func(c *Config) *string { return &c.Schedules.Metrics }),
+	"schedules.inventory":    scheduleField("daily 02:00", "full inventory", func(c *Config) *string { return &c.Schedules.Inventory }),
+	"schedules.security":     scheduleField("daily 04:00", "security scan", func(c *Config) *string { return &c.Schedules.Security }),
+	"schedules.cleanup":      scheduleField("daily 05:00", "retention: archive and delete old rows", func(c *Config) *string { return &c.Schedules.Cleanup }),
+	"schedules.maintenance":  scheduleField("weekly sun 03:00", "database maintenance (integrity check, VACUUM, ANALYZE)", func(c *Config) *string { return &c.Schedules.Maintenance }),
+	"security.credential_max_age": {def: "90d", doc: "credentials older than this raise a rotation reminder; 1d..3650d",
+		set: func(c *Config, v string, _ Dirs) error {
+			return longDurationIn(v, day, 3650*day, &c.Security.CredentialMaxAge)
+		},
+		show: func(c Config) string { return showDays(c.Security.CredentialMaxAge) }},
+	"security.credentials": {def: "auto", doc: "where credentials live: auto (keyring when one works, else the vault), keyring or vault",
+		set: func(c *Config, v string, _ Dirs) error {
+			return oneOf(v, []string{"auto", "keyring", "vault"}, &c.Security.Backend)
+		},
+		show: func(c Config) string { return c.Security.Backend }},
+	"security.vault_file": {def: "~/.local/share/rmm/vault.age", doc: "the encrypted vault file (filippo.io/age), mode 0600",
+		set:  func(c *Config, v string, d Dirs) error { return path(v, &c.Security.VaultFile) },
+		show: func(c Config) string { return c.Security.VaultFile }},
+	"ssh.listen": {def: "127.0.0.1:2222", doc: "address of rmm serve --ssh; listening beyond loopback is an explicit choice",
+		set: func(c *Config, v string, _ Dirs) error {
+			if _, _, err := net.SplitHostPort(v); err != nil {
+				return fmt.Errorf("%q is not HOST:PORT", v)
+			}
+			c.SSH.Listen = v
+			return nil
+		},
+		show: func(c Config) string { return c.SSH.Listen }},
+	"ssh.host_key": {def: "~/.local/share/rmm/ssh_host_ed25519_key", doc: "the SSH host key, generated on first start",
+		set:  func(c *Config, v string, d Dirs) error { return path(v, &c.SSH.HostKey) },
+		show: func(c Config) string { return c.SSH.HostKey }},
+	"ssh.idle_timeout": {def: "30m", doc: "an idle SSH session is closed after this, 1m..24h",
+		set: func(c *Config, v string, _ Dirs) error {
+			return durationIn(v, time.Minute, 24*time.Hour, &c.SSH.IdleTimeout)
+		},
+		show: func(c Config) string { return c.SSH.IdleTimeout.String() }},
+	"ssh.max_sessions": {def: "10", doc: "SSH sessions at once, 1..200",
+		set:  func(c *Config, v string, _ Dirs) error { return intIn(v, 1, 200, &c.SSH.MaxSessions) },
+		show: func(c Config) string { return strconv.Itoa(c.SSH.MaxSessions) }},
+	"ui.views": {def: "(none)", doc: "saved console views: name: filter expression",
+		show: func(c Config) string { return showMap(c.UI.Views) }},
+	"ui.keys": {def: "(built in)", doc: "key overrides: action: [keys]",
+		show: func(c Config) string { return showKeys(c.UI.Keys) }},
+	"users": {def: "(none: the local OS user is Admin)", doc: "users: [{name, role: admin|operator|viewer, keys: [ssh public keys]}]",
+		show: func(c Config) string { return showUsers(c.Users) }},
 }
 
 // Keys lists every key, sorted.
@@ -155,4 +240,79 @@ func path(v string, dst *string) error {
 	}
 	*dst = filepath.Clean(v)
 	return nil
+}
+
+func scheduleField(def, what string, dst func(*Config) *string) field {
+	return field{def: def, doc: "when " + what + " run: every DURATION, daily HH:MM or weekly DAY HH:MM",
+		set: func(c *Config, v string, _ Dirs) error {
+			sp, err := schedule.Parse(v)
+			if err != nil {
+				return fmt.Errorf("%q is not a schedule (examples: every 5m, daily 02:00, weekly sun 03:00)", v)
+			}
+			*dst(c) = sp.String()
+			return nil
+		},
+		show: func(c Config) string { return *dst(&c) }}
+}
+
+// longDurationIn accepts Go durations and whole days ("7d").
+func longDurationIn(v string, lo, hi time.Duration, dst *time.Duration) error {
+	v = strings.TrimSpace(v)
+	var d time.Duration
+	if n, ok := strings.CutSuffix(v, "d"); ok {
+		days, err := strconv.Atoi(n)
+		if err != nil {
+			return fmt.Errorf("%q is not a duration (examples: 7d, 90d, 12h)", v)
+		}
+		d = time.Duration(days) * day
+	} else {
+		var err error
+		if d, err = time.ParseDuration(v); err != nil {
+			return fmt.Errorf("%q is not a duration (examples: 7d, 90d, 12h)", v)
+		}
+	}
+	if d < lo || d > hi {
+		return fmt.Errorf("%s is out of range %s..%s", showDays(d), showDays(lo), showDays(hi))
+	}
+	*dst = d
+	return nil
+}
+
+func showDays(d time.Duration) string {
+	if d >= day && d%day == 0 {
+		return strconv.Itoa(int(d/day)) + "d"
+	}
+	return d.String()
+}
+
+func showMap(m map[string]string) string {
+	if len(m) == 0 {
+		return ""
+	}
+	ks := slices.Sorted(maps.Keys(m))
+	parts := make([]string, len(ks))
+	for i, k := range ks {
+		parts[i] = k + "=" + m[k]
+	}
+	return strings.Join(parts, "; ")
+}
+
+func showKeys(m map[string][]string) string {
+	if len(m) == 0 {
+		return ""
+	}
+	ks := slices.Sorted(maps.Keys(m))
+	parts := make([]string, len(ks))
+	for i, k := range ks {
+		parts[i] = k + "=" + strings.Join(m[k], ",")
+	}
+	return strings.Join(parts, "; ")
+}
+
+func showUsers(us []User) string {
+	parts := make([]string, len(us))
+	for i, u := range us {
+		parts[i] = fmt.Sprintf("%s (%s, %d keys)", u.Name, u.Role, len(u.Keys))
+	}
+	return strings.Join(parts, "; ")
 }
