@@ -50,14 +50,14 @@ type RetentionConfig struct {
 }
 
 // SchedulesConfig is the `schedules:` section: each a schedule.Spec text.
+// Availability and metrics are not here: both are the sweep, which runs
+// every engine.poll_interval.
 type SchedulesConfig struct {
-	TimeZone     string // schedules.timezone: IANA name or "Local"
-	Availability string
-	Metrics      string
-	Inventory    string
-	Security     string
-	Cleanup      string
-	Maintenance  string
+	TimeZone    string // schedules.timezone: IANA name or "Local"
+	Inventory   string
+	Security    string
+	Cleanup     string
+	Maintenance string
 }
 
 // SecurityConfig is the `security:` section.
@@ -172,13 +172,11 @@ func Default(d Dirs) Config {
 		},
 		Retention: RetentionConfig{Metrics: 7 * day, Data: 90 * day, Archive: 730 * day},
 		Schedules: SchedulesConfig{
-			TimeZone:     "Local",
-			Availability: "every 5m",
-			Metrics:      "every 5m",
-			Inventory:    "daily 02:00",
-			Security:     "daily 04:00",
-			Cleanup:      "daily 05:00",
-			Maintenance:  "weekly sun 03:00",
+			TimeZone:    "Local",
+			Inventory:   "daily 02:00",
+			Security:    "daily 04:00",
+			Cleanup:     "daily 05:00",
+			Maintenance: "weekly sun 03:00",
 		},
 		Security: SecurityConfig{CredentialMaxAge: 90 * day, Backend: "auto", VaultFile: filepath.Join(d.Data, "vault.age")},
 		SSH: SSHConfig{Listen: "127.0.0.1:2222", HostKey: filepath.Join(d.Data, "ssh_host_ed25519_key"),

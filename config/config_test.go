@@ -38,7 +38,7 @@ func TestAGoodFileSetsEveryKey(t *testing.T) {
 	want.Sessions = SessionsConfig{TTL: 10 * time.Minute, PerHost: 3}
 	want.Store = StoreConfig{DB: "/var/lib/rmm/rmm.db", ArchiveDir: "/var/lib/rmm/archive", BatchRows: 500, FlushInterval: 250 * time.Millisecond}
 	want.Retention = RetentionConfig{Metrics: 14 * day, Data: 180 * day, Archive: 365 * day}
-	want.Schedules = SchedulesConfig{TimeZone: "Europe/Berlin", Availability: "every 2m", Metrics: "every 10m",
+	want.Schedules = SchedulesConfig{TimeZone: "Europe/Berlin",
 		Inventory: "daily 01:00", Security: "daily 03:30", Cleanup: "daily 06:00", Maintenance: "weekly sat 23:00"}
 	want.Security = SecurityConfig{CredentialMaxAge: 30 * day, Backend: "vault", VaultFile: "/var/lib/rmm/vault.age"}
 	want.SSH = SSHConfig{Listen: "0.0.0.0:2022", HostKey: "/var/lib/rmm/host_key", IdleTimeout: time.Hour, MaxSessions: 20}
@@ -46,8 +46,8 @@ func TestAGoodFileSetsEveryKey(t *testing.T) {
 	want.UI = UIConfig{Theme: "ascii", Views: map[string]string{"sql-down": "tag:sql status:offline", "hot": "cpu>90"},
 		Keys: map[string][]string{"filter": {"/", "f"}, "quit": {"q"}}}
 	want.Users = []User{
-		{Name: "alice", Role: "admin", Keys: []string{testKey + " alice@laptop"}, Line: 51},
-		{Name: "bob", Role: "viewer", Line: 54},
+		{Name: "alice", Role: "admin", Keys: []string{testKey + " alice@laptop"}, Line: 49},
+		{Name: "bob", Role: "viewer", Line: 52},
 	}
 	if !cfg.Equal(want) {
 		t.Fatalf("got  %+v\nwant %+v", cfg, want)

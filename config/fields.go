@@ -36,7 +36,7 @@ var fields = map[string]field{
 	"engine.throttle": {def: "50", doc: "WinRM requests in flight at once, 1..1000",
 		set:  func(c *Config, v string, _ Dirs) error { return intIn(v, 1, 1000, &c.Engine.Throttle) },
 		show: func(c Config) string { return strconv.Itoa(c.Engine.Throttle) }},
-	"engine.poll_interval": {def: "5m", doc: "time between the starts of two sweeps, 10s..24h",
+	"engine.poll_interval": {def: "5m", doc: "time between the starts of two sweeps (availability and metrics), 10s..24h",
 		set: func(c *Config, v string, _ Dirs) error {
 			return durationIn(v, 10*time.Second, 24*time.Hour, &c.Engine.PollInterval)
 		},
@@ -111,12 +111,10 @@ var fields = map[string]field{
 			return nil
 		},
 		show: func(c Config) string { return c.Schedules.TimeZone }},
-	"schedules.availability": scheduleField("every 5m", "reachability checks", func(c *Config) *string { return &c.Schedules.Availability }),
-	"schedules.metrics":      scheduleField("every 5m", "metric polls (the sweep)", func(c *Config) *string { return &c.Schedules.Metrics }),
-	"schedules.inventory":    scheduleField("daily 02:00", "full inventory", func(c *Config) *string { return &c.Schedules.Inventory }),
-	"schedules.security":     scheduleField("daily 04:00", "security scan", func(c *Config) *string { return &c.Schedules.Security }),
-	"schedules.cleanup":      scheduleField("daily 05:00", "retention: archive and delete old rows", func(c *Config) *string { return &c.Schedules.Cleanup }),
-	"schedules.maintenance":  scheduleField("weekly sun 03:00", "database maintenance (integrity check, VACUUM, ANALYZE)", func(c *Config) *string { return &c.Schedules.Maintenance }),
+	"schedules.inventory":   scheduleField("daily 02:00", "full inventory", func(c *Config) *string { return &c.Schedules.Inventory }),
+	"schedules.security":    scheduleField("daily 04:00", "security scan", func(c *Config) *string { return &c.Schedules.Security }),
+	"schedules.cleanup":     scheduleField("daily 05:00", "retention: archive and delete old rows", func(c *Config) *string { return &c.Schedules.Cleanup }),
+	"schedules.maintenance": scheduleField("weekly sun 03:00", "database maintenance (integrity check, VACUUM, ANALYZE)", func(c *Config) *string { return &c.Schedules.Maintenance }),
 	"security.credential_max_age": {def: "90d", doc: "credentials older than this raise a rotation reminder; 1d..3650d",
 		set: func(c *Config, v string, _ Dirs) error {
 			return longDurationIn(v, day, 3650*day, &c.Security.CredentialMaxAge)

@@ -506,39 +506,51 @@ func quote(v string) string {
 // valid rows and counts the others in Skipped. A header that cannot be
 // used (no hostname column, unreadable) always imports nothing.
 func Import(ctx context.Context, db *store.DB, name string, r io.Reader, opts Options) (store.ImportResult, []Problem, error) {
+	in, skipped, problems, err := Plan(name, r, opts)
+	if err != nil {
+		return store.ImportResult{}, problems, err
+	}
+	res := store.ImportResult{Skipped: skipped}
+	if len(in) == 0 {
+		return res, problems, nil
+	}
+	got, err := db.UpsertDevices(ctx, in)
+	if err != nil {
+		return store.ImportResult{}, problems, fmt.Errorf("import %s: %w", name, err)
+	}
+	res.Added, res.Updated = got.Added, got.Updated
+	return res, problems, nil
+}
+
+// Plan parses and checks a file as Import does, without writing: it
+// returns the devices to upsert and how many invalid rows were skipped, or
+// the error that rejects the whole file. Front ends that write through the
+// engine (so the import is authorized and audited) use Plan.
+func Plan(name string, r io.Reader, opts Options) (devices []store.DeviceInput, skipped int, problems []Problem, err error) {
 	p, err := parse(name, r)
 	if err != nil {
 		var prob *Problem
 		if errors.As(err, &prob) {
-			return store.ImportResult{}, []Problem{*prob}, fmt.Errorf("import %s: %s; nothing imported", name, prob.Reason)
+			return nil, 0, []Problem{*prob}, fmt.Errorf("import %s: %s; nothing imported", name, prob.Reason)
 		}
-		return store.ImportResult{}, nil, fmt.Errorf("import %s: %w", name, err)
+		return nil, 0, nil, fmt.Errorf("import %s: %w", name, err)
 	}
 	if p.fatal {
 		reason := p.problems[0].Reason
 		if len(p.problems) > 1 {
 			reason = fmt.Sprintf("%d problems in the header", len(p.problems))
 		}
-		return store.ImportResult{}, p.problems, fmt.Errorf("import %s: %s; nothing imported", name, reason)
+		return nil, 0, p.problems, fmt.Errorf("import %s: %s; nothing imported", name, reason)
 	}
 	if p.invalid > 0 && !opts.SkipInvalid {
-		return store.ImportResult{}, p.problems, fmt.Errorf("import %s: %d invalid %s; nothing imported (use --skip-invalid to import the valid rows)",
+		return nil, 0, p.problems, fmt.Errorf("import %s: %d invalid %s; nothing imported (use --skip-invalid to import the valid rows)",
 			name, p.invalid, plural(p.invalid, "row", "rows"))
 	}
-	res := store.ImportResult{Skipped: p.invalid}
-	if len(p.rows) == 0 {
-		return res, p.problems, nil
-	}
-	in := make([]store.DeviceInput, len(p.rows))
+	devices = make([]store.DeviceInput, len(p.rows))
 	for i, row := range p.rows {
-		in[i] = row.Device
+		devices[i] = row.Device
 	}
-	got, err := db.UpsertDevices(ctx, in)
-	if err != nil {
-		return store.ImportResult{}, p.problems, fmt.Errorf("import %s: %w", name, err)
-	}
-	res.Added, res.Updated = got.Added, got.Updated
-	return res, p.problems, nil
+	return devices, p.invalid, p.problems, nil
 }
 
 func plural(n int, one, many string) string {

@@ -1,0 +1,103 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/rmmhq/rmm/store"
+)
+
+// MaintainDB archives rows past retention, removes old archive files,
+// checks integrity, ANALYZEs and (when Vacuum) VACUUMs the database.
+type MaintainDB struct {
+	ArchiveDir string
+	Retention  store.RetentionPolicy
+	Vacuum     bool
+	Now        time.Time // zero: now
+}
+
+// MaintainResult is what MaintainDB did.
+type MaintainResult struct {
+	Retention store.RetentionReport `json:"retention"`
+	Maintain  store.MaintainReport  `json:"maintain"`
+}
+
+// Action implements Request.
+func (MaintainDB) Action() string { return "db.maintain" }
+
+// Permission implements Request.
+func (MaintainDB) Permission() Permission { return PermConfigEdit }
+
+// Mutating implements Request.
+func (MaintainDB) Mutating() bool { return true }
+
+// Targets implements Request.
+func (r MaintainDB) Targets() []string { return []string{"database"} }
+
+// Details implements Request.
+func (r MaintainDB) Details() map[string]any {
+	return map[string]any{"archive_dir": r.ArchiveDir, "vacuum": r.Vacuum,
+		"retention_metrics": r.Retention.Metrics.String(), "retention_data": r.Retention.Data.String()}
+}
+
+func (r MaintainDB) exec(ctx context.Context, e *Engine, _ Identity) (any, error) {
+	if r.ArchiveDir == "" {
+		return MaintainResult{}, errors.New("maintain: no archive directory configured (store.archive_dir)")
+	}
+	now := r.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
+	var res MaintainResult
+	// Pending batches first, so retention sees every row written so far.
+	if err := e.writer.Flush(ctx); err != nil {
+		return res, fmt.Errorf("maintain: flush: %w", err)
+	}
+	rep, err := e.db.ApplyRetention(ctx, r.ArchiveDir, r.Retention, now)
+	res.Retention = rep
+	if err != nil {
+		return res, fmt.Errorf("maintain: retention: %w", err)
+	}
+	m, err := e.db.Maintain(ctx, r.Vacuum)
+	res.Maintain = m
+	if err != nil {
+		if errors.Is(err, store.ErrCorrupt) {
+			e.setFatal(&Error{Class: ClassFatal, Step: "integrity check", Err: err})
+		}
+		return res, fmt.Errorf("maintain: %w", err)
+	}
+	e.log.Info("database maintained", "metrics_archived", rep.MetricsArchived, "alerts_archived", rep.AlertsArchived,
+		"audit_archived", rep.AuditArchived, "bytes_before", m.BytesBefore, "bytes_after", m.BytesAfter, "integrity", m.Integrity)
+	return res, nil
+}
+
+// BackupDB writes a consistent copy of the database (VACUUM INTO) while
+// the engine keeps running.
+type BackupDB struct{ Dest string }
+
+// Action implements Request.
+func (BackupDB) Action() string { return "db.backup" }
+
+// Permission implements Request.
+func (BackupDB) Permission() Permission { return PermConfigEdit }
+
+// Mutating implements Request: it writes a file with every row.
+func (BackupDB) Mutating() bool { return true }
+
+// Targets implements Request.
+func (r BackupDB) Targets() []string { return []string{r.Dest} }
+
+// Details implements Request.
+func (r BackupDB) Details() map[string]any { return map[string]any{"dest": r.Dest} }
+
+func (r BackupDB) exec(ctx context.Context, e *Engine, _ Identity) (any, error) {
+	if r.Dest == "" {
+		return nil, errors.New("backup: no destination file")
+	}
+	if err := e.writer.Flush(ctx); err != nil {
+		return nil, fmt.Errorf("backup: flush: %w", err)
+	}
+	return nil, e.db.Backup(ctx, r.Dest)
+}

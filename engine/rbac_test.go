@@ -1,0 +1,166 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"testing"
+
+	"github.com/rmmhq/rmm/store"
+)
+
+// requestTypesInSource finds every type in this package with an exec
+// method: the request types, whether or not anyone registered them.
+func requestTypesInSource(t *testing.T) []string {
+	t.Helper()
+	fset := token.NewFileSet()
+	files, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, f := range files {
+		if len(f) > 8 && f[len(f)-8:] == "_test.go" {
+			continue
+		}
+		file, err := parser.ParseFile(fset, f, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range file.Decls {
+			fn, ok := d.(*ast.FuncDecl)
+			if !ok || fn.Recv == nil || fn.Name.Name != "exec" {
+				continue
+			}
+			typ := fn.Recv.List[0].Type
+			if star, ok := typ.(*ast.StarExpr); ok {
+				typ = star.X
+			}
+			if id, ok := typ.(*ast.Ident); ok {
+				names = append(names, id.Name)
+			}
+		}
+	}
+	slices.Sort(names)
+	return names
+}
+
+func TestEveryRequestTypeIsRegisteredWithADeclaredPermission(t *testing.T) {
+	var registered []string
+	for _, r := range allRequests() {
+		registered = append(registered, reflect.TypeOf(r).Name())
+		if _, ok := minRole[r.Permission()]; !ok {
+			t.Errorf("%T declares permission %q, which is not in the role matrix", r, r.Permission())
+		}
+		if r.Action() == "" {
+			t.Errorf("%T has no action name", r)
+		}
+	}
+	slices.Sort(registered)
+	if got := requestTypesInSource(t); !slices.Equal(got, registered) {
+		t.Fatalf("request types in source %v, registered in allRequests %v: register every new request type", got, registered)
+	}
+}
+
+func TestTheRoleMatrix(t *testing.T) {
+	want := map[Permission][3]bool{ // Viewer, Operator, Admin
+		PermFleetView:   {true, true, true},
+		PermAuditView:   {false, true, true},
+		PermDevicesPoll: {false, true, true},
+		PermDevicesEdit: {false, true, true},
+		PermAlertsEdit:  {false, true, true},
+		PermActionsRun:  {false, true, true},
+		PermQueueEdit:   {false, true, true},
+		PermScriptsEdit: {false, false, true},
+		PermCredsEdit:   {false, false, true},
+		PermConfigEdit:  {false, false, true},
+		PermUsersEdit:   {false, false, true},
+	}
+	if len(want) != len(minRole) {
+		t.Fatalf("matrix has %d permissions, test covers %d", len(minRole), len(want))
+	}
+	for p, w := range want {
+		for i, r := range []Role{RoleViewer, RoleOperator, RoleAdmin} {
+			if r.Can(p) != w[i] {
+				t.Errorf("%s.Can(%s) = %v, want %v", r, p, r.Can(p), w[i])
+			}
+		}
+		if Role(0).Can(p) {
+			t.Errorf("the zero role holds %s", p)
+		}
+	}
+}
+
+// TestEveryRequestAgainstEveryRole runs every registered request as every
+// role through Do against a real store: a refused one has no side effect
+// and writes a denied audit row; the audit chain stays intact.
+func TestEveryRequestAgainstEveryRole(t *testing.T) {
+	ctx := context.Background()
+	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "rmm.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	e, err := New(ctx, db, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	tmp := t.TempDir()
+	for _, r := range allRequests() {
+		switch r.(type) { // keep file side effects in the test's directory
+		case MaintainDB:
+			r = MaintainDB{ArchiveDir: filepath.Join(tmp, "archive")}
+		case BackupDB:
+			r = BackupDB{Dest: filepath.Join(tmp, "backup.db")}
+		}
+		for _, role := range []Role{RoleViewer, RoleOperator, RoleAdmin} {
+			id := Identity{User: "u-" + role.String(), Role: role, Via: ViaCLI, RemoteAddr: "127.0.0.1"}
+			before, err := db.ListAudit(ctx, store.AuditFilter{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = e.Do(ctx, id, r)
+			after, lerr := db.ListAudit(ctx, store.AuditFilter{})
+			if lerr != nil {
+				t.Fatal(lerr)
+			}
+			added := len(after) - len(before)
+			if !role.Can(r.Permission()) {
+				var de *DeniedError
+				if !errors.As(err, &de) || !errors.Is(err, ErrDenied) {
+					t.Errorf("%s as %s: err %v, want a DeniedError", r.Action(), role, err)
+				}
+				want := "permission denied: " + role.String() + " may not " + r.Action()
+				if err != nil && err.Error() != want {
+					t.Errorf("error %q, want %q", err, want)
+				}
+				newest := after[len(after)-1] // oldest first
+				if added != 1 || newest.Result != store.AuditDenied || newest.User != id.User || newest.Action != r.Action() ||
+					newest.Role != role.String() || newest.RemoteAddr != "127.0.0.1" {
+					t.Errorf("%s as %s: %d audit rows added, newest %+v; want one denied row", r.Action(), role, added, newest)
+				}
+				continue
+			}
+			var de *DeniedError
+			if errors.As(err, &de) {
+				t.Errorf("%s as %s refused: %v", r.Action(), role, err)
+			}
+			if r.Mutating() && added != 1 {
+				t.Errorf("%s as %s: %d audit rows added, want 1", r.Action(), role, added)
+			}
+			if !r.Mutating() && added != 0 {
+				t.Errorf("read-only %s as %s wrote %d audit rows", r.Action(), role, added)
+			}
+		}
+	}
+	v, err := db.VerifyAudit(ctx)
+	if err != nil || !v.OK {
+		t.Fatalf("audit chain after the matrix: %+v, %v", v, err)
+	}
+}

@@ -1,0 +1,205 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/rmmhq/rmm/store"
+)
+
+// maxAuditTargets bounds the target list of one audit row; the full count
+// is in the details.
+const maxAuditTargets = 100
+
+func capTargets(names []string) []string {
+	if len(names) <= maxAuditTargets {
+		return names
+	}
+	return append(names[:maxAuditTargets:maxAuditTargets], fmt.Sprintf("... and %d more", len(names)-maxAuditTargets))
+}
+
+// PollNow sweeps every device now.
+type PollNow struct{}
+
+// Action implements Request.
+func (PollNow) Action() string { return "devices.poll" }
+
+// Permission implements Request.
+func (PollNow) Permission() Permission { return PermDevicesPoll }
+
+// Mutating implements Request: a poll writes status and metrics.
+func (PollNow) Mutating() bool { return true }
+
+// Targets implements Request.
+func (PollNow) Targets() []string { return []string{"all devices"} }
+
+// Details implements Request.
+func (PollNow) Details() map[string]any { return nil }
+
+func (PollNow) exec(ctx context.Context, e *Engine, _ Identity) (any, error) {
+	return e.Sweep(ctx)
+}
+
+// ImportDevices adds or updates devices (all or nothing).
+type ImportDevices struct {
+	Source  string // e.g. the CSV file name
+	Devices []store.DeviceInput
+	Skipped int // rows the importer left out (--skip-invalid), for the audit row
+}
+
+// Action implements Request.
+func (ImportDevices) Action() string { return "devices.import" }
+
+// Permission implements Request.
+func (ImportDevices) Permission() Permission { return PermDevicesEdit }
+
+// Mutating implements Request.
+func (ImportDevices) Mutating() bool { return true }
+
+// Targets implements Request.
+func (r ImportDevices) Targets() []string {
+	names := make([]string, len(r.Devices))
+	for i, d := range r.Devices {
+		names[i] = d.Hostname
+	}
+	return capTargets(names)
+}
+
+// Details implements Request.
+func (r ImportDevices) Details() map[string]any {
+	return map[string]any{"source": r.Source, "rows": len(r.Devices), "skipped": r.Skipped}
+}
+
+func (r ImportDevices) exec(ctx context.Context, e *Engine, _ Identity) (any, error) {
+	res, err := e.db.UpsertDevices(ctx, r.Devices)
+	if err != nil {
+		return res, fmt.Errorf("import %s: %w", r.Source, err)
+	}
+	res.Skipped = r.Skipped
+	if err := e.Reload(ctx); err != nil {
+		return res, err
+	}
+	return res, nil
+}
+
+// ListAudit reads audit rows.
+type ListAudit struct{ Filter store.AuditFilter }
+
+// Action implements Request.
+func (ListAudit) Action() string { return "audit.list" }
+
+// Permission implements Request.
+func (ListAudit) Permission() Permission { return PermAuditView }
+
+// Mutating implements Request.
+func (ListAudit) Mutating() bool { return false }
+
+// Targets implements Request.
+func (ListAudit) Targets() []string { return nil }
+
+// Details implements Request.
+func (r ListAudit) Details() map[string]any {
+	return map[string]any{"user": r.Filter.User, "since": r.Filter.Since.Format(time.RFC3339)}
+}
+
+func (r ListAudit) exec(ctx context.Context, e *Engine, _ Identity) (any, error) {
+	return e.db.ListAudit(ctx, r.Filter)
+}
+
+// VerifyAudit checks the audit hash chain, through the archive when
+// ArchiveDir is set.
+type VerifyAudit struct{ ArchiveDir string }
+
+// Action implements Request.
+func (VerifyAudit) Action() string { return "audit.verify" }
+
+// Permission implements Request.
+func (VerifyAudit) Permission() Permission { return PermAuditView }
+
+// Mutating implements Request.
+func (VerifyAudit) Mutating() bool { return false }
+
+// Targets implements Request.
+func (VerifyAudit) Targets() []string { return nil }
+
+// Details implements Request.
+func (r VerifyAudit) Details() map[string]any { return map[string]any{"archive": r.ArchiveDir} }
+
+func (r VerifyAudit) exec(ctx context.Context, e *Engine, _ Identity) (any, error) {
+	if r.ArchiveDir != "" {
+		return e.db.VerifyAuditWithArchive(ctx, r.ArchiveDir)
+	}
+	return e.db.VerifyAudit(ctx)
+}
+
+// ExportAudit writes audit rows as CSV or JSON.
+type ExportAudit struct {
+	Filter store.AuditFilter
+	Format string // "csv" or "json"
+	W      io.Writer
+}
+
+// Action implements Request.
+func (ExportAudit) Action() string { return "audit.export" }
+
+// Permission implements Request.
+func (ExportAudit) Permission() Permission { return PermAuditView }
+
+// Mutating implements Request.
+func (ExportAudit) Mutating() bool { return false }
+
+// Targets implements Request.
+func (ExportAudit) Targets() []string { return nil }
+
+// Details implements Request.
+func (r ExportAudit) Details() map[string]any { return map[string]any{"format": r.Format} }
+
+func (r ExportAudit) exec(ctx context.Context, e *Engine, _ Identity) (any, error) {
+	if r.W == nil {
+		r.W = io.Discard
+	}
+	return nil, e.db.ExportAudit(ctx, r.W, r.Format, r.Filter)
+}
+
+// ReloadConfig records a configuration change read from the config file
+// and applies the engine's part of it.
+type ReloadConfig struct {
+	File     string
+	Changes  []string // "key: old -> new"
+	Rejected error    // set when the edit was invalid: audited as a failure, nothing applied
+	Throttle int
+	Interval time.Duration
+	Timeout  time.Duration
+	Retries  int
+}
+
+// Action implements Request.
+func (ReloadConfig) Action() string { return "config.reload" }
+
+// Permission implements Request.
+func (ReloadConfig) Permission() Permission { return PermConfigEdit }
+
+// Mutating implements Request.
+func (ReloadConfig) Mutating() bool { return true }
+
+// Targets implements Request.
+func (r ReloadConfig) Targets() []string { return []string{r.File} }
+
+// Details implements Request.
+func (r ReloadConfig) Details() map[string]any { return map[string]any{"changes": r.Changes} }
+
+func (r ReloadConfig) exec(_ context.Context, e *Engine, _ Identity) (any, error) {
+	if r.Rejected != nil {
+		return nil, r.Rejected
+	}
+	return nil, e.Reconfigure(r.Throttle, r.Interval, r.Timeout, r.Retries)
+}
+
+// allRequests lists one value of every request type, for the role matrix
+// test; a request type missing here fails that test.
+func allRequests() []Request {
+	return []Request{PollNow{}, ImportDevices{}, ListAudit{}, VerifyAudit{}, ExportAudit{Format: "json"}, ReloadConfig{},
+		MaintainDB{ArchiveDir: "", Vacuum: false}, BackupDB{}}
+}
