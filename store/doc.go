@@ -1,7 +1,10 @@
 // Package store owns rmm's SQLite database (modernc.org/sqlite, no cgo):
 // opening it with the right pragmas, the numbered schema migrations, the
 // queries the engine needs and the batch Writer that is the one path for
-// high-volume writes (metrics, poll status).
+// high-volume writes (metrics, poll status). It also owns the hash-chained
+// audit log (audit.go), retention into gzip archive files under a directory
+// the caller names (retention.go, archive.go), and maintenance and backup
+// (maintain.go, backup.go).
 //
 // Time is stored as INTEGER unix milliseconds in UTC everywhere (see
 // migrations/0001_init.sql); this package converts to and from time.Time.
