@@ -13,6 +13,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"github.com/spf13/cobra"
 
+	"github.com/rmmhq/rmm/creds"
 	"github.com/rmmhq/rmm/engine"
 	"github.com/rmmhq/rmm/engine/csvimport"
 	"github.com/rmmhq/rmm/engine/winrmsim"
@@ -57,11 +58,16 @@ func (a *app) runConsole(ctx context.Context, c consoleFlags) error {
 		return exitError{2, fmt.Errorf("--interval %s is below the minimum 1s", c.interval)}
 	}
 
+	id, err := a.localIdentity(engine.ViaLocal)
+	if err != nil {
+		return err
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
 	var (
 		cred     engine.Credential
+		vault    creds.Store
 		haveCred = true
 		interval = a.cfg.Engine.PollInterval
 		title    = a.cfg.Org
@@ -109,10 +115,14 @@ func (a *app) runConsole(ctx context.Context, c consoleFlags) error {
 		title += " (demo: simulated fleet)"
 		a.log.Info("demo started", "devices", c.devices, "seed", seed, "db", a.cfg.Store.DB)
 	} else {
-		var err error
-		cred, err = a.envCredential()
-		if err != nil {
+		var perr error
+		cred, vault, perr = a.pollCredentials()
+		if perr != nil {
 			haveCred = false
+			a.log.Warn("polling is off", "err", perr)
+		}
+		if vault != nil {
+			defer vault.Close()
 		}
 	}
 
@@ -122,6 +132,7 @@ func (a *app) runConsole(ctx context.Context, c consoleFlags) error {
 	}
 	defer db.Close()
 	opts := a.engineOptions(cred)
+	opts.Credentials = vault
 	opts.Interval = interval
 	eng, err := engine.New(ctx, db, opts)
 	if err != nil {
@@ -130,15 +141,15 @@ func (a *app) runConsole(ctx context.Context, c consoleFlags) error {
 
 	hint := "No devices yet. Import some: rmm import devices.csv   (or try: rmm --demo)"
 	if !haveCred {
-		hint += "\nPolling is off: set RMM_WINRM_USER and RMM_WINRM_PASSWORD."
+		hint += "\nPolling is off: no credential. Store one: rmm creds set default --user DOMAIN\\user"
 	}
 	model := ui.New(eng, ui.Options{
 		Theme:     themeName,
 		NoColor:   a.getenv("NO_COLOR") != "",
 		Title:     title,
 		EmptyHint: hint,
-		User:      currentUser(),
-		Role:      "Admin", // a single-user install with no users configured
+		User:      id.User,
+		Role:      id.Role.String(),
 	})
 	defer model.Close()
 	prog := tea.NewProgram(model, tea.WithContext(ctx))

@@ -1,13 +1,16 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
 
 	"github.com/spf13/cobra"
 
+	"github.com/rmmhq/rmm/engine"
 	"github.com/rmmhq/rmm/engine/csvimport"
+	"github.com/rmmhq/rmm/store"
 )
 
 // importJSON is the stable --json output of rmm import.
@@ -56,12 +59,16 @@ Exit status: 0 imported, 2 rejected (bad rows), 1 other errors.`,
 				return exitError{2, fmt.Errorf("import: %w", err)}
 			}
 			defer f.Close()
-			db, err := a.openStore(cmd.Context())
+			id, err := a.localIdentity(engine.ViaCLI)
 			if err != nil {
 				return err
 			}
-			defer db.Close()
-			res, problems, err := csvimport.Import(cmd.Context(), db, name, f, csvimport.Options{SkipInvalid: skipInvalid})
+			devices, skipped, problems, perr := csvimport.Plan(name, f, csvimport.Options{SkipInvalid: skipInvalid})
+			var res store.ImportResult
+			err = perr
+			if perr == nil {
+				res, err = a.importThroughEngine(cmd.Context(), id, name, devices, skipped)
+			}
 			out := importJSON{File: name, Added: res.Added, Updated: res.Updated, Skipped: res.Skipped, Problems: []string{}}
 			for _, p := range problems {
 				out.Problems = append(out.Problems, p.Error())
@@ -78,10 +85,13 @@ Exit status: 0 imported, 2 rejected (bad rows), 1 other errors.`,
 				}
 			}
 			if err != nil {
-				a.log.Warn("import rejected", "file", name, "problems", len(problems))
-				return exitError{2, err}
+				a.log.Warn("import rejected", "file", name, "problems", len(problems), "err", err)
+				if perr != nil {
+					return exitError{2, err}
+				}
+				return err
 			}
-			a.log.Info("import", "file", name, "added", res.Added, "updated", res.Updated, "skipped", res.Skipped)
+			a.log.Info("import", "file", name, "user", id.User, "added", res.Added, "updated", res.Updated, "skipped", res.Skipped)
 			if !asJSON {
 				fmt.Fprintf(a.stdout, "%s: added %d, updated %d, skipped %d\n", name, res.Added, res.Updated, res.Skipped)
 			}
@@ -91,4 +101,24 @@ Exit status: 0 imported, 2 rejected (bad rows), 1 other errors.`,
 	cmd.Flags().BoolVar(&skipInvalid, "skip-invalid", false, "import the valid rows and skip the bad ones")
 	cmd.Flags().BoolVar(&asJSON, "json", false, `print {"file","added","updated","skipped","problems"} as JSON`)
 	return cmd
+}
+
+// importThroughEngine writes the planned devices through the engine, so
+// the import is authorized and audited like any other change.
+func (a *app) importThroughEngine(ctx context.Context, id engine.Identity, name string, devices []store.DeviceInput, skipped int) (store.ImportResult, error) {
+	db, err := a.openStore(ctx)
+	if err != nil {
+		return store.ImportResult{}, err
+	}
+	defer db.Close()
+	eng, err := engine.New(ctx, db, a.engineOptions(engine.Credential{}))
+	if err != nil {
+		return store.ImportResult{}, err
+	}
+	defer eng.Close()
+	out, err := eng.Do(ctx, id, engine.ImportDevices{Source: name, Devices: devices, Skipped: skipped})
+	if err != nil {
+		return store.ImportResult{}, err
+	}
+	return out.(store.ImportResult), nil
 }

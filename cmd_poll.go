@@ -34,9 +34,16 @@ Credentials: RMM_WINRM_USER and RMM_WINRM_PASSWORD.`,
 		Example: `  RMM_WINRM_USER=rmm RMM_WINRM_PASSWORD=rmm-sim-password rmm poll --once --json`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cred, err := a.envCredential()
+			id, err := a.localIdentity(engine.ViaCLI)
 			if err != nil {
 				return err
+			}
+			cred, vault, err := a.pollCredentials()
+			if err != nil {
+				return err
+			}
+			if vault != nil {
+				defer vault.Close()
 			}
 			ctx := cmd.Context()
 			db, err := a.openStore(ctx)
@@ -44,7 +51,9 @@ Credentials: RMM_WINRM_USER and RMM_WINRM_PASSWORD.`,
 				return err
 			}
 			defer db.Close()
-			eng, err := engine.New(ctx, db, a.engineOptions(cred))
+			opts := a.engineOptions(cred)
+			opts.Credentials = vault
+			eng, err := engine.New(ctx, db, opts)
 			if err != nil {
 				return err
 			}
@@ -53,10 +62,11 @@ Credentials: RMM_WINRM_USER and RMM_WINRM_PASSWORD.`,
 				return exitError{2, errors.New("no devices to poll: add some with rmm import FILE.csv")}
 			}
 			for {
-				res, err := eng.Sweep(ctx)
+				out, err := eng.Do(ctx, id, engine.PollNow{})
 				if err != nil && ctx.Err() == nil {
 					return err
 				}
+				res, _ := out.(engine.SweepResult)
 				if ctx.Err() != nil {
 					return nil
 				}

@@ -19,6 +19,7 @@ import (
 	"gopkg.in/natefinch/lumberjack.v2"
 
 	"github.com/rmmhq/rmm/config"
+	"github.com/rmmhq/rmm/creds"
 	"github.com/rmmhq/rmm/engine"
 	"github.com/rmmhq/rmm/store"
 )
@@ -28,9 +29,11 @@ var version = "dev"
 
 // app is what every command shares: flags, the effective config, the log.
 type app struct {
-	configPath string
-	dbPath     string
-	logLevel   string
+	configPath   string
+	dbPath       string
+	logLevel     string
+	readOnly     bool
+	identityFile string
 
 	dirs   config.Dirs
 	cfg    config.Config
@@ -69,12 +72,15 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		if errors.As(err, &ee) {
 			return ee.code
 		}
+		if errors.Is(err, engine.ErrDenied) {
+			return 3
+		}
 		return 1
 	}
 	return 0
 }
 
-// exitError carries a specific exit code (e.g. 2 for bad input).
+// exitError carries a specific exit code: 2 bad input, 3 permission denied.
 type exitError struct {
 	code int
 	err  error
@@ -164,15 +170,31 @@ func (a *app) engineOptions(cred engine.Credential) engine.Options {
 	}
 }
 
-// envCredential reads the WinRM credential from the environment. It is
-// the credential source until the credentials store lands.
-func (a *app) envCredential() (engine.Credential, error) {
-	user, pass := a.getenv("RMM_WINRM_USER"), a.getenv("RMM_WINRM_PASSWORD")
-	if user == "" || pass == "" {
-		return engine.Credential{}, exitError{2, errors.New("no WinRM credential: set RMM_WINRM_USER and RMM_WINRM_PASSWORD " +
-			"(for the simulator: RMM_WINRM_USER=rmm RMM_WINRM_PASSWORD=rmm-sim-password, see rmm sim --help)")}
+// envCredential reads the WinRM credential from the environment
+// (RMM_WINRM_USER, RMM_WINRM_PASSWORD); empty when unset.
+func (a *app) envCredential() engine.Credential {
+	return engine.Credential{User: a.getenv("RMM_WINRM_USER"), Password: a.getenv("RMM_WINRM_PASSWORD")}
+}
+
+// pollCredentials gives the engine its credentials: the credentials store
+// when it opens without a prompt (keyring, or the vault with --identity or
+// RMM_VAULT_PASSPHRASE), and the environment's credential as the fallback
+// for devices without a stored one. Neither is an error.
+func (a *app) pollCredentials() (engine.Credential, creds.Store, error) {
+	env := a.envCredential()
+	if (env.User == "") != (env.Password == "") {
+		return env, nil, exitError{2, errors.New("set both RMM_WINRM_USER and RMM_WINRM_PASSWORD, or neither")}
 	}
-	return engine.Credential{User: user, Password: pass}, nil
+	store, err := a.openCreds(false)
+	if err != nil {
+		if env.User == "" {
+			return env, nil, exitError{2, fmt.Errorf("no WinRM credential: store one with rmm creds set default --user DOMAIN\\user, "+
+				"or set RMM_WINRM_USER and RMM_WINRM_PASSWORD (the credentials store said: %v)", err)}
+		}
+		a.log.Info("credentials store not opened; using RMM_WINRM_USER for every device", "reason", err.Error())
+		return env, nil, nil
+	}
+	return env, store, nil
 }
 
 func (a *app) rootCommand() *cobra.Command {
@@ -210,8 +232,10 @@ WinRM credentials come from RMM_WINRM_USER and RMM_WINRM_PASSWORD.`),
 	pf.StringVar(&a.configPath, "config", "", "config file (default ~/.config/rmm/config.yaml)")
 	pf.StringVar(&a.dbPath, "db", "", "database file (default store.db from the config)")
 	pf.StringVar(&a.logLevel, "log-level", "", "log level: debug, info, warn, error (default log.level)")
+	pf.StringVar(&a.identityFile, "identity", "", "age identity file that unlocks the credentials vault (instead of RMM_VAULT_PASSPHRASE)")
+	pf.BoolVar(&a.readOnly, "read-only", false, "viewer mode: every change is refused (and audited), whatever your role")
 	c.register(root)
-	root.AddCommand(a.importCommand(), a.devicesCommand(), a.pollCommand(), a.simCommand(), a.configCommand(), a.logsCommand(), a.versionCommand())
+	root.AddCommand(a.importCommand(), a.devicesCommand(), a.pollCommand(), a.simCommand(), a.configCommand(), a.logsCommand(), a.auditCommand(), a.dbCommand(), a.credsCommand(), a.versionCommand())
 	return root
 }
 

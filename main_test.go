@@ -200,3 +200,67 @@ func TestABadConfigFileIsRefusedWithItsLine(t *testing.T) {
 		t.Fatalf("bad --log-level: exit %d, %q", code, errb)
 	}
 }
+
+func TestAViewerCanChangeNothingAndEveryRefusalIsAudited(t *testing.T) {
+	c := newCLI(t)
+	good := filepath.Join("testdata", "csv", "good.csv")
+	if code, _, errb := c.run("import", good); code != 0 {
+		t.Fatalf("admin import: %s", errb)
+	}
+	_, before, _ := c.run("devices", "--json")
+
+	code, _, errb := c.run("--read-only", "import", good)
+	if code != 3 || !strings.Contains(errb, "permission denied: Viewer may not devices.import") {
+		t.Fatalf("read-only import: exit %d, %q", code, errb)
+	}
+	c.env["RMM_WINRM_USER"], c.env["RMM_WINRM_PASSWORD"] = "u", "p"
+	code, _, errb = c.run("--read-only", "poll", "--once")
+	if code != 3 || !strings.Contains(errb, "permission denied: Viewer may not devices.poll") {
+		t.Fatalf("read-only poll: exit %d, %q", code, errb)
+	}
+	code, _, errb = c.run("--read-only", "audit")
+	if code != 3 || !strings.Contains(errb, "permission denied: Viewer may not audit.list") {
+		t.Fatalf("read-only audit: exit %d, %q", code, errb)
+	}
+	if _, after, _ := c.run("devices", "--json"); after != before {
+		t.Fatal("a refused import changed the devices")
+	}
+
+	code, out, errb := c.run("audit", "--json")
+	if code != 0 {
+		t.Fatalf("audit: %s", errb)
+	}
+	var rows []struct {
+		User, Role, Via, Action, Result string
+	}
+	if err := json.Unmarshal([]byte(out), &rows); err != nil {
+		t.Fatal(err)
+	}
+	var denied []string
+	for _, r := range rows {
+		if r.Result == "denied" {
+			denied = append(denied, r.Action)
+			if r.Role != "Viewer" || r.Via != "cli" || r.User == "" {
+				t.Errorf("denied row %+v lacks the viewer identity", r)
+			}
+		}
+	}
+	if strings.Join(denied, ",") != "devices.import,devices.poll,audit.list" {
+		t.Fatalf("denied rows %v, want import, poll, audit.list", denied)
+	}
+	if code, out, errb := c.run("audit", "verify"); code != 0 || !strings.Contains(out, "audit chain intact") {
+		t.Fatalf("audit verify: exit %d %s %s", code, out, errb)
+	}
+}
+
+func TestALocalUserMissingFromANonEmptyUsersListIsRefused(t *testing.T) {
+	c := newCLI(t)
+	cfg := filepath.Join(t.TempDir(), "config.yaml")
+	if err := os.WriteFile(cfg, []byte("users:\n  - name: somebody-else\n    role: admin\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errb := c.run("--config", cfg, "import", filepath.Join("testdata", "csv", "good.csv"))
+	if code != 3 || !strings.Contains(errb, "is not in the users list") {
+		t.Fatalf("exit %d, %q", code, errb)
+	}
+}

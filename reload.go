@@ -46,21 +46,24 @@ func (a *app) watchConfig(ctx context.Context, eng *engine.Engine, notify func(r
 				if !ok {
 					return
 				}
-				notify(a.applyReload(eng, r))
+				notify(a.applyReload(ctx, eng, r))
 			}
 		}
 	}()
 	return func() { <-done }, nil
 }
 
-// applyReload applies one reload and says what happened, in one line.
-func (a *app) applyReload(eng *engine.Engine, r config.Reload) reloadNotice {
+// applyReload applies one reload through the engine (so it is audited
+// with what changed) and says what happened, in one line.
+func (a *app) applyReload(ctx context.Context, eng *engine.Engine, r config.Reload) reloadNotice {
+	file := a.configFile()
 	if r.Err != nil {
 		msg := r.Err.Error()
 		if errors.Is(r.Err, os.ErrNotExist) {
 			msg = "config file missing; keeping the running config"
 		}
-		a.log.Warn("config reload rejected; running config kept", "file", a.configFile(), "err", msg)
+		_, _ = eng.Do(ctx, engine.SystemIdentity(), engine.ReloadConfig{File: file, Rejected: errors.New(msg)})
+		a.log.Warn("config reload rejected; running config kept", "file", file, "err", msg)
 		return reloadNotice{Text: "config rejected, running config kept: " + firstLine(msg), Err: true, Cfg: a.cfg}
 	}
 	parts := make([]string, len(r.Changes))
@@ -68,7 +71,11 @@ func (a *app) applyReload(eng *engine.Engine, r config.Reload) reloadNotice {
 		parts[i] = c.String()
 	}
 	cfg := r.Config
-	if err := eng.Reconfigure(cfg.Engine.Throttle, cfg.Engine.PollInterval, cfg.WinRM.Timeout, cfg.WinRM.Retries); err != nil {
+	_, err := eng.Do(ctx, engine.SystemIdentity(), engine.ReloadConfig{
+		File: file, Changes: parts,
+		Throttle: cfg.Engine.Throttle, Interval: cfg.Engine.PollInterval, Timeout: cfg.WinRM.Timeout, Retries: cfg.WinRM.Retries,
+	})
+	if err != nil {
 		a.log.Error("config reload could not be applied", "err", err)
 		return reloadNotice{Text: "config reload failed: " + err.Error(), Err: true, Cfg: a.cfg}
 	}
@@ -77,7 +84,7 @@ func (a *app) applyReload(eng *engine.Engine, r config.Reload) reloadNotice {
 		a.level.Set(level)
 	}
 	a.cfg = cfg
-	a.log.Info("config reloaded", "file", a.configFile(), "changes", strings.Join(parts, "; "))
+	a.log.Info("config reloaded", "file", file, "changes", strings.Join(parts, "; "))
 	return reloadNotice{Text: "config reloaded: " + strings.Join(parts, "; "), Cfg: cfg}
 }
 

@@ -19,6 +19,7 @@ import (
 
 	"github.com/sourcegraph/conc/pool"
 
+	"github.com/rmmhq/rmm/creds"
 	"github.com/rmmhq/rmm/engine/scripts"
 	"github.com/rmmhq/rmm/store"
 )
@@ -47,13 +48,14 @@ func (c Credential) GoString() string { return c.String() }
 
 // Options configure an Engine. Zero values take the defaults.
 type Options struct {
-	Throttle   int           // requests in flight, 1..1000 (default 50)
-	Interval   time.Duration // time between sweep starts in Run (default 5m)
-	Timeout    time.Duration // deadline of one WinRM command (default 30s)
-	Retries    int           // retries of a transient failure (default 3; -1 for none)
-	Credential Credential
-	Writer     store.WriterOptions
-	Logger     *slog.Logger // default: discard
+	Throttle    int           // requests in flight, 1..1000 (default 50)
+	Interval    time.Duration // time between sweep starts in Run (default 5m)
+	Timeout     time.Duration // deadline of one WinRM command (default 30s)
+	Retries     int           // retries of a transient failure (default 3; -1 for none)
+	Credential  Credential    // fixed credential (environment, --demo); the fallback when Credentials has none
+	Credentials creds.Store   // the credentials store; nil: use Credential for every device
+	Writer      store.WriterOptions
+	Logger      *slog.Logger // default: discard
 }
 
 func (o *Options) setDefaults() error {
@@ -115,6 +117,8 @@ type Engine struct {
 	lastTook time.Duration
 
 	sweepMu sync.Mutex // one sweep at a time
+
+	creds credCache
 
 	fatalMu sync.Mutex
 	fatal   error

@@ -23,6 +23,7 @@ const (
 	PermActionsRun  Permission = "actions.run"      // remote actions
 	PermQueueEdit   Permission = "queue.edit"       // cancel queued actions
 	PermScriptsEdit Permission = "scripts.edit"     // the script library
+	PermCredsView   Permission = "credentials.view" // credential names, users and ages (never secrets)
 	PermCredsEdit   Permission = "credentials.edit" // set, remove, test credentials
 	PermConfigEdit  Permission = "config.edit"      // configuration, schedules, maintenance
 	PermUsersEdit   Permission = "users.edit"       // users and roles
@@ -39,6 +40,7 @@ var minRole = map[Permission]Role{
 	PermActionsRun:  RoleOperator,
 	PermQueueEdit:   RoleOperator,
 	PermScriptsEdit: RoleAdmin,
+	PermCredsView:   RoleOperator,
 	PermCredsEdit:   RoleAdmin,
 	PermConfigEdit:  RoleAdmin,
 	PermUsersEdit:   RoleAdmin,

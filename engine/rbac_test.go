@@ -11,6 +11,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/rmmhq/rmm/creds"
 	"github.com/rmmhq/rmm/store"
 )
 
@@ -77,6 +78,7 @@ func TestTheRoleMatrix(t *testing.T) {
 		PermActionsRun:  {false, true, true},
 		PermQueueEdit:   {false, true, true},
 		PermScriptsEdit: {false, false, true},
+		PermCredsView:   {false, true, true},
 		PermCredsEdit:   {false, false, true},
 		PermConfigEdit:  {false, false, true},
 		PermUsersEdit:   {false, false, true},
@@ -106,7 +108,7 @@ func TestEveryRequestAgainstEveryRole(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	e, err := New(ctx, db, Options{})
+	e, err := New(ctx, db, Options{Credentials: creds.NewMemoryStore()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/rmmhq/rmm/creds"
 	"github.com/rmmhq/rmm/store"
 )
 
@@ -201,5 +202,6 @@ func (r ReloadConfig) exec(_ context.Context, e *Engine, _ Identity) (any, error
 // test; a request type missing here fails that test.
 func allRequests() []Request {
 	return []Request{PollNow{}, ImportDevices{}, ListAudit{}, VerifyAudit{}, ExportAudit{Format: "json"}, ReloadConfig{},
-		MaintainDB{ArchiveDir: "", Vacuum: false}, BackupDB{}}
+		MaintainDB{ArchiveDir: "", Vacuum: false}, BackupDB{},
+		SetCredential{Name: "rbac-test", User: "u", Secret: creds.NewSecret("not-a-real-secret")}, RemoveCredential{Name: "rbac-test"}, ListCredentials{}}
 }
