@@ -203,5 +203,6 @@ func (r ReloadConfig) exec(_ context.Context, e *Engine, _ Identity) (any, error
 func allRequests() []Request {
 	return []Request{PollNow{}, ImportDevices{}, ListAudit{}, VerifyAudit{}, ExportAudit{Format: "json"}, ReloadConfig{},
 		MaintainDB{ArchiveDir: "", Vacuum: false}, BackupDB{},
-		SetCredential{Name: "rbac-test", User: "u", Secret: creds.NewSecret("not-a-real-secret")}, RemoveCredential{Name: "rbac-test"}, ListCredentials{}}
+		SetCredential{Name: "rbac-test", User: "u", Secret: creds.NewSecret("not-a-real-secret")}, RemoveCredential{Name: "rbac-test"}, ListCredentials{},
+		OpenSession{}, CloseSession{}}
 }
