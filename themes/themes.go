@@ -44,7 +44,13 @@ type Glyphs struct {
 	Cursor     string          // the text cursor in the filter input
 	Pointer    string          // in the margin of the selected row: visible without colour or reverse video
 	HelpSep    string          // between items in the short help
-	Border     lipgloss.Border // the help overlay's frame
+	Border     lipgloss.Border // the help overlay's and the command palette's frame
+	// Mark is beside a row picked with space (multi-select); it sits in
+	// its own cell next to Pointer so the two never hide each other.
+	Mark string
+	// Spark are the levels of a sparkline, lowest first; a gap in the
+	// data is drawn as a space.
+	Spark []string
 }
 
 // Theme is a complete look for the console: glyphs plus styles. Styles
@@ -74,6 +80,16 @@ type Theme struct {
 	HelpDesc     lipgloss.Style
 	HelpBox      lipgloss.Style // the frame around the help overlay
 	HelpTitle    lipgloss.Style
+	TabActive    lipgloss.Style // the current view in the tab bar: reverse or a background, readable without colour
+	TabInactive  lipgloss.Style // the other views in the tab bar
+	Notice       lipgloss.Style // an informational toast in the status line
+	Error        lipgloss.Style // an error toast, an invalid filter, a failed load
+	GroupHeader  lipgloss.Style // a site's header row when the grid is grouped
+	Mark         lipgloss.Style // the multi-select mark
+	Label        lipgloss.Style // field names in the detail and settings views
+	Section      lipgloss.Style // section titles in the detail view
+	Spark        lipgloss.Style // sparklines
+	PaletteBox   lipgloss.Style // the frame around the command palette's suggestions
 }
 
 // Get returns the named theme. An unknown name is an error that lists the
@@ -165,6 +181,8 @@ func unicodeGlyphs() Glyphs {
 		Pointer:    "▌",
 		HelpSep:    "  ",
 		Border:     lipgloss.RoundedBorder(),
+		Mark:       "✓",
+		Spark:      []string{"▁", "▂", "▃", "▄", "▅", "▆", "▇", "█"},
 	}
 }
 
@@ -212,6 +230,8 @@ func lookup(name string) (spec, bool) {
 			Pointer:   ">",
 			HelpSep:   "  ",
 			Border:    lipgloss.ASCIIBorder(),
+			Mark:      "*",
+			Spark:     []string{"_", ".", "-", "=", "+", "*", "#"},
 		}, palette: darkPalette()}, true
 	}
 	return spec{}, false
@@ -291,5 +311,36 @@ func build(name string, s spec, withColor bool) Theme {
 	if p.border != nil {
 		t.HelpBox = t.HelpBox.BorderForeground(p.border)
 	}
+	t.PaletteBox = plain.Border(s.glyphs.Border).Padding(0, 1)
+	if p.border != nil {
+		t.PaletteBox = t.PaletteBox.BorderForeground(p.border)
+	}
+	// The active tab wears the title bar's colours, or reverse video
+	// without them: it must read as "you are here" with and without
+	// colour.
+	t.TabActive = bg(fg(plain.Bold(true), p.titleFg), p.titleBg)
+	if p.titleBg == nil {
+		t.TabActive = t.TabActive.Reverse(true)
+	}
+	t.TabInactive = t.Muted
+	if p.muted == nil {
+		t.TabInactive = plain
+	}
+	t.Notice = fg(plain.Bold(true), p.accent)
+	t.Error = fg(plain.Bold(true), p.critical)
+	if p.critical == nil {
+		t.Error = t.Error.Reverse(true)
+	}
+	t.GroupHeader = fg(plain.Bold(true), p.header)
+	t.Mark = fg(plain.Bold(true), p.accent)
+	t.Label = t.Muted
+	if p.muted == nil {
+		t.Label = plain
+	}
+	t.Section = fg(plain.Bold(true), p.accent)
+	if p.accent == nil {
+		t.Section = t.Section.Underline(true)
+	}
+	t.Spark = fg(plain, p.barFill)
 	return t
 }

@@ -38,7 +38,8 @@ func glyphStrings(g Glyphs) []string {
 	s := []string{g.Online, g.Offline, g.Unknown, g.Ellipsis, g.BarFull, g.BarEmpty,
 		g.SortAsc, g.SortDesc, g.Separator, g.Cursor, g.Pointer, g.HelpSep,
 		b.Top, b.Bottom, b.Left, b.Right, b.TopLeft, b.TopRight, b.BottomLeft, b.BottomRight,
-		b.MiddleLeft, b.MiddleRight, b.Middle, b.MiddleTop, b.MiddleBottom}
+		b.MiddleLeft, b.MiddleRight, b.Middle, b.MiddleTop, b.MiddleBottom, g.Mark}
+	s = append(s, g.Spark...)
 	return append(s, g.BarPartial...)
 }
 
@@ -156,5 +157,25 @@ func TestNoColor(t *testing.T) {
 		if !NoColor(env(v)) {
 			t.Errorf("NO_COLOR=%q must drop colour (any non-empty value, no-color.org)", v)
 		}
+	}
+}
+
+func TestEveryThemeHasMarksSparksAndAVisibleActiveTab(t *testing.T) {
+	for _, name := range Names() {
+		th, _ := Get(name)
+		if th.Glyphs.Mark == "" || len(th.Glyphs.Spark) < 4 {
+			t.Errorf("%s: mark %q, %d spark levels", name, th.Glyphs.Mark, len(th.Glyphs.Spark))
+		}
+		if th.Glyphs.Mark == th.Glyphs.Pointer {
+			t.Errorf("%s: the mark and the cursor pointer must differ", name)
+		}
+		nc := th.WithoutColor()
+		if !nc.TabActive.GetReverse() {
+			t.Errorf("%s: without colour the active tab must be reverse video", name)
+		}
+	}
+	a, _ := Get(ASCII)
+	if got := strings.Join(a.Glyphs.Spark, ""); got != "_.-=+*#" {
+		t.Errorf("ascii sparkline levels = %q", got)
 	}
 }

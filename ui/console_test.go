@@ -69,7 +69,8 @@ func TestConsoleShowsDevicesFromClient(t *testing.T) {
 		"HOSTNAME", "SITE", "STATUS", "CPU", "MEM", "DISK FREE", "LAST SEEN", "WS-0001", "Online", "Offline")
 	m := finish(t, tm)
 	scr := screenText(m)
-	for _, want := range []string{"3.7%", "1/200", "j/k move  / filter  s sort  ? help  q quit", "LONDON-FILESERVER-CLUSTER-NODE-0…"} {
+	for _, want := range []string{"3.7%", "1/200", "j/k move  / filter  enter detail  space mark  : command  ? help  q quit",
+		"LONDON-FILESERVER-CLUSTE…", "1 Devices", "2 Detail", "3 Settings", "OS", "Server 2019 Datacenter"} {
 		if !strings.Contains(scr, want) {
 			t.Errorf("screen lacks %q:\n%s", want, scr)
 		}
@@ -123,13 +124,13 @@ func TestSelectionFollowsItsDeviceThroughLiveResorts(t *testing.T) {
 	waitFor(t, tm, "100.0%")
 
 	m := finish(t, tm)
-	if m.selected != d.ID || m.cursor != 0 {
-		t.Errorf("selection is on ID %d at row %d; want %s (ID %d) followed to row 0", m.selected, m.cursor, d.Hostname, d.ID)
+	if m.grid.cursorID != d.ID || m.grid.cursor != 0 {
+		t.Errorf("selection is on ID %d at row %d; want %s (ID %d) followed to row 0", m.grid.cursorID, m.grid.cursor, d.Hostname, d.ID)
 	}
 }
 
 func TestKeysMoveTheSelection(t *testing.T) {
-	// 80x24 leaves 20 rows on screen.
+	// 80x24 leaves 19 rows on screen.
 	tests := []struct {
 		name   string
 		keys   []string
@@ -140,10 +141,10 @@ func TestKeysMoveTheSelection(t *testing.T) {
 		{"k moves back up", []string{"j", "j", "k"}, 1, "2/200"},
 		{"arrows work too", []string{"down", "down", "up"}, 1, "2/200"},
 		{"k at the top stays", []string{"k"}, 0, "1/200"},
-		{"pgdown moves a page", []string{"j", "j", "j", "pgdown"}, 23, "24/200"},
-		{"pgup comes back", []string{"pgdown", "pgdown", "pgup"}, 20, "21/200"},
-		{"ctrl+d moves half a page", []string{"ctrl+d"}, 10, "11/200"},
-		{"ctrl+u moves back half a page", []string{"ctrl+d", "ctrl+d", "ctrl+u"}, 10, "11/200"},
+		{"pgdown moves a page", []string{"j", "j", "j", "pgdown"}, 22, "23/200"},
+		{"pgup comes back", []string{"pgdown", "pgdown", "pgup"}, 19, "20/200"},
+		{"ctrl+d moves half a page", []string{"ctrl+d"}, 9, "10/200"},
+		{"ctrl+u moves back half a page", []string{"ctrl+d", "ctrl+d", "ctrl+u"}, 9, "10/200"},
 		{"G goes to the last device", []string{"G"}, 199, "200/200"},
 		{"end too", []string{"end"}, 199, "200/200"},
 		{"g goes back to the first", []string{"G", "g"}, 0, "1/200"},
@@ -156,11 +157,11 @@ func TestKeysMoveTheSelection(t *testing.T) {
 			waitFor(t, tm, "WS-0001")
 			send(tm, tt.keys...)
 			m := finish(t, tm)
-			if m.cursor != tt.cursor {
-				t.Errorf("cursor = %d, want %d", m.cursor, tt.cursor)
+			if m.grid.cursor != tt.cursor {
+				t.Errorf("cursor = %d, want %d", m.grid.cursor, tt.cursor)
 			}
-			if m.cursor < m.offset || m.cursor >= m.offset+m.visibleRows() {
-				t.Errorf("selected row %d is off screen (offset %d, %d rows)", m.cursor, m.offset, m.visibleRows())
+			if m.grid.cursor < m.grid.offset || m.grid.cursor >= m.grid.offset+m.visibleRows() {
+				t.Errorf("selected row %d is off screen (offset %d, %d rows)", m.grid.cursor, m.grid.offset, m.visibleRows())
 			}
 			scr := screenText(m)
 			if !strings.Contains(lineWith(scr, "q quit"), tt.status) {
@@ -177,11 +178,11 @@ func TestMouseWheelScrollsAndClickSelects(t *testing.T) {
 	tm.Send(tea.MouseWheelMsg{Button: tea.MouseWheelDown})
 	tm.Send(tea.MouseClickMsg{Button: tea.MouseLeft, X: 10, Y: rowsTop + 4})
 	m := finish(t, tm)
-	if m.offset != 2*wheelStep {
-		t.Errorf("offset = %d after two wheel steps, want %d", m.offset, 2*wheelStep)
+	if m.grid.offset != 2*wheelStep {
+		t.Errorf("offset = %d after two wheel steps, want %d", m.grid.offset, 2*wheelStep)
 	}
-	if m.cursor != 2*wheelStep+4 {
-		t.Errorf("clicking the 5th row on screen selected row %d, want %d", m.cursor, 2*wheelStep+4)
+	if m.grid.cursor != 2*wheelStep+4 {
+		t.Errorf("clicking the 5th row on screen selected row %d, want %d", m.grid.cursor, 2*wheelStep+4)
 	}
 }
 
@@ -191,8 +192,8 @@ func TestClickOnColumnTitleSorts(t *testing.T) {
 	cpu := layoutColumns(120)[3]
 	tm.Send(tea.MouseClickMsg{Button: tea.MouseLeft, X: cpu.x + 1, Y: gridTop})
 	m := finish(t, tm)
-	if m.sortBy != ColCPU || !m.sortDesc {
-		t.Errorf("sort = %v desc=%v, want CPU busiest first", m.sortBy, m.sortDesc)
+	if m.grid.sortBy != ColCPU || !m.grid.sortDesc {
+		t.Errorf("sort = %v desc=%v, want CPU busiest first", m.grid.sortBy, m.grid.sortDesc)
 	}
 }
 
@@ -204,8 +205,8 @@ func TestFilterNarrowsAndShowsCount(t *testing.T) {
 	send(tm, "P", "a", "R", "i", "s", "enter")
 	m := finish(t, tm)
 	scr := screenText(m)
-	if m.typing || m.filter != "PaRis" {
-		t.Errorf("after enter: typing=%v filter=%q, want the filter kept", m.typing, m.filter)
+	if m.grid.typing || m.grid.filter != "PaRis" {
+		t.Errorf("after enter: typing=%v filter=%q, want the filter kept", m.grid.typing, m.grid.filter)
 	}
 	if !strings.Contains(scr, "40 of 200 match") {
 		t.Errorf("no match count:\n%s", scr)
@@ -229,8 +230,8 @@ func TestFilterEscClears(t *testing.T) {
 	waitFor(t, tm, "WS-0001")
 	send(tm, "/", "o", "f", "f", "backspace", "f", "esc")
 	m := finish(t, tm)
-	if m.typing || m.filter != "" || len(m.rows) != 200 {
-		t.Errorf("esc left typing=%v filter=%q rows=%d", m.typing, m.filter, len(m.rows))
+	if m.grid.typing || m.grid.filter != "" || len(m.grid.rows) != 200 {
+		t.Errorf("esc left typing=%v filter=%q rows=%d", m.grid.typing, m.grid.filter, len(m.grid.rows))
 	}
 }
 
@@ -240,8 +241,8 @@ func TestFilterKeepsKeysAsText(t *testing.T) {
 	waitFor(t, tm, "WS-0001")
 	send(tm, "/", "q", "s", "j", "?")
 	m := finish(t, tm)
-	if m.filter != "qsj?" || m.showHelp || m.sortBy != ColHostname {
-		t.Errorf("filter=%q help=%v sort=%v", m.filter, m.showHelp, m.sortBy)
+	if m.grid.filter != "qsj?" || m.showHelp || m.grid.sortBy != ColHostname {
+		t.Errorf("filter=%q help=%v sort=%v", m.grid.filter, m.showHelp, m.grid.sortBy)
 	}
 }
 
@@ -249,7 +250,9 @@ func TestHelpOverlay(t *testing.T) {
 	tm := startConsole(t, newHubClient(fleet(200)), Options{}, 120, 40)
 	waitFor(t, tm, "WS-0001")
 	send(tm, "?")
-	waitFor(t, tm, "Keys", "half page down", "reverse sort", "clear filter / close", "? or esc closes this help")
+	waitFor(t, tm, "Keys", "half page down", "reverse sort", "back / clear filter / close", "more below")
+	send(tm, "G") // the help scrolls to its end
+	waitFor(t, tm, "? or esc closes this help")
 	send(tm, "esc")
 	if m := finish(t, tm); m.showHelp {
 		t.Error("esc did not close the help")
@@ -303,16 +306,23 @@ func TestGoldenScreens(t *testing.T) {
 		name  string
 		theme string
 		w, h  int
+		keys  []string
+		wait  string // text the last key's screen shows
 	}{
-		{"default_120x40", "default", 120, 40},
-		{"ascii_80x24", "ascii", 80, 24},
+		{"default_120x40", "default", 120, 40, []string{"j", "j"}, ""},
+		{"ascii_80x24", "ascii", 80, 24, []string{"j", "j"}, ""},
+		{"detail_120x40", "default", 120, 40, []string{"j", "j", "enter"}, "Custom fields"},
+		{"detail_ascii_80x24", "ascii", 80, 24, []string{"j", "j", "enter"}, "Identity"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			tm := startConsole(t, newHubClient(fleet(200)),
+			tm := startConsole(t, newHubClient(detailFleet()),
 				Options{Theme: tt.theme, Title: "Contoso MSP", User: "alice", Role: "Operator"}, tt.w, tt.h)
 			waitFor(t, tm, "WS-0001")
-			send(tm, "j", "j")
+			send(tm, tt.keys...)
+			if tt.wait != "" {
+				waitFor(t, tm, tt.wait)
+			}
 			m := finish(t, tm)
 			content := m.View().Content
 			if tt.theme == "ascii" {

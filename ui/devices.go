@@ -14,7 +14,8 @@ import (
 // Column is a column of the device grid, and a sort key.
 type Column int
 
-// The grid's columns, in display order. `s` cycles through them.
+// The grid's columns, in display order. `s` cycles through the ones on
+// screen; OS is shown when the terminal is wide enough.
 const (
 	ColHostname Column = iota
 	ColSite
@@ -23,6 +24,7 @@ const (
 	ColMem
 	ColDisk
 	ColLastSeen
+	ColOS
 	numColumns
 )
 
@@ -43,6 +45,8 @@ func (c Column) String() string {
 		return "DISK FREE"
 	case ColLastSeen:
 		return "LAST SEEN"
+	case ColOS:
+		return "OS"
 	}
 	return "?"
 }
@@ -58,9 +62,6 @@ func (c Column) DefaultDesc() bool {
 	}
 	return false
 }
-
-// next is the column after c in the `s` cycle.
-func (c Column) next() Column { return (c + 1) % numColumns }
 
 // statusRank orders statuses so that ascending puts problems first.
 func statusRank(s engine.Status) int {
@@ -103,6 +104,8 @@ func CompareDevices(a, b *engine.DeviceState, by Column, desc bool) int {
 	case ColLastSeen:
 		// Older last-seen = larger age; the zero time (never) is the oldest.
 		c = compareAge(a.LastSeen, b.LastSeen)
+	case ColOS:
+		c = compareOS(a, b)
 	}
 	if desc {
 		c = -c
@@ -146,28 +149,6 @@ func SortDevices(ds []engine.DeviceState, by Column, desc bool) {
 	slices.SortStableFunc(ds, func(a, b engine.DeviceState) int {
 		return CompareDevices(&a, &b, by, desc)
 	})
-}
-
-// MatchDevice reports whether the device matches a filter query: a
-// case-insensitive substring of its hostname, site or status. Surrounding
-// spaces in the query are ignored; an empty query matches everything.
-func MatchDevice(d *engine.DeviceState, query string) bool {
-	q := strings.TrimSpace(query)
-	if q == "" {
-		return true
-	}
-	return containsFold(d.Hostname, q) || containsFold(d.Site, q) || containsFold(string(d.Status), q)
-}
-
-// FilterDevices returns the devices that match query, in their order.
-func FilterDevices(ds []engine.DeviceState, query string) []engine.DeviceState {
-	out := make([]engine.DeviceState, 0, len(ds))
-	for i := range ds {
-		if MatchDevice(&ds[i], query) {
-			out = append(out, ds[i])
-		}
-	}
-	return out
 }
 
 // containsFold is a case-insensitive strings.Contains that does not

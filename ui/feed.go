@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"context"
 	"sync"
 	"time"
 
@@ -35,6 +36,9 @@ type feed struct {
 	client Client
 	done   chan struct{} // closed on Close: stops the waiting command
 	once   sync.Once
+	// ctx is cancelled on close: loads in flight (device detail) stop.
+	ctx    context.Context
+	cancel context.CancelFunc
 
 	mu     sync.Mutex
 	sub    *engine.Subscription
@@ -42,7 +46,8 @@ type feed struct {
 }
 
 func newFeed(c Client) *feed {
-	return &feed{client: c, done: make(chan struct{})}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &feed{client: c, done: make(chan struct{}), ctx: ctx, cancel: cancel}
 }
 
 // subscribe is the Init command: subscribe first, then take the snapshot,
@@ -98,6 +103,7 @@ func (f *feed) close() {
 		sub := f.sub
 		f.mu.Unlock()
 		close(f.done)
+		f.cancel()
 		if sub != nil {
 			sub.Close()
 		}

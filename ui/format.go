@@ -153,3 +153,17 @@ func barSplit(v float64, width, steps int) (whole, rest int) {
 	n := int(math.Round(clampPct(v) / 100 * float64(width*steps)))
 	return n / steps, n % steps
 }
+
+// ShortOS shortens a Windows caption for the grid: "Microsoft Windows
+// Server 2019 Datacenter" is "Server 2019 Datacenter", "Microsoft Windows
+// 11 Enterprise" is "Win 11 Enterprise". Anything else is kept.
+func ShortOS(name string) string {
+	s := strings.TrimPrefix(strings.TrimSpace(name), "Microsoft ")
+	switch {
+	case strings.HasPrefix(s, "Windows Server "):
+		return strings.TrimPrefix(s, "Windows ")
+	case strings.HasPrefix(s, "Windows "):
+		return "Win " + strings.TrimPrefix(s, "Windows ")
+	}
+	return s
+}

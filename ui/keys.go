@@ -1,60 +1,316 @@
 package ui
 
-import "charm.land/bubbles/v2/key"
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"unicode"
+	"unicode/utf8"
 
-// KeyMap is every key the console answers to. The short help in the status
-// line and the full help overlay (?) are generated from it, so what the
-// screen says is what the keys do. Help labels are plain ASCII so they
-// render in every theme.
+	"charm.land/bubbles/v2/key"
+)
+
+// KeyMap is every key the console answers to, by action. The short help in
+// the status line and the help overlay (?) are generated from it, so what
+// the screen says is what the keys do. Options.Keys overrides it by action
+// name (see Actions).
+//
+// Some keys are fixed and not in the map: ctrl+c always quits, 1..9 switch
+// views, and text inputs (the filter, the command palette) keep their
+// editing keys (enter, esc, backspace, tab, up/down, ctrl+u, ctrl+w).
 type KeyMap struct {
-	Up, Down         key.Binding
+	Up, Down         key.Binding // move the selection; scroll the detail, settings and help
 	PageUp, PageDown key.Binding
 	HalfUp, HalfDown key.Binding
 	Top, Bottom      key.Binding
-	Filter           key.Binding // start typing a filter
-	Clear            key.Binding // esc: close help, clear the filter
+	Open             key.Binding // the selected device's detail view
+	Back             key.Binding // close help, leave a view, clear the filter
+	Filter           key.Binding // type a filter
+	Command          key.Binding // open the command palette
 	Sort, Reverse    key.Binding
+	Group            key.Binding // group the grid by site
+	Mark             key.Binding // mark/unmark the selected device and go to the next
+	MarkAll          key.Binding // mark every device the filter shows
+	ClearMarks       key.Binding
 	Help, Quit       key.Binding
-
-	// Help-only entries: they describe, they never match a key.
-	move, wheel, click key.Binding
 }
 
-// DefaultKeyMap returns the console's keys.
+// action is one configurable action: its name in the config, what it
+// does (for the help), and its binding in a KeyMap.
+type action struct {
+	name, desc string
+	group      string // the help column it is listed in
+	binding    func(*KeyMap) *key.Binding
+}
+
+// Help columns.
+const (
+	groupMove    = "Move"
+	groupDevices = "Devices"
+	groupGeneral = "General"
+)
+
+// actions is every configurable action, in help order. A function, not a
+// package variable, so nothing can change it.
+func actions() []action {
+	return []action{
+		{"up", "up", groupMove, func(k *KeyMap) *key.Binding { return &k.Up }},
+		{"down", "down", groupMove, func(k *KeyMap) *key.Binding { return &k.Down }},
+		{"page_up", "page up", groupMove, func(k *KeyMap) *key.Binding { return &k.PageUp }},
+		{"page_down", "page down", groupMove, func(k *KeyMap) *key.Binding { return &k.PageDown }},
+		{"half_page_up", "half page up", groupMove, func(k *KeyMap) *key.Binding { return &k.HalfUp }},
+		{"half_page_down", "half page down", groupMove, func(k *KeyMap) *key.Binding { return &k.HalfDown }},
+		{"top", "first row", groupMove, func(k *KeyMap) *key.Binding { return &k.Top }},
+		{"bottom", "last row", groupMove, func(k *KeyMap) *key.Binding { return &k.Bottom }},
+		{"open", "device detail", groupDevices, func(k *KeyMap) *key.Binding { return &k.Open }},
+		{"filter", "filter", groupDevices, func(k *KeyMap) *key.Binding { return &k.Filter }},
+		{"sort", "sort by next column", groupDevices, func(k *KeyMap) *key.Binding { return &k.Sort }},
+		{"reverse_sort", "reverse sort", groupDevices, func(k *KeyMap) *key.Binding { return &k.Reverse }},
+		{"group", "group by site", groupDevices, func(k *KeyMap) *key.Binding { return &k.Group }},
+		{"mark", "mark device, next row", groupDevices, func(k *KeyMap) *key.Binding { return &k.Mark }},
+		{"mark_all", "mark all shown", groupDevices, func(k *KeyMap) *key.Binding { return &k.MarkAll }},
+		{"clear_marks", "clear marks", groupDevices, func(k *KeyMap) *key.Binding { return &k.ClearMarks }},
+		{"command", "command palette", groupGeneral, func(k *KeyMap) *key.Binding { return &k.Command }},
+		{"back", "back / clear filter / close", groupGeneral, func(k *KeyMap) *key.Binding { return &k.Back }},
+		{"help", "help", groupGeneral, func(k *KeyMap) *key.Binding { return &k.Help }},
+		{"quit", "quit", groupGeneral, func(k *KeyMap) *key.Binding { return &k.Quit }},
+	}
+}
+
+// Actions returns the names Options.Keys accepts, in help order.
+func Actions() []string {
+	as := actions()
+	out := make([]string, len(as))
+	for i, a := range as {
+		out[i] = a.name
+	}
+	return out
+}
+
+// DefaultKeyMap returns the console's default keys.
 func DefaultKeyMap() KeyMap {
-	return KeyMap{
-		Up:       key.NewBinding(key.WithKeys("up", "k"), key.WithHelp("up/k", "move up")),
-		Down:     key.NewBinding(key.WithKeys("down", "j"), key.WithHelp("down/j", "move down")),
-		PageUp:   key.NewBinding(key.WithKeys("pgup"), key.WithHelp("pgup", "page up")),
-		PageDown: key.NewBinding(key.WithKeys("pgdown"), key.WithHelp("pgdown", "page down")),
-		HalfUp:   key.NewBinding(key.WithKeys("ctrl+u"), key.WithHelp("ctrl+u", "half page up")),
-		HalfDown: key.NewBinding(key.WithKeys("ctrl+d"), key.WithHelp("ctrl+d", "half page down")),
-		Top:      key.NewBinding(key.WithKeys("g", "home"), key.WithHelp("g/home", "first device")),
-		Bottom:   key.NewBinding(key.WithKeys("G", "end"), key.WithHelp("G/end", "last device")),
-		Filter:   key.NewBinding(key.WithKeys("/"), key.WithHelp("/", "filter")),
-		Clear:    key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "clear filter / close")),
-		Sort:     key.NewBinding(key.WithKeys("s"), key.WithHelp("s", "sort")),
-		Reverse:  key.NewBinding(key.WithKeys("S"), key.WithHelp("S", "reverse sort")),
-		Help:     key.NewBinding(key.WithKeys("?"), key.WithHelp("?", "help")),
-		Quit:     key.NewBinding(key.WithKeys("q", "ctrl+c"), key.WithHelp("q", "quit")),
-
-		move:  key.NewBinding(key.WithKeys("j", "k"), key.WithHelp("j/k", "move")),
-		wheel: key.NewBinding(key.WithKeys("mouse wheel"), key.WithHelp("wheel", "scroll")),
-		click: key.NewBinding(key.WithKeys("mouse click"), key.WithHelp("click", "select row / sort by column")),
+	var k KeyMap
+	defaults := map[string][]string{
+		"up": {"up", "k"}, "down": {"down", "j"},
+		"page_up": {"pgup"}, "page_down": {"pgdown"},
+		"half_page_up": {"ctrl+u"}, "half_page_down": {"ctrl+d"},
+		"top": {"g", "home"}, "bottom": {"G", "end"},
+		"open": {"enter"}, "back": {"esc"},
+		"filter": {"/"}, "command": {":"},
+		"sort": {"s"}, "reverse_sort": {"S"}, "group": {"b"},
+		"mark": {"space"}, "mark_all": {"a"}, "clear_marks": {"A"},
+		"help": {"?"}, "quit": {"q"},
 	}
+	for _, a := range actions() {
+		a.set(&k, defaults[a.name])
+	}
+	return k
 }
 
-// ShortHelp is the one-line help in the status line.
-func (k KeyMap) ShortHelp() []key.Binding {
-	return []key.Binding{k.move, k.Filter, k.Sort, k.Help, k.Quit}
+func (a action) set(k *KeyMap, keys []string) {
+	*a.binding(k) = key.NewBinding(key.WithKeys(keys...), key.WithHelp(keyLabel(keys), a.desc))
 }
 
-// FullHelp is the help overlay, one column per group.
-func (k KeyMap) FullHelp() [][]key.Binding {
-	quit := k.Quit
-	quit.SetHelp("q/ctrl+c", "quit")
-	return [][]key.Binding{
-		{k.Up, k.Down, k.PageUp, k.PageDown, k.HalfUp, k.HalfDown, k.Top, k.Bottom},
-		{k.Filter, k.Clear, k.Sort, k.Reverse, k.wheel, k.click, k.Help, quit},
+// keyLabel is how the help writes a binding's keys: "up/k", "space";
+// "f /" when one of them is the slash.
+func keyLabel(keys []string) string {
+	if slices.Contains(keys, "/") {
+		return strings.Join(keys, " ")
 	}
+	return strings.Join(keys, "/")
+}
+
+// WithKeys returns the key map with the actions in overrides bound to
+// their new keys (names as Actions lists them; keys as a terminal names
+// them: "f", "ctrl+f", "F2", "space", "alt+enter"). It is an error to name
+// an unknown action, to give an action no keys, to write a key no
+// terminal sends, to take a fixed key (ctrl+c, 1..9), or to bind one key
+// to two actions.
+func (k KeyMap) WithKeys(overrides map[string][]string) (KeyMap, error) {
+	as := actions()
+	byName := make(map[string]action, len(as))
+	for _, a := range as {
+		byName[a.name] = a
+	}
+	var errs []error
+	names := make([]string, 0, len(overrides))
+	for name := range overrides {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		keys := overrides[name]
+		a, ok := byName[name]
+		if !ok {
+			errs = append(errs, fmt.Errorf("keys: unknown action %q%s", name, suggest(name, Actions())))
+			continue
+		}
+		if len(keys) == 0 {
+			errs = append(errs, fmt.Errorf("keys.%s: no keys given (the default is %s)", name, keyLabel(a.binding(ptr(DefaultKeyMap())).Keys())))
+			continue
+		}
+		norm := make([]string, 0, len(keys))
+		for _, ks := range keys {
+			n, err := NormalizeKey(ks)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("keys.%s: %w", name, err))
+				continue
+			}
+			if n == "ctrl+c" && name != "quit" {
+				errs = append(errs, fmt.Errorf("keys.%s: ctrl+c always quits", name))
+				continue
+			}
+			if len(n) == 1 && n[0] >= '1' && n[0] <= '9' {
+				errs = append(errs, fmt.Errorf("keys.%s: %s switches to view %s", name, n, n))
+				continue
+			}
+			if !slices.Contains(norm, n) {
+				norm = append(norm, n)
+			}
+		}
+		if len(norm) > 0 {
+			a.set(&k, norm)
+		}
+	}
+	// One key, one action.
+	owner := map[string]string{}
+	for _, a := range as {
+		for _, ks := range a.binding(&k).Keys() {
+			if prev, ok := owner[ks]; ok {
+				errs = append(errs, fmt.Errorf("keys: %s is bound to both %s and %s", ks, prev, a.name))
+				continue
+			}
+			owner[ks] = a.name
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return DefaultKeyMap(), err
+	}
+	return k, nil
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// ValidateKeys checks key overrides as Options.Keys takes them (see
+// KeyMap.WithKeys), so main can reject a bad config before opening the
+// console.
+func ValidateKeys(overrides map[string][]string) error {
+	_, err := DefaultKeyMap().WithKeys(overrides)
+	return err
+}
+
+// keyNames are the named keys, as Bubble Tea writes them, with the other
+// spellings people use for them.
+func keyNames() map[string]string {
+	m := map[string]string{
+		"enter": "enter", "return": "enter", "tab": "tab", "backspace": "backspace",
+		"esc": "esc", "escape": "esc", "space": "space", "up": "up", "down": "down",
+		"left": "left", "right": "right", "insert": "insert", "ins": "insert",
+		"delete": "delete", "del": "delete", "pgup": "pgup", "pageup": "pgup",
+		"pgdown": "pgdown", "pagedown": "pgdown", "pgdn": "pgdown", "home": "home", "end": "end",
+	}
+	for i := 1; i <= 20; i++ {
+		f := fmt.Sprintf("f%d", i)
+		m[f] = f
+	}
+	return m
+}
+
+// NormalizeKey returns a key as Bubble Tea names it ("ctrl+alt+x",
+// "pgdown", "G"), or an error for a key no terminal sends. Named keys
+// and modifiers ignore case and take common spellings ("Escape", "PageDown",
+// "Alt+Ctrl+X"); a single character is kept as is, so "G" is shift+g.
+func NormalizeKey(s string) (string, error) {
+	if s == "" {
+		return "", errors.New("empty key")
+	}
+	if s == " " {
+		return "space", nil
+	}
+	if utf8.RuneCountInString(s) == 1 {
+		r, _ := utf8.DecodeRuneInString(s)
+		if !unicode.IsPrint(r) {
+			return "", fmt.Errorf("key %q is not printable; name it (e.g. tab, esc)", s)
+		}
+		return s, nil
+	}
+	parts := strings.Split(s, "+")
+	base := parts[len(parts)-1]
+	mods := parts[:len(parts)-1]
+	if base == "" && len(parts) >= 2 { // "ctrl++"
+		base, mods = "+", parts[:len(parts)-2]
+	}
+	order := []string{"ctrl", "alt", "shift", "meta", "hyper", "super"}
+	have := map[string]bool{}
+	for _, m := range mods {
+		m = strings.ToLower(m)
+		if m == "control" {
+			m = "ctrl"
+		}
+		if !slices.Contains(order, m) {
+			return "", fmt.Errorf("key %q: unknown modifier %q (ctrl, alt, shift, meta, hyper, super)", s, m)
+		}
+		have[m] = true
+	}
+	name := base
+	if utf8.RuneCountInString(base) != 1 {
+		n, ok := keyNames()[strings.ToLower(base)]
+		if !ok {
+			return "", fmt.Errorf("key %q: unknown key name %q (e.g. enter, esc, tab, space, up, pgdown, f2, or one character)", s, base)
+		}
+		name = n
+	} else if len(mods) > 0 {
+		name = strings.ToLower(base) // ctrl+D is ctrl+d
+	}
+	var b strings.Builder
+	for _, m := range order {
+		if have[m] {
+			b.WriteString(m + "+")
+		}
+	}
+	b.WriteString(name)
+	return b.String(), nil
+}
+
+// shortHelp is the status line's help for a page: the few keys a person
+// needs to find the rest.
+func (k *KeyMap) shortHelp(p pageID) []helpItem {
+	move := helpItem{moveLabel(k), "move"}
+	switch p {
+	case pageDetail:
+		return []helpItem{item(k.Back, "back"), {moveLabel(k), "scroll"}, item(k.Command, "command"), item(k.Help, "help"), item(k.Quit, "quit")}
+	case pageSettings:
+		return []helpItem{item(k.Back, "back"), move, item(k.Command, "command"), item(k.Help, "help"), item(k.Quit, "quit")}
+	}
+	return []helpItem{move, item(k.Filter, "filter"), item(k.Open, "detail"), item(k.Mark, "mark"),
+		item(k.Command, "command"), item(k.Help, "help"), item(k.Quit, "quit")}
+}
+
+// helpItem is one "key description" pair.
+type helpItem struct{ key, desc string }
+
+func item(b key.Binding, desc string) helpItem {
+	return helpItem{firstKey(b), desc}
+}
+
+func firstKey(b key.Binding) string {
+	if ks := b.Keys(); len(ks) > 0 {
+		return ks[0]
+	}
+	return ""
+}
+
+// moveLabel is "j/k" for the default keys: the first single-character
+// keys of down and up, or their first keys when they have none.
+func moveLabel(k *KeyMap) string {
+	pick := func(b key.Binding) string {
+		for _, ks := range b.Keys() {
+			if utf8.RuneCountInString(ks) == 1 {
+				return ks
+			}
+		}
+		return firstKey(b)
+	}
+	return pick(k.Down) + "/" + pick(k.Up)
 }

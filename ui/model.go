@@ -1,12 +1,11 @@
 package ui
 
 import (
-	"slices"
+	"context"
 	"strings"
 	"time"
 	"unicode"
 
-	"charm.land/bubbles/v2/help"
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 
@@ -15,19 +14,31 @@ import (
 )
 
 // Client is what the console needs of the engine. *engine.Engine
-// satisfies it; tests use a slice plus a real engine.Hub.
+// satisfies it; tests use a slice plus a real engine.Hub. Detail and
+// History are called from tea.Cmds, never from Update or View, so a slow
+// store never freezes the screen.
 type Client interface {
 	Devices() []engine.DeviceState // full snapshot, any order
 	Summary() engine.Summary
 	Subscribe() *engine.Subscription
+	Detail(ctx context.Context, id int64) (engine.DeviceDetail, error)
+	// History returns the samples of one metric ("cpu_pct", "mem_pct")
+	// since a time, oldest first.
+	History(ctx context.Context, id int64, metric string, since time.Time) ([]engine.MetricPoint, error)
+}
+
+// Setting is one line of the settings view: a config key, its effective
+// value, its default and what it does.
+type Setting struct {
+	Key, Value, Default, Doc string
 }
 
 // Options configure the console. The zero value works.
 type Options struct {
 	// Theme is a name from themes.Names(); "" is the default theme. An
-	// unknown name falls back to the default: validate user input with
-	// themes.Get first to report it. main picks "ascii" for non-UTF-8
-	// locales with themes.AutoName.
+	// unknown name falls back to the default with an error toast: validate
+	// user input with themes.Get first to report it. main picks "ascii"
+	// for non-UTF-8 locales with themes.AutoName.
 	Theme string
 	// NoColor drops all colour from the theme (NO_COLOR; see
 	// themes.NoColor). Selection and headings stay visible through
@@ -39,18 +50,36 @@ type Options struct {
 	EmptyHint string
 	// User and Role are shown in the header.
 	User, Role string
-	// Now is the clock for relative times ("4s ago"); nil is time.Now.
-	// Tests fix it so screens are stable.
+	// Now is the clock for relative times ("4s ago") and the sparklines'
+	// 24 hours; nil is time.Now. Tests fix it so screens are stable.
 	Now func() time.Time
+	// Settings is the effective configuration, shown read-only by the
+	// settings view in this order. Send a SettingsMsg after a reload.
+	Settings []Setting
+	// ConfigPath is the config file, named in the settings view so the
+	// admin knows where to change a value; "" names none.
+	ConfigPath string
+	// SavedViews maps a view name to a filter expression (see
+	// ParseFilter; a sort:COLUMN or sort:-COLUMN term sets the order),
+	// applied with :view NAME. Check them with ValidateViews.
+	SavedViews map[string]string
+	// Keys overrides DefaultKeyMap by action name (see Actions), e.g.
+	// {"filter": {"/", "f"}}. Check it with ValidateKeys: a bad map is
+	// ignored (the defaults apply) and the console says so.
+	Keys map[string][]string
 }
 
-// Screen geometry: two header lines, the column titles, the rows, one
-// status line.
+// Screen geometry: three header lines (title, fleet, tabs), the page, one
+// status line. In the device grid the page starts with the column titles.
 const (
-	headerLines = 2
-	gridTop     = headerLines // y of the column titles
+	titleY      = 0
+	fleetY      = 1
+	tabsY       = 2
+	headerLines = 3
+	bodyTop     = headerLines // y of the first line of a page
+	gridTop     = bodyTop     // y of the column titles
 	rowsTop     = gridTop + 1 // y of the first device row
-	chromeLines = rowsTop + 1 // everything that is not a device row
+	chromeLines = headerLines + 1
 	wheelStep   = 3
 
 	// MinWidth and MinHeight are the smallest terminal the console draws
@@ -61,7 +90,7 @@ const (
 
 // Model is the console: a tea.Model (Bubble Tea v2). Create it with New.
 type Model struct {
-	*look // never changes after New; a pointer keeps Model small to copy
+	*look // changes only as a whole (ThemeMsg); a pointer keeps Model small to copy
 	opts  Options
 	feed  *feed
 	now   func() time.Time
@@ -70,31 +99,37 @@ type Model struct {
 	loaded  bool                 // the first snapshot has arrived
 	devices []engine.DeviceState // every device, in arrival order
 	index   map[int64]int        // device ID -> position in devices
-	rows    []int                // what the grid shows: positions in devices, filtered and sorted
 	summary engine.Summary
 
-	sortBy   Column
-	sortDesc bool
-	filter   string
-	typing   bool // the filter input has the keyboard
+	grid     grid
+	page     pageID
+	detail   detailState
+	settings settingsState
+	palette  palette
 
-	cursor   int   // selected position in rows
-	offset   int   // first row on screen
-	selected int64 // ID of the selected device, so the selection follows it through re-sorts
-	hasSel   bool
+	showHelp   bool
+	helpOffset int
+
+	toast    toast
+	toastSeq int
 
 	width, height int
-	showHelp      bool
 	quitting      bool
 }
 
-// look is how the console draws: theme, inks, keys and help. Shared by
-// all copies of a Model and never modified after New.
+// look is how the console draws and which keys it answers: theme, inks,
+// keys. Shared by all copies of a Model; replaced, never modified.
 type look struct {
-	theme themes.Theme
-	inks  inks
-	keys  KeyMap
-	help  help.Model
+	theme    themes.Theme
+	inks     inks
+	keys     KeyMap
+	commands []command
+}
+
+func newLook(th themes.Theme, keys KeyMap) *look {
+	l := &look{theme: th, inks: newInks(th), keys: keys}
+	l.commands = commands()
+	return l
 }
 
 // New returns the console for c. It does nothing until the program runs
@@ -103,42 +138,45 @@ func New(c Client, opts Options) Model {
 	if opts.Title == "" {
 		opts.Title = "rmm"
 	}
+	var startErrs []string
 	th, err := themes.Get(opts.Theme)
+	if opts.Theme == "" {
+		th, err = themes.Get(themes.Default)
+	}
 	if err != nil {
+		startErrs = append(startErrs, err.Error())
 		th, _ = themes.Get(themes.Default)
 	}
 	if opts.NoColor {
 		th = th.WithoutColor()
 	}
+	km, err := DefaultKeyMap().WithKeys(opts.Keys)
+	if err != nil {
+		startErrs = append(startErrs, "key overrides ignored: "+strings.ReplaceAll(err.Error(), "\n", "; "))
+	}
 	now := opts.Now
 	if now == nil {
 		now = time.Now
 	}
-	h := help.New()
-	h.ShortSeparator = th.Glyphs.HelpSep
-	h.FullSeparator = "    "
-	h.Ellipsis = th.Glyphs.Ellipsis
-	h.Styles = help.Styles{
-		Ellipsis:       th.Muted,
-		ShortKey:       th.Muted,
-		ShortDesc:      th.Muted,
-		ShortSeparator: th.Muted,
-		FullKey:        th.HelpKey,
-		FullDesc:       th.HelpDesc,
-		FullSeparator:  th.Muted,
+	m := Model{
+		look:     newLook(th, km),
+		opts:     opts,
+		feed:     newFeed(c),
+		now:      now,
+		index:    make(map[int64]int),
+		grid:     newGrid(),
+		settings: settingsState{items: opts.Settings},
 	}
-	return Model{
-		look:  &look{theme: th, inks: newInks(th), keys: DefaultKeyMap(), help: h},
-		opts:  opts,
-		feed:  newFeed(c),
-		now:   now,
-		index: make(map[int64]int),
+	if len(startErrs) > 0 {
+		m.toast = toast{text: strings.Join(startErrs, "; "), err: true}
 	}
+	return m
 }
 
-// Close unsubscribes from the engine. Quitting with q or ctrl+c does it
-// already; main may also call it after Run returns (safe to repeat) for
-// the cases where the program ended otherwise (killed, context done).
+// Close unsubscribes from the engine and cancels loads in flight.
+// Quitting with q or ctrl+c does it already; main may also call it after
+// Run returns (safe to repeat) for the cases where the program ended
+// otherwise (killed, context done).
 func (m Model) Close() { m.feed.close() }
 
 type tickMsg time.Time
@@ -153,12 +191,14 @@ func (m Model) Init() tea.Cmd {
 	return tea.Batch(m.feed.subscribe, tick())
 }
 
-// Update applies engine events, keys, mouse and resizes.
+// Update applies engine events, keys, mouse, resizes and the messages
+// main sends (NoticeMsg, ThemeMsg, SettingsMsg).
 func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	switch msg := msg.(type) {
 	case tea.WindowSizeMsg:
 		m.width, m.height = msg.Width, msg.Height
 		m.clamp()
+		m.clampScrolls()
 		return m, nil
 
 	case tickMsg:
@@ -178,43 +218,90 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, m.feed.wait(m.sub, time.Time{})
 
 	case updateMsg:
-		if m.apply(msg.update.Devices) {
+		reorder, detailChanged := m.apply(msg.update.Devices)
+		if len(msg.update.Removed) > 0 {
+			m.remove(msg.update.Removed)
+			reorder = true
+		}
+		if reorder {
 			m.refresh()
 		}
 		m.summary = msg.update.Summary
-		return m, m.feed.wait(m.sub, msg.at)
+		cmds := []tea.Cmd{m.feed.wait(m.sub, msg.at)}
+		if detailChanged {
+			cmds = append(cmds, m.detailChanged())
+		}
+		return m, tea.Batch(cmds...)
+
+	case detailMsg:
+		return m, m.detailLoaded(msg)
+
+	case exportedMsg:
+		if msg.err != nil {
+			return m, m.notify(msg.err.Error(), true)
+		}
+		return m, m.notify("exported "+Thousands(msg.n)+" "+plural(msg.n, "device", "devices")+" to "+msg.path, false)
+
+	case NoticeMsg:
+		return m, m.notify(msg.Text, msg.Err)
+
+	case ThemeMsg:
+		return m, m.setTheme(msg.Name)
+
+	case SettingsMsg:
+		m.settings.items = msg.Settings
+		m.clampScrolls()
+		return m, nil
+
+	case toastExpiredMsg:
+		if msg.seq == m.toast.seq && !m.toast.err {
+			m.toast = toast{}
+		}
+		return m, nil
 
 	case tea.KeyPressMsg:
 		return m.key(msg)
 
 	case tea.PasteMsg:
-		if m.typing {
-			m.setFilter(m.filter + strings.Map(printable, msg.Content))
+		text := strings.Map(printable, msg.Content)
+		switch {
+		case m.palette.open:
+			m.palette.setInput(m.palette.input + text)
+		case m.grid.typing:
+			m.setFilter(m.grid.filter + text)
 		}
 		return m, nil
 
 	case tea.MouseWheelMsg:
+		n := 0
 		switch msg.Button {
 		case tea.MouseWheelUp:
-			m.scroll(-wheelStep)
+			n = -wheelStep
 		case tea.MouseWheelDown:
-			m.scroll(wheelStep)
+			n = wheelStep
+		}
+		if m.showHelp {
+			m.helpOffset += n
+			m.clampScrolls()
+		} else if n != 0 {
+			m.wheel(n)
 		}
 		return m, nil
 
 	case tea.MouseClickMsg:
-		m.click(msg.Mouse())
-		return m, nil
+		return m.click(msg.Mouse())
 	}
 	return m, nil
 }
 
 // apply merges device states by ID: replace a known device, append a new
-// one. It reports whether the grid's rows must be recomputed: not when
-// every change keeps its device's place (same sort key, same hostname,
-// same filter match), which is the common case during a sweep sorted by
-// hostname, and saves re-sorting 10,000 rows for nothing.
-func (m *Model) apply(ds []engine.DeviceState) (reorder bool) {
+// one. reorder reports whether the grid's rows must be recomputed: not
+// when every change keeps its device's place (same sort key, same
+// hostname, same filter match, same group), which is the common case
+// during a sweep sorted by hostname, and saves re-sorting 10,000 rows for
+// nothing. detail reports that the device the detail view shows changed.
+func (m *Model) apply(ds []engine.DeviceState) (reorder, detail bool) {
+	g := &m.grid
 	for _, d := range ds {
 		i, ok := m.index[d.ID]
 		if !ok {
@@ -224,115 +311,38 @@ func (m *Model) apply(ds []engine.DeviceState) (reorder bool) {
 			continue
 		}
 		old := &m.devices[i]
-		if !reorder && (CompareDevices(old, &d, m.sortBy, false) != 0 ||
-			MatchDevice(old, m.filter) != MatchDevice(&d, m.filter)) {
+		if !reorder && (CompareDevices(old, &d, g.sortBy, false) != 0 ||
+			g.flt.match(old) != g.flt.match(&d) ||
+			g.grouped && (old.Site != d.Site || old.Status != d.Status)) {
 			reorder = true
+		}
+		if d.ID == m.detail.id && m.detail.opened && !sameState(old, &d) {
+			detail = true
 		}
 		m.devices[i] = d
 	}
-	return reorder
+	return reorder, detail
 }
 
-// refresh recomputes the rows (filter, then sort) and keeps the selected
-// device selected, at the same place on screen when it can: an admin about
-// to act on a device must not find another one under the cursor because a
-// poll re-ordered the grid.
-func (m *Model) refresh() {
-	onScreen := m.cursor - m.offset
-	rows := make([]int, 0, len(m.devices))
+// remove drops devices the engine deleted, and their marks.
+func (m *Model) remove(ids []int64) {
+	gone := make(map[int64]bool, len(ids))
+	marks := m.editMarks()
+	for _, id := range ids {
+		gone[id] = true
+		delete(marks, id)
+	}
+	kept := make([]engine.DeviceState, 0, len(m.devices))
+	for _, d := range m.devices {
+		if !gone[d.ID] {
+			kept = append(kept, d)
+		}
+	}
+	m.devices = kept
+	clear(m.index)
 	for i := range m.devices {
-		if MatchDevice(&m.devices[i], m.filter) {
-			rows = append(rows, i)
-		}
+		m.index[m.devices[i].ID] = i
 	}
-	by, desc := m.sortBy, m.sortDesc
-	// CompareDevices is a total order (ties end at the ID), so the faster
-	// unstable sort gives the same result as a stable one.
-	slices.SortFunc(rows, func(a, b int) int {
-		return CompareDevices(&m.devices[a], &m.devices[b], by, desc)
-	})
-	m.rows = rows
-
-	found := false
-	if m.hasSel {
-		for i, r := range rows {
-			if m.devices[r].ID == m.selected {
-				m.cursor, found = i, true
-				break
-			}
-		}
-	}
-	if found {
-		m.offset = m.cursor - onScreen
-	}
-	m.clamp()
-}
-
-// visibleRows is how many device rows fit on screen.
-func (m Model) visibleRows() int {
-	return max(0, m.height-chromeLines)
-}
-
-// clamp keeps the cursor on a row and on screen, and records which device
-// it is on.
-func (m *Model) clamp() {
-	n, vis := len(m.rows), m.visibleRows()
-	m.cursor = min(max(m.cursor, 0), max(n-1, 0))
-	if m.cursor < m.offset {
-		m.offset = m.cursor
-	}
-	if vis > 0 && m.cursor >= m.offset+vis {
-		m.offset = m.cursor - vis + 1
-	}
-	m.offset = min(max(m.offset, 0), max(n-vis, 0))
-	if n > 0 {
-		m.selected, m.hasSel = m.devices[m.rows[m.cursor]].ID, true
-	}
-}
-
-// moveTo selects row i (clamped).
-func (m *Model) moveTo(i int) {
-	m.cursor = i
-	m.clamp()
-}
-
-// page moves the cursor and the view together by n rows, like less.
-func (m *Model) page(n int) {
-	m.offset += n
-	m.cursor += n
-	m.clamp()
-}
-
-// scroll moves the view by n rows and drags the cursor along only when it
-// would leave the screen (mouse wheel).
-func (m *Model) scroll(n int) {
-	vis := m.visibleRows()
-	m.offset = min(max(m.offset+n, 0), max(len(m.rows)-vis, 0))
-	if m.cursor < m.offset {
-		m.cursor = m.offset
-	}
-	if vis > 0 && m.cursor >= m.offset+vis {
-		m.cursor = m.offset + vis - 1
-	}
-	m.clamp()
-}
-
-// setSort re-sorts and goes to the top: after asking for an order, the
-// admin wants to see its head (busiest CPU first...), not the device they
-// happened to be on. Live updates, by contrast, keep the selection.
-func (m *Model) setSort(by Column, desc bool) {
-	m.sortBy, m.sortDesc = by, desc
-	m.hasSel = false
-	m.cursor, m.offset = 0, 0
-	m.refresh()
-}
-
-func (m *Model) setFilter(f string) {
-	if f == m.filter {
-		return
-	}
-	m.filter = f
-	m.refresh()
 }
 
 func (m Model) quit() (tea.Model, tea.Cmd) {
@@ -341,95 +351,75 @@ func (m Model) quit() (tea.Model, tea.Cmd) {
 	return m, tea.Quit
 }
 
+// key routes a key press: ctrl+c first, then whatever has the keyboard
+// (palette, filter input, help), then the keys every page shares, then
+// the page's own.
 func (m Model) key(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
-	k := m.keys
+	k := &m.keys
 	if msg.String() == "ctrl+c" {
 		return m.quit()
 	}
-	if m.typing {
-		return m.filterKey(msg)
+	if m.palette.open {
+		return m.paletteKey(msg)
+	}
+	if m.grid.typing {
+		return m.filterKey(msg), nil
+	}
+	// An error stays until a key is pressed; esc only dismisses it.
+	if m.toast.err && m.toast.text != "" {
+		m.toast = toast{}
+		if key.Matches(msg, k.Back) {
+			return m, nil
+		}
 	}
 	if m.showHelp {
-		switch {
-		case key.Matches(msg, k.Quit):
-			return m.quit()
-		case key.Matches(msg, k.Help, k.Clear):
-			m.showHelp = false
-		}
-		return m, nil
+		return m.helpKey(msg)
 	}
-	half := max(m.visibleRows()/2, 1)
 	switch {
 	case key.Matches(msg, k.Quit):
 		return m.quit()
 	case key.Matches(msg, k.Help):
-		m.showHelp = true
-	case key.Matches(msg, k.Clear):
-		m.setFilter("")
-	case key.Matches(msg, k.Filter):
-		m.typing = true
-	case key.Matches(msg, k.Up):
-		m.moveTo(m.cursor - 1)
+		m.showHelp, m.helpOffset = true, 0
+		return m, nil
+	case key.Matches(msg, k.Command):
+		m.palette = palette{open: true, sel: -1}
+		return m, nil
+	}
+	if s := msg.String(); len(s) == 1 && s[0] >= '1' && s[0] <= '9' {
+		if i := int(s[0] - '1'); i < len(pages()) {
+			return m.switchTo(pages()[i].id)
+		}
+		return m, nil
+	}
+	return pageOf(m.page).key(m, msg)
+}
+
+func (m Model) helpKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
+	k := &m.keys
+	switch {
+	case key.Matches(msg, k.Quit):
+		return m.quit()
+	case key.Matches(msg, k.Help, k.Back):
+		m.showHelp = false
 	case key.Matches(msg, k.Down):
-		m.moveTo(m.cursor + 1)
-	case key.Matches(msg, k.PageUp):
-		m.page(-max(m.visibleRows(), 1))
-	case key.Matches(msg, k.PageDown):
-		m.page(max(m.visibleRows(), 1))
-	case key.Matches(msg, k.HalfUp):
-		m.page(-half)
-	case key.Matches(msg, k.HalfDown):
-		m.page(half)
+		m.helpOffset++
+	case key.Matches(msg, k.Up):
+		m.helpOffset--
+	case key.Matches(msg, k.PageDown, k.HalfDown):
+		m.helpOffset += max(m.height/2, 1)
+	case key.Matches(msg, k.PageUp, k.HalfUp):
+		m.helpOffset -= max(m.height/2, 1)
 	case key.Matches(msg, k.Top):
-		m.moveTo(0)
+		m.helpOffset = 0
 	case key.Matches(msg, k.Bottom):
-		m.moveTo(len(m.rows) - 1)
-	case key.Matches(msg, k.Sort):
-		m.sortBy = m.sortBy.next()
-		m.setSort(m.sortBy, m.sortBy.DefaultDesc())
-	case key.Matches(msg, k.Reverse):
-		m.setSort(m.sortBy, !m.sortDesc)
+		m.helpOffset = 1 << 30
 	}
+	m.clampScrolls()
 	return m, nil
 }
 
-// filterKey edits the filter while it has the keyboard. The grid narrows
-// as you type; arrows still move the selection.
-func (m Model) filterKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
-	switch msg.String() {
-	case "esc":
-		m.typing = false
-		m.setFilter("")
-	case "enter":
-		m.typing = false
-	case "backspace":
-		r := []rune(m.filter)
-		if len(r) > 0 {
-			m.setFilter(string(r[:len(r)-1]))
-		}
-	case "ctrl+u":
-		m.setFilter("")
-	case "ctrl+w":
-		f := strings.TrimRight(m.filter, " ")
-		m.setFilter(f[:strings.LastIndex(f, " ")+1])
-	case "up":
-		m.moveTo(m.cursor - 1)
-	case "down":
-		m.moveTo(m.cursor + 1)
-	case "pgup":
-		m.page(-max(m.visibleRows(), 1))
-	case "pgdown":
-		m.page(max(m.visibleRows(), 1))
-	default:
-		if t := strings.Map(printable, msg.Text); t != "" {
-			m.setFilter(m.filter + t)
-		}
-	}
-	return m, nil
-}
-
-// printable drops control characters (a pasted newline, a tab) from
-// filter input.
+// printable drops control characters (a pasted newline, a tab) from text
+// input.
 func printable(r rune) rune {
 	if unicode.IsPrint(r) {
 		return r
@@ -437,31 +427,58 @@ func printable(r rune) rune {
 	return -1
 }
 
-// click selects the clicked row, or sorts by the clicked column title
-// (clicking the sorted column again reverses it).
-func (m *Model) click(ms tea.Mouse) {
-	if ms.Button != tea.MouseLeft || m.showHelp || m.tooSmall() {
-		return
+// click handles a left click: the tab bar switches views, the rest goes
+// to the page.
+func (m Model) click(ms tea.Mouse) (tea.Model, tea.Cmd) {
+	if ms.Button != tea.MouseLeft || m.showHelp || m.palette.open || m.tooSmall() {
+		return m, nil
 	}
-	switch {
-	case ms.Y == gridTop:
-		for _, c := range layoutColumns(m.width) {
-			if ms.X >= c.x && ms.X < c.x+c.width {
-				if c.col == m.sortBy {
-					m.setSort(c.col, !m.sortDesc)
-				} else {
-					m.setSort(c.col, c.col.DefaultDesc())
-				}
-				return
+	if ms.Y == tabsY {
+		for _, t := range m.tabs() {
+			if ms.X >= t.x && ms.X < t.x+t.width {
+				return m.switchTo(t.id)
 			}
 		}
-	case ms.Y >= rowsTop && ms.Y < rowsTop+m.visibleRows():
-		if i := m.offset + ms.Y - rowsTop; i < len(m.rows) {
-			m.moveTo(i)
-		}
+		return m, nil
 	}
+	if ms.Y >= bodyTop && ms.Y < m.height-1 {
+		return pageOf(m.page).click(m, ms.X, ms.Y-bodyTop)
+	}
+	return m, nil
+}
+
+// wheel scrolls the page under the mouse.
+func (m *Model) wheel(n int) {
+	switch m.page {
+	case pageDevices:
+		m.scroll(n)
+	case pageDetail:
+		m.detail.offset += n
+	case pageSettings:
+		m.settings.scroll(n, m.settingsRows())
+	}
+	m.clampScrolls()
 }
 
 func (m Model) tooSmall() bool {
 	return m.width < MinWidth || m.height < MinHeight
+}
+
+// bodyHeight is the number of lines a page has.
+func (m *Model) bodyHeight() int {
+	return max(0, m.height-chromeLines)
+}
+
+// clampScrolls keeps the scrolled pages and the help within their content.
+func (m *Model) clampScrolls() {
+	m.detail.offset = min(max(m.detail.offset, 0), max(len(m.detailLines())-m.bodyHeight(), 0))
+	m.settings.clamp(m.settingsRows())
+	m.helpOffset = min(max(m.helpOffset, 0), m.helpMaxOffset())
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }

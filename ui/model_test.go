@@ -56,6 +56,16 @@ func TestASCIIThemeRendersOnlyASCIIInEveryState(t *testing.T) {
 		"sweeping":         update(big, updateMsg{update: engine.Update{Summary: engine.Summary{Devices: 300, Sweeping: true, Done: 120}}}),
 		"loading":          update(New(newHubClient(nil), opts), tea.WindowSizeMsg{Width: 80, Height: 24}),
 		"unicode hostname": loaded(t, []engine.DeviceState{{ID: 1, Hostname: "MÜNCHEN-SRV-WITH-A-LONG-NAME", Status: engine.StatusOnline}}, opts, 80, 24),
+		"grouped, marked":  update(big, keys("b", "space", "space", "a")...),
+		"palette":          update(big, keyPress(":")),
+		"palette args":     update(big, append(keys(":"), typeText("sort cpu ")...)...),
+		"filter error":     update(big, append(keys("/"), typeText("cpu>x")...)...),
+		"detail":           withDetail(t, update(big, keyPress("enter"))),
+		"detail loading":   update(big, keyPress("enter")),
+		"settings":         update(loaded(t, fleet(10), Options{Theme: "ascii", Settings: testSettings()}, 80, 24), keyPress("3")),
+		"no settings":      update(big, keyPress("3")),
+		"error toast":      update(big, NoticeMsg{Text: "config reload failed", Err: true}),
+		"help scrolled":    update(big, keyPress("?"), keyPress("G")),
 	}
 	for name, m := range states {
 		t.Run(name, func(t *testing.T) {
@@ -74,7 +84,14 @@ func TestEveryLineFitsTheTerminal(t *testing.T) {
 	for _, theme := range []string{"default", "light", "high-contrast", "ascii"} {
 		for _, size := range [][2]int{{80, 24}, {100, 30}, {120, 40}, {200, 60}} {
 			m := loaded(t, fleet(500), Options{Theme: theme, User: "a-very-long-user-name@corp.contoso.com", Role: "Operator"}, size[0], size[1])
-			for _, s := range []Model{m, update(m, keyPress("?")), update(m, keys("/", "x")...)} {
+			m.opts.Settings = testSettings()
+			m.settings.items = testSettings()
+			states := []Model{m, update(m, keyPress("?")), update(m, keys("/", "x")...), update(m, keys("b", "a")...),
+				update(m, keyPress(":")), withDetail(t, update(m, keyPress("enter"))), update(m, keyPress("3")),
+				update(m, append(keys("/"), typeText(strings.Repeat("site:london ", 30))...)...),
+				update(m, append(keys(":"), typeText("export csv /"+strings.Repeat("very-long-directory/", 20))...)...),
+				update(m, NoticeMsg{Text: strings.Repeat("a long notice ", 30)})}
+			for _, s := range states {
 				lines := strings.Split(s.View().Content, "\n")
 				if len(lines) != size[1] {
 					t.Errorf("%s %dx%d: %d lines, want %d", theme, size[0], size[1], len(lines), size[1])
@@ -111,22 +128,22 @@ func TestUnknownThemeFallsBackToDefault(t *testing.T) {
 func TestSortKeys(t *testing.T) {
 	m := loaded(t, fleet(100), Options{}, 120, 40)
 	m = update(m, keys("j", "j", "s")...)
-	if m.sortBy != ColSite || m.sortDesc || m.cursor != 0 {
-		t.Errorf("s: sort=%v desc=%v cursor=%d; want SITE ascending from the top", m.sortBy, m.sortDesc, m.cursor)
+	if m.grid.sortBy != ColSite || m.grid.sortDesc || m.grid.cursor != 0 {
+		t.Errorf("s: sort=%v desc=%v cursor=%d; want SITE ascending from the top", m.grid.sortBy, m.grid.sortDesc, m.grid.cursor)
 	}
 	m = update(m, keys("s", "s")...)
-	if m.sortBy != ColCPU || !m.sortDesc {
-		t.Errorf("CPU should start busiest first, got desc=%v", m.sortDesc)
+	if m.grid.sortBy != ColCPU || !m.grid.sortDesc {
+		t.Errorf("CPU should start busiest first, got desc=%v", m.grid.sortDesc)
 	}
 	m = update(m, keyPress("S"))
-	if m.sortDesc {
+	if m.grid.sortDesc {
 		t.Errorf("S should reverse")
 	}
 	if !strings.Contains(lineWith(screenText(m), "HOSTNAME"), "▲CPU") {
 		t.Errorf("header should mark CPU ascending: %q", lineWith(screenText(m), "HOSTNAME"))
 	}
-	first := m.devices[m.rows[0]]
-	if first.CPUPct > m.devices[m.rows[1]].CPUPct {
+	first := m.devices[m.grid.rows[0]]
+	if first.CPUPct > m.devices[m.grid.rows[1]].CPUPct {
 		t.Error("S did not reverse the order")
 	}
 }
@@ -170,4 +187,14 @@ func TestFeedStopsWaitingOnClose(t *testing.T) {
 	if f.subscribe() != nil {
 		t.Error("a closed feed must not subscribe again")
 	}
+}
+
+// withDetail runs the detail load the model asked for, as the program
+// would.
+func withDetail(t *testing.T, m Model) Model {
+	t.Helper()
+	if !m.detail.loading {
+		t.Fatal("no detail load in flight")
+	}
+	return update(m, m.loadDetail()())
 }

@@ -27,7 +27,7 @@ func inkOf(st lipgloss.Style) ink {
 // inks are the theme's grid styles as inks, and the status labels'
 // symbols, made once in New.
 type inks struct {
-	muted, online, offline, unknown, warn, critical, barFill, barTrack, selected ink
+	muted, online, offline, unknown, warn, critical, barFill, barTrack, selected, mark ink
 
 	onlineSym, offlineSym, unknownSym string // "● ", symbol and space
 }
@@ -36,7 +36,7 @@ func newInks(th themes.Theme) inks {
 	return inks{
 		muted: inkOf(th.Muted), online: inkOf(th.Online), offline: inkOf(th.Offline), unknown: inkOf(th.Unknown),
 		warn: inkOf(th.Warn), critical: inkOf(th.Critical),
-		barFill: inkOf(th.BarFill), barTrack: inkOf(th.BarTrack), selected: inkOf(th.Selected),
+		barFill: inkOf(th.BarFill), barTrack: inkOf(th.BarTrack), selected: inkOf(th.Selected), mark: inkOf(th.Mark),
 		onlineSym: th.Glyphs.Online + " ", offlineSym: th.Glyphs.Offline + " ", unknownSym: th.Glyphs.Unknown + " ",
 	}
 }
@@ -134,8 +134,8 @@ func (w *rowWriter) bar(v float64, width int, g *themes.Glyphs, k, track *ink) {
 // renderRow writes one device row, exactly as wide as the grid. The
 // selected row has the pointer glyph in its margin and is drawn in the
 // selection style across the whole width, so it reads the same with or
-// without colour.
-func (m *Model) renderRow(b *strings.Builder, d *engine.DeviceState, cols []colLayout, selected bool, now time.Time) {
+// without colour; a marked row has the mark glyph in the next cell.
+func (m *Model) renderRow(b *strings.Builder, d *engine.DeviceState, cols []colLayout, selected, marked bool, now time.Time) {
 	g := &m.theme.Glyphs
 	k := &m.inks
 	w := rowWriter{b: b, plain: selected, ellipsis: g.Ellipsis}
@@ -143,7 +143,14 @@ func (m *Model) renderRow(b *strings.Builder, d *engine.DeviceState, cols []colL
 		b.WriteString(k.selected.pre)
 		b.WriteString(g.Pointer)
 	} else {
-		w.pad(margin)
+		w.pad(1)
+	}
+	if marked {
+		w.open(&k.mark)
+		b.WriteString(g.Mark)
+		w.close(&k.mark)
+	} else {
+		w.pad(1)
 	}
 	// Metrics of a device that is not online are its last known ones.
 	stale := d.Status != engine.StatusOnline
@@ -188,6 +195,8 @@ func (m *Model) renderRow(b *strings.Builder, d *engine.DeviceState, cols []colL
 			}
 		case ColLastSeen:
 			w.text(RelativeAge(now, d.LastSeen), c.width, true, nil)
+		case ColOS:
+			w.text(ShortOS(d.OSName), c.width, false, &k.muted)
 		}
 	}
 	if selected {

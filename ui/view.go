@@ -9,67 +9,7 @@ import (
 	"github.com/charmbracelet/x/ansi"
 )
 
-// Grid geometry. Numbers are right-aligned; the sort arrow of a
-// right-aligned column sits in the gap before it, so sorting never
-// changes a column's width.
-const (
-	margin      = 1 // left of the first column
-	gap         = 2 // between columns
-	statusWidth = 9 // symbol, space, "Offline"/"Unknown"
-	pctWidth    = 6 // "100.0%"
-	diskWidth   = 9 // "DISK FREE"
-	seenWidth   = 9 // "LAST SEEN", "1200d ago"
-	barWidth    = 5 // cells of the CPU/MEM bar when there is room
-	hostMax     = 40
-	siteMax     = 28
-	flexMin     = 44 // hostname + site width below which bars are dropped
-)
-
-// colLayout is one column's place on screen.
-type colLayout struct {
-	col   Column
-	x     int // first cell
-	width int // total cells, bar included
-	right bool
-	bar   int // bar cells at the end (CPU/MEM), 0 for none
-}
-
-// layoutColumns places the grid's columns in a terminal width cells wide.
-// HOSTNAME and SITE share what the fixed columns leave; CPU and MEM get a
-// small bar when that still leaves room for names.
-func layoutColumns(width int) []colLayout {
-	fixed := margin + statusWidth + 2*pctWidth + diskWidth + seenWidth + 6*gap
-	flex := width - fixed
-	bar := 0
-	if flex-2*(barWidth+1) >= flexMin {
-		bar = barWidth
-		flex -= 2 * (barWidth + 1)
-	}
-	flex = max(flex, 2)
-	host := min(flex*3/5, hostMax)
-	site := min(flex-host, siteMax)
-	pct := pctWidth
-	if bar > 0 {
-		pct += bar + 1
-	}
-	cols := []colLayout{
-		{col: ColHostname, width: host},
-		{col: ColSite, width: site},
-		{col: ColStatus, width: statusWidth},
-		{col: ColCPU, width: pct, right: true, bar: bar},
-		{col: ColMem, width: pct, right: true, bar: bar},
-		{col: ColDisk, width: diskWidth, right: true},
-		{col: ColLastSeen, width: seenWidth, right: true},
-	}
-	x := margin
-	for i := range cols {
-		cols[i].x = x
-		x += cols[i].width + gap
-	}
-	return cols
-}
-
-// View renders the screen. Only the rows on screen are formatted, so its
+// View renders the screen. Only what is on screen is formatted, so its
 // cost does not grow with the fleet.
 func (m Model) View() tea.View {
 	var content string
@@ -79,8 +19,14 @@ func (m Model) View() tea.View {
 		content = m.tooSmallView()
 	default:
 		content = m.screen()
-		if m.showHelp {
-			content = m.overlay(content, m.helpBox())
+		switch {
+		case m.showHelp:
+			content = m.overlay(content, m.helpBox(), -1, -1)
+		case m.palette.open:
+			if box := m.paletteBox(); box != "" {
+				_, h := lipgloss.Size(box)
+				content = m.overlay(content, box, 0, m.height-1-h)
+			}
 		}
 	}
 	v := tea.NewView(content)
@@ -92,29 +38,23 @@ func (m Model) View() tea.View {
 func (m *Model) tooSmallView() string {
 	msg := "terminal too small: " + itoa(m.width) + "x" + itoa(m.height) +
 		", need at least " + itoa(MinWidth) + "x" + itoa(MinHeight)
-	hint := m.theme.Muted.Render("enlarge the window, or press q to quit")
+	hint := m.theme.Muted.Render("enlarge the window, or press " + firstKey(m.keys.Quit) + " to quit")
 	body := lipgloss.NewStyle().Width(m.width).Align(lipgloss.Center).
 		Render(m.theme.Critical.Render(msg) + "\n\n" + hint)
 	return lipgloss.PlaceVertical(m.height, lipgloss.Center, body)
 }
 
-// screen is the full console: header, grid (or the empty/loading state),
-// status line, exactly m.height lines.
+// screen is the full console: header, tab bar, the page, status line,
+// exactly m.height lines.
 func (m *Model) screen() string {
 	lines := make([]string, 0, m.height)
-	lines = append(lines, m.titleLine(), m.fleetLine())
-	bodyHeight := m.height - headerLines - 1
+	lines = append(lines, m.titleLine(), m.fleetLine(), m.tabLine())
+	body := m.bodyHeight()
 	switch {
 	case !m.loaded:
-		lines = append(lines, m.centered("loading devices"+m.theme.Glyphs.Ellipsis, bodyHeight))
-	case len(m.devices) == 0:
-		hint := m.opts.EmptyHint
-		if hint == "" {
-			hint = "No devices."
-		}
-		lines = append(lines, m.centered(hint, bodyHeight))
+		lines = append(lines, m.centered("loading devices"+m.theme.Glyphs.Ellipsis, body))
 	default:
-		lines = append(lines, m.gridLines(bodyHeight)...)
+		lines = append(lines, pageOf(m.page).body(m, body)...)
 	}
 	lines = append(lines, m.statusLine())
 	return strings.Join(lines, "\n")
@@ -176,137 +116,256 @@ func (m *Model) fleetLine() string {
 	return ansi.Truncate(line, m.width, g.Ellipsis)
 }
 
-// gridLines renders the column titles and the rows on screen, height lines.
-func (m *Model) gridLines(height int) []string {
-	cols := layoutColumns(m.width)
-	out := make([]string, 0, height)
-	out = append(out, m.columnTitles(cols))
-	vis := height - 1
-	if len(m.rows) == 0 {
-		msg := "No devices match \"" + m.filter + "\"  (esc clears the filter)"
-		out = append(out, m.centered(msg, vis))
-		return out
-	}
-	now := m.now()
-	end := min(m.offset+vis, len(m.rows))
+// tabLine is the tab bar: the views, the current one highlighted, and
+// on the right what shapes the grid (a saved view, grouping).
+func (m *Model) tabLine() string {
+	th := &m.theme
 	var b strings.Builder
-	for i := m.offset; i < end; i++ {
-		b.Reset()
-		m.renderRow(&b, &m.devices[m.rows[i]], cols, i == m.cursor, now)
-		out = append(out, b.String())
-	}
-	for len(out) < height {
-		out = append(out, "")
-	}
-	return out
-}
-
-func (m *Model) columnTitles(cols []colLayout) string {
-	g := &m.theme.Glyphs
-	arrow := g.SortAsc
-	if m.sortDesc {
-		arrow = g.SortDesc
-	}
-	// Titles are placed cell by cell: a right-aligned title sits over its
-	// numbers (not over the bar), with the sort arrow in front of it,
-	// spilling into the gap when the title fills the column.
-	line := make([]string, m.width)
-	for i := range line {
-		line[i] = " "
-	}
-	put := func(x int, s string) {
-		for _, r := range s {
-			if x >= 0 && x < len(line) {
-				line[x] = string(r)
-			}
+	b.WriteByte(' ')
+	x := 1
+	for i, t := range m.tabs() {
+		if i > 0 {
+			b.WriteByte(' ')
 			x++
 		}
+		if t.id == m.page {
+			b.WriteString(th.TabActive.Render(t.label))
+		} else {
+			b.WriteString(th.TabInactive.Render(t.label))
+		}
+		x += t.width
 	}
-	for _, c := range cols {
-		title := c.col.String()
-		sorted := c.col == m.sortBy
-		if !c.right {
-			if sorted {
-				title += arrow
-			}
-			put(c.x, fit(title, c.width, false, g.Ellipsis))
-			continue
-		}
-		end := c.x + c.width
-		if c.bar > 0 {
-			end -= c.bar + 1
-		}
-		n := len(title)
-		put(end-n, title)
-		if sorted {
-			put(end-n-1, arrow)
-		}
+	var notes []string
+	if m.grid.view != "" {
+		notes = append(notes, "view "+m.grid.view)
 	}
-	return m.theme.ColumnHeader.Render(strings.Join(line, ""))
+	if m.grid.grouped {
+		notes = append(notes, "grouped by site")
+	}
+	if !m.sortShown() {
+		dir := "asc"
+		if m.grid.sortDesc {
+			dir = "desc"
+		}
+		notes = append(notes, "sorted by "+m.grid.sortBy.Name()+" "+dir)
+	}
+	right := ""
+	if len(notes) > 0 {
+		right = th.Muted.Render(strings.Join(notes, th.Glyphs.Separator)) + " "
+	}
+	line := b.String()
+	if pad := m.width - x - ansi.StringWidth(right); pad >= 2 {
+		line += strings.Repeat(" ", pad) + right
+	}
+	return ansi.Truncate(line, m.width, th.Glyphs.Ellipsis)
 }
 
-// statusLine is the bottom line: filter or short help on the left, the
-// selected row number on the right.
+// statusLine is the bottom line: an input (filter, command), a toast, or
+// the kept filter and short help on the left; marks and position on the
+// right.
 func (m *Model) statusLine() string {
 	th, g := &m.theme, &m.theme.Glyphs
-	right := ""
-	if m.loaded {
-		pos := 0
-		if len(m.rows) > 0 {
-			pos = m.cursor + 1
+	gr := &m.grid
+	var right []string
+	if n := len(gr.marks); n > 0 {
+		mk := th.Mark.Render(Thousands(n) + " selected")
+		if gr.hiddenMarks > 0 {
+			mk += th.Muted.Render(" (" + Thousands(gr.hiddenMarks) + " hidden)")
 		}
-		right = Thousands(pos) + "/" + Thousands(len(m.rows)) + " "
+		right = append(right, mk)
 	}
+	switch m.page {
+	case pageDevices:
+		if m.loaded {
+			pos := 0
+			if len(gr.rows) > 0 {
+				pos = gr.cursor + 1
+			}
+			right = append(right, th.Text.Render(Thousands(pos)+"/"+Thousands(len(gr.rows))))
+		}
+	case pageSettings:
+		if n := len(m.settings.items); n > 0 {
+			right = append(right, th.Text.Render(Thousands(m.settings.cursor+1)+"/"+Thousands(n)))
+		}
+	}
+	r := ""
+	if len(right) > 0 {
+		r = strings.Join(right, "  ") + " "
+	}
+
+	room := m.width - ansi.StringWidth(r) - 1
 	var left string
 	switch {
-	case m.typing:
-		left = " " + th.Prompt.Render("/") + th.Input.Render(m.filter) + th.CursorStyle.Render(g.Cursor) +
-			"  " + th.Text.Render(m.matchCount()) + "  " + th.Muted.Render("enter keep  esc clear")
-	case m.filter != "":
-		left = " " + th.Prompt.Render("/") + th.Input.Render(m.filter) +
-			"  " + th.Text.Render(m.matchCount()) + "  " + th.Muted.Render("esc clear") +
-			"  " + m.help.ShortHelpView(m.keys.ShortHelp())
+	case m.palette.open:
+		// The command line has the whole width: its hints replace the
+		// marks and position.
+		r = ""
+		hint := ""
+		if u := m.usage(); u != "" && len(m.suggestions()) == 0 {
+			hint = "  " + th.Muted.Render(u)
+		} else {
+			r = th.Muted.Render("tab complete  enter run  esc close") + " "
+		}
+		room = m.width - ansi.StringWidth(r) - 1
+		input := m.palette.input
+		if 3+ansi.StringWidth(input) > room {
+			r, room = "", m.width-1
+			input = inputTail(input, room-3, g.Ellipsis)
+		}
+		left = " " + th.Prompt.Render(":") + th.Input.Render(input) + th.CursorStyle.Render(g.Cursor) + hint
+	case gr.typing:
+		left = " " + th.Prompt.Render("/") + th.Input.Render(inputTail(gr.filter, room-3, g.Ellipsis)) + th.CursorStyle.Render(g.Cursor) + "  "
+		if gr.fltErr != nil {
+			left += th.Error.Render(gr.fltErr.Error())
+		} else {
+			left += th.Text.Render(m.matchCount()) + "  " + th.Muted.Render("enter keep  esc clear")
+		}
+	case m.showHelp:
+		left = " " + th.Muted.Render(moveLabel(&m.keys)+" scroll  "+firstKey(m.keys.Help)+" or "+firstKey(m.keys.Back)+" close  "+firstKey(m.keys.Quit)+" quit")
+	case m.toast.text != "":
+		st := th.Notice
+		if m.toast.err {
+			st = th.Error
+		}
+		left = " " + st.Render(m.toast.text)
+	case gr.filter != "" && m.page == pageDevices:
+		left = " " + th.Prompt.Render("/") + th.Input.Render(gr.filter) + "  "
+		if gr.fltErr != nil {
+			left += th.Error.Render(gr.fltErr.Error())
+		} else {
+			left += th.Text.Render(m.matchCount())
+		}
+		left += "  " + th.Muted.Render(firstKey(m.keys.Back)+" clear")
+		if rest := room - ansi.StringWidth(left) - 2; rest > 10 {
+			left += "  " + m.shortHelp(rest)
+		}
 	default:
-		left = " " + m.help.ShortHelpView(m.keys.ShortHelp())
+		left = " " + m.shortHelp(room-1)
 	}
-	room := m.width - ansi.StringWidth(right) - 1
 	left = ansi.Truncate(left, room, g.Ellipsis)
-	pad := m.width - ansi.StringWidth(left) - ansi.StringWidth(right)
-	return left + strings.Repeat(" ", max(pad, 1)) + th.Text.Render(right)
+	pad := m.width - ansi.StringWidth(left) - ansi.StringWidth(r)
+	return left + strings.Repeat(" ", max(pad, 0)) + r
+}
+
+// shortHelp is the page's key hints for the status line, at most width
+// cells: when they do not all fit, the least needed go first (help and
+// quit stay, so the rest can be found).
+func (m *Model) shortHelp(width int) string {
+	th := &m.theme
+	items := m.keys.shortHelp(m.page)
+	sep := ansi.StringWidth(th.Glyphs.HelpSep)
+	keep := make([]bool, len(items))
+	used := 0
+	// Priority: the last two (help, quit), then from the first on.
+	order := make([]int, 0, len(items))
+	for i := len(items) - 1; i >= 0 && i >= len(items)-2; i-- {
+		order = append(order, i)
+	}
+	for i := 0; i < len(items)-2; i++ {
+		order = append(order, i)
+	}
+	for _, i := range order {
+		it := items[i]
+		if it.key == "" {
+			continue
+		}
+		w := ansi.StringWidth(it.key) + 1 + ansi.StringWidth(it.desc)
+		if used > 0 {
+			w += sep
+		}
+		if used+w > width {
+			continue
+		}
+		keep[i] = true
+		used += w
+	}
+	parts := make([]string, 0, len(items))
+	for i, it := range items {
+		if keep[i] {
+			parts = append(parts, th.Muted.Render(it.key+" "+it.desc))
+		}
+	}
+	return strings.Join(parts, th.Muted.Render(th.Glyphs.HelpSep))
 }
 
 func (m *Model) matchCount() string {
-	return Thousands(len(m.rows)) + " of " + Thousands(len(m.devices)) + " match"
+	return Thousands(len(m.grid.rows)) + " of " + Thousands(len(m.devices)) + " match"
 }
 
-// helpBox is the full key help, framed, generated from the KeyMap.
-func (m *Model) helpBox() string {
+// paletteBox is the command palette's suggestions, framed, drawn above
+// the status line; "" when there are none.
+func (m *Model) paletteBox() string {
 	th, g := &m.theme, &m.theme.Glyphs
-	legend := th.Online.Render(g.Online+" Online") + "  " +
-		th.Offline.Render(g.Offline+" Offline") + "  " +
-		th.Unknown.Render(g.Unknown+" Unknown")
-	body := strings.Join([]string{
-		th.HelpTitle.Render("Keys"),
-		"",
-		m.help.FullHelpView(m.keys.FullHelp()),
-		"",
-		legend,
-		th.Muted.Render("CPU, MEM: % used   DISK FREE: lowest % free of fixed volumes"),
-		th.Muted.Render("sort order: s cycles columns, S reverses; ties by hostname"),
-		"",
-		th.Muted.Render("? or esc closes this help"),
-	}, "\n")
-	return th.HelpBox.Render(body)
+	sugg := m.suggestions()
+	if len(sugg) == 0 {
+		return ""
+	}
+	const maxShown = 8
+	first := 0
+	if m.palette.sel >= maxShown {
+		first = m.palette.sel - maxShown + 1
+	}
+	shown := sugg[first:min(first+maxShown, len(sugg))]
+	sw := 0
+	for _, s := range shown {
+		sw = max(sw, ansi.StringWidth(s.show))
+	}
+	inner := min(m.width-4, 76)
+	lines := make([]string, 0, len(shown)+1)
+	sw = min(sw, inner)
+	for i, s := range shown {
+		name := fit(s.show, sw, false, g.Ellipsis)
+		desc := ""
+		if s.desc != "" {
+			desc = "  " + s.desc
+		}
+		desc = fit(desc, inner-sw, false, g.Ellipsis)
+		if first+i == m.palette.sel {
+			lines = append(lines, th.Selected.Render(name+desc))
+		} else {
+			lines = append(lines, th.Text.Render(name)+th.Muted.Render(desc))
+		}
+	}
+	if len(sugg) > maxShown {
+		lines = append(lines, th.Muted.Render(fit(strconv.Itoa(len(sugg))+" matches (up/down)", inner, false, g.Ellipsis)))
+	}
+	return th.PaletteBox.Render(strings.Join(lines, "\n"))
 }
 
-// overlay draws box centred over the screen.
-func (m *Model) overlay(base, box string) string {
+// overlay draws box over the screen at x, y; -1 centres it on that axis.
+func (m *Model) overlay(base, box string, x, y int) string {
 	w, h := lipgloss.Size(box)
-	x, y := max((m.width-w)/2, 0), max((m.height-h)/2, 0)
+	if x < 0 {
+		x = max((m.width-w)/2, 0)
+	}
+	if y < 0 {
+		y = max((m.height-h)/2, 0)
+	}
 	return lipgloss.NewCompositor(
 		lipgloss.NewLayer(base),
-		lipgloss.NewLayer(box).X(x).Y(y).Z(1),
+		lipgloss.NewLayer(box).X(x).Y(max(y, 0)).Z(1),
 	).Render()
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// sortShown reports whether the sorted column is on screen (with its
+// arrow); when it is not, the tab bar says what the order is.
+func (m *Model) sortShown() bool {
+	for _, c := range layoutColumns(m.width) {
+		if c.col == m.grid.sortBy {
+			return true
+		}
+	}
+	return false
+}
+
+// inputTail is the end of what is being typed when it is wider than
+// width: the cursor is at the end, and that is the part to see.
+func inputTail(s string, width int, ellipsis string) string {
+	w := ansi.StringWidth(s)
+	if w <= width || width <= ansi.StringWidth(ellipsis) {
+		return s
+	}
+	return ellipsis + ansi.TruncateLeft(s, w-(width-ansi.StringWidth(ellipsis)), "")
+}

@@ -1,0 +1,443 @@
+package ui
+
+import (
+	"context"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
+
+	"github.com/rmmhq/rmm/engine"
+)
+
+// historySpan is how far back the detail view's sparklines go.
+const historySpan = 24 * time.Hour
+
+// loadTimeout bounds one detail load (identity plus two histories).
+const loadTimeout = 15 * time.Second
+
+// detailState is the device detail view: which device, and what the
+// engine said about it. Live status and metrics come from the grid's
+// device states; identity and history are loaded with a tea.Cmd.
+type detailState struct {
+	id       int64
+	hostname string // for the tab, kept when the device goes away
+	opened   bool   // a device has been opened at least once
+	seq      int    // load generation: a stale load is dropped
+	loading  bool   // a load is in flight
+	dirty    bool   // the device changed since the last load started
+	loaded   bool   // info (or err) is from a finished load
+
+	info     engine.DeviceDetail
+	err      error // Detail failed
+	cpu, mem []engine.MetricPoint
+	histErr  error
+	at       time.Time // the "now" the histories were asked at
+
+	offset int // scroll
+}
+
+// detailMsg is a finished load.
+type detailMsg struct {
+	seq      int
+	id       int64
+	info     engine.DeviceDetail
+	err      error
+	cpu, mem []engine.MetricPoint
+	histErr  error
+	at       time.Time
+}
+
+// openDetail opens the selected device's detail view. It reloads when
+// the device is another than last time, or changed meanwhile.
+func openDetail(m Model) (Model, tea.Cmd, error) {
+	d, ok := m.selectedDevice()
+	if !ok {
+		return m, nil, errNoDevice
+	}
+	if m.detail.opened && m.detail.id == d.ID && !m.detail.dirty && (m.detail.loaded || m.detail.loading) {
+		m.page = pageDetail
+		m.clampScrolls()
+		return m, nil, nil
+	}
+	m.detail = detailState{id: d.ID, hostname: d.Hostname, opened: true, seq: m.detail.seq + 1}
+	return m, m.loadDetail(), nil
+}
+
+// loadDetail starts a load of the detail device.
+func (m *Model) loadDetail() tea.Cmd {
+	dt := &m.detail
+	dt.seq++
+	dt.loading, dt.dirty = true, false
+	id, seq, client, ctx := dt.id, dt.seq, m.feed.client, m.feed.ctx
+	now := m.now()
+	return func() tea.Msg {
+		ctx, cancel := context.WithTimeout(ctx, loadTimeout)
+		defer cancel()
+		msg := detailMsg{seq: seq, id: id, at: now}
+		msg.info, msg.err = client.Detail(ctx, id)
+		since := now.Add(-historySpan)
+		var err error
+		if msg.cpu, err = client.History(ctx, id, "cpu_pct", since); err != nil {
+			msg.histErr = err
+		} else if msg.mem, err = client.History(ctx, id, "mem_pct", since); err != nil {
+			msg.histErr = err
+		}
+		return msg
+	}
+}
+
+// detailLoaded takes a finished load, and starts another if the device
+// changed while it ran.
+func (m *Model) detailLoaded(msg detailMsg) tea.Cmd {
+	dt := &m.detail
+	if msg.seq != dt.seq || msg.id != dt.id {
+		return nil // an older load, or another device
+	}
+	dt.loading, dt.loaded = false, true
+	dt.info, dt.err, dt.cpu, dt.mem, dt.histErr, dt.at = msg.info, msg.err, msg.cpu, msg.mem, msg.histErr, msg.at
+	if msg.err == nil {
+		dt.hostname = msg.info.State.Hostname
+	}
+	m.clampScrolls()
+	if dt.dirty && m.page == pageDetail {
+		return m.loadDetail()
+	}
+	return nil
+}
+
+// detailChanged is the engine telling the detail device changed: reload
+// now if the view is shown and idle, else when it is next shown or the
+// current load lands.
+func (m *Model) detailChanged() tea.Cmd {
+	dt := &m.detail
+	if m.page != pageDetail || dt.loading {
+		dt.dirty = true
+		return nil
+	}
+	return m.loadDetail()
+}
+
+// detailKey handles the detail view's keys: scrolling, and back.
+func detailKey(m Model, msg tea.KeyPressMsg) (Model, tea.Cmd) {
+	k := &m.keys
+	dt := &m.detail
+	body := m.bodyHeight()
+	switch {
+	case key.Matches(msg, k.Back):
+		m.page = pageDevices
+		return m, nil
+	case key.Matches(msg, k.Up):
+		dt.offset--
+	case key.Matches(msg, k.Down):
+		dt.offset++
+	case key.Matches(msg, k.PageUp):
+		dt.offset -= max(body, 1)
+	case key.Matches(msg, k.PageDown):
+		dt.offset += max(body, 1)
+	case key.Matches(msg, k.HalfUp):
+		dt.offset -= max(body/2, 1)
+	case key.Matches(msg, k.HalfDown):
+		dt.offset += max(body/2, 1)
+	case key.Matches(msg, k.Top):
+		dt.offset = 0
+	case key.Matches(msg, k.Bottom):
+		dt.offset = 1 << 30
+	}
+	m.clampScrolls()
+	return m, nil
+}
+
+// detailBody is the detail page, scrolled.
+func (m *Model) detailBody(height int) []string {
+	all := m.detailLines()
+	off := min(m.detail.offset, max(len(all)-height, 0))
+	out := make([]string, 0, height)
+	out = append(out, all[off:min(off+height, len(all))]...)
+	for len(out) < height {
+		out = append(out, "")
+	}
+	if off+height < len(all) && height > 0 {
+		out[height-1] = m.moreLine("more below")
+	}
+	return out
+}
+
+// moreLine says there is more to scroll to.
+func (m *Model) moreLine(what string) string {
+	th := &m.theme
+	return " " + th.Muted.Render(what+" ("+moveLabel(&m.keys)+" scroll)")
+}
+
+// labelWidth is the width of the detail view's field names.
+const labelWidth = 13
+
+// detailLines renders the whole detail page, unscrolled: live state,
+// last error, history, identity, custom fields.
+func (m *Model) detailLines() []string {
+	dt := &m.detail
+	th, g := &m.theme, &m.theme.Glyphs
+	w := m.width
+	if w <= 0 || !dt.opened {
+		return nil
+	}
+	var out []string
+	add := func(s ...string) { out = append(out, s...) }
+	field := func(label, value string) {
+		l := " " + th.Label.Render(fit(label, labelWidth, false, g.Ellipsis)) + " "
+		if value == "" {
+			add(l + th.Muted.Render("-"))
+			return
+		}
+		room := w - 2 - labelWidth
+		for i, part := range wrapText(value, room) {
+			if i == 0 {
+				add(l + part)
+			} else {
+				add(strings.Repeat(" ", labelWidth+2) + part)
+			}
+		}
+	}
+	section := func(title string) {
+		add("", " "+th.Section.Render(title))
+	}
+
+	idx, live := m.index[dt.id]
+	var d engine.DeviceState
+	switch {
+	case live:
+		d = m.devices[idx]
+	case dt.loaded && dt.err == nil:
+		d = dt.info.State
+	}
+
+	// The device and its live state.
+	title := dt.hostname
+	if d.Hostname != "" {
+		title = d.Hostname
+	}
+	head := " " + th.HelpTitle.Render(title)
+	if dt.info.FQDN != "" && !strings.EqualFold(dt.info.FQDN, title) {
+		head += "  " + th.Muted.Render(dt.info.FQDN)
+	}
+	add(ansi.Truncate(head, w, g.Ellipsis))
+	if !live {
+		add(" " + th.Error.Render("this device no longer exists in the engine"))
+	}
+	if d.ID != 0 || live {
+		sym, st := m.statusLook(d.Status)
+		status := st.pre + sym + string(d.Status) + st.post
+		seen := "last seen " + RelativeAge(m.now(), d.LastSeen)
+		if !d.LastSeen.IsZero() {
+			seen += " (" + d.LastSeen.UTC().Format("2006-01-02 15:04:05") + " UTC)"
+		}
+		line := " " + status + "   " + th.Text.Render(seen)
+		switch d.Mode {
+		case "":
+		case "warm":
+			line += "   " + th.Muted.Render("polled warm (resident PowerShell)")
+		case "cold":
+			line += "   " + th.Muted.Render("polled cold (powershell.exe per poll)")
+		default:
+			line += "   " + th.Muted.Render("polled "+d.Mode)
+		}
+		add(ansi.Truncate(line, w, g.Ellipsis))
+		add("")
+		metrics := []struct {
+			label string
+			col   Column
+		}{{"CPU", ColCPU}, {"Memory", ColMem}, {"Disk free", ColDisk}}
+		var parts []string
+		for _, mt := range metrics {
+			v := th.Muted.Render("-")
+			if d.HasMetrics {
+				val := metric(&d, mt.col)
+				v = Percent(val)
+				if k := m.levelInk(mt.col, val); k != nil {
+					v = k.pre + v + k.post
+				} else {
+					v = th.Text.Render(v)
+				}
+			}
+			parts = append(parts, th.Label.Render(mt.label)+" "+v)
+		}
+		line = " " + strings.Join(parts, "    ")
+		if d.HasMetrics && d.Status != engine.StatusOnline {
+			line += "    " + th.Muted.Render("(last known)")
+		}
+		add(ansi.Truncate(line, w, g.Ellipsis))
+	}
+
+	section("Last error")
+	if d.LastError == "" {
+		add(" " + th.Muted.Render("none"))
+	} else {
+		for _, l := range wrapText(d.LastError, w-2) {
+			add(" " + th.Error.Render(l))
+		}
+	}
+
+	section("Last 24 hours")
+	switch {
+	case !dt.loaded:
+		add(" " + th.Muted.Render("loading history"+g.Ellipsis))
+	case dt.histErr != nil:
+		for _, l := range wrapText("history unavailable: "+dt.histErr.Error(), w-2) {
+			add(" " + th.Error.Render(l))
+		}
+	default:
+		add(m.sparkLines(dt.cpu, dt.mem, dt.at)...)
+	}
+
+	section("Identity")
+	switch {
+	case !dt.loaded:
+		add(" " + th.Muted.Render("loading"+g.Ellipsis))
+	case dt.err != nil:
+		for _, l := range wrapText(dt.err.Error(), w-2) {
+			add(" " + th.Error.Render(l))
+		}
+	default:
+		in := &dt.info
+		field("Hostname", in.State.Hostname)
+		field("FQDN", in.FQDN)
+		field("IP address", in.IP)
+		field("MAC address", in.MAC)
+		field("Site", in.State.Site)
+		field("Groups", strings.Join(in.Groups, ", "))
+		field("Tags", strings.Join(in.Tags, ", "))
+		osName := in.OSName
+		if in.OSVersion != "" {
+			osName = strings.TrimSpace(osName + ", build " + in.OSVersion)
+		}
+		field("OS", osName)
+		if in.Description != "" {
+			field("Description", in.Description)
+		}
+		field("Endpoint", in.Endpoint)
+		transport := in.Transport
+		if in.Port != 0 {
+			transport += ", port " + strconv.Itoa(in.Port)
+		}
+		field("Transport", strings.TrimPrefix(transport, ", "))
+		cred := in.CredentialID
+		if cred == "" {
+			cred = "(the default credential)"
+		}
+		field("Credential", cred)
+		if len(in.Custom) > 0 {
+			section("Custom fields")
+			keys := make([]string, 0, len(in.Custom))
+			for k := range in.Custom {
+				keys = append(keys, k)
+			}
+			slices.SortFunc(keys, NaturalCompare)
+			for _, k := range keys {
+				field(k, in.Custom[k])
+			}
+		}
+	}
+	return out
+}
+
+// sparkLines draws CPU and memory over the last 24 hours, one cell per
+// time slice, with the latest, average and peak values.
+func (m *Model) sparkLines(cpu, mem []engine.MetricPoint, now time.Time) []string {
+	th := &m.theme
+	const label = 5 // "CPU  "
+	stats := len("  last 100.0%  avg 100.0%  max 100.0%")
+	width := max(m.width-2-label-stats, 10)
+	since := now.Add(-historySpan)
+	var out []string
+	for _, s := range []struct {
+		name string
+		pts  []engine.MetricPoint
+	}{{"CPU", cpu}, {"MEM", mem}} {
+		line := " " + th.Label.Render(fit(s.name, label, false, ""))
+		if len(s.pts) == 0 {
+			line += th.Muted.Render("no samples in the last 24 hours")
+		} else {
+			line += th.Spark.Render(Sparkline(s.pts, since, now, width, m.theme.Glyphs.Spark))
+			last, avg, peak := pointStats(s.pts)
+			line += "  " + th.Label.Render("last ") + th.Text.Render(Percent(last)) +
+				"  " + th.Label.Render("avg ") + th.Text.Render(Percent(avg)) +
+				"  " + th.Label.Render("max ") + th.Text.Render(Percent(peak))
+		}
+		out = append(out, ansi.Truncate(line, m.width, m.theme.Glyphs.Ellipsis))
+	}
+	if len(cpu) > 0 || len(mem) > 0 {
+		axis := fit("24h ago", width/2, false, "") + fit("now", width-width/2, true, "")
+		out = append(out, " "+strings.Repeat(" ", label)+th.Muted.Render(axis))
+	}
+	return out
+}
+
+func pointStats(pts []engine.MetricPoint) (last, avg, peak float64) {
+	sum := 0.0
+	peak = math.Inf(-1)
+	for _, p := range pts {
+		sum += p.Value
+		peak = max(peak, p.Value)
+	}
+	return pts[len(pts)-1].Value, sum / float64(len(pts)), peak
+}
+
+// Sparkline draws the points between since and now as width cells, each
+// the average of the points in its slice of time, on a fixed 0..100
+// scale (the metrics are percentages, and a fixed scale keeps a quiet
+// machine looking quiet). levels are the glyphs from lowest to highest; a
+// slice without points is a space.
+func Sparkline(pts []engine.MetricPoint, since, now time.Time, width int, levels []string) string {
+	if width <= 0 || len(levels) == 0 {
+		return ""
+	}
+	sums := make([]float64, width)
+	counts := make([]int, width)
+	span := now.Sub(since)
+	if span <= 0 {
+		span = time.Nanosecond
+	}
+	for _, p := range pts {
+		if p.At.Before(since) || p.At.After(now) {
+			continue
+		}
+		i := int(int64(p.At.Sub(since)) * int64(width) / int64(span))
+		i = min(max(i, 0), width-1)
+		sums[i] += p.Value
+		counts[i]++
+	}
+	var b strings.Builder
+	for i := range width {
+		if counts[i] == 0 {
+			b.WriteByte(' ')
+			continue
+		}
+		v := clampPct(sums[i] / float64(counts[i]))
+		b.WriteString(levels[int(math.Round(v/100*float64(len(levels)-1)))])
+	}
+	return b.String()
+}
+
+// wrapText breaks s into lines of at most width cells, at spaces where it
+// can, hard where a word is longer than a line. Lines in s are kept.
+func wrapText(s string, width int) []string {
+	if width <= 0 {
+		return []string{""}
+	}
+	var out []string
+	for _, para := range strings.Split(strings.TrimRight(s, "\n"), "\n") {
+		para = strings.Map(func(r rune) rune {
+			if r == '\t' {
+				return ' '
+			}
+			return printable(r)
+		}, para)
+		out = append(out, strings.Split(ansi.Wrap(para, width, ""), "\n")...)
+	}
+	return out
+}
