@@ -13,6 +13,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"github.com/spf13/cobra"
 
+	"github.com/rmmhq/rmm/config"
 	"github.com/rmmhq/rmm/creds"
 	"github.com/rmmhq/rmm/engine"
 	"github.com/rmmhq/rmm/engine/csvimport"
@@ -53,6 +54,12 @@ func (a *app) runConsole(ctx context.Context, c consoleFlags) error {
 	}
 	if _, err := themes.Get(themeName); err != nil {
 		return exitError{2, fmt.Errorf("--theme: %w", err)}
+	}
+	if err := ui.ValidateKeys(a.cfg.UI.Keys); err != nil {
+		return exitError{2, fmt.Errorf("%s: ui.keys: %w", a.configFile(), err)}
+	}
+	if err := ui.ValidateViews(a.cfg.UI.Views); err != nil {
+		return exitError{2, fmt.Errorf("%s: ui.views: %w", a.configFile(), err)}
 	}
 	if c.interval != 0 && c.interval < time.Second {
 		return exitError{2, fmt.Errorf("--interval %s is below the minimum 1s", c.interval)}
@@ -144,15 +151,31 @@ func (a *app) runConsole(ctx context.Context, c consoleFlags) error {
 		hint += "\nPolling is off: no credential. Store one: rmm creds set default --user DOMAIN\\user"
 	}
 	model := ui.New(eng, ui.Options{
-		Theme:     themeName,
-		NoColor:   a.getenv("NO_COLOR") != "",
-		Title:     title,
-		EmptyHint: hint,
-		User:      id.User,
-		Role:      id.Role.String(),
+		Theme:      themeName,
+		NoColor:    a.getenv("NO_COLOR") != "",
+		Title:      title,
+		EmptyHint:  hint,
+		User:       id.User,
+		Role:       id.Role.String(),
+		Settings:   uiSettings(a.cfg, a.dirs),
+		ConfigPath: a.configFile(),
+		SavedViews: a.cfg.UI.Views,
+		Keys:       a.cfg.UI.Keys,
 	})
 	defer model.Close()
 	prog := tea.NewProgram(model, tea.WithContext(ctx))
+
+	sched, err := a.scheduler(eng, db)
+	if err != nil {
+		return err
+	}
+	schedDone := make(chan struct{})
+	go func() {
+		defer close(schedDone)
+		if err := sched.Run(ctx); err != nil {
+			a.log.Error("scheduler stopped", "err", err)
+		}
+	}()
 
 	// The engine runs beside the console; a Fatal error ends both.
 	runErr := make(chan error, 1)
@@ -171,7 +194,25 @@ func (a *app) runConsole(ctx context.Context, c consoleFlags) error {
 	// A valid edit of the config file takes effect now; a bad one is
 	// reported with its line and the running config stays.
 	wctx, wcancel := context.WithCancel(ctx)
-	waitWatch, werr := a.watchConfig(wctx, eng, func(n reloadNotice) { prog.Send(noticeMsg(n)) })
+	shownTheme := themeName
+	waitWatch, werr := a.watchConfig(wctx, eng, func(n reloadNotice) {
+		prog.Send(ui.NoticeMsg{Text: n.Text, Err: n.Err})
+		if n.Err {
+			return
+		}
+		prog.Send(ui.SettingsMsg{Settings: uiSettings(n.Cfg, a.dirs)})
+		name := n.Cfg.UI.Theme
+		if c.theme != "" {
+			name = c.theme // the flag wins over the file
+		}
+		if name == "" {
+			name = themes.AutoName(a.getenv)
+		}
+		if name != shownTheme {
+			shownTheme = name
+			prog.Send(ui.ThemeMsg{Name: name})
+		}
+	})
 	if werr != nil {
 		a.log.Warn("config hot reload is off", "err", werr)
 	}
@@ -180,6 +221,7 @@ func (a *app) runConsole(ctx context.Context, c consoleFlags) error {
 	wcancel()
 	waitWatch()
 	cancel()
+	<-schedDone
 	engErr := <-runErr
 	closeErr := eng.Close()
 	switch {
@@ -214,4 +256,25 @@ func currentUser() string {
 		return u.Username
 	}
 	return "unknown"
+}
+
+// uiSettings is the effective config as the console's settings view
+// shows it. Values and defaults are in the same form, so only real
+// changes stand out.
+func uiSettings(c config.Config, dirs config.Dirs) []ui.Setting {
+	keys := config.Keys()
+	defaults := config.Default(dirs)
+	out := make([]ui.Setting, 0, len(keys))
+	for _, k := range keys {
+		def, doc, _ := config.KeyDoc(k)
+		if d := defaults.Value(k); d != "" {
+			def = d // the default as this host resolves it (paths expanded)
+		}
+		v := c.Value(k)
+		if v == "" {
+			v = def // "(automatic)", "(none)": what an empty value means
+		}
+		out = append(out, ui.Setting{Key: k, Value: v, Default: def, Doc: doc})
+	}
+	return out
 }

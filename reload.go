@@ -94,6 +94,3 @@ func firstLine(s string) string {
 	}
 	return s
 }
-
-// noticeMsg turns a reload notice into the console's message.
-func noticeMsg(n reloadNotice) any { return n }

@@ -12,10 +12,11 @@ import (
 // MaintainDB archives rows past retention, removes old archive files,
 // checks integrity, ANALYZEs and (when Vacuum) VACUUMs the database.
 type MaintainDB struct {
-	ArchiveDir string
-	Retention  store.RetentionPolicy
-	Vacuum     bool
-	Now        time.Time // zero: now
+	ArchiveDir    string
+	Retention     store.RetentionPolicy
+	Vacuum        bool
+	RetentionOnly bool      // archive and delete old rows only (the daily cleanup)
+	Now           time.Time // zero: now
 }
 
 // MaintainResult is what MaintainDB did.
@@ -38,7 +39,7 @@ func (r MaintainDB) Targets() []string { return []string{"database"} }
 
 // Details implements Request.
 func (r MaintainDB) Details() map[string]any {
-	return map[string]any{"archive_dir": r.ArchiveDir, "vacuum": r.Vacuum,
+	return map[string]any{"archive_dir": r.ArchiveDir, "vacuum": r.Vacuum, "retention_only": r.RetentionOnly,
 		"retention_metrics": r.Retention.Metrics.String(), "retention_data": r.Retention.Data.String()}
 }
 
@@ -59,6 +60,11 @@ func (r MaintainDB) exec(ctx context.Context, e *Engine, _ Identity) (any, error
 	res.Retention = rep
 	if err != nil {
 		return res, fmt.Errorf("maintain: retention: %w", err)
+	}
+	if r.RetentionOnly {
+		e.log.Info("retention applied", "metrics_archived", rep.MetricsArchived, "alerts_archived", rep.AlertsArchived,
+			"audit_archived", rep.AuditArchived, "files_removed", len(rep.FilesRemoved))
+		return res, nil
 	}
 	m, err := e.db.Maintain(ctx, r.Vacuum)
 	res.Maintain = m
