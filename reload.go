@@ -30,7 +30,7 @@ type reloadNotice struct {
 // engine and log level, and reports each reload (or rejection) through
 // notify. It stops when ctx ends; the returned func waits for that.
 func (a *app) watchConfig(ctx context.Context, eng *engine.Engine, notify func(reloadNotice)) (wait func(), err error) {
-	w, err := config.Watch(a.configFile(), a.dirs, a.cfg)
+	w, err := config.Watch(a.configFile(), a.dirs, a.fileCfg)
 	if err != nil {
 		return func() {}, err
 	}
@@ -78,6 +78,13 @@ func (a *app) applyReload(ctx context.Context, eng *engine.Engine, r config.Relo
 	if err != nil {
 		a.log.Error("config reload could not be applied", "err", err)
 		return reloadNotice{Text: "config reload failed: " + err.Error(), Err: true, Cfg: a.cfg}
+	}
+	a.fileCfg = cfg
+	// Flags and --demo stay on top of the file: the database and log file
+	// in use, and a --log-level given on the command line.
+	cfg.Store.DB, cfg.Log.File, cfg.Log.Format = a.cfg.Store.DB, a.cfg.Log.File, a.cfg.Log.Format
+	if a.logLevel != "" {
+		cfg.Log.Level = a.logLevel
 	}
 	var level = a.level.Level()
 	if err := level.UnmarshalText([]byte(cfg.Log.Level)); err == nil {

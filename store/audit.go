@@ -39,7 +39,7 @@ type AuditEntry struct {
 	At         time.Time      `json:"at"`          // UTC, millisecond precision
 	User       string         `json:"user"`        // OS or SSH user name
 	Role       string         `json:"role"`        // Admin, Operator, Viewer
-	Via        string         `json:"via"`         // "local", "ssh", "cli" or ""
+	Via        string         `json:"via"`         // "local", "ssh", "cli", "system" (schedules, config reloads) or ""
 	RemoteAddr string         `json:"remote_addr"` // the console's client address (SSH) or ""
 	Action     string         `json:"action"`      // e.g. "device.add", "action.run"
 	Targets    []string       `json:"targets"`     // hostnames or other names the request touched
@@ -278,8 +278,8 @@ func (db *DB) prepareAudit(e AuditEntry) (AuditEntry, string, string, error) {
 		return e, "", "", errors.New("empty action")
 	case e.Result == "":
 		return e, "", "", errors.New("empty result")
-	case e.Via != "" && e.Via != "local" && e.Via != "ssh" && e.Via != "cli":
-		return e, "", "", fmt.Errorf("via %q: want local, ssh or cli", e.Via)
+	case e.Via != "" && e.Via != "local" && e.Via != "ssh" && e.Via != "cli" && e.Via != "system":
+		return e, "", "", fmt.Errorf("via %q: want local, ssh, cli or system", e.Via)
 	}
 	if e.At.IsZero() {
 		e.At = db.now()

@@ -130,7 +130,7 @@ func TestAppendAuditRefusesBadEntries(t *testing.T) {
 		{"an entry with an id", func(e *AuditEntry) { e.ID = 7 }, "id 7 given: the log assigns ids"},
 		{"an entry without an action", func(e *AuditEntry) { e.Action = " " }, "empty action"},
 		{"an entry without a result", func(e *AuditEntry) { e.Result = "" }, "empty result"},
-		{"an unknown via", func(e *AuditEntry) { e.Via = "web" }, `via "web": want local, ssh or cli`},
+		{"an unknown via", func(e *AuditEntry) { e.Via = "web" }, `via "web": want local, ssh, cli or system`},
 		{"details that do not encode", func(e *AuditEntry) { e.Details = map[string]any{"f": func() {}} }, "encode details"},
 	}
 	for _, tt := range tests {

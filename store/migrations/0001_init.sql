@@ -149,7 +149,7 @@ CREATE TABLE audit_log (
     ts          INTEGER NOT NULL,
     user        TEXT    NOT NULL,
     role        TEXT    NOT NULL DEFAULT '',
-    via         TEXT    NOT NULL DEFAULT '' CHECK (via IN ('', 'local', 'ssh', 'cli')),
+    via         TEXT    NOT NULL DEFAULT '' CHECK (via IN ('', 'local', 'ssh', 'cli', 'system')),
     action      TEXT    NOT NULL,
     targets     TEXT    NOT NULL DEFAULT '[]' CHECK (json_valid(targets)),
     result      TEXT    NOT NULL,  -- e.g. ok, denied, failed: reason
