@@ -235,6 +235,19 @@ func (a *app) runServe(ctx context.Context, f serveFlags) error {
 		runErr <- eng.Run(ctx)
 	}()
 
+	// The daily cleanup and weekly maintenance, as in the console.
+	sched, err := a.scheduler(eng, db)
+	if err != nil {
+		return err
+	}
+	schedDone := make(chan struct{})
+	go func() {
+		defer close(schedDone)
+		if err := sched.Run(ctx); err != nil {
+			a.log.Error("scheduler stopped", "err", err)
+		}
+	}()
+
 	// A valid edit of users: applies at the next login.
 	wctx, wcancel := context.WithCancel(ctx)
 	waitWatch, werr := a.watchConfig(wctx, eng, func(n reloadNotice) {
@@ -275,6 +288,7 @@ func (a *app) runServe(ctx context.Context, f serveFlags) error {
 	wcancel()
 	waitWatch()
 	cancel()
+	<-schedDone
 	if !ran {
 		if err := <-runErr; stopErr == nil {
 			stopErr = err
