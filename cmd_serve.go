@@ -220,6 +220,10 @@ func (a *app) runServe(ctx context.Context, f serveFlags) error {
 	fmt.Fprintf(a.stdout, "host key: %s\n", srv.HostKeyFingerprint())
 	fmt.Fprintf(a.stdout, "connect:  ssh -p %d USER@HOST    (stop: Ctrl+C)\n", port)
 
+	sched, err := a.scheduler(eng, db)
+	if err != nil {
+		return err
+	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 
@@ -236,10 +240,6 @@ func (a *app) runServe(ctx context.Context, f serveFlags) error {
 	}()
 
 	// The daily cleanup and weekly maintenance, as in the console.
-	sched, err := a.scheduler(eng, db)
-	if err != nil {
-		return err
-	}
 	schedDone := make(chan struct{})
 	go func() {
 		defer close(schedDone)
