@@ -105,9 +105,11 @@ type StoreConfig struct {
 
 // LogConfig is the `log:` section.
 type LogConfig struct {
-	Level  string // log.level: debug, info, warn, error
-	File   string // log.file: path of the log file
-	Format string // log.format: text or json
+	Level      string // log.level: debug, info, warn, error
+	File       string // log.file: path of the log file
+	Format     string // log.format: text or json
+	MaxSizeMB  int    // log.max_size_mb: rotate when the file reaches this size
+	MaxBackups int    // log.max_backups: rotated files kept (gzip)
 }
 
 // UIConfig is the `ui:` section.
@@ -181,7 +183,7 @@ func Default(d Dirs) Config {
 		Security: SecurityConfig{CredentialMaxAge: 90 * day, Backend: "auto", VaultFile: filepath.Join(d.Data, "vault.age")},
 		SSH: SSHConfig{Listen: "127.0.0.1:2222", HostKey: filepath.Join(d.Data, "ssh_host_ed25519_key"),
 			IdleTimeout: 30 * time.Minute, MaxSessions: 10},
-		Log: LogConfig{Level: "info", File: filepath.Join(d.State, "logs", "rmm.log"), Format: "text"},
+		Log: LogConfig{Level: "info", File: filepath.Join(d.State, "logs", "rmm.log"), Format: "text", MaxSizeMB: 20, MaxBackups: 5},
 		UI:  UIConfig{},
 	}
 }

@@ -42,12 +42,12 @@ func TestAGoodFileSetsEveryKey(t *testing.T) {
 		Inventory: "daily 01:00", Security: "daily 03:30", Cleanup: "daily 06:00", Maintenance: "weekly sat 23:00"}
 	want.Security = SecurityConfig{CredentialMaxAge: 30 * day, Backend: "vault", VaultFile: "/var/lib/rmm/vault.age"}
 	want.SSH = SSHConfig{Listen: "0.0.0.0:2022", HostKey: "/var/lib/rmm/host_key", IdleTimeout: time.Hour, MaxSessions: 20}
-	want.Log = LogConfig{Level: "debug", File: "/var/log/rmm/rmm.log", Format: "json"}
+	want.Log = LogConfig{Level: "debug", File: "/var/log/rmm/rmm.log", Format: "json", MaxSizeMB: 50, MaxBackups: 10}
 	want.UI = UIConfig{Theme: "ascii", Views: map[string]string{"sql-down": "tag:sql status:offline", "hot": "cpu>90"},
 		Keys: map[string][]string{"filter": {"/", "f"}, "quit": {"q"}}}
 	want.Users = []User{
-		{Name: "alice", Role: "admin", Keys: []string{testKey + " alice@laptop"}, Line: 49},
-		{Name: "bob", Role: "viewer", Line: 52},
+		{Name: "alice", Role: "admin", Keys: []string{testKey + " alice@laptop"}, Line: 51},
+		{Name: "bob", Role: "viewer", Line: 54},
 	}
 	if !cfg.Equal(want) {
 		t.Fatalf("got  %+v\nwant %+v", cfg, want)
