@@ -169,6 +169,7 @@ func (a *app) runConsole(ctx context.Context, c consoleFlags) error {
 	if err != nil {
 		return err
 	}
+	eng.AttachScheduler(sched)
 	schedDone := make(chan struct{})
 	go func() {
 		defer close(schedDone)

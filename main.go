@@ -35,11 +35,12 @@ type app struct {
 	readOnly     bool
 	identityFile string
 
-	dirs   config.Dirs
-	cfg    config.Config
-	log    *slog.Logger
-	level  slog.LevelVar // changed live by a config reload
-	logOut io.Closer
+	dirs    config.Dirs
+	cfg     config.Config // in effect: the file's, with flags and --demo on top
+	fileCfg config.Config // as the config file says; what reloads are compared with
+	log     *slog.Logger
+	level   slog.LevelVar // changed live by a config reload
+	logOut  io.Closer
 
 	stdout io.Writer
 	stderr io.Writer
@@ -104,6 +105,7 @@ func (a *app) setup(cmd *cobra.Command) error {
 	if err != nil {
 		return exitError{2, err}
 	}
+	a.fileCfg = cfg
 	if a.dbPath != "" {
 		p, err := filepath.Abs(a.dbPath)
 		if err != nil {
@@ -129,7 +131,7 @@ func (a *app) openLog() error {
 	if err := os.MkdirAll(filepath.Dir(a.cfg.Log.File), 0o700); err != nil {
 		return fmt.Errorf("log directory: %w", err)
 	}
-	lj := &lumberjack.Logger{Filename: a.cfg.Log.File, MaxSize: 20, MaxBackups: 5, Compress: true}
+	lj := &lumberjack.Logger{Filename: a.cfg.Log.File, MaxSize: a.cfg.Log.MaxSizeMB, MaxBackups: a.cfg.Log.MaxBackups, Compress: true}
 	a.logOut = lj
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(a.cfg.Log.Level))
@@ -167,6 +169,9 @@ func (a *app) engineOptions(cred engine.Credential) engine.Options {
 		Credential: cred,
 		Writer:     store.WriterOptions{BatchRows: a.cfg.Store.BatchRows, FlushInterval: a.cfg.Store.FlushInterval},
 		Logger:     a.log,
+		// The session pool (sessions: in the config).
+		SessionTTL:      a.cfg.Sessions.TTL,
+		SessionsPerHost: a.cfg.Sessions.PerHost,
 	}
 }
 
@@ -235,7 +240,7 @@ WinRM credentials come from RMM_WINRM_USER and RMM_WINRM_PASSWORD.`),
 	pf.StringVar(&a.identityFile, "identity", "", "age identity file that unlocks the credentials vault (instead of RMM_VAULT_PASSPHRASE)")
 	pf.BoolVar(&a.readOnly, "read-only", false, "viewer mode: every change is refused (and audited), whatever your role")
 	c.register(root)
-	root.AddCommand(a.importCommand(), a.devicesCommand(), a.pollCommand(), a.simCommand(), a.configCommand(), a.logsCommand(), a.auditCommand(), a.dbCommand(), a.credsCommand(), a.versionCommand())
+	root.AddCommand(a.importCommand(), a.devicesCommand(), a.pollCommand(), a.simCommand(), a.configCommand(), a.logsCommand(), a.auditCommand(), a.dbCommand(), a.credsCommand(), a.benchCommand(), a.serveCommand(), a.alertsCommand(), a.healthCommand(), a.versionCommand())
 	return root
 }
 

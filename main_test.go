@@ -154,7 +154,7 @@ func TestSimImportPollAndDevicesWorkTogether(t *testing.T) {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
-	want := []string{"devices", "duration_ms", "errors_by_class", "metrics_written", "offline", "online", "unknown"}
+	want := []string{"devices", "duration_ms", "errors_by_class", "metrics_written", "offline", "online", "pool", "unknown"}
 	if !reflect.DeepEqual(keys, want) {
 		t.Fatalf("poll --json keys %v, want %v", keys, want)
 	}

@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sourcegraph/conc/pool"
@@ -56,6 +57,15 @@ type Options struct {
 	Credentials creds.Store   // the credentials store; nil: use Credential for every device
 	Writer      store.WriterOptions
 	Logger      *slog.Logger // default: discard
+
+	// Session pool and resident PowerShell (pool.go); zero values take
+	// the defaults.
+	SessionTTL      time.Duration // sessions.ttl: idle shells are deleted after this (default 5m)
+	SessionsPerHost int           // sessions.per_host: shells per host at most, 1..10 (default 2)
+	LoopMaxRequests int           // the resident PowerShell is recycled after this many requests (default 1000)
+	LoopMaxAge      time.Duration // or after running this long (default 1h)
+	Unpooled        bool          // no pool: a new shell and powershell.exe per poll (the benchmark's baseline)
+	Alerts          AlertOptions  // thresholds, dedup window, offline threshold, maintenance windows, health weights
 }
 
 func (o *Options) setDefaults() error {
@@ -86,7 +96,7 @@ func (o *Options) setDefaults() error {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	return nil
+	return o.setPoolDefaults()
 }
 
 // entry is the engine's copy of one device.
@@ -104,9 +114,11 @@ type Engine struct {
 	http   *http.Client
 	log    *slog.Logger
 
-	optsMu     sync.RWMutex
-	opts       Options // read with options(); replaced by Reconfigure
-	metricsCmd string
+	optsMu  sync.RWMutex
+	opts    Options // read with options(); replaced by Reconfigure
+	metrics *psScript
+	pool    *sessionPool               // nil with Options.Unpooled
+	status  *Cache[int64, DeviceState] // the status cache, written through by record
 
 	mu       sync.RWMutex
 	devices  map[int64]*entry
@@ -118,7 +130,10 @@ type Engine struct {
 
 	sweepMu sync.Mutex // one sweep at a time
 
-	creds credCache
+	creds  credCache
+	alerts *alertBook // alerts and health inputs (alerts.go)
+
+	sched atomic.Pointer[Scheduler] // set by AttachScheduler
 
 	fatalMu sync.Mutex
 	fatal   error
@@ -167,16 +182,20 @@ func New(ctx context.Context, db *store.DB, opts Options) (*Engine, error) {
 		return nil, fmt.Errorf("engine: %w", err)
 	}
 	e := &Engine{
-		db:         db,
-		hub:        NewHub(),
-		http:       newHTTPClient(opts.Throttle, opts.Timeout),
-		opts:       opts,
-		log:        opts.Logger,
-		metricsCmd: s.Command(),
-		devices:    make(map[int64]*entry),
-		counts:     make(map[Status]int),
-		fatalC:     make(chan struct{}),
-		reconf:     make(chan struct{}, 1),
+		db:      db,
+		hub:     NewHub(),
+		http:    newHTTPClient(opts.Throttle, opts.SessionsPerHost, opts.Timeout),
+		opts:    opts,
+		log:     opts.Logger,
+		metrics: newPSScript(s),
+		status:  NewCache[int64, DeviceState](DefaultStatusTTL),
+		devices: make(map[int64]*entry),
+		counts:  make(map[Status]int),
+		fatalC:  make(chan struct{}),
+		reconf:  make(chan struct{}, 1),
+	}
+	if e.alerts, err = newAlertBook(ctx, db, opts.Alerts, e.log, func() { e.hub.Publish(nil, e.Summary()) }); err != nil {
+		return nil, err
 	}
 	wopts := opts.Writer
 	userOnError := wopts.OnError
@@ -192,6 +211,10 @@ func New(ctx context.Context, db *store.DB, opts Options) (*Engine, error) {
 		_ = e.writer.Close()
 		return nil, err
 	}
+	if e.pool, err = newEnginePool(e.http, opts); err != nil {
+		_ = e.writer.Close()
+		return nil, err
+	}
 	return e, nil
 }
 
@@ -199,8 +222,9 @@ func New(ctx context.Context, db *store.DB, opts Options) (*Engine, error) {
 // close the store.
 func (e *Engine) Close() error {
 	err := e.writer.Close()
+	perr := e.closePool() // every shell deleted on the hosts
 	e.http.CloseIdleConnections()
-	if err != nil {
+	if err = errors.Join(err, perr); err != nil {
 		return fmt.Errorf("engine close: %w", err)
 	}
 	return nil
@@ -251,13 +275,19 @@ func (e *Engine) Reload(ctx context.Context) error {
 		}
 	}
 	e.devices, e.counts = next, counts
+	states := make([]DeviceState, 0, len(next))
+	for _, en := range next {
+		states = append(states, en.state) // new and edited devices reach open consoles now, not at the next poll
+	}
 	sum := e.summaryLocked()
 	e.mu.Unlock()
 	if len(removed) > 0 {
+		if e.alerts != nil {
+			e.alerts.forget(removed)
+		}
 		e.hub.PublishRemoved(removed, sum)
-	} else {
-		e.hub.Publish(nil, sum)
 	}
+	e.hub.Publish(states, sum)
 	return nil
 }
 
@@ -321,6 +351,7 @@ type SweepResult struct {
 	DurationMS     int64          `json:"duration_ms"`
 	MetricsWritten int            `json:"metrics_written"`
 	Errors         map[string]int `json:"errors_by_class"`
+	Pool           PoolStats      `json:"pool"` // the session pool's counters after the sweep
 }
 
 // Sweep polls every device once, in parallel up to the throttle, devices
@@ -358,8 +389,14 @@ func (e *Engine) Sweep(ctx context.Context) (SweepResult, error) {
 	o := e.options()
 	p := pool.New().WithMaxGoroutines(o.Throttle).WithContext(ctx)
 	for _, d := range targets {
+		if stopScheduling(ctx, e.fatalC) {
+			break // quit or Fatal: no new work; polls in flight end cleanly
+		}
 		p.Go(func(ctx context.Context) error {
 			out := e.pollDevice(ctx, o, d)
+			if out.cancelled {
+				return nil // cut short by quit: nothing was learnt, record nothing
+			}
 			n, err := e.record(ctx, d, out)
 			resMu.Lock()
 			written += n
@@ -388,6 +425,7 @@ func (e *Engine) Sweep(ctx context.Context) (SweepResult, error) {
 	res.Online, res.Offline, res.Unknown = sum.Online, sum.Offline, sum.Unknown
 	res.DurationMS = took.Milliseconds()
 	res.MetricsWritten = written
+	res.Pool = e.PoolStats()
 	if ferr := e.Fatal(); ferr != nil {
 		return res, ferr
 	}
@@ -473,6 +511,9 @@ func (e *Engine) record(ctx context.Context, d store.Device, out pollOutcome) (i
 			en.state.HasMetrics = true
 			en.state.CPUPct, en.state.MemPct, en.state.DiskFreePct = upd.CPUPct, upd.MemPct, upd.DiskFreePct
 		}
+		if out.mode != "" {
+			en.state.Mode = out.mode
+		}
 		e.counts[prev]--
 		e.counts[out.status]++
 		st = en.state
@@ -482,6 +523,11 @@ func (e *Engine) record(ctx context.Context, d store.Device, out pollOutcome) (i
 	e.mu.Unlock()
 	if ok {
 		e.hub.Publish([]DeviceState{st}, sum)
+		var m *HostMetrics
+		if out.err == nil {
+			m = &out.metrics
+		}
+		e.evaluate(ctx, d, st, m, out.err, now)
 	}
 
 	wctx := context.WithoutCancel(ctx) // a finished poll's result is kept even on quit
@@ -492,6 +538,9 @@ func (e *Engine) record(ctx context.Context, d store.Device, out pollOutcome) (i
 	}
 	if err := e.writer.AddStatus(wctx, upd); err != nil {
 		return len(rows), fmt.Errorf("queue status of %s: %w", d.Hostname, err)
+	}
+	if ok {
+		e.status.Put(d.ID, st) // write-through: the cache holds what was queued
 	}
 	return len(rows), nil
 }

@@ -114,8 +114,16 @@ func TestASweepOfFiftyHostsStoresMetricsAndMarksTheOfflineOnes(t *testing.T) {
 			}
 		}
 	}
+	// The pool keeps one shell per host for the next sweep, and deletes
+	// every one when the engine closes.
+	if s := fleet.Stats(); s.ShellsOpen != int64(res.Online) {
+		t.Errorf("simulator has %d shells open after the sweep, want one per online host (%d)", s.ShellsOpen, res.Online)
+	}
+	if err := eng.Close(); err != nil {
+		t.Fatal(err)
+	}
 	if s := fleet.Stats(); s.ShellsOpen != 0 {
-		t.Errorf("simulator has %d shells open after the sweep, want 0", s.ShellsOpen)
+		t.Errorf("simulator has %d shells open after Close, want 0", s.ShellsOpen)
 	}
 }
 

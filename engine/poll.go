@@ -3,10 +3,12 @@ package engine
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/masterzen/winrm"
@@ -16,10 +18,12 @@ import (
 
 // pollOutcome is what one poll of one device found.
 type pollOutcome struct {
-	status  Status
-	metrics HostMetrics
-	err     error // classed *Error when the poll failed
-	at      time.Time
+	status    Status
+	metrics   HostMetrics
+	err       error // classed *Error when the poll failed
+	at        time.Time
+	mode      string // ModeWarm or ModeCold; "" when no script ran
+	cancelled bool   // cut short by shutdown: nothing was learnt, record nothing
 }
 
 // address returns where the device is reached: its IP when known, else
@@ -50,89 +54,169 @@ func endpointURL(d store.Device) string {
 	return u.String()
 }
 
+// PoolStats returns the session pool's counters (all zero when the pool
+// is off).
+func (e *Engine) PoolStats() PoolStats {
+	if e.pool == nil {
+		return PoolStats{}
+	}
+	return e.pool.Stats()
+}
+
+// CacheStats returns the device status cache's counters.
+func (e *Engine) CacheStats() CacheStats { return e.status.Stats() }
+
+// PollDevice returns a device's state, polling it only when the status
+// cache has nothing fresher than DefaultStatusTTL for it, or when force
+// is set (a refresh the user asked for). A poll is recorded like a
+// sweep's: cache, store, events.
+func (e *Engine) PollDevice(ctx context.Context, id int64, force bool) (DeviceState, error) {
+	if err := e.Fatal(); err != nil {
+		return DeviceState{}, err
+	}
+	if !force {
+		if st, ok := e.status.Get(id); ok {
+			return st, nil
+		}
+	}
+	e.mu.RLock()
+	en, ok := e.devices[id]
+	var d store.Device
+	if ok {
+		d = en.dev
+	}
+	e.mu.RUnlock()
+	if !ok {
+		return DeviceState{}, fmt.Errorf("poll device %d: not found", id)
+	}
+	out := e.pollDevice(ctx, e.options(), d)
+	if out.cancelled {
+		return DeviceState{}, fmt.Errorf("poll %s: %w", d.Hostname, context.Cause(ctx))
+	}
+	if _, err := e.record(ctx, d, out); err != nil {
+		return DeviceState{}, err
+	}
+	if err := e.writer.Flush(context.WithoutCancel(ctx)); err != nil {
+		return DeviceState{}, err
+	}
+	if err := e.Fatal(); err != nil {
+		return DeviceState{}, err
+	}
+	e.mu.RLock()
+	st := e.devices[id].state
+	e.mu.RUnlock()
+	return st, nil
+}
+
 // pollDevice runs the metrics script on d, retrying transient failures
 // with backoff, and decides the device's status from the outcome.
 func (e *Engine) pollDevice(ctx context.Context, o Options, d store.Device) pollOutcome {
-	log := e.log.With("device", d.Hostname)
+	log := e.log // every line carries device=HOST (not log.With: it costs each poll even when nothing is logged)
 	var err error
+	var mode string
 	for attempt := 0; ; attempt++ {
 		var m HostMetrics
-		m, err = e.runMetrics(ctx, o, d)
+		m, mode, err = e.runMetrics(ctx, o, d)
 		if err == nil {
-			log.Debug("poll ok", "cpu_pct", m.CPUPct, "mem_pct", m.MemPct, "attempts", attempt+1)
-			return pollOutcome{status: StatusOnline, metrics: m, at: time.Now().UTC()}
+			log.Debug("poll ok", "device", d.Hostname, "cpu_pct", m.CPUPct, "mem_pct", m.MemPct, "attempts", attempt+1, "mode", mode)
+			return pollOutcome{status: StatusOnline, metrics: m, at: time.Now().UTC(), mode: mode}
 		}
-		if ctx.Err() != nil || ClassOf(err) != ClassTransient || attempt >= o.Retries {
+		if shuttingDown(ctx, err) {
+			return pollOutcome{cancelled: true, err: err, at: time.Now().UTC()}
+		}
+		if ClassOf(err) != ClassTransient || attempt >= o.Retries {
 			break
 		}
 		wait := Backoff(attempt, 250*time.Millisecond, 5*time.Second)
-		log.Debug("poll retry", "attempt", attempt+1, "wait", wait, "err", err)
+		log.Debug("poll retry", "device", d.Hostname, "attempt", attempt+1, "wait", wait, "err", err)
+		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
-		case <-time.After(wait):
+			t.Stop()
+			return pollOutcome{cancelled: true, err: err, at: time.Now().UTC()}
+		case <-t.C:
 		}
 	}
-	out := pollOutcome{err: err, at: time.Now().UTC()}
+	out := pollOutcome{err: err, at: time.Now().UTC(), mode: mode}
 	switch ClassOf(err) {
 	case ClassConfiguration:
 		// The host answered, but rmm is set up wrong for it: its status is
 		// not known, and an admin must act. No retry storm.
 		out.status = StatusUnknown
-		log.Warn("poll failed: configuration", "class", "configuration", "err", err)
+		log.Warn("poll failed: configuration", "device", d.Hostname, "class", "configuration", "err", err)
 	default:
 		// Refused, unreachable, timed out after retries, or a host-side
 		// fault: the device cannot be managed right now.
 		out.status = StatusOffline
-		log.Info("poll failed", "class", ClassOf(err).String(), "err", err)
+		log.Info("poll failed", "device", d.Hostname, "class", ClassOf(err).String(), "err", err)
 	}
 	return out
 }
 
-// runMetrics runs the metrics script once, within the WinRM timeout.
-func (e *Engine) runMetrics(ctx context.Context, o Options, d store.Device) (HostMetrics, error) {
-	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
-	defer cancel()
-	stdout, stderr, code, err := e.run(ctx, o, d, e.metricsCmd)
-	if err != nil {
-		return HostMetrics{}, &Error{Class: ClassOf(err), Device: d.Hostname, Step: "run metrics", Err: err}
-	}
-	streams, derr := DecodeStderr(stderr)
-	if code != 0 {
-		msg := streams.ErrorText()
-		if derr != nil || msg == "" {
-			msg = "no error text"
-		}
-		return HostMetrics{}, &Error{Class: ClassDevice, Device: d.Hostname, Step: "run metrics",
-			Err: fmt.Errorf("exit code %d: %s", code, msg)}
-	}
-	m, err := ParseMetrics(stdout)
-	if err != nil {
-		return HostMetrics{}, &Error{Class: ClassDevice, Device: d.Hostname, Step: "parse metrics", Err: err}
-	}
-	return m, nil
+// shuttingDown reports a poll cut short by the caller (quit, cancel) or by
+// the engine closing, as opposed to the request's own deadline, which is
+// a finding about the device.
+func shuttingDown(ctx context.Context, err error) bool {
+	return ctx.Err() != nil || errors.Is(err, errPoolClosed)
 }
 
-// run executes one command in a new shell through masterzen/winrm (the
-// shell is created and deleted around it) and returns its output.
-func (e *Engine) run(ctx context.Context, o Options, d store.Device, command string) (stdout []byte, stderr string, code int, err error) {
+// runMetrics runs the metrics script once, within the WinRM timeout, and
+// returns the mode it ran in.
+func (e *Engine) runMetrics(ctx context.Context, o Options, d store.Device) (HostMetrics, string, error) {
+	rctx, cancel := context.WithTimeout(ctx, o.Timeout)
+	defer cancel()
+	cred, err := e.credentialFor(rctx, o, d)
+	if err != nil {
+		return HostMetrics{}, "", err
+	}
+	var res scriptResult
+	if e.pool != nil {
+		t := target{host: d.Hostname, url: endpointURL(d), user: cred.User, password: cred.Password}
+		res, err = e.pool.run(rctx, t, e.metrics)
+	} else {
+		res, err = e.runUnpooled(rctx, o, d, cred, e.metrics)
+	}
+	if err != nil {
+		return HostMetrics{}, res.mode, err
+	}
+	if res.exit != 0 {
+		msg := strings.TrimSpace(strings.Join(res.errors, "\n"))
+		if msg == "" {
+			msg = "no error text"
+		}
+		return HostMetrics{}, res.mode, &Error{Class: ClassDevice, Device: d.Hostname, Step: "run metrics",
+			Err: fmt.Errorf("exit code %d: %s", res.exit, msg)}
+	}
+	m, err := ParseMetrics(res.stdout)
+	if err != nil {
+		return HostMetrics{}, res.mode, &Error{Class: ClassDevice, Device: d.Hostname, Step: "parse metrics", Err: err}
+	}
+	return m, res.mode, nil
+}
+
+// runUnpooled runs a script the way rmm did before the session pool: a
+// new shell and a new powershell.exe per poll through masterzen/winrm
+// (Create, Command, Receive, Signal, Delete). It is kept for the
+// benchmark's comparison (Options.Unpooled).
+func (e *Engine) runUnpooled(ctx context.Context, o Options, d store.Device, cred Credential, sc *psScript) (scriptResult, error) {
 	u := endpointURL(d)
-	cred := o.Credential
-	// The OperationTimeout a Receive may wait, kept below the HTTP
-	// deadline so the host answers with a TimedOut fault first.
-	opTimeout := max(o.Timeout-5*time.Second, o.Timeout/2)
-	params := winrm.NewParameters(fmt.Sprintf("PT%.3fS", opTimeout.Seconds()), "en-US", 153600)
+	params := winrm.NewParameters(opTimeoutText, "en-US", envelopeSize)
 	params.TransportDecorator = func() winrm.Transporter {
 		return &soapTransport{ctx: ctx, client: e.http, url: u, user: cred.User, password: cred.Password}
 	}
 	ep := &winrm.Endpoint{Host: address(d), Port: d.Port, HTTPS: d.Transport != "http", Timeout: o.Timeout}
 	client, err := winrm.NewClientWithParameters(ep, cred.User, cred.Password, params)
 	if err != nil {
-		return nil, "", 0, fmt.Errorf("winrm client: %w", err)
+		return scriptResult{mode: ModeCold}, &Error{Class: ClassConfiguration, Device: d.Hostname, Step: "winrm client", Err: err}
 	}
 	var out, errb bytes.Buffer
-	code, err = client.RunWithContext(ctx, command, &out, &errb)
+	code, err := client.RunWithContext(ctx, sc.command, &out, &errb)
 	if err != nil {
-		return nil, "", code, err
+		return scriptResult{mode: ModeCold}, &Error{Class: ClassOf(err), Device: d.Hostname, Step: "run metrics", Err: err}
 	}
-	return out.Bytes(), errb.String(), code, nil
+	res := scriptResult{stdout: out.Bytes(), exit: code, mode: ModeCold}
+	if st, derr := DecodeStderr(errb.String()); derr == nil {
+		res.errors = st.Errors
+	}
+	return res, nil
 }

@@ -204,5 +204,5 @@ func allRequests() []Request {
 	return []Request{PollNow{}, ImportDevices{}, ListAudit{}, VerifyAudit{}, ExportAudit{Format: "json"}, ReloadConfig{},
 		MaintainDB{ArchiveDir: "", Vacuum: false}, BackupDB{},
 		SetCredential{Name: "rbac-test", User: "u", Secret: creds.NewSecret("not-a-real-secret")}, RemoveCredential{Name: "rbac-test"}, ListCredentials{},
-		OpenSession{}, CloseSession{}}
+		OpenSession{}, CloseSession{}, RunSchedule{Name: "none"}, AckAlert{}, ResolveAlert{}, ListAlerts{}, HealthReport{}}
 }

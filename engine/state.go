@@ -29,6 +29,7 @@ type DeviceState struct {
 	DiskFreePct float64 // lowest free % over fixed volumes
 	LastSeen    time.Time
 	LastError   string
+	Mode        string // how it is polled: "warm" (resident PowerShell), "cold" (one powershell.exe per poll), "" before a poll
 }
 
 // Summary is the fleet at a glance, for headers and status lines.

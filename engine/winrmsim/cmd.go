@@ -28,7 +28,7 @@ func dispatch(m *machine, line string, viaCmd bool) (process, *fault) {
 	prog, rest := firstWord(line)
 	switch programName(prog) {
 	case "powershell":
-		return newPowerShell(m, rest), nil
+		return newPowerShellProcess(m, rest), nil
 	case "cmd":
 		if script, ok := cmdSwitchC(rest); ok {
 			return dispatch(m, script, true)

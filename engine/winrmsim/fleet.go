@@ -4,11 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"log"
 	"math/rand/v2"
 	"net"
-	"net/http"
 	"strconv"
 	"sync"
 	"time"
@@ -64,6 +61,10 @@ type Config struct {
 	// IdleTimeout does; DefaultShellIdleTimeout when zero, never when
 	// negative.
 	ShellIdleTimeout time.Duration
+	// Faults gives a share of the hosts, chosen by seed, a fault: e.g.
+	// "refuse=2%,hang=1%,http500=1%,malformed=1%" (see FaultKind and
+	// ParseFaults). SetFault changes one host's fault later.
+	Faults string
 	// Logf, when set, receives debug lines (ASCII).
 	Logf func(format string, args ...any)
 }
@@ -81,6 +82,7 @@ type HostInfo struct {
 	Tags      []string
 	Server    bool // a Windows Server release, not a workstation
 	Online    bool
+	Fault     FaultKind // what the host does wrong on purpose; FaultNone when healthy
 }
 
 // Fleet is a set of simulated Windows hosts. Create it with New, open its
@@ -92,20 +94,21 @@ type Fleet struct {
 	hosts  []*host
 	byName map[string]*host
 
-	mu      sync.Mutex // lifecycle: started, closed, srv, serving.Add
+	mu      sync.Mutex // lifecycle: started, closed, serving.Add
 	started bool
 	closed  bool
-	srv     *http.Server
-	serving sync.WaitGroup // one per open listener
+	serving sync.WaitGroup // one accept loop per open listener
 	watch   sync.WaitGroup // the ctx watcher started by Start
 	done    chan struct{}  // closed by shutdown
 
-	gate       sync.RWMutex // orders handler entry against shutdown
+	gate       sync.RWMutex // orders connection entry against shutdown
 	gateClosed bool
-	handlers   sync.WaitGroup // requests in flight
+	conns      sync.WaitGroup // connections being served
 
 	shutdownOnce sync.Once
 	shutdownErr  error
+
+	bufs buffers // recycled request, reply and scanner buffers
 }
 
 // New validates cfg and builds the hosts. It opens no sockets.
@@ -151,6 +154,10 @@ func New(cfg Config) (*Fleet, error) {
 	if cfg.ShellIdleTimeout == 0 {
 		cfg.ShellIdleTimeout = DefaultShellIdleTimeout
 	}
+	shares, err := ParseFaults(cfg.Faults)
+	if err != nil {
+		return nil, fmt.Errorf("winrmsim: config: Faults: %w", err)
+	}
 
 	f := &Fleet{
 		cfg:    cfg,
@@ -171,6 +178,7 @@ func New(cfg Config) (*Fleet, error) {
 			f.hosts[i].online = false
 		}
 	}
+	assignFaults(f.hosts, shares, cfg.Seed)
 	return f, nil
 }
 
@@ -187,14 +195,6 @@ func (f *Fleet) Start(ctx context.Context) error {
 	if f.started {
 		return errors.New("winrmsim: start: already started")
 	}
-	f.srv = &http.Server{
-		Handler:           http.HandlerFunc(f.serveHTTP),
-		ConnContext:       connContext,
-		ReadHeaderTimeout: 30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          log.New(logWriter{f}, "", 0),
-	}
-
 	// Every port is held until all are assigned, so an offline host's port
 	// cannot go to another host.
 	lns := make([]net.Listener, len(f.hosts))
@@ -220,11 +220,13 @@ func (f *Fleet) Start(ctx context.Context) error {
 	for i, h := range f.hosts {
 		h.mu.Lock()
 		h.port = lns[i].Addr().(*net.TCPAddr).Port
-		if h.online {
+		if h.listening() {
 			f.serveLocked(h, lns[i])
-			online++
 		} else {
 			_ = lns[i].Close()
+		}
+		if h.online {
+			online++
 		}
 		h.mu.Unlock()
 	}
@@ -279,7 +281,10 @@ func (p *portPicker) listen(f *Fleet) (net.Listener, error) {
 
 // listen opens a TCP listener on the fleet's loopback address.
 func (f *Fleet) listen(port int) (net.Listener, error) {
-	ln, err := net.Listen("tcp4", net.JoinHostPort(f.cfg.ListenIP, strconv.Itoa(port)))
+	// No TCP keep-alive probes on accepted connections: loopback peers
+	// do not vanish, and the setsockopt calls cost every connection.
+	lc := net.ListenConfig{KeepAlive: -1}
+	ln, err := lc.Listen(context.Background(), "tcp4", net.JoinHostPort(f.cfg.ListenIP, strconv.Itoa(port)))
 	if err != nil {
 		return nil, fmt.Errorf("listen: %w", err)
 	}
@@ -291,13 +296,7 @@ func (f *Fleet) serveLocked(h *host, ln net.Listener) {
 	hl := &hostListener{Listener: ln, h: h}
 	h.ln = hl
 	f.serving.Add(1)
-	go func() {
-		defer f.serving.Done()
-		err := f.srv.Serve(hl)
-		if err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
-			f.logf("winrmsim: %s: serve: %v", h.name, err)
-		}
-	}()
+	go f.acceptLoop(h, hl)
 }
 
 // Close stops every listener and connection, ends long-polls, and waits for
@@ -312,44 +311,43 @@ func (f *Fleet) shutdown() error {
 	f.shutdownOnce.Do(func() {
 		f.mu.Lock()
 		f.closed = true
-		close(f.done)
-		srv := f.srv
+		close(f.done) // handlers waiting (long-polls, hung hosts) return
 		f.mu.Unlock()
 
 		f.gate.Lock()
-		f.gateClosed = true
+		f.gateClosed = true // no new connection is served
 		f.gate.Unlock()
 
-		if srv != nil {
-			// Close shuts every listener Serve was given and every
-			// connection, including idle keep-alives.
-			if err := srv.Close(); err != nil {
-				f.shutdownErr = fmt.Errorf("winrmsim: close: %w", err)
-			}
-		}
-		f.serving.Wait()
-		f.handlers.Wait()
+		// Close every listener and every connection, idle keep-alives
+		// included.
+		var errs []error
 		for _, h := range f.hosts {
 			h.mu.Lock()
-			h.ln = nil
+			if h.ln != nil {
+				if err := h.ln.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+					errs = append(errs, err)
+				}
+				h.ln = nil
+			}
+			drop := h.takeConnsLocked()
+			h.mu.Unlock()
+			for _, c := range drop {
+				_ = c.Close()
+			}
+		}
+		if len(errs) > 0 {
+			f.shutdownErr = fmt.Errorf("winrmsim: close: %w", errors.Join(errs...))
+		}
+		f.serving.Wait()
+		f.conns.Wait()
+		for _, h := range f.hosts {
+			h.mu.Lock()
 			h.dropShellsLocked()
 			h.mu.Unlock()
 		}
 		f.logf("winrmsim: closed")
 	})
 	return f.shutdownErr
-}
-
-// enter admits a request unless the fleet is shutting down; the caller
-// must call f.handlers.Done when it returns true.
-func (f *Fleet) enter() bool {
-	f.gate.RLock()
-	defer f.gate.RUnlock()
-	if f.gateClosed {
-		return false
-	}
-	f.handlers.Add(1)
-	return true
 }
 
 // Hosts returns every host in a stable order (the order they were built).
@@ -388,39 +386,57 @@ func (f *Fleet) SetOnline(hostname string, online bool) error {
 	if f.closed {
 		return fmt.Errorf("winrmsim: set online %s: fleet is closed", hostname)
 	}
-	var drop []*hostConn
-	defer func() {
-		for _, c := range drop {
-			_ = c.Close()
-		}
-	}()
 	h.mu.Lock()
-	defer h.mu.Unlock()
 	if h.online == online {
+		h.mu.Unlock()
 		return nil
 	}
-	if !f.started {
-		h.online = online
-		return nil
+	h.online = online
+	drop, err := f.listenLocked(h)
+	h.mu.Unlock()
+	for _, c := range drop {
+		_ = c.Close()
+	}
+	if err != nil {
+		h.mu.Lock()
+		h.online = !online
+		h.mu.Unlock()
+		return fmt.Errorf("winrmsim: set online %s: %w", hostname, err)
 	}
 	if online {
+		f.logf("winrmsim: %s online on port %d", h.name, h.port)
+	} else {
+		f.logf("winrmsim: %s offline", h.name)
+	}
+	return nil
+}
+
+// listening reports whether the host's port should accept connections:
+// it is online and not refusing them on purpose. h.mu must be held.
+func (h *host) listening() bool { return h.online && h.fault() != FaultRefuse }
+
+// listenLocked opens or closes the host's port to match listening() and
+// returns the connections to cut (closed by the caller once h.mu is
+// released). Before Start it does nothing: Start reads the state. f.mu
+// and h.mu must be held.
+func (f *Fleet) listenLocked(h *host) ([]*hostConn, error) {
+	if !f.started {
+		return nil, nil
+	}
+	want := h.listening()
+	switch {
+	case want && h.ln == nil:
 		ln, err := f.listen(h.port)
 		if err != nil {
-			return fmt.Errorf("winrmsim: set online %s: port %d: %w", hostname, h.port, err)
+			return nil, fmt.Errorf("port %d: %w", h.port, err)
 		}
-		h.online = true
 		f.serveLocked(h, ln)
-		f.logf("winrmsim: %s online on port %d", h.name, h.port)
-		return nil
-	}
-	h.online = false
-	if h.ln != nil {
+	case !want && h.ln != nil:
 		_ = h.ln.Close()
 		h.ln = nil
+		return h.takeConnsLocked(), nil
 	}
-	drop = h.takeConnsLocked()
-	f.logf("winrmsim: %s offline", h.name)
-	return nil
+	return nil, nil
 }
 
 // Reboot restarts a host in place: its open connections drop, every shell
@@ -449,36 +465,8 @@ func (f *Fleet) logf(format string, args ...any) {
 	}
 }
 
-// logWriter sends net/http's server log lines to Config.Logf.
-type logWriter struct{ f *Fleet }
-
-// Write forwards one log line; it never fails.
-func (w logWriter) Write(p []byte) (int, error) {
-	if w.f.cfg.Logf != nil {
-		w.f.cfg.Logf("winrmsim: http: %s", trimNewline(p))
-	}
-	return len(p), nil
-}
-
-func trimNewline(p []byte) string {
-	for len(p) > 0 && (p[len(p)-1] == '\n' || p[len(p)-1] == '\r') {
-		p = p[:len(p)-1]
-	}
-	return string(p)
-}
-
-// hostKey is the context key under which a connection carries its host.
-type hostKey struct{}
-
-func connContext(ctx context.Context, c net.Conn) context.Context {
-	if hc, ok := c.(*hostConn); ok {
-		return context.WithValue(ctx, hostKey{}, hc.h)
-	}
-	return ctx
-}
-
-// hostListener tags every accepted connection with its host, so that one
-// http.Server can serve all hosts.
+// hostListener registers every accepted connection with its host, so that
+// taking the host offline (or closing the fleet) can cut it.
 type hostListener struct {
 	net.Listener
 	h *host
@@ -493,7 +481,7 @@ func (l *hostListener) Accept() (net.Conn, error) {
 		}
 		hc := &hostConn{Conn: c, h: l.h}
 		l.h.mu.Lock()
-		if !l.h.online {
+		if !l.h.listening() {
 			// Taken offline between accept and here: refuse.
 			l.h.mu.Unlock()
 			_ = c.Close()
@@ -538,6 +526,3 @@ func (h *host) takeConnsLocked() []*hostConn {
 	h.conns = nil
 	return out
 }
-
-// logWriter is what http.Server.ErrorLog writes to.
-var _ io.Writer = logWriter{}

@@ -90,6 +90,14 @@ type counters struct {
 	commands      atomic.Int64
 	faults        atomic.Int64
 	authFailures  atomic.Int64
+
+	// Requests by WS-Management action.
+	creates, commandRequests, sends, receives, signals, deletes atomic.Int64
+	// The resident PowerShell loop: processes started, requests answered,
+	// clean exits (an EXIT line or end of input).
+	loopStarts, loopRequests, loopExits atomic.Int64
+	// injected counts requests (or loop requests) a host fault spoiled.
+	injected atomic.Int64
 }
 
 // host is one simulated Windows machine. Identity and profile are fixed at
@@ -108,6 +116,10 @@ type host struct {
 	seed    uint64 // key for this host's noise
 	prof    profile
 	stats   counters
+	// faultIdx is the host's FaultKind (see faultIndex); atomic because
+	// processes read it under their command's lock, which must not be
+	// nested inside mu's critical sections the other way round.
+	faultIdx atomic.Int32
 
 	mu       sync.Mutex
 	port     int
@@ -294,6 +306,7 @@ func (h *host) infoLocked(ip string) HostInfo {
 		Tags:      append([]string(nil), h.tags...),
 		Server:    h.server,
 		Online:    h.online,
+		Fault:     h.fault(),
 	}
 }
 

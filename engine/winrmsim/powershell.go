@@ -108,6 +108,18 @@ loop:
 	return p
 }
 
+// newPowerShellProcess is powershell.exe with its arguments: the resident
+// loop when -EncodedCommand carries the loop script, else psProcess.
+func newPowerShellProcess(m *machine, rest string) process {
+	p := newPowerShell(m, rest)
+	if p.encoded && p.argErr == "" {
+		if mk := scriptMarker.FindStringSubmatch(p.script); mk != nil && mk[1] == loopName && mk[2] == strconv.Itoa(loopVersion) {
+			return newLoop(m)
+		}
+	}
+	return p
+}
+
 // decodeEncodedCommand undoes -EncodedCommand: base64 of UTF-16LE.
 func decodeEncodedCommand(s string) (string, error) {
 	raw, err := base64.StdEncoding.DecodeString(s)
@@ -124,6 +136,33 @@ func decodeEncodedCommand(s string) (string, error) {
 	return string(utf16.Decode(u)), nil
 }
 
+// psOutput is where a script's results go: the command's streams when
+// powershell.exe runs it, or the answer frame when the resident loop does.
+type psOutput interface {
+	// Stdout is output at an instant.
+	Stdout(at time.Time, data []byte)
+	// ErrorRecords are the script's error records, each a list of lines
+	// as PowerShell renders it (message first). It is called once, at the
+	// end, possibly with none: powershell.exe still writes its CLIXML
+	// progress record then.
+	ErrorRecords(at time.Time, records [][]string)
+	// Exit ends the script with a code.
+	Exit(at time.Time, code int)
+}
+
+// psStreams is powershell.exe's own output: stdout, and stderr as CLIXML
+// (-EncodedCommand) or plain text.
+type psStreams struct {
+	pio *procIO
+	p   *psProcess
+}
+
+func (s psStreams) Stdout(at time.Time, data []byte) { s.pio.Stdout(at, data) }
+func (s psStreams) ErrorRecords(at time.Time, records [][]string) {
+	s.pio.Stderr(at, s.p.stderrDoc(records))
+}
+func (s psStreams) Exit(at time.Time, code int) { s.pio.Exit(at, code) }
+
 // Start pays for starting powershell.exe, then runs the script unless it
 // is to come on stdin.
 func (p *psProcess) Start(pio *procIO) {
@@ -133,13 +172,12 @@ func (p *psProcess) Start(pio *procIO) {
 		pio.Stderr(p.ready, []byte(p.argErr+"\r\n"))
 		pio.Exit(p.ready, psArgErrorExitCode)
 	case !p.fromStdin:
-		p.run(pio, p.ready, p.script)
+		p.run(psStreams{pio, p}, p.ready, p.script)
 	}
 }
 
 // Stdin collects the script when it comes on stdin and runs it at end of
-// input. (A resident loop that answers line by line is a different
-// process; it would keep its own busy-until time the same way.)
+// input. (The resident loop, which answers line by line, is psLoop.)
 func (p *psProcess) Stdin(pio *procIO, data []byte, eof bool) {
 	if !p.fromStdin || pio.Exited() {
 		return
@@ -150,31 +188,31 @@ func (p *psProcess) Stdin(pio *procIO, data []byte, eof bool) {
 		if pio.Now().After(at) {
 			at = pio.Now()
 		}
-		p.run(pio, at, string(p.input))
+		p.run(psStreams{pio, p}, at, string(p.input))
 	}
 }
 
 // run executes a script that starts at the given instant.
-func (p *psProcess) run(pio *procIO, at time.Time, script string) {
+func (p *psProcess) run(out psOutput, at time.Time, script string) {
 	if mk := scriptMarker.FindStringSubmatchIndex(script); mk != nil {
 		name := script[mk[2]:mk[3]]
 		version, _ := strconv.Atoi(script[mk[4]:mk[5]])
-		p.runMarked(pio, at, script, name, version, mk[0]+strings.IndexByte(script[mk[0]:], '#'))
+		p.runMarked(out, at, script, name, version, mk[0]+strings.IndexByte(script[mk[0]:], '#'))
 		return
 	}
-	p.evaluate(pio, at, script)
+	p.evaluate(out, at, script)
 }
 
 // runMarked answers one of the engine's scripts as it would run on the
 // host. at is when the script starts; pos is the marker's offset.
-func (p *psProcess) runMarked(pio *procIO, at time.Time, script, name string, version, pos int) {
+func (p *psProcess) runMarked(out psOutput, at time.Time, script, name string, version, pos int) {
 	switch {
 	case name == "metrics" && version == 1:
 		done := at.Add(p.m.fleet.cfg.ScriptTime)
 		m := p.m.h.metricsAt(done.Sub(p.m.fleet.epoch), p.m.lastBoot)
-		pio.Stdout(done, append(p.m.h.metricsJSON(m), '\r', '\n'))
-		pio.Stderr(done, p.stderrDoc(nil))
-		pio.Exit(done, 0)
+		out.Stdout(done, append(p.m.h.metricsJSON(m), '\r', '\n'))
+		out.ErrorRecords(done, nil)
+		out.Exit(done, 0)
 	default:
 		line, col, src := position(script, pos)
 		term := name
@@ -182,8 +220,8 @@ func (p *psProcess) runMarked(pio *procIO, at time.Time, script, name string, ve
 			term = name + "-v" + strconv.Itoa(version)
 		}
 		err := commandNotFound(term, line, col, src)
-		pio.Stderr(at, p.stderrDoc([][]string{err}))
-		pio.Exit(at, 1)
+		out.ErrorRecords(at, [][]string{err})
+		out.Exit(at, 1)
 	}
 }
 
@@ -191,7 +229,7 @@ func (p *psProcess) runMarked(pio *procIO, at time.Time, script, name string, ve
 // output of literals and environment variables, hostname, whoami,
 // Start-Sleep, Write-Error, throw and exit. Anything else is "not
 // recognized", as PowerShell says of a command it cannot find.
-func (p *psProcess) evaluate(pio *procIO, at time.Time, script string) {
+func (p *psProcess) evaluate(out psOutput, at time.Time, script string) {
 	t := at
 	var errs [][]string
 	code := -1
@@ -201,15 +239,15 @@ func (p *psProcess) evaluate(pio *procIO, at time.Time, script string) {
 		switch {
 		case strings.HasPrefix(st.text, "$") && isAssignment(st.text):
 		case isValue(st.text):
-			pio.Stdout(t, []byte(p.value(st.text)+"\r\n"))
+			out.Stdout(t, []byte(p.value(st.text)+"\r\n"))
 		case lw == "write-output" || lw == "echo" || lw == "write" || lw == "write-host":
-			pio.Stdout(t, []byte(p.value(arg)+"\r\n"))
+			out.Stdout(t, []byte(p.value(arg)+"\r\n"))
 		case lw == "hostname" || lw == "hostname.exe":
-			pio.Stdout(t, []byte(p.m.h.name+"\r\n"))
+			out.Stdout(t, []byte(p.m.h.name+"\r\n"))
 		case lw == "whoami" || lw == "whoami.exe":
-			pio.Stdout(t, []byte(strings.ToLower(p.m.h.name)+`\`+p.m.user+"\r\n"))
+			out.Stdout(t, []byte(strings.ToLower(p.m.h.name)+`\`+p.m.user+"\r\n"))
 		case lw == "get-date":
-			pio.Stdout(t, []byte("\r\n"+t.Format("Monday, January 2, 2006 3:04:05 PM")+"\r\n\r\n\r\n"))
+			out.Stdout(t, []byte("\r\n"+t.Format("Monday, January 2, 2006 3:04:05 PM")+"\r\n\r\n\r\n"))
 		case lw == "start-sleep" || lw == "sleep":
 			t = t.Add(sleepArg(arg))
 		case lw == "write-error":
@@ -252,10 +290,8 @@ func (p *psProcess) evaluate(pio *procIO, at time.Time, script string) {
 	default:
 		code = 0
 	}
-	if p.encoded || len(errs) > 0 {
-		pio.Stderr(t, p.stderrDoc(errs))
-	}
-	pio.Exit(t, code)
+	out.ErrorRecords(t, errs)
+	out.Exit(t, code)
 }
 
 // stderrDoc renders error records the way powershell.exe writes stderr:

@@ -2,11 +2,7 @@ package winrmsim
 
 import (
 	"bytes"
-	"context"
-	"crypto/subtle"
 	"encoding/base64"
-	"errors"
-	"io"
 	"net"
 	"net/http"
 	"strconv"
@@ -18,122 +14,109 @@ import (
 // at most, so anything larger is not a WS-Management request.
 const maxRequestBytes = 1 << 20
 
-// serveHTTP is the WS-Management endpoint of every host; the connection
-// tells which host a request reached.
-func (f *Fleet) serveHTTP(w http.ResponseWriter, r *http.Request) {
-	h, _ := r.Context().Value(hostKey{}).(*host)
-	if h == nil {
-		http.Error(w, "winrmsim: connection has no host", http.StatusInternalServerError)
-		return
-	}
-	if !f.enter() {
-		w.WriteHeader(http.StatusServiceUnavailable)
-		return
-	}
-	defer f.handlers.Done()
-	h.stats.requests.Add(1)
-	if f.cfg.RTT > 0 && !f.pause(r.Context(), f.cfg.RTT) {
-		return
-	}
-	w.Header().Set("Server", "Microsoft-HTTPAPI/2.0")
+// watchAfter is the shortest wait for which a handler watches the
+// connection for the client leaving.
+const watchAfter = time.Second
 
-	anonPath := r.URL.Path == "/wsman-anon/identify"
-	if r.URL.Path != "/wsman" && !anonPath {
-		w.WriteHeader(http.StatusNotFound)
-		return
+// soapContentType is what every WS-Management reply carries.
+const soapContentType = "application/soap+xml;charset=UTF-8"
+
+// serveRequest is the WS-Management endpoint of every host: it answers
+// one request read from a connection to host sc.h. It reports whether
+// the connection may serve another request.
+func (f *Fleet) serveRequest(sc *serverConn, hr *httpRequest) bool {
+	h := sc.h
+	h.stats.requests.Add(1)
+	if f.cfg.RTT > 0 && !f.pause(f.cfg.RTT) {
+		return false
 	}
-	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", http.MethodPost)
-		w.WriteHeader(http.StatusMethodNotAllowed)
-		return
+	x := &exchange{f: f, h: h, sc: sc, hr: hr}
+	defer x.stopWatch()
+	if f.injectHTTPFault(x) {
+		return !x.clientLeft
 	}
-	authed := f.authorized(r)
+
+	anonPath := hr.path == "/wsman-anon/identify"
+	if hr.path != "/wsman" && !anonPath {
+		x.respond(http.StatusNotFound, "", nil, nil)
+		return true
+	}
+	if hr.method != http.MethodPost {
+		x.respond(http.StatusMethodNotAllowed, "", []string{"Allow", http.MethodPost}, nil)
+		return true
+	}
+	authed := f.authorized(hr)
 	// Test-WSMan without credentials: Windows answers an Identify that
 	// says it is unauthenticated, and only that.
-	anonymous := !authed && r.Header.Get("Authorization") == "" &&
-		(anonPath || strings.EqualFold(r.Header.Get("WSMANIDENTIFY"), "unauthenticated"))
+	anonymous := !authed && !hr.hasAuth && (anonPath || hr.identifyAnon)
 	if !authed && !anonymous {
-		f.unauthorized(w, h)
-		return
+		x.unauthorized()
+		return true
 	}
-	if ct := strings.ToLower(r.Header.Get("Content-Type")); !strings.HasPrefix(ct, "application/soap+xml") {
-		w.WriteHeader(http.StatusUnsupportedMediaType)
-		return
+	if !hr.soapContent {
+		x.respond(http.StatusUnsupportedMediaType, "", nil, nil)
+		return true
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxRequestBytes))
-	x := &exchange{f: f, h: h, w: w, r: r}
-	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			x.fail(faultSchema(http.StatusBadRequest, "The WS-Management service cannot process the request because the envelope is larger than the maximum envelope size. "))
-		}
-		return // the client went away mid-request
+	if hr.tooBig {
+		x.fail(faultSchema(http.StatusBadRequest, "The WS-Management service cannot process the request because the envelope is larger than the maximum envelope size. "))
+		return false
 	}
-	req, err := scanRequest(body)
+	req, err := f.bufs.scan(*hr.body) // the request holds copies of what it needs
 	if err != nil {
 		x.fail(faultSchema(http.StatusBadRequest, "The WS-Management service cannot process the request because the XML is not well formed. "))
-		return
+		return true
 	}
 	x.req = req
 
 	action := strings.TrimSpace(req.Header.Action)
 	if action == "" && req.Body.Identify != nil {
 		x.identify(authed)
-		return
+		return true
 	}
 	if anonymous {
-		f.unauthorized(w, h)
-		return
+		x.unauthorized()
+		return true
 	}
 	switch action {
 	case actionCreate:
+		h.stats.creates.Add(1)
 		x.create()
 	case actionCommand:
+		h.stats.commandRequests.Add(1)
 		x.command()
 	case actionSend:
+		h.stats.sends.Add(1)
 		x.send()
 	case actionReceive:
+		h.stats.receives.Add(1)
 		x.receive()
 	case actionSignal:
+		h.stats.signals.Add(1)
 		x.signal()
 	case actionDelete:
+		h.stats.deletes.Add(1)
 		x.delete()
 	case "":
 		x.fail(faultSchema(http.StatusInternalServerError, "The WS-Management service cannot process the request because the header does not contain an Action. "))
 	default:
 		x.fail(faultActionNotSupported(action))
 	}
-}
-
-// authorized checks Basic credentials in constant time.
-func (f *Fleet) authorized(r *http.Request) bool {
-	user, pass, ok := r.BasicAuth()
-	if !ok {
-		return false
-	}
-	u := subtle.ConstantTimeCompare([]byte(user), []byte(f.cfg.User))
-	p := subtle.ConstantTimeCompare([]byte(pass), []byte(f.cfg.Password))
-	return u&p == 1
+	return !x.clientLeft
 }
 
 // unauthorized answers 401 with the schemes Windows offers.
-func (f *Fleet) unauthorized(w http.ResponseWriter, h *host) {
-	h.stats.authFailures.Add(1)
-	w.Header().Add("WWW-Authenticate", "Negotiate")
-	w.Header().Add("WWW-Authenticate", `Basic realm="WSMAN"`)
-	w.Header().Set("Content-Length", "0")
-	w.WriteHeader(http.StatusUnauthorized)
+func (x *exchange) unauthorized() {
+	x.h.stats.authFailures.Add(1)
+	x.respond(http.StatusUnauthorized, "", []string{"WWW-Authenticate", "Negotiate", "WWW-Authenticate", `Basic realm="WSMAN"`}, nil)
 }
 
-// pause waits d unless the request or the fleet ends first.
-func (f *Fleet) pause(ctx context.Context, d time.Duration) bool {
+// pause waits d unless the fleet closes first.
+func (f *Fleet) pause(d time.Duration) bool {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-t.C:
 		return true
-	case <-ctx.Done():
-		return false
 	case <-f.done:
 		return false
 	}
@@ -143,9 +126,34 @@ func (f *Fleet) pause(ctx context.Context, d time.Duration) bool {
 type exchange struct {
 	f   *Fleet
 	h   *host
-	w   http.ResponseWriter
-	r   *http.Request
+	sc  *serverConn
+	hr  *httpRequest
 	req *request
+
+	gone       <-chan struct{} // closed when the client left; nil until watched
+	stop       func()          // ends the watch
+	clientLeft bool            // the handler gave up because the client left
+}
+
+// clientGone starts watching the connection (once) and returns a channel
+// closed when the client leaves. Only handlers that wait long use it:
+// the watch costs a goroutine and a read.
+func (x *exchange) clientGone() <-chan struct{} {
+	if x.stop == nil {
+		x.gone, x.stop = x.sc.watch()
+	}
+	return x.gone
+}
+
+func (x *exchange) stopWatch() {
+	if x.stop != nil {
+		x.stop()
+	}
+}
+
+// respond writes a whole response.
+func (x *exchange) respond(status int, contentType string, extra []string, body []byte) {
+	x.sc.writeResponse(status, contentType, extra, body, x.hr.closeAfter)
 }
 
 func (x *exchange) messageID() string {
@@ -157,15 +165,15 @@ func (x *exchange) messageID() string {
 
 // reply writes a 200 response: the envelope, its header and body.
 func (x *exchange) reply(action string, body func(b *bytes.Buffer)) {
-	var b bytes.Buffer
-	b.Grow(1024)
+	b := x.f.bufs.reply()
 	b.WriteString(envReply)
-	writeHeader(&b, action, x.messageID())
+	writeHeader(b, action, x.messageID())
 	b.WriteString(`<s:Body>`)
-	body(&b)
+	body(b)
 	b.WriteString(`</s:Body>`)
 	b.WriteString(envClose)
 	x.write(http.StatusOK, b.Bytes())
+	x.f.bufs.putReply(b)
 }
 
 // fail writes a SOAP fault.
@@ -181,11 +189,7 @@ func (x *exchange) fail(ft *fault) {
 }
 
 func (x *exchange) write(status int, body []byte) {
-	hdr := x.w.Header()
-	hdr.Set("Content-Type", "application/soap+xml;charset=UTF-8")
-	hdr.Set("Content-Length", strconv.Itoa(len(body)))
-	x.w.WriteHeader(status)
-	_, _ = x.w.Write(body) // a client that left does not need an error
+	x.respond(status, soapContentType, nil, body)
 }
 
 // identify answers wsmid:Identify; only an authenticated caller learns
@@ -253,7 +257,7 @@ func (x *exchange) create() {
 		}
 		codepage = n
 	}
-	clientIP, _, _ := net.SplitHostPort(x.r.RemoteAddr)
+	clientIP, _, _ := net.SplitHostPort(x.sc.remote)
 	now := time.Now()
 	s := &shell{
 		id:        newGUID(),
@@ -284,7 +288,7 @@ func (x *exchange) create() {
 
 	x.reply("http://schemas.xmlsoap.org/ws/2004/09/transfer/CreateResponse", func(b *bytes.Buffer) {
 		b.WriteString(`<x:ResourceCreated><a:Address>http://`)
-		escape(b, x.r.Host)
+		escape(b, x.hr.host)
 		b.WriteString(`/wsman</a:Address><a:ReferenceParameters><w:ResourceURI>`)
 		b.WriteString(resourceCmd)
 		b.WriteString(`</w:ResourceURI><w:SelectorSet><w:Selector Name="ShellId">`)
@@ -472,10 +476,18 @@ func (x *exchange) receive() {
 		} else {
 			timer.Reset(wait)
 		}
+		// A long wait watches for the client leaving (it gave up the
+		// long-poll); a short one just finishes, as writing to a closed
+		// connection is harmless.
+		var gone <-chan struct{}
+		if wait > watchAfter {
+			gone = x.clientGone()
+		}
 		select {
 		case <-got.wake:
 		case <-timer.C:
-		case <-x.r.Context().Done():
+		case <-gone:
+			x.clientLeft = true
 			return
 		case <-x.f.done:
 			return
@@ -506,9 +518,7 @@ func (x *exchange) replyReceive(id string, got received) {
 			b.WriteString(`" CommandId="`)
 			b.WriteString(id)
 			b.WriteString(`">`)
-			enc := base64.NewEncoder(base64.StdEncoding, b)
-			_, _ = enc.Write(data) // writes to a bytes.Buffer cannot fail
-			_ = enc.Close()
+			b.Write(base64.StdEncoding.AppendEncode(b.AvailableBuffer(), data))
 			b.WriteString(`</rsp:Stream>`)
 			i = j
 		}

@@ -1,6 +1,7 @@
 package winrmsim
 
 import (
+	"strings"
 	"sync"
 	"time"
 )
@@ -86,9 +87,10 @@ type chunk struct {
 // at the instant it would appear, and Receive long-polls on wake.
 type command struct {
 	id string
-	// line is the command line as winrs assembles it: Command plus
-	// Arguments joined by spaces.
-	line string
+	// program is the first word of the command line (winrs joins Command
+	// and Arguments with spaces), for logs. The whole line is not kept: a
+	// resident loop's -EncodedCommand is kilobytes, times 10,000 hosts.
+	program string
 	// consoleModeStdin and skipCmdShell record the WINRS_CONSOLEMODE_STDIN
 	// and WINRS_SKIP_CMD_SHELL options of the Command request.
 	consoleModeStdin bool
@@ -108,7 +110,8 @@ type command struct {
 }
 
 func newCommand(id, line string) *command {
-	return &command{id: id, line: line, wake: make(chan struct{})}
+	prog, _ := firstWord(line)
+	return &command{id: id, program: strings.Clone(prog), wake: make(chan struct{})}
 }
 
 // notifyLocked wakes every Receive waiting on the command. c.mu must be held.

@@ -10,6 +10,15 @@ type HostStats struct {
 	Commands      int64
 	Faults        int64 // SOAP faults returned, timeouts included
 	AuthFailures  int64 // requests answered 401
+
+	// Requests by WS-Management action (Commands above counts the
+	// commands that started; this counts Command requests).
+	Creates, CommandRequests, Sends, Receives, Signals, Deletes int64
+
+	LoopStarts   int64 // resident PowerShell loops started
+	LoopRequests int64 // requests the resident loops answered
+	LoopExits    int64 // loops that ended cleanly (EXIT or end of input)
+	Injected     int64 // requests spoiled by a host fault (SetFault, Config.Faults)
 }
 
 // Stats is the fleet's totals: the same counters summed over every host,
@@ -25,6 +34,13 @@ type Stats struct {
 	Commands      int64
 	Faults        int64
 	AuthFailures  int64
+
+	Creates, CommandRequests, Sends, Receives, Signals, Deletes int64
+
+	LoopStarts   int64
+	LoopRequests int64
+	LoopExits    int64
+	Injected     int64
 }
 
 // HostStats returns one host's counters.
@@ -54,19 +70,39 @@ func (f *Fleet) Stats() Stats {
 		s.Commands += hs.Commands
 		s.Faults += hs.Faults
 		s.AuthFailures += hs.AuthFailures
+		s.Creates += hs.Creates
+		s.CommandRequests += hs.CommandRequests
+		s.Sends += hs.Sends
+		s.Receives += hs.Receives
+		s.Signals += hs.Signals
+		s.Deletes += hs.Deletes
+		s.LoopStarts += hs.LoopStarts
+		s.LoopRequests += hs.LoopRequests
+		s.LoopExits += hs.LoopExits
+		s.Injected += hs.Injected
 	}
 	return s
 }
 
 func (c *counters) snapshot() HostStats {
 	return HostStats{
-		Requests:      c.requests.Load(),
-		ShellsCreated: c.shellsCreated.Load(),
-		ShellsOpen:    c.shellsOpen.Load(),
-		ShellsDeleted: c.shellsDeleted.Load(),
-		ShellsDropped: c.shellsDropped.Load(),
-		Commands:      c.commands.Load(),
-		Faults:        c.faults.Load(),
-		AuthFailures:  c.authFailures.Load(),
+		Requests:        c.requests.Load(),
+		ShellsCreated:   c.shellsCreated.Load(),
+		ShellsOpen:      c.shellsOpen.Load(),
+		ShellsDeleted:   c.shellsDeleted.Load(),
+		ShellsDropped:   c.shellsDropped.Load(),
+		Commands:        c.commands.Load(),
+		Faults:          c.faults.Load(),
+		AuthFailures:    c.authFailures.Load(),
+		Creates:         c.creates.Load(),
+		CommandRequests: c.commandRequests.Load(),
+		Sends:           c.sends.Load(),
+		Receives:        c.receives.Load(),
+		Signals:         c.signals.Load(),
+		Deletes:         c.deletes.Load(),
+		LoopStarts:      c.loopStarts.Load(),
+		LoopRequests:    c.loopRequests.Load(),
+		LoopExits:       c.loopExits.Load(),
+		Injected:        c.injected.Load(),
 	}
 }

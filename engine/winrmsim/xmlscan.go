@@ -17,13 +17,22 @@ import (
 // request describe the same schema, and a test holds the two parsers to
 // the same answers.
 func scanRequest(body []byte) (*request, error) {
-	s := scanner{b: body}
+	return new(scanner).scan(body)
+}
+
+// scan resets the scanner (keeping its text buffer) and parses body. The
+// request it returns refers to nothing of body or of the scanner, so
+// both can be reused.
+func (s *scanner) scan(body []byte) (*request, error) {
+	*s = scanner{b: body, text: s.text[:0]}
 	s.ns = s.nsBuf[:0]
 	s.stack = s.stackBuf[:0]
 	if err := s.run(); err != nil {
 		return nil, fmt.Errorf("parse envelope: %w", err)
 	}
-	return &s.req, nil
+	req := new(request)
+	*req = s.req
+	return req, nil
 }
 
 // nsBinding is an xmlns declaration in scope. Names are slices of the

@@ -1,0 +1,311 @@
+// Package bench measures rmm's engine against a simulated Windows fleet
+// (engine/winrmsim) in one process, over real HTTP on loopback, with a
+// fresh SQLite database: the numbers `rmm bench sweep` prints. It owns
+// the harness only; it changes nothing in the engine or the simulator,
+// and it never touches the network beyond 127.0.0.1.
+//
+// CPU time is the process's (getrusage), so it includes the simulated
+// hosts' side of every request: a real console pays only the client half.
+package bench
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/rmmhq/rmm/engine"
+	"github.com/rmmhq/rmm/engine/csvimport"
+	"github.com/rmmhq/rmm/engine/winrmsim"
+	"github.com/rmmhq/rmm/store"
+)
+
+// SweepConfig is one `rmm bench sweep` run.
+type SweepConfig struct {
+	Devices    int           // simulated hosts, 1..100000
+	Throttle   int           // the engine's requests in flight, 1..1000
+	RTT        time.Duration // added latency per HTTP request
+	PSStart    time.Duration // what starting powershell.exe costs
+	ScriptTime time.Duration // run time of the metrics script
+	Sweeps     int           // sweeps per mode, >= 2: the first is cold, the rest warm
+	Seed       int64         // the fleet's seed
+	// Logf, when set, receives one line per sweep.
+	Logf func(format string, args ...any)
+}
+
+// SweepResult is the benchmark's one JSON object; its field names are the
+// stable output of `rmm bench sweep --json`.
+type SweepResult struct {
+	Devices            int     `json:"devices"`
+	Throttle           int     `json:"throttle"`
+	RTTMS              float64 `json:"rtt_ms"`
+	PSStartMS          float64 `json:"ps_start_ms"`
+	ScriptMS           float64 `json:"script_ms"`
+	FloorMS            float64 `json:"floor_ms"`              // ceil(N/T) x (script + 2 x rtt): the protocol's floor
+	ColdWallMS         float64 `json:"cold_wall_ms"`          // the first sweep: shells created, loops started
+	WarmWallMS         float64 `json:"warm_wall_ms"`          // median of the later sweeps
+	Ratio              float64 `json:"ratio"`                 // warm / floor
+	RequestsPerPoll    float64 `json:"requests_per_poll"`     // HTTP requests per device, counted at the hosts, warm sweeps
+	UnpooledWarmWallMS float64 `json:"unpooled_warm_wall_ms"` // the same sweeps with no pool and no resident PowerShell
+	PooledVsUnpooled   float64 `json:"pooled_vs_unpooled"`    // warm / unpooled warm
+	CPUMSPerPoll       float64 `json:"cpu_ms_per_poll"`       // process CPU (engine and simulator) per device, warm sweeps
+	PeakRSSMB          float64 `json:"peak_rss_mb"`           // the process's peak resident memory
+	ShellsOpenAfter    int64   `json:"shells_open_after"`     // shells left on the hosts after the engine closed
+}
+
+// RequestsPerPollMin is what a warm poll needs at least: a Send with the
+// request and a Receive with the answer.
+const RequestsPerPollMin = 2
+
+func (c *SweepConfig) check() error {
+	switch {
+	case c.Devices < 1 || c.Devices > 100000:
+		return fmt.Errorf("devices %d is out of range 1..100000", c.Devices)
+	case c.Throttle < 1 || c.Throttle > engine.MaxThrottle:
+		return fmt.Errorf("throttle %d is out of range 1..%d", c.Throttle, engine.MaxThrottle)
+	case c.Sweeps < 2:
+		return fmt.Errorf("sweeps %d: need at least 2 (one cold, one warm)", c.Sweeps)
+	case c.RTT < 0 || c.PSStart < 0 || c.ScriptTime < 0:
+		return errors.New("rtt, ps-start and script-time must not be negative")
+	}
+	return nil
+}
+
+// Sweep runs the benchmark: the fleet, then Sweeps sweeps with the
+// session pool and the resident PowerShell, then the engine closes and
+// the hosts' open shells are counted, then the same sweeps without the
+// pool. Each sweep waits for its rows to be committed.
+func Sweep(ctx context.Context, cfg SweepConfig) (SweepResult, error) {
+	if err := cfg.check(); err != nil {
+		return SweepResult{}, fmt.Errorf("bench: %w", err)
+	}
+	logf := cfg.Logf
+	if logf == nil {
+		logf = func(string, ...any) {}
+	}
+	// Every host listens on its own port and every request in flight
+	// holds a socket at both ends, in this one process.
+	if err := RaiseFileLimit(uint64(cfg.Devices + 6*cfg.Throttle + 512)); err != nil {
+		return SweepResult{}, fmt.Errorf("bench: %w", err)
+	}
+	dir, err := os.MkdirTemp("", "rmm-bench-")
+	if err != nil {
+		return SweepResult{}, fmt.Errorf("bench: %w", err)
+	}
+	defer os.RemoveAll(dir)
+
+	fleet, err := winrmsim.New(winrmsim.Config{
+		Devices: cfg.Devices, Seed: cfg.Seed, RTT: cfg.RTT, PSStart: cfg.PSStart, ScriptTime: cfg.ScriptTime,
+	})
+	if err != nil {
+		return SweepResult{}, fmt.Errorf("bench: %w", err)
+	}
+	if err := fleet.Start(ctx); err != nil {
+		return SweepResult{}, fmt.Errorf("bench: %w", err)
+	}
+	defer fleet.Close()
+
+	db, err := store.Open(ctx, filepath.Join(dir, "rmm.db"))
+	if err != nil {
+		return SweepResult{}, fmt.Errorf("bench: %w", err)
+	}
+	defer db.Close()
+	var csv bytes.Buffer
+	if err := fleet.WriteCSV(&csv); err != nil {
+		return SweepResult{}, fmt.Errorf("bench: %w", err)
+	}
+	if _, _, err := csvimport.Import(ctx, db, "fleet.csv", &csv, csvimport.Options{}); err != nil {
+		return SweepResult{}, fmt.Errorf("bench: import: %w", err)
+	}
+
+	res := SweepResult{
+		Devices: cfg.Devices, Throttle: cfg.Throttle,
+		RTTMS: ms(cfg.RTT), PSStartMS: ms(cfg.PSStart), ScriptMS: ms(cfg.ScriptTime),
+	}
+	waves := math.Ceil(float64(cfg.Devices) / float64(cfg.Throttle))
+	res.FloorMS = round(waves*(res.ScriptMS+RequestsPerPollMin*res.RTTMS), 1)
+
+	pooled, err := runSweeps(ctx, db, fleet, cfg, false, logf)
+	if err != nil {
+		return res, err
+	}
+	res.ShellsOpenAfter = fleet.Stats().ShellsOpen
+	unpooled, err := runSweeps(ctx, db, fleet, cfg, true, logf)
+	if err != nil {
+		return res, err
+	}
+
+	res.ColdWallMS = round(pooled.cold, 1)
+	res.WarmWallMS = round(pooled.warm, 1)
+	res.UnpooledWarmWallMS = round(unpooled.warm, 1)
+	if res.FloorMS > 0 {
+		res.Ratio = round(res.WarmWallMS/res.FloorMS, 3)
+	}
+	if res.UnpooledWarmWallMS > 0 {
+		res.PooledVsUnpooled = round(res.WarmWallMS/res.UnpooledWarmWallMS, 3)
+	}
+	res.RequestsPerPoll = round(pooled.requestsPerPoll, 3)
+	res.CPUMSPerPoll = round(pooled.cpuMSPerPoll, 3)
+	res.PeakRSSMB = round(PeakRSSMB(), 1)
+	return res, nil
+}
+
+// modeResult is what the sweeps of one mode measured.
+type modeResult struct {
+	cold, warm      float64 // ms
+	requestsPerPoll float64
+	cpuMSPerPoll    float64
+}
+
+// runSweeps builds an engine (pooled or not), sweeps cfg.Sweeps times and
+// closes it.
+func runSweeps(ctx context.Context, db *store.DB, fleet *winrmsim.Fleet, cfg SweepConfig, unpooled bool, logf func(string, ...any)) (modeResult, error) {
+	mode := "pooled"
+	if unpooled {
+		mode = "unpooled"
+	}
+	eng, err := engine.New(ctx, db, engine.Options{
+		Throttle:   cfg.Throttle,
+		Interval:   time.Hour,
+		Timeout:    engine.DefaultTimeout,
+		Credential: engine.Credential{User: winrmsim.DefaultUser, Password: winrmsim.DefaultPassword},
+		Logger:     slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Unpooled:   unpooled,
+	})
+	if err != nil {
+		return modeResult{}, fmt.Errorf("bench: %w", err)
+	}
+	var r modeResult
+	var warm []float64
+	var requests int64
+	var cpu time.Duration
+	for i := range cfg.Sweeps {
+		req0, cpu0 := fleet.Stats().Requests, CPUTime()
+		start := time.Now()
+		sr, err := eng.Sweep(ctx)
+		took := time.Since(start)
+		cpu1, req1 := CPUTime(), fleet.Stats().Requests
+		if err == nil && sr.Online != cfg.Devices {
+			err = fmt.Errorf("%d of %d devices online (errors by class %v)", sr.Online, cfg.Devices, sr.Errors)
+		}
+		if err != nil {
+			_ = eng.Close()
+			return r, fmt.Errorf("bench: %s sweep %d: %w", mode, i+1, err)
+		}
+		wall := float64(took.Microseconds()) / 1000
+		logf("%s sweep %d: %.0f ms, %d requests, %.0f ms CPU, RSS %.0f MB (peak %.0f MB), pool %+v",
+			mode, i+1, wall, req1-req0, ms(cpu1-cpu0), rssMB("VmRSS:"), PeakRSSMB(), sr.Pool)
+		if i == 0 {
+			r.cold = wall
+			continue
+		}
+		warm = append(warm, wall)
+		requests += req1 - req0
+		cpu += cpu1 - cpu0
+	}
+	if err := eng.Close(); err != nil {
+		return r, fmt.Errorf("bench: %s: %w", mode, err)
+	}
+	r.warm = median(warm)
+	polls := float64(len(warm) * cfg.Devices)
+	r.requestsPerPoll = float64(requests) / polls
+	r.cpuMSPerPoll = ms(cpu) / polls
+	return r, nil
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+func round(x float64, places int) float64 {
+	p := math.Pow(10, float64(places))
+	return math.Round(x*p) / p
+}
+
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	if n := len(s); n%2 == 1 {
+		return s[n/2]
+	} else {
+		return (s[n/2-1] + s[n/2]) / 2
+	}
+}
+
+// CPUTime is the process's user plus system CPU time so far.
+func CPUTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// PeakRSSMB is the process's peak resident set in MiB: VmHWM from
+// /proc/self/status, else getrusage's maxrss.
+func PeakRSSMB() float64 {
+	if mb := rssMB("VmHWM:"); mb > 0 {
+		return mb
+	}
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return float64(ru.Maxrss) / 1024 // kilobytes on Linux
+}
+
+// RaiseFileLimit makes sure the process may open at least need file
+// descriptors: Go already raises the soft limit to the hard one at start
+// on Linux; above the hard limit only a privileged process can go.
+func RaiseFileLimit(need uint64) error {
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		return fmt.Errorf("file descriptor limit: %w", err)
+	}
+	if lim.Cur >= need {
+		return nil
+	}
+	want := lim
+	want.Cur = min(need, lim.Max)
+	if need > lim.Max {
+		want.Cur, want.Max = need, need
+	}
+	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &want); err != nil {
+		if lim.Max > lim.Cur {
+			want = syscall.Rlimit{Cur: lim.Max, Max: lim.Max}
+			_ = syscall.Setrlimit(syscall.RLIMIT_NOFILE, &want)
+		}
+		return fmt.Errorf("need %d file descriptors, the limit is %d (hard %d): raise it with ulimit -n: %w", need, lim.Cur, lim.Max, err)
+	}
+	return nil
+}
+
+// rssMB reads a memory line (VmRSS:, VmHWM:) of /proc/self/status in MiB,
+// or 0.
+func rssMB(key string) float64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for line := range strings.SplitSeq(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, key); ok {
+			if f := strings.Fields(v); len(f) >= 1 {
+				if kb, err := strconv.ParseFloat(f[0], 64); err == nil {
+					return kb / 1024
+				}
+			}
+		}
+	}
+	return 0
+}

@@ -1,0 +1,608 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/sourcegraph/conc/pool"
+)
+
+// Session pool defaults (config sessions.ttl, sessions.per_host) and the
+// resident loop's recycling.
+const (
+	DefaultSessionTTL      = 5 * time.Minute
+	DefaultSessionsPerHost = 2
+	MaxSessionsPerHost     = 10 // well under Windows' MaxShellsPerUser (30)
+	DefaultLoopMaxRequests = 1000
+	DefaultLoopMaxAge      = time.Hour
+)
+
+// PoolStats counts what the session pool did since the engine started.
+// Its JSON form is the "pool" object of `rmm poll --json`.
+type PoolStats struct {
+	Created      int64 `json:"created"`       // shells created
+	Reused       int64 `json:"reused"`        // requests served by a shell that served one before
+	Expired      int64 `json:"expired"`       // idle shells deleted after sessions.ttl
+	Recreated    int64 `json:"recreated"`     // shells the host forgot (reboot, idle expiry), replaced once
+	Dropped      int64 `json:"dropped"`       // shells given up after a failure or a deadline (terminate + delete)
+	Open         int64 `json:"open"`          // shells open now
+	LoopStarts   int64 `json:"loop_starts"`   // resident PowerShell loops started
+	LoopRecycles int64 `json:"loop_recycles"` // loops ended after N requests or H hours, or replaced after dying
+	Fallbacks    int64 `json:"fallbacks"`     // times a host could not run the loop: one powershell.exe per request there
+	QuotaHits    int64 `json:"quota_hits"`    // Creates refused by the host's shell quota
+}
+
+// poolOptions configure a sessionPool.
+type poolOptions struct {
+	ttl             time.Duration
+	perHost         int
+	loopMaxRequests int
+	loopMaxAge      time.Duration
+	loopCmd         string        // the command line that starts the loop
+	cleanupTimeout  time.Duration // bound of one Signal or Delete after a failure
+	closeWorkers    int           // Deletes in flight at once when expiring or closing
+	log             *slog.Logger
+}
+
+// target is one device as the pool reaches it. The password is used for
+// the Authorization header only, never in keys or logs.
+type target struct {
+	host     string // device hostname, for errors and logs
+	url      string // WS-Man endpoint
+	user     string
+	password string
+}
+
+// sessionPool keeps WinRM shells per endpoint and credential, each with a
+// resident PowerShell loop, and reuses them across polls. Shells of one
+// host are at most perHost (the host's quota is per user, and counts
+// every shell); requests beyond that queue, bounded by their context.
+// Idle shells are deleted after the TTL by the pool's janitor goroutine,
+// and every shell is deleted by Close.
+type sessionPool struct {
+	client *http.Client
+	opts   poolOptions
+
+	mu       sync.Mutex
+	slots    map[string]*hostSlot // by endpoint URL
+	closed   bool
+	busy     int           // sessions handed out and not yet released
+	drained  chan struct{} // closed when closed and busy reaches 0
+	cleanups sync.WaitGroup
+
+	stop        chan struct{} // ends the janitor
+	janitorDone chan struct{}
+
+	seq  atomic.Uint64 // loop request ids
+	bufs sync.Pool     // reply buffers of every endpoint (*[]byte)
+
+	created, reused, expired, recreated, dropped, open atomic.Int64
+	loopStarts, loopRecycles, fallbacks, quotaHits     atomic.Int64
+}
+
+// hostSlot is the pool's state for one endpoint (host). Its fields are
+// guarded by the pool's mu.
+type hostSlot struct {
+	url       string
+	idle      []*pooledShell // most recently used last
+	open      int            // shells in existence or being created or deleted
+	limit     int            // perHost, lowered to what the host allowed after a quota fault
+	waiters   []chan struct{}
+	refs      int       // acquirers and holders; the slot is forgotten at 0 when empty
+	coldUntil time.Time // the loop could not start here: run plain commands until then
+	ep        *endpoint // the last credential used here, shared by its shells
+}
+
+func newSessionPool(client *http.Client, o poolOptions) *sessionPool {
+	p := &sessionPool{
+		client:      client,
+		opts:        o,
+		slots:       make(map[string]*hostSlot),
+		drained:     make(chan struct{}),
+		stop:        make(chan struct{}),
+		janitorDone: make(chan struct{}),
+	}
+	go p.janitor()
+	return p
+}
+
+// Stats returns the pool's counters.
+func (p *sessionPool) Stats() PoolStats {
+	return PoolStats{
+		Created: p.created.Load(), Reused: p.reused.Load(), Expired: p.expired.Load(),
+		Recreated: p.recreated.Load(), Dropped: p.dropped.Load(), Open: p.open.Load(),
+		LoopStarts: p.loopStarts.Load(), LoopRecycles: p.loopRecycles.Load(),
+		Fallbacks: p.fallbacks.Load(), QuotaHits: p.quotaHits.Load(),
+	}
+}
+
+var errPoolClosed = errors.New("session pool is closed")
+
+// run runs a script on the target through a pooled shell: the resident
+// loop when the host can run it, else a plain powershell.exe. A shell the
+// host forgot is replaced and the request tried once more. Errors are
+// classed *Error values naming the device and the step.
+func (p *sessionPool) run(ctx context.Context, t target, sc *psScript) (scriptResult, error) {
+	for retried := false; ; retried = true {
+		s, slot, err := p.acquire(ctx, t)
+		if err != nil {
+			return scriptResult{}, classed(t.host, err)
+		}
+		res, err := p.runOn(ctx, s, slot, sc)
+		switch {
+		case err == nil:
+			p.release(slot, s, true)
+			return res, nil
+		case isShellLost(err) && !retried && ctx.Err() == nil:
+			// The host forgot the shell (reboot, idle expiry): drop it
+			// and try once more on a new one, transparently.
+			p.opts.log.Debug("shell lost, recreating", "device", t.host, "err", err)
+			s.running = nil // nothing runs in a shell that is gone
+			p.drop(slot, s)
+			p.recreated.Add(1)
+			continue
+		}
+		if le, ok := isLoopExit(err); ok && le.ready {
+			// The loop died (crash, killed): the shell is fine and the
+			// next request starts a new loop.
+			p.loopRecycles.Add(1)
+			p.release(slot, s, true)
+		} else {
+			// A deadline, a cancellation or a failure with the shell in an
+			// unknown state: terminate what runs, delete the shell, start
+			// fresh next time.
+			p.drop(slot, s)
+		}
+		return scriptResult{}, classed(t.host, err)
+	}
+}
+
+// classed wraps a session error as the engine's *Error, classed once here
+// where it arose.
+func classed(host string, err error) error {
+	var ce *Error
+	if errors.As(err, &ce) {
+		return err
+	}
+	step := "session"
+	var se *stepError
+	if errors.As(err, &se) {
+		step, err = se.step, se.err
+	}
+	class := classify(err)
+	if _, ok := isLoopExit(err); ok {
+		class = ClassTransient // a new loop will be started
+	}
+	return &Error{Class: class, Device: host, Step: step, Err: err}
+}
+
+// runOn runs one script on an acquired session.
+func (p *sessionPool) runOn(ctx context.Context, s *pooledShell, slot *hostSlot, sc *psScript) (scriptResult, error) {
+	if s.uses > 0 {
+		p.reused.Add(1)
+	}
+	s.uses++
+	p.mu.Lock()
+	cold := time.Now().Before(slot.coldUntil)
+	p.mu.Unlock()
+	if cold {
+		return s.runCold(ctx, sc)
+	}
+	if s.loop != nil && (s.loopRequests >= p.opts.loopMaxRequests || time.Since(s.loopStarted) >= p.opts.loopMaxAge) {
+		if err := s.exitLoop(ctx, requestID(p.seq.Add(1))); err != nil {
+			return scriptResult{}, err
+		}
+		p.loopRecycles.Add(1)
+	}
+	if s.loop == nil {
+		if err := s.startLoop(ctx, p.opts.loopCmd); err != nil {
+			return scriptResult{}, err
+		}
+		p.loopStarts.Add(1)
+	}
+	res, err := s.request(ctx, requestID(p.seq.Add(1)), sc)
+	if le, ok := isLoopExit(err); ok && !le.ready {
+		// The loop could not start on this host (it exited before READY,
+		// so it never read the request): run plain commands here for a
+		// while, starting with this one.
+		p.fallbacks.Add(1)
+		p.mu.Lock()
+		slot.coldUntil = time.Now().Add(p.opts.loopMaxAge)
+		p.mu.Unlock()
+		p.opts.log.Warn("resident PowerShell cannot start; one powershell.exe per request", "url", slot.url, "err", le)
+		return s.runCold(ctx, sc)
+	}
+	return res, err
+}
+
+// acquire hands out a shell for the target: an idle one of the same
+// credential, or a new one while the host has fewer than its limit; else
+// it waits for one, until ctx ends.
+func (p *sessionPool) acquire(ctx context.Context, t target) (*pooledShell, *hostSlot, error) {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return nil, nil, failed("acquire shell", errPoolClosed)
+	}
+	slot := p.slots[t.url]
+	if slot == nil {
+		slot = &hostSlot{url: t.url, limit: p.opts.perHost}
+		p.slots[t.url] = slot
+	}
+	p.refLocked(slot)
+	ep := slot.ep
+	if ep == nil || ep.user != t.user || ep.password != t.password {
+		ep = newEndpoint(p.client, &p.bufs, t.url, t.user, t.password)
+		slot.ep = ep
+	}
+	for {
+		if s := p.takeIdleLocked(slot, ep); s != nil {
+			p.mu.Unlock()
+			return s, slot, nil
+		}
+		if slot.open < slot.limit || p.evictOtherLocked(slot) {
+			slot.open++
+			p.mu.Unlock()
+			s, err := p.create(ctx, ep)
+			if err == nil {
+				return s, slot, nil
+			}
+			p.mu.Lock()
+			slot.open--
+			p.wakeLocked(slot)
+			var he *HTTPError
+			if errors.As(err, &he) && he.Fault != nil && he.Fault.Code == FaultShellQuota {
+				p.quotaHits.Add(1)
+				if slot.open > 0 {
+					// The host allows fewer shells than perHost (other
+					// tools hold some): use ours, queue behind them.
+					slot.limit = max(1, slot.open)
+					continue
+				}
+			}
+			p.unrefLocked(slot)
+			p.mu.Unlock()
+			return nil, nil, failed("create shell", err)
+		}
+		wake := make(chan struct{})
+		slot.waiters = append(slot.waiters, wake)
+		p.mu.Unlock()
+		select {
+		case <-wake:
+			p.mu.Lock()
+		case <-ctx.Done():
+			p.mu.Lock()
+			if i := slices.Index(slot.waiters, wake); i >= 0 {
+				slot.waiters = slices.Delete(slot.waiters, i, i+1)
+			} else {
+				p.wakeLocked(slot) // pass on the wake-up this waiter got
+			}
+			p.unrefLocked(slot)
+			p.mu.Unlock()
+			return nil, nil, failed("wait for a shell", ctx.Err())
+		}
+		if p.closed {
+			p.unrefLocked(slot)
+			p.mu.Unlock()
+			return nil, nil, failed("acquire shell", errPoolClosed)
+		}
+	}
+}
+
+// takeIdleLocked pops the most recently used idle shell of the
+// endpoint's user. A shell of the user made with another password is
+// deleted instead (the credential changed). p.mu must be held.
+func (p *sessionPool) takeIdleLocked(slot *hostSlot, ep *endpoint) *pooledShell {
+	for i := len(slot.idle) - 1; i >= 0; i-- {
+		s := slot.idle[i]
+		if s.ep.user != ep.user {
+			continue
+		}
+		slot.idle = slices.Delete(slot.idle, i, i+1)
+		if s.ep.password != ep.password {
+			p.dropLocked(slot, s)
+			continue
+		}
+		return s
+	}
+	return nil
+}
+
+// evictOtherLocked deletes an idle shell of another credential to make
+// room at the host's limit. p.mu must be held.
+func (p *sessionPool) evictOtherLocked(slot *hostSlot) bool {
+	if len(slot.idle) == 0 || slot.open < slot.limit {
+		return false
+	}
+	s := slot.idle[0]
+	slot.idle = slot.idle[1:]
+	p.dropLocked(slot, s)
+	return slot.open < slot.limit
+}
+
+// create opens a shell.
+func (p *sessionPool) create(ctx context.Context, ep *endpoint) (*pooledShell, error) {
+	id, err := ep.createShell(ctx)
+	if err != nil {
+		return nil, err
+	}
+	p.created.Add(1)
+	p.open.Add(1)
+	now := time.Now()
+	return &pooledShell{ep: ep, shellID: id, created: now, lastUsed: now}, nil
+}
+
+// release gives a session back: to the idle list when it is healthy and
+// the pool is open, else it is deleted.
+func (p *sessionPool) release(slot *hostSlot, s *pooledShell, healthy bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if healthy && !p.closed {
+		s.lastUsed = time.Now()
+		slot.idle = append(slot.idle, s)
+		p.wakeLocked(slot)
+	} else {
+		p.dropLocked(slot, s)
+	}
+	p.unrefLocked(slot)
+}
+
+// drop deletes an acquired session (terminating what runs in it first)
+// and releases it.
+func (p *sessionPool) drop(slot *hostSlot, s *pooledShell) {
+	p.release(slot, s, false)
+}
+
+// dropLocked deletes a session in the background: Signal terminate for a
+// command still running, then Delete. The slot keeps counting the shell
+// until it is gone, so the host never has more than its limit. p.mu must
+// be held.
+func (p *sessionPool) dropLocked(slot *hostSlot, s *pooledShell) {
+	p.dropped.Add(1)
+	p.refLocked(slot) // the cleanup holds the slot
+	p.cleanups.Add(1)
+	go func() {
+		defer p.cleanups.Done()
+		p.deleteSession(s)
+		p.mu.Lock()
+		slot.open--
+		p.wakeLocked(slot)
+		p.unrefLocked(slot)
+		p.mu.Unlock()
+	}()
+}
+
+// deleteSession terminates the running command, if any, and deletes the
+// shell, bounded by the cleanup timeout.
+func (p *sessionPool) deleteSession(s *pooledShell) {
+	ctx, cancel := context.WithTimeout(context.Background(), p.opts.cleanupTimeout)
+	defer cancel()
+	if w := s.running; w != nil {
+		if err := s.ep.signalTerminate(ctx, s.shellID, w.commandID); err != nil {
+			p.opts.log.Debug("signal terminate failed", "url", s.ep.url, "err", err)
+		}
+	}
+	if err := s.ep.deleteShell(ctx, s.shellID); err != nil && !isShellLost(err) {
+		p.opts.log.Debug("delete shell failed", "url", s.ep.url, "err", err)
+	}
+	p.open.Add(-1)
+}
+
+// wakeLocked wakes the longest waiter of the slot. p.mu must be held.
+func (p *sessionPool) wakeLocked(slot *hostSlot) {
+	if len(slot.waiters) > 0 {
+		close(slot.waiters[0])
+		slot.waiters = slot.waiters[1:]
+	}
+}
+
+// refLocked starts one use of the slot (an acquirer, a holder, a
+// cleanup), which also keeps the pool busy. p.mu must be held.
+func (p *sessionPool) refLocked(slot *hostSlot) {
+	slot.refs++
+	p.busy++
+}
+
+// unrefLocked ends one use of the slot; a slot with no uses and no shells
+// is forgotten. p.mu must be held.
+func (p *sessionPool) unrefLocked(slot *hostSlot) {
+	slot.refs--
+	if slot.refs == 0 && slot.open == 0 && p.slots[slot.url] == slot {
+		delete(p.slots, slot.url)
+	}
+	p.busy--
+	if p.closed && p.busy == 0 {
+		select {
+		case <-p.drained:
+		default:
+			close(p.drained)
+		}
+	}
+}
+
+// janitor deletes idle shells older than the TTL until the pool closes.
+func (p *sessionPool) janitor() {
+	defer close(p.janitorDone)
+	tick := min(max(p.opts.ttl/4, 10*time.Millisecond), 30*time.Second)
+	t := time.NewTicker(tick)
+	defer t.Stop()
+	for {
+		select {
+		case <-p.stop:
+			return
+		case now := <-t.C:
+			p.expire(now)
+		}
+	}
+}
+
+// expire deletes the shells idle since before now minus the TTL.
+func (p *sessionPool) expire(now time.Time) {
+	var old []*pooledShell
+	var slots []*hostSlot
+	p.mu.Lock()
+	for _, slot := range p.slots {
+		keep := slot.idle[:0]
+		for _, s := range slot.idle {
+			if now.Sub(s.lastUsed) >= p.opts.ttl {
+				old = append(old, s)
+				slots = append(slots, slot)
+				p.refLocked(slot)
+			} else {
+				keep = append(keep, s)
+			}
+		}
+		clear(slot.idle[len(keep):])
+		slot.idle = keep
+	}
+	p.mu.Unlock()
+	if len(old) == 0 {
+		return
+	}
+	p.deleteAll(old, slots)
+	p.expired.Add(int64(len(old)))
+}
+
+// deleteAll deletes sessions taken out of their slots (each holding a ref
+// on its slot), a bounded number at a time, and waits for them.
+func (p *sessionPool) deleteAll(ss []*pooledShell, slots []*hostSlot) {
+	wp := pool.New().WithMaxGoroutines(max(1, p.opts.closeWorkers))
+	for i, s := range ss {
+		slot := slots[i]
+		wp.Go(func() {
+			p.deleteSession(s)
+			p.mu.Lock()
+			slot.open--
+			p.wakeLocked(slot)
+			p.unrefLocked(slot)
+			p.mu.Unlock()
+		})
+	}
+	wp.Wait()
+}
+
+// Close stops the janitor and deletes every shell: the idle ones now,
+// the ones in use when they are released. It waits for all of them until
+// ctx ends. Requests after Close fail.
+func (p *sessionPool) Close(ctx context.Context) error {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return p.wait(ctx)
+	}
+	p.closed = true
+	close(p.stop)
+	var idle []*pooledShell
+	var slots []*hostSlot
+	for _, slot := range p.slots {
+		for _, s := range slot.idle {
+			idle = append(idle, s)
+			slots = append(slots, slot)
+			p.refLocked(slot)
+		}
+		slot.idle = nil
+		for _, w := range slot.waiters {
+			close(w) // waiters see closed and give up
+		}
+		slot.waiters = nil
+	}
+	if p.busy == 0 {
+		close(p.drained)
+	}
+	p.mu.Unlock()
+	<-p.janitorDone
+	p.deleteAll(idle, slots)
+	return p.wait(ctx)
+}
+
+func (p *sessionPool) wait(ctx context.Context) error {
+	select {
+	case <-p.drained:
+	case <-ctx.Done():
+		return fmt.Errorf("close session pool: %d shells still in use: %w", p.open.Load(), ctx.Err())
+	}
+	p.cleanups.Wait() // each cleanup is bounded by the cleanup timeout
+	return nil
+}
+
+// setPoolDefaults fills in and checks the pool's options.
+func (o *Options) setPoolDefaults() error {
+	if o.SessionTTL == 0 {
+		o.SessionTTL = DefaultSessionTTL
+	}
+	if o.SessionTTL < 10*time.Millisecond {
+		return fmt.Errorf("session ttl %s is below the minimum 10ms", o.SessionTTL)
+	}
+	if o.SessionsPerHost == 0 {
+		o.SessionsPerHost = DefaultSessionsPerHost
+	}
+	if o.SessionsPerHost < 1 || o.SessionsPerHost > MaxSessionsPerHost {
+		return fmt.Errorf("sessions per host %d is out of range 1..%d", o.SessionsPerHost, MaxSessionsPerHost)
+	}
+	if o.LoopMaxRequests == 0 {
+		o.LoopMaxRequests = DefaultLoopMaxRequests
+	}
+	if o.LoopMaxAge == 0 {
+		o.LoopMaxAge = DefaultLoopMaxAge
+	}
+	if o.LoopMaxRequests < 1 || o.LoopMaxAge < time.Second {
+		return fmt.Errorf("loop recycling after %d requests or %s is below the minimum 1 request or 1s", o.LoopMaxRequests, o.LoopMaxAge)
+	}
+	return nil
+}
+
+// newEnginePool builds the engine's session pool, or nil when it is off.
+func newEnginePool(client *http.Client, o Options) (*sessionPool, error) {
+	if o.Unpooled {
+		return nil, nil
+	}
+	cmd, err := loopCommand()
+	if err != nil {
+		return nil, fmt.Errorf("engine: %w", err)
+	}
+	return newSessionPool(client, poolOptions{
+		ttl:             o.SessionTTL,
+		perHost:         o.SessionsPerHost,
+		loopMaxRequests: o.LoopMaxRequests,
+		loopMaxAge:      o.LoopMaxAge,
+		loopCmd:         cmd,
+		cleanupTimeout:  min(5*time.Second, o.Timeout),
+		closeWorkers:    o.Throttle,
+		log:             o.Logger,
+	}), nil
+}
+
+// closeTimeout bounds how long closing the engine waits for the hosts to
+// delete their shells.
+const closeTimeout = 30 * time.Second
+
+// closePool deletes every pooled shell.
+func (e *Engine) closePool() error {
+	if e.pool == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
+	defer cancel()
+	return e.pool.Close(ctx)
+}
+
+// stopScheduling reports whether a sweep must start no more polls: the
+// caller quit, or a Fatal error stopped scheduling.
+func stopScheduling(ctx context.Context, fatal <-chan struct{}) bool {
+	if ctx.Err() != nil {
+		return true
+	}
+	select {
+	case <-fatal:
+		return true
+	default:
+		return false
+	}
+}

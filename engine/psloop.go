@@ -1,0 +1,339 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/rmmhq/rmm/engine/scripts"
+)
+
+// The resident PowerShell loop (engine/scripts/loop.ps1): one
+// powershell.exe per pooled shell, fed one request per stdin line, so a
+// warm poll costs one Send and one Receive and no powershell.exe start.
+//
+// Framing protocol (loop.ps1 and engine/winrmsim/loop.go follow the same;
+// change all three together and bump the version):
+//   - The loop script starts with "# rmm:script=loop v1". On start it
+//     prints "READY loop v1" and flushes.
+//   - Request: one ASCII line "<id> <base64 of the UTF-8 script>", id
+//     matching [A-Za-z0-9-]{1,64}. The line "<id> EXIT" ends the loop
+//     cleanly (exit code 0); so does the end of stdin.
+//   - The loop runs the script in its own runspace inside try/catch with
+//     $ProgressPreference='SilentlyContinue' (exit in the script ends only
+//     the script), then answers with exactly three lines and a flush:
+//     "BEGIN <id>", the base64 of a UTF-8 JSON document
+//     {"id":"..","output":"<stdout text>","errors":["..."],"exit":N,"ms":N},
+//     "END <id>".
+//   - The script is a normal rmm script with its marker line.
+//
+// The loop is started with WINRS_CONSOLEMODE_STDIN=FALSE and
+// WINRS_SKIP_CMD_SHELL=TRUE, never with -Command - (which runs stdin
+// statement by statement and can hang 5.1 on piped stdin).
+
+const loopReadyLine = "READY loop v1"
+
+// Modes a device is polled in, shown in DeviceState.Mode.
+const (
+	ModeWarm = "warm" // through the resident PowerShell loop of a pooled shell
+	ModeCold = "cold" // one powershell.exe per poll (the loop cannot start there, or the pool is off)
+)
+
+// psScript is a script ready for either way of running it.
+type psScript struct {
+	name    string
+	b64     string // base64 of the UTF-8 text: a loop request line carries it
+	command string // powershell.exe -NoProfile -NonInteractive -EncodedCommand ...
+}
+
+func newPSScript(s scripts.Script) *psScript {
+	return &psScript{
+		name:    s.Name,
+		b64:     base64.StdEncoding.EncodeToString([]byte(s.Body)),
+		command: s.Command(),
+	}
+}
+
+// loopCommand is the command line that starts the resident loop: the loop
+// script with its full-line comments stripped (the command line must stay
+// short), the marker line kept.
+func loopCommand() (string, error) {
+	s, err := scripts.Get("loop")
+	if err != nil {
+		return "", err
+	}
+	lines := strings.Split(s.Body, "\n")
+	kept := lines[:1]
+	for _, l := range lines[1:] {
+		if t := strings.TrimSpace(l); t == "" || strings.HasPrefix(t, "#") {
+			continue
+		}
+		kept = append(kept, strings.TrimRight(l, "\r"))
+	}
+	return scripts.EncodedCommand(strings.Join(kept, "\n") + "\n"), nil
+}
+
+// scriptResult is what a script run produced, either way.
+type scriptResult struct {
+	stdout []byte
+	errors []string // error records' messages
+	exit   int
+	mode   string // ModeWarm or ModeCold
+}
+
+// loopAnswer is the JSON document of an answer frame. 5.1's ConvertTo-Json
+// may unwrap a one-element errors array, so it is a List.
+type loopAnswer struct {
+	ID     string       `json:"id"`
+	Output string       `json:"output"`
+	Errors List[string] `json:"errors"`
+	Exit   int          `json:"exit"`
+	MS     int64        `json:"ms"`
+}
+
+// errLoopExited is the resident loop ending without answering: it
+// crashed, was killed, or never started (exit before READY).
+type errLoopExited struct {
+	code    int
+	ready   bool // it had printed READY
+	message string
+}
+
+func (e *errLoopExited) Error() string {
+	what := "the resident PowerShell exited"
+	if !e.ready {
+		what = "the resident PowerShell could not start"
+	}
+	s := fmt.Sprintf("%s with code %d before answering", what, e.code)
+	if e.message != "" {
+		s += ": " + e.message
+	}
+	return s
+}
+
+// stderrMessage decodes what a command wrote on stderr into one line.
+func stderrMessage(stderr []byte) string {
+	st, err := DecodeStderr(string(stderr))
+	if err != nil {
+		return ""
+	}
+	msg := st.ErrorText()
+	if i := strings.IndexByte(msg, '\n'); i >= 0 {
+		msg = msg[:i]
+	}
+	return strings.TrimSpace(msg)
+}
+
+// pooledShell is one pooled WinRM shell and, in warm mode, the resident loop
+// running in it. Only the goroutine that acquired it from the pool uses
+// it; the pool reads lastUsed and the identity fields under its lock.
+type pooledShell struct {
+	ep       *endpoint
+	shellID  string
+	created  time.Time
+	lastUsed time.Time
+	uses     int // requests served, for the reuse counter
+
+	loop         *commandWire // the running loop command; nil when none
+	loopReady    bool         // READY was seen
+	loopStarted  time.Time
+	loopRequests int
+
+	running *commandWire // a command that has not reported Done (loop or cold); Signal targets it
+	stdout  []byte       // loop output not yet consumed; nil between requests
+	stderr  []byte
+}
+
+// step errors say where a session operation failed, for the device error.
+type stepError struct {
+	step string
+	err  error
+}
+
+func (e *stepError) Error() string { return e.step + ": " + e.err.Error() }
+func (e *stepError) Unwrap() error { return e.err }
+
+func failed(step string, err error) error { return &stepError{step: step, err: err} }
+
+// startLoop starts the resident loop in the shell. It does not wait for
+// READY: the first request's Send goes out at once and the loop reads it
+// when it is up, so a cold poll costs one round trip less.
+func (s *pooledShell) startLoop(ctx context.Context, cmdline string) error {
+	id, err := s.ep.startCommand(ctx, s.shellID, cmdline)
+	if err != nil {
+		return failed("start loop", err)
+	}
+	s.loop = newCommandWire(s.ep, s.shellID, id)
+	s.running = s.loop
+	s.loopReady = false
+	s.loopStarted = time.Now()
+	s.loopRequests = 0
+	s.stdout, s.stderr = nil, nil
+	return nil
+}
+
+// request runs one script through the loop and returns its answer.
+func (s *pooledShell) request(ctx context.Context, id string, sc *psScript) (scriptResult, error) {
+	w := s.loop
+	line := make([]byte, 0, len(id)+len(sc.b64)+2)
+	line = append(line, id...)
+	line = append(line, ' ')
+	line = append(line, sc.b64...)
+	line = append(line, '\n')
+	if err := w.send(ctx, line, false); err != nil {
+		return scriptResult{}, failed("send", err)
+	}
+	s.loopRequests++
+	end := []byte("END " + id)
+	for {
+		res, err := w.receive(ctx, &s.stdout, &s.stderr)
+		if err != nil {
+			return scriptResult{}, failed("receive", err)
+		}
+		if len(s.stderr) > maxStderrKeep {
+			s.stderr = append(s.stderr[:0], s.stderr[len(s.stderr)-maxStderrKeep:]...)
+		}
+		if !s.loopReady {
+			rest, ok := cutReady(s.stdout)
+			if ok {
+				s.loopReady = true
+				s.stdout = append(s.stdout[:0], rest...)
+			}
+		}
+		if s.loopReady && bytes.Contains(s.stdout, end) {
+			ans, err := parseFrame(s.stdout, id)
+			// Idle shells keep no buffers: 10,000 of them would hold
+			// tens of megabytes.
+			s.stdout, s.stderr = nil, nil
+			if err != nil {
+				return scriptResult{}, failed("read answer", err)
+			}
+			return scriptResult{stdout: []byte(ans.Output), errors: ans.Errors, exit: ans.Exit, mode: ModeWarm}, nil
+		}
+		if res.done {
+			s.loop, s.running = nil, nil
+			return scriptResult{}, failed("receive", &errLoopExited{code: res.exitCode, ready: s.loopReady, message: stderrMessage(s.stderr)})
+		}
+	}
+}
+
+// exitLoop ends the loop cleanly with an EXIT line and waits for it to
+// finish; the shell stays.
+func (s *pooledShell) exitLoop(ctx context.Context, id string) error {
+	w := s.loop
+	if err := w.send(ctx, []byte(id+" EXIT\n"), false); err != nil {
+		return failed("send", err)
+	}
+	for {
+		res, err := w.receive(ctx, &s.stdout, &s.stderr)
+		if err != nil {
+			return failed("receive", err)
+		}
+		s.stdout, s.stderr = nil, nil
+		if res.done {
+			s.loop, s.running = nil, nil
+			return nil
+		}
+	}
+}
+
+// runCold runs a script as its own powershell.exe in the shell and waits
+// for it to finish. A finished command is not signalled.
+func (s *pooledShell) runCold(ctx context.Context, sc *psScript) (scriptResult, error) {
+	id, err := s.ep.startCommand(ctx, s.shellID, sc.command)
+	if err != nil {
+		return scriptResult{}, failed("run command", err)
+	}
+	w := newCommandWire(s.ep, s.shellID, id)
+	s.running = w
+	var stdout, stderr []byte
+	for {
+		res, err := w.receive(ctx, &stdout, &stderr)
+		if err != nil {
+			return scriptResult{}, failed("receive", err)
+		}
+		if res.done {
+			s.running = nil
+			r := scriptResult{stdout: stdout, exit: res.exitCode, mode: ModeCold}
+			if st, derr := DecodeStderr(string(stderr)); derr == nil {
+				r.errors = st.Errors
+			} else if len(stderr) > 0 {
+				r.errors = []string{strings.TrimSpace(string(stderr))}
+			}
+			return r, nil
+		}
+	}
+}
+
+// cutReady finds the READY line and returns what follows it.
+func cutReady(b []byte) ([]byte, bool) {
+	for len(b) > 0 {
+		line, rest, found := bytes.Cut(b, []byte("\n"))
+		if !found {
+			return nil, false
+		}
+		if string(bytes.TrimSpace(line)) == loopReadyLine {
+			return rest, true
+		}
+		b = rest
+	}
+	return nil, false
+}
+
+// parseFrame reads "BEGIN id", the base64 JSON line and "END id" from the
+// loop's stdout.
+func parseFrame(b []byte, id string) (loopAnswer, error) {
+	var lines [][]byte
+	for l := range bytes.SplitSeq(b, []byte("\n")) {
+		if l = bytes.TrimSpace(l); len(l) > 0 {
+			lines = append(lines, l)
+		}
+	}
+	begin := -1
+	for i, l := range lines {
+		if string(l) == "BEGIN "+id {
+			begin = i
+			break
+		}
+	}
+	if begin < 0 || begin+2 >= len(lines) || string(lines[begin+2]) != "END "+id {
+		return loopAnswer{}, fmt.Errorf("%w: no BEGIN %s / END %s frame", errMalformed, id, id)
+	}
+	doc, err := base64.StdEncoding.DecodeString(string(lines[begin+1]))
+	if err != nil {
+		return loopAnswer{}, fmt.Errorf("%w: answer is not base64: %v", errMalformed, err)
+	}
+	var ans loopAnswer
+	if err := json.Unmarshal(doc, &ans); err != nil {
+		return loopAnswer{}, fmt.Errorf("%w: answer: %v", errMalformed, err)
+	}
+	if ans.ID != id {
+		return loopAnswer{}, fmt.Errorf("%w: answer for request %q, want %q", errMalformed, ans.ID, id)
+	}
+	return ans, nil
+}
+
+// requestID formats a loop request id: "r" and a number in base 36.
+func requestID(n uint64) string {
+	return "r" + strconv.FormatUint(n, 36)
+}
+
+// isShellLost reports the host's "shell not found" fault: it forgot the
+// shell (reboot, idle expiry) or the command in it.
+func isShellLost(err error) bool {
+	var he *HTTPError
+	return errors.As(err, &he) && he.Fault != nil && he.Fault.Code == FaultShellNotFound
+}
+
+// isLoopExit reports a loop that ended without answering.
+func isLoopExit(err error) (*errLoopExited, bool) {
+	var le *errLoopExited
+	ok := errors.As(err, &le)
+	return le, ok
+}

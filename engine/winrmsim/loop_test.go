@@ -1,0 +1,250 @@
+package winrmsim
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/masterzen/winrm"
+)
+
+// testLoopScript stands in for rmm's engine/scripts/loop.ps1 (the
+// simulator imports nothing of the engine): the marker line is what makes
+// powershell.exe the resident loop.
+const testLoopScript = "# rmm:script=loop v1\n$stdin = [Console]::In\n"
+
+// loopSession is a resident loop started in a shell of one host, driven
+// with masterzen/winrm's request builders.
+type loopSession struct {
+	t       *testing.T
+	c       *rawClient
+	shell   string
+	cmd     string
+	stdout  strings.Builder
+	stderr  strings.Builder
+	done    bool
+	exit    int
+	timeout string // w:OperationTimeout of each Receive
+}
+
+func startLoop(t *testing.T, f *Fleet, host int) *loopSession {
+	t.Helper()
+	c := newRawClient(t, f.Hosts()[host])
+	s := &loopSession{t: t, c: c, timeout: "PT5S"}
+	s.shell = c.createShell(t)
+	s.cmd = c.command(t, s.shell, "powershell -NoProfile -NonInteractive -EncodedCommand "+encode(testLoopScript))
+	return s
+}
+
+// send writes stdin.
+func (s *loopSession) send(text string, eof bool) {
+	s.t.Helper()
+	req := winrm.NewSendInputRequest(s.c.url, s.shell, s.cmd, []byte(text), eof, s.c.params).String()
+	if status, body := s.c.post(s.t, req); status != 200 {
+		s.t.Fatalf("Send: HTTP %d: %s", status, body)
+	}
+}
+
+// request sends one framed request for script.
+func (s *loopSession) request(id, script string) {
+	s.send(id+" "+base64.StdEncoding.EncodeToString([]byte(script))+"\n", false)
+}
+
+// receive asks for output once; it reports a w:TimedOut fault as false.
+func (s *loopSession) receive() bool {
+	s.t.Helper()
+	status, body := s.c.receive(s.t, s.shell, s.cmd, s.timeout)
+	if status == 500 && faultCode(body) == "2150858793" {
+		return false
+	}
+	var out, errb strings.Builder
+	done, code, err := winrm.ParseSlurpOutputErrResponse(body, &out, &errb)
+	if status != 200 || err != nil {
+		s.t.Fatalf("Receive: HTTP %d %v: %s", status, err, body)
+	}
+	s.stdout.WriteString(out.String())
+	s.stderr.WriteString(errb.String())
+	if done {
+		s.done, s.exit = true, code
+	}
+	return true
+}
+
+// until receives until stdout holds want or the command ends.
+func (s *loopSession) until(want string) {
+	s.t.Helper()
+	for i := 0; !strings.Contains(s.stdout.String(), want) && !s.done; i++ {
+		if i > 50 {
+			s.t.Fatalf("no %q after 50 Receives; stdout %q", want, s.stdout.String())
+		}
+		s.receive()
+	}
+}
+
+// answer parses the frame of request id out of stdout.
+func (s *loopSession) answer(id string) loopAnswer {
+	s.t.Helper()
+	s.until("END " + id + "\r\n")
+	out := s.stdout.String()
+	begin := strings.Index(out, "BEGIN "+id+"\r\n")
+	if begin < 0 {
+		s.t.Fatalf("no BEGIN %s in %q", id, out)
+	}
+	lines := strings.Split(out[begin:], "\r\n")
+	if len(lines) < 3 || lines[2] != "END "+id {
+		s.t.Fatalf("frame of %s is not three lines: %q", id, out[begin:])
+	}
+	doc, err := base64.StdEncoding.DecodeString(lines[1])
+	if err != nil {
+		s.t.Fatalf("answer of %s is not base64: %v", id, err)
+	}
+	var a loopAnswer
+	if err := json.Unmarshal(doc, &a); err != nil {
+		s.t.Fatalf("answer of %s: %v: %s", id, err, doc)
+	}
+	return a
+}
+
+func TestTheResidentLoopAnswersFramedRequestsAndSurvivesExit(t *testing.T) {
+	f := startFleet(t, Config{Devices: 1, Seed: 1, PSStart: 20 * time.Millisecond, ScriptTime: 30 * time.Millisecond})
+	h := f.Hosts()[0]
+	s := startLoop(t, f, 0)
+
+	s.until("READY loop v1\r\n")
+	if !strings.HasPrefix(s.stdout.String(), "READY loop v1\r\n") {
+		t.Fatalf("stdout starts %q, want the READY line first", s.stdout.String())
+	}
+
+	// A request sent before the loop is ready waits for it; requests are
+	// answered one after another, in order.
+	s.request("q1", "# rmm:script=metrics v1\n$ProgressPreference = 'SilentlyContinue'\n")
+	s.request("q-2", "Write-Output 'hello'; exit 3")
+	a1, a2 := s.answer("q1"), s.answer("q-2")
+	if a1.ID != "q1" || a1.Exit != 0 || len(a1.Errors) != 0 || !strings.Contains(a1.Output, `"hostname":"`+h.Hostname+`"`) {
+		t.Errorf("metrics answer = %+v", a1)
+	}
+	if a1.MS != 30 {
+		t.Errorf("metrics answer took %d ms of simulated script time, want the configured 30", a1.MS)
+	}
+	if a2.ID != "q-2" || a2.Exit != 3 || a2.Output != "hello\r\n" {
+		t.Errorf("exit in a script: answer = %+v, want output hello and exit 3", a2)
+	}
+
+	// exit in a script ended only the script: the loop answers again.
+	s.request("q3", "throw 'boom'")
+	if a3 := s.answer("q3"); a3.Exit != 1 || len(a3.Errors) != 1 || a3.Errors[0] != "boom" {
+		t.Errorf("throw: answer = %+v, want exit 1 and the error message", a3)
+	}
+	if s.done {
+		t.Fatal("the loop ended after a script's exit")
+	}
+
+	// Lines that are not requests are ignored; EXIT ends the loop cleanly.
+	s.send("not a request\nbad/id abc\n", false)
+	s.send("x1 EXIT\n", false)
+	for !s.done {
+		s.receive()
+	}
+	if s.exit != 0 {
+		t.Errorf("EXIT: exit code %d, want 0", s.exit)
+	}
+	hs, _ := f.HostStats(h.Hostname)
+	if hs.LoopStarts != 1 || hs.LoopRequests != 3 || hs.LoopExits != 1 || hs.Sends < 4 {
+		t.Errorf("counters %+v: want 1 loop start, 3 loop requests, 1 exit", hs)
+	}
+}
+
+func TestTheResidentLoopEndsWithItsInput(t *testing.T) {
+	f := startFleet(t, Config{Devices: 1, Seed: 1})
+	s := startLoop(t, f, 0)
+	s.send("", true)
+	for !s.done {
+		s.receive()
+	}
+	if s.exit != 0 || !strings.HasPrefix(s.stdout.String(), "READY loop v1") {
+		t.Fatalf("end of input: exit %d, stdout %q; want READY and exit 0", s.exit, s.stdout.String())
+	}
+}
+
+func TestABadRequestLineIsAnsweredWithAnError(t *testing.T) {
+	f := startFleet(t, Config{Devices: 1, Seed: 1})
+	s := startLoop(t, f, 0)
+	s.send("r1 %%%notbase64\n", false)
+	if a := s.answer("r1"); a.Exit != 1 || len(a.Errors) != 1 || !strings.Contains(a.Errors[0], "Base-64") {
+		t.Fatalf("answer = %+v, want exit 1 and the FromBase64String error", a)
+	}
+}
+
+func TestLoopFaultsCrashHangAndRefuseToStart(t *testing.T) {
+	t.Run("a crash ends the process without an answer, once", func(t *testing.T) {
+		f := startFleet(t, Config{Devices: 1, Seed: 1})
+		name := f.Hosts()[0].Hostname
+		if err := f.SetFault(name, FaultLoopCrash); err != nil {
+			t.Fatal(err)
+		}
+		s := startLoop(t, f, 0)
+		s.request("c1", "Write-Output 'x'")
+		for !s.done {
+			s.receive()
+		}
+		if s.exit != accessViolationExitCode || strings.Contains(s.stdout.String(), "BEGIN") {
+			t.Fatalf("crash: exit %d, stdout %q", s.exit, s.stdout.String())
+		}
+		if hi, _ := f.Host(name); hi.Fault != FaultNone {
+			t.Errorf("the one-shot crash is still set: %q", hi.Fault)
+		}
+		s2 := startLoop(t, f, 0)
+		s2.request("c2", "Write-Output 'x'")
+		if a := s2.answer("c2"); a.Output != "x\r\n" {
+			t.Errorf("after the crash a new loop answers %+v", a)
+		}
+	})
+	t.Run("a hang takes the request and never answers", func(t *testing.T) {
+		f := startFleet(t, Config{Devices: 1, Seed: 1})
+		if err := f.SetFault(f.Hosts()[0].Hostname, FaultLoopHang); err != nil {
+			t.Fatal(err)
+		}
+		s := startLoop(t, f, 0)
+		s.until("READY")
+		s.request("h1", "Write-Output 'x'")
+		s.timeout = "PT0.200S"
+		if s.receive() && strings.Contains(s.stdout.String(), "BEGIN") {
+			t.Fatalf("a hung loop answered: %q", s.stdout.String())
+		}
+		req := winrm.NewSignalRequest(s.c.url, s.shell, s.cmd, s.c.params).String()
+		if status, body := s.c.post(t, req); status != 200 {
+			t.Fatalf("terminate a hung loop: HTTP %d: %s", status, body)
+		}
+	})
+	t.Run("a host that cannot run the loop fails it before READY", func(t *testing.T) {
+		f := startFleet(t, Config{Devices: 1, Seed: 1})
+		if err := f.SetFault(f.Hosts()[0].Hostname, FaultNoLoop); err != nil {
+			t.Fatal(err)
+		}
+		s := startLoop(t, f, 0)
+		s.request("n1", "Write-Output 'x'")
+		for !s.done {
+			s.receive()
+		}
+		if s.exit != 1 || strings.Contains(s.stdout.String(), "READY") || !strings.Contains(s.stderr.String(), "#< CLIXML") ||
+			!strings.Contains(s.stderr.String(), "language mode") {
+			t.Fatalf("no-loop: exit %d, stdout %q, stderr %q", s.exit, s.stdout.String(), s.stderr.String())
+		}
+		// Plain scripts still run there.
+		out, _, code, err := newClient(t, f.Hosts()[0], DefaultUser, DefaultPassword, nil).RunPSWithContext(t.Context(), "Write-Output 'plain'")
+		if err != nil || code != 0 || out != "plain\r\n" {
+			t.Fatalf("a plain script on a no-loop host: %q %d %v", out, code, err)
+		}
+	})
+}
+
+func TestValidLoopIDs(t *testing.T) {
+	for id, want := range map[string]bool{"a": true, "r1z-9": true, strings.Repeat("x", 64): true,
+		"": false, strings.Repeat("x", 65): false, "a_b": false, "a b": false, "r/1": false} {
+		if got := validLoopID([]byte(id)); got != want {
+			t.Errorf("validLoopID(%q) = %v, want %v", id, got, want)
+		}
+	}
+}
