@@ -7,12 +7,13 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/rmmhq/rmm/config"
 	"github.com/rmmhq/rmm/engine"
 	"github.com/rmmhq/rmm/store"
 )
 
-func (a *app) retentionPolicy() store.RetentionPolicy {
-	return store.RetentionPolicy{Metrics: a.cfg.Retention.Metrics, Data: a.cfg.Retention.Data, Archive: a.cfg.Retention.Archive}
+func retentionPolicy(c config.Config) store.RetentionPolicy {
+	return store.RetentionPolicy{Metrics: c.Retention.Metrics, Data: c.Retention.Data, Archive: c.Retention.Archive}
 }
 
 func (a *app) dbCommand() *cobra.Command {
@@ -43,7 +44,7 @@ before and after. Admin only. Safe while a console runs.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return a.withEngine(cmd, func(eng *engine.Engine, id engine.Identity) error {
 				out, err := eng.Do(cmd.Context(), id, engine.MaintainDB{
-					ArchiveDir: a.cfg.Store.ArchiveDir, Retention: a.retentionPolicy(), Vacuum: !noVacuum,
+					ArchiveDir: a.cfg.Store.ArchiveDir, Retention: retentionPolicy(a.cfg), Vacuum: !noVacuum,
 				})
 				if err != nil {
 					return err

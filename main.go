@@ -13,6 +13,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -35,12 +36,14 @@ type app struct {
 	readOnly     bool
 	identityFile string
 
-	dirs    config.Dirs
-	cfg     config.Config // in effect: the file's, with flags and --demo on top
-	fileCfg config.Config // as the config file says; what reloads are compared with
-	log     *slog.Logger
-	level   slog.LevelVar // changed live by a config reload
-	logOut  io.Closer
+	dirs      config.Dirs
+	cfgMu     sync.RWMutex        // guards cfg once goroutines run (config reloads)
+	cfg       config.Config       // in effect: the file's, with flags and --demo on top
+	fileCfg   config.Config       // as the config file says; what reloads are compared with
+	alertOpts engine.AlertOptions // thresholds, alerts, health, maintenance windows from cfg
+	log       *slog.Logger
+	level     slog.LevelVar // changed live by a config reload
+	logOut    io.Closer
 
 	stdout io.Writer
 	stderr io.Writer
@@ -122,6 +125,9 @@ func (a *app) setup(cmd *cobra.Command) error {
 		}
 	}
 	a.cfg = cfg
+	if a.alertOpts, err = a.alertOptions(); err != nil {
+		return err
+	}
 	return a.openLog()
 }
 
@@ -172,6 +178,7 @@ func (a *app) engineOptions(cred engine.Credential) engine.Options {
 		// The session pool (sessions: in the config).
 		SessionTTL:      a.cfg.Sessions.TTL,
 		SessionsPerHost: a.cfg.Sessions.PerHost,
+		Alerts:          a.alertOpts,
 	}
 }
 

@@ -71,8 +71,16 @@ func (a *app) applyReload(ctx context.Context, eng *engine.Engine, r config.Relo
 		parts[i] = c.String()
 	}
 	cfg := r.Config
-	_, err := eng.Do(ctx, engine.SystemIdentity(), engine.ReloadConfig{
-		File: file, Changes: parts,
+	prev := a.cfg
+	a.setConfig(cfg)
+	alerts, err := a.alertOptions()
+	a.setConfig(prev)
+	if err != nil {
+		_, _ = eng.Do(ctx, engine.SystemIdentity(), engine.ReloadConfig{File: file, Rejected: err})
+		return reloadNotice{Text: "config rejected, running config kept: " + firstLine(err.Error()), Err: true, Cfg: a.cfg}
+	}
+	_, err = eng.Do(ctx, engine.SystemIdentity(), engine.ReloadConfig{
+		File: file, Changes: parts, Alerts: &alerts,
 		Throttle: cfg.Engine.Throttle, Interval: cfg.Engine.PollInterval, Timeout: cfg.WinRM.Timeout, Retries: cfg.WinRM.Retries,
 	})
 	if err != nil {
@@ -90,7 +98,8 @@ func (a *app) applyReload(ctx context.Context, eng *engine.Engine, r config.Relo
 	if err := level.UnmarshalText([]byte(cfg.Log.Level)); err == nil {
 		a.level.Set(level)
 	}
-	a.cfg = cfg
+	a.setConfig(cfg)
+	a.alertOpts = alerts
 	a.log.Info("config reloaded", "file", file, "changes", strings.Join(parts, "; "))
 	return reloadNotice{Text: "config reloaded: " + strings.Join(parts, "; "), Cfg: cfg}
 }
@@ -100,4 +109,19 @@ func firstLine(s string) string {
 		return s[:i] + " (and more; rmm config check)"
 	}
 	return s
+}
+
+// setConfig replaces the config in effect; readers on other goroutines
+// (the scheduler's jobs) use current().
+func (a *app) setConfig(c config.Config) {
+	a.cfgMu.Lock()
+	a.cfg = c
+	a.cfgMu.Unlock()
+}
+
+// current returns the config in effect, safe from any goroutine.
+func (a *app) current() config.Config {
+	a.cfgMu.RLock()
+	defer a.cfgMu.RUnlock()
+	return a.cfg
 }

@@ -41,11 +41,13 @@ func (a *app) scheduler(eng *engine.Engine, db *store.DB) (*engine.Scheduler, er
 	sys := engine.SystemIdentity()
 	return engine.NewScheduler(loc, db, a.log,
 		engine.Job{Name: "cleanup", Spec: cleanup, Run: func(ctx context.Context) error {
-			_, err := eng.Do(ctx, sys, engine.MaintainDB{ArchiveDir: a.cfg.Store.ArchiveDir, Retention: a.retentionPolicy(), RetentionOnly: true})
+			c := a.current()
+			_, err := eng.Do(ctx, sys, engine.MaintainDB{ArchiveDir: c.Store.ArchiveDir, Retention: retentionPolicy(c), RetentionOnly: true})
 			return err
 		}},
 		engine.Job{Name: "maintenance", Spec: maint, Run: func(ctx context.Context) error {
-			_, err := eng.Do(ctx, sys, engine.MaintainDB{ArchiveDir: a.cfg.Store.ArchiveDir, Retention: a.retentionPolicy(), Vacuum: true})
+			c := a.current()
+			_, err := eng.Do(ctx, sys, engine.MaintainDB{ArchiveDir: c.Store.ArchiveDir, Retention: retentionPolicy(c), Vacuum: true})
 			return err
 		}},
 	)

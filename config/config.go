@@ -34,6 +34,11 @@ type Config struct {
 	Log       LogConfig       // the log file
 	UI        UIConfig        // the console
 	Users     []User          // who may use rmm; empty: the local OS user is Admin
+
+	Thresholds  ThresholdsConfig    // alert thresholds, with group and device overrides
+	Alerts      AlertsConfig        // the alert lifecycle
+	Health      HealthConfig        // health score weights
+	Maintenance []MaintenanceWindow // maintenance_windows: no alerts raised inside
 }
 
 // SessionsConfig is the `sessions:` section.
@@ -183,8 +188,11 @@ func Default(d Dirs) Config {
 		Security: SecurityConfig{CredentialMaxAge: 90 * day, Backend: "auto", VaultFile: filepath.Join(d.Data, "vault.age")},
 		SSH: SSHConfig{Listen: "127.0.0.1:2222", HostKey: filepath.Join(d.Data, "ssh_host_ed25519_key"),
 			IdleTimeout: 30 * time.Minute, MaxSessions: 10},
-		Log: LogConfig{Level: "info", File: filepath.Join(d.State, "logs", "rmm.log"), Format: "text", MaxSizeMB: 20, MaxBackups: 5},
-		UI:  UIConfig{},
+		Thresholds: ThresholdsConfig{Defaults: defaultThresholds()},
+		Alerts:     AlertsConfig{DedupWindow: 5 * time.Minute, OfflineAfter: 2},
+		Health:     HealthConfig{Availability: 25, Performance: 25, Security: 25, Compliance: 25},
+		Log:        LogConfig{Level: "info", File: filepath.Join(d.State, "logs", "rmm.log"), Format: "text", MaxSizeMB: 20, MaxBackups: 5},
+		UI:         UIConfig{},
 	}
 }
 
@@ -254,10 +262,24 @@ func Parse(name string, data []byte, d Dirs) (Config, error) {
 		return def, Problems{{File: name, Line: root.Line, Msg: "the top level must be a mapping of keys"}}
 	}
 	walk(name, "", root, &cfg, d, &ps)
+	if h := cfg.Health; h.Availability+h.Performance+h.Security+h.Compliance != 100 {
+		ps = append(ps, Problem{File: name, Line: lineOf(root, "health"), Key: "health", Msg: fmt.Sprintf(
+			"the weights add up to %d; they must add up to 100", h.Availability+h.Performance+h.Security+h.Compliance)})
+	}
 	if len(ps) > 0 {
 		return def, ps
 	}
 	return cfg, nil
+}
+
+// lineOf is the line of a top-level key, or 0.
+func lineOf(root *yaml.Node, key string) int {
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		if root.Content[i].Value == key {
+			return root.Content[i].Line
+		}
+	}
+	return 0
 }
 
 // Equal reports whether two configs are the same.

@@ -49,6 +49,20 @@ func TestAGoodFileSetsEveryKey(t *testing.T) {
 		{Name: "alice", Role: "admin", Keys: []string{testKey + " alice@laptop"}, Line: 51},
 		{Name: "bob", Role: "viewer", Line: 54},
 	}
+	f := func(v float64) *float64 { return &v }
+	want.Thresholds = ThresholdsConfig{
+		Defaults: ThresholdValues{CPUWarning: 85, CPUCritical: 97, CPUSustain: 10 * time.Minute, MemWarning: 85, MemCritical: 97,
+			MemSustain: 10 * time.Minute, DiskWarning: 85, DiskCritical: 95, PendingReboot: 14 * day, SignatureAge: 2 * day,
+			UpdatesAge: 45 * day, WatchedServices: []string{"Spooler", "W32Time"}},
+		Groups:  map[string]ThresholdOverride{"sql": {CPUWarning: f(90), WatchedServices: []string{"MSSQLSERVER"}, Line: 71}},
+		Devices: map[string]ThresholdOverride{"FS-01": {DiskWarning: f(95), Line: 75}},
+	}
+	want.Alerts = AlertsConfig{DedupWindow: 10 * time.Minute, OfflineAfter: 3}
+	want.Health = HealthConfig{Availability: 40, Performance: 30, Security: 20, Compliance: 10}
+	want.Maintenance = []MaintenanceWindow{
+		{Name: "patch night", Group: "servers", Every: "Sat 22:00 + 4h", Line: 85},
+		{Name: "FS-01 migration", Device: "FS-01", Start: mustTime(t, "2026-12-24T18:00:00+01:00"), End: mustTime(t, "2026-12-25T06:00:00+01:00"), Line: 88},
+	}
 	if !cfg.Equal(want) {
 		t.Fatalf("got  %+v\nwant %+v", cfg, want)
 	}
@@ -58,6 +72,15 @@ func TestAGoodFileSetsEveryKey(t *testing.T) {
 			t.Errorf("testdata/good.yaml leaves %s at its default", k)
 		}
 	}
+}
+
+func mustTime(t *testing.T, s string) time.Time {
+	t.Helper()
+	tm, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tm
 }
 
 const testKey = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGb8Kq5mWm2OQeG3GH2dXgsZ0dT1O5qJkqvK4Ue0uGfS"
@@ -101,6 +124,14 @@ func TestBadValuesNameFileLineAndKey(t *testing.T) {
 		{"a user with an unknown field", "users:\n  - {name: a, role: admin, password: x}\n", []string{"c.yaml:2: users[0].password: unknown key"}},
 		{"a view without an expression", "ui:\n  views:\n    empty: \"\"\n", []string{"c.yaml:3: ui.views.empty: must be a filter expression"}},
 		{"a key binding without keys", "ui:\n  keys:\n    quit: []\n", []string{"c.yaml:3: ui.keys.quit: must be a key or a list of keys"}},
+		{"a threshold above 100%", "thresholds:\n  cpu_warning: 120\n", []string{`c.yaml:2: thresholds.cpu_warning: "120" is not a percentage 0..100`}},
+		{"an unknown threshold", "thresholds:\n  cpu_warn: 80\n", []string{"c.yaml:2: thresholds.cpu_warn: unknown threshold"}},
+		{"a bad group override", "thresholds:\n  groups:\n    sql:\n      disk_used_warning: lots\n", []string{`c.yaml:4: thresholds.groups.sql.disk_used_warning: "lots" is not a percentage`}},
+		{"watched services not a list", "thresholds:\n  watched_services: Spooler\n", []string{"c.yaml:2: thresholds.watched_services: must be a list"}},
+		{"weights not adding up", "health:\n  security: 50\n", []string{"c.yaml:1: health: the weights add up to 125; they must add up to 100"}},
+		{"a window for nobody", "maintenance_windows:\n  - name: x\n    every: Sat 22:00 + 4h\n", []string{"c.yaml:2: maintenance_windows[0]: needs exactly one of group or device"}},
+		{"a window without a time", "maintenance_windows:\n  - {name: x, group: g}\n", []string{"c.yaml:2: maintenance_windows[0]: needs either every"}},
+		{"a window with a bad start", "maintenance_windows:\n  - {name: x, group: g, start: tomorrow, end: 2026-01-01T00:00:00Z}\n", []string{`c.yaml:2: maintenance_windows[0].start: "tomorrow" is not an RFC 3339 time`}},
 		{"two problems at once", "engine:\n  throttle: 0\nwinrm:\n  retries: 99\n", []string{
 			"c.yaml:2: engine.throttle: 0 is out of range", "c.yaml:4: winrm.retries: 99 is out of range"}},
 	}

@@ -25,7 +25,7 @@ type field struct {
 // sections are the keys that hold other keys.
 var sections = map[string]struct{}{
 	"engine": {}, "winrm": {}, "sessions": {}, "store": {}, "retention": {}, "schedules": {},
-	"security": {}, "ssh": {}, "log": {}, "ui": {},
+	"security": {}, "ssh": {}, "log": {}, "ui": {}, "alerts": {}, "health": {},
 }
 
 // fields maps every key to its parser. It is built once and never changed.
@@ -158,6 +158,22 @@ var fields = map[string]field{
 		show: func(c Config) string { return showMap(c.UI.Views) }},
 	"ui.keys": {def: "(built in)", doc: "key overrides: action: [keys]",
 		show: func(c Config) string { return showKeys(c.UI.Keys) }},
+	"alerts.dedup_window": {def: "5m", doc: "the same alert back within this after it was resolved reopens it; 0..24h",
+		set: func(c *Config, v string, _ Dirs) error {
+			return longDurationIn(v, 0, day, &c.Alerts.DedupWindow)
+		},
+		show: func(c Config) string { return c.Alerts.DedupWindow.String() }},
+	"alerts.offline_after": {def: "2", doc: "failed polls in a row before a device raises its offline alert, 1..100",
+		set:  func(c *Config, v string, _ Dirs) error { return intIn(v, 1, 100, &c.Alerts.OfflineAfter) },
+		show: func(c Config) string { return strconv.Itoa(c.Alerts.OfflineAfter) }},
+	"health.availability": weightField("availability", func(c *Config) *int { return &c.Health.Availability }),
+	"health.performance":  weightField("performance", func(c *Config) *int { return &c.Health.Performance }),
+	"health.security":     weightField("security", func(c *Config) *int { return &c.Health.Security }),
+	"health.compliance":   weightField("compliance", func(c *Config) *int { return &c.Health.Compliance }),
+	"thresholds": {def: "(see the README)", doc: "alert thresholds: cpu_warning 80, cpu_critical 95, cpu_sustain 5m, memory_* the same, disk_used_warning 80, disk_used_critical 90, pending_reboot 7d, signature_age 3d, updates_max_age 30d, watched_services []; groups: and devices: override",
+		show: func(c Config) string { return showThresholds(c.Thresholds) }},
+	"maintenance_windows": {def: "(none)", doc: "[{name, group|device, every: \"Sat 22:00 + 4h\" | start, end}]: no alerts raised inside",
+		show: func(c Config) string { return fmt.Sprintf("%d windows", len(c.Maintenance)) }},
 	"users": {def: "(none: the local OS user is Admin)", doc: "users: [{name, role: admin|operator|viewer, keys: [ssh public keys]}]",
 		show: func(c Config) string { return showUsers(c.Users) }},
 }
@@ -319,4 +335,24 @@ func showUsers(us []User) string {
 		parts[i] = fmt.Sprintf("%s (%s, %d keys)", u.Name, u.Role, len(u.Keys))
 	}
 	return strings.Join(parts, "; ")
+}
+
+func weightField(part string, dst func(*Config) *int) field {
+	return field{def: "25", doc: "health score points for " + part + "; the four weights add up to 100",
+		set:  func(c *Config, v string, _ Dirs) error { return intIn(v, 0, 100, dst(c)) },
+		show: func(c Config) string { return strconv.Itoa(*dst(&c)) }}
+}
+
+func showThresholds(t ThresholdsConfig) string {
+	d := t.Defaults
+	s := fmt.Sprintf("cpu %g/%g for %s, memory %g/%g for %s, disk used %g/%g, pending reboot %s, signatures %s",
+		d.CPUWarning, d.CPUCritical, d.CPUSustain, d.MemWarning, d.MemCritical, d.MemSustain, d.DiskWarning, d.DiskCritical,
+		showDays(d.PendingReboot), showDays(d.SignatureAge))
+	if len(d.WatchedServices) > 0 {
+		s += ", watched " + strings.Join(d.WatchedServices, ",")
+	}
+	if n := len(t.Groups) + len(t.Devices); n > 0 {
+		s += fmt.Sprintf("; %d group and %d device overrides", len(t.Groups), len(t.Devices))
+	}
+	return s
 }

@@ -10,9 +10,11 @@ import (
 
 // specials parse keys whose values are lists or maps, not scalars.
 var specials = map[string]func(file, key string, v *yaml.Node, c *Config, ps *Problems){
-	"users":    parseUsers,
-	"ui.views": parseViews,
-	"ui.keys":  parseKeys,
+	"users":               parseUsers,
+	"ui.views":            parseViews,
+	"ui.keys":             parseKeys,
+	"thresholds":          parseThresholds,
+	"maintenance_windows": parseWindows,
 }
 
 func parseUsers(file, key string, v *yaml.Node, c *Config, ps *Problems) {

@@ -168,8 +168,9 @@ func (r ExportAudit) exec(ctx context.Context, e *Engine, _ Identity) (any, erro
 // and applies the engine's part of it.
 type ReloadConfig struct {
 	File     string
-	Changes  []string // "key: old -> new"
-	Rejected error    // set when the edit was invalid: audited as a failure, nothing applied
+	Changes  []string      // "key: old -> new"
+	Rejected error         // set when the edit was invalid: audited as a failure, nothing applied
+	Alerts   *AlertOptions // new thresholds, alert rules, health weights, maintenance windows
 	Throttle int
 	Interval time.Duration
 	Timeout  time.Duration
@@ -194,6 +195,11 @@ func (r ReloadConfig) Details() map[string]any { return map[string]any{"changes"
 func (r ReloadConfig) exec(_ context.Context, e *Engine, _ Identity) (any, error) {
 	if r.Rejected != nil {
 		return nil, r.Rejected
+	}
+	if r.Alerts != nil {
+		if err := e.SetAlertOptions(*r.Alerts); err != nil {
+			return nil, err
+		}
 	}
 	return nil, e.Reconfigure(r.Throttle, r.Interval, r.Timeout, r.Retries)
 }
