@@ -221,11 +221,16 @@ on the configured database; with --demo it starts a simulated fleet on
 loopback first, so everything works without Windows machines.
 
 Files (XDG locations, each overridable):
-  config  ~/.config/rmm/config.yaml   (--config)
-  data    ~/.local/share/rmm/rmm.db   (--db, store.db)
-  logs    ~/.local/state/rmm/logs/    (log.file)
+  config   ~/.config/rmm/config.yaml           (--config)
+  data     ~/.local/share/rmm/rmm.db           (--db, store.db)
+  archive  ~/.local/share/rmm/archive/         (store.archive_dir)
+  vault    ~/.local/share/rmm/vault.age        (security.vault_file)
+  logs     ~/.local/state/rmm/logs/rmm.log     (log.file)
 
-WinRM credentials come from RMM_WINRM_USER and RMM_WINRM_PASSWORD.`),
+WinRM credentials: rmm creds set (OS keyring, or the encrypted vault);
+RMM_WINRM_USER and RMM_WINRM_PASSWORD are the fallback.
+Exit status: 0 ok, 1 error, 2 bad input, 3 permission denied,
+4 audit chain broken (rmm audit verify).`),
 		Example: `  rmm --demo                      # a simulated fleet of 200 hosts
   rmm import devices.csv          # add devices
   rmm poll --once --json          # one headless sweep
