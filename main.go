@@ -188,6 +188,10 @@ func (a *app) envCredential() engine.Credential {
 	return engine.Credential{User: a.getenv("RMM_WINRM_USER"), Password: a.getenv("RMM_WINRM_PASSWORD")}
 }
 
+// errNoCredential is returned (wrapped) when neither the credentials store
+// nor the environment has a WinRM credential.
+var errNoCredential = errors.New("no WinRM credential")
+
 // pollCredentials gives the engine its credentials: the credentials store
 // when it opens without a prompt (keyring, or the vault with --identity or
 // RMM_VAULT_PASSPHRASE), and the environment's credential as the fallback
@@ -200,8 +204,8 @@ func (a *app) pollCredentials() (engine.Credential, creds.Store, error) {
 	store, err := a.openCreds(false)
 	if err != nil {
 		if env.User == "" {
-			return env, nil, exitError{2, fmt.Errorf("no WinRM credential: store one with rmm creds set default --user DOMAIN\\user, "+
-				"or set RMM_WINRM_USER and RMM_WINRM_PASSWORD (the credentials store said: %v)", err)}
+			return env, nil, exitError{2, fmt.Errorf("%w: store one with rmm creds set default --user DOMAIN\\user, "+
+				"or set RMM_WINRM_USER and RMM_WINRM_PASSWORD (the credentials store said: %v)", errNoCredential, err)}
 		}
 		a.log.Info("credentials store not opened; using RMM_WINRM_USER for every device", "reason", err.Error())
 		return env, nil, nil
@@ -229,7 +233,7 @@ Files (XDG locations, each overridable):
 
 WinRM credentials: rmm creds set (OS keyring, or the encrypted vault);
 RMM_WINRM_USER and RMM_WINRM_PASSWORD are the fallback.
-Exit status: 0 ok, 1 error, 2 bad input, 3 permission denied,
+Exit status: 0 ok, 1 error, 2 bad input, 3 permission denied, 5 doctor found a failing step,
 4 audit chain broken (rmm audit verify).`),
 		Example: `  rmm --demo                      # a simulated fleet of 200 hosts
   rmm import devices.csv          # add devices
@@ -252,7 +256,7 @@ Exit status: 0 ok, 1 error, 2 bad input, 3 permission denied,
 	pf.StringVar(&a.identityFile, "identity", "", "age identity file that unlocks the credentials vault (instead of RMM_VAULT_PASSPHRASE)")
 	pf.BoolVar(&a.readOnly, "read-only", false, "viewer mode: every change is refused (and audited), whatever your role")
 	c.register(root)
-	root.AddCommand(a.importCommand(), a.devicesCommand(), a.pollCommand(), a.simCommand(), a.configCommand(), a.logsCommand(), a.auditCommand(), a.dbCommand(), a.credsCommand(), a.benchCommand(), a.serveCommand(), a.alertsCommand(), a.healthCommand(), a.versionCommand())
+	root.AddCommand(a.importCommand(), a.devicesCommand(), a.pollCommand(), a.simCommand(), a.configCommand(), a.logsCommand(), a.auditCommand(), a.dbCommand(), a.credsCommand(), a.doctorCommand(), a.benchCommand(), a.serveCommand(), a.alertsCommand(), a.healthCommand(), a.versionCommand())
 	return root
 }
 
