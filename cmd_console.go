@@ -150,7 +150,7 @@ func (a *app) runConsole(ctx context.Context, c consoleFlags) error {
 	if !haveCred {
 		hint += "\nPolling is off: no credential. Store one: rmm creds set default --user DOMAIN\\user"
 	}
-	model := ui.New(eng, ui.Options{
+	model := ui.New(localClient{Engine: eng, id: id}, ui.Options{
 		Theme:      themeName,
 		NoColor:    a.getenv("NO_COLOR") != "",
 		Title:      title,
@@ -278,4 +278,17 @@ func uiSettings(c config.Config, dirs config.Dirs) []ui.Setting {
 		out = append(out, ui.Setting{Key: k, Value: v, Default: def, Doc: doc})
 	}
 	return out
+}
+
+// localClient is the engine as the local console uses it: every read, and
+// Do bound to the local user's identity (ui.Requester), so the console's
+// requests are authorized and audited as that user.
+type localClient struct {
+	*engine.Engine
+	id engine.Identity
+}
+
+// Do runs r as the local user.
+func (c localClient) Do(ctx context.Context, r engine.Request) (any, error) {
+	return c.Engine.Do(ctx, c.id, r)
 }

@@ -51,6 +51,9 @@ type Glyphs struct {
 	// Spark are the levels of a sparkline, lowest first; a gap in the
 	// data is drawn as a space.
 	Spark []string
+	// Alert severities' symbols, one cell each, always shown beside the
+	// severity's name (never colour alone), most urgent first.
+	SevCritical, SevHigh, SevMedium, SevLow, SevInfo string
 }
 
 // Theme is a complete look for the console: glyphs plus styles. Styles
@@ -90,6 +93,13 @@ type Theme struct {
 	Section      lipgloss.Style // section titles in the detail view
 	Spark        lipgloss.Style // sparklines
 	PaletteBox   lipgloss.Style // the frame around the command palette's suggestions
+	// Alert severities, most urgent first. Critical and High are bold, so
+	// they stand out without colour too.
+	SevCritical lipgloss.Style
+	SevHigh     lipgloss.Style
+	SevMedium   lipgloss.Style
+	SevLow      lipgloss.Style
+	SevInfo     lipgloss.Style
 }
 
 // Get returns the named theme. An unknown name is an error that lists the
@@ -159,6 +169,7 @@ type palette struct {
 	selFg, selBg           color.Color
 	online, offline, unkn  color.Color
 	warn, critical         color.Color
+	high                   color.Color // a High alert: between warn and critical
 	barFill, barTrack      color.Color
 	prompt, border, accent color.Color
 }
@@ -167,22 +178,27 @@ type palette struct {
 // variable, so no caller can change another's glyphs.
 func unicodeGlyphs() Glyphs {
 	return Glyphs{
-		Online:     "●",
-		Offline:    "○",
-		Unknown:    "?",
-		Ellipsis:   "…",
-		BarFull:    "█",
-		BarEmpty:   "░",
-		BarPartial: []string{"▏", "▎", "▍", "▌", "▋", "▊", "▉"},
-		SortAsc:    "▲",
-		SortDesc:   "▼",
-		Separator:  " │ ",
-		Cursor:     " ",
-		Pointer:    "▌",
-		HelpSep:    "  ",
-		Border:     lipgloss.RoundedBorder(),
-		Mark:       "✓",
-		Spark:      []string{"▁", "▂", "▃", "▄", "▅", "▆", "▇", "█"},
+		Online:      "●",
+		Offline:     "○",
+		Unknown:     "?",
+		Ellipsis:    "…",
+		BarFull:     "█",
+		BarEmpty:    "░",
+		BarPartial:  []string{"▏", "▎", "▍", "▌", "▋", "▊", "▉"},
+		SortAsc:     "▲",
+		SortDesc:    "▼",
+		Separator:   " │ ",
+		Cursor:      " ",
+		Pointer:     "▌",
+		HelpSep:     "  ",
+		Border:      lipgloss.RoundedBorder(),
+		Mark:        "✓",
+		Spark:       []string{"▁", "▂", "▃", "▄", "▅", "▆", "▇", "█"},
+		SevCritical: "◆",
+		SevHigh:     "▲",
+		SevMedium:   "■",
+		SevLow:      "▪",
+		SevInfo:     "·",
 	}
 }
 
@@ -199,7 +215,7 @@ func lookup(name string) (spec, bool) {
 			header: lipgloss.Color("#00005F"),
 			selFg:  lipgloss.Color("#000000"), selBg: lipgloss.Color("#BCD7F5"),
 			online: lipgloss.Color("#007A00"), offline: lipgloss.Color("#C00000"), unkn: lipgloss.Color("#8A6100"),
-			warn: lipgloss.Color("#9A6700"), critical: lipgloss.Color("#C00000"),
+			warn: lipgloss.Color("#9A6700"), critical: lipgloss.Color("#C00000"), high: lipgloss.Color("#AF5F00"),
 			barFill: lipgloss.Color("#2F7D32"), barTrack: lipgloss.Color("#C6C6C6"),
 			prompt: lipgloss.Color("#005FAF"), border: lipgloss.Color("#005F87"), accent: lipgloss.Color("#005FAF"),
 		}}, true
@@ -211,27 +227,32 @@ func lookup(name string) (spec, bool) {
 		return spec{glyphs: g, boldStatus: true, palette: palette{
 			header: nil,
 			online: lipgloss.BrightGreen, offline: lipgloss.BrightRed, unkn: lipgloss.BrightYellow,
-			warn: lipgloss.BrightYellow, critical: lipgloss.BrightRed,
+			warn: lipgloss.BrightYellow, critical: lipgloss.BrightRed, high: lipgloss.BrightMagenta,
 			barFill: lipgloss.BrightCyan,
 			prompt:  lipgloss.BrightCyan, border: lipgloss.BrightWhite, accent: lipgloss.BrightCyan,
 		}}, true
 	case ASCII:
 		return spec{glyphs: Glyphs{
-			Online:    "+",
-			Offline:   "x",
-			Unknown:   "?",
-			Ellipsis:  "...",
-			BarFull:   "#",
-			BarEmpty:  ".",
-			SortAsc:   "^",
-			SortDesc:  "v",
-			Separator: " | ",
-			Cursor:    "_",
-			Pointer:   ">",
-			HelpSep:   "  ",
-			Border:    lipgloss.ASCIIBorder(),
-			Mark:      "*",
-			Spark:     []string{"_", ".", "-", "=", "+", "*", "#"},
+			Online:      "+",
+			Offline:     "x",
+			Unknown:     "?",
+			Ellipsis:    "...",
+			BarFull:     "#",
+			BarEmpty:    ".",
+			SortAsc:     "^",
+			SortDesc:    "v",
+			Separator:   " | ",
+			Cursor:      "_",
+			Pointer:     ">",
+			HelpSep:     "  ",
+			Border:      lipgloss.ASCIIBorder(),
+			Mark:        "*",
+			Spark:       []string{"_", ".", "-", "=", "+", "*", "#"},
+			SevCritical: "!",
+			SevHigh:     "^",
+			SevMedium:   "~",
+			SevLow:      "-",
+			SevInfo:     "i",
 		}, palette: darkPalette()}, true
 	}
 	return spec{}, false
@@ -244,7 +265,7 @@ func darkPalette() palette {
 		header: lipgloss.Color("#87AFD7"),
 		selFg:  lipgloss.Color("#FFFFFF"), selBg: lipgloss.Color("#264F78"),
 		online: lipgloss.Color("#5FD75F"), offline: lipgloss.Color("#FF5F5F"), unkn: lipgloss.Color("#D7AF5F"),
-		warn: lipgloss.Color("#D7AF00"), critical: lipgloss.Color("#FF5F5F"),
+		warn: lipgloss.Color("#D7AF00"), critical: lipgloss.Color("#FF5F5F"), high: lipgloss.Color("#FF8700"),
 		barFill: lipgloss.Color("#5FAF87"), barTrack: lipgloss.Color("#4E4E4E"),
 		prompt: lipgloss.Color("#5FAFFF"), border: lipgloss.Color("#5F87AF"), accent: lipgloss.Color("#5FAFFF"),
 	}
@@ -342,5 +363,13 @@ func build(name string, s spec, withColor bool) Theme {
 		t.Section = t.Section.Underline(true)
 	}
 	t.Spark = fg(plain, p.barFill)
+	t.SevCritical = fg(plain.Bold(true), p.critical)
+	t.SevHigh = fg(plain.Bold(true), p.high)
+	t.SevMedium = fg(plain.Bold(s.boldStatus), p.warn)
+	t.SevLow = fg(plain, p.text)
+	t.SevInfo = t.Muted
+	if p.muted == nil {
+		t.SevInfo = plain
+	}
 	return t
 }

@@ -38,7 +38,8 @@ func glyphStrings(g Glyphs) []string {
 	s := []string{g.Online, g.Offline, g.Unknown, g.Ellipsis, g.BarFull, g.BarEmpty,
 		g.SortAsc, g.SortDesc, g.Separator, g.Cursor, g.Pointer, g.HelpSep,
 		b.Top, b.Bottom, b.Left, b.Right, b.TopLeft, b.TopRight, b.BottomLeft, b.BottomRight,
-		b.MiddleLeft, b.MiddleRight, b.Middle, b.MiddleTop, b.MiddleBottom, g.Mark}
+		b.MiddleLeft, b.MiddleRight, b.Middle, b.MiddleTop, b.MiddleBottom, g.Mark,
+		g.SevCritical, g.SevHigh, g.SevMedium, g.SevLow, g.SevInfo}
 	s = append(s, g.Spark...)
 	return append(s, g.BarPartial...)
 }
@@ -177,5 +178,26 @@ func TestEveryThemeHasMarksSparksAndAVisibleActiveTab(t *testing.T) {
 	a, _ := Get(ASCII)
 	if got := strings.Join(a.Glyphs.Spark, ""); got != "_.-=+*#" {
 		t.Errorf("ascii sparkline levels = %q", got)
+	}
+}
+
+func TestEveryThemeHasDistinctOneCellSeveritySymbols(t *testing.T) {
+	for _, name := range Names() {
+		th, _ := Get(name)
+		g := th.Glyphs
+		seen := map[string]bool{}
+		for _, s := range []string{g.SevCritical, g.SevHigh, g.SevMedium, g.SevLow, g.SevInfo} {
+			if lipgloss.Width(s) != 1 {
+				t.Errorf("%s: severity symbol %q is not one cell", name, s)
+			}
+			if seen[s] {
+				t.Errorf("%s: two severities share the symbol %q", name, s)
+			}
+			seen[s] = true
+		}
+		nc := th.WithoutColor()
+		if !nc.SevCritical.GetBold() || !nc.SevHigh.GetBold() {
+			t.Errorf("%s: without colour Critical and High alerts must still stand out (bold)", name)
+		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/rmmhq/rmm/engine"
 )
@@ -97,5 +98,28 @@ func BenchmarkViewDetail(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		_ = m.View()
+	}
+}
+
+// BenchmarkViewAlerts renders one frame of the alerts view: like the
+// grid, its cost should not grow with the number of alerts.
+func BenchmarkViewAlerts(b *testing.B) {
+	for _, n := range []int{10, 10_000} {
+		b.Run(fmt.Sprintf("alerts=%d", n), func(b *testing.B) {
+			c := newFullClient(fleet(200), 0)
+			c.alerts = nil
+			for i := range n {
+				a := testAlerts()[i%6]
+				a.ID = int64(i + 1)
+				a.FirstSeen = t0.Add(-time.Duration(i) * time.Minute)
+				c.alerts = append(c.alerts, a)
+			}
+			m := loadedWith(b, c, Options{}, 120, 40)
+			m = update(m, keyPress("2"), keyPress("pgdown"))
+			b.ReportAllocs()
+			for b.Loop() {
+				_ = m.View()
+			}
+		})
 	}
 }

@@ -302,27 +302,46 @@ func TestQuitLeavesTerminalAndUnsubscribes(t *testing.T) {
 }
 
 func TestGoldenScreens(t *testing.T) {
+	// The first four are a console on a bare Client; the others have
+	// everything the engine offers (alerts, health, schedules, the pool,
+	// requests).
 	tests := []struct {
 		name  string
 		theme string
 		w, h  int
 		keys  []string
 		wait  string // text the last key's screen shows
+		full  bool
+		after []string // keys sent once wait is on screen (a view's rows are read in a command)
 	}{
-		{"default_120x40", "default", 120, 40, []string{"j", "j"}, ""},
-		{"ascii_80x24", "ascii", 80, 24, []string{"j", "j"}, ""},
-		{"detail_120x40", "default", 120, 40, []string{"j", "j", "enter"}, "Custom fields"},
-		{"detail_ascii_80x24", "ascii", 80, 24, []string{"j", "j", "enter"}, "Identity"},
+		{"default_120x40", "default", 120, 40, []string{"j", "j"}, "", false, nil},
+		{"ascii_80x24", "ascii", 80, 24, []string{"j", "j"}, "", false, nil},
+		{"detail_120x40", "default", 120, 40, []string{"j", "j", "enter"}, "Custom fields", false, nil},
+		{"detail_ascii_80x24", "ascii", 80, 24, []string{"j", "j", "enter"}, "Identity", false, nil},
+		{"full_120x40", "default", 120, 40, []string{"j", "j"}, "", true, nil},
+		{"full_ascii_80x24", "ascii", 80, 24, []string{"j", "j"}, "", true, nil},
+		{"alerts_120x40", "default", 120, 40, []string{"2", "j"}, "SEVERITY", true, nil},
+		{"alerts_ascii_80x24", "ascii", 80, 24, []string{"2", "j"}, "SEVERITY", true, nil},
+		{"alert_detail_120x40", "default", 120, 40, []string{"2", "j", "j", "j", "enter"}, "availability", true, nil},
+		{"health_ascii_80x24", "ascii", 80, 24, []string{"2", "j", "j", "j", "enter"}, "availability", true, nil},
+		{"schedules_120x40", "default", 120, 40, []string{"4"}, "daily 05:00", true, []string{"j"}},
+		{"schedules_ascii_80x24", "ascii", 80, 24, []string{"4"}, "daily 05:00", true, []string{"j"}},
+		{"audit_120x40", "default", 120, 40, []string{"5"}, "devices.import", true, []string{"j"}},
+		{"audit_ascii_80x24", "ascii", 80, 24, []string{"5"}, "devices.import", true, []string{"j"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			tm := startConsole(t, newHubClient(detailFleet()),
-				Options{Theme: tt.theme, Title: "Contoso MSP", User: "alice", Role: "Operator"}, tt.w, tt.h)
+			var c Client = newHubClient(detailFleet())
+			if tt.full {
+				c = newFullClient(detailFleet(), engine.RoleOperator)
+			}
+			tm := startConsole(t, c, Options{Theme: tt.theme, Title: "Contoso MSP", User: "alice", Role: "Operator"}, tt.w, tt.h)
 			waitFor(t, tm, "WS-0001")
 			send(tm, tt.keys...)
 			if tt.wait != "" {
 				waitFor(t, tm, tt.wait)
 			}
+			send(tm, tt.after...)
 			m := finish(t, tm)
 			content := m.View().Content
 			if tt.theme == "ascii" {

@@ -39,7 +39,13 @@ type detailState struct {
 	histErr  error
 	at       time.Time // the "now" the histories were asked at
 
-	offset int // scroll
+	// health is the device's score and its breakdown; nil when the
+	// engine has none for it (or no HealthSource).
+	health    *engine.HealthScore
+	healthErr error
+
+	from   pageID // the view it was opened from, where esc goes back
+	offset int    // scroll
 }
 
 // detailMsg is a finished load.
@@ -51,22 +57,44 @@ type detailMsg struct {
 	cpu, mem []engine.MetricPoint
 	histErr  error
 	at       time.Time
+
+	health    *engine.HealthScore
+	healthErr error
 }
 
-// openDetail opens the selected device's detail view. It reloads when
-// the device is another than last time, or changed meanwhile.
+// openDetail opens the selected device's detail view.
 func openDetail(m Model) (Model, tea.Cmd, error) {
 	d, ok := m.selectedDevice()
 	if !ok {
 		return m, nil, errNoDevice
 	}
-	if m.detail.opened && m.detail.id == d.ID && !m.detail.dirty && (m.detail.loaded || m.detail.loading) {
+	m, cmd := m.showDetail(d.ID, d.Hostname)
+	return m, cmd, nil
+}
+
+// openDeviceDetail shows device id's detail (an alert's device).
+func (m Model) openDeviceDetail(id int64, hostname string) (Model, tea.Cmd) {
+	m, cmd := m.showDetail(id, hostname)
+	m.page = pageDetail
+	return m, cmd
+}
+
+// showDetail points the detail view at device id, coming from the current
+// view. It reloads when the device is another than last time, or changed
+// meanwhile.
+func (m Model) showDetail(id int64, hostname string) (Model, tea.Cmd) {
+	from := m.page
+	if from == pageDetail {
+		from = m.detail.from
+	}
+	if m.detail.opened && m.detail.id == id && !m.detail.dirty && (m.detail.loaded || m.detail.loading) {
+		m.detail.from = from
 		m.page = pageDetail
 		m.clampScrolls()
-		return m, nil, nil
+		return m, nil
 	}
-	m.detail = detailState{id: d.ID, hostname: d.Hostname, opened: true, seq: m.detail.seq + 1}
-	return m, m.loadDetail(), nil
+	m.detail = detailState{id: id, hostname: hostname, opened: true, seq: m.detail.seq + 1, from: from}
+	return m, m.loadDetail()
 }
 
 // loadDetail starts a load of the detail device.
@@ -75,6 +103,7 @@ func (m *Model) loadDetail() tea.Cmd {
 	dt.seq++
 	dt.loading, dt.dirty = true, false
 	id, seq, client, ctx := dt.id, dt.seq, m.feed.client, m.feed.ctx
+	hs := m.feed.caps.health
 	now := m.now()
 	return func() tea.Msg {
 		ctx, cancel := context.WithTimeout(ctx, loadTimeout)
@@ -87,6 +116,17 @@ func (m *Model) loadDetail() tea.Cmd {
 			msg.histErr = err
 		} else if msg.mem, err = client.History(ctx, id, "mem_pct", since); err != nil {
 			msg.histErr = err
+		}
+		if hs != nil {
+			// The engine scores the fleet at once; one device is picked.
+			all, err := hs.Health(ctx, now)
+			msg.healthErr = err
+			for i := range all {
+				if all[i].DeviceID == id {
+					msg.health = &all[i].HealthScore
+					break
+				}
+			}
 		}
 		return msg
 	}
@@ -101,6 +141,7 @@ func (m *Model) detailLoaded(msg detailMsg) tea.Cmd {
 	}
 	dt.loading, dt.loaded = false, true
 	dt.info, dt.err, dt.cpu, dt.mem, dt.histErr, dt.at = msg.info, msg.err, msg.cpu, msg.mem, msg.histErr, msg.at
+	dt.health, dt.healthErr = msg.health, msg.healthErr
 	if msg.err == nil {
 		dt.hostname = msg.info.State.Hostname
 	}
@@ -130,7 +171,10 @@ func detailKey(m Model, msg tea.KeyPressMsg) (Model, tea.Cmd) {
 	body := m.bodyHeight()
 	switch {
 	case key.Matches(msg, k.Back):
-		m.page = pageDevices
+		m.page = dt.from
+		if !m.available(pageOf(m.page)) || m.page == pageDetail {
+			m.page = pageDevices
+		}
 		return m, nil
 	case key.Matches(msg, k.Up):
 		dt.offset--
@@ -271,6 +315,15 @@ func (m *Model) detailLines() []string {
 			line += "    " + th.Muted.Render("(last known)")
 		}
 		add(ansi.Truncate(line, w, g.Ellipsis))
+	}
+
+	if m.feed.caps.health != nil {
+		section("Health")
+		add(m.healthLines()...)
+	}
+	if m.feed.caps.alerts != nil {
+		section("Alerts")
+		add(m.deviceAlertLines(dt.id)...)
 	}
 
 	section("Last error")
@@ -438,6 +491,121 @@ func wrapText(s string, width int) []string {
 			return printable(r)
 		}, para)
 		out = append(out, strings.Split(ansi.Wrap(para, width, ""), "\n")...)
+	}
+	return out
+}
+
+// healthLines explain the detail device's score: each part with its
+// points and why it lost some; a part without data is n/a, and the score
+// says it is taken over the parts with data.
+func (m *Model) healthLines() []string {
+	dt := &m.detail
+	th, g := &m.theme, &m.theme.Glyphs
+	w := m.width
+	switch {
+	case !dt.loaded:
+		return []string{" " + th.Muted.Render("loading"+g.Ellipsis)}
+	case dt.healthErr != nil:
+		var out []string
+		for _, l := range wrapText("health unavailable: "+dt.healthErr.Error(), w-2) {
+			out = append(out, " "+th.Error.Render(l))
+		}
+		return out
+	case dt.health == nil:
+		return []string{" " + th.Muted.Render("no score for this device yet")}
+	}
+	h := dt.health
+	var got, of, total int
+	scoreW := len("n/a")
+	for _, p := range h.Parts {
+		total += p.Max
+		if p.HasData {
+			got += p.Score
+			of += p.Max
+		}
+		scoreW = max(scoreW, len(itoa(p.Score)+"/"+itoa(p.Max)))
+	}
+	line := " " + th.Label.Render(fit("Score", labelWidth, false, g.Ellipsis)) + " " +
+		th.HelpTitle.Render(itoa(h.Score)+"/100") + "  " + m.healthStatus(h.Status)
+	if of < total && of > 0 {
+		// The engine scales the parts with data to 100.
+		line += "  " + th.Muted.Render("("+itoa(got)+" of the "+itoa(of)+" points with data; parts without data are left out)")
+	}
+	out := []string{ansi.Truncate(line, w, g.Ellipsis)}
+	indent := 1 + labelWidth + 1 + scoreW + 2
+	for _, p := range h.Parts {
+		score := itoa(p.Score) + "/" + itoa(p.Max)
+		if !p.HasData {
+			score = "n/a"
+		}
+		head := " " + th.Label.Render(fit(p.Name, labelWidth, false, g.Ellipsis)) + " "
+		sc := fit(score, scoreW, true, "")
+		switch {
+		case !p.HasData:
+			sc = th.Muted.Render(sc)
+		case p.Score < p.Max:
+			sc = th.Warn.Render(sc)
+		default:
+			sc = th.Text.Render(sc)
+		}
+		if len(p.Reasons) == 0 {
+			out = append(out, head+sc)
+			continue
+		}
+		first := true
+		for _, r := range p.Reasons {
+			for _, l := range wrapText(r, max(w-indent, 10)) {
+				st := th.Text
+				if !p.HasData {
+					st = th.Muted
+				}
+				if first {
+					out = append(out, head+sc+"  "+st.Render(l))
+					first = false
+				} else {
+					out = append(out, strings.Repeat(" ", indent)+st.Render(l))
+				}
+			}
+		}
+	}
+	return out
+}
+
+// healthStatus is a health status word in its style.
+func (m *Model) healthStatus(s engine.HealthStatus) string {
+	th := &m.theme
+	switch s {
+	case engine.HealthHealthy:
+		return th.Online.Render(string(s))
+	case engine.HealthWarning:
+		return th.Warn.Render(string(s))
+	case engine.HealthCritical:
+		return th.Critical.Render(string(s))
+	case engine.HealthOffline:
+		return th.Offline.Render(string(s))
+	}
+	return th.Unknown.Render(string(s))
+}
+
+// deviceAlertLines are the device's unresolved alerts, one a line.
+func (m *Model) deviceAlertLines(id int64) []string {
+	th, g := &m.theme, &m.theme.Glyphs
+	if !m.alerts.read {
+		return []string{" " + th.Muted.Render("loading"+g.Ellipsis)}
+	}
+	as := m.alerts.deviceAlerts(id)
+	if len(as) == 0 {
+		return []string{" " + th.Muted.Render("none")}
+	}
+	now := m.now()
+	out := make([]string, 0, len(as))
+	for _, a := range as {
+		sym, st := m.sevLook(a.Severity)
+		line := " " + st.Render(fit(sym+" "+string(a.Severity), 10, false, g.Ellipsis)) + "  " +
+			th.Text.Render(fit(stateWord(a.State), 6, false, g.Ellipsis)) + "  " +
+			th.Text.Render(oneLine(a.Message)) + "  " +
+			th.Muted.Render("raised "+RelativeAge(now, a.FirstSeen)+", seen "+Thousands(a.Count)+" "+plural(a.Count, "time", "times"))
+		out = append(out, ansi.Truncate(line, m.width, g.Ellipsis))
 	}
 	return out
 }

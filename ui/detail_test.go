@@ -198,3 +198,44 @@ func TestWrapText(t *testing.T) {
 		t.Errorf("wrapText = %q, want %q", got, want)
 	}
 }
+
+func TestDetailShowsHealthBreakdownWithNAParts(t *testing.T) {
+	c := newFullClient(detailFleet(), 0)
+	tm := startConsole(t, c, Options{}, 120, 40)
+	waitFor(t, tm, "WS-0001")
+	// WS-0027: CPU 99.9% (critical), 259 of 288 polls worked, no inventory.
+	send(tm, ":")
+	tm.Type("filter WS-0027")
+	send(tm, "enter", "enter")
+	waitFor(t, tm, "Detail: WS-0027", "Health", "Identity")
+	m := finish(t, tm)
+	scr := screenText(m)
+	for _, want := range []string{
+		"Score         74/100  Warning  (37 of the 50 points with data; parts without data are left out)",
+		"availability  22/25  259 of 288 polls in the last 24h worked (90%)",
+		"performance   15/25  CPU 100% at or above critical 95%",
+		"security        n/a  no data yet (inventory not collected)",
+		"compliance      n/a  no data yet (inventory not collected)",
+	} {
+		if !strings.Contains(scr, want) {
+			t.Errorf("detail lacks %q:\n%s", want, scr)
+		}
+	}
+	if !strings.Contains(lineWith(scr, "Alerts"), "Alerts") || !strings.Contains(scr, " none") {
+		t.Errorf("a device without alerts should say none:\n%s", scr)
+	}
+}
+
+func TestDetailOfAnOfflineDeviceExplainsItsZero(t *testing.T) {
+	m := loadedWith(t, newFullClient(detailFleet(), 0), Options{}, 120, 60)
+	m = update(m, keyPress("j"), keyPress("j"))
+	nm, cmd := m.Update(keyPress("enter"))
+	m = update(nm.(Model), cmd())
+	scr := screenText(m)
+	for _, want := range []string{"Score         0/100  Offline", "availability  0/25  offline, last seen 3h ago",
+		"performance    n/a  no current data (device offline)", "▲ High      Active  2 polls in a row failed: connection refused"} {
+		if !strings.Contains(scr, want) {
+			t.Errorf("detail lacks %q:\n%s", want, scr)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package ui
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"time"
 
@@ -22,18 +23,37 @@ type snapshotMsg struct {
 	sub     *engine.Subscription
 	devices []engine.DeviceState
 	summary engine.Summary
+	live    live
 }
 
 // updateMsg is one drained batch of engine events.
 type updateMsg struct {
 	update engine.Update
 	at     time.Time // when it was drained, to pace the next drain
+	live   live
 }
+
+// live is what the console reads of the engine beside the devices, with
+// every snapshot and update (the engine publishes one when an alert
+// changes): the unresolved alerts, sorted, their counts and the session
+// pool's counters. Read in the feed's command, never in Update.
+type live struct {
+	read      bool // false: nothing was read (no optional source), keep what is shown
+	alerts    []engine.Alert
+	counts    map[engine.Severity]int
+	hasAlerts bool
+	pool      engine.PoolStats
+	hasPool   bool
+}
+
+// poolMsg is the pool's counters, read once a second.
+type poolMsg struct{ stats engine.PoolStats }
 
 // feed owns the console's engine subscription. It is shared by all copies
 // of a Model (Bubble Tea copies models by value) and closed exactly once.
 type feed struct {
 	client Client
+	caps   caps          // what else client offers; fixed at New
 	done   chan struct{} // closed on Close: stops the waiting command
 	once   sync.Once
 	// ctx is cancelled on close: loads in flight (device detail) stop.
@@ -47,7 +67,27 @@ type feed struct {
 
 func newFeed(c Client) *feed {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &feed{client: c, done: make(chan struct{}), ctx: ctx, cancel: cancel}
+	return &feed{client: c, caps: capsOf(c), done: make(chan struct{}), ctx: ctx, cancel: cancel}
+}
+
+// readLive reads the alerts and the pool, when the client has them.
+func (f *feed) readLive() live {
+	var l live
+	if a := f.caps.alerts; a != nil {
+		l.alerts = slices.Clone(a.ActiveAlerts())
+		engine.SortAlerts(l.alerts)
+		l.counts = a.AlertCounts()
+		l.hasAlerts, l.read = true, true
+	}
+	if p := f.caps.pool; p != nil {
+		l.pool, l.hasPool, l.read = p.PoolStats(), true, true
+	}
+	return l
+}
+
+// readPool is a command reading the pool's counters.
+func (f *feed) readPool() tea.Msg {
+	return poolMsg{stats: f.caps.pool.PoolStats()}
 }
 
 // subscribe is the Init command: subscribe first, then take the snapshot,
@@ -62,7 +102,7 @@ func (f *feed) subscribe() tea.Msg {
 	sub := f.client.Subscribe()
 	f.sub = sub
 	f.mu.Unlock()
-	return snapshotMsg{sub: sub, devices: f.client.Devices(), summary: f.client.Summary()}
+	return snapshotMsg{sub: sub, devices: f.client.Devices(), summary: f.client.Summary(), live: f.readLive()}
 }
 
 // wait returns a command that blocks until the subscription has something
@@ -87,7 +127,7 @@ func (f *feed) wait(sub *engine.Subscription, last time.Time) tea.Cmd {
 				}
 			}
 			if u, ok := sub.Drain(); ok {
-				return updateMsg{update: u, at: time.Now()}
+				return updateMsg{update: u, at: time.Now(), live: f.readLive()}
 			}
 			// A stale wake-up: an earlier drain already took it.
 		}

@@ -61,6 +61,77 @@ func RelativeAge(now, t time.Time) string {
 	return strconv.Itoa(int(d/(24*time.Hour))) + "d ago"
 }
 
+// RelativeIn says how far ahead t is, seen from now, in the largest
+// whole unit: "in 12s", "in 3m", "in 5h", "in 2d"; "now" for a time
+// reached or passed (a job about to run), "never" for the zero time.
+func RelativeIn(now, t time.Time) string {
+	if t.IsZero() {
+		return "never"
+	}
+	d := t.Sub(now)
+	switch {
+	case d < time.Second:
+		return "now"
+	case d < time.Minute:
+		return "in " + strconv.Itoa(int(d/time.Second)) + "s"
+	case d < time.Hour:
+		return "in " + strconv.Itoa(int(d/time.Minute)) + "m"
+	case d < 24*time.Hour:
+		return "in " + strconv.Itoa(int(d/time.Hour)) + "h"
+	}
+	return "in " + strconv.Itoa(int(d/(24*time.Hour))) + "d"
+}
+
+// Compact formats a counter in at most four characters, rounding down so
+// it never overstates: 950, 2.1k, 48k, 1.2M.
+func Compact(n int64) string {
+	neg := n < 0
+	if neg {
+		n = -n
+	}
+	var s string
+	switch {
+	case n < 1000:
+		s = strconv.FormatInt(n, 10)
+	case n < 10_000:
+		s = strconv.FormatInt(n/1000, 10) + "." + strconv.FormatInt(n%1000/100, 10) + "k"
+	case n < 1_000_000:
+		s = strconv.FormatInt(n/1000, 10) + "k"
+	case n < 10_000_000:
+		s = strconv.FormatInt(n/1_000_000, 10) + "." + strconv.FormatInt(n%1_000_000/100_000, 10) + "M"
+	default:
+		s = strconv.FormatInt(n/1_000_000, 10) + "M"
+	}
+	if neg {
+		return "-" + s
+	}
+	return s
+}
+
+// stampLayout is how the list views write an absolute time, in the
+// console's zone (that of Options.Now: local by default).
+const stampLayout = "2006-01-02 15:04"
+
+// stamp is an absolute time with its age: "2026-03-14 08:10 (1h ago)";
+// "never" for the zero time.
+func (m *Model) stamp(t time.Time) string {
+	if t.IsZero() {
+		return "never"
+	}
+	now := m.now()
+	return t.In(now.Location()).Format(stampLayout) + " (" + RelativeAge(now, t) + ")"
+}
+
+// stampAhead is a coming time with how far ahead it is: "2026-03-14
+// 10:00 (in 30m)"; "-" for the zero time.
+func (m *Model) stampAhead(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	now := m.now()
+	return t.In(now.Location()).Format(stampLayout) + " (" + RelativeIn(now, t) + ")"
+}
+
 // Took formats how long a sweep took, short and human: "850ms", "2.1s",
 // "42s", "3m05s", "1h02m".
 func Took(d time.Duration) string {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/charmbracelet/x/ansi"
 
+	"github.com/rmmhq/rmm/engine"
 	"github.com/rmmhq/rmm/themes"
 )
 
@@ -160,5 +161,42 @@ func TestBar(t *testing.T) {
 				t.Errorf("bar(%v) = %q, want %q", tt.v, got, tt.want)
 			}
 		})
+	}
+}
+
+func TestRelativeIn(t *testing.T) {
+	tests := []struct {
+		d    time.Duration
+		want string
+	}{
+		{0, "now"}, {-time.Hour, "now"}, {12 * time.Second, "in 12s"}, {3*time.Minute + 59*time.Second, "in 3m"},
+		{17*time.Hour + 30*time.Minute, "in 17h"}, {50 * time.Hour, "in 2d"},
+	}
+	for _, tt := range tests {
+		if got := RelativeIn(t0, t0.Add(tt.d)); got != tt.want {
+			t.Errorf("RelativeIn(+%v) = %q, want %q", tt.d, got, tt.want)
+		}
+	}
+	if got := RelativeIn(t0, time.Time{}); got != "never" {
+		t.Errorf("zero time = %q", got)
+	}
+}
+
+func TestCompact(t *testing.T) {
+	tests := map[int64]string{0: "0", 48: "48", 999: "999", 1000: "1.0k", 2140: "2.1k", 2199: "2.1k", 9999: "9.9k",
+		10_000: "10k", 48_999: "48k", 1_250_000: "1.2M", 48_000_000: "48M", -2140: "-2.1k"}
+	for n, want := range tests {
+		if got := Compact(n); got != want {
+			t.Errorf("Compact(%d) = %q, want %q", n, got, want)
+		}
+	}
+}
+
+func TestSweepText(t *testing.T) {
+	if got := SweepText(engine.SweepResult{Devices: 200, Online: 187, Offline: 13}); got != "sweep done: 187 online, 13 offline" {
+		t.Errorf("SweepText = %q", got)
+	}
+	if got := SweepText(engine.SweepResult{Devices: 10_050, Online: 9_874, Offline: 126, Unknown: 50}); got != "sweep done: 9,874 online, 126 offline, 50 unknown" {
+		t.Errorf("SweepText = %q", got)
 	}
 }

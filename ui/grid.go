@@ -446,6 +446,8 @@ func gridKey(m Model, msg tea.KeyPressMsg) (Model, tea.Cmd) {
 		m.markAll()
 	case key.Matches(msg, k.ClearMarks):
 		m.clearMarks()
+	case key.Matches(msg, k.PollNow):
+		return m, m.pollNow()
 	}
 	return m, nil
 }

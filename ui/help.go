@@ -5,6 +5,8 @@ import (
 
 	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/x/ansi"
+
+	"github.com/rmmhq/rmm/engine"
 )
 
 // The help's text is at most helpMaxWidth wide; its frame and margins
@@ -30,18 +32,26 @@ func (m *Model) helpLines() []string {
 
 	add(th.HelpTitle.Render("Keys"), "")
 	var cols [][]string
-	for _, grp := range []string{groupMove, groupDevices, groupGeneral} {
+	for _, grp := range m.helpGroups() {
 		var items []helpItem
 		for _, a := range actions() {
-			if a.group == grp {
-				h := a.binding(&m.keys).Help()
-				items = append(items, helpItem{h.Key, h.Desc})
+			if a.group != grp || a.perm != "" && !m.may(a.perm) {
+				continue
 			}
+			h := a.binding(&m.keys).Help()
+			items = append(items, helpItem{h.Key, h.Desc})
 		}
-		if grp == groupGeneral {
-			items = append(items, helpItem{"1.." + itoa(min(len(pages()), 9)), "switch view"}, helpItem{"ctrl+c", "quit"})
+		switch grp {
+		case groupAlerts:
+			items = append([]helpItem{{firstKey(m.keys.Open), "the alert's device"}}, items...)
+		case groupAudit:
+			items = append([]helpItem{{firstKey(m.keys.Filter), "filter rows (text)"}}, items...)
+		case groupGeneral:
+			items = append(items, helpItem{"1.." + itoa(min(len(m.tabs()), 9)), "switch view"}, helpItem{"ctrl+c", "quit"})
 		}
-		cols = append(cols, m.helpColumn(grp, items))
+		if len(items) > 0 {
+			cols = append(cols, m.helpColumn(grp, items))
+		}
 	}
 	add(m.sideBySide(cols, w)...)
 	add("", th.Muted.Render("mouse: click a tab, a row, or a column title (sorts); the wheel scrolls"))
@@ -86,13 +96,37 @@ func (m *Model) helpLines() []string {
 	}
 
 	add("", th.Online.Render(g.Online+" Online")+"  "+th.Offline.Render(g.Offline+" Offline")+"  "+
-		th.Unknown.Render(g.Unknown+" Unknown")+"  "+th.Mark.Render(g.Mark)+" "+th.Muted.Render("marked"),
+		th.Unknown.Render(g.Unknown+" Unknown")+"  "+th.Mark.Render(g.Mark)+" "+th.Muted.Render("marked"))
+	if m.available(pageOf(pageAlerts)) {
+		var sev []string
+		for _, s := range engine.Severities() {
+			sym, st := m.sevLook(s)
+			sev = append(sev, st.Render(sym+" "+string(s)))
+		}
+		add(strings.Join(sev, "  ") + th.Muted.Render("  (alert severities)"))
+	}
+	add(
 		th.Muted.Render("CPU, MEM: % used   DISK FREE: lowest % free of fixed volumes"),
 		"", th.Muted.Render(firstKey(m.keys.Help)+" or "+firstKey(m.keys.Back)+" closes this help"))
 	for i, l := range out {
 		out[i] = ansi.Truncate(l, w, g.Ellipsis)
 	}
 	return out
+}
+
+// helpGroups are the help's key columns: the views this console has.
+func (m *Model) helpGroups() []string {
+	groups := []string{groupMove, groupDevices}
+	if m.available(pageOf(pageAlerts)) {
+		groups = append(groups, groupAlerts)
+	}
+	if m.available(pageOf(pageSchedules)) {
+		groups = append(groups, groupSchedules)
+	}
+	if m.listed(pageOf(pageAudit)) {
+		groups = append(groups, groupAudit)
+	}
+	return append(groups, groupGeneral)
 }
 
 // helpColumn is a titled list of keys and what they do, keys aligned.

@@ -9,6 +9,8 @@ import (
 	"unicode/utf8"
 
 	"charm.land/bubbles/v2/key"
+
+	"github.com/rmmhq/rmm/engine"
 )
 
 // KeyMap is every key the console answers to, by action. The short help in
@@ -34,6 +36,15 @@ type KeyMap struct {
 	MarkAll          key.Binding // mark every device the filter shows
 	ClearMarks       key.Binding
 	Help, Quit       key.Binding
+
+	// Requests to the engine, each in its view. They are offered only
+	// when the console can send requests and the role holds the
+	// permission; see Model.may.
+	PollNow key.Binding // devices: sweep every device now
+	Ack     key.Binding // alerts: acknowledge the selected alert
+	Resolve key.Binding // alerts: resolve the selected alert
+	RunNow  key.Binding // schedules: run the selected job now
+	Refresh key.Binding // audit: read the rows again
 }
 
 // action is one configurable action: its name in the config, what it
@@ -41,40 +52,63 @@ type KeyMap struct {
 type action struct {
 	name, desc string
 	group      string // the help column it is listed in
-	binding    func(*KeyMap) *key.Binding
+	// pages are the views where the action's keys work; nil is every
+	// view. One key may serve two actions whose views differ (a marks
+	// all devices, a acknowledges an alert).
+	pages []pageID
+	// perm is what the request the action sends needs; "" for actions
+	// that send none.
+	perm    engine.Permission
+	binding func(*KeyMap) *key.Binding
 }
 
 // Help columns.
 const (
-	groupMove    = "Move"
-	groupDevices = "Devices"
-	groupGeneral = "General"
+	groupMove      = "Move"
+	groupDevices   = "Devices"
+	groupAlerts    = "Alerts"
+	groupSchedules = "Schedules"
+	groupAudit     = "Audit"
+	groupGeneral   = "General"
+)
+
+// Where actions apply.
+var (
+	onDevices   = []pageID{pageDevices}
+	onAlerts    = []pageID{pageAlerts}
+	onSchedules = []pageID{pageSchedules}
+	onAudit     = []pageID{pageAudit}
 )
 
 // actions is every configurable action, in help order. A function, not a
 // package variable, so nothing can change it.
 func actions() []action {
 	return []action{
-		{"up", "up", groupMove, func(k *KeyMap) *key.Binding { return &k.Up }},
-		{"down", "down", groupMove, func(k *KeyMap) *key.Binding { return &k.Down }},
-		{"page_up", "page up", groupMove, func(k *KeyMap) *key.Binding { return &k.PageUp }},
-		{"page_down", "page down", groupMove, func(k *KeyMap) *key.Binding { return &k.PageDown }},
-		{"half_page_up", "half page up", groupMove, func(k *KeyMap) *key.Binding { return &k.HalfUp }},
-		{"half_page_down", "half page down", groupMove, func(k *KeyMap) *key.Binding { return &k.HalfDown }},
-		{"top", "first row", groupMove, func(k *KeyMap) *key.Binding { return &k.Top }},
-		{"bottom", "last row", groupMove, func(k *KeyMap) *key.Binding { return &k.Bottom }},
-		{"open", "device detail", groupDevices, func(k *KeyMap) *key.Binding { return &k.Open }},
-		{"filter", "filter", groupDevices, func(k *KeyMap) *key.Binding { return &k.Filter }},
-		{"sort", "sort by next column", groupDevices, func(k *KeyMap) *key.Binding { return &k.Sort }},
-		{"reverse_sort", "reverse sort", groupDevices, func(k *KeyMap) *key.Binding { return &k.Reverse }},
-		{"group", "group by site", groupDevices, func(k *KeyMap) *key.Binding { return &k.Group }},
-		{"mark", "mark device, next row", groupDevices, func(k *KeyMap) *key.Binding { return &k.Mark }},
-		{"mark_all", "mark all shown", groupDevices, func(k *KeyMap) *key.Binding { return &k.MarkAll }},
-		{"clear_marks", "clear marks", groupDevices, func(k *KeyMap) *key.Binding { return &k.ClearMarks }},
-		{"command", "command palette", groupGeneral, func(k *KeyMap) *key.Binding { return &k.Command }},
-		{"back", "back / clear filter / close", groupGeneral, func(k *KeyMap) *key.Binding { return &k.Back }},
-		{"help", "help", groupGeneral, func(k *KeyMap) *key.Binding { return &k.Help }},
-		{"quit", "quit", groupGeneral, func(k *KeyMap) *key.Binding { return &k.Quit }},
+		{"up", "up", groupMove, nil, "", func(k *KeyMap) *key.Binding { return &k.Up }},
+		{"down", "down", groupMove, nil, "", func(k *KeyMap) *key.Binding { return &k.Down }},
+		{"page_up", "page up", groupMove, nil, "", func(k *KeyMap) *key.Binding { return &k.PageUp }},
+		{"page_down", "page down", groupMove, nil, "", func(k *KeyMap) *key.Binding { return &k.PageDown }},
+		{"half_page_up", "half page up", groupMove, nil, "", func(k *KeyMap) *key.Binding { return &k.HalfUp }},
+		{"half_page_down", "half page down", groupMove, nil, "", func(k *KeyMap) *key.Binding { return &k.HalfDown }},
+		{"top", "first row", groupMove, nil, "", func(k *KeyMap) *key.Binding { return &k.Top }},
+		{"bottom", "last row", groupMove, nil, "", func(k *KeyMap) *key.Binding { return &k.Bottom }},
+		{"open", "device detail", groupDevices, []pageID{pageDevices, pageAlerts}, "", func(k *KeyMap) *key.Binding { return &k.Open }},
+		{"filter", "filter", groupDevices, []pageID{pageDevices, pageAudit}, "", func(k *KeyMap) *key.Binding { return &k.Filter }},
+		{"sort", "sort by next column", groupDevices, onDevices, "", func(k *KeyMap) *key.Binding { return &k.Sort }},
+		{"reverse_sort", "reverse sort", groupDevices, onDevices, "", func(k *KeyMap) *key.Binding { return &k.Reverse }},
+		{"group", "group by site", groupDevices, onDevices, "", func(k *KeyMap) *key.Binding { return &k.Group }},
+		{"mark", "mark device, next row", groupDevices, onDevices, "", func(k *KeyMap) *key.Binding { return &k.Mark }},
+		{"mark_all", "mark all shown", groupDevices, onDevices, "", func(k *KeyMap) *key.Binding { return &k.MarkAll }},
+		{"clear_marks", "clear marks", groupDevices, onDevices, "", func(k *KeyMap) *key.Binding { return &k.ClearMarks }},
+		{"poll_now", "poll every device now", groupDevices, onDevices, engine.PermDevicesPoll, func(k *KeyMap) *key.Binding { return &k.PollNow }},
+		{"ack_alert", "acknowledge alert", groupAlerts, onAlerts, engine.PermAlertsEdit, func(k *KeyMap) *key.Binding { return &k.Ack }},
+		{"resolve_alert", "resolve alert", groupAlerts, onAlerts, engine.PermAlertsEdit, func(k *KeyMap) *key.Binding { return &k.Resolve }},
+		{"run_schedule", "run the job now", groupSchedules, onSchedules, engine.PermConfigEdit, func(k *KeyMap) *key.Binding { return &k.RunNow }},
+		{"refresh", "read the audit log again", groupAudit, onAudit, "", func(k *KeyMap) *key.Binding { return &k.Refresh }},
+		{"command", "command palette", groupGeneral, nil, "", func(k *KeyMap) *key.Binding { return &k.Command }},
+		{"back", "back / clear filter / close", groupGeneral, nil, "", func(k *KeyMap) *key.Binding { return &k.Back }},
+		{"help", "help", groupGeneral, nil, "", func(k *KeyMap) *key.Binding { return &k.Help }},
+		{"quit", "quit", groupGeneral, nil, "", func(k *KeyMap) *key.Binding { return &k.Quit }},
 	}
 }
 
@@ -100,6 +134,8 @@ func DefaultKeyMap() KeyMap {
 		"filter": {"/"}, "command": {":"},
 		"sort": {"s"}, "reverse_sort": {"S"}, "group": {"b"},
 		"mark": {"space"}, "mark_all": {"a"}, "clear_marks": {"A"},
+		"poll_now": {"r"}, "ack_alert": {"a"}, "resolve_alert": {"x"},
+		"run_schedule": {"x", "enter"}, "refresh": {"r"},
 		"help": {"?"}, "quit": {"q"},
 	}
 	for _, a := range actions() {
@@ -126,7 +162,7 @@ func keyLabel(keys []string) string {
 // them: "f", "ctrl+f", "F2", "space", "alt+enter"). It is an error to name
 // an unknown action, to give an action no keys, to write a key no
 // terminal sends, to take a fixed key (ctrl+c, 1..9), or to bind one key
-// to two actions.
+// to two actions that work in the same view.
 func (k KeyMap) WithKeys(overrides map[string][]string) (KeyMap, error) {
 	as := actions()
 	byName := make(map[string]action, len(as))
@@ -173,15 +209,17 @@ func (k KeyMap) WithKeys(overrides map[string][]string) (KeyMap, error) {
 			a.set(&k, norm)
 		}
 	}
-	// One key, one action.
-	owner := map[string]string{}
+	// One key, one action in each view.
+	owners := map[string][]action{}
 	for _, a := range as {
 		for _, ks := range a.binding(&k).Keys() {
-			if prev, ok := owner[ks]; ok {
-				errs = append(errs, fmt.Errorf("keys: %s is bound to both %s and %s", ks, prev, a.name))
-				continue
+			for _, prev := range owners[ks] {
+				if overlap(prev.pages, a.pages) {
+					errs = append(errs, fmt.Errorf("keys: %s is bound to both %s and %s", ks, prev.name, a.name))
+					break
+				}
 			}
-			owner[ks] = a.name
+			owners[ks] = append(owners[ks], a)
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
@@ -191,6 +229,19 @@ func (k KeyMap) WithKeys(overrides map[string][]string) (KeyMap, error) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// overlap reports whether two actions' views meet (nil is every view).
+func overlap(a, b []pageID) bool {
+	if a == nil || b == nil {
+		return true
+	}
+	for _, p := range a {
+		if slices.Contains(b, p) {
+			return true
+		}
+	}
+	return false
+}
 
 // ValidateKeys checks key overrides as Options.Keys takes them (see
 // KeyMap.WithKeys), so main can reject a bad config before opening the
@@ -273,18 +324,40 @@ func NormalizeKey(s string) (string, error) {
 	return b.String(), nil
 }
 
-// shortHelp is the status line's help for a page: the few keys a person
-// needs to find the rest.
-func (k *KeyMap) shortHelp(p pageID) []helpItem {
+// shortHelpItems is the status line's help for the current view: the
+// few keys a person needs to find the rest, and the requests the user
+// may send here.
+func (m *Model) shortHelpItems() []helpItem {
+	k := &m.keys
 	move := helpItem{moveLabel(k), "move"}
-	switch p {
+	tail := []helpItem{item(k.Command, "command"), item(k.Help, "help"), item(k.Quit, "quit")}
+	var items []helpItem
+	switch m.page {
 	case pageDetail:
-		return []helpItem{item(k.Back, "back"), {moveLabel(k), "scroll"}, item(k.Command, "command"), item(k.Help, "help"), item(k.Quit, "quit")}
+		items = []helpItem{item(k.Back, "back"), {moveLabel(k), "scroll"}}
 	case pageSettings:
-		return []helpItem{item(k.Back, "back"), move, item(k.Command, "command"), item(k.Help, "help"), item(k.Quit, "quit")}
+		items = []helpItem{item(k.Back, "back"), move}
+	case pageAlerts:
+		items = []helpItem{move, item(k.Open, "detail")}
+		if m.may(engine.PermAlertsEdit) {
+			items = append(items, item(k.Ack, "ack"), item(k.Resolve, "resolve"))
+		}
+		items = append(items, item(k.Back, "back"))
+	case pageSchedules:
+		items = []helpItem{move}
+		if m.may(engine.PermConfigEdit) {
+			items = append(items, item(k.RunNow, "run now"))
+		}
+		items = append(items, item(k.Back, "back"))
+	case pageAudit:
+		items = []helpItem{move, item(k.Filter, "filter"), item(k.Refresh, "refresh"), item(k.Back, "back")}
+	default:
+		items = []helpItem{move, item(k.Filter, "filter"), item(k.Open, "detail"), item(k.Mark, "mark")}
+		if m.may(engine.PermDevicesPoll) {
+			items = append(items, item(k.PollNow, "poll now"))
+		}
 	}
-	return []helpItem{move, item(k.Filter, "filter"), item(k.Open, "detail"), item(k.Mark, "mark"),
-		item(k.Command, "command"), item(k.Help, "help"), item(k.Quit, "quit")}
+	return append(items, tail...)
 }
 
 // helpItem is one "key description" pair.

@@ -75,7 +75,7 @@ func TestShortHelpReadsAsTheStatusLine(t *testing.T) {
 }
 
 func TestHelpListsEveryBoundKey(t *testing.T) {
-	m := loaded(t, fleet(10), Options{}, 120, 40)
+	m := loadedWith(t, newFullClient(fleet(10), 0), Options{Role: "Admin"}, 120, 40)
 	m.showHelp = true
 	help := ansi.Strip(strings.Join(m.helpLines(), "\n"))
 	for _, a := range actions() {
@@ -157,7 +157,7 @@ func TestNormalizeKey(t *testing.T) {
 func TestActionsAreTheKeyMap(t *testing.T) {
 	k := DefaultKeyMap()
 	names := Actions()
-	if len(names) != 20 || !slices.Contains(names, "filter") || !slices.Contains(names, "mark_all") {
+	if len(names) != 25 || !slices.Contains(names, "filter") || !slices.Contains(names, "mark_all") || !slices.Contains(names, "ack_alert") {
 		t.Errorf("Actions() = %v", names)
 	}
 	seen := map[string]bool{}
@@ -174,7 +174,7 @@ func TestActionsAreTheKeyMap(t *testing.T) {
 }
 
 func TestKeyOverridesChangeWhatKeysDoAndWhatHelpSays(t *testing.T) {
-	opts := Options{Keys: map[string][]string{"filter": {"f", "/"}, "quit": {"x"}, "down": {"down", "n"}}}
+	opts := Options{Keys: map[string][]string{"filter": {"f", "/"}, "quit": {"Q"}, "down": {"down", "n"}}}
 	m := loaded(t, fleet(50), opts, 120, 40)
 
 	typing := update(m, keyPress("f"))
@@ -188,18 +188,18 @@ func TestKeyOverridesChangeWhatKeysDoAndWhatHelpSays(t *testing.T) {
 		t.Error("j still moves down after down was rebound to down/n")
 	}
 	if _, cmd := m.Update(keyPress("q")); cmd != nil {
-		t.Error("q still does something after quit was rebound to x")
+		t.Error("q still does something after quit was rebound to Q")
 	}
-	nm, cmd := m.Update(keyPress("x"))
+	nm, cmd := m.Update(keyPress("Q"))
 	if cmd == nil || !nm.(Model).quitting {
-		t.Error("x does not quit")
+		t.Error("Q does not quit")
 	}
-	if got := ansi.Strip(m.shortHelp(200)); !strings.HasPrefix(got, "n/k move  f filter") || !strings.HasSuffix(got, "x quit") {
+	if got := ansi.Strip(m.shortHelp(200)); !strings.HasPrefix(got, "n/k move  f filter") || !strings.HasSuffix(got, "Q quit") {
 		t.Errorf("short help = %q", got)
 	}
 	m.showHelp = true
 	help := ansi.Strip(strings.Join(m.helpLines(), "\n"))
-	for desc, keys := range map[string]string{"filter": "f /", "quit": "x", "down": "down/n"} {
+	for desc, keys := range map[string]string{"filter": "f /", "quit": "Q", "down": "down/n"} {
 		if l := lineWith(help, "  "+desc); !strings.Contains(l, keys+" ") {
 			t.Errorf("help line for %s is %q, want the keys %q", desc, l, keys)
 		}
@@ -213,5 +213,41 @@ func TestBadKeyOverridesFallBackAndSaySo(t *testing.T) {
 	}
 	if !update(m, keyPress("esc"), keyPress("/")).grid.typing {
 		t.Error("the default keys should apply")
+	}
+}
+
+func TestOneKeyMayServeActionsOfDifferentViews(t *testing.T) {
+	// The defaults already do: a marks all devices and acknowledges an
+	// alert; r polls now and refreshes the audit log.
+	if err := ValidateKeys(nil); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name    string
+		keys    map[string][]string
+		wantErr string
+	}{
+		{"ack on a key the devices view uses", map[string][]string{"ack_alert": {"s"}}, ""},
+		{"a global key cannot take a view's key", map[string][]string{"quit": {"x"}}, "x is bound to both resolve_alert and quit"},
+		{"two alert actions on one key", map[string][]string{"ack_alert": {"x"}}, "x is bound to both ack_alert and resolve_alert"},
+		{"filter is used in the audit view too", map[string][]string{"refresh": {"/"}}, "/ is bound to both filter and refresh"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := ValidateKeys(tt.keys)
+			switch {
+			case tt.wantErr == "" && err != nil:
+				t.Errorf("ValidateKeys: %v", err)
+			case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
+				t.Errorf("ValidateKeys error %v, want %q", err, tt.wantErr)
+			}
+		})
+	}
+	m := loadedWith(t, newFullClient(fleet(20), 0), Options{Keys: map[string][]string{"ack_alert": {"s"}}}, 120, 40)
+	if sorted := update(m, keyPress("s")); sorted.grid.sortBy != ColSite || len(sorted.work) != 0 {
+		t.Error("s still sorts the grid")
+	}
+	if acked := update(m, keyPress("2"), keyPress("s")); len(acked.work) != 1 {
+		t.Error("s does not acknowledge in the alerts view")
 	}
 }

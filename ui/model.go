@@ -27,6 +27,68 @@ type Client interface {
 	History(ctx context.Context, id int64, metric string, since time.Time) ([]engine.MetricPoint, error)
 }
 
+// The interfaces below are optional: a Client that also implements one
+// gets the views and keys built on it, and a console without them shows
+// nothing in their place. *engine.Engine implements all but Requester,
+// whose Do takes no identity: the front end binds it (see Requester).
+
+// Requester sends requests to the engine as the console's user. The
+// front end binds the identity (sshserve's session client; main wraps
+// the engine with the local user's), so the console cannot speak for
+// anyone else. With it the console's mutating keys (poll now, ack,
+// resolve, run a schedule) and the audit view are on. Every request runs
+// in a tea.Cmd; its error, a *engine.DeniedError included, is shown as an
+// error toast with the engine's text.
+type Requester interface {
+	Do(ctx context.Context, r engine.Request) (any, error)
+}
+
+// AlertSource is the engine's unresolved alerts, for the alerts view,
+// the header's counts and the detail view. The console reads both after
+// every engine update (the engine publishes one when an alert changes),
+// in a tea.Cmd.
+type AlertSource interface {
+	ActiveAlerts() []engine.Alert         // Active and Acknowledged
+	AlertCounts() map[engine.Severity]int // Active only, by severity
+}
+
+// HealthSource scores devices: the detail view shows one device's
+// breakdown ("why is this host 62?"). Called from the detail load's
+// tea.Cmd.
+type HealthSource interface {
+	Health(ctx context.Context, at time.Time) ([]engine.DeviceHealth, error)
+}
+
+// ScheduleSource lists the scheduled jobs with their next run times, for
+// the schedules view; read once a second while the view is shown.
+type ScheduleSource interface {
+	Schedules() []engine.JobStatus
+}
+
+// PoolSource is the WinRM session pool's counters, for the header.
+type PoolSource interface {
+	PoolStats() engine.PoolStats
+}
+
+// caps are the optional interfaces the Client implements; nil when not.
+type caps struct {
+	req    Requester
+	alerts AlertSource
+	health HealthSource
+	scheds ScheduleSource
+	pool   PoolSource
+}
+
+func capsOf(c Client) caps {
+	var k caps
+	k.req, _ = c.(Requester)
+	k.alerts, _ = c.(AlertSource)
+	k.health, _ = c.(HealthSource)
+	k.scheds, _ = c.(ScheduleSource)
+	k.pool, _ = c.(PoolSource)
+	return k
+}
+
 // Setting is one line of the settings view: a config key, its effective
 // value, its default and what it does.
 type Setting struct {
@@ -48,7 +110,11 @@ type Options struct {
 	Title string
 	// EmptyHint is shown centred when there are no devices at all.
 	EmptyHint string
-	// User and Role are shown in the header.
+	// User and Role are shown in the header. Role ("Admin", "Operator",
+	// "Viewer", any case) also decides which request keys the help, the
+	// status line and the tab bar offer; the engine decides what is
+	// allowed, so a key pressed anyway shows its refusal. An empty or
+	// unknown Role offers every key.
 	User, Role string
 	// Now is the clock for relative times ("4s ago") and the sparklines'
 	// 24 hours; nil is time.Now. Tests fix it so screens are stable.
@@ -101,11 +167,23 @@ type Model struct {
 	index   map[int64]int        // device ID -> position in devices
 	summary engine.Summary
 
-	grid     grid
-	page     pageID
-	detail   detailState
-	settings settingsState
-	palette  palette
+	role engine.Role // parsed Options.Role; 0 when unknown
+
+	grid      grid
+	page      pageID
+	detail    detailState
+	settings  settingsState
+	alerts    alertsState
+	schedules schedulesState
+	audit     auditState
+	palette   palette
+
+	pool    engine.PoolStats
+	hasPool bool // pool has been read
+
+	work        []work // requests the user started that are still running
+	workSeq     int
+	confirmQuit bool // "quit anyway? y/n" is asked
 
 	showHelp   bool
 	helpOffset int
@@ -158,11 +236,13 @@ func New(c Client, opts Options) Model {
 	if now == nil {
 		now = time.Now
 	}
+	role, _ := engine.ParseRole(strings.ToLower(opts.Role))
 	m := Model{
 		look:     newLook(th, km),
 		opts:     opts,
 		feed:     newFeed(c),
 		now:      now,
+		role:     role,
 		index:    make(map[int64]int),
 		grid:     newGrid(),
 		settings: settingsState{items: opts.Settings},
@@ -205,7 +285,14 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		if m.quitting {
 			return m, nil
 		}
-		return m, tick()
+		cmds := []tea.Cmd{tick()}
+		if m.page == pageSchedules || m.trackingJobs() {
+			cmds = append(cmds, m.loadSchedules())
+		}
+		if m.feed.caps.pool != nil {
+			cmds = append(cmds, m.feed.readPool)
+		}
+		return m, tea.Batch(cmds...)
 
 	case snapshotMsg:
 		m.sub = msg.sub
@@ -215,6 +302,7 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.apply(msg.devices)
 		m.summary = msg.summary
 		m.refresh()
+		m.setLive(msg.live)
 		return m, m.feed.wait(m.sub, time.Time{})
 
 	case updateMsg:
@@ -227,14 +315,28 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			m.refresh()
 		}
 		m.summary = msg.update.Summary
+		m.setLive(msg.live)
 		cmds := []tea.Cmd{m.feed.wait(m.sub, msg.at)}
 		if detailChanged {
 			cmds = append(cmds, m.detailChanged())
 		}
 		return m, tea.Batch(cmds...)
 
+	case poolMsg:
+		m.pool, m.hasPool = msg.stats, true
+		return m, nil
+
 	case detailMsg:
 		return m, m.detailLoaded(msg)
+
+	case requestMsg:
+		return m, m.requestDone(msg)
+
+	case schedulesMsg:
+		return m, m.schedulesLoaded(msg)
+
+	case auditMsg:
+		return m, m.auditLoaded(msg)
 
 	case exportedMsg:
 		if msg.err != nil {
@@ -265,10 +367,13 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case tea.PasteMsg:
 		text := strings.Map(printable, msg.Content)
 		switch {
+		case m.confirmQuit:
 		case m.palette.open:
 			m.palette.setInput(m.palette.input + text)
 		case m.grid.typing:
 			m.setFilter(m.grid.filter + text)
+		case m.audit.typing:
+			m.setAuditFilter(m.audit.filter + text)
 		}
 		return m, nil
 
@@ -351,6 +456,25 @@ func (m Model) quit() (tea.Model, tea.Cmd) {
 	return m, tea.Quit
 }
 
+// quitOrAsk quits, or first asks when a request the user started is
+// still running: quitting cancels it.
+func (m Model) quitOrAsk() (tea.Model, tea.Cmd) {
+	if len(m.work) > 0 {
+		m.confirmQuit = true
+		return m, nil
+	}
+	return m.quit()
+}
+
+// confirmKey answers "quit anyway? y/n": y quits, any other key stays.
+func (m Model) confirmKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
+	m.confirmQuit = false
+	if msg.String() == "y" || msg.String() == "Y" {
+		return m.quit()
+	}
+	return m, nil
+}
+
 // key routes a key press: ctrl+c first, then whatever has the keyboard
 // (palette, filter input, help), then the keys every page shares, then
 // the page's own.
@@ -359,11 +483,17 @@ func (m Model) key(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 	if msg.String() == "ctrl+c" {
 		return m.quit()
 	}
+	if m.confirmQuit {
+		return m.confirmKey(msg)
+	}
 	if m.palette.open {
 		return m.paletteKey(msg)
 	}
 	if m.grid.typing {
 		return m.filterKey(msg), nil
+	}
+	if m.audit.typing {
+		return m.auditFilterKey(msg), nil
 	}
 	// An error stays until a key is pressed; esc only dismisses it.
 	if m.toast.err && m.toast.text != "" {
@@ -377,7 +507,7 @@ func (m Model) key(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 	}
 	switch {
 	case key.Matches(msg, k.Quit):
-		return m.quit()
+		return m.quitOrAsk()
 	case key.Matches(msg, k.Help):
 		m.showHelp, m.helpOffset = true, 0
 		return m, nil
@@ -386,8 +516,8 @@ func (m Model) key(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 		return m, nil
 	}
 	if s := msg.String(); len(s) == 1 && s[0] >= '1' && s[0] <= '9' {
-		if i := int(s[0] - '1'); i < len(pages()) {
-			return m.switchTo(pages()[i].id)
+		if tabs := m.tabs(); int(s[0]-'1') < len(tabs) {
+			return m.switchTo(tabs[s[0]-'1'].id)
 		}
 		return m, nil
 	}
@@ -398,7 +528,7 @@ func (m Model) helpKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 	k := &m.keys
 	switch {
 	case key.Matches(msg, k.Quit):
-		return m.quit()
+		return m.quitOrAsk()
 	case key.Matches(msg, k.Help, k.Back):
 		m.showHelp = false
 	case key.Matches(msg, k.Down):
@@ -456,6 +586,14 @@ func (m *Model) wheel(n int) {
 		m.detail.offset += n
 	case pageSettings:
 		m.settings.scroll(n, m.settingsRows())
+	case pageAlerts:
+		m.alerts.pos.scroll(n, len(m.alerts.list), m.listRows())
+		m.alerts.follow()
+	case pageSchedules:
+		m.schedules.pos.scroll(n, len(m.schedules.jobs), m.listRows())
+		m.schedules.follow()
+	case pageAudit:
+		m.audit.pos.scroll(n, len(m.audit.shown), m.listRows())
 	}
 	m.clampScrolls()
 }
@@ -473,6 +611,9 @@ func (m *Model) bodyHeight() int {
 func (m *Model) clampScrolls() {
 	m.detail.offset = min(max(m.detail.offset, 0), max(len(m.detailLines())-m.bodyHeight(), 0))
 	m.settings.clamp(m.settingsRows())
+	m.alerts.pos.clamp(len(m.alerts.list), m.listRows())
+	m.schedules.pos.clamp(len(m.schedules.jobs), m.listRows())
+	m.audit.pos.clamp(len(m.audit.shown), m.listRows())
 	m.helpOffset = min(max(m.helpOffset, 0), m.helpMaxOffset())
 }
 

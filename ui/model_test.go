@@ -27,7 +27,16 @@ func loaded(tb testing.TB, ds []engine.DeviceState, opts Options, w, h int) Mode
 	if opts.Now == nil {
 		opts.Now = fixedNow
 	}
-	m := New(newHubClient(ds), opts)
+	return loadedWith(tb, newHubClient(ds), opts, w, h)
+}
+
+// loadedWith is loaded for any client.
+func loadedWith(tb testing.TB, c Client, opts Options, w, h int) Model {
+	tb.Helper()
+	if opts.Now == nil {
+		opts.Now = fixedNow
+	}
+	m := New(c, opts)
 	tb.Cleanup(m.Close)
 	return update(m, tea.WindowSizeMsg{Width: w, Height: h}, m.feed.subscribe())
 }
@@ -67,6 +76,9 @@ func TestASCIIThemeRendersOnlyASCIIInEveryState(t *testing.T) {
 		"error toast":      update(big, NoticeMsg{Text: "config reload failed", Err: true}),
 		"help scrolled":    update(big, keyPress("?"), keyPress("G")),
 	}
+	for name, m := range fullStates(t, newFullClient(fleet(300), 0), opts, 80, 24) {
+		states[name] = m
+	}
 	for name, m := range states {
 		t.Run(name, func(t *testing.T) {
 			out := []byte(m.View().Content)
@@ -91,6 +103,9 @@ func TestEveryLineFitsTheTerminal(t *testing.T) {
 				update(m, append(keys("/"), typeText(strings.Repeat("site:london ", 30))...)...),
 				update(m, append(keys(":"), typeText("export csv /"+strings.Repeat("very-long-directory/", 20))...)...),
 				update(m, NoticeMsg{Text: strings.Repeat("a long notice ", 30)})}
+			for _, s := range fullStates(t, newFullClient(fleet(500), 0), Options{Theme: theme, User: "a-very-long-user-name@corp.contoso.com", Role: "Admin"}, size[0], size[1]) {
+				states = append(states, s)
+			}
 			for _, s := range states {
 				lines := strings.Split(s.View().Content, "\n")
 				if len(lines) != size[1] {
@@ -197,4 +212,49 @@ func withDetail(t *testing.T, m Model) Model {
 		t.Fatal("no detail load in flight")
 	}
 	return update(m, m.loadDetail()())
+}
+
+func tmSize(w, h int) tea.WindowSizeMsg { return tea.WindowSizeMsg{Width: w, Height: h} }
+
+// fullStates are the screens of a console on a fullClient: every view it
+// adds, with loads done, a request running, the quit question, the
+// help.
+func fullStates(t *testing.T, c *fullClient, opts Options, w, h int) map[string]Model {
+	t.Helper()
+	m := loadedWith(t, c, opts, w, h)
+	run := func(m Model, k string) Model {
+		nm, cmd := m.Update(keyPress(k))
+		m = nm.(Model)
+		if cmd != nil {
+			if msg, ok := cmd().(requestMsg); ok {
+				m = update(m, msg)
+			}
+		}
+		return m
+	}
+	detail := update(m, keyPress("2"), keyPress("j"), keyPress("j"))
+	nm, cmd := detail.Update(keyPress("enter"))
+	detail = update(nm.(Model), cmd())
+	scheds := update(m, keyPress("4"))
+	scheds = update(scheds, scheds.loadSchedules()())
+	nm, cmd = m.Update(keyPress("5"))
+	audit := update(nm.(Model), cmd())
+	polling := update(m, keyPress("r"), keyPress("q"))
+	return map[string]Model{
+		"devices, full":        m,
+		"alerts":               update(m, keyPress("2")),
+		"alert selected":       update(m, keyPress("2"), keyPress("G")),
+		"acked":                run(update(m, keyPress("2")), "a"),
+		"alert detail":         detail,
+		"alert detail bottom":  update(detail, keyPress("G")),
+		"schedules":            scheds,
+		"schedule failed":      update(scheds, keyPress("j")),
+		"audit":                audit,
+		"audit filter":         update(audit, append(keys("/"), typeText("ack")...)...),
+		"audit no match":       update(audit, append(keys("/"), typeText("zzz")...)...),
+		"quit question":        polling,
+		"help, full":           update(m, keyPress("?")),
+		"help, full, scrolled": update(m, keyPress("?"), keyPress("G")),
+		"alerts loading":       update(New(c, opts), tmSize(w, h), keyPress("2")),
+	}
 }

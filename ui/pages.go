@@ -5,6 +5,8 @@ import (
 
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
+
+	"github.com/rmmhq/rmm/engine"
 )
 
 // pageID names a view of the console: what the tab bar lists.
@@ -12,7 +14,10 @@ type pageID int
 
 const (
 	pageDevices pageID = iota
+	pageAlerts
 	pageDetail
+	pageSchedules
+	pageAudit
 	pageSettings
 )
 
@@ -36,8 +41,15 @@ type page struct {
 	key func(m Model, msg tea.KeyPressMsg) (Model, tea.Cmd)
 	// click handles a left click at x, y (y from the page's first line).
 	click func(m Model, x, y int) (Model, tea.Cmd)
-	// help is the page's entries in the status line.
-	help func(k *KeyMap) []helpItem
+	// avail reports whether this console has the view at all: its
+	// Client offers the data (AlertSource, ScheduleSource, Requester).
+	// nil is always. A view that is not available is nowhere on screen.
+	avail func(m *Model) bool
+	// allowed reports whether the user's role may use the view; nil is
+	// always. A view it may not is left out of the tab bar and the
+	// palette, but typing its command opens it and shows the engine's
+	// refusal: the engine decides, the console only does not offer.
+	allowed func(m *Model) bool
 }
 
 // pages lists the console's views in tab order (1..9).
@@ -46,6 +58,11 @@ func pages() []page {
 		{
 			id: pageDevices, name: "devices", tab: "Devices", desc: "the device grid",
 			body: (*Model).gridBody, key: gridKey, click: gridClick,
+		},
+		{
+			id: pageAlerts, name: "alerts", tab: "Alerts", desc: "the unresolved alerts, most urgent first",
+			avail: func(m *Model) bool { return m.feed.caps.alerts != nil },
+			body:  (*Model).alertsBody, key: alertsKey, click: alertsClick,
 		},
 		{
 			id: pageDetail, name: "detail", tab: "Detail", desc: "the selected device in detail",
@@ -58,10 +75,32 @@ func pages() []page {
 			open: openDetail, body: (*Model).detailBody, key: detailKey, click: noClick,
 		},
 		{
+			id: pageSchedules, name: "schedules", tab: "Schedules", desc: "scheduled jobs, next runs; run one now",
+			avail: func(m *Model) bool { return m.feed.caps.scheds != nil },
+			open:  openSchedules, body: (*Model).schedulesBody, key: schedulesKey, click: schedulesClick,
+		},
+		{
+			id: pageAudit, name: "audit", tab: "Audit", desc: "the newest 500 audit rows",
+			avail:   func(m *Model) bool { return m.feed.caps.req != nil },
+			allowed: func(m *Model) bool { return m.may(engine.PermAuditView) },
+			open:    openAudit, body: (*Model).auditBody, key: auditKey, click: auditClick,
+		},
+		{
 			id: pageSettings, name: "settings", tab: "Settings", desc: "the effective configuration (read-only)",
 			body: (*Model).settingsBody, key: settingsKey, click: settingsClick,
 		},
 	}
+}
+
+// available reports whether the console has view p at all.
+func (m *Model) available(p page) bool {
+	return p.avail == nil || p.avail(m)
+}
+
+// listed reports whether view p is offered: in the tab bar, the number
+// keys and the palette.
+func (m *Model) listed(p page) bool {
+	return m.available(p) && (p.allowed == nil || p.allowed(m))
 }
 
 func pageOf(id pageID) page {
@@ -78,6 +117,11 @@ func noClick(m Model, _, _ int) (Model, tea.Cmd) { return m, nil }
 // errNoDevice is why the detail view cannot open.
 var errNoDevice = errors.New("no device selected: the grid is empty")
 
+// unavailable is why a view this console does not have cannot open.
+func unavailable(p page) error {
+	return errors.New("the " + p.name + " view is not available in this console")
+}
+
 // switchTo shows page id, if it can open. A filter being typed is kept,
 // as enter would.
 func (m Model) switchTo(id pageID) (Model, tea.Cmd) {
@@ -86,6 +130,9 @@ func (m Model) switchTo(id pageID) (Model, tea.Cmd) {
 		m.keepFilter()
 	}
 	p := pageOf(id)
+	if !m.available(p) {
+		return m, m.notify(unavailable(p).Error(), true)
+	}
 	if p.open != nil {
 		nm, cmd, err := p.open(m)
 		if err != nil {
@@ -107,17 +154,39 @@ type tab struct {
 	x, width int
 }
 
-// tabs lays out the tab bar: " 1 Devices  2 Detail  3 Settings ".
+// tabs lays out the tab bar: " 1 Devices  2 Alerts  3 Detail ... ": the
+// listed views, and the current one if it is not (a view typed by name).
+// When they do not fit, a long label ("Detail: LONDON-FILESERVER...")
+// gives up its room first.
 func (m *Model) tabs() []tab {
-	ps := pages()
+	var ps []page
+	for _, p := range pages() {
+		if m.listed(p) || p.id == m.page {
+			ps = append(ps, p)
+		}
+	}
+	ell := m.theme.Glyphs.Ellipsis
+	labels := make([]string, len(ps))
+	total := 1
+	for i, p := range ps {
+		labels[i] = p.tab
+		if p.label != nil {
+			labels[i] = Truncate(p.label(m), 32, ell)
+		}
+		total += ansi.StringWidth(labels[i]) + len(" 1  ") + 1
+	}
+	if over := total - 1 - m.width; over > 0 {
+		for i, p := range ps {
+			if w := ansi.StringWidth(labels[i]); p.label != nil && w > len(p.tab) {
+				labels[i] = Truncate(labels[i], max(w-over, len(p.tab)), ell)
+				break
+			}
+		}
+	}
 	out := make([]tab, 0, len(ps))
 	x := 1
 	for i, p := range ps {
-		label := p.tab
-		if p.label != nil {
-			label = p.label(m)
-		}
-		label = " " + itoa(i+1) + " " + Truncate(label, 32, m.theme.Glyphs.Ellipsis) + " "
+		label := " " + itoa(i+1) + " " + labels[i] + " "
 		w := ansi.StringWidth(label)
 		out = append(out, tab{id: p.id, label: label, x: x, width: w})
 		x += w + 1

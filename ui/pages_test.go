@@ -41,7 +41,8 @@ func TestTabClickAndNumberKeysSwitchViews(t *testing.T) {
 
 func TestTabsComeFromThePageTable(t *testing.T) {
 	m := loaded(t, fleet(5), Options{}, 120, 40)
-	tabLine := strings.Split(screenText(m), "\n")[tabsY]
+	full := loadedWith(t, newFullClient(fleet(5), 0), Options{Role: "Admin"}, 120, 40)
+	tabLine := strings.Split(screenText(full), "\n")[tabsY]
 	for i, p := range pages() {
 		if !strings.Contains(tabLine, itoa(i+1)+" "+p.tab) {
 			t.Errorf("tab bar %q lacks %d %s", tabLine, i+1, p.tab)
@@ -50,6 +51,10 @@ func TestTabsComeFromThePageTable(t *testing.T) {
 		if !ok || c.run == nil {
 			t.Errorf("no :%s command for the %s view", p.name, p.tab)
 		}
+	}
+	// A client without the optional interfaces has only what it can show.
+	if tabLine := strings.Split(screenText(m), "\n")[tabsY]; strings.TrimSpace(tabLine) != "1 Devices   2 Detail   3 Settings" {
+		t.Errorf("basic client's tab bar = %q", tabLine)
 	}
 	// The active tab is drawn so it reads without colour: reverse video.
 	nc := loaded(t, fleet(5), Options{NoColor: true}, 120, 40)

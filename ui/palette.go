@@ -53,7 +53,10 @@ func commands() []command {
 	for _, p := range pages() {
 		id := p.id
 		cs = append(cs, command{name: p.name, desc: p.desc,
-			run: func(m Model, _ string) (Model, tea.Cmd) { return m.switchTo(id) }})
+			// A view the role may not use is not offered, but it still
+			// opens when typed: the engine refuses, and says so.
+			hidden: func(m *Model) bool { return !m.listed(pageOf(id)) },
+			run:    func(m Model, _ string) (Model, tea.Cmd) { return m.switchTo(id) }})
 	}
 	return append(cs,
 		command{name: "filter", args: "EXPR", desc: "filter the grid (empty: show all)", optional: true,
@@ -136,7 +139,7 @@ func commands() []command {
 			}},
 		command{name: "quit", aliases: []string{"q"}, desc: "leave the console",
 			run: func(m Model, _ string) (Model, tea.Cmd) {
-				nm, cmd := m.quit()
+				nm, cmd := m.quitOrAsk()
 				return nm.(Model), cmd
 			}},
 	)

@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 
@@ -80,39 +81,80 @@ func (m *Model) titleLine() string {
 		right = Truncate(right, m.width/2, m.theme.Glyphs.Ellipsis) + " "
 	}
 	room := m.width - ansi.StringWidth(right) - 1
+	// The session pool, when there is room for it between the two.
+	if m.hasPool {
+		pool := "shells " + Compact(m.pool.Open) + " open, " + Compact(m.pool.Reused) + " reused   "
+		if ansi.StringWidth(left)+2+ansi.StringWidth(pool) <= room {
+			right = pool + right
+			room -= ansi.StringWidth(pool)
+		}
+	}
 	left = fit(left, room, false, m.theme.Glyphs.Ellipsis)
 	return m.theme.TitleBar.Render(left + " " + right)
 }
 
-// fleetLine is the fleet at a glance: online, offline, unknown, sweep.
+// fleetLine is the fleet at a glance: online, offline, unknown, the
+// active alerts by severity, the sweep. When it does not fit, the least
+// needed parts shorten or go first (unknown, the sweep), whole rather
+// than cut.
 func (m *Model) fleetLine() string {
 	th, g := &m.theme, &m.theme.Glyphs
 	if !m.loaded {
 		return "" // the body says "loading devices"
 	}
 	s := m.summary
-	parts := []string{
-		th.Online.Render(g.Online) + " " + th.Text.Render(Thousands(s.Online)+"/"+Thousands(s.Devices)+" online"),
+	// keep: lower is kept longer; short replaces text before it goes.
+	type part struct {
+		text, short string
+		keep        int
+	}
+	parts := []part{
+		{th.Online.Render(g.Online) + " " + th.Text.Render(Thousands(s.Online)+"/"+Thousands(s.Devices)+" online"), "", 0},
 	}
 	if s.Offline > 0 {
-		parts = append(parts, th.Offline.Render(g.Offline+" "+Thousands(s.Offline)+" offline"))
+		parts = append(parts, part{th.Offline.Render(g.Offline + " " + Thousands(s.Offline) + " offline"), "", 1})
 	} else {
-		parts = append(parts, th.Muted.Render("0 offline"))
+		parts = append(parts, part{th.Muted.Render("0 offline"), "", 1})
 	}
 	if s.Unknown > 0 {
-		parts = append(parts, th.Unknown.Render(g.Unknown+" "+Thousands(s.Unknown)+" unknown"))
+		parts = append(parts, part{th.Unknown.Render(g.Unknown + " " + Thousands(s.Unknown) + " unknown"), "", 4})
 	}
-	var sweep string
+	if m.alerts.read {
+		parts = append(parts, part{m.alertCountsSegment(), "", 2})
+	}
 	switch {
 	case s.Sweeping:
-		sweep = th.Text.Render("sweeping " + Thousands(s.Done) + "/" + Thousands(s.Devices))
+		parts = append(parts, part{th.Text.Render("sweeping " + Thousands(s.Done) + "/" + Thousands(s.Devices)), "", 3})
 	case !s.LastEnd.IsZero():
-		sweep = th.Muted.Render("last sweep " + RelativeAge(m.now(), s.LastEnd) + " (took " + Took(s.LastTook) + ")")
+		age := RelativeAge(m.now(), s.LastEnd)
+		parts = append(parts, part{th.Muted.Render("last sweep " + age + " (took " + Took(s.LastTook) + ")"), th.Muted.Render("swept " + age), 3})
 	default:
-		sweep = th.Muted.Render("no sweep yet")
+		parts = append(parts, part{th.Muted.Render("no sweep yet"), "", 3})
 	}
-	parts = append(parts, sweep)
-	line := " " + strings.Join(parts, th.Muted.Render(g.Separator))
+	sep := th.Muted.Render(g.Separator)
+	join := func() string {
+		ts := make([]string, len(parts))
+		for i, p := range parts {
+			ts[i] = p.text
+		}
+		return " " + strings.Join(ts, sep)
+	}
+	line := join()
+	for ansi.StringWidth(line) > m.width && len(parts) > 2 {
+		// Long forms shorten first, then parts go, the least needed first.
+		if i := slices.IndexFunc(parts, func(p part) bool { return p.short != "" }); i >= 0 {
+			parts[i].text, parts[i].short = parts[i].short, ""
+		} else {
+			worst := 0
+			for i, p := range parts {
+				if p.keep > parts[worst].keep {
+					worst = i
+				}
+			}
+			parts = slices.Delete(parts, worst, worst+1)
+		}
+		line = join()
+	}
 	return ansi.Truncate(line, m.width, g.Ellipsis)
 }
 
@@ -187,6 +229,18 @@ func (m *Model) statusLine() string {
 		if n := len(m.settings.items); n > 0 {
 			right = append(right, th.Text.Render(Thousands(m.settings.cursor+1)+"/"+Thousands(n)))
 		}
+	case pageAlerts:
+		if n := len(m.alerts.list); n > 0 {
+			right = append(right, th.Text.Render(Thousands(m.alerts.pos.cursor+1)+"/"+Thousands(n)))
+		}
+	case pageSchedules:
+		if n := len(m.schedules.jobs); n > 0 {
+			right = append(right, th.Text.Render(Thousands(m.schedules.pos.cursor+1)+"/"+Thousands(n)))
+		}
+	case pageAudit:
+		if n := len(m.audit.shown); n > 0 {
+			right = append(right, th.Text.Render(Thousands(m.audit.pos.cursor+1)+"/"+Thousands(n)))
+		}
 	}
 	r := ""
 	if len(right) > 0 {
@@ -196,6 +250,9 @@ func (m *Model) statusLine() string {
 	room := m.width - ansi.StringWidth(r) - 1
 	var left string
 	switch {
+	case m.confirmQuit:
+		r, room = "", m.width-1
+		left = " " + th.Warn.Render(m.confirmText())
 	case m.palette.open:
 		// The command line has the whole width: its hints replace the
 		// marks and position.
@@ -220,6 +277,9 @@ func (m *Model) statusLine() string {
 		} else {
 			left += th.Text.Render(m.matchCount()) + "  " + th.Muted.Render("enter keep  esc clear")
 		}
+	case m.audit.typing:
+		left = " " + th.Prompt.Render("/") + th.Input.Render(inputTail(m.audit.filter, room-3, g.Ellipsis)) + th.CursorStyle.Render(g.Cursor) + "  " +
+			th.Text.Render(m.auditMatchCount()) + "  " + th.Muted.Render("enter keep  esc clear")
 	case m.showHelp:
 		left = " " + th.Muted.Render(moveLabel(&m.keys)+" scroll  "+firstKey(m.keys.Help)+" or "+firstKey(m.keys.Back)+" close  "+firstKey(m.keys.Quit)+" quit")
 	case m.toast.text != "":
@@ -239,6 +299,12 @@ func (m *Model) statusLine() string {
 		if rest := room - ansi.StringWidth(left) - 2; rest > 10 {
 			left += "  " + m.shortHelp(rest)
 		}
+	case m.audit.filter != "" && m.page == pageAudit:
+		left = " " + th.Prompt.Render("/") + th.Input.Render(m.audit.filter) + "  " + th.Text.Render(m.auditMatchCount()) +
+			"  " + th.Muted.Render(firstKey(m.keys.Back)+" clear")
+		if rest := room - ansi.StringWidth(left) - 2; rest > 10 {
+			left += "  " + m.shortHelp(rest)
+		}
 	default:
 		left = " " + m.shortHelp(room-1)
 	}
@@ -252,7 +318,7 @@ func (m *Model) statusLine() string {
 // quit stay, so the rest can be found).
 func (m *Model) shortHelp(width int) string {
 	th := &m.theme
-	items := m.keys.shortHelp(m.page)
+	items := m.shortHelpItems()
 	sep := ansi.StringWidth(th.Glyphs.HelpSep)
 	keep := make([]bool, len(items))
 	used := 0

@@ -38,6 +38,10 @@ const (
 // identity. *engine.Engine satisfies it; one is shared by every session.
 type Engine interface {
 	ui.Client
+	ui.AlertSource
+	ui.HealthSource
+	ui.ScheduleSource
+	ui.PoolSource
 	Do(ctx context.Context, id engine.Identity, r engine.Request) (any, error)
 }
 
