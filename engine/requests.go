@@ -210,5 +210,6 @@ func allRequests() []Request {
 	return []Request{PollNow{}, ImportDevices{}, ListAudit{}, VerifyAudit{}, ExportAudit{Format: "json"}, ReloadConfig{},
 		MaintainDB{ArchiveDir: "", Vacuum: false}, BackupDB{},
 		SetCredential{Name: "rbac-test", User: "u", Secret: creds.NewSecret("not-a-real-secret")}, RemoveCredential{Name: "rbac-test"}, ListCredentials{},
-		OpenSession{}, CloseSession{}, RunSchedule{Name: "none"}, AckAlert{}, ResolveAlert{}, ListAlerts{}, HealthReport{}}
+		OpenSession{}, CloseSession{}, RunSchedule{Name: "none"}, AckAlert{}, ResolveAlert{}, ListAlerts{}, HealthReport{},
+		Diagnose{Host: "127.0.0.1"}}
 }

@@ -1,0 +1,76 @@
+package engine_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/rmmhq/rmm/engine"
+	"github.com/rmmhq/rmm/engine/winrmsim"
+)
+
+func stepOf(rep engine.DoctorReport, name string) engine.DoctorStep {
+	for _, s := range rep.Steps {
+		if strings.HasPrefix(s.Name, name) {
+			return s
+		}
+	}
+	return engine.DoctorStep{}
+}
+
+func TestDoctorWalksEveryStepOnAHealthyHost(t *testing.T) {
+	fleet, db := testFleet(t, winrmsim.Config{Devices: 2, Seed: 4})
+	eng := newEngine(t, db, engine.Options{})
+	host := fleet.Hosts()[0].Hostname
+	out, err := eng.Do(context.Background(), engine.Identity{User: "op", Role: engine.RoleOperator, Via: engine.ViaCLI}, engine.Diagnose{Host: host})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep := out.(engine.DoctorReport)
+	if !rep.OK {
+		t.Fatalf("report not ok: %+v", rep)
+	}
+	for _, name := range []string{"device", "tcp", "ws-man identify", "credential", "auth basic", "shell", "powershell", "warm loop"} {
+		if s := stepOf(rep, name); s.Status != "ok" {
+			t.Errorf("step %s: %+v", name, s)
+		}
+	}
+	if s := stepOf(rep, "powershell"); !strings.Contains(s.Detail, "5.1.") {
+		t.Errorf("powershell step %q lacks the 5.1 version", s.Detail)
+	}
+	if s := stepOf(rep, "unencrypted policy"); s.Status != "warn" || s.Fix == "" {
+		t.Errorf("Basic over HTTP not flagged: %+v", s)
+	}
+}
+
+func TestDoctorNamesTheFailingStepAndItsFix(t *testing.T) {
+	fleet, db := testFleet(t, winrmsim.Config{Devices: 2, Seed: 4})
+	ctx := context.Background()
+	admin := engine.Identity{User: "a", Role: engine.RoleAdmin, Via: engine.ViaCLI}
+
+	wrong := newEngine(t, db, engine.Options{Credential: engine.Credential{User: "rmm", Password: "not-it"}})
+	out, _ := wrong.Do(ctx, admin, engine.Diagnose{Host: fleet.Hosts()[0].Hostname})
+	rep := out.(engine.DoctorReport)
+	if s := stepOf(rep, "auth basic"); rep.OK || s.Status != "fail" || !strings.Contains(s.Fix, "Basic") {
+		t.Fatalf("wrong password: %+v", rep)
+	}
+	if stepOf(rep, "shell").Name != "" {
+		t.Fatal("doctor went on past a failed authentication")
+	}
+
+	off := fleet.Hosts()[1].Hostname
+	if err := fleet.SetOnline(off, false); err != nil {
+		t.Fatal(err)
+	}
+	eng := newEngine(t, db, engine.Options{})
+	out, _ = eng.Do(ctx, admin, engine.Diagnose{Host: off})
+	rep = out.(engine.DoctorReport)
+	if s := stepOf(rep, "tcp"); rep.OK || s.Status != "fail" || !strings.Contains(s.Fix, "winrm quickconfig") {
+		t.Fatalf("offline host: %+v", rep)
+	}
+
+	_, err := eng.Do(ctx, engine.Identity{User: "v", Role: engine.RoleViewer, Via: engine.ViaCLI}, engine.Diagnose{Host: off})
+	if err == nil {
+		t.Fatal("a Viewer ran doctor with the stored credential")
+	}
+}
