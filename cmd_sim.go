@@ -26,7 +26,14 @@ WS-Management over HTTP like Windows WinRM: Identify, shells, commands,
 Receive, Signal, Delete and Windows' SOAP faults, with Basic auth. Each host
 has its own name, OS (Windows 10/11, Server 2016-2025), site, tags and
 CPU, memory and disk values that move over time, and answers rmm's scripts
-as the real scripts would.
+as the real scripts would, including rmm's resident PowerShell loop (one
+powershell.exe per shell fed over stdin: --ps-start is paid once when it
+starts, --script-time per request).
+
+--faults makes a share of the hosts, chosen by seed, misbehave: refuse
+(port closed), hang (takes the request, never answers), http500 (500
+without a WS-Man fault), malformed (200 with broken XML), no-loop (the
+resident loop cannot start), loop-crash and loop-hang (once each).
 
 --export-csv writes the hosts as a CSV that rmm import reads, then the
 fleet serves until interrupted (Ctrl+C). With --base-port the ports stay
@@ -75,7 +82,8 @@ Defaults: --user %s, --password %s (loopback test credentials, not secrets).`,
 			fmt.Fprintln(a.stdout, "press Ctrl+C to stop")
 			<-ctx.Done()
 			s := fleet.Stats()
-			fmt.Fprintf(a.stdout, "stopped: %d requests, %d shells created, %d open\n", s.Requests, s.ShellsCreated, s.ShellsOpen)
+			fmt.Fprintf(a.stdout, "stopped: %d requests, %d shells created, %d open, %d resident PowerShell loops started\n",
+				s.Requests, s.ShellsCreated, s.ShellsOpen, s.LoopStarts)
 			return nil
 		},
 	}
@@ -89,6 +97,7 @@ Defaults: --user %s, --password %s (loopback test credentials, not secrets).`,
 	f.DurationVar(&cfg.RTT, "rtt", 0, "added latency per request")
 	f.DurationVar(&cfg.PSStart, "ps-start", 400*time.Millisecond, "cost of starting powershell.exe")
 	f.DurationVar(&cfg.ScriptTime, "script-time", 250*time.Millisecond, "run time of a recognised rmm script")
+	f.StringVar(&cfg.Faults, "faults", "", `hosts that misbehave, chosen by seed: e.g. "refuse=2%,hang=1%,http500=1%,malformed=1%" (also no-loop, loop-crash, loop-hang)`)
 	f.StringVar(&exportCSV, "export-csv", "", "write the hosts as CSV for rmm import")
 	return cmd
 }

@@ -140,11 +140,15 @@ func (p *sessionPool) run(ctx context.Context, t target, sc *psScript) (scriptRe
 		case err == nil:
 			p.release(slot, s, true)
 			return res, nil
-		case isShellLost(err) && !retried && ctx.Err() == nil:
-			// The host forgot the shell (reboot, idle expiry): drop it
-			// and try once more on a new one, transparently.
+		case (isShellLost(err) || s.uses > 1 && isConnectionCut(err)) && !retried && ctx.Err() == nil:
+			// The host forgot the shell (reboot, idle expiry), or cut the
+			// kept-alive connection of a shell used before (a reboot
+			// does both): drop it and try once more on a new one,
+			// transparently. Nothing is resent into the old shell.
 			p.opts.log.Debug("shell lost, recreating", "device", t.host, "err", err)
-			s.running = nil // nothing runs in a shell that is gone
+			if isShellLost(err) {
+				s.running = nil // nothing runs in a shell that is gone
+			}
 			p.drop(slot, s)
 			p.recreated.Add(1)
 			continue

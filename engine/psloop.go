@@ -7,8 +7,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/rmmhq/rmm/engine/scripts"
@@ -329,6 +331,13 @@ func requestID(n uint64) string {
 func isShellLost(err error) bool {
 	var he *HTTPError
 	return errors.As(err, &he) && he.Fault != nil && he.Fault.Code == FaultShellNotFound
+}
+
+// isConnectionCut reports a connection that ended under a request (EOF,
+// reset, broken pipe), as a host's reboot does to kept-alive connections.
+func isConnectionCut(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
 }
 
 // isLoopExit reports a loop that ended without answering.

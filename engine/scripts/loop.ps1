@@ -66,7 +66,7 @@ while ($true) {
     } finally {
         if ($ps) { $ps.Dispose() }
     }
-    $doc = @{ id = $id; output = $output; errors = $errs.ToArray(); exit = $code; ms = $sw.ElapsedMilliseconds }
+    $doc = @{ 'id' = $id; 'output' = $output; 'errors' = $errs.ToArray(); 'exit' = $code; 'ms' = $sw.ElapsedMilliseconds }
     $json = ConvertTo-Json -InputObject $doc -Compress -Depth 3
     $stdout.WriteLine('BEGIN ' + $id)
     $stdout.WriteLine([Convert]::ToBase64String($utf8.GetBytes($json)))

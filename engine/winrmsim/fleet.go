@@ -8,6 +8,7 @@ import (
 	"net"
 	"strconv"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -107,6 +108,8 @@ type Fleet struct {
 
 	shutdownOnce sync.Once
 	shutdownErr  error
+
+	acceptor *acceptor // accepts for every listener (Linux); nil: a goroutine per listener
 
 	bufs buffers // recycled request, reply and scanner buffers
 }
@@ -216,6 +219,7 @@ func (f *Fleet) Start(ctx context.Context) error {
 		lns[i] = ln
 	}
 	f.started = true
+	f.startAcceptor()
 	online := 0
 	for i, h := range f.hosts {
 		h.mu.Lock()
@@ -295,8 +299,7 @@ func (f *Fleet) listen(port int) (net.Listener, error) {
 func (f *Fleet) serveLocked(h *host, ln net.Listener) {
 	hl := &hostListener{Listener: ln, h: h}
 	h.ln = hl
-	f.serving.Add(1)
-	go f.acceptLoop(h, hl)
+	f.startAccepting(hl)
 }
 
 // Close stops every listener and connection, ends long-polls, and waits for
@@ -338,7 +341,13 @@ func (f *Fleet) shutdown() error {
 		if len(errs) > 0 {
 			f.shutdownErr = fmt.Errorf("winrmsim: close: %w", errors.Join(errs...))
 		}
+		if f.acceptor != nil {
+			f.acceptor.close()
+		}
 		f.serving.Wait()
+		if f.acceptor != nil {
+			f.acceptor.release()
+		}
 		f.conns.Wait()
 		for _, h := range f.hosts {
 			h.mu.Lock()
@@ -470,30 +479,50 @@ func (f *Fleet) logf(format string, args ...any) {
 type hostListener struct {
 	net.Listener
 	h *host
+
+	// Set when the fleet's acceptor (Linux epoll) serves the listener.
+	acc *acceptor
+	raw syscall.RawConn
+	fd  int32
 }
 
-// Accept returns the next connection, registered with its host.
-func (l *hostListener) Accept() (net.Conn, error) {
-	for {
-		c, err := l.Listener.Accept()
-		if err != nil {
-			return nil, err
-		}
-		hc := &hostConn{Conn: c, h: l.h}
-		l.h.mu.Lock()
-		if !l.h.listening() {
-			// Taken offline between accept and here: refuse.
-			l.h.mu.Unlock()
-			_ = c.Close()
-			continue
-		}
-		if l.h.conns == nil {
-			l.h.conns = make(map[*hostConn]struct{})
-		}
-		l.h.conns[hc] = struct{}{}
-		l.h.mu.Unlock()
-		return hc, nil
+// Close stops accepting and closes the listener.
+func (l *hostListener) Close() error {
+	if l.acc != nil {
+		l.acc.remove(l)
 	}
+	return l.Listener.Close()
+}
+
+// register tracks an accepted connection with its host; a host taken
+// offline meanwhile refuses it.
+func (l *hostListener) register(c net.Conn) (*hostConn, bool) {
+	hc := &hostConn{Conn: c, h: l.h}
+	l.h.mu.Lock()
+	if !l.h.listening() {
+		l.h.mu.Unlock()
+		_ = c.Close()
+		return nil, false
+	}
+	if l.h.conns == nil {
+		l.h.conns = make(map[*hostConn]struct{})
+	}
+	l.h.conns[hc] = struct{}{}
+	l.h.mu.Unlock()
+	return hc, true
+}
+
+// serveAccepted serves a connection accepted on hl.
+func (f *Fleet) serveAccepted(hl *hostListener, c net.Conn) {
+	hc, ok := hl.register(c)
+	if !ok {
+		return
+	}
+	if !f.enterConn() {
+		_ = hc.Close()
+		return
+	}
+	go f.serveConn(hl.h, hc)
 }
 
 // hostConn is a server-side connection to one host, tracked so that taking

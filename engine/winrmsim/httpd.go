@@ -77,11 +77,12 @@ func (sc *serverConn) Read(p []byte) (int, error) {
 	return sc.c.Read(p)
 }
 
-// acceptLoop serves a host's listener until it closes.
-func (f *Fleet) acceptLoop(h *host, ln net.Listener) {
+// acceptLoop serves a host's listener until it closes (where the fleet
+// has no acceptor).
+func (f *Fleet) acceptLoop(h *host, hl *hostListener) {
 	defer f.serving.Done()
 	for {
-		c, err := ln.Accept()
+		c, err := hl.Listener.Accept()
 		if err != nil {
 			var ne net.Error
 			if errors.As(err, &ne) && ne.Timeout() {
@@ -92,11 +93,7 @@ func (f *Fleet) acceptLoop(h *host, ln net.Listener) {
 			}
 			return
 		}
-		if !f.enterConn() {
-			_ = c.Close()
-			continue
-		}
-		go f.serveConn(h, c)
+		f.serveAccepted(hl, c)
 	}
 }
 

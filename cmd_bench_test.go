@@ -1,0 +1,89 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"testing"
+
+	"github.com/rmmhq/rmm/engine/winrmsim"
+)
+
+func TestBenchSweepPrintsOneJSONObjectWithTheIssuesFields(t *testing.T) {
+	c := newCLI(t)
+	code, out, errb := c.run("bench", "sweep", "--devices", "12", "--throttle", "4", "--rtt", "1ms",
+		"--ps-start", "10ms", "--script-time", "5ms", "--sweeps", "2", "--json")
+	if code != 0 {
+		t.Fatalf("bench sweep: exit %d: %s", code, errb)
+	}
+	var got map[string]any
+	if err := json.Unmarshal([]byte(out), &got); err != nil {
+		t.Fatalf("output %q: %v", out, err)
+	}
+	keys := make([]string, 0, len(got))
+	for k := range got {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	want := []string{"cold_wall_ms", "cpu_ms_per_poll", "devices", "floor_ms", "peak_rss_mb", "pooled_vs_unpooled", "ps_start_ms",
+		"ratio", "requests_per_poll", "rtt_ms", "script_ms", "shells_open_after", "throttle", "unpooled_warm_wall_ms", "warm_wall_ms"}
+	if !reflect.DeepEqual(keys, want) {
+		t.Fatalf("keys %v, want %v", keys, want)
+	}
+	// ceil(12/4) x (5 + 2 x 1)
+	if got["floor_ms"] != 21.0 || got["devices"] != 12.0 || got["shells_open_after"] != 0.0 || got["requests_per_poll"] != 2.0 {
+		t.Errorf("bench sweep = %v", got)
+	}
+	if code, _, _ := c.run("bench", "sweep", "--sweeps", "1"); code == 0 {
+		t.Error("one sweep (no warm one) was accepted")
+	}
+}
+
+func TestPollOnceLeavesNoShellOpenOnTheHosts(t *testing.T) {
+	fleet, err := winrmsim.New(winrmsim.Config{Devices: 5, Seed: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := fleet.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer fleet.Close()
+	c := newCLI(t)
+	csvPath := filepath.Join(t.TempDir(), "fleet.csv")
+	f, err := os.Create(csvPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := fleet.WriteCSV(f); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	if code, _, errb := c.run("import", csvPath); code != 0 {
+		t.Fatalf("import: %s", errb)
+	}
+	c.env["RMM_WINRM_USER"], c.env["RMM_WINRM_PASSWORD"] = winrmsim.DefaultUser, winrmsim.DefaultPassword
+	code, out, errb := c.run("poll", "--once", "--json")
+	if code != 0 {
+		t.Fatalf("poll: exit %d: %s", code, errb)
+	}
+	var res struct {
+		Online int `json:"online"`
+		Pool   struct {
+			Created    int64 `json:"created"`
+			Open       int64 `json:"open"`
+			LoopStarts int64 `json:"loop_starts"`
+		} `json:"pool"`
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatalf("poll --json %q: %v", out, err)
+	}
+	if res.Online != 5 || res.Pool.Created != 5 || res.Pool.LoopStarts != 5 || res.Pool.Open != 5 {
+		t.Errorf("poll --json = %s", out)
+	}
+	if s := fleet.Stats(); s.ShellsOpen != 0 || s.ShellsDeleted != 5 {
+		t.Errorf("after rmm poll --once: %d shells open, %d deleted; want 0 and 5", s.ShellsOpen, s.ShellsDeleted)
+	}
+}
