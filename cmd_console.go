@@ -133,18 +133,11 @@ func (a *app) runConsole(ctx context.Context, c consoleFlags) error {
 		}
 	}
 
-	db, err := a.openStore(ctx)
+	db, eng, err := a.openEngine(ctx, cred, vault, interval)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	opts := a.engineOptions(cred)
-	opts.Credentials = vault
-	opts.Interval = interval
-	eng, err := engine.New(ctx, db, opts)
-	if err != nil {
-		return err
-	}
 
 	hint := "No devices yet. Import some: rmm import devices.csv   (or try: rmm --demo)"
 	if !haveCred {

@@ -44,17 +44,11 @@ with status ok, warn, fail or skipped.`,
 				return err
 			}
 			ctx := cmd.Context()
-			db, err := a.openStore(ctx)
+			db, eng, err := a.openEngine(ctx, cred, vault, 0)
 			if err != nil {
 				return err
 			}
 			defer db.Close()
-			opts := a.engineOptions(cred)
-			opts.Credentials = vault
-			eng, err := engine.New(ctx, db, opts)
-			if err != nil {
-				return err
-			}
 			defer eng.Close()
 			out, err := eng.Do(ctx, id, engine.Diagnose{Host: args[0]})
 			if err != nil {

@@ -46,17 +46,11 @@ Credentials: RMM_WINRM_USER and RMM_WINRM_PASSWORD.`,
 				defer vault.Close()
 			}
 			ctx := cmd.Context()
-			db, err := a.openStore(ctx)
+			db, eng, err := a.openEngine(ctx, cred, vault, 0)
 			if err != nil {
 				return err
 			}
 			defer db.Close()
-			opts := a.engineOptions(cred)
-			opts.Credentials = vault
-			eng, err := engine.New(ctx, db, opts)
-			if err != nil {
-				return err
-			}
 			defer eng.Close()
 			if eng.Summary().Devices == 0 {
 				return exitError{2, errors.New("no devices to poll: add some with rmm import FILE.csv")}

@@ -170,18 +170,11 @@ func (a *app) runServe(ctx context.Context, f serveFlags) error {
 		}
 	}
 
-	db, err := a.openStore(ctx)
+	db, eng, err := a.openEngine(ctx, cred, vault, interval)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	opts := a.engineOptions(cred)
-	opts.Credentials = vault
-	opts.Interval = interval
-	eng, err := engine.New(ctx, db, opts)
-	if err != nil {
-		return err
-	}
 	engClosed := false
 	defer func() {
 		if !engClosed {

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 	"gopkg.in/natefinch/lumberjack.v2"
@@ -150,6 +151,27 @@ func (a *app) openLog() error {
 	}
 	a.log = slog.New(h)
 	return nil
+}
+
+// openEngine opens the store and an engine over it with the given
+// credentials (vault may be nil; interval 0 keeps engine.poll_interval).
+// The caller closes both: the engine first, then the store.
+func (a *app) openEngine(ctx context.Context, cred engine.Credential, vault creds.Store, interval time.Duration) (*store.DB, *engine.Engine, error) {
+	db, err := a.openStore(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	opts := a.engineOptions(cred)
+	opts.Credentials = vault
+	if interval != 0 {
+		opts.Interval = interval
+	}
+	eng, err := engine.New(ctx, db, opts)
+	if err != nil {
+		db.Close()
+		return nil, nil, err
+	}
+	return db, eng, nil
 }
 
 // openStore opens (and migrates) the configured database.
