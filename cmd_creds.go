@@ -239,6 +239,29 @@ stored in the database or put in error messages. Admin only (list: Operator).`,
 			})
 		},
 	}
-	cmd.AddCommand(set, list, rm)
+	var target string
+	test := &cobra.Command{
+		Use:   "test NAME --target HOST",
+		Short: "Try a stored credential against a host (the rmm doctor steps, with this credential)",
+		Long: `Connect to HOST with the stored credential NAME and run the rmm doctor
+steps (TCP, TLS, Identify, authentication, shell, PowerShell, resident loop).
+Exit status 0 when it works, 5 when a step failed. Admin only; audited.`,
+		Example: `  rmm creds test default --target WS-0042`,
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if target == "" {
+				return exitError{2, errors.New("--target HOST is required")}
+			}
+			return a.withCredsEngine(cmd, func(eng *engine.Engine, id engine.Identity) error {
+				out, err := eng.Do(cmd.Context(), id, engine.Diagnose{Host: target, Credential: args[0]})
+				if err != nil {
+					return err
+				}
+				return a.printDoctor(out.(engine.DoctorReport), false)
+			})
+		},
+	}
+	test.Flags().StringVar(&target, "target", "", "a device's hostname, or an address")
+	cmd.AddCommand(set, list, rm, test)
 	return cmd
 }

@@ -54,30 +54,34 @@ with status ok, warn, fail or skipped.`,
 			if err != nil {
 				return err
 			}
-			rep := out.(engine.DoctorReport)
-			if asJSON {
-				enc := json.NewEncoder(a.stdout)
-				enc.SetIndent("", "  ")
-				if err := enc.Encode(rep); err != nil {
-					return err
-				}
-			} else {
-				fmt.Fprintf(a.stdout, "rmm doctor %s (%s)\n", rep.Host, rep.Endpoint)
-				for _, s := range rep.Steps {
-					fmt.Fprintf(a.stdout, "  [%-4s] %-20s %s\n", stepMark(s.Status), s.Name, s.Detail)
-					if s.Fix != "" && s.Status != "ok" {
-						fmt.Fprintf(a.stdout, "         %-20s fix: %s\n", "", s.Fix)
-					}
-				}
-			}
-			if !rep.OK {
-				return exitError{5, fmt.Errorf("doctor %s: a step failed (see above)", rep.Host)}
-			}
-			return nil
+			return a.printDoctor(out.(engine.DoctorReport), asJSON)
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")
 	return cmd
+}
+
+// printDoctor prints a doctor report and turns a failed step into exit 5.
+func (a *app) printDoctor(rep engine.DoctorReport, asJSON bool) error {
+	if asJSON {
+		enc := json.NewEncoder(a.stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(rep); err != nil {
+			return err
+		}
+	} else {
+		fmt.Fprintf(a.stdout, "rmm doctor %s (%s)\n", rep.Host, rep.Endpoint)
+		for _, s := range rep.Steps {
+			fmt.Fprintf(a.stdout, "  [%-4s] %-20s %s\n", stepMark(s.Status), s.Name, s.Detail)
+			if s.Fix != "" && s.Status != "ok" {
+				fmt.Fprintf(a.stdout, "         %-20s fix: %s\n", "", s.Fix)
+			}
+		}
+	}
+	if !rep.OK {
+		return exitError{5, fmt.Errorf("doctor %s: a step failed (see above)", rep.Host)}
+	}
+	return nil
 }
 
 func stepMark(status string) string {

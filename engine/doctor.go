@@ -47,13 +47,21 @@ type DoctorReport struct {
 // the rest meaningless and says how to fix it.
 type Diagnose struct {
 	Host string // a device's hostname, or an address not in the database
+	// Credential names a stored credential to test instead of the one the
+	// device would use (rmm creds test NAME --target HOST).
+	Credential string
 }
 
 // Action implements Request.
 func (Diagnose) Action() string { return "devices.doctor" }
 
 // Permission implements Request: it connects with the stored credential.
-func (Diagnose) Permission() Permission { return PermDevicesPoll }
+func (r Diagnose) Permission() Permission {
+	if r.Credential != "" {
+		return PermCredsEdit // testing a named credential is credential management
+	}
+	return PermDevicesPoll
+}
 
 // Mutating implements Request: it changes nothing.
 func (Diagnose) Mutating() bool { return false }
@@ -62,10 +70,15 @@ func (Diagnose) Mutating() bool { return false }
 func (r Diagnose) Targets() []string { return []string{r.Host} }
 
 // Details implements Request.
-func (Diagnose) Details() map[string]any { return nil }
+func (r Diagnose) Details() map[string]any {
+	if r.Credential == "" {
+		return nil
+	}
+	return map[string]any{"credential": r.Credential}
+}
 
 func (r Diagnose) exec(ctx context.Context, e *Engine, _ Identity) (any, error) {
-	return e.diagnose(ctx, r.Host), nil
+	return e.diagnose(ctx, r.Host, r.Credential), nil
 }
 
 type doctor struct {
@@ -83,8 +96,8 @@ func (s *DoctorStep) done(status, detail, fix string) bool {
 	return status != "fail"
 }
 
-func (e *Engine) diagnose(ctx context.Context, host string) DoctorReport {
-	rep := e.diagnoseSteps(ctx, host)
+func (e *Engine) diagnose(ctx context.Context, host, credName string) DoctorReport {
+	rep := e.diagnoseSteps(ctx, host, credName)
 	rep.OK = true
 	for _, s := range rep.Steps {
 		if s.Status == "fail" {
@@ -94,7 +107,7 @@ func (e *Engine) diagnose(ctx context.Context, host string) DoctorReport {
 	return rep
 }
 
-func (e *Engine) diagnoseSteps(ctx context.Context, host string) DoctorReport {
+func (e *Engine) diagnoseSteps(ctx context.Context, host, credName string) DoctorReport {
 	var d doctor
 	o := e.options()
 	dev, known := e.deviceByName(host)
@@ -164,6 +177,9 @@ func (e *Engine) diagnoseSteps(ctx context.Context, host string) DoctorReport {
 	s.done("ok", strings.TrimSpace(vendor+" "+version), "")
 
 	cred, err := e.credentialFor(ctx, o, dev)
+	if credName != "" {
+		cred, err = e.namedCredential(ctx, credName)
+	}
 	s = d.start("credential")
 	if err != nil || cred.User == "" {
 		msg := "no credential for this device"
@@ -364,4 +380,17 @@ func (e *Engine) deviceByName(name string) (store.Device, bool) {
 		}
 	}
 	return store.Device{}, false
+}
+
+// namedCredential reads one stored credential by name.
+func (e *Engine) namedCredential(ctx context.Context, name string) (Credential, error) {
+	st, err := e.credStore()
+	if err != nil {
+		return Credential{}, err
+	}
+	c, err := st.Get(ctx, name)
+	if err != nil {
+		return Credential{}, err
+	}
+	return Credential{User: c.User, Password: c.Secret.Reveal()}, nil
 }

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/rmmhq/rmm/creds"
 	"github.com/rmmhq/rmm/engine"
 	"github.com/rmmhq/rmm/engine/winrmsim"
 )
@@ -72,5 +73,30 @@ func TestDoctorNamesTheFailingStepAndItsFix(t *testing.T) {
 	_, err := eng.Do(ctx, engine.Identity{User: "v", Role: engine.RoleViewer, Via: engine.ViaCLI}, engine.Diagnose{Host: off})
 	if err == nil {
 		t.Fatal("a Viewer ran doctor with the stored credential")
+	}
+}
+
+func TestCredsTestTriesTheNamedCredentialAndIsAdminOnly(t *testing.T) {
+	fleet, db := testFleet(t, winrmsim.Config{Devices: 1, Seed: 4})
+	ctx := context.Background()
+	vault := creds.NewMemoryStore()
+	eng := newEngine(t, db, engine.Options{Credentials: vault})
+	admin := engine.Identity{User: "a", Role: engine.RoleAdmin, Via: engine.ViaCLI}
+	for name, pw := range map[string]string{"good": winrmsim.DefaultPassword, "bad": "nope"} {
+		if _, err := eng.Do(ctx, admin, engine.SetCredential{Name: name, User: winrmsim.DefaultUser, Secret: creds.NewSecret(pw)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	host := fleet.Hosts()[0].Hostname
+	out, err := eng.Do(ctx, admin, engine.Diagnose{Host: host, Credential: "good"})
+	if err != nil || !out.(engine.DoctorReport).OK {
+		t.Fatalf("good credential: %v %+v", err, out)
+	}
+	out, _ = eng.Do(ctx, admin, engine.Diagnose{Host: host, Credential: "bad"})
+	if rep := out.(engine.DoctorReport); rep.OK || stepOf(rep, "auth basic").Status != "fail" {
+		t.Fatalf("bad credential passed: %+v", rep)
+	}
+	if _, err := eng.Do(ctx, engine.Identity{User: "o", Role: engine.RoleOperator, Via: engine.ViaCLI}, engine.Diagnose{Host: host, Credential: "good"}); err == nil {
+		t.Fatal("an Operator tested a named credential")
 	}
 }
