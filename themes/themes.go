@@ -192,7 +192,7 @@ func unicodeGlyphs() Glyphs {
 		Pointer:     "▌",
 		HelpSep:     "  ",
 		Border:      lipgloss.RoundedBorder(),
-		Mark:        "✓",
+		Mark:        "•",
 		Spark:       []string{"▁", "▂", "▃", "▄", "▅", "▆", "▇", "█"},
 		SevCritical: "◆",
 		SevHigh:     "▲",
