@@ -5,9 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"os/user"
-	"path/filepath"
 	"time"
 
 	tea "charm.land/bubbletea/v2"
@@ -83,44 +81,16 @@ func (a *app) runConsole(ctx context.Context, c consoleFlags) error {
 		interval = c.interval
 	}
 	if c.demo {
-		if c.devices < 1 || c.devices > 100000 {
-			return exitError{2, fmt.Errorf("--devices %d is out of range 1..100000", c.devices)}
+		stop, err := a.startDemo(ctx, c.devices, c.seed, c.offline)
+		if err != nil {
+			return err
 		}
-		if c.offline < 0 || c.offline > 1 {
-			return exitError{2, fmt.Errorf("--offline %v is out of range 0..1", c.offline)}
-		}
-		if a.dbPath == "" {
-			dir, err := os.MkdirTemp("", "rmm-demo-")
-			if err != nil {
-				return fmt.Errorf("demo: temporary directory: %w", err)
-			}
-			defer os.RemoveAll(dir)
-			a.cfg.Store.DB = filepath.Join(dir, "rmm.db")
-		}
+		defer stop()
 		if c.interval == 0 {
 			interval = 15 * time.Second
 		}
-		seed := c.seed
-		if seed == 0 {
-			seed = time.Now().UnixNano()
-		}
-		sim, err := winrmsim.New(winrmsim.Config{
-			Devices: c.devices, Seed: seed, OfflineFraction: c.offline,
-			PSStart: 400 * time.Millisecond, ScriptTime: 250 * time.Millisecond,
-		})
-		if err != nil {
-			return fmt.Errorf("demo: %w", err)
-		}
-		if err := sim.Start(ctx); err != nil {
-			return fmt.Errorf("demo: start simulator: %w", err)
-		}
-		defer sim.Close()
-		if err := a.importFleet(ctx, sim); err != nil { // opens and closes the DB itself
-			return fmt.Errorf("demo: %w", err)
-		}
 		cred = engine.Credential{User: winrmsim.DefaultUser, Password: winrmsim.DefaultPassword}
 		title += " (demo: simulated fleet)"
-		a.log.Info("demo started", "devices", c.devices, "seed", seed, "db", a.cfg.Store.DB)
 	} else {
 		var perr error
 		cred, vault, perr = a.pollCredentials()

@@ -147,7 +147,7 @@ func (a *app) runServe(ctx context.Context, f serveFlags) error {
 		interval = f.interval
 	}
 	if f.demo {
-		stop, err := a.serveDemo(ctx, f)
+		stop, err := a.startDemo(ctx, f.devices, f.seed, f.offline)
 		if err != nil {
 			return err
 		}
@@ -292,15 +292,16 @@ func (a *app) runServe(ctx context.Context, f serveFlags) error {
 	return errors.Join(stopErr, shutErr, eng.Close())
 }
 
-// serveDemo starts a simulated fleet and imports it into the database
-// (a temporary one unless --db), as rmm --demo does. stop ends the fleet
+// startDemo starts a simulated fleet and imports it into the database
+// (a temporary one unless --db), for rmm --demo and rmm serve --demo.
+// stop ends the fleet
 // and removes the temporary database.
-func (a *app) serveDemo(ctx context.Context, f serveFlags) (stop func(), err error) {
-	if f.devices < 1 || f.devices > 100000 {
-		return nil, exitError{2, fmt.Errorf("--devices %d is out of range 1..100000", f.devices)}
+func (a *app) startDemo(ctx context.Context, devices int, seed int64, offline float64) (stop func(), err error) {
+	if devices < 1 || devices > 100000 {
+		return nil, exitError{2, fmt.Errorf("--devices %d is out of range 1..100000", devices)}
 	}
-	if f.offline < 0 || f.offline > 1 {
-		return nil, exitError{2, fmt.Errorf("--offline %v is out of range 0..1", f.offline)}
+	if offline < 0 || offline > 1 {
+		return nil, exitError{2, fmt.Errorf("--offline %v is out of range 0..1", offline)}
 	}
 	var cleanups []func()
 	stop = func() {
@@ -316,12 +317,11 @@ func (a *app) serveDemo(ctx context.Context, f serveFlags) (stop func(), err err
 		cleanups = append(cleanups, func() { _ = os.RemoveAll(dir) })
 		a.cfg.Store.DB = filepath.Join(dir, "rmm.db")
 	}
-	seed := f.seed
 	if seed == 0 {
 		seed = time.Now().UnixNano()
 	}
 	sim, err := winrmsim.New(winrmsim.Config{
-		Devices: f.devices, Seed: seed, OfflineFraction: f.offline,
+		Devices: devices, Seed: seed, OfflineFraction: offline,
 		PSStart: 400 * time.Millisecond, ScriptTime: 250 * time.Millisecond,
 	})
 	if err != nil {
@@ -337,7 +337,7 @@ func (a *app) serveDemo(ctx context.Context, f serveFlags) (stop func(), err err
 		stop()
 		return nil, fmt.Errorf("demo: %w", err)
 	}
-	a.log.Info("demo started", "devices", f.devices, "seed", seed, "db", a.cfg.Store.DB)
+	a.log.Info("demo started", "devices", devices, "seed", seed, "db", a.cfg.Store.DB)
 	return stop, nil
 }
 
