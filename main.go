@@ -278,7 +278,23 @@ Exit status: 0 ok, 1 error, 2 bad input, 3 permission denied, 5 doctor found a f
 	pf.StringVar(&a.identityFile, "identity", "", "age identity file that unlocks the credentials vault (instead of RMM_VAULT_PASSPHRASE)")
 	pf.BoolVar(&a.readOnly, "read-only", false, "viewer mode: every change is refused (and audited), whatever your role")
 	c.register(root)
-	root.AddCommand(a.importCommand(), a.devicesCommand(), a.pollCommand(), a.simCommand(), a.configCommand(), a.logsCommand(), a.auditCommand(), a.dbCommand(), a.credsCommand(), a.doctorCommand(), a.benchCommand(), a.serveCommand(), a.alertsCommand(), a.healthCommand(), a.versionCommand())
+	root.AddCommand(
+		a.importCommand(),
+		a.devicesCommand(),
+		a.pollCommand(),
+		a.simCommand(),
+		a.configCommand(),
+		a.logsCommand(),
+		a.auditCommand(),
+		a.dbCommand(),
+		a.credsCommand(),
+		a.doctorCommand(),
+		a.benchCommand(),
+		a.serveCommand(),
+		a.alertsCommand(),
+		a.healthCommand(),
+		a.versionCommand(),
+	)
 	return root
 }
 

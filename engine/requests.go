@@ -207,9 +207,14 @@ func (r ReloadConfig) exec(_ context.Context, e *Engine, _ Identity) (any, error
 // allRequests lists one value of every request type, for the role matrix
 // test; a request type missing here fails that test.
 func allRequests() []Request {
-	return []Request{PollNow{}, ImportDevices{}, ListAudit{}, VerifyAudit{}, ExportAudit{Format: "json"}, ReloadConfig{},
+	all := []Request{PollNow{}, ImportDevices{}, ListAudit{}, VerifyAudit{}, ExportAudit{Format: "json"}, ReloadConfig{},
 		MaintainDB{ArchiveDir: "", Vacuum: false}, BackupDB{},
 		SetCredential{Name: "rbac-test", User: "u", Secret: creds.NewSecret("not-a-real-secret")}, RemoveCredential{Name: "rbac-test"}, ListCredentials{},
 		OpenSession{}, CloseSession{}, RunSchedule{Name: "none"}, AckAlert{}, ResolveAlert{}, ListAlerts{}, HealthReport{},
 		Diagnose{Host: "127.0.0.1"}}
+	all = append(all, actionRequests()...)
+	all = append(all, inventoryRequests()...)
+	all = append(all, transportRequests()...)
+	all = append(all, shellRequests()...)
+	return all
 }

@@ -213,16 +213,26 @@ func (p *psProcess) runMarked(out psOutput, at time.Time, script, name string, v
 		out.Stdout(done, append(p.m.h.metricsJSON(m), '\r', '\n'))
 		out.ErrorRecords(done, nil)
 		out.Exit(done, 0)
+	case strings.HasPrefix(name, "action_"):
+		p.runAction(out, at, script, name, version, pos)
+	case strings.HasPrefix(name, "inventory_"):
+		p.runInventory(out, at, script, name, version, pos)
 	default:
-		line, col, src := position(script, pos)
-		term := name
-		if version > 0 {
-			term = name + "-v" + strconv.Itoa(version)
-		}
-		err := commandNotFound(term, line, col, src)
-		out.ErrorRecords(at, [][]string{err})
-		out.Exit(at, 1)
+		p.notFound(out, at, script, name, version, pos)
 	}
+}
+
+// notFound answers a marked script this host does not know the way
+// PowerShell answers a command it cannot find.
+func (p *psProcess) notFound(out psOutput, at time.Time, script, name string, version, pos int) {
+	line, col, src := position(script, pos)
+	term := name
+	if version > 0 {
+		term = name + "-v" + strconv.Itoa(version)
+	}
+	err := commandNotFound(term, line, col, src)
+	out.ErrorRecords(at, [][]string{err})
+	out.Exit(at, 1)
 }
 
 // evaluate runs the few statements a generic script is likely to hold:
