@@ -1,8 +1,505 @@
 package winrmsim
 
-import "time"
+import (
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
 
-// runAction answers the engine's action scripts (action_*).
+// The engine's action scripts (engine/scripts/action_*.ps1) carry their
+// parameters as base64 of a JSON object on a line of their own; see
+// /work/notes/actions-contract.md. The simulator answers each the way the
+// real script would on this host, and changes the host's state
+// (hoststate.go) the way the real script changes Windows.
+
+// rmmParamsLine finds the parameters the engine put in an action script.
+var rmmParamsLine = regexp.MustCompile(`\$RmmParams = ConvertFrom-Json \(\[Text\.Encoding\]::UTF8\.GetString\(\[Convert\]::FromBase64String\('([A-Za-z0-9+/=]*)'\)\)\)`)
+
+// Limits of the virtual disk and registry, per host.
+const (
+	maxFileSize      = 10 << 20 // bytes per file, as the contract allows
+	maxDiskBytes     = 64 << 20 // bytes of pushed files per host
+	maxPullChunk     = 4 << 20  // bytes per file_pull answer
+	maxRegistryCount = 10000    // values per host
+)
+
+// actionReply is the one JSON document an action script prints.
+type actionReply struct {
+	OK      bool   `json:"ok"`
+	Message string `json:"message"`
+	Data    any    `json:"data"`
+}
+
+func okReply(msg string, data any) actionReply {
+	return actionReply{OK: true, Message: msg, Data: data}
+}
+func failReply(msg string) actionReply { return actionReply{Message: msg} }
+
+// actionRun is one action script being answered.
+type actionRun struct {
+	m      *machine
+	h      *host
+	f      *Fleet
+	done   time.Time // when the script finishes
+	params map[string]string
+}
+
+// param is a parameter's value, "" when absent.
+func (a *actionRun) param(name string) string { return a.params[name] }
+
+// actionHandlers maps each action script to its simulation. Every handler
+// locks the host's state itself (h.hs().mu, a leaf lock).
+var actionHandlers = map[string]func(a *actionRun) actionReply{
+	"action_reboot":          actReboot,
+	"action_shutdown":        actShutdown,
+	"action_lock":            actLock,
+	"action_logoff":          actLogoff,
+	"action_enable_rdp":      func(a *actionRun) actionReply { return actRDP(a, true) },
+	"action_disable_rdp":     func(a *actionRun) actionReply { return actRDP(a, false) },
+	"action_service_control": actServiceControl,
+	"action_process_kill":    actProcessKill,
+	"action_clear_temp":      actClearTemp,
+	"action_flush_dns":       actFlushDNS,
+	"action_gpupdate":        actGPUpdate,
+	"action_registry_set":    actRegistrySet,
+	"action_file_push":       actFilePush,
+	"action_file_pull":       actFilePull,
+	"action_list_services":   actListServices,
+	"action_list_processes":  actListProcesses,
+	"action_host_state":      actHostState,
+}
+
+// runAction answers the engine's action scripts (action_*): one JSON
+// document on stdout, exit 0 when ok and 1 when not.
 func (p *psProcess) runAction(out psOutput, at time.Time, script, name string, version, pos int) {
-	p.notFound(out, at, script, name, version, pos)
+	handler := actionHandlers[name]
+	if handler == nil || version != 1 {
+		p.notFound(out, at, script, name, version, pos)
+		return
+	}
+	done := at.Add(p.m.fleet.cfg.ScriptTime)
+	params, err := actionParams(script)
+	if err != nil {
+		out.ErrorRecords(done, [][]string{{err.Error()}})
+		out.Exit(done, 1)
+		return
+	}
+	rep := handler(&actionRun{m: p.m, h: p.m.h, f: p.m.fleet, done: done, params: params})
+	doc, err := json.Marshal(rep)
+	if err != nil {
+		out.ErrorRecords(done, [][]string{{"ConvertTo-Json : " + err.Error()}})
+		out.Exit(done, 1)
+		return
+	}
+	out.Stdout(done, append(doc, '\r', '\n'))
+	out.ErrorRecords(done, nil)
+	if rep.OK {
+		out.Exit(done, 0)
+	} else {
+		out.Exit(done, 1)
+	}
+}
+
+// actionParams decodes the $RmmParams line; no line means no parameters.
+// Values are strings by contract; numbers and booleans are accepted as
+// their text.
+func actionParams(script string) (map[string]string, error) {
+	mk := rmmParamsLine.FindStringSubmatch(script)
+	if mk == nil {
+		return map[string]string{}, nil
+	}
+	raw, err := base64.StdEncoding.DecodeString(mk[1])
+	if err != nil {
+		return nil, fmt.Errorf(`Exception calling "FromBase64String" with "1" argument(s): "The input is not a valid Base-64 string as it contains a non-base 64 character, more than two padding characters, or an illegal character among the padding characters. "`)
+	}
+	var obj map[string]any
+	if err := json.Unmarshal(raw, &obj); err != nil {
+		return nil, fmt.Errorf("ConvertFrom-Json : Invalid JSON primitive: %s", strings.TrimSpace(string(raw[:min(len(raw), 40)])))
+	}
+	params := make(map[string]string, len(obj))
+	for k, v := range obj {
+		switch v := v.(type) {
+		case string:
+			params[k] = v
+		case nil:
+		default:
+			params[k] = fmt.Sprint(v)
+		}
+	}
+	return params, nil
+}
+
+// powerGrace is how long shutdown.exe waits at least (/t 2), so the
+// script's answer reaches the console before WinRM goes away.
+const powerGrace = 2 * time.Second
+
+func actReboot(a *actionRun) actionReply {
+	delay := 0
+	if s := a.param("delay_s"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 0 {
+			return failReply(fmt.Sprintf(`Cannot convert value "%s" to type "System.Int32". Error: "Input string was not in a correct format."`, s))
+		}
+		delay = n
+	}
+	wait := max(time.Duration(delay)*time.Second, powerGrace)
+	if err := a.f.schedulePower(a.h, a.done.Add(wait), powerRebooting); err != nil {
+		return failReply(err.Error())
+	}
+	return okReply("Restart scheduled", map[string]any{"delay_s": int(wait / time.Second)})
+}
+
+func actShutdown(a *actionRun) actionReply {
+	if err := a.f.schedulePower(a.h, a.done.Add(powerGrace), powerOff); err != nil {
+		return failReply(err.Error())
+	}
+	return okReply("Shutdown scheduled", nil)
+}
+
+func actLock(a *actionRun) actionReply {
+	h := a.h
+	h.hs().mu.Lock()
+	defer h.hs().mu.Unlock()
+	st := h.stateLocked()
+	if st.sessions == 0 || st.locked {
+		return failReply("No interactive session")
+	}
+	st.locked = true
+	return okReply("Workstation locked", map[string]any{"sessions": st.sessions})
+}
+
+func actLogoff(a *actionRun) actionReply {
+	h := a.h
+	h.hs().mu.Lock()
+	defer h.hs().mu.Unlock()
+	st := h.stateLocked()
+	n := st.sessions
+	h.setSessionsLocked(0)
+	return okReply(fmt.Sprintf("Logged off %d session(s)", n), map[string]any{"sessions": n})
+}
+
+func actRDP(a *actionRun, enable bool) actionReply {
+	h := a.h
+	h.hs().mu.Lock()
+	defer h.hs().mu.Unlock()
+	st := h.stateLocked()
+	st.rdp = enable
+	deny := "1"
+	if enable {
+		deny = "0"
+	}
+	st.setRegistryLocked(regValue{path: `HKLM:\System\CurrentControlSet\Control\Terminal Server`, name: "fDenyTSConnections", typ: "DWord", value: deny})
+	if enable {
+		return okReply("RDP enabled", map[string]any{"rdp_enabled": true})
+	}
+	return okReply("RDP disabled", map[string]any{"rdp_enabled": false})
+}
+
+func actServiceControl(a *actionRun) actionReply {
+	op := a.param("op")
+	var done string
+	switch op {
+	case "start":
+		done = "started"
+	case "stop":
+		done = "stopped"
+	case "restart":
+		done = "restarted"
+	default:
+		// Get-Service runs first in the real script: an unknown service
+		// is reported before a bad op.
+		if _, ok := a.h.service(a.param("name")); !ok {
+			return failReply(fmt.Sprintf("Cannot find any service with service name '%s'.", a.param("name")))
+		}
+		return failReply(fmt.Sprintf("op '%s' is not one of start, stop, restart", op))
+	}
+	info, err := a.h.serviceOp(a.param("name"), op)
+	if err != nil {
+		return failReply(err.Error())
+	}
+	return okReply(info.Name+" "+done, map[string]any{"name": info.Name, "state": info.State})
+}
+
+func actProcessKill(a *actionRun) actionReply {
+	var pids []int
+	var err error
+	if s := a.param("pid"); s != "" {
+		pid, perr := strconv.Atoi(s)
+		if perr != nil {
+			return failReply(fmt.Sprintf(`Cannot convert value "%s" to type "System.Int32". Error: "Input string was not in a correct format."`, s))
+		}
+		pids, err = a.h.stopProcesses("", pid)
+	} else {
+		pids, err = a.h.stopProcesses(a.param("name"), -1)
+	}
+	if err != nil {
+		return failReply(err.Error())
+	}
+	return okReply(fmt.Sprintf("Stopped %d process(es)", len(pids)), map[string]any{"stopped": len(pids), "pids": pids})
+}
+
+func actClearTemp(a *actionRun) actionReply {
+	h := a.h
+	h.hs().mu.Lock()
+	defer h.hs().mu.Unlock()
+	st := h.stateLocked()
+	files, bytes := st.tempFiles, st.tempBytes
+	st.tempFiles, st.tempBytes = 0, 0
+	for k, f := range st.files {
+		if isTempPath(f.path) {
+			files++
+			bytes += int64(len(f.data))
+			delete(st.files, k)
+		}
+	}
+	mb := strconv.FormatFloat(float64(bytes)/(1<<20), 'f', 1, 64)
+	return okReply(fmt.Sprintf("Removed %d files (%s MB)", files, mb), map[string]any{"files": files, "bytes": bytes, "skipped": 0})
+}
+
+// isTempPath reports a path under %windir%\Temp or a user's %TEMP%.
+func isTempPath(p string) bool {
+	lp := strings.ToLower(p)
+	return strings.HasPrefix(lp, `c:\windows\temp\`) ||
+		strings.HasPrefix(lp, `c:\users\`) && strings.Contains(lp, `\appdata\local\temp\`)
+}
+
+func actFlushDNS(a *actionRun) actionReply {
+	h := a.h
+	h.hs().mu.Lock()
+	defer h.hs().mu.Unlock()
+	st := h.servicesLocked()
+	if i := st.serviceIndex("Dnscache"); i >= 0 && !st.services[i].running {
+		return failReply("Failed to clear DNS cache. The DNS Client service is not running.")
+	}
+	return okReply("Successfully flushed the DNS Resolver Cache.", nil)
+}
+
+func actGPUpdate(a *actionRun) actionReply {
+	out := "Updating policy...\nComputer Policy update has completed successfully.\nUser Policy update has completed successfully."
+	return okReply("Computer Policy update has completed successfully.", map[string]any{"output": out})
+}
+
+// registryTypes are the value kinds New-ItemProperty -PropertyType takes.
+var registryTypes = []string{"String", "ExpandString", "MultiString", "DWord", "QWord", "Binary"}
+
+func actRegistrySet(a *actionRun) actionReply {
+	path, name, typ, text := a.param("path"), a.param("name"), a.param("type"), a.param("value")
+	if !slices.Contains(registryTypes, typ) {
+		return failReply(fmt.Sprintf("type '%s' is not one of String, ExpandString, MultiString, DWord, QWord, Binary", typ))
+	}
+	switch typ {
+	case "DWord", "QWord":
+		bits := 32
+		if typ == "QWord" {
+			bits = 64
+		}
+		if _, err := strconv.ParseUint(text, 10, bits); err != nil {
+			msg := "Input string was not in a correct format."
+			if strings.Contains(err.Error(), "range") {
+				msg = fmt.Sprintf("Value was either too large or too small for a UInt%d.", bits)
+			}
+			return failReply(fmt.Sprintf(`Exception calling "Parse" with "2" argument(s): "%s"`, msg))
+		}
+	case "Binary":
+		if _, err := hex.DecodeString(text); err != nil {
+			return failReply(fmt.Sprintf("value '%s' is not hex digits in pairs", text))
+		}
+	}
+	drive, _, _ := strings.Cut(path, `\`)
+	switch strings.ToUpper(drive) {
+	case "HKLM:", "HKCU:":
+	default:
+		return failReply(fmt.Sprintf("Cannot find drive. A drive with the name '%s' does not exist.", strings.TrimSuffix(drive, ":")))
+	}
+	h := a.h
+	h.hs().mu.Lock()
+	defer h.hs().mu.Unlock()
+	st := h.stateLocked()
+	if len(st.registry) >= maxRegistryCount {
+		return failReply("Not enough quota is available to process this command.")
+	}
+	v := regValue{path: path, name: name, typ: typ, value: text}
+	st.setRegistryLocked(v)
+	if isPendingRebootKey(path, name) && st.pending.IsZero() {
+		st.pending = time.Now().Truncate(time.Second)
+	}
+	if strings.EqualFold(strings.TrimRight(path, `\`), `HKLM:\System\CurrentControlSet\Control\Terminal Server`) && strings.EqualFold(name, "fDenyTSConnections") && typ == "DWord" {
+		st.rdp = text == "0"
+	}
+	return okReply(fmt.Sprintf(`Set %s\%s (%s)`, path, name, typ), map[string]any{"path": path, "name": name, "type": typ, "value": text})
+}
+
+// setRegistryLocked stores a value. h.hs().mu must be held.
+func (st *hostState) setRegistryLocked(v regValue) {
+	if st.registry == nil {
+		st.registry = make(map[string]regValue)
+	}
+	st.registry[strings.ToLower(strings.TrimRight(v.path, `\`))+`\`+strings.ToLower(v.name)] = v
+}
+
+// validFilePath accepts an absolute Windows path on a fixed drive.
+func validFilePath(p string) bool {
+	return len(p) > 3 && p[1] == ':' && p[2] == '\\' && (p[0]|0x20) >= 'a' && (p[0]|0x20) <= 'z' &&
+		!strings.ContainsAny(p[3:], `<>:"/|?*`) && !strings.HasSuffix(p, `\`)
+}
+
+func actFilePush(a *actionRun) actionReply {
+	path := a.param("path")
+	if !validFilePath(path) {
+		return failReply(fmt.Sprintf("The given path's format is not supported: '%s'", path))
+	}
+	offset, err := strconv.ParseInt(a.param("offset"), 10, 64)
+	if err != nil || offset < 0 {
+		return failReply(fmt.Sprintf(`Cannot convert value "%s" to type "System.Int64". Error: "Input string was not in a correct format."`, a.param("offset")))
+	}
+	chunk, err := base64.StdEncoding.DecodeString(a.param("data"))
+	if err != nil {
+		return failReply(`Exception calling "FromBase64String" with "1" argument(s): "The input is not a valid Base-64 string as it contains a non-base 64 character, more than two padding characters, or an illegal character among the padding characters. "`)
+	}
+	key := strings.ToLower(path)
+	h := a.h
+	h.hs().mu.Lock()
+	defer h.hs().mu.Unlock()
+	st := h.stateLocked()
+	f := st.files[key]
+	if offset == 0 {
+		f = &vfile{path: path}
+	}
+	if f == nil || int64(len(f.data)) != offset {
+		return failReply("offset mismatch")
+	}
+	if int64(len(f.data))+int64(len(chunk)) > maxFileSize {
+		delete(st.files, key)
+		return failReply(fmt.Sprintf("File too large: the simulator keeps at most %d MB per file", maxFileSize>>20))
+	}
+	used := int64(0)
+	for k, g := range st.files {
+		if k != key {
+			used += int64(len(g.data))
+		}
+	}
+	if used+int64(len(f.data))+int64(len(chunk)) > maxDiskBytes {
+		delete(st.files, key)
+		return failReply("There is not enough space on the disk.")
+	}
+	f.data = append(f.data, chunk...)
+	f.at = time.Now()
+	if st.files == nil {
+		st.files = make(map[string]*vfile)
+	}
+	st.files[key] = f
+	size := len(f.data)
+	if a.param("final") != "true" {
+		return okReply("Chunk written", map[string]any{"size": size, "sha256": ""})
+	}
+	sum := sha256.Sum256(f.data)
+	got := hex.EncodeToString(sum[:])
+	if got != strings.ToLower(a.param("sha256")) {
+		delete(st.files, key)
+		return failReply("checksum mismatch")
+	}
+	return okReply(fmt.Sprintf("File written (%d bytes, sha256 verified)", size), map[string]any{"size": size, "sha256": got})
+}
+
+func actFilePull(a *actionRun) actionReply {
+	path := a.param("path")
+	offset, err1 := strconv.ParseInt(a.param("offset"), 10, 64)
+	length, err2 := strconv.ParseInt(a.param("length"), 10, 64)
+	if a.param("offset") == "" {
+		offset, err1 = 0, nil
+	}
+	if a.param("length") == "" {
+		length, err2 = 65536, nil
+	}
+	if err1 != nil || err2 != nil || offset < 0 || length < 0 {
+		return failReply(fmt.Sprintf(`Cannot convert value "%s" to type "System.Int64". Error: "Input string was not in a correct format."`, a.param("offset")+"/"+a.param("length")))
+	}
+	h := a.h
+	h.hs().mu.Lock()
+	defer h.hs().mu.Unlock()
+	st := h.stateLocked()
+	f := st.files[strings.ToLower(path)]
+	if f == nil {
+		return failReply(fmt.Sprintf("Cannot find path '%s' because it does not exist.", path))
+	}
+	size := int64(len(f.data))
+	n := max(0, min(length, maxPullChunk, size-offset))
+	var part []byte
+	if n > 0 {
+		part = f.data[offset : offset+n]
+	}
+	sum := sha256.Sum256(f.data)
+	return okReply(fmt.Sprintf("Read %d bytes", n), map[string]any{
+		"size":   size,
+		"data":   base64.StdEncoding.EncodeToString(part),
+		"sha256": hex.EncodeToString(sum[:]),
+	})
+}
+
+// serviceJSON is one service as action_list_services prints it.
+type serviceJSON struct {
+	Name        string `json:"name"`
+	DisplayName string `json:"display_name"`
+	State       string `json:"state"`
+	StartType   string `json:"start_type"`
+}
+
+func actListServices(a *actionRun) actionReply {
+	svcs := a.h.services()
+	list := make([]serviceJSON, len(svcs))
+	for i, s := range svcs {
+		list[i] = serviceJSON{s.Name, s.DisplayName, s.State, s.StartType}
+	}
+	return okReply(fmt.Sprintf("%d services", len(list)), map[string]any{"services": list})
+}
+
+// processJSON is one process as action_list_processes prints it.
+type processJSON struct {
+	Name string `json:"name"`
+	PID  int    `json:"pid"`
+}
+
+func actListProcesses(a *actionRun) actionReply {
+	h := a.h
+	h.hs().mu.Lock()
+	procs := h.processesLocked()
+	list := make([]processJSON, len(procs))
+	for i, p := range procs {
+		list[i] = processJSON{p.name, p.pid}
+	}
+	h.hs().mu.Unlock()
+	return okReply(fmt.Sprintf("%d processes", len(list)), map[string]any{"processes": list})
+}
+
+func actHostState(a *actionRun) actionReply {
+	h := a.h
+	h.hs().mu.Lock()
+	defer h.hs().mu.Unlock()
+	st := h.stateLocked()
+	files := make([]string, 0, len(st.files))
+	for _, f := range st.files {
+		files = append(files, f.path)
+	}
+	slices.SortFunc(files, func(x, y string) int { return strings.Compare(strings.ToLower(x), strings.ToLower(y)) })
+	pending := ""
+	if !st.pending.IsZero() {
+		pending = st.pending.UTC().Format(time.RFC3339)
+	}
+	return okReply("host state", map[string]any{
+		"rdp_enabled":    st.rdp,
+		"last_boot":      a.m.lastBoot.UTC().Format(time.RFC3339),
+		"files":          files,
+		"registry_count": len(st.registry),
+		"sessions":       st.sessions,
+		"locked":         st.locked,
+		"pending_reboot": pending,
+		"temp_files":     st.tempFiles,
+	})
 }
