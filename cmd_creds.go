@@ -117,7 +117,18 @@ func (a *app) withCredsEngine(cmd *cobra.Command, fn func(eng *engine.Engine, id
 		return err
 	}
 	defer eng.Close()
-	return fn(eng, id)
+	if err := eng.SetTransportOptions(a.transportOptions()); err != nil {
+		return exitError{2, fmt.Errorf("%s: %w", a.configFile(), err)}
+	}
+	if err := fn(eng, id); err != nil {
+		return err
+	}
+	// A credential set again is rotated: its reminder alert is resolved
+	// now, not at the console's next daily check.
+	if err := engine.NewCredentialWatch(eng, a.cfg.Security.CredentialMaxAge).Check(ctx); err != nil {
+		a.log.Warn("credential rotation check failed", "err", err)
+	}
+	return nil
 }
 
 // credJSON is the stable --json form of one credential in rmm creds list.

@@ -16,11 +16,16 @@ func (a *app) doctorCommand() *cobra.Command {
 		Use:   "doctor HOST",
 		Short: "Diagnose step by step why a host can or cannot be managed, with the fix",
 		Long: `Check, in order, what rmm needs to manage a host, and print the fix for the
-step that fails: the device record, name resolution, TCP to the WinRM port
-(and whether the other port answers instead), TLS (chain, host name, days to
-expiry), WS-Man Identify, the credential rmm would use, authentication,
-the unencrypted policy, creating a shell (and the shell quota), the
-PowerShell version, and the resident PowerShell loop.
+step that fails: the device record (transport, port, auth method), the
+unencrypted policy against the transport (Basic or Kerberos over plain HTTP
+needs AllowUnencrypted), name resolution, TCP to the WinRM port (and whether
+the other port answers instead), TLS with the device's CA bundle (chain,
+host name, days to expiry; verified and reported even for a device that
+skips verification), WS-Man Identify, the credential rmm would use,
+authentication with the device's method (basic, ntlm, kerberos), creating a
+shell (and the shell quota), the PowerShell version, and the resident
+PowerShell loop. When the policy refuses the transport, the network and TLS
+are still checked, but no credential is sent.
 
 HOST is a device's hostname (its address, port and transport come from the
 database) or an address not in the database (HTTPS 5986 is assumed).

@@ -43,6 +43,11 @@ Columns and aliases:
   Port                             1..65535 (default 5986 https, 5985 http)
   Transport                        http or https (default https)
   CredentialId
+  Auth                             basic, ntlm or kerberos (default basic)
+  CABundle | CAFile                PEM file of the CAs trusted for the device's HTTPS certificate
+  InsecureSkipVerify | SkipVerify  true: do not verify its certificate (logged, audited)
+  AllowUnencrypted                 true: allow Basic/Kerberos over plain HTTP
+  (true/false, yes/no, 1/0; an empty cell keeps the stored value)
 Any other column is kept as a custom field.
 
 Every bad row is reported as FILE:LINE: field: reason. The file is imported

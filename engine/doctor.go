@@ -11,11 +11,10 @@ import (
 	"net"
 	"net/http"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/masterzen/winrm"
 
 	"github.com/rmmhq/rmm/engine/scripts"
 	"github.com/rmmhq/rmm/store"
@@ -112,7 +111,10 @@ func (e *Engine) diagnoseSteps(ctx context.Context, host, credName string) Docto
 	o := e.options()
 	dev, known := e.deviceByName(host)
 	if !known {
-		dev = store.Device{Hostname: host, Transport: "https", Port: 5986}
+		dev = store.Device{Hostname: host, Transport: "https", Port: 5986, Auth: store.AuthBasic}
+	}
+	if dev.Auth == "" {
+		dev.Auth = store.AuthBasic
 	}
 	addr := address(dev)
 	port := dev.Port
@@ -123,10 +125,14 @@ func (e *Engine) diagnoseSteps(ctx context.Context, host, credName string) Docto
 
 	s := d.start("device")
 	if known {
-		s.done("ok", fmt.Sprintf("in the database: %s, transport %s, port %d", d.rep.Endpoint, dev.Transport, port), "")
+		s.done("ok", fmt.Sprintf("in the database: %s, transport %s, port %d, auth %s", d.rep.Endpoint, dev.Transport, port, dev.Auth), "")
 	} else {
 		s.done("warn", "not in the database; checking "+d.rep.Endpoint+" (HTTPS, the default)", "import it (rmm import) to set its address, port and transport")
 	}
+
+	s = d.start("unencrypted policy")
+	dt, policyErr := e.transportFor(ctx, dev)
+	policyStep(s, dev, policyErr)
 
 	s = d.start("name resolution")
 	if ip := net.ParseIP(addr); ip != nil {
@@ -162,14 +168,23 @@ func (e *Engine) diagnoseSteps(ctx context.Context, host, credName string) Docto
 	s.done("ok", hostport+" accepts connections", "")
 
 	s = d.start("tls")
-	if dev.Transport == "http" {
+	switch {
+	case dev.Transport == "http":
 		s.done("skipped", "transport http", "")
-	} else if !tlsStep(ctx, s, addr, hostport) {
+	case dt.profile == nil:
+		s.done("skipped", "the transport settings are refused (see unencrypted policy)", "")
+	case !tlsStep(ctx, s, dt, hostport):
 		return d.rep
 	}
+	if policyErr != nil {
+		// Nothing more can be checked without sending the credential
+		// the policy refuses to send.
+		return d.rep
+	}
+	client := dt.client(e.http)
 
 	s = d.start("ws-man identify")
-	vendor, version, err := e.identify(ctx, d.rep.Endpoint, "", "")
+	vendor, version, err := e.identifyWith(ctx, client, d.rep.Endpoint, "", "")
 	if err != nil {
 		s.done("fail", err.Error(), "the port answers but not as WinRM: check that it is the WinRM listener (winrm enumerate winrm/config/listener)")
 		return d.rep
@@ -191,39 +206,27 @@ func (e *Engine) diagnoseSteps(ctx context.Context, host, credName string) Docto
 	}
 	s.done("ok", "user "+cred.User, "")
 
-	s = d.start("auth basic")
-	_, authVersion, err := e.identify(ctx, d.rep.Endpoint, cred.User, cred.Password)
-	if err != nil {
-		var he *HTTPError
-		fix := "check the user and password (rmm creds set), that the account is in the host's Administrators or Remote Management Users group, and that Basic auth is on: winrm set winrm/config/service/auth @{Basic=\"true\"}"
-		if errors.As(err, &he) && he.Status != 401 {
-			fix = "the host refused the request: " + he.Error()
-		}
-		s.done("fail", err.Error(), fix)
+	s = d.start("auth " + dt.auth)
+	if !e.authStep(ctx, s, dt, d.rep.Endpoint, cred) {
 		return d.rep
-	}
-	s.done("ok", "accepted; "+authVersion, "")
-
-	s = d.start("unencrypted policy")
-	if dev.Transport == "http" {
-		s.done("warn", "Basic over HTTP: the password crosses the network readable", "use an HTTPS listener (port 5986) and set Transport https")
-	} else {
-		s.done("ok", "HTTPS: credentials are encrypted in transit", "")
 	}
 
 	s = d.start("shell")
-	if !e.shellStep(ctx, s, o, dev, cred) {
+	if !e.shellStep(ctx, s, o, dev, dt, cred) {
 		return d.rep
 	}
 
 	s = d.start("powershell")
-	e.psVersionStep(ctx, s, o, dev, cred)
+	e.psVersionStep(ctx, s, o, dev, dt, cred)
 
 	s = d.start("warm loop")
-	if e.pool == nil {
+	switch {
+	case e.pool == nil:
 		s.done("skipped", "the session pool is off", "")
-	} else {
-		t := target{host: dev.Hostname, url: d.rep.Endpoint, user: cred.User, password: cred.Password}
+	case !dt.pooled():
+		s.done("skipped", "auth "+dt.auth+" devices are polled through masterzen/winrm, one shell per request, without the resident loop", "")
+	default:
+		t := e.pooledTarget(dev, dt, cred)
 		rctx, cancel := context.WithTimeout(ctx, o.Timeout)
 		res, err := e.pool.run(rctx, t, e.metrics)
 		cancel()
@@ -240,35 +243,112 @@ func (e *Engine) diagnoseSteps(ctx context.Context, host, credName string) Docto
 	return d.rep
 }
 
-func tlsStep(ctx context.Context, s *DoctorStep, addr, target string) bool {
-	dialer := &tls.Dialer{NetDialer: &net.Dialer{Timeout: 5 * time.Second}, Config: &tls.Config{ServerName: addr}}
-	c, err := dialer.DialContext(ctx, "tcp", target)
-	if err != nil {
-		var (
-			unknown x509.UnknownAuthorityError
-			host    x509.HostnameError
-			invalid x509.CertificateInvalidError
-		)
-		fix := "check the listener's certificate"
-		switch {
-		case errors.As(err, &unknown):
-			fix = "the certificate is not signed by a CA this host trusts: install your CA into the system trust store, or use a certificate from it on the host"
-		case errors.As(err, &host):
-			fix = "the certificate is for " + strings.Join(host.Certificate.DNSNames, ", ") + ": connect by that name (FQDN column) or reissue the certificate for " + addr
-		case errors.As(err, &invalid) && invalid.Reason == x509.Expired:
-			fix = "the certificate has expired: renew it and rebind the HTTPS listener (winrm set winrm/config/listener?Address=*+Transport=HTTPS @{CertificateThumbprint=\"...\"})"
+// policyStep reports the unencrypted policy against the transport.
+func policyStep(s *DoctorStep, dev store.Device, err error) bool {
+	switch {
+	case err != nil:
+		fix := "use an HTTPS listener (port 5986) and set Transport https in the CSV; or Auth ntlm (encrypted messages over HTTP); or, on a trusted network only, AllowUnencrypted=true"
+		var ce *Error
+		if errors.As(err, &ce) {
+			err = ce.Err
+		}
+		if dev.Transport != "http" {
+			fix = "fix the device's CABundle or winrm.ca_bundle"
+		}
+		if dev.Auth == store.AuthKerberos && dev.Transport != "http" {
+			fix = "set winrm.krb5_conf to a krb5.conf that names the realm's KDC"
 		}
 		return s.done("fail", err.Error(), fix)
+	case dev.Transport != "http":
+		return s.done("ok", "HTTPS: credentials and messages are encrypted in transit", "")
+	case dev.Auth == store.AuthNTLM:
+		return s.done("ok", "HTTP with NTLM message encryption (masterzen/winrm)", "")
 	}
-	defer c.Close()
+	return s.done("warn", "auth "+dev.Auth+" over plain HTTP allowed by AllowUnencrypted: messages cross the network readable",
+		"use an HTTPS listener (port 5986) and set Transport https")
+}
+
+// tlsStep connects with the device's TLS settings and reports the
+// chain, the host name and the days to expiry. For a device that skips
+// verification it verifies anyway and warns with what it found.
+func tlsStep(ctx context.Context, s *DoctorStep, dt deviceTransport, hostport string) bool {
+	cfg := dt.profile.cfg.Clone()
+	cfg.ServerName, cfg.InsecureSkipVerify = dt.serverName, true //nolint:gosec // verified below, to report why
+	dialer := &tls.Dialer{NetDialer: &net.Dialer{Timeout: 5 * time.Second}, Config: cfg}
+	c, err := dialer.DialContext(ctx, "tcp", hostport)
+	if err != nil {
+		return s.done("fail", "TLS handshake: "+err.Error(), "the port answers but not with TLS: check that it is the HTTPS listener (winrm enumerate winrm/config/listener), or set Transport http")
+	}
 	cs := c.(*tls.Conn).ConnectionState()
+	c.Close()
 	leaf := cs.PeerCertificates[0]
-	days := int(time.Until(leaf.NotAfter).Hours() / 24)
-	detail := fmt.Sprintf("verified: %s, issued by %s, expires in %d days", leaf.Subject.CommonName, leaf.Issuer.CommonName, days)
-	if days < 30 {
-		return s.done("warn", detail, "renew the certificate before it expires")
+	inter := x509.NewCertPool()
+	for _, ic := range cs.PeerCertificates[1:] {
+		inter.AddCert(ic)
 	}
-	return s.done("ok", detail, "")
+	_, verr := leaf.Verify(x509.VerifyOptions{DNSName: dt.serverName, Roots: dt.profile.cfg.RootCAs, Intermediates: inter})
+	days := int(time.Until(leaf.NotAfter).Hours() / 24)
+	names := strings.Join(leaf.DNSNames, ", ")
+	if names == "" {
+		names = leaf.Subject.CommonName
+	}
+	detail := fmt.Sprintf("certificate for %s, issued by %s, expires %s (%d days)", names, leaf.Issuer.CommonName,
+		leaf.NotAfter.UTC().Format("2006-01-02"), days)
+	if verr != nil {
+		te, ok := tlsFailure(dt.serverName, dt.profile.key, verr).(*TLSError)
+		reason, fix := verr.Error(), "check the listener's certificate"
+		if ok {
+			reason, fix = te.Reason, te.Fix
+		}
+		var invalid x509.CertificateInvalidError
+		if errors.As(verr, &invalid) && invalid.Reason == x509.Expired {
+			fix = "the certificate has expired: renew it and rebind the HTTPS listener (winrm set winrm/config/listener?Address=*+Transport=HTTPS @{CertificateThumbprint=\"...\"})"
+		}
+		if dt.insecure {
+			return s.done("warn", detail+"; NOT verified (InsecureSkipVerify): it "+reason, fix)
+		}
+		return s.done("fail", detail+"; it "+reason, fix)
+	}
+	if dt.insecure {
+		return s.done("warn", detail+"; verifies, but the device skips verification (InsecureSkipVerify)",
+			"set InsecureSkipVerify=false for the device: its certificate verifies")
+	}
+	if days < 30 {
+		return s.done("warn", "verified: "+detail, "renew the certificate before it expires and rebind the HTTPS listener")
+	}
+	return s.done("ok", "verified: "+detail, "")
+}
+
+// authStep tries the device's auth method with the credential. Basic and
+// NTLM over HTTPS are tried with an authenticated Identify; NTLM over
+// HTTP and Kerberos go through masterzen/winrm's transports, tried by the
+// shell step.
+func (e *Engine) authStep(ctx context.Context, s *DoctorStep, dt deviceTransport, url string, cred Credential) bool {
+	client := dt.client(e.http)
+	switch {
+	case dt.auth == store.AuthNTLM && dt.https:
+		client = dt.profile.ntlm
+	case dt.auth != store.AuthBasic:
+		return s.done("skipped", "auth "+dt.auth+" is tried by the shell step (masterzen/winrm's transport)", "")
+	}
+	_, version, err := e.identifyWith(ctx, client, url, cred.User, cred.Password)
+	if err == nil {
+		return s.done("ok", "accepted; "+version, "")
+	}
+	var he *HTTPError
+	fix := "the host refused the request"
+	switch {
+	case errors.As(err, &he) && he.Status == http.StatusUnauthorized && dt.auth == store.AuthNTLM:
+		fix = "check the user and password (rmm creds set) and that Negotiate auth is on: winrm set winrm/config/service/auth @{Negotiate=\"true\"}"
+		if len(he.Offers) > 0 && !slices.Contains(he.Offers, "Negotiate") && !slices.Contains(he.Offers, "NTLM") {
+			fix = "the host does not offer NTLM (it offers " + strings.Join(he.Offers, ", ") + "): set Auth to one of those, or enable Negotiate on the host"
+		}
+	case errors.As(err, &he) && he.Status == http.StatusUnauthorized:
+		fix = "check the user and password (rmm creds set), that the account is in the host's Administrators or Remote Management Users group, and that Basic auth is on: winrm set winrm/config/service/auth @{Basic=\"true\"}"
+	case errors.As(err, &he):
+		fix = "the host refused the request: " + he.Error()
+	}
+	return s.done("fail", err.Error(), fix)
 }
 
 var (
@@ -276,8 +356,15 @@ var (
 	identVersionRE = regexp.MustCompile(`<(?:\w+:)?ProductVersion>([^<]*)<`)
 )
 
-// identify sends a WS-Man Identify, anonymous when user is empty.
+// identify sends a WS-Man Identify through the engine's shared client,
+// anonymous when user is empty.
 func (e *Engine) identify(ctx context.Context, url, user, password string) (vendor, version string, err error) {
+	return e.identifyWith(ctx, e.http, url, user, password)
+}
+
+// identifyWith sends a WS-Man Identify through client (a device's TLS
+// profile, or NTLM's negotiator), anonymous when user is empty.
+func (e *Engine) identifyWith(ctx context.Context, client *http.Client, url, user, password string) (vendor, version string, err error) {
 	body := `<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope" xmlns:wsmid="http://schemas.dmtf.org/wbem/wsman/identity/1/wsmanidentity.xsd"><s:Header/><s:Body><wsmid:Identify/></s:Body></s:Envelope>`
 	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
@@ -291,14 +378,22 @@ func (e *Engine) identify(ctx context.Context, url, user, password string) (vend
 	} else {
 		req.SetBasicAuth(user, password)
 	}
-	resp, err := e.http.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		return "", "", err
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if resp.StatusCode != http.StatusOK {
-		return "", "", &HTTPError{Status: resp.StatusCode, Fault: parseFault(string(b))}
+		he := &HTTPError{Status: resp.StatusCode, Fault: parseFault(string(b))}
+		if resp.StatusCode == http.StatusUnauthorized {
+			for _, v := range resp.Header.Values("Www-Authenticate") {
+				if scheme, _, _ := strings.Cut(v, " "); scheme != "" {
+					he.Offers = append(he.Offers, scheme)
+				}
+			}
+		}
+		return "", "", he
 	}
 	if m := identVendorRE.FindSubmatch(b); m != nil {
 		vendor = string(m[1])
@@ -312,20 +407,10 @@ func (e *Engine) identify(ctx context.Context, url, user, password string) (vend
 	return vendor, version, nil
 }
 
-func (e *Engine) winrmClient(ctx context.Context, o Options, dev store.Device, cred Credential) (*winrm.Client, error) {
-	u := endpointURL(dev)
-	params := winrm.NewParameters(opTimeoutText, "en-US", envelopeSize)
-	params.TransportDecorator = func() winrm.Transporter {
-		return &soapTransport{ctx: ctx, client: e.http, url: u, user: cred.User, password: cred.Password}
-	}
-	ep := &winrm.Endpoint{Host: address(dev), Port: dev.Port, HTTPS: dev.Transport != "http", Timeout: o.Timeout}
-	return winrm.NewClientWithParameters(ep, cred.User, cred.Password, params)
-}
-
-func (e *Engine) shellStep(ctx context.Context, s *DoctorStep, o Options, dev store.Device, cred Credential) bool {
+func (e *Engine) shellStep(ctx context.Context, s *DoctorStep, o Options, dev store.Device, dt deviceTransport, cred Credential) bool {
 	rctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
-	client, err := e.winrmClient(rctx, o, dev, cred)
+	client, err := e.winrmClient(rctx, o, dev, dt, cred)
 	if err != nil {
 		return s.done("fail", err.Error(), "")
 	}
@@ -344,10 +429,10 @@ func (e *Engine) shellStep(ctx context.Context, s *DoctorStep, o Options, dev st
 
 var psVersionRE = regexp.MustCompile(`(\d+)\.(\d+)(\.\d+)*`)
 
-func (e *Engine) psVersionStep(ctx context.Context, s *DoctorStep, o Options, dev store.Device, cred Credential) bool {
+func (e *Engine) psVersionStep(ctx context.Context, s *DoctorStep, o Options, dev store.Device, dt deviceTransport, cred Credential) bool {
 	rctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
-	client, err := e.winrmClient(rctx, o, dev, cred)
+	client, err := e.winrmClient(rctx, o, dev, dt, cred)
 	if err != nil {
 		return s.done("fail", err.Error(), "")
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/rmmhq/rmm/creds"
 	"github.com/rmmhq/rmm/engine"
 	"github.com/rmmhq/rmm/engine/winrmsim"
+	"github.com/rmmhq/rmm/store"
 )
 
 func stepOf(rep engine.DoctorReport, name string) engine.DoctorStep {
@@ -98,5 +99,84 @@ func TestCredsTestTriesTheNamedCredentialAndIsAdminOnly(t *testing.T) {
 	}
 	if _, err := eng.Do(ctx, engine.Identity{User: "o", Role: engine.RoleOperator, Via: engine.ViaCLI}, engine.Diagnose{Host: host, Credential: "good"}); err == nil {
 		t.Fatal("an Operator tested a named credential")
+	}
+}
+
+func TestDoctorChecksTheCertificateTheDeviceWouldGet(t *testing.T) {
+	probe, err := winrmsim.New(winrmsim.Config{Devices: 3, Seed: 31})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := probe.Hosts()
+	fleet, db := testFleet(t, winrmsim.Config{Devices: 3, Seed: 31,
+		TLS: &winrmsim.TLSOptions{WrongName: []string{hs[1].Hostname}, Expired: []string{hs[2].Hostname}}})
+	ctx := context.Background()
+	op := engine.Identity{User: "op", Role: engine.RoleOperator, Via: engine.ViaCLI}
+	eng := newEngine(t, db, engine.Options{})
+	diagnose := func(host string) engine.DoctorReport {
+		out, err := eng.Do(ctx, op, engine.Diagnose{Host: host})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out.(engine.DoctorReport)
+	}
+	if s := stepOf(diagnose(hs[0].Hostname), "tls"); s.Status != "fail" || !strings.Contains(s.Detail, "unknown authority") || !strings.Contains(s.Fix, "ca_bundle") {
+		t.Errorf("no CA bundle: %+v", s)
+	}
+	if err := eng.SetTransportOptions(engine.TransportOptions{CABundle: caFile(t, fleet)}); err != nil {
+		t.Fatal(err)
+	}
+	rep := diagnose(hs[0].Hostname)
+	if s := stepOf(rep, "tls"); !rep.OK || s.Status != "ok" || !strings.Contains(s.Detail, "verified") || !strings.Contains(s.Detail, "days)") {
+		t.Errorf("good certificate: %+v", rep)
+	}
+	if s := stepOf(rep, "unencrypted policy"); s.Status != "ok" {
+		t.Errorf("HTTPS policy: %+v", s)
+	}
+	if s := stepOf(diagnose(hs[1].Hostname), "tls"); s.Status != "fail" || !strings.Contains(s.Detail, "wrong host name") || !strings.Contains(s.Fix, "FQDN") {
+		t.Errorf("wrong-name certificate: %+v", s)
+	}
+	if s := stepOf(diagnose(hs[2].Hostname), "tls"); s.Status != "fail" || !strings.Contains(s.Detail, "expired") || !strings.Contains(s.Fix, "renew") {
+		t.Errorf("expired certificate: %+v", s)
+	}
+	yes := true
+	setDevice(t, db, store.DeviceInput{Hostname: hs[2].Hostname, InsecureSkipVerify: &yes})
+	if err := eng.Reload(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if s := stepOf(diagnose(hs[2].Hostname), "tls"); s.Status != "warn" || !strings.Contains(s.Detail, "NOT verified") {
+		t.Errorf("insecure device with an expired certificate: %+v", s)
+	}
+}
+
+func TestDoctorReportsTheAuthMethodAndTheUnencryptedPolicy(t *testing.T) {
+	fleet, db := testFleet(t, winrmsim.Config{Devices: 2, Seed: 32})
+	ctx := context.Background()
+	hs := fleet.Hosts()
+	no := false
+	setDevice(t, db, store.DeviceInput{Hostname: hs[0].Hostname, AllowUnencrypted: &no})
+	setDevice(t, db, store.DeviceInput{Hostname: hs[1].Hostname, Auth: store.AuthNTLM})
+	eng := newEngine(t, db, engine.Options{})
+	op := engine.Identity{User: "op", Role: engine.RoleOperator, Via: engine.ViaCLI}
+
+	out, _ := eng.Do(ctx, op, engine.Diagnose{Host: hs[0].Hostname})
+	rep := out.(engine.DoctorReport)
+	if s := stepOf(rep, "unencrypted policy"); rep.OK || s.Status != "fail" || !strings.Contains(s.Fix, "5986") {
+		t.Errorf("Basic over HTTP without AllowUnencrypted: %+v", rep)
+	}
+	if stepOf(rep, "tcp").Status != "ok" || stepOf(rep, "credential").Name != "" {
+		t.Errorf("the doctor should check the network and stop before sending the credential: %+v", rep)
+	}
+
+	out, _ = eng.Do(ctx, op, engine.Diagnose{Host: hs[1].Hostname})
+	rep = out.(engine.DoctorReport)
+	if s := stepOf(rep, "unencrypted policy"); s.Status != "ok" || !strings.Contains(s.Detail, "NTLM message encryption") {
+		t.Errorf("NTLM over HTTP policy: %+v", s)
+	}
+	if s := stepOf(rep, "auth ntlm"); s.Status != "skipped" {
+		t.Errorf("auth step of an NTLM-over-HTTP device: %+v", s)
+	}
+	if s := stepOf(rep, "shell"); rep.OK || s.Status != "fail" || !strings.Contains(s.Detail, "ntlm authentication failed") {
+		t.Errorf("NTLM against a Basic-only host: %+v", rep)
 	}
 }

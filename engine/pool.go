@@ -58,6 +58,7 @@ type target struct {
 	url      string // WS-Man endpoint
 	user     string
 	password string
+	client   *http.Client // the device's TLS profile (transportFor); nil: the pool's client
 }
 
 // sessionPool keeps WinRM shells per endpoint and credential, each with a
@@ -80,8 +81,9 @@ type sessionPool struct {
 	stop        chan struct{} // ends the janitor
 	janitorDone chan struct{}
 
-	seq  atomic.Uint64 // loop request ids
-	bufs sync.Pool     // reply buffers of every endpoint (*[]byte)
+	seq    atomic.Uint64 // loop request ids
+	minTTL atomic.Int64  // a floor under opts.ttl, set by the scheduler (Engine.keepShellsWarm)
+	bufs   sync.Pool     // reply buffers of every endpoint (*[]byte)
 
 	created, reused, expired, recreated, dropped, open atomic.Int64
 	loopStarts, loopRecycles, fallbacks, quotaHits     atomic.Int64
@@ -242,8 +244,12 @@ func (p *sessionPool) acquire(ctx context.Context, t target) (*pooledShell, *hos
 	}
 	p.refLocked(slot)
 	ep := slot.ep
-	if ep == nil || ep.user != t.user || ep.password != t.password {
-		ep = newEndpoint(p.client, &p.bufs, t.url, t.user, t.password)
+	client := t.client
+	if client == nil {
+		client = p.client
+	}
+	if ep == nil || ep.user != t.user || ep.password != t.password || ep.client != client {
+		ep = newEndpoint(client, &p.bufs, t.url, t.user, t.password)
 		slot.ep = ep
 	}
 	for {
@@ -302,7 +308,8 @@ func (p *sessionPool) acquire(ctx context.Context, t target) (*pooledShell, *hos
 
 // takeIdleLocked pops the most recently used idle shell of the
 // endpoint's user. A shell of the user made with another password is
-// deleted instead (the credential changed). p.mu must be held.
+// deleted instead (the credential or the TLS settings changed). p.mu
+// must be held.
 func (p *sessionPool) takeIdleLocked(slot *hostSlot, ep *endpoint) *pooledShell {
 	for i := len(slot.idle) - 1; i >= 0; i-- {
 		s := slot.idle[i]
@@ -310,7 +317,7 @@ func (p *sessionPool) takeIdleLocked(slot *hostSlot, ep *endpoint) *pooledShell 
 			continue
 		}
 		slot.idle = slices.Delete(slot.idle, i, i+1)
-		if s.ep.password != ep.password {
+		if s.ep.password != ep.password || s.ep.client != ep.client {
 			p.dropLocked(slot, s)
 			continue
 		}
@@ -451,11 +458,12 @@ func (p *sessionPool) janitor() {
 func (p *sessionPool) expire(now time.Time) {
 	var old []*pooledShell
 	var slots []*hostSlot
+	ttl := max(p.opts.ttl, time.Duration(p.minTTL.Load()))
 	p.mu.Lock()
 	for _, slot := range p.slots {
 		keep := slot.idle[:0]
 		for _, s := range slot.idle {
-			if now.Sub(s.lastUsed) >= p.opts.ttl {
+			if now.Sub(s.lastUsed) >= ttl {
 				old = append(old, s)
 				slots = append(slots, slot)
 				p.refLocked(slot)

@@ -19,6 +19,25 @@ const (
 	PortHTTPS = 5986
 )
 
+// WinRM authentication methods (Device.Auth).
+const (
+	AuthBasic    = "basic"
+	AuthNTLM     = "ntlm"
+	AuthKerberos = "kerberos"
+)
+
+// ParseAuth reads an authentication method in any case; "" is "" (the
+// stored or default method).
+func ParseAuth(s string) (string, error) {
+	switch a := strings.ToLower(strings.TrimSpace(s)); a {
+	case "", AuthBasic, AuthNTLM, AuthKerberos:
+		return a, nil
+	case "negotiate":
+		return AuthNTLM, nil
+	}
+	return "", fmt.Errorf("auth %q: want basic, ntlm or kerberos", s)
+}
+
 // DefaultPort returns the WinRM port for a transport: 5985 for http,
 // 5986 for anything else (https is the default transport).
 func DefaultPort(transport string) int {
@@ -111,12 +130,15 @@ func newUpserter(ctx context.Context, tx *sql.Tx, now int64) (*upserter, error) 
 		q   string
 	}{
 		{&u.find, `SELECT id, fqdn, ip, mac, site_id, os_name, os_version, tags, description,
-			port, transport, credential_id, custom_fields FROM devices WHERE hostname = ?`},
+			port, transport, credential_id, custom_fields, auth, ca_bundle, insecure_skip_verify,
+			allow_unencrypted FROM devices WHERE hostname = ?`},
 		{&u.insert, `INSERT INTO devices (hostname, fqdn, ip, mac, site_id, os_name, os_version, tags,
-			description, port, transport, credential_id, custom_fields, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`},
+			description, port, transport, credential_id, custom_fields, auth, ca_bundle,
+			insecure_skip_verify, allow_unencrypted, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`},
 		{&u.update, `UPDATE devices SET fqdn = ?, ip = ?, mac = ?, site_id = ?, os_name = ?, os_version = ?,
 			tags = ?, description = ?, port = ?, transport = ?, credential_id = ?, custom_fields = ?,
+			auth = ?, ca_bundle = ?, insecure_skip_verify = ?, allow_unencrypted = ?,
 			updated_at = ? WHERE id = ?`},
 		{&u.clearGrp, `DELETE FROM device_group_members WHERE device_id = ?`},
 		{&u.addGrp, `INSERT OR IGNORE INTO device_group_members (group_id, device_id) VALUES (?, ?)`},
@@ -143,6 +165,8 @@ type storedDevice struct {
 	osName, osVersion, tags, description string
 	port                                 int
 	transport, credentialID, custom      string
+	auth, caBundle                       string
+	insecure, unencrypted                bool
 }
 
 func (u *upserter) upsert(ctx context.Context, in DeviceInput) (added bool, err error) {
@@ -154,10 +178,14 @@ func (u *upserter) upsert(ctx context.Context, in DeviceInput) (added bool, err 
 	if transport != "" && transport != "http" && transport != "https" {
 		return false, fmt.Errorf("transport %q: want http or https", in.Transport)
 	}
+	if _, err := ParseAuth(in.Auth); err != nil {
+		return false, err
+	}
 
 	var s storedDevice
 	err = u.find.QueryRowContext(ctx, host).Scan(&s.id, &s.fqdn, &s.ip, &s.mac, &s.siteID,
-		&s.osName, &s.osVersion, &s.tags, &s.description, &s.port, &s.transport, &s.credentialID, &s.custom)
+		&s.osName, &s.osVersion, &s.tags, &s.description, &s.port, &s.transport, &s.credentialID, &s.custom,
+		&s.auth, &s.caBundle, &s.insecure, &s.unencrypted)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return true, u.add(ctx, host, transport, in)
@@ -191,9 +219,14 @@ func (u *upserter) add(ctx context.Context, host, transport string, in DeviceInp
 	if err != nil {
 		return err
 	}
+	auth, _ := ParseAuth(in.Auth) // checked by upsert
+	if auth == "" {
+		auth = AuthBasic
+	}
 	var id int64
 	err = u.insert.QueryRowContext(ctx, host, in.FQDN, in.IP, in.MAC, siteID, in.OSName, in.OSVersion,
-		tags, in.Description, port, transport, in.CredentialID, custom, u.now, u.now).Scan(&id)
+		tags, in.Description, port, transport, in.CredentialID, custom, auth, strings.TrimSpace(in.CABundle),
+		boolValue(in.InsecureSkipVerify), boolValue(in.AllowUnencrypted), u.now, u.now).Scan(&id)
 	if err != nil {
 		return fmt.Errorf("insert: %w", err)
 	}
@@ -213,6 +246,16 @@ func (u *upserter) change(ctx context.Context, s storedDevice, transport string,
 	set(&s.osVersion, in.OSVersion)
 	set(&s.description, in.Description)
 	set(&s.credentialID, in.CredentialID)
+	if auth, _ := ParseAuth(in.Auth); auth != "" { // checked by upsert
+		s.auth = auth
+	}
+	set(&s.caBundle, strings.TrimSpace(in.CABundle))
+	if in.InsecureSkipVerify != nil {
+		s.insecure = *in.InsecureSkipVerify
+	}
+	if in.AllowUnencrypted != nil {
+		s.unencrypted = *in.AllowUnencrypted
+	}
 	switch {
 	case in.Port != 0:
 		s.port = in.Port
@@ -242,11 +285,15 @@ func (u *upserter) change(ctx context.Context, s storedDevice, transport string,
 	}
 	s.custom = custom
 	if _, err := u.update.ExecContext(ctx, s.fqdn, s.ip, s.mac, s.siteID, s.osName, s.osVersion, s.tags,
-		s.description, s.port, s.transport, s.credentialID, s.custom, u.now, s.id); err != nil {
+		s.description, s.port, s.transport, s.credentialID, s.custom, s.auth, s.caBundle, s.insecure, s.unencrypted,
+		u.now, s.id); err != nil {
 		return fmt.Errorf("update: %w", err)
 	}
 	return u.setGroups(ctx, s.id, in.Groups, true)
 }
+
+// boolValue is a tri-state input as stored: nil is false.
+func boolValue(b *bool) bool { return b != nil && *b }
 
 // setGroups makes the device a member of exactly the named groups; no
 // names leaves the membership as it is.
@@ -365,7 +412,8 @@ func mergeCustom(stored string, in map[string]string) (string, error) {
 // deviceColumns is what ListDevices and DeviceByHostname select, in the
 // order scanDevice reads.
 const deviceColumns = `d.id, d.hostname, d.fqdn, d.ip, d.mac, s.name, d.os_name, d.os_version, d.tags,
-	d.description, d.port, d.transport, d.credential_id, d.custom_fields, d.status, d.last_seen,
+	d.description, d.port, d.transport, d.credential_id, d.custom_fields, d.auth, d.ca_bundle,
+	d.insecure_skip_verify, d.allow_unencrypted, d.status, d.last_seen,
 	d.last_error, d.cpu_pct, d.mem_pct, d.disk_free_pct, d.metrics_at,
 	(SELECT json_group_array(g.name ORDER BY g.name)
 	   FROM device_group_members m JOIN device_groups g ON g.id = m.group_id
@@ -382,7 +430,8 @@ func scanDevice(r rowScanner) (Device, error) {
 		cpu, mem, disk       sql.NullFloat64
 	)
 	if err := r.Scan(&d.ID, &d.Hostname, &d.FQDN, &d.IP, &d.MAC, &d.Site, &d.OSName, &d.OSVersion, &tags,
-		&d.Description, &d.Port, &d.Transport, &d.CredentialID, &custom, &d.Status, &lastSeen,
+		&d.Description, &d.Port, &d.Transport, &d.CredentialID, &custom, &d.Auth, &d.CABundle,
+		&d.InsecureSkipVerify, &d.AllowUnencrypted, &d.Status, &lastSeen,
 		&d.LastError, &cpu, &mem, &disk, &metricsAt, &groups); err != nil {
 		return Device{}, err
 	}

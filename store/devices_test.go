@@ -80,6 +80,23 @@ func TestUpsertDevices(t *testing.T) {
 			want:   Device{Hostname: "WS-005", Site: "main", Port: 15986, Transport: "http"},
 		},
 		{
+			name: "transport security fields are stored",
+			in: []DeviceInput{{Hostname: "WS-008", Transport: "http", Auth: "NTLM", CABundle: " /etc/rmm/ca.pem ",
+				InsecureSkipVerify: ptr(true), AllowUnencrypted: ptr(true)}},
+			result: ImportResult{Added: 1},
+			want: Device{Hostname: "WS-008", Site: "main", Port: 5985, Transport: "http", Auth: "ntlm",
+				CABundle: "/etc/rmm/ca.pem", InsecureSkipVerify: true, AllowUnencrypted: true},
+		},
+		{
+			name: "empty transport security fields keep the stored values, given ones replace them",
+			seed: []DeviceInput{{Hostname: "WS-009", Auth: "kerberos", CABundle: "/a.pem", InsecureSkipVerify: ptr(true),
+				AllowUnencrypted: ptr(true)}},
+			in:     []DeviceInput{{Hostname: "WS-009", InsecureSkipVerify: ptr(false)}},
+			result: ImportResult{Updated: 1},
+			want: Device{Hostname: "WS-009", Site: "main", Port: 5986, Transport: "https", Auth: "kerberos",
+				CABundle: "/a.pem", AllowUnencrypted: true},
+		},
+		{
 			name:   "a site named in another case is reused",
 			seed:   []DeviceInput{{Hostname: "WS-006", Site: "Berlin"}},
 			in:     []DeviceInput{{Hostname: "WS-007", Site: "BERLIN", Groups: []string{"x", "X"}}},
@@ -107,6 +124,9 @@ func TestUpsertDevices(t *testing.T) {
 			}
 			tt.want.ID = got.ID
 			tt.want.Status = StatusUnknown
+			if tt.want.Auth == "" {
+				tt.want.Auth = AuthBasic
+			}
 			if !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("device\n got %+v\nwant %+v", got, tt.want)
 			}
@@ -124,6 +144,8 @@ func TestAFailingUpsertLeavesTheDatabaseExactlyAsBefore(t *testing.T) {
 			"upsert devices: device 3 (NEW-3): insert: "},
 		{"when the third row has an unknown transport", DeviceInput{Hostname: "NEW-3", Transport: "ftp"},
 			`upsert devices: device 3 (NEW-3): transport "ftp": want http or https`},
+		{"when the third row has an unknown auth", DeviceInput{Hostname: "NEW-3", Auth: "digest"},
+			`upsert devices: device 3 (NEW-3): auth "digest": want basic, ntlm or kerberos`},
 		{"when the third row has no hostname", DeviceInput{Hostname: "  "},
 			"upsert devices: device 3 (  ): empty hostname"},
 	}
@@ -245,3 +267,5 @@ func TestMetricsSinceReturnsOneTypeFromATimeOn(t *testing.T) {
 		t.Errorf("disk = %+v, want C: then D:", got)
 	}
 }
+
+func ptr[T any](v T) *T { return &v }

@@ -27,6 +27,14 @@ type DeviceInput struct {
 	Transport    string // "http" or "https"; empty means https
 	CredentialID string
 	Custom       map[string]string // unknown CSV columns, kept as custom fields
+
+	// WinRM transport security (engine/transport.go). Empty or nil leaves
+	// the stored value; a new device gets basic, no CA bundle, verify on,
+	// encryption required.
+	Auth               string // "basic", "ntlm" or "kerberos"
+	CABundle           string // PEM file of the CAs trusted for the device's certificate
+	InsecureSkipVerify *bool  // skip TLS verification (logged and audited when used)
+	AllowUnencrypted   *bool  // allow Basic or Kerberos over plain HTTP
 }
 
 // Device is a stored device with its last known status and metrics.
@@ -46,6 +54,11 @@ type Device struct {
 	Transport    string
 	CredentialID string
 	Custom       map[string]string
+
+	Auth               string // AuthBasic, AuthNTLM or AuthKerberos
+	CABundle           string // PEM file of trusted CAs; "" for the global one or the system's
+	InsecureSkipVerify bool   // TLS verification is skipped for this device
+	AllowUnencrypted   bool   // Basic or Kerberos may go over plain HTTP
 
 	Status    string    // StatusOnline, StatusOffline or StatusUnknown
 	LastSeen  time.Time // zero when never reached

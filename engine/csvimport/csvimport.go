@@ -82,6 +82,10 @@ const (
 	fPort
 	fTransport
 	fCredentialID
+	fAuth
+	fCABundle
+	fInsecureSkipVerify
+	fAllowUnencrypted
 )
 
 // fieldOf maps a normalised header name (see normaliseHeader) to its
@@ -114,6 +118,14 @@ func fieldOf(h string) (f field, ok bool) {
 		return fTransport, true
 	case "credentialid":
 		return fCredentialID, true
+	case "auth", "authentication", "authmethod":
+		return fAuth, true
+	case "cabundle", "cafile", "cacert":
+		return fCABundle, true
+	case "insecureskipverify", "skipverify", "insecure":
+		return fInsecureSkipVerify, true
+	case "allowunencrypted", "unencrypted":
+		return fAllowUnencrypted, true
 	}
 	return fCustom, false
 }
@@ -148,7 +160,9 @@ type parsed struct {
 // each thing wrong with the others. The first line is the header; columns
 // are matched case-insensitively, with aliases (Hostname, ComputerName or
 // Name; IPAddress or IP; MACAddress or MAC; SiteId or Site; GroupId, Group,
-// GroupIds or Groups), and unknown columns become custom fields. Columns
+// GroupIds or Groups; Auth or AuthMethod; CABundle, CAFile or CACert;
+// InsecureSkipVerify, SkipVerify or Insecure; AllowUnencrypted), and
+// unknown columns become custom fields. Columns
 // with an empty header are ignored. err is only for a read error or a
 // header that is missing or unreadable (empty file, UTF-16, bad quoting,
 // not UTF-8); it is then a *Problem.
@@ -434,6 +448,24 @@ func parseRow(file string, line int, cols []column, hostCol int, rec []string, s
 			d.Transport = t
 		case fCredentialID:
 			d.CredentialID = v
+		case fAuth:
+			a, err := store.ParseAuth(v)
+			if err != nil {
+				bad(c.name, fmt.Sprintf("invalid auth %s: want basic, ntlm or kerberos", quote(v)))
+			}
+			d.Auth = a
+		case fCABundle:
+			d.CABundle = v
+		case fInsecureSkipVerify, fAllowUnencrypted:
+			b, ok := parseBool(v)
+			if !ok {
+				bad(c.name, fmt.Sprintf("invalid value %s: want true or false (or empty to keep)", quote(v)))
+			}
+			if c.field == fInsecureSkipVerify {
+				d.InsecureSkipVerify = b
+			} else {
+				d.AllowUnencrypted = b
+			}
 		case fCustom:
 			if v != "" {
 				if d.Custom == nil {
@@ -473,6 +505,22 @@ func checkHostname(h string) string {
 		}
 	}
 	return ""
+}
+
+// parseBool reads a yes/no cell: true, yes, y, 1 or false, no, n, 0 in
+// any case; empty is nil (keep the stored value).
+func parseBool(v string) (*bool, bool) {
+	var b bool
+	switch strings.ToLower(v) {
+	case "":
+		return nil, true
+	case "true", "yes", "y", "1":
+		b = true
+	case "false", "no", "n", "0":
+	default:
+		return nil, false
+	}
+	return &b, true
 }
 
 // splitList splits a comma or semicolon separated list, trimming items and

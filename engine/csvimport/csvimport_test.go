@@ -144,6 +144,11 @@ func TestParseRowProblems(t *testing.T) {
 			[]string{`t.csv:2: FQDN: invalid FQDN "ws 1.corp": only letters, digits, '-', '.' and '_' are allowed`}},
 		{"a stray quote inside a quoted field is reported where the record starts", "Hostname,Tags\nWS-1,\"a\"b\"\nWS-2,x\n",
 			[]string{`t.csv:2: Tags: extraneous " in a quoted field (double the quotes inside a quoted field)`}},
+		{"an unknown auth method is refused", "Hostname,Auth\nWS-1,digest\n",
+			[]string{`t.csv:2: Auth: invalid auth "digest": want basic, ntlm or kerberos`}},
+		{"a yes/no column refuses other words", "Hostname,Allow Unencrypted,skip_verify\nWS-1,maybe,sure\n",
+			[]string{`t.csv:2: Allow Unencrypted: invalid value "maybe": want true or false (or empty to keep)`,
+				`t.csv:2: skip_verify: invalid value "sure": want true or false (or empty to keep)`}},
 		{"IPv6 addresses and all MAC notations are accepted", "Hostname,IP,MAC\nA,fe80::1%eth0,0000.5e00.5301\nB,::1,00:00:5E:00:53:01\n",
 			nil},
 	}
@@ -422,4 +427,26 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestParseTransportSecurityColumnsAndAliases(t *testing.T) {
+	csv := "Hostname,Transport,Authentication,CA File,Insecure Skip Verify,AllowUnencrypted\n" +
+		"WS-1,https,NTLM,/etc/rmm/corp-ca.pem,no,\n" +
+		"WS-2,http,,,,yes\n" +
+		"WS-3,,Kerberos,,1,0\n"
+	rows, problems, err := Parse("t.csv", strings.NewReader(csv))
+	if err != nil || len(problems) > 0 {
+		t.Fatalf("err %v, problems %v", err, messages(problems))
+	}
+	yes, no := true, false
+	want := []store.DeviceInput{
+		{Hostname: "WS-1", Transport: "https", Auth: "ntlm", CABundle: "/etc/rmm/corp-ca.pem", InsecureSkipVerify: &no},
+		{Hostname: "WS-2", Transport: "http", AllowUnencrypted: &yes},
+		{Hostname: "WS-3", Auth: "kerberos", InsecureSkipVerify: &yes, AllowUnencrypted: &no},
+	}
+	for i, r := range rows {
+		if !reflect.DeepEqual(r.Device, want[i]) {
+			t.Errorf("row %d\n got %+v\nwant %+v", i+1, r.Device, want[i])
+		}
+	}
 }

@@ -8,8 +8,10 @@ import (
 	"strings"
 )
 
-// csvHeader is the column set `rmm import` reads.
-var csvHeader = []string{"Hostname", "IPAddress", "Port", "Transport", "Site", "OSName", "OSVersion", "MACAddress", "Tags"}
+// csvHeader is the column set `rmm import` reads. HTTP hosts are marked
+// AllowUnencrypted: the simulator speaks Basic, which rmm refuses over
+// plain HTTP unless the device is marked.
+var csvHeader = []string{"Hostname", "IPAddress", "Port", "Transport", "Site", "OSName", "OSVersion", "MACAddress", "Tags", "AllowUnencrypted"}
 
 // WriteCSV writes the fleet as a device list for `rmm import`: one row per
 // host in Hosts order, tags as one comma-separated (and so quoted) field.
@@ -23,7 +25,12 @@ func (f *Fleet) WriteCSV(w io.Writer) error {
 		if h.Port == 0 {
 			return fmt.Errorf("winrmsim: write csv: %s has no port yet; call Start first or set BasePort", h.Hostname)
 		}
-		row := []string{h.Hostname, h.IP, strconv.Itoa(h.Port), h.Transport, h.Site, h.OSName, h.OSVersion, h.MAC, strings.Join(h.Tags, ",")}
+		unencrypted := ""
+		if h.Transport == "http" {
+			unencrypted = "true"
+		}
+		row := []string{h.Hostname, h.IP, strconv.Itoa(h.Port), h.Transport, h.Site, h.OSName, h.OSVersion, h.MAC,
+			strings.Join(h.Tags, ","), unencrypted}
 		if err := cw.Write(row); err != nil {
 			return fmt.Errorf("winrmsim: write csv: %w", err)
 		}

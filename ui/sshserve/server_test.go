@@ -125,8 +125,10 @@ func (f *fixture) importDevices(t *testing.T, hosts ...string) {
 	closed := ln.Addr().(*net.TCPAddr).Port
 	_ = ln.Close()
 	in := make([]store.DeviceInput, len(hosts))
+	allow := true // Basic over plain HTTP is refused unless the device allows it
 	for i, h := range hosts {
-		in[i] = store.DeviceInput{Hostname: h, IP: "127.0.0.1", Port: closed, Transport: "http", Site: "hq", OSName: "Windows Server 2022"}
+		in[i] = store.DeviceInput{Hostname: h, IP: "127.0.0.1", Port: closed, Transport: "http", Site: "hq", OSName: "Windows Server 2022",
+			AllowUnencrypted: &allow}
 	}
 	if _, err := f.eng.Do(context.Background(), cliAdmin, engine.ImportDevices{Source: "test", Devices: in}); err != nil {
 		t.Fatalf("import: %v", err)

@@ -1,0 +1,233 @@
+package winrmsim
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"math/big"
+	"net"
+	"strings"
+	"sync"
+	"time"
+)
+
+// tls.go: the simulator's HTTPS listeners (WinRM's 5986). Each HTTPS
+// host presents an ECDSA P-256 certificate for its hostname, signed by a
+// CA the caller gives or the fleet generates, so a client's verification
+// (chain, host name, expiry) is exercised for real. Knobs make chosen
+// hosts present a certificate for another name or one that has expired.
+// Certificates are made on a host's first connection, so a 10,000-host
+// fleet with HTTPS starts as fast as one without.
+
+// TLSOptions make hosts serve HTTPS instead of HTTP.
+type TLSOptions struct {
+	// CA signs the host certificates; nil: the fleet generates one (see
+	// Fleet.CA).
+	CA *CA
+	// Hosts lists the hostnames that serve HTTPS; empty means every host.
+	Hosts []string
+	// WrongName lists hosts whose certificate is issued for another name
+	// ("wrong-NAME.invalid"), as when a listener is bound to a certificate
+	// of another machine.
+	WrongName []string
+	// Expired lists hosts whose certificate expired a day ago.
+	Expired []string
+}
+
+// CA is a certificate authority for the simulator's HTTPS hosts.
+type CA struct {
+	Cert *x509.Certificate
+	Key  *ecdsa.PrivateKey
+	der  []byte
+}
+
+// NewCA generates a self-signed ECDSA P-256 CA valid for a year, named
+// name (the certificate's common name).
+func NewCA(name string) (*CA, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, fmt.Errorf("winrmsim: ca key: %w", err)
+	}
+	now := time.Now()
+	tmpl := &x509.Certificate{
+		SerialNumber:          serial(),
+		Subject:               pkix.Name{CommonName: name, Organization: []string{"rmm simulator"}},
+		NotBefore:             now.Add(-time.Hour),
+		NotAfter:              now.Add(365 * 24 * time.Hour),
+		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+		MaxPathLenZero:        true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return nil, fmt.Errorf("winrmsim: ca certificate: %w", err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		return nil, fmt.Errorf("winrmsim: ca certificate: %w", err)
+	}
+	return &CA{Cert: cert, Key: key, der: der}, nil
+}
+
+// CertPEM returns the CA certificate as PEM, what a client's CA bundle
+// (winrm.ca_bundle) holds.
+func (c *CA) CertPEM() []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.der})
+}
+
+// Pool returns a certificate pool holding only this CA.
+func (c *CA) Pool() *x509.CertPool {
+	p := x509.NewCertPool()
+	p.AddCert(c.Cert)
+	return p
+}
+
+// certKind is what certificate a host presents.
+type certKind int
+
+const (
+	certGood certKind = iota
+	certWrongName
+	certExpired
+)
+
+// issue makes a leaf certificate for hostname, signed by the CA.
+func (c *CA) issue(hostname string, kind certKind) (tls.Certificate, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return tls.Certificate{}, fmt.Errorf("key: %w", err)
+	}
+	now := time.Now()
+	name := hostname
+	notBefore, notAfter := now.Add(-time.Hour), now.Add(90*24*time.Hour)
+	switch kind {
+	case certWrongName:
+		name = "wrong-" + strings.ToLower(hostname) + ".invalid"
+	case certExpired:
+		notBefore, notAfter = now.Add(-72*time.Hour), now.Add(-24*time.Hour)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: serial(),
+		Subject:      pkix.Name{CommonName: name},
+		DNSNames:     []string{name},
+		NotBefore:    notBefore,
+		NotAfter:     notAfter,
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, c.Cert, &key.PublicKey, c.Key)
+	if err != nil {
+		return tls.Certificate{}, fmt.Errorf("certificate: %w", err)
+	}
+	return tls.Certificate{Certificate: [][]byte{der, c.der}, PrivateKey: key}, nil
+}
+
+// serial returns a random 128-bit certificate serial number.
+func serial() *big.Int {
+	n, _ := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 128)) // crypto/rand does not fail
+	return n
+}
+
+// fleetTLS is the fleet's HTTPS state: which hosts serve it, with what
+// certificate, and the server configurations made so far.
+type fleetTLS struct {
+	ca      *CA
+	all     bool
+	https   map[string]bool
+	kinds   map[string]certKind
+	mu      sync.Mutex
+	configs map[string]*tls.Config // by hostname, made on first connection
+}
+
+// newFleetTLS checks the options against the fleet's hostnames.
+func newFleetTLS(o *TLSOptions, known map[string]*host) (*fleetTLS, error) {
+	t := &fleetTLS{ca: o.CA, all: len(o.Hosts) == 0, https: map[string]bool{}, kinds: map[string]certKind{},
+		configs: map[string]*tls.Config{}}
+	if t.ca == nil {
+		ca, err := NewCA("rmm simulator test CA")
+		if err != nil {
+			return nil, err
+		}
+		t.ca = ca
+	}
+	if t.ca.Cert == nil || t.ca.Key == nil || len(t.ca.der) == 0 {
+		return nil, errors.New("TLS.CA must come from NewCA")
+	}
+	for _, list := range []struct {
+		names []string
+		set   func(string)
+	}{
+		{o.Hosts, func(n string) { t.https[n] = true }},
+		{o.WrongName, func(n string) { t.kinds[n] = certWrongName }},
+		{o.Expired, func(n string) { t.kinds[n] = certExpired }},
+	} {
+		for _, n := range list.names {
+			if _, ok := known[n]; !ok {
+				return nil, fmt.Errorf("TLS: unknown host %q", n)
+			}
+			list.set(n)
+		}
+	}
+	return t, nil
+}
+
+// serves reports whether the host serves HTTPS.
+func (t *fleetTLS) serves(hostname string) bool {
+	return t != nil && (t.all || t.https[hostname])
+}
+
+// serverConfig returns the host's TLS configuration, making its
+// certificate on first use.
+func (t *fleetTLS) serverConfig(hostname string) (*tls.Config, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if c, ok := t.configs[hostname]; ok {
+		return c, nil
+	}
+	cert, err := t.ca.issue(hostname, t.kinds[hostname])
+	if err != nil {
+		return nil, fmt.Errorf("winrmsim: %s: %w", hostname, err)
+	}
+	// HTTP/1.1 only, as HTTP.sys serves WinRM; TLS 1.2 and up, as
+	// current Windows does.
+	c := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12, NextProtos: []string{"http/1.1"}}
+	t.configs[hostname] = c
+	return c, nil
+}
+
+// wrapConn puts TLS on an accepted connection of an HTTPS host; other
+// hosts' connections are returned as they are.
+func (f *Fleet) wrapConn(h *host, c net.Conn) (net.Conn, error) {
+	if !f.tls.serves(h.name) {
+		return c, nil
+	}
+	cfg, err := f.tls.serverConfig(h.name)
+	if err != nil {
+		return nil, err
+	}
+	return tls.Server(c, cfg), nil
+}
+
+// CA returns the CA that signs the HTTPS hosts' certificates, or nil when
+// no host serves HTTPS.
+func (f *Fleet) CA() *CA {
+	if f.tls == nil {
+		return nil
+	}
+	return f.tls.ca
+}
+
+// transport is what a host's listener speaks: "https" or "http".
+func (f *Fleet) transport(hostname string) string {
+	if f.tls.serves(hostname) {
+		return "https"
+	}
+	return "http"
+}
