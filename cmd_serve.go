@@ -233,6 +233,13 @@ func (a *app) runServe(ctx context.Context, f serveFlags) error {
 		runErr <- eng.Run(ctx)
 	}()
 
+	// Credential rotation reminders (Info alerts), as in the console.
+	credDone := make(chan struct{})
+	go func() {
+		defer close(credDone)
+		engine.NewCredentialWatch(eng, a.cfg.Security.CredentialMaxAge).Run(ctx)
+	}()
+
 	// The daily cleanup and weekly maintenance, as in the console.
 	schedDone := make(chan struct{})
 	go func() {
@@ -283,6 +290,7 @@ func (a *app) runServe(ctx context.Context, f serveFlags) error {
 	waitWatch()
 	cancel()
 	<-schedDone
+	<-credDone
 	if !ran {
 		if err := <-runErr; stopErr == nil {
 			stopErr = err
@@ -333,6 +341,7 @@ func (a *app) startDemo(ctx context.Context, devices int, seed int64, offline fl
 		return nil, fmt.Errorf("demo: start simulator: %w", err)
 	}
 	cleanups = append(cleanups, func() { _ = sim.Close() })
+	a.cfg.Actions.WOLAddress = demoWakeAddress(sim) // Wake-on-LAN only to the simulator, never the LAN
 	if err := a.importFleet(ctx, sim); err != nil {
 		stop()
 		return nil, fmt.Errorf("demo: %w", err)

@@ -38,6 +38,7 @@ type Config struct {
 	Thresholds  ThresholdsConfig    // alert thresholds, with group and device overrides
 	Alerts      AlertsConfig        // the alert lifecycle
 	Health      HealthConfig        // health score weights
+	Actions     ActionsConfig       // remote actions and the offline queue
 	Maintenance []MaintenanceWindow // maintenance_windows: no alerts raised inside
 }
 
@@ -96,8 +97,12 @@ type EngineConfig struct {
 
 // WinRMConfig is the `winrm:` section.
 type WinRMConfig struct {
-	Timeout time.Duration // winrm.timeout: deadline of one command
-	Retries int           // winrm.retries: retries of a transient failure, 0..10
+	Timeout        time.Duration // winrm.timeout: deadline of one command
+	Retries        int           // winrm.retries: retries of a transient failure, 0..10
+	CABundle       string        // winrm.ca_bundle: PEM file of CAs trusted for HTTPS endpoints; "": the system's
+	Krb5Conf       string        // winrm.krb5_conf: Kerberos configuration for auth kerberos; "": /etc/krb5.conf
+	KerberosRealm  string        // winrm.kerberos_realm: "": the user's domain, upper-cased
+	KerberosCCache string        // winrm.kerberos_ccache: a ticket cache used instead of the password
 }
 
 // StoreConfig is the `store:` section.
@@ -191,6 +196,7 @@ func Default(d Dirs) Config {
 		Thresholds: ThresholdsConfig{Defaults: defaultThresholds()},
 		Alerts:     AlertsConfig{DedupWindow: 5 * time.Minute, OfflineAfter: 2},
 		Health:     HealthConfig{Availability: 25, Performance: 25, Security: 25, Compliance: 25},
+		Actions:    ActionsConfig{QueueExpiry: 7 * day, OutputMaxBytes: 65536, WOLAddress: "255.255.255.255:9", Retries: 3},
 		Log:        LogConfig{Level: "info", File: filepath.Join(d.State, "logs", "rmm.log"), Format: "text", MaxSizeMB: 20, MaxBackups: 5},
 		UI:         UIConfig{},
 	}

@@ -34,7 +34,8 @@ func TestAGoodFileSetsEveryKey(t *testing.T) {
 	want := Default(testDirs)
 	want.Org = "Contoso IT"
 	want.Engine = EngineConfig{Throttle: 200, PollInterval: 2 * time.Minute}
-	want.WinRM = WinRMConfig{Timeout: 20 * time.Second, Retries: 2}
+	want.WinRM = WinRMConfig{Timeout: 20 * time.Second, Retries: 2, CABundle: "/etc/rmm/corp-ca.pem", Krb5Conf: "/etc/rmm/krb5.conf",
+		KerberosRealm: "CORP.EXAMPLE", KerberosCCache: "/tmp/krb5cc_rmm"}
 	want.Sessions = SessionsConfig{TTL: 10 * time.Minute, PerHost: 3}
 	want.Store = StoreConfig{DB: "/var/lib/rmm/rmm.db", ArchiveDir: "/var/lib/rmm/archive", BatchRows: 500, FlushInterval: 250 * time.Millisecond}
 	want.Retention = RetentionConfig{Metrics: 14 * day, Data: 180 * day, Archive: 365 * day}
@@ -46,22 +47,23 @@ func TestAGoodFileSetsEveryKey(t *testing.T) {
 	want.UI = UIConfig{Theme: "ascii", Views: map[string]string{"sql-down": "tag:sql status:offline", "hot": "cpu>90"},
 		Keys: map[string][]string{"filter": {"/", "f"}, "quit": {"q"}}}
 	want.Users = []User{
-		{Name: "alice", Role: "admin", Keys: []string{testKey + " alice@laptop"}, Line: 51},
-		{Name: "bob", Role: "viewer", Line: 54},
+		{Name: "alice", Role: "admin", Keys: []string{testKey + " alice@laptop"}, Line: 55},
+		{Name: "bob", Role: "viewer", Line: 58},
 	}
 	f := func(v float64) *float64 { return &v }
 	want.Thresholds = ThresholdsConfig{
 		Defaults: ThresholdValues{CPUWarning: 85, CPUCritical: 97, CPUSustain: 10 * time.Minute, MemWarning: 85, MemCritical: 97,
 			MemSustain: 10 * time.Minute, DiskWarning: 85, DiskCritical: 95, PendingReboot: 14 * day, SignatureAge: 2 * day,
 			UpdatesAge: 45 * day, WatchedServices: []string{"Spooler", "W32Time"}},
-		Groups:  map[string]ThresholdOverride{"sql": {CPUWarning: f(90), WatchedServices: []string{"MSSQLSERVER"}, Line: 71}},
-		Devices: map[string]ThresholdOverride{"FS-01": {DiskWarning: f(95), Line: 75}},
+		Groups:  map[string]ThresholdOverride{"sql": {CPUWarning: f(90), WatchedServices: []string{"MSSQLSERVER"}, Line: 75}},
+		Devices: map[string]ThresholdOverride{"FS-01": {DiskWarning: f(95), Line: 79}},
 	}
 	want.Alerts = AlertsConfig{DedupWindow: 10 * time.Minute, OfflineAfter: 3}
 	want.Health = HealthConfig{Availability: 40, Performance: 30, Security: 20, Compliance: 10}
+	want.Actions = ActionsConfig{QueueExpiry: 3 * day, OutputMaxBytes: 32768, WOLAddress: "192.168.10.255:9", Retries: 2}
 	want.Maintenance = []MaintenanceWindow{
-		{Name: "patch night", Group: "servers", Every: "Sat 22:00 + 4h", Line: 85},
-		{Name: "FS-01 migration", Device: "FS-01", Start: mustTime(t, "2026-12-24T18:00:00+01:00"), End: mustTime(t, "2026-12-25T06:00:00+01:00"), Line: 88},
+		{Name: "patch night", Group: "servers", Every: "Sat 22:00 + 4h", Line: 89},
+		{Name: "FS-01 migration", Device: "FS-01", Start: mustTime(t, "2026-12-24T18:00:00+01:00"), End: mustTime(t, "2026-12-25T06:00:00+01:00"), Line: 92},
 	}
 	if !cfg.Equal(want) {
 		t.Fatalf("got  %+v\nwant %+v", cfg, want)

@@ -25,7 +25,7 @@ type field struct {
 // sections are the keys that hold other keys.
 var sections = map[string]struct{}{
 	"engine": {}, "winrm": {}, "sessions": {}, "store": {}, "retention": {}, "schedules": {},
-	"security": {}, "ssh": {}, "log": {}, "ui": {}, "alerts": {}, "health": {},
+	"security": {}, "ssh": {}, "log": {}, "ui": {}, "alerts": {}, "health": {}, "actions": {},
 }
 
 // fields maps every key to its parser. It is built once and never changed.
@@ -49,6 +49,21 @@ var fields = map[string]field{
 	"winrm.retries": {def: "3", doc: "retries of a transient failure (timeout, reset, HTTP 5xx), 0..10",
 		set:  func(c *Config, v string, _ Dirs) error { return intIn(v, 0, 10, &c.WinRM.Retries) },
 		show: func(c Config) string { return strconv.Itoa(c.WinRM.Retries) }},
+	"winrm.ca_bundle": {def: "(none)", doc: "PEM file of the CAs trusted for HTTPS endpoints without a CABundle of their own; empty: the system trust store",
+		set:  func(c *Config, v string, d Dirs) error { return optionalPath(v, &c.WinRM.CABundle) },
+		show: func(c Config) string { return c.WinRM.CABundle }},
+	"winrm.krb5_conf": {def: "/etc/krb5.conf", doc: "Kerberos configuration (realm, KDC) for devices with auth kerberos",
+		set:  func(c *Config, v string, d Dirs) error { return optionalPath(v, &c.WinRM.Krb5Conf) },
+		show: func(c Config) string { return c.WinRM.Krb5Conf }},
+	"winrm.kerberos_realm": {def: "(the user's domain)", doc: "Kerberos realm for auth kerberos; empty: the credential's DOMAIN, upper-cased",
+		set: func(c *Config, v string, _ Dirs) error {
+			c.WinRM.KerberosRealm = strings.ToUpper(strings.TrimSpace(v))
+			return nil
+		},
+		show: func(c Config) string { return c.WinRM.KerberosRealm }},
+	"winrm.kerberos_ccache": {def: "(none)", doc: "Kerberos ticket cache used instead of the stored password (e.g. from kinit)",
+		set:  func(c *Config, v string, d Dirs) error { return optionalPath(v, &c.WinRM.KerberosCCache) },
+		show: func(c Config) string { return c.WinRM.KerberosCCache }},
 	"store.db": {def: "~/.local/share/rmm/rmm.db", doc: "the SQLite database file",
 		set:  func(c *Config, v string, d Dirs) error { return path(v, &c.Store.DB) },
 		show: func(c Config) string { return c.Store.DB }},
@@ -170,6 +185,30 @@ var fields = map[string]field{
 	"health.performance":  weightField("performance", func(c *Config) *int { return &c.Health.Performance }),
 	"health.security":     weightField("security", func(c *Config) *int { return &c.Health.Security }),
 	"health.compliance":   weightField("compliance", func(c *Config) *int { return &c.Health.Compliance }),
+	"actions.queue_expiry": {def: "7d", doc: "how long an action for an offline device waits in the offline queue before it expires; 1m..365d (per run: --expiry)",
+		set: func(c *Config, v string, _ Dirs) error {
+			return longDurationIn(v, time.Minute, 365*day, &c.Actions.QueueExpiry)
+		},
+		show: func(c Config) string { return showDays(c.Actions.QueueExpiry) }},
+	"actions.output_max_bytes": {def: "65536", doc: "stdout and stderr kept per device and action; more is cut with a marker; 1024..10485760",
+		set:  func(c *Config, v string, _ Dirs) error { return intIn(v, 1024, 10<<20, &c.Actions.OutputMaxBytes) },
+		show: func(c Config) string { return strconv.Itoa(c.Actions.OutputMaxBytes) }},
+	"actions.wol_address": {def: "255.255.255.255:9", doc: "IP:port (UDP) that Wake-on-LAN magic packets are sent to: a broadcast address of the devices' LAN, or a relay",
+		set: func(c *Config, v string, _ Dirs) error {
+			host, port, err := net.SplitHostPort(strings.TrimSpace(v))
+			if err != nil || net.ParseIP(host) == nil {
+				return fmt.Errorf("%q is not IP:port (example: 192.168.1.255:9)", v)
+			}
+			if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+				return fmt.Errorf("%q: port must be 1..65535", v)
+			}
+			c.Actions.WOLAddress = strings.TrimSpace(v)
+			return nil
+		},
+		show: func(c Config) string { return c.Actions.WOLAddress }},
+	"actions.retries": {def: "3", doc: "retries of an action's transient failure (timeout before it ran, reset, HTTP 5xx), with backoff; 0..10",
+		set:  func(c *Config, v string, _ Dirs) error { return intIn(v, 0, 10, &c.Actions.Retries) },
+		show: func(c Config) string { return strconv.Itoa(c.Actions.Retries) }},
 	"thresholds": {def: "(see the README)", doc: "alert thresholds: cpu_warning 80, cpu_critical 95, cpu_sustain 5m, memory_* the same, disk_used_warning 80, disk_used_critical 90, pending_reboot 7d, signature_age 3d, updates_max_age 30d, watched_services []; groups: and devices: override",
 		show: func(c Config) string { return showThresholds(c.Thresholds) }},
 	"maintenance_windows": {def: "(none)", doc: "[{name, group|device, every: \"Sat 22:00 + 4h\" | start, end}]: no alerts raised inside",
@@ -243,6 +282,15 @@ func oneOf(v string, allowed []string, dst *string) error {
 }
 
 // path expands a leading ~/ and requires an absolute result.
+// optionalPath is path where empty means "not set".
+func optionalPath(v string, dst *string) error {
+	if strings.TrimSpace(v) == "" {
+		*dst = ""
+		return nil
+	}
+	return path(v, dst)
+}
+
 func path(v string, dst *string) error {
 	v = strings.TrimSpace(v)
 	if v == "" {
@@ -355,4 +403,13 @@ func showThresholds(t ThresholdsConfig) string {
 		s += fmt.Sprintf("; %d group and %d device overrides", len(t.Groups), len(t.Devices))
 	}
 	return s
+}
+
+// ActionsConfig is the `actions:` section: remote actions and the offline
+// queue.
+type ActionsConfig struct {
+	QueueExpiry    time.Duration // actions.queue_expiry
+	OutputMaxBytes int           // actions.output_max_bytes
+	WOLAddress     string        // actions.wol_address
+	Retries        int           // actions.retries
 }
