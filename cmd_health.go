@@ -25,6 +25,9 @@ type deviceHealthJSON struct {
 	Score    int              `json:"score"`
 	Status   string           `json:"status"`
 	Parts    []healthPartJSON `json:"parts"`
+	// Availability: uptime_24h_pct and uptime_7d_pct (polls that worked),
+	// latency_ms (the last TCP connect time); null when not known.
+	Availability engine.Availability `json:"availability"`
 }
 
 type healthPartJSON struct {
@@ -46,7 +49,7 @@ func toHealthJSON(f engine.FleetHealth) healthJSON {
 	}
 	for _, d := range f.Worst {
 		dj := deviceHealthJSON{DeviceID: d.DeviceID, Hostname: d.Hostname, Site: d.Site, Score: d.Score,
-			Status: string(d.Status), Parts: []healthPartJSON{}}
+			Status: string(d.Status), Parts: []healthPartJSON{}, Availability: d.Availability}
 		for _, p := range d.Parts {
 			reasons := p.Reasons
 			if reasons == nil {
@@ -72,7 +75,7 @@ that worked in the last 24 h; 0 when offline), performance (the latest CPU,
 memory and per-volume disk against their thresholds: warning costs 20% of the
 part, critical 40%), security (Defender, signatures, firewall) and compliance
 (pending reboot, updates, watched services). A part without data (security and
-compliance until inventory is collected) is shown as n/a and left out: the
+compliance until inventory is collected: rmm inventory) is shown as n/a and left out: the
 score is scaled over the parts with data.
 
 Status: Healthy (80-100), Warning (60-79), Critical (0-59), Offline, Unknown
@@ -83,7 +86,10 @@ averaged. Then the --worst N devices with their breakdown.
 --json prints an object with the stable fields: devices, by_status (Healthy,
 Warning, Critical, Offline, Unknown: counts), scored, average_score (null
 when none is scored), worst (array of device_id, hostname, site, score,
-status, parts: array of name, score, max, has_data, reasons).`,
+status, parts: array of name, score, max, has_data, reasons; availability:
+uptime_24h_pct and uptime_7d_pct, the share of polls that worked, and
+latency_ms, the last TCP connect time to the WinRM port, each null when
+not known).`,
 		Example: `  rmm health
   rmm health --worst 25
   rmm health --json`,
@@ -120,7 +126,7 @@ status, parts: array of name, score, max, has_data, reasons).`,
 				}
 				fmt.Fprintf(a.stdout, "\nWORST %d\n%-*s  %-*s  SCORE  STATUS\n", len(f.Worst), hostW, "HOST", siteW, "SITE")
 				for _, d := range f.Worst {
-					fmt.Fprintf(a.stdout, "%-*s  %-*s  %5d  %s\n", hostW, d.Hostname, siteW, d.Site, d.Score, d.Status)
+					fmt.Fprintf(a.stdout, "%-*s  %-*s  %5d  %s%s\n", hostW, d.Hostname, siteW, d.Site, d.Score, d.Status, uptimeText(d.Availability))
 					for _, p := range d.Parts {
 						fmt.Fprintf(a.stdout, "    %s\n", p)
 					}
@@ -132,4 +138,17 @@ status, parts: array of name, score, max, has_data, reasons).`,
 	cmd.Flags().IntVar(&worst, "worst", 10, "list the N worst devices with their breakdown (0: every device)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print a JSON object (stable fields, see above)")
 	return cmd
+}
+
+// uptimeText is "   up 99.3% 24h, 98.1% 7d" for the worst list; "" when
+// nothing is known.
+func uptimeText(a engine.Availability) string {
+	if a.Uptime24h == nil {
+		return ""
+	}
+	s := fmt.Sprintf("   up %.1f%% 24h", *a.Uptime24h)
+	if a.Uptime7d != nil {
+		s += fmt.Sprintf(", %.1f%% 7d", *a.Uptime7d)
+	}
+	return s
 }

@@ -11,9 +11,9 @@ import (
 )
 
 // scheduler builds the recurring jobs from the config: the daily cleanup
-// (retention) and the weekly database maintenance. The sweep (availability
-// and metrics) runs on engine.poll_interval in Engine.Run. Inventory and
-// security scans join when those collectors exist.
+// (retention), the weekly database maintenance, and the fleet-wide
+// inventory and security collections (engine.InventoryJobs). The sweep
+// (availability and metrics) runs on engine.poll_interval in Engine.Run.
 func (a *app) scheduler(eng *engine.Engine, db *store.DB) (*engine.Scheduler, error) {
 	loc := time.Local
 	if tz := a.cfg.Schedules.TimeZone; tz != "" && tz != "Local" {
@@ -38,8 +38,16 @@ func (a *app) scheduler(eng *engine.Engine, db *store.DB) (*engine.Scheduler, er
 	if err != nil {
 		return nil, err
 	}
+	inv, err := spec("inventory", a.cfg.Schedules.Inventory)
+	if err != nil {
+		return nil, err
+	}
+	sec, err := spec("security", a.cfg.Schedules.Security)
+	if err != nil {
+		return nil, err
+	}
 	sys := engine.SystemIdentity()
-	return engine.NewScheduler(loc, db, a.log,
+	return engine.NewScheduler(loc, db, a.log, append(eng.InventoryJobs(inv, sec),
 		engine.Job{Name: "cleanup", Spec: cleanup, Run: func(ctx context.Context) error {
 			c := a.current()
 			_, err := eng.Do(ctx, sys, engine.MaintainDB{ArchiveDir: c.Store.ArchiveDir, Retention: retentionPolicy(c), RetentionOnly: true})
@@ -50,5 +58,5 @@ func (a *app) scheduler(eng *engine.Engine, db *store.DB) (*engine.Scheduler, er
 			_, err := eng.Do(ctx, sys, engine.MaintainDB{ArchiveDir: c.Store.ArchiveDir, Retention: retentionPolicy(c), Vacuum: true})
 			return err
 		}},
-	)
+	)...)
 }

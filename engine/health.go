@@ -134,6 +134,7 @@ type DeviceHealth struct {
 	Hostname string
 	Site     string
 	HealthScore
+	Availability Availability // uptime over 24 h and 7 d, TCP connect time (inventory_metrics.go)
 }
 
 // HealthInput is what one score is computed from. Zero fields are "not
@@ -370,6 +371,7 @@ func compliancePart(in HealthInput, weight int) HealthPart {
 // not polled yet (a CLI run), the stored latest per-volume disk samples
 // and the unresolved alerts.
 func (e *Engine) Health(ctx context.Context, at time.Time) ([]DeviceHealth, error) {
+	e.restoreFactsOnce(ctx) // after a restart: the stored inventory facts (inventory.go)
 	devs := e.Devices()
 	opts, _ := AlertOptions{}.withDefaults()
 	watches := map[int64]deviceWatch{}
@@ -428,6 +430,9 @@ func (e *Engine) Health(ctx context.Context, at time.Time) ([]DeviceHealth, erro
 			}
 		}
 		out = append(out, DeviceHealth{DeviceID: d.ID, Hostname: d.Hostname, Site: d.Site, HealthScore: ScoreHealth(in)})
+	}
+	if err := e.fillAvailability(ctx, out, at); err != nil {
+		return nil, fmt.Errorf("health: %w", err)
 	}
 	SortHealth(out)
 	return out, nil

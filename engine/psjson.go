@@ -66,6 +66,15 @@ func (d *PSDate) UnmarshalJSON(b []byte) error {
 	return fmt.Errorf("date %q: not a PowerShell date", s)
 }
 
+// MarshalJSON writes the time as RFC 3339 in UTC, or null when it is zero
+// (an absent date), so stored documents read back as they were.
+func (d PSDate) MarshalJSON() ([]byte, error) {
+	if d.IsZero() {
+		return []byte("null"), nil
+	}
+	return []byte(`"` + d.UTC().Format(time.RFC3339Nano) + `"`), nil
+}
+
 // List is a JSON array that Windows PowerShell 5.1 may have unwrapped into
 // a single element (or written as null when empty).
 type List[T any] []T
@@ -102,14 +111,26 @@ type DiskMetrics struct {
 	FreePct float64 `json:"free_pct"`
 }
 
-// HostMetrics is the metrics script's JSON document.
+// ServiceState is one watched service in the metrics script's output:
+// its state as Win32_Service says (Running, Stopped...), or Missing.
+type ServiceState struct {
+	Name  string `json:"name"`
+	State string `json:"state"`
+}
+
+// HostMetrics is the metrics script's JSON document. The fields after
+// Disks came with metrics v2; a v1 host leaves them zero (nil).
 type HostMetrics struct {
-	Hostname   string            `json:"hostname"`
-	CPUPct     float64           `json:"cpu_pct"`
-	MemPct     float64           `json:"mem_pct"`
-	MemTotalMB float64           `json:"mem_total_mb"`
-	LastBoot   PSDate            `json:"last_boot"`
-	Disks      List[DiskMetrics] `json:"disks"`
+	Hostname      string             `json:"hostname"`
+	CPUPct        float64            `json:"cpu_pct"`
+	MemPct        float64            `json:"mem_pct"`
+	MemTotalMB    float64            `json:"mem_total_mb"`
+	LastBoot      PSDate             `json:"last_boot"`
+	Disks         List[DiskMetrics]  `json:"disks"`
+	DiskQueue     float64            `json:"disk_queue"`     // current disk queue length, all physical disks
+	NetErrors     *int64             `json:"net_errors"`     // packets in and out with errors since boot, all interfaces
+	PendingReboot *bool              `json:"pending_reboot"` // the servicing or Windows Update reboot key exists
+	Services      List[ServiceState] `json:"services"`       // the watched services the engine asked about
 }
 
 // MinDiskFreePct is the lowest free % over the fixed volumes, or 100 when

@@ -3,6 +3,9 @@ package engine
 import (
 	"context"
 	"fmt"
+	"time"
+
+	"github.com/rmmhq/rmm/schedule"
 )
 
 // AttachScheduler makes the scheduler's jobs visible to front ends
@@ -42,4 +45,25 @@ func (r RunSchedule) exec(_ context.Context, e *Engine, _ Identity) (any, error)
 		return nil, fmt.Errorf("run %s: no scheduler is running in this process", r.Name)
 	}
 	return nil, s.RunNow(r.Name)
+}
+
+// scheduledInventoryMaxAge: a scheduled collection skips devices collected
+// more recently than this (by hand, or by a run that was catching up).
+const scheduledInventoryMaxAge = 12 * time.Hour
+
+// InventoryJobs are the scheduled fleet-wide collections (inventory.go):
+// "inventory" (hardware, software, network) on the inventory spec and
+// "security" (the security category) on the security spec, each run
+// through Do as the system identity, so it is audited.
+func (e *Engine) InventoryJobs(inventory, security schedule.Spec) []Job {
+	run := func(cats ...string) func(ctx context.Context) error {
+		return func(ctx context.Context) error {
+			_, err := e.Do(ctx, SystemIdentity(), CollectFleetInventory{Categories: cats, MaxAge: scheduledInventoryMaxAge})
+			return err
+		}
+	}
+	return []Job{
+		{Name: "inventory", Spec: inventory, Run: run(InventoryHardware, InventorySoftware, InventoryNetwork)},
+		{Name: "security", Spec: security, Run: run(InventorySecurity)},
+	}
 }

@@ -43,6 +43,15 @@ type detailState struct {
 	// engine has none for it (or no HealthSource).
 	health    *engine.HealthScore
 	healthErr error
+	avail     engine.Availability // uptime % and latency, with the health score
+
+	// The tabs (inventory.go): which one is shown, the stored inventory
+	// by category, and a collection the user started.
+	tab        int
+	inv        map[string]engine.InventoryDoc
+	invErr     error
+	collecting bool
+	collectErr error
 
 	from   pageID // the view it was opened from, where esc goes back
 	offset int    // scroll
@@ -60,6 +69,12 @@ type detailMsg struct {
 
 	health    *engine.HealthScore
 	healthErr error
+	avail     engine.Availability
+
+	inv        []engine.InventoryDoc
+	invErr     error
+	collected  bool // the load followed a collection the user started
+	collectErr error
 }
 
 // openDetail opens the selected device's detail view.
@@ -93,22 +108,31 @@ func (m Model) showDetail(id int64, hostname string) (Model, tea.Cmd) {
 		m.clampScrolls()
 		return m, nil
 	}
-	m.detail = detailState{id: id, hostname: hostname, opened: true, seq: m.detail.seq + 1, from: from}
+	m.detail = detailState{id: id, hostname: hostname, opened: true, seq: m.detail.seq + 1, from: from, tab: m.detail.tab}
 	return m, m.loadDetail()
 }
 
 // loadDetail starts a load of the detail device.
-func (m *Model) loadDetail() tea.Cmd {
+func (m *Model) loadDetail() tea.Cmd { return m.loadDetailAfter(nil) }
+
+// loadDetailAfter starts a load of the detail device that first runs pre
+// (a collection), when it is set, and reports what it returned.
+func (m *Model) loadDetailAfter(pre func(ctx context.Context) (bool, error)) tea.Cmd {
 	dt := &m.detail
 	dt.seq++
 	dt.loading, dt.dirty = true, false
 	id, seq, client, ctx := dt.id, dt.seq, m.feed.client, m.feed.ctx
-	hs := m.feed.caps.health
+	hs, is := m.feed.caps.health, m.feed.caps.inv
 	now := m.now()
 	return func() tea.Msg {
+		msg := detailMsg{seq: seq, id: id, at: now}
+		if pre != nil {
+			// A collection takes as long as the host needs: not bounded
+			// by the load's timeout.
+			msg.collected, msg.collectErr = pre(ctx)
+		}
 		ctx, cancel := context.WithTimeout(ctx, loadTimeout)
 		defer cancel()
-		msg := detailMsg{seq: seq, id: id, at: now}
 		msg.info, msg.err = client.Detail(ctx, id)
 		since := now.Add(-historySpan)
 		var err error
@@ -124,9 +148,13 @@ func (m *Model) loadDetail() tea.Cmd {
 			for i := range all {
 				if all[i].DeviceID == id {
 					msg.health = &all[i].HealthScore
+					msg.avail = all[i].Availability
 					break
 				}
 			}
+		}
+		if is != nil {
+			msg.inv, msg.invErr = is.StoredInventory(ctx, id, nil)
 		}
 		return msg
 	}
@@ -136,12 +164,19 @@ func (m *Model) loadDetail() tea.Cmd {
 // changed while it ran.
 func (m *Model) detailLoaded(msg detailMsg) tea.Cmd {
 	dt := &m.detail
+	if msg.collected && msg.id == dt.id {
+		dt.collecting, dt.collectErr = false, msg.collectErr
+	}
 	if msg.seq != dt.seq || msg.id != dt.id {
 		return nil // an older load, or another device
 	}
 	dt.loading, dt.loaded = false, true
 	dt.info, dt.err, dt.cpu, dt.mem, dt.histErr, dt.at = msg.info, msg.err, msg.cpu, msg.mem, msg.histErr, msg.at
-	dt.health, dt.healthErr = msg.health, msg.healthErr
+	dt.health, dt.healthErr, dt.avail = msg.health, msg.healthErr, msg.avail
+	dt.inv, dt.invErr = make(map[string]engine.InventoryDoc, len(msg.inv)), msg.invErr
+	for _, d := range msg.inv {
+		dt.inv[d.Category] = d
+	}
 	if msg.err == nil {
 		dt.hostname = msg.info.State.Hostname
 	}
@@ -164,8 +199,13 @@ func (m *Model) detailChanged() tea.Cmd {
 	return m.loadDetail()
 }
 
-// detailKey handles the detail view's keys: scrolling, and back.
+// detailKey handles the detail view's keys: tabs and collecting
+// (inventory.go), scrolling, and back.
 func detailKey(m Model, msg tea.KeyPressMsg) (Model, tea.Cmd) {
+	if nm, cmd, ok := m.detailTabKey(msg); ok {
+		nm.clampScrolls()
+		return nm, cmd
+	}
 	k := &m.keys
 	dt := &m.detail
 	body := m.bodyHeight()
@@ -273,6 +313,13 @@ func (m *Model) detailLines() []string {
 	if !live {
 		add(" " + th.Error.Render("this device no longer exists in the engine"))
 	}
+	add(m.tabBar())
+	switch tab := detailTabs()[min(dt.tab, len(detailTabs())-1)]; {
+	case tab.category != "":
+		return append(out, m.inventoryTabLines(tab.category)...)
+	case tab.name == "Alerts":
+		return append(out, m.alertTabLines()...)
+	}
 	if d.ID != 0 || live {
 		sym, st := m.statusLook(d.Status)
 		status := st.pre + sym + string(d.Status) + st.post
@@ -320,6 +367,9 @@ func (m *Model) detailLines() []string {
 	if m.feed.caps.health != nil {
 		section("Health")
 		add(m.healthLines()...)
+		if line := m.availabilityLine(); line != "" {
+			add(line)
+		}
 	}
 	if m.feed.caps.alerts != nil {
 		section("Alerts")

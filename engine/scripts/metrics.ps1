@@ -1,8 +1,12 @@
-# rmm:script=metrics v1
-# Prints one JSON document: CPU load, memory use and free space per fixed
-# volume. Windows PowerShell 5.1; CIM only (no WMI cmdlets, no modules).
+# rmm:script=metrics v2
+# Prints one JSON document: CPU load, memory use, free space per fixed
+# volume, disk queue length, the network interfaces' error counters (the
+# engine turns two polls into errors/s), pending reboot and the state of
+# the watched services. Windows PowerShell 5.1; CIM and the registry only
+# (no modules). The engine fills in $watched from the config.
 $ErrorActionPreference = 'Stop'
 $ProgressPreference = 'SilentlyContinue'
+$watched = @()
 $cpu = (Get-CimInstance -ClassName Win32_Processor | Measure-Object -Property LoadPercentage -Average).Average
 $os = Get-CimInstance -ClassName Win32_OperatingSystem
 $memPct = 0
@@ -19,11 +23,35 @@ $disks = @(Get-CimInstance -ClassName Win32_LogicalDisk -Filter 'DriveType=3' | 
         free_pct = $freePct
     }
 })
+$queue = 0
+$pd = Get-CimInstance -ClassName Win32_PerfFormattedData_PerfDisk_PhysicalDisk -Filter "Name='_Total'" -ErrorAction SilentlyContinue
+if ($pd) { $queue = [double]$pd.CurrentDiskQueueLength }
+$netErrors = 0
+Get-CimInstance -ClassName Win32_PerfRawData_Tcpip_NetworkInterface -ErrorAction SilentlyContinue | ForEach-Object {
+    $netErrors += [int64]$_.PacketsReceivedErrors + [int64]$_.PacketsOutboundErrors
+}
+$reboot = (Test-Path 'HKLM:\SOFTWARE\Microsoft\Windows\CurrentVersion\Component Based Servicing\RebootPending') -or
+    (Test-Path 'HKLM:\SOFTWARE\Microsoft\Windows\CurrentVersion\WindowsUpdate\Auto Update\RebootRequired')
+$services = @()
+if ($watched.Count -gt 0) {
+    $filter = ($watched | ForEach-Object { "Name='" + ($_ -replace "'", "''") + "'" }) -join ' OR '
+    $found = @{}
+    Get-CimInstance -ClassName Win32_Service -Filter $filter | ForEach-Object { $found[$_.Name] = $_.State }
+    $services = @($watched | ForEach-Object {
+        $state = 'Missing'
+        if ($found.ContainsKey($_)) { $state = $found[$_] }
+        [pscustomobject]@{ name = $_; state = $state }
+    })
+}
 [pscustomobject]@{
-    hostname     = $env:COMPUTERNAME
-    cpu_pct      = [math]::Round([double]$cpu, 1)
-    mem_pct      = $memPct
-    mem_total_mb = [math]::Round($os.TotalVisibleMemorySize / 1024)
-    last_boot    = $os.LastBootUpTime
-    disks        = $disks
+    hostname       = $env:COMPUTERNAME
+    cpu_pct        = [math]::Round([double]$cpu, 1)
+    mem_pct        = $memPct
+    mem_total_mb   = [math]::Round($os.TotalVisibleMemorySize / 1024)
+    last_boot      = $os.LastBootUpTime
+    disks          = $disks
+    disk_queue     = $queue
+    net_errors     = $netErrors
+    pending_reboot = $reboot
+    services       = $services
 } | ConvertTo-Json -Compress -Depth 4

@@ -51,7 +51,7 @@ func TestEncodedCommandRoundTripsTheScriptAsUTF16LE(t *testing.T) {
 	if got := string(utf16.Decode(u)); got != s.Body {
 		t.Fatalf("decoded script differs from the embedded one")
 	}
-	if !strings.HasPrefix(s.Body, "# rmm:script=metrics v1") {
+	if !strings.HasPrefix(s.Body, "# rmm:script=metrics v2") {
 		t.Fatalf("marker is not the first line")
 	}
 }

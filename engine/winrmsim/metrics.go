@@ -2,7 +2,9 @@ package winrmsim
 
 import (
 	"math"
+	"regexp"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -15,6 +17,41 @@ type Metrics struct {
 	MemTotalMB int64
 	LastBoot   time.Time
 	Disks      []Disk
+	// Since metrics v2:
+	DiskQueue     float64 // Win32_PerfFormattedData_PerfDisk_PhysicalDisk(_Total).CurrentDiskQueueLength
+	NetErrors     int64   // packets in and out with errors since boot, all interfaces
+	PendingReboot bool    // a servicing or Windows Update reboot is pending
+}
+
+// Drift: about one host in twenty (by seed) has episodes, a quarter of an
+// hour to half an hour every one to two hours, in which its CPU, its
+// memory or its fullest volume goes past the default critical thresholds
+// and then comes back, so a demo fleet raises and clears alerts all day.
+const (
+	driftShare  = 20 // one host in driftShare drifts
+	driftCPU    = 0
+	driftMemory = 1
+	driftDisk   = 2
+)
+
+// drift returns the host's drift kind and how deep into an episode it is
+// at s seconds (0 outside one, rising to 1 and back inside).
+func (h *host) drift(s float64) (kind int, depth float64) {
+	k := splitmix(h.seed ^ 0xd21f7)
+	if k%driftShare != 0 {
+		return -1, 0
+	}
+	kind = int(k>>8) % 3
+	period := 3600 + float64(k>>16%3600) // 1..2 h
+	length := 900 + float64(k>>32%900)   // 15..30 min
+	phase := math.Mod(s+float64(k>>40%7200), period)
+	if phase >= length {
+		return kind, 0
+	}
+	// A trapezoid: two minutes up, the plateau, two minutes down.
+	ramp := 120.0
+	depth = math.Min(1, math.Min(phase/ramp, (length-phase)/ramp))
+	return kind, depth
 }
 
 // Disk is one fixed volume (Win32_LogicalDisk, DriveType=3).
@@ -54,12 +91,56 @@ func (h *host) metricsAt(t time.Duration, lastBoot time.Time) Metrics {
 		LastBoot:   lastBoot,
 		Disks:      make([]Disk, len(p.volumes)),
 	}
+	kind, depth := h.drift(s)
+	switch {
+	case depth == 0:
+	case kind == driftCPU:
+		m.CPUPct = clamp(m.CPUPct+depth*(97-m.CPUPct), 0.3, 100)
+	case kind == driftMemory:
+		m.MemPct = clamp(m.MemPct+depth*(97.5-m.MemPct), 5, 99.5)
+	}
 	for i, v := range p.volumes {
 		free := v.free + 0.015*valueNoise(h.seed^uint64(16+i), s/1800) - v.fill*t.Hours()
+		if i == 0 && kind == driftDisk && depth > 0 {
+			// A log or a dump fills the system volume, then is cleaned up.
+			free -= depth * math.Max(free-0.06, 0)
+		}
 		free = clamp(free, 0.004, 0.99)
 		m.Disks[i] = Disk{Drive: v.drive, SizeBytes: v.size, FreeBytes: int64(free * float64(v.size))}
 	}
+	// The disk queue follows the load; busy hosts queue more.
+	m.DiskQueue = math.Max(0, m.CPUPct/100*(0.4+boolFloat(p.busy)*2)+0.3*valueNoise(h.seed^6, s/60))
+	m.NetErrors = h.netErrors(t)
+	m.PendingReboot = !h.pendingRebootSince().IsZero()
 	return m
+}
+
+func boolFloat(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// netErrors is the host's interface error counter: most hosts have none,
+// some a trickle, a few a bad cable or duplex mismatch (errors every
+// second). It counts from the last boot, so it only grows between boots.
+func (h *host) netErrors(t time.Duration) int64 {
+	k := splitmix(h.seed ^ 0x4e7e)
+	var rate float64 // errors per second
+	switch r := k % 100; {
+	case r < 3:
+		rate = 1 + float64(k>>8%2000)/100
+	case r < 15:
+		rate = float64(k>>8%20) / 100
+	default:
+		return 0
+	}
+	// Counted from the first boot (the profile's uptime before the epoch):
+	// it only grows, which is all the engine's errors/s needs. (A real
+	// counter restarts at boot; the engine skips a drop.)
+	up := t.Seconds() + h.prof.uptime.Seconds()
+	return int64(rate * up)
 }
 
 // valueNoise is smooth 1-D noise in [-1, 1]: seeded random values at integer
@@ -93,10 +174,40 @@ func psNumber(b []byte, x float64) []byte {
 	return strconv.AppendFloat(b, x, 'f', -1, 64)
 }
 
-// metricsJSON renders what metrics.ps1 v1 prints on Windows PowerShell 5.1:
+// metricsVersion is the metrics script version the simulator answers
+// (and v1, without the v2 members, for an older engine).
+const metricsVersion = 2
+
+// watchedRE finds the watched-services line the engine fills in.
+var watchedRE = regexp.MustCompile(`(?m)^\$watched = @\(([^)]*)\)`)
+
+// watchedList parses the script's watched services: 'A','B' (a doubled
+// single quote stands for a quote inside a name).
+func watchedList(script string) []string {
+	if !strings.Contains(script, "$watched = @('") {
+		return nil // the common case: nothing watched
+	}
+	m := watchedRE.FindStringSubmatch(script)
+	if m == nil {
+		return nil
+	}
+	var out []string
+	for _, part := range strings.Split(m[1], ",") {
+		part = strings.TrimSpace(part)
+		if len(part) >= 2 && part[0] == '\'' && part[len(part)-1] == '\'' {
+			out = append(out, strings.ReplaceAll(part[1:len(part)-1], "''", "'"))
+		}
+	}
+	return out
+}
+
+// metricsJSON renders what metrics.ps1 v2 (or v1) prints on Windows PowerShell 5.1:
 // one line of ConvertTo-Json -Compress output, dates as "\/Date(ms)\/", and,
-// on hosts marked for it, a one-disk array unrolled into a bare object.
-func (h *host) metricsJSON(m Metrics) []byte {
+// on hosts marked for it, a one-disk array unrolled into a bare object. The
+// watched services are looked up in the host's service list (Missing when
+// it has no such service); one watched service is still an array, as
+// @(...) in a property keeps it.
+func (h *host) metricsJSON(m Metrics, version int, watched []string) []byte {
 	b := make([]byte, 0, 256)
 	b = append(b, `{"hostname":"`...)
 	b = append(b, m.Hostname...)
@@ -134,6 +245,36 @@ func (h *host) metricsJSON(m Metrics) []byte {
 	if !unwrap {
 		b = append(b, ']')
 	}
-	b = append(b, '}')
+	if version < 2 {
+		return append(b, '}')
+	}
+	b = append(b, `,"disk_queue":`...)
+	b = psNumber(b, math.Round(m.DiskQueue))
+	b = append(b, `,"net_errors":`...)
+	b = strconv.AppendInt(b, m.NetErrors, 10)
+	b = append(b, `,"pending_reboot":`...)
+	b = strconv.AppendBool(b, m.PendingReboot)
+	b = append(b, `,"services":[`...)
+	if len(watched) > 0 {
+		svcs := h.services()
+		for i, w := range watched {
+			state := "Missing"
+			for _, s := range svcs {
+				if strings.EqualFold(s.Name, w) {
+					state = s.State
+					break
+				}
+			}
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, `{"name":`...)
+			b = strconv.AppendQuote(b, w)
+			b = append(b, `,"state":"`...)
+			b = append(b, state...)
+			b = append(b, `"}`...)
+		}
+	}
+	b = append(b, ']', '}')
 	return b
 }

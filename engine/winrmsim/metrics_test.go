@@ -15,7 +15,8 @@ func TestMetricsJSONIsWhatPowerShell51Prints(t *testing.T) {
 	var lines []string
 	for _, h := range f.hosts {
 		m := h.metricsAt(90*time.Minute, boot)
-		lines = append(lines, string(h.metricsJSON(m)))
+		m.PendingReboot = false // the host's action state (hoststate.go), not the curves this golden pins
+		lines = append(lines, string(h.metricsJSON(m, metricsVersion, nil)))
 	}
 	got := strings.Join(lines, "\n") + "\n"
 	golden(t, "metrics_seed1.golden", got)
@@ -113,5 +114,83 @@ func TestPSNumbersLookLikeConvertToJson(t *testing.T) {
 		if got := string(psNumber(nil, tt.in)); got != tt.want {
 			t.Errorf("psNumber(%v) = %q, want %q", tt.in, got, tt.want)
 		}
+	}
+}
+
+func TestAboutOneHostInTwentyDriftsIntoBreachesAndBack(t *testing.T) {
+	f, _ := New(Config{Devices: 2000, Seed: 8})
+	var drifted, back, kinds [3]int
+	for _, h := range f.hosts {
+		kind, _ := h.drift(0)
+		if kind < 0 {
+			continue
+		}
+		kinds[kind]++
+		breached, recovered := false, false
+		for s := 0; s <= 4*3600; s += 300 {
+			m := h.metricsAt(time.Duration(s)*time.Second, f.epoch)
+			used := 100 - float64(m.Disks[0].FreeBytes)/float64(m.Disks[0].SizeBytes)*100
+			var level float64
+			switch kind {
+			case driftCPU:
+				level = m.CPUPct
+			case driftMemory:
+				level = m.MemPct
+			default:
+				level = used
+			}
+			switch {
+			case level >= 95 || kind == driftDisk && level >= 90:
+				breached = true
+			case breached && level < 80:
+				recovered = true
+			}
+		}
+		if breached {
+			drifted[kind]++
+		}
+		if recovered {
+			back[kind]++
+		}
+	}
+	total := kinds[0] + kinds[1] + kinds[2]
+	if total < 60 || total > 140 {
+		t.Fatalf("%d drifting hosts of 2000, want about 5%%", total)
+	}
+	for k := range 3 {
+		if kinds[k] == 0 || drifted[k] < kinds[k]*9/10 {
+			t.Errorf("kind %d: %d of %d drifting hosts went past the critical threshold in 4 hours", k, drifted[k], kinds[k])
+		}
+		// Busy hosts may stay above warning between episodes; most come back.
+		if back[k] < drifted[k]/2 {
+			t.Errorf("kind %d: only %d of %d came back below warning", k, back[k], drifted[k])
+		}
+	}
+}
+
+func TestMetricsV2AddsQueueErrorsRebootAndWatchedServices(t *testing.T) {
+	f, _ := New(Config{Devices: 30, Seed: 1})
+	h := f.hosts[0]
+	m := h.metricsAt(time.Hour, f.epoch)
+	later := h.metricsAt(2*time.Hour, f.epoch)
+	if later.NetErrors < m.NetErrors {
+		t.Errorf("the error counter went down: %d then %d", m.NetErrors, later.NetErrors)
+	}
+	svc := h.services()[0].Name
+	out := string(h.metricsJSON(m, 2, []string{svc, "NoSuchSvc"}))
+	for _, want := range []string{`"disk_queue":`, `"net_errors":`, `"pending_reboot":false`,
+		`{"name":"` + svc + `","state":"`, `{"name":"NoSuchSvc","state":"Missing"}`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("v2 output lacks %s: %s", want, out)
+		}
+	}
+	if v1 := string(h.metricsJSON(m, 1, nil)); strings.Contains(v1, "disk_queue") {
+		t.Errorf("v1 output has v2 members: %s", v1)
+	}
+	if got := watchedList("$x = 1\n$watched = @('Spooler','O''Brien Svc')\n"); len(got) != 2 || got[1] != "O'Brien Svc" {
+		t.Errorf("watchedList = %q", got)
+	}
+	if got := watchedList("$watched = @()\n"); got != nil {
+		t.Errorf("an empty list gave %q", got)
 	}
 }
