@@ -1,7 +1,119 @@
 package engine
 
+import (
+	"context"
+	"fmt"
+)
+
 // shellRequests lists one value of every request type for the interactive remote PowerShell pane, for the role
 // matrix test (see allRequests).
 func shellRequests() []Request {
-	return nil
+	return []Request{OpenShell{}, ShellRun{}, ShellInterrupt{}, CloseShell{}}
+}
+
+// OpenShell opens an interactive remote PowerShell session on a device
+// (see rshell.go); exec returns ShellInfo. DeviceID picks the device, else
+// Host; when both are set they must name the same device.
+type OpenShell struct {
+	DeviceID int64
+	Host     string
+}
+
+// Action implements Request.
+func (OpenShell) Action() string { return "shell.open" }
+
+// Permission implements Request.
+func (OpenShell) Permission() Permission { return PermActionsRun }
+
+// Mutating implements Request: a shell on a host is audited.
+func (OpenShell) Mutating() bool { return true }
+
+// Targets implements Request.
+func (r OpenShell) Targets() []string {
+	if r.Host != "" {
+		return []string{r.Host}
+	}
+	return []string{fmt.Sprintf("device %d", r.DeviceID)}
+}
+
+// Details implements Request.
+func (r OpenShell) Details() map[string]any { return map[string]any{"device_id": r.DeviceID} }
+
+func (r OpenShell) exec(ctx context.Context, e *Engine, id Identity) (any, error) {
+	return e.openShell(ctx, id, r.DeviceID, r.Host)
+}
+
+// ShellRun runs one line typed in a session; exec returns ShellOutput.
+// The audit row holds the line as typed: it is what the admin ran on the
+// host.
+type ShellRun struct {
+	SessionID string
+	Line      string
+}
+
+// Action implements Request.
+func (ShellRun) Action() string { return "shell.run" }
+
+// Permission implements Request.
+func (ShellRun) Permission() Permission { return PermActionsRun }
+
+// Mutating implements Request: every line is audited.
+func (ShellRun) Mutating() bool { return true }
+
+// Targets implements Request: the session's host.
+func (r ShellRun) Targets() []string { return []string{shellHost(r.SessionID)} }
+
+// Details implements Request.
+func (r ShellRun) Details() map[string]any {
+	return map[string]any{"session": r.SessionID, "line": r.Line}
+}
+
+func (r ShellRun) exec(ctx context.Context, e *Engine, id Identity) (any, error) {
+	return e.shellRun(ctx, id, r.SessionID, r.Line)
+}
+
+// ShellInterrupt stops the line running in a session (ctrl+c): the
+// command is terminated and its shell deleted; the next line starts a new
+// one.
+type ShellInterrupt struct{ SessionID string }
+
+// Action implements Request.
+func (ShellInterrupt) Action() string { return "shell.interrupt" }
+
+// Permission implements Request.
+func (ShellInterrupt) Permission() Permission { return PermActionsRun }
+
+// Mutating implements Request.
+func (ShellInterrupt) Mutating() bool { return true }
+
+// Targets implements Request.
+func (r ShellInterrupt) Targets() []string { return []string{shellHost(r.SessionID)} }
+
+// Details implements Request.
+func (r ShellInterrupt) Details() map[string]any { return map[string]any{"session": r.SessionID} }
+
+func (r ShellInterrupt) exec(_ context.Context, e *Engine, id Identity) (any, error) {
+	return nil, e.shellInterrupt(id, r.SessionID)
+}
+
+// CloseShell ends a session and deletes its shell on the host.
+type CloseShell struct{ SessionID string }
+
+// Action implements Request.
+func (CloseShell) Action() string { return "shell.close" }
+
+// Permission implements Request.
+func (CloseShell) Permission() Permission { return PermActionsRun }
+
+// Mutating implements Request.
+func (CloseShell) Mutating() bool { return true }
+
+// Targets implements Request.
+func (r CloseShell) Targets() []string { return []string{shellHost(r.SessionID)} }
+
+// Details implements Request.
+func (r CloseShell) Details() map[string]any { return map[string]any{"session": r.SessionID} }
+
+func (r CloseShell) exec(_ context.Context, e *Engine, id Identity) (any, error) {
+	return nil, e.closeShell(id, r.SessionID)
 }

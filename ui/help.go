@@ -46,6 +46,8 @@ func (m *Model) helpLines() []string {
 			items = append([]helpItem{{firstKey(m.keys.Open), "the alert's device"}}, items...)
 		case groupAudit:
 			items = append([]helpItem{{firstKey(m.keys.Filter), "filter rows (text)"}}, items...)
+		case groupActions:
+			items = append([]helpItem{{firstKey(m.keys.Open), "the run's results, a host's output"}, {"tab", "runs / offline queue"}}, items...)
 		case groupGeneral:
 			items = append(items, helpItem{"1.." + itoa(min(len(m.tabs()), 9)), "switch view"}, helpItem{"ctrl+c", "quit"})
 		}
@@ -55,6 +57,12 @@ func (m *Model) helpLines() []string {
 	}
 	add(m.sideBySide(cols, w)...)
 	add("", th.Muted.Render("mouse: click a tab, a row, or a column title (sorts); the wheel scrolls"))
+	if m.may(engine.PermActionsRun) {
+		add(th.Muted.Render("PowerShell pane ("+firstKey(m.keys.Shell)+"): enter runs the line, up/down history, pgup/pgdown scroll, ctrl+c interrupts, esc or ctrl+d closes;"),
+			th.Muted.Render("  each line runs in its own scope (variables do not carry over) and is audited"),
+			th.Muted.Render("action dialog ("+firstKey(m.keys.RunAction)+"): enter picks, tab/up/down fields, left/right cycle a choice, esc goes back; more than "+
+				itoa(typedConfirmOver)+" devices and a destructive action: type the count"))
+	}
 
 	add("", th.HelpTitle.Render("Filter")+th.Muted.Render("  (/ as you type, or :filter EXPR; terms are AND-ed)"))
 	syntax := []helpItem{
@@ -125,6 +133,9 @@ func (m *Model) helpGroups() []string {
 	}
 	if m.listed(pageOf(pageAudit)) {
 		groups = append(groups, groupAudit)
+	}
+	if m.available(pageOf(pageActions)) {
+		groups = append(groups, groupActions)
 	}
 	return append(groups, groupGeneral)
 }

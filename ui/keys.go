@@ -45,6 +45,11 @@ type KeyMap struct {
 	Resolve key.Binding // alerts: resolve the selected alert
 	RunNow  key.Binding // schedules: run the selected job now
 	Refresh key.Binding // audit: read the rows again
+
+	Shell     key.Binding // devices, detail: the remote PowerShell pane on the device (rshell.go)
+	RunAction key.Binding // devices, detail: the action dialog on the marked devices, or the selected one (actions.go)
+	Cancel    key.Binding // actions: cancel the selected run, or the selected queued action
+	ExportRun key.Binding // actions: export the open run's results (CSV or JSON)
 }
 
 // action is one configurable action: its name in the config, what it
@@ -69,6 +74,7 @@ const (
 	groupAlerts    = "Alerts"
 	groupSchedules = "Schedules"
 	groupAudit     = "Audit"
+	groupActions   = "Actions"
 	groupGeneral   = "General"
 )
 
@@ -78,6 +84,8 @@ var (
 	onAlerts    = []pageID{pageAlerts}
 	onSchedules = []pageID{pageSchedules}
 	onAudit     = []pageID{pageAudit}
+	onActions   = []pageID{pageActions}
+	onDevice    = []pageID{pageDevices, pageDetail}
 )
 
 // actions is every configurable action, in help order. A function, not a
@@ -105,6 +113,10 @@ func actions() []action {
 		{"resolve_alert", "resolve alert", groupAlerts, onAlerts, engine.PermAlertsEdit, func(k *KeyMap) *key.Binding { return &k.Resolve }},
 		{"run_schedule", "run the job now", groupSchedules, onSchedules, engine.PermConfigEdit, func(k *KeyMap) *key.Binding { return &k.RunNow }},
 		{"refresh", "read the audit log again", groupAudit, onAudit, "", func(k *KeyMap) *key.Binding { return &k.Refresh }},
+		{"shell", "remote PowerShell on the device", groupDevices, onDevice, engine.PermActionsRun, func(k *KeyMap) *key.Binding { return &k.Shell }},
+		{"action", "run an action on the marked (or selected) devices", groupDevices, onDevice, engine.PermActionsRun, func(k *KeyMap) *key.Binding { return &k.RunAction }},
+		{"cancel", "cancel the run or the queued action", groupActions, onActions, engine.PermActionsRun, func(k *KeyMap) *key.Binding { return &k.Cancel }},
+		{"export_results", "export the run's results", groupActions, onActions, "", func(k *KeyMap) *key.Binding { return &k.ExportRun }},
 		{"command", "command palette", groupGeneral, nil, "", func(k *KeyMap) *key.Binding { return &k.Command }},
 		{"back", "back / clear filter / close", groupGeneral, nil, "", func(k *KeyMap) *key.Binding { return &k.Back }},
 		{"help", "help", groupGeneral, nil, "", func(k *KeyMap) *key.Binding { return &k.Help }},
@@ -136,6 +148,7 @@ func DefaultKeyMap() KeyMap {
 		"mark": {"space"}, "mark_all": {"a"}, "clear_marks": {"A"},
 		"poll_now": {"r"}, "ack_alert": {"a"}, "resolve_alert": {"x"},
 		"run_schedule": {"x", "enter"}, "refresh": {"r"},
+		"shell": {"p"}, "action": {"x"}, "cancel": {"c"}, "export_results": {"e"},
 		"help": {"?"}, "quit": {"q"},
 	}
 	for _, a := range actions() {
@@ -333,8 +346,18 @@ func (m *Model) shortHelpItems() []helpItem {
 	tail := []helpItem{item(k.Command, "command"), item(k.Help, "help"), item(k.Quit, "quit")}
 	var items []helpItem
 	switch m.page {
+	case pageShell:
+		return m.shellHelpItems()
+	case pageActions:
+		items = m.actionsHelpItems()
 	case pageDetail:
-		items = []helpItem{item(k.Back, "back"), {moveLabel(k), "scroll"}}
+		items = []helpItem{item(k.Back, "back"), {moveLabel(k), "scroll"}, {keyTabPrev + "/" + keyTabNext, "tab"}}
+		if m.detailOnInventory() && m.may(engine.PermDevicesPoll) {
+			items = append(items, helpItem{keyCollect, "collect"})
+		}
+		if m.may(engine.PermActionsRun) {
+			items = append(items, item(k.Shell, "PowerShell"), item(k.RunAction, "action"))
+		}
 	case pageSettings:
 		items = []helpItem{item(k.Back, "back"), move}
 	case pageAlerts:
@@ -355,6 +378,9 @@ func (m *Model) shortHelpItems() []helpItem {
 		items = []helpItem{move, item(k.Filter, "filter"), item(k.Open, "detail"), item(k.Mark, "mark")}
 		if m.may(engine.PermDevicesPoll) {
 			items = append(items, item(k.PollNow, "poll now"))
+		}
+		if m.may(engine.PermActionsRun) {
+			items = append(items, item(k.RunAction, "action"), item(k.Shell, "PowerShell"))
 		}
 	}
 	return append(items, tail...)

@@ -63,7 +63,7 @@ func TestShortHelpReadsAsTheStatusLine(t *testing.T) {
 	m := New(newHubClient(nil), Options{})
 	tests := map[pageID]string{
 		pageDevices:  "j/k move  / filter  enter detail  space mark  : command  ? help  q quit",
-		pageDetail:   "esc back  j/k scroll  : command  ? help  q quit",
+		pageDetail:   "esc back  j/k scroll  left/right tab  : command  ? help  q quit",
 		pageSettings: "esc back  j/k move  : command  ? help  q quit",
 	}
 	for p, want := range tests {
@@ -157,7 +157,7 @@ func TestNormalizeKey(t *testing.T) {
 func TestActionsAreTheKeyMap(t *testing.T) {
 	k := DefaultKeyMap()
 	names := Actions()
-	if len(names) != 25 || !slices.Contains(names, "filter") || !slices.Contains(names, "mark_all") || !slices.Contains(names, "ack_alert") {
+	if len(names) != 29 || !slices.Contains(names, "filter") || !slices.Contains(names, "mark_all") || !slices.Contains(names, "ack_alert") {
 		t.Errorf("Actions() = %v", names)
 	}
 	seen := map[string]bool{}

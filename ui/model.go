@@ -70,6 +70,26 @@ type PoolSource interface {
 	PoolStats() engine.PoolStats
 }
 
+// CredentialAgeSource names the stored credentials older than the
+// rotation age (security.credential_max_age), e.g. "default (120 days)",
+// for the status bar's rotation reminder. Read once a second, in a
+// tea.Cmd; it must be cheap (main's localClient returns what the
+// engine's CredentialWatch found at its last check).
+type CredentialAgeSource interface {
+	StaleCredentials() []string
+}
+
+// staleCredsMsg carries what a CredentialAgeSource returned.
+type staleCredsMsg struct{ names []string }
+
+// InventorySource is the engine's stored inventory, for the detail
+// view's hardware, software, security and network tabs; read in the
+// detail load's tea.Cmd. Collecting goes through the Requester
+// (engine.CollectInventory).
+type InventorySource interface {
+	StoredInventory(ctx context.Context, id int64, categories []string) ([]engine.InventoryDoc, error)
+}
+
 // caps are the optional interfaces the Client implements; nil when not.
 type caps struct {
 	req    Requester
@@ -77,6 +97,8 @@ type caps struct {
 	health HealthSource
 	scheds ScheduleSource
 	pool   PoolSource
+	creds  CredentialAgeSource
+	inv    InventorySource
 }
 
 func capsOf(c Client) caps {
@@ -84,8 +106,10 @@ func capsOf(c Client) caps {
 	k.req, _ = c.(Requester)
 	k.alerts, _ = c.(AlertSource)
 	k.health, _ = c.(HealthSource)
+	k.inv, _ = c.(InventorySource)
 	k.scheds, _ = c.(ScheduleSource)
 	k.pool, _ = c.(PoolSource)
+	k.creds, _ = c.(CredentialAgeSource)
 	return k
 }
 
@@ -178,8 +202,14 @@ type Model struct {
 	audit     auditState
 	palette   palette
 
+	shell  *shellPane    // the remote PowerShell pane; nil when closed (rshell.go)
+	dialog *actionDialog // the action dialog; nil when closed (actions.go)
+	acts   *actionsState // the actions view, runs followed for toasts (actions_view.go)
+
 	pool    engine.PoolStats
 	hasPool bool // pool has been read
+
+	staleCreds []string // credentials due for rotation (CredentialAgeSource); shown in the status line
 
 	work        []work // requests the user started that are still running
 	workSeq     int
@@ -246,6 +276,7 @@ func New(c Client, opts Options) Model {
 		index:    make(map[int64]int),
 		grid:     newGrid(),
 		settings: settingsState{items: opts.Settings},
+		acts:     &actionsState{},
 	}
 	if len(startErrs) > 0 {
 		m.toast = toast{text: strings.Join(startErrs, "; "), err: true}
@@ -257,7 +288,10 @@ func New(c Client, opts Options) Model {
 // Quitting with q or ctrl+c does it already; main may also call it after
 // Run returns (safe to repeat) for the cases where the program ended
 // otherwise (killed, context done).
-func (m Model) Close() { m.feed.close() }
+func (m Model) Close() {
+	m.closeShellNow()
+	m.feed.close()
+}
 
 type tickMsg time.Time
 
@@ -279,6 +313,7 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.width, m.height = msg.Width, msg.Height
 		m.clamp()
 		m.clampScrolls()
+		m.layoutShell()
 		return m, nil
 
 	case tickMsg:
@@ -291,6 +326,9 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		}
 		if m.feed.caps.pool != nil {
 			cmds = append(cmds, m.feed.readPool)
+		}
+		if c := m.feed.caps.creds; c != nil {
+			cmds = append(cmds, func() tea.Msg { return staleCredsMsg{names: c.StaleCredentials()} })
 		}
 		return m, tea.Batch(cmds...)
 
@@ -324,6 +362,10 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 
 	case poolMsg:
 		m.pool, m.hasPool = msg.stats, true
+		return m, nil
+
+	case staleCredsMsg:
+		m.staleCreds = msg.names
 		return m, nil
 
 	case detailMsg:
@@ -365,6 +407,9 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m.key(msg)
 
 	case tea.PasteMsg:
+		if nm, ok := m.modalPaste(msg.Content); ok {
+			return nm, nil
+		}
 		text := strings.Map(printable, msg.Content)
 		switch {
 		case m.confirmQuit:
@@ -395,6 +440,9 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 
 	case tea.MouseClickMsg:
 		return m.click(msg.Mouse())
+	}
+	if nm, cmd, ok := m.actionsUpdate(msg); ok {
+		return nm, cmd
 	}
 	return m, nil
 }
@@ -459,7 +507,7 @@ func (m Model) quit() (tea.Model, tea.Cmd) {
 // quitOrAsk quits, or first asks when a request the user started is
 // still running: quitting cancels it.
 func (m Model) quitOrAsk() (tea.Model, tea.Cmd) {
-	if len(m.work) > 0 {
+	if len(m.work) > 0 { // requests, and action runs in progress (actions_view.go)
 		m.confirmQuit = true
 		return m, nil
 	}
@@ -480,6 +528,9 @@ func (m Model) confirmKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 // the page's own.
 func (m Model) key(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 	k := &m.keys
+	if nm, cmd, ok := m.modalKey(msg); ok { // the PowerShell pane, the action dialog
+		return nm, cmd
+	}
 	if msg.String() == "ctrl+c" {
 		return m.quit()
 	}
@@ -520,6 +571,9 @@ func (m Model) key(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 			return m.switchTo(tabs[s[0]-'1'].id)
 		}
 		return m, nil
+	}
+	if nm, cmd, ok := m.deviceKey(msg); ok { // p and x on a device (actions.go)
+		return nm, cmd
 	}
 	return pageOf(m.page).key(m, msg)
 }
@@ -594,6 +648,14 @@ func (m *Model) wheel(n int) {
 		m.schedules.follow()
 	case pageAudit:
 		m.audit.pos.scroll(n, len(m.audit.shown), m.listRows())
+	case pageShell:
+		if n < 0 {
+			m.shell.view.ScrollUp(-n)
+		} else {
+			m.shell.view.ScrollDown(n)
+		}
+	case pageActions:
+		m.actionsWheel(n)
 	}
 	m.clampScrolls()
 }

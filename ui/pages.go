@@ -19,6 +19,8 @@ const (
 	pageSchedules
 	pageAudit
 	pageSettings
+	pageActions // runs and the offline queue (actions_view.go)
+	pageShell   // the remote PowerShell pane, while open (rshell.go)
 )
 
 // page is one view of the console. The tab bar, the number keys, the
@@ -88,6 +90,22 @@ func pages() []page {
 		{
 			id: pageSettings, name: "settings", tab: "Settings", desc: "the effective configuration (read-only)",
 			body: (*Model).settingsBody, key: settingsKey, click: settingsClick,
+		},
+		{
+			id: pageActions, name: "actions", tab: "Actions", desc: "action runs, their results, the offline queue",
+			avail: func(m *Model) bool { return m.feed.caps.req != nil },
+			open:  openActions, body: (*Model).actionsBody, key: actionsKey, click: actionsClick,
+		},
+		{
+			id: pageShell, name: "shell", tab: "PS", desc: "the open remote PowerShell pane",
+			label: func(m *Model) string {
+				if m.shell != nil {
+					return "PS " + m.shell.host
+				}
+				return "PS"
+			},
+			avail: func(m *Model) bool { return m.shell != nil },
+			body:  (*Model).shellBody, key: func(m Model, _ tea.KeyPressMsg) (Model, tea.Cmd) { return m, nil }, click: noClick,
 		},
 	}
 }
@@ -175,6 +193,12 @@ func (m *Model) tabs() []tab {
 		}
 		total += ansi.StringWidth(labels[i]) + len(" 1  ") + 1
 	}
+	// When they do not fit, the tabs lose their right padding first.
+	pad := " "
+	if total-1 > m.width {
+		pad = ""
+		total -= len(ps)
+	}
 	if over := total - 1 - m.width; over > 0 {
 		for i, p := range ps {
 			if w := ansi.StringWidth(labels[i]); p.label != nil && w > len(p.tab) {
@@ -186,7 +210,7 @@ func (m *Model) tabs() []tab {
 	out := make([]tab, 0, len(ps))
 	x := 1
 	for i, p := range ps {
-		label := " " + itoa(i+1) + " " + labels[i] + " "
+		label := " " + itoa(i+1) + " " + labels[i] + pad
 		w := ansi.StringWidth(label)
 		out = append(out, tab{id: p.id, label: label, x: x, width: w})
 		x += w + 1

@@ -121,6 +121,24 @@ func commands() []command {
 		command{name: "export", args: "csv|json PATH", desc: "write the devices in view to a file",
 			complete: completeExport,
 			run:      runExport},
+		command{name: "queue", desc: "the offline queue (actions view)",
+			hidden: func(m *Model) bool { return !m.listed(pageOf(pageActions)) },
+			run: func(m Model, _ string) (Model, tea.Cmd) {
+				m.acts.focus, m.acts.open = 1, ""
+				return m.switchTo(pageActions)
+			}},
+		command{name: "export-results", args: "csv|json PATH", desc: "write the open run's per-device results to a file",
+			hidden: func(m *Model) bool { return m.acts.prog == nil },
+			complete: func(m *Model, args string) []suggestion {
+				out := completeWords(m, "export-results", args, []string{"csv", "json"}, nil)
+				for i := range out {
+					out[i].text += " "
+					out[i].show += " PATH"
+					out[i].final = false
+				}
+				return out
+			},
+			run: runExportResults},
 		command{name: "theme", args: "NAME", desc: "switch the theme",
 			complete: func(m *Model, args string) []suggestion {
 				return completeWords(m, "theme", args, themes.Names(), nil)

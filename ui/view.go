@@ -21,6 +21,8 @@ func (m Model) View() tea.View {
 	default:
 		content = m.screen()
 		switch {
+		case m.dialog != nil: // the action dialog (actions.go)
+			content = m.overlay(content, m.dialogBox(), -1, -1)
 		case m.showHelp:
 			content = m.overlay(content, m.helpBox(), -1, -1)
 		case m.palette.open:
@@ -209,6 +211,15 @@ func (m *Model) statusLine() string {
 	th, g := &m.theme, &m.theme.Glyphs
 	gr := &m.grid
 	var right []string
+	if n := len(m.staleCreds); n > 0 {
+		// The rotation reminder (security.credential_max_age), at most
+		// a third of the line.
+		text := "rotate credential " + m.staleCreds[0]
+		if n > 1 {
+			text = "rotate " + Thousands(n) + " credentials: " + strings.Join(m.staleCreds, ", ")
+		}
+		right = append(right, th.Warn.Render(ansi.Truncate(text, max(m.width/3, 20), g.Ellipsis)))
+	}
 	if n := len(gr.marks); n > 0 {
 		mk := th.Mark.Render(Thousands(n) + " selected")
 		if gr.hiddenMarks > 0 {

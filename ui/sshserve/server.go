@@ -42,6 +42,7 @@ type Engine interface {
 	ui.HealthSource
 	ui.ScheduleSource
 	ui.PoolSource
+	ui.InventorySource
 	Do(ctx context.Context, id engine.Identity, r engine.Request) (any, error)
 }
 

@@ -1,0 +1,472 @@
+package engine
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rmmhq/rmm/engine/scripts"
+	"github.com/rmmhq/rmm/store"
+)
+
+// Interactive remote PowerShell (the console's PowerShell pane). Each open
+// session is a dedicated WinRM shell on the host with the resident
+// PowerShell loop of psloop.go running in it: the same Create, Command,
+// Send and Receive as a warm poll, but a shell of its own, never shared
+// with polling and not counted against the pool's shells of the host.
+// Each line the user types is one loop request, so it runs in a fresh
+// runspace: variables, functions and the current directory do not carry
+// over from one line to the next (the loop's design; see loop.ps1).
+//
+// ctrl+c (ShellInterrupt) cancels the line: the loop command is signalled
+// to terminate and the shell deleted; the next line starts a new shell.
+// Sessions end on CloseShell, after DefaultShellIdle without a line, and
+// when the engine closes (every shell deleted on its host).
+
+// Remote shell limits.
+const (
+	DefaultShellIdle    = 10 * time.Minute // a session with no line for this long is closed
+	MaxShellsPerHost    = 3                // interactive sessions on one host at once (Windows allows 30 shells per user)
+	maxShells           = 100              // interactive sessions in one engine
+	shellLineMax        = time.Hour        // one line runs at most this long
+	shellCleanupTimeout = 5 * time.Second  // bound of the Signal and Delete that end a shell
+)
+
+// ErrShellInterrupted is the error of a line stopped by ShellInterrupt (or
+// by closing its session while it ran).
+var ErrShellInterrupted = errors.New("interrupted")
+
+// ErrNoShell is the error for a session that does not exist (any more):
+// closed, expired after DefaultShellIdle, or another user's.
+var ErrNoShell = errors.New("no such remote shell session")
+
+// ShellInfo describes an open remote shell session; OpenShell returns it.
+type ShellInfo struct {
+	SessionID string        `json:"session_id"`
+	DeviceID  int64         `json:"device_id"`
+	Host      string        `json:"host"`
+	OpenedAt  time.Time     `json:"opened_at"`
+	Idle      time.Duration `json:"idle_ns"` // the session closes after this long without a line
+}
+
+// ShellOutput is what one line produced; ShellRun returns it.
+type ShellOutput struct {
+	Output   string        `json:"output"`   // stdout as PowerShell formats it (Out-String), CRLF line ends
+	Errors   []string      `json:"errors"`   // the error records' messages
+	Exit     int           `json:"exit"`     // $LASTEXITCODE, or 1 when the line had errors
+	Duration time.Duration `json:"duration"` // as the engine measured it
+	Mode     string        `json:"mode"`     // ModeWarm (the resident loop) or ModeCold (a powershell.exe per line)
+}
+
+// shellBook holds the engine's remote shell sessions. Its zero value is
+// ready; closeShells ends it.
+type shellBook struct {
+	mu       sync.Mutex
+	sessions map[string]*rshell
+	closed   bool
+	idle     time.Duration  // 0: DefaultShellIdle (tests shorten it)
+	running  sync.WaitGroup // lines running and shells being deleted
+	seq      atomic.Uint64  // loop request ids
+}
+
+// rshell is one session. Its fields after host are guarded by the book's
+// mu; sh is used only by the line holding busy, or by whoever removed the
+// session from the book while it was not busy.
+type rshell struct {
+	id       string
+	owner    Identity
+	deviceID int64
+	host     string
+	opened   time.Time
+	ep       *endpoint // the host's listener with the session's credential
+
+	sh          *pooledShell // nil until the next line creates one
+	cold        bool         // the loop cannot start on this host: one powershell.exe per line
+	busy        bool
+	cancel      context.CancelFunc // the running line's
+	interrupted bool
+	gone        bool // removed from the book: the line that ends deletes the shell
+	lastUsed    time.Time
+	timer       *time.Timer // idle expiry
+}
+
+func (b *shellBook) idleTime() time.Duration {
+	if b.idle > 0 {
+		return b.idle
+	}
+	return DefaultShellIdle
+}
+
+// newShellID returns a session id: 16 random hex digits, "@", the host.
+func newShellID(host string) string {
+	var r [8]byte
+	_, _ = rand.Read(r[:]) // crypto/rand.Read never fails
+	return hex.EncodeToString(r[:]) + "@" + host
+}
+
+// shellHost is the host part of a session id, for audit rows.
+func shellHost(sessionID string) string {
+	if i := strings.LastIndexByte(sessionID, '@'); i >= 0 {
+		return sessionID[i+1:]
+	}
+	return sessionID
+}
+
+// sameCaller reports whether id may use a session opened by owner: the
+// same user through the same front end and connection.
+func sameCaller(owner, id Identity) bool {
+	return owner.User == id.User && owner.Via == id.Via && owner.RemoteAddr == id.RemoteAddr
+}
+
+// openShell opens a session on a device.
+func (e *Engine) openShell(ctx context.Context, id Identity, deviceID int64, host string) (ShellInfo, error) {
+	d, err := e.shellDevice(deviceID, host)
+	if err != nil {
+		return ShellInfo{}, err
+	}
+	b := &e.shells
+	b.mu.Lock()
+	switch {
+	case b.closed:
+		b.mu.Unlock()
+		return ShellInfo{}, fmt.Errorf("open shell on %s: %w", d.Hostname, errPoolClosed)
+	case len(b.sessions) >= maxShells:
+		b.mu.Unlock()
+		return ShellInfo{}, fmt.Errorf("open shell on %s: %d remote shells are open, the most one engine keeps", d.Hostname, maxShells)
+	}
+	n := 0
+	for _, s := range b.sessions {
+		if s.deviceID == d.ID {
+			n++
+		}
+	}
+	b.mu.Unlock()
+	if n >= MaxShellsPerHost {
+		return ShellInfo{}, fmt.Errorf("open shell on %s: %d remote shells are open there, the most rmm opens on one host", d.Hostname, MaxShellsPerHost)
+	}
+
+	o := e.options()
+	cctx, cancel := context.WithTimeout(ctx, o.Timeout)
+	defer cancel()
+	cred, err := e.credentialFor(cctx, o, d)
+	if err != nil {
+		return ShellInfo{}, err
+	}
+	// The device's transport policy applies as to polling: TLS verified
+	// with its CA bundle, Basic over plain HTTP refused unless allowed.
+	dt, err := e.transportFor(cctx, d)
+	if err != nil {
+		return ShellInfo{}, err
+	}
+	if !dt.pooled() {
+		return ShellInfo{}, &Error{Class: ClassConfiguration, Device: d.Hostname, Step: "open shell",
+			Err: fmt.Errorf("the PowerShell pane needs Basic authentication; this device uses %s, which rmm runs one command per shell through masterzen/winrm", d.Auth)}
+	}
+	t := e.pooledTarget(d, dt, cred)
+	client := t.client
+	if client == nil {
+		client = e.http
+	}
+	var bufs *sync.Pool
+	if e.pool != nil {
+		bufs = &e.pool.bufs
+	}
+	s := &rshell{
+		id: newShellID(d.Hostname), owner: id, deviceID: d.ID, host: d.Hostname, opened: time.Now().UTC(),
+		ep: newEndpoint(client, bufs, t.url, t.user, t.password),
+	}
+	// The shell and its loop start now, so an unreachable host says so
+	// at once and the first line is warm.
+	if s.sh, err = b.startShell(cctx, s); err != nil {
+		return ShellInfo{}, classed(d.Hostname, err)
+	}
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		b.deleteShell(s.sh)
+		return ShellInfo{}, fmt.Errorf("open shell on %s: %w", d.Hostname, errPoolClosed)
+	}
+	if b.sessions == nil {
+		b.sessions = make(map[string]*rshell)
+	}
+	b.sessions[s.id] = s
+	s.lastUsed = time.Now()
+	idle := b.idleTime()
+	s.timer = time.AfterFunc(idle, func() { e.expireShell(s) })
+	b.mu.Unlock()
+	e.log.Info("remote shell opened", "device", d.Hostname, "user", id.User, "via", string(id.Via))
+	return ShellInfo{SessionID: s.id, DeviceID: d.ID, Host: d.Hostname, OpenedAt: s.opened, Idle: idle}, nil
+}
+
+// shellDevice finds the device by id, else by hostname; both given must
+// agree.
+func (e *Engine) shellDevice(id int64, host string) (store.Device, error) {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	if id != 0 {
+		en, ok := e.devices[id]
+		if !ok {
+			return store.Device{}, fmt.Errorf("open shell: device %d not found", id)
+		}
+		if host != "" && !strings.EqualFold(host, en.dev.Hostname) {
+			return store.Device{}, fmt.Errorf("open shell: device %d is %s, not %s", id, en.dev.Hostname, host)
+		}
+		return en.dev, nil
+	}
+	for _, en := range e.devices {
+		if strings.EqualFold(en.dev.Hostname, host) {
+			return en.dev, nil
+		}
+	}
+	return store.Device{}, fmt.Errorf("open shell: device %q not found", host)
+}
+
+// startShell creates a WinRM shell on the session's host and starts the
+// resident loop in it (unless the host cannot run it).
+func (b *shellBook) startShell(ctx context.Context, s *rshell) (*pooledShell, error) {
+	shellID, err := s.ep.createShell(ctx)
+	if err != nil {
+		return nil, failed("create shell", err)
+	}
+	now := time.Now()
+	sh := &pooledShell{ep: s.ep, shellID: shellID, created: now, lastUsed: now}
+	b.mu.Lock()
+	cold := s.cold
+	b.mu.Unlock()
+	if cold {
+		return sh, nil
+	}
+	cmd, err := loopCommand()
+	if err == nil {
+		err = sh.startLoop(ctx, cmd)
+	}
+	if err != nil {
+		b.deleteShell(sh)
+		return nil, err
+	}
+	return sh, nil
+}
+
+// deleteShell ends what runs in a shell and deletes it, bounded by
+// shellCleanupTimeout whatever the caller's context.
+func (b *shellBook) deleteShell(sh *pooledShell) {
+	ctx, cancel := context.WithTimeout(context.Background(), shellCleanupTimeout)
+	defer cancel()
+	if w := sh.running; w != nil {
+		_ = sh.ep.signalTerminate(ctx, sh.shellID, w.commandID)
+	}
+	_ = sh.ep.deleteShell(ctx, sh.shellID) // a shell the host forgot is gone anyway
+}
+
+// session returns the caller's session.
+func (b *shellBook) sessionLocked(sessionID string, id Identity) (*rshell, error) {
+	s, ok := b.sessions[sessionID]
+	if !ok || !sameCaller(s.owner, id) {
+		return nil, fmt.Errorf("%s: %w", shellHost(sessionID), ErrNoShell)
+	}
+	return s, nil
+}
+
+// shellRun runs one line in a session.
+func (e *Engine) shellRun(ctx context.Context, id Identity, sessionID, line string) (ShellOutput, error) {
+	b := &e.shells
+	b.mu.Lock()
+	s, err := b.sessionLocked(sessionID, id)
+	if err != nil {
+		b.mu.Unlock()
+		return ShellOutput{}, err
+	}
+	if s.busy {
+		b.mu.Unlock()
+		return ShellOutput{}, fmt.Errorf("%s: a command is still running in this shell (ctrl+c interrupts it)", s.host)
+	}
+	rctx, cancel := context.WithTimeout(ctx, shellLineMax)
+	defer cancel()
+	s.busy, s.cancel, s.interrupted = true, cancel, false
+	s.timer.Stop()
+	sh := s.sh
+	s.sh = nil
+	b.running.Add(1)
+	b.mu.Unlock()
+
+	start := time.Now()
+	sh, res, err := b.runLine(rctx, s, sh, line)
+
+	b.mu.Lock()
+	interrupted := s.interrupted
+	s.busy, s.cancel = false, nil
+	gone := s.gone
+	if err == nil && !gone {
+		s.sh = sh // kept for the next line
+		sh = nil
+	}
+	s.lastUsed = time.Now()
+	if !gone {
+		s.timer.Reset(b.idleTime())
+	}
+	b.mu.Unlock()
+	if sh != nil {
+		// Interrupted, failed or closed meanwhile: terminate what runs and
+		// delete the shell; the next line starts a new one.
+		b.deleteShell(sh)
+	}
+	b.running.Done()
+	switch {
+	case interrupted:
+		return ShellOutput{}, fmt.Errorf("%s: %w", s.host, ErrShellInterrupted)
+	case err != nil:
+		return ShellOutput{}, classed(s.host, err)
+	}
+	res.Duration = time.Since(start)
+	return res, nil
+}
+
+// runLine runs a line on the session's shell, creating one when there is
+// none. A shell the host forgot (reboot, its idle timeout) is replaced
+// once. It returns the shell to keep or delete (nil when none is left).
+func (b *shellBook) runLine(ctx context.Context, s *rshell, sh *pooledShell, line string) (*pooledShell, ShellOutput, error) {
+	sc := newPSScript(scripts.Script{Name: "shell", Body: line})
+	for retried := false; ; retried = true {
+		var err error
+		if sh == nil {
+			if sh, err = b.startShell(ctx, s); err != nil {
+				return nil, ShellOutput{}, err
+			}
+		}
+		res, err := b.runOn(ctx, s, sh, sc)
+		if err == nil {
+			out := ShellOutput{Output: string(res.stdout), Errors: res.errors, Exit: res.exit, Mode: res.mode}
+			if out.Errors == nil {
+				out.Errors = []string{}
+			}
+			return sh, out, nil
+		}
+		if isShellLost(err) && !retried && ctx.Err() == nil {
+			sh.running = nil // nothing runs in a shell that is gone
+			b.deleteShell(sh)
+			sh = nil
+			continue
+		}
+		return sh, ShellOutput{}, err
+	}
+}
+
+// runOn runs one script on a session's shell: through its loop, or as a
+// powershell.exe of its own where the loop cannot start.
+func (b *shellBook) runOn(ctx context.Context, s *rshell, sh *pooledShell, sc *psScript) (scriptResult, error) {
+	if sh.loop == nil {
+		return sh.runCold(ctx, sc)
+	}
+	res, err := sh.request(ctx, "s"+requestID(b.seq.Add(1)), sc)
+	if le, ok := isLoopExit(err); ok && !le.ready {
+		b.mu.Lock()
+		s.cold = true
+		b.mu.Unlock()
+		return sh.runCold(ctx, sc)
+	}
+	return res, err
+}
+
+// shellInterrupt stops the line running in a session, if any.
+func (e *Engine) shellInterrupt(id Identity, sessionID string) error {
+	b := &e.shells
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	s, err := b.sessionLocked(sessionID, id)
+	if err != nil {
+		return err
+	}
+	if s.busy && s.cancel != nil {
+		s.interrupted = true
+		s.cancel()
+	}
+	return nil
+}
+
+// closeShell ends a session: a running line is interrupted, the shell
+// deleted.
+func (e *Engine) closeShell(id Identity, sessionID string) error {
+	b := &e.shells
+	b.mu.Lock()
+	s, err := b.sessionLocked(sessionID, id)
+	if err != nil {
+		b.mu.Unlock()
+		return err
+	}
+	sh := b.removeLocked(s)
+	b.mu.Unlock()
+	if sh != nil {
+		b.deleteShell(sh)
+	}
+	return nil
+}
+
+// removeLocked takes a session out of the book. It returns the shell to
+// delete when no line is running; a running line is interrupted and
+// deletes its shell when it ends. b.mu must be held.
+func (b *shellBook) removeLocked(s *rshell) *pooledShell {
+	delete(b.sessions, s.id)
+	s.gone = true
+	s.timer.Stop()
+	if s.busy {
+		s.interrupted = true
+		s.cancel()
+		return nil
+	}
+	sh := s.sh
+	s.sh = nil
+	return sh
+}
+
+// expireShell closes a session idle for longer than the idle time.
+func (e *Engine) expireShell(s *rshell) {
+	b := &e.shells
+	b.mu.Lock()
+	if b.closed || s.gone || s.busy || time.Since(s.lastUsed) < b.idleTime() {
+		b.mu.Unlock()
+		return
+	}
+	b.running.Add(1)
+	sh := b.removeLocked(s)
+	idle := b.idleTime()
+	b.mu.Unlock()
+	defer b.running.Done()
+	if sh != nil {
+		b.deleteShell(sh)
+	}
+	e.log.Info("remote shell closed after idle time", "device", s.host, "user", s.owner.User, "idle", idle)
+}
+
+// closeShells ends every session and waits for their shells to be
+// deleted: the engine is closing.
+func (e *Engine) closeShells() {
+	b := &e.shells
+	b.mu.Lock()
+	b.closed = true
+	var shells []*pooledShell
+	for _, s := range b.sessions {
+		if sh := b.removeLocked(s); sh != nil {
+			shells = append(shells, sh)
+		}
+	}
+	b.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, sh := range shells {
+		wg.Go(func() { b.deleteShell(sh) })
+	}
+	wg.Wait()
+	b.running.Wait() // lines interrupted above delete their own shells
+}
+
+// ShellSessions is how many remote shell sessions are open.
+func (e *Engine) ShellSessions() int {
+	e.shells.mu.Lock()
+	defer e.shells.mu.Unlock()
+	return len(e.shells.sessions)
+}

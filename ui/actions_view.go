@@ -1,0 +1,797 @@
+package ui
+
+import (
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"io"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
+	"github.com/charmbracelet/x/ansi"
+
+	"github.com/rmmhq/rmm/engine"
+)
+
+// The Actions view: the recent runs (ListRuns) with their progress, and
+// the offline queue (ListQueue), whose entries can be cancelled. Enter on
+// a run opens its progress: counts, a bar, the results grouped by outcome
+// and per device; enter on a device shows its full output. The console
+// reads the engine once a second while the view is shown, and every
+// runPollEvery while a run is open or a run this console started has not
+// finished (a toast says when it does, and q asks before quitting).
+
+// Polling intervals and list sizes.
+const (
+	runPollEvery  = 300 * time.Millisecond
+	listPollEvery = time.Second
+	runsShown     = 100
+	groupsShown   = 5
+)
+
+// actionsState is the Actions view and the runs the console follows.
+type actionsState struct {
+	read     bool
+	runs     []engine.RunSummary
+	runsErr  error
+	queue    []engine.QueueEntry
+	queueErr error
+	focus    int // 0: runs, 1: the offline queue
+	runPos   listPos
+	queuePos listPos
+
+	open    string // the run shown in full; "" for the lists
+	prog    *engine.RunProgress
+	progErr error
+	resPos  listPos
+	output  bool // the selected device's output is shown
+	outOff  int
+
+	follow  map[string]followed // runs started here and not yet seen finished
+	workSeq int                 // negative work ids for followed runs
+	ticking bool                // a poll chain is running
+	seq     int
+
+	// shellSession is the PowerShell pane's open session, so that Close
+	// (called on any copy of the Model) can end it.
+	shellSession string
+}
+
+// followed is a run this console started.
+type followed struct {
+	title  string
+	workID int
+}
+
+// actionsTickMsg is the poll chain's clock.
+type actionsTickMsg struct{}
+
+// actionsMsg is what one poll read.
+type actionsMsg struct {
+	seq      int
+	chain    bool // from the poll chain: schedule the next
+	runs     []engine.RunSummary
+	runsErr  error
+	readRuns bool
+	queue    []engine.QueueEntry
+	queueErr error
+	readQ    bool
+	prog     map[string]engine.RunProgress
+	progErr  map[string]error
+}
+
+// actionDoneMsg is a finished CancelRun or CancelQueued.
+type actionDoneMsg struct {
+	text string
+	err  error
+}
+
+// openActions shows the view and starts reading the engine.
+func openActions(m Model) (Model, tea.Cmd, error) {
+	return m, m.pollActions(), nil
+}
+
+// pollActions starts the poll chain unless one runs.
+func (m *Model) pollActions() tea.Cmd {
+	if m.acts.ticking {
+		return nil
+	}
+	m.acts.ticking = true
+	return m.loadActions(true)
+}
+
+// pollNeeded reports whether the chain goes on, and how often.
+func (m *Model) pollNeeded() (time.Duration, bool) {
+	a := m.acts
+	if len(a.follow) > 0 || (m.page == pageActions && a.open != "" && (a.prog == nil || !a.prog.Finished)) {
+		return runPollEvery, true
+	}
+	if m.page == pageActions {
+		return listPollEvery, true
+	}
+	return 0, false
+}
+
+// loadActions reads what the view and the followed runs need. A load of
+// the poll chain schedules the next; another (a key asking for fresh
+// data now) does not.
+func (m *Model) loadActions(chain bool) tea.Cmd {
+	rq := m.feed.caps.req
+	if rq == nil {
+		if chain {
+			m.acts.ticking = false
+		}
+		return nil
+	}
+	a := m.acts
+	a.seq++
+	msg := actionsMsg{seq: a.seq, chain: chain, prog: map[string]engine.RunProgress{}, progErr: map[string]error{}}
+	lists := m.page == pageActions && a.open == ""
+	var ids []string
+	if m.page == pageActions && a.open != "" {
+		ids = append(ids, a.open)
+	}
+	for id := range a.follow {
+		if !slices.Contains(ids, id) {
+			ids = append(ids, id)
+		}
+	}
+	ctx := m.feed.ctx
+	return func() tea.Msg {
+		if lists {
+			msg.readRuns, msg.readQ = true, true
+			res, err := rq.Do(ctx, engine.ListRuns{Limit: runsShown})
+			msg.runs, _ = res.([]engine.RunSummary)
+			msg.runsErr = err
+			res, err = rq.Do(ctx, engine.ListQueue{})
+			msg.queue, _ = res.([]engine.QueueEntry)
+			msg.queueErr = err
+		}
+		for _, id := range ids {
+			res, err := rq.Do(ctx, engine.GetRun{RunID: id})
+			if p, ok := res.(engine.RunProgress); ok && err == nil {
+				msg.prog[id] = p
+			} else {
+				msg.progErr[id] = err
+			}
+		}
+		return msg
+	}
+}
+
+// actionsUpdate takes the messages of the dialog, the view and the pane.
+func (m Model) actionsUpdate(msg tea.Msg) (Model, tea.Cmd, bool) {
+	switch msg := msg.(type) {
+	case shellMsg:
+		return m, m.shellDone(msg), true
+	case shellClosedMsg:
+		if msg.err != nil {
+			return m, m.notify(msg.err.Error(), true), true
+		}
+		return m, nil, true
+	case runStartedMsg:
+		return m.runStarted(msg)
+	case actionsTickMsg:
+		if _, ok := m.pollNeeded(); !ok || m.quitting {
+			m.acts.ticking = false
+			return m, nil, true
+		}
+		return m, m.loadActions(true), true
+	case actionsMsg:
+		return m, m.actionsLoaded(msg), true
+	case actionDoneMsg:
+		if msg.err != nil {
+			return m, m.notify(msg.err.Error(), true), true
+		}
+		return m, m.notify(msg.text, false), true
+	case resultsExportedMsg:
+		if msg.err != nil {
+			return m, m.notify(msg.err.Error(), true), true
+		}
+		return m, m.notify("exported "+Thousands(msg.n)+" "+plural(msg.n, "result", "results")+" to "+msg.path, false), true
+	}
+	return m, nil, false
+}
+
+// runStarted takes a finished StartRun: the Actions view opens on the
+// run, and the console follows it.
+func (m Model) runStarted(msg runStartedMsg) (Model, tea.Cmd, bool) {
+	m.dialog = nil
+	if msg.err != nil {
+		return m, m.notify(msg.err.Error(), true), true
+	}
+	a := m.acts
+	if a.follow == nil {
+		a.follow = map[string]followed{}
+	}
+	a.workSeq--
+	a.follow[msg.info.ID] = followed{title: msg.name, workID: a.workSeq}
+	m.work = append(slices.Clone(m.work), work{id: a.workSeq, what: "the run " + msg.name})
+	a.open, a.prog, a.progErr, a.output, a.resPos = msg.info.ID, nil, nil, false, listPos{}
+	m.clearMarks() // the marks did their job
+	m.page = pageActions
+	toast := m.notify(msg.name+": started on "+Thousands(msg.info.Total)+" "+plural(msg.info.Total, "device", "devices"), false)
+	return m, tea.Batch(toast, m.pollActions()), true
+}
+
+// actionsLoaded applies a poll, toasts the followed runs that finished,
+// and schedules the next poll.
+func (m *Model) actionsLoaded(msg actionsMsg) (cmd tea.Cmd) {
+	a := m.acts
+	if msg.chain {
+		defer func() {
+			if d, ok := m.pollNeeded(); ok && !m.quitting {
+				cmd = tea.Batch(cmd, tea.Tick(d, func(time.Time) tea.Msg { return actionsTickMsg{} }))
+			} else {
+				a.ticking = false
+			}
+		}()
+	}
+	if msg.seq != a.seq {
+		return nil // a newer load is on its way; the chain goes on
+	}
+	if msg.readRuns {
+		a.read, a.runs, a.runsErr = true, msg.runs, msg.runsErr
+		a.queue, a.queueErr = msg.queue, msg.queueErr
+		a.runPos.clamp(len(a.runs), m.actionsListRows(0))
+		a.queuePos.clamp(len(a.queue), m.actionsListRows(1))
+	}
+	if a.open != "" {
+		if p, ok := msg.prog[a.open]; ok {
+			a.prog, a.progErr = &p, nil
+			a.resPos.clamp(len(p.Results), m.runRows())
+		} else if err, ok := msg.progErr[a.open]; ok {
+			a.progErr = err
+		}
+	}
+	var cmds []tea.Cmd
+	for id, f := range a.follow {
+		p, ok := msg.prog[id]
+		if !ok {
+			if _, failed := msg.progErr[id]; failed {
+				m.unfollow(id) // the engine cannot say: stop waiting for it
+			}
+			continue
+		}
+		if i := slices.IndexFunc(m.work, func(w work) bool { return w.id == f.workID }); i >= 0 {
+			m.work = slices.Clone(m.work)
+			m.work[i].what = "the run " + f.title + " (" + Thousands(runDone(p.RunSummary)) + "/" + Thousands(p.Total) + " done)"
+		}
+		if p.Finished {
+			m.unfollow(id)
+			cmds = append(cmds, m.notify(f.title+" finished: "+runCounts(p.RunSummary), false))
+		}
+	}
+	return tea.Batch(cmds...)
+}
+
+// unfollow stops following a run, and its quit question.
+func (m *Model) unfollow(id string) {
+	f := m.acts.follow[id]
+	delete(m.acts.follow, id)
+	if i := slices.IndexFunc(m.work, func(w work) bool { return w.id == f.workID }); i >= 0 {
+		m.work = slices.Delete(slices.Clone(m.work), i, i+1)
+	}
+	if len(m.work) == 0 {
+		m.confirmQuit = false
+	}
+}
+
+// runDone counts the devices a run is done with.
+func runDone(s engine.RunSummary) int {
+	return s.Completed + s.Failed + s.Cancelled + s.Expired
+}
+
+// runCounts is "48 Completed, 2 Failed, 1 Queued": the non-zero counts.
+func runCounts(s engine.RunSummary) string {
+	var parts []string
+	for _, c := range []struct {
+		n    int
+		name string
+	}{{s.Completed, engine.ActionCompleted}, {s.Failed, engine.ActionFailed}, {s.Queued, engine.ActionQueued},
+		{s.Running, engine.ActionRunning}, {s.Pending, engine.ActionPending}, {s.Cancelled, engine.ActionCancelled}, {s.Expired, engine.ActionExpired}} {
+		if c.n > 0 {
+			parts = append(parts, Thousands(c.n)+" "+c.name)
+		}
+	}
+	if len(parts) == 0 {
+		return "no devices"
+	}
+	return strings.Join(parts, ", ")
+}
+
+// runState is a run's one-word state.
+func runState(s engine.RunSummary) string {
+	switch {
+	case !s.Finished:
+		return "Running"
+	case s.Cancelled > 0:
+		return "Cancelled"
+	case s.Failed > 0 || s.Expired > 0:
+		return "Failed"
+	case s.Queued > 0:
+		return "Queued"
+	}
+	return "Completed"
+}
+
+// actionsListRows is how many rows each list of the view shows: the page
+// is shared by the runs (list 0) and the queue (list 1).
+func (m *Model) actionsListRows(list int) int {
+	avail := max(m.bodyHeight()-4, 2) // two section titles, two column title lines
+	runs := max(avail*3/5, 1)
+	if list == 0 {
+		return runs
+	}
+	return max(avail-runs, 1)
+}
+
+// runRows is how many result rows the run view shows.
+func (m *Model) runRows() int {
+	return max(m.bodyHeight()-6-min(groupsShown, m.groupCount())-listFooter, 1)
+}
+
+func (m *Model) groupCount() int {
+	if m.acts.prog == nil {
+		return 0
+	}
+	return len(m.acts.prog.Groups)
+}
+
+// actionsKey handles the view's keys.
+func actionsKey(m Model, msg tea.KeyPressMsg) (Model, tea.Cmd) {
+	a := m.acts
+	k := &m.keys
+	switch {
+	case a.open != "" && a.output:
+		switch {
+		case key.Matches(msg, k.Back):
+			a.output, a.outOff = false, 0
+		case key.Matches(msg, k.Up):
+			a.outOff--
+		case key.Matches(msg, k.Down):
+			a.outOff++
+		case key.Matches(msg, k.PageUp, k.HalfUp):
+			a.outOff -= max(m.bodyHeight()/2, 1)
+		case key.Matches(msg, k.PageDown, k.HalfDown):
+			a.outOff += max(m.bodyHeight()/2, 1)
+		case key.Matches(msg, k.Top):
+			a.outOff = 0
+		}
+		a.outOff = max(a.outOff, 0)
+		return m, nil
+	case a.open != "":
+		n := 0
+		if a.prog != nil {
+			n = len(a.prog.Results)
+		}
+		switch {
+		case key.Matches(msg, k.Back):
+			a.open, a.prog, a.progErr = "", nil, nil
+			return m, tea.Batch(m.loadActions(false), m.pollActions())
+		case key.Matches(msg, k.Open):
+			if n > 0 {
+				a.output, a.outOff = true, 0
+			}
+		case key.Matches(msg, k.Cancel):
+			return m, m.cancelRun(a.open)
+		case key.Matches(msg, k.ExportRun):
+			m.palette = palette{open: true, sel: -1, input: "export-results csv rmm-run-" + a.open + ".csv"}
+		default:
+			a.resPos.move(k, msg, n, m.runRows())
+		}
+		return m, nil
+	}
+	switch {
+	case msg.String() == "tab" || msg.String() == "shift+tab":
+		a.focus = 1 - a.focus
+	case key.Matches(msg, k.Back):
+		m.page = pageDevices
+	case key.Matches(msg, k.Open):
+		if a.focus == 0 && a.runPos.cursor < len(a.runs) {
+			a.open, a.prog, a.progErr, a.resPos, a.output = a.runs[a.runPos.cursor].ID, nil, nil, listPos{}, false
+			return m, tea.Batch(m.loadActions(false), m.pollActions())
+		}
+	case key.Matches(msg, k.Cancel):
+		if a.focus == 0 && a.runPos.cursor < len(a.runs) {
+			return m, m.cancelRun(a.runs[a.runPos.cursor].ID)
+		}
+		if a.focus == 1 && a.queuePos.cursor < len(a.queue) {
+			e := a.queue[a.queuePos.cursor]
+			return m, m.actionRequest(engine.CancelQueued{ID: e.ID}, "cancelled queued "+e.Action+" on "+e.Host)
+		}
+	default:
+		if a.focus == 0 {
+			a.runPos.move(k, msg, len(a.runs), m.actionsListRows(0))
+		} else {
+			a.queuePos.move(k, msg, len(a.queue), m.actionsListRows(1))
+		}
+	}
+	return m, nil
+}
+
+// actionsClick selects the clicked row: a run or a queue entry in the
+// lists, a device in an open run.
+func actionsClick(m Model, _, y int) (Model, tea.Cmd) {
+	a := m.acts
+	switch {
+	case a.open != "" && a.output:
+	case a.open != "":
+		if a.prog != nil {
+			titles := 4 + min(groupsShown, len(a.prog.Groups)) // header, bar, counts, the groups, a blank line
+			if len(a.prog.Groups) > groupsShown {
+				titles++
+			}
+			a.resPos.click(y-titles+1, len(a.prog.Results), m.runRows())
+		}
+	default:
+		vis := m.actionsListRows(0)
+		if y >= 2 && y < 2+vis {
+			a.focus = 0
+			a.runPos.click(y-1, len(a.runs), vis)
+		} else if y >= 4+vis {
+			a.focus = 1
+			a.queuePos.click(y-3-vis, len(a.queue), m.actionsListRows(1))
+		}
+	}
+	return m, nil
+}
+
+// cancelRun asks the engine to cancel a run.
+func (m *Model) cancelRun(id string) tea.Cmd {
+	return m.actionRequest(engine.CancelRun{RunID: id}, "cancelling run "+id)
+}
+
+// actionRequest sends a request whose outcome is a toast.
+func (m *Model) actionRequest(r engine.Request, done string) tea.Cmd {
+	rq, ctx := m.feed.caps.req, m.feed.ctx
+	if rq == nil {
+		return m.notify(r.Action()+": this console cannot send requests to the engine", true)
+	}
+	return func() tea.Msg {
+		_, err := rq.Do(ctx, r)
+		return actionDoneMsg{text: done, err: err}
+	}
+}
+
+// actionsHelpItems is the status line's help for the view.
+func (m *Model) actionsHelpItems() []helpItem {
+	k := &m.keys
+	move := helpItem{moveLabel(k), "move"}
+	a := m.acts
+	switch {
+	case a.open != "" && a.output:
+		return []helpItem{{moveLabel(k), "scroll"}, item(k.Back, "back")}
+	case a.open != "":
+		items := []helpItem{move, item(k.Open, "output")}
+		if m.may(engine.PermActionsRun) {
+			items = append(items, item(k.Cancel, "cancel run"))
+		}
+		return append(items, item(k.ExportRun, "export"), item(k.Back, "back"))
+	}
+	items := []helpItem{move, {"tab", "runs/queue"}, item(k.Open, "open run")}
+	if m.may(engine.PermActionsRun) {
+		items = append(items, item(k.Cancel, "cancel"))
+	}
+	return append(items, item(k.Back, "back"))
+}
+
+// actionsBody draws the view.
+func (m *Model) actionsBody(height int) []string {
+	a := m.acts
+	switch {
+	case a.open != "" && a.output:
+		return m.outputBody(height)
+	case a.open != "":
+		return m.runBody(height)
+	}
+	th, g := &m.theme, &m.theme.Glyphs
+	ell := g.Ellipsis
+	var out []string
+	// Runs.
+	title := "Runs"
+	if a.focus == 0 {
+		title = g.Pointer + " " + title
+	}
+	out = append(out, th.Section.Render(title))
+	runCols := []listCell{{title: "STARTED", width: 14}, {title: "ACTION", width: 14}, {title: "BY", width: 10},
+		{title: "STATE", width: 9}, {title: "DONE", width: 9, right: true}}
+	runCols = append(runCols, listCell{title: "RESULTS", width: max(m.flexWidth(runCols), 8)})
+	out = append(out, m.listTitles(runCols))
+	vis := m.actionsListRows(0)
+	loc := m.now().Location()
+	switch {
+	case !a.read:
+		out = append(out, th.Muted.Render("  reading runs"+ell))
+	case a.runsErr != nil:
+		out = append(out, th.Error.Render("  "+m.clean(oneLine(a.runsErr.Error()))))
+	case len(a.runs) == 0:
+		out = append(out, th.Muted.Render("  No runs yet. Mark devices in the grid and press "+firstKey(m.keys.RunAction)+"."))
+	}
+	for i := a.runPos.offset; i < min(a.runPos.offset+vis, len(a.runs)); i++ {
+		r := a.runs[i]
+		sel := a.focus == 0 && i == a.runPos.cursor
+		cells := []string{
+			fit(r.StartedAt.In(loc).Format("01-02 15:04:05"), 14, false, ell),
+			fit(r.Action, 14, false, ell),
+			fit(r.RequestedBy, 10, false, ell),
+			fit(runState(r), 9, false, ell),
+			fit(Thousands(runDone(r))+"/"+Thousands(r.Total), 9, true, ell),
+			fit(runCounts(r), runCols[5].width, false, ell),
+		}
+		if !sel {
+			cells[3] = m.stateInk(runState(r)).Render(cells[3])
+		}
+		out = append(out, m.listLine(cells, sel))
+	}
+	for len(out) < 2+vis {
+		out = append(out, "")
+	}
+	// The offline queue.
+	title = "Offline queue"
+	if a.focus == 1 {
+		title = g.Pointer + " " + title
+	}
+	out = append(out, th.Section.Render(title+th.Muted.Render("  (actions waiting for their device to come back)")))
+	qCols := []listCell{{title: "ID", width: 4, right: true}, {title: "HOST", width: 14}, {title: "ACTION", width: 12},
+		{title: "BY", width: 8}, {title: "STATE", width: 9}, {title: "EXPIRES", width: 11}}
+	qCols = append(qCols, listCell{title: "LAST ERROR", width: max(m.flexWidth(qCols), 8)})
+	out = append(out, m.listTitles(qCols))
+	switch {
+	case a.queueErr != nil:
+		out = append(out, th.Error.Render("  "+m.clean(oneLine(a.queueErr.Error()))))
+	case a.read && len(a.queue) == 0:
+		out = append(out, th.Muted.Render("  The offline queue is empty."))
+	}
+	qvis := m.actionsListRows(1)
+	for i := a.queuePos.offset; i < min(a.queuePos.offset+qvis, len(a.queue)); i++ {
+		e := a.queue[i]
+		sel := a.focus == 1 && i == a.queuePos.cursor
+		cells := []string{
+			fit(strconv.FormatInt(e.ID, 10), 4, true, ell),
+			fit(e.Host, 14, false, ell),
+			fit(e.Action, 12, false, ell),
+			fit(e.RequestedBy, 8, false, ell),
+			fit(e.State, 9, false, ell),
+			fit(e.ExpiresAt.In(loc).Format("01-02 15:04"), 11, false, ell),
+			fit(m.clean(oneLine(e.LastError)), qCols[6].width, false, ell),
+		}
+		out = append(out, m.listLine(cells, sel))
+	}
+	return padLines(out, height)
+}
+
+// stateInk is the style of an action or run status.
+func (m *Model) stateInk(s string) lipgloss.Style {
+	th := &m.theme
+	switch s {
+	case engine.ActionCompleted:
+		return th.Online
+	case engine.ActionFailed, engine.ActionExpired:
+		return th.Error
+	case engine.ActionCancelled, engine.ActionQueued:
+		return th.Warn
+	}
+	return th.Text
+}
+
+// progressBar is a bar width cells wide filled to done/total, in the
+// theme's glyphs (ASCII in the ascii theme).
+func (m *Model) progressBar(done, total, width int) string {
+	g := &m.theme.Glyphs
+	full := 0
+	if total > 0 {
+		full = min(done*width/total, width)
+	}
+	return m.theme.BarFill.Render(strings.Repeat(g.BarFull, full)) + m.theme.BarTrack.Render(strings.Repeat(g.BarEmpty, width-full))
+}
+
+// runBody draws the open run: state, bar and counts, the grouped
+// results, the devices.
+func (m *Model) runBody(height int) []string {
+	a := m.acts
+	th, g := &m.theme, &m.theme.Glyphs
+	ell := g.Ellipsis
+	if a.prog == nil {
+		if a.progErr != nil {
+			return padLines([]string{th.Error.Render(" run " + a.open + ": " + m.clean(oneLine(a.progErr.Error())))}, height)
+		}
+		return padLines([]string{th.Muted.Render(" reading run " + a.open + ell)}, height)
+	}
+	p := a.prog
+	var out []string
+	head := " Run " + p.ID + "  " + p.Action + "  by " + p.RequestedBy + "  started " + RelativeAge(m.now(), p.StartedAt)
+	out = append(out, th.Section.Render(fit(head, m.width, false, ell)))
+	done := runDone(p.RunSummary)
+	state := m.stateInk(runState(p.RunSummary)).Render(runState(p.RunSummary))
+	out = append(out, " "+m.progressBar(done, p.Total, 30)+"  "+th.Text.Render(Thousands(done)+"/"+Thousands(p.Total)+" done")+"  "+state)
+	counts := "done " + Thousands(done) + "  failed " + Thousands(p.Failed) + "  queued " + Thousands(p.Queued) +
+		"  remaining " + Thousands(p.Pending+p.Running) + "  (running " + Thousands(p.Running) + ", cancelled " + Thousands(p.Cancelled) + ")"
+	out = append(out, th.Muted.Render(fit(" "+counts, m.width, false, ell)))
+	for i, gr := range p.Groups {
+		if i == groupsShown {
+			break
+		}
+		line := fit(Thousands(gr.Count), 7, true, ell) + " " + gr.Status
+		if gr.Message != "" {
+			line += ": " + m.clean(oneLine(gr.Message))
+		}
+		out = append(out, m.stateInk(gr.Status).Render(fit(line, m.width, false, ell)))
+	}
+	if len(p.Groups) > groupsShown {
+		out = append(out, th.Muted.Render("        and "+Thousands(len(p.Groups)-groupsShown)+" more outcomes"))
+	}
+	out = append(out, "")
+	cols := []listCell{{title: "HOST", width: 18}, {title: "STATUS", width: 10}, {title: "TOOK", width: 7, right: true}, {title: "TRIES", width: 5, right: true}}
+	cols = append(cols, listCell{title: "MESSAGE", width: max(m.flexWidth(cols), 8)})
+	out = append(out, m.listTitles(cols))
+	vis := m.runRows()
+	a.resPos.clamp(len(p.Results), vis)
+	for i := a.resPos.offset; i < min(a.resPos.offset+vis, len(p.Results)); i++ {
+		r := p.Results[i]
+		sel := i == a.resPos.cursor
+		took := ""
+		if r.Duration > 0 {
+			took = Took(r.Duration)
+		}
+		cells := []string{fit(r.Host, 18, false, ell), fit(r.Status, 10, false, ell), fit(took, 7, true, ell),
+			fit(strconv.Itoa(r.Attempts), 5, true, ell), fit(m.clean(oneLine(r.Message)), cols[4].width, false, ell)}
+		if !sel {
+			cells[1] = m.stateInk(r.Status).Render(cells[1])
+		}
+		out = append(out, m.listLine(cells, sel))
+	}
+	out = padLines(out, height-listFooter)
+	if a.resPos.cursor < len(p.Results) {
+		r := p.Results[a.resPos.cursor]
+		out = append(out, "", th.Text.Render(fit(" "+r.Host+": "+m.clean(oneLine(r.Message)), m.width, false, ell)),
+			th.Muted.Render(fit(" "+firstKey(m.keys.Open)+" shows the full output", m.width, false, ell)))
+	}
+	return padLines(out, height)
+}
+
+// outputBody is one device's full result.
+func (m *Model) outputBody(height int) []string {
+	a := m.acts
+	th := &m.theme
+	p := a.prog
+	if p == nil || a.resPos.cursor >= len(p.Results) {
+		return padLines(nil, height)
+	}
+	r := p.Results[a.resPos.cursor]
+	lines := []string{th.Section.Render(" " + r.Host + "  " + r.Action + "  " + r.Status)}
+	exit := "none"
+	if r.ExitCode != nil {
+		exit = strconv.Itoa(*r.ExitCode)
+	}
+	lines = append(lines, th.Muted.Render(" exit code "+exit+", "+strconv.Itoa(r.Attempts)+" "+plural(r.Attempts, "attempt", "attempts")+
+		", took "+Took(r.Duration)+", script version "+strconv.Itoa(r.ScriptVersion)))
+	lines = append(lines, th.Text.Render(" "+m.clean(r.Message)), "", th.Label.Render(" stdout"))
+	for l := range strings.SplitSeq(strings.ReplaceAll(strings.TrimRight(r.Stdout, "\r\n"), "\r\n", "\n"), "\n") {
+		lines = append(lines, " "+m.clean(l))
+	}
+	lines = append(lines, "", th.Label.Render(" stderr"))
+	for l := range strings.SplitSeq(strings.ReplaceAll(strings.TrimRight(r.Stderr, "\r\n"), "\r\n", "\n"), "\n") {
+		lines = append(lines, th.Error.Render(" "+m.clean(l)))
+	}
+	a.outOff = min(a.outOff, max(len(lines)-height, 0))
+	lines = lines[a.outOff:]
+	for i, l := range lines {
+		lines[i] = ansi.Truncate(l, m.width, th.Glyphs.Ellipsis)
+	}
+	return padLines(lines, height)
+}
+
+// resultsExportedMsg is a finished :export-results.
+type resultsExportedMsg struct {
+	n    int
+	path string
+	err  error
+}
+
+// runExportResults is :export-results csv|json PATH: the open run's
+// per-device results.
+func runExportResults(m Model, args string) (Model, tea.Cmd) {
+	format, path, _ := strings.Cut(strings.TrimLeft(args, " "), " ")
+	format, path = strings.ToLower(format), strings.TrimSpace(path)
+	if format != "csv" && format != "json" {
+		return m, m.notify("export-results: format "+strconv.Quote(format)+" is not csv or json (usage: :export-results csv|json PATH)", true)
+	}
+	if path == "" {
+		return m, m.notify("usage: :export-results "+format+" PATH", true)
+	}
+	if m.acts.prog == nil {
+		return m, m.notify("export-results: open a run in the Actions view first", true)
+	}
+	results := slices.Clone(m.acts.prog.Results)
+	return m, func() tea.Msg {
+		p, err := expandHome(path)
+		if err == nil {
+			err = writeFileAtomic(p, func(w io.Writer) error { return writeResults(w, format, results) })
+		}
+		if err != nil {
+			return resultsExportedMsg{err: fmt.Errorf("export results to %s: %w", path, err)}
+		}
+		return resultsExportedMsg{n: len(results), path: p}
+	}
+}
+
+// resultColumns are the columns of a results export (CSV header, JSON
+// keys).
+func resultColumns() []string {
+	return []string{"host", "action", "status", "message", "exit_code", "attempts", "duration_ms", "started_at", "finished_at", "stdout", "stderr"}
+}
+
+// writeResults writes per-device results as CSV (a header, one line per
+// device) or JSON (an array of objects with the same keys; exit_code null
+// when none). Times are RFC 3339 in UTC, empty when unknown.
+func writeResults(w io.Writer, format string, rs []engine.ActionResult) error {
+	ts := func(t time.Time) string {
+		if t.IsZero() {
+			return ""
+		}
+		return t.UTC().Format(time.RFC3339)
+	}
+	switch format {
+	case "csv":
+		cw := csv.NewWriter(w)
+		if err := cw.Write(resultColumns()); err != nil {
+			return err
+		}
+		for _, r := range rs {
+			exit := ""
+			if r.ExitCode != nil {
+				exit = strconv.Itoa(*r.ExitCode)
+			}
+			if err := cw.Write([]string{r.Host, r.Action, r.Status, r.Message, exit, strconv.Itoa(r.Attempts),
+				strconv.FormatInt(r.Duration.Milliseconds(), 10), ts(r.StartedAt), ts(r.FinishedAt), r.Stdout, r.Stderr}); err != nil {
+				return err
+			}
+		}
+		cw.Flush()
+		return cw.Error()
+	case "json":
+		type row struct {
+			Host       string `json:"host"`
+			Action     string `json:"action"`
+			Status     string `json:"status"`
+			Message    string `json:"message"`
+			ExitCode   *int   `json:"exit_code"`
+			Attempts   int    `json:"attempts"`
+			DurationMS int64  `json:"duration_ms"`
+			StartedAt  string `json:"started_at"`
+			FinishedAt string `json:"finished_at"`
+			Stdout     string `json:"stdout"`
+			Stderr     string `json:"stderr"`
+		}
+		out := make([]row, len(rs))
+		for i, r := range rs {
+			out[i] = row{r.Host, r.Action, r.Status, r.Message, r.ExitCode, r.Attempts, r.Duration.Milliseconds(), ts(r.StartedAt), ts(r.FinishedAt), r.Stdout, r.Stderr}
+		}
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(out)
+	}
+	return fmt.Errorf("unknown export format %q", format)
+}
+
+// actionsWheel scrolls the list, the results or the output under the
+// mouse.
+func (m *Model) actionsWheel(n int) {
+	a := m.acts
+	switch {
+	case a.open != "" && a.output:
+		a.outOff = max(a.outOff+n, 0)
+	case a.open != "" && a.prog != nil:
+		a.resPos.scroll(n, len(a.prog.Results), m.runRows())
+	case a.focus == 0:
+		a.runPos.scroll(n, len(a.runs), m.actionsListRows(0))
+	default:
+		a.queuePos.scroll(n, len(a.queue), m.actionsListRows(1))
+	}
+}
