@@ -113,7 +113,10 @@ func (a *app) runConsole(ctx context.Context, c consoleFlags) error {
 	if !haveCred {
 		hint += "\nPolling is off: no credential. Store one: rmm creds set default --user DOMAIN\\user"
 	}
-	model := ui.New(localClient{Engine: eng, id: id}, ui.Options{
+	// Rotation reminders: checked now and daily, shown in the status
+	// line and raised as Info alerts.
+	credWatch := engine.NewCredentialWatch(eng, a.cfg.Security.CredentialMaxAge)
+	model := ui.New(localClient{Engine: eng, id: id, creds: credWatch}, ui.Options{
 		Theme:      themeName,
 		NoColor:    a.getenv("NO_COLOR") != "",
 		Title:      title,
@@ -139,6 +142,12 @@ func (a *app) runConsole(ctx context.Context, c consoleFlags) error {
 		if err := sched.Run(ctx); err != nil {
 			a.log.Error("scheduler stopped", "err", err)
 		}
+	}()
+
+	credDone := make(chan struct{})
+	go func() {
+		defer close(credDone)
+		credWatch.Run(ctx)
 	}()
 
 	// The engine runs beside the console; a Fatal error ends both.
@@ -185,6 +194,7 @@ func (a *app) runConsole(ctx context.Context, c consoleFlags) error {
 	wcancel()
 	waitWatch()
 	cancel()
+	<-credDone
 	<-schedDone
 	engErr := <-runErr
 	closeErr := eng.Close()
@@ -248,7 +258,20 @@ func uiSettings(c config.Config, dirs config.Dirs) []ui.Setting {
 // requests are authorized and audited as that user.
 type localClient struct {
 	*engine.Engine
-	id engine.Identity
+	id    engine.Identity
+	creds *engine.CredentialWatch // nil: no rotation reminder
+}
+
+// The detail view's inventory tabs read through the embedded engine.
+var _ ui.InventorySource = localClient{}
+
+// StaleCredentials implements ui.CredentialAgeSource: the credentials
+// over security.credential_max_age at the last check.
+func (c localClient) StaleCredentials() []string {
+	if c.creds == nil {
+		return nil
+	}
+	return c.creds.Stale()
 }
 
 // Do runs r as the local user.

@@ -1,8 +1,11 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,8 +18,11 @@ import (
 
 func (a *app) simCommand() *cobra.Command {
 	var (
-		cfg       winrmsim.Config
-		exportCSV string
+		cfg         winrmsim.Config
+		exportCSV   string
+		controlAddr string
+		https       bool
+		caOut       string
 	)
 	cmd := &cobra.Command{
 		Use:   "sim",
@@ -35,6 +41,19 @@ starts, --script-time per request).
 without a WS-Man fault), malformed (200 with broken XML), no-loop (the
 resident loop cannot start), loop-crash and loop-hang (once each).
 
+Hosts answer rmm's action scripts with real state changes: services,
+processes, sessions, RDP, a virtual registry and disk. A reboot takes the
+host off the network for --reboot-downtime and brings it back with a new
+boot time; a shut-down host waits for a Wake-on-LAN magic packet with its
+MAC on the --wake UDP listener (loopback). --control serves an HTTP/JSON
+endpoint (loopback) to take hosts offline, reboot, shut down, wake and set
+faults: GET / on it lists the routes.
+
+--https serves WS-Management over TLS (WinRM's 5986 listener) with
+certificates for each hostname from a test CA generated at start;
+--ca-out FILE writes that CA's certificate (PEM) so rmm can trust it:
+set winrm.ca_bundle to FILE. The exported CSV then says Transport https.
+
 --export-csv writes the hosts as a CSV that rmm import reads, then the
 fleet serves until interrupted (Ctrl+C). With --base-port the ports stay
 the same from run to run, so an imported CSV keeps working.
@@ -52,15 +71,43 @@ Defaults: --user %s, --password %s (loopback test credentials, not secrets).`,
 			if cfg.Seed == 0 {
 				cfg.Seed = time.Now().UnixNano()
 			}
+			if controlAddr != "" {
+				if err := winrmsim.CheckLoopbackAddr(controlAddr); err != nil {
+					return exitError{2, fmt.Errorf("--control: %w", err)}
+				}
+			}
+			if caOut != "" && !https {
+				return exitError{2, fmt.Errorf("--ca-out needs --https")}
+			}
+			if https {
+				cfg.TLS = &winrmsim.TLSOptions{}
+			}
 			fleet, err := winrmsim.New(cfg)
 			if err != nil {
 				return exitError{2, fmt.Errorf("sim: %w", err)}
+			}
+			if caOut != "" {
+				if err := writeFileAtomic(caOut, func(w io.Writer) error {
+					_, err := w.Write(fleet.CA().CertPEM())
+					return err
+				}); err != nil {
+					return fmt.Errorf("sim: write CA certificate: %w", err)
+				}
 			}
 			ctx := cmd.Context()
 			if err := fleet.Start(ctx); err != nil {
 				return fmt.Errorf("sim: %w", err)
 			}
 			defer fleet.Close()
+			var ctlURL string
+			if controlAddr != "" {
+				stop, url, err := serveSimControl(controlAddr, fleet.ControlHandler())
+				if err != nil {
+					return fmt.Errorf("sim: %w", err)
+				}
+				defer stop()
+				ctlURL = url
+			}
 			hosts := fleet.Hosts()
 			online := 0
 			for _, h := range hosts {
@@ -78,6 +125,13 @@ Defaults: --user %s, --password %s (loopback test credentials, not secrets).`,
 				len(hosts), online, first.IP, first.Port, last.Port, cfg.Seed, userOrDefault(cfg.User))
 			if exportCSV != "" {
 				fmt.Fprintf(a.stdout, "wrote %s: import it with: rmm import %s\n", exportCSV, exportCSV)
+			}
+			if caOut != "" {
+				fmt.Fprintf(a.stdout, "HTTPS with a test CA; wrote its certificate to %s: set winrm.ca_bundle: %s\n", caOut, caOut)
+			}
+			fmt.Fprintf(a.stdout, "wake-on-LAN listener on udp %s\n", fleet.WakeAddr())
+			if ctlURL != "" {
+				fmt.Fprintf(a.stdout, "control endpoint on %s (GET %s/ lists the routes)\n", ctlURL, ctlURL)
 			}
 			fmt.Fprintln(a.stdout, "press Ctrl+C to stop")
 			<-ctx.Done()
@@ -99,7 +153,34 @@ Defaults: --user %s, --password %s (loopback test credentials, not secrets).`,
 	f.DurationVar(&cfg.ScriptTime, "script-time", 250*time.Millisecond, "run time of a recognised rmm script")
 	f.StringVar(&cfg.Faults, "faults", "", `hosts that misbehave, chosen by seed: e.g. "refuse=2%,hang=1%,http500=1%,malformed=1%" (also no-loop, loop-crash, loop-hang)`)
 	f.StringVar(&exportCSV, "export-csv", "", "write the hosts as CSV for rmm import")
+	f.BoolVar(&https, "https", false, "serve HTTPS with certificates from a generated test CA")
+	f.StringVar(&caOut, "ca-out", "", "with --https: write the test CA's certificate (PEM) to this file, for winrm.ca_bundle")
+	f.StringVar(&controlAddr, "control", "", "serve the HTTP control endpoint on this loopback IP:port (e.g. 127.0.0.1:5990)")
+	f.StringVar(&cfg.WakeListen, "wake", "", "loopback UDP IP:port for Wake-on-LAN magic packets (default: a free port on 127.0.0.1)")
+	f.DurationVar(&cfg.RebootDowntime, "reboot-downtime", winrmsim.DefaultRebootDowntime, "how long a rebooting host stays unreachable")
 	return cmd
+}
+
+// serveSimControl serves the simulator's control endpoint on a loopback
+// address. stop shuts the server down and waits for its goroutine.
+func serveSimControl(addr string, h http.Handler) (stop func(), url string, err error) {
+	ln, err := net.Listen("tcp4", addr)
+	if err != nil {
+		return nil, "", fmt.Errorf("control endpoint: %w", err)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = srv.Serve(ln) // returns http.ErrServerClosed on stop
+	}()
+	stop = func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+		<-done
+	}
+	return stop, "http://" + ln.Addr().String(), nil
 }
 
 func userOrDefault(u string) string {

@@ -171,6 +171,11 @@ func (a *app) openEngine(ctx context.Context, cred engine.Credential, vault cred
 		db.Close()
 		return nil, nil, err
 	}
+	if err := eng.SetTransportOptions(a.transportOptions()); err != nil {
+		eng.Close()
+		db.Close()
+		return nil, nil, exitError{2, fmt.Errorf("%s: %w", a.configFile(), err)}
+	}
 	return db, eng, nil
 }
 
@@ -201,7 +206,15 @@ func (a *app) engineOptions(cred engine.Credential) engine.Options {
 		SessionTTL:      a.cfg.Sessions.TTL,
 		SessionsPerHost: a.cfg.Sessions.PerHost,
 		Alerts:          a.alertOpts,
+		Actions:         a.actionOptions(),
 	}
+}
+
+// transportOptions maps the winrm: transport keys onto the engine's.
+func (a *app) transportOptions() engine.TransportOptions {
+	w := a.cfg.WinRM
+	return engine.TransportOptions{CABundle: w.CABundle,
+		Kerberos: engine.KerberosOptions{Realm: w.KerberosRealm, Krb5Conf: w.Krb5Conf, CCache: w.KerberosCCache}}
 }
 
 // envCredential reads the WinRM credential from the environment
@@ -293,6 +306,10 @@ Exit status: 0 ok, 1 error, 2 bad input, 3 permission denied, 5 doctor found a f
 		a.serveCommand(),
 		a.alertsCommand(),
 		a.healthCommand(),
+		a.inventoryCommand(),
+		a.actionCommand(),
+		a.queueCommand(),
+		a.scriptsCommand(),
 		a.versionCommand(),
 	)
 	return root

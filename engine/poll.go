@@ -11,8 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/masterzen/winrm"
-
 	"github.com/rmmhq/rmm/store"
 )
 
@@ -119,7 +117,15 @@ func (e *Engine) pollDevice(ctx context.Context, o Options, d store.Device) poll
 		m, mode, err = e.runMetrics(ctx, o, d)
 		if err == nil {
 			log.Debug("poll ok", "device", d.Hostname, "cpu_pct", m.CPUPct, "mem_pct", m.MemPct, "attempts", attempt+1, "mode", mode)
-			return pollOutcome{status: StatusOnline, metrics: m, at: time.Now().UTC(), mode: mode}
+			var lat time.Duration // availability: the TCP connect time, sampled (inventory_metrics.go)
+			if e.latencyDue(d.ID, time.Now()) {
+				if l, perr := probeTCP(ctx, d, o.Timeout); perr == nil {
+					lat = max(l, time.Microsecond)
+				}
+			}
+			at := time.Now().UTC()
+			e.observeMetrics(ctx, d, &m, lat, at)
+			return pollOutcome{status: StatusOnline, metrics: m, at: at, mode: mode}
 		}
 		if shuttingDown(ctx, err) {
 			return pollOutcome{cancelled: true, err: err, at: time.Now().UTC()}
@@ -146,9 +152,17 @@ func (e *Engine) pollDevice(ctx context.Context, o Options, d store.Device) poll
 		log.Warn("poll failed: configuration", "device", d.Hostname, "class", "configuration", "err", err)
 	default:
 		// Refused, unreachable, timed out after retries, or a host-side
-		// fault: the device cannot be managed right now.
+		// fault: the device cannot be managed right now. One that was
+		// Online stays so until alerts.offline_after polls in a row failed.
 		out.status = StatusOffline
-		log.Info("poll failed", "device", d.Hostname, "class", ClassOf(err).String(), "err", err)
+		wasOnline, grace := e.offlineGrace(d)
+		if grace {
+			out.status = StatusOnline
+		}
+		log.Info("poll failed", "device", d.Hostname, "class", ClassOf(err).String(), "err", err, "status", string(out.status))
+		if wasOnline {
+			e.probeAfterFailure(ctx, o, d, err)
+		}
 	}
 	return out
 }
@@ -163,29 +177,9 @@ func shuttingDown(ctx context.Context, err error) bool {
 // runMetrics runs the metrics script once, within the WinRM timeout, and
 // returns the mode it ran in.
 func (e *Engine) runMetrics(ctx context.Context, o Options, d store.Device) (HostMetrics, string, error) {
-	rctx, cancel := context.WithTimeout(ctx, o.Timeout)
-	defer cancel()
-	cred, err := e.credentialFor(rctx, o, d)
-	if err != nil {
-		return HostMetrics{}, "", err
-	}
-	var res scriptResult
-	if e.pool != nil {
-		t := target{host: d.Hostname, url: endpointURL(d), user: cred.User, password: cred.Password}
-		res, err = e.pool.run(rctx, t, e.metrics)
-	} else {
-		res, err = e.runUnpooled(rctx, o, d, cred, e.metrics)
-	}
+	res, err := e.runScript(ctx, o, d, e.metricsScript(o, d), o.Timeout, "run metrics")
 	if err != nil {
 		return HostMetrics{}, res.mode, err
-	}
-	if res.exit != 0 {
-		msg := strings.TrimSpace(strings.Join(res.errors, "\n"))
-		if msg == "" {
-			msg = "no error text"
-		}
-		return HostMetrics{}, res.mode, &Error{Class: ClassDevice, Device: d.Hostname, Step: "run metrics",
-			Err: fmt.Errorf("exit code %d: %s", res.exit, msg)}
 	}
 	m, err := ParseMetrics(res.stdout)
 	if err != nil {
@@ -194,25 +188,66 @@ func (e *Engine) runMetrics(ctx context.Context, o Options, d store.Device) (Hos
 	return m, res.mode, nil
 }
 
+// runScript runs one script on d within timeout, through the session pool
+// (or a new shell when the pool is off). A non-zero exit is a Device-class
+// error carrying the script's error records; step names what ran.
+func (e *Engine) runScript(ctx context.Context, o Options, d store.Device, sc *psScript, timeout time.Duration, step string) (scriptResult, error) {
+	res, err := e.runScriptRaw(ctx, o, d, sc, timeout)
+	if err != nil {
+		return res, err
+	}
+	if res.exit != 0 {
+		msg := strings.TrimSpace(strings.Join(res.errors, "\n"))
+		if msg == "" {
+			msg = "no error text"
+		}
+		return res, &Error{Class: ClassDevice, Device: d.Hostname, Step: step,
+			Err: fmt.Errorf("exit code %d: %s", res.exit, msg)}
+	}
+	return res, nil
+}
+
+// runScriptRaw runs one script on d within timeout, through the session
+// pool (or a new shell when the pool is off or the transport needs one),
+// and returns what it printed and its exit code, whatever the code.
+func (e *Engine) runScriptRaw(ctx context.Context, o Options, d store.Device, sc *psScript, timeout time.Duration) (scriptResult, error) {
+	rctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	cred, err := e.credentialFor(rctx, o, d)
+	if err != nil {
+		return scriptResult{}, err
+	}
+	dt, err := e.transportFor(rctx, d)
+	if err != nil {
+		return scriptResult{}, err
+	}
+	var res scriptResult
+	if e.pool != nil && dt.pooled() {
+		res, err = e.pool.run(rctx, e.pooledTarget(d, dt, cred), sc)
+	} else {
+		res, err = e.runUnpooled(rctx, o, d, cred, sc)
+	}
+	return res, err
+}
+
 // runUnpooled runs a script the way rmm did before the session pool: a
 // new shell and a new powershell.exe per poll through masterzen/winrm
 // (Create, Command, Receive, Signal, Delete). It is kept for the
-// benchmark's comparison (Options.Unpooled).
+// benchmark's comparison (Options.Unpooled), and it is how NTLM and
+// Kerberos devices are polled (masterzen's transports; see winrmClient).
 func (e *Engine) runUnpooled(ctx context.Context, o Options, d store.Device, cred Credential, sc *psScript) (scriptResult, error) {
-	u := endpointURL(d)
-	params := winrm.NewParameters(opTimeoutText, "en-US", envelopeSize)
-	params.TransportDecorator = func() winrm.Transporter {
-		return &soapTransport{ctx: ctx, client: e.http, url: u, user: cred.User, password: cred.Password}
-	}
-	ep := &winrm.Endpoint{Host: address(d), Port: d.Port, HTTPS: d.Transport != "http", Timeout: o.Timeout}
-	client, err := winrm.NewClientWithParameters(ep, cred.User, cred.Password, params)
+	dt, err := e.transportFor(ctx, d)
 	if err != nil {
-		return scriptResult{mode: ModeCold}, &Error{Class: ClassConfiguration, Device: d.Hostname, Step: "winrm client", Err: err}
+		return scriptResult{mode: ModeCold}, err
+	}
+	client, err := e.winrmClient(ctx, o, d, dt, cred)
+	if err != nil {
+		return scriptResult{mode: ModeCold}, err
 	}
 	var out, errb bytes.Buffer
 	code, err := client.RunWithContext(ctx, sc.command, &out, &errb)
 	if err != nil {
-		return scriptResult{mode: ModeCold}, &Error{Class: ClassOf(err), Device: d.Hostname, Step: "run metrics", Err: err}
+		return scriptResult{mode: ModeCold}, &Error{Class: ClassOf(err), Device: d.Hostname, Step: "run " + sc.name, Err: err}
 	}
 	res := scriptResult{stdout: out.Bytes(), exit: code, mode: ModeCold}
 	if st, derr := DecodeStderr(errb.String()); derr == nil {

@@ -66,6 +66,17 @@ type Config struct {
 	// "refuse=2%,hang=1%,http500=1%,malformed=1%" (see FaultKind and
 	// ParseFaults). SetFault changes one host's fault later.
 	Faults string
+	// RebootDowntime is how long a host restarted by action_reboot stays
+	// unreachable (half of it for a host woken by Wake-on-LAN);
+	// DefaultRebootDowntime when zero.
+	RebootDowntime time.Duration
+	// WakeListen is the UDP "IP:port" (127.0.0.0/8 only) where the fleet
+	// takes Wake-on-LAN magic packets; ListenIP with a free port when
+	// empty. See WakeAddr.
+	WakeListen string
+	// TLS, when set, makes hosts serve HTTPS with certificates from a CA
+	// (see TLSOptions); nil: every host serves HTTP.
+	TLS *TLSOptions
 	// Logf, when set, receives debug lines (ASCII).
 	Logf func(format string, args ...any)
 }
@@ -75,7 +86,7 @@ type HostInfo struct {
 	Hostname  string
 	IP        string // where to connect: the fleet's ListenIP
 	Port      int    // 0 until Start unless Config.BasePort is set
-	Transport string // "http"
+	Transport string // "http", or "https" for a host that serves HTTPS (Config.TLS)
 	MAC       string
 	Site      string
 	OSName    string // Win32_OperatingSystem.Caption
@@ -110,8 +121,11 @@ type Fleet struct {
 	shutdownErr  error
 
 	acceptor *acceptor // accepts for every listener (Linux); nil: a goroutine per listener
+	tls      *fleetTLS // HTTPS hosts and their certificates (tls.go); nil: all HTTP
 
 	bufs buffers // recycled request, reply and scanner buffers
+
+	power powerCtl // reboot/shutdown timers and the wake listener (wake.go)
 }
 
 // New validates cfg and builds the hosts. It opens no sockets.
@@ -157,6 +171,9 @@ func New(cfg Config) (*Fleet, error) {
 	if cfg.ShellIdleTimeout == 0 {
 		cfg.ShellIdleTimeout = DefaultShellIdleTimeout
 	}
+	if err := cfg.checkPower(); err != nil {
+		return nil, err
+	}
 	shares, err := ParseFaults(cfg.Faults)
 	if err != nil {
 		return nil, fmt.Errorf("winrmsim: config: Faults: %w", err)
@@ -182,6 +199,11 @@ func New(cfg Config) (*Fleet, error) {
 		}
 	}
 	assignFaults(f.hosts, shares, cfg.Seed)
+	if cfg.TLS != nil {
+		if f.tls, err = newFleetTLS(cfg.TLS, f.byName); err != nil {
+			return nil, fmt.Errorf("winrmsim: config: %w", err)
+		}
+	}
 	return f, nil
 }
 
@@ -197,6 +219,9 @@ func (f *Fleet) Start(ctx context.Context) error {
 	}
 	if f.started {
 		return errors.New("winrmsim: start: already started")
+	}
+	if err := f.startWake(); err != nil {
+		return fmt.Errorf("winrmsim: start: %w", err)
 	}
 	// Every port is held until all are assigned, so an offline host's port
 	// cannot go to another host.
@@ -214,6 +239,7 @@ func (f *Fleet) Start(ctx context.Context) error {
 			for _, l := range lns[:i] {
 				_ = l.Close()
 			}
+			f.power.stop()
 			return fmt.Errorf("winrmsim: start %s: %w", h.name, err)
 		}
 		lns[i] = ln
@@ -312,6 +338,7 @@ func (f *Fleet) Close() error {
 
 func (f *Fleet) shutdown() error {
 	f.shutdownOnce.Do(func() {
+		f.power.stop() // no reboot or wake comes back after this
 		f.mu.Lock()
 		f.closed = true
 		close(f.done) // handlers waiting (long-polls, hung hosts) return
@@ -366,6 +393,7 @@ func (f *Fleet) Hosts() []HostInfo {
 		h.mu.Lock()
 		out[i] = h.infoLocked(f.cfg.ListenIP)
 		h.mu.Unlock()
+		out[i].Transport = f.transport(h.name)
 	}
 	return out
 }
@@ -377,8 +405,10 @@ func (f *Fleet) Host(hostname string) (HostInfo, bool) {
 		return HostInfo{}, false
 	}
 	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.infoLocked(f.cfg.ListenIP), true
+	info := h.infoLocked(f.cfg.ListenIP)
+	h.mu.Unlock()
+	info.Transport = f.transport(h.name)
+	return info, true
 }
 
 // SetOnline takes a host off the network or brings it back. Offline closes
@@ -464,6 +494,7 @@ func (f *Fleet) Reboot(hostname string) error {
 	for _, c := range drop {
 		_ = c.Close()
 	}
+	h.rebootState()
 	f.logf("winrmsim: %s rebooted", h.name)
 	return nil
 }
@@ -518,11 +549,17 @@ func (f *Fleet) serveAccepted(hl *hostListener, c net.Conn) {
 	if !ok {
 		return
 	}
+	conn, err := f.wrapConn(hl.h, hc)
+	if err != nil {
+		f.logf("%v", err)
+		_ = hc.Close()
+		return
+	}
 	if !f.enterConn() {
 		_ = hc.Close()
 		return
 	}
-	go f.serveConn(hl.h, hc)
+	go f.serveConn(hl.h, conn)
 }
 
 // hostConn is a server-side connection to one host, tracked so that taking

@@ -116,6 +116,9 @@ type host struct {
 	seed    uint64 // key for this host's noise
 	prof    profile
 	stats   counters
+	// st is what actions change (services, processes, registry, files),
+	// allocated on first use (see hs) and built lazily; hoststate.go.
+	st atomic.Pointer[hostState]
 	// faultIdx is the host's FaultKind (see faultIndex); atomic because
 	// processes read it under their command's lock, which must not be
 	// nested inside mu's critical sections the other way round.

@@ -43,6 +43,7 @@ type psProcess struct {
 	argErr    string
 	ready     time.Time // powershell.exe has started
 	input     []byte
+	vars      map[string]string // $name = value assignments (psstate.go)
 }
 
 func newPowerShell(m *machine, rest string) *psProcess {
@@ -207,10 +208,10 @@ func (p *psProcess) run(out psOutput, at time.Time, script string) {
 // host. at is when the script starts; pos is the marker's offset.
 func (p *psProcess) runMarked(out psOutput, at time.Time, script, name string, version, pos int) {
 	switch {
-	case name == "metrics" && version == 1:
+	case name == "metrics" && (version == 1 || version == metricsVersion):
 		done := at.Add(p.m.fleet.cfg.ScriptTime)
 		m := p.m.h.metricsAt(done.Sub(p.m.fleet.epoch), p.m.lastBoot)
-		out.Stdout(done, append(p.m.h.metricsJSON(m), '\r', '\n'))
+		out.Stdout(done, append(p.m.h.metricsJSON(m, version, watchedList(script)), '\r', '\n'))
 		out.ErrorRecords(done, nil)
 		out.Exit(done, 0)
 	case strings.HasPrefix(name, "action_"):
@@ -248,6 +249,11 @@ func (p *psProcess) evaluate(out psOutput, at time.Time, script string) {
 		lw := strings.ToLower(word)
 		switch {
 		case strings.HasPrefix(st.text, "$") && isAssignment(st.text):
+			p.assign(st.text)
+		case isStateCmdlet(lw):
+			o, e := p.stateCmdlet(lw, arg, st)
+			out.Stdout(t, []byte(o))
+			errs = append(errs, e...)
 		case isValue(st.text):
 			out.Stdout(t, []byte(p.value(st.text)+"\r\n"))
 		case lw == "write-output" || lw == "echo" || lw == "write" || lw == "write-host":
@@ -475,17 +481,7 @@ func (p *psProcess) value(s string) string {
 
 // expand substitutes $env:NAME inside a double-quoted string.
 func (p *psProcess) expand(s string) string {
-	for {
-		i := strings.Index(strings.ToLower(s), "$env:")
-		if i < 0 {
-			return s
-		}
-		j := i + 5
-		for j < len(s) && (s[j] == '_' || s[j] >= 'a' && s[j] <= 'z' || s[j] >= 'A' && s[j] <= 'Z' || s[j] >= '0' && s[j] <= '9') {
-			j++
-		}
-		s = s[:i] + p.variable(s[i:j]) + s[j:]
-	}
+	return expandVars(s, p.variable)
 }
 
 func (p *psProcess) variable(s string) string {
@@ -501,7 +497,7 @@ func (p *psProcess) variable(s string) string {
 	case ls == "$false":
 		return "False"
 	}
-	return ""
+	return p.vars[ls[1:]]
 }
 
 // psVersion is Windows PowerShell 5.1's full version on the host's build.
