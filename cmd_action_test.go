@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/csv"
 	"encoding/json"
 	"os"
@@ -18,14 +17,7 @@ import (
 // the database path and the fleet.
 func simCLI(t *testing.T, cfg winrmsim.Config) (*cli, string, *winrmsim.Fleet) {
 	t.Helper()
-	fleet, err := winrmsim.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := fleet.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = fleet.Close() })
+	fleet := startFleet(t, cfg)
 	c := newCLI(t)
 	dir := t.TempDir()
 	csvPath := filepath.Join(dir, "fleet.csv")

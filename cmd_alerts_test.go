@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -195,14 +194,7 @@ func TestHealthSummarisesTheFleetAsJSONAndText(t *testing.T) {
 // fleet twice with one-shot runs: the offline hosts raise their alert on
 // the second failed poll, and health scores the rest.
 func TestPollsRaiseOfflineAlertsAndScoreHealthAcrossRuns(t *testing.T) {
-	fleet, err := winrmsim.New(winrmsim.Config{Devices: 8, Seed: 5, OfflineFraction: 0.25})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := fleet.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	defer fleet.Close()
+	fleet := startFleet(t, winrmsim.Config{Devices: 8, Seed: 5, OfflineFraction: 0.25})
 	var offline []string
 	for _, h := range fleet.Hosts() {
 		if !h.Online {
@@ -215,15 +207,7 @@ func TestPollsRaiseOfflineAlertsAndScoreHealthAcrossRuns(t *testing.T) {
 	c := newCLI(t)
 	c.env["RMM_WINRM_USER"], c.env["RMM_WINRM_PASSWORD"] = winrmsim.DefaultUser, winrmsim.DefaultPassword
 	db := filepath.Join(t.TempDir(), "rmm.db")
-	csvPath := filepath.Join(t.TempDir(), "fleet.csv")
-	f, err := os.Create(csvPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := fleet.WriteCSV(f); err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
+	csvPath := fleetCSV(t, fleet)
 	if code, _, errb := c.run("--db", db, "import", csvPath); code != 0 {
 		t.Fatalf("import: %s", errb)
 	}

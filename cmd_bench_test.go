@@ -1,10 +1,7 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"reflect"
 	"slices"
 	"testing"
@@ -43,24 +40,9 @@ func TestBenchSweepPrintsOneJSONObjectWithTheIssuesFields(t *testing.T) {
 }
 
 func TestPollOnceLeavesNoShellOpenOnTheHosts(t *testing.T) {
-	fleet, err := winrmsim.New(winrmsim.Config{Devices: 5, Seed: 3})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := fleet.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	defer fleet.Close()
+	fleet := startFleet(t, winrmsim.Config{Devices: 5, Seed: 3})
 	c := newCLI(t)
-	csvPath := filepath.Join(t.TempDir(), "fleet.csv")
-	f, err := os.Create(csvPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := fleet.WriteCSV(f); err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
+	csvPath := fleetCSV(t, fleet)
 	if code, _, errb := c.run("import", csvPath); code != 0 {
 		t.Fatalf("import: %s", errb)
 	}

@@ -106,14 +106,7 @@ func TestImportOfAMissingFileIsBadInput(t *testing.T) {
 }
 
 func TestSimImportPollAndDevicesWorkTogether(t *testing.T) {
-	fleet, err := winrmsim.New(winrmsim.Config{Devices: 12, Seed: 11, OfflineFraction: 0.25})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := fleet.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	defer fleet.Close()
+	fleet := startFleet(t, winrmsim.Config{Devices: 12, Seed: 11, OfflineFraction: 0.25})
 	offline := 0
 	for _, h := range fleet.Hosts() {
 		if !h.Online {
@@ -121,15 +114,7 @@ func TestSimImportPollAndDevicesWorkTogether(t *testing.T) {
 		}
 	}
 	c := newCLI(t)
-	csvPath := filepath.Join(t.TempDir(), "fleet.csv")
-	f, err := os.Create(csvPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := fleet.WriteCSV(f); err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
+	csvPath := fleetCSV(t, fleet)
 	if code, _, errb := c.run("import", csvPath); code != 0 {
 		t.Fatalf("import: %s", errb)
 	}
@@ -263,4 +248,36 @@ func TestALocalUserMissingFromANonEmptyUsersListIsRefused(t *testing.T) {
 	if code != 3 || !strings.Contains(errb, "is not in the users list") {
 		t.Fatalf("exit %d, %q", code, errb)
 	}
+}
+
+// startFleet starts a simulated fleet on loopback for one test and closes
+// it when the test ends.
+func startFleet(t *testing.T, cfg winrmsim.Config) *winrmsim.Fleet {
+	t.Helper()
+	fleet, err := winrmsim.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := fleet.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = fleet.Close() })
+	return fleet
+}
+
+// fleetCSV writes the fleet's device CSV into a temp dir and returns its path.
+func fleetCSV(t *testing.T, fleet *winrmsim.Fleet) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "fleet.csv")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := fleet.WriteCSV(f); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }

@@ -27,25 +27,10 @@ func TestSecretsNeverLeaveTheVaultOrTheWire(t *testing.T) {
 		vaultPass     = "Vault-Canary-5eb2d4"
 		storedSecret  = "Stored-Canary-99ab1c"
 	)
-	fleet, err := winrmsim.New(winrmsim.Config{Devices: 6, Seed: 3, OfflineFraction: 0.2, Password: winrmPassword})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := fleet.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	defer fleet.Close()
+	fleet := startFleet(t, winrmsim.Config{Devices: 6, Seed: 3, OfflineFraction: 0.2, Password: winrmPassword})
 
 	c := newCLI(t)
-	csvPath := filepath.Join(t.TempDir(), "fleet.csv")
-	f, err := os.Create(csvPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := fleet.WriteCSV(f); err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
+	csvPath := fleetCSV(t, fleet)
 
 	var printed bytes.Buffer
 	runAll := func(stdin string, args ...string) int {
@@ -81,7 +66,7 @@ func TestSecretsNeverLeaveTheVaultOrTheWire(t *testing.T) {
 		}
 	}
 	files := 0
-	err = filepath.WalkDir(c.home, func(path string, d fs.DirEntry, err error) error {
+	err := filepath.WalkDir(c.home, func(path string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
 		}
