@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -22,8 +23,9 @@ func (a *app) benchCommand() *cobra.Command {
 
 func (a *app) benchSweepCommand() *cobra.Command {
 	var (
-		cfg    bench.SweepConfig
-		asJSON bool
+		cfg        bench.SweepConfig
+		asJSON     bool
+		cpuProfile string
 	)
 	cmd := &cobra.Command{
 		Use:   "sweep",
@@ -50,15 +52,25 @@ comparison.
   shells_open_after     shells left open on the hosts after the engine closed
 
 CPU and memory are the whole process's: the simulated hosts run in it
-too, so they include the server side of every request.`,
+too, so they include the server side of every request. --cpuprofile FILE
+writes a pprof CPU profile of the warm pooled sweeps (go tool pprof FILE).`,
 		Example: `  rmm bench sweep --devices 10000 --throttle 500 --rtt 5ms --json
-  rmm bench sweep --devices 500 --throttle 50 --rtt 20ms --sweeps 5`,
+  rmm bench sweep --devices 500 --throttle 50 --rtt 20ms --sweeps 5
+  rmm bench sweep --devices 10000 --throttle 500 --cpuprofile warm.prof`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if asJSON {
 				cfg.Logf = func(format string, args ...any) { a.log.Info(fmt.Sprintf(format, args...)) }
 			} else {
 				cfg.Logf = func(format string, args ...any) { fmt.Fprintf(a.stderr, format+"\n", args...) }
+			}
+			if cpuProfile != "" {
+				f, err := os.Create(cpuProfile)
+				if err != nil {
+					return fmt.Errorf("bench: cpu profile: %w", err)
+				}
+				defer f.Close()
+				cfg.CPUProfile = f
 			}
 			res, err := bench.Sweep(cmd.Context(), cfg)
 			if err != nil {
@@ -80,6 +92,7 @@ too, so they include the server side of every request.`,
 	f.IntVar(&cfg.Sweeps, "sweeps", 3, "sweeps per mode (the first is cold), at least 2")
 	f.Int64Var(&cfg.Seed, "seed", 1, "simulator seed")
 	f.BoolVar(&asJSON, "json", false, "print one JSON object")
+	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile (pprof) of the warm pooled sweeps to this file")
 	return cmd
 }
 

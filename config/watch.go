@@ -35,8 +35,14 @@ func quoteEmpty(s string) string {
 }
 
 // restartKeys cannot change under a running process: the database and the
-// log file are opened once.
-var restartKeys = map[string]bool{"store.db": true, "log.file": true, "log.format": true}
+// log file are opened once, and the session pool is built once with its
+// shell lifetime and per-host limit (its shells, their resident PowerShell
+// and the hosts' shell quota are sized by them; a new pool would mean
+// closing every warm shell of the fleet at once).
+var restartKeys = map[string]bool{
+	"store.db": true, "log.file": true, "log.format": true,
+	"sessions.ttl": true, "sessions.per_host": true,
+}
 
 // Diff lists the keys whose values differ between two configs, sorted.
 func Diff(old, new Config) []Change {
@@ -201,6 +207,10 @@ func restore(dst *Config, from Config, key string) {
 		dst.Log.File = from.Log.File
 	case "log.format":
 		dst.Log.Format = from.Log.Format
+	case "sessions.ttl":
+		dst.Sessions.TTL = from.Sessions.TTL
+	case "sessions.per_host":
+		dst.Sessions.PerHost = from.Sessions.PerHost
 	}
 }
 

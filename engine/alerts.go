@@ -35,7 +35,13 @@ package engine
 //     the devices they cover; clearing still resolves.
 //   - Every change is written to the store first, then to memory, then
 //     onChange is called; a failed write leaves memory as it was, so the
-//     next poll tries again.
+//     next poll tries again. The engine's polls queue their changes to the
+//     store's batch writer (in each device's poll order) and memory
+//     follows when the batch commits, so a poll never waits on SQLite;
+//     until then a condition's queued change counts for the next
+//     evaluation (pending), so a quick second poll decides as it would
+//     after the commit. Facts, acknowledgements and resolutions by hand
+//     are written at once.
 //
 // Severity mapping: a critical threshold held -> Critical; a warning
 // threshold held -> Medium; offline, unmanageable, stopped watched
@@ -419,11 +425,30 @@ type alertBook struct {
 	log      *slog.Logger
 	onChange func() // after any change of an alert; must not block
 
+	// sink, when set, carries the changes polls find: queued to the
+	// store's batch writer, committed with its batches, applied to memory
+	// when committed (settle), so a poll never waits on SQLite. Without
+	// it (and for facts, acks and resolutions) changes are written here
+	// and now.
+	sink *store.Writer
+
 	mu      sync.RWMutex
 	opts    AlertOptions
-	active  map[int64]Alert          // unresolved alerts by id
-	byKey   map[store.AlertKey]int64 // unresolved alert id by condition
-	watches map[int64]*deviceWatch   // by device id
+	active  map[int64]Alert                           // unresolved alerts by id
+	byKey   map[store.AlertKey]int64                  // unresolved alert id by condition
+	byDev   map[int64][]store.AlertKey                // unresolved conditions by device
+	pending map[int64]map[store.AlertKey]pendingAlert // by device: changes queued to sink, not yet committed
+	watches map[int64]*deviceWatch                    // by device id
+	order   map[int64]*sync.Mutex                     // per device: its polls' changes are queued in poll order
+}
+
+// pendingAlert is what is queued for one condition and not yet committed:
+// how many changes, and whether the last leaves it unresolved. Planning
+// takes it over memory, so a poll that follows a queued change decides as
+// it would after the commit.
+type pendingAlert struct {
+	n          int
+	unresolved bool
 }
 
 // deviceWatch is what the engine remembers of a device between polls.
@@ -447,7 +472,9 @@ func newAlertBook(ctx context.Context, db *store.DB, opts AlertOptions, log *slo
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	b := &alertBook{db: db, log: log, onChange: onChange, opts: opts, watches: map[int64]*deviceWatch{}}
+	b := &alertBook{db: db, log: log, onChange: onChange, opts: opts, watches: map[int64]*deviceWatch{},
+		byDev: map[int64][]store.AlertKey{}, pending: map[int64]map[store.AlertKey]pendingAlert{},
+		order: map[int64]*sync.Mutex{}}
 	if err := b.reload(ctx); err != nil {
 		return nil, err
 	}
@@ -473,13 +500,15 @@ func (b *alertBook) reload(ctx context.Context) error {
 	}
 	active := make(map[int64]Alert, len(rows))
 	byKey := make(map[store.AlertKey]int64, len(rows))
+	byDev := make(map[int64][]store.AlertKey)
 	for _, r := range rows {
 		a := alertFromStore(r)
 		active[a.ID] = a
 		byKey[a.key()] = a.ID
+		byDev[a.DeviceID] = append(byDev[a.DeviceID], a.key())
 	}
 	b.mu.Lock()
-	b.active, b.byKey = active, byKey
+	b.active, b.byKey, b.byDev = active, byKey, byDev
 	b.mu.Unlock()
 	return nil
 }
@@ -509,6 +538,9 @@ func (b *alertBook) forget(ids []int64) {
 	b.mu.Lock()
 	for _, id := range ids {
 		delete(b.watches, id)
+		delete(b.order, id)
+		delete(b.byDev, id)
+		delete(b.pending, id)
 		for aid, a := range b.active {
 			if a.DeviceID == id {
 				delete(b.active, aid)
@@ -548,6 +580,8 @@ func (b *alertBook) observePoll(ctx context.Context, d store.Device, st DeviceSt
 	key := func(typ, inst string) store.AlertKey {
 		return store.AlertKey{DeviceID: d.ID, Type: typ, Instance: inst}
 	}
+	unlock := b.lockDevice(d.ID)
+	defer unlock()
 	b.mu.Lock()
 	th := b.opts.Thresholds.For(d.Hostname, d.Groups)
 	w := b.watch(d.ID)
@@ -587,8 +621,28 @@ func (b *alertBook) observePoll(ctx context.Context, d store.Device, st DeviceSt
 		}
 	}
 	steps := b.plan(d, fs, at)
+	if b.sink != nil {
+		b.pendLocked(steps)
+		b.mu.Unlock()
+		return b.queue(ctx, d, steps, at)
+	}
 	b.mu.Unlock()
 	return b.write(ctx, d, steps, at)
+}
+
+// lockDevice serialises the evaluations of one device, so their changes
+// reach the store (and memory) in the order of its polls. It returns the
+// unlock.
+func (b *alertBook) lockDevice(id int64) func() {
+	b.mu.Lock()
+	m := b.order[id]
+	if m == nil {
+		m = new(sync.Mutex)
+		b.order[id] = m
+	}
+	b.mu.Unlock()
+	m.Lock()
+	return m.Unlock
 }
 
 // metricFindings judges one poll's metrics against th. Disks are judged
@@ -645,12 +699,20 @@ func metricFindings(w *deviceWatch, th Thresholds, m *HostMetrics, dev int64, at
 // reports (a volume removed or dismounted). Called with b.mu held.
 func (b *alertBook) vanishedVolumes(dev int64, m *HostMetrics) []finding {
 	var fs []finding
-	for _, a := range b.active {
-		if a.DeviceID != dev || a.Type != AlertTypeDisk {
-			continue
+	gone := func(k store.AlertKey) {
+		if k.Type == AlertTypeDisk && !slices.ContainsFunc(m.Disks, func(d DiskMetrics) bool { return d.Drive == k.Instance }) {
+			fs = append(fs, clearedFinding(k))
 		}
-		if !slices.ContainsFunc(m.Disks, func(d DiskMetrics) bool { return d.Drive == a.Instance }) {
-			fs = append(fs, clearedFinding(a.key()))
+	}
+	queued := b.pending[dev]
+	for _, k := range b.byDev[dev] {
+		if _, ok := queued[k]; !ok {
+			gone(k)
+		}
+	}
+	for k, p := range queued { // raised and not yet committed
+		if p.unresolved {
+			gone(k)
 		}
 	}
 	return fs
@@ -716,7 +778,7 @@ func (b *alertBook) plan(d store.Device, fs []finding, at time.Time) []alertStep
 	var steps []alertStep
 	maint := b.opts.inMaintenance(d.Hostname, d.Groups, at)
 	for _, f := range fs {
-		_, active := b.byKey[f.key]
+		active := b.unresolvedLocked(f.key)
 		switch {
 		case !f.holds:
 			if active {
@@ -732,62 +794,181 @@ func (b *alertBook) plan(d store.Device, fs []finding, at time.Time) []alertStep
 	return steps
 }
 
+// unresolvedLocked reports whether the condition has an unresolved alert,
+// counting the changes queued and not yet committed. b.mu must be held.
+func (b *alertBook) unresolvedLocked(k store.AlertKey) bool {
+	if p, ok := b.pending[k.DeviceID][k]; ok {
+		return p.unresolved
+	}
+	_, ok := b.byKey[k]
+	return ok
+}
+
+// pendLocked notes the steps as queued. b.mu must be held.
+func (b *alertBook) pendLocked(steps []alertStep) {
+	for _, s := range steps {
+		k := s.f.key
+		dev := b.pending[k.DeviceID]
+		if dev == nil {
+			dev = make(map[store.AlertKey]pendingAlert, 2)
+			b.pending[k.DeviceID] = dev
+		}
+		p := dev[k]
+		p.n++
+		p.unresolved = !s.resolve
+		dev[k] = p
+	}
+}
+
+// unpendLocked notes the steps as committed (or lost). b.mu must be held.
+func (b *alertBook) unpendLocked(steps []alertStep) {
+	for _, s := range steps {
+		k := s.f.key
+		dev := b.pending[k.DeviceID]
+		if dev == nil {
+			continue // forgotten meanwhile
+		}
+		if p := dev[k]; p.n > 1 {
+			p.n--
+			dev[k] = p
+		} else {
+			delete(dev, k)
+		}
+		if len(dev) == 0 {
+			delete(b.pending, k.DeviceID)
+		}
+	}
+}
+
+// alertOps turns steps into the store's changes.
+func alertOps(steps []alertStep, at time.Time, window time.Duration) []store.AlertOp {
+	ops := make([]store.AlertOp, len(steps))
+	for i, s := range steps {
+		ops[i] = store.AlertOp{
+			Detection:   store.AlertDetection{Key: s.f.key, Severity: string(s.f.severity), Message: s.f.message, At: at},
+			ReopenSince: at.Add(-window),
+			Resolve:     s.resolve,
+		}
+		if s.resolve {
+			ops[i].ResolvedBy = ResolvedByEngine
+		}
+	}
+	return ops
+}
+
+// queue hands the steps (already noted as pending) to the batch writer;
+// settle applies them to memory once they are committed. A change that
+// cannot be queued (the writer closed) is dropped from pending, and the
+// next poll decides again.
+func (b *alertBook) queue(ctx context.Context, d store.Device, steps []alertStep, at time.Time) error {
+	if len(steps) == 0 {
+		return nil
+	}
+	ops := alertOps(steps, at, b.options().DedupWindow)
+	err := b.sink.AddAlerts(ctx, ops, func(res []store.AlertResult) {
+		if err := b.settle(d, steps, res, true); err != nil {
+			b.log.Error("alerts not updated", "device", d.Hostname, "err", err)
+		}
+	})
+	if err != nil {
+		b.mu.Lock()
+		b.unpendLocked(steps)
+		b.mu.Unlock()
+		return fmt.Errorf("alerts of %s: %w", d.Hostname, err)
+	}
+	return nil
+}
+
 // write carries the steps out in the store, then in memory. It runs
 // without b.mu, so readers of the alert list never wait on SQLite.
 func (b *alertBook) write(ctx context.Context, d store.Device, steps []alertStep, at time.Time) error {
 	if len(steps) == 0 {
 		return nil
 	}
-	window := b.options().DedupWindow
+	res := make([]store.AlertResult, len(steps))
+	for i, op := range alertOps(steps, at, b.options().DedupWindow) {
+		r := &res[i]
+		if op.Resolve {
+			r.Alert, r.Resolved, r.Err = b.db.AutoResolveAlert(ctx, op.Detection.Key, op.ResolvedBy, at)
+		} else {
+			r.Alert, r.Change, r.Err = b.db.RecordAlert(ctx, op.Detection, op.ReopenSince)
+		}
+	}
+	return b.settle(d, steps, res, false)
+}
+
+// settle applies the store's results of steps to memory (a change that
+// failed leaves memory as it was, so the next poll tries again), logs
+// what was raised and resolved, and returns the failures. queued says the
+// steps were noted as pending.
+func (b *alertBook) settle(d store.Device, steps []alertStep, res []store.AlertResult, queued bool) error {
 	var (
 		changed []Alert
 		errs    []error
 	)
-	for _, s := range steps {
-		if s.resolve {
-			a, ok, err := b.db.AutoResolveAlert(ctx, s.f.key, ResolvedByEngine, at)
-			switch {
-			case err != nil:
-				errs = append(errs, err)
-			case ok:
-				changed = append(changed, alertFromStore(a))
-				b.log.Info("alert resolved", "device", d.Hostname, "type", a.Type, "instance", a.Instance, "id", a.ID, "auto", true)
-			default: // resolved meanwhile (another process): forget it
-				changed = append(changed, Alert{DeviceID: s.f.key.DeviceID, Type: s.f.key.Type, Instance: s.f.key.Instance, State: AlertResolved})
+	for i, s := range steps {
+		r := res[i]
+		switch {
+		case r.Err != nil:
+			errs = append(errs, r.Err)
+		case r.Dropped: // the device was deleted meanwhile; forget drops its alerts
+		case s.resolve && r.Resolved:
+			changed = append(changed, alertFromStore(r.Alert))
+			b.log.Info("alert resolved", "device", d.Hostname, "type", r.Alert.Type, "instance", r.Alert.Instance,
+				"id", r.Alert.ID, "auto", true)
+		case s.resolve: // resolved meanwhile (another process): forget it
+			changed = append(changed, Alert{DeviceID: s.f.key.DeviceID, Type: s.f.key.Type, Instance: s.f.key.Instance, State: AlertResolved})
+		default:
+			a := alertFromStore(r.Alert)
+			changed = append(changed, a)
+			if r.Change != store.AlertBumped {
+				b.log.Info("alert raised", "device", d.Hostname, "type", a.Type, "instance", a.Instance,
+					"severity", a.Severity, "id", a.ID, "change", r.Change.String())
 			}
-			continue
-		}
-		a, how, err := b.db.RecordAlert(ctx, store.AlertDetection{Key: s.f.key, Severity: string(s.f.severity),
-			Message: s.f.message, At: at}, at.Add(-window))
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		changed = append(changed, alertFromStore(a))
-		if how != store.AlertBumped {
-			b.log.Info("alert raised", "device", d.Hostname, "type", a.Type, "instance", a.Instance,
-				"severity", a.Severity, "id", a.ID, "change", how.String())
 		}
 	}
-	b.put(changed...)
+	b.apply(changed, func() {
+		if queued {
+			b.unpendLocked(steps)
+		}
+	})
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("alerts of %s: %w", d.Hostname, err)
 	}
 	return nil
 }
 
+// unindexLocked drops k from its device's unresolved conditions. b.mu
+// must be held.
+func (b *alertBook) unindexLocked(k store.AlertKey) {
+	ks := slices.DeleteFunc(b.byDev[k.DeviceID], func(x store.AlertKey) bool { return x == k })
+	if len(ks) == 0 {
+		delete(b.byDev, k.DeviceID)
+	} else {
+		b.byDev[k.DeviceID] = ks
+	}
+}
+
 // put brings memory in line with alerts just written, and calls onChange.
-func (b *alertBook) put(as ...Alert) {
-	if len(as) == 0 {
+func (b *alertBook) put(as ...Alert) { b.apply(as, nil) }
+
+// apply is put, with also (when not nil) run under the same lock, so
+// memory and the pending changes move together.
+func (b *alertBook) apply(as []Alert, also func()) {
+	if len(as) == 0 && also == nil {
 		return
 	}
 	b.mu.Lock()
+	if also != nil {
+		also()
+	}
 	for _, a := range as {
 		k := a.key()
 		if a.State == AlertResolved {
 			if id, ok := b.byKey[k]; ok && (a.ID == 0 || id == a.ID) {
 				delete(b.byKey, k)
 				delete(b.active, id)
+				b.unindexLocked(k)
 			}
 			delete(b.active, a.ID)
 			continue
@@ -795,11 +976,14 @@ func (b *alertBook) put(as ...Alert) {
 		if old, ok := b.byKey[k]; ok && old != a.ID {
 			delete(b.active, old)
 		}
+		if _, ok := b.byKey[k]; !ok {
+			b.byDev[k.DeviceID] = append(b.byDev[k.DeviceID], k)
+		}
 		b.active[a.ID] = a
 		b.byKey[k] = a.ID
 	}
 	b.mu.Unlock()
-	if b.onChange != nil {
+	if b.onChange != nil && len(as) > 0 {
 		b.onChange()
 	}
 }

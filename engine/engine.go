@@ -66,6 +66,7 @@ type Options struct {
 	LoopMaxAge      time.Duration // or after running this long (default 1h)
 	Unpooled        bool          // no pool: a new shell and powershell.exe per poll (the benchmark's baseline)
 	Alerts          AlertOptions  // thresholds, dedup window, offline threshold, maintenance windows, health weights
+	Actions         ActionOptions // remote actions and the offline queue (actions_runner.go)
 }
 
 func (o *Options) setDefaults() error {
@@ -131,9 +132,13 @@ type Engine struct {
 	sweepMu sync.Mutex // one sweep at a time
 
 	creds  credCache
-	alerts *alertBook // alerts and health inputs (alerts.go)
+	alerts *alertBook  // alerts and health inputs (alerts.go)
+	shells shellBook   // interactive remote PowerShell sessions (rshell.go)
+	act    *actionBook // action runs, offline queue replays (actions_runner.go)
 
 	sched atomic.Pointer[Scheduler] // set by AttachScheduler
+
+	inv inventoryState // inventory collectors and extended-metrics state (inventory.go)
 
 	fatalMu sync.Mutex
 	fatal   error
@@ -207,6 +212,7 @@ func New(ctx context.Context, db *store.DB, opts Options) (*Engine, error) {
 	}
 	e.writer = store.NewWriter(db, wopts)
 	e.writer.Start()
+	e.alerts.sink = e.writer // polls' alert changes go with the writer's batches
 	if err := e.Reload(ctx); err != nil {
 		_ = e.writer.Close()
 		return nil, err
@@ -215,13 +221,16 @@ func New(ctx context.Context, db *store.DB, opts Options) (*Engine, error) {
 		_ = e.writer.Close()
 		return nil, err
 	}
+	e.act = newActionBook(e)
 	return e, nil
 }
 
 // Close flushes pending writes and releases connections. It does not
 // close the store.
 func (e *Engine) Close() error {
+	e.act.close() // action runs and queue replays stop first: they use the pool
 	err := e.writer.Close()
+	e.closeShells()       // remote PowerShell sessions' shells deleted on the hosts
 	perr := e.closePool() // every shell deleted on the hosts
 	e.http.CloseIdleConnections()
 	if err = errors.Join(err, perr); err != nil {
@@ -443,6 +452,7 @@ func (e *Engine) Sweep(ctx context.Context) (SweepResult, error) {
 func (e *Engine) Run(ctx context.Context) error {
 	for {
 		start := time.Now()
+		e.keepShellsWarm(e.options().Interval)
 		if _, err := e.Sweep(ctx); err != nil {
 			if ctx.Err() != nil {
 				return nil
@@ -473,6 +483,24 @@ func (e *Engine) Run(ctx context.Context) error {
 	}
 }
 
+// WarmTTL is how long the scheduler keeps idle shells at least, for a
+// poll interval: the interval and a fifth. The next sweep polls a host
+// about one interval after the last, so a shell that lives exactly one
+// interval (sessions.ttl and engine.poll_interval are both 5m by default)
+// expires just before it is needed about half the time, and the sweep
+// pays a new shell and a powershell.exe start there; the margin covers
+// sweeps that start late or run long.
+func WarmTTL(interval time.Duration) time.Duration { return interval + interval/5 }
+
+// keepShellsWarm makes idle shells last at least WarmTTL(interval)
+// whatever sessions.ttl says, while Run schedules sweeps. A one-shot
+// sweep (rmm poll --once) keeps sessions.ttl as it is.
+func (e *Engine) keepShellsWarm(interval time.Duration) {
+	if e.pool != nil {
+		e.pool.minTTL.Store(int64(WarmTTL(interval)))
+	}
+}
+
 // record applies one poll outcome: cache first (write-through), then the
 // batch writer, then an event. It returns the number of metric rows queued.
 func (e *Engine) record(ctx context.Context, d store.Device, out pollOutcome) (int, error) {
@@ -485,6 +513,7 @@ func (e *Engine) record(ctx context.Context, d store.Device, out pollOutcome) (i
 		m := out.metrics
 		upd.HasMetrics = true
 		upd.CPUPct, upd.MemPct, upd.DiskFreePct = m.CPUPct, m.MemPct, m.MinDiskFreePct()
+		rows = make([]store.Metric, 0, 2+2*len(m.Disks)) // one allocation per poll
 		rows = append(rows,
 			store.Metric{DeviceID: d.ID, Type: "cpu_pct", Value: m.CPUPct, At: now},
 			store.Metric{DeviceID: d.ID, Type: "mem_pct", Value: m.MemPct, At: now},
@@ -528,6 +557,7 @@ func (e *Engine) record(ctx context.Context, d store.Device, out pollOutcome) (i
 			m = &out.metrics
 		}
 		e.evaluate(ctx, d, st, m, out.err, now)
+		e.onDeviceStatus(d, out.status) // back online: its offline queue is replayed (actions_queue.go)
 	}
 
 	wctx := context.WithoutCancel(ctx) // a finished poll's result is kept even on quit

@@ -289,30 +289,44 @@ func cutReady(b []byte) ([]byte, bool) {
 }
 
 // parseFrame reads "BEGIN id", the base64 JSON line and "END id" from the
-// loop's stdout.
+// loop's stdout (lines may end in CRLF; blank lines are skipped). It
+// scans the bytes in place: the only copies are the decoded document and
+// what json keeps of it.
 func parseFrame(b []byte, id string) (loopAnswer, error) {
-	var lines [][]byte
-	for l := range bytes.SplitSeq(b, []byte("\n")) {
-		if l = bytes.TrimSpace(l); len(l) > 0 {
-			lines = append(lines, l)
+	// next returns the next non-blank line, trimmed, and the rest.
+	next := func(b []byte) (line, rest []byte) {
+		for len(b) > 0 {
+			line, b, _ = bytes.Cut(b, []byte("\n"))
+			if line = bytes.TrimSpace(line); len(line) > 0 {
+				return line, b
+			}
 		}
+		return nil, nil
 	}
-	begin := -1
-	for i, l := range lines {
-		if string(l) == "BEGIN "+id {
-			begin = i
-			break
+	isMarker := func(line []byte, word string) bool {
+		rest, ok := bytes.CutPrefix(line, []byte(word))
+		return ok && string(rest) == id // no allocation: compared, not converted
+	}
+	var line, doc []byte
+	for rest := b; ; {
+		if line, rest = next(rest); line == nil {
+			return loopAnswer{}, fmt.Errorf("%w: no BEGIN %s / END %s frame", errMalformed, id, id)
 		}
+		if !isMarker(line, "BEGIN ") {
+			continue
+		}
+		doc, rest = next(rest)
+		if end, _ := next(rest); doc == nil || !isMarker(end, "END ") {
+			return loopAnswer{}, fmt.Errorf("%w: no BEGIN %s / END %s frame", errMalformed, id, id)
+		}
+		break
 	}
-	if begin < 0 || begin+2 >= len(lines) || string(lines[begin+2]) != "END "+id {
-		return loopAnswer{}, fmt.Errorf("%w: no BEGIN %s / END %s frame", errMalformed, id, id)
-	}
-	doc, err := base64.StdEncoding.DecodeString(string(lines[begin+1]))
+	raw, err := base64.StdEncoding.AppendDecode(make([]byte, 0, base64.StdEncoding.DecodedLen(len(doc))), doc)
 	if err != nil {
 		return loopAnswer{}, fmt.Errorf("%w: answer is not base64: %v", errMalformed, err)
 	}
 	var ans loopAnswer
-	if err := json.Unmarshal(doc, &ans); err != nil {
+	if err := json.Unmarshal(raw, &ans); err != nil {
 		return loopAnswer{}, fmt.Errorf("%w: answer: %v", errMalformed, err)
 	}
 	if ans.ID != id {

@@ -170,7 +170,7 @@ func scanAlert(r rowScanner) (Alert, error) {
 }
 
 func alertByID(ctx context.Context, q queryer, id int64) (Alert, error) {
-	a, err := scanAlert(q.QueryRowContext(ctx, selectAlert+` WHERE a.id = ?`, id))
+	a, err := scanAlert(q.QueryRowContext(ctx, alertByIDSQL, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return Alert{}, fmt.Errorf("alert %d: %w", id, ErrNotFound)
 	}
@@ -183,6 +183,48 @@ func alertByID(ctx context.Context, q queryer, id int64) (Alert, error) {
 // nullDevice stores device 0 as NULL.
 func nullDevice(id int64) sql.NullInt64 { return sql.NullInt64{Int64: id, Valid: id != 0} }
 
+// The alert lifecycle's statements, shared by RecordAlert and
+// AutoResolveAlert and by the Writer, which prepares them once.
+const (
+	bumpAlertSQL = `UPDATE alerts SET count = count + 1, last_seen = max(last_seen, ?),
+		severity = ?, message = ?
+		WHERE coalesce(device_id, 0) = ? AND type = ? AND instance = ? AND state <> 'Resolved' RETURNING id`
+	recentlyResolvedSQL = `SELECT id FROM alerts WHERE device_id IS ? AND type = ? AND instance = ?
+		AND state = 'Resolved' AND coalesce(resolved_at, last_seen) >= ?
+		ORDER BY coalesce(resolved_at, last_seen) DESC, id DESC LIMIT 1`
+	reopenAlertSQL = `UPDATE alerts SET state = 'Open', count = count + 1,
+		last_seen = max(last_seen, ?), severity = ?, message = ?, acked_by = NULL, acked_at = NULL,
+		ack_note = '', resolved_by = NULL, resolved_at = NULL, resolve_note = '', auto_resolved = 0
+		WHERE id = ?`
+	insertAlertSQL = `INSERT INTO alerts (device_id, type, instance, severity, state,
+		message, count, first_seen, last_seen) VALUES (?, ?, ?, ?, 'Open', ?, 1, ?, ?) RETURNING id`
+	autoResolveAlertSQL = `UPDATE alerts SET state = 'Resolved', resolved_by = ?, resolved_at = ?,
+		auto_resolved = 1
+		WHERE coalesce(device_id, 0) = ? AND type = ? AND instance = ? AND state <> 'Resolved' RETURNING id`
+	alertByIDSQL   = selectAlert + ` WHERE a.id = ?`
+	deviceKnownSQL = `SELECT EXISTS (SELECT 1 FROM devices WHERE id = ?)`
+)
+
+// alertQueries runs the lifecycle's statements inside one write
+// transaction: a *sql.Tx (each statement prepared when run), or the
+// Writer's statements prepared once and bound to its batch transaction.
+type alertQueries interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
+// checkDetection refuses a detection the store must not record.
+func checkDetection(d AlertDetection) error {
+	if d.Key.Type == "" {
+		return errors.New("empty type")
+	}
+	return checkSeverity(d.Severity)
+}
+
+func recordAlertError(k AlertKey, err error) error {
+	return fmt.Errorf("record alert %s%s on device %d: %w", k.Type, instanceSuffix(k.Instance), k.DeviceID, err)
+}
+
 // RecordAlert stores one detection of a condition in one transaction:
 //   - when the key has an unresolved alert, its count goes up by one and
 //     its last seen, severity and message take the detection's;
@@ -191,66 +233,63 @@ func nullDevice(id int64) sql.NullInt64 { return sql.NullInt64{Int64: id, Valid:
 //     its count up by one, its acknowledgement and resolution cleared;
 //   - else a new Active alert is inserted.
 //
-// It returns the alert as stored and what was done.
+// It returns the alert as stored and what was done. The Writer does the
+// same in its batches (AddAlerts).
 func (db *DB) RecordAlert(ctx context.Context, d AlertDetection, reopenSince time.Time) (Alert, AlertChange, error) {
-	k := d.Key
-	fail := func(err error) (Alert, AlertChange, error) {
-		return Alert{}, 0, fmt.Errorf("record alert %s%s on device %d: %w", k.Type, instanceSuffix(k.Instance), k.DeviceID, err)
+	if err := checkDetection(d); err != nil {
+		return Alert{}, 0, recordAlertError(d.Key, err)
 	}
-	if k.Type == "" {
-		return fail(errors.New("empty type"))
-	}
-	if err := checkSeverity(d.Severity); err != nil {
-		return fail(err)
-	}
-	at := toMS(d.At)
 	var (
 		out    Alert
 		change AlertChange
 	)
 	err := db.writeTx(ctx, func(tx *sql.Tx) error {
-		var id int64
-		err := tx.QueryRowContext(ctx, `UPDATE alerts SET count = count + 1, last_seen = max(last_seen, ?),
-			severity = ?, message = ?
-			WHERE coalesce(device_id, 0) = ? AND type = ? AND instance = ? AND state <> 'Resolved' RETURNING id`,
-			at, d.Severity, d.Message, k.DeviceID, k.Type, k.Instance).Scan(&id)
-		switch {
-		case err == nil:
-			change = AlertBumped
-		case !errors.Is(err, sql.ErrNoRows):
-			return fmt.Errorf("bump: %w", err)
-		default:
-			err = tx.QueryRowContext(ctx, `SELECT id FROM alerts WHERE device_id IS ? AND type = ? AND instance = ?
-				AND state = 'Resolved' AND coalesce(resolved_at, last_seen) >= ?
-				ORDER BY coalesce(resolved_at, last_seen) DESC, id DESC LIMIT 1`,
-				nullDevice(k.DeviceID), k.Type, k.Instance, toMS(reopenSince)).Scan(&id)
-			switch {
-			case err == nil:
-				if _, err := tx.ExecContext(ctx, `UPDATE alerts SET state = 'Open', count = count + 1,
-					last_seen = max(last_seen, ?), severity = ?, message = ?, acked_by = NULL, acked_at = NULL,
-					ack_note = '', resolved_by = NULL, resolved_at = NULL, resolve_note = '', auto_resolved = 0
-					WHERE id = ?`, at, d.Severity, d.Message, id); err != nil {
-					return fmt.Errorf("reopen alert %d: %w", id, err)
-				}
-				change = AlertReopened
-			case !errors.Is(err, sql.ErrNoRows):
-				return fmt.Errorf("find recently resolved: %w", err)
-			default:
-				if err := tx.QueryRowContext(ctx, `INSERT INTO alerts (device_id, type, instance, severity, state,
-					message, count, first_seen, last_seen) VALUES (?, ?, ?, ?, 'Open', ?, 1, ?, ?) RETURNING id`,
-					nullDevice(k.DeviceID), k.Type, k.Instance, d.Severity, d.Message, at, at).Scan(&id); err != nil {
-					return fmt.Errorf("insert: %w", err)
-				}
-				change = AlertInserted
-			}
-		}
-		out, err = alertByID(ctx, tx, id)
+		var err error
+		out, change, err = recordAlertIn(ctx, tx, d, reopenSince)
 		return err
 	})
 	if err != nil {
-		return fail(err)
+		return Alert{}, 0, recordAlertError(d.Key, err)
 	}
 	return out, change, nil
+}
+
+// recordAlertIn is RecordAlert's work inside a transaction. Each branch
+// writes at most one row, so a failed statement leaves nothing half done.
+func recordAlertIn(ctx context.Context, q alertQueries, d AlertDetection, reopenSince time.Time) (Alert, AlertChange, error) {
+	k := d.Key
+	at := toMS(d.At)
+	var (
+		id     int64
+		change AlertChange
+	)
+	err := q.QueryRowContext(ctx, bumpAlertSQL, at, d.Severity, d.Message, k.DeviceID, k.Type, k.Instance).Scan(&id)
+	switch {
+	case err == nil:
+		change = AlertBumped
+	case !errors.Is(err, sql.ErrNoRows):
+		return Alert{}, 0, fmt.Errorf("bump: %w", err)
+	default:
+		err = q.QueryRowContext(ctx, recentlyResolvedSQL, nullDevice(k.DeviceID), k.Type, k.Instance,
+			toMS(reopenSince)).Scan(&id)
+		switch {
+		case err == nil:
+			if _, err := q.ExecContext(ctx, reopenAlertSQL, at, d.Severity, d.Message, id); err != nil {
+				return Alert{}, 0, fmt.Errorf("reopen alert %d: %w", id, err)
+			}
+			change = AlertReopened
+		case !errors.Is(err, sql.ErrNoRows):
+			return Alert{}, 0, fmt.Errorf("find recently resolved: %w", err)
+		default:
+			if err := q.QueryRowContext(ctx, insertAlertSQL, nullDevice(k.DeviceID), k.Type, k.Instance, d.Severity,
+				d.Message, at, at).Scan(&id); err != nil {
+				return Alert{}, 0, fmt.Errorf("insert: %w", err)
+			}
+			change = AlertInserted
+		}
+	}
+	a, err := alertByID(ctx, q, id)
+	return a, change, err
 }
 
 func instanceSuffix(instance string) string {
@@ -265,26 +304,34 @@ func instanceSuffix(instance string) string {
 // auto-resolved. ok is false when the key has no unresolved alert.
 func (db *DB) AutoResolveAlert(ctx context.Context, key AlertKey, by string, at time.Time) (a Alert, ok bool, err error) {
 	err = db.writeTx(ctx, func(tx *sql.Tx) error {
-		var id int64
-		err := tx.QueryRowContext(ctx, `UPDATE alerts SET state = 'Resolved', resolved_by = ?, resolved_at = ?,
-			auto_resolved = 1
-			WHERE coalesce(device_id, 0) = ? AND type = ? AND instance = ? AND state <> 'Resolved' RETURNING id`,
-			by, toMS(at), key.DeviceID, key.Type, key.Instance).Scan(&id)
-		if errors.Is(err, sql.ErrNoRows) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		ok = true
-		a, err = alertByID(ctx, tx, id)
+		a, ok, err = autoResolveAlertIn(ctx, tx, key, by, at)
 		return err
 	})
 	if err != nil {
-		return Alert{}, false, fmt.Errorf("auto-resolve alert %s%s on device %d: %w",
-			key.Type, instanceSuffix(key.Instance), key.DeviceID, err)
+		return Alert{}, false, autoResolveError(key, err)
 	}
 	return a, ok, nil
+}
+
+func autoResolveError(key AlertKey, err error) error {
+	return fmt.Errorf("auto-resolve alert %s%s on device %d: %w", key.Type, instanceSuffix(key.Instance), key.DeviceID, err)
+}
+
+// autoResolveAlertIn is AutoResolveAlert's work inside a transaction.
+func autoResolveAlertIn(ctx context.Context, q alertQueries, key AlertKey, by string, at time.Time) (Alert, bool, error) {
+	var id int64
+	err := q.QueryRowContext(ctx, autoResolveAlertSQL, by, toMS(at), key.DeviceID, key.Type, key.Instance).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Alert{}, false, nil
+	}
+	if err != nil {
+		return Alert{}, false, err
+	}
+	a, err := alertByID(ctx, q, id)
+	if err != nil {
+		return Alert{}, false, err
+	}
+	return a, true, nil
 }
 
 // AckAlert acknowledges an Active alert: by, at and note are recorded. An

@@ -1,11 +1,13 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -49,15 +51,17 @@ type WriterStats struct {
 	Rows    int64 // rows committed (metrics inserted, statuses written)
 	Batches int64 // transactions committed
 	Retries int64 // commit attempts repeated after a failure
-	Failed  int64 // rows lost because every attempt failed
+	Failed  int64 // rows lost because every attempt failed, and alert changes the store refused
 	Dropped int64 // rows that named a device no longer in the database
 }
 
-// Writer is the single writer for high-volume rows: poll metrics and
-// device status. Add queues rows; one goroutine commits them in batches,
-// one transaction per batch, when BatchRows rows are pending or
-// FlushInterval has passed since the first pending row, whichever comes
-// first. Rows for a device deleted meanwhile are dropped, not failed.
+// Writer is the single writer for high-volume rows: poll metrics, device
+// status and the alert changes polls find. Add queues rows; one goroutine
+// commits them in batches, one transaction per batch, when BatchRows rows
+// are pending or FlushInterval has passed since the first pending row,
+// whichever comes first. Metrics go in as multi-row INSERTs; every
+// statement is prepared once for the writer's life. Rows for a device
+// deleted meanwhile are dropped, not failed.
 //
 // The owner calls Start once and Close when done; Close flushes.
 type Writer struct {
@@ -81,14 +85,60 @@ type Writer struct {
 	err   error
 
 	rows, batches, retries, failed, dropped atomic.Int64
+
+	// Owned by the writer's goroutine: statements prepared once on the
+	// writer connection and bound to each batch transaction (the SQL text
+	// is parsed once, not once per row), and reused argument space.
+	stmts    map[string]*sql.Stmt
+	chunkSQL [len(metricChunks)]string // insertMetricsSQL of each chunk size
+	metrics  []Metric
+	args     []any
 }
 
-// entry is one queued item: a metric row, a status row, or a flush
-// request (flush != nil) that is answered once what precedes it is committed.
+// entry is one queued item: a metric row, a status row, the alert
+// changes of one AddAlerts call, or a flush request (flush != nil) that is
+// answered once what precedes it is committed.
 type entry struct {
 	metric Metric
 	status *StatusUpdate
+	alerts *alertBatch
 	flush  chan error
+}
+
+// rows is how many rows the entry counts for in a batch.
+func (e *entry) rows() int {
+	if e.alerts != nil {
+		return len(e.alerts.ops)
+	}
+	return 1
+}
+
+// alertBatch is one AddAlerts call: its changes, in order, and who wants
+// to hear how they went.
+type alertBatch struct {
+	ops     []AlertOp
+	done    func([]AlertResult)
+	results []AlertResult // the last attempt's
+}
+
+// AlertOp is one alert change the Writer carries out in a batch
+// (AddAlerts): a detection recorded by RecordAlert's rules, or, with
+// Resolve, the auto-resolution of the detection key's unresolved alert by
+// ResolvedBy at the detection's At (AutoResolveAlert's rules).
+type AlertOp struct {
+	Detection   AlertDetection
+	ReopenSince time.Time // a detection: reopen an alert of the key resolved at or after this
+	Resolve     bool
+	ResolvedBy  string
+}
+
+// AlertResult is what the Writer did with one AlertOp.
+type AlertResult struct {
+	Alert    Alert       // the alert as stored after the change; zero when nothing changed
+	Change   AlertChange // a detection: inserted, bumped or reopened
+	Resolved bool        // a resolution: the key had an unresolved alert, now resolved
+	Dropped  bool        // the device was deleted meanwhile: nothing was written
+	Err      error       // this change failed and was undone (or its batch was lost); the rest stand
 }
 
 // NewWriter returns a Writer on db. It does nothing until Start.
@@ -102,13 +152,17 @@ func NewWriter(db *DB, opts WriterOptions) *Writer {
 	if opts.QueueSize <= 0 {
 		opts.QueueSize = DefaultQueueSize
 	}
-	return &Writer{
+	w := &Writer{
 		db:      db,
 		opts:    opts,
 		queue:   make(chan entry, opts.QueueSize),
 		stop:    make(chan struct{}),
 		stopped: make(chan struct{}),
 	}
+	for i, n := range metricChunks {
+		w.chunkSQL[i] = insertMetricsSQL(n)
+	}
+	return w
 }
 
 // Start starts the writer's goroutine. Calling it again does nothing.
@@ -167,6 +221,32 @@ func (w *Writer) AddStatus(ctx context.Context, s StatusUpdate) error {
 }
 
 func finite(f float64) bool { return !math.IsNaN(f) && !math.IsInf(f, 0) }
+
+// AddAlerts queues alert changes, carried out in order in the next batch
+// transaction, each undone alone when the store refuses it. Once the batch
+// is committed (or lost), done is called from the writer's goroutine with
+// one result per op, in order: so the owner learns each alert as stored,
+// in the order it asked, without waiting for SQLite in its own goroutine.
+// done must not block nor call the Writer's blocking methods; a Flush
+// returns only after the done of every change queued before it. It blocks
+// only while the queue is full, until ctx is done. Invalid ops (no type, a
+// severity rmm does not write) are refused before any is queued.
+func (w *Writer) AddAlerts(ctx context.Context, ops []AlertOp, done func([]AlertResult)) error {
+	if len(ops) == 0 {
+		return nil
+	}
+	for i, op := range ops {
+		err := checkDetection(op.Detection)
+		if op.Resolve && op.Detection.Key.Type != "" {
+			err = nil // a resolution carries no severity
+		}
+		if err != nil {
+			return fmt.Errorf("add alerts: change %d: %w", i+1, err)
+		}
+	}
+	b := &alertBatch{ops: ops, done: done}
+	return w.send(ctx, "add alerts", 1, func(int) entry { return entry{alerts: b} })
+}
 
 // send queues n entries made by mk, in order.
 func (w *Writer) send(ctx context.Context, op string, n int, mk func(i int) entry) error {
@@ -237,7 +317,9 @@ func (w *Writer) Stats() WriterStats {
 // run is the writer's goroutine: it owns the pending batch and the timer.
 func (w *Writer) run() {
 	defer close(w.stopped)
+	defer w.closeStmts()
 	pending := make([]entry, 0, w.opts.BatchRows)
+	rows := 0
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	timing := false
@@ -249,7 +331,7 @@ func (w *Writer) run() {
 		}
 		err := w.commit(pending)
 		clear(pending) // drop references to the rows' strings
-		pending = pending[:0]
+		pending, rows = pending[:0], 0
 		return err
 	}
 	handle := func(e entry) {
@@ -258,7 +340,7 @@ func (w *Writer) run() {
 			return
 		}
 		pending = append(pending, e)
-		if len(pending) >= w.opts.BatchRows {
+		if rows += e.rows(); rows >= w.opts.BatchRows {
 			commit()
 			return
 		}
@@ -292,7 +374,8 @@ func (w *Writer) run() {
 }
 
 // commit writes batch in one transaction, retrying a failed attempt, and
-// reports the rows as lost when every attempt failed.
+// reports the rows as lost when every attempt failed. Then it tells the
+// owners of the batch's alert changes how they went.
 func (w *Writer) commit(batch []entry) error {
 	if len(batch) == 0 {
 		return nil
@@ -305,32 +388,64 @@ func (w *Writer) commit(batch []entry) error {
 			time.Sleep(backoff)
 			backoff *= 2
 		}
-		var written, dropped int64
-		if written, dropped, err = w.write(batch); err == nil {
+		var written, dropped, refused int64
+		if written, dropped, refused, err = w.write(batch); err == nil {
 			w.rows.Add(written)
 			w.dropped.Add(dropped)
+			w.failed.Add(refused)
 			w.batches.Add(1)
+			w.answer(batch, nil)
 			return nil
 		}
 	}
+	lost := 0
+	for i := range batch {
+		lost += batch[i].rows()
+	}
 	err = fmt.Errorf("%w: %s: %d rows lost after %d attempts: %w",
-		ErrWriteFailed, w.db.path, len(batch), writeAttempts, err)
-	w.failed.Add(int64(len(batch)))
+		ErrWriteFailed, w.db.path, lost, writeAttempts, err)
+	w.failed.Add(int64(lost))
 	w.errMu.Lock()
 	if w.err == nil {
 		w.err = err
 	}
 	w.errMu.Unlock()
+	w.answer(batch, err)
 	if w.opts.OnError != nil {
 		w.opts.OnError(err)
 	}
 	return err
 }
 
+// answer calls the done of every alert change in batch, in queue order:
+// with the committed attempt's results, or with lost set to the error
+// that lost them.
+func (w *Writer) answer(batch []entry, lost error) {
+	for i := range batch {
+		b := batch[i].alerts
+		if b == nil {
+			continue
+		}
+		res := b.results
+		if lost != nil || len(res) != len(b.ops) {
+			res = make([]AlertResult, len(b.ops))
+			for j := range res {
+				res[j].Err = cmp.Or(lost, errors.New("not written"))
+			}
+		}
+		if b.done != nil {
+			b.done(res)
+		}
+	}
+}
+
 const (
-	insertMetric = `INSERT INTO metrics (device_id, type, instance, value, ts)
-		SELECT ?1, ?2, ?3, ?4, ?5 WHERE EXISTS (SELECT 1 FROM devices WHERE id = ?1)`
-	updateStatus = `UPDATE devices SET
+	// insertMetrics inserts rows given as VALUES, skipping those of a
+	// device deleted meanwhile.
+	insertMetricsHead = `INSERT INTO metrics (device_id, type, instance, value, ts)
+		SELECT column1, column2, column3, column4, column5 FROM (VALUES `
+	insertMetricsTail = `) WHERE EXISTS (SELECT 1 FROM devices WHERE id = column1)`
+	updateStatus      = `UPDATE devices SET
 		status        = ?1,
 		last_seen     = CASE WHEN ?1 = 'Online' THEN ?2 ELSE last_seen END,
 		last_error    = ?3,
@@ -339,63 +454,247 @@ const (
 		disk_free_pct = CASE WHEN ?4 THEN ?7 ELSE disk_free_pct END,
 		metrics_at    = CASE WHEN ?4 THEN ?2 ELSE metrics_at END
 		WHERE id = ?8`
+	savepointAlert = `SAVEPOINT alert`
+	releaseAlert   = `RELEASE alert`
+	rollbackAlert  = `ROLLBACK TO alert`
 )
 
-// write runs one attempt at committing batch. It returns how many rows
-// were written and how many named a device that no longer exists.
-func (w *Writer) write(batch []entry) (written, dropped int64, err error) {
-	ctx := context.Background() // the writer's own work; bounded by busy_timeout
-	err = w.db.writeTx(ctx, func(tx *sql.Tx) error {
-		var metricStmt, statusStmt *sql.Stmt
-		defer func() {
-			if metricStmt != nil {
-				metricStmt.Close()
-			}
-			if statusStmt != nil {
-				statusStmt.Close()
-			}
-		}()
-		prepare := func(dst **sql.Stmt, q string) error {
-			if *dst != nil {
-				return nil
-			}
-			s, err := tx.PrepareContext(ctx, q)
-			if err != nil {
-				return fmt.Errorf("prepare: %w", err)
-			}
-			*dst = s
-			return nil
+// metricChunks are the row counts of the prepared multi-row INSERTs, the
+// largest first: a batch's metrics go in as few statements as these sizes
+// add up to (100 rows: 3 x 32 + 2 x 2). A statement of more rows costs
+// more than it saves: its statement journal outgrows SQLite's in-memory
+// limit and spills to a temporary file.
+var metricChunks = [...]int{32, 8, 2, 1}
+
+// insertMetricsSQL is the INSERT of n metric rows.
+func insertMetricsSQL(n int) string {
+	var b strings.Builder
+	b.WriteString(insertMetricsHead)
+	for i := range n {
+		if i > 0 {
+			b.WriteByte(',')
 		}
-		for _, e := range batch {
-			var res sql.Result
-			if e.status == nil {
-				if err := prepare(&metricStmt, insertMetric); err != nil {
-					return err
-				}
-				m := e.metric
-				if res, err = metricStmt.ExecContext(ctx, m.DeviceID, m.Type, m.Instance, m.Value, toMS(m.At)); err != nil {
-					return fmt.Errorf("insert metric %s of device %d: %w", m.Type, m.DeviceID, err)
-				}
-			} else {
-				if err := prepare(&statusStmt, updateStatus); err != nil {
-					return err
-				}
+		b.WriteString("(?,?,?,?,?)")
+	}
+	b.WriteString(insertMetricsTail)
+	return b.String()
+}
+
+// queries lists every statement the writer prepares.
+func (w *Writer) queries() []string {
+	qs := []string{updateStatus, savepointAlert, releaseAlert, rollbackAlert, deviceKnownSQL,
+		bumpAlertSQL, recentlyResolvedSQL, reopenAlertSQL, insertAlertSQL, autoResolveAlertSQL, alertByIDSQL}
+	return append(qs, w.chunkSQL[:]...)
+}
+
+// prepare prepares the writer's statements on the writer connection, once
+// (outside any transaction: the one connection is the transaction's).
+func (w *Writer) prepare(ctx context.Context) error {
+	if w.stmts != nil {
+		return nil
+	}
+	stmts := make(map[string]*sql.Stmt)
+	for _, q := range w.queries() {
+		st, err := w.db.writer.PrepareContext(ctx, q)
+		if err != nil {
+			for _, s := range stmts {
+				s.Close()
+			}
+			return fmt.Errorf("prepare: %w", err)
+		}
+		stmts[q] = st
+	}
+	w.stmts = stmts
+	return nil
+}
+
+func (w *Writer) closeStmts() {
+	for _, s := range w.stmts {
+		s.Close()
+	}
+	w.stmts = nil
+}
+
+// batchTx is one batch transaction with the writer's statements bound to
+// it on first use; it runs the alert lifecycle's queries (alertQueries).
+type batchTx struct {
+	tx    *sql.Tx
+	w     *Writer
+	bound map[string]*sql.Stmt
+}
+
+func (b *batchTx) stmt(ctx context.Context, q string) *sql.Stmt {
+	if s, ok := b.bound[q]; ok {
+		return s
+	}
+	p, ok := b.w.stmts[q]
+	if !ok {
+		return nil
+	}
+	s := b.tx.StmtContext(ctx, p) // closed with the transaction
+	b.bound[q] = s
+	return s
+}
+
+// QueryRowContext runs q's prepared statement, or q as text when the
+// writer did not prepare it.
+func (b *batchTx) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
+	if s := b.stmt(ctx, q); s != nil {
+		return s.QueryRowContext(ctx, args...)
+	}
+	return b.tx.QueryRowContext(ctx, q, args...)
+}
+
+// ExecContext runs q's prepared statement, or q as text.
+func (b *batchTx) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	if s := b.stmt(ctx, q); s != nil {
+		return s.ExecContext(ctx, args...)
+	}
+	return b.tx.ExecContext(ctx, q, args...)
+}
+
+// write runs one attempt at committing batch. It returns how many rows
+// were written, how many named a device that no longer exists and how
+// many alert changes the store refused (each undone alone; their results
+// say why).
+func (w *Writer) write(batch []entry) (written, dropped, refused int64, err error) {
+	ctx := context.Background() // the writer's own work; bounded by busy_timeout
+	if err := w.prepare(ctx); err != nil {
+		return 0, 0, 0, err
+	}
+	err = w.db.writeTx(ctx, func(tx *sql.Tx) error {
+		bt := &batchTx{tx: tx, w: w, bound: make(map[string]*sql.Stmt, 8)}
+		// Metrics are independent rows: all of the batch's go in first,
+		// in multi-row INSERTs. Statuses and alert changes follow in
+		// queue order, which is each device's order.
+		ms := w.metrics[:0]
+		for i := range batch {
+			if batch[i].status == nil && batch[i].alerts == nil {
+				ms = append(ms, batch[i].metric)
+			}
+		}
+		w.metrics = ms
+		n, err := w.insertMetrics(ctx, bt, ms)
+		clear(w.metrics) // drop references to the rows' strings
+		if err != nil {
+			return err
+		}
+		written += n
+		dropped += int64(len(ms)) - n
+		for i := range batch {
+			switch e := &batch[i]; {
+			case e.status != nil:
 				s := e.status
-				if res, err = statusStmt.ExecContext(ctx, s.Status, toMS(s.At), s.LastError, s.HasMetrics,
-					s.CPUPct, s.MemPct, s.DiskFreePct, s.DeviceID); err != nil {
+				res, err := bt.ExecContext(ctx, updateStatus, s.Status, toMS(s.At), s.LastError, s.HasMetrics,
+					s.CPUPct, s.MemPct, s.DiskFreePct, s.DeviceID)
+				if err != nil {
 					return fmt.Errorf("update status of device %d: %w", s.DeviceID, err)
 				}
-			}
-			if n, err := res.RowsAffected(); err == nil && n == 0 {
-				dropped++
-			} else {
-				written++
+				if n, err := res.RowsAffected(); err == nil && n == 0 {
+					dropped++
+				} else {
+					written++
+				}
+			case e.alerts != nil:
+				wr, dr, rf, err := w.writeAlerts(ctx, bt, e.alerts)
+				if err != nil {
+					return err
+				}
+				written, dropped, refused = written+wr, dropped+dr, refused+rf
 			}
 		}
 		return nil
 	})
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, 0, err
 	}
-	return written, dropped, nil
+	return written, dropped, refused, nil
+}
+
+// insertMetrics inserts ms with the prepared multi-row INSERTs and
+// returns how many rows went in (the others named a deleted device).
+func (w *Writer) insertMetrics(ctx context.Context, bt *batchTx, ms []Metric) (int64, error) {
+	var inserted int64
+	for len(ms) > 0 {
+		c := len(metricChunks) - 1
+		for i, size := range metricChunks {
+			if size <= len(ms) {
+				c = i
+				break
+			}
+		}
+		n := metricChunks[c]
+		chunk := ms[:n]
+		ms = ms[n:]
+		args := w.args[:0]
+		for i := range chunk {
+			m := &chunk[i]
+			args = append(args, m.DeviceID, m.Type, m.Instance, m.Value, toMS(m.At))
+		}
+		w.args = args
+		res, err := bt.ExecContext(ctx, w.chunkSQL[c], args...)
+		clear(w.args)
+		if err != nil {
+			m := chunk[0]
+			return inserted, fmt.Errorf("insert %d metrics (first %s of device %d): %w", n, m.Type, m.DeviceID, err)
+		}
+		if k, err := res.RowsAffected(); err == nil {
+			inserted += k
+		} else {
+			inserted += int64(n)
+		}
+	}
+	return inserted, nil
+}
+
+// writeAlerts carries out one AddAlerts call's changes, each inside a
+// savepoint so a change the store refuses is undone alone. An error
+// returned fails the whole batch (the transaction itself broke).
+func (w *Writer) writeAlerts(ctx context.Context, bt *batchTx, b *alertBatch) (written, dropped, refused int64, err error) {
+	b.results = b.results[:0]
+	for _, op := range b.ops {
+		var r AlertResult
+		k := op.Detection.Key
+		known := true
+		if k.DeviceID != 0 {
+			if err := bt.QueryRowContext(ctx, deviceKnownSQL, k.DeviceID).Scan(&known); err != nil {
+				return 0, 0, 0, fmt.Errorf("alert of device %d: %w", k.DeviceID, err)
+			}
+		}
+		if !known {
+			r.Dropped = true
+			dropped++
+			b.results = append(b.results, r)
+			continue
+		}
+		if _, err := bt.ExecContext(ctx, savepointAlert); err != nil {
+			return 0, 0, 0, fmt.Errorf("alert savepoint: %w", err)
+		}
+		var opErr error
+		if op.Resolve {
+			r.Alert, r.Resolved, opErr = autoResolveAlertIn(ctx, bt, k, op.ResolvedBy, op.Detection.At)
+			if opErr != nil {
+				opErr = autoResolveError(k, opErr)
+			}
+		} else {
+			r.Alert, r.Change, opErr = recordAlertIn(ctx, bt, op.Detection, op.ReopenSince)
+			if opErr != nil {
+				opErr = recordAlertError(k, opErr)
+			}
+		}
+		if opErr != nil {
+			r = AlertResult{Err: opErr}
+			refused++
+			if _, err := bt.ExecContext(ctx, rollbackAlert); err != nil {
+				return 0, 0, 0, fmt.Errorf("undo a refused alert change: %w (after %w)", err, opErr)
+			}
+		} else {
+			written++
+		}
+		if _, err := bt.ExecContext(ctx, releaseAlert); err != nil {
+			return 0, 0, 0, fmt.Errorf("alert savepoint: %w", err)
+		}
+		b.results = append(b.results, r)
+	}
+	return written, dropped, refused, nil
 }

@@ -18,6 +18,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -41,6 +42,9 @@ type SweepConfig struct {
 	Seed       int64         // the fleet's seed
 	// Logf, when set, receives one line per sweep.
 	Logf func(format string, args ...any)
+	// CPUProfile, when set, receives a CPU profile (pprof) of the warm
+	// pooled sweeps: the part of the run the targets are about.
+	CPUProfile io.Writer
 }
 
 // SweepResult is the benchmark's one JSON object; its field names are the
@@ -189,7 +193,20 @@ func runSweeps(ctx context.Context, db *store.DB, fleet *winrmsim.Fleet, cfg Swe
 	var warm []float64
 	var requests int64
 	var cpu time.Duration
+	profiling := false
+	defer func() {
+		if profiling {
+			pprof.StopCPUProfile()
+		}
+	}()
 	for i := range cfg.Sweeps {
+		if i == 1 && !unpooled && cfg.CPUProfile != nil {
+			if err := pprof.StartCPUProfile(cfg.CPUProfile); err != nil {
+				_ = eng.Close()
+				return r, fmt.Errorf("bench: cpu profile: %w", err)
+			}
+			profiling = true
+		}
 		req0, cpu0 := fleet.Stats().Requests, CPUTime()
 		start := time.Now()
 		sr, err := eng.Sweep(ctx)
@@ -212,6 +229,10 @@ func runSweeps(ctx context.Context, db *store.DB, fleet *winrmsim.Fleet, cfg Swe
 		warm = append(warm, wall)
 		requests += req1 - req0
 		cpu += cpu1 - cpu0
+	}
+	if profiling {
+		pprof.StopCPUProfile()
+		profiling = false
 	}
 	if err := eng.Close(); err != nil {
 		return r, fmt.Errorf("bench: %s: %w", mode, err)
