@@ -15,8 +15,8 @@ import (
 	"github.com/rmmhq/rmm/engine/winrmsim"
 )
 
-// TestSecretsNeverLeaveTheVaultOrTheWire runs imports, polls (with the
-// right and a wrong password), credential commands and audit commands
+// TestSecretsNeverLeaveTheVaultOrTheWire runs imports, polls, actions
+// and inventory (with the right and a wrong password), credential commands and audit commands
 // with known secrets, at debug log level, then searches every file rmm
 // wrote (logs, rotated logs, the database and its WAL, archives) and
 // everything it printed for them.
@@ -45,8 +45,23 @@ func TestSecretsNeverLeaveTheVaultOrTheWire(t *testing.T) {
 	if code := runAll("", "--log-level", "debug", "poll", "--once", "--json"); code != 0 {
 		t.Fatalf("poll exit %d: %s", code, printed.String())
 	}
+	var online string
+	for _, h := range fleet.Hosts() {
+		if h.Online {
+			online = h.Hostname
+			break
+		}
+	}
+	if code := runAll("", "--log-level", "debug", "action", "run", "service", "--target", online,
+		"--param", "name=Spooler", "--param", "op=restart", "--json"); code != 0 {
+		t.Fatalf("action run exit %d: %s", code, printed.String())
+	}
+	if code := runAll("", "--log-level", "debug", "inventory", online, "--category", "security", "--json"); code != 0 {
+		t.Fatalf("inventory exit %d: %s", code, printed.String())
+	}
 	c.env["RMM_WINRM_PASSWORD"] = wrongPassword
 	runAll("", "--log-level", "debug", "poll", "--once")
+	runAll("", "--log-level", "debug", "action", "run", "flush-dns", "--target", online)
 	c.env["RMM_VAULT_PASSPHRASE"] = vaultPass
 	if code := runAll(storedSecret+"\n", "--log-level", "debug", "creds", "set", "default", "--user", `LAB\svc`, "--password-stdin"); code != 0 {
 		t.Fatalf("creds set: %s", printed.String())
