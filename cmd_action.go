@@ -268,6 +268,9 @@ func (a *app) runAction(ctx context.Context, eng *engine.Engine, id engine.Ident
 		req.Confirmed = true
 		out, err = eng.Do(ctx, id, req)
 	}
+	if errors.Is(err, engine.ErrNoTargets) {
+		return exitError{2, err}
+	}
 	if err != nil {
 		return err
 	}

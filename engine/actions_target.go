@@ -180,8 +180,8 @@ func (t selTerm) match(d *DeviceState) bool {
 	return v == t.num
 }
 
-// errNoTargets is returned when a target selects no device.
-var errNoTargets = errors.New("no device matches")
+// ErrNoTargets is returned when a run target selects no device.
+var ErrNoTargets = errors.New("no device matches")
 
 // resolveTarget returns the devices a target picks, by hostname.
 func (e *Engine) resolveTarget(t RunTarget) ([]DeviceState, error) {
@@ -205,7 +205,7 @@ func (e *Engine) resolveTarget(t RunTarget) ([]DeviceState, error) {
 		for _, id := range t.DeviceIDs {
 			d, ok := byID[id]
 			if !ok {
-				return nil, fmt.Errorf("target: device %d: %w", id, errNoTargets)
+				return nil, fmt.Errorf("target: device %d: %w", id, ErrNoTargets)
 			}
 			out = append(out, d)
 		}
@@ -217,7 +217,7 @@ func (e *Engine) resolveTarget(t RunTarget) ([]DeviceState, error) {
 		for _, h := range t.Hosts {
 			d, ok := byName[strings.ToLower(strings.TrimSpace(h))]
 			if !ok {
-				return nil, fmt.Errorf("target: host %s: %w (rmm devices lists them)", h, errNoTargets)
+				return nil, fmt.Errorf("target: host %s: %w (rmm devices lists them)", h, ErrNoTargets)
 			}
 			out = append(out, d)
 		}
@@ -255,7 +255,7 @@ func (e *Engine) resolveTarget(t RunTarget) ([]DeviceState, error) {
 	slices.SortFunc(out, func(a, b DeviceState) int { return cmp.Compare(a.Hostname, b.Hostname) })
 	out = slices.CompactFunc(out, func(a, b DeviceState) bool { return a.ID == b.ID })
 	if len(out) == 0 {
-		return nil, fmt.Errorf("target %s: %w", t, errNoTargets)
+		return nil, fmt.Errorf("target %s: %w", t, ErrNoTargets)
 	}
 	return out, nil
 }
