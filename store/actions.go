@@ -349,23 +349,7 @@ func (db *DB) ListActionRows(ctx context.Context, f ActionFilter) ([]ActionRow, 
 	}
 	q += order + ` LIMIT ?`
 	args = append(args, limit)
-	rows, err := db.reader.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, fmt.Errorf("list actions: %w", err)
-	}
-	defer rows.Close()
-	var out []ActionRow
-	for rows.Next() {
-		r, err := scanAction(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list actions: %w", err)
-		}
-		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list actions: %w", err)
-	}
-	return out, nil
+	return queryAll(ctx, db, "list actions", scanAction, q, args...)
 }
 
 // GetActionRow returns one action row; the error wraps ErrNotFound when

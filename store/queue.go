@@ -98,24 +98,8 @@ func scanQueue(s rowScanner) (QueueEntry, error) {
 }
 
 func (db *DB) queryQueue(ctx context.Context, where string, args ...any) ([]QueueEntry, error) {
-	rows, err := db.reader.QueryContext(ctx, `SELECT `+queueColumns+` FROM offline_queue q
+	return queryAll(ctx, db, "list queue", scanQueue, `SELECT `+queueColumns+` FROM offline_queue q
 		JOIN devices d ON d.id = q.device_id `+where+` ORDER BY q.id`, args...)
-	if err != nil {
-		return nil, fmt.Errorf("list queue: %w", err)
-	}
-	defer rows.Close()
-	var out []QueueEntry
-	for rows.Next() {
-		e, err := scanQueue(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list queue: %w", err)
-		}
-		out = append(out, e)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list queue: %w", err)
-	}
-	return out, nil
 }
 
 // ListQueue returns the entries in state (every state when empty),

@@ -107,21 +107,5 @@ func (db *DB) ListScripts(ctx context.Context, name string) ([]Script, error) {
 		q = `SELECT ` + scriptColumns + ` FROM scripts WHERE name = ? ORDER BY version DESC`
 		args = append(args, name)
 	}
-	rows, err := db.reader.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, fmt.Errorf("list scripts: %w", err)
-	}
-	defer rows.Close()
-	var out []Script
-	for rows.Next() {
-		s, err := scanScript(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list scripts: %w", err)
-		}
-		out = append(out, s)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list scripts: %w", err)
-	}
-	return out, nil
+	return queryAll(ctx, db, "list scripts", scanScript, q, args...)
 }
