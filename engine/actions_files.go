@@ -31,15 +31,7 @@ func (e *Engine) pushFile(ctx context.Context, p *runPlan, d store.Device) actio
 		if final {
 			params["sha256"] = p.fileSum
 		}
-		sc, _, err := actionScript(p.spec.script, params)
-		if err != nil {
-			return actionOutcome{status: ActionFailed, message: err.Error()}
-		}
-		res, err := e.runScriptOn(ctx, d, sc, p.timeout)
-		if err != nil {
-			return actionOutcome{err: err}
-		}
-		out, raw := actionDoc(res)
+		out, raw := e.fileChunk(ctx, p, d, params)
 		if out.status != ActionCompleted {
 			return out
 		}
@@ -73,15 +65,7 @@ func (e *Engine) pullFile(ctx context.Context, p *runPlan, d store.Device) actio
 	)
 	for int64(len(buf)) < size || size < 0 {
 		params := map[string]string{"path": p.params["path"], "offset": strconv.Itoa(len(buf)), "length": strconv.Itoa(fileChunk)}
-		sc, _, err := actionScript(p.spec.script, params)
-		if err != nil {
-			return actionOutcome{status: ActionFailed, message: err.Error()}
-		}
-		res, err := e.runScriptOn(ctx, d, sc, p.timeout)
-		if err != nil {
-			return actionOutcome{err: err}
-		}
-		out, raw := actionDoc(res)
+		out, raw := e.fileChunk(ctx, p, d, params)
 		out.stdout = "" // chunks of the file, not output
 		if out.status != ActionCompleted {
 			return out
@@ -188,4 +172,18 @@ func sendUDP(ctx context.Context, addr string, b []byte) error {
 		return fmt.Errorf("wake-on-lan to %s: %w", addr, err)
 	}
 	return nil
+}
+
+// fileChunk runs the plan's file script once with params (one chunk) and
+// reads its answer; a failure to run comes back as the outcome's err.
+func (e *Engine) fileChunk(ctx context.Context, p *runPlan, d store.Device, params map[string]string) (actionOutcome, json.RawMessage) {
+	sc, _, err := actionScript(p.spec.script, params)
+	if err != nil {
+		return actionOutcome{status: ActionFailed, message: err.Error()}, nil
+	}
+	res, err := e.runScriptOn(ctx, d, sc, p.timeout)
+	if err != nil {
+		return actionOutcome{err: err}, nil
+	}
+	return actionDoc(res)
 }
