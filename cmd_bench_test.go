@@ -1,15 +1,35 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"os"
+	"os/signal"
 	"reflect"
 	"slices"
+	"syscall"
 	"testing"
 
 	"github.com/rmmhq/rmm/engine/winrmsim"
 )
 
+// asRMM, set in the environment, makes this test binary act as the rmm
+// executable (see TestMain): `rmm bench sweep` starts its simulator child
+// as os.Executable() + "sim", and in a test that is this binary.
+const asRMM = "RMM_TEST_BINARY_AS_RMM"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(asRMM) == "1" {
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr, os.Getenv)
+		stop()
+		os.Exit(code)
+	}
+	os.Exit(m.Run())
+}
+
 func TestBenchSweepPrintsOneJSONObjectWithTheIssuesFields(t *testing.T) {
+	t.Setenv(asRMM, "1") // the simulator child is this binary acting as rmm
 	c := newCLI(t)
 	code, out, errb := c.run("bench", "sweep", "--devices", "12", "--throttle", "4", "--rtt", "1ms",
 		"--ps-start", "10ms", "--script-time", "5ms", "--sweeps", "2", "--json")
@@ -25,14 +45,32 @@ func TestBenchSweepPrintsOneJSONObjectWithTheIssuesFields(t *testing.T) {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
-	want := []string{"cold_wall_ms", "cpu_ms_per_poll", "devices", "floor_ms", "peak_rss_mb", "pooled_vs_unpooled", "ps_start_ms",
-		"ratio", "requests_per_poll", "rtt_ms", "script_ms", "shells_open_after", "throttle", "unpooled_warm_wall_ms", "warm_wall_ms"}
+	want := []string{"cold_wall_ms", "cpu_ms_per_poll", "devices", "floor_ms", "memory_limit_mb", "peak_rss_mb", "pooled_vs_unpooled", "ps_start_ms",
+		"ratio", "requests_per_poll", "rtt_ms", "script_ms", "shells_open_after", "sim_cpu_ms_per_poll", "sim_cpu_total_ms",
+		"sim_peak_rss_mb", "simulator", "throttle", "unpooled_warm_wall_ms", "warm_wall_ms"}
 	if !reflect.DeepEqual(keys, want) {
 		t.Fatalf("keys %v, want %v", keys, want)
 	}
 	// ceil(12/4) x (5 + 2 x 1)
 	if got["floor_ms"] != 21.0 || got["devices"] != 12.0 || got["shells_open_after"] != 0.0 || got["requests_per_poll"] != 2.0 {
 		t.Errorf("bench sweep = %v", got)
+	}
+	// The hosts ran in a child process: its CPU and memory are reported
+	// apart from this process's.
+	if got["simulator"] != "child-process" || got["sim_cpu_total_ms"].(float64) <= 0 || got["sim_peak_rss_mb"].(float64) <= 0 {
+		t.Errorf("simulator child not measured: %v", got)
+	}
+	code, out, errb = c.run("bench", "sweep", "--in-process", "--devices", "6", "--throttle", "3", "--rtt", "1ms",
+		"--ps-start", "10ms", "--script-time", "5ms", "--sweeps", "2", "--json")
+	if code != 0 {
+		t.Fatalf("bench sweep --in-process: exit %d: %s", code, errb)
+	}
+	got = nil
+	if err := json.Unmarshal([]byte(out), &got); err != nil {
+		t.Fatalf("output %q: %v", out, err)
+	}
+	if got["simulator"] != "in-process" || got["sim_cpu_total_ms"] != 0.0 || got["requests_per_poll"] != 2.0 || got["shells_open_after"] != 0.0 {
+		t.Errorf("bench sweep --in-process = %v", got)
 	}
 	if code, _, _ := c.run("bench", "sweep", "--sweeps", "1"); code == 0 {
 		t.Error("one sweep (no warm one) was accepted")

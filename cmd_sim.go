@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -23,6 +24,7 @@ func (a *app) simCommand() *cobra.Command {
 		controlAddr string
 		https       bool
 		caOut       string
+		readyFile   string
 	)
 	cmd := &cobra.Command{
 		Use:   "sim",
@@ -57,6 +59,11 @@ set winrm.ca_bundle to FILE. The exported CSV then says Transport https.
 --export-csv writes the hosts as a CSV that rmm import reads, then the
 fleet serves until interrupted (Ctrl+C). With --base-port the ports stay
 the same from run to run, so an imported CSV keeps working.
+
+--ready-file FILE writes one JSON object once every host, the control
+endpoint and the CSV are ready: {"pid", "control", "csv", "hosts"}, with
+control the endpoint's URL (so --control 127.0.0.1:0 can pick a free
+port). rmm bench sweep starts its simulator child this way.
 
 Defaults: --user %s, --password %s (loopback test credentials, not secrets).`,
 			winrmsim.DefaultUser, winrmsim.DefaultPassword),
@@ -133,6 +140,11 @@ Defaults: --user %s, --password %s (loopback test credentials, not secrets).`,
 			if ctlURL != "" {
 				fmt.Fprintf(a.stdout, "control endpoint on %s (GET %s/ lists the routes)\n", ctlURL, ctlURL)
 			}
+			if readyFile != "" {
+				if err := writeSimReady(readyFile, simReady{PID: os.Getpid(), Control: ctlURL, CSV: exportCSV, Hosts: len(hosts)}); err != nil {
+					return fmt.Errorf("sim: ready file: %w", err)
+				}
+			}
 			fmt.Fprintln(a.stdout, "press Ctrl+C to stop")
 			<-ctx.Done()
 			s := fleet.Stats()
@@ -157,6 +169,7 @@ Defaults: --user %s, --password %s (loopback test credentials, not secrets).`,
 	f.StringVar(&caOut, "ca-out", "", "with --https: write the test CA's certificate (PEM) to this file, for winrm.ca_bundle")
 	f.StringVar(&controlAddr, "control", "", "serve the HTTP control endpoint on this loopback IP:port (e.g. 127.0.0.1:5990)")
 	f.StringVar(&cfg.WakeListen, "wake", "", "loopback UDP IP:port for Wake-on-LAN magic packets (default: a free port on 127.0.0.1)")
+	f.StringVar(&readyFile, "ready-file", "", `when serving, write {"pid","control","csv","hosts"} (JSON) to this file`)
 	f.DurationVar(&cfg.RebootDowntime, "reboot-downtime", winrmsim.DefaultRebootDowntime, "how long a rebooting host stays unreachable")
 	return cmd
 }
@@ -181,6 +194,18 @@ func serveSimControl(addr string, h http.Handler) (stop func(), url string, err 
 		<-done
 	}
 	return stop, "http://" + ln.Addr().String(), nil
+}
+
+// simReady is what `rmm sim --ready-file` writes once the fleet serves.
+type simReady struct {
+	PID     int    `json:"pid"`
+	Control string `json:"control"` // the control endpoint's URL, "" without --control
+	CSV     string `json:"csv"`     // the --export-csv file, "" without it
+	Hosts   int    `json:"hosts"`
+}
+
+func writeSimReady(path string, r simReady) error {
+	return writeFileAtomic(path, func(w io.Writer) error { return json.NewEncoder(w).Encode(r) })
 }
 
 func userOrDefault(u string) string {

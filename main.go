@@ -161,6 +161,7 @@ func (a *app) openEngine(ctx context.Context, cred engine.Credential, vault cred
 	if err != nil {
 		return nil, nil, err
 	}
+	a.setMemoryLimit()
 	opts := a.engineOptions(cred)
 	opts.Credentials = vault
 	if interval != 0 {
@@ -186,6 +187,15 @@ func (a *app) openStore(ctx context.Context) (*store.DB, error) {
 		return nil, err
 	}
 	return db, nil
+}
+
+// setMemoryLimit applies engine.memory_limit_mb to this process (see
+// engine.SetMemoryLimit) unless GOGC or GOMEMLIMIT is set.
+func (a *app) setMemoryLimit() {
+	if a.getenv("GOGC") != "" || a.getenv("GOMEMLIMIT") != "" {
+		return
+	}
+	engine.SetMemoryLimit(a.cfg.Engine.MemoryLimitMB)
 }
 
 // engineOptions maps the config onto the engine's options.

@@ -89,10 +89,15 @@ type User struct {
 	Line int      // where the entry starts in the file (0 for none)
 }
 
+// DefaultMemoryLimitMB is engine.memory_limit_mb's default (see
+// engine.DefaultMemoryLimitMB, which must stay equal).
+const DefaultMemoryLimitMB = 200
+
 // EngineConfig is the `engine:` section.
 type EngineConfig struct {
-	Throttle     int           // engine.throttle: requests in flight, 1..1000
-	PollInterval time.Duration // engine.poll_interval: time between sweeps
+	Throttle      int           // engine.throttle: requests in flight, 1..1000
+	PollInterval  time.Duration // engine.poll_interval: time between sweeps
+	MemoryLimitMB int           // engine.memory_limit_mb: the console's soft memory limit in MiB, 0: Go's defaults
 }
 
 // WinRMConfig is the `winrm:` section.
@@ -173,7 +178,7 @@ func DefaultDirs(getenv func(string) string) (Dirs, error) {
 func Default(d Dirs) Config {
 	return Config{
 		Org:      "rmm",
-		Engine:   EngineConfig{Throttle: 50, PollInterval: 5 * time.Minute},
+		Engine:   EngineConfig{Throttle: 50, PollInterval: 5 * time.Minute, MemoryLimitMB: DefaultMemoryLimitMB},
 		WinRM:    WinRMConfig{Timeout: 30 * time.Second, Retries: 3},
 		Sessions: SessionsConfig{TTL: 5 * time.Minute, PerHost: 2},
 		Store: StoreConfig{

@@ -33,7 +33,7 @@ func TestAGoodFileSetsEveryKey(t *testing.T) {
 	}
 	want := Default(testDirs)
 	want.Org = "Contoso IT"
-	want.Engine = EngineConfig{Throttle: 200, PollInterval: 2 * time.Minute}
+	want.Engine = EngineConfig{Throttle: 200, PollInterval: 2 * time.Minute, MemoryLimitMB: 300}
 	want.WinRM = WinRMConfig{Timeout: 20 * time.Second, Retries: 2, CABundle: "/etc/rmm/corp-ca.pem", Krb5Conf: "/etc/rmm/krb5.conf",
 		KerberosRealm: "CORP.EXAMPLE", KerberosCCache: "/tmp/krb5cc_rmm"}
 	want.Sessions = SessionsConfig{TTL: 10 * time.Minute, PerHost: 3}

@@ -41,6 +41,15 @@ var fields = map[string]field{
 			return durationIn(v, 10*time.Second, 24*time.Hour, &c.Engine.PollInterval)
 		},
 		show: func(c Config) string { return c.Engine.PollInterval.String() }},
+	"engine.memory_limit_mb": {def: "200", doc: "soft memory limit of a process running the engine, in MiB (Go GC: GOGC 400 under it); 0: Go's defaults; GOGC or GOMEMLIMIT in the environment win; 0 or 64..65536",
+		set: func(c *Config, v string, _ Dirs) error {
+			if strings.TrimSpace(v) == "0" {
+				c.Engine.MemoryLimitMB = 0
+				return nil
+			}
+			return intIn(v, 64, 65536, &c.Engine.MemoryLimitMB)
+		},
+		show: func(c Config) string { return strconv.Itoa(c.Engine.MemoryLimitMB) }},
 	"winrm.timeout": {def: "30s", doc: "deadline of one WinRM command, 1s..10m",
 		set: func(c *Config, v string, _ Dirs) error {
 			return durationIn(v, time.Second, 10*time.Minute, &c.WinRM.Timeout)

@@ -1,11 +1,15 @@
 // Package bench measures rmm's engine against a simulated Windows fleet
-// (engine/winrmsim) in one process, over real HTTP on loopback, with a
-// fresh SQLite database: the numbers `rmm bench sweep` prints. It owns
-// the harness only; it changes nothing in the engine or the simulator,
-// and it never touches the network beyond 127.0.0.1.
+// (engine/winrmsim) over real HTTP on loopback, with a fresh SQLite
+// database: the numbers `rmm bench sweep` prints. It owns the harness
+// only; it changes nothing in the engine or the simulator, and it never
+// touches the network beyond 127.0.0.1.
 //
-// CPU time is the process's (getrusage), so it includes the simulated
-// hosts' side of every request: a real console pays only the client half.
+// By default (SweepConfig.SimCommand set) the fleet runs in a child
+// process (`rmm sim`), so this process's CPU time and peak RSS are the
+// console's alone, as on a real console polling remote Windows hosts; the
+// child's CPU and peak RSS are reported beside them. With no SimCommand
+// the fleet runs in this process and its CPU and memory count in the
+// process's figures.
 package bench
 
 import (
@@ -45,6 +49,16 @@ type SweepConfig struct {
 	// CPUProfile, when set, receives a CPU profile (pprof) of the warm
 	// pooled sweeps: the part of the run the targets are about.
 	CPUProfile io.Writer
+	// SimCommand, when set, is the argv that starts `rmm sim` in a child
+	// process (e.g. {os.Executable(), "sim"}); the harness appends the
+	// fleet's flags. Empty: the fleet runs in this process.
+	SimCommand []string
+	// SimEnv is the child's environment (nil: this process's).
+	SimEnv []string
+	// MemoryLimitMB, when > 0, is applied to this process as a console
+	// applies engine.memory_limit_mb (engine.SetMemoryLimit) for the
+	// run, and restored after.
+	MemoryLimitMB int
 }
 
 // SweepResult is the benchmark's one JSON object; its field names are the
@@ -55,6 +69,8 @@ type SweepResult struct {
 	RTTMS              float64 `json:"rtt_ms"`
 	PSStartMS          float64 `json:"ps_start_ms"`
 	ScriptMS           float64 `json:"script_ms"`
+	Simulator          string  `json:"simulator"`             // "child-process" (the default) or "in-process"
+	MemoryLimitMB      int     `json:"memory_limit_mb"`       // this process's soft memory limit (engine.memory_limit_mb), 0: Go's defaults
 	FloorMS            float64 `json:"floor_ms"`              // ceil(N/T) x (script + 2 x rtt): the protocol's floor
 	ColdWallMS         float64 `json:"cold_wall_ms"`          // the first sweep: shells created, loops started
 	WarmWallMS         float64 `json:"warm_wall_ms"`          // median of the later sweeps
@@ -62,9 +78,23 @@ type SweepResult struct {
 	RequestsPerPoll    float64 `json:"requests_per_poll"`     // HTTP requests per device, counted at the hosts, warm sweeps
 	UnpooledWarmWallMS float64 `json:"unpooled_warm_wall_ms"` // the same sweeps with no pool and no resident PowerShell
 	PooledVsUnpooled   float64 `json:"pooled_vs_unpooled"`    // warm / unpooled warm
-	CPUMSPerPoll       float64 `json:"cpu_ms_per_poll"`       // process CPU (engine and simulator) per device, warm sweeps
-	PeakRSSMB          float64 `json:"peak_rss_mb"`           // the process's peak resident memory
-	ShellsOpenAfter    int64   `json:"shells_open_after"`     // shells left on the hosts after the engine closed
+	// CPUMSPerPoll is this process's user+system CPU per device over the
+	// warm pooled sweeps: the console alone when the simulator is a child
+	// process, console and simulator together when it is in-process.
+	CPUMSPerPoll float64 `json:"cpu_ms_per_poll"`
+	// PeakRSSMB is this process's peak resident memory (VmHWM): the
+	// console's alone with a child simulator, both with in-process.
+	PeakRSSMB float64 `json:"peak_rss_mb"`
+	// SimCPUMSPerPoll is the simulator child's CPU per device over the
+	// same warm sweeps (/proc/PID/stat); 0 in-process (it is then in
+	// cpu_ms_per_poll).
+	SimCPUMSPerPoll float64 `json:"sim_cpu_ms_per_poll"`
+	// SimCPUTotalMS is the child's CPU over its whole life, start-up and
+	// both modes included (getrusage of the exited child); 0 in-process.
+	SimCPUTotalMS float64 `json:"sim_cpu_total_ms"`
+	// SimPeakRSSMB is the child's peak resident memory (maxrss); 0 in-process.
+	SimPeakRSSMB    float64 `json:"sim_peak_rss_mb"`
+	ShellsOpenAfter int64   `json:"shells_open_after"` // shells left on the hosts after the engine closed
 }
 
 // RequestsPerPollMin is what a warm poll needs at least: a Send with the
@@ -98,7 +128,8 @@ func Sweep(ctx context.Context, cfg SweepConfig) (SweepResult, error) {
 		logf = func(string, ...any) {}
 	}
 	// Every host listens on its own port and every request in flight
-	// holds a socket at both ends, in this one process.
+	// holds a socket at both ends (in one process when in-process; a
+	// child inherits the limit).
 	if err := RaiseFileLimit(uint64(cfg.Devices + 6*cfg.Throttle + 512)); err != nil {
 		return SweepResult{}, fmt.Errorf("bench: %w", err)
 	}
@@ -108,16 +139,23 @@ func Sweep(ctx context.Context, cfg SweepConfig) (SweepResult, error) {
 	}
 	defer os.RemoveAll(dir)
 
-	fleet, err := winrmsim.New(winrmsim.Config{
-		Devices: cfg.Devices, Seed: cfg.Seed, RTT: cfg.RTT, PSStart: cfg.PSStart, ScriptTime: cfg.ScriptTime,
-	})
-	if err != nil {
+	restore := engine.SetMemoryLimit(cfg.MemoryLimitMB)
+	defer restore()
+	res := SweepResult{
+		Devices: cfg.Devices, Throttle: cfg.Throttle, Simulator: "in-process", MemoryLimitMB: max(cfg.MemoryLimitMB, 0),
+		RTTMS: ms(cfg.RTT), PSStartMS: ms(cfg.PSStart), ScriptMS: ms(cfg.ScriptTime),
+	}
+	var fleet simFleet
+	var child *childFleet
+	if len(cfg.SimCommand) > 0 {
+		if child, err = startChild(ctx, cfg, dir); err != nil {
+			return SweepResult{}, fmt.Errorf("bench: %w", err)
+		}
+		fleet, res.Simulator = child, "child-process"
+	} else if fleet, err = startInProcess(ctx, cfg); err != nil {
 		return SweepResult{}, fmt.Errorf("bench: %w", err)
 	}
-	if err := fleet.Start(ctx); err != nil {
-		return SweepResult{}, fmt.Errorf("bench: %w", err)
-	}
-	defer fleet.Close()
+	defer fleet.close()
 
 	db, err := store.Open(ctx, filepath.Join(dir, "rmm.db"))
 	if err != nil {
@@ -125,17 +163,13 @@ func Sweep(ctx context.Context, cfg SweepConfig) (SweepResult, error) {
 	}
 	defer db.Close()
 	var csv bytes.Buffer
-	if err := fleet.WriteCSV(&csv); err != nil {
+	if err := fleet.csv(&csv); err != nil {
 		return SweepResult{}, fmt.Errorf("bench: %w", err)
 	}
 	if _, _, err := csvimport.Import(ctx, db, "fleet.csv", &csv, csvimport.Options{}); err != nil {
 		return SweepResult{}, fmt.Errorf("bench: import: %w", err)
 	}
 
-	res := SweepResult{
-		Devices: cfg.Devices, Throttle: cfg.Throttle,
-		RTTMS: ms(cfg.RTT), PSStartMS: ms(cfg.PSStart), ScriptMS: ms(cfg.ScriptTime),
-	}
 	waves := math.Ceil(float64(cfg.Devices) / float64(cfg.Throttle))
 	res.FloorMS = round(waves*(res.ScriptMS+RequestsPerPollMin*res.RTTMS), 1)
 
@@ -143,7 +177,11 @@ func Sweep(ctx context.Context, cfg SweepConfig) (SweepResult, error) {
 	if err != nil {
 		return res, err
 	}
-	res.ShellsOpenAfter = fleet.Stats().ShellsOpen
+	after, err := fleet.stats(ctx)
+	if err != nil {
+		return res, fmt.Errorf("bench: %w", err)
+	}
+	res.ShellsOpenAfter = after.ShellsOpen
 	unpooled, err := runSweeps(ctx, db, fleet, cfg, true, logf)
 	if err != nil {
 		return res, err
@@ -161,6 +199,16 @@ func Sweep(ctx context.Context, cfg SweepConfig) (SweepResult, error) {
 	res.RequestsPerPoll = round(pooled.requestsPerPoll, 3)
 	res.CPUMSPerPoll = round(pooled.cpuMSPerPoll, 3)
 	res.PeakRSSMB = round(PeakRSSMB(), 1)
+	res.SimCPUMSPerPoll = round(pooled.simCPUMSPerPoll, 3)
+	if child != nil {
+		if err := child.close(); err != nil {
+			return res, fmt.Errorf("bench: %w", err)
+		}
+		if u := child.usage; u != nil {
+			res.SimCPUTotalMS = round(ms(time.Duration(u.Utime.Nano()+u.Stime.Nano())), 1)
+			res.SimPeakRSSMB = round(float64(u.Maxrss)/1024, 1) // kilobytes on Linux
+		}
+	}
 	return res, nil
 }
 
@@ -169,11 +217,12 @@ type modeResult struct {
 	cold, warm      float64 // ms
 	requestsPerPoll float64
 	cpuMSPerPoll    float64
+	simCPUMSPerPoll float64
 }
 
 // runSweeps builds an engine (pooled or not), sweeps cfg.Sweeps times and
 // closes it.
-func runSweeps(ctx context.Context, db *store.DB, fleet *winrmsim.Fleet, cfg SweepConfig, unpooled bool, logf func(string, ...any)) (modeResult, error) {
+func runSweeps(ctx context.Context, db *store.DB, fleet simFleet, cfg SweepConfig, unpooled bool, logf func(string, ...any)) (modeResult, error) {
 	mode := "pooled"
 	if unpooled {
 		mode = "unpooled"
@@ -192,7 +241,7 @@ func runSweeps(ctx context.Context, db *store.DB, fleet *winrmsim.Fleet, cfg Swe
 	var r modeResult
 	var warm []float64
 	var requests int64
-	var cpu time.Duration
+	var cpu, simCPU time.Duration
 	profiling := false
 	defer func() {
 		if profiling {
@@ -207,11 +256,23 @@ func runSweeps(ctx context.Context, db *store.DB, fleet *winrmsim.Fleet, cfg Swe
 			}
 			profiling = true
 		}
-		req0, cpu0 := fleet.Stats().Requests, CPUTime()
+		st0, err := fleet.stats(ctx)
+		if err != nil {
+			_ = eng.Close()
+			return r, fmt.Errorf("bench: %w", err)
+		}
+		sim0, _ := fleet.cpu()
+		cpu0 := CPUTime()
 		start := time.Now()
 		sr, err := eng.Sweep(ctx)
 		took := time.Since(start)
-		cpu1, req1 := CPUTime(), fleet.Stats().Requests
+		cpu1 := CPUTime()
+		sim1, _ := fleet.cpu()
+		st1, serr := fleet.stats(ctx)
+		if err == nil {
+			err = serr
+		}
+		req0, req1 := st0.Requests, st1.Requests
 		if err == nil && sr.Online != cfg.Devices {
 			err = fmt.Errorf("%d of %d devices online (errors by class %v)", sr.Online, cfg.Devices, sr.Errors)
 		}
@@ -220,8 +281,8 @@ func runSweeps(ctx context.Context, db *store.DB, fleet *winrmsim.Fleet, cfg Swe
 			return r, fmt.Errorf("bench: %s sweep %d: %w", mode, i+1, err)
 		}
 		wall := float64(took.Microseconds()) / 1000
-		logf("%s sweep %d: %.0f ms, %d requests, %.0f ms CPU, RSS %.0f MB (peak %.0f MB), pool %+v",
-			mode, i+1, wall, req1-req0, ms(cpu1-cpu0), rssMB("VmRSS:"), PeakRSSMB(), sr.Pool)
+		logf("%s sweep %d: %.0f ms, %d requests, %.0f ms CPU (simulator child %.0f ms), RSS %.0f MB (peak %.0f MB), pool %+v",
+			mode, i+1, wall, req1-req0, ms(cpu1-cpu0), ms(sim1-sim0), rssMB("VmRSS:"), PeakRSSMB(), sr.Pool)
 		if i == 0 {
 			r.cold = wall
 			continue
@@ -229,6 +290,7 @@ func runSweeps(ctx context.Context, db *store.DB, fleet *winrmsim.Fleet, cfg Swe
 		warm = append(warm, wall)
 		requests += req1 - req0
 		cpu += cpu1 - cpu0
+		simCPU += sim1 - sim0
 	}
 	if profiling {
 		pprof.StopCPUProfile()
@@ -241,6 +303,7 @@ func runSweeps(ctx context.Context, db *store.DB, fleet *winrmsim.Fleet, cfg Swe
 	polls := float64(len(warm) * cfg.Devices)
 	r.requestsPerPoll = float64(requests) / polls
 	r.cpuMSPerPoll = ms(cpu) / polls
+	r.simCPUMSPerPoll = ms(simCPU) / polls
 	return r, nil
 }
 

@@ -26,6 +26,36 @@ var controlRoutes = []string{
 	"POST /hosts/{name}/logon          a user logs on (for lock and logoff)",
 	"POST /hosts/{name}/fault?kind=K   set a fault: refuse, hang, http500, malformed, no-loop, loop-crash, loop-hang, none",
 	"GET  /wake                        the Wake-on-LAN listener's UDP address and counters",
+	"GET  /stats                       the fleet's counters: requests, shells created/open/deleted, loops",
+}
+
+// ControlStats is GET /stats: the fleet's totals (Fleet.Stats) as JSON,
+// what `rmm bench sweep` reads from a simulator running in a child process.
+type ControlStats struct {
+	Hosts         int   `json:"hosts"`
+	Online        int   `json:"online"`
+	Requests      int64 `json:"requests"` // HTTP requests that reached a host
+	ShellsCreated int64 `json:"shells_created"`
+	ShellsOpen    int64 `json:"shells_open"` // shells that exist now
+	ShellsDeleted int64 `json:"shells_deleted"`
+	ShellsDropped int64 `json:"shells_dropped"`
+	Commands      int64 `json:"commands"`
+	Faults        int64 `json:"faults"`
+	AuthFailures  int64 `json:"auth_failures"`
+	Sends         int64 `json:"sends"`
+	Receives      int64 `json:"receives"`
+	LoopStarts    int64 `json:"loop_starts"`
+	LoopRequests  int64 `json:"loop_requests"`
+	Injected      int64 `json:"injected"`
+}
+
+func controlStats(s Stats) ControlStats {
+	return ControlStats{
+		Hosts: s.Hosts, Online: s.Online, Requests: s.Requests,
+		ShellsCreated: s.ShellsCreated, ShellsOpen: s.ShellsOpen, ShellsDeleted: s.ShellsDeleted, ShellsDropped: s.ShellsDropped,
+		Commands: s.Commands, Faults: s.Faults, AuthFailures: s.AuthFailures, Sends: s.Sends, Receives: s.Receives,
+		LoopStarts: s.LoopStarts, LoopRequests: s.LoopRequests, Injected: s.Injected,
+	}
 }
 
 // ControlHost is one host as the control endpoint shows it.
@@ -132,6 +162,9 @@ func (f *Fleet) ControlHandler() http.Handler {
 	}))
 	mux.HandleFunc("GET /wake", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, f.Wake())
+	})
+	mux.HandleFunc("GET /stats", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, controlStats(f.Stats()))
 	})
 	return mux
 }

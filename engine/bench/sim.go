@@ -1,0 +1,261 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/rmmhq/rmm/engine/winrmsim"
+)
+
+// simFleet is the simulated fleet the sweeps run against: in this process
+// (winrmsim.Fleet) or in a child process (`rmm sim`) read over its
+// control endpoint.
+type simFleet interface {
+	// stats returns the fleet's counters.
+	stats(ctx context.Context) (winrmsim.ControlStats, error)
+	// cpu is the fleet's own CPU time so far; ok is false when the fleet
+	// runs in this process (its CPU is then part of CPUTime).
+	cpu() (d time.Duration, ok bool)
+	// csv writes the hosts as the CSV rmm import reads.
+	csv(w io.Writer) error
+	// close stops the fleet; a child is interrupted and waited for.
+	close() error
+}
+
+// inProcessFleet is a fleet in this process.
+type inProcessFleet struct{ f *winrmsim.Fleet }
+
+func startInProcess(ctx context.Context, cfg SweepConfig) (*inProcessFleet, error) {
+	fleet, err := winrmsim.New(winrmsim.Config{
+		Devices: cfg.Devices, Seed: cfg.Seed, RTT: cfg.RTT, PSStart: cfg.PSStart, ScriptTime: cfg.ScriptTime,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := fleet.Start(ctx); err != nil {
+		return nil, err
+	}
+	return &inProcessFleet{fleet}, nil
+}
+
+func (p *inProcessFleet) stats(context.Context) (winrmsim.ControlStats, error) {
+	s := p.f.Stats()
+	return winrmsim.ControlStats{Hosts: s.Hosts, Online: s.Online, Requests: s.Requests, ShellsOpen: s.ShellsOpen}, nil
+}
+func (p *inProcessFleet) cpu() (time.Duration, bool) { return 0, false }
+func (p *inProcessFleet) csv(w io.Writer) error      { return p.f.WriteCSV(w) }
+func (p *inProcessFleet) close() error               { return p.f.Close() }
+
+// childFleet is `rmm sim` in a child process: started with --control
+// 127.0.0.1:0, --export-csv and --ready-file, read over GET /stats,
+// stopped with an interrupt.
+type childFleet struct {
+	cmd     *exec.Cmd
+	control string // the control endpoint's URL
+	csvPath string
+	client  *http.Client
+	out     *lockedBuffer // the child's stdout and stderr, for errors
+
+	done    chan struct{} // closed when the child has exited
+	waitErr error         // cmd.Wait's result, set before done closes
+
+	closeOnce sync.Once
+	closeErr  error
+	// Usage is the child's resource usage once it exited.
+	usage *syscall.Rusage
+}
+
+// simReady is what `rmm sim --ready-file` writes.
+type simReady struct {
+	PID     int    `json:"pid"`
+	Control string `json:"control"`
+	CSV     string `json:"csv"`
+}
+
+// childStartTimeout bounds how long the child may take to bring its hosts up.
+const childStartTimeout = 3 * time.Minute
+
+func startChild(ctx context.Context, cfg SweepConfig, dir string) (*childFleet, error) {
+	if len(cfg.SimCommand) == 0 {
+		return nil, errors.New("no simulator command")
+	}
+	ready := filepath.Join(dir, "sim-ready.json")
+	c := &childFleet{
+		csvPath: filepath.Join(dir, "fleet.csv"),
+		client:  &http.Client{Timeout: time.Minute},
+		out:     &lockedBuffer{},
+		done:    make(chan struct{}),
+	}
+	args := append([]string(nil), cfg.SimCommand[1:]...)
+	args = append(args,
+		"--devices", strconv.Itoa(cfg.Devices), "--seed", strconv.FormatInt(cfg.Seed, 10),
+		"--rtt", cfg.RTT.String(), "--ps-start", cfg.PSStart.String(), "--script-time", cfg.ScriptTime.String(),
+		"--control", "127.0.0.1:0", "--export-csv", c.csvPath, "--ready-file", ready)
+	// Not exec.CommandContext: the child is stopped with an interrupt
+	// (so it closes its hosts and reports), by close.
+	c.cmd = exec.Command(cfg.SimCommand[0], args...)
+	c.cmd.Env = cfg.SimEnv
+	c.cmd.Stdout, c.cmd.Stderr = c.out, c.out
+	if err := c.cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start simulator %s: %w", cfg.SimCommand[0], err)
+	}
+	go func() { // owned by c: ends when the child exits; close waits for it
+		c.waitErr = c.cmd.Wait()
+		if ps := c.cmd.ProcessState; ps != nil {
+			c.usage, _ = ps.SysUsage().(*syscall.Rusage)
+		}
+		close(c.done)
+	}()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(childStartTimeout)
+	for {
+		b, err := os.ReadFile(ready)
+		if err == nil {
+			var r simReady
+			if err := json.Unmarshal(b, &r); err != nil || r.Control == "" {
+				_ = c.close()
+				return nil, fmt.Errorf("simulator ready file %q: %v", b, err)
+			}
+			c.control = r.Control
+			return c, nil
+		}
+		select {
+		case <-tick.C:
+		case <-c.done:
+			return nil, fmt.Errorf("simulator exited before it was ready (%v): %s", c.waitErr, c.out.tail())
+		case <-deadline:
+			_ = c.close()
+			return nil, fmt.Errorf("simulator not ready after %s: %s", childStartTimeout, c.out.tail())
+		case <-ctx.Done():
+			_ = c.close()
+			return nil, ctx.Err()
+		}
+	}
+}
+
+func (c *childFleet) stats(ctx context.Context) (winrmsim.ControlStats, error) {
+	var s winrmsim.ControlStats
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.control+"/stats", nil)
+	if err != nil {
+		return s, err
+	}
+	resp, err := c.client.Do(req)
+	if err != nil {
+		select {
+		case <-c.done:
+			return s, fmt.Errorf("simulator exited (%v): %s", c.waitErr, c.out.tail())
+		default:
+		}
+		return s, fmt.Errorf("simulator stats: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return s, fmt.Errorf("simulator stats: %s", resp.Status)
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&s); err != nil {
+		return s, fmt.Errorf("simulator stats: %w", err)
+	}
+	return s, nil
+}
+
+// cpu reads the child's user+system time from /proc/PID/stat (fields 14
+// and 15, in clock ticks of 1/100 s: USER_HZ is 100 on Linux).
+func (c *childFleet) cpu() (time.Duration, bool) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", c.cmd.Process.Pid))
+	if err != nil {
+		return 0, false
+	}
+	d, ok := parseProcStatCPU(string(b))
+	return d, ok
+}
+
+// parseProcStatCPU returns utime+stime from a /proc/PID/stat line. The
+// command name (field 2) may hold spaces, so fields count from its ')'.
+func parseProcStatCPU(line string) (time.Duration, bool) {
+	i := strings.LastIndexByte(line, ')')
+	if i < 0 {
+		return 0, false
+	}
+	f := strings.Fields(line[i+1:]) // f[0] is field 3 (state)
+	if len(f) < 13 {
+		return 0, false
+	}
+	ut, err1 := strconv.ParseInt(f[11], 10, 64)
+	st, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, false
+	}
+	const userHZ = 100
+	return time.Duration(ut+st) * time.Second / userHZ, true
+}
+
+func (c *childFleet) csv(w io.Writer) error {
+	f, err := os.Open(c.csvPath)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	_, err = io.Copy(w, f)
+	return err
+}
+
+// childStopTimeout bounds a clean stop before the child is killed.
+const childStopTimeout = time.Minute
+
+func (c *childFleet) close() error {
+	c.closeOnce.Do(func() {
+		_ = c.cmd.Process.Signal(os.Interrupt)
+		select {
+		case <-c.done:
+		case <-time.After(childStopTimeout):
+			_ = c.cmd.Process.Kill()
+			<-c.done
+			c.closeErr = fmt.Errorf("simulator did not stop within %s; killed", childStopTimeout)
+			return
+		}
+		if c.waitErr != nil {
+			c.closeErr = fmt.Errorf("simulator: %w: %s", c.waitErr, c.out.tail())
+		}
+	})
+	return c.closeErr
+}
+
+// lockedBuffer collects a child's output (exec copies stdout and stderr
+// in their own goroutines).
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.b.Len() > 1<<20 { // keep memory bounded; the tail is what matters
+		l.b.Reset()
+	}
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) tail() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	s := strings.TrimSpace(l.b.String())
+	if len(s) > 2000 {
+		s = "..." + s[len(s)-2000:]
+	}
+	return s
+}
