@@ -12,7 +12,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/rmmhq/rmm/config"
-	"github.com/rmmhq/rmm/creds"
 	"github.com/rmmhq/rmm/engine"
 	"github.com/rmmhq/rmm/engine/csvimport"
 	"github.com/rmmhq/rmm/engine/winrmsim"
@@ -70,47 +69,20 @@ func (a *app) runConsole(ctx context.Context, c consoleFlags) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
-	var (
-		cred     engine.Credential
-		vault    creds.Store
-		haveCred = true
-		interval = a.cfg.Engine.PollInterval
-		title    = a.cfg.Org
-	)
-	if c.interval != 0 {
-		interval = c.interval
+	src, err := a.openFleetSource(ctx, c.demo, c.devices, c.seed, c.offline, c.interval, nil)
+	if err != nil {
+		return err
 	}
-	if c.demo {
-		stop, err := a.startDemo(ctx, c.devices, c.seed, c.offline)
-		if err != nil {
-			return err
-		}
-		defer stop()
-		if c.interval == 0 {
-			interval = 15 * time.Second
-		}
-		cred = engine.Credential{User: winrmsim.DefaultUser, Password: winrmsim.DefaultPassword}
-		title += " (demo: simulated fleet)"
-	} else {
-		var perr error
-		cred, vault, perr = a.pollCredentials()
-		if perr != nil {
-			haveCred = false
-			a.log.Warn("polling is off", "err", perr)
-		}
-		if vault != nil {
-			defer vault.Close()
-		}
-	}
+	defer src.close()
 
-	db, eng, err := a.openEngine(ctx, cred, vault, interval)
+	db, eng, err := a.openEngine(ctx, src.cred, src.vault, src.interval)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
 
 	hint := "No devices yet. Import some: rmm import devices.csv   (or try: rmm --demo)"
-	if !haveCred {
+	if !src.haveCred {
 		hint += "\nPolling is off: no credential. Store one: rmm creds set default --user DOMAIN\\user"
 	}
 	// Rotation reminders: checked now and daily, shown in the status
@@ -119,7 +91,7 @@ func (a *app) runConsole(ctx context.Context, c consoleFlags) error {
 	model := ui.New(localClient{Engine: eng, id: id, creds: credWatch}, ui.Options{
 		Theme:      themeName,
 		NoColor:    a.getenv("NO_COLOR") != "",
-		Title:      title,
+		Title:      src.title,
 		EmptyHint:  hint,
 		User:       id.User,
 		Role:       id.Role.String(),
@@ -153,7 +125,7 @@ func (a *app) runConsole(ctx context.Context, c consoleFlags) error {
 	// The engine runs beside the console; a Fatal error ends both.
 	runErr := make(chan error, 1)
 	go func() {
-		if !haveCred {
+		if !src.haveCred {
 			runErr <- nil
 			return
 		}

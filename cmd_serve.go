@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -136,41 +137,13 @@ func (a *app) runServe(ctx context.Context, f serveFlags) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
-	var (
-		cred     engine.Credential
-		vault    creds.Store
-		haveCred = true
-		interval = a.cfg.Engine.PollInterval
-		title    = a.cfg.Org
-	)
-	if f.interval != 0 {
-		interval = f.interval
+	src, err := a.openFleetSource(ctx, f.demo, f.devices, f.seed, f.offline, f.interval, a.stderr)
+	if err != nil {
+		return err
 	}
-	if f.demo {
-		stop, err := a.startDemo(ctx, f.devices, f.seed, f.offline)
-		if err != nil {
-			return err
-		}
-		defer stop()
-		if f.interval == 0 {
-			interval = 15 * time.Second
-		}
-		cred = engine.Credential{User: winrmsim.DefaultUser, Password: winrmsim.DefaultPassword}
-		title += " (demo: simulated fleet)"
-	} else {
-		var perr error
-		cred, vault, perr = a.pollCredentials()
-		if perr != nil {
-			haveCred = false
-			a.log.Warn("polling is off", "err", perr)
-			fmt.Fprintf(a.stderr, "rmm: polling is off: %v\n", perr)
-		}
-		if vault != nil {
-			defer vault.Close()
-		}
-	}
+	defer src.close()
 
-	db, eng, err := a.openEngine(ctx, cred, vault, interval)
+	db, eng, err := a.openEngine(ctx, src.cred, src.vault, src.interval)
 	if err != nil {
 		return err
 	}
@@ -183,7 +156,7 @@ func (a *app) runServe(ctx context.Context, f serveFlags) error {
 	}()
 
 	hint := "No devices yet. An operator can import some: rmm import devices.csv"
-	if !haveCred {
+	if !src.haveCred {
 		hint += "\nPolling is off: no credential. Store one: rmm creds set default --user DOMAIN\\user"
 	}
 	srv, err := sshserve.New(sshserve.Config{
@@ -194,7 +167,7 @@ func (a *app) runServe(ctx context.Context, f serveFlags) error {
 		Users:       func() []sshserve.User { return *current.Load() },
 		Engine:      eng,
 		ConsoleOptions: func(engine.Identity) ui.Options {
-			return ui.Options{Theme: themeName, Title: title, EmptyHint: hint}
+			return ui.Options{Theme: themeName, Title: src.title, EmptyHint: hint}
 		},
 		Logger: a.log,
 	})
@@ -225,7 +198,7 @@ func (a *app) runServe(ctx context.Context, f serveFlags) error {
 	// Run returns nil only when ctx ends.
 	runErr := make(chan error, 1)
 	go func() {
-		if !haveCred {
+		if !src.haveCred {
 			<-ctx.Done()
 			runErr <- nil
 			return
@@ -298,6 +271,56 @@ func (a *app) runServe(ctx context.Context, f serveFlags) error {
 	}
 	engClosed = true
 	return errors.Join(stopErr, shutErr, eng.Close())
+}
+
+// fleetSource is what a console (local or over SSH) polls: the demo fleet
+// with its built-in credential, or the imported devices with the stored
+// one. close releases the demo fleet or the vault.
+type fleetSource struct {
+	cred     engine.Credential
+	vault    creds.Store
+	haveCred bool // false: no credential, polling is off
+	interval time.Duration
+	title    string
+	close    func()
+}
+
+// openFleetSource starts the demo fleet (demo) or reads the polling
+// credential. interval overrides engine.poll_interval when non-zero (the
+// demo polls every 15s otherwise). When no credential is found, polling
+// is off: that is logged, and said on announce when it is not nil.
+func (a *app) openFleetSource(ctx context.Context, demo bool, devices int, seed int64, offline float64, interval time.Duration, announce io.Writer) (fleetSource, error) {
+	src := fleetSource{haveCred: true, interval: a.cfg.Engine.PollInterval, title: a.cfg.Org, close: func() {}}
+	if interval != 0 {
+		src.interval = interval
+	}
+	if demo {
+		stop, err := a.startDemo(ctx, devices, seed, offline)
+		if err != nil {
+			return fleetSource{}, err
+		}
+		src.close = stop
+		if interval == 0 {
+			src.interval = 15 * time.Second
+		}
+		src.cred = engine.Credential{User: winrmsim.DefaultUser, Password: winrmsim.DefaultPassword}
+		src.title += " (demo: simulated fleet)"
+		return src, nil
+	}
+	var err error
+	src.cred, src.vault, err = a.pollCredentials()
+	if err != nil {
+		src.haveCred = false
+		a.log.Warn("polling is off", "err", err)
+		if announce != nil {
+			fmt.Fprintf(announce, "rmm: polling is off: %v\n", err)
+		}
+	}
+	if src.vault != nil {
+		v := src.vault
+		src.close = func() { _ = v.Close() }
+	}
+	return src, nil
 }
 
 // startDemo starts a simulated fleet and imports it into the database
