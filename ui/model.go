@@ -639,7 +639,7 @@ func (m *Model) wheel(n int) {
 	case pageDetail:
 		m.detail.offset += n
 	case pageSettings:
-		m.settings.scroll(n, m.settingsRows())
+		m.settings.pos.scroll(n, len(m.settings.items), m.settingsRows())
 	case pageAlerts:
 		m.alerts.pos.scroll(n, len(m.alerts.list), m.listRows())
 		m.alerts.follow()
@@ -672,7 +672,7 @@ func (m *Model) bodyHeight() int {
 // clampScrolls keeps the scrolled pages and the help within their content.
 func (m *Model) clampScrolls() {
 	m.detail.offset = min(max(m.detail.offset, 0), max(len(m.detailLines())-m.bodyHeight(), 0))
-	m.settings.clamp(m.settingsRows())
+	m.settings.pos.clamp(len(m.settings.items), m.settingsRows())
 	m.alerts.pos.clamp(len(m.alerts.list), m.listRows())
 	m.schedules.pos.clamp(len(m.schedules.jobs), m.listRows())
 	m.audit.pos.clamp(len(m.audit.shown), m.listRows())

@@ -107,15 +107,15 @@ func TestSettingsScroll(t *testing.T) {
 	}
 	m := loaded(t, fleet(5), Options{Settings: many}, 80, 24)
 	m = update(m, keyPress("3"), keyPress("pgdown"), keyPress("j"))
-	if m.settings.cursor <= m.settingsRows() || m.settings.offset == 0 {
-		t.Errorf("pgdown then j: cursor %d offset %d", m.settings.cursor, m.settings.offset)
+	if m.settings.pos.cursor <= m.settingsRows() || m.settings.pos.offset == 0 {
+		t.Errorf("pgdown then j: cursor %d offset %d", m.settings.pos.cursor, m.settings.pos.offset)
 	}
-	if !strings.Contains(screenText(m), "key."+itoa(m.settings.cursor)+" = v") {
+	if !strings.Contains(screenText(m), "key."+itoa(m.settings.pos.cursor)+" = v") {
 		t.Error("the selected setting is not the one described")
 	}
 	m = update(m, tea.MouseClickMsg{Button: tea.MouseLeft, X: 5, Y: bodyTop + 1})
-	if m.settings.cursor != m.settings.offset {
-		t.Errorf("clicking the first row selects %d, want %d", m.settings.cursor, m.settings.offset)
+	if m.settings.pos.cursor != m.settings.pos.offset {
+		t.Errorf("clicking the first row selects %d, want %d", m.settings.pos.cursor, m.settings.pos.offset)
 	}
 }
 

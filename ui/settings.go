@@ -11,8 +11,8 @@ import (
 // settingsState is the settings view: the effective configuration as
 // main passed it, and a cursor to read one setting in full.
 type settingsState struct {
-	items          []Setting
-	cursor, offset int
+	items []Setting
+	pos   listPos
 }
 
 // settingsFooter is the lines under the table: the selected setting in
@@ -24,60 +24,19 @@ func (m *Model) settingsRows() int {
 	return max(m.bodyHeight()-1-settingsFooter, 1)
 }
 
-func (s *settingsState) clamp(vis int) {
-	n := len(s.items)
-	s.cursor = min(max(s.cursor, 0), max(n-1, 0))
-	if s.cursor < s.offset {
-		s.offset = s.cursor
-	}
-	if s.cursor >= s.offset+vis {
-		s.offset = s.cursor - vis + 1
-	}
-	s.offset = min(max(s.offset, 0), max(n-vis, 0))
-}
-
-// scroll moves the view, dragging the cursor along to keep it on screen.
-func (s *settingsState) scroll(n, vis int) {
-	s.offset = min(max(s.offset+n, 0), max(len(s.items)-vis, 0))
-	s.cursor = min(max(s.cursor, s.offset), s.offset+vis-1)
-}
-
 func settingsKey(m Model, msg tea.KeyPressMsg) (Model, tea.Cmd) {
 	k := &m.keys
 	s := &m.settings
-	vis := m.settingsRows()
-	switch {
-	case key.Matches(msg, k.Back):
+	if key.Matches(msg, k.Back) {
 		m.page = pageDevices
 		return m, nil
-	case key.Matches(msg, k.Up):
-		s.cursor--
-	case key.Matches(msg, k.Down):
-		s.cursor++
-	case key.Matches(msg, k.PageUp):
-		s.cursor -= vis
-		s.offset -= vis
-	case key.Matches(msg, k.PageDown):
-		s.cursor += vis
-		s.offset += vis
-	case key.Matches(msg, k.HalfUp):
-		s.cursor -= max(vis/2, 1)
-	case key.Matches(msg, k.HalfDown):
-		s.cursor += max(vis/2, 1)
-	case key.Matches(msg, k.Top):
-		s.cursor = 0
-	case key.Matches(msg, k.Bottom):
-		s.cursor = len(s.items) - 1
 	}
-	s.clamp(vis)
+	s.pos.move(k, msg, len(s.items), m.settingsRows())
 	return m, nil
 }
 
 func settingsClick(m Model, _, y int) (Model, tea.Cmd) {
-	if i := m.settings.offset + y - 1; y >= 1 && y <= m.settingsRows() && i < len(m.settings.items) {
-		m.settings.cursor = i
-		m.settings.clamp(m.settingsRows())
-	}
+	m.settings.pos.click(y, len(m.settings.items), m.settingsRows())
 	return m, nil
 }
 
@@ -119,14 +78,14 @@ func (m *Model) settingsBody(height int) []string {
 		fit("DEFAULT", dw, false, ell) + "  " + fit("DESCRIPTION", docw, false, ell)
 	out = append(out, th.ColumnHeader.Render(fit(titles, m.width, false, ell)))
 	vis := min(m.settingsRows(), height-1)
-	for i := s.offset; i < min(s.offset+vis, len(s.items)); i++ {
+	for i := s.pos.offset; i < min(s.pos.offset+vis, len(s.items)); i++ {
 		it := s.items[i]
 		changed := it.Value != it.Default
 		val := fit(it.Value, vw, false, ell)
 		if it.Value == "" {
 			val = th.Muted.Render(fit("(empty)", vw, false, ell))
 		}
-		if i == s.cursor {
+		if i == s.pos.cursor {
 			line := g.Pointer + strings.Repeat(" ", margin-1) + fit(it.Key, kw, false, ell) + "  " + val + "  " +
 				fit(it.Default, dw, false, ell) + "  " + fit(it.Doc, docw, false, ell)
 			out = append(out, th.Selected.Render(fit(line, m.width, false, ell)))
@@ -142,7 +101,7 @@ func (m *Model) settingsBody(height int) []string {
 		out = append(out, "")
 	}
 	// The selected setting, whole: long paths and docs are cut above.
-	cur := s.items[min(s.cursor, len(s.items)-1)]
+	cur := s.items[min(s.pos.cursor, len(s.items)-1)]
 	full := " " + th.HelpKey.Render(cur.Key) + " = " + th.Text.Render(cur.Value)
 	if cur.Value != cur.Default {
 		full += "   " + th.Muted.Render("default: "+cur.Default)

@@ -238,7 +238,7 @@ func (m *Model) statusLine() string {
 		}
 	case pageSettings:
 		if n := len(m.settings.items); n > 0 {
-			right = append(right, th.Text.Render(Thousands(m.settings.cursor+1)+"/"+Thousands(n)))
+			right = append(right, th.Text.Render(Thousands(m.settings.pos.cursor+1)+"/"+Thousands(n)))
 		}
 	case pageAlerts:
 		if n := len(m.alerts.list); n > 0 {
