@@ -26,7 +26,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/rmmhq/rmm/engine"
@@ -204,9 +203,9 @@ func Sweep(ctx context.Context, cfg SweepConfig) (SweepResult, error) {
 		if err := child.close(); err != nil {
 			return res, fmt.Errorf("bench: %w", err)
 		}
-		if u := child.usage; u != nil {
-			res.SimCPUTotalMS = round(ms(time.Duration(u.Utime.Nano()+u.Stime.Nano())), 1)
-			res.SimPeakRSSMB = round(float64(u.Maxrss)/1024, 1) // kilobytes on Linux
+		if ps := child.state; ps != nil {
+			res.SimCPUTotalMS = round(ms(ps.UserTime()+ps.SystemTime()), 1)
+			res.SimPeakRSSMB = round(maxRSSMB(ps), 1)
 		}
 	}
 	return res, nil
@@ -325,54 +324,6 @@ func median(xs []float64) float64 {
 		return s[n/2]
 	}
 	return (s[n/2-1] + s[n/2]) / 2
-}
-
-// CPUTime is the process's user plus system CPU time so far.
-func CPUTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// PeakRSSMB is the process's peak resident set in MiB: VmHWM from
-// /proc/self/status, else getrusage's maxrss.
-func PeakRSSMB() float64 {
-	if mb := rssMB("VmHWM:"); mb > 0 {
-		return mb
-	}
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return float64(ru.Maxrss) / 1024 // kilobytes on Linux
-}
-
-// RaiseFileLimit makes sure the process may open at least need file
-// descriptors: Go already raises the soft limit to the hard one at start
-// on Linux; above the hard limit only a privileged process can go.
-func RaiseFileLimit(need uint64) error {
-	var lim syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
-		return fmt.Errorf("file descriptor limit: %w", err)
-	}
-	if lim.Cur >= need {
-		return nil
-	}
-	want := lim
-	want.Cur = min(need, lim.Max)
-	if need > lim.Max {
-		want.Cur, want.Max = need, need
-	}
-	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &want); err != nil {
-		if lim.Max > lim.Cur {
-			want = syscall.Rlimit{Cur: lim.Max, Max: lim.Max}
-			_ = syscall.Setrlimit(syscall.RLIMIT_NOFILE, &want)
-		}
-		return fmt.Errorf("need %d file descriptors, the limit is %d (hard %d): raise it with ulimit -n: %w", need, lim.Cur, lim.Max, err)
-	}
-	return nil
 }
 
 // rssMB reads a memory line (VmRSS:, VmHWM:) of /proc/self/status in MiB,

@@ -14,7 +14,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/rmmhq/rmm/engine/winrmsim"
@@ -74,8 +73,9 @@ type childFleet struct {
 
 	closeOnce sync.Once
 	closeErr  error
-	// Usage is the child's resource usage once it exited.
-	usage *syscall.Rusage
+	// state is the child's exit state (CPU times, resource usage) once it
+	// exited.
+	state *os.ProcessState
 }
 
 // simReady is what `rmm sim --ready-file` writes.
@@ -114,9 +114,7 @@ func startChild(ctx context.Context, cfg SweepConfig, dir string) (*childFleet, 
 	}
 	go func() { // owned by c: ends when the child exits; close waits for it
 		c.waitErr = c.cmd.Wait()
-		if ps := c.cmd.ProcessState; ps != nil {
-			c.usage, _ = ps.SysUsage().(*syscall.Rusage)
-		}
+		c.state = c.cmd.ProcessState
 		close(c.done)
 	}()
 	tick := time.NewTicker(20 * time.Millisecond)
