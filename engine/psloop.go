@@ -291,7 +291,8 @@ func cutReady(b []byte) ([]byte, bool) {
 // parseFrame reads "BEGIN id", the base64 JSON line and "END id" from the
 // loop's stdout (lines may end in CRLF; blank lines are skipped). It
 // scans the bytes in place: the only copies are the decoded document and
-// what json keeps of it.
+// the answer's strings (jsonScan reads the document; encoding/json only
+// what jsonScan leaves to it).
 func parseFrame(b []byte, id string) (loopAnswer, error) {
 	// next returns the next non-blank line, trimmed, and the rest.
 	next := func(b []byte) (line, rest []byte) {
@@ -325,14 +326,47 @@ func parseFrame(b []byte, id string) (loopAnswer, error) {
 	if err != nil {
 		return loopAnswer{}, fmt.Errorf("%w: answer is not base64: %v", errMalformed, err)
 	}
-	var ans loopAnswer
-	if err := json.Unmarshal(raw, &ans); err != nil {
-		return loopAnswer{}, fmt.Errorf("%w: answer: %v", errMalformed, err)
+	ans, ok := scanAnswer(raw, id)
+	if !ok {
+		var slow loopAnswer // its own variable: only this path allocates it
+		if err := json.Unmarshal(raw, &slow); err != nil {
+			return loopAnswer{}, fmt.Errorf("%w: answer: %v", errMalformed, err)
+		}
+		ans = slow
 	}
 	if ans.ID != id {
 		return loopAnswer{}, fmt.Errorf("%w: answer for request %q, want %q", errMalformed, ans.ID, id)
 	}
 	return ans, nil
+}
+
+// scanAnswer reads an answer document with jsonScan; false means
+// encoding/json must read it.
+func scanAnswer(doc []byte, id string) (ans loopAnswer, ok bool) {
+	s := &jsonScan{b: doc}
+	ok = s.object(func(key []byte) bool {
+		switch string(key) {
+		case "id":
+			// Most often the id asked for: kept without a copy.
+			at := s.i
+			if raw, escaped, ok := s.str(); ok && !escaped && string(raw) == id {
+				ans.ID = id
+				return true
+			}
+			s.i = at
+			return s.string(&ans.ID)
+		case "output":
+			return s.string(&ans.Output)
+		case "errors":
+			return scanList(s, &ans.Errors, func() (e string, ok bool) { return e, s.string(&e) })
+		case "exit":
+			return scanInt(s, &ans.Exit)
+		case "ms":
+			return scanInt(s, &ans.MS)
+		}
+		return s.other(key, "id", "output", "errors", "exit", "ms")
+	})
+	return ans, ok && s.end()
 }
 
 // requestID formats a loop request id: "r" and a number in base 36.
