@@ -59,6 +59,12 @@ comparison.
   sim_cpu_total_ms      the simulator child's CPU over its whole life
   sim_peak_rss_mb       the simulator child's peak resident memory
   shells_open_after     shells left open on the hosts after the engine closed
+  conns_dialed_per_poll TCP connections the engine opened per device (warm
+                        pooled sweeps): 0 when each host's connection from the
+                        sweep before was reused
+  idle_conn_limit       connections the engine could keep between sweeps:
+                        every host's, unless the file descriptor limit (the
+                        simulator needs two per host) leaves room for fewer
 
 The simulator runs in a child process (this executable's "sim" command),
 so cpu_ms_per_poll and peak_rss_mb are the console's alone, as for a

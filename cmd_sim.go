@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/rmmhq/rmm/engine/bench"
 	"github.com/rmmhq/rmm/engine/winrmsim"
 )
 
@@ -88,6 +89,11 @@ Defaults: --user %s, --password %s (loopback test credentials, not secrets).`,
 			}
 			if https {
 				cfg.TLS = &winrmsim.TLSOptions{}
+			}
+			// A host's listener and the connection a client keeps to it
+			// are two descriptors; short of them, connections are refused.
+			if err := bench.RaiseFileLimit(uint64(2*cfg.Devices + 256)); err != nil {
+				fmt.Fprintf(cmd.ErrOrStderr(), "warning: %v; clients that keep a connection to every host will see some refused\n", err)
 			}
 			fleet, err := winrmsim.New(cfg)
 			if err != nil {

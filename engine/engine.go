@@ -67,6 +67,11 @@ type Options struct {
 	Unpooled        bool          // no pool: a new shell and powershell.exe per poll (the benchmark's baseline)
 	Alerts          AlertOptions  // thresholds, dedup window, offline threshold, maintenance windows, health weights
 	Actions         ActionOptions // remote actions and the offline queue (actions_runner.go)
+
+	// MaxIdleConns bounds the HTTP connections kept open between
+	// requests (one per host is what a sweep reuses); zero: what the
+	// process's file descriptor limit leaves room for.
+	MaxIdleConns int
 }
 
 func (o *Options) setDefaults() error {
@@ -189,7 +194,7 @@ func New(ctx context.Context, db *store.DB, opts Options) (*Engine, error) {
 	e := &Engine{
 		db:      db,
 		hub:     NewHub(),
-		http:    newHTTPClient(opts.Throttle, opts.SessionsPerHost, opts.Timeout),
+		http:    newHTTPClient(opts.Throttle, opts.SessionsPerHost, opts.MaxIdleConns, opts.Timeout),
 		opts:    opts,
 		log:     opts.Logger,
 		metrics: newPSScript(s),

@@ -52,13 +52,16 @@ func endpointURL(d store.Device) string {
 	return u.String()
 }
 
-// PoolStats returns the session pool's counters (all zero when the pool
-// is off).
+// PoolStats returns the session pool's counters (shell counters all zero
+// when the pool is off) and the HTTP connection counters.
 func (e *Engine) PoolStats() PoolStats {
-	if e.pool == nil {
-		return PoolStats{}
+	var ps PoolStats
+	if e.pool != nil {
+		ps = e.pool.Stats()
 	}
-	return e.pool.Stats()
+	cs := e.transports().connStats()
+	ps.ConnsDialed, ps.ConnsReused, ps.ConnsStale, ps.ConnsIdle = cs.Dialed, cs.Reused, cs.Stale, cs.Idle
+	return ps
 }
 
 // CacheStats returns the device status cache's counters.

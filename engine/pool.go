@@ -37,6 +37,12 @@ type PoolStats struct {
 	LoopRecycles int64 `json:"loop_recycles"` // loops ended after N requests or H hours, or replaced after dying
 	Fallbacks    int64 `json:"fallbacks"`     // times a host could not run the loop: one powershell.exe per request there
 	QuotaHits    int64 `json:"quota_hits"`    // Creates refused by the host's shell quota
+
+	// The HTTP connections of Basic devices (kept alive across polls).
+	ConnsDialed int64 `json:"conns_dialed"` // TCP (and TLS) connections opened
+	ConnsReused int64 `json:"conns_reused"` // requests sent on a kept connection
+	ConnsStale  int64 `json:"conns_stale"`  // kept connections the host had closed, or idle past 110 s
+	ConnsIdle   int   `json:"conns_idle"`   // connections kept open now
 }
 
 // poolOptions configure a sessionPool.

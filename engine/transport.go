@@ -21,6 +21,7 @@ import (
 	"github.com/masterzen/winrm"
 	"github.com/masterzen/winrm/soap"
 
+	"github.com/rmmhq/rmm/engine/h1"
 	"github.com/rmmhq/rmm/store"
 )
 
@@ -116,27 +117,35 @@ func xmlText(s string) string {
 	return strings.Join(strings.Fields(s), " ")
 }
 
-// newHTTPClient builds the HTTP client WinRM traffic shares, with
-// keep-alive connections sized to the session pool: every shell of a host
-// can keep its connection (Go's default of 2 idle connections per host
-// would churn TCP connections, and NTLM pays 3 round trips for each new
-// one), and every request in flight can find its connection idle between
-// its Send and its Receive. Idle connections beyond that are closed, the
-// least recently used first, which bounds the sockets (and file
-// descriptors) of a sweep over 10,000 hosts to about twice the throttle.
+// newHTTPClient builds the HTTP client WinRM traffic shares. Basic
+// traffic (every pooled shell's Send and Receive, and masterzen/winrm's
+// Basic requests) goes through h1.Transport: one keep-alive connection
+// per host that costs a socket and no goroutine or buffer while idle, so
+// a sweep over 10,000 hosts finds each host's connection from the last
+// sweep instead of dialing again (net/http keeps two goroutines and
+// ~30 KB per idle connection, which does not fit 10,000 hosts in the
+// memory budget). Idle connections are bounded by the file descriptors
+// the process may open, and by idleTLSConns over TLS, whose idle state
+// keeps record buffers. NTLM keeps net/http's transport: its handshake
+// is bound to a connection, which go-ntlmssp's Negotiator drives.
+//
 // Response headers may take the WS-Man OperationTimeout (a Receive
-// long-polls that long) plus a margin; the request's context ends it
-// sooner.
-func newHTTPClient(throttle, perHost int, timeout time.Duration) *http.Client {
+// long-polls that long) plus a margin; the request's context ends an
+// exchange sooner.
+func newHTTPClient(throttle, perHost, maxIdle int, timeout time.Duration) *http.Client {
 	// No TCP keep-alive probes: every request has a deadline and a
 	// Receive long-polls for at most the OperationTimeout, so HTTP finds a
 	// dead peer first; the probes' setsockopt calls cost every new
-	// connection (one per host per sweep at 10,000 hosts).
+	// connection.
 	//
-	// Its transport is a transportSet: HTTPS devices get the transport of
+	// Its transport is a transportSet: HTTPS devices get the transports of
 	// their TLS configuration (see transportFor), each made once with
 	// these settings.
 	dialer := &net.Dialer{Timeout: min(timeout, 10*time.Second), KeepAlive: -1}
+	idle := idleConnBudget(throttle, perHost)
+	if maxIdle > 0 {
+		idle = min(idle, maxIdle)
+	}
 	s := &transportSet{
 		newTransport: func() *http.Transport {
 			return &http.Transport{
@@ -151,10 +160,39 @@ func newHTTPClient(throttle, perHost int, timeout time.Duration) *http.Client {
 				DisableCompression:    true,  // WinRM never compresses; skip the gzip header and reader
 			}
 		},
+		newLean: func(dialTLS func(context.Context, string, string) (net.Conn, error)) *h1.Transport {
+			return &h1.Transport{
+				Dial:                  dialer.DialContext,
+				DialTLS:               dialTLS,
+				MaxIdleConns:          idle,
+				MaxIdleTLSConns:       idleTLSConns,
+				MaxIdleConnsPerHost:   max(perHost, 2),
+				IdleConnTimeout:       idleConnTimeout,
+				ResponseHeaderTimeout: httpHeaderTimeout,
+			}
+		},
 		profiles: make(map[tlsKey]*tlsProfile),
 	}
 	s.def, _ = s.profile(tlsKey{}) // no CA bundle to read: no error
 	return &http.Client{Transport: s}
+}
+
+// idleConnTimeout closes a connection idle this long: below HTTP.sys's
+// 120 s, so a request seldom meets a connection the host is closing,
+// and above the poll intervals people use, so polls reuse connections.
+const idleConnTimeout = 110 * time.Second
+
+// idleTLSConns bounds idle TLS connections: each keeps its record
+// buffers (~20 KB), so 4,096 of them cost some 80 MB. Beyond that many
+// HTTPS hosts, polls open new connections (a TLS handshake each).
+const idleTLSConns = 4096
+
+// idleConnBudget is how many idle connections the process may keep: the
+// file descriptors it may open, less a reserve for the database, logs,
+// SSH sessions and the connections of requests in flight.
+func idleConnBudget(throttle, perHost int) int {
+	reserve := 512 + 2*throttle*max(perHost, 1)
+	return min(max(openFileLimit()-reserve, 64), 1<<16)
 }
 
 // soapTransport is the winrm.Transporter the engine hands to
@@ -249,6 +287,7 @@ const DefaultKrb5Conf = "/etc/krb5.conf"
 // trust store.
 type transportSet struct {
 	newTransport func() *http.Transport
+	newLean      func(dialTLS func(context.Context, string, string) (net.Conn, error)) *h1.Transport
 	opts         atomic.Pointer[TransportOptions]
 
 	mu       sync.RWMutex
@@ -265,21 +304,22 @@ type tlsKey struct {
 	insecure bool
 }
 
-// tlsProfile is one TLS configuration and the client that uses it.
+// tlsProfile is one TLS configuration and the clients that use it.
 type tlsProfile struct {
 	key    tlsKey
 	caPEM  []byte // the bundle's content, for masterzen's transports
 	cfg    *tls.Config
-	tr     *http.Transport
-	client *http.Client // Basic: the Authorization header is set per request
-	ntlm   *http.Client // NTLM over HTTPS: go-ntlmssp's Negotiator, as masterzen's ClientNTLM
+	tr     *http.Transport // NTLM's
+	lean   *h1.Transport   // Basic's
+	client *http.Client    // Basic: the Authorization header is set per request
+	ntlm   *http.Client    // NTLM over HTTPS: go-ntlmssp's Negotiator, as masterzen's ClientNTLM
 	dialer *net.Dialer
 	names  sync.Map // "host:port" -> the TLS server name to verify
 }
 
 // RoundTrip sends through the default profile (system trust store).
 func (s *transportSet) RoundTrip(req *http.Request) (*http.Response, error) {
-	return s.def.tr.RoundTrip(req)
+	return s.def.lean.RoundTrip(req)
 }
 
 // CloseIdleConnections closes the idle connections of every profile.
@@ -288,7 +328,24 @@ func (s *transportSet) CloseIdleConnections() {
 	defer s.mu.RUnlock()
 	for _, p := range s.profiles {
 		p.tr.CloseIdleConnections()
+		p.lean.CloseIdleConnections()
 	}
+}
+
+// connStats adds up the Basic transports' connection counters.
+func (s *transportSet) connStats() h1.Stats {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	var sum h1.Stats
+	for _, p := range s.profiles {
+		st := p.lean.Stats()
+		sum.Dialed += st.Dialed
+		sum.Reused += st.Reused
+		sum.Stale += st.Stale
+		sum.Evicted += st.Evicted
+		sum.Idle += st.Idle
+	}
+	return sum
 }
 
 // profile returns the profile for key, making it on first use. A CA
@@ -322,7 +379,8 @@ func (s *transportSet) profile(key tlsKey) (*tlsProfile, error) {
 	tr := s.newTransport()
 	p = &tlsProfile{key: key, caPEM: caPEM, cfg: cfg, tr: tr, dialer: &net.Dialer{Timeout: 10 * time.Second, KeepAlive: -1}}
 	tr.DialTLSContext = p.dialTLS
-	p.client = &http.Client{Transport: tr}
+	p.lean = s.newLean(p.dialTLS)
+	p.client = &http.Client{Transport: p.lean}
 	p.ntlm = &http.Client{Transport: ntlmssp.Negotiator{RoundTripper: tr}}
 	s.profiles[key] = p
 	return p, nil

@@ -58,6 +58,8 @@ type SweepConfig struct {
 	// applies engine.memory_limit_mb (engine.SetMemoryLimit) for the
 	// run, and restored after.
 	MemoryLimitMB int
+
+	idleConns int // connections the engine may keep (fileBudget)
 }
 
 // SweepResult is the benchmark's one JSON object; its field names are the
@@ -94,6 +96,39 @@ type SweepResult struct {
 	// SimPeakRSSMB is the child's peak resident memory (maxrss); 0 in-process.
 	SimPeakRSSMB    float64 `json:"sim_peak_rss_mb"`
 	ShellsOpenAfter int64   `json:"shells_open_after"` // shells left on the hosts after the engine closed
+	// ConnsDialedPerPoll is the TCP connections the engine opened per
+	// device over the warm pooled sweeps: 0 when every host's connection
+	// was kept from the sweep before.
+	ConnsDialedPerPoll float64 `json:"conns_dialed_per_poll"`
+	// IdleConnLimit is how many connections the engine could keep
+	// between sweeps: every host's, unless the file descriptor limit
+	// leaves room for fewer (the simulator needs one per host for its
+	// listener and one for its end of each kept connection).
+	IdleConnLimit int `json:"idle_conn_limit"`
+}
+
+// fileBudget raises the file descriptor limit for the sweep and returns
+// how many connections the engine may keep open between sweeps. Every
+// host listens on its own port, the simulator holds its end of each kept
+// connection (in one process the engine's end counts too), and every
+// request in flight may hold a new socket at both ends. Where the limit
+// cannot be raised that far, the engine keeps fewer connections and
+// dials the rest each sweep.
+func fileBudget(cfg SweepConfig, logf func(string, ...any)) (int, error) {
+	inFlight := 2*cfg.Throttle + 256
+	ends := 1
+	if len(cfg.SimCommand) == 0 {
+		ends = 2
+	}
+	if RaiseFileLimit(uint64(cfg.Devices*(1+ends)+inFlight)) == nil {
+		return cfg.Devices, nil
+	}
+	if err := RaiseFileLimit(uint64(cfg.Devices + inFlight)); err != nil {
+		return 0, err
+	}
+	keep := max((FileLimit()-cfg.Devices-inFlight)/ends, 0)
+	logf("file descriptor limit %d: the engine keeps %d of %d hosts' connections between sweeps", FileLimit(), keep, cfg.Devices)
+	return keep, nil
 }
 
 // RequestsPerPollMin is what a warm poll needs at least: a Send with the
@@ -126,12 +161,11 @@ func Sweep(ctx context.Context, cfg SweepConfig) (SweepResult, error) {
 	if logf == nil {
 		logf = func(string, ...any) {}
 	}
-	// Every host listens on its own port and every request in flight
-	// holds a socket at both ends (in one process when in-process; a
-	// child inherits the limit).
-	if err := RaiseFileLimit(uint64(cfg.Devices + 6*cfg.Throttle + 512)); err != nil {
+	idle, err := fileBudget(cfg, logf)
+	if err != nil {
 		return SweepResult{}, fmt.Errorf("bench: %w", err)
 	}
+	cfg.idleConns = idle
 	dir, err := os.MkdirTemp("", "rmm-bench-")
 	if err != nil {
 		return SweepResult{}, fmt.Errorf("bench: %w", err)
@@ -196,6 +230,8 @@ func Sweep(ctx context.Context, cfg SweepConfig) (SweepResult, error) {
 		res.PooledVsUnpooled = round(res.WarmWallMS/res.UnpooledWarmWallMS, 3)
 	}
 	res.RequestsPerPoll = round(pooled.requestsPerPoll, 3)
+	res.ConnsDialedPerPoll = round(pooled.dialsPerPoll, 3)
+	res.IdleConnLimit = cfg.idleConns
 	res.CPUMSPerPoll = round(pooled.cpuMSPerPoll, 3)
 	res.PeakRSSMB = round(PeakRSSMB(), 1)
 	res.SimCPUMSPerPoll = round(pooled.simCPUMSPerPoll, 3)
@@ -215,6 +251,7 @@ func Sweep(ctx context.Context, cfg SweepConfig) (SweepResult, error) {
 type modeResult struct {
 	cold, warm      float64 // ms
 	requestsPerPoll float64
+	dialsPerPoll    float64
 	cpuMSPerPoll    float64
 	simCPUMSPerPoll float64
 }
@@ -233,13 +270,15 @@ func runSweeps(ctx context.Context, db *store.DB, fleet simFleet, cfg SweepConfi
 		Credential: engine.Credential{User: winrmsim.DefaultUser, Password: winrmsim.DefaultPassword},
 		Logger:     slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Unpooled:   unpooled,
+		// At least 1: zero would mean the engine's own budget.
+		MaxIdleConns: max(cfg.idleConns, 1),
 	})
 	if err != nil {
 		return modeResult{}, fmt.Errorf("bench: %w", err)
 	}
 	var r modeResult
 	var warm []float64
-	var requests int64
+	var requests, dials, dialed int64
 	var cpu, simCPU time.Duration
 	profiling := false
 	defer func() {
@@ -282,11 +321,14 @@ func runSweeps(ctx context.Context, db *store.DB, fleet simFleet, cfg SweepConfi
 		wall := float64(took.Microseconds()) / 1000
 		logf("%s sweep %d: %.0f ms, %d requests, %.0f ms CPU (simulator child %.0f ms), RSS %.0f MB (peak %.0f MB), pool %+v",
 			mode, i+1, wall, req1-req0, ms(cpu1-cpu0), ms(sim1-sim0), rssMB("VmRSS:"), PeakRSSMB(), sr.Pool)
+		newConns := sr.Pool.ConnsDialed - dialed
+		dialed = sr.Pool.ConnsDialed
 		if i == 0 {
 			r.cold = wall
 			continue
 		}
 		warm = append(warm, wall)
+		dials += newConns
 		requests += req1 - req0
 		cpu += cpu1 - cpu0
 		simCPU += sim1 - sim0
@@ -301,6 +343,7 @@ func runSweeps(ctx context.Context, db *store.DB, fleet simFleet, cfg SweepConfi
 	r.warm = median(warm)
 	polls := float64(len(warm) * cfg.Devices)
 	r.requestsPerPoll = float64(requests) / polls
+	r.dialsPerPoll = float64(dials) / polls
 	r.cpuMSPerPoll = ms(cpu) / polls
 	r.simCPUMSPerPoll = ms(simCPU) / polls
 	return r, nil
