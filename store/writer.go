@@ -59,9 +59,9 @@ type WriterStats struct {
 // status and the alert changes polls find. Add queues rows; one goroutine
 // commits them in batches, one transaction per batch, when BatchRows rows
 // are pending or FlushInterval has passed since the first pending row,
-// whichever comes first. Metrics go in as multi-row INSERTs; every
-// statement is prepared once for the writer's life. Rows for a device
-// deleted meanwhile are dropped, not failed.
+// whichever comes first. Metrics go in as multi-row INSERTs and statuses
+// as multi-row UPDATEs; every statement is prepared once for the writer's
+// life. Rows for a device deleted meanwhile are dropped, not failed.
 //
 // The owner calls Start once and Close when done; Close flushes.
 type Writer struct {
@@ -89,10 +89,12 @@ type Writer struct {
 	// Owned by the writer's goroutine: statements prepared once on the
 	// writer connection and bound to each batch transaction (the SQL text
 	// is parsed once, not once per row), and reused argument space.
-	stmts    map[string]*sql.Stmt
-	chunkSQL [len(metricChunks)]string // insertMetricsSQL of each chunk size
-	metrics  []Metric
-	args     []any
+	stmts     map[string]*sql.Stmt
+	metricSQL [len(chunkSizes)]string // the metrics INSERT of each chunk size
+	statusSQL [len(chunkSizes)]string // the status UPDATE of each chunk size
+	metrics   []Metric
+	statuses  []*StatusUpdate
+	args      []any
 }
 
 // entry is one queued item: a metric row, a status row, the alert
@@ -159,8 +161,9 @@ func NewWriter(db *DB, opts WriterOptions) *Writer {
 		stop:    make(chan struct{}),
 		stopped: make(chan struct{}),
 	}
-	for i, n := range metricChunks {
-		w.chunkSQL[i] = insertMetricsSQL(n)
+	for i, n := range chunkSizes {
+		w.metricSQL[i] = valuesSQL(insertMetricsHead, insertMetricsRow, insertMetricsTail, n)
+		w.statusSQL[i] = valuesSQL(updateStatusHead, updateStatusRow, updateStatusTail, n)
 	}
 	return w
 }
@@ -439,52 +442,78 @@ func (w *Writer) answer(batch []entry, lost error) {
 	}
 }
 
+// The writer's multi-row statements are a head, one row of parameters per
+// row written, and a tail (valuesSQL).
 const (
-	// insertMetrics inserts rows given as VALUES, skipping those of a
-	// device deleted meanwhile.
+	// The metrics INSERT skips rows of a device deleted meanwhile.
 	insertMetricsHead = `INSERT INTO metrics (device_id, type, instance, value, ts)
 		SELECT column1, column2, column3, column4, column5 FROM (VALUES `
+	insertMetricsRow  = `(?,?,?,?,?)`
 	insertMetricsTail = `) WHERE EXISTS (SELECT 1 FROM devices WHERE id = column1)`
-	updateStatus      = `UPDATE devices SET
-		status        = ?1,
-		last_seen     = CASE WHEN ?1 = 'Online' THEN ?2 ELSE last_seen END,
-		last_error    = ?3,
-		cpu_pct       = CASE WHEN ?4 THEN ?5 ELSE cpu_pct END,
-		mem_pct       = CASE WHEN ?4 THEN ?6 ELSE mem_pct END,
-		disk_free_pct = CASE WHEN ?4 THEN ?7 ELSE disk_free_pct END,
-		metrics_at    = CASE WHEN ?4 THEN ?2 ELSE metrics_at END
-		WHERE id = ?8`
+
+	// The status UPDATE takes one row per device: (status, at, last_error,
+	// has_metrics, cpu_pct, mem_pct, disk_free_pct, device id). last_seen
+	// moves only on an Online poll, the metric columns only when the poll
+	// returned metrics. A row of a device deleted meanwhile matches
+	// nothing. The device ids of one statement must be distinct: UPDATE
+	// FROM applies one arbitrary row of those that match a device.
+	updateStatusHead = `UPDATE devices SET
+		status        = v.column1,
+		last_seen     = CASE WHEN v.column1 = 'Online' THEN v.column2 ELSE devices.last_seen END,
+		last_error    = v.column3,
+		cpu_pct       = CASE WHEN v.column4 THEN v.column5 ELSE devices.cpu_pct END,
+		mem_pct       = CASE WHEN v.column4 THEN v.column6 ELSE devices.mem_pct END,
+		disk_free_pct = CASE WHEN v.column4 THEN v.column7 ELSE devices.disk_free_pct END,
+		metrics_at    = CASE WHEN v.column4 THEN v.column2 ELSE devices.metrics_at END
+		FROM (VALUES `
+	updateStatusRow  = `(?,?,?,?,?,?,?,?)`
+	updateStatusTail = `) AS v WHERE devices.id = v.column8`
+
 	savepointAlert = `SAVEPOINT alert`
 	releaseAlert   = `RELEASE alert`
 	rollbackAlert  = `ROLLBACK TO alert`
 )
 
-// metricChunks are the row counts of the prepared multi-row INSERTs, the
-// largest first: a batch's metrics go in as few statements as these sizes
-// add up to (100 rows: 3 x 32 + 2 x 2). A statement of more rows costs
-// more than it saves: its statement journal outgrows SQLite's in-memory
-// limit and spills to a temporary file.
-var metricChunks = [...]int{32, 8, 2, 1}
+// chunkSizes are the row counts of the prepared multi-row statements, the
+// largest first: a batch's rows go in as few statements as these sizes
+// add up to (100 metric rows: 3 x 32 + 4; 13 statuses: 8 + 4 + 1). Each
+// statement has a fixed cost (database/sql, binding, opening and closing
+// SQLite's cursors) that the rows of a larger one share. A statement of
+// more than 32 rows costs more than it saves: its statement journal
+// outgrows SQLite's in-memory limit and spills to a temporary file.
+var chunkSizes = [...]int{32, 16, 8, 4, 2, 1}
 
-// insertMetricsSQL is the INSERT of n metric rows.
-func insertMetricsSQL(n int) string {
+// chunkFor returns the index in chunkSizes of the largest size that is at
+// most n (n >= 1): the next statement of a run of n rows.
+func chunkFor(n int) int {
+	for i, size := range chunkSizes {
+		if size <= n {
+			return i
+		}
+	}
+	return len(chunkSizes) - 1
+}
+
+// valuesSQL is the multi-row statement head, n times row, tail.
+func valuesSQL(head, row, tail string, n int) string {
 	var b strings.Builder
-	b.WriteString(insertMetricsHead)
+	b.WriteString(head)
 	for i := range n {
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		b.WriteString("(?,?,?,?,?)")
+		b.WriteString(row)
 	}
-	b.WriteString(insertMetricsTail)
+	b.WriteString(tail)
 	return b.String()
 }
 
 // queries lists every statement the writer prepares.
 func (w *Writer) queries() []string {
-	qs := []string{updateStatus, savepointAlert, releaseAlert, rollbackAlert, deviceKnownSQL,
+	qs := []string{savepointAlert, releaseAlert, rollbackAlert, deviceKnownSQL,
 		bumpAlertSQL, recentlyResolvedSQL, reopenAlertSQL, insertAlertSQL, autoResolveAlertSQL, alertByIDSQL}
-	return append(qs, w.chunkSQL[:]...)
+	qs = append(qs, w.metricSQL[:]...)
+	return append(qs, w.statusSQL[:]...)
 }
 
 // prepare prepares the writer's statements on the writer connection, once
@@ -565,38 +594,45 @@ func (w *Writer) write(batch []entry) (written, dropped, refused int64, err erro
 	err = w.db.writeTx(ctx, func(tx *sql.Tx) error {
 		bt := &batchTx{tx: tx, w: w, bound: make(map[string]*sql.Stmt, 8)}
 		// Metrics are independent rows: all of the batch's go in first,
-		// in multi-row INSERTs. Statuses and alert changes follow in
-		// queue order, which is each device's order.
-		ms := w.metrics[:0]
+		// in multi-row INSERTs. Statuses follow in multi-row UPDATEs, in
+		// queue order, which is each device's order. Alert changes come
+		// last, in queue order. Writing every status before the alert
+		// changes queued between them gives the same result as queue
+		// order: the alert statements (alerts.go: deviceKnownSQL,
+		// bumpAlertSQL ... alertByIDSQL, selectAlert's join) read only
+		// devices.id and devices.hostname, which no status update
+		// writes; neither kind inserts or deletes devices, and a status
+		// update reads nothing the alert changes write. Should an alert
+		// statement ever read a column the status UPDATE writes, statuses
+		// must be flushed before each alert entry instead.
+		ms, ss := w.metrics[:0], w.statuses[:0]
 		for i := range batch {
-			if batch[i].status == nil && batch[i].alerts == nil {
-				ms = append(ms, batch[i].metric)
+			switch e := &batch[i]; {
+			case e.status != nil:
+				ss = append(ss, e.status)
+			case e.alerts == nil:
+				ms = append(ms, e.metric)
 			}
 		}
-		w.metrics = ms
+		w.metrics, w.statuses = ms, ss
+		defer func() {
+			clear(w.metrics) // drop references to the rows' strings
+			clear(w.statuses)
+		}()
 		n, err := w.insertMetrics(ctx, bt, ms)
-		clear(w.metrics) // drop references to the rows' strings
 		if err != nil {
 			return err
 		}
 		written += n
 		dropped += int64(len(ms)) - n
+		if n, err = w.updateStatuses(ctx, bt, ss); err != nil {
+			return err
+		}
+		written += n
+		dropped += int64(len(ss)) - n
 		for i := range batch {
-			switch e := &batch[i]; {
-			case e.status != nil:
-				s := e.status
-				res, err := bt.ExecContext(ctx, updateStatus, s.Status, toMS(s.At), s.LastError, s.HasMetrics,
-					s.CPUPct, s.MemPct, s.DiskFreePct, s.DeviceID)
-				if err != nil {
-					return fmt.Errorf("update status of device %d: %w", s.DeviceID, err)
-				}
-				if n, err := res.RowsAffected(); err == nil && n == 0 {
-					dropped++
-				} else {
-					written++
-				}
-			case e.alerts != nil:
-				wr, dr, rf, err := w.writeAlerts(ctx, bt, e.alerts)
+			if b := batch[i].alerts; b != nil {
+				wr, dr, rf, err := w.writeAlerts(ctx, bt, b)
 				if err != nil {
 					return err
 				}
@@ -616,14 +652,8 @@ func (w *Writer) write(batch []entry) (written, dropped, refused int64, err erro
 func (w *Writer) insertMetrics(ctx context.Context, bt *batchTx, ms []Metric) (int64, error) {
 	var inserted int64
 	for len(ms) > 0 {
-		c := len(metricChunks) - 1
-		for i, size := range metricChunks {
-			if size <= len(ms) {
-				c = i
-				break
-			}
-		}
-		n := metricChunks[c]
+		c := chunkFor(len(ms))
+		n := chunkSizes[c]
 		chunk := ms[:n]
 		ms = ms[n:]
 		args := w.args[:0]
@@ -631,20 +661,69 @@ func (w *Writer) insertMetrics(ctx context.Context, bt *batchTx, ms []Metric) (i
 			m := &chunk[i]
 			args = append(args, m.DeviceID, m.Type, m.Instance, m.Value, toMS(m.At))
 		}
-		w.args = args
-		res, err := bt.ExecContext(ctx, w.chunkSQL[c], args...)
-		clear(w.args)
+		k, err := w.execChunk(ctx, bt, w.metricSQL[c], args, n)
 		if err != nil {
 			m := chunk[0]
 			return inserted, fmt.Errorf("insert %d metrics (first %s of device %d): %w", n, m.Type, m.DeviceID, err)
 		}
-		if k, err := res.RowsAffected(); err == nil {
-			inserted += k
-		} else {
-			inserted += int64(n)
-		}
+		inserted += k
 	}
 	return inserted, nil
+}
+
+// updateStatuses writes ss, in order, with the prepared multi-row UPDATEs
+// and returns how many rows were written (the others named a deleted
+// device). A statement never holds two updates of one device: a repeated
+// device starts the next statement, so the later update applies last and
+// each statement's changed-row count is its matched updates.
+func (w *Writer) updateStatuses(ctx context.Context, bt *batchTx, ss []*StatusUpdate) (int64, error) {
+	var updated int64
+	for len(ss) > 0 {
+		c := chunkFor(distinctDevices(ss, chunkSizes[0]))
+		n := chunkSizes[c]
+		chunk := ss[:n]
+		ss = ss[n:]
+		args := w.args[:0]
+		for _, s := range chunk {
+			args = append(args, s.Status, toMS(s.At), s.LastError, s.HasMetrics, s.CPUPct, s.MemPct, s.DiskFreePct,
+				s.DeviceID)
+		}
+		k, err := w.execChunk(ctx, bt, w.statusSQL[c], args, n)
+		if err != nil {
+			return updated, fmt.Errorf("update status of %d devices (first device %d): %w", n, chunk[0].DeviceID, err)
+		}
+		updated += k
+	}
+	return updated, nil
+}
+
+// distinctDevices returns how many of the first updates of ss, at most
+// limit, name distinct devices.
+func distinctDevices(ss []*StatusUpdate, limit int) int {
+	n := min(len(ss), limit)
+	for i := 1; i < n; i++ {
+		for _, s := range ss[:i] {
+			if s.DeviceID == ss[i].DeviceID {
+				return i
+			}
+		}
+	}
+	return n
+}
+
+// execChunk runs q, a multi-row statement of rows rows, with args (kept
+// as the writer's argument space) and returns how many rows it changed.
+func (w *Writer) execChunk(ctx context.Context, bt *batchTx, q string, args []any, rows int) (int64, error) {
+	w.args = args
+	res, err := bt.ExecContext(ctx, q, args...)
+	clear(w.args) // drop references to the rows' strings
+	if err != nil {
+		return 0, err
+	}
+	if k, err := res.RowsAffected(); err == nil {
+		return k, nil
+	}
+	return int64(rows), nil
 }
 
 // writeAlerts carries out one AddAlerts call's changes, each inside a

@@ -88,3 +88,55 @@ func rawInsert(b *testing.B, db *DB, ids []int64, rows, chunk int) {
 		b.Fatal(err)
 	}
 }
+
+// BenchmarkWriterPolls feeds the Writer what one sweep of 10,000 polled
+// devices queues, as the engine does per poll: 7 metric rows, then one
+// status update (batch_rows 100). It reports ns/poll: the writer's cost
+// per device poll, adding and committing, measured over whole sweeps.
+func BenchmarkWriterPolls(b *testing.B) {
+	const devices = 10000
+	const perPoll = 7 // metric rows per poll
+	db, err := Open(context.Background(), filepath.Join(b.TempDir(), "bench.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	ids := seedDevices(b, db, devices)
+	types := [perPoll]struct{ typ, inst string }{
+		{"cpu_pct", ""}, {"mem_pct", ""}, {"poll_ok", ""}, {"uptime_s", ""},
+		{"disk_free_pct", "C:"}, {"disk_free_gb", "C:"}, {"disk_free_pct", "D:"},
+	}
+	ctx := context.Background()
+	rows := make([]Metric, perPoll)
+	at := time.UnixMilli(1e12)
+	polls := 0
+	for b.Loop() {
+		w := NewWriter(db, WriterOptions{BatchRows: 100})
+		w.Start()
+		for i, id := range ids {
+			at = at.Add(time.Millisecond)
+			for j, t := range types {
+				rows[j] = Metric{DeviceID: id, Type: t.typ, Instance: t.inst, Value: float64(i + j), At: at}
+			}
+			if err := w.AddMetrics(ctx, rows); err != nil {
+				b.Fatal(err)
+			}
+			status := StatusOnline
+			if i%10 == 0 {
+				status = StatusOffline
+			}
+			if err := w.AddStatus(ctx, StatusUpdate{DeviceID: id, Status: status, At: at, HasMetrics: status == StatusOnline,
+				CPUPct: float64(i % 100), MemPct: 50, DiskFreePct: 30}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if err := w.Close(); err != nil {
+			b.Fatal(err)
+		}
+		if s := w.Stats(); s.Rows != devices*(perPoll+1) || s.Dropped != 0 || s.Failed != 0 {
+			b.Fatalf("stats %+v, want %d rows", s, devices*(perPoll+1))
+		}
+		polls += devices
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(polls), "ns/poll")
+}
