@@ -201,6 +201,10 @@ func (s *pooledShell) request(ctx context.Context, id string, sc *psScript) (scr
 		if len(s.stderr) > maxStderrKeep {
 			s.stderr = append(s.stderr[:0], s.stderr[len(s.stderr)-maxStderrKeep:]...)
 		}
+		if len(s.stdout) > maxStdout {
+			s.stdout, s.stderr = nil, nil
+			return scriptResult{}, failed("receive", errOutputTooLarge)
+		}
 		if !s.loopReady {
 			rest, ok := cutReady(s.stdout)
 			if ok {
@@ -259,6 +263,12 @@ func (s *pooledShell) runCold(ctx context.Context, sc *psScript) (scriptResult, 
 		res, err := w.receive(ctx, &stdout, &stderr)
 		if err != nil {
 			return scriptResult{}, failed("receive", err)
+		}
+		if len(stdout) > maxStdout {
+			return scriptResult{}, failed("receive", errOutputTooLarge)
+		}
+		if len(stderr) > maxStderrKeep {
+			stderr = append(stderr[:0], stderr[len(stderr)-maxStderrKeep:]...)
 		}
 		if res.done {
 			s.running = nil

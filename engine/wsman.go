@@ -41,7 +41,16 @@ const (
 	// maxStderrKeep bounds the stderr kept of one command (it is drained
 	// continuously and only read for error text).
 	maxStderrKeep = 64 << 10
+	// maxStdout bounds the stdout gathered for one request: an answer
+	// frame (a script's output, base64 twice over: a 10 MB file pull is
+	// some 18 MB) or a cold command's output. A host that streams more,
+	// or never ends its frame, fails the request instead of growing the
+	// console's memory until the deadline.
+	maxStdout = 64 << 20
 )
+
+// errOutputTooLarge is a request whose output passed maxStdout.
+var errOutputTooLarge = fmt.Errorf("%w: more than %d MiB of output for one request", errMalformed, maxStdout>>20)
 
 // WS-Management URIs.
 const (
