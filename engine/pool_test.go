@@ -48,6 +48,65 @@ func hostStats(t *testing.T, fleet *winrmsim.Fleet, name string) winrmsim.HostSt
 	return hs
 }
 
+func TestSweepsKeepOneConnectionPerHost(t *testing.T) {
+	fleet, db := testFleet(t, winrmsim.Config{Devices: 8, Seed: 3, PSStart: 20 * time.Millisecond})
+	eng := newEngine(t, db, engine.Options{Throttle: 4})
+	sweep(t, eng)
+	afterFirst := fleet.Stats()
+	for range 3 {
+		if res := sweep(t, eng); res.Online != 8 {
+			t.Fatalf("sweep: %+v, want 8 online", res)
+		}
+	}
+	after := fleet.Stats()
+	// Seen from the hosts: the warm sweeps' requests all came over the
+	// connections the first sweep opened.
+	if got := after.Connections - afterFirst.Connections; got != 0 {
+		t.Errorf("the warm sweeps opened %d new connections to the hosts, want 0", got)
+	}
+	// The first sweep also measured each host's TCP connect time (a
+	// connection opened and closed at once), sampled every 30 minutes.
+	if after.Connections != 16 {
+		t.Errorf("%d connections for 8 hosts, want 16: one kept and one latency probe each", after.Connections)
+	}
+	ps := eng.PoolStats()
+	if ps.ConnsDialed != 8 || ps.ConnsIdle != 8 || ps.ConnsStale != 0 {
+		t.Errorf("pool connection counters %+v, want 8 dialed, 8 idle, none stale", ps)
+	}
+	if want := after.Requests - ps.ConnsDialed; ps.ConnsReused != want {
+		t.Errorf("conns_reused %d, want every request but the first on each connection (%d)", ps.ConnsReused, want)
+	}
+}
+
+// A host that closed the kept connection (as HTTP.sys does after two idle
+// minutes, or a restart of its WinRM service) costs the next poll a new
+// connection, not an error.
+func TestAConnectionTheHostClosedIsReplacedBeforeUse(t *testing.T) {
+	fleet, db := testFleet(t, winrmsim.Config{Devices: 3, Seed: 4, PSStart: 20 * time.Millisecond})
+	eng := newEngine(t, db, engine.Options{Throttle: 3})
+	sweep(t, eng)
+	before := fleet.Stats()
+	for _, h := range fleet.Hosts() {
+		if err := fleet.CloseConnections(h.Hostname); err != nil {
+			t.Fatal(err)
+		}
+	}
+	res := sweep(t, eng)
+	if res.Online != 3 || len(res.Errors) != 0 {
+		t.Fatalf("sweep after the hosts closed their connections: %+v", res)
+	}
+	after := fleet.Stats()
+	if got := after.Connections - before.Connections; got != 3 {
+		t.Errorf("%d new connections, want 3 (one per host)", got)
+	}
+	if ps := eng.PoolStats(); ps.ConnsStale != 3 {
+		t.Errorf("conns_stale %d, want 3 (each checked before reuse)", ps.ConnsStale)
+	}
+	if after.ShellsCreated != before.ShellsCreated {
+		t.Errorf("shells created %d -> %d: the shells outlive their connections", before.ShellsCreated, after.ShellsCreated)
+	}
+}
+
 func TestASecondSweepReusesTheShellsAndTheirResidentPowerShell(t *testing.T) {
 	fleet, db := testFleet(t, winrmsim.Config{Devices: 6, Seed: 2, PSStart: 40 * time.Millisecond})
 	eng := newEngine(t, db, engine.Options{Throttle: 3})

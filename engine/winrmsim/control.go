@@ -34,7 +34,8 @@ var controlRoutes = []string{
 type ControlStats struct {
 	Hosts         int   `json:"hosts"`
 	Online        int   `json:"online"`
-	Requests      int64 `json:"requests"` // HTTP requests that reached a host
+	Requests      int64 `json:"requests"`    // HTTP requests that reached a host
+	Connections   int64 `json:"connections"` // TCP connections the hosts accepted
 	ShellsCreated int64 `json:"shells_created"`
 	ShellsOpen    int64 `json:"shells_open"` // shells that exist now
 	ShellsDeleted int64 `json:"shells_deleted"`
@@ -51,7 +52,7 @@ type ControlStats struct {
 
 func controlStats(s Stats) ControlStats {
 	return ControlStats{
-		Hosts: s.Hosts, Online: s.Online, Requests: s.Requests,
+		Hosts: s.Hosts, Online: s.Online, Requests: s.Requests, Connections: s.Connections,
 		ShellsCreated: s.ShellsCreated, ShellsOpen: s.ShellsOpen, ShellsDeleted: s.ShellsDeleted, ShellsDropped: s.ShellsDropped,
 		Commands: s.Commands, Faults: s.Faults, AuthFailures: s.AuthFailures, Sends: s.Sends, Receives: s.Receives,
 		LoopStarts: s.LoopStarts, LoopRequests: s.LoopRequests, Injected: s.Injected,

@@ -478,6 +478,24 @@ func (f *Fleet) listenLocked(h *host) ([]*hostConn, error) {
 	return nil, nil
 }
 
+// CloseConnections closes a host's open connections, idle keep-alives
+// included, and changes nothing else: what HTTP.sys does to a connection
+// idle for two minutes, or a restart of the WinRM service. Shells live
+// on.
+func (f *Fleet) CloseConnections(hostname string) error {
+	h, ok := f.byName[hostname]
+	if !ok {
+		return fmt.Errorf("winrmsim: close connections: unknown host %q", hostname)
+	}
+	h.mu.Lock()
+	drop := h.takeConnsLocked()
+	h.mu.Unlock()
+	for _, c := range drop {
+		_ = c.Close()
+	}
+	return nil
+}
+
 // Reboot restarts a host in place: its open connections drop, every shell
 // and command is gone (later requests for them get the shell-not-found
 // fault) and its last boot time becomes now. The host stays online.
@@ -559,6 +577,7 @@ func (f *Fleet) serveAccepted(hl *hostListener, c net.Conn) {
 		_ = hc.Close()
 		return
 	}
+	hl.h.stats.connections.Add(1)
 	go f.serveConn(hl.h, conn)
 }
 

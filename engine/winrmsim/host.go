@@ -83,6 +83,7 @@ type profile struct {
 // counters are a host's protocol statistics.
 type counters struct {
 	requests      atomic.Int64
+	connections   atomic.Int64
 	shellsCreated atomic.Int64
 	shellsOpen    atomic.Int64
 	shellsDeleted atomic.Int64

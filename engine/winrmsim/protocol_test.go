@@ -458,10 +458,10 @@ func TestCountersFollowShellsAndCommands(t *testing.T) {
 		t.Fatal(err)
 	}
 	hs, _ := f.HostStats(a.Hostname)
-	want := HostStats{Requests: hs.Requests, ShellsCreated: 1, ShellsOpen: 0, ShellsDeleted: 1, Commands: 1,
+	want := HostStats{Requests: hs.Requests, Connections: hs.Connections, ShellsCreated: 1, ShellsOpen: 0, ShellsDeleted: 1, Commands: 1,
 		Creates: 1, CommandRequests: 1, Receives: hs.Receives, Signals: 1, Deletes: 1}
-	if hs != want || hs.Requests < 5 { // create, command, receive, signal, delete
-		t.Errorf("after one run: %+v, want %+v with at least 5 requests", hs, want)
+	if hs != want || hs.Requests < 5 || hs.Connections < 1 || hs.Connections > hs.Requests { // create, command, receive, signal, delete
+		t.Errorf("after one run: %+v, want %+v with at least 5 requests over 1 to 5 connections", hs, want)
 	}
 
 	client := newClient(t, b, DefaultUser, DefaultPassword, nil)

@@ -3,6 +3,7 @@ package winrmsim
 // HostStats counts what one host has seen since New.
 type HostStats struct {
 	Requests      int64 // HTTP requests that reached the host, including refused ones
+	Connections   int64 // TCP connections the host accepted
 	ShellsCreated int64
 	ShellsOpen    int64 // shells that exist now
 	ShellsDeleted int64 // shells removed by a Delete request
@@ -27,6 +28,7 @@ type Stats struct {
 	Hosts         int
 	Online        int
 	Requests      int64
+	Connections   int64
 	ShellsCreated int64
 	ShellsOpen    int64
 	ShellsDeleted int64
@@ -63,6 +65,7 @@ func (f *Fleet) Stats() Stats {
 		h.mu.Unlock()
 		hs := h.stats.snapshot()
 		s.Requests += hs.Requests
+		s.Connections += hs.Connections
 		s.ShellsCreated += hs.ShellsCreated
 		s.ShellsOpen += hs.ShellsOpen
 		s.ShellsDeleted += hs.ShellsDeleted
@@ -87,6 +90,7 @@ func (f *Fleet) Stats() Stats {
 func (c *counters) snapshot() HostStats {
 	return HostStats{
 		Requests:        c.requests.Load(),
+		Connections:     c.connections.Load(),
 		ShellsCreated:   c.shellsCreated.Load(),
 		ShellsOpen:      c.shellsOpen.Load(),
 		ShellsDeleted:   c.shellsDeleted.Load(),
