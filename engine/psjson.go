@@ -602,27 +602,11 @@ func (s *jsonScan) other(key []byte, fields ...string) bool {
 		}
 	}
 	for _, f := range fields {
-		if len(f) == len(key) && asciiEqualFold(key, f) {
+		if bytes.EqualFold(key, []byte(f)) {
 			return false
 		}
 	}
 	return s.skip()
-}
-
-func asciiEqualFold(b []byte, s string) bool {
-	for i := range len(b) {
-		x, y := b[i], s[i]
-		if 'A' <= x && x <= 'Z' {
-			x += 'a' - 'A'
-		}
-		if 'A' <= y && y <= 'Z' {
-			y += 'a' - 'A'
-		}
-		if x != y {
-			return false
-		}
-	}
-	return true
 }
 
 // string reads a string into v; a null leaves v as it was.

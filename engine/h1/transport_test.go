@@ -343,8 +343,9 @@ func TestHTTPS(t *testing.T) {
 }
 
 // rawServer answers each request with reply and records the requests it
-// read, as they would be sent again (net/http's rendering).
-func rawServer(t *testing.T, reply string) (addr string, requests <-chan string) {
+// read, as they would be sent again (net/http's rendering). With once,
+// it closes each connection after its first answer.
+func rawServer(t *testing.T, reply string, once bool) (addr string, requests <-chan string) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -368,8 +369,14 @@ func rawServer(t *testing.T, reply string) (addr string, requests <-chan string)
 					}
 					var b bytes.Buffer
 					req.Write(&b)
-					got <- b.String()
+					select {
+					case got <- b.String():
+					default: // nobody reads them
+					}
 					io.WriteString(c, reply)
+					if once {
+						return
+					}
 				}
 			}()
 		}
@@ -391,7 +398,7 @@ func TestMalformedResponses(t *testing.T) {
 		{"short body", "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc", "unexpected EOF"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			addr, _ := rawServerClosing(t, tt.reply)
+			addr, _ := rawServer(t, tt.reply, true)
 			tr := &Transport{}
 			_, _, err := post(t, tr, context.Background(), "http://"+addr+"/wsman", "")
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
@@ -404,35 +411,8 @@ func TestMalformedResponses(t *testing.T) {
 	}
 }
 
-// rawServerClosing answers one request per connection with reply and
-// then closes the connection.
-func rawServerClosing(t *testing.T, reply string) (string, *net.TCPListener) {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				if _, err := http.ReadRequest(bufio.NewReader(c)); err != nil {
-					return
-				}
-				io.WriteString(c, reply)
-			}()
-		}
-	}()
-	return ln.Addr().String(), ln.(*net.TCPListener)
-}
-
 func TestRequestOnTheWire(t *testing.T) {
-	addr, reqs := rawServer(t, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+	addr, reqs := rawServer(t, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", false)
 	tr := &Transport{}
 	defer tr.CloseIdleConnections()
 	req, _ := http.NewRequest(http.MethodPost, "http://"+addr+"/wsman?x=1", strings.NewReader("<e/>"))
@@ -475,7 +455,7 @@ func TestRequestOnTheWire(t *testing.T) {
 }
 
 func TestExtraBytesAfterBodyCloseConnection(t *testing.T) {
-	addr, reqs := rawServer(t, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokGARBAGE")
+	addr, reqs := rawServer(t, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokGARBAGE", false)
 	tr := &Transport{}
 	defer tr.CloseIdleConnections()
 	for range 2 {
