@@ -139,6 +139,7 @@ type alertLine struct {
 	DeviceID     *int64  `json:"device_id"`
 	Host         string  `json:"host"`
 	Type         string  `json:"type"`
+	Instance     string  `json:"instance"`
 	Severity     string  `json:"severity"`
 	State        string  `json:"state"`
 	Message      string  `json:"message"`
@@ -147,8 +148,10 @@ type alertLine struct {
 	LastSeen     int64   `json:"last_seen"`
 	AckedBy      *string `json:"acked_by"`
 	AckedAt      *int64  `json:"acked_at"`
+	AckNote      string  `json:"ack_note"`
 	ResolvedBy   *string `json:"resolved_by"`
 	ResolvedAt   *int64  `json:"resolved_at"`
+	ResolveNote  string  `json:"resolve_note"`
 	AutoResolved bool    `json:"auto_resolved"`
 }
 
@@ -157,9 +160,9 @@ type alertLine struct {
 // the planner, without statistics, would rather sort every resolved alert
 // in each batch.
 func selectArchiveAlerts(ctx context.Context, tx *sql.Tx, cutoff int64, limit int) ([]archiveRow, error) {
-	rows, err := tx.QueryContext(ctx, `SELECT a.id, a.device_id, coalesce(d.hostname, ''), a.type, a.severity,
-		a.state, a.message, a.count, a.first_seen, a.last_seen, a.acked_by, a.acked_at, a.resolved_by,
-		a.resolved_at, a.auto_resolved, coalesce(a.resolved_at, a.last_seen) AS done
+	rows, err := tx.QueryContext(ctx, `SELECT a.id, a.device_id, coalesce(d.hostname, ''), a.type, a.instance, a.severity,
+		a.state, a.message, a.count, a.first_seen, a.last_seen, a.acked_by, a.acked_at, a.ack_note, a.resolved_by,
+		a.resolved_at, a.resolve_note, a.auto_resolved, coalesce(a.resolved_at, a.last_seen) AS done
 		FROM alerts a INDEXED BY alerts_resolved_done LEFT JOIN devices d ON d.id = a.device_id
 		WHERE a.state = 'Resolved' AND coalesce(a.resolved_at, a.last_seen) < ?
 		ORDER BY coalesce(a.resolved_at, a.last_seen), a.id LIMIT ?`, cutoff, limit)
@@ -176,8 +179,9 @@ func selectArchiveAlerts(ctx context.Context, tx *sql.Tx, cutoff int64, limit in
 			ackedAt, resolveAt sql.NullInt64
 			done               int64
 		)
-		if err := rows.Scan(&a.ID, &deviceID, &a.Host, &a.Type, &a.Severity, &a.State, &a.Message, &a.Count,
-			&a.FirstSeen, &a.LastSeen, &ackedBy, &ackedAt, &resolveBy, &resolveAt, &a.AutoResolved, &done); err != nil {
+		if err := rows.Scan(&a.ID, &deviceID, &a.Host, &a.Type, &a.Instance, &a.Severity, &a.State, &a.Message, &a.Count,
+			&a.FirstSeen, &a.LastSeen, &ackedBy, &ackedAt, &a.AckNote, &resolveBy, &resolveAt, &a.ResolveNote,
+			&a.AutoResolved, &done); err != nil {
 			return nil, err
 		}
 		a.DeviceID = nullInt(deviceID)

@@ -268,7 +268,7 @@ func TestRetentionArchivesOnlyOldResolvedAlerts(t *testing.T) {
 		lastSeen   int64
 		resolvedAt any
 	}{
-		{"cpu_high", "Resolved", ms(101 * day), ms(100 * day)}, // archived
+		{"cpu_high", "Resolved", ms(101 * day), ms(100 * day)}, // archived, with instance and notes
 		{"disk_low", "Resolved", ms(11 * day), ms(10 * day)},   // too young
 		{"offline", "Open", ms(200 * day), nil},                // not resolved
 		{"mem_high", "Acked", ms(150 * day), nil},              // not resolved
@@ -277,6 +277,7 @@ func TestRetentionArchivesOnlyOldResolvedAlerts(t *testing.T) {
 		rawExec(t, db, `INSERT INTO alerts (device_id, type, severity, state, message, first_seen, last_seen, resolved_at)
 			VALUES (?, ?, 'Warning', ?, 'msg', ?, ?, ?)`, ids[0], a.typ, a.state, a.lastSeen, a.lastSeen, a.resolvedAt)
 	}
+	rawExec(t, db, `UPDATE alerts SET instance = 'C:', ack_note = 'looking', resolve_note = 'disk cleaned' WHERE type = 'cpu_high'`)
 	dir := t.TempDir()
 	rep := applyRetention(t, db, dir, RetentionPolicy{}, retentionNow)
 	if rep.AlertsArchived != 2 {
@@ -299,7 +300,9 @@ func TestRetentionArchivesOnlyOldResolvedAlerts(t *testing.T) {
 	}
 	sort.Slice(got, func(i, j int) bool { return got[i]["type"].(string) < got[j]["type"].(string) })
 	if len(got) != 2 || got[0]["type"] != "cpu_high" || got[0]["host"] != "dev-000" ||
-		got[0]["resolved_at"] != json.Number(strconv.FormatInt(ms(100*day), 10)) || got[1]["resolved_at"] != nil {
+		got[0]["resolved_at"] != json.Number(strconv.FormatInt(ms(100*day), 10)) || got[1]["resolved_at"] != nil ||
+		got[0]["instance"] != "C:" || got[0]["ack_note"] != "looking" || got[0]["resolve_note"] != "disk cleaned" ||
+		got[1]["instance"] != "" {
 		t.Errorf("archived alerts %v", got)
 	}
 }
