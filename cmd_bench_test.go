@@ -45,15 +45,20 @@ func TestBenchSweepPrintsOneJSONObjectWithTheIssuesFields(t *testing.T) {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
-	want := []string{"cold_wall_ms", "cpu_ms_per_poll", "devices", "floor_ms", "memory_limit_mb", "peak_rss_mb", "pooled_vs_unpooled", "ps_start_ms",
-		"ratio", "requests_per_poll", "rtt_ms", "script_ms", "shells_open_after", "sim_cpu_ms_per_poll", "sim_cpu_total_ms",
-		"sim_peak_rss_mb", "simulator", "throttle", "unpooled_warm_wall_ms", "warm_wall_ms"}
+	want := []string{"cold_wall_ms", "conns_dialed_per_poll", "cpu_ms_per_poll", "devices", "floor_ms", "idle_conn_limit", "memory_limit_mb",
+		"peak_rss_mb", "pooled_vs_unpooled", "ps_start_ms", "ratio", "requests_per_poll", "rtt_ms", "script_ms", "shells_open_after",
+		"sim_cpu_ms_per_poll", "sim_cpu_total_ms", "sim_peak_rss_mb", "simulator", "throttle", "unpooled_warm_wall_ms", "warm_wall_ms"}
 	if !reflect.DeepEqual(keys, want) {
 		t.Fatalf("keys %v, want %v", keys, want)
 	}
 	// ceil(12/4) x (5 + 2 x 1)
 	if got["floor_ms"] != 21.0 || got["devices"] != 12.0 || got["shells_open_after"] != 0.0 || got["requests_per_poll"] != 2.0 {
 		t.Errorf("bench sweep = %v", got)
+	}
+	// Twelve hosts fit any descriptor limit: every host's connection is
+	// kept, and the warm sweep opens none.
+	if got["idle_conn_limit"] != 12.0 || got["conns_dialed_per_poll"] != 0.0 {
+		t.Errorf("bench sweep connections: idle_conn_limit %v, conns_dialed_per_poll %v; want 12 and 0", got["idle_conn_limit"], got["conns_dialed_per_poll"])
 	}
 	// The hosts ran in a child process: its CPU and memory are reported
 	// apart from this process's.
