@@ -235,9 +235,9 @@ func (t *Transport) roundTrip(req *http.Request) (*http.Response, error) {
 		return nil, err
 	}
 
-	wp := t.request(req)
-	if wp == nil {
-		return nil, errors.New("h1: request body could not be read")
+	wp, err := t.request(req)
+	if err != nil {
+		return nil, err
 	}
 	defer t.putWriteBuf(wp)
 	if req.Body != nil {
@@ -254,11 +254,12 @@ func (t *Transport) roundTrip(req *http.Request) (*http.Response, error) {
 			return resp, nil
 		}
 		// A write to a kept connection the server had closed fails
-		// before the server read the request, so it is sent again once
-		// on a new connection. A failed read is never retried: the
-		// request may have been applied.
+		// (reset, broken pipe) before the server read the whole request,
+		// so it is sent again once on a new connection. A write that
+		// timed out is not (the server is not reading), and a failed
+		// read never is: the request may have been applied.
 		var we *writeError
-		if reused && attempt == 0 && errors.As(err, &we) && ctx.Err() == nil {
+		if reused && attempt == 0 && errors.As(err, &we) && !we.Timeout() && ctx.Err() == nil {
 			continue
 		}
 		return nil, err
@@ -295,9 +296,8 @@ func isTimeout(err error) bool {
 	return errors.As(err, &ne) && ne.Timeout()
 }
 
-// request renders req (line, headers, body) into a pooled buffer, or
-// returns nil when its body cannot be read.
-func (t *Transport) request(req *http.Request) *[]byte {
+// request renders req (line, headers, body) into a pooled buffer.
+func (t *Transport) request(req *http.Request) (*[]byte, error) {
 	wp, _ := t.wbufs.Get().(*[]byte)
 	if wp == nil {
 		b := make([]byte, 0, 8<<10)
@@ -339,7 +339,7 @@ func (t *Transport) request(req *http.Request) *[]byte {
 	if hasBody && n <= 0 {
 		var err error
 		if unsized, err = readAll(nil, req.Body); err != nil {
-			return t.dropWriteBuf(wp, b)
+			return nil, t.dropWriteBuf(wp, b, err)
 		}
 		n = int64(len(unsized))
 	}
@@ -356,19 +356,19 @@ func (t *Transport) request(req *http.Request) *[]byte {
 		at := len(b)
 		b = append(b, make([]byte, n)...)
 		if _, err := io.ReadFull(req.Body, b[at:]); err != nil {
-			return t.dropWriteBuf(wp, b)
+			return nil, t.dropWriteBuf(wp, b, err)
 		}
 	}
 	*wp = b
-	return wp
+	return wp, nil
 }
 
 // dropWriteBuf gives the request buffer back after its body could not
-// be read.
-func (t *Transport) dropWriteBuf(wp *[]byte, b []byte) *[]byte {
+// be read, and returns the error saying so.
+func (t *Transport) dropWriteBuf(wp *[]byte, b []byte, err error) error {
 	*wp = b
 	t.putWriteBuf(wp)
-	return nil
+	return fmt.Errorf("h1: read request body: %w", err)
 }
 
 // appendHeaderValue appends v with CR and LF replaced by spaces, so a
