@@ -243,7 +243,13 @@ func (r CancelRun) exec(ctx context.Context, e *Engine, id Identity) (any, error
 }
 
 // GetRun reads one run's progress; exec returns RunProgress.
-type GetRun struct{ RunID string }
+type GetRun struct {
+	RunID string
+	// Brief leaves every result's Stdout and Stderr empty (they are not
+	// read from the database): for views that poll a run's progress and
+	// show one device's output at a time (GetActionResult).
+	Brief bool
+}
 
 // Action implements Request.
 func (GetRun) Action() string { return "actions.get" }
@@ -258,10 +264,38 @@ func (GetRun) Mutating() bool { return false }
 func (r GetRun) Targets() []string { return []string{r.RunID} }
 
 // Details implements Request.
-func (r GetRun) Details() map[string]any { return map[string]any{"run": r.RunID} }
+func (r GetRun) Details() map[string]any { return map[string]any{"run": r.RunID, "brief": r.Brief} }
 
 func (r GetRun) exec(ctx context.Context, e *Engine, _ Identity) (any, error) {
-	return e.runProgress(ctx, r.RunID)
+	return e.runProgress(ctx, r.RunID, r.Brief)
+}
+
+// GetActionResult reads one device's result of a run in full, stdout and
+// stderr included; ID is ActionResult.ID. exec returns ActionResult; the
+// error wraps store.ErrNotFound when there is no such result.
+type GetActionResult struct{ ID int64 }
+
+// Action implements Request.
+func (GetActionResult) Action() string { return "actions.get_result" }
+
+// Permission implements Request.
+func (GetActionResult) Permission() Permission { return PermFleetView }
+
+// Mutating implements Request.
+func (GetActionResult) Mutating() bool { return false }
+
+// Targets implements Request.
+func (r GetActionResult) Targets() []string { return []string{fmt.Sprintf("action %d", r.ID)} }
+
+// Details implements Request.
+func (r GetActionResult) Details() map[string]any { return map[string]any{"id": r.ID} }
+
+func (r GetActionResult) exec(ctx context.Context, e *Engine, _ Identity) (any, error) {
+	row, err := e.db.GetActionRow(ctx, r.ID)
+	if err != nil {
+		return nil, err
+	}
+	return actionResult(row), nil
 }
 
 // ListRuns lists runs, newest first; exec returns []RunSummary. Device

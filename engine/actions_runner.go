@@ -755,13 +755,14 @@ func (e *Engine) cancelRun(ctx context.Context, id Identity, runID string) error
 	return nil
 }
 
-// runProgress reads a run and its per-device results.
-func (e *Engine) runProgress(ctx context.Context, runID string) (RunProgress, error) {
+// runProgress reads a run and its per-device results; brief leaves out
+// (and does not read) their stdout and stderr.
+func (e *Engine) runProgress(ctx context.Context, runID string, brief bool) (RunProgress, error) {
 	rc, err := e.db.GetRun(ctx, runID)
 	if err != nil {
 		return RunProgress{}, err
 	}
-	rows, err := e.db.ListActionRows(ctx, store.ActionFilter{RunID: runID, Limit: 1 << 30})
+	rows, err := e.db.ListActionRows(ctx, store.ActionFilter{RunID: runID, Limit: 1 << 30, NoOutput: brief})
 	if err != nil {
 		return RunProgress{}, err
 	}

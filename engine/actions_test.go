@@ -741,3 +741,72 @@ func TestARunReusesThePollsWarmShells(t *testing.T) {
 			before.ShellsCreated, after.ShellsCreated, before.LoopStarts, after.LoopStarts, before.LoopRequests, after.LoopRequests)
 	}
 }
+
+// TestABriefRunLeavesOutOutputsAndOneResultHasThemInFull: GetRun with
+// Brief gives every device's result but no stdout or stderr; GetActionResult
+// gives one device's result in full, the same as the full GetRun's; a
+// Viewer may read both, and neither is audited.
+func TestABriefRunLeavesOutOutputsAndOneResultHasThemInFull(t *testing.T) {
+	fleet, db := testFleet(t, winrmsim.Config{Devices: 3, Seed: 16})
+	eng := newEngine(t, db, engine.Options{})
+	ctx := context.Background()
+	body := "Write-Output \"out from $env:COMPUTERNAME\"\nWrite-Error \"broke on $env:COMPUTERNAME\""
+	if _, err := eng.Do(ctx, admin, engine.AddScript{Name: "both", Body: body}); err != nil {
+		t.Fatal(err)
+	}
+	full := runAction(t, eng, operator, engine.StartRun{Name: "run-script", Params: map[string]string{"script": "both"}, Target: allHosts(fleet)})
+	if len(full.Results) != 3 {
+		t.Fatalf("full run: %d results", len(full.Results))
+	}
+	for _, r := range full.Results {
+		if !strings.Contains(r.Stdout, "out from "+r.Host) || !strings.Contains(r.Stderr, "broke on "+r.Host) {
+			t.Fatalf("%s: the full run lacks its output: stdout %q, stderr %q", r.Host, r.Stdout, r.Stderr)
+		}
+	}
+	auditBefore, err := db.ListAudit(ctx, store.AuditFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	viewer := engine.Identity{User: "vera", Role: engine.RoleViewer, Via: engine.ViaCLI, RemoteAddr: "127.0.0.1"}
+	out, err := eng.Do(ctx, viewer, engine.GetRun{RunID: full.ID, Brief: true})
+	if err != nil {
+		t.Fatalf("a Viewer's brief GetRun: %v", err)
+	}
+	brief := out.(engine.RunProgress)
+	if brief.RunSummary != full.RunSummary || len(brief.Results) != len(full.Results) || engine.FormatGroups(brief.Groups) != engine.FormatGroups(full.Groups) {
+		t.Fatalf("brief run %+v (%d results, groups %q), full %+v", brief.RunSummary, len(brief.Results), engine.FormatGroups(brief.Groups), full.RunSummary)
+	}
+	for i, b := range brief.Results {
+		f := full.Results[i]
+		if b.Stdout != "" || b.Stderr != "" {
+			t.Errorf("%s: the brief run has stdout %q, stderr %q", b.Host, b.Stdout, b.Stderr)
+		}
+		f.Stdout, f.Stderr = "", ""
+		fj, _ := json.Marshal(f)
+		bj, _ := json.Marshal(b)
+		if string(fj) != string(bj) {
+			t.Errorf("brief result differs beyond its output:\nbrief %s\nfull  %s", bj, fj)
+		}
+	}
+	for _, f := range full.Results {
+		out, err := eng.Do(ctx, viewer, engine.GetActionResult{ID: f.ID})
+		if err != nil {
+			t.Fatalf("a Viewer's GetActionResult: %v", err)
+		}
+		r := out.(engine.ActionResult)
+		if r.ID != f.ID || r.Host != f.Host || r.Stdout != f.Stdout || r.Stderr != f.Stderr || r.Status != f.Status ||
+			r.Message != f.Message || r.Attempts != f.Attempts || r.RunID != full.ID {
+			t.Errorf("GetActionResult %d: %+v, want %+v", f.ID, r, f)
+		}
+	}
+	if _, err := eng.Do(ctx, viewer, engine.GetActionResult{ID: 1 << 40}); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("an unknown result: %v", err)
+	}
+	auditAfter, err := db.ListAudit(ctx, store.AuditFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(auditAfter) != len(auditBefore) {
+		t.Errorf("reads wrote %d audit rows", len(auditAfter)-len(auditBefore))
+	}
+}

@@ -7,6 +7,7 @@ func actionRequests() []Request {
 		StartRun{Name: "flush-dns", Target: RunTarget{Hosts: []string{"rbac-test-host"}}},
 		CancelRun{RunID: "rbac-test"},
 		GetRun{RunID: "rbac-test"},
+		GetActionResult{ID: -1},
 		ListRuns{},
 		ListActions{},
 		ListQueue{},

@@ -297,10 +297,21 @@ type ActionFilter struct {
 	Host  string // only this device (hostname, any case)
 	RunID string // only this run
 	Limit int    // at most this many, newest first (0: 1000)
+	// NoOutput leaves Stdout and Stderr empty: the query does not select
+	// the output columns (up to actions.output_max_bytes each per row),
+	// for lists that show every row but no row's output.
+	NoOutput bool
 }
 
-const actionColumns = `a.id, a.run_id, a.device_id, d.hostname, a.action, a.params, a.status, a.message, a.output,
-	a.stderr, a.exit_code, a.duration_ms, a.attempts, a.script_version, a.requested_by, a.requested_at, a.started_at, a.finished_at`
+// actionColumns are the columns scanAction reads; actionColumnsNoOutput
+// select empty strings in place of stdout and stderr.
+const (
+	actionColumnsHead = `a.id, a.run_id, a.device_id, d.hostname, a.action, a.params, a.status, a.message, `
+	actionColumnsTail = `, a.exit_code, a.duration_ms, a.attempts, a.script_version, a.requested_by, a.requested_at, a.started_at, a.finished_at`
+
+	actionColumns         = actionColumnsHead + `a.output, a.stderr` + actionColumnsTail
+	actionColumnsNoOutput = actionColumnsHead + `'', ''` + actionColumnsTail
+)
 
 func scanAction(s rowScanner) (ActionRow, error) {
 	var (
@@ -329,13 +340,18 @@ func scanAction(s rowScanner) (ActionRow, error) {
 }
 
 // ListActionRows returns action rows, newest first (a run's rows in
-// hostname order when RunID is set).
+// hostname order when RunID is set), without their output when
+// f.NoOutput is set.
 func (db *DB) ListActionRows(ctx context.Context, f ActionFilter) ([]ActionRow, error) {
 	limit := f.Limit
 	if limit <= 0 {
 		limit = 1000
 	}
-	q := `SELECT ` + actionColumns + ` FROM actions a JOIN devices d ON d.id = a.device_id WHERE 1 = 1`
+	cols := actionColumns
+	if f.NoOutput {
+		cols = actionColumnsNoOutput
+	}
+	q := `SELECT ` + cols + ` FROM actions a JOIN devices d ON d.id = a.device_id WHERE 1 = 1`
 	var args []any
 	if h := strings.TrimSpace(f.Host); h != "" {
 		q += ` AND d.hostname = ?`

@@ -257,3 +257,64 @@ func TestMigration0005KeepsOldActionRowsWithTheNewStatusNames(t *testing.T) {
 		t.Fatalf("migrated rows %v", got)
 	}
 }
+
+// TestNoOutputRowsLeaveOutStdoutAndStderrOnly: a list with NoOutput has
+// every field of the full list but stdout and stderr, which GetActionRow
+// still returns in full.
+func TestNoOutputRowsLeaveOutStdoutAndStderrOnly(t *testing.T) {
+	db, devs := actionsDB(t)
+	ctx := context.Background()
+	start := time.Now().UTC().Truncate(time.Millisecond)
+	rows, err := db.CreateRun(ctx, Run{ID: "r1", Action: "run-script", Params: map[string]string{"script": "s"}, RequestedBy: "olga",
+		StartedAt: start}, devs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	big := strings.Repeat("x", 70000) // past a page: the column lives in overflow pages
+	for i, id := range rows[:2] {
+		code := i
+		if err := db.FinishAction(ctx, ActionRow{ID: id, Status: ActionCompleted, Message: fmt.Sprintf("done %d", i),
+			Stdout: fmt.Sprintf("out %d ", i) + big, Stderr: fmt.Sprintf("err %d", i), ExitCode: &code, Duration: time.Second,
+			Attempts: i + 1, ScriptVersion: 2, StartedAt: start, FinishedAt: start.Add(time.Second)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	full, err := db.ListActionRows(ctx, ActionFilter{RunID: "r1"})
+	if err != nil || len(full) != 3 {
+		t.Fatalf("full rows: %d %v", len(full), err)
+	}
+	brief, err := db.ListActionRows(ctx, ActionFilter{RunID: "r1", NoOutput: true})
+	if err != nil || len(brief) != 3 {
+		t.Fatalf("brief rows: %d %v", len(brief), err)
+	}
+	withOutput := 0
+	for i := range full {
+		f, b := full[i], brief[i]
+		if f.Stdout != "" {
+			withOutput++
+		}
+		if b.Stdout != "" || b.Stderr != "" {
+			t.Errorf("%s: NoOutput row has stdout %d bytes, stderr %q", b.Host, len(b.Stdout), b.Stderr)
+		}
+		f.Stdout, f.Stderr = "", ""
+		if fj, bj := mustJSON(t, f), mustJSON(t, b); fj != bj {
+			t.Errorf("row %d differs beyond its output:\nfull  %s\nbrief %s", i, fj, bj)
+		}
+	}
+	if withOutput != 2 {
+		t.Fatalf("%d full rows have stdout, want 2", withOutput)
+	}
+	one, err := db.GetActionRow(ctx, rows[1])
+	if err != nil || one.Stdout != "out 1 "+big || one.Stderr != "err 1" || one.Message != "done 1" || one.Attempts != 2 {
+		t.Errorf("GetActionRow: stdout %d bytes, stderr %q, %+v, %v", len(one.Stdout), one.Stderr, one.Message, err)
+	}
+}
+
+func mustJSON(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}

@@ -101,7 +101,17 @@ func TestActionDialogStopsAServiceOnTwelveDevices(t *testing.T) {
 		t.Errorf("work left after the run finished: %+v", m.work)
 	}
 
-	// e opens the palette on :export-results; CSV has one row per device.
+	// The console's reads of the run were brief (no outputs).
+	for _, rp := range c.runs() {
+		for _, r := range rp.Results {
+			if r.Stdout != "" || r.Stderr != "" {
+				t.Fatalf("the console read %s's output with the run", r.Host)
+			}
+		}
+	}
+
+	// e opens the palette on :export-results; CSV has one row per device,
+	// with its output (read again in full).
 	path := filepath.Join(t.TempDir(), "run.csv")
 	if m = update(m, keyPress("e")); !m.palette.open || !strings.HasPrefix(m.palette.input, "export-results csv rmm-run-") {
 		t.Errorf("e: palette %+v", m.palette)
@@ -115,7 +125,7 @@ func TestActionDialogStopsAServiceOnTwelveDevices(t *testing.T) {
 	}
 	defer f.Close()
 	recs, err := csv.NewReader(f).ReadAll()
-	if err != nil || len(recs) != 13 || recs[0][0] != "host" || recs[1][2] != "Completed" {
+	if err != nil || len(recs) != 13 || recs[0][0] != "host" || recs[1][2] != "Completed" || recs[0][9] != "stdout" || recs[1][9] == "" {
 		t.Errorf("exported CSV %v, %v", recs, err)
 	}
 }
@@ -300,6 +310,11 @@ func TestNewViewsFitAndStayASCII(t *testing.T) {
 	m = update(m, actionsMsg{seq: m.acts.seq, prog: map[string]engine.RunProgress{"r1": prog}})
 	check("run", m)
 	m = update(m, keyPress("enter"))
+	check("output loading", m)
+	m = update(m, resultMsg{seq: m.acts.fullSeq, id: res.ID, res: res})
+	if !strings.Contains(screenText(m), "line one") {
+		t.Errorf("the output view does not show the read result:\n%s", screenText(m))
+	}
 	check("output", m)
 	m = update(m, keyPress("esc"), keyPress("esc"))
 	m = update(m, actionsMsg{seq: m.acts.seq, readRuns: true, runs: []engine.RunSummary{prog.RunSummary},
@@ -360,5 +375,113 @@ func TestRunScriptTakesTheScriptsOwnParameters(t *testing.T) {
 	}
 	if scr := screenText(m); !strings.Contains(scr, "Run Run a library script (script=hello, n=3, who=big world)") {
 		t.Errorf("confirmation:\n%s", scr)
+	}
+}
+
+// TestTheOutputViewReadsTheShownResultInFull runs a library script on
+// three simulated hosts through a real engine, then drives the console as
+// a Viewer: the run's reads are brief (no stdout or stderr), enter shows
+// the device's row with "loading", and the engine's GetActionResult answer
+// brings its stdout and stderr. A read of the run that shows the result
+// changed reads it again; an answer that arrives after the view closed is
+// dropped.
+func TestTheOutputViewReadsTheShownResultInFull(t *testing.T) {
+	s := newSimEngine(t, winrmsim.Config{Devices: 3, Seed: 34})
+	ctx := context.Background()
+	admin := engine.Identity{User: "alice", Role: engine.RoleAdmin, Via: engine.ViaLocal}
+	body := "Write-Output \"out from $env:COMPUTERNAME\"\nWrite-Error \"broke on $env:COMPUTERNAME\""
+	if _, err := s.eng.Do(ctx, admin, engine.AddScript{Name: "both", Body: body}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := s.eng.Do(ctx, admin, engine.StartRun{Name: engine.ActRunScript, Params: map[string]string{"script": "both"},
+		Target: engine.RunTarget{Hosts: []string{s.eng.Devices()[0].Hostname, s.eng.Devices()[1].Hostname, s.eng.Devices()[2].Hostname}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runID := res.(engine.RunInfo).ID
+	waitUntil(t, "the run to finish", func() bool {
+		p, err := s.eng.Do(ctx, admin, engine.GetRun{RunID: runID, Brief: true})
+		return err == nil && p.(engine.RunProgress).Finished
+	})
+
+	viewer := engine.Identity{User: "carol", Role: engine.RoleViewer, Via: engine.ViaLocal}
+	c := &recordingClient{userClient: userClient{s.eng, viewer}}
+	m := loadedWith(t, c, Options{Role: "Viewer"}, 120, 40)
+	m.page, m.acts.open = pageActions, runID
+	m = update(m, m.loadActions(false)())
+	p := m.acts.prog
+	if p == nil || len(p.Results) != 3 || !p.Finished {
+		t.Fatalf("run progress %+v (error %v)", p, m.acts.progErr)
+	}
+	for _, r := range p.Results {
+		if r.Stdout != "" || r.Stderr != "" {
+			t.Errorf("%s: the view's read of the run has stdout %q, stderr %q", r.Host, r.Stdout, r.Stderr)
+		}
+	}
+	m = update(m, keyPress("down")) // the second device
+	host := p.Results[1].Host
+	nm, cmd := m.Update(keyPress("enter"))
+	m = nm.(Model)
+	scr := screenText(m)
+	if !m.acts.output || !strings.Contains(scr, host+"  run-script  Failed") || !strings.Contains(scr, "loading") ||
+		strings.Contains(scr, "out from") {
+		t.Fatalf("before the full read, the output view:\n%s", scr)
+	}
+	if cmd == nil {
+		t.Fatal("enter did not read the result")
+	}
+	msg, ok := cmd().(resultMsg)
+	if !ok || msg.err != nil {
+		t.Fatalf("the read: %#v", msg)
+	}
+	m = update(m, msg)
+	scr = screenText(m)
+	if !strings.Contains(scr, " out from "+host) || !strings.Contains(scr, "broke on "+host) || strings.Contains(scr, "loading") {
+		t.Errorf("after the full read, the output view:\n%s", scr)
+	}
+
+	// The next read of the run shows the result unchanged: nothing is read
+	// again. One that shows it changed reads it again.
+	nm, cmd = m.Update(m.loadActions(false)())
+	m = nm.(Model)
+	if cmd != nil {
+		t.Errorf("an unchanged result was read again: %#v", cmd())
+	}
+	changed := m.loadActions(false)().(actionsMsg)
+	pr := changed.prog[runID]
+	pr.Results = slices.Clone(pr.Results)
+	pr.Results[1].Attempts++
+	changed.prog[runID] = pr
+	nm, cmd = m.Update(changed)
+	m = nm.(Model)
+	if cmd == nil {
+		t.Fatal("a changed result was not read again")
+	}
+	again, ok := cmd().(resultMsg)
+	if !ok || again.id != p.Results[1].ID {
+		t.Fatalf("the second read: %#v", again)
+	}
+
+	// Closed and opened again before that answer arrived: it is dropped,
+	// and the new view's own read is shown.
+	m = update(m, keyPress("esc"))
+	nm, cmd = m.Update(keyPress("enter"))
+	m = update(nm.(Model), again)
+	if scr := screenText(m); m.acts.full != nil || !strings.Contains(scr, "loading") {
+		t.Errorf("an answer for the closed view was applied:\n%s", scr)
+	}
+	if cmd == nil {
+		t.Fatal("enter did not read the result")
+	}
+	m = update(m, cmd())
+	if scr := screenText(m); !strings.Contains(scr, " out from "+host) {
+		t.Errorf("the reopened output view:\n%s", scr)
+	}
+	for _, rp := range c.runs() {
+		for _, r := range rp.Results {
+			if r.Stdout != "" {
+				t.Fatalf("the console read a run with outputs: %s", r.Host)
+			}
+		}
 	}
 }

@@ -3,6 +3,7 @@ package ui
 import (
 	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -24,7 +25,10 @@ import (
 // and per device; enter on a device shows its full output. The console
 // reads the engine once a second while the view is shown, and every
 // runPollEvery while a run is open or a run this console started has not
-// finished (a toast says when it does, and q asks before quitting).
+// finished (a toast says when it does, and q asks before quitting). Those
+// reads are brief (no device's stdout or stderr): the output view reads
+// its one device's result in full (GetActionResult) when it opens and
+// again when a read of the run shows that result changed.
 
 // Polling intervals and list sizes.
 const (
@@ -51,6 +55,14 @@ type actionsState struct {
 	resPos  listPos
 	output  bool // the selected device's output is shown
 	outOff  int
+	// full is the shown device's result with its output, as the last
+	// GetActionResult read it; nil until then. fullSeq numbers those
+	// reads, and fullApplied is the newest applied (or dropped: the
+	// output closed), so a late answer never replaces a newer one.
+	full        *engine.ActionResult
+	fullErr     error
+	fullSeq     int
+	fullApplied int
 
 	follow  map[string]followed // runs started here and not yet seen finished
 	workSeq int                 // negative work ids for followed runs
@@ -83,6 +95,15 @@ type actionsMsg struct {
 	readQ    bool
 	prog     map[string]engine.RunProgress
 	progErr  map[string]error
+}
+
+// resultMsg is one device's full result (GetActionResult) for the
+// output view.
+type resultMsg struct {
+	seq int
+	id  int64
+	res engine.ActionResult
+	err error
 }
 
 // actionDoneMsg is a finished CancelRun or CancelQueued.
@@ -153,7 +174,7 @@ func (m *Model) loadActions(chain bool) tea.Cmd {
 			msg.queueErr = err
 		}
 		for _, id := range ids {
-			res, err := rq.Do(ctx, engine.GetRun{RunID: id})
+			res, err := rq.Do(ctx, engine.GetRun{RunID: id, Brief: true})
 			if p, ok := res.(engine.RunProgress); ok && err == nil {
 				msg.prog[id] = p
 			} else {
@@ -184,6 +205,9 @@ func (m Model) actionsUpdate(msg tea.Msg) (Model, tea.Cmd, bool) {
 		return m, m.loadActions(true), true
 	case actionsMsg:
 		return m, m.actionsLoaded(msg), true
+	case resultMsg:
+		m.resultLoaded(msg)
+		return m, nil, true
 	case actionDoneMsg:
 		if msg.err != nil {
 			return m, m.notify(msg.err.Error(), true), true
@@ -212,7 +236,8 @@ func (m Model) runStarted(msg runStartedMsg) (Model, tea.Cmd, bool) {
 	a.workSeq--
 	a.follow[msg.info.ID] = followed{title: msg.name, workID: a.workSeq}
 	m.work = append(slices.Clone(m.work), work{id: a.workSeq, what: "the run " + msg.name})
-	a.open, a.prog, a.progErr, a.output, a.resPos = msg.info.ID, nil, nil, false, listPos{}
+	a.open, a.prog, a.progErr, a.resPos = msg.info.ID, nil, nil, listPos{}
+	m.showOutput(false)
 	m.clearMarks() // the marks did their job
 	m.page = pageActions
 	toast := m.notify(msg.name+": started on "+Thousands(msg.info.Total)+" "+plural(msg.info.Total, "device", "devices"), false)
@@ -241,15 +266,16 @@ func (m *Model) actionsLoaded(msg actionsMsg) (cmd tea.Cmd) {
 		a.runPos.clamp(len(a.runs), m.actionsListRows(0))
 		a.queuePos.clamp(len(a.queue), m.actionsListRows(1))
 	}
+	var cmds []tea.Cmd
 	if a.open != "" {
 		if p, ok := msg.prog[a.open]; ok {
 			a.prog, a.progErr = &p, nil
 			a.resPos.clamp(len(p.Results), m.runRows())
+			cmds = append(cmds, m.loadResult())
 		} else if err, ok := msg.progErr[a.open]; ok {
 			a.progErr = err
 		}
 	}
-	var cmds []tea.Cmd
 	for id, f := range a.follow {
 		p, ok := msg.prog[id]
 		if !ok {
@@ -268,6 +294,71 @@ func (m *Model) actionsLoaded(msg actionsMsg) (cmd tea.Cmd) {
 		}
 	}
 	return tea.Batch(cmds...)
+}
+
+// shownResult is the device result the output view shows, as the last
+// (brief) read of the run has it.
+func (m *Model) shownResult() (engine.ActionResult, bool) {
+	a := m.acts
+	if a.prog == nil || a.resPos.cursor >= len(a.prog.Results) {
+		return engine.ActionResult{}, false
+	}
+	return a.prog.Results[a.resPos.cursor], true
+}
+
+// showOutput opens (reading the device's full result) or closes the
+// output view; an answer still on its way for an earlier view is dropped.
+func (m *Model) showOutput(on bool) tea.Cmd {
+	a := m.acts
+	a.output, a.outOff, a.full, a.fullErr, a.fullApplied = on, 0, nil, nil, a.fullSeq
+	return m.loadResult()
+}
+
+// loadResult reads the shown device's full result when the output view
+// is open and has none, or has one that the run's last read shows
+// changed (its output is written with its status, attempts and finish
+// time). Else it returns nil.
+func (m *Model) loadResult() tea.Cmd {
+	a := m.acts
+	r, ok := m.shownResult()
+	if !a.output || !ok || (a.full != nil && sameResultState(*a.full, r)) {
+		return nil
+	}
+	rq := m.feed.caps.req
+	if rq == nil {
+		a.fullErr = errors.New("this console cannot send requests to the engine")
+		return nil
+	}
+	a.fullSeq++
+	seq, id, ctx := a.fullSeq, r.ID, m.feed.ctx
+	return func() tea.Msg {
+		res, err := rq.Do(ctx, engine.GetActionResult{ID: id})
+		full, _ := res.(engine.ActionResult)
+		return resultMsg{seq: seq, id: id, res: full, err: err}
+	}
+}
+
+// sameResultState reports whether two reads of a device's result are of
+// the same state.
+func sameResultState(a, b engine.ActionResult) bool {
+	return a.ID == b.ID && a.Status == b.Status && a.Message == b.Message && a.Attempts == b.Attempts &&
+		a.FinishedAt.Equal(b.FinishedAt)
+}
+
+// resultLoaded applies a GetActionResult answer unless a newer one was
+// applied, the output view closed, or it is of another device.
+func (m *Model) resultLoaded(msg resultMsg) {
+	a := m.acts
+	r, ok := m.shownResult()
+	if msg.seq <= a.fullApplied || !a.output || !ok || r.ID != msg.id {
+		return
+	}
+	a.fullApplied = msg.seq
+	if msg.err != nil {
+		a.fullErr = msg.err
+		return
+	}
+	a.full, a.fullErr = &msg.res, nil
 }
 
 // unfollow stops following a run, and its quit question.
@@ -351,7 +442,7 @@ func actionsKey(m Model, msg tea.KeyPressMsg) (Model, tea.Cmd) {
 	case a.open != "" && a.output:
 		switch {
 		case key.Matches(msg, k.Back):
-			a.output, a.outOff = false, 0
+			return m, m.showOutput(false)
 		case key.Matches(msg, k.Up):
 			a.outOff--
 		case key.Matches(msg, k.Down):
@@ -376,7 +467,7 @@ func actionsKey(m Model, msg tea.KeyPressMsg) (Model, tea.Cmd) {
 			return m, tea.Batch(m.loadActions(false), m.pollActions())
 		case key.Matches(msg, k.Open):
 			if n > 0 {
-				a.output, a.outOff = true, 0
+				return m, m.showOutput(true)
 			}
 		case key.Matches(msg, k.Cancel):
 			return m, m.cancelRun(a.open)
@@ -394,7 +485,8 @@ func actionsKey(m Model, msg tea.KeyPressMsg) (Model, tea.Cmd) {
 		m.page = pageDevices
 	case key.Matches(msg, k.Open):
 		if a.focus == 0 && a.runPos.cursor < len(a.runs) {
-			a.open, a.prog, a.progErr, a.resPos, a.output = a.runs[a.runPos.cursor].ID, nil, nil, listPos{}, false
+			a.open, a.prog, a.progErr, a.resPos = a.runs[a.runPos.cursor].ID, nil, nil, listPos{}
+			m.showOutput(false)
 			return m, tea.Batch(m.loadActions(false), m.pollActions())
 		}
 	case key.Matches(msg, k.Cancel):
@@ -655,15 +747,19 @@ func (m *Model) runBody(height int) []string {
 	return padLines(out, height)
 }
 
-// outputBody is one device's full result.
+// outputBody is one device's full result: the one GetActionResult read;
+// until it arrives, the run's (brief) row and "loading".
 func (m *Model) outputBody(height int) []string {
 	a := m.acts
 	th := &m.theme
-	p := a.prog
-	if p == nil || a.resPos.cursor >= len(p.Results) {
+	r, ok := m.shownResult()
+	if !ok {
 		return padLines(nil, height)
 	}
-	r := p.Results[a.resPos.cursor]
+	have := a.full != nil && a.full.ID == r.ID
+	if have {
+		r = *a.full
+	}
 	lines := []string{th.Section.Render(" " + r.Host + "  " + r.Action + "  " + r.Status)}
 	exit := "none"
 	if r.ExitCode != nil {
@@ -672,12 +768,19 @@ func (m *Model) outputBody(height int) []string {
 	lines = append(lines, th.Muted.Render(" exit code "+exit+", "+strconv.Itoa(r.Attempts)+" "+plural(r.Attempts, "attempt", "attempts")+
 		", took "+Took(r.Duration)+", script version "+strconv.Itoa(r.ScriptVersion)))
 	lines = append(lines, th.Text.Render(" "+m.clean(r.Message)), "", th.Label.Render(" stdout"))
-	for l := range strings.SplitSeq(strings.ReplaceAll(strings.TrimRight(r.Stdout, "\r\n"), "\r\n", "\n"), "\n") {
-		lines = append(lines, " "+m.clean(l))
-	}
-	lines = append(lines, "", th.Label.Render(" stderr"))
-	for l := range strings.SplitSeq(strings.ReplaceAll(strings.TrimRight(r.Stderr, "\r\n"), "\r\n", "\n"), "\n") {
-		lines = append(lines, th.Error.Render(" "+m.clean(l)))
+	switch {
+	case !have && a.fullErr != nil:
+		lines = append(lines, th.Error.Render(" "+m.clean(oneLine(a.fullErr.Error()))))
+	case !have:
+		lines = append(lines, th.Muted.Render(" loading"+th.Glyphs.Ellipsis))
+	default:
+		for l := range strings.SplitSeq(strings.ReplaceAll(strings.TrimRight(r.Stdout, "\r\n"), "\r\n", "\n"), "\n") {
+			lines = append(lines, " "+m.clean(l))
+		}
+		lines = append(lines, "", th.Label.Render(" stderr"))
+		for l := range strings.SplitSeq(strings.ReplaceAll(strings.TrimRight(r.Stderr, "\r\n"), "\r\n", "\n"), "\n") {
+			lines = append(lines, th.Error.Render(" "+m.clean(l)))
+		}
 	}
 	a.outOff = min(a.outOff, max(len(lines)-height, 0))
 	lines = lines[a.outOff:]
@@ -695,7 +798,7 @@ type resultsExportedMsg struct {
 }
 
 // runExportResults is :export-results csv|json PATH: the open run's
-// per-device results.
+// per-device results, read again in full (the view's reads are brief).
 func runExportResults(m Model, args string) (Model, tea.Cmd) {
 	format, path, _ := strings.Cut(strings.TrimLeft(args, " "), " ")
 	format, path = strings.ToLower(format), strings.TrimSpace(path)
@@ -708,8 +811,20 @@ func runExportResults(m Model, args string) (Model, tea.Cmd) {
 	if m.acts.prog == nil {
 		return m, m.notify("export-results: open a run in the Actions view first", true)
 	}
-	results := slices.Clone(m.acts.prog.Results)
+	rq, ctx, runID := m.feed.caps.req, m.feed.ctx, m.acts.prog.ID
+	if rq == nil {
+		return m, m.notify("export-results: this console cannot send requests to the engine", true)
+	}
 	return m, func() tea.Msg {
+		res, err := rq.Do(ctx, engine.GetRun{RunID: runID})
+		prog, ok := res.(engine.RunProgress)
+		if err == nil && !ok {
+			err = fmt.Errorf("unexpected answer %T", res)
+		}
+		if err != nil {
+			return resultsExportedMsg{err: fmt.Errorf("export results: read run %s: %w", runID, err)}
+		}
+		results := prog.Results
 		p, err := expandHome(path)
 		if err == nil {
 			err = writeFileAtomic(p, func(w io.Writer) error { return writeResults(w, format, results) })
