@@ -183,12 +183,17 @@ func (s *pooledShell) startLoop(ctx context.Context, cmdline string) error {
 // request runs one script through the loop and returns its answer.
 func (s *pooledShell) request(ctx context.Context, id string, sc *psScript) (scriptResult, error) {
 	w := s.loop
-	line := make([]byte, 0, len(id)+len(sc.b64)+2)
-	line = append(line, id...)
+	// The line is encoded into the Send's envelope, so its buffer goes
+	// back to the pool as soon as send returns.
+	lp := s.ep.buffer(len(id) + len(sc.b64) + 2)
+	line := append((*lp)[:0], id...)
 	line = append(line, ' ')
 	line = append(line, sc.b64...)
 	line = append(line, '\n')
-	if err := w.send(ctx, line, false); err != nil {
+	err := w.send(ctx, line, false)
+	*lp = line
+	s.ep.release(lp)
+	if err != nil {
 		return scriptResult{}, failed("send", err)
 	}
 	s.loopRequests++

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/masterzen/winrm"
@@ -108,10 +109,44 @@ func newEndpoint(client *http.Client, bufs *sync.Pool, url, user, password strin
 // with it. Any other status is an *HTTPError carrying the WS-Man fault,
 // if any.
 func (ep *endpoint) post(ctx context.Context, body []byte) (*[]byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, ep.url, bytes.NewReader(body))
+	return ep.postBody(ctx, bytes.NewReader(body), len(body))
+}
+
+// postPooled is post of an envelope built in a pooled buffer (buffer):
+// the buffer goes back to the pool when the transport closes the request
+// body, which an http.RoundTripper does once it no longer reads it (net/http
+// may do so after RoundTrip returned).
+func (ep *endpoint) postPooled(ctx context.Context, p *[]byte) (*[]byte, error) {
+	b := &pooledBody{ep: ep, p: p}
+	b.Reset(*p)
+	return ep.postBody(ctx, b, len(*p))
+}
+
+// pooledBody is a request body in a pooled buffer, given back on Close.
+type pooledBody struct {
+	bytes.Reader
+	ep     *endpoint
+	p      *[]byte
+	closed atomic.Bool
+}
+
+// Close gives the buffer back, once.
+func (b *pooledBody) Close() error {
+	if !b.closed.Swap(true) {
+		b.ep.release(b.p)
+	}
+	return nil
+}
+
+func (ep *endpoint) postBody(ctx context.Context, body io.Reader, n int) (*[]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, ep.url, body)
 	if err != nil {
+		if c, ok := body.(io.Closer); ok {
+			_ = c.Close()
+		}
 		return nil, fmt.Errorf("build request: %w", err)
 	}
+	req.ContentLength = int64(n) // known for a pooledBody too
 	req.Header = http.Header{"Content-Type": soapContentType, "Authorization": ep.auth}
 	resp, err := ep.client.Do(req)
 	if err != nil {
@@ -310,11 +345,13 @@ func (w *commandWire) appendHeader(b []byte, action string) []byte {
 
 const envFixedLen = len(envHead) + len(envAfterTo) + 41 + len(envAfterID) + len(envAction) + len(envShell) + len(envBody) + 80
 
-// sendEnvelope builds a Send of data (at most maxSendChunk bytes).
-func (w *commandWire) sendEnvelope(data []byte, eof bool) []byte {
+// sendEnvelope builds a Send of data (at most maxSendChunk bytes) in a
+// pooled buffer.
+func (w *commandWire) sendEnvelope(data []byte, eof bool) *[]byte {
 	n := envFixedLen + len(w.ep.url) + 2*len(w.shellID) + len(uriActionSend) + len(sendOpen) + len(w.commandID) + 16 +
 		base64.StdEncoding.EncodedLen(len(data)) + len(sendTail)
-	b := w.appendHeader(make([]byte, 0, n), uriActionSend)
+	p := w.ep.buffer(n)
+	b := w.appendHeader((*p)[:0], uriActionSend)
 	b = append(b, sendOpen...)
 	b = appendEscaped(b, w.commandID)
 	if eof {
@@ -323,16 +360,20 @@ func (w *commandWire) sendEnvelope(data []byte, eof bool) []byte {
 		b = append(b, `">`...)
 	}
 	b = base64.StdEncoding.AppendEncode(b, data)
-	return append(b, sendTail...)
+	*p = append(b, sendTail...)
+	return p
 }
 
-// receiveEnvelope builds a Receive of stdout and stderr.
-func (w *commandWire) receiveEnvelope() []byte {
+// receiveEnvelope builds a Receive of stdout and stderr in a pooled
+// buffer.
+func (w *commandWire) receiveEnvelope() *[]byte {
 	n := envFixedLen + len(w.ep.url) + 2*len(w.shellID) + len(uriActionRecv) + len(receiveOpen) + len(w.commandID) + len(receiveTail)
-	b := w.appendHeader(make([]byte, 0, n), uriActionRecv)
+	p := w.ep.buffer(n)
+	b := w.appendHeader((*p)[:0], uriActionRecv)
 	b = append(b, receiveOpen...)
 	b = appendEscaped(b, w.commandID)
-	return append(b, receiveTail...)
+	*p = append(b, receiveTail...)
+	return p
 }
 
 // appendEscaped appends s as XML text or attribute value.
@@ -362,7 +403,7 @@ func (w *commandWire) send(ctx context.Context, data []byte, eof bool) error {
 		chunk := data[:min(len(data), maxSendChunk)]
 		data = data[len(chunk):]
 		last := len(data) == 0
-		p, err := w.ep.post(ctx, w.sendEnvelope(chunk, eof && last))
+		p, err := w.ep.postPooled(ctx, w.sendEnvelope(chunk, eof && last))
 		if err != nil {
 			return err
 		}
@@ -388,7 +429,7 @@ type receiveResult struct {
 // ends in the w:TimedOut fault: that is not an error, and receive returns
 // an empty result so the caller asks again.
 func (w *commandWire) receive(ctx context.Context, stdout, stderr *[]byte) (receiveResult, error) {
-	p, err := w.ep.post(ctx, w.receiveEnvelope())
+	p, err := w.ep.postPooled(ctx, w.receiveEnvelope())
 	if err != nil {
 		var he *HTTPError
 		if errors.As(err, &he) && he.Fault != nil && he.Fault.Code == FaultTimedOut {

@@ -114,7 +114,7 @@ func TestTheLeanEnvelopesAreWSManagementXML(t *testing.T) {
 			} `xml:"http://schemas.microsoft.com/wbem/wsman/1/windows/shell Receive"`
 		} `xml:"http://www.w3.org/2003/05/soap-envelope Body"`
 	}
-	if err := xml.Unmarshal(w.sendEnvelope([]byte("r1 abc\n"), true), &env); err != nil {
+	if err := xml.Unmarshal(*w.sendEnvelope([]byte("r1 abc\n"), true), &env); err != nil {
 		t.Fatalf("Send envelope: %v", err)
 	}
 	h, st := env.Header, env.Body.Send.Stream
@@ -127,13 +127,13 @@ func TestTheLeanEnvelopesAreWSManagementXML(t *testing.T) {
 		t.Errorf("Send stream %+v (data %q)", st, data)
 	}
 	env.Body.Send.Stream.End = ""
-	if err := xml.Unmarshal(w.receiveEnvelope(), &env); err != nil {
+	if err := xml.Unmarshal(*w.receiveEnvelope(), &env); err != nil {
 		t.Fatalf("Receive envelope: %v", err)
 	}
 	if d := env.Body.Receive.Desired; env.Header.Action != uriActionRecv || d.CommandID != `CMD"1` || d.Value != "stdout stderr" {
 		t.Errorf("Receive %+v, action %s", d, env.Header.Action)
 	}
-	if strings.Contains(string(w.receiveEnvelope()), "secret") || strings.Contains(ep.String(), "secret") {
+	if strings.Contains(string(*w.receiveEnvelope()), "secret") || strings.Contains(ep.String(), "secret") {
 		t.Error("the password leaked into an envelope or the endpoint's text")
 	}
 }
