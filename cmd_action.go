@@ -309,13 +309,16 @@ func (a *app) runAction(ctx context.Context, eng *engine.Engine, id engine.Ident
 }
 
 // followRun polls the run every 300ms until its fan-out ends, printing a
-// progress line when the counts change. An interrupt cancels the run.
+// progress line when the counts change, and returns the finished run
+// with every device's output. An interrupt cancels the run. The polls
+// leave the outputs out (a 10,000-device run's would be read three
+// times a second); the last read has them.
 func (a *app) followRun(ctx context.Context, eng *engine.Engine, id engine.Identity, runID string, quiet bool) (engine.RunProgress, error) {
 	bg := context.WithoutCancel(ctx)
 	last := ""
 	cancelled := false
 	for {
-		out, err := eng.Do(bg, id, engine.GetRun{RunID: runID})
+		out, err := eng.Do(bg, id, engine.GetRun{RunID: runID, Brief: true})
 		if err != nil {
 			return engine.RunProgress{}, err
 		}
@@ -330,7 +333,11 @@ func (a *app) followRun(ctx context.Context, eng *engine.Engine, id engine.Ident
 			}
 		}
 		if p.Finished {
-			return p, nil
+			out, err := eng.Do(bg, id, engine.GetRun{RunID: runID})
+			if err != nil {
+				return p, err
+			}
+			return out.(engine.RunProgress), nil
 		}
 		select {
 		case <-ctx.Done():

@@ -195,6 +195,10 @@ func TestScriptVersionsFromTheCommandLine(t *testing.T) {
 	if code != 0 || !strings.Contains(out, `"script_version": 2`) || !strings.Contains(out, `"message": "hello v2"`) {
 		t.Fatalf("run-script (exit %d): %s %s", code, out, errb)
 	}
+	// The progress polls leave outputs out; the result printed has them.
+	if !strings.Contains(out, `"stdout": "hello v2`) {
+		t.Fatalf("run-script --json has no stdout: %s", out)
+	}
 	code, out, _ = run("action", "run", "run-script", "--target", host, "--param", "script=hello", "--param", "version=1", "--json")
 	if code != 0 || !strings.Contains(out, `"script_version": 1`) || !strings.Contains(out, `"message": "hello v1"`) {
 		t.Fatalf("run-script v1 (exit %d): %s", code, out)
