@@ -485,3 +485,30 @@ func TestTheOutputViewReadsTheShownResultInFull(t *testing.T) {
 		}
 	}
 }
+
+func TestBigRunsAreReadLessOften(t *testing.T) {
+	m := Model{acts: &actionsState{}}
+	if _, ok := m.pollNeeded(); ok {
+		t.Fatal("nothing open or followed, not on the actions page: no reads")
+	}
+	for _, tt := range []struct {
+		followed, open int
+		want           time.Duration
+	}{
+		{followed: 50, want: runPollEvery},
+		{followed: 3000, want: runPollEvery},
+		{followed: 10000, want: time.Second},
+		{followed: 50, open: 20000, want: 2 * time.Second},
+	} {
+		m.acts.follow = map[string]followed{"r1": {title: "t", total: tt.followed}}
+		m.acts.open, m.acts.prog = "", nil
+		if tt.open > 0 {
+			m.page = pageActions
+			m.acts.open = "r2"
+			m.acts.prog = &engine.RunProgress{RunSummary: engine.RunSummary{ID: "r2", Total: tt.open}}
+		}
+		if got, ok := m.pollNeeded(); !ok || got != tt.want {
+			t.Errorf("followed %d, open %d: every %v (%v), want %v", tt.followed, tt.open, got, ok, tt.want)
+		}
+	}
+}

@@ -24,18 +24,23 @@ import (
 // a run opens its progress: counts, a bar, the results grouped by outcome
 // and per device; enter on a device shows its full output. The console
 // reads the engine once a second while the view is shown, and every
-// runPollEvery while a run is open or a run this console started has not
-// finished (a toast says when it does, and q asks before quitting). Those
+// runPollEvery (longer for runs over 3,000 devices) while a run is open
+// or a run this console started has not finished (a toast says when it does, and q asks before quitting). Those
 // reads are brief (no device's stdout or stderr): the output view reads
 // its one device's result in full (GetActionResult) when it opens and
 // again when a read of the run shows that result changed.
 
 // Polling intervals and list sizes.
 const (
-	runPollEvery  = 300 * time.Millisecond
-	listPollEvery = time.Second
-	runsShown     = 100
-	groupsShown   = 5
+	runPollEvery = 300 * time.Millisecond
+	// runPollPerDevice stretches runPollEvery for big runs: a read of a
+	// run costs about 10 us per device, so a 10,000-device run is read
+	// once a second, not three times (the reads stay under a tenth of a
+	// core).
+	runPollPerDevice = 100 * time.Microsecond
+	listPollEvery    = time.Second
+	runsShown        = 100
+	groupsShown      = 5
 )
 
 // actionsState is the Actions view and the runs the console follows.
@@ -78,6 +83,7 @@ type actionsState struct {
 type followed struct {
 	title  string
 	workID int
+	total  int // devices in the run
 }
 
 // actionsTickMsg is the poll chain's clock.
@@ -130,7 +136,14 @@ func (m *Model) pollActions() tea.Cmd {
 func (m *Model) pollNeeded() (time.Duration, bool) {
 	a := m.acts
 	if len(a.follow) > 0 || (m.page == pageActions && a.open != "" && (a.prog == nil || !a.prog.Finished)) {
-		return runPollEvery, true
+		devices := 0
+		for _, f := range a.follow {
+			devices = max(devices, f.total)
+		}
+		if a.open != "" && a.prog != nil {
+			devices = max(devices, a.prog.Total)
+		}
+		return max(runPollEvery, time.Duration(devices)*runPollPerDevice), true
 	}
 	if m.page == pageActions {
 		return listPollEvery, true
@@ -234,7 +247,7 @@ func (m Model) runStarted(msg runStartedMsg) (Model, tea.Cmd, bool) {
 		a.follow = map[string]followed{}
 	}
 	a.workSeq--
-	a.follow[msg.info.ID] = followed{title: msg.name, workID: a.workSeq}
+	a.follow[msg.info.ID] = followed{title: msg.name, workID: a.workSeq, total: msg.info.Total}
 	m.work = append(slices.Clone(m.work), work{id: a.workSeq, what: "the run " + msg.name})
 	a.open, a.prog, a.progErr, a.resPos = msg.info.ID, nil, nil, listPos{}
 	m.showOutput(false)
