@@ -213,17 +213,7 @@ func TestTheScriptLibraryKeepsEveryVersion(t *testing.T) {
 func TestMigration0005KeepsOldActionRowsWithTheNewStatusNames(t *testing.T) {
 	ctx := context.Background()
 	w := rawWriter(t)
-	upTo := func(n int) fstest.MapFS {
-		m := fstest.MapFS{}
-		ms, err := loadMigrations(embeddedMigrations)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, mg := range ms[:n] {
-			m[fmt.Sprintf("%04d_%s.sql", mg.version, mg.name)] = &fstest.MapFile{Data: []byte(mg.sql)}
-		}
-		return m
-	}
+	upTo := func(n int) fstest.MapFS { return migrationsUpTo(t, n) }
 	if err := migrate(ctx, w, upTo(4)); err != nil {
 		t.Fatal(err)
 	}
@@ -255,6 +245,81 @@ func TestMigration0005KeepsOldActionRowsWithTheNewStatusNames(t *testing.T) {
 	}
 	if strings.Join(got, ",") != "Pending/out/0,Completed/out/0,Failed/out/0,Failed/out/0" {
 		t.Fatalf("migrated rows %v", got)
+	}
+}
+
+// migrationsUpTo is the embedded migrations 1..n, to build a database of
+// an older version.
+func migrationsUpTo(t *testing.T, n int) fstest.MapFS {
+	t.Helper()
+	m := fstest.MapFS{}
+	ms, err := loadMigrations(embeddedMigrations)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mg := range ms[:n] {
+		m[fmt.Sprintf("%04d_%s.sql", mg.version, mg.name)] = &fstest.MapFile{Data: []byte(mg.sql)}
+	}
+	return m
+}
+
+func TestMigration0007KeepsActionRowsAndPutsTheOutputsLast(t *testing.T) {
+	ctx := context.Background()
+	w := rawWriter(t)
+	if err := migrate(ctx, w, migrationsUpTo(t, 6)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.ExecContext(ctx, `INSERT INTO devices (hostname, site_id, port, created_at, updated_at) VALUES ('h', 1, 5986, 0, 0)`); err != nil {
+		t.Fatal(err)
+	}
+	const cols = `id, run_id, device_id, action, params, status, message, output, stderr, exit_code, duration_ms, attempts,
+		script_version, requested_by, requested_at, started_at, finished_at`
+	if _, err := w.ExecContext(ctx, `INSERT INTO actions (`+cols+`) VALUES
+		(7, 'r1', 1, 'service', '{"name":"Spooler"}', 'Completed', 'restarted', 'out', 'err', 0, 250, 2, 3, 'ann', 10, 11, 12),
+		(9, 'r1', 1, 'reboot', '{}', 'Pending', '', '', '', NULL, 0, 0, 0, 'bob', 20, NULL, NULL)`); err != nil {
+		t.Fatal(err)
+	}
+	dump := func() string {
+		rows, err := w.QueryContext(ctx, `SELECT json_array(`+cols+`) FROM actions ORDER BY id`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		var out []string
+		for rows.Next() {
+			var s string
+			if err := rows.Scan(&s); err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, s)
+		}
+		return strings.Join(out, "\n")
+	}
+	before := dump()
+	if err := migrate(ctx, w, migrationsUpTo(t, 7)); err != nil {
+		t.Fatal(err)
+	}
+	if after := dump(); after != before {
+		t.Fatalf("rows changed by the migration:\n%s\nwant\n%s", after, before)
+	}
+	rows, err := w.QueryContext(ctx, `SELECT name FROM pragma_table_info('actions') ORDER BY cid`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var names []string
+	for rows.Next() {
+		var n string
+		rows.Scan(&n)
+		names = append(names, n)
+	}
+	if len(names) != 17 || names[15] != "output" || names[16] != "stderr" {
+		t.Fatalf("columns after 0007: %v, want output and stderr last", names)
+	}
+	var idx int
+	if err := w.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'actions'
+		AND name IN ('actions_device_started', 'actions_run')`).Scan(&idx); err != nil || idx != 2 {
+		t.Fatalf("indexes after 0007: %d, %v", idx, err)
 	}
 }
 

@@ -12,7 +12,8 @@ import (
 	"strings"
 	"time"
 
-	_ "modernc.org/sqlite" // registers the "sqlite" driver
+	"modernc.org/sqlite" // also registers the "sqlite" driver
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 // ErrNotFound is wrapped by lookups that find no row.
@@ -134,15 +135,45 @@ func dsn(path string, writer bool) string {
 // checkJournal makes sure WAL is really in effect: SQLite silently keeps
 // the old journal mode where WAL is impossible (some network filesystems),
 // and then readers would block the writer.
+//
+// The first statement also opens the writer connection. While another
+// connection closes the file (its last connection checkpoints and removes
+// the WAL) or is recovering it, SQLite answers SQLITE_BUSY at once,
+// without the busy timeout: two rmm processes starting together (the
+// console and a CLI command) or a long migration make that window real,
+// so a busy answer is retried for up to openBusyWait.
 func (db *DB) checkJournal(ctx context.Context) error {
 	var mode string
-	if err := db.writer.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
+	var err error
+	deadline := time.Now().Add(openBusyWait)
+	for pause := 5 * time.Millisecond; ; pause = min(2*pause, 200*time.Millisecond) {
+		err = db.writer.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode)
+		if err == nil || !isBusy(err) || time.Now().After(deadline) {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("read journal mode: %w", ctx.Err())
+		case <-time.After(pause):
+		}
+	}
+	if err != nil {
 		return fmt.Errorf("read journal mode: %w", err)
 	}
 	if !strings.EqualFold(mode, "wal") {
 		return fmt.Errorf("journal mode is %q, not WAL (is the file on a network filesystem?)", mode)
 	}
 	return nil
+}
+
+// openBusyWait bounds how long Open retries a database another
+// connection holds busy while it opens or closes it.
+const openBusyWait = 10 * time.Second
+
+// isBusy reports whether err is SQLite's SQLITE_BUSY (any extended code).
+func isBusy(err error) bool {
+	var se *sqlite.Error
+	return errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_BUSY
 }
 
 // Close closes both pools. Stop every Writer on this DB first.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -78,13 +79,14 @@ func TestReopeningAMigratedDatabaseAppliesNothing(t *testing.T) {
 }
 
 func TestANewerSchemaIsRefused(t *testing.T) {
+	future := SupportedSchemaVersion() + 1
 	tests := []struct {
 		name  string
 		bump  string
 		known int
 	}{
-		{"when user_version is ahead", "PRAGMA user_version = 7", 7},
-		{"when schema_migrations has a future row", "INSERT INTO schema_migrations VALUES (7, 'future', 0)", 7},
+		{"when user_version is ahead", fmt.Sprintf("PRAGMA user_version = %d", future), future},
+		{"when schema_migrations has a future row", fmt.Sprintf("INSERT INTO schema_migrations VALUES (%d, 'future', 0)", future), future},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -103,7 +105,7 @@ func TestANewerSchemaIsRefused(t *testing.T) {
 				db.Close()
 				t.Fatal("Open succeeded on a newer schema")
 			}
-			want := "open DB " + path + ": database schema version 7 is newer than this rmm supports (" +
+			want := "open DB " + path + ": database schema version " + strconv.Itoa(future) + " is newer than this rmm supports (" +
 				strconv.Itoa(SupportedSchemaVersion()) + "); upgrade rmm"
 			if err.Error() != want {
 				t.Errorf("error\n got %q\nwant %q", err, want)
