@@ -49,6 +49,10 @@ func (r OpenShell) exec(ctx context.Context, e *Engine, id Identity) (any, error
 type ShellRun struct {
 	SessionID string
 	Line      string
+	// Seq numbers the session's lines (1, 2, ...; 0: unnumbered), so a
+	// ShellInterrupt of this line that arrives before the line does
+	// still stops it.
+	Seq int64
 }
 
 // Action implements Request.
@@ -69,13 +73,18 @@ func (r ShellRun) Details() map[string]any {
 }
 
 func (r ShellRun) exec(ctx context.Context, e *Engine, id Identity) (any, error) {
-	return e.shellRun(ctx, id, r.SessionID, r.Line)
+	return e.shellRun(ctx, id, r.SessionID, r.Line, r.Seq)
 }
 
 // ShellInterrupt stops the line running in a session (ctrl+c): the
 // command is terminated and its shell deleted; the next line starts a new
-// one.
-type ShellInterrupt struct{ SessionID string }
+// one. With Seq, it stops the line of that number (ShellRun.Seq) and any
+// earlier one, even if it has not reached the engine yet; without, the
+// line running now, if any.
+type ShellInterrupt struct {
+	SessionID string
+	Seq       int64
+}
 
 // Action implements Request.
 func (ShellInterrupt) Action() string { return "shell.interrupt" }
@@ -90,10 +99,12 @@ func (ShellInterrupt) Mutating() bool { return true }
 func (r ShellInterrupt) Targets() []string { return []string{shellHost(r.SessionID)} }
 
 // Details implements Request.
-func (r ShellInterrupt) Details() map[string]any { return map[string]any{"session": r.SessionID} }
+func (r ShellInterrupt) Details() map[string]any {
+	return map[string]any{"session": r.SessionID, "seq": r.Seq}
+}
 
 func (r ShellInterrupt) exec(_ context.Context, e *Engine, id Identity) (any, error) {
-	return nil, e.shellInterrupt(id, r.SessionID)
+	return nil, e.shellInterrupt(id, r.SessionID, r.Seq)
 }
 
 // CloseShell ends a session and deletes its shell on the host.

@@ -90,7 +90,9 @@ type rshell struct {
 	cold        bool         // the loop cannot start on this host: one powershell.exe per line
 	busy        bool
 	cancel      context.CancelFunc // the running line's
+	running     int64              // the running line's ShellRun.Seq
 	interrupted bool
+	stopBefore  int64 // lines numbered up to this were interrupted (ShellInterrupt.Seq)
 	gone        bool // removed from the book: the line that ends deletes the shell
 	lastUsed    time.Time
 	timer       *time.Timer // idle expiry
@@ -274,7 +276,7 @@ func (b *shellBook) sessionLocked(sessionID string, id Identity) (*rshell, error
 }
 
 // shellRun runs one line in a session.
-func (e *Engine) shellRun(ctx context.Context, id Identity, sessionID, line string) (ShellOutput, error) {
+func (e *Engine) shellRun(ctx context.Context, id Identity, sessionID, line string, seq int64) (ShellOutput, error) {
 	b := &e.shells
 	b.mu.Lock()
 	s, err := b.sessionLocked(sessionID, id)
@@ -282,13 +284,18 @@ func (e *Engine) shellRun(ctx context.Context, id Identity, sessionID, line stri
 		b.mu.Unlock()
 		return ShellOutput{}, err
 	}
+	if seq > 0 && seq <= s.stopBefore {
+		// ctrl+c came first: the line never runs.
+		b.mu.Unlock()
+		return ShellOutput{}, fmt.Errorf("%s: %w", s.host, ErrShellInterrupted)
+	}
 	if s.busy {
 		b.mu.Unlock()
 		return ShellOutput{}, fmt.Errorf("%s: a command is still running in this shell (ctrl+c interrupts it)", s.host)
 	}
 	rctx, cancel := context.WithTimeout(ctx, shellLineMax)
 	defer cancel()
-	s.busy, s.cancel, s.interrupted = true, cancel, false
+	s.busy, s.cancel, s.running, s.interrupted = true, cancel, seq, false
 	s.timer.Stop()
 	sh := s.sh
 	s.sh = nil
@@ -373,8 +380,9 @@ func (b *shellBook) runOn(ctx context.Context, s *rshell, sh *pooledShell, sc *p
 	return res, err
 }
 
-// shellInterrupt stops the line running in a session, if any.
-func (e *Engine) shellInterrupt(id Identity, sessionID string) error {
+// shellInterrupt stops the line running in a session, if any, and with
+// seq every line numbered up to seq that has not started yet.
+func (e *Engine) shellInterrupt(id Identity, sessionID string, seq int64) error {
 	b := &e.shells
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -382,7 +390,8 @@ func (e *Engine) shellInterrupt(id Identity, sessionID string) error {
 	if err != nil {
 		return err
 	}
-	if s.busy && s.cancel != nil {
+	s.stopBefore = max(s.stopBefore, seq)
+	if s.busy && s.cancel != nil && (seq == 0 || s.running <= seq) {
 		s.interrupted = true
 		s.cancel()
 	}

@@ -163,6 +163,40 @@ wait:
 	}
 }
 
+func TestRemoteShellInterruptOfALineThatHasNotArrivedStopsIt(t *testing.T) {
+	fleet, db := testFleet(t, winrmsim.Config{Devices: 1, Seed: 14})
+	eng := newEngine(t, db, engine.Options{})
+	d := onlineDevice(t, fleet, eng)
+	info := openShell(t, eng, shellAdmin, d)
+	run := func(seq int64, line string) (engine.ShellOutput, error) {
+		res, err := eng.Do(context.Background(), shellAdmin, engine.ShellRun{SessionID: info.SessionID, Line: line, Seq: seq})
+		out, _ := res.(engine.ShellOutput)
+		return out, err
+	}
+	if _, err := run(1, "hostname"); err != nil {
+		t.Fatal(err)
+	}
+	before := hostStats(t, fleet, d.Hostname)
+	// ctrl+c on line 2 reaches the engine before line 2 does.
+	if _, err := eng.Do(context.Background(), shellAdmin, engine.ShellInterrupt{SessionID: info.SessionID, Seq: 2}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := run(2, "Start-Sleep 30"); !errors.Is(err, engine.ErrShellInterrupted) {
+		t.Fatalf("line 2 after its interrupt: %v, want ErrShellInterrupted at once", err)
+	}
+	if after := hostStats(t, fleet, d.Hostname); after.Sends != before.Sends {
+		t.Errorf("line 2 reached the host (%d Sends, was %d)", after.Sends, before.Sends)
+	}
+	// The interrupt is for line 2 only: line 3 runs, on the same shell.
+	out, err := run(3, "hostname")
+	if err != nil || strings.TrimSpace(out.Output) != d.Hostname {
+		t.Fatalf("line 3: %+v, %v", out, err)
+	}
+	if hs := hostStats(t, fleet, d.Hostname); hs.ShellsCreated != 1 {
+		t.Errorf("%d shells created, want the session's one shell kept", hs.ShellsCreated)
+	}
+}
+
 func TestRemoteShellsCloseWhenIdleAndWhenTheEngineCloses(t *testing.T) {
 	fleet, db := testFleet(t, winrmsim.Config{Devices: 3, Seed: 13})
 	eng := newEngine(t, db, engine.Options{})

@@ -220,7 +220,7 @@ func (m Model) shellKey(msg tea.KeyPressMsg) (Model, tea.Cmd) {
 		}
 		sp.queue = nil // ctrl+c drops what was typed ahead
 		sp.add(m.theme.Warn.Render("^C interrupting " + m.clean(sp.running)))
-		return m, m.sendQuiet(engine.ShellInterrupt{SessionID: sp.session})
+		return m, m.sendQuiet(engine.ShellInterrupt{SessionID: sp.session, Seq: int64(sp.seq)})
 	case shellKeyClose, shellKeyEOF:
 		return m.closeShellPane()
 	case "pgup":
@@ -363,13 +363,13 @@ func (m *Model) shellLineCmd(line string) tea.Cmd {
 		if session == "" && !open() {
 			return msg
 		}
-		res, err := rq.Do(ctx, engine.ShellRun{SessionID: session, Line: line})
+		res, err := rq.Do(ctx, engine.ShellRun{SessionID: session, Line: line, Seq: int64(seq)})
 		if errors.Is(err, engine.ErrNoShell) && msg.info == nil {
 			msg.reopened = true
 			if !open() {
 				return msg
 			}
-			res, err = rq.Do(ctx, engine.ShellRun{SessionID: session, Line: line})
+			res, err = rq.Do(ctx, engine.ShellRun{SessionID: session, Line: line, Seq: int64(seq)})
 		}
 		msg.err = err
 		if out, ok := res.(engine.ShellOutput); ok {
