@@ -93,7 +93,7 @@ type rshell struct {
 	running     int64              // the running line's ShellRun.Seq
 	interrupted bool
 	stopBefore  int64 // lines numbered up to this were interrupted (ShellInterrupt.Seq)
-	gone        bool // removed from the book: the line that ends deletes the shell
+	gone        bool  // removed from the book: the line that ends deletes the shell
 	lastUsed    time.Time
 	timer       *time.Timer // idle expiry
 }
