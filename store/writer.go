@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -39,7 +40,7 @@ var ErrWriteFailed = errors.New("store write failed")
 type WriterOptions struct {
 	BatchRows     int           // commit when this many rows are pending (default 100)
 	FlushInterval time.Duration // or when the oldest pending row is this old (default 1s)
-	QueueSize     int           // rows queued before Add blocks (default 10000)
+	QueueSize     int           // calls (AddMetrics, AddStatus, AddAlerts) queued before Add blocks (default 10000)
 	// OnError is called from the writer's goroutine with each error that
 	// lost rows (it wraps ErrWriteFailed). It must not call the Writer's
 	// blocking methods (Flush, Close, Add with a full queue).
@@ -97,20 +98,24 @@ type Writer struct {
 	args      []any
 }
 
-// entry is one queued item: a metric row, a status row, the alert
-// changes of one AddAlerts call, or a flush request (flush != nil) that is
+// entry is one queued item: the metric rows of one AddMetrics call (one
+// poll's, committed in one transaction), a status row, the alert changes
+// of one AddAlerts call, or a flush request (flush != nil) that is
 // answered once what precedes it is committed.
 type entry struct {
-	metric Metric
-	status *StatusUpdate
-	alerts *alertBatch
-	flush  chan error
+	metrics []Metric
+	status  *StatusUpdate
+	alerts  *alertBatch
+	flush   chan error
 }
 
 // rows is how many rows the entry counts for in a batch.
 func (e *entry) rows() int {
-	if e.alerts != nil {
+	switch {
+	case e.alerts != nil:
 		return len(e.alerts.ops)
+	case e.metrics != nil:
+		return len(e.metrics)
 	}
 	return 1
 }
@@ -185,13 +190,18 @@ func (w *Writer) AddMetrics(ctx context.Context, ms []Metric) error {
 			return fmt.Errorf("add metrics: row %d: %w", i+1, err)
 		}
 	}
-	return w.send(ctx, "add metrics", len(ms), func(i int) entry {
-		m := ms[i]
-		if m.At.IsZero() {
-			m.At = now
+	if len(ms) == 0 {
+		return nil
+	}
+	// One entry for the call: its rows are committed together, and the
+	// caller's slice is not kept.
+	rows := slices.Clone(ms)
+	for i := range rows {
+		if rows[i].At.IsZero() {
+			rows[i].At = now
 		}
-		return entry{metric: m}
-	})
+	}
+	return w.send(ctx, "add metrics", entry{metrics: rows})
 }
 
 func checkMetric(m Metric) error {
@@ -220,7 +230,7 @@ func (w *Writer) AddStatus(ctx context.Context, s StatusUpdate) error {
 	if s.At.IsZero() {
 		s.At = time.Now()
 	}
-	return w.send(ctx, "add status", 1, func(int) entry { return entry{status: &s} })
+	return w.send(ctx, "add status", entry{status: &s})
 }
 
 func finite(f float64) bool { return !math.IsNaN(f) && !math.IsInf(f, 0) }
@@ -248,31 +258,29 @@ func (w *Writer) AddAlerts(ctx context.Context, ops []AlertOp, done func([]Alert
 		}
 	}
 	b := &alertBatch{ops: ops, done: done}
-	return w.send(ctx, "add alerts", 1, func(int) entry { return entry{alerts: b} })
+	return w.send(ctx, "add alerts", entry{alerts: b})
 }
 
-// send queues n entries made by mk, in order.
-func (w *Writer) send(ctx context.Context, op string, n int, mk func(i int) entry) error {
+// send queues one entry: nothing of it is queued when ctx ends first.
+func (w *Writer) send(ctx context.Context, op string, e entry) error {
 	w.mu.RLock()
 	defer w.mu.RUnlock()
 	if w.closed {
 		return fmt.Errorf("%s: %w", op, ErrWriterClosed)
 	}
-	for i := range n {
-		select {
-		case w.queue <- mk(i):
-		case <-ctx.Done():
-			return fmt.Errorf("%s: queued %d of %d rows: %w", op, i, n, ctx.Err())
-		}
+	select {
+	case w.queue <- e:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("%s: %w", op, ctx.Err())
 	}
-	return nil
 }
 
 // Flush commits every row queued before the call and waits for the commit.
 // It returns the commit's error, if any. The writer must be started.
 func (w *Writer) Flush(ctx context.Context) error {
 	reply := make(chan error, 1)
-	if err := w.send(ctx, "flush", 1, func(int) entry { return entry{flush: reply} }); err != nil {
+	if err := w.send(ctx, "flush", entry{flush: reply}); err != nil {
 		return err
 	}
 	select {
@@ -611,7 +619,7 @@ func (w *Writer) write(batch []entry) (written, dropped, refused int64, err erro
 			case e.status != nil:
 				ss = append(ss, e.status)
 			case e.alerts == nil:
-				ms = append(ms, e.metric)
+				ms = append(ms, e.metrics...)
 			}
 		}
 		w.metrics, w.statuses = ms, ss

@@ -69,8 +69,10 @@ func TestWriterFlushesWhenABatchIsFull(t *testing.T) {
 	w := NewWriter(db, WriterOptions{BatchRows: 10, FlushInterval: time.Hour})
 	w.Start()
 	defer w.Close()
-	if err := w.AddMetrics(context.Background(), metricsFor(ids[0], 25)); err != nil {
-		t.Fatal(err)
+	for range 5 { // five polls of 5 rows
+		if err := w.AddMetrics(context.Background(), metricsFor(ids[0], 5)); err != nil {
+			t.Fatal(err)
+		}
 	}
 	eventually(t, "two full batches are committed", func() bool { return w.Stats().Batches == 2 })
 	if s := w.Stats(); s.Rows != 20 {
@@ -79,6 +81,25 @@ func TestWriterFlushesWhenABatchIsFull(t *testing.T) {
 	time.Sleep(20 * time.Millisecond)
 	if n := countMetrics(t, db); n != 20 {
 		t.Errorf("%d rows committed, want the 5 left over pending", n)
+	}
+}
+
+func TestWriterCommitsOneCallsRowsTogether(t *testing.T) {
+	db := openTestDB(t)
+	ids := seedDevices(t, db, 1)
+	w := NewWriter(db, WriterOptions{BatchRows: 10, FlushInterval: time.Hour})
+	w.Start()
+	defer w.Close()
+	// One call over the batch size is one transaction, not split at 10.
+	if err := w.AddMetrics(context.Background(), metricsFor(ids[0], 25)); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the call is committed", func() bool { return w.Stats().Batches == 1 })
+	if s := w.Stats(); s.Rows != 25 {
+		t.Errorf("stats %+v, want 1 batch of 25 rows", s)
+	}
+	if n := countMetrics(t, db); n != 25 {
+		t.Errorf("%d rows committed, want 25", n)
 	}
 }
 
@@ -166,9 +187,17 @@ func TestWriterAddHonoursTheContextWhenTheQueueIsFull(t *testing.T) {
 	defer w.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()
+	for i := range 2 {
+		if err := w.AddMetrics(ctx, metricsFor(ids[0], 5)); err != nil {
+			t.Fatalf("call %d: %v", i+1, err)
+		}
+	}
 	err := w.AddMetrics(ctx, metricsFor(ids[0], 5))
-	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "queued 2 of 5 rows") {
-		t.Errorf("error %v, want a deadline after 2 of 5 rows", err)
+	if !errors.Is(err, context.DeadlineExceeded) || !strings.HasPrefix(err.Error(), "add metrics: ") {
+		t.Errorf("error %v, want add metrics: a deadline (the queue holds 2 calls)", err)
+	}
+	if n := len(w.queue); n != 2 {
+		t.Errorf("%d entries queued, want the first 2 calls and nothing of the third", n)
 	}
 }
 
