@@ -40,13 +40,18 @@ func TestMigrationsOnAnEmptyDatabaseCreateTheSchema(t *testing.T) {
 			t.Errorf("table %s missing", table)
 		}
 	}
-	for _, idx := range []string{"devices_status", "devices_site", "metrics_device_type_ts", "metrics_ts",
+	for _, idx := range []string{"devices_site", "metrics_device_type_ts", "metrics_ts",
 		"alerts_state_severity", "alerts_device", "audit_log_ts", "actions_device_started", "offline_queue_device_state"} {
 		var c int
 		db.reader.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND name = ?`, idx).Scan(&c)
 		if c != 1 {
 			t.Errorf("index %s missing", idx)
 		}
+	}
+	var dropped int // 0008: no query uses it, every poll paid for it
+	db.reader.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND name = 'devices_status'`).Scan(&dropped)
+	if dropped != 0 {
+		t.Error("index devices_status still exists after 0008")
 	}
 	sites, err := db.Sites(ctx)
 	if err != nil || len(sites) != 1 || sites[0] != "main" {
