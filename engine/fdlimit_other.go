@@ -2,6 +2,6 @@
 
 package engine
 
-// openFileLimit is how many sockets the process may hold open: Windows
+// OpenFileLimit is how many sockets the process may hold open: Windows
 // has no per-process descriptor limit for sockets worth respecting here.
-func openFileLimit() int { return 1 << 16 }
+func OpenFileLimit() int { return 1 << 16 }

@@ -4,9 +4,9 @@ package engine
 
 import "syscall"
 
-// openFileLimit is how many file descriptors the process may open (Go
+// OpenFileLimit is how many file descriptors the process may open (Go
 // raises the soft limit to the hard one at start on Linux).
-func openFileLimit() int {
+func OpenFileLimit() int {
 	var lim syscall.Rlimit
 	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil || lim.Cur > 1<<20 {
 		return 1 << 16

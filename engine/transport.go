@@ -192,7 +192,7 @@ const idleTLSConns = 4096
 // SSH sessions and the connections of requests in flight.
 func idleConnBudget(throttle, perHost int) int {
 	reserve := 512 + 2*throttle*max(perHost, 1)
-	return min(max(openFileLimit()-reserve, 64), 1<<16)
+	return min(max(OpenFileLimit()-reserve, 64), 1<<16)
 }
 
 // soapTransport is the winrm.Transporter the engine hands to

@@ -126,8 +126,8 @@ func fileBudget(cfg SweepConfig, logf func(string, ...any)) (int, error) {
 	if err := RaiseFileLimit(uint64(cfg.Devices + inFlight)); err != nil {
 		return 0, err
 	}
-	keep := max((FileLimit()-cfg.Devices-inFlight)/ends, 0)
-	logf("file descriptor limit %d: the engine keeps %d of %d hosts' connections between sweeps", FileLimit(), keep, cfg.Devices)
+	keep := max((engine.OpenFileLimit()-cfg.Devices-inFlight)/ends, 0)
+	logf("file descriptor limit %d: the engine keeps %d of %d hosts' connections between sweeps", engine.OpenFileLimit(), keep, cfg.Devices)
 	return keep, nil
 }
 

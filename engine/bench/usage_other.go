@@ -20,6 +20,3 @@ func RaiseFileLimit(uint64) error { return nil }
 
 // maxRSSMB is not measured on this system (0).
 func maxRSSMB(*os.ProcessState) float64 { return 0 }
-
-// FileLimit is effectively unbounded on this system.
-func FileLimit() int { return 1 << 30 }

@@ -64,12 +64,3 @@ func maxRSSMB(ps *os.ProcessState) float64 {
 	}
 	return 0
 }
-
-// FileLimit is the process's file descriptor limit (soft).
-func FileLimit() int {
-	var lim syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil || lim.Cur > 1<<30 {
-		return 1 << 30
-	}
-	return int(lim.Cur)
-}
