@@ -258,38 +258,34 @@ func (t *Transport) roundTrip(req *http.Request) (*http.Response, error) {
 		// so it is sent again once on a new connection. A write that
 		// timed out is not (the server is not reading), and a failed
 		// read never is: the request may have been applied.
-		var we *writeError
-		if reused && attempt == 0 && errors.As(err, &we) && !we.Timeout() && ctx.Err() == nil {
+		var ne *netError
+		if reused && attempt == 0 && errors.As(err, &ne) && ne.op == "write request" && !ne.Timeout() && ctx.Err() == nil {
 			continue
 		}
 		return nil, err
 	}
 }
 
-// writeError is a request that could not be written.
-type writeError struct{ err error }
+// netError is a request that could not be written (op "write request")
+// or a response that could not be read (op "read response").
+type netError struct {
+	op  string
+	err error
+}
 
-func (e *writeError) Error() string { return "h1: write request: " + e.err.Error() }
-func (e *writeError) Unwrap() error { return e.err }
+func (e *netError) Error() string { return "h1: " + e.op + ": " + e.err.Error() }
+func (e *netError) Unwrap() error { return e.err }
 
-// Timeout reports whether the write timed out (net.Error).
-func (e *writeError) Timeout() bool { return isTimeout(e.err) }
-
-// Temporary is false (net.Error).
-func (e *writeError) Temporary() bool { return false }
-
-// readError is a response that could not be read.
-type readError struct{ err error }
-
-func (e *readError) Error() string { return "h1: read response: " + e.err.Error() }
-func (e *readError) Unwrap() error { return e.err }
-
-// Timeout reports whether the read timed out (net.Error): callers that
-// look only one level down, as url.Error does, still see a timeout.
-func (e *readError) Timeout() bool { return isTimeout(e.err) }
+// Timeout reports whether the write or read timed out (net.Error):
+// callers that look only one level down, as url.Error does, still see a
+// timeout.
+func (e *netError) Timeout() bool { return isTimeout(e.err) }
 
 // Temporary is false (net.Error).
-func (e *readError) Temporary() bool { return false }
+func (e *netError) Temporary() bool { return false }
+
+func writeError(err error) error { return &netError{op: "write request", err: err} }
+func readError(err error) error  { return &netError{op: "read response", err: err} }
 
 func isTimeout(err error) bool {
 	var ne net.Error
@@ -579,7 +575,7 @@ func (t *Transport) exchange(ctx context.Context, req *http.Request, c *conn, wi
 		return nil, err
 	}
 	if _, err := c.nc.Write(wire); err != nil {
-		return fail(&writeError{err})
+		return fail(writeError(err))
 	}
 	br := t.reader(c.nc)
 	resp, b, err := readResponse(br, req)
@@ -621,7 +617,7 @@ func readResponse(br *bufio.Reader, req *http.Request) (*http.Response, *body, e
 			if err == io.EOF && total == 0 {
 				return nil, io.EOF
 			}
-			return nil, &readError{noEOF(err)}
+			return nil, readError(noEOF(err))
 		}
 		if total += len(l); total > maxHeaderBytes {
 			return nil, errors.New("h1: response headers too long")
@@ -789,7 +785,7 @@ func (b *body) Read(p []byte) (int, error) {
 			for {
 				l, terr := b.br.ReadSlice('\n')
 				if terr != nil {
-					err = &readError{noEOF(terr)}
+					err = readError(noEOF(terr))
 					break
 				}
 				if len(bytes.TrimRight(l, "\r\n")) == 0 {
