@@ -203,9 +203,7 @@ func (s *pooledShell) request(ctx context.Context, id string, sc *psScript) (scr
 		if err != nil {
 			return scriptResult{}, failed("receive", err)
 		}
-		if len(s.stderr) > maxStderrKeep {
-			s.stderr = append(s.stderr[:0], s.stderr[len(s.stderr)-maxStderrKeep:]...)
-		}
+		s.stderr = keepTail(s.stderr)
 		if len(s.stdout) > maxStdout {
 			s.stdout, s.stderr = nil, nil
 			return scriptResult{}, failed("receive", errOutputTooLarge)
@@ -272,9 +270,7 @@ func (s *pooledShell) runCold(ctx context.Context, sc *psScript) (scriptResult, 
 		if len(stdout) > maxStdout {
 			return scriptResult{}, failed("receive", errOutputTooLarge)
 		}
-		if len(stderr) > maxStderrKeep {
-			stderr = append(stderr[:0], stderr[len(stderr)-maxStderrKeep:]...)
-		}
+		stderr = keepTail(stderr)
 		if res.done {
 			s.running = nil
 			r := scriptResult{stdout: stdout, exit: res.exitCode, mode: ModeCold}
@@ -286,6 +282,14 @@ func (s *pooledShell) runCold(ctx context.Context, sc *psScript) (scriptResult, 
 			return r, nil
 		}
 	}
+}
+
+// keepTail keeps the last maxStderrKeep bytes of a command's stderr.
+func keepTail(stderr []byte) []byte {
+	if len(stderr) <= maxStderrKeep {
+		return stderr
+	}
+	return append(stderr[:0], stderr[len(stderr)-maxStderrKeep:]...)
 }
 
 // cutReady finds the READY line and returns what follows it.
