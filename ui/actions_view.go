@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"slices"
 	"strconv"
 	"strings"
@@ -787,11 +788,11 @@ func (m *Model) outputBody(height int) []string {
 	case !have:
 		lines = append(lines, th.Muted.Render(" loading"+th.Glyphs.Ellipsis))
 	default:
-		for l := range strings.SplitSeq(strings.ReplaceAll(strings.TrimRight(r.Stdout, "\r\n"), "\r\n", "\n"), "\n") {
+		for l := range outputLines(r.Stdout) {
 			lines = append(lines, " "+m.clean(l))
 		}
 		lines = append(lines, "", th.Label.Render(" stderr"))
-		for l := range strings.SplitSeq(strings.ReplaceAll(strings.TrimRight(r.Stderr, "\r\n"), "\r\n", "\n"), "\n") {
+		for l := range outputLines(r.Stderr) {
 			lines = append(lines, th.Error.Render(" "+m.clean(l)))
 		}
 	}
@@ -801,6 +802,12 @@ func (m *Model) outputBody(height int) []string {
 		lines[i] = ansi.Truncate(l, m.width, th.Glyphs.Ellipsis)
 	}
 	return padLines(lines, height)
+}
+
+// outputLines splits a command's output into lines (CRLF or LF), without
+// the trailing line break.
+func outputLines(s string) iter.Seq[string] {
+	return strings.SplitSeq(strings.ReplaceAll(strings.TrimRight(s, "\r\n"), "\r\n", "\n"), "\n")
 }
 
 // resultsExportedMsg is a finished :export-results.
