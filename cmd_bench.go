@@ -96,6 +96,9 @@ process over the warm pooled sweeps (go tool pprof FILE).`,
 			case a.getenv("GOGC") == "" && a.getenv("GOMEMLIMIT") == "":
 				cfg.MemoryLimitMB = a.cfg.Engine.MemoryLimitMB
 			}
+			if err := cfg.Check(); err != nil {
+				return exitError{2, fmt.Errorf("bench: %w", err)}
+			}
 			if cpuProfile != "" {
 				f, err := os.Create(cpuProfile)
 				if err != nil {

@@ -7,6 +7,7 @@ import (
 	"os/signal"
 	"reflect"
 	"slices"
+	"strings"
 	"syscall"
 	"testing"
 
@@ -77,8 +78,11 @@ func TestBenchSweepPrintsOneJSONObjectWithTheIssuesFields(t *testing.T) {
 	if got["simulator"] != "in-process" || got["sim_cpu_total_ms"] != 0.0 || got["requests_per_poll"] != 2.0 || got["shells_open_after"] != 0.0 {
 		t.Errorf("bench sweep --in-process = %v", got)
 	}
-	if code, _, _ := c.run("bench", "sweep", "--sweeps", "1"); code == 0 {
-		t.Error("one sweep (no warm one) was accepted")
+	if code, _, errb := c.run("bench", "sweep", "--sweeps", "1"); code != 2 || !strings.Contains(errb, "need at least 2") {
+		t.Errorf("one sweep (no warm one): exit %d %q, want 2 (bad input) and the reason", code, errb)
+	}
+	if code, _, errb := c.run("bench", "sweep", "--throttle", "0"); code != 2 || !strings.Contains(errb, "throttle 0 is out of range") {
+		t.Errorf("--throttle 0: exit %d %q, want 2 (bad input) and the reason", code, errb)
 	}
 }
 

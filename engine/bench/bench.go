@@ -135,7 +135,8 @@ func fileBudget(cfg SweepConfig, logf func(string, ...any)) (int, error) {
 // request and a Receive with the answer.
 const RequestsPerPollMin = 2
 
-func (c *SweepConfig) check() error {
+// Check validates the configuration: Sweep refuses what it refuses.
+func (c *SweepConfig) Check() error {
 	switch {
 	case c.Devices < 1 || c.Devices > 100000:
 		return fmt.Errorf("devices %d is out of range 1..100000", c.Devices)
@@ -154,7 +155,7 @@ func (c *SweepConfig) check() error {
 // the hosts' open shells are counted, then the same sweeps without the
 // pool. Each sweep waits for its rows to be committed.
 func Sweep(ctx context.Context, cfg SweepConfig) (SweepResult, error) {
-	if err := cfg.check(); err != nil {
+	if err := cfg.Check(); err != nil {
 		return SweepResult{}, fmt.Errorf("bench: %w", err)
 	}
 	logf := cfg.Logf
