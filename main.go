@@ -23,6 +23,7 @@ import (
 	"github.com/rmmhq/rmm/config"
 	"github.com/rmmhq/rmm/creds"
 	"github.com/rmmhq/rmm/engine"
+	"github.com/rmmhq/rmm/engine/winrm"
 	"github.com/rmmhq/rmm/store"
 )
 
@@ -221,10 +222,10 @@ func (a *app) engineOptions(cred engine.Credential) engine.Options {
 }
 
 // transportOptions maps the winrm: transport keys onto the engine's.
-func (a *app) transportOptions() engine.TransportOptions {
+func (a *app) transportOptions() winrm.TransportOptions {
 	w := a.cfg.WinRM
-	return engine.TransportOptions{CABundle: w.CABundle,
-		Kerberos: engine.KerberosOptions{Realm: w.KerberosRealm, Krb5Conf: w.Krb5Conf, CCache: w.KerberosCCache}}
+	return winrm.TransportOptions{CABundle: w.CABundle,
+		Kerberos: winrm.KerberosOptions{Realm: w.KerberosRealm, Krb5Conf: w.Krb5Conf, CCache: w.KerberosCCache}}
 }
 
 // envCredential reads the WinRM credential from the environment

@@ -109,7 +109,7 @@ func TestActionScriptsCarryTheirParamsAfterTheMarkerLine(t *testing.T) {
 	if err != nil || v != 1 {
 		t.Fatal(err, v)
 	}
-	if !strings.Contains(sc.command, "-EncodedCommand") || sc.name != "action_service_control" {
+	if sc.Name() != "action_service_control" {
 		t.Fatalf("%+v", sc)
 	}
 }

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/rmmhq/rmm/engine/scripts"
+	"github.com/rmmhq/rmm/engine/winrm"
 	"github.com/rmmhq/rmm/store"
 )
 
@@ -126,7 +126,7 @@ func (e *Engine) prepareLibraryRun(ctx context.Context, p *runPlan, ao ActionOpt
 	if p.timeout <= 0 {
 		p.timeout = ao.ScriptTimeout
 	}
-	p.sc = newPSScript(scripts.Script{Name: "library:" + ls.Name, Version: ls.Version, Body: LibraryBody(ls, own)})
+	p.sc = winrm.NewScript("library:"+ls.Name, LibraryBody(ls, own))
 	return nil
 }
 

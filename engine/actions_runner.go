@@ -22,6 +22,7 @@ import (
 	"github.com/sourcegraph/conc/pool"
 
 	"github.com/rmmhq/rmm/engine/scripts"
+	"github.com/rmmhq/rmm/engine/winrm"
 	"github.com/rmmhq/rmm/store"
 )
 
@@ -195,7 +196,7 @@ type runPlan struct {
 	id            string
 	spec          ActionSpec
 	params        map[string]string // as recorded (defaults filled, run-script version resolved)
-	sc            *psScript         // the script, for plain script actions and run-script
+	sc            *winrm.Script     // the script, for plain script actions and run-script
 	scriptVersion int               // the library version (run-script), else the embedded script's
 	timeout       time.Duration
 	file          []byte // file-push content
@@ -343,7 +344,7 @@ func scriptParams(spec ActionSpec, params map[string]string) map[string]string {
 
 // actionScript returns the embedded script name with the $RmmParams line
 // after its marker line (the contract with the hosts and the simulator).
-func actionScript(name string, params map[string]string) (*psScript, int, error) {
+func actionScript(name string, params map[string]string) (*winrm.Script, int, error) {
 	s, err := scripts.Get(name)
 	if err != nil {
 		return nil, 0, err
@@ -355,7 +356,7 @@ func actionScript(name string, params map[string]string) (*psScript, int, error)
 	marker, rest, _ := strings.Cut(s.Body, "\n")
 	body := marker + "\n$RmmParams = ConvertFrom-Json ([Text.Encoding]::UTF8.GetString([Convert]::FromBase64String('" +
 		base64.StdEncoding.EncodeToString(js) + "')))\n" + rest
-	return newPSScript(scripts.Script{Name: s.Name, Version: s.Version, Body: body}), s.Version, nil
+	return winrm.NewScript(s.Name, body), s.Version, nil
 }
 
 // fanOut runs the plan on every device through the engine's bounded pool
@@ -474,7 +475,7 @@ func (e *Engine) finishRow(ctx context.Context, id Identity, p *runPlan, rowID i
 		StartedAt: start, FinishedAt: now}
 	if err := e.db.FinishAction(context.WithoutCancel(ctx), row); err != nil {
 		e.log.Error("record action result", "run", p.id, "device", host, "err", err)
-		e.setFatal(&Error{Class: ClassFatal, Step: "record action result", Err: err})
+		e.setFatal(&winrm.Error{Class: winrm.ClassFatal, Step: "record action result", Err: err})
 	}
 	e.auditResult(ctx, id, p, host, out, replay)
 }
@@ -499,13 +500,13 @@ func (e *Engine) attemptWithRetries(ctx context.Context, p *runPlan, d store.Dev
 			return out
 		}
 		err := out.err
-		class := ClassOf(err)
+		class := winrm.ClassOf(err)
 		switch {
 		case errors.Is(err, context.DeadlineExceeded) && !isConnectStep(err):
 			out.status, out.message = ActionFailed, fmt.Sprintf("Timed out after %s", p.timeout)
 			return out
-		case class == ClassTransient && attempt < ao.Retries:
-			wait := Backoff(attempt, 250*time.Millisecond, 5*time.Second)
+		case class == winrm.ClassTransient && attempt < ao.Retries:
+			wait := winrm.Backoff(attempt, 250*time.Millisecond, 5*time.Second)
 			e.log.Debug("action retry", "run", p.id, "device", d.Hostname, "attempt", attempt+1, "wait", wait, "err", err)
 			t := time.NewTimer(wait)
 			select {
@@ -514,7 +515,7 @@ func (e *Engine) attemptWithRetries(ctx context.Context, p *runPlan, d store.Dev
 			case <-t.C:
 			}
 			continue
-		case class == ClassDevice && isUnreachable(err) || notAnswering(err):
+		case class == winrm.ClassDevice && isUnreachable(err) || notAnswering(err):
 			out.status, out.message = ActionQueued, "Queued: device offline ("+shortReason(err)+")"
 			if !p.queueable {
 				out.status, out.message = ActionFailed, "Device offline ("+shortReason(err)+")"
@@ -530,7 +531,7 @@ func (e *Engine) attemptWithRetries(ctx context.Context, p *runPlan, d store.Dev
 // isConnectStep reports a deadline hit while acquiring or creating the
 // shell: nothing ran on the host yet.
 func isConnectStep(err error) bool {
-	var ce *Error
+	var ce *winrm.Error
 	return errors.As(err, &ce) && (ce.Step == "create shell" || ce.Step == "wait for a shell" || ce.Step == "acquire shell")
 }
 
@@ -538,7 +539,7 @@ func isConnectStep(err error) bool {
 // shell in time (after the retries): nothing ran there, and it is as good
 // as offline.
 func notAnswering(err error) bool {
-	var ce *Error
+	var ce *winrm.Error
 	return errors.As(err, &ce) && ce.Step == "create shell" && errors.Is(err, context.DeadlineExceeded)
 }
 
@@ -571,18 +572,19 @@ func shortReason(err error) string {
 	if errors.As(err, &dnsErr) {
 		return "host name not found"
 	}
-	var he *HTTPError
+	var he *winrm.HTTPError
 	if errors.As(err, &he) {
 		return he.Error()
 	}
-	if le, ok := isLoopExit(err); ok {
+	var le *winrm.LoopExitError
+	if errors.As(err, &le) {
 		return le.Error()
 	}
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() {
 		return "timed out"
 	}
-	var ce *Error
+	var ce *winrm.Error
 	if errors.As(err, &ce) {
 		return ce.Step + ": " + ce.Err.Error()
 	}
@@ -592,7 +594,7 @@ func shortReason(err error) string {
 // errText is an error for a queue entry's last_error: the step and the
 // cause, without the "poll HOST" of the engine's error text.
 func errText(err error) string {
-	var ce *Error
+	var ce *winrm.Error
 	switch {
 	case err == nil:
 		return ""
@@ -625,30 +627,30 @@ func (e *Engine) attempt(ctx context.Context, p *runPlan, d store.Device) action
 
 // runScriptOn runs a script on d within timeout, under the device's
 // transport policy, through the session pool when it can.
-func (e *Engine) runScriptOn(ctx context.Context, d store.Device, sc *psScript, timeout time.Duration) (scriptResult, error) {
+func (e *Engine) runScriptOn(ctx context.Context, d store.Device, sc *winrm.Script, timeout time.Duration) (winrm.Result, error) {
 	return e.runScriptRaw(ctx, e.options(), d, sc, timeout)
 }
 
 // actionDoc reads an action script's answer: one JSON document
 // {"ok","message","data"}. An answer without it is a failure with the
 // first error line (or the exit code) as the message.
-func actionDoc(res scriptResult) (actionOutcome, json.RawMessage) {
-	exit := res.exit
-	out := actionOutcome{stdout: string(res.stdout), stderr: strings.Join(res.errors, "\n"), exit: &exit}
+func actionDoc(res winrm.Result) (actionOutcome, json.RawMessage) {
+	exit := res.Exit
+	out := actionOutcome{stdout: string(res.Stdout), stderr: strings.Join(res.Errors, "\n"), exit: &exit}
 	var doc struct {
 		OK      bool            `json:"ok"`
 		Message string          `json:"message"`
 		Data    json.RawMessage `json:"data"`
 	}
-	if err := json.Unmarshal(bytes.TrimSpace(res.stdout), &doc); err != nil || doc.Message == "" && !doc.OK {
+	if err := json.Unmarshal(bytes.TrimSpace(res.Stdout), &doc); err != nil || doc.Message == "" && !doc.OK {
 		out.status = ActionFailed
 		switch {
-		case len(res.errors) > 0:
-			out.message = firstLine(res.errors[0])
+		case len(res.Errors) > 0:
+			out.message = firstLine(res.Errors[0])
 		case exit != 0:
 			out.message = fmt.Sprintf("exit code %d", exit)
 		default:
-			out.message = "unreadable answer: " + firstLine(string(res.stdout))
+			out.message = "unreadable answer: " + firstLine(string(res.Stdout))
 		}
 		return out, nil
 	}
@@ -662,11 +664,11 @@ func actionDoc(res scriptResult) (actionOutcome, json.RawMessage) {
 // libraryOutcome reads a library script's result: exit 0 is Completed
 // with the last line of output as the message; else Failed with the first
 // error line.
-func libraryOutcome(res scriptResult) actionOutcome {
-	exit := res.exit
-	out := actionOutcome{stdout: string(res.stdout), stderr: strings.Join(res.errors, "\n"), exit: &exit}
-	last := lastLine(string(res.stdout))
-	if exit == 0 && len(res.errors) == 0 {
+func libraryOutcome(res winrm.Result) actionOutcome {
+	exit := res.Exit
+	out := actionOutcome{stdout: string(res.Stdout), stderr: strings.Join(res.Errors, "\n"), exit: &exit}
+	last := lastLine(string(res.Stdout))
+	if exit == 0 && len(res.Errors) == 0 {
 		out.status, out.message = ActionCompleted, last
 		if last == "" {
 			out.message = "Completed (no output)"
@@ -675,8 +677,8 @@ func libraryOutcome(res scriptResult) actionOutcome {
 	}
 	out.status = ActionFailed
 	switch {
-	case len(res.errors) > 0:
-		out.message = firstLine(res.errors[0])
+	case len(res.Errors) > 0:
+		out.message = firstLine(res.Errors[0])
 	case last != "":
 		out.message = fmt.Sprintf("exit code %d: %s", exit, last)
 	default:

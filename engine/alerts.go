@@ -60,6 +60,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/rmmhq/rmm/engine/scripts"
+	"github.com/rmmhq/rmm/engine/winrm"
 	"github.com/rmmhq/rmm/store"
 )
 
@@ -456,7 +458,7 @@ type deviceWatch struct {
 	failures     int       // polls in a row that failed
 	failingSince time.Time // when the first of them ended
 	cpu, mem     sustain
-	metrics      *HostMetrics // the latest metrics; nil until a poll worked
+	metrics      *scripts.HostMetrics // the latest metrics; nil until a poll worked
 	facts        *HostFacts
 	rebootSince  time.Time // when a pending reboot was first seen
 }
@@ -576,7 +578,7 @@ func clearedFinding(k store.AlertKey) finding { return finding{key: k} }
 
 // observePoll evaluates one poll outcome of device d at at: m is nil when
 // the poll failed with pollErr.
-func (b *alertBook) observePoll(ctx context.Context, d store.Device, st DeviceState, m *HostMetrics, pollErr error, at time.Time) error {
+func (b *alertBook) observePoll(ctx context.Context, d store.Device, st DeviceState, m *scripts.HostMetrics, pollErr error, at time.Time) error {
 	key := func(typ, inst string) store.AlertKey {
 		return store.AlertKey{DeviceID: d.ID, Type: typ, Instance: inst}
 	}
@@ -597,7 +599,7 @@ func (b *alertBook) observePoll(ctx context.Context, d store.Device, st DeviceSt
 			fs = append(fs, metricFindings(w, th, &mc, d.ID, at)...)
 			fs = append(fs, b.vanishedVolumes(d.ID, &mc)...)
 		}
-	case ClassOf(pollErr) == ClassConfiguration:
+	case winrm.ClassOf(pollErr) == winrm.ClassConfiguration:
 		// The host answered: it is not offline, but rmm cannot manage it.
 		w.failures, w.failingSince = 0, time.Time{}
 		w.cpu.reset()
@@ -647,7 +649,7 @@ func (b *alertBook) lockDevice(id int64) func() {
 
 // metricFindings judges one poll's metrics against th. Disks are judged
 // per volume on used % (100 - free %).
-func metricFindings(w *deviceWatch, th Thresholds, m *HostMetrics, dev int64, at time.Time) []finding {
+func metricFindings(w *deviceWatch, th Thresholds, m *scripts.HostMetrics, dev int64, at time.Time) []finding {
 	var fs []finding
 	sustained := func(typ, what string, v, warn, crit float64, need time.Duration, s *sustain) {
 		now, held := s.observe(v, warn, crit, need, at)
@@ -697,10 +699,10 @@ func metricFindings(w *deviceWatch, th Thresholds, m *HostMetrics, dev int64, at
 
 // vanishedVolumes clears the disk alerts of volumes the device no longer
 // reports (a volume removed or dismounted). Called with b.mu held.
-func (b *alertBook) vanishedVolumes(dev int64, m *HostMetrics) []finding {
+func (b *alertBook) vanishedVolumes(dev int64, m *scripts.HostMetrics) []finding {
 	var fs []finding
 	gone := func(k store.AlertKey) {
-		if k.Type == AlertTypeDisk && !slices.ContainsFunc(m.Disks, func(d DiskMetrics) bool { return d.Drive == k.Instance }) {
+		if k.Type == AlertTypeDisk && !slices.ContainsFunc(m.Disks, func(d scripts.DiskMetrics) bool { return d.Drive == k.Instance }) {
 			fs = append(fs, clearedFinding(k))
 		}
 	}
@@ -1049,7 +1051,7 @@ func (b *alertBook) counts() map[Severity]int {
 // the poll's metrics, nil when pollErr is set). It writes the poll_ok
 // sample the availability score reads and updates the alerts. A failed
 // alert write is logged; the next poll tries again.
-func (e *Engine) evaluate(ctx context.Context, d store.Device, st DeviceState, m *HostMetrics, pollErr error, at time.Time) {
+func (e *Engine) evaluate(ctx context.Context, d store.Device, st DeviceState, m *scripts.HostMetrics, pollErr error, at time.Time) {
 	if e.alerts == nil {
 		return
 	}

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rmmhq/rmm/engine/scripts"
+	"github.com/rmmhq/rmm/engine/winrm"
 	"github.com/rmmhq/rmm/store"
 )
 
@@ -26,7 +28,7 @@ func queuedFixture(t *testing.T) (*alertFixture, *store.Writer) {
 type alertEvent struct {
 	host   string
 	minute int
-	m      *HostMetrics
+	m      *scripts.HostMetrics
 	err    error
 }
 
@@ -34,10 +36,10 @@ type alertEvent struct {
 // escalation, auto-resolve, the dedup window, offline once, unmanageable
 // once, vanished volumes, in the order a fleet's polls would come.
 func lifecycleScenario() []alertEvent {
-	down := &Error{Class: ClassDevice, Step: "run metrics", Err: errors.New("connection refused")}
-	denied := &Error{Class: ClassConfiguration, Step: "run metrics", Err: errors.New("401 Unauthorized")}
+	down := &winrm.Error{Class: winrm.ClassDevice, Step: "run metrics", Err: errors.New("connection refused")}
+	denied := &winrm.Error{Class: winrm.ClassConfiguration, Step: "run metrics", Err: errors.New("401 Unauthorized")}
 	var evs []alertEvent
-	add := func(host string, minute int, m *HostMetrics, err error) {
+	add := func(host string, minute int, m *scripts.HostMetrics, err error) {
 		evs = append(evs, alertEvent{host, minute, m, err})
 	}
 	for _, s := range []struct {

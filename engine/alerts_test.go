@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rmmhq/rmm/engine/scripts"
+	"github.com/rmmhq/rmm/engine/winrm"
 	"github.com/rmmhq/rmm/store"
 )
 
@@ -66,15 +68,15 @@ func bookOn(t *testing.T, db *store.DB, opts AlertOptions) *alertFixture {
 	return f
 }
 
-func testMetrics(cpu, mem float64, disks ...DiskMetrics) *HostMetrics {
-	return &HostMetrics{CPUPct: cpu, MemPct: mem, Disks: disks}
+func testMetrics(cpu, mem float64, disks ...scripts.DiskMetrics) *scripts.HostMetrics {
+	return &scripts.HostMetrics{CPUPct: cpu, MemPct: mem, Disks: disks}
 }
 
-func volume(drive string, usedPct float64) DiskMetrics {
-	return DiskMetrics{Drive: drive, SizeGB: 100, FreeGB: 100 - usedPct, FreePct: 100 - usedPct}
+func volume(drive string, usedPct float64) scripts.DiskMetrics {
+	return scripts.DiskMetrics{Drive: drive, SizeGB: 100, FreeGB: 100 - usedPct, FreePct: 100 - usedPct}
 }
 
-func (f *alertFixture) poll(host string, at time.Time, m *HostMetrics, pollErr error) {
+func (f *alertFixture) poll(host string, at time.Time, m *scripts.HostMetrics, pollErr error) {
 	f.t.Helper()
 	d, ok := f.devs[host]
 	if !ok {
@@ -85,14 +87,14 @@ func (f *alertFixture) poll(host string, at time.Time, m *HostMetrics, pollErr e
 	}
 }
 
-func (f *alertFixture) ok(host string, minute int, cpu, mem float64, disks ...DiskMetrics) {
+func (f *alertFixture) ok(host string, minute int, cpu, mem float64, disks ...scripts.DiskMetrics) {
 	f.t.Helper()
 	f.poll(host, atMinute(minute), testMetrics(cpu, mem, disks...), nil)
 }
 
 func (f *alertFixture) fail(host string, minute int) {
 	f.t.Helper()
-	f.poll(host, atMinute(minute), nil, &Error{Class: ClassDevice, Device: host, Step: "run metrics", Err: errors.New("connection refused")})
+	f.poll(host, atMinute(minute), nil, &winrm.Error{Class: winrm.ClassDevice, Device: host, Step: "run metrics", Err: errors.New("connection refused")})
 }
 
 // alerts returns host's unresolved alerts from memory, after checking that
@@ -297,7 +299,7 @@ func TestTheOfflineThresholdIsConfigurable(t *testing.T) {
 
 func TestAConfigurationFailureRaisesOneUnmanageableAlert(t *testing.T) {
 	f := newAlertFixture(t, AlertOptions{})
-	cfgErr := &Error{Class: ClassConfiguration, Device: "ws-1", Step: "run metrics", Err: errors.New("401 Unauthorized")}
+	cfgErr := &winrm.Error{Class: winrm.ClassConfiguration, Device: "ws-1", Step: "run metrics", Err: errors.New("401 Unauthorized")}
 	for m := 0; m < 20; m += 5 {
 		f.poll("ws-1", atMinute(m), nil, cfgErr)
 	}
@@ -718,7 +720,7 @@ func TestEvaluateWritesPollSamplesAndARestartCountsFailuresOn(t *testing.T) {
 	f := newAlertFixture(t, AlertOptions{})
 	e := engineWith(t, f)
 	d := f.devs["srv-1"]
-	down := &Error{Class: ClassDevice, Device: "srv-1", Step: "run metrics", Err: errors.New("no route to host")}
+	down := &winrm.Error{Class: winrm.ClassDevice, Device: "srv-1", Step: "run metrics", Err: errors.New("no route to host")}
 	e.evaluate(ctx, d, DeviceState{}, testMetrics(10, 10), nil, atMinute(0))
 	e.evaluate(ctx, d, DeviceState{}, nil, down, atMinute(5)) // one failure, then the engine stops
 	if err := e.writer.Flush(ctx); err != nil {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/rmmhq/rmm/creds"
+	"github.com/rmmhq/rmm/engine/winrm"
 	"github.com/rmmhq/rmm/store"
 )
 
@@ -46,7 +47,7 @@ func (e *Engine) credentialFor(ctx context.Context, o Options, d store.Device) (
 		if o.Credential.User != "" && d.CredentialID == "" {
 			return o.Credential, nil // nothing stored yet: the environment's credential
 		}
-		return Credential{}, &Error{Class: ClassConfiguration, Device: d.Hostname, Step: "credential", Err: err}
+		return Credential{}, &winrm.Error{Class: winrm.ClassConfiguration, Device: d.Hostname, Step: "credential", Err: err}
 	}
 	cred := Credential{User: c.User, Password: c.Secret.Reveal()}
 	e.creds.mu.Lock()

@@ -43,7 +43,7 @@ func (e *Engine) Detail(ctx context.Context, id int64) (DeviceDetail, error) {
 			State: en.state, FQDN: dev.FQDN, IP: dev.IP, MAC: dev.MAC, OSName: dev.OSName, OSVersion: dev.OSVersion,
 			Description: dev.Description, Transport: dev.Transport, Port: dev.Port, CredentialID: dev.CredentialID,
 			Groups: append([]string(nil), dev.Groups...), Tags: append([]string(nil), dev.Tags...),
-			Custom: make(map[string]string, len(dev.Custom)), Endpoint: endpointURL(dev),
+			Custom: make(map[string]string, len(dev.Custom)), Endpoint: en.target.URL(),
 		}
 		for k, v := range dev.Custom {
 			d.Custom[k] = v

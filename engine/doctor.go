@@ -1,13 +1,10 @@
 package engine
 
 import (
-	"bytes"
 	"context"
-	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"regexp"
@@ -16,7 +13,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/rmmhq/rmm/engine/scripts"
+	"github.com/rmmhq/rmm/engine/winrm"
 	"github.com/rmmhq/rmm/store"
 )
 
@@ -116,12 +113,9 @@ func (e *Engine) diagnoseSteps(ctx context.Context, host, credName string) Docto
 	if dev.Auth == "" {
 		dev.Auth = store.AuthBasic
 	}
-	addr := address(dev)
-	port := dev.Port
-	if port == 0 {
-		port = store.DefaultPort(dev.Transport)
-	}
-	d.rep.Host, d.rep.Endpoint = host, endpointURL(dev)
+	t := e.target(dev)
+	addr, port := t.Address, t.Port
+	d.rep.Host, d.rep.Endpoint = host, t.URL()
 
 	s := d.start("device")
 	if known {
@@ -131,7 +125,7 @@ func (e *Engine) diagnoseSteps(ctx context.Context, host, credName string) Docto
 	}
 
 	s = d.start("unencrypted policy")
-	dt, policyErr := e.transportFor(ctx, dev)
+	policyErr := e.winrm.CheckPolicy(t)
 	policyStep(s, dev, policyErr)
 
 	s = d.start("name resolution")
@@ -149,7 +143,7 @@ func (e *Engine) diagnoseSteps(ctx context.Context, host, credName string) Docto
 	}
 
 	s = d.start("tcp " + strconv.Itoa(port))
-	hostport := net.JoinHostPort(addr, strconv.Itoa(port))
+	hostport := t.HostPort()
 	conn, err := (&net.Dialer{Timeout: 5 * time.Second}).DialContext(ctx, "tcp", hostport)
 	if err != nil {
 		fix := "WinRM is not listening on " + hostport + ": on the host run winrm quickconfig (HTTP) or create an HTTPS listener (see the README), and allow the port in Windows Firewall"
@@ -169,11 +163,9 @@ func (e *Engine) diagnoseSteps(ctx context.Context, host, credName string) Docto
 
 	s = d.start("tls")
 	switch {
-	case dev.Transport == "http":
+	case !t.HTTPS:
 		s.done("skipped", "transport http", "")
-	case dt.profile == nil:
-		s.done("skipped", "the transport settings are refused (see unencrypted policy)", "")
-	case !tlsStep(ctx, s, dt, hostport):
+	case !e.tlsStep(ctx, s, t):
 		return d.rep
 	}
 	if policyErr != nil {
@@ -181,15 +173,14 @@ func (e *Engine) diagnoseSteps(ctx context.Context, host, credName string) Docto
 		// the policy refuses to send.
 		return d.rep
 	}
-	client := dt.client(e.http)
 
 	s = d.start("ws-man identify")
-	vendor, version, err := e.identifyWith(ctx, client, d.rep.Endpoint, "", "")
+	ident, err := e.winrm.Identify(ctx, t, nil)
 	if err != nil {
 		s.done("fail", err.Error(), "the port answers but not as WinRM: check that it is the WinRM listener (winrm enumerate winrm/config/listener)")
 		return d.rep
 	}
-	s.done("ok", strings.TrimSpace(vendor+" "+version), "")
+	s.done("ok", strings.TrimSpace(ident.Vendor+" "+ident.Version), "")
 
 	cred, err := e.credentialFor(ctx, o, dev)
 	if credName != "" {
@@ -206,34 +197,33 @@ func (e *Engine) diagnoseSteps(ctx context.Context, host, credName string) Docto
 	}
 	s.done("ok", "user "+cred.User, "")
 
-	s = d.start("auth " + dt.auth)
-	if !e.authStep(ctx, s, dt, d.rep.Endpoint, cred) {
+	s = d.start("auth " + t.Auth)
+	if !e.authStep(ctx, s, t, cred) {
 		return d.rep
 	}
 
 	s = d.start("shell")
-	if !e.shellStep(ctx, s, o, dev, dt, cred) {
+	if !e.shellStep(ctx, s, o, t, cred) {
 		return d.rep
 	}
 
 	s = d.start("powershell")
-	e.psVersionStep(ctx, s, o, dev, dt, cred)
+	e.psVersionStep(ctx, s, o, t, cred)
 
 	s = d.start("warm loop")
 	switch {
-	case e.pool == nil:
+	case !e.winrm.Pooled(t) && t.Auth == winrm.AuthBasic:
 		s.done("skipped", "the session pool is off", "")
-	case !dt.pooled():
-		s.done("skipped", "auth "+dt.auth+" devices are polled through masterzen/winrm, one shell per request, without the resident loop", "")
+	case !e.winrm.Pooled(t):
+		s.done("skipped", "auth "+t.Auth+" devices are polled through masterzen/winrm, one shell per request, without the resident loop", "")
 	default:
-		t := e.pooledTarget(dev, dt, cred)
 		rctx, cancel := context.WithTimeout(ctx, o.Timeout)
-		res, err := e.pool.run(rctx, t, e.metrics)
+		res, err := e.winrm.Run(rctx, t, cred, e.metrics)
 		cancel()
 		switch {
 		case err != nil:
 			s.done("fail", err.Error(), "see the log for this device (rmm logs --device "+dev.Hostname+")")
-		case res.mode == ModeWarm:
+		case res.Mode == ModeWarm:
 			s.done("ok", "the resident PowerShell loop answers", "")
 		default:
 			s.done("warn", "the loop could not start; rmm falls back to one powershell.exe per poll (slower)",
@@ -248,7 +238,7 @@ func policyStep(s *DoctorStep, dev store.Device, err error) bool {
 	switch {
 	case err != nil:
 		fix := "use an HTTPS listener (port 5986) and set Transport https in the CSV; or Auth ntlm (encrypted messages over HTTP); or, on a trusted network only, AllowUnencrypted=true"
-		var ce *Error
+		var ce *winrm.Error
 		if errors.As(err, &ce) {
 			err = ce.Err
 		}
@@ -271,22 +261,16 @@ func policyStep(s *DoctorStep, dev store.Device, err error) bool {
 // tlsStep connects with the device's TLS settings and reports the
 // chain, the host name and the days to expiry. For a device that skips
 // verification it verifies anyway and warns with what it found.
-func tlsStep(ctx context.Context, s *DoctorStep, dt deviceTransport, hostport string) bool {
-	cfg := dt.profile.cfg.Clone()
-	cfg.ServerName, cfg.InsecureSkipVerify = dt.serverName, true //nolint:gosec // verified below, to report why
-	dialer := &tls.Dialer{NetDialer: &net.Dialer{Timeout: 5 * time.Second}, Config: cfg}
-	c, err := dialer.DialContext(ctx, "tcp", hostport)
+func (e *Engine) tlsStep(ctx context.Context, s *DoctorStep, t winrm.Target) bool {
+	rep, err := e.winrm.InspectTLS(ctx, t)
 	if err != nil {
+		var ce *winrm.Error
+		if errors.As(err, &ce) {
+			return s.done("skipped", "the transport settings are refused (see unencrypted policy)", "")
+		}
 		return s.done("fail", "TLS handshake: "+err.Error(), "the port answers but not with TLS: check that it is the HTTPS listener (winrm enumerate winrm/config/listener), or set Transport http")
 	}
-	cs := c.(*tls.Conn).ConnectionState()
-	c.Close()
-	leaf := cs.PeerCertificates[0]
-	inter := x509.NewCertPool()
-	for _, ic := range cs.PeerCertificates[1:] {
-		inter.AddCert(ic)
-	}
-	_, verr := leaf.Verify(x509.VerifyOptions{DNSName: dt.serverName, Roots: dt.profile.cfg.RootCAs, Intermediates: inter})
+	leaf := rep.Leaf
 	days := int(time.Until(leaf.NotAfter).Hours() / 24)
 	names := strings.Join(leaf.DNSNames, ", ")
 	if names == "" {
@@ -294,22 +278,22 @@ func tlsStep(ctx context.Context, s *DoctorStep, dt deviceTransport, hostport st
 	}
 	detail := fmt.Sprintf("certificate for %s, issued by %s, expires %s (%d days)", names, leaf.Issuer.CommonName,
 		leaf.NotAfter.UTC().Format("2006-01-02"), days)
-	if verr != nil {
-		te, ok := tlsFailure(dt.serverName, dt.profile.key, verr).(*TLSError)
+	if verr := rep.Verify; verr != nil {
 		reason, fix := verr.Error(), "check the listener's certificate"
-		if ok {
+		var te *winrm.TLSError
+		if errors.As(verr, &te) {
 			reason, fix = te.Reason, te.Fix
 		}
 		var invalid x509.CertificateInvalidError
 		if errors.As(verr, &invalid) && invalid.Reason == x509.Expired {
 			fix = "the certificate has expired: renew it and rebind the HTTPS listener (winrm set winrm/config/listener?Address=*+Transport=HTTPS @{CertificateThumbprint=\"...\"})"
 		}
-		if dt.insecure {
+		if rep.Insecure {
 			return s.done("warn", detail+"; NOT verified (InsecureSkipVerify): it "+reason, fix)
 		}
 		return s.done("fail", detail+"; it "+reason, fix)
 	}
-	if dt.insecure {
+	if rep.Insecure {
 		return s.done("warn", detail+"; verifies, but the device skips verification (InsecureSkipVerify)",
 			"set InsecureSkipVerify=false for the device: its certificate verifies")
 	}
@@ -323,22 +307,18 @@ func tlsStep(ctx context.Context, s *DoctorStep, dt deviceTransport, hostport st
 // NTLM over HTTPS are tried with an authenticated Identify; NTLM over
 // HTTP and Kerberos go through masterzen/winrm's transports, tried by the
 // shell step.
-func (e *Engine) authStep(ctx context.Context, s *DoctorStep, dt deviceTransport, url string, cred Credential) bool {
-	client := dt.client(e.http)
-	switch {
-	case dt.auth == store.AuthNTLM && dt.https:
-		client = dt.profile.ntlm
-	case dt.auth != store.AuthBasic:
-		return s.done("skipped", "auth "+dt.auth+" is tried by the shell step (masterzen/winrm's transport)", "")
+func (e *Engine) authStep(ctx context.Context, s *DoctorStep, t winrm.Target, cred Credential) bool {
+	if t.Auth != winrm.AuthBasic && !(t.Auth == winrm.AuthNTLM && t.HTTPS) {
+		return s.done("skipped", "auth "+t.Auth+" is tried by the shell step (masterzen/winrm's transport)", "")
 	}
-	_, version, err := e.identifyWith(ctx, client, url, cred.User, cred.Password)
+	ident, err := e.winrm.Identify(ctx, t, &cred)
 	if err == nil {
-		return s.done("ok", "accepted; "+version, "")
+		return s.done("ok", "accepted; "+ident.Version, "")
 	}
-	var he *HTTPError
+	var he *winrm.HTTPError
 	fix := "the host refused the request"
 	switch {
-	case errors.As(err, &he) && he.Status == http.StatusUnauthorized && dt.auth == store.AuthNTLM:
+	case errors.As(err, &he) && he.Status == http.StatusUnauthorized && t.Auth == winrm.AuthNTLM:
 		fix = "check the user and password (rmm creds set) and that Negotiate auth is on: winrm set winrm/config/service/auth @{Negotiate=\"true\"}"
 		if len(he.Offers) > 0 && !slices.Contains(he.Offers, "Negotiate") && !slices.Contains(he.Offers, "NTLM") {
 			fix = "the host does not offer NTLM (it offers " + strings.Join(he.Offers, ", ") + "): set Auth to one of those, or enable Negotiate on the host"
@@ -351,101 +331,37 @@ func (e *Engine) authStep(ctx context.Context, s *DoctorStep, dt deviceTransport
 	return s.done("fail", err.Error(), fix)
 }
 
-var (
-	identVendorRE  = regexp.MustCompile(`<(?:\w+:)?ProductVendor>([^<]*)<`)
-	identVersionRE = regexp.MustCompile(`<(?:\w+:)?ProductVersion>([^<]*)<`)
-)
-
-// identify sends a WS-Man Identify through the engine's shared client,
-// anonymous when user is empty.
-func (e *Engine) identify(ctx context.Context, url, user, password string) (vendor, version string, err error) {
-	return e.identifyWith(ctx, e.http, url, user, password)
-}
-
-// identifyWith sends a WS-Man Identify through client (a device's TLS
-// profile, or NTLM's negotiator), anonymous when user is empty.
-func (e *Engine) identifyWith(ctx context.Context, client *http.Client, url, user, password string) (vendor, version string, err error) {
-	body := `<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope" xmlns:wsmid="http://schemas.dmtf.org/wbem/wsman/identity/1/wsmanidentity.xsd"><s:Header/><s:Body><wsmid:Identify/></s:Body></s:Envelope>`
-	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(rctx, http.MethodPost, url, strings.NewReader(body))
-	if err != nil {
-		return "", "", err
-	}
-	req.Header.Set("Content-Type", "application/soap+xml;charset=UTF-8")
-	if user == "" {
-		req.Header.Set("WSMANIDENTIFY", "unauthenticated")
-	} else {
-		req.SetBasicAuth(user, password)
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return "", "", err
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if resp.StatusCode != http.StatusOK {
-		he := &HTTPError{Status: resp.StatusCode, Fault: parseFault(string(b))}
-		if resp.StatusCode == http.StatusUnauthorized {
-			for _, v := range resp.Header.Values("Www-Authenticate") {
-				if scheme, _, _ := strings.Cut(v, " "); scheme != "" {
-					he.Offers = append(he.Offers, scheme)
-				}
-			}
-		}
-		return "", "", he
-	}
-	if m := identVendorRE.FindSubmatch(b); m != nil {
-		vendor = string(m[1])
-	}
-	if m := identVersionRE.FindSubmatch(b); m != nil {
-		version = string(m[1])
-	}
-	if vendor == "" && version == "" {
-		return "", "", errors.New("the answer is not an IdentifyResponse")
-	}
-	return vendor, version, nil
-}
-
-func (e *Engine) shellStep(ctx context.Context, s *DoctorStep, o Options, dev store.Device, dt deviceTransport, cred Credential) bool {
+func (e *Engine) shellStep(ctx context.Context, s *DoctorStep, o Options, t winrm.Target, cred Credential) bool {
 	rctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
-	client, err := e.winrmClient(rctx, o, dev, dt, cred)
-	if err != nil {
-		return s.done("fail", err.Error(), "")
-	}
-	sh, err := client.CreateShell()
-	if err != nil {
-		var he *HTTPError
+	if err := e.winrm.TryShell(rctx, t, cred); err != nil {
+		var he *winrm.HTTPError
 		fix := "see the error; winrm get winrm/config/winrs on the host shows the shell limits"
-		if errors.As(err, &he) && he.Fault != nil && he.Fault.Code == FaultShellQuota {
+		if errors.As(err, &he) && he.Fault != nil && he.Fault.Code == winrm.FaultShellQuota {
 			fix = "the account has MaxShellsPerUser shells open: close other sessions, or raise it: winrm set winrm/config/winrs @{MaxShellsPerUser=\"50\"}"
 		}
 		return s.done("fail", err.Error(), fix)
 	}
-	_ = sh.Close()
 	return s.done("ok", "a shell opens and closes", "")
 }
 
 var psVersionRE = regexp.MustCompile(`(\d+)\.(\d+)(\.\d+)*`)
 
-func (e *Engine) psVersionStep(ctx context.Context, s *DoctorStep, o Options, dev store.Device, dt deviceTransport, cred Credential) bool {
+// psVersionScript asks powershell.exe for its version.
+var psVersionScript = winrm.NewScript("psversion", "$PSVersionTable.PSVersion.ToString()")
+
+func (e *Engine) psVersionStep(ctx context.Context, s *DoctorStep, o Options, t winrm.Target, cred Credential) bool {
 	rctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
-	client, err := e.winrmClient(rctx, o, dev, dt, cred)
-	if err != nil {
-		return s.done("fail", err.Error(), "")
-	}
-	var out, errb bytes.Buffer
-	code, err := client.RunWithContext(rctx, scripts.EncodedCommand("$PSVersionTable.PSVersion.ToString()"), &out, &errb)
-	if err != nil || code != 0 {
-		msg := fmt.Sprintf("exit %d", code)
+	res, err := e.winrm.RunUnpooled(rctx, t, cred, psVersionScript)
+	if err != nil || res.Exit != 0 {
+		msg := fmt.Sprintf("exit %d", res.Exit)
 		if err != nil {
 			msg = err.Error()
 		}
 		return s.done("fail", msg, "powershell.exe does not run for this account: check execution policy and AppLocker")
 	}
-	v := psVersionRE.FindString(out.String())
+	v := psVersionRE.FindString(string(res.Stdout))
 	if v == "" {
 		return s.done("warn", "no version in the answer", "")
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/rmmhq/rmm/creds"
 	"github.com/rmmhq/rmm/engine"
+	"github.com/rmmhq/rmm/engine/winrm"
 	"github.com/rmmhq/rmm/engine/winrmsim"
 	"github.com/rmmhq/rmm/store"
 )
@@ -123,7 +124,7 @@ func TestDoctorChecksTheCertificateTheDeviceWouldGet(t *testing.T) {
 	if s := stepOf(diagnose(hs[0].Hostname), "tls"); s.Status != "fail" || !strings.Contains(s.Detail, "unknown authority") || !strings.Contains(s.Fix, "ca_bundle") {
 		t.Errorf("no CA bundle: %+v", s)
 	}
-	if err := eng.SetTransportOptions(engine.TransportOptions{CABundle: caFile(t, fleet)}); err != nil {
+	if err := eng.SetTransportOptions(winrm.TransportOptions{CABundle: caFile(t, fleet)}); err != nil {
 		t.Fatal(err)
 	}
 	rep := diagnose(hs[0].Hostname)

@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -22,6 +21,7 @@ import (
 
 	"github.com/rmmhq/rmm/creds"
 	"github.com/rmmhq/rmm/engine/scripts"
+	"github.com/rmmhq/rmm/engine/winrm"
 	"github.com/rmmhq/rmm/store"
 )
 
@@ -34,18 +34,20 @@ const (
 	DefaultRetries  = 3
 )
 
-// Credential is the WinRM account the engine uses. The password is kept
-// in memory only and never logged or formatted.
-type Credential struct {
-	User     string
-	Password string
-}
+// Credential is the WinRM account the engine uses: the client's type,
+// named here so front ends need not import the client. The password is
+// kept in memory only and never logged or formatted.
+type Credential = winrm.Credential
 
-// String hides the password from any accidental formatting.
-func (c Credential) String() string { return "Credential{User: " + c.User + ", Password: <redacted>}" }
+// PoolStats are the WinRM client's counters (session pool and
+// connections), named here so front ends need not import the client.
+type PoolStats = winrm.Stats
 
-// GoString hides the password from %#v.
-func (c Credential) GoString() string { return c.String() }
+// Modes a device is polled in, shown in DeviceState.Mode.
+const (
+	ModeWarm = winrm.ModeWarm // through the resident PowerShell loop of a pooled shell
+	ModeCold = winrm.ModeCold // one powershell.exe per poll (the loop cannot start there, or the pool is off)
+)
 
 // Options configure an Engine. Zero values take the defaults.
 type Options struct {
@@ -58,8 +60,8 @@ type Options struct {
 	Writer      store.WriterOptions
 	Logger      *slog.Logger // default: discard
 
-	// Session pool and resident PowerShell (pool.go); zero values take
-	// the defaults.
+	// Session pool and resident PowerShell (engine/winrm); zero values
+	// take the defaults.
 	SessionTTL      time.Duration // sessions.ttl: idle shells are deleted after this (default 5m)
 	SessionsPerHost int           // sessions.per_host: shells per host at most, 1..10 (default 2)
 	LoopMaxRequests int           // the resident PowerShell is recycled after this many requests (default 1000)
@@ -102,13 +104,14 @@ func (o *Options) setDefaults() error {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	return o.setPoolDefaults()
+	return nil
 }
 
 // entry is the engine's copy of one device.
 type entry struct {
-	dev   store.Device
-	state DeviceState
+	dev    store.Device
+	target winrm.Target // how it is reached, derived from dev once (targetOf)
+	state  DeviceState
 }
 
 // Engine polls devices and publishes their state. Create it with New,
@@ -117,13 +120,12 @@ type Engine struct {
 	db     *store.DB
 	writer *store.Writer
 	hub    *Hub
-	http   *http.Client
+	winrm  *winrm.Client // every WinRM request goes through it
 	log    *slog.Logger
 
 	optsMu  sync.RWMutex
 	opts    Options // read with options(); replaced by Reconfigure
-	metrics *psScript
-	pool    *sessionPool               // nil with Options.Unpooled
+	metrics *winrm.Script
 	status  *Cache[int64, DeviceState] // the status cache, written through by record
 
 	mu       sync.RWMutex
@@ -194,23 +196,37 @@ func New(ctx context.Context, db *store.DB, opts Options) (*Engine, error) {
 	e := &Engine{
 		db:      db,
 		hub:     NewHub(),
-		http:    newHTTPClient(opts.Throttle, opts.SessionsPerHost, opts.MaxIdleConns, opts.Timeout),
 		opts:    opts,
 		log:     opts.Logger,
-		metrics: newPSScript(s),
+		metrics: winrm.NewScript(s.Name, s.Body),
 		status:  NewCache[int64, DeviceState](DefaultStatusTTL),
 		devices: make(map[int64]*entry),
 		counts:  make(map[Status]int),
 		fatalC:  make(chan struct{}),
 		reconf:  make(chan struct{}, 1),
 	}
+	if e.winrm, err = winrm.New(winrm.Options{
+		Throttle:        opts.Throttle,
+		Timeout:         opts.Timeout,
+		SessionTTL:      opts.SessionTTL,
+		SessionsPerHost: opts.SessionsPerHost,
+		LoopMaxRequests: opts.LoopMaxRequests,
+		LoopMaxAge:      opts.LoopMaxAge,
+		Unpooled:        opts.Unpooled,
+		MaxIdleConns:    opts.MaxIdleConns,
+		Logger:          opts.Logger,
+		OnInsecure:      e.noteInsecure,
+	}); err != nil {
+		return nil, fmt.Errorf("engine: %w", err)
+	}
 	if e.alerts, err = newAlertBook(ctx, db, opts.Alerts, e.log, func() { e.hub.Publish(nil, e.Summary()) }); err != nil {
+		_ = e.winrm.Close(ctx)
 		return nil, err
 	}
 	wopts := opts.Writer
 	userOnError := wopts.OnError
 	wopts.OnError = func(err error) {
-		e.setFatal(&Error{Class: ClassFatal, Step: "write batch", Err: err})
+		e.setFatal(&winrm.Error{Class: winrm.ClassFatal, Step: "write batch", Err: err})
 		if userOnError != nil {
 			userOnError(err)
 		}
@@ -220,10 +236,7 @@ func New(ctx context.Context, db *store.DB, opts Options) (*Engine, error) {
 	e.alerts.sink = e.writer // polls' alert changes go with the writer's batches
 	if err := e.Reload(ctx); err != nil {
 		_ = e.writer.Close()
-		return nil, err
-	}
-	if e.pool, err = newEnginePool(e.http, opts); err != nil {
-		_ = e.writer.Close()
+		_ = e.winrm.Close(ctx)
 		return nil, err
 	}
 	e.act = newActionBook(e)
@@ -235,9 +248,8 @@ func New(ctx context.Context, db *store.DB, opts Options) (*Engine, error) {
 func (e *Engine) Close() error {
 	e.act.close() // action runs and queue replays stop first: they use the pool
 	err := e.writer.Close()
-	e.closeShells()       // remote PowerShell sessions' shells deleted on the hosts
-	perr := e.closePool() // every shell deleted on the hosts
-	e.http.CloseIdleConnections()
+	e.closeShells()                             // remote PowerShell sessions' shells deleted on the hosts
+	perr := e.winrm.Close(context.Background()) // every pooled shell deleted on the hosts
 	if err = errors.Join(err, perr); err != nil {
 		return fmt.Errorf("engine close: %w", err)
 	}
@@ -279,7 +291,7 @@ func (e *Engine) Reload(ctx context.Context) error {
 			st.Hostname, st.Site = d.Hostname, d.Site
 			st.OSName, st.OSVersion, st.Tags, st.Groups = d.OSName, d.OSVersion, d.Tags, d.Groups
 		}
-		next[d.ID] = &entry{dev: d, state: st}
+		next[d.ID] = &entry{dev: d, target: targetOf(d), state: st}
 		counts[st.Status]++
 	}
 	var removed []int64
@@ -415,7 +427,7 @@ func (e *Engine) Sweep(ctx context.Context) (SweepResult, error) {
 			resMu.Lock()
 			written += n
 			if out.err != nil {
-				res.Errors[ClassOf(out.err).String()]++
+				res.Errors[winrm.ClassOf(out.err).String()]++
 			}
 			resMu.Unlock()
 			return err
@@ -501,9 +513,7 @@ func WarmTTL(interval time.Duration) time.Duration { return interval + interval/
 // whatever sessions.ttl says, while Run schedules sweeps. A one-shot
 // sweep (rmm poll --once) keeps sessions.ttl as it is.
 func (e *Engine) keepShellsWarm(interval time.Duration) {
-	if e.pool != nil {
-		e.pool.minTTL.Store(int64(WarmTTL(interval)))
-	}
+	e.winrm.KeepWarm(WarmTTL(interval))
 }
 
 // record applies one poll outcome: cache first (write-through), then the
@@ -557,7 +567,7 @@ func (e *Engine) record(ctx context.Context, d store.Device, out pollOutcome) (i
 	e.mu.Unlock()
 	if ok {
 		e.hub.Publish([]DeviceState{st}, sum)
-		var m *HostMetrics
+		var m *scripts.HostMetrics
 		if out.err == nil {
 			m = &out.metrics
 		}
@@ -580,5 +590,16 @@ func (e *Engine) record(ctx context.Context, d store.Device, out pollOutcome) (i
 	return len(rows), nil
 }
 
-// errShuttingDown marks polls cut short by cancellation.
-var errShuttingDown = errors.New("shutting down")
+// stopScheduling reports whether a sweep must start no more polls: the
+// caller quit, or a Fatal error stopped scheduling.
+func stopScheduling(ctx context.Context, fatal <-chan struct{}) bool {
+	if ctx.Err() != nil {
+		return true
+	}
+	select {
+	case <-fatal:
+		return true
+	default:
+		return false
+	}
+}

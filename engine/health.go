@@ -36,6 +36,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rmmhq/rmm/engine/scripts"
 	"github.com/rmmhq/rmm/store"
 )
 
@@ -145,7 +146,7 @@ type HealthInput struct {
 	Weights    HealthWeights
 	// Metrics are the latest metrics with every volume; nil: the CPU,
 	// memory and lowest free disk % of State.
-	Metrics  *HostMetrics
+	Metrics  *scripts.HostMetrics
 	CPUSince time.Time       // since when CPU has been at or above warning
 	MemSince time.Time       // likewise memory
 	Polls    store.PollCount // polls in the last 24 h, and how many worked
@@ -412,9 +413,9 @@ func (e *Engine) Health(ctx context.Context, at time.Time) ([]DeviceHealth, erro
 			Facts: w.facts, At: at}
 		if in.Metrics == nil && d.HasMetrics {
 			if vols := disks[d.ID]; len(vols) > 0 {
-				m := &HostMetrics{CPUPct: d.CPUPct, MemPct: d.MemPct}
+				m := &scripts.HostMetrics{CPUPct: d.CPUPct, MemPct: d.MemPct}
 				for _, v := range vols {
-					m.Disks = append(m.Disks, DiskMetrics{Drive: v.Instance, FreePct: v.Value})
+					m.Disks = append(m.Disks, scripts.DiskMetrics{Drive: v.Instance, FreePct: v.Value})
 				}
 				in.Metrics = m
 			}

@@ -23,8 +23,20 @@ import (
 	"github.com/sourcegraph/conc/pool"
 
 	"github.com/rmmhq/rmm/engine/scripts"
+	"github.com/rmmhq/rmm/engine/winrm"
 	"github.com/rmmhq/rmm/store"
 )
+
+// Inventory categories, as the collectors (engine/scripts) name them.
+const (
+	InventoryHardware = scripts.InventoryHardware
+	InventorySoftware = scripts.InventorySoftware
+	InventorySecurity = scripts.InventorySecurity
+	InventoryNetwork  = scripts.InventoryNetwork
+)
+
+// InventoryCategories lists the categories in the order they are shown.
+func InventoryCategories() []string { return scripts.InventoryCategories() }
 
 // ErrUnknownDevice is wrapped when a request names a device the engine
 // does not have.
@@ -43,10 +55,10 @@ const inventoryTimeoutFactor = 4
 // ready to use.
 type inventoryState struct {
 	mu       sync.Mutex
-	scripts  map[string]*psScript // collectors by category, metrics variants by watched list
-	polls    map[int64]*pollMemo  // per device: what the last polls left for the next (inventory_metrics.go)
-	inflight map[invKey]*invCall  // collections running: a second caller waits for the first
-	restored bool                 // restoreFactsOnce ran
+	scripts  map[string]*winrm.Script // collectors by category, metrics variants by watched list
+	polls    map[int64]*pollMemo      // per device: what the last polls left for the next (inventory_metrics.go)
+	inflight map[invKey]*invCall      // collections running: a second caller waits for the first
+	restored bool                     // restoreFactsOnce ran
 }
 
 type invKey struct {
@@ -96,7 +108,7 @@ func checkCategories(cats []string) ([]string, error) {
 }
 
 // script returns the psScript of an embedded script by name, built once.
-func (s *inventoryState) script(name string) (*psScript, error) {
+func (s *inventoryState) script(name string) (*winrm.Script, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if sc, ok := s.scripts[name]; ok {
@@ -107,9 +119,9 @@ func (s *inventoryState) script(name string) (*psScript, error) {
 		return nil, err
 	}
 	if s.scripts == nil {
-		s.scripts = map[string]*psScript{}
+		s.scripts = map[string]*winrm.Script{}
 	}
-	ps := newPSScript(sc)
+	ps := winrm.NewScript(sc.Name, sc.Body)
 	s.scripts[name] = ps
 	return ps, nil
 }
@@ -251,9 +263,9 @@ func (e *Engine) collectFromHost(ctx context.Context, d store.Device, category s
 		return InventoryDoc{}, err
 	}
 	at := time.Now().UTC().Truncate(time.Millisecond) // as stored
-	v, norm, err := parseInventory(category, res.stdout)
+	v, norm, err := scripts.ParseInventory(category, res.Stdout)
 	if err != nil {
-		return InventoryDoc{}, &Error{Class: ClassDevice, Device: d.Hostname, Step: "parse inventory_" + category, Err: err}
+		return InventoryDoc{}, &winrm.Error{Class: winrm.ClassDevice, Device: d.Hostname, Step: "parse inventory_" + category, Err: err}
 	}
 	wctx := context.WithoutCancel(ctx) // a finished collection is kept even on quit
 	if err := e.db.PutInventory(wctx, store.Inventory{DeviceID: d.ID, Category: category, Data: norm, CollectedAt: at}); err != nil {
@@ -268,7 +280,7 @@ func (e *Engine) collectFromHost(ctx context.Context, d store.Device, category s
 			e.log.Warn("inventory facts not applied", "device", d.Hostname, "category", category, "err", err)
 		}
 	}
-	e.log.Debug("inventory collected", "device", d.Hostname, "category", category, "bytes", len(norm), "mode", res.mode)
+	e.log.Debug("inventory collected", "device", d.Hostname, "category", category, "bytes", len(norm), "mode", res.Mode)
 	return InventoryDoc{DeviceID: d.ID, Hostname: d.Hostname, Category: category, CollectedAt: at, Data: norm}, nil
 }
 
@@ -291,7 +303,7 @@ type factUpdate struct {
 func factsOf(v any, at time.Time) (factUpdate, bool) {
 	var f factUpdate
 	switch doc := v.(type) {
-	case *SecurityInventory:
+	case *scripts.SecurityInventory:
 		if def := doc.Defender.Value; doc.Defender.Unavailable == "" && def != nil {
 			f.defender, f.defenderEnabled, f.realTime = true, def.AntivirusEnabled, def.RealTimeProtection
 			f.signatures = def.SignatureLastUpdated.Time
@@ -307,7 +319,7 @@ func factsOf(v any, at time.Time) (factUpdate, bool) {
 		f.pendingReboot, f.pendingSince = &pending, doc.PendingReboot.Since.Time
 		f.lastUpdate = doc.LastUpdateInstalled.Time
 		return f, true
-	case *SoftwareInventory:
+	case *scripts.SoftwareInventory:
 		if doc.Services.Unavailable == "" {
 			f.services = make(map[string]string, len(doc.Services.Value))
 			for _, s := range doc.Services.Value {
@@ -516,9 +528,9 @@ func (e *Engine) CollectFleetInventory(ctx context.Context, categories []string,
 			}
 			res.Failed++
 			if err != nil {
-				res.Errors[ClassOf(err).String()]++
+				res.Errors[winrm.ClassOf(err).String()]++
 			} else {
-				res.Errors[ClassDevice.String()]++
+				res.Errors[winrm.ClassDevice.String()]++
 			}
 			return nil
 		})

@@ -31,12 +31,12 @@ import (
 	"context"
 	"errors"
 	"math"
-	"net"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/rmmhq/rmm/engine/scripts"
+	"github.com/rmmhq/rmm/engine/winrm"
 	"github.com/rmmhq/rmm/store"
 )
 
@@ -94,7 +94,7 @@ func (e *Engine) watchedServices(d store.Device) []string {
 
 // metricsScript is the metrics script for d: the embedded one, or, when d
 // has watched services, a copy asking for them (built once per list).
-func (e *Engine) metricsScript(_ Options, d store.Device) *psScript {
+func (e *Engine) metricsScript(_ Options, d store.Device) *winrm.Script {
 	watched := e.watchedServices(d)
 	if len(watched) == 0 {
 		return e.metrics
@@ -115,29 +115,12 @@ func (e *Engine) metricsScript(_ Options, d store.Device) *psScript {
 		quoted[i] = "'" + strings.ReplaceAll(w, "'", "''") + "'"
 	}
 	base.Body = strings.Replace(base.Body, watchedMarker, "$watched = @("+strings.Join(quoted, ",")+")", 1)
-	sc := newPSScript(base)
+	sc := winrm.NewScript(base.Name, base.Body)
 	if s.scripts == nil {
-		s.scripts = map[string]*psScript{}
+		s.scripts = map[string]*winrm.Script{}
 	}
 	s.scripts[key] = sc
 	return sc
-}
-
-// probeTCP measures a TCP connect to d's WinRM port.
-func probeTCP(ctx context.Context, d store.Device, timeout time.Duration) (time.Duration, error) {
-	u := endpointURL(d)
-	host := u[strings.Index(u, "//")+2:]
-	host = host[:strings.IndexByte(host, '/')]
-	dctx, cancel := context.WithTimeout(ctx, min(timeout, 5*time.Second))
-	defer cancel()
-	start := time.Now()
-	c, err := (&net.Dialer{KeepAlive: -1}).DialContext(dctx, "tcp", host)
-	took := time.Since(start)
-	if err != nil {
-		return took, err
-	}
-	_ = c.Close()
-	return took, nil
 }
 
 // latencyDue reports whether d's TCP connect time is due (every
@@ -149,7 +132,7 @@ func (e *Engine) latencyDue(id int64, at time.Time) bool {
 // observeMetrics writes the extended metrics of a poll that worked and
 // hands a pending reboot and the watched services to the alert rules
 // when they changed or are in breach. latency is 0 when not measured.
-func (e *Engine) observeMetrics(ctx context.Context, d store.Device, m *HostMetrics, latency time.Duration, at time.Time) {
+func (e *Engine) observeMetrics(ctx context.Context, d store.Device, m *scripts.HostMetrics, latency time.Duration, at time.Time) {
 	ctx = context.WithoutCancel(ctx) // a finished poll's findings are kept even on quit
 	v2 := m.PendingReboot != nil
 	pending := v2 && *m.PendingReboot
@@ -269,13 +252,14 @@ func (e *Engine) offlineGrace(d store.Device) (wasOnline, grace bool) {
 func (e *Engine) probeAfterFailure(ctx context.Context, o Options, d store.Device, pollErr error) {
 	ctx = context.WithoutCancel(ctx)
 	at := time.Now().UTC()
-	lat, tcpErr := probeTCP(ctx, d, o.Timeout)
+	t := e.target(d)
+	lat, tcpErr := e.winrm.DialTime(ctx, t, o.Timeout)
 	identErr := tcpErr
 	if tcpErr == nil {
 		ictx, cancel := context.WithTimeout(ctx, min(o.Timeout, 10*time.Second))
-		_, _, identErr = e.identify(ictx, endpointURL(d), "", "")
+		_, identErr = e.winrm.Identify(ictx, t, nil)
 		cancel()
-		var he *HTTPError
+		var he *winrm.HTTPError
 		if errors.As(identErr, &he) && he.Status == 401 {
 			identErr = nil // it answered: it wants credentials for Identify
 		}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/rmmhq/rmm/engine"
+	"github.com/rmmhq/rmm/engine/scripts"
 	"github.com/rmmhq/rmm/engine/winrmsim"
 	"github.com/rmmhq/rmm/schedule"
 	"github.com/rmmhq/rmm/store"
@@ -58,7 +59,7 @@ func TestEveryCollectorAnswersFromTheSimulatorConsistentWithTheOS(t *testing.T) 
 		if len(docs) != 4 {
 			t.Fatalf("%s: %d documents, want the 4 categories", h.Hostname, len(docs))
 		}
-		hw, err := engine.ParseHardware(docOf(t, docs, "hardware").Data)
+		hw, err := scripts.ParseHardware(docOf(t, docs, "hardware").Data)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -68,7 +69,7 @@ func TestEveryCollectorAnswersFromTheSimulatorConsistentWithTheOS(t *testing.T) 
 		if len(hw.NetworkAdapters.Value) == 0 || hw.NetworkAdapters.Value[0].MAC != h.MAC {
 			t.Errorf("%s hardware: adapters %+v, want the host's MAC %s", h.Hostname, hw.NetworkAdapters.Value, h.MAC)
 		}
-		sw, err := engine.ParseSoftware(docOf(t, docs, "software").Data)
+		sw, err := scripts.ParseSoftware(docOf(t, docs, "software").Data)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -81,14 +82,14 @@ func TestEveryCollectorAnswersFromTheSimulatorConsistentWithTheOS(t *testing.T) 
 		if n := len(sw.Services.Value); n < 100 {
 			t.Errorf("%s: %d services, want a realistic list (hundreds)", h.Hostname, n)
 		}
-		sec, err := engine.ParseSecurity(docOf(t, docs, "security").Data)
+		sec, err := scripts.ParseSecurity(docOf(t, docs, "security").Data)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if len(sec.Firewall.Value) != 3 {
 			t.Errorf("%s: firewall profiles %+v", h.Hostname, sec.Firewall.Value)
 		}
-		net, err := engine.ParseNetwork(docOf(t, docs, "network").Data)
+		net, err := scripts.ParseNetwork(docOf(t, docs, "network").Data)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -210,7 +211,7 @@ func TestSecurityFactsRaiseAlertsAndFleetRunsSkipFreshDevices(t *testing.T) {
 	stale := map[string]bool{}
 	for _, h := range fleet.Hosts() {
 		doc, _ := fleet.Inventory(h.Hostname, "security", time.Now())
-		sec, err := engine.ParseSecurity(doc)
+		sec, err := scripts.ParseSecurity(doc)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -270,7 +271,7 @@ func TestPollsStoreExtendedMetricsAndWatchedServicesAlert(t *testing.T) {
 	stopped := map[string]string{}
 	for _, h := range fleet.Hosts() {
 		doc, _ := fleet.Inventory(h.Hostname, "software", time.Now())
-		sw, err := engine.ParseSoftware(doc)
+		sw, err := scripts.ParseSoftware(doc)
 		if err != nil {
 			t.Fatal(err)
 		}

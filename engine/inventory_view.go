@@ -6,6 +6,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/rmmhq/rmm/engine/psjson"
+	"github.com/rmmhq/rmm/engine/scripts"
 )
 
 // InventorySection is one readable part of an inventory document, for
@@ -22,25 +25,25 @@ type InventorySection struct {
 
 // InventorySections turns a stored document of a category into sections.
 func InventorySections(category string, data []byte) ([]InventorySection, error) {
-	v, _, err := parseInventory(category, data)
+	v, _, err := scripts.ParseInventory(category, data)
 	if err != nil {
 		return nil, err
 	}
 	switch doc := v.(type) {
-	case *HardwareInventory:
+	case *scripts.HardwareInventory:
 		return hardwareSections(doc), nil
-	case *SoftwareInventory:
+	case *scripts.SoftwareInventory:
 		return softwareSections(doc), nil
-	case *SecurityInventory:
+	case *scripts.SecurityInventory:
 		return securitySections(doc), nil
-	case *NetworkInventory:
+	case *scripts.NetworkInventory:
 		return networkSections(doc), nil
 	}
 	return nil, fmt.Errorf("inventory: no view of %s", category)
 }
 
 // table builds a section from a Part's rows, or its note.
-func invTable[T any](title string, p Part[List[T]], header []string, row func(T) []string) InventorySection {
+func invTable[T any](title string, p scripts.Part[psjson.List[T]], header []string, row func(T) []string) InventorySection {
 	s := InventorySection{Title: title}
 	switch {
 	case p.Unavailable != "":
@@ -63,14 +66,14 @@ func invGiB(b int64) string {
 	return strconv.FormatFloat(float64(b)/(1<<30), 'f', 1, 64) + " GiB"
 }
 
-func invDay(t PSDate) string {
+func invDay(t psjson.PSDate) string {
 	if t.IsZero() {
 		return "-"
 	}
 	return t.UTC().Format("2006-01-02")
 }
 
-func invStamp(t PSDate) string {
+func invStamp(t psjson.PSDate) string {
 	if t.IsZero() {
 		return "-"
 	}
@@ -93,7 +96,7 @@ func invDash(s string) string {
 
 var driveTypes = map[int]string{2: "removable", 3: "fixed", 4: "network", 5: "optical", 6: "ram disk"}
 
-func hardwareSections(h *HardwareInventory) []InventorySection {
+func hardwareSections(h *scripts.HardwareInventory) []InventorySection {
 	sys := InventorySection{Title: "System", Fields: [][2]string{
 		{"Manufacturer", invDash(h.System.Manufacturer)}, {"Model", invDash(h.System.Model)},
 		{"Domain", invDash(h.System.Domain)}, {"Memory", invGiB(h.System.TotalMemoryBytes)},
@@ -112,33 +115,33 @@ func hardwareSections(h *HardwareInventory) []InventorySection {
 	}
 	return []InventorySection{
 		sys,
-		invTable("Processors", h.Processors, []string{"NAME", "CORES", "LOGICAL", "MHZ"}, func(p Processor) []string {
+		invTable("Processors", h.Processors, []string{"NAME", "CORES", "LOGICAL", "MHZ"}, func(p scripts.Processor) []string {
 			return []string{p.Name, strconv.Itoa(p.Cores), strconv.Itoa(p.LogicalProcessors), strconv.Itoa(p.MaxClockMHz)}
 		}),
-		invTable("Memory modules", h.Memory, []string{"SLOT", "SIZE", "MHZ", "MAKER", "PART"}, func(m MemoryModule) []string {
+		invTable("Memory modules", h.Memory, []string{"SLOT", "SIZE", "MHZ", "MAKER", "PART"}, func(m scripts.MemoryModule) []string {
 			return []string{invDash(m.Locator), invGiB(m.CapacityBytes), invDash(invItoa(m.SpeedMHz)), invDash(m.Manufacturer), invDash(m.PartNumber)}
 		}),
-		invTable("Disk drives", h.Disks, []string{"#", "MODEL", "SIZE", "INTERFACE", "SERIAL"}, func(d DiskDrive) []string {
+		invTable("Disk drives", h.Disks, []string{"#", "MODEL", "SIZE", "INTERFACE", "SERIAL"}, func(d scripts.DiskDrive) []string {
 			return []string{strconv.Itoa(d.Index), d.Model, invGiB(d.SizeBytes), invDash(d.Interface), invDash(d.SerialNumber)}
 		}),
-		invTable("Volumes", h.Volumes, []string{"DRIVE", "TYPE", "FS", "SIZE", "FREE", "LABEL"}, func(v Volume) []string {
+		invTable("Volumes", h.Volumes, []string{"DRIVE", "TYPE", "FS", "SIZE", "FREE", "LABEL"}, func(v scripts.Volume) []string {
 			return []string{v.Drive, invDash(driveTypes[v.DriveType]), invDash(v.FileSystem), invGiB(v.SizeBytes), invGiB(v.FreeBytes), invDash(v.Label)}
 		}),
-		invTable("Video", h.Video, []string{"NAME", "DRIVER", "RESOLUTION"}, func(v VideoController) []string {
+		invTable("Video", h.Video, []string{"NAME", "DRIVER", "RESOLUTION"}, func(v scripts.VideoController) []string {
 			res := "-"
 			if v.Horizontal > 0 {
 				res = fmt.Sprintf("%dx%d", v.Horizontal, v.Vertical)
 			}
 			return []string{v.Name, invDash(v.DriverVersion), res}
 		}),
-		invTable("Network adapters", h.NetworkAdapters, []string{"NAME", "CONNECTION", "MAC", "SPEED", "ENABLED"}, func(n NetworkAdapter) []string {
+		invTable("Network adapters", h.NetworkAdapters, []string{"NAME", "CONNECTION", "MAC", "SPEED", "ENABLED"}, func(n scripts.NetworkAdapter) []string {
 			speed := "-"
 			if n.SpeedBPS > 0 {
 				speed = strconv.FormatInt(n.SpeedBPS/1_000_000, 10) + " Mb/s"
 			}
 			return []string{n.Name, invDash(n.ConnectionID), invDash(n.MAC), speed, invYesNo(n.Enabled)}
 		}),
-		invTable("Battery", h.Battery, []string{"NAME", "CHARGE", "STATUS"}, func(b Battery) []string {
+		invTable("Battery", h.Battery, []string{"NAME", "CHARGE", "STATUS"}, func(b scripts.Battery) []string {
 			status := map[int]string{1: "discharging", 2: "on AC"}[b.Status]
 			return []string{b.Name, strconv.Itoa(b.ChargePct) + "%", invDash(status)}
 		}),
@@ -152,7 +155,7 @@ func invItoa(n int) string {
 	return strconv.Itoa(n)
 }
 
-func softwareSections(s *SoftwareInventory) []InventorySection {
+func softwareSections(s *scripts.SoftwareInventory) []InventorySection {
 	build := s.OS.Build
 	if s.OS.UBR > 0 {
 		build += "." + strconv.Itoa(s.OS.UBR)
@@ -165,18 +168,18 @@ func softwareSections(s *SoftwareInventory) []InventorySection {
 	apps := s.Applications
 	if apps.Unavailable == "" {
 		sorted := slices.Clone(apps.Value)
-		slices.SortFunc(sorted, func(a, b Application) int {
+		slices.SortFunc(sorted, func(a, b scripts.Application) int {
 			return strings.Compare(strings.ToLower(string(a.Name)), strings.ToLower(string(b.Name)))
 		})
 		apps.Value = sorted
 	}
-	appSec := invTable("Installed applications", apps, []string{"NAME", "VERSION", "PUBLISHER", "ARCH"}, func(a Application) []string {
+	appSec := invTable("Installed applications", apps, []string{"NAME", "VERSION", "PUBLISHER", "ARCH"}, func(a scripts.Application) []string {
 		return []string{string(a.Name), invDash(string(a.Version)), invDash(string(a.Publisher)), a.Arch}
 	})
 	if n := len(apps.Value); n > 0 {
 		appSec.Title += " (" + strconv.Itoa(n) + ")"
 	}
-	svcSec := invTable("Services", s.Services, []string{"NAME", "STATE", "START", "DISPLAY NAME"}, func(v Service) []string {
+	svcSec := invTable("Services", s.Services, []string{"NAME", "STATE", "START", "DISPLAY NAME"}, func(v scripts.Service) []string {
 		return []string{v.Name, v.State, v.StartType, v.DisplayName}
 	})
 	if n := len(s.Services.Value); n > 0 {
@@ -190,12 +193,12 @@ func softwareSections(s *SoftwareInventory) []InventorySection {
 	}
 	return []InventorySection{
 		osSec,
-		invTable("Hotfixes", s.Hotfixes, []string{"ID", "DESCRIPTION", "INSTALLED"}, func(h Hotfix) []string {
+		invTable("Hotfixes", s.Hotfixes, []string{"ID", "DESCRIPTION", "INSTALLED"}, func(h scripts.Hotfix) []string {
 			return []string{h.ID, invDash(h.Description), invDay(h.InstalledOn)}
 		}),
 		appSec,
 		svcSec,
-		invTable("Startup commands", s.Startup, []string{"NAME", "COMMAND", "USER"}, func(v StartupItem) []string {
+		invTable("Startup commands", s.Startup, []string{"NAME", "COMMAND", "USER"}, func(v scripts.StartupItem) []string {
 			return []string{v.Name, v.Command, invDash(v.User)}
 		}),
 	}
@@ -205,7 +208,7 @@ var bitlockerProtection = map[int]string{0: "off", 1: "on", 2: "unknown"}
 var bitlockerStatus = map[int]string{0: "decrypted", 1: "encrypted", 2: "encrypting", 3: "decrypting", 4: "encryption paused", 5: "decryption paused"}
 var principalSources = map[int]string{1: "local", 2: "Active Directory", 3: "Entra ID", 4: "Microsoft account"}
 
-func securitySections(s *SecurityInventory) []InventorySection {
+func securitySections(s *scripts.SecurityInventory) []InventorySection {
 	def := InventorySection{Title: "Microsoft Defender"}
 	switch d := s.Defender.Value; {
 	case s.Defender.Unavailable != "":
@@ -241,14 +244,14 @@ func securitySections(s *SecurityInventory) []InventorySection {
 	}
 	return []InventorySection{
 		def,
-		invTable("Firewall profiles", s.Firewall, []string{"PROFILE", "ENABLED"}, func(p FirewallProfile) []string {
+		invTable("Firewall profiles", s.Firewall, []string{"PROFILE", "ENABLED"}, func(p scripts.FirewallProfile) []string {
 			return []string{p.Name, map[int]string{0: "no", 1: "yes", 2: "not configured"}[p.Enabled]}
 		}),
-		invTable("BitLocker", s.BitLocker, []string{"VOLUME", "PROTECTION", "STATUS", "ENCRYPTED"}, func(b BitLockerVolume) []string {
+		invTable("BitLocker", s.BitLocker, []string{"VOLUME", "PROTECTION", "STATUS", "ENCRYPTED"}, func(b scripts.BitLockerVolume) []string {
 			return []string{b.MountPoint, invDash(bitlockerProtection[b.ProtectionStatus]), invDash(bitlockerStatus[b.VolumeStatus]), strconv.Itoa(b.EncryptionPct) + "%"}
 		}),
 		tpm,
-		invTable("Local Administrators", s.Administrators, []string{"MEMBER", "CLASS", "SOURCE"}, func(m GroupMember) []string {
+		invTable("Local Administrators", s.Administrators, []string{"MEMBER", "CLASS", "SOURCE"}, func(m scripts.GroupMember) []string {
 			return []string{m.Name, invDash(m.Class), invDash(principalSources[m.Source])}
 		}),
 		reboot,
@@ -264,22 +267,22 @@ func invOnOff(b bool) string {
 
 var shareTypes = map[int]string{0: "disk", 1: "printer", 2: "device", 3: "IPC"}
 
-func networkSections(n *NetworkInventory) []InventorySection {
+func networkSections(n *scripts.NetworkInventory) []InventorySection {
 	return []InventorySection{
-		invTable("Adapters", n.Adapters, []string{"ADAPTER", "IPV4", "GATEWAY", "DNS", "DHCP"}, func(a IPAdapter) []string {
+		invTable("Adapters", n.Adapters, []string{"ADAPTER", "IPV4", "GATEWAY", "DNS", "DHCP"}, func(a scripts.IPAdapter) []string {
 			return []string{a.Description, invDash(strings.Join(a.IPv4, ", ")), invDash(strings.Join(a.Gateways, ", ")),
 				invDash(strings.Join(a.DNSServers, ", ")), invYesNo(a.DHCP)}
 		}),
-		invTable("IPv6", n.Adapters, []string{"ADAPTER", "IPV6"}, func(a IPAdapter) []string {
+		invTable("IPv6", n.Adapters, []string{"ADAPTER", "IPV6"}, func(a scripts.IPAdapter) []string {
 			return []string{a.Description, invDash(strings.Join(a.IPv6, ", "))}
 		}),
-		invTable("Routes (IPv4)", n.Routes, []string{"DESTINATION", "NEXT HOP", "IF", "METRIC"}, func(r Route) []string {
+		invTable("Routes (IPv4)", n.Routes, []string{"DESTINATION", "NEXT HOP", "IF", "METRIC"}, func(r scripts.Route) []string {
 			return []string{r.Destination, r.NextHop, strconv.Itoa(r.Interface), strconv.Itoa(r.Metric)}
 		}),
-		invTable("SMB shares", n.Shares, []string{"NAME", "TYPE", "PATH", "DESCRIPTION"}, func(s Share) []string {
+		invTable("SMB shares", n.Shares, []string{"NAME", "TYPE", "PATH", "DESCRIPTION"}, func(s scripts.Share) []string {
 			return []string{s.Name, invDash(shareTypes[s.Type]), invDash(s.Path), invDash(s.Description)}
 		}),
-		invTable("Listening TCP ports", n.Listening, []string{"ADDRESS", "PORT", "PID"}, func(p ListeningPort) []string {
+		invTable("Listening TCP ports", n.Listening, []string{"ADDRESS", "PORT", "PID"}, func(p scripts.ListeningPort) []string {
 			return []string{p.Address, strconv.Itoa(p.Port), strconv.Itoa(p.PID)}
 		}),
 	}

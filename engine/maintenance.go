@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/rmmhq/rmm/engine/winrm"
 	"github.com/rmmhq/rmm/store"
 )
 
@@ -70,7 +71,7 @@ func (r MaintainDB) exec(ctx context.Context, e *Engine, _ Identity) (any, error
 	res.Maintain = m
 	if err != nil {
 		if errors.Is(err, store.ErrCorrupt) {
-			e.setFatal(&Error{Class: ClassFatal, Step: "integrity check", Err: err})
+			e.setFatal(&winrm.Error{Class: winrm.ClassFatal, Step: "integrity check", Err: err})
 		}
 		return res, fmt.Errorf("maintain: %w", err)
 	}

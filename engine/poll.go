@@ -1,68 +1,31 @@
 package engine
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"net"
-	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
+	"github.com/rmmhq/rmm/engine/scripts"
+	"github.com/rmmhq/rmm/engine/winrm"
 	"github.com/rmmhq/rmm/store"
 )
 
 // pollOutcome is what one poll of one device found.
 type pollOutcome struct {
 	status    Status
-	metrics   HostMetrics
-	err       error // classed *Error when the poll failed
+	metrics   scripts.HostMetrics
+	err       error // classed *winrm.Error when the poll failed
 	at        time.Time
 	mode      string // ModeWarm or ModeCold; "" when no script ran
 	cancelled bool   // cut short by shutdown: nothing was learnt, record nothing
 }
 
-// address returns where the device is reached: its IP when known, else
-// its FQDN, else its hostname.
-func address(d store.Device) string {
-	switch {
-	case d.IP != "":
-		return d.IP
-	case d.FQDN != "":
-		return d.FQDN
-	}
-	return d.Hostname
-}
-
-func endpointURL(d store.Device) string {
-	scheme := "https"
-	if d.Transport == "http" {
-		scheme = "http"
-	}
-	port := d.Port
-	if port == 0 {
-		port = 5986
-		if scheme == "http" {
-			port = 5985
-		}
-	}
-	u := url.URL{Scheme: scheme, Host: net.JoinHostPort(address(d), strconv.Itoa(port)), Path: "/wsman"}
-	return u.String()
-}
-
-// PoolStats returns the session pool's counters (shell counters all zero
-// when the pool is off) and the HTTP connection counters.
-func (e *Engine) PoolStats() PoolStats {
-	var ps PoolStats
-	if e.pool != nil {
-		ps = e.pool.Stats()
-	}
-	cs := e.transports().connStats()
-	ps.ConnsDialed, ps.ConnsReused, ps.ConnsStale, ps.ConnsIdle = cs.Dialed, cs.Reused, cs.Stale, cs.Idle
-	return ps
-}
+// PoolStats returns the WinRM client's counters: the session pool's
+// (shell counters all zero when the pool is off) and the HTTP
+// connections'.
+func (e *Engine) PoolStats() PoolStats { return e.winrm.Stats() }
 
 // CacheStats returns the device status cache's counters.
 func (e *Engine) CacheStats() CacheStats { return e.status.Stats() }
@@ -116,13 +79,13 @@ func (e *Engine) pollDevice(ctx context.Context, o Options, d store.Device) poll
 	var err error
 	var mode string
 	for attempt := 0; ; attempt++ {
-		var m HostMetrics
+		var m scripts.HostMetrics
 		m, mode, err = e.runMetrics(ctx, o, d)
 		if err == nil {
 			log.Debug("poll ok", "device", d.Hostname, "cpu_pct", m.CPUPct, "mem_pct", m.MemPct, "attempts", attempt+1, "mode", mode)
 			var lat time.Duration // availability: the TCP connect time, sampled (inventory_metrics.go)
 			if e.latencyDue(d.ID, time.Now()) {
-				if l, perr := probeTCP(ctx, d, o.Timeout); perr == nil {
+				if l, perr := e.winrm.DialTime(ctx, e.target(d), o.Timeout); perr == nil {
 					lat = max(l, time.Microsecond)
 				}
 			}
@@ -133,10 +96,10 @@ func (e *Engine) pollDevice(ctx context.Context, o Options, d store.Device) poll
 		if shuttingDown(ctx, err) {
 			return pollOutcome{cancelled: true, err: err, at: time.Now().UTC()}
 		}
-		if ClassOf(err) != ClassTransient || attempt >= o.Retries {
+		if winrm.ClassOf(err) != winrm.ClassTransient || attempt >= o.Retries {
 			break
 		}
-		wait := Backoff(attempt, 250*time.Millisecond, 5*time.Second)
+		wait := winrm.Backoff(attempt, 250*time.Millisecond, 5*time.Second)
 		log.Debug("poll retry", "device", d.Hostname, "attempt", attempt+1, "wait", wait, "err", err)
 		t := time.NewTimer(wait)
 		select {
@@ -147,8 +110,8 @@ func (e *Engine) pollDevice(ctx context.Context, o Options, d store.Device) poll
 		}
 	}
 	out := pollOutcome{err: err, at: time.Now().UTC(), mode: mode}
-	switch ClassOf(err) {
-	case ClassConfiguration:
+	switch winrm.ClassOf(err) {
+	case winrm.ClassConfiguration:
 		// The host answered, but rmm is set up wrong for it: its status is
 		// not known, and an admin must act. No retry storm.
 		out.status = StatusUnknown
@@ -162,7 +125,7 @@ func (e *Engine) pollDevice(ctx context.Context, o Options, d store.Device) poll
 		if grace {
 			out.status = StatusOnline
 		}
-		log.Info("poll failed", "device", d.Hostname, "class", ClassOf(err).String(), "err", err, "status", string(out.status))
+		log.Info("poll failed", "device", d.Hostname, "class", winrm.ClassOf(err).String(), "err", err, "status", string(out.status))
 		if wasOnline {
 			e.probeAfterFailure(ctx, o, d, err)
 		}
@@ -174,87 +137,52 @@ func (e *Engine) pollDevice(ctx context.Context, o Options, d store.Device) poll
 // the engine closing, as opposed to the request's own deadline, which is
 // a finding about the device.
 func shuttingDown(ctx context.Context, err error) bool {
-	return ctx.Err() != nil || errors.Is(err, errPoolClosed)
+	return ctx.Err() != nil || errors.Is(err, winrm.ErrClosed)
 }
 
 // runMetrics runs the metrics script once, within the WinRM timeout, and
 // returns the mode it ran in.
-func (e *Engine) runMetrics(ctx context.Context, o Options, d store.Device) (HostMetrics, string, error) {
+func (e *Engine) runMetrics(ctx context.Context, o Options, d store.Device) (scripts.HostMetrics, string, error) {
 	res, err := e.runScript(ctx, o, d, e.metricsScript(o, d), o.Timeout, "run metrics")
 	if err != nil {
-		return HostMetrics{}, res.mode, err
+		return scripts.HostMetrics{}, res.Mode, err
 	}
-	m, err := ParseMetrics(res.stdout)
+	m, err := scripts.ParseMetrics(res.Stdout)
 	if err != nil {
-		return HostMetrics{}, res.mode, &Error{Class: ClassDevice, Device: d.Hostname, Step: "parse metrics", Err: err}
+		return scripts.HostMetrics{}, res.Mode, &winrm.Error{Class: winrm.ClassDevice, Device: d.Hostname, Step: "parse metrics", Err: err}
 	}
-	return m, res.mode, nil
+	return m, res.Mode, nil
 }
 
 // runScript runs one script on d within timeout, through the session pool
 // (or a new shell when the pool is off). A non-zero exit is a Device-class
 // error carrying the script's error records; step names what ran.
-func (e *Engine) runScript(ctx context.Context, o Options, d store.Device, sc *psScript, timeout time.Duration, step string) (scriptResult, error) {
+func (e *Engine) runScript(ctx context.Context, o Options, d store.Device, sc *winrm.Script, timeout time.Duration, step string) (winrm.Result, error) {
 	res, err := e.runScriptRaw(ctx, o, d, sc, timeout)
 	if err != nil {
 		return res, err
 	}
-	if res.exit != 0 {
-		msg := strings.TrimSpace(strings.Join(res.errors, "\n"))
+	if res.Exit != 0 {
+		msg := strings.TrimSpace(strings.Join(res.Errors, "\n"))
 		if msg == "" {
 			msg = "no error text"
 		}
-		return res, &Error{Class: ClassDevice, Device: d.Hostname, Step: step,
-			Err: fmt.Errorf("exit code %d: %s", res.exit, msg)}
+		return res, &winrm.Error{Class: winrm.ClassDevice, Device: d.Hostname, Step: step,
+			Err: fmt.Errorf("exit code %d: %s", res.Exit, msg)}
 	}
 	return res, nil
 }
 
-// runScriptRaw runs one script on d within timeout, through the session
-// pool (or a new shell when the pool is off or the transport needs one),
-// and returns what it printed and its exit code, whatever the code.
-func (e *Engine) runScriptRaw(ctx context.Context, o Options, d store.Device, sc *psScript, timeout time.Duration) (scriptResult, error) {
+// runScriptRaw runs one script on d within timeout, as the credential
+// the device resolves to, through the WinRM client (the session pool and
+// its resident loop where it can), and returns what it printed and its
+// exit code, whatever the code.
+func (e *Engine) runScriptRaw(ctx context.Context, o Options, d store.Device, sc *winrm.Script, timeout time.Duration) (winrm.Result, error) {
 	rctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	cred, err := e.credentialFor(rctx, o, d)
 	if err != nil {
-		return scriptResult{}, err
+		return winrm.Result{}, err
 	}
-	dt, err := e.transportFor(rctx, d)
-	if err != nil {
-		return scriptResult{}, err
-	}
-	var res scriptResult
-	if e.pool != nil && dt.pooled() {
-		res, err = e.pool.run(rctx, e.pooledTarget(d, dt, cred), sc)
-	} else {
-		res, err = e.runUnpooled(rctx, o, d, cred, sc)
-	}
-	return res, err
-}
-
-// runUnpooled runs a script the way rmm did before the session pool: a
-// new shell and a new powershell.exe per poll through masterzen/winrm
-// (Create, Command, Receive, Signal, Delete). It is kept for the
-// benchmark's comparison (Options.Unpooled), and it is how NTLM and
-// Kerberos devices are polled (masterzen's transports; see winrmClient).
-func (e *Engine) runUnpooled(ctx context.Context, o Options, d store.Device, cred Credential, sc *psScript) (scriptResult, error) {
-	dt, err := e.transportFor(ctx, d)
-	if err != nil {
-		return scriptResult{mode: ModeCold}, err
-	}
-	client, err := e.winrmClient(ctx, o, d, dt, cred)
-	if err != nil {
-		return scriptResult{mode: ModeCold}, err
-	}
-	var out, errb bytes.Buffer
-	code, err := client.RunWithContext(ctx, sc.command, &out, &errb)
-	if err != nil {
-		return scriptResult{mode: ModeCold}, &Error{Class: ClassOf(err), Device: d.Hostname, Step: "run " + sc.name, Err: err}
-	}
-	res := scriptResult{stdout: out.Bytes(), exit: code, mode: ModeCold}
-	if st, derr := DecodeStderr(errb.String()); derr == nil {
-		res.errors = st.Errors
-	}
-	return res, nil
+	return e.winrm.Run(rctx, e.target(d), cred, sc)
 }

@@ -9,7 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/masterzen/winrm"
+	mz "github.com/masterzen/winrm"
+	"github.com/rmmhq/rmm/engine/winrm"
 
 	"github.com/rmmhq/rmm/engine"
 	"github.com/rmmhq/rmm/engine/winrmsim"
@@ -343,7 +344,7 @@ func TestEachErrorClassFromARealSimulatorFault(t *testing.T) {
 	}
 	// Another tool holds the host's whole shell quota.
 	quota := hosts[4]
-	client, err := winrm.NewClient(winrm.NewEndpoint(quota.IP, quota.Port, false, false, nil, nil, nil, 5*time.Second), winrmsim.DefaultUser, winrmsim.DefaultPassword)
+	client, err := mz.NewClient(mz.NewEndpoint(quota.IP, quota.Port, false, false, nil, nil, nil, 5*time.Second), winrmsim.DefaultUser, winrmsim.DefaultPassword)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -405,8 +406,8 @@ func TestAFailingDatabaseIsFatalAndStopsScheduling(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err := eng.Sweep(context.Background())
-	if err == nil || engine.ClassOf(err) != engine.ClassFatal {
-		t.Fatalf("a sweep over a closed database: err = %v (class %s), want fatal", err, engine.ClassOf(err))
+	if err == nil || winrm.ClassOf(err) != winrm.ClassFatal {
+		t.Fatalf("a sweep over a closed database: err = %v (class %s), want fatal", err, winrm.ClassOf(err))
 	}
 	if !errors.Is(eng.Fatal(), err) && eng.Fatal() == nil {
 		t.Fatalf("Fatal() = %v", eng.Fatal())
@@ -414,7 +415,7 @@ func TestAFailingDatabaseIsFatalAndStopsScheduling(t *testing.T) {
 	// Run refuses to schedule and returns the fatal error.
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := eng.Run(ctx); engine.ClassOf(err) != engine.ClassFatal {
+	if err := eng.Run(ctx); winrm.ClassOf(err) != winrm.ClassFatal {
 		t.Fatalf("Run = %v, want the fatal error", err)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/rmmhq/rmm/engine/winrm"
 	"github.com/rmmhq/rmm/store"
 )
 
@@ -132,6 +133,6 @@ func (e *Engine) audit(ctx context.Context, id Identity, r Request, result strin
 		Action: r.Action(), Targets: r.Targets(), Result: result, Details: details,
 	})
 	if err != nil {
-		e.setFatal(&Error{Class: ClassFatal, Step: "write audit row", Err: err})
+		e.setFatal(&winrm.Error{Class: winrm.ClassFatal, Step: "write audit row", Err: err})
 	}
 }

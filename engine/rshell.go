@@ -8,18 +8,18 @@ import (
 	"fmt"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
-	"github.com/rmmhq/rmm/engine/scripts"
+	"github.com/rmmhq/rmm/engine/winrm"
 	"github.com/rmmhq/rmm/store"
 )
 
 // Interactive remote PowerShell (the console's PowerShell pane). Each open
-// session is a dedicated WinRM shell on the host with the resident
-// PowerShell loop of psloop.go running in it: the same Create, Command,
-// Send and Receive as a warm poll, but a shell of its own, never shared
-// with polling and not counted against the pool's shells of the host.
+// session is a winrm.Session: a dedicated WinRM shell on the host with the
+// resident PowerShell loop running in it, the same Create, Command, Send
+// and Receive as a warm poll, but a shell of its own, never shared with
+// polling and not counted against the pool's shells of the host. This
+// file keeps the sessions' owners, idle timers and interrupts.
 // Each line the user types is one loop request, so it runs in a fresh
 // runspace: variables, functions and the current directory do not carry
 // over from one line to the next (the loop's design; see loop.ps1).
@@ -31,11 +31,10 @@ import (
 
 // Remote shell limits.
 const (
-	DefaultShellIdle    = 10 * time.Minute // a session with no line for this long is closed
-	MaxShellsPerHost    = 3                // interactive sessions on one host at once (Windows allows 30 shells per user)
-	maxShells           = 100              // interactive sessions in one engine
-	shellLineMax        = time.Hour        // one line runs at most this long
-	shellCleanupTimeout = 5 * time.Second  // bound of the Signal and Delete that end a shell
+	DefaultShellIdle = 10 * time.Minute // a session with no line for this long is closed
+	MaxShellsPerHost = 3                // interactive sessions on one host at once (Windows allows 30 shells per user)
+	maxShells        = 100              // interactive sessions in one engine
+	shellLineMax     = time.Hour        // one line runs at most this long
 )
 
 // ErrShellInterrupted is the error of a line stopped by ShellInterrupt (or
@@ -71,29 +70,25 @@ type shellBook struct {
 	sessions map[string]*rshell
 	closed   bool
 	idle     time.Duration  // 0: DefaultShellIdle (tests shorten it)
-	running  sync.WaitGroup // lines running and shells being deleted
-	seq      atomic.Uint64  // loop request ids
+	running  sync.WaitGroup // lines running and sessions being closed
 }
 
-// rshell is one session. Its fields after host are guarded by the book's
-// mu; sh is used only by the line holding busy, or by whoever removed the
-// session from the book while it was not busy.
+// rshell is one session. Its fields after sess are guarded by the book's
+// mu.
 type rshell struct {
 	id       string
 	owner    Identity
 	deviceID int64
 	host     string
 	opened   time.Time
-	ep       *endpoint // the host's listener with the session's credential
+	sess     *winrm.Session // the shell on the host
 
-	sh          *pooledShell // nil until the next line creates one
-	cold        bool         // the loop cannot start on this host: one powershell.exe per line
 	busy        bool
 	cancel      context.CancelFunc // the running line's
 	running     int64              // the running line's ShellRun.Seq
 	interrupted bool
 	stopBefore  int64 // lines numbered up to this were interrupted (ShellInterrupt.Seq)
-	gone        bool  // removed from the book: the line that ends deletes the shell
+	gone        bool  // removed from the book
 	lastUsed    time.Time
 	timer       *time.Timer // idle expiry
 }
@@ -137,7 +132,7 @@ func (e *Engine) openShell(ctx context.Context, id Identity, deviceID int64, hos
 	switch {
 	case b.closed:
 		b.mu.Unlock()
-		return ShellInfo{}, fmt.Errorf("open shell on %s: %w", d.Hostname, errPoolClosed)
+		return ShellInfo{}, fmt.Errorf("open shell on %s: %w", d.Hostname, winrm.ErrClosed)
 	case len(b.sessions) >= maxShells:
 		b.mu.Unlock()
 		return ShellInfo{}, fmt.Errorf("open shell on %s: %d remote shells are open, the most one engine keeps", d.Hostname, maxShells)
@@ -162,37 +157,18 @@ func (e *Engine) openShell(ctx context.Context, id Identity, deviceID int64, hos
 	}
 	// The device's transport policy applies as to polling: TLS verified
 	// with its CA bundle, Basic over plain HTTP refused unless allowed.
-	dt, err := e.transportFor(cctx, d)
+	// The shell and its loop start now, so an unreachable host says so at
+	// once and the first line is warm.
+	sess, err := e.winrm.OpenSession(cctx, e.target(d), cred)
 	if err != nil {
 		return ShellInfo{}, err
 	}
-	if !dt.pooled() {
-		return ShellInfo{}, &Error{Class: ClassConfiguration, Device: d.Hostname, Step: "open shell",
-			Err: fmt.Errorf("the PowerShell pane needs Basic authentication; this device uses %s, which rmm runs one command per shell through masterzen/winrm", d.Auth)}
-	}
-	t := e.pooledTarget(d, dt, cred)
-	client := t.client
-	if client == nil {
-		client = e.http
-	}
-	var bufs *sync.Pool
-	if e.pool != nil {
-		bufs = &e.pool.bufs
-	}
-	s := &rshell{
-		id: newShellID(d.Hostname), owner: id, deviceID: d.ID, host: d.Hostname, opened: time.Now().UTC(),
-		ep: newEndpoint(client, bufs, t.url, t.user, t.password),
-	}
-	// The shell and its loop start now, so an unreachable host says so
-	// at once and the first line is warm.
-	if s.sh, err = b.startShell(cctx, s); err != nil {
-		return ShellInfo{}, classed(d.Hostname, err)
-	}
+	s := &rshell{id: newShellID(d.Hostname), owner: id, deviceID: d.ID, host: d.Hostname, opened: time.Now().UTC(), sess: sess}
 	b.mu.Lock()
 	if b.closed {
 		b.mu.Unlock()
-		b.deleteShell(s.sh)
-		return ShellInfo{}, fmt.Errorf("open shell on %s: %w", d.Hostname, errPoolClosed)
+		sess.Close()
+		return ShellInfo{}, fmt.Errorf("open shell on %s: %w", d.Hostname, winrm.ErrClosed)
 	}
 	if b.sessions == nil {
 		b.sessions = make(map[string]*rshell)
@@ -229,43 +205,6 @@ func (e *Engine) shellDevice(id int64, host string) (store.Device, error) {
 	return store.Device{}, fmt.Errorf("open shell: device %q not found", host)
 }
 
-// startShell creates a WinRM shell on the session's host and starts the
-// resident loop in it (unless the host cannot run it).
-func (b *shellBook) startShell(ctx context.Context, s *rshell) (*pooledShell, error) {
-	shellID, err := s.ep.createShell(ctx)
-	if err != nil {
-		return nil, failed("create shell", err)
-	}
-	now := time.Now()
-	sh := &pooledShell{ep: s.ep, shellID: shellID, created: now, lastUsed: now}
-	b.mu.Lock()
-	cold := s.cold
-	b.mu.Unlock()
-	if cold {
-		return sh, nil
-	}
-	cmd, err := loopCommand()
-	if err == nil {
-		err = sh.startLoop(ctx, cmd)
-	}
-	if err != nil {
-		b.deleteShell(sh)
-		return nil, err
-	}
-	return sh, nil
-}
-
-// deleteShell ends what runs in a shell and deletes it, bounded by
-// shellCleanupTimeout whatever the caller's context.
-func (b *shellBook) deleteShell(sh *pooledShell) {
-	ctx, cancel := context.WithTimeout(context.Background(), shellCleanupTimeout)
-	defer cancel()
-	if w := sh.running; w != nil {
-		_ = sh.ep.signalTerminate(ctx, sh.shellID, w.commandID)
-	}
-	_ = sh.ep.deleteShell(ctx, sh.shellID) // a shell the host forgot is gone anyway
-}
-
 // session returns the caller's session.
 func (b *shellBook) sessionLocked(sessionID string, id Identity) (*rshell, error) {
 	s, ok := b.sessions[sessionID]
@@ -297,87 +236,30 @@ func (e *Engine) shellRun(ctx context.Context, id Identity, sessionID, line stri
 	defer cancel()
 	s.busy, s.cancel, s.running, s.interrupted = true, cancel, seq, false
 	s.timer.Stop()
-	sh := s.sh
-	s.sh = nil
 	b.running.Add(1)
 	b.mu.Unlock()
+	defer b.running.Done()
 
+	// Interrupted, failed or closed meanwhile, the session terminates what
+	// runs and deletes the shell; the next line starts a new one.
 	start := time.Now()
-	sh, res, err := b.runLine(rctx, s, sh, line)
+	res, err := s.sess.Run(rctx, winrm.NewScript("shell", line))
 
 	b.mu.Lock()
 	interrupted := s.interrupted
 	s.busy, s.cancel = false, nil
-	gone := s.gone
-	if err == nil && !gone {
-		s.sh = sh // kept for the next line
-		sh = nil
-	}
 	s.lastUsed = time.Now()
-	if !gone {
+	if !s.gone {
 		s.timer.Reset(b.idleTime())
 	}
 	b.mu.Unlock()
-	if sh != nil {
-		// Interrupted, failed or closed meanwhile: terminate what runs and
-		// delete the shell; the next line starts a new one.
-		b.deleteShell(sh)
-	}
-	b.running.Done()
 	switch {
 	case interrupted:
 		return ShellOutput{}, fmt.Errorf("%s: %w", s.host, ErrShellInterrupted)
 	case err != nil:
-		return ShellOutput{}, classed(s.host, err)
+		return ShellOutput{}, err
 	}
-	res.Duration = time.Since(start)
-	return res, nil
-}
-
-// runLine runs a line on the session's shell, creating one when there is
-// none. A shell the host forgot (reboot, its idle timeout) is replaced
-// once. It returns the shell to keep or delete (nil when none is left).
-func (b *shellBook) runLine(ctx context.Context, s *rshell, sh *pooledShell, line string) (*pooledShell, ShellOutput, error) {
-	sc := newPSScript(scripts.Script{Name: "shell", Body: line})
-	for retried := false; ; retried = true {
-		var err error
-		if sh == nil {
-			if sh, err = b.startShell(ctx, s); err != nil {
-				return nil, ShellOutput{}, err
-			}
-		}
-		res, err := b.runOn(ctx, s, sh, sc)
-		if err == nil {
-			out := ShellOutput{Output: string(res.stdout), Errors: res.errors, Exit: res.exit, Mode: res.mode}
-			if out.Errors == nil {
-				out.Errors = []string{}
-			}
-			return sh, out, nil
-		}
-		if isShellLost(err) && !retried && ctx.Err() == nil {
-			sh.running = nil // nothing runs in a shell that is gone
-			b.deleteShell(sh)
-			sh = nil
-			continue
-		}
-		return sh, ShellOutput{}, err
-	}
-}
-
-// runOn runs one script on a session's shell: through its loop, or as a
-// powershell.exe of its own where the loop cannot start.
-func (b *shellBook) runOn(ctx context.Context, s *rshell, sh *pooledShell, sc *psScript) (scriptResult, error) {
-	if sh.loop == nil {
-		return sh.runCold(ctx, sc)
-	}
-	res, err := sh.request(ctx, "s"+requestID(b.seq.Add(1)), sc)
-	if le, ok := isLoopExit(err); ok && !le.ready {
-		b.mu.Lock()
-		s.cold = true
-		b.mu.Unlock()
-		return sh.runCold(ctx, sc)
-	}
-	return res, err
+	return ShellOutput{Output: string(res.Stdout), Errors: res.Errors, Exit: res.Exit, Mode: res.Mode, Duration: time.Since(start)}, nil
 }
 
 // shellInterrupt stops the line running in a session, if any, and with
@@ -408,29 +290,23 @@ func (e *Engine) closeShell(id Identity, sessionID string) error {
 		b.mu.Unlock()
 		return err
 	}
-	sh := b.removeLocked(s)
+	b.removeLocked(s)
 	b.mu.Unlock()
-	if sh != nil {
-		b.deleteShell(sh)
-	}
+	s.sess.Close()
 	return nil
 }
 
-// removeLocked takes a session out of the book. It returns the shell to
-// delete when no line is running; a running line is interrupted and
-// deletes its shell when it ends. b.mu must be held.
-func (b *shellBook) removeLocked(s *rshell) *pooledShell {
+// removeLocked takes a session out of the book and interrupts its
+// running line, if any; the caller closes the session (its shell is
+// deleted now, or when the running line ends). b.mu must be held.
+func (b *shellBook) removeLocked(s *rshell) {
 	delete(b.sessions, s.id)
 	s.gone = true
 	s.timer.Stop()
 	if s.busy {
 		s.interrupted = true
 		s.cancel()
-		return nil
 	}
-	sh := s.sh
-	s.sh = nil
-	return sh
 }
 
 // expireShell closes a session idle for longer than the idle time.
@@ -442,13 +318,11 @@ func (e *Engine) expireShell(s *rshell) {
 		return
 	}
 	b.running.Add(1)
-	sh := b.removeLocked(s)
+	b.removeLocked(s)
 	idle := b.idleTime()
 	b.mu.Unlock()
 	defer b.running.Done()
-	if sh != nil {
-		b.deleteShell(sh)
-	}
+	s.sess.Close()
 	e.log.Info("remote shell closed after idle time", "device", s.host, "user", s.owner.User, "idle", idle)
 }
 
@@ -458,19 +332,18 @@ func (e *Engine) closeShells() {
 	b := &e.shells
 	b.mu.Lock()
 	b.closed = true
-	var shells []*pooledShell
+	open := make([]*rshell, 0, len(b.sessions))
 	for _, s := range b.sessions {
-		if sh := b.removeLocked(s); sh != nil {
-			shells = append(shells, sh)
-		}
+		b.removeLocked(s)
+		open = append(open, s)
 	}
 	b.mu.Unlock()
 	var wg sync.WaitGroup
-	for _, sh := range shells {
-		wg.Go(func() { b.deleteShell(sh) })
+	for _, s := range open {
+		wg.Go(s.sess.Close)
 	}
 	wg.Wait()
-	b.running.Wait() // lines interrupted above delete their own shells
+	b.running.Wait() // lines interrupted above end, and their shells are deleted
 }
 
 // ShellSessions is how many remote shell sessions are open.

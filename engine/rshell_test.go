@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/rmmhq/rmm/engine"
+	"github.com/rmmhq/rmm/engine/winrm"
 	"github.com/rmmhq/rmm/engine/winrmsim"
 	"github.com/rmmhq/rmm/store"
 )
@@ -235,8 +236,8 @@ func TestRemoteShellOnAnOfflineHostFailsAtOpen(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err := eng.Do(context.Background(), shellAdmin, engine.OpenShell{DeviceID: d.ID})
-	if err == nil || engine.ClassOf(err) != engine.ClassDevice || !strings.Contains(err.Error(), d.Hostname) {
-		t.Errorf("OpenShell on an offline host: %v (class %v)", err, engine.ClassOf(err))
+	if err == nil || winrm.ClassOf(err) != winrm.ClassDevice || !strings.Contains(err.Error(), d.Hostname) {
+		t.Errorf("OpenShell on an offline host: %v (class %v)", err, winrm.ClassOf(err))
 	}
 	if eng.ShellSessions() != 0 {
 		t.Error("a failed open left a session")
@@ -257,8 +258,8 @@ func TestRemoteShellFollowsTheDeviceTransportPolicy(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err := eng.Do(context.Background(), shellAdmin, engine.OpenShell{DeviceID: d.ID})
-	if err == nil || engine.ClassOf(err) != engine.ClassConfiguration || !strings.Contains(err.Error(), "plain HTTP is refused") {
-		t.Fatalf("OpenShell with Basic over HTTP: %v (class %v)", err, engine.ClassOf(err))
+	if err == nil || winrm.ClassOf(err) != winrm.ClassConfiguration || !strings.Contains(err.Error(), "plain HTTP is refused") {
+		t.Fatalf("OpenShell with Basic over HTTP: %v (class %v)", err, winrm.ClassOf(err))
 	}
 	if hs := hostStats(t, fleet, d.Hostname); hs.Requests != 0 {
 		t.Errorf("%d requests reached the host", hs.Requests)

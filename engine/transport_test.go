@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/rmmhq/rmm/engine"
+	"github.com/rmmhq/rmm/engine/winrm"
 	"github.com/rmmhq/rmm/engine/winrmsim"
 	"github.com/rmmhq/rmm/store"
 )
@@ -76,7 +77,7 @@ func TestHTTPSHostsAreVerifiedWithTheCABundleAndPolledThroughThePool(t *testing.
 		}
 	}
 	eng := newEngine(t, db, engine.Options{Retries: -1})
-	if err := eng.SetTransportOptions(engine.TransportOptions{CABundle: caFile(t, fleet)}); err != nil {
+	if err := eng.SetTransportOptions(winrm.TransportOptions{CABundle: caFile(t, fleet)}); err != nil {
 		t.Fatal(err)
 	}
 	res, err := eng.Sweep(context.Background())
@@ -110,7 +111,7 @@ func TestTLSFailuresAreConfigurationErrorsThatSayWhich(t *testing.T) {
 	}
 
 	eng := newEngine(t, db, engine.Options{Retries: -1})
-	if err := eng.SetTransportOptions(engine.TransportOptions{CABundle: caFile(t, fleet)}); err != nil {
+	if err := eng.SetTransportOptions(winrm.TransportOptions{CABundle: caFile(t, fleet)}); err != nil {
 		t.Fatal(err)
 	}
 	for host, want := range map[string]string{
@@ -133,7 +134,7 @@ func TestTLSFailuresAreConfigurationErrorsThatSayWhich(t *testing.T) {
 	if res.Errors["configuration"] != 2 {
 		t.Errorf("errors by class %v, want 2 configuration", res.Errors)
 	}
-	if err := eng.SetTransportOptions(engine.TransportOptions{CABundle: filepath.Join(t.TempDir(), "missing.pem")}); err == nil {
+	if err := eng.SetTransportOptions(winrm.TransportOptions{CABundle: filepath.Join(t.TempDir(), "missing.pem")}); err == nil {
 		t.Error("an unreadable winrm.ca_bundle was accepted")
 	}
 }
@@ -215,7 +216,7 @@ func TestNTLMIsSelectedAndFailsClearlyAgainstABasicOnlyHost(t *testing.T) {
 	setDevice(t, db, store.DeviceInput{Hostname: "NTLM-HTTP", IP: ph.IP, Port: ph.Port, Transport: "http", Auth: store.AuthNTLM})
 
 	eng := newEngine(t, db, engine.Options{Retries: -1})
-	if err := eng.SetTransportOptions(engine.TransportOptions{CABundle: caFile(t, fleet)}); err != nil {
+	if err := eng.SetTransportOptions(winrm.TransportOptions{CABundle: caFile(t, fleet)}); err != nil {
 		t.Fatal(err)
 	}
 	st := pollOne(t, eng, hosts[0].Hostname)
@@ -244,8 +245,8 @@ func TestKerberosWithoutAKrb5ConfIsAConfigurationError(t *testing.T) {
 	setDevice(t, db, store.DeviceInput{Hostname: host, Auth: store.AuthKerberos})
 	eng := newEngine(t, db, engine.Options{Retries: -1})
 	missing := filepath.Join(t.TempDir(), "krb5.conf")
-	if err := eng.SetTransportOptions(engine.TransportOptions{CABundle: caFile(t, fleet),
-		Kerberos: engine.KerberosOptions{Krb5Conf: missing}}); err != nil {
+	if err := eng.SetTransportOptions(winrm.TransportOptions{CABundle: caFile(t, fleet),
+		Kerberos: winrm.KerberosOptions{Krb5Conf: missing}}); err != nil {
 		t.Fatal(err)
 	}
 	st := pollOne(t, eng, host)

@@ -65,7 +65,7 @@ func (c *invClient) Do(ctx context.Context, r engine.Request) (any, error) {
 	if c.role != 0 && !c.role.Can(r.Permission()) {
 		return nil, &engine.DeniedError{Role: c.role, Action: r.Action()}
 	}
-	data, err := os.ReadFile(filepath.Join("..", "engine", "testdata", "inventory_"+ci.Categories[0]+".json"))
+	data, err := os.ReadFile(filepath.Join("..", "engine", "scripts", "testdata", "inventory_"+ci.Categories[0]+".json"))
 	if err != nil {
 		c.t.Error(err)
 		return nil, err

@@ -30,6 +30,7 @@ import (
 
 	"github.com/rmmhq/rmm/engine"
 	"github.com/rmmhq/rmm/engine/csvimport"
+	"github.com/rmmhq/rmm/engine/winrm"
 	"github.com/rmmhq/rmm/engine/winrmsim"
 	"github.com/rmmhq/rmm/store"
 )
@@ -126,8 +127,8 @@ func fileBudget(cfg SweepConfig, logf func(string, ...any)) (int, error) {
 	if err := RaiseFileLimit(uint64(cfg.Devices + inFlight)); err != nil {
 		return 0, err
 	}
-	keep := max((engine.OpenFileLimit()-cfg.Devices-inFlight)/ends, 0)
-	logf("file descriptor limit %d: the engine keeps %d of %d hosts' connections between sweeps", engine.OpenFileLimit(), keep, cfg.Devices)
+	keep := max((winrm.OpenFileLimit()-cfg.Devices-inFlight)/ends, 0)
+	logf("file descriptor limit %d: the engine keeps %d of %d hosts' connections between sweeps", winrm.OpenFileLimit(), keep, cfg.Devices)
 	return keep, nil
 }
 

@@ -1,17 +1,17 @@
 // Package scripts holds the PowerShell the engine sends to Windows hosts,
-// embedded in the binary. Every script targets Windows PowerShell 5.1,
-// starts with a marker line "# rmm:script=<name> v<N>" and prints exactly
-// one JSON document on stdout. The package only stores and encodes
-// scripts; it never runs them.
+// embedded in the binary, and the decoders of what they print (metrics.go,
+// inventory.go). Every script targets Windows PowerShell 5.1, starts with
+// a marker line "# rmm:script=<name> v<N>" and prints exactly one JSON
+// document on stdout. The package only stores scripts and decodes their
+// output; engine/winrm runs them (and holds its own resident loop,
+// loop.ps1).
 package scripts
 
 import (
 	"embed"
-	"encoding/base64"
 	"fmt"
 	"regexp"
 	"strconv"
-	"unicode/utf16"
 )
 
 //go:embed *.ps1
@@ -57,22 +57,4 @@ func Names() []string {
 		out = append(out, n[:len(n)-len(".ps1")])
 	}
 	return out
-}
-
-// Command returns the powershell.exe command line that runs the script
-// with -EncodedCommand (base64 of UTF-16LE), the marker line intact as the
-// script's first line.
-func (s Script) Command() string {
-	return EncodedCommand(s.Body)
-}
-
-// EncodedCommand returns the powershell.exe command line that runs body.
-func EncodedCommand(body string) string {
-	u := utf16.Encode([]rune(body))
-	b := make([]byte, 2*len(u))
-	for i, c := range u {
-		b[2*i] = byte(c)
-		b[2*i+1] = byte(c >> 8)
-	}
-	return "powershell.exe -NoProfile -NonInteractive -EncodedCommand " + base64.StdEncoding.EncodeToString(b)
 }

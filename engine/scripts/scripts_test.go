@@ -1,10 +1,7 @@
 package scripts
 
 import (
-	"encoding/base64"
-	"strings"
 	"testing"
-	"unicode/utf16"
 )
 
 func TestEveryEmbeddedScriptHasAMatchingMarker(t *testing.T) {
@@ -27,32 +24,6 @@ func TestEveryEmbeddedScriptHasAMatchingMarker(t *testing.T) {
 				break
 			}
 		}
-	}
-}
-
-func TestEncodedCommandRoundTripsTheScriptAsUTF16LE(t *testing.T) {
-	s, err := Get("metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := s.Command()
-	const prefix = "powershell.exe -NoProfile -NonInteractive -EncodedCommand "
-	if !strings.HasPrefix(cmd, prefix) {
-		t.Fatalf("command %q lacks prefix", cmd[:60])
-	}
-	raw, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(cmd, prefix))
-	if err != nil {
-		t.Fatal(err)
-	}
-	u := make([]uint16, len(raw)/2)
-	for i := range u {
-		u[i] = uint16(raw[2*i]) | uint16(raw[2*i+1])<<8
-	}
-	if got := string(utf16.Decode(u)); got != s.Body {
-		t.Fatalf("decoded script differs from the embedded one")
-	}
-	if !strings.HasPrefix(s.Body, "# rmm:script=metrics v2") {
-		t.Fatalf("marker is not the first line")
 	}
 }
 

@@ -1,4 +1,4 @@
-package engine
+package scripts
 
 import (
 	"bytes"
@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -80,52 +79,6 @@ func TestParseMetricsRejectsBadDocuments(t *testing.T) {
 			}
 		})
 	}
-}
-
-func TestDecodeStderrSeparatesProgressFromErrors(t *testing.T) {
-	s, err := DecodeStderr(string(readFixture(t, "stderr_progress.clixml")))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(s.Errors) != 0 || s.Progress != 1 {
-		t.Fatalf("progress-only stderr: errors=%q progress=%d, want none and 1", s.Errors, s.Progress)
-	}
-
-	s, err = DecodeStderr(string(readFixture(t, "stderr_error.clixml")))
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := "Get-CimInstance : Access denied\nAt line:1 char:1"
-	if got := s.ErrorText(); got != want {
-		t.Fatalf("ErrorText = %q, want %q", got, want)
-	}
-	if len(s.Warnings) != 1 || s.Warnings[0] != "disk_check skipped" {
-		t.Fatalf("warnings = %q, want the _x005F_ escape decoded", s.Warnings)
-	}
-}
-
-func TestDecodeStderrTakesPlainTextAsErrors(t *testing.T) {
-	s, err := DecodeStderr("'foo' is not recognized as an internal or external command,\r\noperable program or batch file.\r\n")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(s.Errors) != 2 {
-		t.Fatalf("errors = %q, want 2 lines", s.Errors)
-	}
-}
-
-func TestDecodeStderrReportsBrokenCLIXML(t *testing.T) {
-	if _, err := DecodeStderr("#< CLIXML\r\n<Objs><S S=\"Error\">unterminated"); err == nil {
-		t.Fatal("broken CLIXML decoded without error")
-	}
-}
-
-func FuzzDecodeStderr(f *testing.F) {
-	f.Add("#< CLIXML\r\n<Objs><S S=\"Error\">x_x000D__x000A_</S></Objs>")
-	f.Add("plain error\r\n")
-	f.Fuzz(func(t *testing.T, s string) {
-		_, _ = DecodeStderr(s)
-	})
 }
 
 // parseMetricsReference is what ParseMetrics did before it had a scanner
@@ -247,54 +200,6 @@ func TestParseMetricsRefusesAnOversizedDocument(t *testing.T) {
 	}
 }
 
-func TestPSDateReadsEachFormAndNamesWhatItCannot(t *testing.T) {
-	boot := time.UnixMilli(1764147600000).UTC()
-	for _, tt := range []struct {
-		in      string
-		want    time.Time
-		wantErr string
-	}{
-		{`"\/Date(1764147600000)\/"`, boot, ""},
-		{`"\/Date(1764147600000-0800)\/"`, boot, ""},
-		{`{"value":"\/Date(1764147600000)\/","DisplayHint":2}`, boot, ""},
-		{`"2025-11-26T09:00:00Z"`, boot, ""},
-		{`null`, time.Time{}, ""},
-		{`"\/Date(1764147600000+1)\/"`, time.Time{}, `date "/Date(1764147600000+1)/": not a PowerShell date`},
-		{`"\/Date(99999999999999999999)\/"`, time.Time{}, `date "/Date(99999999999999999999)/": strconv.ParseInt: parsing "99999999999999999999": value out of range`},
-		{`"soon"`, time.Time{}, `date "soon": not a PowerShell date`},
-		{`{"DateTime":"x"}`, time.Time{}, `date object without a value member`},
-	} {
-		var d PSDate
-		err := d.UnmarshalJSON([]byte(tt.in))
-		if tt.wantErr != "" {
-			if err == nil || err.Error() != tt.wantErr {
-				t.Errorf("%s: err %v, want %q", tt.in, err, tt.wantErr)
-			}
-			continue
-		}
-		if err != nil || !d.Equal(tt.want) {
-			t.Errorf("%s: %v, %v; want %v", tt.in, d.Time, err, tt.want)
-		}
-	}
-}
-
-// psDateRE is the pattern psDateMillis replaced.
-var psDateRE = regexp.MustCompile(`^/Date\((-?\d+)([+-]\d{4})?\)/$`)
-
-func FuzzPSDateMillisMatchesItsPattern(f *testing.F) {
-	for _, s := range []string{"/Date(1764147600000)/", "/Date(-1)/", "/Date(-0500)/", "/Date(1+0100)/", "/Date(1-01000)/",
-		"/Date(1-)/", "/Date()/", "/Date(-)/", "/Date(12)/\n", "/Date(\u0661)/", "Date(1)", "/Date(1)"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		ms, ok := psDateMillis(s)
-		m := psDateRE.FindStringSubmatch(s)
-		if ok != (m != nil) || ok && ms != m[1] {
-			t.Fatalf("psDateMillis(%q) = %q, %v; the pattern finds %q", s, ms, ok, m)
-		}
-	})
-}
-
 func FuzzParseMetrics(f *testing.F) {
 	f.Add([]byte(`{"cpu_pct":1,"mem_pct":2,"last_boot":"\/Date(1)\/","disks":{"drive":"C:"}}`))
 	for _, doc := range metricsQuirks[:len(metricsQuirks)-2] {
@@ -319,4 +224,10 @@ func FuzzParseMetrics(f *testing.F) {
 			t.Fatalf("%q: scanner %+v, encoding/json %+v", b, got, want)
 		}
 	})
+}
+
+func TestTheScannerReadsARealMetricsDocumentItself(t *testing.T) {
+	if _, ok := scanMetrics(bytes.TrimSpace(readFixture(t, "metrics_sim_v2.json"))); !ok {
+		t.Error("the scanner left a real metrics document to encoding/json")
+	}
 }

@@ -1,6 +1,6 @@
 //go:build !unix
 
-package engine
+package winrm
 
 // OpenFileLimit is how many sockets the process may hold open: Windows
 // has no per-process descriptor limit for sockets worth respecting here.

@@ -1,4 +1,4 @@
-package engine
+package winrm
 
 import (
 	"context"
@@ -13,37 +13,6 @@ import (
 
 	"github.com/sourcegraph/conc/pool"
 )
-
-// Session pool defaults (config sessions.ttl, sessions.per_host) and the
-// resident loop's recycling.
-const (
-	DefaultSessionTTL      = 5 * time.Minute
-	DefaultSessionsPerHost = 2
-	MaxSessionsPerHost     = 10 // well under Windows' MaxShellsPerUser (30)
-	DefaultLoopMaxRequests = 1000
-	DefaultLoopMaxAge      = time.Hour
-)
-
-// PoolStats counts what the session pool did since the engine started.
-// Its JSON form is the "pool" object of `rmm poll --json`.
-type PoolStats struct {
-	Created      int64 `json:"created"`       // shells created
-	Reused       int64 `json:"reused"`        // requests served by a shell that served one before
-	Expired      int64 `json:"expired"`       // idle shells deleted after sessions.ttl
-	Recreated    int64 `json:"recreated"`     // shells the host forgot (reboot, idle expiry), replaced once
-	Dropped      int64 `json:"dropped"`       // shells given up after a failure or a deadline (terminate + delete)
-	Open         int64 `json:"open"`          // shells open now
-	LoopStarts   int64 `json:"loop_starts"`   // resident PowerShell loops started
-	LoopRecycles int64 `json:"loop_recycles"` // loops ended after N requests or H hours, or replaced after dying
-	Fallbacks    int64 `json:"fallbacks"`     // times a host could not run the loop: one powershell.exe per request there
-	QuotaHits    int64 `json:"quota_hits"`    // Creates refused by the host's shell quota
-
-	// The HTTP connections of Basic devices (kept alive across polls).
-	ConnsDialed int64 `json:"conns_dialed"` // TCP (and TLS) connections opened
-	ConnsReused int64 `json:"conns_reused"` // requests sent on a kept connection
-	ConnsStale  int64 `json:"conns_stale"`  // kept connections the host had closed, or idle past 110 s
-	ConnsIdle   int   `json:"conns_idle"`   // connections kept open now
-}
 
 // poolOptions configure a sessionPool.
 type poolOptions struct {
@@ -122,8 +91,8 @@ func newSessionPool(client *http.Client, o poolOptions) *sessionPool {
 }
 
 // Stats returns the pool's counters.
-func (p *sessionPool) Stats() PoolStats {
-	return PoolStats{
+func (p *sessionPool) Stats() Stats {
+	return Stats{
 		Created: p.created.Load(), Reused: p.reused.Load(), Expired: p.expired.Load(),
 		Recreated: p.recreated.Load(), Dropped: p.dropped.Load(), Open: p.open.Load(),
 		LoopStarts: p.loopStarts.Load(), LoopRecycles: p.loopRecycles.Load(),
@@ -131,17 +100,18 @@ func (p *sessionPool) Stats() PoolStats {
 	}
 }
 
-var errPoolClosed = errors.New("session pool is closed")
+// ErrClosed is the error of a request made after Close.
+var ErrClosed = errors.New("winrm client is closed")
 
 // run runs a script on the target through a pooled shell: the resident
 // loop when the host can run it, else a plain powershell.exe. A shell the
 // host forgot is replaced and the request tried once more. Errors are
 // classed *Error values naming the device and the step.
-func (p *sessionPool) run(ctx context.Context, t target, sc *psScript) (scriptResult, error) {
+func (p *sessionPool) run(ctx context.Context, t target, sc *Script) (Result, error) {
 	for retried := false; ; retried = true {
 		s, slot, err := p.acquire(ctx, t)
 		if err != nil {
-			return scriptResult{}, classed(t.host, err)
+			return Result{}, classed(t.host, err)
 		}
 		res, err := p.runOn(ctx, s, slot, sc)
 		switch {
@@ -161,7 +131,7 @@ func (p *sessionPool) run(ctx context.Context, t target, sc *psScript) (scriptRe
 			p.recreated.Add(1)
 			continue
 		}
-		if le, ok := isLoopExit(err); ok && le.ready {
+		if le, ok := isLoopExit(err); ok && le.Ready {
 			// The loop died (crash, killed): the shell is fine and the
 			// next request starts a new loop.
 			p.loopRecycles.Add(1)
@@ -172,7 +142,7 @@ func (p *sessionPool) run(ctx context.Context, t target, sc *psScript) (scriptRe
 			// fresh next time.
 			p.drop(slot, s)
 		}
-		return scriptResult{}, classed(t.host, err)
+		return Result{}, classed(t.host, err)
 	}
 }
 
@@ -196,7 +166,7 @@ func classed(host string, err error) error {
 }
 
 // runOn runs one script on an acquired session.
-func (p *sessionPool) runOn(ctx context.Context, s *pooledShell, slot *hostSlot, sc *psScript) (scriptResult, error) {
+func (p *sessionPool) runOn(ctx context.Context, s *pooledShell, slot *hostSlot, sc *Script) (Result, error) {
 	if s.uses > 0 {
 		p.reused.Add(1)
 	}
@@ -209,18 +179,18 @@ func (p *sessionPool) runOn(ctx context.Context, s *pooledShell, slot *hostSlot,
 	}
 	if s.loop != nil && (s.loopRequests >= p.opts.loopMaxRequests || time.Since(s.loopStarted) >= p.opts.loopMaxAge) {
 		if err := s.exitLoop(ctx, requestID(p.seq.Add(1))); err != nil {
-			return scriptResult{}, err
+			return Result{}, err
 		}
 		p.loopRecycles.Add(1)
 	}
 	if s.loop == nil {
 		if err := s.startLoop(ctx, p.opts.loopCmd); err != nil {
-			return scriptResult{}, err
+			return Result{}, err
 		}
 		p.loopStarts.Add(1)
 	}
 	res, err := s.request(ctx, requestID(p.seq.Add(1)), sc)
-	if le, ok := isLoopExit(err); ok && !le.ready {
+	if le, ok := isLoopExit(err); ok && !le.Ready {
 		// The loop could not start on this host (it exited before READY,
 		// so it never read the request): run plain commands here for a
 		// while, starting with this one.
@@ -241,7 +211,7 @@ func (p *sessionPool) acquire(ctx context.Context, t target) (*pooledShell, *hos
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
-		return nil, nil, failed("acquire shell", errPoolClosed)
+		return nil, nil, failed("acquire shell", ErrClosed)
 	}
 	slot := p.slots[t.url]
 	if slot == nil {
@@ -307,7 +277,7 @@ func (p *sessionPool) acquire(ctx context.Context, t target) (*pooledShell, *hos
 		if p.closed {
 			p.unrefLocked(slot)
 			p.mu.Unlock()
-			return nil, nil, failed("acquire shell", errPoolClosed)
+			return nil, nil, failed("acquire shell", ErrClosed)
 		}
 	}
 }
@@ -548,79 +518,4 @@ func (p *sessionPool) wait(ctx context.Context) error {
 	}
 	p.cleanups.Wait() // each cleanup is bounded by the cleanup timeout
 	return nil
-}
-
-// setPoolDefaults fills in and checks the pool's options.
-func (o *Options) setPoolDefaults() error {
-	if o.SessionTTL == 0 {
-		o.SessionTTL = DefaultSessionTTL
-	}
-	if o.SessionTTL < 10*time.Millisecond {
-		return fmt.Errorf("session ttl %s is below the minimum 10ms", o.SessionTTL)
-	}
-	if o.SessionsPerHost == 0 {
-		o.SessionsPerHost = DefaultSessionsPerHost
-	}
-	if o.SessionsPerHost < 1 || o.SessionsPerHost > MaxSessionsPerHost {
-		return fmt.Errorf("sessions per host %d is out of range 1..%d", o.SessionsPerHost, MaxSessionsPerHost)
-	}
-	if o.LoopMaxRequests == 0 {
-		o.LoopMaxRequests = DefaultLoopMaxRequests
-	}
-	if o.LoopMaxAge == 0 {
-		o.LoopMaxAge = DefaultLoopMaxAge
-	}
-	if o.LoopMaxRequests < 1 || o.LoopMaxAge < time.Second {
-		return fmt.Errorf("loop recycling after %d requests or %s is below the minimum 1 request or 1s", o.LoopMaxRequests, o.LoopMaxAge)
-	}
-	return nil
-}
-
-// newEnginePool builds the engine's session pool, or nil when it is off.
-func newEnginePool(client *http.Client, o Options) (*sessionPool, error) {
-	if o.Unpooled {
-		return nil, nil
-	}
-	cmd, err := loopCommand()
-	if err != nil {
-		return nil, fmt.Errorf("engine: %w", err)
-	}
-	return newSessionPool(client, poolOptions{
-		ttl:             o.SessionTTL,
-		perHost:         o.SessionsPerHost,
-		loopMaxRequests: o.LoopMaxRequests,
-		loopMaxAge:      o.LoopMaxAge,
-		loopCmd:         cmd,
-		cleanupTimeout:  min(5*time.Second, o.Timeout),
-		closeWorkers:    o.Throttle,
-		log:             o.Logger,
-	}), nil
-}
-
-// closeTimeout bounds how long closing the engine waits for the hosts to
-// delete their shells.
-const closeTimeout = 30 * time.Second
-
-// closePool deletes every pooled shell.
-func (e *Engine) closePool() error {
-	if e.pool == nil {
-		return nil
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
-	defer cancel()
-	return e.pool.Close(ctx)
-}
-
-// stopScheduling reports whether a sweep must start no more polls: the
-// caller quit, or a Fatal error stopped scheduling.
-func stopScheduling(ctx context.Context, fatal <-chan struct{}) bool {
-	if ctx.Err() != nil {
-		return true
-	}
-	select {
-	case <-fatal:
-		return true
-	default:
-		return false
-	}
 }

@@ -1,6 +1,7 @@
-package engine
+package winrm
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -10,112 +11,17 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"regexp"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/Azure/go-ntlmssp"
-	"github.com/masterzen/winrm"
+	mz "github.com/masterzen/winrm"
 	"github.com/masterzen/winrm/soap"
 
-	"github.com/rmmhq/rmm/engine/h1"
-	"github.com/rmmhq/rmm/store"
+	"github.com/rmmhq/rmm/engine/winrm/h1"
 )
-
-// WS-Management fault codes the engine decides on. Decisions use these
-// numbers, never the message text (which Windows localises).
-const (
-	FaultShellNotFound   = 2150858843 // the shell id is unknown (reboot, idle expiry, deleted)
-	FaultTimedOut        = 2150858793 // a Receive found no output within OperationTimeout
-	FaultShellQuota      = 2150859173 // MaxShellsPerUser reached
-	FaultOperationsQuota = 2150859174 // MaxConcurrentOperationsPerUser reached
-	FaultEnvelopeTooBig  = 0x80338111 // MaxEnvelopeSize exceeded
-)
-
-// maxResponseBytes bounds what one WS-Man response may hold; Windows'
-// default MaxEnvelopeSizekb is 500.
-const maxResponseBytes = 8 << 20
-
-// HTTPError is a WS-Man endpoint's non-200 answer. Fault is set when the
-// body carried a WS-Management fault.
-type HTTPError struct {
-	Status int
-	Fault  *Fault
-	Offers []string // on a 401: the authentication schemes the host offers (WWW-Authenticate), when known
-}
-
-// Fault is the part of a WS-Management SOAP fault the engine uses.
-type Fault struct {
-	Code    uint64 // WSManFault Code, e.g. 2150858843; 0 when absent
-	Subcode string // e.g. "w:TimedOut"
-	Message string
-}
-
-// faultNames are the faults the engine acts on, named for error text.
-var faultNames = map[uint64]string{
-	FaultShellNotFound:   "shell not found",
-	FaultTimedOut:        "operation timed out",
-	FaultShellQuota:      "shell quota exceeded",
-	FaultOperationsQuota: "operations quota exceeded",
-	FaultEnvelopeTooBig:  "envelope too large",
-}
-
-func (e *HTTPError) Error() string {
-	if e.Fault == nil {
-		if len(e.Offers) > 0 {
-			return fmt.Sprintf("HTTP %d %s (the host offers %s)", e.Status, http.StatusText(e.Status), strings.Join(e.Offers, ", "))
-		}
-		return fmt.Sprintf("HTTP %d %s", e.Status, http.StatusText(e.Status))
-	}
-	if name, ok := faultNames[e.Fault.Code]; ok {
-		return fmt.Sprintf("%s (%d)", name, e.Fault.Code)
-	}
-	if e.Fault.Code != 0 {
-		return fmt.Sprintf("HTTP %d: WS-Man fault %d: %s", e.Status, e.Fault.Code, e.Fault.Message)
-	}
-	return fmt.Sprintf("HTTP %d: WS-Man fault %s: %s", e.Status, e.Fault.Subcode, e.Fault.Message)
-}
-
-var (
-	faultCodeRE    = regexp.MustCompile(`<(?:\w+:)?WSManFault\b[^>]*\bCode="(\d+)"`)
-	faultMessageRE = regexp.MustCompile(`(?s)<(?:\w+:)?Message>(.*?)</(?:\w+:)?Message>`)
-	faultReasonRE  = regexp.MustCompile(`(?s)<(?:\w+:)?Reason>\s*<(?:\w+:)?Text[^>]*>(.*?)</`)
-	faultSubRE     = regexp.MustCompile(`(?s)<(?:\w+:)?Subcode>\s*<(?:\w+:)?Value>(.*?)</`)
-	tagRE          = regexp.MustCompile(`<[^>]*>`)
-)
-
-// parseFault extracts a WS-Man fault from a SOAP body, or returns nil.
-func parseFault(body string) *Fault {
-	if !strings.Contains(body, "Fault") {
-		return nil
-	}
-	f := &Fault{}
-	if m := faultCodeRE.FindStringSubmatch(body); m != nil {
-		f.Code, _ = strconv.ParseUint(m[1], 10, 64)
-	}
-	if m := faultSubRE.FindStringSubmatch(body); m != nil {
-		f.Subcode = strings.TrimSpace(m[1])
-	}
-	if m := faultMessageRE.FindStringSubmatch(body); m != nil {
-		f.Message = xmlText(m[1])
-	} else if m := faultReasonRE.FindStringSubmatch(body); m != nil {
-		f.Message = xmlText(m[1])
-	}
-	if f.Code == 0 && f.Subcode == "" && f.Message == "" {
-		return nil
-	}
-	return f
-}
-
-// xmlText strips inner tags and collapses whitespace, enough for a message.
-func xmlText(s string) string {
-	s = tagRE.ReplaceAllString(s, "")
-	s = strings.NewReplacer("&lt;", "<", "&gt;", ">", "&quot;", `"`, "&apos;", "'", "&amp;", "&").Replace(s)
-	return strings.Join(strings.Fields(s), " ")
-}
 
 // newHTTPClient builds the HTTP client WinRM traffic shares. Basic
 // traffic (every pooled shell's Send and Receive, and masterzen/winrm's
@@ -195,7 +101,7 @@ func idleConnBudget(throttle, perHost int) int {
 	return min(max(OpenFileLimit()-reserve, 64), 1<<16)
 }
 
-// soapTransport is the winrm.Transporter the engine hands to
+// soapTransport is the mz.Transporter the engine hands to
 // masterzen/winrm: it posts through the shared client, honours the
 // caller's context and returns typed errors (HTTPError) so errors are
 // classed on status and fault codes.
@@ -207,14 +113,14 @@ type soapTransport struct {
 	password string
 }
 
-var _ winrm.Transporter = (*soapTransport)(nil)
+var _ mz.Transporter = (*soapTransport)(nil)
 
-// Transport is called by winrm.NewClientWithParameters; the shared client
+// Transport is called by mz.NewClientWithParameters; the shared client
 // is already configured.
-func (t *soapTransport) Transport(*winrm.Endpoint) error { return nil }
+func (t *soapTransport) Transport(*mz.Endpoint) error { return nil }
 
 // Post sends one SOAP envelope and returns the response body.
-func (t *soapTransport) Post(_ *winrm.Client, msg *soap.SoapMessage) (string, error) {
+func (t *soapTransport) Post(_ *mz.Client, msg *soap.SoapMessage) (string, error) {
 	body := msg.String()
 	ctx := t.ctx
 	// Cleanup (Signal, Delete) must reach the host even when the caller's
@@ -406,86 +312,27 @@ func (p *tlsProfile) dialTLS(ctx context.Context, network, addr string) (net.Con
 	return c, nil
 }
 
-// TLSError is a TLS handshake that failed verification, with the reason
-// in the admin's words. It unwraps to the crypto/x509 error, so it is
-// classed Configuration.
-type TLSError struct {
-	Name   string // the name the certificate was checked against
-	Reason string // e.g. "signed by an unknown authority"
-	Fix    string
-	Err    error
-}
-
-func (e *TLSError) Error() string {
-	return fmt.Sprintf("TLS: the certificate of %s %s; %s", e.Name, e.Reason, e.Fix)
-}
-
-func (e *TLSError) Unwrap() error { return e.Err }
-
-// tlsFailure turns a verification failure into a *TLSError; other
-// errors (refused, reset) are returned as they are.
-func tlsFailure(name string, key tlsKey, err error) error {
-	var (
-		unknown x509.UnknownAuthorityError
-		host    x509.HostnameError
-		invalid x509.CertificateInvalidError
-	)
-	trust := "the system trust store"
-	if key.caBundle != "" {
-		trust = "CA bundle " + key.caBundle
-	}
-	switch {
-	case errors.As(err, &unknown):
-		issuer := ""
-		if unknown.Cert != nil {
-			issuer = " (" + unknown.Cert.Issuer.CommonName + ")"
-		}
-		return &TLSError{Name: name, Reason: "is signed by an unknown authority" + issuer + ", not by " + trust,
-			Fix: "set winrm.ca_bundle or the device's CABundle to the issuing CA's PEM file", Err: err}
-	case errors.As(err, &host):
-		names := "no DNS name"
-		if host.Certificate != nil && len(host.Certificate.DNSNames) > 0 {
-			names = strings.Join(host.Certificate.DNSNames, ", ")
-		}
-		return &TLSError{Name: name, Reason: "is for " + names + ": wrong host name",
-			Fix: "put the name the certificate holds in the FQDN column, or reissue the certificate for " + name, Err: err}
-	case errors.As(err, &invalid) && invalid.Reason == x509.Expired:
-		when := ""
-		if invalid.Cert != nil {
-			when = " on " + invalid.Cert.NotAfter.UTC().Format("2006-01-02")
-		}
-		return &TLSError{Name: name, Reason: "expired" + when,
-			Fix: "renew it and rebind the HTTPS listener (see rmm doctor)", Err: err}
-	case errors.As(err, &invalid):
-		return &TLSError{Name: name, Reason: "is not valid: " + invalid.Error(), Fix: "check the listener's certificate", Err: err}
-	}
-	return err
-}
-
-// transports returns the engine's transport set.
-func (e *Engine) transports() *transportSet { return e.http.Transport.(*transportSet) }
-
-// SetTransportOptions applies the engine-wide transport settings (config
+// SetTransportOptions applies the client-wide transport settings (config
 // winrm.ca_bundle and the Kerberos keys). A CA bundle that cannot be read
-// is an error now, rather than at every poll.
-func (e *Engine) SetTransportOptions(o TransportOptions) error {
+// is an error now, rather than at every request.
+func (c *Client) SetTransportOptions(o TransportOptions) error {
 	if o.CABundle != "" {
-		if _, err := e.transports().profile(tlsKey{caBundle: o.CABundle}); err != nil {
+		if _, err := c.ts.profile(tlsKey{caBundle: o.CABundle}); err != nil {
 			return fmt.Errorf("winrm.ca_bundle: %w", err)
 		}
 	}
-	e.transports().opts.Store(&o)
+	c.ts.opts.Store(&o)
 	return nil
 }
 
-func (e *Engine) transportOptions() TransportOptions {
-	if o := e.transports().opts.Load(); o != nil {
+func (c *Client) transportOptions() TransportOptions {
+	if o := c.ts.opts.Load(); o != nil {
 		return *o
 	}
 	return TransportOptions{}
 }
 
-// deviceTransport is how one device is reached: its auth method and, for
+// deviceTransport is how one target is reached: its auth method and, for
 // HTTPS, its TLS profile and the name its certificate must hold.
 type deviceTransport struct {
 	auth       string
@@ -495,26 +342,17 @@ type deviceTransport struct {
 	serverName string
 }
 
-// pooled reports whether the session pool can carry the device: Basic
+// pooled reports whether the session pool can carry the target: Basic
 // (over HTTPS, or HTTP where allowed). NTLM and Kerberos go through
 // masterzen/winrm's transports, one shell per request.
-func (dt deviceTransport) pooled() bool { return dt.auth == store.AuthBasic }
+func (dt deviceTransport) pooled() bool { return dt.auth == AuthBasic }
 
-// client is the HTTP client for Basic requests to the device.
+// client is the HTTP client for Basic requests to the target.
 func (dt deviceTransport) client(def *http.Client) *http.Client {
 	if dt.profile != nil {
 		return dt.profile.client
 	}
 	return def
-}
-
-// tlsServerName is the name a device's certificate must hold: its FQDN
-// when known, else its hostname (the address dialed is often an IP).
-func tlsServerName(d store.Device) string {
-	if d.FQDN != "" {
-		return d.FQDN
-	}
-	return d.Hostname
 }
 
 // errBasicOverHTTP refuses to send a password readable on the network.
@@ -525,60 +363,62 @@ var errBasicOverHTTP = errors.New("Basic authentication over plain HTTP is refus
 var errKerberosOverHTTP = errors.New("Kerberos over plain HTTP is refused: masterzen/winrm does not encrypt Kerberos messages, so commands and output would cross the network readable. " +
 	"Use Transport https, or set AllowUnencrypted=true for the device")
 
-// transportFor decides how to reach a device, applying the security
-// policy: Basic and Kerberos over plain HTTP only where the device allows
-// unencrypted traffic, TLS verified unless the device skips it (logged
-// and audited once per process). Errors are Configuration-class.
-func (e *Engine) transportFor(ctx context.Context, d store.Device) (deviceTransport, error) {
-	dt := deviceTransport{auth: d.Auth, https: d.Transport != "http"}
-	if dt.auth == "" {
-		dt.auth = store.AuthBasic
-	}
+// CheckPolicy reports whether requests to t may be sent: the security
+// policy (Basic and Kerberos over plain HTTP only where the target allows
+// unencrypted traffic; a krb5.conf for Kerberos) and a readable CA bundle.
+// The error is a Configuration-class *Error.
+func (c *Client) CheckPolicy(t Target) error {
+	_, err := c.transportFor(context.Background(), t.Prepare())
+	return err
+}
+
+// transportFor decides how to reach a prepared target, applying the
+// security policy: Basic and Kerberos over plain HTTP only where the
+// target allows unencrypted traffic, TLS verified unless the target skips
+// it (reported once per process through OnInsecure). Errors are
+// Configuration-class.
+func (c *Client) transportFor(ctx context.Context, t Target) (deviceTransport, error) {
+	dt := deviceTransport{auth: t.Auth, https: t.HTTPS}
 	fail := func(err error) (deviceTransport, error) {
-		return dt, &Error{Class: ClassConfiguration, Device: d.Hostname, Step: "transport", Err: err}
+		return dt, &Error{Class: ClassConfiguration, Device: t.Host, Step: "transport", Err: err}
 	}
 	if !dt.https {
 		switch {
-		case dt.auth == store.AuthBasic && !d.AllowUnencrypted:
+		case dt.auth == AuthBasic && !t.AllowUnencrypted:
 			return fail(errBasicOverHTTP)
-		case dt.auth == store.AuthKerberos && !d.AllowUnencrypted:
+		case dt.auth == AuthKerberos && !t.AllowUnencrypted:
 			return fail(errKerberosOverHTTP)
 		}
 	}
-	if dt.auth == store.AuthKerberos {
-		if err := e.checkKerberos(); err != nil {
+	if dt.auth == AuthKerberos {
+		if err := c.checkKerberos(); err != nil {
 			return fail(err)
 		}
 	}
 	if !dt.https {
 		return dt, nil
 	}
-	key := tlsKey{caBundle: d.CABundle, insecure: d.InsecureSkipVerify}
+	key := tlsKey{caBundle: t.CABundle, insecure: t.InsecureSkipVerify}
 	if key.caBundle == "" {
-		key.caBundle = e.transportOptions().CABundle
+		key.caBundle = c.transportOptions().CABundle
 	}
-	p, err := e.transports().profile(key)
+	p, err := c.ts.profile(key)
 	if err != nil {
-		return fail(fmt.Errorf("device %s: %w", d.Hostname, err))
+		return fail(fmt.Errorf("device %s: %w", t.Host, err))
 	}
-	dt.profile, dt.insecure, dt.serverName = p, key.insecure, tlsServerName(d)
-	port := d.Port
-	if port == 0 {
-		port = store.PortHTTPS
-	}
-	addr := net.JoinHostPort(address(d), strconv.Itoa(port))
-	if v, ok := p.names.Load(addr); !ok || v.(string) != dt.serverName {
-		p.names.Store(addr, dt.serverName)
+	dt.profile, dt.insecure, dt.serverName = p, key.insecure, t.ServerName
+	if v, ok := p.names.Load(t.hostPort); !ok || v.(string) != dt.serverName {
+		p.names.Store(t.hostPort, dt.serverName)
 	}
 	if dt.insecure {
-		e.noteInsecure(ctx, d)
+		c.noteInsecure(ctx, t.Host)
 	}
 	return dt, nil
 }
 
 // checkKerberos checks that a krb5.conf can be read.
-func (e *Engine) checkKerberos() error {
-	conf := e.transportOptions().Kerberos.Krb5Conf
+func (c *Client) checkKerberos() error {
+	conf := c.transportOptions().Kerberos.Krb5Conf
 	if conf == "" {
 		conf = DefaultKrb5Conf
 	}
@@ -588,57 +428,51 @@ func (e *Engine) checkKerberos() error {
 	return nil
 }
 
-// noteInsecure logs (WARN) and audits the first use, in this process, of
-// a device whose certificate is not verified.
-func (e *Engine) noteInsecure(ctx context.Context, d store.Device) {
-	if _, seen := e.transports().insecureSeen.LoadOrStore(strings.ToLower(d.Hostname), struct{}{}); seen {
+// noteInsecure reports, through OnInsecure, the first use in this process
+// of a host whose certificate is not verified.
+func (c *Client) noteInsecure(ctx context.Context, host string) {
+	if _, seen := c.ts.insecureSeen.LoadOrStore(strings.ToLower(host), struct{}{}); seen {
 		return
 	}
-	e.log.Warn("TLS certificate verification is skipped (insecure_skip_verify)", "device", d.Hostname)
-	if _, err := e.Do(context.WithoutCancel(ctx), SystemIdentity(), InsecureTLSUsed{Host: d.Hostname}); err != nil {
-		e.log.Warn("audit of insecure_skip_verify failed", "device", d.Hostname, "err", err)
+	if c.opts.OnInsecure != nil {
+		c.opts.OnInsecure(context.WithoutCancel(ctx), host)
 	}
 }
 
-// pooledTarget is the session pool's target for a Basic device.
-func (e *Engine) pooledTarget(d store.Device, dt deviceTransport, cred Credential) target {
-	return target{host: d.Hostname, url: endpointURL(d), user: cred.User, password: cred.Password, client: dt.client(e.http)}
+// poolTarget is the session pool's target for a Basic target.
+func (c *Client) poolTarget(t Target, dt deviceTransport, cred Credential) target {
+	return target{host: t.Host, url: t.url, user: cred.User, password: cred.Password, client: dt.client(c.http)}
 }
 
-// winrmClient builds a masterzen/winrm client for one device with the
-// transport its auth needs: Basic through the engine's client (typed
-// errors, the device's TLS profile); NTLM over HTTPS through
+// masterzenClient builds a masterzen/winrm client for one target with the
+// transport its auth needs: Basic through the client's own transport
+// (typed errors, the target's TLS profile); NTLM over HTTPS through
 // go-ntlmssp's Negotiator on the same profile (what masterzen's
 // ClientNTLM does); NTLM over HTTP through masterzen's NTLM message
 // encryption; Kerberos through masterzen's ClientKerberos.
-func (e *Engine) winrmClient(ctx context.Context, o Options, d store.Device, dt deviceTransport, cred Credential) (*winrm.Client, error) {
-	u := endpointURL(d)
-	port := d.Port
-	if port == 0 {
-		port = store.DefaultPort(d.Transport)
-	}
-	ep := &winrm.Endpoint{Host: address(d), Port: port, HTTPS: dt.https, Timeout: o.Timeout,
+func (c *Client) masterzenClient(ctx context.Context, t Target, dt deviceTransport, cred Credential) (*mz.Client, error) {
+	ep := &mz.Endpoint{Host: t.Address, Port: t.Port, HTTPS: dt.https, Timeout: c.opts.Timeout,
 		Insecure: dt.insecure, TLSServerName: dt.serverName}
 	if dt.profile != nil {
 		ep.CACert = dt.profile.caPEM
 	}
-	params := winrm.NewParameters(opTimeoutText, "en-US", envelopeSize)
+	params := mz.NewParameters(opTimeoutText, "en-US", envelopeSize)
 	switch {
-	case dt.auth == store.AuthBasic:
-		params.TransportDecorator = func() winrm.Transporter {
-			return &soapTransport{ctx: ctx, client: dt.client(e.http), url: u, user: cred.User, password: cred.Password}
+	case dt.auth == AuthBasic:
+		params.TransportDecorator = func() mz.Transporter {
+			return &soapTransport{ctx: ctx, client: dt.client(c.http), url: t.url, user: cred.User, password: cred.Password}
 		}
-	case dt.auth == store.AuthNTLM && dt.https:
-		params.TransportDecorator = func() winrm.Transporter {
-			return &soapTransport{ctx: ctx, client: dt.profile.ntlm, url: u, user: cred.User, password: cred.Password}
+	case dt.auth == AuthNTLM && dt.https:
+		params.TransportDecorator = func() mz.Transporter {
+			return &soapTransport{ctx: ctx, client: dt.profile.ntlm, url: t.url, user: cred.User, password: cred.Password}
 		}
-	case dt.auth == store.AuthNTLM:
-		params.TransportDecorator = func() winrm.Transporter {
-			enc, _ := winrm.NewEncryption("ntlm") // "ntlm" is supported: no error
+	case dt.auth == AuthNTLM:
+		params.TransportDecorator = func() mz.Transporter {
+			enc, _ := mz.NewEncryption("ntlm") // "ntlm" is supported: no error
 			return authTransport{Transporter: enc, auth: "ntlm"}
 		}
-	case dt.auth == store.AuthKerberos:
-		kc := e.transportOptions().Kerberos
+	case dt.auth == AuthKerberos:
+		kc := c.transportOptions().Kerberos
 		user, realm := splitKerberosUser(cred.User)
 		if kc.Realm != "" {
 			realm = kc.Realm
@@ -650,19 +484,41 @@ func (e *Engine) winrmClient(ctx context.Context, o Options, d store.Device, dt 
 		if dt.https {
 			proto = "https"
 		}
-		params.TransportDecorator = func() winrm.Transporter {
-			return authTransport{auth: "kerberos", Transporter: winrm.NewClientKerberos(&winrm.Settings{
-				WinRMUsername: user, WinRMPassword: cred.Password, WinRMHost: address(d), WinRMPort: port,
+		params.TransportDecorator = func() mz.Transporter {
+			return authTransport{auth: "kerberos", Transporter: mz.NewClientKerberos(&mz.Settings{
+				WinRMUsername: user, WinRMPassword: cred.Password, WinRMHost: t.Address, WinRMPort: t.Port,
 				WinRMProto: proto, WinRMInsecure: dt.insecure, KrbRealm: realm, KrbConfig: kc.Krb5Conf,
-				KrbSpn: "HTTP/" + tlsServerName(d), KrbCCache: kc.CCache,
+				KrbSpn: "HTTP/" + t.ServerName, KrbCCache: kc.CCache,
 			})}
 		}
 	}
-	c, err := winrm.NewClientWithParameters(ep, cred.User, cred.Password, params)
+	mc, err := mz.NewClientWithParameters(ep, cred.User, cred.Password, params)
 	if err != nil {
-		return nil, &Error{Class: ClassConfiguration, Device: d.Hostname, Step: "winrm client", Err: err}
+		return nil, &Error{Class: ClassConfiguration, Device: t.Host, Step: "winrm client", Err: err}
 	}
-	return c, nil
+	return mc, nil
+}
+
+// runUnpooled runs a script the way rmm did before the session pool: a
+// new shell and a new powershell.exe per request through masterzen/winrm
+// (Create, Command, Receive, Signal, Delete). It is how NTLM and Kerberos
+// targets are reached (masterzen's transports; see masterzenClient), and
+// the benchmark's baseline (Options.Unpooled).
+func (c *Client) runUnpooled(ctx context.Context, t Target, dt deviceTransport, cred Credential, s *Script) (Result, error) {
+	mc, err := c.masterzenClient(ctx, t, dt, cred)
+	if err != nil {
+		return Result{Mode: ModeCold}, err
+	}
+	var out, errb bytes.Buffer
+	code, err := mc.RunWithContext(ctx, s.command, &out, &errb)
+	if err != nil {
+		return Result{Mode: ModeCold}, &Error{Class: ClassOf(err), Device: t.Host, Step: "run " + s.name, Err: err}
+	}
+	res := Result{Stdout: out.Bytes(), Exit: code, Mode: ModeCold}
+	if st, derr := DecodeStderr(errb.String()); derr == nil {
+		res.Errors = st.Errors
+	}
+	return res, nil
 }
 
 // splitKerberosUser splits DOMAIN\user or user@REALM into the user and
@@ -683,12 +539,12 @@ func splitKerberosUser(u string) (user, realm string) {
 // configuration (a 401, a bad ticket, an unreadable krb5.conf) and is a
 // Configuration error naming the method.
 type authTransport struct {
-	winrm.Transporter
+	mz.Transporter
 	auth string
 }
 
 // Post sends through the wrapped transport and classes its error.
-func (t authTransport) Post(c *winrm.Client, m *soap.SoapMessage) (string, error) {
+func (t authTransport) Post(c *mz.Client, m *soap.SoapMessage) (string, error) {
 	body, err := t.Transporter.Post(c, m)
 	if err == nil {
 		return body, nil

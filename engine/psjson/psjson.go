@@ -1,4 +1,4 @@
-package engine
+package psjson
 
 import (
 	"bytes"
@@ -152,174 +152,32 @@ func (l *List[T]) UnmarshalJSON(b []byte) error {
 	}
 }
 
-// DiskMetrics is one fixed volume in the metrics script's output.
-type DiskMetrics struct {
-	Drive   string  `json:"drive"`
-	SizeGB  float64 `json:"size_gb"`
-	FreeGB  float64 `json:"free_gb"`
-	FreePct float64 `json:"free_pct"`
-}
-
-// ServiceState is one watched service in the metrics script's output:
-// its state as Win32_Service says (Running, Stopped...), or Missing.
-type ServiceState struct {
-	Name  string `json:"name"`
-	State string `json:"state"`
-}
-
-// HostMetrics is the metrics script's JSON document. The fields after
-// Disks came with metrics v2; a v1 host leaves them zero (nil).
-type HostMetrics struct {
-	Hostname      string             `json:"hostname"`
-	CPUPct        float64            `json:"cpu_pct"`
-	MemPct        float64            `json:"mem_pct"`
-	MemTotalMB    float64            `json:"mem_total_mb"`
-	LastBoot      PSDate             `json:"last_boot"`
-	Disks         List[DiskMetrics]  `json:"disks"`
-	DiskQueue     float64            `json:"disk_queue"`     // current disk queue length, all physical disks
-	NetErrors     *int64             `json:"net_errors"`     // packets in and out with errors since boot, all interfaces
-	PendingReboot *bool              `json:"pending_reboot"` // the servicing or Windows Update reboot key exists
-	Services      List[ServiceState] `json:"services"`       // the watched services the engine asked about
-}
-
-// MinDiskFreePct is the lowest free % over the fixed volumes, or 100 when
-// the host reported none.
-func (m HostMetrics) MinDiskFreePct() float64 {
-	if len(m.Disks) == 0 {
-		return 100
-	}
-	low := m.Disks[0].FreePct
-	for _, d := range m.Disks[1:] {
-		low = min(low, d.FreePct)
-	}
-	return low
-}
-
-// maxMetricsBytes bounds the metrics document: a few hundred bytes, a few
-// kilobytes pretty-printed with many watched services.
-const maxMetricsBytes = 1 << 20
-
-// ParseMetrics decodes the metrics script's stdout. PowerShell may print
-// blank lines or a BOM around the document; they are ignored.
-func ParseMetrics(stdout []byte) (HostMetrics, error) {
-	doc := bytes.TrimSpace(bytes.TrimPrefix(bytes.TrimSpace(stdout), []byte("\xef\xbb\xbf")))
-	if len(doc) == 0 {
-		return HostMetrics{}, fmt.Errorf("metrics: empty output")
-	}
-	if len(doc) > maxMetricsBytes {
-		return HostMetrics{}, fmt.Errorf("metrics: %d bytes of output, more than the %d a metrics document may have", len(doc), maxMetricsBytes)
-	}
-	m, ok := scanMetrics(doc)
-	if !ok {
-		var slow HostMetrics // its own variable: only this path allocates it
-		if err := json.Unmarshal(doc, &slow); err != nil {
-			return HostMetrics{}, fmt.Errorf("metrics: %w", err)
-		}
-		m = slow
-	}
-	for _, v := range []struct {
-		name string
-		val  float64
-	}{{"cpu_pct", m.CPUPct}, {"mem_pct", m.MemPct}} {
-		if v.val < 0 || v.val > 100 {
-			return HostMetrics{}, fmt.Errorf("metrics: %s %v out of range 0..100", v.name, v.val)
-		}
-	}
-	return m, nil
-}
-
-// scanMetrics reads the metrics document with jsonScan; false means
-// encoding/json must read it.
-func scanMetrics(doc []byte) (m HostMetrics, ok bool) {
-	s := &jsonScan{b: doc}
-	ok = s.object(func(key []byte) bool {
-		switch string(key) {
-		case "hostname":
-			return s.string(&m.Hostname)
-		case "cpu_pct":
-			return s.float(&m.CPUPct)
-		case "mem_pct":
-			return s.float(&m.MemPct)
-		case "mem_total_mb":
-			return s.float(&m.MemTotalMB)
-		case "last_boot":
-			return s.date(&m.LastBoot)
-		case "disks":
-			return scanList(s, &m.Disks, func() (DiskMetrics, bool) { return scanDisk(s) })
-		case "disk_queue":
-			return s.float(&m.DiskQueue)
-		case "net_errors":
-			return s.int64Ptr(&m.NetErrors)
-		case "pending_reboot":
-			return s.boolPtr(&m.PendingReboot)
-		case "services":
-			return scanList(s, &m.Services, func() (ServiceState, bool) { return scanService(s) })
-		}
-		return s.other(key, "hostname", "cpu_pct", "mem_pct", "mem_total_mb", "last_boot", "disks",
-			"disk_queue", "net_errors", "pending_reboot", "services")
-	})
-	return m, ok && s.end()
-}
-
-func scanDisk(s *jsonScan) (d DiskMetrics, ok bool) {
-	if s.null() {
-		return d, true
-	}
-	ok = s.object(func(key []byte) bool {
-		switch string(key) {
-		case "drive":
-			return s.string(&d.Drive)
-		case "size_gb":
-			return s.float(&d.SizeGB)
-		case "free_gb":
-			return s.float(&d.FreeGB)
-		case "free_pct":
-			return s.float(&d.FreePct)
-		}
-		return s.other(key, "drive", "size_gb", "free_gb", "free_pct")
-	})
-	return d, ok
-}
-
-func scanService(s *jsonScan) (v ServiceState, ok bool) {
-	if s.null() {
-		return v, true
-	}
-	ok = s.object(func(key []byte) bool {
-		switch string(key) {
-		case "name":
-			return s.string(&v.Name)
-		case "state":
-			return s.string(&v.State)
-		}
-		return s.other(key, "name", "state")
-	})
-	return v, ok
-}
-
-// jsonScan reads the documents decoded on every poll (the resident loop's
+// Scanner reads the documents decoded on every poll (the resident loop's
 // answer, the metrics document) without reflection. It reads the shapes
 // those documents have, with the meaning encoding/json gives them (a null
 // leaves a string or number as it was, unknown members are skipped, an
 // invalid UTF-8 byte or lone surrogate becomes U+FFFD). On anything else
 // (invalid JSON, a value of another type, a number out of range, a key
 // with escapes or equal to a field's name but for case, a date object,
-// nesting deeper than jsonScanMaxDepth) it reports false, and the caller
+// nesting deeper than scannerMaxDepth) it reports false, and the caller
 // decodes the document again with encoding/json, whose result or error
 // then stands. FuzzParseMetrics and FuzzParseFrame check that what it
 // accepts decodes as encoding/json decodes it.
-type jsonScan struct {
+type Scanner struct {
 	b     []byte
 	i     int // next byte to read
 	depth int // objects and arrays open
 }
 
-// jsonScanMaxDepth bounds nesting: deeper documents go to encoding/json,
+// scannerMaxDepth bounds nesting: deeper documents go to encoding/json,
 // which has its own bound.
-const jsonScanMaxDepth = 64
+const scannerMaxDepth = 64
+
+// NewScanner returns a Scanner over one JSON document.
+func NewScanner(doc []byte) *Scanner { return &Scanner{b: doc} }
 
 // peek skips white space and returns the next byte, 0 at the end.
-func (s *jsonScan) peek() byte {
+func (s *Scanner) peek() byte {
 	for ; s.i < len(s.b); s.i++ {
 		switch c := s.b[s.i]; c {
 		case ' ', '\t', '\n', '\r':
@@ -331,7 +189,7 @@ func (s *jsonScan) peek() byte {
 }
 
 // eat consumes c if it comes next.
-func (s *jsonScan) eat(c byte) bool {
+func (s *Scanner) eat(c byte) bool {
 	if s.peek() == c {
 		s.i++
 		return true
@@ -339,14 +197,14 @@ func (s *jsonScan) eat(c byte) bool {
 	return false
 }
 
-// end reports whether only white space is left.
-func (s *jsonScan) end() bool {
+// End reports whether only white space is left.
+func (s *Scanner) End() bool {
 	s.peek()
 	return s.i == len(s.b)
 }
 
 // word consumes a literal: null, true or false.
-func (s *jsonScan) word(w string) bool {
+func (s *Scanner) word(w string) bool {
 	if s.peek() != w[0] || len(s.b)-s.i < len(w) || string(s.b[s.i:s.i+len(w)]) != w {
 		return false
 	}
@@ -354,12 +212,12 @@ func (s *jsonScan) word(w string) bool {
 	return true
 }
 
-// null consumes a null if it comes next.
-func (s *jsonScan) null() bool { return s.peek() == 'n' && s.word("null") }
+// Null consumes a null if it comes next.
+func (s *Scanner) Null() bool { return s.peek() == 'n' && s.word("null") }
 
 // str consumes a string and returns what is between its quotes and
 // whether that holds an escape.
-func (s *jsonScan) str() (raw []byte, escaped, ok bool) {
+func (s *Scanner) str() (raw []byte, escaped, ok bool) {
 	if s.peek() != '"' {
 		return nil, false, false
 	}
@@ -481,7 +339,7 @@ func unquote(raw []byte, escaped bool) string {
 }
 
 // number consumes a number and returns its text.
-func (s *jsonScan) number() ([]byte, bool) {
+func (s *Scanner) number() ([]byte, bool) {
 	s.peek()
 	b, i := s.b, s.i
 	digits := func() int {
@@ -518,13 +376,13 @@ func (s *jsonScan) number() ([]byte, bool) {
 	return num, true
 }
 
-// object reads an object: member gets each key (without escapes) with
+// Object reads an object: member gets each key (without escapes) with
 // the scanner at its value, reads the value and reports whether it could.
-func (s *jsonScan) object(member func(key []byte) bool) bool {
+func (s *Scanner) Object(member func(key []byte) bool) bool {
 	if !s.eat('{') {
 		return false
 	}
-	if s.depth++; s.depth > jsonScanMaxDepth {
+	if s.depth++; s.depth > scannerMaxDepth {
 		return false
 	}
 	if !s.eat('}') {
@@ -545,13 +403,13 @@ func (s *jsonScan) object(member func(key []byte) bool) bool {
 	return true
 }
 
-// array reads an array: elem reads each element and reports whether it
+// Array reads an array: elem reads each element and reports whether it
 // could.
-func (s *jsonScan) array(elem func() bool) bool {
+func (s *Scanner) Array(elem func() bool) bool {
 	if !s.eat('[') {
 		return false
 	}
-	if s.depth++; s.depth > jsonScanMaxDepth {
+	if s.depth++; s.depth > scannerMaxDepth {
 		return false
 	}
 	if !s.eat(']') {
@@ -571,16 +429,16 @@ func (s *jsonScan) array(elem func() bool) bool {
 	return true
 }
 
-// skip reads any value.
-func (s *jsonScan) skip() bool {
+// Skip reads any value.
+func (s *Scanner) Skip() bool {
 	switch s.peek() {
 	case '"':
 		_, _, ok := s.str()
 		return ok
 	case '{':
-		return s.object(func([]byte) bool { return s.skip() })
+		return s.Object(func([]byte) bool { return s.Skip() })
 	case '[':
-		return s.array(s.skip)
+		return s.Array(s.Skip)
 	case 't':
 		return s.word("true")
 	case 'f':
@@ -592,10 +450,10 @@ func (s *jsonScan) skip() bool {
 	return ok
 }
 
-// other skips the value of a member that is none of the fields. A key
+// Other skips the value of a member that is none of the fields. A key
 // that equals one of them but for case (encoding/json would fill that
 // field), or has a non-ASCII byte (which may fold to ASCII), is refused.
-func (s *jsonScan) other(key []byte, fields ...string) bool {
+func (s *Scanner) Other(key []byte, fields ...string) bool {
 	for _, c := range key {
 		if c >= utf8.RuneSelf {
 			return false
@@ -606,12 +464,12 @@ func (s *jsonScan) other(key []byte, fields ...string) bool {
 			return false
 		}
 	}
-	return s.skip()
+	return s.Skip()
 }
 
-// string reads a string into v; a null leaves v as it was.
-func (s *jsonScan) string(v *string) bool {
-	if s.null() {
+// String reads a string into v; a null leaves v as it was.
+func (s *Scanner) String(v *string) bool {
+	if s.Null() {
 		return true
 	}
 	raw, escaped, ok := s.str()
@@ -621,9 +479,22 @@ func (s *jsonScan) string(v *string) bool {
 	return ok
 }
 
-// float reads a number into v; a null leaves v as it was.
-func (s *jsonScan) float(v *float64) bool {
-	if s.null() {
+// StringEq reads a string into v like String, and when it is exactly
+// want (no escapes) stores want itself, without a copy: the loop's answer
+// carries the request id asked for.
+func (s *Scanner) StringEq(v *string, want string) bool {
+	at := s.i
+	if raw, escaped, ok := s.str(); ok && !escaped && string(raw) == want {
+		*v = want
+		return true
+	}
+	s.i = at
+	return s.String(v)
+}
+
+// Float reads a number into v; a null leaves v as it was.
+func (s *Scanner) Float(v *float64) bool {
+	if s.Null() {
 		return true
 	}
 	num, ok := s.number()
@@ -638,9 +509,9 @@ func (s *jsonScan) float(v *float64) bool {
 	return true
 }
 
-// scanInt reads an integer into v; a null leaves v as it was.
-func scanInt[T int | int64](s *jsonScan, v *T) bool {
-	if s.null() {
+// ScanInt reads an integer into v; a null leaves v as it was.
+func ScanInt[T int | int64](s *Scanner, v *T) bool {
+	if s.Null() {
 		return true
 	}
 	num, ok := s.number()
@@ -655,25 +526,25 @@ func scanInt[T int | int64](s *jsonScan, v *T) bool {
 	return true
 }
 
-// int64Ptr reads an integer or null (nil) into v.
-func (s *jsonScan) int64Ptr(v **int64) bool {
-	if s.null() {
+// Int64Ptr reads an integer or null (nil) into v.
+func (s *Scanner) Int64Ptr(v **int64) bool {
+	if s.Null() {
 		*v = nil
 		return true
 	}
 	var n int64
-	if !scanInt(s, &n) {
+	if !ScanInt(s, &n) {
 		return false
 	}
 	*v = &n
 	return true
 }
 
-// boolPtr reads true, false or null (nil) into v.
-func (s *jsonScan) boolPtr(v **bool) bool {
+// BoolPtr reads true, false or null (nil) into v.
+func (s *Scanner) BoolPtr(v **bool) bool {
 	var b bool
 	switch {
-	case s.null():
+	case s.Null():
 		*v = nil
 		return true
 	case s.word("true"):
@@ -685,10 +556,10 @@ func (s *jsonScan) boolPtr(v **bool) bool {
 	return true
 }
 
-// date reads a date string or null (zero) into d; a date object is left
+// Date reads a date string or null (zero) into d; a date object is left
 // to encoding/json.
-func (s *jsonScan) date(d *PSDate) bool {
-	if s.null() {
+func (s *Scanner) Date(d *PSDate) bool {
+	if s.Null() {
 		d.Time = time.Time{}
 		return true
 	}
@@ -704,9 +575,9 @@ func (s *jsonScan) date(d *PSDate) bool {
 	return true
 }
 
-// scanList reads an array of elements, a bare element (5.1 unwrapped a
+// ScanList reads an array of elements, a bare element (5.1 unwrapped a
 // one-element array) or null into l.
-func scanList[T any](s *jsonScan, l *List[T], elem func() (T, bool)) bool {
+func ScanList[T any](s *Scanner, l *List[T], elem func() (T, bool)) bool {
 	switch s.peek() {
 	case 'n':
 		if !s.word("null") {
@@ -716,7 +587,7 @@ func scanList[T any](s *jsonScan, l *List[T], elem func() (T, bool)) bool {
 		return true
 	case '[':
 		items := List[T]{} // encoding/json makes [] an empty list, not nil
-		if !s.array(func() bool {
+		if !s.Array(func() bool {
 			v, ok := elem()
 			if !ok {
 				return false

@@ -1,4 +1,4 @@
-package engine
+package winrm
 
 import (
 	"bytes"
@@ -15,7 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/masterzen/winrm"
+	mz "github.com/masterzen/winrm"
 	"github.com/masterzen/winrm/soap"
 )
 
@@ -77,7 +77,7 @@ type endpoint struct {
 	user     string
 	password string   // never logged; String hides it
 	auth     []string // the Authorization header value; never logged
-	params   *winrm.Parameters
+	params   *mz.Parameters
 }
 
 // String names the endpoint without its credential.
@@ -100,7 +100,7 @@ func newEndpoint(client *http.Client, bufs *sync.Pool, url, user, password strin
 		user:     user,
 		password: password,
 		auth:     []string{"Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+password))},
-		params:   winrm.NewParameters(opTimeoutText, "en-US", envelopeSize),
+		params:   mz.NewParameters(opTimeoutText, "en-US", envelopeSize),
 	}
 }
 
@@ -212,11 +212,11 @@ func cleanupContext(ctx context.Context) (context.Context, context.CancelFunc) {
 
 // createShell opens a cmd shell (code page 65001) and returns its id.
 func (ep *endpoint) createShell(ctx context.Context) (string, error) {
-	p, err := ep.post(ctx, []byte(winrm.NewOpenShellRequest(ep.url, ep.params).String()))
+	p, err := ep.post(ctx, []byte(mz.NewOpenShellRequest(ep.url, ep.params).String()))
 	if err != nil {
 		return "", err
 	}
-	id, err := winrm.ParseOpenShellResponse(string(*p))
+	id, err := mz.ParseOpenShellResponse(string(*p))
 	ep.release(p)
 	if err != nil || id == "" {
 		return "", fmt.Errorf("%w: no ShellId in the Create reply", errMalformed)
@@ -226,7 +226,7 @@ func (ep *endpoint) createShell(ctx context.Context) (string, error) {
 
 // deleteShell deletes a shell; the host ends its processes.
 func (ep *endpoint) deleteShell(ctx context.Context, shellID string) error {
-	p, err := ep.post(ctx, []byte(winrm.NewDeleteShellRequest(ep.url, shellID, ep.params).String()))
+	p, err := ep.post(ctx, []byte(mz.NewDeleteShellRequest(ep.url, shellID, ep.params).String()))
 	ep.release(p)
 	return err
 }
@@ -234,7 +234,7 @@ func (ep *endpoint) deleteShell(ctx context.Context, shellID string) error {
 // signalTerminate ends a running command. Never call it for a command
 // whose Receive already reported Done: the host answers with a fault.
 func (ep *endpoint) signalTerminate(ctx context.Context, shellID, commandID string) error {
-	p, err := ep.post(ctx, []byte(winrm.NewSignalRequest(ep.url, shellID, commandID, ep.params).String()))
+	p, err := ep.post(ctx, []byte(mz.NewSignalRequest(ep.url, shellID, commandID, ep.params).String()))
 	ep.release(p)
 	return err
 }

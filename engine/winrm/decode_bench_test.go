@@ -1,4 +1,4 @@
-package engine
+package winrm
 
 import (
 	"bytes"
@@ -6,14 +6,14 @@ import (
 	"testing"
 )
 
-// Benchmarks of the two decodes every warm poll pays for, on what the
-// simulator answered to a metrics request with three watched services:
-// testdata/ps/loop_frame_metrics.txt is the loop's stdout for request r2,
-// testdata/ps/metrics_sim_v2.json the metrics document it carries. The
-// ...EncodingJSON benchmarks decode the same documents the way the engine
-// did before jsonScan (encoding/json alone), for the ratio.
+// Benchmarks of the loop's answer frame, decoded on every warm poll, on
+// what the simulator answered to a metrics request with three watched
+// services: testdata/ps/loop_frame_metrics.txt is the loop's stdout for
+// request r2. The ...EncodingJSON benchmark decodes the same document the
+// way the client did before psjson.Scanner (encoding/json alone), for the
+// ratio. engine/scripts has the same pair for the metrics document.
 //
-//	go test -run XXX -bench 'ParseFrame|ParseMetrics' -benchmem ./engine/
+//	go test -run XXX -bench ParseFrame -benchmem ./engine/winrm/
 
 func BenchmarkParseFrame(b *testing.B) {
 	frame := readFixture(b, "loop_frame_metrics.txt")
@@ -54,27 +54,5 @@ func BenchmarkParseFrameEncodingJSON(b *testing.B) {
 				}
 			}
 		})
-	}
-}
-
-func BenchmarkParseMetrics(b *testing.B) {
-	doc := readFixture(b, "metrics_sim_v2.json")
-	b.SetBytes(int64(len(doc)))
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := ParseMetrics(doc); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
-
-func BenchmarkParseMetricsEncodingJSON(b *testing.B) {
-	doc := readFixture(b, "metrics_sim_v2.json")
-	b.SetBytes(int64(len(doc)))
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := parseMetricsReference(doc); err != nil {
-			b.Fatal(err)
-		}
 	}
 }

@@ -1,4 +1,4 @@
-package engine
+package winrm
 
 import (
 	"context"

@@ -1,4 +1,4 @@
-package engine
+package winrm
 
 import (
 	"encoding/base64"
@@ -9,8 +9,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/rmmhq/rmm/engine/scripts"
 )
 
 func wsmanFixture(t *testing.T, name string) []byte {
@@ -164,9 +162,8 @@ func TestTheLoopCommandKeepsItsMarkerAndShedsItsComments(t *testing.T) {
 			t.Errorf("the loop lacks %q", want)
 		}
 	}
-	full, _ := scripts.Get("loop")
-	if len(body) >= len(full.Body) || len(cmd) > 8000 {
-		t.Errorf("the stripped loop is %d bytes (script %d), command line %d", len(body), len(full.Body), len(cmd))
+	if len(body) >= len(loopScript) || len(cmd) > 8000 {
+		t.Errorf("the stripped loop is %d bytes (script %d), command line %d", len(body), len(loopScript), len(cmd))
 	}
 }
 

@@ -1,9 +1,11 @@
-package engine
+package scripts
 
 import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+
+	"github.com/rmmhq/rmm/engine/psjson"
 )
 
 // The inventory documents: what the collectors (engine/scripts/
@@ -70,16 +72,16 @@ func InventoryCategories() []string {
 
 // HardwareInventory is the hardware collector's document.
 type HardwareInventory struct {
-	System          ComputerSystem              `json:"system"`
-	BIOS            Part[*BIOSInfo]             `json:"bios"`
-	Baseboard       Part[*BaseboardInfo]        `json:"baseboard"`
-	Processors      Part[List[Processor]]       `json:"processors"`
-	Memory          Part[List[MemoryModule]]    `json:"memory"`
-	Disks           Part[List[DiskDrive]]       `json:"disks"`
-	Volumes         Part[List[Volume]]          `json:"volumes"`
-	Video           Part[List[VideoController]] `json:"video"`
-	NetworkAdapters Part[List[NetworkAdapter]]  `json:"network_adapters"`
-	Battery         Part[List[Battery]]         `json:"battery"`
+	System          ComputerSystem                     `json:"system"`
+	BIOS            Part[*BIOSInfo]                    `json:"bios"`
+	Baseboard       Part[*BaseboardInfo]               `json:"baseboard"`
+	Processors      Part[psjson.List[Processor]]       `json:"processors"`
+	Memory          Part[psjson.List[MemoryModule]]    `json:"memory"`
+	Disks           Part[psjson.List[DiskDrive]]       `json:"disks"`
+	Volumes         Part[psjson.List[Volume]]          `json:"volumes"`
+	Video           Part[psjson.List[VideoController]] `json:"video"`
+	NetworkAdapters Part[psjson.List[NetworkAdapter]]  `json:"network_adapters"`
+	Battery         Part[psjson.List[Battery]]         `json:"battery"`
 }
 
 // ComputerSystem is Win32_ComputerSystem.
@@ -97,10 +99,10 @@ type ComputerSystem struct {
 
 // BIOSInfo is Win32_BIOS.
 type BIOSInfo struct {
-	Manufacturer string `json:"manufacturer"`
-	Version      string `json:"version"`
-	SerialNumber string `json:"serial_number"`
-	ReleaseDate  PSDate `json:"release_date"`
+	Manufacturer string        `json:"manufacturer"`
+	Version      string        `json:"version"`
+	SerialNumber string        `json:"serial_number"`
+	ReleaseDate  psjson.PSDate `json:"release_date"`
 }
 
 // BaseboardInfo is Win32_BaseBoard.
@@ -153,12 +155,12 @@ type Volume struct {
 
 // VideoController is one Win32_VideoController.
 type VideoController struct {
-	Name          string `json:"name"`
-	DriverVersion string `json:"driver_version"`
-	DriverDate    PSDate `json:"driver_date"`
-	RAMBytes      int64  `json:"ram_bytes"`
-	Horizontal    int    `json:"horizontal"`
-	Vertical      int    `json:"vertical"`
+	Name          string        `json:"name"`
+	DriverVersion string        `json:"driver_version"`
+	DriverDate    psjson.PSDate `json:"driver_date"`
+	RAMBytes      int64         `json:"ram_bytes"`
+	Horizontal    int           `json:"horizontal"`
+	Vertical      int           `json:"vertical"`
 }
 
 // NetworkAdapter is one physical Win32_NetworkAdapter.
@@ -184,35 +186,35 @@ type Battery struct {
 
 // SoftwareInventory is the software collector's document.
 type SoftwareInventory struct {
-	OS           OSInfo                  `json:"os"`
-	Hotfixes     Part[List[Hotfix]]      `json:"hotfixes"`
-	Applications Part[List[Application]] `json:"applications"`
-	Services     Part[List[Service]]     `json:"services"`
-	Startup      Part[List[StartupItem]] `json:"startup"`
+	OS           OSInfo                         `json:"os"`
+	Hotfixes     Part[psjson.List[Hotfix]]      `json:"hotfixes"`
+	Applications Part[psjson.List[Application]] `json:"applications"`
+	Services     Part[psjson.List[Service]]     `json:"services"`
+	Startup      Part[psjson.List[StartupItem]] `json:"startup"`
 }
 
 // OSInfo is Win32_OperatingSystem plus CurrentVersion from the registry.
 type OSInfo struct {
-	Name           string `json:"name"`
-	Version        string `json:"version"`
-	Build          string `json:"build"`
-	UBR            int    `json:"ubr"`
-	DisplayVersion string `json:"display_version"` // "23H2"; absent on Server 2016 and 2019
-	EditionID      string `json:"edition_id"`
-	Architecture   string `json:"architecture"`
-	ProductType    int    `json:"product_type"` // 1 workstation, 2 domain controller, 3 server
-	InstallDate    PSDate `json:"install_date"`
-	LastBoot       PSDate `json:"last_boot"`
-	Locale         string `json:"locale"`
-	RegisteredTo   string `json:"registered_to"`
+	Name           string        `json:"name"`
+	Version        string        `json:"version"`
+	Build          string        `json:"build"`
+	UBR            int           `json:"ubr"`
+	DisplayVersion string        `json:"display_version"` // "23H2"; absent on Server 2016 and 2019
+	EditionID      string        `json:"edition_id"`
+	Architecture   string        `json:"architecture"`
+	ProductType    int           `json:"product_type"` // 1 workstation, 2 domain controller, 3 server
+	InstallDate    psjson.PSDate `json:"install_date"`
+	LastBoot       psjson.PSDate `json:"last_boot"`
+	Locale         string        `json:"locale"`
+	RegisteredTo   string        `json:"registered_to"`
 }
 
 // Hotfix is one Win32_QuickFixEngineering.
 type Hotfix struct {
-	ID          string `json:"id"`
-	Description string `json:"description"`
-	InstalledOn PSDate `json:"installed_on"`
-	InstalledBy string `json:"installed_by"`
+	ID          string        `json:"id"`
+	Description string        `json:"description"`
+	InstalledOn psjson.PSDate `json:"installed_on"`
+	InstalledBy string        `json:"installed_by"`
 }
 
 // Application is one Uninstall registry entry.
@@ -246,23 +248,23 @@ type StartupItem struct {
 
 // SecurityInventory is the security collector's document.
 type SecurityInventory struct {
-	Defender            Part[*DefenderStatus]       `json:"defender"`
-	Firewall            Part[List[FirewallProfile]] `json:"firewall"`
-	BitLocker           Part[List[BitLockerVolume]] `json:"bitlocker"`
-	TPM                 Part[*TPMInfo]              `json:"tpm"`
-	Administrators      Part[List[GroupMember]]     `json:"administrators"`
-	PendingReboot       PendingReboot               `json:"pending_reboot"`
-	LastUpdateInstalled PSDate                      `json:"last_update_installed"`
+	Defender            Part[*DefenderStatus]              `json:"defender"`
+	Firewall            Part[psjson.List[FirewallProfile]] `json:"firewall"`
+	BitLocker           Part[psjson.List[BitLockerVolume]] `json:"bitlocker"`
+	TPM                 Part[*TPMInfo]                     `json:"tpm"`
+	Administrators      Part[psjson.List[GroupMember]]     `json:"administrators"`
+	PendingReboot       PendingReboot                      `json:"pending_reboot"`
+	LastUpdateInstalled psjson.PSDate                      `json:"last_update_installed"`
 }
 
 // DefenderStatus is Get-MpComputerStatus.
 type DefenderStatus struct {
-	AntivirusEnabled     bool   `json:"antivirus_enabled"`
-	RealTimeProtection   bool   `json:"real_time_protection"`
-	SignatureVersion     string `json:"signature_version"`
-	SignatureLastUpdated PSDate `json:"signature_last_updated"`
-	EngineVersion        string `json:"engine_version"`
-	ServiceEnabled       bool   `json:"service_enabled"`
+	AntivirusEnabled     bool          `json:"antivirus_enabled"`
+	RealTimeProtection   bool          `json:"real_time_protection"`
+	SignatureVersion     string        `json:"signature_version"`
+	SignatureLastUpdated psjson.PSDate `json:"signature_last_updated"`
+	EngineVersion        string        `json:"engine_version"`
+	ServiceEnabled       bool          `json:"service_enabled"`
 }
 
 // FirewallProfile is one Get-NetFirewallProfile; Enabled is the GpoBoolean
@@ -303,32 +305,32 @@ type GroupMember struct {
 
 // PendingReboot is what the usual registry keys say.
 type PendingReboot struct {
-	Pending bool         `json:"pending"`
-	Reasons List[string] `json:"reasons"` // component_servicing, windows_update, file_rename
-	Since   PSDate       `json:"since"`   // an estimate: the newest update installed since the last boot
+	Pending bool                `json:"pending"`
+	Reasons psjson.List[string] `json:"reasons"` // component_servicing, windows_update, file_rename
+	Since   psjson.PSDate       `json:"since"`   // an estimate: the newest update installed since the last boot
 }
 
 // --- network ---
 
 // NetworkInventory is the network collector's document.
 type NetworkInventory struct {
-	Adapters  Part[List[IPAdapter]]     `json:"adapters"`
-	Routes    Part[List[Route]]         `json:"routes"`
-	Shares    Part[List[Share]]         `json:"shares"`
-	Listening Part[List[ListeningPort]] `json:"listening"`
+	Adapters  Part[psjson.List[IPAdapter]]     `json:"adapters"`
+	Routes    Part[psjson.List[Route]]         `json:"routes"`
+	Shares    Part[psjson.List[Share]]         `json:"shares"`
+	Listening Part[psjson.List[ListeningPort]] `json:"listening"`
 }
 
 // IPAdapter is one IP-enabled Win32_NetworkAdapterConfiguration.
 type IPAdapter struct {
-	Index       int          `json:"index"`
-	Description string       `json:"description"`
-	MAC         string       `json:"mac"`
-	DHCP        bool         `json:"dhcp"`
-	IPv4        List[string] `json:"ipv4"`
-	IPv6        List[string] `json:"ipv6"`
-	Gateways    List[string] `json:"gateways"`
-	DNSServers  List[string] `json:"dns_servers"`
-	DNSDomain   string       `json:"dns_domain"`
+	Index       int                 `json:"index"`
+	Description string              `json:"description"`
+	MAC         string              `json:"mac"`
+	DHCP        bool                `json:"dhcp"`
+	IPv4        psjson.List[string] `json:"ipv4"`
+	IPv6        psjson.List[string] `json:"ipv6"`
+	Gateways    psjson.List[string] `json:"gateways"`
+	DNSServers  psjson.List[string] `json:"dns_servers"`
+	DNSDomain   string              `json:"dns_domain"`
 }
 
 // Route is one Get-NetRoute (IPv4).
@@ -356,9 +358,9 @@ type ListeningPort struct {
 	State   int    `json:"state"` // TcpState: 2 Listen
 }
 
-// parseInventory decodes a collector's stdout (or a stored document) of a
+// ParseInventory decodes a collector's stdout (or a stored document) of a
 // category into its type, and returns it with its normalised JSON.
-func parseInventory(category string, stdout []byte) (any, json.RawMessage, error) {
+func ParseInventory(category string, stdout []byte) (any, json.RawMessage, error) {
 	doc := bytes.TrimSpace(bytes.TrimPrefix(bytes.TrimSpace(stdout), []byte("\xef\xbb\xbf")))
 	if len(doc) == 0 {
 		return nil, nil, fmt.Errorf("inventory %s: empty output", category)
@@ -388,7 +390,7 @@ func parseInventory(category string, stdout []byte) (any, json.RawMessage, error
 
 // ParseHardware decodes the hardware collector's output.
 func ParseHardware(stdout []byte) (*HardwareInventory, error) {
-	v, _, err := parseInventory(InventoryHardware, stdout)
+	v, _, err := ParseInventory(InventoryHardware, stdout)
 	if err != nil {
 		return nil, err
 	}
@@ -397,7 +399,7 @@ func ParseHardware(stdout []byte) (*HardwareInventory, error) {
 
 // ParseSoftware decodes the software collector's output.
 func ParseSoftware(stdout []byte) (*SoftwareInventory, error) {
-	v, _, err := parseInventory(InventorySoftware, stdout)
+	v, _, err := ParseInventory(InventorySoftware, stdout)
 	if err != nil {
 		return nil, err
 	}
@@ -406,7 +408,7 @@ func ParseSoftware(stdout []byte) (*SoftwareInventory, error) {
 
 // ParseSecurity decodes the security collector's output.
 func ParseSecurity(stdout []byte) (*SecurityInventory, error) {
-	v, _, err := parseInventory(InventorySecurity, stdout)
+	v, _, err := ParseInventory(InventorySecurity, stdout)
 	if err != nil {
 		return nil, err
 	}
@@ -415,7 +417,7 @@ func ParseSecurity(stdout []byte) (*SecurityInventory, error) {
 
 // ParseNetwork decodes the network collector's output.
 func ParseNetwork(stdout []byte) (*NetworkInventory, error) {
-	v, _, err := parseInventory(InventoryNetwork, stdout)
+	v, _, err := ParseInventory(InventoryNetwork, stdout)
 	if err != nil {
 		return nil, err
 	}

@@ -1,8 +1,9 @@
-package engine
+package winrm
 
 import (
 	"bytes"
 	"context"
+	_ "embed"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -13,10 +14,10 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/rmmhq/rmm/engine/scripts"
+	"github.com/rmmhq/rmm/engine/psjson"
 )
 
-// The resident PowerShell loop (engine/scripts/loop.ps1): one
+// The resident PowerShell loop (loop.ps1): one
 // powershell.exe per pooled shell, fed one request per stdin line, so a
 // warm poll costs one Send and one Receive and no powershell.exe start.
 //
@@ -41,36 +42,20 @@ import (
 
 const loopReadyLine = "READY loop v1"
 
-// Modes a device is polled in, shown in DeviceState.Mode.
-const (
-	ModeWarm = "warm" // through the resident PowerShell loop of a pooled shell
-	ModeCold = "cold" // one powershell.exe per poll (the loop cannot start there, or the pool is off)
-)
-
-// psScript is a script ready for either way of running it.
-type psScript struct {
-	name    string
-	b64     string // base64 of the UTF-8 text: a loop request line carries it
-	command string // powershell.exe -NoProfile -NonInteractive -EncodedCommand ...
-}
-
-func newPSScript(s scripts.Script) *psScript {
-	return &psScript{
-		name:    s.Name,
-		b64:     base64.StdEncoding.EncodeToString([]byte(s.Body)),
-		command: s.Command(),
-	}
-}
+// loopScript is the resident loop, sent on the command line that starts
+// it (loopCommand).
+//
+//go:embed loop.ps1
+var loopScript string
 
 // loopCommand is the command line that starts the resident loop: the loop
 // script with its full-line comments stripped (the command line must stay
 // short), the marker line kept.
 func loopCommand() (string, error) {
-	s, err := scripts.Get("loop")
-	if err != nil {
-		return "", err
+	if !strings.HasPrefix(loopScript, "# rmm:script=loop v") {
+		return "", errors.New("loop.ps1: the first line is not its marker line")
 	}
-	lines := strings.Split(s.Body, "\n")
+	lines := strings.Split(loopScript, "\n")
 	kept := lines[:1]
 	for _, l := range lines[1:] {
 		if t := strings.TrimSpace(l); t == "" || strings.HasPrefix(t, "#") {
@@ -78,43 +63,35 @@ func loopCommand() (string, error) {
 		}
 		kept = append(kept, strings.TrimRight(l, "\r"))
 	}
-	return scripts.EncodedCommand(strings.Join(kept, "\n") + "\n"), nil
-}
-
-// scriptResult is what a script run produced, either way.
-type scriptResult struct {
-	stdout []byte
-	errors []string // error records' messages
-	exit   int
-	mode   string // ModeWarm or ModeCold
+	return EncodedCommand(strings.Join(kept, "\n") + "\n"), nil
 }
 
 // loopAnswer is the JSON document of an answer frame. 5.1's ConvertTo-Json
 // may unwrap a one-element errors array, so it is a List.
 type loopAnswer struct {
-	ID     string       `json:"id"`
-	Output string       `json:"output"`
-	Errors List[string] `json:"errors"`
-	Exit   int          `json:"exit"`
-	MS     int64        `json:"ms"`
+	ID     string              `json:"id"`
+	Output string              `json:"output"`
+	Errors psjson.List[string] `json:"errors"`
+	Exit   int                 `json:"exit"`
+	MS     int64               `json:"ms"`
 }
 
-// errLoopExited is the resident loop ending without answering: it
+// LoopExitError is the resident loop ending without answering: it
 // crashed, was killed, or never started (exit before READY).
-type errLoopExited struct {
-	code    int
-	ready   bool // it had printed READY
-	message string
+type LoopExitError struct {
+	Code    int    // powershell.exe's exit code
+	Ready   bool   // it had printed READY (it ran, then died)
+	Message string // the first line of what it wrote on stderr
 }
 
-func (e *errLoopExited) Error() string {
+func (e *LoopExitError) Error() string {
 	what := "the resident PowerShell exited"
-	if !e.ready {
+	if !e.Ready {
 		what = "the resident PowerShell could not start"
 	}
-	s := fmt.Sprintf("%s with code %d before answering", what, e.code)
-	if e.message != "" {
-		s += ": " + e.message
+	s := fmt.Sprintf("%s with code %d before answering", what, e.Code)
+	if e.Message != "" {
+		s += ": " + e.Message
 	}
 	return s
 }
@@ -181,7 +158,7 @@ func (s *pooledShell) startLoop(ctx context.Context, cmdline string) error {
 }
 
 // request runs one script through the loop and returns its answer.
-func (s *pooledShell) request(ctx context.Context, id string, sc *psScript) (scriptResult, error) {
+func (s *pooledShell) request(ctx context.Context, id string, sc *Script) (Result, error) {
 	w := s.loop
 	// The line is encoded into the Send's envelope, so its buffer goes
 	// back to the pool as soon as send returns.
@@ -194,19 +171,19 @@ func (s *pooledShell) request(ctx context.Context, id string, sc *psScript) (scr
 	*lp = line
 	s.ep.release(lp)
 	if err != nil {
-		return scriptResult{}, failed("send", err)
+		return Result{}, failed("send", err)
 	}
 	s.loopRequests++
 	end := []byte("END " + id)
 	for {
 		res, err := w.receive(ctx, &s.stdout, &s.stderr)
 		if err != nil {
-			return scriptResult{}, failed("receive", err)
+			return Result{}, failed("receive", err)
 		}
 		s.stderr = keepTail(s.stderr)
 		if len(s.stdout) > maxStdout {
 			s.stdout, s.stderr = nil, nil
-			return scriptResult{}, failed("receive", errOutputTooLarge)
+			return Result{}, failed("receive", errOutputTooLarge)
 		}
 		if !s.loopReady {
 			rest, ok := cutReady(s.stdout)
@@ -221,13 +198,13 @@ func (s *pooledShell) request(ctx context.Context, id string, sc *psScript) (scr
 			// tens of megabytes.
 			s.stdout, s.stderr = nil, nil
 			if err != nil {
-				return scriptResult{}, failed("read answer", err)
+				return Result{}, failed("read answer", err)
 			}
-			return scriptResult{stdout: []byte(ans.Output), errors: ans.Errors, exit: ans.Exit, mode: ModeWarm}, nil
+			return Result{Stdout: []byte(ans.Output), Errors: ans.Errors, Exit: ans.Exit, Mode: ModeWarm}, nil
 		}
 		if res.done {
 			s.loop, s.running = nil, nil
-			return scriptResult{}, failed("receive", &errLoopExited{code: res.exitCode, ready: s.loopReady, message: stderrMessage(s.stderr)})
+			return Result{}, failed("receive", &LoopExitError{Code: res.exitCode, Ready: s.loopReady, Message: stderrMessage(s.stderr)})
 		}
 	}
 }
@@ -254,10 +231,10 @@ func (s *pooledShell) exitLoop(ctx context.Context, id string) error {
 
 // runCold runs a script as its own powershell.exe in the shell and waits
 // for it to finish. A finished command is not signalled.
-func (s *pooledShell) runCold(ctx context.Context, sc *psScript) (scriptResult, error) {
+func (s *pooledShell) runCold(ctx context.Context, sc *Script) (Result, error) {
 	id, err := s.ep.startCommand(ctx, s.shellID, sc.command)
 	if err != nil {
-		return scriptResult{}, failed("run command", err)
+		return Result{}, failed("run command", err)
 	}
 	w := newCommandWire(s.ep, s.shellID, id)
 	s.running = w
@@ -265,19 +242,19 @@ func (s *pooledShell) runCold(ctx context.Context, sc *psScript) (scriptResult, 
 	for {
 		res, err := w.receive(ctx, &stdout, &stderr)
 		if err != nil {
-			return scriptResult{}, failed("receive", err)
+			return Result{}, failed("receive", err)
 		}
 		if len(stdout) > maxStdout {
-			return scriptResult{}, failed("receive", errOutputTooLarge)
+			return Result{}, failed("receive", errOutputTooLarge)
 		}
 		stderr = keepTail(stderr)
 		if res.done {
 			s.running = nil
-			r := scriptResult{stdout: stdout, exit: res.exitCode, mode: ModeCold}
+			r := Result{Stdout: stdout, Exit: res.exitCode, Mode: ModeCold}
 			if st, derr := DecodeStderr(string(stderr)); derr == nil {
-				r.errors = st.Errors
+				r.Errors = st.Errors
 			} else if len(stderr) > 0 {
-				r.errors = []string{strings.TrimSpace(string(stderr))}
+				r.Errors = []string{strings.TrimSpace(string(stderr))}
 			}
 			return r, nil
 		}
@@ -310,8 +287,8 @@ func cutReady(b []byte) ([]byte, bool) {
 // parseFrame reads "BEGIN id", the base64 JSON line and "END id" from the
 // loop's stdout (lines may end in CRLF; blank lines are skipped). It
 // scans the bytes in place: the only copies are the decoded document and
-// the answer's strings (jsonScan reads the document; encoding/json only
-// what jsonScan leaves to it).
+// the answer's strings (psjson.Scanner reads the document; encoding/json
+// only what the scanner leaves to it).
 func parseFrame(b []byte, id string) (loopAnswer, error) {
 	// next returns the next non-blank line, trimmed, and the rest.
 	next := func(b []byte) (line, rest []byte) {
@@ -359,33 +336,26 @@ func parseFrame(b []byte, id string) (loopAnswer, error) {
 	return ans, nil
 }
 
-// scanAnswer reads an answer document with jsonScan; false means
+// scanAnswer reads an answer document with psjson.Scanner; false means
 // encoding/json must read it.
 func scanAnswer(doc []byte, id string) (ans loopAnswer, ok bool) {
-	s := &jsonScan{b: doc}
-	ok = s.object(func(key []byte) bool {
+	s := psjson.NewScanner(doc)
+	ok = s.Object(func(key []byte) bool {
 		switch string(key) {
 		case "id":
-			// Most often the id asked for: kept without a copy.
-			at := s.i
-			if raw, escaped, ok := s.str(); ok && !escaped && string(raw) == id {
-				ans.ID = id
-				return true
-			}
-			s.i = at
-			return s.string(&ans.ID)
+			return s.StringEq(&ans.ID, id) // most often the id asked for: kept without a copy
 		case "output":
-			return s.string(&ans.Output)
+			return s.String(&ans.Output)
 		case "errors":
-			return scanList(s, &ans.Errors, func() (e string, ok bool) { return e, s.string(&e) })
+			return psjson.ScanList(s, &ans.Errors, func() (e string, ok bool) { return e, s.String(&e) })
 		case "exit":
-			return scanInt(s, &ans.Exit)
+			return psjson.ScanInt(s, &ans.Exit)
 		case "ms":
-			return scanInt(s, &ans.MS)
+			return psjson.ScanInt(s, &ans.MS)
 		}
-		return s.other(key, "id", "output", "errors", "exit", "ms")
+		return s.Other(key, "id", "output", "errors", "exit", "ms")
 	})
-	return ans, ok && s.end()
+	return ans, ok && s.End()
 }
 
 // requestID formats a loop request id: "r" and a number in base 36.
@@ -408,8 +378,8 @@ func isConnectionCut(err error) bool {
 }
 
 // isLoopExit reports a loop that ended without answering.
-func isLoopExit(err error) (*errLoopExited, bool) {
-	var le *errLoopExited
+func isLoopExit(err error) (*LoopExitError, bool) {
+	var le *LoopExitError
 	ok := errors.As(err, &le)
 	return le, ok
 }

@@ -1,0 +1,295 @@
+// Package winrm is rmm's WinRM (WS-Management) client: targets and their
+// transports (HTTP and HTTPS; Basic, NTLM and Kerberos), the SOAP
+// envelopes and faults, the error classes, the session pool of shells
+// kept warm across requests, each with a resident PowerShell loop, and
+// the decoding of what powershell.exe writes (CLIXML, the loop's frames).
+//
+// Its API is small: New opens a client, Run runs a script on a target,
+// Stats counts, Close deletes every shell it opened. The probes doctor
+// uses (Identify, InspectTLS, TryShell) and the interactive Session of the
+// PowerShell pane sit beside it.
+//
+// It imports nothing of rmm's engine, store or config: it is a protocol
+// client that any front end could use, and its tests run against
+// engine/winrmsim alone.
+package winrm
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"time"
+	"unicode/utf16"
+)
+
+// Client defaults and limits (config sessions.ttl, sessions.per_host)
+// and the resident loop's recycling.
+const (
+	DefaultTimeout         = 30 * time.Second
+	DefaultSessionTTL      = 5 * time.Minute
+	DefaultSessionsPerHost = 2
+	MaxSessionsPerHost     = 10 // well under Windows' MaxShellsPerUser (30)
+	DefaultLoopMaxRequests = 1000
+	DefaultLoopMaxAge      = time.Hour
+)
+
+// Modes a script ran in (Result.Mode).
+const (
+	ModeWarm = "warm" // through the resident PowerShell loop of a pooled shell
+	ModeCold = "cold" // one powershell.exe for the script (the loop cannot start there, or the pool is off)
+)
+
+// Options configure a Client. Zero values take the defaults.
+type Options struct {
+	Throttle int           // requests in flight at most; sizes the connection pools (default 50)
+	Timeout  time.Duration // how long a request may take at most; bounds cleanups (default 30s)
+
+	SessionTTL      time.Duration // idle shells are deleted after this (default 5m)
+	SessionsPerHost int           // shells per host at most, 1..10 (default 2)
+	LoopMaxRequests int           // the resident PowerShell is recycled after this many requests (default 1000)
+	LoopMaxAge      time.Duration // or after running this long (default 1h)
+	Unpooled        bool          // no pool: a new shell and powershell.exe per request (the benchmark's baseline)
+
+	// MaxIdleConns bounds the HTTP connections kept open between
+	// requests (one per host is what a sweep reuses); zero: what the
+	// process's file descriptor limit leaves room for.
+	MaxIdleConns int
+
+	Logger *slog.Logger // default: discard
+	// OnInsecure is called once per process for each host whose
+	// certificate is not verified (Target.InsecureSkipVerify), so the
+	// caller can log and audit it. It must not block for long.
+	OnInsecure func(ctx context.Context, host string)
+}
+
+func (o *Options) setDefaults() error {
+	if o.Throttle == 0 {
+		o.Throttle = 50
+	}
+	if o.Timeout == 0 {
+		o.Timeout = DefaultTimeout
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if o.SessionTTL == 0 {
+		o.SessionTTL = DefaultSessionTTL
+	}
+	if o.SessionTTL < 10*time.Millisecond {
+		return fmt.Errorf("session ttl %s is below the minimum 10ms", o.SessionTTL)
+	}
+	if o.SessionsPerHost == 0 {
+		o.SessionsPerHost = DefaultSessionsPerHost
+	}
+	if o.SessionsPerHost < 1 || o.SessionsPerHost > MaxSessionsPerHost {
+		return fmt.Errorf("sessions per host %d is out of range 1..%d", o.SessionsPerHost, MaxSessionsPerHost)
+	}
+	if o.LoopMaxRequests == 0 {
+		o.LoopMaxRequests = DefaultLoopMaxRequests
+	}
+	if o.LoopMaxAge == 0 {
+		o.LoopMaxAge = DefaultLoopMaxAge
+	}
+	if o.LoopMaxRequests < 1 || o.LoopMaxAge < time.Second {
+		return fmt.Errorf("loop recycling after %d requests or %s is below the minimum 1 request or 1s", o.LoopMaxRequests, o.LoopMaxAge)
+	}
+	return nil
+}
+
+// Client reaches WinRM targets. It is safe for concurrent use. Create it
+// with New, end it with Close.
+type Client struct {
+	opts  Options
+	log   *slog.Logger
+	http  *http.Client // its Transport is the transportSet
+	ts    *transportSet
+	pool  *sessionPool // nil with Options.Unpooled
+	loop  string       // the command line that starts the resident loop
+	shell sessionBook  // interactive sessions (session.go)
+}
+
+// New builds a client. It opens no connection.
+func New(o Options) (*Client, error) {
+	if err := o.setDefaults(); err != nil {
+		return nil, fmt.Errorf("winrm client: %w", err)
+	}
+	cmd, err := loopCommand()
+	if err != nil {
+		return nil, fmt.Errorf("winrm client: %w", err)
+	}
+	c := &Client{opts: o, log: o.Logger, loop: cmd}
+	c.http = newHTTPClient(o.Throttle, o.SessionsPerHost, o.MaxIdleConns, o.Timeout)
+	c.ts = c.http.Transport.(*transportSet)
+	if !o.Unpooled {
+		c.pool = newSessionPool(c.http, poolOptions{
+			ttl:             o.SessionTTL,
+			perHost:         o.SessionsPerHost,
+			loopMaxRequests: o.LoopMaxRequests,
+			loopMaxAge:      o.LoopMaxAge,
+			loopCmd:         cmd,
+			cleanupTimeout:  min(5*time.Second, o.Timeout),
+			closeWorkers:    o.Throttle,
+			log:             o.Logger,
+		})
+	}
+	return c, nil
+}
+
+// closeTimeout bounds how long Close waits, at most, for the hosts to
+// delete their shells when its context has no deadline of its own.
+const closeTimeout = 30 * time.Second
+
+// Close deletes every shell the client opened (pooled and interactive)
+// and closes idle connections. Requests after Close fail.
+func (c *Client) Close(ctx context.Context) error {
+	c.closeSessions()
+	var err error
+	if c.pool != nil {
+		if _, ok := ctx.Deadline(); !ok {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, closeTimeout)
+			defer cancel()
+		}
+		err = c.pool.Close(ctx)
+	}
+	c.http.CloseIdleConnections()
+	return err
+}
+
+// CloseIdleConnections closes the kept-alive connections no request uses
+// now (the next request to each host dials again).
+func (c *Client) CloseIdleConnections() { c.http.CloseIdleConnections() }
+
+// Script is a PowerShell script ready for either way of running it:
+// through the resident loop (its UTF-8 text in base64) or as a
+// powershell.exe of its own. Build it once with NewScript and reuse it.
+type Script struct {
+	name    string
+	b64     string // base64 of the UTF-8 text: a loop request line carries it
+	command string // powershell.exe -NoProfile -NonInteractive -EncodedCommand ...
+}
+
+// NewScript prepares a script. Its name appears in errors; its body is a
+// Windows PowerShell 5.1 script.
+func NewScript(name, body string) *Script {
+	return &Script{
+		name:    name,
+		b64:     base64.StdEncoding.EncodeToString([]byte(body)),
+		command: EncodedCommand(body),
+	}
+}
+
+// EncodedCommand returns the powershell.exe command line that runs body
+// (-EncodedCommand: base64 of its UTF-16LE text).
+func EncodedCommand(body string) string {
+	u := utf16.Encode([]rune(body))
+	b := make([]byte, 2*len(u))
+	for i, c := range u {
+		b[2*i] = byte(c)
+		b[2*i+1] = byte(c >> 8)
+	}
+	return "powershell.exe -NoProfile -NonInteractive -EncodedCommand " + base64.StdEncoding.EncodeToString(b)
+}
+
+// Name is the script's name.
+func (s *Script) Name() string { return s.name }
+
+// Result is what a script run produced.
+type Result struct {
+	Stdout []byte
+	Errors []string // the messages of the error records it wrote
+	Exit   int
+	Mode   string // ModeWarm or ModeCold
+}
+
+// Stats counts what the client did since it was made. Its JSON form is
+// the "pool" object of `rmm poll --json`.
+type Stats struct {
+	Created      int64 `json:"created"`       // shells created
+	Reused       int64 `json:"reused"`        // requests served by a shell that served one before
+	Expired      int64 `json:"expired"`       // idle shells deleted after sessions.ttl
+	Recreated    int64 `json:"recreated"`     // shells the host forgot (reboot, idle expiry), replaced once
+	Dropped      int64 `json:"dropped"`       // shells given up after a failure or a deadline (terminate + delete)
+	Open         int64 `json:"open"`          // shells open now
+	LoopStarts   int64 `json:"loop_starts"`   // resident PowerShell loops started
+	LoopRecycles int64 `json:"loop_recycles"` // loops ended after N requests or H hours, or replaced after dying
+	Fallbacks    int64 `json:"fallbacks"`     // times a host could not run the loop: one powershell.exe per request there
+	QuotaHits    int64 `json:"quota_hits"`    // Creates refused by the host's shell quota
+
+	// The HTTP connections of Basic targets (kept alive across requests).
+	ConnsDialed int64 `json:"conns_dialed"` // TCP (and TLS) connections opened
+	ConnsReused int64 `json:"conns_reused"` // requests sent on a kept connection
+	ConnsStale  int64 `json:"conns_stale"`  // kept connections the host had closed, or idle past 110 s
+	ConnsIdle   int   `json:"conns_idle"`   // connections kept open now
+}
+
+// Stats returns the session pool's counters (shell counters all zero when
+// the pool is off) and the HTTP connection counters.
+func (c *Client) Stats() Stats {
+	var st Stats
+	if c.pool != nil {
+		st = c.pool.Stats()
+	}
+	cs := c.ts.connStats()
+	st.ConnsDialed, st.ConnsReused, st.ConnsStale, st.ConnsIdle = cs.Dialed, cs.Reused, cs.Stale, cs.Idle
+	return st
+}
+
+// KeepWarm makes idle pooled shells last at least ttl, whatever
+// Options.SessionTTL says: a scheduler that polls every interval keeps
+// its shells until the next sweep. Zero restores the configured TTL.
+func (c *Client) KeepWarm(ttl time.Duration) {
+	if c.pool != nil {
+		c.pool.minTTL.Store(int64(ttl))
+	}
+}
+
+// ExpireIdle deletes the pooled shells idle for longer than the TTL as of
+// now, and waits for the hosts to answer. The pool's janitor does this
+// every quarter TTL; a caller (a test with its own clock) may do it at
+// any time.
+func (c *Client) ExpireIdle(now time.Time) {
+	if c.pool != nil {
+		c.pool.expire(now)
+	}
+}
+
+// Pooled reports whether requests to t go through the session pool and
+// its resident loop: Basic targets while the pool is on. NTLM and
+// Kerberos go through masterzen/winrm's transports, one shell per
+// request.
+func (c *Client) Pooled(t Target) bool {
+	return c.pool != nil && t.Prepare().Auth == AuthBasic
+}
+
+// Run runs a script on the target as cred, within ctx: through the session
+// pool and its resident loop where the target allows, else as a new shell
+// and powershell.exe. It returns what the script printed and its exit
+// code, whatever the code; errors are classed *Error values naming the
+// target and the step.
+func (c *Client) Run(ctx context.Context, t Target, cred Credential, s *Script) (Result, error) {
+	t = t.Prepare()
+	dt, err := c.transportFor(ctx, t)
+	if err != nil {
+		return Result{}, err
+	}
+	if c.pool != nil && dt.pooled() {
+		return c.pool.run(ctx, c.poolTarget(t, dt, cred), s)
+	}
+	return c.runUnpooled(ctx, t, dt, cred, s)
+}
+
+// RunUnpooled runs a script as a new shell and powershell.exe through
+// masterzen/winrm, whatever the pool: how rmm ran every request before
+// the pool, kept for doctor and the benchmark's comparison.
+func (c *Client) RunUnpooled(ctx context.Context, t Target, cred Credential, s *Script) (Result, error) {
+	t = t.Prepare()
+	dt, err := c.transportFor(ctx, t)
+	if err != nil {
+		return Result{Mode: ModeCold}, err
+	}
+	return c.runUnpooled(ctx, t, dt, cred, s)
+}

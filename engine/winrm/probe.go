@@ -1,0 +1,176 @@
+package winrm
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"regexp"
+	"strings"
+	"time"
+)
+
+// Probes: the single checks rmm doctor and the availability sampling make
+// on a target, each one request or connection, outside the pool.
+
+// DialTime measures a TCP connect to the target's port, bounded by
+// timeout (and 5 s).
+func (c *Client) DialTime(ctx context.Context, t Target, timeout time.Duration) (time.Duration, error) {
+	dctx, cancel := context.WithTimeout(ctx, min(timeout, 5*time.Second))
+	defer cancel()
+	start := time.Now()
+	conn, err := (&net.Dialer{KeepAlive: -1}).DialContext(dctx, "tcp", t.HostPort())
+	took := time.Since(start)
+	if err != nil {
+		return took, err
+	}
+	_ = conn.Close()
+	return took, nil
+}
+
+// Identity is what a WS-Man Identify answered.
+type Identity struct {
+	Vendor  string // ProductVendor, e.g. "Microsoft Corporation"
+	Version string // ProductVersion, e.g. "OS: 10.0.20348 SP: 0.0 Stack: 3.0"
+}
+
+var (
+	identVendorRE  = regexp.MustCompile(`<(?:\w+:)?ProductVendor>([^<]*)<`)
+	identVersionRE = regexp.MustCompile(`<(?:\w+:)?ProductVersion>([^<]*)<`)
+)
+
+// Identify sends a WS-Man Identify to the target: anonymous when cred is
+// nil, else authenticated as cred with the target's auth method (Basic,
+// or NTLM over HTTPS; the other methods are tried by TryShell). A 401
+// carries the schemes the host offers (HTTPError.Offers).
+func (c *Client) Identify(ctx context.Context, t Target, cred *Credential) (Identity, error) {
+	t = t.Prepare()
+	client := c.http
+	if t.HTTPS {
+		dt, err := c.transportFor(ctx, t)
+		if err != nil && dt.profile == nil {
+			return Identity{}, err
+		}
+		client = dt.client(c.http)
+		if cred != nil && t.Auth == AuthNTLM {
+			client = dt.profile.ntlm
+		}
+	}
+	if cred != nil && t.Auth != AuthBasic && !(t.Auth == AuthNTLM && t.HTTPS) {
+		return Identity{}, fmt.Errorf("an authenticated Identify supports Basic, and NTLM over HTTPS; auth %s is tried by creating a shell", t.Auth)
+	}
+	body := `<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope" xmlns:wsmid="http://schemas.dmtf.org/wbem/wsman/identity/1/wsmanidentity.xsd"><s:Header/><s:Body><wsmid:Identify/></s:Body></s:Envelope>`
+	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(rctx, http.MethodPost, t.url, strings.NewReader(body))
+	if err != nil {
+		return Identity{}, err
+	}
+	req.Header.Set("Content-Type", "application/soap+xml;charset=UTF-8")
+	if cred == nil {
+		req.Header.Set("WSMANIDENTIFY", "unauthenticated")
+	} else {
+		req.SetBasicAuth(cred.User, cred.Password)
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return Identity{}, err
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if resp.StatusCode != http.StatusOK {
+		return Identity{}, httpError(resp, b)
+	}
+	var id Identity
+	if m := identVendorRE.FindSubmatch(b); m != nil {
+		id.Vendor = string(m[1])
+	}
+	if m := identVersionRE.FindSubmatch(b); m != nil {
+		id.Version = string(m[1])
+	}
+	if id.Vendor == "" && id.Version == "" {
+		return Identity{}, errors.New("the answer is not an IdentifyResponse")
+	}
+	return id, nil
+}
+
+// httpError is a non-200 answer as an *HTTPError, with its WS-Man fault
+// and, on a 401, the authentication schemes the host offers.
+func httpError(resp *http.Response, body []byte) *HTTPError {
+	he := &HTTPError{Status: resp.StatusCode, Fault: parseFault(string(body))}
+	if resp.StatusCode == http.StatusUnauthorized {
+		for _, v := range resp.Header.Values("Www-Authenticate") {
+			if scheme, _, _ := strings.Cut(v, " "); scheme != "" {
+				he.Offers = append(he.Offers, scheme)
+			}
+		}
+	}
+	return he
+}
+
+// CertReport is what InspectTLS saw of an HTTPS listener's certificate.
+type CertReport struct {
+	Leaf       *x509.Certificate
+	ServerName string // the name it was checked against
+	// Verify is nil when the chain and the name verify with the target's
+	// trusted CAs, else why not (a *TLSError when the reason is known).
+	Verify   error
+	Insecure bool // the target skips verification when it polls
+}
+
+// InspectTLS connects to an HTTPS target, takes its certificate whatever
+// it is, and verifies it apart, so the report says why a certificate
+// fails rather than only that the handshake did. The error is for a
+// connection or handshake that failed.
+func (c *Client) InspectTLS(ctx context.Context, t Target) (CertReport, error) {
+	t = t.Prepare()
+	if !t.HTTPS {
+		return CertReport{}, errors.New("the target is not HTTPS")
+	}
+	dt, err := c.transportFor(ctx, t)
+	if dt.profile == nil {
+		return CertReport{}, err
+	}
+	cfg := dt.profile.cfg.Clone()
+	cfg.ServerName, cfg.InsecureSkipVerify = dt.serverName, true //nolint:gosec // verified below, to report why
+	dialer := &tls.Dialer{NetDialer: &net.Dialer{Timeout: 5 * time.Second}, Config: cfg}
+	conn, err := dialer.DialContext(ctx, "tcp", t.hostPort)
+	if err != nil {
+		return CertReport{}, err
+	}
+	cs := conn.(*tls.Conn).ConnectionState()
+	conn.Close()
+	rep := CertReport{Leaf: cs.PeerCertificates[0], ServerName: dt.serverName, Insecure: dt.insecure}
+	inter := x509.NewCertPool()
+	for _, ic := range cs.PeerCertificates[1:] {
+		inter.AddCert(ic)
+	}
+	if _, verr := rep.Leaf.Verify(x509.VerifyOptions{DNSName: dt.serverName, Roots: dt.profile.cfg.RootCAs, Intermediates: inter}); verr != nil {
+		rep.Verify = tlsFailure(dt.serverName, dt.profile.key, verr)
+	}
+	return rep, nil
+}
+
+// TryShell creates a shell on the target as cred and deletes it again,
+// through masterzen/winrm with the target's auth method: it proves that
+// authentication, the shell quota and the listener all work.
+func (c *Client) TryShell(ctx context.Context, t Target, cred Credential) error {
+	t = t.Prepare()
+	dt, err := c.transportFor(ctx, t)
+	if err != nil {
+		return err
+	}
+	mc, err := c.masterzenClient(ctx, t, dt, cred)
+	if err != nil {
+		return err
+	}
+	sh, err := mc.CreateShell()
+	if err != nil {
+		return err
+	}
+	return sh.Close()
+}
