@@ -214,7 +214,7 @@ func (r StartRun) Details() map[string]any {
 		"confirmed": r.Confirmed, "expiry": r.Expiry.String()}
 }
 
-func (r StartRun) exec(ctx context.Context, e *Engine, id Identity) (any, error) {
+func (r StartRun) run(ctx context.Context, e *Engine, id Identity) (RunInfo, error) {
 	return e.startRun(ctx, id, r)
 }
 
@@ -238,8 +238,8 @@ func (r CancelRun) Targets() []string { return []string{r.RunID} }
 // Details implements Request.
 func (r CancelRun) Details() map[string]any { return map[string]any{"run": r.RunID} }
 
-func (r CancelRun) exec(ctx context.Context, e *Engine, id Identity) (any, error) {
-	return nil, e.cancelRun(ctx, id, r.RunID)
+func (r CancelRun) run(ctx context.Context, e *Engine, id Identity) (None, error) {
+	return None{}, e.cancelRun(ctx, id, r.RunID)
 }
 
 // GetRun reads one run's progress; exec returns RunProgress.
@@ -266,7 +266,7 @@ func (r GetRun) Targets() []string { return []string{r.RunID} }
 // Details implements Request.
 func (r GetRun) Details() map[string]any { return map[string]any{"run": r.RunID, "brief": r.Brief} }
 
-func (r GetRun) exec(ctx context.Context, e *Engine, _ Identity) (any, error) {
+func (r GetRun) run(ctx context.Context, e *Engine, _ Identity) (RunProgress, error) {
 	return e.runProgress(ctx, r.RunID, r.Brief)
 }
 
@@ -290,10 +290,10 @@ func (r GetActionResult) Targets() []string { return []string{fmt.Sprintf("actio
 // Details implements Request.
 func (r GetActionResult) Details() map[string]any { return map[string]any{"id": r.ID} }
 
-func (r GetActionResult) exec(ctx context.Context, e *Engine, _ Identity) (any, error) {
+func (r GetActionResult) run(ctx context.Context, e *Engine, _ Identity) (ActionResult, error) {
 	row, err := e.db.GetActionRow(ctx, r.ID)
 	if err != nil {
-		return nil, err
+		return ActionResult{}, err
 	}
 	return actionResult(row), nil
 }
@@ -322,7 +322,7 @@ func (r ListRuns) Details() map[string]any {
 	return map[string]any{"device": r.Device, "limit": r.Limit}
 }
 
-func (r ListRuns) exec(ctx context.Context, e *Engine, _ Identity) (any, error) {
+func (r ListRuns) run(ctx context.Context, e *Engine, _ Identity) ([]RunSummary, error) {
 	return e.listRuns(ctx, r.Device, r.Limit)
 }
 
@@ -351,7 +351,7 @@ func (r ListActions) Details() map[string]any {
 	return map[string]any{"device": r.Device, "run": r.RunID, "limit": r.Limit}
 }
 
-func (r ListActions) exec(ctx context.Context, e *Engine, _ Identity) (any, error) {
+func (r ListActions) run(ctx context.Context, e *Engine, _ Identity) ([]ActionResult, error) {
 	return e.listActions(ctx, r.Device, r.RunID, r.Limit)
 }
 
@@ -374,7 +374,7 @@ func (ListQueue) Targets() []string { return nil }
 // Details implements Request.
 func (r ListQueue) Details() map[string]any { return map[string]any{"state": r.State} }
 
-func (r ListQueue) exec(ctx context.Context, e *Engine, _ Identity) (any, error) {
+func (r ListQueue) run(ctx context.Context, e *Engine, _ Identity) ([]QueueEntry, error) {
 	return e.listQueue(ctx, r.State)
 }
 
@@ -396,8 +396,8 @@ func (r CancelQueued) Targets() []string { return []string{fmt.Sprintf("queue en
 // Details implements Request.
 func (r CancelQueued) Details() map[string]any { return map[string]any{"id": r.ID} }
 
-func (r CancelQueued) exec(ctx context.Context, e *Engine, id Identity) (any, error) {
-	return nil, e.cancelQueued(ctx, id, r.ID)
+func (r CancelQueued) run(ctx context.Context, e *Engine, id Identity) (None, error) {
+	return None{}, e.cancelQueued(ctx, id, r.ID)
 }
 
 // AddScript adds a script to the library, as version 1 or as the next
@@ -432,7 +432,7 @@ func (r AddScript) Details() map[string]any {
 	return map[string]any{"name": r.Name, "bytes": len(r.Body), "params": names, "timeout": r.Timeout.String()}
 }
 
-func (r AddScript) exec(ctx context.Context, e *Engine, id Identity) (any, error) {
+func (r AddScript) run(ctx context.Context, e *Engine, id Identity) (LibraryScript, error) {
 	return e.addScript(ctx, id, r)
 }
 
@@ -455,6 +455,6 @@ func (r ListScripts) Targets() []string { return nil }
 // Details implements Request.
 func (r ListScripts) Details() map[string]any { return map[string]any{"name": r.Name} }
 
-func (r ListScripts) exec(ctx context.Context, e *Engine, _ Identity) (any, error) {
+func (r ListScripts) run(ctx context.Context, e *Engine, _ Identity) ([]LibraryScript, error) {
 	return e.listScripts(ctx, r.Name)
 }

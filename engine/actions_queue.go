@@ -199,7 +199,7 @@ func (e *Engine) replayDevice(ctx context.Context, deviceID int64) {
 // reached (the entry is Pending again).
 func (e *Engine) replayEntry(ctx context.Context, q store.QueueEntry) bool {
 	wctx := context.WithoutCancel(ctx)
-	d, ok := e.deviceByID(q.DeviceID)
+	d, ok := e.device(q.DeviceID)
 	if !ok {
 		_ = e.db.FinishQueued(wctx, q.ID, store.QueueFailed, "device removed")
 		return true

@@ -373,7 +373,7 @@ func (e *Engine) fanOut(ctx context.Context, id Identity, p *runPlan, devs []Dev
 			if ctx.Err() != nil {
 				return // left Pending: cancelled below
 			}
-			dev, ok := e.deviceByID(d.ID)
+			dev, ok := e.device(d.ID)
 			if !ok {
 				e.finishRow(ctx, id, p, rowID, d.Hostname, actionOutcome{status: ActionFailed, message: "device removed"}, time.Now().UTC(), false)
 				return
@@ -415,16 +415,6 @@ func (b *actionBook) cancelledBy(id string) string {
 		return lr.by
 	}
 	return ""
-}
-
-func (e *Engine) deviceByID(id int64) (store.Device, bool) {
-	e.mu.RLock()
-	defer e.mu.RUnlock()
-	en, ok := e.devices[id]
-	if !ok {
-		return store.Device{}, false
-	}
-	return en.dev, true
 }
 
 // actionOutcome is one device's result of one action.
@@ -895,8 +885,8 @@ func (r deviceResult) Details() map[string]any {
 		"attempts": r.attempts, "replay": r.replay, "requested_by": r.requestedBy}
 }
 
-func (deviceResult) exec(context.Context, *Engine, Identity) (any, error) {
-	return nil, errors.New("an action result is recorded by the engine, not requested")
+func (deviceResult) run(context.Context, *Engine, Identity) (None, error) {
+	return None{}, errors.New("an action result is recorded by the engine, not requested")
 }
 
 // auditResult writes the audit row of one device's result.

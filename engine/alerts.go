@@ -1076,13 +1076,7 @@ func (e *Engine) ObserveFacts(ctx context.Context, id int64, f HostFacts, at tim
 	if e.alerts == nil {
 		return errors.New("observe facts: alerts are not enabled")
 	}
-	e.mu.RLock()
-	en, ok := e.devices[id]
-	var d store.Device
-	if ok {
-		d = en.dev
-	}
-	e.mu.RUnlock()
+	d, ok := e.device(id)
 	if !ok {
 		return fmt.Errorf("observe facts of device %d: not found", id)
 	}
@@ -1155,10 +1149,10 @@ func (r AckAlert) Targets() []string { return []string{"alert " + strconv.Format
 // Details implements Request.
 func (r AckAlert) Details() map[string]any { return map[string]any{"id": r.ID, "note": r.Note} }
 
-func (r AckAlert) exec(ctx context.Context, e *Engine, id Identity) (any, error) {
+func (r AckAlert) run(ctx context.Context, e *Engine, id Identity) (Alert, error) {
 	b, err := e.book()
 	if err != nil {
-		return nil, err
+		return Alert{}, err
 	}
 	return b.ack(ctx, r.ID, id.User, r.Note, time.Now().UTC())
 }
@@ -1184,10 +1178,10 @@ func (r ResolveAlert) Targets() []string { return []string{"alert " + strconv.Fo
 // Details implements Request.
 func (r ResolveAlert) Details() map[string]any { return map[string]any{"id": r.ID, "note": r.Note} }
 
-func (r ResolveAlert) exec(ctx context.Context, e *Engine, id Identity) (any, error) {
+func (r ResolveAlert) run(ctx context.Context, e *Engine, id Identity) (Alert, error) {
 	b, err := e.book()
 	if err != nil {
-		return nil, err
+		return Alert{}, err
 	}
 	return b.resolve(ctx, r.ID, id.User, r.Note, time.Now().UTC())
 }
@@ -1253,14 +1247,14 @@ func (r ListAlerts) filter() (store.AlertFilter, error) {
 	return f, nil
 }
 
-func (r ListAlerts) exec(ctx context.Context, e *Engine, _ Identity) (any, error) {
+func (r ListAlerts) run(ctx context.Context, e *Engine, _ Identity) ([]Alert, error) {
 	f, err := r.filter()
 	if err != nil {
-		return []Alert(nil), err
+		return nil, err
 	}
 	rows, err := e.db.ListAlerts(ctx, f)
 	if err != nil {
-		return []Alert(nil), err
+		return nil, err
 	}
 	out := make([]Alert, len(rows))
 	for i, a := range rows {

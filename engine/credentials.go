@@ -96,22 +96,22 @@ func (r SetCredential) Targets() []string { return []string{r.Name} }
 // Details implements Request: the user name, never the secret.
 func (r SetCredential) Details() map[string]any { return map[string]any{"user": r.User} }
 
-func (r SetCredential) exec(ctx context.Context, e *Engine, _ Identity) (any, error) {
+func (r SetCredential) run(ctx context.Context, e *Engine, _ Identity) (None, error) {
 	s, err := e.credStore()
 	if err != nil {
-		return nil, err
+		return None{}, err
 	}
 	if err := creds.ValidateName(r.Name); err != nil {
-		return nil, err
+		return None{}, err
 	}
 	if r.User == "" || r.Secret.IsZero() {
-		return nil, fmt.Errorf("credential %s: user and password are required", r.Name)
+		return None{}, fmt.Errorf("credential %s: user and password are required", r.Name)
 	}
 	if err := s.Set(ctx, creds.Credential{Name: r.Name, User: r.User, Secret: r.Secret}); err != nil {
-		return nil, err
+		return None{}, err
 	}
 	e.forgetCredentials()
-	return nil, nil
+	return None{}, nil
 }
 
 // RemoveCredential deletes a credential.
@@ -132,16 +132,16 @@ func (r RemoveCredential) Targets() []string { return []string{r.Name} }
 // Details implements Request.
 func (RemoveCredential) Details() map[string]any { return nil }
 
-func (r RemoveCredential) exec(ctx context.Context, e *Engine, _ Identity) (any, error) {
+func (r RemoveCredential) run(ctx context.Context, e *Engine, _ Identity) (None, error) {
 	s, err := e.credStore()
 	if err != nil {
-		return nil, err
+		return None{}, err
 	}
 	if err := s.Delete(ctx, r.Name); err != nil {
-		return nil, err
+		return None{}, err
 	}
 	e.forgetCredentials()
-	return nil, nil
+	return None{}, nil
 }
 
 // ListCredentials lists credential names, users, ages and where they are
@@ -163,7 +163,7 @@ func (ListCredentials) Targets() []string { return nil }
 // Details implements Request.
 func (ListCredentials) Details() map[string]any { return nil }
 
-func (ListCredentials) exec(ctx context.Context, e *Engine, _ Identity) (any, error) {
+func (ListCredentials) run(ctx context.Context, e *Engine, _ Identity) ([]creds.Meta, error) {
 	s, err := e.credStore()
 	if err != nil {
 		return nil, err

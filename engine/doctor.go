@@ -73,7 +73,7 @@ func (r Diagnose) Details() map[string]any {
 	return map[string]any{"credential": r.Credential}
 }
 
-func (r Diagnose) exec(ctx context.Context, e *Engine, _ Identity) (any, error) {
+func (r Diagnose) run(ctx context.Context, e *Engine, _ Identity) (DoctorReport, error) {
 	return e.diagnose(ctx, r.Host, r.Credential), nil
 }
 

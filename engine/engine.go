@@ -317,6 +317,17 @@ func (e *Engine) Reload(ctx context.Context) error {
 	return nil
 }
 
+// device returns the engine's record of device id.
+func (e *Engine) device(id int64) (store.Device, bool) {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	en, ok := e.devices[id]
+	if !ok {
+		return store.Device{}, false
+	}
+	return en.dev, true
+}
+
 func stateFromStore(d store.Device) DeviceState {
 	st := Status(d.Status)
 	switch st {

@@ -526,7 +526,7 @@ func (HealthReport) Targets() []string { return nil }
 // Details implements Request.
 func (r HealthReport) Details() map[string]any { return map[string]any{"worst": r.Worst} }
 
-func (r HealthReport) exec(ctx context.Context, e *Engine, _ Identity) (any, error) {
+func (r HealthReport) run(ctx context.Context, e *Engine, _ Identity) (FleetHealth, error) {
 	hs, err := e.Health(ctx, time.Now().UTC())
 	if err != nil {
 		return FleetHealth{}, err

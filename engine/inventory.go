@@ -126,17 +126,6 @@ func (s *inventoryState) script(name string) (*winrm.Script, error) {
 	return ps, nil
 }
 
-// device finds a device by id.
-func (e *Engine) device(id int64) (store.Device, bool) {
-	e.mu.RLock()
-	defer e.mu.RUnlock()
-	en, ok := e.devices[id]
-	if !ok {
-		return store.Device{}, false
-	}
-	return en.dev, true
-}
-
 // StoredInventory returns the stored documents of a device (all
 // categories when none are named), without asking the host. A category
 // never collected comes back with no Data.

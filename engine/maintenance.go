@@ -44,7 +44,7 @@ func (r MaintainDB) Details() map[string]any {
 		"retention_metrics": r.Retention.Metrics.String(), "retention_data": r.Retention.Data.String()}
 }
 
-func (r MaintainDB) exec(ctx context.Context, e *Engine, _ Identity) (any, error) {
+func (r MaintainDB) run(ctx context.Context, e *Engine, _ Identity) (MaintainResult, error) {
 	if r.ArchiveDir == "" {
 		return MaintainResult{}, errors.New("maintain: no archive directory configured (store.archive_dir)")
 	}
@@ -99,12 +99,12 @@ func (r BackupDB) Targets() []string { return []string{r.Dest} }
 // Details implements Request.
 func (r BackupDB) Details() map[string]any { return map[string]any{"dest": r.Dest} }
 
-func (r BackupDB) exec(ctx context.Context, e *Engine, _ Identity) (any, error) {
+func (r BackupDB) run(ctx context.Context, e *Engine, _ Identity) (None, error) {
 	if r.Dest == "" {
-		return nil, errors.New("backup: no destination file")
+		return None{}, errors.New("backup: no destination file")
 	}
 	if err := e.writer.Flush(ctx); err != nil {
-		return nil, fmt.Errorf("backup: flush: %w", err)
+		return None{}, fmt.Errorf("backup: flush: %w", err)
 	}
-	return nil, e.db.Backup(ctx, r.Dest)
+	return None{}, e.db.Backup(ctx, r.Dest)
 }

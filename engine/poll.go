@@ -43,13 +43,7 @@ func (e *Engine) PollDevice(ctx context.Context, id int64, force bool) (DeviceSt
 			return st, nil
 		}
 	}
-	e.mu.RLock()
-	en, ok := e.devices[id]
-	var d store.Device
-	if ok {
-		d = en.dev
-	}
-	e.mu.RUnlock()
+	d, ok := e.device(id)
 	if !ok {
 		return DeviceState{}, fmt.Errorf("poll device %d: not found", id)
 	}

@@ -79,8 +79,10 @@ var ErrDenied = errors.New("permission denied")
 func (e *DeniedError) Is(target error) bool { return target == ErrDenied }
 
 // Request is one thing a front end asks of the engine. Only the engine
-// defines requests (exec is unexported), and every one goes through Do,
-// where its permission is checked and it is audited.
+// defines requests (run and exec are unexported), and every one goes
+// through Do, where its permission is checked and it is audited. Each
+// request is a Req[T] for its result type T: Call and Ask return that T,
+// so a request and its result cannot be mismatched.
 type Request interface {
 	// Action is the audit name, e.g. "devices.import".
 	Action() string
@@ -94,6 +96,45 @@ type Request interface {
 	// Details are the parameters for the audit row; never secret values.
 	Details() map[string]any
 	exec(ctx context.Context, e *Engine, id Identity) (any, error)
+}
+
+// Req is a request whose result is a T.
+type Req[T any] interface {
+	Request
+	run(ctx context.Context, e *Engine, id Identity) (T, error)
+}
+
+// None is the result of a request that returns nothing but its error.
+type None = struct{}
+
+// Call runs a request on the engine as id, through Do, and returns its
+// result typed.
+func Call[T any](ctx context.Context, e *Engine, id Identity, r Req[T]) (T, error) {
+	return resultAs[T](r, func() (any, error) { return e.Do(ctx, id, r) })
+}
+
+// Asker is a front end's engine bound to its caller (the console's
+// Requester): Do runs a request as that caller.
+type Asker interface {
+	Do(ctx context.Context, r Request) (any, error)
+}
+
+// Ask runs a request through an identity-bound Asker and returns its
+// result typed.
+func Ask[T any](ctx context.Context, a Asker, r Req[T]) (T, error) {
+	return resultAs[T](r, func() (any, error) { return a.Do(ctx, r) })
+}
+
+// resultAs types what Do returned. The engine's Do returns what the
+// request's run returned, a T; a stand-in (a test's fake Asker) that
+// answers something else gets an error, not a panic.
+func resultAs[T any](r Request, do func() (any, error)) (T, error) {
+	v, err := do()
+	t, ok := v.(T)
+	if !ok && v != nil {
+		return t, errors.Join(err, fmt.Errorf("%s: the engine answered %T, want %T", r.Action(), v, t))
+	}
+	return t, err
 }
 
 // Do authorizes, audits and runs a request: the one entry point for

@@ -15,9 +15,55 @@ import (
 	"github.com/rmmhq/rmm/store"
 )
 
-// requestTypesInSource finds every type in this package with an exec
-// method: the request types, whether or not anyone registered them.
-func requestTypesInSource(t *testing.T) []string {
+// allRequests lists one value of every request type, for the role matrix
+// test; a request type missing here fails that test.
+func allRequests() []Request {
+	all := []Request{PollNow{}, ImportDevices{}, ListAudit{}, VerifyAudit{}, ExportAudit{Format: "json"}, ReloadConfig{},
+		MaintainDB{ArchiveDir: "", Vacuum: false}, BackupDB{},
+		SetCredential{Name: "rbac-test", User: "u", Secret: creds.NewSecret("not-a-real-secret")}, RemoveCredential{Name: "rbac-test"}, ListCredentials{},
+		OpenSession{}, CloseSession{}, RunSchedule{Name: "none"}, AckAlert{}, ResolveAlert{}, ListAlerts{}, HealthReport{},
+		Diagnose{Host: "127.0.0.1"}}
+	all = append(all, actionRequests()...)
+	all = append(all, inventoryRequests()...)
+	all = append(all, transportRequests()...)
+	all = append(all, shellRequests()...)
+	return all
+}
+
+// actionRequests: remote actions, runs, the script library and the
+// offline queue.
+func actionRequests() []Request {
+	return []Request{
+		StartRun{Name: "flush-dns", Target: RunTarget{Hosts: []string{"rbac-test-host"}}},
+		CancelRun{RunID: "rbac-test"},
+		GetRun{RunID: "rbac-test"},
+		GetActionResult{ID: -1},
+		ListRuns{},
+		ListActions{},
+		ListQueue{},
+		CancelQueued{ID: -1},
+		AddScript{Name: "rbac-test", Body: "Write-Output 1"},
+		ListScripts{},
+		deviceResult{host: "rbac-test-host"}, // the engine's own audit record of a device's result; Do refuses to run it
+	}
+}
+
+func inventoryRequests() []Request {
+	return []Request{GetInventory{Host: "none"}, CollectInventory{Host: "none"}, CollectFleetInventory{}}
+}
+
+func shellRequests() []Request {
+	return []Request{OpenShell{}, ShellRun{}, ShellInterrupt{}, CloseShell{}}
+}
+
+func transportRequests() []Request {
+	return []Request{InsecureTLSUsed{Host: "ws-001"}}
+}
+
+// requestTypesInSource finds every type in this package with a method of
+// that name (run: the request types, whether or not anyone registered
+// them; exec: their untyped adapters).
+func requestTypesInSource(t *testing.T, method string) []string {
 	t.Helper()
 	fset := token.NewFileSet()
 	files, err := filepath.Glob("*.go")
@@ -35,7 +81,7 @@ func requestTypesInSource(t *testing.T) []string {
 		}
 		for _, d := range file.Decls {
 			fn, ok := d.(*ast.FuncDecl)
-			if !ok || fn.Recv == nil || fn.Name.Name != "exec" {
+			if !ok || fn.Recv == nil || fn.Name.Name != method {
 				continue
 			}
 			typ := fn.Recv.List[0].Type
@@ -63,8 +109,11 @@ func TestEveryRequestTypeIsRegisteredWithADeclaredPermission(t *testing.T) {
 		}
 	}
 	slices.Sort(registered)
-	if got := requestTypesInSource(t); !slices.Equal(got, registered) {
+	if got := requestTypesInSource(t, "run"); !slices.Equal(got, registered) {
 		t.Fatalf("request types in source %v, registered in allRequests %v: register every new request type", got, registered)
+	}
+	if got := requestTypesInSource(t, "exec"); !slices.Equal(got, registered) {
+		t.Fatalf("exec adapters %v, request types %v: give every request type its line in requests_exec.go", got, registered)
 	}
 }
 

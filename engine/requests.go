@@ -6,7 +6,6 @@ import (
 	"io"
 	"time"
 
-	"github.com/rmmhq/rmm/creds"
 	"github.com/rmmhq/rmm/store"
 )
 
@@ -39,7 +38,7 @@ func (PollNow) Targets() []string { return []string{"all devices"} }
 // Details implements Request.
 func (PollNow) Details() map[string]any { return nil }
 
-func (PollNow) exec(ctx context.Context, e *Engine, _ Identity) (any, error) {
+func (PollNow) run(ctx context.Context, e *Engine, _ Identity) (SweepResult, error) {
 	return e.Sweep(ctx)
 }
 
@@ -73,7 +72,7 @@ func (r ImportDevices) Details() map[string]any {
 	return map[string]any{"source": r.Source, "rows": len(r.Devices), "skipped": r.Skipped}
 }
 
-func (r ImportDevices) exec(ctx context.Context, e *Engine, _ Identity) (any, error) {
+func (r ImportDevices) run(ctx context.Context, e *Engine, _ Identity) (store.ImportResult, error) {
 	res, err := e.db.UpsertDevices(ctx, r.Devices)
 	if err != nil {
 		return res, fmt.Errorf("import %s: %w", r.Source, err)
@@ -105,7 +104,7 @@ func (r ListAudit) Details() map[string]any {
 	return map[string]any{"user": r.Filter.User, "since": r.Filter.Since.Format(time.RFC3339)}
 }
 
-func (r ListAudit) exec(ctx context.Context, e *Engine, _ Identity) (any, error) {
+func (r ListAudit) run(ctx context.Context, e *Engine, _ Identity) ([]store.AuditEntry, error) {
 	return e.db.ListAudit(ctx, r.Filter)
 }
 
@@ -128,7 +127,7 @@ func (VerifyAudit) Targets() []string { return nil }
 // Details implements Request.
 func (r VerifyAudit) Details() map[string]any { return map[string]any{"archive": r.ArchiveDir} }
 
-func (r VerifyAudit) exec(ctx context.Context, e *Engine, _ Identity) (any, error) {
+func (r VerifyAudit) run(ctx context.Context, e *Engine, _ Identity) (store.VerifyResult, error) {
 	if r.ArchiveDir != "" {
 		return e.db.VerifyAuditWithArchive(ctx, r.ArchiveDir)
 	}
@@ -157,11 +156,11 @@ func (ExportAudit) Targets() []string { return nil }
 // Details implements Request.
 func (r ExportAudit) Details() map[string]any { return map[string]any{"format": r.Format} }
 
-func (r ExportAudit) exec(ctx context.Context, e *Engine, _ Identity) (any, error) {
+func (r ExportAudit) run(ctx context.Context, e *Engine, _ Identity) (None, error) {
 	if r.W == nil {
 		r.W = io.Discard
 	}
-	return nil, e.db.ExportAudit(ctx, r.W, r.Format, r.Filter)
+	return None{}, e.db.ExportAudit(ctx, r.W, r.Format, r.Filter)
 }
 
 // ReloadConfig records a configuration change read from the config file
@@ -192,29 +191,14 @@ func (r ReloadConfig) Targets() []string { return []string{r.File} }
 // Details implements Request.
 func (r ReloadConfig) Details() map[string]any { return map[string]any{"changes": r.Changes} }
 
-func (r ReloadConfig) exec(_ context.Context, e *Engine, _ Identity) (any, error) {
+func (r ReloadConfig) run(_ context.Context, e *Engine, _ Identity) (None, error) {
 	if r.Rejected != nil {
-		return nil, r.Rejected
+		return None{}, r.Rejected
 	}
 	if r.Alerts != nil {
 		if err := e.SetAlertOptions(*r.Alerts); err != nil {
-			return nil, err
+			return None{}, err
 		}
 	}
-	return nil, e.Reconfigure(r.Throttle, r.Interval, r.Timeout, r.Retries)
-}
-
-// allRequests lists one value of every request type, for the role matrix
-// test; a request type missing here fails that test.
-func allRequests() []Request {
-	all := []Request{PollNow{}, ImportDevices{}, ListAudit{}, VerifyAudit{}, ExportAudit{Format: "json"}, ReloadConfig{},
-		MaintainDB{ArchiveDir: "", Vacuum: false}, BackupDB{},
-		SetCredential{Name: "rbac-test", User: "u", Secret: creds.NewSecret("not-a-real-secret")}, RemoveCredential{Name: "rbac-test"}, ListCredentials{},
-		OpenSession{}, CloseSession{}, RunSchedule{Name: "none"}, AckAlert{}, ResolveAlert{}, ListAlerts{}, HealthReport{},
-		Diagnose{Host: "127.0.0.1"}}
-	all = append(all, actionRequests()...)
-	all = append(all, inventoryRequests()...)
-	all = append(all, transportRequests()...)
-	all = append(all, shellRequests()...)
-	return all
+	return None{}, e.Reconfigure(r.Throttle, r.Interval, r.Timeout, r.Retries)
 }

@@ -7,12 +7,6 @@ import (
 	"time"
 )
 
-// inventoryRequests lists one value of every request type for inventory collection, for the role
-// matrix test (see allRequests).
-func inventoryRequests() []Request {
-	return []Request{GetInventory{Host: "none"}, CollectInventory{Host: "none"}, CollectFleetInventory{}}
-}
-
 // GetInventory reads a device's stored inventory (all categories when
 // none are named) without asking the host: the result is []InventoryDoc,
 // a category never collected without Data. Read-only.
@@ -38,7 +32,7 @@ func (r GetInventory) Details() map[string]any {
 	return map[string]any{"categories": strings.Join(r.Categories, ",")}
 }
 
-func (r GetInventory) exec(ctx context.Context, e *Engine, _ Identity) (any, error) {
+func (r GetInventory) run(ctx context.Context, e *Engine, _ Identity) ([]InventoryDoc, error) {
 	d, ok := e.deviceByName(r.Host)
 	if !ok {
 		return nil, fmt.Errorf("inventory of %s: %w", r.Host, ErrUnknownDevice)
@@ -73,7 +67,7 @@ func (r CollectInventory) Details() map[string]any {
 	return map[string]any{"categories": strings.Join(r.Categories, ","), "force": r.Force}
 }
 
-func (r CollectInventory) exec(ctx context.Context, e *Engine, _ Identity) (any, error) {
+func (r CollectInventory) run(ctx context.Context, e *Engine, _ Identity) ([]InventoryDoc, error) {
 	d, ok := e.deviceByName(r.Host)
 	if !ok {
 		return nil, fmt.Errorf("inventory of %s: %w", r.Host, ErrUnknownDevice)
@@ -107,6 +101,6 @@ func (r CollectFleetInventory) Details() map[string]any {
 	return map[string]any{"categories": strings.Join(r.Categories, ","), "max_age": r.MaxAge.String()}
 }
 
-func (r CollectFleetInventory) exec(ctx context.Context, e *Engine, _ Identity) (any, error) {
+func (r CollectFleetInventory) run(ctx context.Context, e *Engine, _ Identity) (FleetInventoryResult, error) {
 	return e.CollectFleetInventory(ctx, r.Categories, r.MaxAge)
 }

@@ -5,12 +5,6 @@ import (
 	"fmt"
 )
 
-// shellRequests lists one value of every request type for the interactive remote PowerShell pane, for the role
-// matrix test (see allRequests).
-func shellRequests() []Request {
-	return []Request{OpenShell{}, ShellRun{}, ShellInterrupt{}, CloseShell{}}
-}
-
 // OpenShell opens an interactive remote PowerShell session on a device
 // (see rshell.go); exec returns ShellInfo. DeviceID picks the device, else
 // Host; when both are set they must name the same device.
@@ -39,7 +33,7 @@ func (r OpenShell) Targets() []string {
 // Details implements Request.
 func (r OpenShell) Details() map[string]any { return map[string]any{"device_id": r.DeviceID} }
 
-func (r OpenShell) exec(ctx context.Context, e *Engine, id Identity) (any, error) {
+func (r OpenShell) run(ctx context.Context, e *Engine, id Identity) (ShellInfo, error) {
 	return e.openShell(ctx, id, r.DeviceID, r.Host)
 }
 
@@ -72,7 +66,7 @@ func (r ShellRun) Details() map[string]any {
 	return map[string]any{"session": r.SessionID, "line": r.Line}
 }
 
-func (r ShellRun) exec(ctx context.Context, e *Engine, id Identity) (any, error) {
+func (r ShellRun) run(ctx context.Context, e *Engine, id Identity) (ShellOutput, error) {
 	return e.shellRun(ctx, id, r.SessionID, r.Line, r.Seq)
 }
 
@@ -103,8 +97,8 @@ func (r ShellInterrupt) Details() map[string]any {
 	return map[string]any{"session": r.SessionID, "seq": r.Seq}
 }
 
-func (r ShellInterrupt) exec(_ context.Context, e *Engine, id Identity) (any, error) {
-	return nil, e.shellInterrupt(id, r.SessionID, r.Seq)
+func (r ShellInterrupt) run(_ context.Context, e *Engine, id Identity) (None, error) {
+	return None{}, e.shellInterrupt(id, r.SessionID, r.Seq)
 }
 
 // CloseShell ends a session and deletes its shell on the host.
@@ -125,6 +119,6 @@ func (r CloseShell) Targets() []string { return []string{shellHost(r.SessionID)}
 // Details implements Request.
 func (r CloseShell) Details() map[string]any { return map[string]any{"session": r.SessionID} }
 
-func (r CloseShell) exec(_ context.Context, e *Engine, id Identity) (any, error) {
-	return nil, e.closeShell(id, r.SessionID)
+func (r CloseShell) run(_ context.Context, e *Engine, id Identity) (None, error) {
+	return None{}, e.closeShell(id, r.SessionID)
 }

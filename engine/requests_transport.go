@@ -2,12 +2,6 @@ package engine
 
 import "context"
 
-// transportRequests lists one value of every request type for per-device WinRM transport settings, for the role
-// matrix test (see allRequests).
-func transportRequests() []Request {
-	return []Request{InsecureTLSUsed{Host: "ws-001"}}
-}
-
 // InsecureTLSUsed records that the engine reached a device without
 // verifying its TLS certificate (the device's insecure_skip_verify). The
 // engine sends it itself, as SystemIdentity, once per device per
@@ -32,4 +26,4 @@ func (InsecureTLSUsed) Details() map[string]any {
 	return map[string]any{"tls_verification": "skipped"}
 }
 
-func (InsecureTLSUsed) exec(context.Context, *Engine, Identity) (any, error) { return nil, nil }
+func (InsecureTLSUsed) run(context.Context, *Engine, Identity) (None, error) { return None{}, nil }

@@ -39,12 +39,12 @@ func (r RunSchedule) Targets() []string { return []string{r.Name} }
 // Details implements Request.
 func (RunSchedule) Details() map[string]any { return nil }
 
-func (r RunSchedule) exec(_ context.Context, e *Engine, _ Identity) (any, error) {
+func (r RunSchedule) run(_ context.Context, e *Engine, _ Identity) (None, error) {
 	s := e.sched.Load()
 	if s == nil {
-		return nil, fmt.Errorf("run %s: no scheduler is running in this process", r.Name)
+		return None{}, fmt.Errorf("run %s: no scheduler is running in this process", r.Name)
 	}
-	return nil, s.RunNow(r.Name)
+	return None{}, s.RunNow(r.Name)
 }
 
 // scheduledInventoryMaxAge: a scheduled collection skips devices collected

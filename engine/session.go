@@ -21,7 +21,7 @@ func (OpenSession) Targets() []string { return nil }
 // Details implements Request.
 func (r OpenSession) Details() map[string]any { return map[string]any{"term": r.Term} }
 
-func (OpenSession) exec(context.Context, *Engine, Identity) (any, error) { return nil, nil }
+func (OpenSession) run(context.Context, *Engine, Identity) (None, error) { return None{}, nil }
 
 // CloseSession records that a console session ended.
 type CloseSession struct{ Reason string }
@@ -41,4 +41,4 @@ func (CloseSession) Targets() []string { return nil }
 // Details implements Request.
 func (r CloseSession) Details() map[string]any { return map[string]any{"reason": r.Reason} }
 
-func (CloseSession) exec(context.Context, *Engine, Identity) (any, error) { return nil, nil }
+func (CloseSession) run(context.Context, *Engine, Identity) (None, error) { return None{}, nil }

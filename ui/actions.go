@@ -395,12 +395,8 @@ func (m *Model) startRun() tea.Cmd {
 	r := engine.StartRun{Name: dl.spec.Name, Params: dl.params, Target: engine.RunTarget{DeviceIDs: slices.Clone(dl.ids)}, Confirmed: true}
 	ctx, title := m.feed.ctx, dl.spec.Title
 	return func() tea.Msg {
-		res, err := rq.Do(ctx, r)
-		msg := runStartedMsg{name: title, err: err}
-		if info, ok := res.(engine.RunInfo); ok {
-			msg.info = info
-		}
-		return msg
+		info, err := engine.Ask(ctx, rq, r)
+		return runStartedMsg{name: title, err: err, info: info}
 	}
 }
 

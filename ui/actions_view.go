@@ -180,16 +180,11 @@ func (m *Model) loadActions(chain bool) tea.Cmd {
 	return func() tea.Msg {
 		if lists {
 			msg.readRuns, msg.readQ = true, true
-			res, err := rq.Do(ctx, engine.ListRuns{Limit: runsShown})
-			msg.runs, _ = res.([]engine.RunSummary)
-			msg.runsErr = err
-			res, err = rq.Do(ctx, engine.ListQueue{})
-			msg.queue, _ = res.([]engine.QueueEntry)
-			msg.queueErr = err
+			msg.runs, msg.runsErr = engine.Ask(ctx, rq, engine.ListRuns{Limit: runsShown})
+			msg.queue, msg.queueErr = engine.Ask(ctx, rq, engine.ListQueue{})
 		}
 		for _, id := range ids {
-			res, err := rq.Do(ctx, engine.GetRun{RunID: id, Brief: true})
-			if p, ok := res.(engine.RunProgress); ok && err == nil {
+			if p, err := engine.Ask(ctx, rq, engine.GetRun{RunID: id, Brief: true}); err == nil {
 				msg.prog[id] = p
 			} else {
 				msg.progErr[id] = err
@@ -346,8 +341,7 @@ func (m *Model) loadResult() tea.Cmd {
 	a.fullSeq++
 	seq, id, ctx := a.fullSeq, r.ID, m.feed.ctx
 	return func() tea.Msg {
-		res, err := rq.Do(ctx, engine.GetActionResult{ID: id})
-		full, _ := res.(engine.ActionResult)
+		full, err := engine.Ask(ctx, rq, engine.GetActionResult{ID: id})
 		return resultMsg{seq: seq, id: id, res: full, err: err}
 	}
 }
@@ -836,11 +830,7 @@ func runExportResults(m Model, args string) (Model, tea.Cmd) {
 		return m, m.notify("export-results: this console cannot send requests to the engine", true)
 	}
 	return m, func() tea.Msg {
-		res, err := rq.Do(ctx, engine.GetRun{RunID: runID})
-		prog, ok := res.(engine.RunProgress)
-		if err == nil && !ok {
-			err = fmt.Errorf("unexpected answer %T", res)
-		}
+		prog, err := engine.Ask(ctx, rq, engine.GetRun{RunID: runID})
 		if err != nil {
 			return resultsExportedMsg{err: fmt.Errorf("export results: read run %s: %w", runID, err)}
 		}

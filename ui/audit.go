@@ -51,13 +51,9 @@ func (m *Model) loadAudit() tea.Cmd {
 	m.audit.seq++
 	seq, ctx := m.audit.seq, m.feed.ctx
 	return func() tea.Msg {
-		res, err := rq.Do(ctx, engine.ListAudit{Filter: store.AuditFilter{Limit: auditLimit}})
+		rows, err := engine.Ask(ctx, rq, engine.ListAudit{Filter: store.AuditFilter{Limit: auditLimit}})
 		if err != nil {
 			return auditMsg{seq: seq, err: err}
-		}
-		rows, ok := res.([]store.AuditEntry)
-		if !ok {
-			return auditMsg{seq: seq, err: fmt.Errorf("audit: the engine answered %T, not audit rows", res)}
 		}
 		return auditMsg{seq: seq, rows: rows}
 	}

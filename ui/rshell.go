@@ -112,9 +112,9 @@ func (m Model) openShell(d *engine.DeviceState) (Model, tea.Cmd) {
 	rq, ctx := m.feed.caps.req, m.feed.ctx
 	id, host := d.ID, d.Hostname
 	open := func() tea.Msg {
-		res, err := rq.Do(ctx, engine.OpenShell{DeviceID: id, Host: host})
+		info, err := engine.Ask(ctx, rq, engine.OpenShell{DeviceID: id, Host: host})
 		msg := shellMsg{seq: 1, err: err}
-		if info, ok := res.(engine.ShellInfo); ok && err == nil {
+		if err == nil {
 			msg.info = &info
 		}
 		return msg
@@ -351,30 +351,26 @@ func (m *Model) shellLineCmd(line string) tea.Cmd {
 	return func() tea.Msg {
 		msg := shellMsg{seq: seq, line: line}
 		open := func() bool {
-			res, err := rq.Do(ctx, engine.OpenShell{DeviceID: id, Host: host})
+			info, err := engine.Ask(ctx, rq, engine.OpenShell{DeviceID: id, Host: host})
 			if err != nil {
 				msg.err = err
 				return false
 			}
-			info := res.(engine.ShellInfo)
 			msg.info, session = &info, info.SessionID
 			return true
 		}
 		if session == "" && !open() {
 			return msg
 		}
-		res, err := rq.Do(ctx, engine.ShellRun{SessionID: session, Line: line, Seq: int64(seq)})
+		out, err := engine.Ask(ctx, rq, engine.ShellRun{SessionID: session, Line: line, Seq: int64(seq)})
 		if errors.Is(err, engine.ErrNoShell) && msg.info == nil {
 			msg.reopened = true
 			if !open() {
 				return msg
 			}
-			res, err = rq.Do(ctx, engine.ShellRun{SessionID: session, Line: line, Seq: int64(seq)})
+			out, err = engine.Ask(ctx, rq, engine.ShellRun{SessionID: session, Line: line, Seq: int64(seq)})
 		}
-		msg.err = err
-		if out, ok := res.(engine.ShellOutput); ok {
-			msg.out = out
-		}
+		msg.out, msg.err = out, err
 		return msg
 	}
 }

@@ -203,13 +203,6 @@ func (ep *endpoint) release(p *[]byte) {
 	}
 }
 
-// cleanupContext is for Signal and Delete after a failure or on shutdown:
-// they must reach the host even when the caller's context is done, or the
-// host keeps the shell, but they must not wait forever on a dead host.
-func cleanupContext(ctx context.Context) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-}
-
 // createShell opens a cmd shell (code page 65001) and returns its id.
 func (ep *endpoint) createShell(ctx context.Context) (string, error) {
 	p, err := ep.post(ctx, []byte(mz.NewOpenShellRequest(ep.url, ep.params).String()))
