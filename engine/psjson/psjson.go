@@ -1,3 +1,8 @@
+// Package psjson reads the JSON that Windows PowerShell 5.1's
+// ConvertTo-Json writes: its dates, its unwrapped one-element arrays, and
+// a reflection-free Scanner for the documents decoded on every poll. It
+// knows nothing of rmm's scripts; engine/scripts and engine/winrm decode
+// their documents with it.
 package psjson
 
 import (

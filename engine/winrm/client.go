@@ -21,6 +21,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"sync/atomic"
 	"time"
 	"unicode/utf16"
 )
@@ -109,6 +110,8 @@ type Client struct {
 	pool  *sessionPool // nil with Options.Unpooled
 	loop  string       // the command line that starts the resident loop
 	shell sessionBook  // interactive sessions (session.go)
+
+	closed atomic.Bool // Close was called: requests outside the pool fail too
 }
 
 // New builds a client. It opens no connection.
@@ -145,6 +148,7 @@ const closeTimeout = 30 * time.Second
 // Close deletes every shell the client opened (pooled and interactive)
 // and closes idle connections. Requests after Close fail.
 func (c *Client) Close(ctx context.Context) error {
+	c.closed.Store(true)
 	c.closeSessions()
 	var err error
 	if c.pool != nil {

@@ -50,13 +50,15 @@ var (
 func (c *Client) Identify(ctx context.Context, t Target, cred *Credential) (Identity, error) {
 	t = t.Prepare()
 	client := c.http
-	if t.HTTPS {
+	// With a credential the transport policy applies as to Run: no Basic
+	// password over plain HTTP unless the target allows it.
+	if t.HTTPS || cred != nil {
 		dt, err := c.transportFor(ctx, t)
 		if err != nil && dt.profile == nil {
 			return Identity{}, err
 		}
 		client = dt.client(c.http)
-		if cred != nil && t.Auth == AuthNTLM {
+		if cred != nil && t.Auth == AuthNTLM && dt.profile != nil {
 			client = dt.profile.ntlm
 		}
 	}

@@ -505,6 +505,9 @@ func (c *Client) masterzenClient(ctx context.Context, t Target, dt deviceTranspo
 // targets are reached (masterzen's transports; see masterzenClient), and
 // the benchmark's baseline (Options.Unpooled).
 func (c *Client) runUnpooled(ctx context.Context, t Target, dt deviceTransport, cred Credential, s *Script) (Result, error) {
+	if c.closed.Load() {
+		return Result{Mode: ModeCold}, &Error{Class: ClassOf(ErrClosed), Device: t.Host, Step: "run " + s.name, Err: ErrClosed}
+	}
 	mc, err := c.masterzenClient(ctx, t, dt, cred)
 	if err != nil {
 		return Result{Mode: ModeCold}, err
