@@ -1,4 +1,4 @@
-package main
+package cmd
 
 import (
 	"context"
@@ -22,7 +22,7 @@ const asRMM = "RMM_TEST_BINARY_AS_RMM"
 func TestMain(m *testing.M) {
 	if os.Getenv(asRMM) == "1" {
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-		code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr, os.Getenv)
+		code := Execute(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr, os.Getenv)
 		stop()
 		os.Exit(code)
 	}

@@ -1,4 +1,4 @@
-package main
+package cmd
 
 import (
 	"bytes"
@@ -29,7 +29,7 @@ func newCLI(t *testing.T) *cli {
 func (c *cli) run(args ...string) (code int, stdout, stderr string) {
 	c.t.Helper()
 	var out, errb bytes.Buffer
-	code = run(context.Background(), args, strings.NewReader(""), &out, &errb, func(k string) string { return c.env[k] })
+	code = Execute(context.Background(), args, strings.NewReader(""), &out, &errb, func(k string) string { return c.env[k] })
 	return code, out.String(), errb.String()
 }
 
@@ -60,7 +60,7 @@ func TestEveryCommandHasCompleteHelp(t *testing.T) {
 
 func TestImportReportsEveryBadRowAndChangesNothing(t *testing.T) {
 	c := newCLI(t)
-	code, out, errb := c.run("import", filepath.Join("testdata", "csv", "good.csv"))
+	code, out, errb := c.run("import", filepath.Join("..", "testdata", "csv", "good.csv"))
 	if code != 0 {
 		t.Fatalf("good import: exit %d: %s", code, errb)
 	}
@@ -69,7 +69,7 @@ func TestImportReportsEveryBadRowAndChangesNothing(t *testing.T) {
 	}
 	_, before, _ := c.run("devices", "--json")
 
-	code, out, errb = c.run("import", filepath.Join("testdata", "csv", "bad.csv"))
+	code, out, errb = c.run("import", filepath.Join("..", "testdata", "csv", "bad.csv"))
 	if code != 2 {
 		t.Fatalf("bad import: exit %d, want 2", code)
 	}
@@ -78,7 +78,7 @@ func TestImportReportsEveryBadRowAndChangesNothing(t *testing.T) {
 		t.Fatalf("bad import reported %d lines, want one per problem:\n%s", len(lines), errb)
 	}
 	for _, l := range lines[:len(lines)-1] {
-		if !strings.HasPrefix(l, filepath.Join("testdata", "csv", "bad.csv")+":") {
+		if !strings.HasPrefix(l, filepath.Join("..", "testdata", "csv", "bad.csv")+":") {
 			t.Errorf("problem line %q does not start with FILE:LINE", l)
 		}
 	}
@@ -90,7 +90,7 @@ func TestImportReportsEveryBadRowAndChangesNothing(t *testing.T) {
 		t.Fatalf("a rejected import changed the devices")
 	}
 
-	code, out, _ = c.run("import", "--json", filepath.Join("testdata", "csv", "bad.csv"))
+	code, out, _ = c.run("import", "--json", filepath.Join("..", "testdata", "csv", "bad.csv"))
 	var res importJSON
 	if err := json.Unmarshal([]byte(out), &res); err != nil || code != 2 || len(res.Problems) == 0 || res.Added != 0 {
 		t.Fatalf("--json on a bad file: exit %d, %+v, err %v", code, res, err)
@@ -188,7 +188,7 @@ func TestABadConfigFileIsRefusedWithItsLine(t *testing.T) {
 
 func TestAViewerCanChangeNothingAndEveryRefusalIsAudited(t *testing.T) {
 	c := newCLI(t)
-	good := filepath.Join("testdata", "csv", "good.csv")
+	good := filepath.Join("..", "testdata", "csv", "good.csv")
 	if code, _, errb := c.run("import", good); code != 0 {
 		t.Fatalf("admin import: %s", errb)
 	}
@@ -244,7 +244,7 @@ func TestALocalUserMissingFromANonEmptyUsersListIsRefused(t *testing.T) {
 	if err := os.WriteFile(cfg, []byte("users:\n  - name: somebody-else\n    role: admin\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	code, _, errb := c.run("--config", cfg, "import", filepath.Join("testdata", "csv", "good.csv"))
+	code, _, errb := c.run("--config", cfg, "import", filepath.Join("..", "testdata", "csv", "good.csv"))
 	if code != 3 || !strings.Contains(errb, "is not in the users list") {
 		t.Fatalf("exit %d, %q", code, errb)
 	}

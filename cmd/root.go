@@ -1,7 +1,9 @@
-// Command rmm is a terminal console for remote monitoring and management
-// of Windows fleets over WinRM. This file and the cmd_*.go files beside it
-// only wire the command line to the engine, the store and the console.
-package main
+// Package cmd is rmm's command line: the cobra commands and their wiring
+// (config to engine options, config reloads, identity, logging). It owns
+// no domain logic: every command maps flags and the config onto the
+// engine, the store, the credentials store or the console, and prints
+// what they answer. The root package's main only calls Execute.
+package cmd
 
 import (
 	"context"
@@ -10,11 +12,9 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -26,7 +26,8 @@ import (
 	"github.com/rmmhq/rmm/store"
 )
 
-// version is set at build time with -ldflags "-X main.version=...".
+// version is set at build time with
+// -ldflags "-X github.com/rmmhq/rmm/cmd.version=...".
 var version = "dev"
 
 // app is what every command shares: flags, the effective config, the log.
@@ -52,15 +53,14 @@ type app struct {
 	getenv func(string) string
 }
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr, os.Getenv)
-	stop()
-	os.Exit(code)
-}
-
-// run executes the command line and returns the process exit code.
-func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) int {
+// Execute runs the rmm command line args (without the program name) and
+// returns the process exit code: 0 ok, 1 error, 2 bad input, 3 permission
+// denied, and the codes a command documents (4 audit chain broken, 5 doctor
+// found a failing step). Errors are printed to stderr as "rmm: ...".
+// ctx ends a long-running command (the console, rmm serve, rmm poll, rmm
+// sim): cancel it on SIGINT and SIGTERM. getenv is the environment
+// (os.Getenv), injected so tests run with their own.
+func Execute(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) int {
 	a := &app{stdout: stdout, stderr: stderr, stdin: stdin, getenv: getenv}
 	root := a.rootCommand()
 	root.SetArgs(args)

@@ -1,4 +1,4 @@
-package main
+package cmd
 
 import (
 	"bytes"
@@ -35,7 +35,7 @@ func TestSecretsNeverLeaveTheVaultOrTheWire(t *testing.T) {
 	var printed bytes.Buffer
 	runAll := func(stdin string, args ...string) int {
 		var out, errb bytes.Buffer
-		code := run(context.Background(), args, strings.NewReader(stdin), &out, &errb, func(k string) string { return c.env[k] })
+		code := Execute(context.Background(), args, strings.NewReader(stdin), &out, &errb, func(k string) string { return c.env[k] })
 		printed.Write(out.Bytes())
 		printed.Write(errb.Bytes())
 		return code
