@@ -34,48 +34,33 @@ Credentials: RMM_WINRM_USER and RMM_WINRM_PASSWORD.`,
 		Example: `  RMM_WINRM_USER=rmm RMM_WINRM_PASSWORD=rmm-sim-password rmm poll --once --json`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			id, err := a.localIdentity(engine.ViaCLI)
-			if err != nil {
-				return err
-			}
-			cred, vault, err := a.pollCredentials()
-			if err != nil {
-				return err
-			}
-			if vault != nil {
-				defer vault.Close()
-			}
-			ctx := cmd.Context()
-			db, eng, err := a.openEngine(ctx, cred, vault, 0)
-			if err != nil {
-				return err
-			}
-			defer db.Close()
-			defer eng.Close()
-			if eng.Summary().Devices == 0 {
-				return exitError{2, errors.New("no devices to poll: add some with rmm import FILE.csv")}
-			}
-			for {
-				out, err := eng.Do(ctx, id, engine.PollNow{})
-				if err != nil && ctx.Err() == nil {
-					return err
+			return a.withRunEngine(cmd, func(eng *engine.Engine, id engine.Identity) error {
+				ctx := cmd.Context()
+				if eng.Summary().Devices == 0 {
+					return exitError{2, errors.New("no devices to poll: add some with rmm import FILE.csv")}
 				}
-				res, _ := out.(engine.SweepResult)
-				if ctx.Err() != nil {
-					return nil
+				for {
+					out, err := eng.Do(ctx, id, engine.PollNow{})
+					if err != nil && ctx.Err() == nil {
+						return err
+					}
+					res, _ := out.(engine.SweepResult)
+					if ctx.Err() != nil {
+						return nil
+					}
+					if err := a.printSweep(res, asJSON); err != nil {
+						return err
+					}
+					if once {
+						return nil
+					}
+					select {
+					case <-ctx.Done():
+						return nil
+					case <-time.After(a.cfg.Engine.PollInterval - time.Duration(res.DurationMS)*time.Millisecond):
+					}
 				}
-				if err := a.printSweep(res, asJSON); err != nil {
-					return err
-				}
-				if once {
-					return nil
-				}
-				select {
-				case <-ctx.Done():
-					return nil
-				case <-time.After(a.cfg.Engine.PollInterval - time.Duration(res.DurationMS)*time.Millisecond):
-				}
-			}
+			})
 		},
 	}
 	cmd.Flags().BoolVar(&once, "once", false, "one sweep, then exit")
