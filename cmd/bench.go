@@ -156,14 +156,13 @@ func (a *app) printBenchSweep(r bench.SweepResult) {
 		{"pooled / unpooled", fmt.Sprintf("%.3f", r.PooledVsUnpooled)},
 		{"CPU per poll", fmt.Sprintf("%.3f ms (%s)", r.CPUMSPerPoll, who)},
 		{"peak RSS", fmt.Sprintf("%.1f MB (%s)", r.PeakRSSMB, who)},
-		{"shells open after close", fmt.Sprintf("%d", r.ShellsOpenAfter)},
 	}
 	if r.Simulator != "in-process" {
-		rows = append(rows[:len(rows)-1:len(rows)-1],
+		rows = append(rows,
 			[2]string{"simulator CPU per poll", fmt.Sprintf("%.3f ms (child process, same sweeps; %.0f ms in all)", r.SimCPUMSPerPoll, r.SimCPUTotalMS)},
-			[2]string{"simulator peak RSS", fmt.Sprintf("%.1f MB (child process)", r.SimPeakRSSMB)},
-			rows[len(rows)-1])
+			[2]string{"simulator peak RSS", fmt.Sprintf("%.1f MB (child process)", r.SimPeakRSSMB)})
 	}
+	rows = append(rows, [2]string{"shells open after close", fmt.Sprintf("%d", r.ShellsOpenAfter)})
 	for _, row := range rows {
 		fmt.Fprintf(w, "  %-24s %s\n", row[0], row[1])
 	}

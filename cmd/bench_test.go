@@ -1,6 +1,7 @@
 package cmd
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"os"
@@ -11,6 +12,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/rmmhq/rmm/engine/bench"
 	"github.com/rmmhq/rmm/engine/winrmsim"
 )
 
@@ -114,5 +116,32 @@ func TestPollOnceLeavesNoShellOpenOnTheHosts(t *testing.T) {
 	}
 	if s := fleet.Stats(); s.ShellsOpen != 0 || s.ShellsDeleted != 5 {
 		t.Errorf("after rmm poll --once: %d shells open, %d deleted; want 0 and 5", s.ShellsOpen, s.ShellsDeleted)
+	}
+}
+
+func TestBenchSweepTableListsTheSimulatorRowsBeforeTheShellsLeftOpen(t *testing.T) {
+	for _, tc := range []struct {
+		simulator string
+		want      []string
+	}{
+		{"child-process", []string{"peak RSS", "simulator CPU per poll", "simulator peak RSS", "shells open after close"}},
+		{"in-process", []string{"peak RSS", "shells open after close"}},
+	} {
+		var out bytes.Buffer
+		(&app{stdout: &out}).printBenchSweep(bench.SweepResult{Simulator: tc.simulator})
+		var labels []string
+		for _, l := range strings.Split(out.String(), "\n") {
+			if !strings.HasPrefix(l, "  ") {
+				continue
+			}
+			for _, w := range []string{"peak RSS", "simulator CPU per poll", "simulator peak RSS", "shells open after close"} {
+				if strings.HasPrefix(strings.TrimSpace(l), w+" ") {
+					labels = append(labels, w)
+				}
+			}
+		}
+		if !slices.Equal(labels, tc.want) {
+			t.Errorf("simulator %s: rows %q, want %q in that order:\n%s", tc.simulator, labels, tc.want, out.String())
+		}
 	}
 }
