@@ -147,7 +147,7 @@ Defaults: --user %s, --password %s (loopback test credentials, not secrets).`,
 				fmt.Fprintf(a.stdout, "control endpoint on %s (GET %s/ lists the routes)\n", ctlURL, ctlURL)
 			}
 			if readyFile != "" {
-				if err := writeSimReady(readyFile, simReady{PID: os.Getpid(), Control: ctlURL, CSV: exportCSV, Hosts: len(hosts)}); err != nil {
+				if err := writeSimReady(readyFile, winrmsim.Ready{PID: os.Getpid(), Control: ctlURL, CSV: exportCSV, Hosts: len(hosts)}); err != nil {
 					return fmt.Errorf("sim: ready file: %w", err)
 				}
 			}
@@ -202,15 +202,8 @@ func serveSimControl(addr string, h http.Handler) (stop func(), url string, err 
 	return stop, "http://" + ln.Addr().String(), nil
 }
 
-// simReady is what `rmm sim --ready-file` writes once the fleet serves.
-type simReady struct {
-	PID     int    `json:"pid"`
-	Control string `json:"control"` // the control endpoint's URL, "" without --control
-	CSV     string `json:"csv"`     // the --export-csv file, "" without it
-	Hosts   int    `json:"hosts"`
-}
-
-func writeSimReady(path string, r simReady) error {
+// writeSimReady writes the --ready-file (winrmsim.Ready) atomically.
+func writeSimReady(path string, r winrmsim.Ready) error {
 	return writeFileAtomic(path, func(w io.Writer) error { return json.NewEncoder(w).Encode(r) })
 }
 
