@@ -9,9 +9,11 @@ import (
 )
 
 // alertOptions maps the thresholds, alerts, health and
-// maintenance_windows sections onto the engine's alert options.
-func (a *app) alertOptions() (engine.AlertOptions, error) {
-	c := a.cfg
+// maintenance_windows sections of c onto the engine's alert options. It
+// reads nothing but its arguments, so a config reload can check a
+// candidate config without making it the one in effect. file is the
+// config file, for the errors.
+func alertOptions(c config.Config, file string) (engine.AlertOptions, error) {
 	loc := time.Local
 	if tz := c.Schedules.TimeZone; tz != "" && tz != "Local" {
 		l, err := time.LoadLocation(tz)
@@ -43,7 +45,7 @@ func (a *app) alertOptions() (engine.AlertOptions, error) {
 		if w.Every != "" {
 			r, err := engine.ParseRecurrence(w.Every, loc)
 			if err != nil {
-				return opts, exitError{2, fmt.Errorf("%s:%d: maintenance_windows[%d].every: %w", a.configFile(), w.Line, i, err)}
+				return opts, exitError{2, fmt.Errorf("%s:%d: maintenance_windows[%d].every: %w", file, w.Line, i, err)}
 			}
 			mw.Every = &r
 		}

@@ -54,9 +54,13 @@ func (a *app) watchConfig(ctx context.Context, eng *engine.Engine, notify func(r
 }
 
 // applyReload applies one reload through the engine (so it is audited
-// with what changed) and says what happened, in one line.
+// with what changed) and says what happened, in one line. It runs on the
+// watchConfig goroutine, so it reads the config in effect through
+// current(), and replaces it (setConfig) only once the reload is accepted:
+// a candidate is checked on its own, never made current to be checked.
 func (a *app) applyReload(ctx context.Context, eng *engine.Engine, r config.Reload) reloadNotice {
 	file := a.configFile()
+	running := a.current()
 	if r.Err != nil {
 		msg := r.Err.Error()
 		if errors.Is(r.Err, os.ErrNotExist) {
@@ -64,20 +68,17 @@ func (a *app) applyReload(ctx context.Context, eng *engine.Engine, r config.Relo
 		}
 		_, _ = eng.Do(ctx, engine.SystemIdentity(), engine.ReloadConfig{File: file, Rejected: errors.New(msg)})
 		a.log.Warn("config reload rejected; running config kept", "file", file, "err", msg)
-		return reloadNotice{Text: "config rejected, running config kept: " + firstLine(msg), Err: true, Cfg: a.cfg}
+		return reloadNotice{Text: "config rejected, running config kept: " + firstLine(msg), Err: true, Cfg: running}
 	}
 	parts := make([]string, len(r.Changes))
 	for i, c := range r.Changes {
 		parts[i] = c.String()
 	}
 	cfg := r.Config
-	prev := a.cfg
-	a.setConfig(cfg)
-	alerts, err := a.alertOptions()
-	a.setConfig(prev)
+	alerts, err := alertOptions(cfg, file)
 	if err != nil {
 		_, _ = eng.Do(ctx, engine.SystemIdentity(), engine.ReloadConfig{File: file, Rejected: err})
-		return reloadNotice{Text: "config rejected, running config kept: " + firstLine(err.Error()), Err: true, Cfg: a.cfg}
+		return reloadNotice{Text: "config rejected, running config kept: " + firstLine(err.Error()), Err: true, Cfg: running}
 	}
 	_, err = eng.Do(ctx, engine.SystemIdentity(), engine.ReloadConfig{
 		File: file, Changes: parts, Alerts: &alerts,
@@ -85,12 +86,12 @@ func (a *app) applyReload(ctx context.Context, eng *engine.Engine, r config.Relo
 	})
 	if err != nil {
 		a.log.Error("config reload could not be applied", "err", err)
-		return reloadNotice{Text: "config reload failed: " + err.Error(), Err: true, Cfg: a.cfg}
+		return reloadNotice{Text: "config reload failed: " + err.Error(), Err: true, Cfg: running}
 	}
 	a.fileCfg = cfg
 	// Flags and --demo stay on top of the file: the database and log file
 	// in use, and a --log-level given on the command line.
-	cfg.Store.DB, cfg.Log.File, cfg.Log.Format = a.cfg.Store.DB, a.cfg.Log.File, a.cfg.Log.Format
+	cfg.Store.DB, cfg.Log.File, cfg.Log.Format = running.Store.DB, running.Log.File, running.Log.Format
 	if a.logLevel != "" {
 		cfg.Log.Level = a.logLevel
 	}
@@ -111,8 +112,9 @@ func firstLine(s string) string {
 	return s
 }
 
-// setConfig replaces the config in effect; readers on other goroutines
-// (the scheduler's jobs) use current().
+// setConfig replaces the config in effect (a config reload). Once
+// goroutines run, code reads the config through current(), never a.cfg:
+// the scheduler's jobs, the config watch, the background tasks.
 func (a *app) setConfig(c config.Config) {
 	a.cfgMu.Lock()
 	a.cfg = c

@@ -71,6 +71,20 @@ func TestAConfigEditIsAppliedAuditedAndABadOneRejected(t *testing.T) {
 	if n := next(); !n.Err || !strings.Contains(n.Text, "config.yaml:2: engine.throttle: 0 is out of range 1..1000") {
 		t.Fatalf("notice %+v", n)
 	}
+	// A file the config package accepts but the alert options do not (a
+	// maintenance window's recurrence): rejected as a whole, and none of
+	// it, not even its retention, becomes the config in effect.
+	if err := os.WriteFile(cfgPath, []byte("engine:\n  throttle: 130\nretention:\n  metrics: 1d\n"+
+		"maintenance_windows:\n  - name: x\n    group: g\n    every: someday 22:00 + 4h\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if n := next(); !n.Err || !strings.Contains(n.Text, "maintenance_windows[0].every") {
+		t.Fatalf("notice %+v", n)
+	}
+	if c := a.current(); c.Engine.Throttle != 120 || c.Retention.Metrics == 24*time.Hour {
+		t.Fatalf("after a rejected reload the config in effect has throttle %d, retention.metrics %s; want the running 120 and its retention",
+			c.Engine.Throttle, c.Retention.Metrics)
+	}
 	cancel()
 	wait()
 
@@ -81,8 +95,8 @@ func TestAConfigEditIsAppliedAuditedAndABadOneRejected(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rows) != 2 || rows[0].Result != store.AuditSuccess || rows[1].Result != store.AuditFailure || rows[0].Via != "system" {
-		t.Fatalf("audit rows %+v, want a success then a failure", rows)
+	if len(rows) != 3 || rows[0].Result != store.AuditSuccess || rows[1].Result != store.AuditFailure || rows[2].Result != store.AuditFailure || rows[0].Via != "system" {
+		t.Fatalf("audit rows %+v, want a success then two failures", rows)
 	}
 	if eng.Fatal() != nil {
 		t.Fatalf("a reload made the engine fatal: %v", eng.Fatal())

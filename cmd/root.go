@@ -126,7 +126,7 @@ func (a *app) setup(cmd *cobra.Command) error {
 		}
 	}
 	a.cfg = cfg
-	if a.alertOpts, err = a.alertOptions(); err != nil {
+	if a.alertOpts, err = alertOptions(cfg, a.configFile()); err != nil {
 		return err
 	}
 	return a.openLog()
