@@ -85,10 +85,10 @@ func (a *app) runConsole(ctx context.Context, c consoleFlags) error {
 	if !src.haveCred {
 		hint += "\nPolling is off: no credential. Store one: rmm creds set default --user DOMAIN\\user"
 	}
-	// Rotation reminders: checked now and daily, shown in the status
-	// line and raised as Info alerts.
-	credWatch := engine.NewCredentialWatch(eng, a.cfg.Security.CredentialMaxAge)
-	model := ui.New(localClient{Engine: eng, id: id, creds: credWatch}, ui.Options{
+	// Rotation reminders (rt.creds): checked now and daily, shown in the
+	// status line and raised as Info alerts.
+	rt := a.newFleetRuntime(eng, src.haveCred)
+	model := ui.New(localClient{Engine: eng, id: id, creds: rt.creds}, ui.Options{
 		Theme:      themeName,
 		NoColor:    a.getenv("NO_COLOR") != "",
 		Title:      src.title,
@@ -103,44 +103,12 @@ func (a *app) runConsole(ctx context.Context, c consoleFlags) error {
 	defer model.Close()
 	prog := tea.NewProgram(model, tea.WithContext(ctx))
 
-	sched, err := a.scheduler(eng, db)
-	if err != nil {
-		return err
-	}
-	eng.AttachScheduler(sched)
-	schedDone := make(chan struct{})
-	go func() {
-		defer close(schedDone)
-		if err := sched.Run(ctx); err != nil {
-			a.log.Error("scheduler stopped", "err", err)
-		}
-	}()
-
-	credDone := make(chan struct{})
-	go func() {
-		defer close(credDone)
-		credWatch.Run(ctx)
-	}()
-
 	// The engine runs beside the console; a Fatal error ends both.
-	runErr := make(chan error, 1)
-	go func() {
-		if !src.haveCred {
-			runErr <- nil
-			return
-		}
-		err := eng.Run(ctx)
-		if err != nil {
-			prog.Quit()
-		}
-		runErr <- err
-	}()
-
+	rt.onFatal = prog.Quit
 	// A valid edit of the config file takes effect now; a bad one is
 	// reported with its line and the running config stays.
-	wctx, wcancel := context.WithCancel(ctx)
 	shownTheme := themeName
-	waitWatch, werr := a.watchConfig(wctx, eng, func(n reloadNotice) {
+	rt.onReload = func(n reloadNotice) {
 		prog.Send(ui.NoticeMsg{Text: n.Text, Err: n.Err})
 		if n.Err {
 			return
@@ -157,19 +125,14 @@ func (a *app) runConsole(ctx context.Context, c consoleFlags) error {
 			shownTheme = name
 			prog.Send(ui.ThemeMsg{Name: name})
 		}
-	})
-	if werr != nil {
-		a.log.Warn("config hot reload is off", "err", werr)
+	}
+	if err := rt.start(ctx, db); err != nil {
+		_ = eng.Close()
+		return err
 	}
 
 	_, uiErr := prog.Run()
-	wcancel()
-	waitWatch()
-	cancel()
-	<-credDone
-	<-schedDone
-	engErr := <-runErr
-	closeErr := eng.Close()
+	engErr, closeErr := rt.stop()
 	switch {
 	case engErr != nil:
 		return engErr

@@ -148,9 +148,10 @@ func (a *app) runServe(ctx context.Context, f serveFlags) error {
 		return err
 	}
 	defer db.Close()
-	engClosed := false
+	rt := a.newFleetRuntime(eng, src.haveCred)
+	started := false // once started, rt.stop closes the engine
 	defer func() {
-		if !engClosed {
+		if !started {
 			_ = eng.Close()
 		}
 	}()
@@ -186,45 +187,11 @@ func (a *app) runServe(ctx context.Context, f serveFlags) error {
 	fmt.Fprintf(a.stdout, "host key: %s\n", srv.HostKeyFingerprint())
 	fmt.Fprintf(a.stdout, "connect:  ssh -p %d USER@HOST    (stop: Ctrl+C)\n", port)
 
-	sched, err := a.scheduler(eng, db)
-	if err != nil {
-		return err
-	}
-	eng.AttachScheduler(sched)
-	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(ln) }()
-
-	// The engine polls beside the sessions; a Fatal error stops serving.
-	// Run returns nil only when ctx ends.
-	runErr := make(chan error, 1)
-	go func() {
-		if !src.haveCred {
-			<-ctx.Done()
-			runErr <- nil
-			return
-		}
-		runErr <- eng.Run(ctx)
-	}()
-
-	// Credential rotation reminders (Info alerts), as in the console.
-	credDone := make(chan struct{})
-	go func() {
-		defer close(credDone)
-		engine.NewCredentialWatch(eng, a.cfg.Security.CredentialMaxAge).Run(ctx)
-	}()
-
-	// The daily cleanup and weekly maintenance, as in the console.
-	schedDone := make(chan struct{})
-	go func() {
-		defer close(schedDone)
-		if err := sched.Run(ctx); err != nil {
-			a.log.Error("scheduler stopped", "err", err)
-		}
-	}()
-
-	// A valid edit of users: applies at the next login.
-	wctx, wcancel := context.WithCancel(ctx)
-	waitWatch, werr := a.watchConfig(wctx, eng, func(n reloadNotice) {
+	// Beside the sessions: the engine's sweeps (a Fatal error stops
+	// serving), credential rotation reminders (Info alerts), the daily
+	// cleanup and weekly maintenance, as in the console; and a valid edit
+	// of users: applies at the next login.
+	rt.onReload = func(n reloadNotice) {
 		if n.Err {
 			return
 		}
@@ -235,20 +202,23 @@ func (a *app) runServe(ctx context.Context, f serveFlags) error {
 		}
 		current.Store(&us)
 		a.log.Info("ssh users reloaded", "users", len(us))
-	})
-	if werr != nil {
-		a.log.Warn("config hot reload is off", "err", werr)
 	}
+	if err := rt.start(ctx, db); err != nil {
+		return err
+	}
+	started = true
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
 
 	var stopErr error
-	served, ran := false, false
+	served := false
 	select {
 	case <-ctx.Done():
 		fmt.Fprintln(a.stdout, "rmm: stopping: ending sessions")
 	case stopErr = <-serveErr:
 		served = true
-	case stopErr = <-runErr:
-		ran = true
+	case <-rt.done():
+		stopErr = rt.err()
 	}
 
 	sctx, scancel := context.WithTimeout(context.WithoutCancel(ctx), serveShutdownTimeout)
@@ -259,18 +229,11 @@ func (a *app) runServe(ctx context.Context, f serveFlags) error {
 			stopErr = err
 		}
 	}
-	wcancel()
-	waitWatch()
-	cancel()
-	<-schedDone
-	<-credDone
-	if !ran {
-		if err := <-runErr; stopErr == nil {
-			stopErr = err
-		}
+	runErr, closeErr := rt.stop()
+	if stopErr == nil {
+		stopErr = runErr
 	}
-	engClosed = true
-	return errors.Join(stopErr, shutErr, eng.Close())
+	return errors.Join(stopErr, shutErr, closeErr)
 }
 
 // fleetSource is what a console (local or over SSH) polls: the demo fleet
