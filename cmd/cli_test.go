@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/spf13/cobra"
+
 	"github.com/rmmhq/rmm/engine/winrmsim"
 )
 
@@ -33,12 +35,25 @@ func (c *cli) run(args ...string) (code int, stdout, stderr string) {
 	return code, out.String(), errb.String()
 }
 
+// TestEveryCommandHasCompleteHelp walks the whole command tree, so a new
+// command or subcommand is covered without being listed here: each one
+// answers --help with its usage and the global flags, in ASCII, and is
+// listed in its parent's help.
 func TestEveryCommandHasCompleteHelp(t *testing.T) {
 	c := newCLI(t)
-	for _, args := range [][]string{{"--help"}, {"import", "--help"}, {"devices", "--help"}, {"poll", "--help"}, {"sim", "--help"}, {"version", "--help"}} {
+	nested := 0 // commands two levels down, like rmm creds set
+	var walk func(cmd *cobra.Command, path []string)
+	walk = func(cmd *cobra.Command, path []string) {
+		if len(path) >= 2 {
+			nested++
+		}
+		args := append(slices.Clone(path), "--help")
 		code, out, errb := c.run(args...)
 		if code != 0 {
 			t.Errorf("rmm %v: exit %d: %s", args, code, errb)
+		}
+		if strings.TrimSpace(cmd.Short) == "" {
+			t.Errorf("rmm %v: no short description", path)
 		}
 		if !strings.Contains(out, "Usage:") || !strings.Contains(out, "--config") || !strings.Contains(out, "--db") || !strings.Contains(out, "--log-level") {
 			t.Errorf("rmm %v: help lacks usage or global flags:\n%s", args, out)
@@ -49,12 +64,16 @@ func TestEveryCommandHasCompleteHelp(t *testing.T) {
 				break
 			}
 		}
-	}
-	_, out, _ := c.run("--help")
-	for _, sub := range []string{"import", "devices", "poll", "sim", "version"} {
-		if !strings.Contains(out, "  "+sub+" ") {
-			t.Errorf("root help does not list %s", sub)
+		for _, sub := range cmd.Commands() {
+			if !sub.Hidden && !strings.Contains(out, "  "+sub.Name()+" ") {
+				t.Errorf("rmm %v does not list %s", args, sub.Name())
+			}
+			walk(sub, append(slices.Clone(path), sub.Name()))
 		}
+	}
+	walk((&app{}).rootCommand(), nil)
+	if nested == 0 {
+		t.Error("the walk checked no subcommand of a subcommand (rmm creds set, ...)")
 	}
 }
 
