@@ -1,8 +1,9 @@
 // Package cmd is rmm's command line: the cobra commands and their wiring
-// (config to engine options, config reloads, identity, logging). It owns
-// no domain logic: every command maps flags and the config onto the
-// engine, the store, the credentials store or the console, and prints
-// what they answer. The root package's main only calls Execute.
+// (config to engine options, config reloads, identity, logging, the tasks
+// beside a console). Commands map flags and the config onto the engine,
+// the store, the credentials store or the console and print what they
+// answer; the decisions (RBAC, audit, polling, alerts) stay in the engine.
+// The root package's main only calls Execute.
 package cmd
 
 import (
