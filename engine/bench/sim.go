@@ -78,13 +78,6 @@ type childFleet struct {
 	state *os.ProcessState
 }
 
-// simReady is what `rmm sim --ready-file` writes.
-type simReady struct {
-	PID     int    `json:"pid"`
-	Control string `json:"control"`
-	CSV     string `json:"csv"`
-}
-
 // childStartTimeout bounds how long the child may take to bring its hosts up.
 const childStartTimeout = 3 * time.Minute
 
@@ -123,7 +116,7 @@ func startChild(ctx context.Context, cfg SweepConfig, dir string) (*childFleet, 
 	for {
 		b, err := os.ReadFile(ready)
 		if err == nil {
-			var r simReady
+			var r winrmsim.Ready
 			if err := json.Unmarshal(b, &r); err != nil || r.Control == "" {
 				_ = c.close()
 				return nil, fmt.Errorf("simulator ready file %q: %v", b, err)

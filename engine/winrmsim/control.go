@@ -50,6 +50,19 @@ type ControlStats struct {
 	Injected      int64 `json:"injected"`
 }
 
+// Ready is the JSON object `rmm sim --ready-file FILE` writes, once, when
+// every host, the control endpoint and the exported CSV are ready. It is
+// the contract between the simulator and a process that starts it as a
+// child (`rmm bench sweep`): that process waits for the file to appear,
+// then reads the fleet over the control endpoint. The file is written
+// atomically (temp file and rename), so a reader never sees half of it.
+type Ready struct {
+	PID     int    `json:"pid"`     // the simulator's process ID
+	Control string `json:"control"` // the control endpoint's URL, "" without --control
+	CSV     string `json:"csv"`     // the --export-csv file, "" without it
+	Hosts   int    `json:"hosts"`   // how many hosts serve
+}
+
 func controlStats(s Stats) ControlStats {
 	return ControlStats{
 		Hosts: s.Hosts, Online: s.Online, Requests: s.Requests, Connections: s.Connections,

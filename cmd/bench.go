@@ -1,0 +1,182 @@
+package cmd
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/rmmhq/rmm/engine/bench"
+)
+
+func (a *app) benchCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "bench",
+		Short: "Headless benchmarks that print ratios",
+		Args:  cobra.NoArgs,
+	}
+	cmd.AddCommand(a.benchSweepCommand())
+	return cmd
+}
+
+func (a *app) benchSweepCommand() *cobra.Command {
+	var (
+		cfg        bench.SweepConfig
+		asJSON     bool
+		cpuProfile string
+		inProcess  bool
+		memLimit   int
+	)
+	cmd := &cobra.Command{
+		Use:   "sweep",
+		Short: "Sweep a simulated fleet with and without the session pool; print wall time, requests, CPU and memory",
+		Long: `Start N simulated Windows hosts on 127.0.0.1 (rmm sim, in a child
+process) and the engine in this process, with a fresh temporary database,
+and sweep the fleet --sweeps times: the first sweep is cold (shells created, resident PowerShell
+started), the others warm. Then the engine closes (the hosts' open shells
+are counted) and the same sweeps run again with no session pool and no
+resident PowerShell (a new shell and powershell.exe per poll), for
+comparison.
+
+--json prints one object:
+  devices, throttle, rtt_ms, ps_start_ms, script_ms,
+  simulator             child-process (default) or in-process
+  memory_limit_mb       this process's soft memory limit (engine.memory_limit_mb,
+                        or --memory-limit-mb; 0: Go's defaults)
+  floor_ms              ceil(devices/throttle) x (script_ms + 2 x rtt_ms)
+  cold_wall_ms          the first sweep
+  warm_wall_ms          the median of the later sweeps
+  ratio                 warm_wall_ms / floor_ms
+  requests_per_poll     HTTP requests per device, counted at the hosts (warm)
+  unpooled_warm_wall_ms the same sweeps without pool and resident PowerShell
+  pooled_vs_unpooled    warm_wall_ms / unpooled_warm_wall_ms
+  cpu_ms_per_poll       this process's CPU (user+system) per device over the
+                        warm pooled sweeps
+  peak_rss_mb           this process's peak resident memory (VmHWM)
+  sim_cpu_ms_per_poll   the simulator child's CPU per device, same sweeps
+  sim_cpu_total_ms      the simulator child's CPU over its whole life
+  sim_peak_rss_mb       the simulator child's peak resident memory
+  shells_open_after     shells left open on the hosts after the engine closed
+  conns_dialed_per_poll TCP connections the engine opened per device (warm
+                        pooled sweeps): 0 when each host's connection from the
+                        sweep before was reused
+  idle_conn_limit       connections the engine could keep between sweeps:
+                        every host's, unless the file descriptor limit (the
+                        simulator needs two per host) leaves room for fewer
+
+The simulator runs in a child process (this executable's "sim" command),
+so cpu_ms_per_poll and peak_rss_mb are the console's alone, as for a
+console polling real Windows hosts; the sim_* fields show the hosts' side.
+--in-process runs the hosts in this process instead: cpu_ms_per_poll and
+peak_rss_mb then include the server side of every request, and the sim_*
+fields are 0. --cpuprofile FILE writes a pprof CPU profile of this
+process over the warm pooled sweeps (go tool pprof FILE).`,
+		Example: `  rmm bench sweep --devices 10000 --throttle 500 --rtt 5ms --json
+  rmm bench sweep --devices 500 --throttle 50 --rtt 20ms --sweeps 5
+  rmm bench sweep --devices 10000 --throttle 500 --cpuprofile warm.prof`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if asJSON {
+				cfg.Logf = func(format string, args ...any) { a.log.Info(fmt.Sprintf(format, args...)) }
+			} else {
+				cfg.Logf = func(format string, args ...any) { fmt.Fprintf(a.stderr, format+"\n", args...) }
+			}
+			if !inProcess {
+				exe, err := os.Executable()
+				if err != nil {
+					return fmt.Errorf("bench: simulator child: %w", err)
+				}
+				cfg.SimCommand, cfg.SimEnv = []string{exe, "sim"}, a.simChildEnv()
+			}
+			switch {
+			case memLimit >= 0:
+				cfg.MemoryLimitMB = memLimit
+			case a.getenv("GOGC") == "" && a.getenv("GOMEMLIMIT") == "":
+				cfg.MemoryLimitMB = a.cfg.Engine.MemoryLimitMB
+			}
+			if err := cfg.Check(); err != nil {
+				return exitError{2, fmt.Errorf("bench: %w", err)}
+			}
+			if cpuProfile != "" {
+				f, err := os.Create(cpuProfile)
+				if err != nil {
+					return fmt.Errorf("bench: cpu profile: %w", err)
+				}
+				defer f.Close()
+				cfg.CPUProfile = f
+			}
+			res, err := bench.Sweep(cmd.Context(), cfg)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return json.NewEncoder(a.stdout).Encode(res)
+			}
+			a.printBenchSweep(res)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.IntVar(&cfg.Devices, "devices", 1000, "simulated hosts")
+	f.IntVar(&cfg.Throttle, "throttle", 100, "requests in flight (engine.throttle), 1..1000")
+	f.DurationVar(&cfg.RTT, "rtt", 5*time.Millisecond, "added latency per request")
+	f.DurationVar(&cfg.PSStart, "ps-start", 400*time.Millisecond, "cost of starting powershell.exe")
+	f.DurationVar(&cfg.ScriptTime, "script-time", 250*time.Millisecond, "run time of the metrics script")
+	f.IntVar(&cfg.Sweeps, "sweeps", 3, "sweeps per mode (the first is cold), at least 2")
+	f.Int64Var(&cfg.Seed, "seed", 1, "simulator seed")
+	f.BoolVar(&asJSON, "json", false, "print one JSON object")
+	f.IntVar(&memLimit, "memory-limit-mb", -1, "this process's soft memory limit in MiB, 0: Go's defaults (default: engine.memory_limit_mb, as a console applies it)")
+	f.BoolVar(&inProcess, "in-process", false, "run the simulated hosts in this process (their CPU and memory then count in cpu_ms_per_poll and peak_rss_mb)")
+	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile (pprof) of the warm pooled sweeps to this file")
+	return cmd
+}
+
+func (a *app) printBenchSweep(r bench.SweepResult) {
+	w := a.stdout
+	fmt.Fprintf(w, "sweep of %d simulated hosts, throttle %d, rtt %gms, powershell start %gms, script %gms\n",
+		r.Devices, r.Throttle, r.RTTMS, r.PSStartMS, r.ScriptMS)
+	limit := "Go's defaults"
+	if r.MemoryLimitMB > 0 {
+		limit = fmt.Sprintf("%d MiB (engine.memory_limit_mb)", r.MemoryLimitMB)
+	}
+	fmt.Fprintf(w, "simulator: %s; console memory limit: %s\n", r.Simulator, limit)
+	who := "console and simulator, one process"
+	if r.Simulator != "in-process" {
+		who = "console"
+	}
+	rows := [][2]string{
+		{"floor (protocol)", fmt.Sprintf("%.0f ms", r.FloorMS)},
+		{"cold sweep", fmt.Sprintf("%.0f ms", r.ColdWallMS)},
+		{"warm sweep (median)", fmt.Sprintf("%.0f ms", r.WarmWallMS)},
+		{"warm / floor", fmt.Sprintf("%.3f", r.Ratio)},
+		{"requests per poll", fmt.Sprintf("%.3f", r.RequestsPerPoll)},
+		{"unpooled warm sweep", fmt.Sprintf("%.0f ms", r.UnpooledWarmWallMS)},
+		{"pooled / unpooled", fmt.Sprintf("%.3f", r.PooledVsUnpooled)},
+		{"CPU per poll", fmt.Sprintf("%.3f ms (%s)", r.CPUMSPerPoll, who)},
+		{"peak RSS", fmt.Sprintf("%.1f MB (%s)", r.PeakRSSMB, who)},
+	}
+	if r.Simulator != "in-process" {
+		rows = append(rows,
+			[2]string{"simulator CPU per poll", fmt.Sprintf("%.3f ms (child process, same sweeps; %.0f ms in all)", r.SimCPUMSPerPoll, r.SimCPUTotalMS)},
+			[2]string{"simulator peak RSS", fmt.Sprintf("%.1f MB (child process)", r.SimPeakRSSMB)})
+	}
+	rows = append(rows, [2]string{"shells open after close", fmt.Sprintf("%d", r.ShellsOpenAfter)})
+	for _, row := range rows {
+		fmt.Fprintf(w, "  %-24s %s\n", row[0], row[1])
+	}
+}
+
+// simChildEnv is the simulator child's environment: this process's, with
+// the directory variables as this command sees them (the config and log
+// locations), so the child writes where the parent would.
+func (a *app) simChildEnv() []string {
+	env := os.Environ()
+	for _, k := range []string{"HOME", "XDG_CONFIG_HOME", "XDG_STATE_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME"} {
+		if v := a.getenv(k); v != os.Getenv(k) {
+			env = append(env, k+"="+v)
+		}
+	}
+	return env
+}

@@ -1,0 +1,147 @@
+package cmd
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"os/signal"
+	"reflect"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/rmmhq/rmm/engine/bench"
+	"github.com/rmmhq/rmm/engine/winrmsim"
+)
+
+// asRMM, set in the environment, makes this test binary act as the rmm
+// executable (see TestMain): `rmm bench sweep` starts its simulator child
+// as os.Executable() + "sim", and in a test that is this binary.
+const asRMM = "RMM_TEST_BINARY_AS_RMM"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(asRMM) == "1" {
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		code := Execute(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr, os.Getenv)
+		stop()
+		os.Exit(code)
+	}
+	os.Exit(m.Run())
+}
+
+func TestBenchSweepPrintsOneJSONObjectWithTheIssuesFields(t *testing.T) {
+	t.Setenv(asRMM, "1") // the simulator child is this binary acting as rmm
+	c := newCLI(t)
+	code, out, errb := c.run("bench", "sweep", "--devices", "12", "--throttle", "4", "--rtt", "1ms",
+		"--ps-start", "10ms", "--script-time", "5ms", "--sweeps", "2", "--json")
+	if code != 0 {
+		t.Fatalf("bench sweep: exit %d: %s", code, errb)
+	}
+	var got map[string]any
+	if err := json.Unmarshal([]byte(out), &got); err != nil {
+		t.Fatalf("output %q: %v", out, err)
+	}
+	keys := make([]string, 0, len(got))
+	for k := range got {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	want := []string{"cold_wall_ms", "conns_dialed_per_poll", "cpu_ms_per_poll", "devices", "floor_ms", "idle_conn_limit", "memory_limit_mb",
+		"peak_rss_mb", "pooled_vs_unpooled", "ps_start_ms", "ratio", "requests_per_poll", "rtt_ms", "script_ms", "shells_open_after",
+		"sim_cpu_ms_per_poll", "sim_cpu_total_ms", "sim_peak_rss_mb", "simulator", "throttle", "unpooled_warm_wall_ms", "warm_wall_ms"}
+	if !reflect.DeepEqual(keys, want) {
+		t.Fatalf("keys %v, want %v", keys, want)
+	}
+	// ceil(12/4) x (5 + 2 x 1)
+	if got["floor_ms"] != 21.0 || got["devices"] != 12.0 || got["shells_open_after"] != 0.0 || got["requests_per_poll"] != 2.0 {
+		t.Errorf("bench sweep = %v", got)
+	}
+	// Twelve hosts fit any descriptor limit: every host's connection is
+	// kept, and the warm sweep opens none.
+	if got["idle_conn_limit"] != 12.0 || got["conns_dialed_per_poll"] != 0.0 {
+		t.Errorf("bench sweep connections: idle_conn_limit %v, conns_dialed_per_poll %v; want 12 and 0", got["idle_conn_limit"], got["conns_dialed_per_poll"])
+	}
+	// The hosts ran in a child process: its CPU and memory are reported
+	// apart from this process's.
+	if got["simulator"] != "child-process" || got["sim_cpu_total_ms"].(float64) <= 0 || got["sim_peak_rss_mb"].(float64) <= 0 {
+		t.Errorf("simulator child not measured: %v", got)
+	}
+	code, out, errb = c.run("bench", "sweep", "--in-process", "--devices", "6", "--throttle", "3", "--rtt", "1ms",
+		"--ps-start", "10ms", "--script-time", "5ms", "--sweeps", "2", "--json")
+	if code != 0 {
+		t.Fatalf("bench sweep --in-process: exit %d: %s", code, errb)
+	}
+	got = nil
+	if err := json.Unmarshal([]byte(out), &got); err != nil {
+		t.Fatalf("output %q: %v", out, err)
+	}
+	if got["simulator"] != "in-process" || got["sim_cpu_total_ms"] != 0.0 || got["requests_per_poll"] != 2.0 || got["shells_open_after"] != 0.0 {
+		t.Errorf("bench sweep --in-process = %v", got)
+	}
+	if code, _, errb := c.run("bench", "sweep", "--sweeps", "1"); code != 2 || !strings.Contains(errb, "need at least 2") {
+		t.Errorf("one sweep (no warm one): exit %d %q, want 2 (bad input) and the reason", code, errb)
+	}
+	if code, _, errb := c.run("bench", "sweep", "--throttle", "0"); code != 2 || !strings.Contains(errb, "throttle 0 is out of range") {
+		t.Errorf("--throttle 0: exit %d %q, want 2 (bad input) and the reason", code, errb)
+	}
+}
+
+func TestPollOnceLeavesNoShellOpenOnTheHosts(t *testing.T) {
+	fleet := startFleet(t, winrmsim.Config{Devices: 5, Seed: 3})
+	c := newCLI(t)
+	csvPath := fleetCSV(t, fleet)
+	if code, _, errb := c.run("import", csvPath); code != 0 {
+		t.Fatalf("import: %s", errb)
+	}
+	c.env["RMM_WINRM_USER"], c.env["RMM_WINRM_PASSWORD"] = winrmsim.DefaultUser, winrmsim.DefaultPassword
+	code, out, errb := c.run("poll", "--once", "--json")
+	if code != 0 {
+		t.Fatalf("poll: exit %d: %s", code, errb)
+	}
+	var res struct {
+		Online int `json:"online"`
+		Pool   struct {
+			Created    int64 `json:"created"`
+			Open       int64 `json:"open"`
+			LoopStarts int64 `json:"loop_starts"`
+		} `json:"pool"`
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatalf("poll --json %q: %v", out, err)
+	}
+	if res.Online != 5 || res.Pool.Created != 5 || res.Pool.LoopStarts != 5 || res.Pool.Open != 5 {
+		t.Errorf("poll --json = %s", out)
+	}
+	if s := fleet.Stats(); s.ShellsOpen != 0 || s.ShellsDeleted != 5 {
+		t.Errorf("after rmm poll --once: %d shells open, %d deleted; want 0 and 5", s.ShellsOpen, s.ShellsDeleted)
+	}
+}
+
+func TestBenchSweepTableListsTheSimulatorRowsBeforeTheShellsLeftOpen(t *testing.T) {
+	for _, tc := range []struct {
+		simulator string
+		want      []string
+	}{
+		{"child-process", []string{"peak RSS", "simulator CPU per poll", "simulator peak RSS", "shells open after close"}},
+		{"in-process", []string{"peak RSS", "shells open after close"}},
+	} {
+		var out bytes.Buffer
+		(&app{stdout: &out}).printBenchSweep(bench.SweepResult{Simulator: tc.simulator})
+		var labels []string
+		for _, l := range strings.Split(out.String(), "\n") {
+			if !strings.HasPrefix(l, "  ") {
+				continue
+			}
+			for _, w := range []string{"peak RSS", "simulator CPU per poll", "simulator peak RSS", "shells open after close"} {
+				if strings.HasPrefix(strings.TrimSpace(l), w+" ") {
+					labels = append(labels, w)
+				}
+			}
+		}
+		if !slices.Equal(labels, tc.want) {
+			t.Errorf("simulator %s: rows %q, want %q in that order:\n%s", tc.simulator, labels, tc.want, out.String())
+		}
+	}
+}

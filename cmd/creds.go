@@ -1,0 +1,278 @@
+package cmd
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/rmmhq/rmm/creds"
+	"github.com/rmmhq/rmm/engine"
+)
+
+// stdinTerminal returns stdin as a terminal file, or nil.
+func (a *app) stdinTerminal() *os.File {
+	if f, ok := a.stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		return f
+	}
+	return nil
+}
+
+// openCreds opens the configured credentials store: the OS keyring, or the
+// vault unlocked by --identity, RMM_VAULT_PASSPHRASE or (when prompt is
+// true and stdin is a terminal) a passphrase typed with no echo.
+func (a *app) openCreds(prompt bool) (creds.Store, error) {
+	opts := creds.OpenOptions{Backend: a.cfg.Security.Backend, VaultPath: a.cfg.Security.VaultFile}
+	switch {
+	case a.identityFile != "":
+		opts.Unlock = creds.IdentityFile(a.identityFile)
+	case a.getenv(creds.EnvPassphrase) != "":
+		opts.Unlock = creds.Passphrase([]byte(a.getenv(creds.EnvPassphrase)))
+	}
+	s, err := creds.Open(opts)
+	if err == nil || opts.Unlock != nil || !prompt {
+		return s, err
+	}
+	tty := a.stdinTerminal()
+	if tty == nil {
+		return nil, err
+	}
+	p, perr := creds.ReadPassphrase(tty, a.stderr, "Vault passphrase ("+a.cfg.Security.VaultFile+"): ")
+	if perr != nil {
+		return nil, perr
+	}
+	defer clear(p)
+	opts.Unlock = creds.Passphrase(p)
+	return creds.Open(opts)
+}
+
+// readSecret reads the password for `creds set`: all of stdin with
+// --password-stdin (one trailing newline removed), else a no-echo prompt.
+func (a *app) readSecret(fromStdin bool, user string) (creds.Secret, error) {
+	if fromStdin {
+		b, err := io.ReadAll(io.LimitReader(a.stdin, 64<<10))
+		if err != nil {
+			return creds.Secret{}, fmt.Errorf("read password from stdin: %w", err)
+		}
+		b = bytes.TrimSuffix(bytes.TrimSuffix(b, []byte("\n")), []byte("\r"))
+		defer clear(b)
+		if len(b) == 0 {
+			return creds.Secret{}, exitError{2, errors.New("empty password on stdin")}
+		}
+		return creds.SecretFromBytes(b), nil
+	}
+	tty := a.stdinTerminal()
+	if tty == nil {
+		return creds.Secret{}, exitError{2, errors.New("stdin is not a terminal: use --password-stdin")}
+	}
+	fmt.Fprintf(a.stderr, "Password for %s: ", user)
+	p1, err := term.ReadPassword(int(tty.Fd()))
+	fmt.Fprintln(a.stderr)
+	if err != nil {
+		return creds.Secret{}, fmt.Errorf("read password: %w", err)
+	}
+	defer clear(p1)
+	fmt.Fprintf(a.stderr, "Again: ")
+	p2, err := term.ReadPassword(int(tty.Fd()))
+	fmt.Fprintln(a.stderr)
+	if err != nil {
+		return creds.Secret{}, fmt.Errorf("read password: %w", err)
+	}
+	defer clear(p2)
+	if !bytes.Equal(p1, p2) || len(p1) == 0 {
+		return creds.Secret{}, exitError{2, errors.New("the passwords differ or are empty; nothing stored")}
+	}
+	return creds.SecretFromBytes(p1), nil
+}
+
+// withCredsEngine runs fn with an engine that holds the credentials store.
+func (a *app) withCredsEngine(cmd *cobra.Command, fn func(eng *engine.Engine, id engine.Identity) error) error {
+	id, err := a.localIdentity(engine.ViaCLI)
+	if err != nil {
+		return err
+	}
+	store, err := a.openCreds(true)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	ctx := cmd.Context()
+	db, err := a.openStore(ctx)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	opts := a.engineOptions(engine.Credential{})
+	opts.Credentials = store
+	eng, err := engine.New(ctx, db, opts)
+	if err != nil {
+		return err
+	}
+	defer eng.Close()
+	if err := eng.SetTransportOptions(a.transportOptions()); err != nil {
+		return exitError{2, fmt.Errorf("%s: %w", a.configFile(), err)}
+	}
+	if err := fn(eng, id); err != nil {
+		return err
+	}
+	// A credential set again is rotated: its reminder alert is resolved
+	// now, not at the console's next daily check.
+	if err := engine.NewCredentialWatch(eng, a.cfg.Security.CredentialMaxAge).Check(ctx); err != nil {
+		a.log.Warn("credential rotation check failed", "err", err)
+	}
+	return nil
+}
+
+// credJSON is the stable --json form of one credential in rmm creds list.
+type credJSON struct {
+	Name      string    `json:"name"`
+	User      string    `json:"user"`
+	Backend   string    `json:"backend"`
+	CreatedAt time.Time `json:"created_at"`
+	AgeDays   int       `json:"age_days"`
+	Rotate    bool      `json:"rotate"`
+}
+
+func (a *app) credsCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "creds",
+		Short: "Set, list and remove WinRM credentials (OS keyring or encrypted vault)",
+		Long: `Manage the WinRM credentials rmm uses. They live in the OS keyring (Secret
+Service, macOS Keychain, Windows Credential Manager) or, where no keyring
+works (a headless Linux jump host, detected by a real probe), in an
+age-encrypted vault file (security.vault_file, mode 0600) unlocked by
+RMM_VAULT_PASSPHRASE, --identity FILE (an age identity) or a prompt.
+security.credentials pins the backend (auto, keyring, vault).
+
+Which credential a device uses: its CredentialId (from the CSV) wins, then
+"site:SITE" for its site, then "default". Secrets are never printed, logged,
+stored in the database or put in error messages. Admin only (list: Operator).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
+	}
+	var user string
+	var fromStdin bool
+	set := &cobra.Command{
+		Use:   "set NAME --user DOMAIN\\user",
+		Short: "Store a credential (the password is read with no echo, or from stdin)",
+		Example: `  rmm creds set default --user 'CONTOSO\svc-rmm'
+  rmm creds set site:hq --user 'HQ\rmm' --password-stdin < pw.txt`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if strings.TrimSpace(user) == "" {
+				return exitError{2, errors.New("--user is required (DOMAIN\\user or user@domain)")}
+			}
+			if err := creds.ValidateName(args[0]); err != nil {
+				return exitError{2, err}
+			}
+			return a.withCredsEngine(cmd, func(eng *engine.Engine, id engine.Identity) error {
+				secret, err := a.readSecret(fromStdin, user)
+				if err != nil {
+					return err
+				}
+				defer secret.Wipe()
+				if _, err := eng.Do(cmd.Context(), id, engine.SetCredential{Name: args[0], User: user, Secret: secret}); err != nil {
+					return err
+				}
+				fmt.Fprintf(a.stdout, "credential %s stored for %s\n", args[0], user)
+				return nil
+			})
+		},
+	}
+	set.Flags().StringVar(&user, "user", "", `account, e.g. CONTOSO\svc-rmm or svc-rmm@contoso.com`)
+	set.Flags().BoolVar(&fromStdin, "password-stdin", false, "read the password from stdin instead of a prompt")
+
+	var asJSON bool
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List credentials: name, user, age, where stored (never secrets)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return a.withCredsEngine(cmd, func(eng *engine.Engine, id engine.Identity) error {
+				out, err := eng.Do(cmd.Context(), id, engine.ListCredentials{})
+				if err != nil {
+					return err
+				}
+				metas := out.([]creds.Meta)
+				maxAge := a.cfg.Security.CredentialMaxAge
+				stale := map[string]bool{}
+				for _, m := range creds.Stale(metas, time.Now(), maxAge) {
+					stale[m.Name] = true
+				}
+				rows := make([]credJSON, len(metas))
+				for i, m := range metas {
+					rows[i] = credJSON{Name: m.Name, User: m.User, Backend: m.Backend, CreatedAt: m.CreatedAt.UTC(),
+						AgeDays: int(time.Since(m.CreatedAt).Hours() / 24), Rotate: stale[m.Name]}
+				}
+				if asJSON {
+					enc := json.NewEncoder(a.stdout)
+					enc.SetIndent("", "  ")
+					return enc.Encode(rows)
+				}
+				if len(rows) == 0 {
+					fmt.Fprintln(a.stdout, "No credentials. Add one: rmm creds set default --user 'DOMAIN\\user'")
+					return nil
+				}
+				tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
+				fmt.Fprintln(tw, "NAME\tUSER\tSTORED IN\tSET (UTC)\tAGE\tROTATION")
+				for _, r := range rows {
+					rot := "ok"
+					if r.Rotate {
+						rot = fmt.Sprintf("due (older than %dd)", int(maxAge.Hours()/24))
+					}
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%dd\t%s\n", r.Name, r.User, r.Backend, r.CreatedAt.Format("2006-01-02"), r.AgeDays, rot)
+				}
+				return tw.Flush()
+			})
+		},
+	}
+	list.Flags().BoolVar(&asJSON, "json", false, "print name, user, backend, created_at, age_days, rotate as JSON")
+
+	rm := &cobra.Command{
+		Use:   "rm NAME",
+		Short: "Remove a credential",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.withCredsEngine(cmd, func(eng *engine.Engine, id engine.Identity) error {
+				if _, err := eng.Do(cmd.Context(), id, engine.RemoveCredential{Name: args[0]}); err != nil {
+					return err
+				}
+				fmt.Fprintf(a.stdout, "credential %s removed\n", args[0])
+				return nil
+			})
+		},
+	}
+	var target string
+	test := &cobra.Command{
+		Use:   "test NAME --target HOST",
+		Short: "Try a stored credential against a host (the rmm doctor steps, with this credential)",
+		Long: `Connect to HOST with the stored credential NAME and run the rmm doctor
+steps (TCP, TLS, Identify, authentication, shell, PowerShell, resident loop).
+Exit status 0 when it works, 5 when a step failed. Admin only; audited.`,
+		Example: `  rmm creds test default --target WS-0042`,
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if target == "" {
+				return exitError{2, errors.New("--target HOST is required")}
+			}
+			return a.withCredsEngine(cmd, func(eng *engine.Engine, id engine.Identity) error {
+				out, err := eng.Do(cmd.Context(), id, engine.Diagnose{Host: target, Credential: args[0]})
+				if err != nil {
+					return err
+				}
+				return a.printDoctor(out.(engine.DoctorReport), false)
+			})
+		},
+	}
+	test.Flags().StringVar(&target, "target", "", "a device's hostname, or an address")
+	cmd.AddCommand(set, list, rm, test)
+	return cmd
+}

@@ -1,0 +1,52 @@
+package cmd
+
+import (
+	"fmt"
+	"net"
+	"strings"
+
+	"github.com/rmmhq/rmm/engine"
+)
+
+// localIdentity is who runs this process: the OS user, with the role the
+// config gives them (DESIGN.md, Security). With no users configured, that
+// user is Admin; with a non-empty list, a user not in it is refused.
+// --read-only makes any identity a Viewer.
+func (a *app) localIdentity(via engine.Via) (engine.Identity, error) {
+	name := currentUser()
+	id := engine.Identity{User: name, Role: engine.RoleAdmin, Via: via, RemoteAddr: hostAddress()}
+	if len(a.cfg.Users) > 0 {
+		found := false
+		for _, u := range a.cfg.Users {
+			if strings.EqualFold(u.Name, name) {
+				role, err := engine.ParseRole(u.Role)
+				if err != nil {
+					return id, err
+				}
+				id.Role, found = role, true
+				break
+			}
+		}
+		if !found {
+			return id, exitError{3, fmt.Errorf("permission denied: user %s is not in the users list of %s; ask an admin to add you", name, a.configFile())}
+		}
+	}
+	if a.readOnly {
+		id.Role = engine.RoleViewer
+	}
+	return id, nil
+}
+
+// hostAddress is this host's first non-loopback address, recorded in audit
+// rows for local and CLI requests; it only reads the interface list.
+func hostAddress() string {
+	addrs, err := net.InterfaceAddrs()
+	if err == nil {
+		for _, a := range addrs {
+			if ipn, ok := a.(*net.IPNet); ok && !ipn.IP.IsLoopback() && ipn.IP.To4() != nil {
+				return ipn.IP.String()
+			}
+		}
+	}
+	return "127.0.0.1"
+}

@@ -1,0 +1,104 @@
+package cmd
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rmmhq/rmm/engine"
+	"github.com/rmmhq/rmm/store"
+)
+
+// TestAConfigEditIsAppliedAuditedAndABadOneRejected drives the reload path
+// for real: a config file on disk, the fsnotify watcher, the engine and
+// the audit chain in SQLite.
+func TestAConfigEditIsAppliedAuditedAndABadOneRejected(t *testing.T) {
+	home := t.TempDir()
+	cfgPath := filepath.Join(home, "config.yaml")
+	if err := os.WriteFile(cfgPath, []byte("engine:\n  throttle: 50\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	a := &app{configPath: cfgPath, dbPath: filepath.Join(home, "rmm.db"), getenv: func(k string) string {
+		if k == "HOME" {
+			return home
+		}
+		return ""
+	}}
+	if err := a.setup(nil); err != nil {
+		t.Fatal(err)
+	}
+	defer a.logOut.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	db, err := store.Open(ctx, a.cfg.Store.DB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	eng, err := engine.New(ctx, db, a.engineOptions(engine.Credential{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eng.Close()
+	notices := make(chan reloadNotice, 4)
+	wait, err := a.watchConfig(ctx, eng, func(n reloadNotice) { notices <- n })
+	if err != nil {
+		t.Fatal(err)
+	}
+	next := func() reloadNotice {
+		t.Helper()
+		select {
+		case n := <-notices:
+			return n
+		case <-time.After(5 * time.Second):
+			t.Fatal("no reload notice")
+		}
+		return reloadNotice{}
+	}
+
+	if err := os.WriteFile(cfgPath, []byte("engine:\n  throttle: 120\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if n := next(); n.Err || n.Text != "config reloaded: engine.throttle: 50 -> 120" {
+		t.Fatalf("notice %+v", n)
+	}
+	if err := os.WriteFile(cfgPath, []byte("engine:\n  throttle: 0\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if n := next(); !n.Err || !strings.Contains(n.Text, "config.yaml:2: engine.throttle: 0 is out of range 1..1000") {
+		t.Fatalf("notice %+v", n)
+	}
+	// A file the config package accepts but the alert options do not (a
+	// maintenance window's recurrence): rejected as a whole, and none of
+	// it, not even its retention, becomes the config in effect.
+	if err := os.WriteFile(cfgPath, []byte("engine:\n  throttle: 130\nretention:\n  metrics: 1d\n"+
+		"maintenance_windows:\n  - name: x\n    group: g\n    every: someday 22:00 + 4h\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if n := next(); !n.Err || !strings.Contains(n.Text, "maintenance_windows[0].every") {
+		t.Fatalf("notice %+v", n)
+	}
+	if c := a.current(); c.Engine.Throttle != 120 || c.Retention.Metrics == 24*time.Hour {
+		t.Fatalf("after a rejected reload the config in effect has throttle %d, retention.metrics %s; want the running 120 and its retention",
+			c.Engine.Throttle, c.Retention.Metrics)
+	}
+	cancel()
+	wait()
+
+	if eng.Fatal() != nil {
+		t.Fatalf("fatal: %v", eng.Fatal())
+	}
+	rows, err := db.ListAudit(context.Background(), store.AuditFilter{Action: "config.reload"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 3 || rows[0].Result != store.AuditSuccess || rows[1].Result != store.AuditFailure || rows[2].Result != store.AuditFailure || rows[0].Via != "system" {
+		t.Fatalf("audit rows %+v, want a success then two failures", rows)
+	}
+	if eng.Fatal() != nil {
+		t.Fatalf("a reload made the engine fatal: %v", eng.Fatal())
+	}
+}

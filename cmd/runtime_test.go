@@ -1,0 +1,96 @@
+package cmd
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/rmmhq/rmm/engine"
+	"github.com/rmmhq/rmm/engine/winrmsim"
+)
+
+// TestTheFleetRuntimeRunsItsTasksAndStopsThemAll starts what runs beside a
+// console (local or SSH) on a real engine over a simulated fleet: sweeps,
+// scheduler, credential watch and config watch. A config edit reaches
+// onReload, and stop ends every task and closes the engine.
+func TestTheFleetRuntimeRunsItsTasksAndStopsThemAll(t *testing.T) {
+	for _, poll := range []bool{true, false} {
+		name := "with a credential"
+		if !poll {
+			name = "without a credential"
+		}
+		t.Run(name, func(t *testing.T) {
+			fleet := startFleet(t, winrmsim.Config{Devices: 3, Seed: 5})
+			home := t.TempDir()
+			cfgPath := filepath.Join(home, "config.yaml")
+			if err := os.WriteFile(cfgPath, []byte("engine:\n  throttle: 50\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			a := &app{configPath: cfgPath, dbPath: filepath.Join(home, "rmm.db"), getenv: func(k string) string {
+				if k == "HOME" {
+					return home
+				}
+				return ""
+			}}
+			if err := a.setup(nil); err != nil {
+				t.Fatal(err)
+			}
+			defer a.logOut.Close()
+			if code, _, errb := (&cli{t: t, home: home, env: map[string]string{"HOME": home}}).run(
+				"--config", cfgPath, "--db", a.cfg.Store.DB, "import", fleetCSV(t, fleet)); code != 0 {
+				t.Fatalf("import: %s", errb)
+			}
+			ctx := context.Background()
+			db, eng, err := a.openEngine(ctx, engine.Credential{User: winrmsim.DefaultUser, Password: winrmsim.DefaultPassword}, nil, time.Hour)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+
+			rt := a.newFleetRuntime(eng, poll)
+			notices := make(chan reloadNotice, 4)
+			rt.onReload = func(n reloadNotice) { notices <- n }
+			rt.onFatal = func() { t.Error("onFatal called without a Fatal error") }
+			if err := rt.start(ctx, db); err != nil {
+				t.Fatal(err)
+			}
+			if (rt.done() == nil) == poll {
+				t.Errorf("poll %v: done() is nil: %v", poll, rt.done() == nil)
+			}
+			if len(eng.Schedules()) == 0 {
+				t.Error("no scheduler attached to the engine")
+			}
+			if err := os.WriteFile(cfgPath, []byte("engine:\n  throttle: 60\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case n := <-notices:
+				if n.Err || n.Text != "config reloaded: engine.throttle: 50 -> 60" {
+					t.Errorf("notice %+v", n)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatal("no reload notice")
+			}
+			if poll {
+				deadline := time.Now().Add(10 * time.Second)
+				for eng.Summary().Online < 3 && time.Now().Before(deadline) {
+					time.Sleep(20 * time.Millisecond)
+				}
+				if s := eng.Summary(); s.Online != 3 {
+					t.Errorf("the sweeps did not run: %+v", s)
+				}
+			} else if s := eng.Summary(); s.Online != 0 {
+				t.Errorf("without a credential the engine swept: %+v", s)
+			}
+			runErr, closeErr := rt.stop()
+			if runErr != nil || closeErr != nil {
+				t.Fatalf("stop: run %v, close %v", runErr, closeErr)
+			}
+			if _, err := eng.Do(ctx, engine.SystemIdentity(), engine.PollNow{}); err == nil {
+				t.Error("the engine still answers after stop; want it closed")
+			}
+		})
+	}
+}

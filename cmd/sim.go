@@ -1,0 +1,233 @@
+package cmd
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/rmmhq/rmm/engine/bench"
+	"github.com/rmmhq/rmm/engine/winrmsim"
+)
+
+func (a *app) simCommand() *cobra.Command {
+	var (
+		cfg         winrmsim.Config
+		exportCSV   string
+		controlAddr string
+		https       bool
+		caOut       string
+		readyFile   string
+	)
+	cmd := &cobra.Command{
+		Use:   "sim",
+		Short: "Run a simulated Windows fleet on loopback",
+		Long: fmt.Sprintf(`Run N simulated Windows hosts on 127.0.0.1, each on its own port, speaking
+WS-Management over HTTP like Windows WinRM: Identify, shells, commands,
+Receive, Signal, Delete and Windows' SOAP faults, with Basic auth. Each host
+has its own name, OS (Windows 10/11, Server 2016-2025), site, tags and
+CPU, memory and disk values that move over time, and answers rmm's scripts
+as the real scripts would, including rmm's resident PowerShell loop (one
+powershell.exe per shell fed over stdin: --ps-start is paid once when it
+starts, --script-time per request).
+
+--faults makes a share of the hosts, chosen by seed, misbehave: refuse
+(port closed), hang (takes the request, never answers), http500 (500
+without a WS-Man fault), malformed (200 with broken XML), no-loop (the
+resident loop cannot start), loop-crash and loop-hang (once each).
+
+Hosts answer rmm's action scripts with real state changes: services,
+processes, sessions, RDP, a virtual registry and disk. A reboot takes the
+host off the network for --reboot-downtime and brings it back with a new
+boot time; a shut-down host waits for a Wake-on-LAN magic packet with its
+MAC on the --wake UDP listener (loopback). --control serves an HTTP/JSON
+endpoint (loopback) to take hosts offline, reboot, shut down, wake and set
+faults: GET / on it lists the routes.
+
+--https serves WS-Management over TLS (WinRM's 5986 listener) with
+certificates for each hostname from a test CA generated at start;
+--ca-out FILE writes that CA's certificate (PEM) so rmm can trust it:
+set winrm.ca_bundle to FILE. The exported CSV then says Transport https.
+
+--export-csv writes the hosts as a CSV that rmm import reads, then the
+fleet serves until interrupted (Ctrl+C). With --base-port the ports stay
+the same from run to run, so an imported CSV keeps working.
+
+--ready-file FILE writes one JSON object once every host, the control
+endpoint and the CSV are ready: {"pid", "control", "csv", "hosts"}, with
+control the endpoint's URL (so --control 127.0.0.1:0 can pick a free
+port). rmm bench sweep starts its simulator child this way.
+
+Defaults: --user %s, --password %s (loopback test credentials, not secrets).`,
+			winrmsim.DefaultUser, winrmsim.DefaultPassword),
+		Example: `  rmm sim --devices 50 --seed 7 --export-csv fleet.csv &
+  rmm import fleet.csv
+  RMM_WINRM_USER=rmm RMM_WINRM_PASSWORD=rmm-sim-password rmm poll --once --json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if cfg.Devices < 1 || cfg.Devices > 100000 {
+				return exitError{2, fmt.Errorf("--devices %d is out of range 1..100000", cfg.Devices)}
+			}
+			if cfg.Seed == 0 {
+				cfg.Seed = time.Now().UnixNano()
+			}
+			if controlAddr != "" {
+				if err := winrmsim.CheckLoopbackAddr(controlAddr); err != nil {
+					return exitError{2, fmt.Errorf("--control: %w", err)}
+				}
+			}
+			if caOut != "" && !https {
+				return exitError{2, fmt.Errorf("--ca-out needs --https")}
+			}
+			if https {
+				cfg.TLS = &winrmsim.TLSOptions{}
+			}
+			// A host's listener and the connection a client keeps to it
+			// are two descriptors; short of them, connections are refused.
+			if err := bench.RaiseFileLimit(uint64(2*cfg.Devices + 256)); err != nil {
+				fmt.Fprintf(cmd.ErrOrStderr(), "warning: %v; clients that keep a connection to every host will see some refused\n", err)
+			}
+			fleet, err := winrmsim.New(cfg)
+			if err != nil {
+				return exitError{2, fmt.Errorf("sim: %w", err)}
+			}
+			if caOut != "" {
+				if err := writeFileAtomic(caOut, func(w io.Writer) error {
+					_, err := w.Write(fleet.CA().CertPEM())
+					return err
+				}); err != nil {
+					return fmt.Errorf("sim: write CA certificate: %w", err)
+				}
+			}
+			ctx := cmd.Context()
+			if err := fleet.Start(ctx); err != nil {
+				return fmt.Errorf("sim: %w", err)
+			}
+			defer fleet.Close()
+			var ctlURL string
+			if controlAddr != "" {
+				stop, url, err := serveSimControl(controlAddr, fleet.ControlHandler())
+				if err != nil {
+					return fmt.Errorf("sim: %w", err)
+				}
+				defer stop()
+				ctlURL = url
+			}
+			hosts := fleet.Hosts()
+			online := 0
+			for _, h := range hosts {
+				if h.Online {
+					online++
+				}
+			}
+			if exportCSV != "" {
+				if err := writeFileAtomic(exportCSV, fleet.WriteCSV); err != nil {
+					return fmt.Errorf("sim: export CSV: %w", err)
+				}
+			}
+			first, last := hosts[0], hosts[len(hosts)-1]
+			fmt.Fprintf(a.stdout, "serving %d simulated hosts (%d online) on %s, ports %d..%d, seed %d, user %s\n",
+				len(hosts), online, first.IP, first.Port, last.Port, cfg.Seed, userOrDefault(cfg.User))
+			if exportCSV != "" {
+				fmt.Fprintf(a.stdout, "wrote %s: import it with: rmm import %s\n", exportCSV, exportCSV)
+			}
+			if caOut != "" {
+				fmt.Fprintf(a.stdout, "HTTPS with a test CA; wrote its certificate to %s: set winrm.ca_bundle: %s\n", caOut, caOut)
+			}
+			fmt.Fprintf(a.stdout, "wake-on-LAN listener on udp %s\n", fleet.WakeAddr())
+			if ctlURL != "" {
+				fmt.Fprintf(a.stdout, "control endpoint on %s (GET %s/ lists the routes)\n", ctlURL, ctlURL)
+			}
+			if readyFile != "" {
+				if err := writeSimReady(readyFile, winrmsim.Ready{PID: os.Getpid(), Control: ctlURL, CSV: exportCSV, Hosts: len(hosts)}); err != nil {
+					return fmt.Errorf("sim: ready file: %w", err)
+				}
+			}
+			fmt.Fprintln(a.stdout, "press Ctrl+C to stop")
+			<-ctx.Done()
+			s := fleet.Stats()
+			fmt.Fprintf(a.stdout, "stopped: %d requests, %d shells created, %d open, %d resident PowerShell loops started\n",
+				s.Requests, s.ShellsCreated, s.ShellsOpen, s.LoopStarts)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.IntVar(&cfg.Devices, "devices", 200, "number of simulated hosts")
+	f.Int64Var(&cfg.Seed, "seed", 0, "seed: the same seed gives the same fleet (0: random)")
+	f.StringVar(&cfg.User, "user", winrmsim.DefaultUser, "Basic auth user the hosts accept")
+	f.StringVar(&cfg.Password, "password", winrmsim.DefaultPassword, "Basic auth password the hosts accept")
+	f.IntVar(&cfg.BasePort, "base-port", 0, "host i listens on base-port+i (0: free ports picked from 20000-32767)")
+	f.Float64Var(&cfg.OfflineFraction, "offline", 0, "share of hosts that start offline (connection refused), 0..1")
+	f.DurationVar(&cfg.RTT, "rtt", 0, "added latency per request")
+	f.DurationVar(&cfg.PSStart, "ps-start", 400*time.Millisecond, "cost of starting powershell.exe")
+	f.DurationVar(&cfg.ScriptTime, "script-time", 250*time.Millisecond, "run time of a recognised rmm script")
+	f.StringVar(&cfg.Faults, "faults", "", `hosts that misbehave, chosen by seed: e.g. "refuse=2%,hang=1%,http500=1%,malformed=1%" (also no-loop, loop-crash, loop-hang)`)
+	f.StringVar(&exportCSV, "export-csv", "", "write the hosts as CSV for rmm import")
+	f.BoolVar(&https, "https", false, "serve HTTPS with certificates from a generated test CA")
+	f.StringVar(&caOut, "ca-out", "", "with --https: write the test CA's certificate (PEM) to this file, for winrm.ca_bundle")
+	f.StringVar(&controlAddr, "control", "", "serve the HTTP control endpoint on this loopback IP:port (e.g. 127.0.0.1:5990)")
+	f.StringVar(&cfg.WakeListen, "wake", "", "loopback UDP IP:port for Wake-on-LAN magic packets (default: a free port on 127.0.0.1)")
+	f.StringVar(&readyFile, "ready-file", "", `when serving, write {"pid","control","csv","hosts"} (JSON) to this file`)
+	f.DurationVar(&cfg.RebootDowntime, "reboot-downtime", winrmsim.DefaultRebootDowntime, "how long a rebooting host stays unreachable")
+	return cmd
+}
+
+// serveSimControl serves the simulator's control endpoint on a loopback
+// address. stop shuts the server down and waits for its goroutine.
+func serveSimControl(addr string, h http.Handler) (stop func(), url string, err error) {
+	ln, err := net.Listen("tcp4", addr)
+	if err != nil {
+		return nil, "", fmt.Errorf("control endpoint: %w", err)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = srv.Serve(ln) // returns http.ErrServerClosed on stop
+	}()
+	stop = func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+		<-done
+	}
+	return stop, "http://" + ln.Addr().String(), nil
+}
+
+// writeSimReady writes the --ready-file (winrmsim.Ready) atomically.
+func writeSimReady(path string, r winrmsim.Ready) error {
+	return writeFileAtomic(path, func(w io.Writer) error { return json.NewEncoder(w).Encode(r) })
+}
+
+func userOrDefault(u string) string {
+	if strings.TrimSpace(u) == "" {
+		return winrmsim.DefaultUser
+	}
+	return u
+}
+
+// writeFileAtomic writes through a temp file and a rename, so a reader
+// never sees half a file.
+func writeFileAtomic(path string, write func(w io.Writer) error) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".rmm-*.tmp")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if err := write(tmp); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
