@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/rmmhq/rmm/engine"
 	"github.com/rmmhq/rmm/store"
 )
 
@@ -106,8 +107,8 @@ until a poll succeeded).`,
 				if d.HasMetrics {
 					cpu, mem, disk = pct(d.CPUPct), pct(d.MemPct), pct(d.DiskFreePct)
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s://%s:%d\n", d.Hostname, d.Site, d.Status,
-					cpu, mem, disk, age(now, d.LastSeen), d.Transport, endpointHost(d), d.Port)
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", d.Hostname, d.Site, d.Status,
+					cpu, mem, disk, age(now, d.LastSeen), engine.Endpoint(d))
 			}
 			if err := tw.Flush(); err != nil {
 				return err
@@ -118,16 +119,6 @@ until a poll succeeded).`,
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print a JSON array (stable fields, see above)")
 	return cmd
-}
-
-func endpointHost(d store.Device) string {
-	switch {
-	case d.IP != "":
-		return d.IP
-	case d.FQDN != "":
-		return d.FQDN
-	}
-	return d.Hostname
 }
 
 func pct(v float64) string { return fmt.Sprintf("%.1f%%", v) }

@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rmmhq/rmm/engine/alerting"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -35,11 +36,11 @@ type Config struct {
 	UI        UIConfig        // the console
 	Users     []User          // who may use rmm; empty: the local OS user is Admin
 
-	Thresholds  ThresholdsConfig    // alert thresholds, with group and device overrides
-	Alerts      AlertsConfig        // the alert lifecycle
-	Health      HealthConfig        // health score weights
-	Actions     ActionsConfig       // remote actions and the offline queue
-	Maintenance []MaintenanceWindow // maintenance_windows: no alerts raised inside
+	Thresholds  ThresholdsConfig       // alert thresholds, with group and device overrides
+	Alerts      AlertsConfig           // the alert lifecycle
+	Health      alerting.HealthWeights // health score weights (the `health:` section), summing to 100
+	Actions     ActionsConfig          // remote actions and the offline queue
+	Maintenance []MaintenanceWindow    // maintenance_windows: no alerts raised inside
 }
 
 // SessionsConfig is the `sessions:` section.
@@ -198,9 +199,9 @@ func Default(d Dirs) Config {
 		Security: SecurityConfig{CredentialMaxAge: 90 * day, Backend: "auto", VaultFile: filepath.Join(d.Data, "vault.age")},
 		SSH: SSHConfig{Listen: "127.0.0.1:2222", HostKey: filepath.Join(d.Data, "ssh_host_ed25519_key"),
 			IdleTimeout: 30 * time.Minute, MaxSessions: 10},
-		Thresholds: ThresholdsConfig{Defaults: defaultThresholds()},
+		Thresholds: ThresholdsConfig{Defaults: alerting.DefaultThresholds()},
 		Alerts:     AlertsConfig{DedupWindow: 5 * time.Minute, OfflineAfter: 2},
-		Health:     HealthConfig{Availability: 25, Performance: 25, Security: 25, Compliance: 25},
+		Health:     alerting.DefaultHealthWeights(),
 		Actions:    ActionsConfig{QueueExpiry: 7 * day, OutputMaxBytes: 65536, WOLAddress: "255.255.255.255:9", Retries: 3},
 		Log:        LogConfig{Level: "info", File: filepath.Join(d.State, "logs", "rmm.log"), Format: "text", MaxSizeMB: 20, MaxBackups: 5},
 		UI:         UIConfig{},

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/rmmhq/rmm/engine/alerting"
 )
 
 var testDirs = Dirs{Config: "/home/a/.config/rmm", Data: "/home/a/.local/share/rmm", State: "/home/a/.local/state/rmm"}
@@ -52,14 +54,14 @@ func TestAGoodFileSetsEveryKey(t *testing.T) {
 	}
 	f := func(v float64) *float64 { return &v }
 	want.Thresholds = ThresholdsConfig{
-		Defaults: ThresholdValues{CPUWarning: 85, CPUCritical: 97, CPUSustain: 10 * time.Minute, MemWarning: 85, MemCritical: 97,
+		Defaults: alerting.Thresholds{CPUWarning: 85, CPUCritical: 97, CPUSustain: 10 * time.Minute, MemWarning: 85, MemCritical: 97,
 			MemSustain: 10 * time.Minute, DiskWarning: 85, DiskCritical: 95, PendingReboot: 14 * day, SignatureAge: 2 * day,
 			UpdatesAge: 45 * day, WatchedServices: []string{"Spooler", "W32Time"}},
-		Groups:  map[string]ThresholdOverride{"sql": {CPUWarning: f(90), WatchedServices: []string{"MSSQLSERVER"}, Line: 75}},
-		Devices: map[string]ThresholdOverride{"FS-01": {DiskWarning: f(95), Line: 79}},
+		Groups:  map[string]ThresholdOverride{"sql": {alerting.ThresholdOverride{CPUWarning: f(90), WatchedServices: []string{"MSSQLSERVER"}}, 75}},
+		Devices: map[string]ThresholdOverride{"FS-01": {alerting.ThresholdOverride{DiskWarning: f(95)}, 79}},
 	}
 	want.Alerts = AlertsConfig{DedupWindow: 10 * time.Minute, OfflineAfter: 3}
-	want.Health = HealthConfig{Availability: 40, Performance: 30, Security: 20, Compliance: 10}
+	want.Health = alerting.HealthWeights{Availability: 40, Performance: 30, Security: 20, Compliance: 10}
 	want.Actions = ActionsConfig{QueueExpiry: 3 * day, OutputMaxBytes: 32768, WOLAddress: "192.168.10.255:9", Retries: 2}
 	want.Maintenance = []MaintenanceWindow{
 		{Name: "patch night", Group: "servers", Every: "Sat 22:00 + 4h", Line: 89},

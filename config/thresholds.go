@@ -7,39 +7,21 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rmmhq/rmm/engine/alerting"
 	"go.yaml.in/yaml/v3"
 )
 
-// ThresholdValues are the alert thresholds (`thresholds:`). Percentages
-// are 0..100; disk levels are % used.
-type ThresholdValues struct {
-	CPUWarning, CPUCritical     float64
-	CPUSustain                  time.Duration
-	MemWarning, MemCritical     float64
-	MemSustain                  time.Duration
-	DiskWarning, DiskCritical   float64
-	PendingReboot, SignatureAge time.Duration
-	UpdatesAge                  time.Duration
-	WatchedServices             []string
-}
-
-// ThresholdOverride is a partial set for a group or a device: nil fields
-// keep the value from the level below.
+// ThresholdOverride is a partial set of thresholds for a group or a
+// device (nil fields keep the value from the level below), with the line
+// it was read from for error messages.
 type ThresholdOverride struct {
-	CPUWarning, CPUCritical     *float64
-	CPUSustain                  *time.Duration
-	MemWarning, MemCritical     *float64
-	MemSustain                  *time.Duration
-	DiskWarning, DiskCritical   *float64
-	PendingReboot, SignatureAge *time.Duration
-	UpdatesAge                  *time.Duration
-	WatchedServices             []string
-	Line                        int
+	alerting.ThresholdOverride
+	Line int
 }
 
 // ThresholdsConfig is the `thresholds:` section.
 type ThresholdsConfig struct {
-	Defaults ThresholdValues
+	Defaults alerting.Thresholds
 	Groups   map[string]ThresholdOverride // thresholds.groups.NAME
 	Devices  map[string]ThresholdOverride // thresholds.devices.HOSTNAME
 }
@@ -50,11 +32,6 @@ type AlertsConfig struct {
 	OfflineAfter int           // alerts.offline_after: failed polls in a row before Offline alerts
 }
 
-// HealthConfig is the `health:` section: the score's weights, summing to 100.
-type HealthConfig struct {
-	Availability, Performance, Security, Compliance int
-}
-
 // MaintenanceWindow is one entry of `maintenance_windows:`. Every is a
 // recurrence ("Sat 22:00 + 4h"); Start and End make a one-off window.
 type MaintenanceWindow struct {
@@ -63,12 +40,6 @@ type MaintenanceWindow struct {
 	Every         string
 	Start, End    time.Time
 	Line          int
-}
-
-func defaultThresholds() ThresholdValues {
-	return ThresholdValues{CPUWarning: 80, CPUCritical: 95, CPUSustain: 5 * time.Minute,
-		MemWarning: 80, MemCritical: 95, MemSustain: 5 * time.Minute, DiskWarning: 80, DiskCritical: 90,
-		PendingReboot: 7 * day, SignatureAge: 3 * day, UpdatesAge: 30 * day}
 }
 
 // thresholdKey parses one threshold into an override (so defaults and
@@ -122,35 +93,6 @@ func thresholdOrder() []string {
 	}
 	slices.Sort(ks)
 	return ks
-}
-
-// applyOverride sets the values o holds onto t.
-func applyOverride(t ThresholdValues, o ThresholdOverride) ThresholdValues {
-	f := func(dst *float64, v *float64) {
-		if v != nil {
-			*dst = *v
-		}
-	}
-	d := func(dst *time.Duration, v *time.Duration) {
-		if v != nil {
-			*dst = *v
-		}
-	}
-	f(&t.CPUWarning, o.CPUWarning)
-	f(&t.CPUCritical, o.CPUCritical)
-	d(&t.CPUSustain, o.CPUSustain)
-	f(&t.MemWarning, o.MemWarning)
-	f(&t.MemCritical, o.MemCritical)
-	d(&t.MemSustain, o.MemSustain)
-	f(&t.DiskWarning, o.DiskWarning)
-	f(&t.DiskCritical, o.DiskCritical)
-	d(&t.PendingReboot, o.PendingReboot)
-	d(&t.SignatureAge, o.SignatureAge)
-	d(&t.UpdatesAge, o.UpdatesAge)
-	if o.WatchedServices != nil {
-		t.WatchedServices = o.WatchedServices
-	}
-	return t
 }
 
 // parseOverride reads a mapping of threshold keys.
@@ -240,7 +182,7 @@ func parseThresholds(file, key string, v *yaml.Node, c *Config, ps *Problems) {
 		}
 	}
 	if o, ok := parseOverride(file, key, &top, ps); ok {
-		c.Thresholds.Defaults = applyOverride(c.Thresholds.Defaults, o)
+		c.Thresholds.Defaults = o.Apply(c.Thresholds.Defaults)
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/rmmhq/rmm/engine/alerting"
 	"github.com/rmmhq/rmm/engine/scripts"
 	"github.com/rmmhq/rmm/engine/winrm"
 	"github.com/rmmhq/rmm/store"
@@ -249,7 +250,7 @@ func (b *alertBook) lockDevice(id int64) func() {
 
 // metricFindings judges one poll's metrics against th. Disks are judged
 // per volume on used % (100 - free %).
-func metricFindings(w *deviceWatch, th Thresholds, m *scripts.HostMetrics, dev int64, at time.Time) []finding {
+func metricFindings(w *deviceWatch, th alerting.Thresholds, m *scripts.HostMetrics, dev int64, at time.Time) []finding {
 	var fs []finding
 	sustained := func(typ, what string, v, warn, crit float64, need time.Duration, s *sustain) {
 		now, held := s.observe(v, warn, crit, need, at)

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rmmhq/rmm/engine/alerting"
 	"github.com/rmmhq/rmm/engine/scripts"
 	"github.com/rmmhq/rmm/engine/winrm"
 	"github.com/rmmhq/rmm/store"
@@ -313,107 +314,8 @@ func TestAConfigurationFailureRaisesOneUnmanageableAlert(t *testing.T) {
 	}
 }
 
-func TestParseRecurrenceReadsDaysTimeAndLength(t *testing.T) {
-	cet := time.FixedZone("CET", 3600)
-	tests := []struct {
-		in      string
-		days    []time.Weekday
-		h, m    int
-		length  time.Duration
-		wantErr string
-	}{
-		{in: "Sat 22:00 + 4h", days: []time.Weekday{time.Saturday}, h: 22, length: 4 * time.Hour},
-		{in: "mon,Wednesday 01:30 +90m", days: []time.Weekday{time.Monday, time.Wednesday}, h: 1, m: 30, length: 90 * time.Minute},
-		{in: "daily 02:00 + 1h", h: 2, length: time.Hour},
-		{in: "sun 00:00 + 2d", days: []time.Weekday{time.Sunday}, length: 48 * time.Hour},
-		{in: "Sat 22:00", wantErr: "want DAYS HH:MM + LENGTH"},
-		{in: "Sa 22:00 + 1h", wantErr: `"sa" is not a weekday`},
-		{in: "Sat 24:00 + 1h", wantErr: `"24:00" is not a time of day`},
-		{in: "Sat 22:00 + 8d", wantErr: "out of range"},
-		{in: "Sat 22:00 + 0s", wantErr: "out of range"},
-		{in: "Sat 22:00 + soon", wantErr: "is not a duration"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.in, func(t *testing.T) {
-			r, err := ParseRecurrence(tt.in, cet)
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("error %v, want %q", err, tt.wantErr)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(r.Days) != len(tt.days) || r.Hour != tt.h || r.Minute != tt.m || r.Length != tt.length || r.Location != cet {
-				t.Fatalf("got %+v", r)
-			}
-			for i := range r.Days {
-				if r.Days[i] != tt.days[i] {
-					t.Fatalf("days %v, want %v", r.Days, tt.days)
-				}
-			}
-		})
-	}
-}
-
-func TestMaintenanceWindowsCoverTheirDevicesAndTimes(t *testing.T) {
-	cet := time.FixedZone("CET", 3600)
-	satNight, err := ParseRecurrence("Sat 22:00 + 4h", cet)
-	if err != nil {
-		t.Fatal(err)
-	}
-	daily, err := ParseRecurrence("daily 02:00 + 1h", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// 2026-11-21 is a Saturday.
-	local := func(d, h, m int) time.Time { return time.Date(2026, 11, d, h, m, 0, 0, cet) }
-	tests := []struct {
-		name   string
-		w      MaintenanceWindow
-		host   string
-		groups []string
-		at     time.Time
-		want   bool
-	}{
-		{"a weekly window covers its start", MaintenanceWindow{Group: "Servers", Every: &satNight}, "srv-1", []string{"servers"}, local(21, 22, 0), true},
-		{"a weekly window runs past midnight", MaintenanceWindow{Group: "servers", Every: &satNight}, "srv-1", []string{"servers"}, local(22, 1, 59), true},
-		{"a weekly window ends at its length", MaintenanceWindow{Group: "servers", Every: &satNight}, "srv-1", []string{"servers"}, local(22, 2, 0), false},
-		{"a weekly window is not on other days", MaintenanceWindow{Group: "servers", Every: &satNight}, "srv-1", []string{"servers"}, local(20, 23, 0), false},
-		{"a weekly window reads its own time zone", MaintenanceWindow{Group: "servers", Every: &satNight}, "srv-1", []string{"servers"},
-			time.Date(2026, 11, 21, 21, 30, 0, 0, time.UTC), true},
-		{"a group window skips devices outside the group", MaintenanceWindow{Group: "servers", Every: &satNight}, "ws-1", []string{"workstations"}, local(21, 23, 0), false},
-		{"a daily window covers every day", MaintenanceWindow{Device: "WS-1", Every: &daily}, "ws-1", nil, time.Date(2026, 11, 18, 2, 30, 0, 0, time.UTC), true},
-		{"a device window skips other devices", MaintenanceWindow{Device: "ws-1", Every: &daily}, "ws-2", nil, time.Date(2026, 11, 18, 2, 30, 0, 0, time.UTC), false},
-		{"a one-off window covers its start", MaintenanceWindow{Device: "ws-1", Start: atMinute(0), End: atMinute(60)}, "ws-1", nil, atMinute(0), true},
-		{"a one-off window excludes its end", MaintenanceWindow{Device: "ws-1", Start: atMinute(0), End: atMinute(60)}, "ws-1", nil, atMinute(60), false},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if err := tt.w.Validate(); err != nil {
-				t.Fatal(err)
-			}
-			if got := tt.w.Covers(tt.host, tt.groups, tt.at); got != tt.want {
-				t.Fatalf("Covers = %v, want %v", got, tt.want)
-			}
-		})
-	}
-	for _, bad := range []MaintenanceWindow{
-		{Name: "both", Group: "g", Device: "d", Every: &daily},
-		{Name: "neither", Every: &daily},
-		{Name: "no time", Group: "g"},
-		{Name: "backwards", Group: "g", Start: atMinute(10), End: atMinute(5)},
-		{Name: "two kinds", Group: "g", Start: atMinute(0), End: atMinute(5), Every: &daily},
-	} {
-		if err := bad.Validate(); err == nil || !strings.HasPrefix(err.Error(), bad.Name+": ") {
-			t.Errorf("window %q: error %v, want one naming it", bad.Name, err)
-		}
-	}
-}
-
 func TestAMaintenanceWindowSuppressesRaisingButNotClearing(t *testing.T) {
-	f := newAlertFixture(t, AlertOptions{Maintenance: []MaintenanceWindow{
+	f := newAlertFixture(t, AlertOptions{Maintenance: []alerting.MaintenanceWindow{
 		{Name: "patching", Group: "servers", Start: atMinute(10), End: atMinute(40)},
 	}})
 	f.ok("srv-2", 5, 10, 10, volume("C:", 85)) // before the window
@@ -471,8 +373,8 @@ func TestAlertsSurviveARestartAndAreNotResolvedByFreshTimers(t *testing.T) {
 }
 
 func TestFactsRaiseAndClearRebootDefenderAndServiceAlerts(t *testing.T) {
-	f := newAlertFixture(t, AlertOptions{Thresholds: ThresholdSet{Defaults: DefaultThresholds(),
-		Groups: map[string]ThresholdOverride{"servers": {WatchedServices: []string{"Spooler", "W32Time"}}}}})
+	f := newAlertFixture(t, AlertOptions{Thresholds: alerting.ThresholdSet{Defaults: alerting.DefaultThresholds(),
+		Groups: map[string]alerting.ThresholdOverride{"servers": {WatchedServices: []string{"Spooler", "W32Time"}}}}})
 	ctx := context.Background()
 	d := f.devs["srv-1"]
 	observe := func(at time.Time, facts HostFacts) {
@@ -536,9 +438,9 @@ func TestAlertOptionsAreValidated(t *testing.T) {
 	}{
 		{"a negative window", AlertOptions{DedupWindow: -time.Minute}, "dedup_window: -1m0s is out of range"},
 		{"an offline threshold of 200", AlertOptions{OfflineAfter: 200}, "offline_after: 200 is out of range 1..100"},
-		{"weights that do not add up", AlertOptions{Weights: HealthWeights{Availability: 50, Performance: 25}}, "= 75, want 100"},
-		{"a bad window", AlertOptions{Maintenance: []MaintenanceWindow{{Name: "w"}}}, "w: set exactly one of group and device"},
-		{"bad thresholds", AlertOptions{Thresholds: ThresholdSet{Defaults: Thresholds{CPUWarning: 50}}}, "cpu.critical"},
+		{"weights that do not add up", AlertOptions{Weights: alerting.HealthWeights{Availability: 50, Performance: 25}}, "= 75, want 100"},
+		{"a bad window", AlertOptions{Maintenance: []alerting.MaintenanceWindow{{Name: "w"}}}, "w: set exactly one of group and device"},
+		{"bad thresholds", AlertOptions{Thresholds: alerting.ThresholdSet{Defaults: alerting.Thresholds{CPUWarning: 50}}}, "cpu.critical"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -549,7 +451,7 @@ func TestAlertOptionsAreValidated(t *testing.T) {
 		})
 	}
 	o, err := AlertOptions{}.withDefaults()
-	if err != nil || o.DedupWindow != 5*time.Minute || o.OfflineAfter != 2 || o.Weights != DefaultHealthWeights() ||
+	if err != nil || o.DedupWindow != 5*time.Minute || o.OfflineAfter != 2 || o.Weights != alerting.DefaultHealthWeights() ||
 		o.Thresholds.Defaults.CPUWarning != 80 {
 		t.Fatalf("defaults %+v %v", o, err)
 	}

@@ -29,48 +29,16 @@ package engine
 import (
 	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"math"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/rmmhq/rmm/engine/alerting"
 	"github.com/rmmhq/rmm/engine/scripts"
 	"github.com/rmmhq/rmm/store"
 )
-
-// HealthWeights are the points of each part; they sum to 100.
-type HealthWeights struct {
-	Availability int
-	Performance  int
-	Security     int
-	Compliance   int
-}
-
-// DefaultHealthWeights gives each part 25 points.
-func DefaultHealthWeights() HealthWeights {
-	return HealthWeights{Availability: 25, Performance: 25, Security: 25, Compliance: 25}
-}
-
-// Validate checks that each weight is 0..100 and that they sum to 100.
-func (w HealthWeights) Validate() error {
-	var errs []error
-	for _, p := range []struct {
-		name string
-		v    int
-	}{{"availability", w.Availability}, {"performance", w.Performance}, {"security", w.Security}, {"compliance", w.Compliance}} {
-		if p.v < 0 || p.v > 100 {
-			errs = append(errs, &SettingError{Field: "health.weights." + p.name, Problem: fmt.Sprintf("%d is out of range 0..100", p.v)})
-		}
-	}
-	if sum := w.Availability + w.Performance + w.Security + w.Compliance; len(errs) == 0 && sum != 100 {
-		errs = append(errs, &SettingError{Field: "health.weights",
-			Problem: fmt.Sprintf("availability %d + performance %d + security %d + compliance %d = %d, want 100",
-				w.Availability, w.Performance, w.Security, w.Compliance, sum)})
-	}
-	return errors.Join(errs...)
-}
 
 // HealthStatus is a device's health at a glance.
 type HealthStatus string
@@ -142,8 +110,8 @@ type DeviceHealth struct {
 // known".
 type HealthInput struct {
 	State      DeviceState
-	Thresholds Thresholds
-	Weights    HealthWeights
+	Thresholds alerting.Thresholds
+	Weights    alerting.HealthWeights
 	// Metrics are the latest metrics with every volume; nil: the CPU,
 	// memory and lowest free disk % of State.
 	Metrics  *scripts.HostMetrics
@@ -158,8 +126,8 @@ type HealthInput struct {
 // ScoreHealth computes a device's health score (see the top of this file).
 func ScoreHealth(in HealthInput) HealthScore {
 	w := in.Weights
-	if w == (HealthWeights{}) {
-		w = DefaultHealthWeights()
+	if w == (alerting.HealthWeights{}) {
+		w = alerting.DefaultHealthWeights()
 	}
 	var parts []HealthPart
 	for _, p := range []HealthPart{

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rmmhq/rmm/engine/alerting"
 	"github.com/rmmhq/rmm/store"
 )
 
@@ -20,7 +21,7 @@ func healthBreakdown(h HealthScore) string {
 func TestHealthScores(t *testing.T) {
 	at := alertT0
 	online := DeviceState{Status: StatusOnline, HasMetrics: true, CPUPct: 10, MemPct: 20, DiskFreePct: 60, LastSeen: at.Add(-5 * time.Minute)}
-	withServices := DefaultThresholds()
+	withServices := alerting.DefaultThresholds()
 	withServices.WatchedServices = []string{"Spooler"}
 	const na = "security n/a: no data yet (inventory not collected) | compliance n/a: no data yet (inventory not collected)"
 	tests := []struct {
@@ -105,7 +106,7 @@ func TestHealthScores(t *testing.T) {
 		{
 			name: "the weights decide the parts and their points",
 			in: HealthInput{State: online, Metrics: testMetrics(91, 20),
-				Weights: HealthWeights{Availability: 40, Performance: 60}},
+				Weights: alerting.HealthWeights{Availability: 40, Performance: 60}},
 			score: 88, status: HealthHealthy,
 			parts: "availability 40/40 | performance 48/60: CPU 91% at or above warning 80%",
 		},
@@ -120,7 +121,7 @@ func TestHealthScores(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			in := tt.in
 			if in.Thresholds.CPUWarning == 0 {
-				in.Thresholds = DefaultThresholds()
+				in.Thresholds = alerting.DefaultThresholds()
 			}
 			in.At = at
 			h := ScoreHealth(in)
@@ -131,24 +132,6 @@ func TestHealthScores(t *testing.T) {
 				t.Errorf("breakdown\n got %s\nwant %s", got, tt.parts)
 			}
 		})
-	}
-}
-
-func TestHealthWeightsMustSumTo100(t *testing.T) {
-	tests := []struct {
-		w    HealthWeights
-		want string
-	}{
-		{DefaultHealthWeights(), ""},
-		{HealthWeights{Availability: 100}, ""},
-		{HealthWeights{Availability: 40, Performance: 40, Security: 10, Compliance: 5}, "health.weights: availability 40 + performance 40 + security 10 + compliance 5 = 95, want 100"},
-		{HealthWeights{Availability: -5, Performance: 105}, "health.weights.availability: -5 is out of range 0..100"},
-	}
-	for _, tt := range tests {
-		err := tt.w.Validate()
-		if (err == nil) != (tt.want == "") || (err != nil && !strings.Contains(err.Error(), tt.want)) {
-			t.Errorf("%+v: error %v, want %q", tt.w, err, tt.want)
-		}
 	}
 }
 

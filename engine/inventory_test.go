@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/rmmhq/rmm/engine"
+	"github.com/rmmhq/rmm/engine/alerting"
 	"github.com/rmmhq/rmm/engine/scripts"
 	"github.com/rmmhq/rmm/engine/winrmsim"
 	"github.com/rmmhq/rmm/schedule"
@@ -286,9 +287,9 @@ func TestPollsStoreExtendedMetricsAndWatchedServicesAlert(t *testing.T) {
 	if len(stopped) == 0 {
 		t.Fatal("no host with a stopped watched service; pick another seed")
 	}
-	th := engine.DefaultThresholds()
+	th := alerting.DefaultThresholds()
 	th.WatchedServices = watched
-	eng := newEngine(t, db, engine.Options{Retries: -1, Alerts: engine.AlertOptions{Thresholds: engine.ThresholdSet{Defaults: th}}})
+	eng := newEngine(t, db, engine.Options{Retries: -1, Alerts: engine.AlertOptions{Thresholds: alerting.ThresholdSet{Defaults: th}}})
 	ctx := context.Background()
 	t0 := time.Now().Add(-time.Minute)
 	sweep(t, eng)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/rmmhq/rmm/engine"
+	"github.com/rmmhq/rmm/engine/alerting"
 	"github.com/rmmhq/rmm/store"
 )
 
@@ -304,7 +305,7 @@ func (c *fullClient) PoolStats() engine.PoolStats {
 func (c *fullClient) Health(ctx context.Context, at time.Time) ([]engine.DeviceHealth, error) {
 	out := make([]engine.DeviceHealth, 0, 200)
 	for _, d := range c.Devices() {
-		in := engine.HealthInput{State: d, Thresholds: engine.DefaultThresholds(), At: at,
+		in := engine.HealthInput{State: d, Thresholds: alerting.DefaultThresholds(), At: at,
 			Polls: store.PollCount{Total: 288, OK: 288 - int(d.ID*7%40)}}
 		out = append(out, engine.DeviceHealth{DeviceID: d.ID, Hostname: d.Hostname, Site: d.Site, HealthScore: engine.ScoreHealth(in)})
 	}
