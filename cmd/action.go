@@ -253,7 +253,7 @@ expired), 2 bad input or refused confirmation, 3 permission denied.`,
 // the engine says it is destructive), follows its progress and prints the
 // outcome.
 func (a *app) runAction(ctx context.Context, eng *engine.Engine, id engine.Identity, req engine.StartRun, asJSON bool) error {
-	out, err := eng.Do(ctx, id, req)
+	info, err := engine.Call(ctx, eng, id, req)
 	var ce *engine.ConfirmError
 	if errors.As(err, &ce) {
 		tty := a.stdinTerminal()
@@ -266,7 +266,7 @@ func (a *app) runAction(ctx context.Context, eng *engine.Engine, id engine.Ident
 			return exitError{2, errors.New("not confirmed; nothing was run")}
 		}
 		req.Confirmed = true
-		out, err = eng.Do(ctx, id, req)
+		info, err = engine.Call(ctx, eng, id, req)
 	}
 	if errors.Is(err, engine.ErrNoTargets) {
 		return exitError{2, err}
@@ -274,7 +274,6 @@ func (a *app) runAction(ctx context.Context, eng *engine.Engine, id engine.Ident
 	if err != nil {
 		return err
 	}
-	info := out.(engine.RunInfo)
 	if !asJSON {
 		fmt.Fprintf(a.stdout, "run %s: %s on %d device(s)\n", info.ID, info.Action, info.Total)
 	}
@@ -318,11 +317,10 @@ func (a *app) followRun(ctx context.Context, eng *engine.Engine, id engine.Ident
 	last := ""
 	cancelled := false
 	for {
-		out, err := eng.Do(bg, id, engine.GetRun{RunID: runID, Brief: true})
+		p, err := engine.Call(bg, eng, id, engine.GetRun{RunID: runID, Brief: true})
 		if err != nil {
 			return engine.RunProgress{}, err
 		}
-		p := out.(engine.RunProgress)
 		if !quiet {
 			done := p.Completed + p.Failed + p.Cancelled + p.Queued + p.Expired
 			line := fmt.Sprintf("%d/%d done: %d completed, %d failed, %d queued, %d remaining", done, p.Total,
@@ -333,18 +331,18 @@ func (a *app) followRun(ctx context.Context, eng *engine.Engine, id engine.Ident
 			}
 		}
 		if p.Finished {
-			out, err := eng.Do(bg, id, engine.GetRun{RunID: runID})
+			full, err := engine.Call(bg, eng, id, engine.GetRun{RunID: runID})
 			if err != nil {
 				return p, err
 			}
-			return out.(engine.RunProgress), nil
+			return full, nil
 		}
 		select {
 		case <-ctx.Done():
 			if !cancelled {
 				cancelled = true
 				fmt.Fprintln(a.stderr, "interrupted: cancelling the run")
-				if _, err := eng.Do(bg, id, engine.CancelRun{RunID: runID}); err != nil {
+				if _, err := engine.Call(bg, eng, id, engine.CancelRun{RunID: runID}); err != nil {
 					return p, err
 				}
 			}
@@ -377,11 +375,10 @@ cancelled, queued, expired, finished), the run object of rmm action run
 				ctx := cmd.Context()
 				switch {
 				case run != "":
-					out, err := eng.Do(ctx, id, engine.GetRun{RunID: run})
+					p, err := engine.Call(ctx, eng, id, engine.GetRun{RunID: run})
 					if err != nil {
 						return err
 					}
-					p := out.(engine.RunProgress)
 					if asJSON {
 						return writeJSON(a.stdout, p)
 					}
@@ -392,21 +389,19 @@ cancelled, queued, expired, finished), the run object of rmm action run
 					fmt.Fprintln(a.stdout, engine.FormatGroups(p.Groups))
 					return nil
 				case device != "":
-					out, err := eng.Do(ctx, id, engine.ListActions{Device: device, Limit: limit})
+					rs, err := engine.Call(ctx, eng, id, engine.ListActions{Device: device, Limit: limit})
 					if err != nil {
 						return err
 					}
-					rs := out.([]engine.ActionResult)
 					if asJSON {
 						return writeJSON(a.stdout, rs)
 					}
 					return a.printResults(rs)
 				}
-				out, err := eng.Do(ctx, id, engine.ListRuns{Limit: limit})
+				runs, err := engine.Call(ctx, eng, id, engine.ListRuns{Limit: limit})
 				if err != nil {
 					return err
 				}
-				runs := out.([]engine.RunSummary)
 				if asJSON {
 					return writeJSON(a.stdout, runs)
 				}
@@ -462,11 +457,10 @@ RFC 3339 UTC; empty when unset). JSON: the run object of rmm action run --json.`
 				return exitError{2, fmt.Errorf("--format %q: want csv or json", format)}
 			}
 			return a.withEngine(cmd, func(eng *engine.Engine, id engine.Identity) error {
-				out, err := eng.Do(cmd.Context(), id, engine.GetRun{RunID: args[0]})
+				p, err := engine.Call(cmd.Context(), eng, id, engine.GetRun{RunID: args[0]})
 				if err != nil {
 					return err
 				}
-				p := out.(engine.RunProgress)
 				if format == "json" {
 					return writeJSON(a.stdout, p)
 				}

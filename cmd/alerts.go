@@ -102,11 +102,10 @@ resolved or all. --severity: one of Critical, High, Medium, Low, Info.
 				return exitError{2, err}
 			}
 			return a.withEngine(cmd, func(eng *engine.Engine, id engine.Identity) error {
-				out, err := eng.Do(cmd.Context(), id, req)
+				alerts, err := engine.Call(cmd.Context(), eng, id, req)
 				if err != nil {
 					return err
 				}
-				alerts := out.([]engine.Alert)
 				if asJSON {
 					js := make([]alertJSON, len(alerts))
 					for i, al := range alerts {
@@ -179,15 +178,14 @@ Operator only.`, "resolved"
 				return exitError{2, fmt.Errorf("alert id %q: want a positive number (see rmm alerts)", args[0])}
 			}
 			return a.withEngine(cmd, func(eng *engine.Engine, id engine.Identity) error {
-				var req engine.Request = engine.AckAlert{ID: alertID, Note: note}
+				var req engine.Req[engine.Alert] = engine.AckAlert{ID: alertID, Note: note}
 				if verb == "resolve" {
 					req = engine.ResolveAlert{ID: alertID, Note: note}
 				}
-				out, err := eng.Do(cmd.Context(), id, req)
+				al, err := engine.Call(cmd.Context(), eng, id, req)
 				if err != nil {
 					return err
 				}
-				al := out.(engine.Alert)
 				if asJSON {
 					return writeJSON(a.stdout, toAlertJSON(al))
 				}

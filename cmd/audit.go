@@ -89,11 +89,10 @@ deleted row. Admin and Operator may read the audit log; Viewer may not.`,
 				return err
 			}
 			return a.withEngine(cmd, func(eng *engine.Engine, id engine.Identity) error {
-				out, err := eng.Do(cmd.Context(), id, engine.ListAudit{Filter: f})
+				rows, err := engine.Call(cmd.Context(), eng, id, engine.ListAudit{Filter: f})
 				if err != nil {
 					return err
 				}
-				rows := out.([]store.AuditEntry)
 				if asJSON {
 					if rows == nil {
 						rows = []store.AuditEntry{}
@@ -143,11 +142,10 @@ the archive files (rows moved there by retention) into the database.`,
 				if archive {
 					req.ArchiveDir = a.cfg.Store.ArchiveDir
 				}
-				out, err := eng.Do(cmd.Context(), id, req)
+				v, err := engine.Call(cmd.Context(), eng, id, req)
 				if err != nil {
 					return err
 				}
-				v := out.(store.VerifyResult)
 				if !v.OK {
 					return exitError{4, fmt.Errorf("audit chain broken after %d rows: %s", v.Rows, v.Reason)}
 				}
@@ -172,7 +170,7 @@ the archive files (rows moved there by retention) into the database.`,
 				return err
 			}
 			return a.withEngine(cmd, func(eng *engine.Engine, id engine.Identity) error {
-				_, err := eng.Do(cmd.Context(), id, engine.ExportAudit{Filter: f, Format: format, W: a.stdout})
+				_, err := engine.Call(cmd.Context(), eng, id, engine.ExportAudit{Filter: f, Format: format, W: a.stdout})
 				return err
 			})
 		},

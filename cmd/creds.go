@@ -179,7 +179,7 @@ stored in the database or put in error messages. Admin only (list: Operator).`,
 					return err
 				}
 				defer secret.Wipe()
-				if _, err := eng.Do(cmd.Context(), id, engine.SetCredential{Name: args[0], User: user, Secret: secret}); err != nil {
+				if _, err := engine.Call(cmd.Context(), eng, id, engine.SetCredential{Name: args[0], User: user, Secret: secret}); err != nil {
 					return err
 				}
 				fmt.Fprintf(a.stdout, "credential %s stored for %s\n", args[0], user)
@@ -197,11 +197,10 @@ stored in the database or put in error messages. Admin only (list: Operator).`,
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return a.withCredsEngine(cmd, func(eng *engine.Engine, id engine.Identity) error {
-				out, err := eng.Do(cmd.Context(), id, engine.ListCredentials{})
+				metas, err := engine.Call(cmd.Context(), eng, id, engine.ListCredentials{})
 				if err != nil {
 					return err
 				}
-				metas := out.([]creds.Meta)
 				maxAge := a.cfg.Security.CredentialMaxAge
 				stale := map[string]bool{}
 				for _, m := range creds.Stale(metas, time.Now(), maxAge) {
@@ -242,7 +241,7 @@ stored in the database or put in error messages. Admin only (list: Operator).`,
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.withCredsEngine(cmd, func(eng *engine.Engine, id engine.Identity) error {
-				if _, err := eng.Do(cmd.Context(), id, engine.RemoveCredential{Name: args[0]}); err != nil {
+				if _, err := engine.Call(cmd.Context(), eng, id, engine.RemoveCredential{Name: args[0]}); err != nil {
 					return err
 				}
 				fmt.Fprintf(a.stdout, "credential %s removed\n", args[0])
@@ -264,11 +263,11 @@ Exit status 0 when it works, 5 when a step failed. Admin only; audited.`,
 				return exitError{2, errors.New("--target HOST is required")}
 			}
 			return a.withCredsEngine(cmd, func(eng *engine.Engine, id engine.Identity) error {
-				out, err := eng.Do(cmd.Context(), id, engine.Diagnose{Host: target, Credential: args[0]})
+				rep, err := engine.Call(cmd.Context(), eng, id, engine.Diagnose{Host: target, Credential: args[0]})
 				if err != nil {
 					return err
 				}
-				return a.printDoctor(out.(engine.DoctorReport), false)
+				return a.printDoctor(rep, false)
 			})
 		},
 	}

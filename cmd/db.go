@@ -43,13 +43,12 @@ before and after. Admin only. Safe while a console runs.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return a.withEngine(cmd, func(eng *engine.Engine, id engine.Identity) error {
-				out, err := eng.Do(cmd.Context(), id, engine.MaintainDB{
+				res, err := engine.Call(cmd.Context(), eng, id, engine.MaintainDB{
 					ArchiveDir: a.cfg.Store.ArchiveDir, Retention: retentionPolicy(a.cfg), Vacuum: !noVacuum,
 				})
 				if err != nil {
 					return err
 				}
-				res := out.(engine.MaintainResult)
 				if asJSON {
 					enc := json.NewEncoder(a.stdout)
 					enc.SetIndent("", "  ")
@@ -81,7 +80,7 @@ keep going while it runs. FILE must not exist. Admin only.`,
 				return exitError{2, err}
 			}
 			return a.withEngine(cmd, func(eng *engine.Engine, id engine.Identity) error {
-				if _, err := eng.Do(cmd.Context(), id, engine.BackupDB{Dest: dest}); err != nil {
+				if _, err := engine.Call(cmd.Context(), eng, id, engine.BackupDB{Dest: dest}); err != nil {
 					return err
 				}
 				fmt.Fprintf(a.stdout, "backup written to %s\n", dest)

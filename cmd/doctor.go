@@ -55,11 +55,11 @@ with status ok, warn, fail or skipped.`,
 			}
 			defer db.Close()
 			defer eng.Close()
-			out, err := eng.Do(ctx, id, engine.Diagnose{Host: args[0]})
+			rep, err := engine.Call(ctx, eng, id, engine.Diagnose{Host: args[0]})
 			if err != nil {
 				return err
 			}
-			return a.printDoctor(out.(engine.DoctorReport), asJSON)
+			return a.printDoctor(rep, asJSON)
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")

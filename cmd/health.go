@@ -99,11 +99,10 @@ not known).`,
 				return exitError{2, fmt.Errorf("--worst %d: want 0 or more", worst)}
 			}
 			return a.withEngine(cmd, func(eng *engine.Engine, id engine.Identity) error {
-				out, err := eng.Do(cmd.Context(), id, engine.HealthReport{Worst: worst})
+				f, err := engine.Call(cmd.Context(), eng, id, engine.HealthReport{Worst: worst})
 				if err != nil {
 					return err
 				}
-				f := out.(engine.FleetHealth)
 				if asJSON {
 					return writeJSON(a.stdout, toHealthJSON(f))
 				}

@@ -121,9 +121,9 @@ func (a *app) importThroughEngine(ctx context.Context, id engine.Identity, name 
 		return store.ImportResult{}, err
 	}
 	defer eng.Close()
-	out, err := eng.Do(ctx, id, engine.ImportDevices{Source: name, Devices: devices, Skipped: skipped})
+	res, err := engine.Call(ctx, eng, id, engine.ImportDevices{Source: name, Devices: devices, Skipped: skipped})
 	if err != nil {
 		return store.ImportResult{}, err
 	}
-	return out.(store.ImportResult), nil
+	return res, nil
 }

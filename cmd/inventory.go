@@ -102,7 +102,7 @@ README): arrays are always arrays, dates RFC 3339 UTC, enums numbers.`,
 					return a.showInventory(cmd, eng, id, collect, host, asJSON)
 				}
 			}
-			var req engine.Request = engine.GetInventory{Host: host, Categories: cats}
+			var req engine.Req[[]engine.InventoryDoc] = engine.GetInventory{Host: host, Categories: cats}
 			if force {
 				req = collect // refused for this role, and audited
 			}
@@ -119,12 +119,11 @@ README): arrays are always arrays, dates RFC 3339 UTC, enums numbers.`,
 }
 
 // showInventory runs the request and prints its documents.
-func (a *app) showInventory(cmd *cobra.Command, eng *engine.Engine, id engine.Identity, req engine.Request, host string, asJSON bool) error {
-	out, err := eng.Do(cmd.Context(), id, req)
+func (a *app) showInventory(cmd *cobra.Command, eng *engine.Engine, id engine.Identity, req engine.Req[[]engine.InventoryDoc], host string, asJSON bool) error {
+	docs, err := engine.Call(cmd.Context(), eng, id, req)
 	if errors.Is(err, engine.ErrUnknownDevice) {
 		return exitError{2, err}
 	}
-	docs, _ := out.([]engine.InventoryDoc)
 	if err != nil && len(docs) == 0 {
 		return err
 	}

@@ -40,11 +40,10 @@ Credentials: RMM_WINRM_USER and RMM_WINRM_PASSWORD.`,
 					return exitError{2, errors.New("no devices to poll: add some with rmm import FILE.csv")}
 				}
 				for {
-					out, err := eng.Do(ctx, id, engine.PollNow{})
+					res, err := engine.Call(ctx, eng, id, engine.PollNow{})
 					if err != nil && ctx.Err() == nil {
 						return err
 					}
-					res, _ := out.(engine.SweepResult)
 					if ctx.Err() != nil {
 						return nil
 					}

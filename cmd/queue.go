@@ -23,11 +23,10 @@ func (a *app) queueCommand() *cobra.Command {
 			return err
 		}
 		return a.withEngine(cmd, func(eng *engine.Engine, id engine.Identity) error {
-			out, err := eng.Do(cmd.Context(), id, engine.ListQueue{State: st})
+			entries, err := engine.Call(cmd.Context(), eng, id, engine.ListQueue{State: st})
 			if err != nil {
 				return err
 			}
-			entries := out.([]engine.QueueEntry)
 			if asJSON {
 				return writeJSON(a.stdout, entries)
 			}
@@ -90,7 +89,7 @@ enqueued_at, expires_at, state, attempts, last_error, run_id}.`,
 				return exitError{2, fmt.Errorf("queue id %q: want a positive number (see rmm queue)", args[0])}
 			}
 			return a.withEngine(cmd, func(eng *engine.Engine, id engine.Identity) error {
-				if _, err := eng.Do(cmd.Context(), id, engine.CancelQueued{ID: qid}); err != nil {
+				if _, err := engine.Call(cmd.Context(), eng, id, engine.CancelQueued{ID: qid}); err != nil {
 					return err
 				}
 				fmt.Fprintf(a.stdout, "queue entry %d cancelled\n", qid)

@@ -66,7 +66,7 @@ func (a *app) applyReload(ctx context.Context, eng *engine.Engine, r config.Relo
 		if errors.Is(r.Err, os.ErrNotExist) {
 			msg = "config file missing; keeping the running config"
 		}
-		_, _ = eng.Do(ctx, engine.SystemIdentity(), engine.ReloadConfig{File: file, Rejected: errors.New(msg)})
+		_, _ = engine.Call(ctx, eng, engine.SystemIdentity(), engine.ReloadConfig{File: file, Rejected: errors.New(msg)})
 		a.log.Warn("config reload rejected; running config kept", "file", file, "err", msg)
 		return reloadNotice{Text: "config rejected, running config kept: " + firstLine(msg), Err: true, Cfg: running}
 	}
@@ -77,10 +77,10 @@ func (a *app) applyReload(ctx context.Context, eng *engine.Engine, r config.Relo
 	cfg := r.Config
 	alerts, err := alertOptions(cfg, file)
 	if err != nil {
-		_, _ = eng.Do(ctx, engine.SystemIdentity(), engine.ReloadConfig{File: file, Rejected: err})
+		_, _ = engine.Call(ctx, eng, engine.SystemIdentity(), engine.ReloadConfig{File: file, Rejected: err})
 		return reloadNotice{Text: "config rejected, running config kept: " + firstLine(err.Error()), Err: true, Cfg: running}
 	}
-	_, err = eng.Do(ctx, engine.SystemIdentity(), engine.ReloadConfig{
+	_, err = engine.Call(ctx, eng, engine.SystemIdentity(), engine.ReloadConfig{
 		File: file, Changes: parts, Alerts: &alerts,
 		Throttle: cfg.Engine.Throttle, Interval: cfg.Engine.PollInterval, Timeout: cfg.WinRM.Timeout, Retries: cfg.WinRM.Retries,
 	})

@@ -88,7 +88,7 @@ func TestTheFleetRuntimeRunsItsTasksAndStopsThemAll(t *testing.T) {
 			if runErr != nil || closeErr != nil {
 				t.Fatalf("stop: run %v, close %v", runErr, closeErr)
 			}
-			if _, err := eng.Do(ctx, engine.SystemIdentity(), engine.PollNow{}); err == nil {
+			if _, err := engine.Call(ctx, eng, engine.SystemIdentity(), engine.PollNow{}); err == nil {
 				t.Error("the engine still answers after stop; want it closed")
 			}
 		})

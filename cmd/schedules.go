@@ -50,12 +50,12 @@ func (a *app) scheduler(eng *engine.Engine, db *store.DB) (*engine.Scheduler, er
 	return engine.NewScheduler(loc, db, a.log, append(eng.InventoryJobs(inv, sec),
 		engine.Job{Name: "cleanup", Spec: cleanup, Run: func(ctx context.Context) error {
 			c := a.current()
-			_, err := eng.Do(ctx, sys, engine.MaintainDB{ArchiveDir: c.Store.ArchiveDir, Retention: retentionPolicy(c), RetentionOnly: true})
+			_, err := engine.Call(ctx, eng, sys, engine.MaintainDB{ArchiveDir: c.Store.ArchiveDir, Retention: retentionPolicy(c), RetentionOnly: true})
 			return err
 		}},
 		engine.Job{Name: "maintenance", Spec: maint, Run: func(ctx context.Context) error {
 			c := a.current()
-			_, err := eng.Do(ctx, sys, engine.MaintainDB{ArchiveDir: c.Store.ArchiveDir, Retention: retentionPolicy(c), Vacuum: true})
+			_, err := engine.Call(ctx, eng, sys, engine.MaintainDB{ArchiveDir: c.Store.ArchiveDir, Retention: retentionPolicy(c), Vacuum: true})
 			return err
 		}},
 	)...)

@@ -96,12 +96,11 @@ created_at, body}.`,
 				return exitError{2, err}
 			}
 			return a.withEngine(cmd, func(eng *engine.Engine, id engine.Identity) error {
-				out, err := eng.Do(cmd.Context(), id, engine.AddScript{Name: name, Description: description,
+				s, err := engine.Call(cmd.Context(), eng, id, engine.AddScript{Name: name, Description: description,
 					Body: strings.TrimPrefix(string(body), "\ufeff"), Params: specs, Timeout: timeout})
 				if err != nil {
 					return err
 				}
-				s := out.(engine.LibraryScript)
 				if asJSON {
 					return writeJSON(a.stdout, s)
 				}
@@ -129,11 +128,10 @@ func (a *app) scriptsListCommand() *cobra.Command {
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return a.withEngine(cmd, func(eng *engine.Engine, id engine.Identity) error {
-				out, err := eng.Do(cmd.Context(), id, engine.ListScripts{})
+				ss, err := engine.Call(cmd.Context(), eng, id, engine.ListScripts{})
 				if err != nil {
 					return err
 				}
-				ss := out.([]engine.LibraryScript)
 				if asJSON {
 					return writeJSON(a.stdout, ss)
 				}
@@ -170,11 +168,10 @@ func (a *app) scriptsShowCommand() *cobra.Command {
 				return exitError{2, fmt.Errorf("--version %d: want 1 or more", version)}
 			}
 			return a.withEngine(cmd, func(eng *engine.Engine, id engine.Identity) error {
-				out, err := eng.Do(cmd.Context(), id, engine.ListScripts{Name: args[0]})
+				all, err := engine.Call(cmd.Context(), eng, id, engine.ListScripts{Name: args[0]}) // newest first
 				if err != nil {
 					return err
 				}
-				all := out.([]engine.LibraryScript) // newest first
 				s := all[0]
 				if version > 0 {
 					found := false

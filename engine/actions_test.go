@@ -27,11 +27,10 @@ var admin = engine.Identity{User: "adam", Role: engine.RoleAdmin, Via: engine.Vi
 // runAction starts a run through Do and waits for its fan-out to end.
 func runAction(t *testing.T, eng *engine.Engine, id engine.Identity, req engine.StartRun) engine.RunProgress {
 	t.Helper()
-	out, err := eng.Do(context.Background(), id, req)
+	info, err := engine.Call(context.Background(), eng, id, req)
 	if err != nil {
 		t.Fatalf("StartRun %s: %v", req.Name, err)
 	}
-	info := out.(engine.RunInfo)
 	return waitRun(t, eng, info.ID)
 }
 
@@ -39,11 +38,11 @@ func waitRun(t *testing.T, eng *engine.Engine, runID string) engine.RunProgress 
 	t.Helper()
 	var p engine.RunProgress
 	waitFor(t, "run "+runID, func() bool {
-		out, err := eng.Do(context.Background(), operator, engine.GetRun{RunID: runID})
+		var err error
+		p, err = engine.Call(context.Background(), eng, operator, engine.GetRun{RunID: runID})
 		if err != nil {
 			t.Fatalf("GetRun: %v", err)
 		}
-		p = out.(engine.RunProgress)
 		return p.Finished
 	})
 	return p
@@ -299,17 +298,17 @@ func TestADestructiveActionIsRefusedUnconfirmedAndAViewerIsDenied(t *testing.T) 
 	eng := newEngine(t, db, engine.Options{})
 	ctx := context.Background()
 	hosts := []string{fleet.Hosts()[0].Hostname, fleet.Hosts()[1].Hostname}
-	_, err := eng.Do(ctx, operator, engine.StartRun{Name: "reboot", Target: hostTarget(hosts...)})
+	_, err := engine.Call(ctx, eng, operator, engine.StartRun{Name: "reboot", Target: hostTarget(hosts...)})
 	var ce *engine.ConfirmError
 	if !errors.Is(err, engine.ErrConfirmRequired) || !errors.As(err, &ce) || ce.Devices != 2 {
 		t.Fatalf("unconfirmed reboot: %v", err)
 	}
-	_, err = eng.Do(ctx, operator, engine.StartRun{Name: "service", Params: map[string]string{"name": "Spooler", "op": "stop"}, Target: hostTarget(hosts[0])})
+	_, err = engine.Call(ctx, eng, operator, engine.StartRun{Name: "service", Params: map[string]string{"name": "Spooler", "op": "stop"}, Target: hostTarget(hosts[0])})
 	if !errors.Is(err, engine.ErrConfirmRequired) {
 		t.Fatalf("unconfirmed service stop: %v", err)
 	}
 	viewer := engine.Identity{User: "vera", Role: engine.RoleViewer, Via: engine.ViaCLI}
-	_, err = eng.Do(ctx, viewer, engine.StartRun{Name: "flush-dns", Target: hostTarget(hosts[0]), Confirmed: true})
+	_, err = engine.Call(ctx, eng, viewer, engine.StartRun{Name: "flush-dns", Target: hostTarget(hosts[0]), Confirmed: true})
 	if !errors.Is(err, engine.ErrDenied) {
 		t.Fatalf("viewer: %v", err)
 	}
@@ -331,8 +330,8 @@ func TestADestructiveActionIsRefusedUnconfirmedAndAViewerIsDenied(t *testing.T) 
 	if refused != 2 || denied != 1 {
 		t.Errorf("audit: %d refused, %d denied rows; want 2 and 1", refused, denied)
 	}
-	runs, err := eng.Do(ctx, operator, engine.ListRuns{})
-	if err != nil || len(runs.([]engine.RunSummary)) != 0 {
+	runs, err := engine.Call(ctx, eng, operator, engine.ListRuns{})
+	if err != nil || len(runs) != 0 {
 		t.Errorf("refused runs were recorded: %v %v", runs, err)
 	}
 }
@@ -373,8 +372,8 @@ func TestABulkRunOverFiftyHostsGroupsCompletedFailedAndQueued(t *testing.T) {
 			t.Errorf("%s: %d attempts, want 2 (one retry)", r.Host, r.Attempts)
 		}
 	}
-	q, err := eng.Do(context.Background(), operator, engine.ListQueue{State: engine.QueuePending})
-	if err != nil || len(q.([]engine.QueueEntry)) != len(offline) {
+	q, err := engine.Call(context.Background(), eng, operator, engine.ListQueue{State: engine.QueuePending})
+	if err != nil || len(q) != len(offline) {
 		t.Fatalf("queue %v, %v; want %d entries", q, err, len(offline))
 	}
 	rows, err := db.ListAudit(context.Background(), store.AuditFilter{})
@@ -419,20 +418,20 @@ func TestCancellingARunStopsWhatRunsAndWhatWaits(t *testing.T) {
 	fleet, db := testFleet(t, winrmsim.Config{Devices: 6, Seed: 5})
 	eng := newEngine(t, db, engine.Options{Throttle: 2})
 	ctx := context.Background()
-	if _, err := eng.Do(ctx, admin, engine.AddScript{Name: "slow", Body: "Start-Sleep -Seconds 600\nWrite-Output done"}); err != nil {
+	if _, err := engine.Call(ctx, eng, admin, engine.AddScript{Name: "slow", Body: "Start-Sleep -Seconds 600\nWrite-Output done"}); err != nil {
 		t.Fatal(err)
 	}
-	out, err := eng.Do(ctx, operator, engine.StartRun{Name: "run-script", Params: map[string]string{"script": "slow"},
+	info, err := engine.Call(ctx, eng, operator, engine.StartRun{Name: "run-script", Params: map[string]string{"script": "slow"},
 		Target: allHosts(fleet)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	id := out.(engine.RunInfo).ID
+	id := info.ID
 	waitFor(t, "two scripts sent to the hosts", func() bool {
-		p, _ := eng.Do(ctx, operator, engine.GetRun{RunID: id})
-		return p.(engine.RunProgress).Running == 2 && fleet.Stats().Sends >= 2
+		p, _ := engine.Call(ctx, eng, operator, engine.GetRun{RunID: id})
+		return p.Running == 2 && fleet.Stats().Sends >= 2
 	})
-	if _, err := eng.Do(ctx, operator, engine.CancelRun{RunID: id}); err != nil {
+	if _, err := engine.Call(ctx, eng, operator, engine.CancelRun{RunID: id}); err != nil {
 		t.Fatalf("cancel: %v", err)
 	}
 	p := waitRun(t, eng, id)
@@ -482,11 +481,10 @@ func TestTheOfflineQueueSurvivesARestartAndReplaysWhenTheHostReturns(t *testing.
 
 	// A new engine on the same database file: the queue is still there.
 	eng2 := newEngine(t, db, engine.Options{Retries: -1})
-	q, err := eng2.Do(ctx, operator, engine.ListQueue{})
+	entries, err := engine.Call(ctx, eng2, operator, engine.ListQueue{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	entries := q.([]engine.QueueEntry)
 	if len(entries) != 2 || entries[0].State != engine.QueuePending || entries[0].Params["op"] != "stop" || entries[1].Params["op"] != "start" {
 		t.Fatalf("queue after restart: %+v", entries)
 	}
@@ -497,8 +495,8 @@ func TestTheOfflineQueueSurvivesARestartAndReplaysWhenTheHostReturns(t *testing.
 		t.Fatal(err)
 	}
 	waitFor(t, "the replay", func() bool {
-		q, _ := eng2.Do(ctx, operator, engine.ListQueue{State: engine.QueueDone})
-		return len(q.([]engine.QueueEntry)) == 2
+		q, _ := engine.Call(ctx, eng2, operator, engine.ListQueue{State: engine.QueueDone})
+		return len(q) == 2
 	})
 	// In order: stopped, then started; each once.
 	for i, want := range []string{"Spooler stopped", "Spooler started"} {
@@ -515,8 +513,8 @@ func TestTheOfflineQueueSurvivesARestartAndReplaysWhenTheHostReturns(t *testing.
 		t.Errorf("Spooler stopped after the replay: the order was wrong")
 	}
 	eng2.CheckQueue(ctx) // a second check replays nothing again
-	q, _ = eng2.Do(ctx, operator, engine.ListQueue{State: engine.QueueDone})
-	for _, e := range q.([]engine.QueueEntry) {
+	done, _ := engine.Call(ctx, eng2, operator, engine.ListQueue{State: engine.QueueDone})
+	for _, e := range done {
 		if e.Attempts != 1 {
 			t.Errorf("entry %d replayed %d times", e.ID, e.Attempts)
 		}
@@ -541,22 +539,21 @@ func TestQueuedActionsExpireAndCanBeCancelled(t *testing.T) {
 	if r := one(t, waitRun(t, eng, short.RunID)); r.Status != engine.ActionExpired {
 		t.Errorf("short expiry: %s %q", r.Status, r.Message)
 	}
-	q, _ := eng.Do(ctx, operator, engine.ListQueue{State: engine.QueuePending})
-	pending := q.([]engine.QueueEntry)
+	pending, _ := engine.Call(ctx, eng, operator, engine.ListQueue{State: engine.QueuePending})
 	if len(pending) != 1 || pending[0].Action != "gpupdate" || pending[0].ExpiresAt.Sub(pending[0].EnqueuedAt) != engine.DefaultQueueExpiry {
 		t.Fatalf("pending: %+v", pending)
 	}
-	if _, err := eng.Do(ctx, operator, engine.CancelQueued{ID: pending[0].ID}); err != nil {
+	if _, err := engine.Call(ctx, eng, operator, engine.CancelQueued{ID: pending[0].ID}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := eng.Do(ctx, operator, engine.CancelQueued{ID: pending[0].ID}); !errors.Is(err, engine.ErrNotPending) {
+	if _, err := engine.Call(ctx, eng, operator, engine.CancelQueued{ID: pending[0].ID}); !errors.Is(err, engine.ErrNotPending) {
 		t.Errorf("second cancel: %v", err)
 	}
 	if r := one(t, waitRun(t, eng, long.RunID)); r.Status != engine.ActionCancelled || r.Message != "Cancelled in the offline queue by olga" {
 		t.Errorf("cancelled entry's row: %s %q", r.Status, r.Message)
 	}
 	viewer := engine.Identity{User: "vera", Role: engine.RoleViewer, Via: engine.ViaCLI}
-	if _, err := eng.Do(ctx, viewer, engine.CancelQueued{ID: pending[0].ID}); !errors.Is(err, engine.ErrDenied) {
+	if _, err := engine.Call(ctx, eng, viewer, engine.CancelQueued{ID: pending[0].ID}); !errors.Is(err, engine.ErrDenied) {
 		t.Errorf("viewer cancel: %v", err)
 	}
 }
@@ -599,12 +596,12 @@ func TestAFileCopiesUpAndBackWithItsChecksum(t *testing.T) {
 	if err := os.WriteFile(big, make([]byte, engine.MaxFileCopy+1), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	_, err = eng.Do(context.Background(), operator, engine.StartRun{Name: "file-push", Params: map[string]string{"source": big, "path": `C:\Temp\big.bin`},
+	_, err = engine.Call(context.Background(), eng, operator, engine.StartRun{Name: "file-push", Params: map[string]string{"source": big, "path": `C:\Temp\big.bin`},
 		Target: hostTarget(host)})
 	if err == nil || !strings.Contains(err.Error(), "at most 10485760 bytes (10 MB)") {
 		t.Errorf("an 10 MB + 1 file: %v", err)
 	}
-	_, err = eng.Do(context.Background(), operator, engine.StartRun{Name: "file-pull", Params: map[string]string{"path": `C:\Temp\tool.bin`, "dest": dest},
+	_, err = engine.Call(context.Background(), eng, operator, engine.StartRun{Name: "file-pull", Params: map[string]string{"path": `C:\Temp\tool.bin`, "dest": dest},
 		Target: hostTarget(host)})
 	if err == nil || !strings.Contains(err.Error(), "exists") {
 		t.Errorf("pull over an existing file: %v", err)
@@ -616,19 +613,19 @@ func TestLibraryScriptsKeepTheirVersionsAndRunsRecordTheOneUsed(t *testing.T) {
 	eng := newEngine(t, db, engine.Options{Actions: engine.ActionOptions{OutputMaxBytes: 100}})
 	ctx := context.Background()
 	params := []engine.ParamSpec{{Name: "Who", Type: "string", Default: "world"}}
-	if _, err := eng.Do(ctx, operator, engine.AddScript{Name: "hello", Body: "Write-Output $Who"}); !errors.Is(err, engine.ErrDenied) {
+	if _, err := engine.Call(ctx, eng, operator, engine.AddScript{Name: "hello", Body: "Write-Output $Who"}); !errors.Is(err, engine.ErrDenied) {
 		t.Fatalf("an operator added a script: %v", err)
 	}
-	v1, err := eng.Do(ctx, admin, engine.AddScript{Name: "hello", Description: "greets", Body: "Write-Output $Who", Params: params})
-	if err != nil || v1.(engine.LibraryScript).Version != 1 {
+	v1, err := engine.Call(ctx, eng, admin, engine.AddScript{Name: "hello", Description: "greets", Body: "Write-Output $Who", Params: params})
+	if err != nil || v1.Version != 1 {
 		t.Fatalf("v1: %+v %v", v1, err)
 	}
-	v2, err := eng.Do(ctx, admin, engine.AddScript{Name: "hello", Body: "Write-Output 'v2'\nWrite-Output $Who", Params: params, Timeout: time.Minute})
-	if err != nil || v2.(engine.LibraryScript).Version != 2 {
+	v2, err := engine.Call(ctx, eng, admin, engine.AddScript{Name: "hello", Body: "Write-Output 'v2'\nWrite-Output $Who", Params: params, Timeout: time.Minute})
+	if err != nil || v2.Version != 2 {
 		t.Fatalf("v2: %+v %v", v2, err)
 	}
-	all, err := eng.Do(ctx, operator, engine.ListScripts{Name: "hello"})
-	if err != nil || len(all.([]engine.LibraryScript)) != 2 {
+	all, err := engine.Call(ctx, eng, operator, engine.ListScripts{Name: "hello"})
+	if err != nil || len(all) != 2 {
 		t.Fatalf("versions: %v %v", all, err)
 	}
 	host := fleet.Hosts()[0].Hostname
@@ -642,7 +639,7 @@ func TestLibraryScriptsKeepTheirVersionsAndRunsRecordTheOneUsed(t *testing.T) {
 	if r.Status != engine.ActionCompleted || r.ScriptVersion != 1 || r.Message != "world" {
 		t.Errorf("v1: %+v", r)
 	}
-	_, err = eng.Do(ctx, operator, engine.StartRun{Name: "run-script", Params: map[string]string{"script": "hello", "Whom": "x"}, Target: hostTarget(host)})
+	_, err = engine.Call(ctx, eng, operator, engine.StartRun{Name: "run-script", Params: map[string]string{"script": "hello", "Whom": "x"}, Target: hostTarget(host)})
 	if err == nil || !strings.Contains(err.Error(), "param Whom: unknown") {
 		t.Errorf("an unknown script param: %v", err)
 	}
@@ -650,7 +647,7 @@ func TestLibraryScriptsKeepTheirVersionsAndRunsRecordTheOneUsed(t *testing.T) {
 	// Output past actions.output_max_bytes is cut with a marker; a failing
 	// script's error is the message.
 	long := "Write-Output '" + strings.Repeat("x", 300) + "'\nWrite-Error 'it broke'"
-	if _, err := eng.Do(ctx, admin, engine.AddScript{Name: "noisy", Body: long}); err != nil {
+	if _, err := engine.Call(ctx, eng, admin, engine.AddScript{Name: "noisy", Body: long}); err != nil {
 		t.Fatal(err)
 	}
 	r = one(t, runAction(t, eng, operator, engine.StartRun{Name: "run-script", Params: map[string]string{"script": "noisy"}, Target: hostTarget(host)}))
@@ -751,7 +748,7 @@ func TestABriefRunLeavesOutOutputsAndOneResultHasThemInFull(t *testing.T) {
 	eng := newEngine(t, db, engine.Options{})
 	ctx := context.Background()
 	body := "Write-Output \"out from $env:COMPUTERNAME\"\nWrite-Error \"broke on $env:COMPUTERNAME\""
-	if _, err := eng.Do(ctx, admin, engine.AddScript{Name: "both", Body: body}); err != nil {
+	if _, err := engine.Call(ctx, eng, admin, engine.AddScript{Name: "both", Body: body}); err != nil {
 		t.Fatal(err)
 	}
 	full := runAction(t, eng, operator, engine.StartRun{Name: "run-script", Params: map[string]string{"script": "both"}, Target: allHosts(fleet)})
@@ -768,11 +765,10 @@ func TestABriefRunLeavesOutOutputsAndOneResultHasThemInFull(t *testing.T) {
 		t.Fatal(err)
 	}
 	viewer := engine.Identity{User: "vera", Role: engine.RoleViewer, Via: engine.ViaCLI, RemoteAddr: "127.0.0.1"}
-	out, err := eng.Do(ctx, viewer, engine.GetRun{RunID: full.ID, Brief: true})
+	brief, err := engine.Call(ctx, eng, viewer, engine.GetRun{RunID: full.ID, Brief: true})
 	if err != nil {
 		t.Fatalf("a Viewer's brief GetRun: %v", err)
 	}
-	brief := out.(engine.RunProgress)
 	if brief.RunSummary != full.RunSummary || len(brief.Results) != len(full.Results) || engine.FormatGroups(brief.Groups) != engine.FormatGroups(full.Groups) {
 		t.Fatalf("brief run %+v (%d results, groups %q), full %+v", brief.RunSummary, len(brief.Results), engine.FormatGroups(brief.Groups), full.RunSummary)
 	}
@@ -789,17 +785,16 @@ func TestABriefRunLeavesOutOutputsAndOneResultHasThemInFull(t *testing.T) {
 		}
 	}
 	for _, f := range full.Results {
-		out, err := eng.Do(ctx, viewer, engine.GetActionResult{ID: f.ID})
+		r, err := engine.Call(ctx, eng, viewer, engine.GetActionResult{ID: f.ID})
 		if err != nil {
 			t.Fatalf("a Viewer's GetActionResult: %v", err)
 		}
-		r := out.(engine.ActionResult)
 		if r.ID != f.ID || r.Host != f.Host || r.Stdout != f.Stdout || r.Stderr != f.Stderr || r.Status != f.Status ||
 			r.Message != f.Message || r.Attempts != f.Attempts || r.RunID != full.ID {
 			t.Errorf("GetActionResult %d: %+v, want %+v", f.ID, r, f)
 		}
 	}
-	if _, err := eng.Do(ctx, viewer, engine.GetActionResult{ID: 1 << 40}); !errors.Is(err, store.ErrNotFound) {
+	if _, err := engine.Call(ctx, eng, viewer, engine.GetActionResult{ID: 1 << 40}); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("an unknown result: %v", err)
 	}
 	auditAfter, err := db.ListAudit(ctx, store.AuditFilter{})

@@ -487,7 +487,7 @@ func TestAckAndResolveThroughDoRecordWhoAndWhenAreAuditedAndRefusedForAViewer(t 
 	viewer := Identity{User: "vera", Role: RoleViewer, Via: ViaCLI, RemoteAddr: "10.0.0.9"}
 	alice := Identity{User: "alice", Role: RoleOperator, Via: ViaSSH, RemoteAddr: "10.0.0.7"}
 
-	if _, err := e.Do(ctx, viewer, AckAlert{ID: id}); !errors.Is(err, ErrDenied) {
+	if _, err := Call(ctx, e, viewer, AckAlert{ID: id}); !errors.Is(err, ErrDenied) {
 		t.Fatalf("a viewer's ack: %v, want denied", err)
 	}
 	if a := lastAudit(t, f.db); a.Result != store.AuditDenied || a.User != "vera" || a.Action != "alerts.ack" {
@@ -498,11 +498,10 @@ func TestAckAndResolveThroughDoRecordWhoAndWhenAreAuditedAndRefusedForAViewer(t 
 	}
 
 	before := time.Now().UTC()
-	out, err := e.Do(ctx, alice, AckAlert{ID: id, Note: "on it"})
+	acked, err := Call(ctx, e, alice, AckAlert{ID: id, Note: "on it"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	acked := out.(Alert)
 	if acked.State != AlertAcknowledged || acked.AckedBy != "alice" || acked.AckNote != "on it" ||
 		acked.AckedAt.Before(before.Truncate(time.Millisecond)) || acked.AckedAt.After(time.Now()) {
 		t.Fatalf("acknowledged %+v", acked)
@@ -516,11 +515,10 @@ func TestAckAndResolveThroughDoRecordWhoAndWhenAreAuditedAndRefusedForAViewer(t 
 		t.Fatalf("audit of the ack %+v", a)
 	}
 
-	out, err = e.Do(ctx, Identity{User: "bob", Role: RoleAdmin, Via: ViaLocal}, ResolveAlert{ID: id, Note: "cleaned up"})
+	res, err := Call(ctx, e, Identity{User: "bob", Role: RoleAdmin, Via: ViaLocal}, ResolveAlert{ID: id, Note: "cleaned up"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	res := out.(Alert)
 	if res.State != AlertResolved || res.ResolvedBy != "bob" || res.ResolveNote != "cleaned up" || res.AutoResolved ||
 		res.AckedBy != "alice" || res.ResolvedAt.IsZero() {
 		t.Fatalf("resolved %+v", res)
@@ -566,8 +564,8 @@ func TestListAlertsFiltersForAnyRoleAndRefusesBadFilters(t *testing.T) {
 	f.ok("srv-1", 10, 10, 10, volume("C:", 85))
 	viewer := Identity{User: "vera", Role: RoleViewer, Via: ViaCLI}
 	list := func(r ListAlerts) (string, error) {
-		out, err := e.Do(ctx, viewer, r)
-		return alertSummary(out.([]Alert)), err
+		as, err := Call(ctx, e, viewer, r)
+		return alertSummary(as), err
 	}
 	tests := []struct {
 		req  ListAlerts
@@ -604,12 +602,12 @@ func TestRetentionArchivesAlertsTheEngineResolved(t *testing.T) {
 	f.poll("ws-1", old.Add(time.Minute), testMetrics(10, 10, volume("C:", 10)), nil) // auto-resolved 100 days ago
 	f.poll("srv-1", old, testMetrics(10, 10, volume("C:", 95)), nil)                 // still active
 	dir := t.TempDir()
-	out, err := e.Do(ctx, Identity{User: "root", Role: RoleAdmin, Via: ViaCLI},
+	out, err := Call(ctx, e, Identity{User: "root", Role: RoleAdmin, Via: ViaCLI},
 		MaintainDB{ArchiveDir: dir, RetentionOnly: true, Now: alertT0})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := out.(MaintainResult).Retention.AlertsArchived; n != 1 {
+	if n := out.Retention.AlertsArchived; n != 1 {
 		t.Fatalf("%d alerts archived, want the resolved one", n)
 	}
 	if len(f.all("ws-1")) != 0 || len(f.alerts("srv-1")) != 1 {

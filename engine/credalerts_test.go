@@ -17,12 +17,12 @@ import (
 // ("open" or "all"), through the engine as a front end would.
 func credentialAlerts(t *testing.T, eng *engine.Engine, state string) []engine.Alert {
 	t.Helper()
-	out, err := eng.Do(context.Background(), engine.Identity{User: "v", Role: engine.RoleViewer, Via: engine.ViaCLI}, engine.ListAlerts{State: state})
+	all, err := engine.Call(context.Background(), eng, engine.Identity{User: "v", Role: engine.RoleViewer, Via: engine.ViaCLI}, engine.ListAlerts{State: state})
 	if err != nil {
 		t.Fatal(err)
 	}
 	var as []engine.Alert
-	for _, a := range out.([]engine.Alert) {
+	for _, a := range all {
 		if a.Type == engine.AlertTypeCredentialAge {
 			as = append(as, a)
 		}

@@ -25,11 +25,10 @@ func TestDoctorWalksEveryStepOnAHealthyHost(t *testing.T) {
 	fleet, db := testFleet(t, winrmsim.Config{Devices: 2, Seed: 4})
 	eng := newEngine(t, db, engine.Options{})
 	host := fleet.Hosts()[0].Hostname
-	out, err := eng.Do(context.Background(), engine.Identity{User: "op", Role: engine.RoleOperator, Via: engine.ViaCLI}, engine.Diagnose{Host: host})
+	rep, err := engine.Call(context.Background(), eng, engine.Identity{User: "op", Role: engine.RoleOperator, Via: engine.ViaCLI}, engine.Diagnose{Host: host})
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep := out.(engine.DoctorReport)
 	if !rep.OK {
 		t.Fatalf("report not ok: %+v", rep)
 	}
@@ -52,8 +51,7 @@ func TestDoctorNamesTheFailingStepAndItsFix(t *testing.T) {
 	admin := engine.Identity{User: "a", Role: engine.RoleAdmin, Via: engine.ViaCLI}
 
 	wrong := newEngine(t, db, engine.Options{Credential: engine.Credential{User: "rmm", Password: "not-it"}})
-	out, _ := wrong.Do(ctx, admin, engine.Diagnose{Host: fleet.Hosts()[0].Hostname})
-	rep := out.(engine.DoctorReport)
+	rep, _ := engine.Call(ctx, wrong, admin, engine.Diagnose{Host: fleet.Hosts()[0].Hostname})
 	if s := stepOf(rep, "auth basic"); rep.OK || s.Status != "fail" || !strings.Contains(s.Fix, "Basic") {
 		t.Fatalf("wrong password: %+v", rep)
 	}
@@ -66,13 +64,12 @@ func TestDoctorNamesTheFailingStepAndItsFix(t *testing.T) {
 		t.Fatal(err)
 	}
 	eng := newEngine(t, db, engine.Options{})
-	out, _ = eng.Do(ctx, admin, engine.Diagnose{Host: off})
-	rep = out.(engine.DoctorReport)
+	rep, _ = engine.Call(ctx, eng, admin, engine.Diagnose{Host: off})
 	if s := stepOf(rep, "tcp"); rep.OK || s.Status != "fail" || !strings.Contains(s.Fix, "winrm quickconfig") {
 		t.Fatalf("offline host: %+v", rep)
 	}
 
-	_, err := eng.Do(ctx, engine.Identity{User: "v", Role: engine.RoleViewer, Via: engine.ViaCLI}, engine.Diagnose{Host: off})
+	_, err := engine.Call(ctx, eng, engine.Identity{User: "v", Role: engine.RoleViewer, Via: engine.ViaCLI}, engine.Diagnose{Host: off})
 	if err == nil {
 		t.Fatal("a Viewer ran doctor with the stored credential")
 	}
@@ -85,20 +82,19 @@ func TestCredsTestTriesTheNamedCredentialAndIsAdminOnly(t *testing.T) {
 	eng := newEngine(t, db, engine.Options{Credentials: vault})
 	admin := engine.Identity{User: "a", Role: engine.RoleAdmin, Via: engine.ViaCLI}
 	for name, pw := range map[string]string{"good": winrmsim.DefaultPassword, "bad": "nope"} {
-		if _, err := eng.Do(ctx, admin, engine.SetCredential{Name: name, User: winrmsim.DefaultUser, Secret: creds.NewSecret(pw)}); err != nil {
+		if _, err := engine.Call(ctx, eng, admin, engine.SetCredential{Name: name, User: winrmsim.DefaultUser, Secret: creds.NewSecret(pw)}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	host := fleet.Hosts()[0].Hostname
-	out, err := eng.Do(ctx, admin, engine.Diagnose{Host: host, Credential: "good"})
-	if err != nil || !out.(engine.DoctorReport).OK {
-		t.Fatalf("good credential: %v %+v", err, out)
+	good, err := engine.Call(ctx, eng, admin, engine.Diagnose{Host: host, Credential: "good"})
+	if err != nil || !good.OK {
+		t.Fatalf("good credential: %v %+v", err, good)
 	}
-	out, _ = eng.Do(ctx, admin, engine.Diagnose{Host: host, Credential: "bad"})
-	if rep := out.(engine.DoctorReport); rep.OK || stepOf(rep, "auth basic").Status != "fail" {
+	if rep, _ := engine.Call(ctx, eng, admin, engine.Diagnose{Host: host, Credential: "bad"}); rep.OK || stepOf(rep, "auth basic").Status != "fail" {
 		t.Fatalf("bad credential passed: %+v", rep)
 	}
-	if _, err := eng.Do(ctx, engine.Identity{User: "o", Role: engine.RoleOperator, Via: engine.ViaCLI}, engine.Diagnose{Host: host, Credential: "good"}); err == nil {
+	if _, err := engine.Call(ctx, eng, engine.Identity{User: "o", Role: engine.RoleOperator, Via: engine.ViaCLI}, engine.Diagnose{Host: host, Credential: "good"}); err == nil {
 		t.Fatal("an Operator tested a named credential")
 	}
 }
@@ -115,11 +111,11 @@ func TestDoctorChecksTheCertificateTheDeviceWouldGet(t *testing.T) {
 	op := engine.Identity{User: "op", Role: engine.RoleOperator, Via: engine.ViaCLI}
 	eng := newEngine(t, db, engine.Options{})
 	diagnose := func(host string) engine.DoctorReport {
-		out, err := eng.Do(ctx, op, engine.Diagnose{Host: host})
+		rep, err := engine.Call(ctx, eng, op, engine.Diagnose{Host: host})
 		if err != nil {
 			t.Fatal(err)
 		}
-		return out.(engine.DoctorReport)
+		return rep
 	}
 	if s := stepOf(diagnose(hs[0].Hostname), "tls"); s.Status != "fail" || !strings.Contains(s.Detail, "unknown authority") || !strings.Contains(s.Fix, "ca_bundle") {
 		t.Errorf("no CA bundle: %+v", s)
@@ -160,8 +156,7 @@ func TestDoctorReportsTheAuthMethodAndTheUnencryptedPolicy(t *testing.T) {
 	eng := newEngine(t, db, engine.Options{})
 	op := engine.Identity{User: "op", Role: engine.RoleOperator, Via: engine.ViaCLI}
 
-	out, _ := eng.Do(ctx, op, engine.Diagnose{Host: hs[0].Hostname})
-	rep := out.(engine.DoctorReport)
+	rep, _ := engine.Call(ctx, eng, op, engine.Diagnose{Host: hs[0].Hostname})
 	if s := stepOf(rep, "unencrypted policy"); rep.OK || s.Status != "fail" || !strings.Contains(s.Fix, "5986") {
 		t.Errorf("Basic over HTTP without AllowUnencrypted: %+v", rep)
 	}
@@ -169,8 +164,7 @@ func TestDoctorReportsTheAuthMethodAndTheUnencryptedPolicy(t *testing.T) {
 		t.Errorf("the doctor should check the network and stop before sending the credential: %+v", rep)
 	}
 
-	out, _ = eng.Do(ctx, op, engine.Diagnose{Host: hs[1].Hostname})
-	rep = out.(engine.DoctorReport)
+	rep, _ = engine.Call(ctx, eng, op, engine.Diagnose{Host: hs[1].Hostname})
 	if s := stepOf(rep, "unencrypted policy"); s.Status != "ok" || !strings.Contains(s.Detail, "NTLM message encryption") {
 		t.Errorf("NTLM over HTTP policy: %+v", s)
 	}

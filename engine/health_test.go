@@ -242,11 +242,10 @@ func TestEngineHealthReadsTheStoreAndWhatTheEngineSaw(t *testing.T) {
 		t.Errorf("ws-1 never polled: %+v", g)
 	}
 
-	out, err := e.Do(ctx, Identity{User: "v", Role: RoleViewer, Via: ViaCLI}, HealthReport{Worst: 1})
+	fh, err := Call(ctx, e, Identity{User: "v", Role: RoleViewer, Via: ViaCLI}, HealthReport{Worst: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
-	fh := out.(FleetHealth)
 	if fh.Devices != 3 || fh.Scored != 2 || len(fh.Worst) != 1 || fh.Worst[0].Hostname != "srv-2" {
 		t.Errorf("report %+v", fh)
 	}

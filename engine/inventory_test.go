@@ -181,24 +181,24 @@ func TestInventoryRequestsCheckRolesAndAudit(t *testing.T) {
 	h := fleet.Hosts()[0].Hostname
 	viewer := engine.Identity{User: "v", Role: engine.RoleViewer, Via: engine.ViaCLI}
 	op := engine.Identity{User: "o", Role: engine.RoleOperator, Via: engine.ViaCLI}
-	if _, err := eng.Do(ctx, viewer, engine.CollectInventory{Host: h}); err == nil {
+	if _, err := engine.Call(ctx, eng, viewer, engine.CollectInventory{Host: h}); err == nil {
 		t.Fatal("a Viewer collected inventory")
 	}
-	res, err := eng.Do(ctx, viewer, engine.GetInventory{Host: h})
+	docs, err := engine.Call(ctx, eng, viewer, engine.GetInventory{Host: h})
 	if err != nil {
 		t.Fatalf("a Viewer could not read inventory: %v", err)
 	}
-	if docs := res.([]engine.InventoryDoc); len(docs) != 4 || docs[0].Collected() {
+	if len(docs) != 4 || docs[0].Collected() {
 		t.Fatalf("nothing collected yet, got %+v", docs)
 	}
-	res, err = eng.Do(ctx, op, engine.CollectInventory{Host: strings.ToLower(h), Categories: []string{"security"}})
+	docs, err = engine.Call(ctx, eng, op, engine.CollectInventory{Host: strings.ToLower(h), Categories: []string{"security"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if docs := res.([]engine.InventoryDoc); len(docs) != 1 || !docs[0].Collected() {
+	if len(docs) != 1 || !docs[0].Collected() {
 		t.Fatalf("operator collect: %+v", docs)
 	}
-	if _, err := eng.Do(ctx, op, engine.CollectInventory{Host: "NO-SUCH-HOST"}); err == nil || !strings.Contains(err.Error(), "no such device") {
+	if _, err := engine.Call(ctx, eng, op, engine.CollectInventory{Host: "NO-SUCH-HOST"}); err == nil || !strings.Contains(err.Error(), "no such device") {
 		t.Fatalf("unknown host: %v", err)
 	}
 }

@@ -23,19 +23,19 @@ var (
 
 func openShell(t *testing.T, eng *engine.Engine, id engine.Identity, d engine.DeviceState) engine.ShellInfo {
 	t.Helper()
-	res, err := eng.Do(context.Background(), id, engine.OpenShell{DeviceID: d.ID, Host: d.Hostname})
+	info, err := engine.Call(context.Background(), eng, id, engine.OpenShell{DeviceID: d.ID, Host: d.Hostname})
 	if err != nil {
 		t.Fatalf("OpenShell %s: %v", d.Hostname, err)
 	}
-	return res.(engine.ShellInfo)
+	return info
 }
 
 func shellRun(eng *engine.Engine, id engine.Identity, session, line string) (engine.ShellOutput, error) {
-	res, err := eng.Do(context.Background(), id, engine.ShellRun{SessionID: session, Line: line})
+	out, err := engine.Call(context.Background(), eng, id, engine.ShellRun{SessionID: session, Line: line})
 	if err != nil {
 		return engine.ShellOutput{}, err
 	}
-	return res.(engine.ShellOutput), nil
+	return out, nil
 }
 
 func onlineDevice(t *testing.T, fleet *winrmsim.Fleet, eng *engine.Engine) engine.DeviceState {
@@ -87,7 +87,7 @@ func TestRemoteShellRunsEachLineOnItsOwnShellAndAuditsIt(t *testing.T) {
 	if _, err := shellRun(eng, shellOther, info.SessionID, "whoami"); !errors.Is(err, engine.ErrNoShell) {
 		t.Errorf("another user's line: %v, want ErrNoShell", err)
 	}
-	if _, err := eng.Do(context.Background(), shellAdmin, engine.CloseShell{SessionID: info.SessionID}); err != nil {
+	if _, err := engine.Call(context.Background(), eng, shellAdmin, engine.CloseShell{SessionID: info.SessionID}); err != nil {
 		t.Fatal(err)
 	}
 	if hs := hostStats(t, fleet, d.Hostname); hs.ShellsOpen != 0 || hs.ShellsDeleted != 1 {
@@ -137,7 +137,7 @@ func TestRemoteShellInterruptTerminatesTheLineAndTheNextLineGetsAFreshShell(t *t
 	deadline := time.After(10 * time.Second)
 wait:
 	for {
-		if _, ierr := eng.Do(context.Background(), shellAdmin, engine.ShellInterrupt{SessionID: info.SessionID}); ierr != nil {
+		if _, ierr := engine.Call(context.Background(), eng, shellAdmin, engine.ShellInterrupt{SessionID: info.SessionID}); ierr != nil {
 			t.Fatal(ierr)
 		}
 		select {
@@ -170,16 +170,14 @@ func TestRemoteShellInterruptOfALineThatHasNotArrivedStopsIt(t *testing.T) {
 	d := onlineDevice(t, fleet, eng)
 	info := openShell(t, eng, shellAdmin, d)
 	run := func(seq int64, line string) (engine.ShellOutput, error) {
-		res, err := eng.Do(context.Background(), shellAdmin, engine.ShellRun{SessionID: info.SessionID, Line: line, Seq: seq})
-		out, _ := res.(engine.ShellOutput)
-		return out, err
+		return engine.Call(context.Background(), eng, shellAdmin, engine.ShellRun{SessionID: info.SessionID, Line: line, Seq: seq})
 	}
 	if _, err := run(1, "hostname"); err != nil {
 		t.Fatal(err)
 	}
 	before := hostStats(t, fleet, d.Hostname)
 	// ctrl+c on line 2 reaches the engine before line 2 does.
-	if _, err := eng.Do(context.Background(), shellAdmin, engine.ShellInterrupt{SessionID: info.SessionID, Seq: 2}); err != nil {
+	if _, err := engine.Call(context.Background(), eng, shellAdmin, engine.ShellInterrupt{SessionID: info.SessionID, Seq: 2}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := run(2, "Start-Sleep 30"); !errors.Is(err, engine.ErrShellInterrupted) {
@@ -235,7 +233,7 @@ func TestRemoteShellOnAnOfflineHostFailsAtOpen(t *testing.T) {
 	if err := fleet.SetOnline(d.Hostname, false); err != nil {
 		t.Fatal(err)
 	}
-	_, err := eng.Do(context.Background(), shellAdmin, engine.OpenShell{DeviceID: d.ID})
+	_, err := engine.Call(context.Background(), eng, shellAdmin, engine.OpenShell{DeviceID: d.ID})
 	if err == nil || winrm.ClassOf(err) != winrm.ClassDevice || !strings.Contains(err.Error(), d.Hostname) {
 		t.Errorf("OpenShell on an offline host: %v (class %v)", err, winrm.ClassOf(err))
 	}
@@ -254,10 +252,10 @@ func TestRemoteShellFollowsTheDeviceTransportPolicy(t *testing.T) {
 	h, _ := fleet.Host(d.Hostname)
 	no := false
 	in := store.DeviceInput{Hostname: d.Hostname, IP: h.IP, Port: h.Port, Transport: "http", Site: d.Site, AllowUnencrypted: &no}
-	if _, err := eng.Do(context.Background(), shellAdmin, engine.ImportDevices{Source: "test", Devices: []store.DeviceInput{in}}); err != nil {
+	if _, err := engine.Call(context.Background(), eng, shellAdmin, engine.ImportDevices{Source: "test", Devices: []store.DeviceInput{in}}); err != nil {
 		t.Fatal(err)
 	}
-	_, err := eng.Do(context.Background(), shellAdmin, engine.OpenShell{DeviceID: d.ID})
+	_, err := engine.Call(context.Background(), eng, shellAdmin, engine.OpenShell{DeviceID: d.ID})
 	if err == nil || winrm.ClassOf(err) != winrm.ClassConfiguration || !strings.Contains(err.Error(), "plain HTTP is refused") {
 		t.Fatalf("OpenShell with Basic over HTTP: %v (class %v)", err, winrm.ClassOf(err))
 	}
