@@ -16,21 +16,7 @@ import (
 // for real: a config file on disk, the fsnotify watcher, the engine and
 // the audit chain in SQLite.
 func TestAConfigEditIsAppliedAuditedAndABadOneRejected(t *testing.T) {
-	home := t.TempDir()
-	cfgPath := filepath.Join(home, "config.yaml")
-	if err := os.WriteFile(cfgPath, []byte("engine:\n  throttle: 50\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	a := &app{configPath: cfgPath, dbPath: filepath.Join(home, "rmm.db"), getenv: func(k string) string {
-		if k == "HOME" {
-			return home
-		}
-		return ""
-	}}
-	if err := a.setup(nil); err != nil {
-		t.Fatal(err)
-	}
-	defer a.logOut.Close()
+	a, _, cfgPath := setupApp(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	db, err := store.Open(ctx, a.cfg.Store.DB)
@@ -101,4 +87,27 @@ func TestAConfigEditIsAppliedAuditedAndABadOneRejected(t *testing.T) {
 	if eng.Fatal() != nil {
 		t.Fatalf("a reload made the engine fatal: %v", eng.Fatal())
 	}
+}
+
+// setupApp is an app set up as a command would be, over a config file
+// (engine.throttle 50) and a database in a fresh HOME; its log closes
+// with the test.
+func setupApp(t *testing.T) (a *app, home, cfgPath string) {
+	t.Helper()
+	home = t.TempDir()
+	cfgPath = filepath.Join(home, "config.yaml")
+	if err := os.WriteFile(cfgPath, []byte("engine:\n  throttle: 50\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	a = &app{configPath: cfgPath, dbPath: filepath.Join(home, "rmm.db"), getenv: func(k string) string {
+		if k == "HOME" {
+			return home
+		}
+		return ""
+	}}
+	if err := a.setup(nil); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.logOut.Close() })
+	return a, home, cfgPath
 }

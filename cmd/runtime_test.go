@@ -3,7 +3,6 @@ package cmd
 import (
 	"context"
 	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -23,21 +22,7 @@ func TestTheFleetRuntimeRunsItsTasksAndStopsThemAll(t *testing.T) {
 		}
 		t.Run(name, func(t *testing.T) {
 			fleet := startFleet(t, winrmsim.Config{Devices: 3, Seed: 5})
-			home := t.TempDir()
-			cfgPath := filepath.Join(home, "config.yaml")
-			if err := os.WriteFile(cfgPath, []byte("engine:\n  throttle: 50\n"), 0o600); err != nil {
-				t.Fatal(err)
-			}
-			a := &app{configPath: cfgPath, dbPath: filepath.Join(home, "rmm.db"), getenv: func(k string) string {
-				if k == "HOME" {
-					return home
-				}
-				return ""
-			}}
-			if err := a.setup(nil); err != nil {
-				t.Fatal(err)
-			}
-			defer a.logOut.Close()
+			a, home, cfgPath := setupApp(t)
 			if code, _, errb := (&cli{t: t, home: home, env: map[string]string{"HOME": home}}).run(
 				"--config", cfgPath, "--db", a.cfg.Store.DB, "import", fleetCSV(t, fleet)); code != 0 {
 				t.Fatalf("import: %s", errb)
