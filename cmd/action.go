@@ -3,7 +3,6 @@ package cmd
 import (
 	"bufio"
 	"context"
-	"encoding/csv"
 	"errors"
 	"fmt"
 	"io"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/rmmhq/rmm/csvsafe"
 	"github.com/rmmhq/rmm/engine"
 	"github.com/rmmhq/rmm/engine/winrmsim"
 )
@@ -472,10 +472,15 @@ RFC 3339 UTC; empty when unset). JSON: the run object of rmm action run --json.`
 	return cmd
 }
 
+// writeResultsCSV writes rmm action export's CSV. message, stdout and
+// stderr come from the managed host, host and action from people: those
+// cells go through csvsafe, so no spreadsheet runs them as formulas.
 func writeResultsCSV(w io.Writer, rs []engine.ActionResult) error {
-	cw := csv.NewWriter(w)
-	_ = cw.Write([]string{"run_id", "host", "action", "status", "message", "exit_code", "attempts", "script_version",
-		"duration_ms", "started_at", "finished_at", "stdout", "stderr"})
+	cw := csvsafe.NewWriter(w)
+	if err := cw.Header([]string{"run_id", "host", "action", "status", "message", "exit_code", "attempts", "script_version",
+		"duration_ms", "started_at", "finished_at", "stdout", "stderr"}); err != nil {
+		return err
+	}
 	ts := func(t time.Time) string {
 		if t.IsZero() {
 			return ""
@@ -487,10 +492,13 @@ func writeResultsCSV(w io.Writer, rs []engine.ActionResult) error {
 		if r.ExitCode != nil {
 			exit = strconv.Itoa(*r.ExitCode)
 		}
-		_ = cw.Write([]string{r.RunID, r.Host, r.Action, r.Status, r.Message, exit, strconv.Itoa(r.Attempts),
+		// Computed by rmm: run_id, status, exit_code, attempts,
+		// script_version, duration_ms, started_at, finished_at.
+		if err := cw.Row([]string{r.RunID, r.Host, r.Action, r.Status, r.Message, exit, strconv.Itoa(r.Attempts),
 			strconv.Itoa(r.ScriptVersion), strconv.FormatInt(r.Duration.Milliseconds(), 10), ts(r.StartedAt), ts(r.FinishedAt),
-			r.Stdout, r.Stderr})
+			r.Stdout, r.Stderr}, 0, 3, 5, 6, 7, 8, 9, 10); err != nil {
+			return err
+		}
 	}
-	cw.Flush()
-	return cw.Error()
+	return cw.Flush()
 }

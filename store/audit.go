@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"database/sql"
-	"encoding/csv"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -15,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/rmmhq/rmm/csvsafe"
 )
 
 // Audit results. Result is free text in the schema; these are the values
@@ -473,8 +474,11 @@ func (db *DB) ExportAudit(ctx context.Context, w io.Writer, format string, f Aud
 }
 
 func (db *DB) exportAuditCSV(ctx context.Context, w io.Writer, f AuditFilter) error {
-	cw := csv.NewWriter(w)
-	if err := cw.Write(auditCSVHeader); err != nil {
+	// User names and addresses come from people and clients: every cell
+	// but the id, time and hashes goes through csvsafe (targets and
+	// details are JSON, which no formula starts like).
+	cw := csvsafe.NewWriter(w)
+	if err := cw.Header(auditCSVHeader); err != nil {
 		return err
 	}
 	err := db.eachAudit(ctx, f, func(e AuditEntry) error {
@@ -486,14 +490,13 @@ func (db *DB) exportAuditCSV(ctx context.Context, w io.Writer, f AuditFilter) er
 		if err != nil {
 			return fmt.Errorf("row %d: encode details: %w", e.ID, err)
 		}
-		return cw.Write([]string{strconv.FormatInt(e.ID, 10), e.At.UTC().Format(auditTimeFormat), e.User, e.Role,
-			e.Via, e.RemoteAddr, e.Action, string(targets), e.Result, string(details), e.PrevHash, e.Hash})
+		return cw.Row([]string{strconv.FormatInt(e.ID, 10), e.At.UTC().Format(auditTimeFormat), e.User, e.Role,
+			e.Via, e.RemoteAddr, e.Action, string(targets), e.Result, string(details), e.PrevHash, e.Hash}, 0, 1, 10, 11)
 	})
 	if err != nil {
 		return err
 	}
-	cw.Flush()
-	return cw.Error()
+	return cw.Flush()
 }
 
 func (db *DB) exportAuditJSON(ctx context.Context, w io.Writer, f AuditFilter) error {
