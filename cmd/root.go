@@ -219,6 +219,7 @@ func (a *app) engineOptions(cred engine.Credential) engine.Options {
 		SessionsPerHost: a.cfg.Sessions.PerHost,
 		Alerts:          a.alertOpts,
 		Actions:         a.actionOptions(),
+		ExportsDir:      a.cfg.SSH.ExportsDir,
 	}
 }
 

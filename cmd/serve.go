@@ -167,6 +167,7 @@ func (a *app) runServe(ctx context.Context, f serveFlags) error {
 		MaxSessions: a.cfg.SSH.MaxSessions,
 		Users:       func() []sshserve.User { return *current.Load() },
 		Engine:      eng,
+		ExportsDir:  a.cfg.SSH.ExportsDir,
 		ConsoleOptions: func(engine.Identity) ui.Options {
 			return ui.Options{Theme: themeName, Title: src.title, EmptyHint: hint}
 		},

@@ -78,6 +78,7 @@ type SecurityConfig struct {
 type SSHConfig struct {
 	Listen      string        // ssh.listen: address for rmm serve --ssh
 	HostKey     string        // ssh.host_key: generated on first start
+	ExportsDir  string        // ssh.exports_dir: SSH users' exports, one directory each
 	IdleTimeout time.Duration // ssh.idle_timeout
 	MaxSessions int           // ssh.max_sessions
 }
@@ -198,6 +199,7 @@ func Default(d Dirs) Config {
 		},
 		Security: SecurityConfig{CredentialMaxAge: 90 * day, Backend: "auto", VaultFile: filepath.Join(d.Data, "vault.age")},
 		SSH: SSHConfig{Listen: "127.0.0.1:2222", HostKey: filepath.Join(d.Data, "ssh_host_ed25519_key"),
+			ExportsDir:  filepath.Join(d.Data, "exports"),
 			IdleTimeout: 30 * time.Minute, MaxSessions: 10},
 		Thresholds: ThresholdsConfig{Defaults: alerting.DefaultThresholds()},
 		Alerts:     AlertsConfig{DedupWindow: 5 * time.Minute, OfflineAfter: 2},

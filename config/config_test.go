@@ -44,28 +44,28 @@ func TestAGoodFileSetsEveryKey(t *testing.T) {
 	want.Schedules = SchedulesConfig{TimeZone: "Europe/Berlin",
 		Inventory: "daily 01:00", Security: "daily 03:30", Cleanup: "daily 06:00", Maintenance: "weekly sat 23:00"}
 	want.Security = SecurityConfig{CredentialMaxAge: 30 * day, Backend: "vault", VaultFile: "/var/lib/rmm/vault.age"}
-	want.SSH = SSHConfig{Listen: "0.0.0.0:2022", HostKey: "/var/lib/rmm/host_key", IdleTimeout: time.Hour, MaxSessions: 20}
+	want.SSH = SSHConfig{Listen: "0.0.0.0:2022", HostKey: "/var/lib/rmm/host_key", ExportsDir: "/var/lib/rmm/exports", IdleTimeout: time.Hour, MaxSessions: 20}
 	want.Log = LogConfig{Level: "debug", File: "/var/log/rmm/rmm.log", Format: "json", MaxSizeMB: 50, MaxBackups: 10}
 	want.UI = UIConfig{Theme: "ascii", Views: map[string]string{"sql-down": "tag:sql status:offline", "hot": "cpu>90"},
 		Keys: map[string][]string{"filter": {"/", "f"}, "quit": {"q"}}}
 	want.Users = []User{
-		{Name: "alice", Role: "admin", Keys: []string{testKey + " alice@laptop"}, Line: 55},
-		{Name: "bob", Role: "viewer", Line: 58},
+		{Name: "alice", Role: "admin", Keys: []string{testKey + " alice@laptop"}, Line: 56},
+		{Name: "bob", Role: "viewer", Line: 59},
 	}
 	f := func(v float64) *float64 { return &v }
 	want.Thresholds = ThresholdsConfig{
 		Defaults: alerting.Thresholds{CPUWarning: 85, CPUCritical: 97, CPUSustain: 10 * time.Minute, MemWarning: 85, MemCritical: 97,
 			MemSustain: 10 * time.Minute, DiskWarning: 85, DiskCritical: 95, PendingReboot: 14 * day, SignatureAge: 2 * day,
 			UpdatesAge: 45 * day, WatchedServices: []string{"Spooler", "W32Time"}},
-		Groups:  map[string]ThresholdOverride{"sql": {alerting.ThresholdOverride{CPUWarning: f(90), WatchedServices: []string{"MSSQLSERVER"}}, 75}},
-		Devices: map[string]ThresholdOverride{"FS-01": {alerting.ThresholdOverride{DiskWarning: f(95)}, 79}},
+		Groups:  map[string]ThresholdOverride{"sql": {alerting.ThresholdOverride{CPUWarning: f(90), WatchedServices: []string{"MSSQLSERVER"}}, 76}},
+		Devices: map[string]ThresholdOverride{"FS-01": {alerting.ThresholdOverride{DiskWarning: f(95)}, 80}},
 	}
 	want.Alerts = AlertsConfig{DedupWindow: 10 * time.Minute, OfflineAfter: 3}
 	want.Health = alerting.HealthWeights{Availability: 40, Performance: 30, Security: 20, Compliance: 10}
 	want.Actions = ActionsConfig{QueueExpiry: 3 * day, OutputMaxBytes: 32768, WOLAddress: "192.168.10.255:9", Retries: 2}
 	want.Maintenance = []MaintenanceWindow{
-		{Name: "patch night", Group: "servers", Every: "Sat 22:00 + 4h", Line: 89},
-		{Name: "FS-01 migration", Device: "FS-01", Start: mustTime(t, "2026-12-24T18:00:00+01:00"), End: mustTime(t, "2026-12-25T06:00:00+01:00"), Line: 92},
+		{Name: "patch night", Group: "servers", Every: "Sat 22:00 + 4h", Line: 90},
+		{Name: "FS-01 migration", Device: "FS-01", Start: mustTime(t, "2026-12-24T18:00:00+01:00"), End: mustTime(t, "2026-12-25T06:00:00+01:00"), Line: 93},
 	}
 	if !cfg.Equal(want) {
 		t.Fatalf("got  %+v\nwant %+v", cfg, want)

@@ -170,6 +170,9 @@ var fields = map[string]field{
 	"ssh.host_key": {def: "~/.local/share/rmm/ssh_host_ed25519_key", doc: "the SSH host key, generated on first start",
 		set:  func(c *Config, v string, d Dirs) error { return path(v, &c.SSH.HostKey) },
 		show: func(c Config) string { return c.SSH.HostKey }},
+	"ssh.exports_dir": {def: "~/.local/share/rmm/exports", doc: "SSH users' exports, one directory per user (mode 0700), fetched with scp",
+		set:  func(c *Config, v string, d Dirs) error { return path(v, &c.SSH.ExportsDir) },
+		show: func(c Config) string { return c.SSH.ExportsDir }},
 	"ssh.idle_timeout": {def: "30m", doc: "an idle SSH session is closed after this, 1m..24h",
 		set: func(c *Config, v string, _ Dirs) error {
 			return durationIn(v, time.Minute, 24*time.Hour, &c.SSH.IdleTimeout)

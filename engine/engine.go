@@ -74,6 +74,10 @@ type Options struct {
 	// requests (one per host is what a sweep reuses); zero: what the
 	// process's file descriptor limit leaves room for.
 	MaxIdleConns int
+
+	// ExportsDir holds the SSH users' exports, one directory per user
+	// (ExportFile, UserExportDir); "" refuses exports over SSH.
+	ExportsDir string
 }
 
 func (o *Options) setDefaults() error {

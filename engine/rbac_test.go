@@ -22,7 +22,7 @@ func allRequests() []Request {
 		MaintainDB{ArchiveDir: "", Vacuum: false}, BackupDB{},
 		SetCredential{Name: "rbac-test", User: "u", Secret: creds.NewSecret("not-a-real-secret")}, RemoveCredential{Name: "rbac-test"}, ListCredentials{},
 		OpenSession{}, CloseSession{}, RunSchedule{Name: "none"}, AckAlert{}, ResolveAlert{}, ListAlerts{}, HealthReport{},
-		Diagnose{Host: "127.0.0.1"}}
+		Diagnose{Host: "127.0.0.1"}, ExportFile{Format: "csv"}}
 	all = append(all, actionRequests()...)
 	all = append(all, inventoryRequests()...)
 	all = append(all, transportRequests()...)
@@ -169,6 +169,8 @@ func TestEveryRequestAgainstEveryRole(t *testing.T) {
 			r = MaintainDB{ArchiveDir: filepath.Join(tmp, "archive")}
 		case BackupDB:
 			r = BackupDB{Dest: filepath.Join(tmp, "backup.db")}
+		case ExportFile:
+			r = ExportFile{Path: filepath.Join(tmp, "devices.csv"), Format: "csv"}
 		}
 		for _, role := range []Role{RoleViewer, RoleOperator, RoleAdmin} {
 			id := Identity{User: "u-" + role.String(), Role: role, Via: ViaCLI, RemoteAddr: "127.0.0.1"}

@@ -121,3 +121,6 @@ func (r OpenSession) exec(ctx context.Context, e *Engine, id Identity) (any, err
 func (r CloseSession) exec(ctx context.Context, e *Engine, id Identity) (any, error) {
 	return r.run(ctx, e, id)
 }
+func (r ExportFile) exec(ctx context.Context, e *Engine, id Identity) (any, error) {
+	return r.run(ctx, e, id)
+}

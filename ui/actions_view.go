@@ -214,11 +214,6 @@ func (m Model) actionsUpdate(msg tea.Msg) (Model, tea.Cmd, bool) {
 			return m, m.notify(msg.err.Error(), true), true
 		}
 		return m, m.notify(msg.text, false), true
-	case resultsExportedMsg:
-		if msg.err != nil {
-			return m, m.notify(msg.err.Error(), true), true
-		}
-		return m, m.notify("exported "+Thousands(msg.n)+" "+plural(msg.n, "result", "results")+" to "+msg.path, false), true
 	}
 	return m, nil, false
 }

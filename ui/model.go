@@ -153,6 +153,12 @@ type Options struct {
 	// ParseFilter; a sort:COLUMN or sort:-COLUMN term sets the order),
 	// applied with :view NAME. Check them with ValidateViews.
 	SavedViews map[string]string
+	// ExportFetch is set by rmm serve: :export and :export-results then
+	// take a file name, written to the user's export directory on the
+	// server, and the toast shows this command followed by the name to
+	// fetch it (e.g. "scp -O -P 2222 bob@HOST:"). Empty on a console on
+	// this machine, which writes where its user asks.
+	ExportFetch string
 	// Keys overrides DefaultKeyMap by action name (see Actions), e.g.
 	// {"filter": {"/", "f"}}. Check it with ValidateKeys: a bad map is
 	// ignored (the defaults apply) and the console says so.
@@ -381,10 +387,7 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, m.auditLoaded(msg)
 
 	case exportedMsg:
-		if msg.err != nil {
-			return m, m.notify(msg.err.Error(), true)
-		}
-		return m, m.notify("exported "+Thousands(msg.n)+" "+plural(msg.n, "device", "devices")+" to "+msg.path, false)
+		return m, m.exported(msg)
 
 	case NoticeMsg:
 		return m, m.notify(msg.Text, msg.Err)

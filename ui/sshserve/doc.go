@@ -5,7 +5,8 @@
 // It owns the SSH front end only: the host key file, public-key
 // authentication against the configured users, the identity of each
 // session (user, role, client address, key fingerprint), the session
-// limits (PTY required, max sessions, idle timeout) and a clean shutdown.
+// limits (PTY required, max sessions, idle timeout), read-only scp of the
+// user's own exports (exports.go) and a clean shutdown.
 // It must not decide what a role may do: every request goes through the
 // engine's Do with the session's identity, and the engine authorizes and
 // audits it. It never touches SQLite or WinRM, never accepts passwords or

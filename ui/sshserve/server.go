@@ -71,6 +71,10 @@ type Config struct {
 	// client's locale (LANG, LC_ALL sent by the client), and a client's
 	// NO_COLOR is honoured.
 	ConsoleOptions func(engine.Identity) ui.Options
+	// ExportsDir holds the users' exports, one directory per user (see
+	// engine.UserExportDir); a user fetches theirs with scp -O. It must be
+	// the engine's Options.ExportsDir. "" serves no exports.
+	ExportsDir string
 	// Logger receives logins, refusals and session ends; nil discards.
 	Logger *slog.Logger
 }
@@ -143,12 +147,14 @@ func New(cfg Config) (*Server, error) {
 		wish.WithVersion("rmm"),
 		wish.WithPublicKeyAuth(s.authorize),
 		wish.WithIdleTimeout(cfg.IdleTimeout+connIdleGrace),
+		// The last middleware runs first: scp fetches of exports, then
+		// the console for every other session.
 		wish.WithMiddleware(func(next ssh.Handler) ssh.Handler {
 			return func(sess ssh.Session) {
 				s.handle(sess)
 				next(sess)
 			}
-		}),
+		}, s.scpMiddleware()),
 		func(srv *ssh.Server) error {
 			srv.HandshakeTimeout = handshakeTimeout
 			srv.ConnCallback = s.track

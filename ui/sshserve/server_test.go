@@ -81,6 +81,7 @@ type fixture struct {
 	viewer  key
 	served  chan error
 	stopped bool
+	exports string // the SSH users' export directories
 }
 
 var cliAdmin = engine.Identity{User: "tester", Role: engine.RoleAdmin, Via: engine.ViaCLI, RemoteAddr: "127.0.0.1"}
@@ -90,7 +91,7 @@ var cliAdmin = engine.Identity{User: "tester", Role: engine.RoleAdmin, Via: engi
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	ctx := context.Background()
-	f := &fixture{log: &syncBuffer{}, admin: newKey(t), viewer: newKey(t)}
+	f := &fixture{log: &syncBuffer{}, admin: newKey(t), viewer: newKey(t), exports: filepath.Join(t.TempDir(), "exports")}
 	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "rmm.db"))
 	if err != nil {
 		t.Fatalf("store.Open: %v", err)
@@ -100,6 +101,7 @@ func newFixture(t *testing.T) *fixture {
 		Credential: engine.Credential{User: "rmm-test", Password: "not-a-secret"},
 		Timeout:    2 * time.Second,
 		Writer:     store.WriterOptions{FlushInterval: 20 * time.Millisecond},
+		ExportsDir: f.exports,
 	})
 	if err != nil {
 		t.Fatalf("engine.New: %v", err)
@@ -143,6 +145,7 @@ func (f *fixture) config(t *testing.T) sshserve.Config {
 		HostKeyPath: filepath.Join(t.TempDir(), "keys", "ssh_host_ed25519_key"),
 		Users:       func() []sshserve.User { return *f.users.Load() },
 		Engine:      f.eng,
+		ExportsDir:  f.exports,
 		ConsoleOptions: func(engine.Identity) ui.Options {
 			return ui.Options{Title: "Contoso MSP", Theme: "ascii"}
 		},

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -172,6 +174,10 @@ func (s *Server) consoleOptions(id engine.Identity, sess ssh.Session) ui.Options
 		opts = s.cfg.ConsoleOptions(id)
 	}
 	opts.User, opts.Role = id.User, id.Role.String()
+	opts.ExportFetch = ""
+	if s.cfg.ExportsDir != "" {
+		opts.ExportFetch = fetchCommand(id.User, sess.LocalAddr())
+	}
 	env := sessionEnv(sess.Environ())
 	if opts.Theme == "" {
 		opts.Theme = themes.AutoName(env)
@@ -180,6 +186,19 @@ func (s *Server) consoleOptions(id engine.Identity, sess ssh.Session) ui.Options
 		opts.NoColor = true
 	}
 	return opts
+}
+
+// fetchCommand is the scp command, up to the file name, that fetches an
+// export of user from the address the client reached the server on.
+func fetchCommand(user string, local net.Addr) string {
+	host, port := "HOST", "PORT"
+	if tcp, ok := local.(*net.TCPAddr); ok {
+		host, port = tcp.IP.String(), strconv.Itoa(tcp.Port)
+		if tcp.IP.To4() == nil {
+			host = "[" + host + "]"
+		}
+	}
+	return "scp -O -P " + port + " " + user + "@" + host + ":"
 }
 
 // sessionEnv looks up the variables the client sent (SendEnv).
