@@ -71,6 +71,9 @@ func (m Model) deviceKey(msg tea.KeyPressMsg) (Model, tea.Cmd, bool) {
 	k := &m.keys
 	switch {
 	case key.Matches(msg, k.Shell):
+		if m.denied(engine.PermActionsRun, "the remote PowerShell pane") {
+			return m, nil, true
+		}
 		d, ok := m.actionDevice()
 		if !ok {
 			return m, m.notify(errNoDevice.Error(), true), true
@@ -78,6 +81,9 @@ func (m Model) deviceKey(msg tea.KeyPressMsg) (Model, tea.Cmd, bool) {
 		nm, cmd := m.openShell(d)
 		return nm, cmd, true
 	case key.Matches(msg, k.RunAction):
+		if m.denied(engine.PermActionsRun, "running an action") {
+			return m, nil, true
+		}
 		ids, hosts := m.actionTargets()
 		if len(ids) == 0 {
 			return m, m.notify(errNoDevice.Error(), true), true

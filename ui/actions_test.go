@@ -3,6 +3,7 @@ package ui
 import (
 	"context"
 	"encoding/csv"
+	"errors"
 	"maps"
 	"os"
 	"path/filepath"
@@ -157,23 +158,36 @@ func TestConfirmationIsPlainForFewDevices(t *testing.T) {
 	}
 }
 
-// TestAViewerIsRefusedAnAction: the dialog opens, and the engine's
-// refusal of StartRun is an error toast.
-func TestAViewerIsRefusedAnAction(t *testing.T) {
+// TestAViewerIsNotOfferedTheActionDialog is newcomer B4: x used to open
+// the whole dialog for a Viewer (--read-only, or an SSH viewer), up to
+// "Confirm ... This action is destructive", before the engine refused.
+// Now x opens nothing and says which role it needs; the engine, which
+// still refuses a StartRun from a Viewer, is never asked.
+func TestAViewerIsNotOfferedTheActionDialog(t *testing.T) {
 	s := newSimEngine(t, winrmsim.Config{Devices: 2, Seed: 32})
 	viewer := engine.Identity{User: "carol", Role: engine.RoleViewer, Via: engine.ViaLocal}
 	m := loadedWith(t, userClient{s.eng, viewer}, Options{Role: "Viewer"}, 120, 40)
-	m = update(m, keyPress("x"))
-	m = update(m, keys(strings.Split(strings.Repeat("j", catalogIndex(t, "flush-dns")), "")...)...)
-	nm, _ := m.Update(keyPress("enter"))
-	m = nm.(Model)
-	if m.dialog == nil || m.dialog.step != stepConfirm {
-		t.Fatalf("flush-dns has no parameters: want the confirmation")
+	for _, page := range []string{"1", "3"} { // the grid and the detail view
+		m = update(m, keyPress(page), keyPress("x"))
+		if m.dialog != nil {
+			t.Fatalf("view %s: x opened the action dialog for a Viewer", page)
+		}
+		if m.toast.text != "running an action needs the Operator role (you are Viewer)" || !m.toast.err {
+			t.Errorf("view %s: toast %+v", page, m.toast)
+		}
+		// The keys after it are the grid's again, not the dialog's.
+		m = update(m, keyPress("enter"), keyPress("y"))
+		if m.dialog != nil {
+			t.Fatalf("view %s: the dialog opened after all", page)
+		}
 	}
-	nm, cmd := m.Update(keyPress("y"))
-	m = update(nm.(Model), cmd())
-	if m.toast.text != "permission denied: Viewer may not actions.run" || !m.toast.err || m.dialog != nil {
-		t.Errorf("toast %q (err %v), dialog open %v", m.toast.text, m.toast.err, m.dialog != nil)
+	if _, err := engine.Ask(context.Background(), userClient{s.eng, viewer}, engine.StartRun{Name: "flush-dns",
+		Target: engine.RunTarget{Hosts: []string{"WS-0001"}}, Confirmed: true}); !errors.Is(err, engine.ErrDenied) {
+		t.Errorf("the engine let a Viewer run an action: %v", err)
+	}
+	rows, err := s.db.ListAudit(context.Background(), store.AuditFilter{Action: "actions.run"})
+	if err != nil || len(rows) != 1 || rows[0].Result != store.AuditDenied {
+		t.Errorf("actions.run audit rows %+v, %v; want only the direct request's refusal", rows, err)
 	}
 }
 

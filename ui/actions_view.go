@@ -465,6 +465,9 @@ func actionsKey(m Model, msg tea.KeyPressMsg) (Model, tea.Cmd) {
 				return m, m.showOutput(true)
 			}
 		case key.Matches(msg, k.Cancel):
+			if m.denied(engine.PermActionsRun, "cancelling a run") {
+				return m, nil
+			}
 			return m, m.cancelRun(a.open)
 		case key.Matches(msg, k.ExportRun):
 			m.palette = palette{open: true, sel: -1, input: "export-results csv rmm-run-" + a.open + ".csv"}
@@ -486,9 +489,15 @@ func actionsKey(m Model, msg tea.KeyPressMsg) (Model, tea.Cmd) {
 		}
 	case key.Matches(msg, k.Cancel):
 		if a.focus == 0 && a.runPos.cursor < len(a.runs) {
+			if m.denied(engine.PermActionsRun, "cancelling a run") {
+				return m, nil
+			}
 			return m, m.cancelRun(a.runs[a.runPos.cursor].ID)
 		}
 		if a.focus == 1 && a.queuePos.cursor < len(a.queue) {
+			if m.denied(engine.PermQueueEdit, "cancelling a queued action") {
+				return m, nil
+			}
 			e := a.queue[a.queuePos.cursor]
 			return m, m.actionRequest(engine.CancelQueued{ID: e.ID}, "cancelled queued "+e.Action+" on "+e.Host)
 		}

@@ -107,10 +107,16 @@ func alertsKey(m Model, msg tea.KeyPressMsg) (Model, tea.Cmd) {
 		}
 		return m.openDeviceDetail(al.DeviceID, al.Hostname)
 	case key.Matches(msg, k.Ack):
+		if m.denied(engine.PermAlertsEdit, "acknowledging an alert") {
+			return m, nil
+		}
 		if al, ok := a.selected(); ok {
 			return m, m.send(engine.AckAlert{ID: al.ID}, "acknowledging alert "+strconv.FormatInt(al.ID, 10))
 		}
 	case key.Matches(msg, k.Resolve):
+		if m.denied(engine.PermAlertsEdit, "resolving an alert") {
+			return m, nil
+		}
 		if al, ok := a.selected(); ok {
 			return m, m.send(engine.ResolveAlert{ID: al.ID}, "resolving alert "+strconv.FormatInt(al.ID, 10))
 		}

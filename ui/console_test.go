@@ -313,29 +313,40 @@ func TestGoldenScreens(t *testing.T) {
 		wait  string // text the last key's screen shows
 		full  bool
 		after []string // keys sent once wait is on screen (a view's rows are read in a command)
+		role  string   // "" is Operator
 	}{
-		{"default_120x40", "default", 120, 40, []string{"j", "j"}, "", false, nil},
-		{"ascii_80x24", "ascii", 80, 24, []string{"j", "j"}, "", false, nil},
-		{"detail_120x40", "default", 120, 40, []string{"j", "j", "enter"}, "Custom fields", false, nil},
-		{"detail_ascii_80x24", "ascii", 80, 24, []string{"j", "j", "enter"}, "Identity", false, nil},
-		{"full_120x40", "default", 120, 40, []string{"j", "j"}, "", true, nil},
-		{"full_ascii_80x24", "ascii", 80, 24, []string{"j", "j"}, "", true, nil},
-		{"alerts_120x40", "default", 120, 40, []string{"2", "j"}, "SEVERITY", true, nil},
-		{"alerts_ascii_80x24", "ascii", 80, 24, []string{"2", "j"}, "SEVERITY", true, nil},
-		{"alert_detail_120x40", "default", 120, 40, []string{"2", "j", "j", "j", "enter"}, "availability", true, nil},
-		{"health_ascii_80x24", "ascii", 80, 24, []string{"2", "j", "j", "j", "enter"}, "availability", true, nil},
-		{"schedules_120x40", "default", 120, 40, []string{"4"}, "daily 05:00", true, []string{"j"}},
-		{"schedules_ascii_80x24", "ascii", 80, 24, []string{"4"}, "daily 05:00", true, []string{"j"}},
-		{"audit_120x40", "default", 120, 40, []string{"5"}, "devices.import", true, []string{"j"}},
-		{"audit_ascii_80x24", "ascii", 80, 24, []string{"5"}, "devices.import", true, []string{"j"}},
+		{"default_120x40", "default", 120, 40, []string{"j", "j"}, "", false, nil, ""},
+		{"ascii_80x24", "ascii", 80, 24, []string{"j", "j"}, "", false, nil, ""},
+		{"detail_120x40", "default", 120, 40, []string{"j", "j", "enter"}, "Custom fields", false, nil, ""},
+		{"detail_ascii_80x24", "ascii", 80, 24, []string{"j", "j", "enter"}, "Identity", false, nil, ""},
+		{"full_120x40", "default", 120, 40, []string{"j", "j"}, "", true, nil, ""},
+		{"full_ascii_80x24", "ascii", 80, 24, []string{"j", "j"}, "", true, nil, ""},
+		{"alerts_120x40", "default", 120, 40, []string{"2", "j"}, "SEVERITY", true, nil, ""},
+		{"alerts_ascii_80x24", "ascii", 80, 24, []string{"2", "j"}, "SEVERITY", true, nil, ""},
+		{"alert_detail_120x40", "default", 120, 40, []string{"2", "j", "j", "j", "enter"}, "availability", true, nil, ""},
+		{"health_ascii_80x24", "ascii", 80, 24, []string{"2", "j", "j", "j", "enter"}, "availability", true, nil, ""},
+		{"schedules_120x40", "default", 120, 40, []string{"4"}, "daily 05:00", true, []string{"j"}, ""},
+		{"schedules_ascii_80x24", "ascii", 80, 24, []string{"4"}, "daily 05:00", true, []string{"j"}, ""},
+		{"audit_120x40", "default", 120, 40, []string{"5"}, "devices.import", true, []string{"j"}, ""},
+		{"audit_ascii_80x24", "ascii", 80, 24, []string{"5"}, "devices.import", true, []string{"j"}, ""},
+		// A Viewer: the read-only badge, and no request keys offered.
+		{"viewer_ascii_80x24", "ascii", 80, 24, []string{"j", "j"}, "", true, nil, "Viewer"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			role := engine.RoleOperator
+			if tt.role != "" {
+				r, err := engine.ParseRole(tt.role)
+				if err != nil {
+					t.Fatal(err)
+				}
+				role = r
+			}
 			var c Client = newHubClient(detailFleet())
 			if tt.full {
-				c = newFullClient(detailFleet(), engine.RoleOperator)
+				c = newFullClient(detailFleet(), role)
 			}
-			tm := startConsole(t, c, Options{Theme: tt.theme, Title: "Contoso MSP", User: "alice", Role: "Operator"}, tt.w, tt.h)
+			tm := startConsole(t, c, Options{Theme: tt.theme, Title: "Contoso MSP", User: "alice", Role: role.String()}, tt.w, tt.h)
 			waitFor(t, tm, "WS-0001")
 			send(tm, tt.keys...)
 			if tt.wait != "" {

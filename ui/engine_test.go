@@ -85,9 +85,10 @@ func TestAckThroughARealEngine(t *testing.T) {
 	}
 }
 
-// TestAViewerIsRefusedByARealEngine: the refusal comes from the engine,
-// with its audit row.
-func TestAViewerIsRefusedByARealEngine(t *testing.T) {
+// TestAViewersKeysAskNothingAndTheEngineStillRefuses: r as a Viewer
+// sends nothing (no audit row); the same request sent through the
+// console's requester is refused by the engine, with its audit row.
+func TestAViewersKeysAskNothingAndTheEngineStillRefuses(t *testing.T) {
 	ctx := context.Background()
 	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "rmm.db"))
 	if err != nil {
@@ -102,7 +103,14 @@ func TestAViewerIsRefusedByARealEngine(t *testing.T) {
 	viewer := engine.Identity{User: "carol", Role: engine.RoleViewer, Via: engine.ViaSSH, RemoteAddr: "10.1.2.3:52114"}
 	m := loadedWith(t, userClient{eng, viewer}, Options{Role: "Viewer"}, 120, 40)
 	nm, cmd := m.Update(keyPress("r"))
-	m = update(nm.(Model), cmd())
+	m = nm.(Model)
+	if cmd != nil || m.toast.text != "polling now needs the Operator role (you are Viewer)" {
+		t.Errorf("r: toast %q, a command %v", m.toast.text, cmd != nil)
+	}
+	if rows, err := db.ListAudit(ctx, store.AuditFilter{}); err != nil || len(rows) != 0 {
+		t.Fatalf("r reached the engine: %+v, %v", rows, err)
+	}
+	m = update(m, m.send(engine.PollNow{}, "a sweep")())
 	if m.toast.text != "permission denied: Viewer may not devices.poll" {
 		t.Errorf("toast %q", m.toast.text)
 	}

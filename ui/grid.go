@@ -447,6 +447,9 @@ func gridKey(m Model, msg tea.KeyPressMsg) (Model, tea.Cmd) {
 	case key.Matches(msg, k.ClearMarks):
 		m.clearMarks()
 	case key.Matches(msg, k.PollNow):
+		if m.denied(engine.PermDevicesPoll, "polling now") {
+			return m, nil
+		}
 		return m, m.pollNow()
 	}
 	return m, nil

@@ -56,11 +56,14 @@ func (m Model) detailTabKey(msg tea.KeyPressMsg) (Model, tea.Cmd, bool) {
 	case keyCollect:
 		cat := detailTabs()[dt.tab].category
 		// Like every request key: a role that may not collect is not
-		// offered it, but the key still asks, and the engine's refusal
-		// (audited) is what the user reads.
-		switch {
-		case cat == "":
+		// offered it, and pressing it anyway says so without asking.
+		if cat == "" {
 			return m, nil, false
+		}
+		if m.denied(engine.PermDevicesPoll, "collecting inventory") {
+			return m, nil, true
+		}
+		switch {
 		case m.feed.caps.req == nil:
 			return m, m.notify(errNoRequester.Error(), true), true
 		case dt.collecting:

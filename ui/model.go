@@ -134,11 +134,14 @@ type Options struct {
 	Title string
 	// EmptyHint is shown centred when there are no devices at all.
 	EmptyHint string
-	// User and Role are shown in the header. Role ("Admin", "Operator",
-	// "Viewer", any case) also decides which request keys the help, the
-	// status line and the tab bar offer; the engine decides what is
-	// allowed, so a key pressed anyway shows its refusal. An empty or
-	// unknown Role offers every key.
+	// User and Role are shown in the header; a Viewer also gets a
+	// [READ-ONLY] badge there. Role ("Admin", "Operator", "Viewer", any
+	// case) also decides which request keys and dialogs the console
+	// offers: the help, the status line and the tab bar leave out what
+	// the role may not do, and such a key pressed anyway opens nothing
+	// and says which role it needs. The engine still decides what is
+	// allowed for every request it gets. An empty or unknown Role offers
+	// every key.
 	User, Role string
 	// Now is the clock for relative times ("4s ago") and the sparklines'
 	// 24 hours; nil is time.Now. Tests fix it so screens are stable.

@@ -13,8 +13,10 @@ import (
 // Requests: what the console asks of the engine (poll now, ack, resolve,
 // run a schedule, read the audit log). They go through the Client's
 // Requester, which carries the user's identity, in tea.Cmds; the engine
-// authorizes and audits each one. The role only decides what the console
-// offers: a key pressed anyway is sent, and the engine's refusal shown.
+// authorizes and audits each one. The role decides what the console
+// offers: a request key or dialog the role may not use is not in the help
+// or the status line, and pressing it anyway opens nothing and asks
+// nothing (denied); the engine still refuses whatever reaches it.
 
 // jobStartWait is how long a schedule asked to run now may take to
 // start before the console stops waiting for it (a scheduler that is
@@ -28,6 +30,23 @@ func (m *Model) may(p engine.Permission) bool {
 		return false
 	}
 	return m.role == 0 || m.role.Can(p)
+}
+
+// denied reports whether the user's role may not use a request key or
+// dialog, and then says so in an error toast ("polling now needs the
+// Operator role (you are Viewer)"): the key opens nothing and asks the
+// engine nothing. A console that does not know the role offers
+// everything and leaves the decision to the engine.
+func (m *Model) denied(p engine.Permission, what string) bool {
+	if m.role == 0 || m.role.Can(p) {
+		return false
+	}
+	if need, ok := engine.Permissions()[p]; ok {
+		m.notify(what+" needs the "+need.String()+" role (you are "+m.role.String()+")", true)
+	} else {
+		m.notify(what+" is not allowed (you are "+m.role.String()+")", true)
+	}
+	return true
 }
 
 // work is a request the user started that has not finished, or a job

@@ -204,14 +204,14 @@ func TestPowerShellPaneEscClosesTheSession(t *testing.T) {
 }
 
 // TestAViewerCannotOpenThePowerShellPane: the key is not offered, and
-// pressed anyway the engine's refusal is an error toast.
+// pressed anyway it says which role it needs and asks the engine nothing.
 func TestAViewerCannotOpenThePowerShellPane(t *testing.T) {
 	s := newSimEngine(t, winrmsim.Config{Devices: 2, Seed: 23})
 	viewer := engine.Identity{User: "carol", Role: engine.RoleViewer, Via: engine.ViaSSH, RemoteAddr: "127.0.0.1:50000"}
 	tm := startConsole(t, userClient{s.eng, viewer}, Options{Role: "Viewer", Now: time.Now}, 120, 40)
 	waitFor(t, tm, s.firstOnline(t).Hostname)
 	send(tm, "p")
-	waitFor(t, tm, "permission denied: Viewer may not shell.open")
+	waitFor(t, tm, "the remote PowerShell pane needs the Operator role (you are Viewer)")
 	m := finish(t, tm)
 	if m.shell != nil || m.page != pageDevices {
 		t.Errorf("a refused pane stayed open")
@@ -219,9 +219,9 @@ func TestAViewerCannotOpenThePowerShellPane(t *testing.T) {
 	if strings.Contains(lineWith(screenText(m), "? help"), "PowerShell") {
 		t.Error("the status line offers PowerShell to a Viewer")
 	}
-	rows, err := s.db.ListAudit(context.Background(), store.AuditFilter{Action: "shell.open", Result: store.AuditDenied})
-	if err != nil || len(rows) != 1 || rows[0].User != "carol" {
-		t.Errorf("denied audit rows %+v, %v", rows, err)
+	rows, err := s.db.ListAudit(context.Background(), store.AuditFilter{Action: "shell.open"})
+	if err != nil || len(rows) != 0 {
+		t.Errorf("shell.open reached the engine: %+v, %v", rows, err)
 	}
 }
 

@@ -81,6 +81,9 @@ func schedulesKey(m Model, msg tea.KeyPressMsg) (Model, tea.Cmd) {
 	case key.Matches(msg, k.Back):
 		m.page = pageDevices
 	case key.Matches(msg, k.RunNow):
+		if m.denied(engine.PermConfigEdit, "running a job now") {
+			return m, nil
+		}
 		if j, ok := s.selected(); ok {
 			return m, m.send(engine.RunSchedule{Name: j.Name}, "schedule "+j.Name)
 		}

@@ -8,6 +8,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/x/ansi"
+	"github.com/rmmhq/rmm/engine"
 )
 
 // View renders the screen. Only what is on screen is formatted, so its
@@ -78,6 +79,11 @@ func (m *Model) titleLine() string {
 			right += " "
 		}
 		right += "(" + m.opts.Role + ")"
+	}
+	// A Viewer (an SSH viewer, or --read-only) sees at once that nothing
+	// here changes the fleet; the badge comes first so it is never cut.
+	if m.role == engine.RoleViewer {
+		right = "[READ-ONLY] " + right
 	}
 	if right != "" {
 		right = Truncate(right, m.width/2, m.theme.Glyphs.Ellipsis) + " "
