@@ -300,3 +300,65 @@ func fleetCSV(t *testing.T, fleet *winrmsim.Fleet) string {
 	}
 	return path
 }
+
+// TestEveryFleetCommandRefusesAnOSUserMissingFromUsers is newcomer B5:
+// with users: set, rmm devices, logs, config show and action list still
+// answered an OS user not in the list, while alerts or health refused.
+// The walk covers every command, so a new one is checked without being
+// listed here; only unlistedAllowed may run.
+func TestEveryFleetCommandRefusesAnOSUserMissingFromUsers(t *testing.T) {
+	c := newCLI(t)
+	cfg := filepath.Join(t.TempDir(), "config.yaml")
+	if err := os.WriteFile(cfg, []byte("users:\n  - name: somebody-else\n    role: admin\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	db := filepath.Join(t.TempDir(), "rmm.db")
+	checked := 0
+	var walk func(cmd *cobra.Command, path []string)
+	walk = func(cmd *cobra.Command, path []string) {
+		for _, sub := range cmd.Commands() {
+			walk(sub, append(slices.Clone(path), sub.Name()))
+		}
+		full := strings.Join(append([]string{"rmm"}, path...), " ")
+		for _, ok := range unlistedAllowed {
+			if full == ok || strings.HasPrefix(full, ok+" ") {
+				return
+			}
+		}
+		if cmd.RunE == nil && cmd.Run == nil {
+			return
+		}
+		// As many placeholder arguments as the command takes.
+		var args []string
+		for n := 0; n <= 3; n++ {
+			try := slices.Repeat([]string{"x"}, n)
+			if cmd.Args == nil || cmd.Args(cmd, try) == nil {
+				args = try
+				break
+			}
+		}
+		argv := append([]string{"--config", cfg, "--db", db}, path...)
+		argv = append(argv, args...)
+		code, out, errb := c.run(argv...)
+		if code != 3 || !strings.Contains(errb, "is not in the users list") {
+			t.Errorf("%s: exit %d, stdout %q, stderr %q; want exit 3, not in the users list", full, code, out, errb)
+		}
+		if out != "" {
+			t.Errorf("%s printed fleet data to a user not in users: %q", full, out)
+		}
+		checked++
+	}
+	walk((&app{}).rootCommand(), nil)
+	if checked < 30 {
+		t.Errorf("only %d commands checked", checked)
+	}
+	for _, p := range []string{"devices", "logs", "config show", "action list"} {
+		code, _, _ := c.run(append([]string{"--config", cfg, "--db", db}, strings.Fields(p)...)...)
+		if code != 3 {
+			t.Errorf("rmm %s: exit %d, want 3", p, code)
+		}
+	}
+	if _, err := os.Stat(db); err == nil {
+		t.Error("a refused command created the database")
+	}
+}

@@ -5,6 +5,8 @@ import (
 	"net"
 	"strings"
 
+	"github.com/spf13/cobra"
+
 	"github.com/rmmhq/rmm/engine"
 )
 
@@ -35,6 +37,32 @@ func (a *app) localIdentity(via engine.Via) (engine.Identity, error) {
 		id.Role = engine.RoleViewer
 	}
 	return id, nil
+}
+
+// unlistedAllowed are the commands an OS user missing from users: may
+// still run: they read no fleet data (the simulator, benchmarks on it,
+// checking a config file they name, the version), or serve other people
+// (rmm serve runs as a service account, and checks every SSH user
+// against users: itself).
+var unlistedAllowed = []string{"rmm version", "rmm help", "rmm completion", "rmm sim", "rmm bench", "rmm config check", "rmm serve"}
+
+// checkListed refuses (exit 3) an OS user missing from a non-empty
+// users: list before a command reads anything of the fleet: devices,
+// logs, the effective config and the action catalog included, as well as
+// every command that sends requests (newcomer B5). See unlistedAllowed
+// for the exceptions.
+func (a *app) checkListed(cmd *cobra.Command) error {
+	if len(a.cfg.Users) == 0 {
+		return nil
+	}
+	path := cmd.CommandPath()
+	for _, ok := range unlistedAllowed {
+		if path == ok || strings.HasPrefix(path, ok+" ") {
+			return nil
+		}
+	}
+	_, err := a.localIdentity(engine.ViaCLI)
+	return err
 }
 
 // hostAddress is this host's first non-loopback address, recorded in audit

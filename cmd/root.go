@@ -291,7 +291,10 @@ Exit status: 0 ok, 1 error, 2 bad input, 3 permission denied, 5 doctor found a f
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
-			return a.setup(cmd)
+			if err := a.setup(cmd); err != nil {
+				return err
+			}
+			return a.checkListed(cmd)
 		},
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return a.runConsole(cmd.Context(), c)
