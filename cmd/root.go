@@ -163,6 +163,13 @@ func (a *app) openEngine(ctx context.Context, cred engine.Credential, vault cred
 	if err != nil {
 		return nil, nil, err
 	}
+	// An engine polls and writes: a database it cannot write is found
+	// now, before any WinRM traffic, not at the first commit after a
+	// sweep.
+	if err := db.CheckWritable(ctx); err != nil {
+		db.Close()
+		return nil, nil, err
+	}
 	a.setMemoryLimit()
 	opts := a.engineOptions(cred)
 	opts.Credentials = vault

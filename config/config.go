@@ -280,14 +280,20 @@ func Parse(name string, data []byte, d Dirs) (Config, error) {
 		ps = append(ps, Problem{File: name, Line: lineOf(root, "health"), Key: "health", Msg: fmt.Sprintf(
 			"the weights add up to %d; they must add up to 100", h.Availability+h.Performance+h.Security+h.Compliance)})
 	}
+	if len(ps) == 0 {
+		validateAlerting(name, root, &cfg, &ps)
+	}
 	if len(ps) > 0 {
 		return def, ps
 	}
 	return cfg, nil
 }
 
-// lineOf is the line of a top-level key, or 0.
+// lineOf is the line of a key of a mapping node (nil: none), or 0.
 func lineOf(root *yaml.Node, key string) int {
+	if root == nil {
+		return 0
+	}
 	for i := 0; i+1 < len(root.Content); i += 2 {
 		if root.Content[i].Value == key {
 			return root.Content[i].Line

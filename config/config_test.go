@@ -136,6 +136,14 @@ func TestBadValuesNameFileLineAndKey(t *testing.T) {
 		{"a window for nobody", "maintenance_windows:\n  - name: x\n    every: Sat 22:00 + 4h\n", []string{"c.yaml:2: maintenance_windows[0]: needs exactly one of group or device"}},
 		{"a window without a time", "maintenance_windows:\n  - {name: x, group: g}\n", []string{"c.yaml:2: maintenance_windows[0]: needs either every"}},
 		{"a window with a bad start", "maintenance_windows:\n  - {name: x, group: g, start: tomorrow, end: 2026-01-01T00:00:00Z}\n", []string{`c.yaml:2: maintenance_windows[0].start: "tomorrow" is not an RFC 3339 time`}},
+		// Reliability F10: these passed rmm config check and were refused
+		// by every other command (the engine's own checks).
+		{"a window on no weekday", "maintenance_windows:\n  - name: x\n    group: g\n    every: \"Funday 25:99 + 4h\"\n", []string{
+			`c.yaml:2: maintenance_windows[0].every: maintenance window "Funday 25:99 + 4h": "funday" is not a weekday`}},
+		{"an inverted threshold pair", "thresholds:\n  cpu_warning: 90\n  cpu_critical: 80\n", []string{
+			"c.yaml:2: thresholds.cpu_warning: 90 is above cpu_critical 80"}},
+		{"a group override inverting the defaults", "thresholds:\n  groups:\n    sql:\n      disk_used_warning: 99\n", []string{
+			"c.yaml:4: thresholds.groups.sql.disk_used_warning: 99 is above disk_used_critical 90"}},
 		{"two problems at once", "engine:\n  throttle: 0\nwinrm:\n  retries: 99\n", []string{
 			"c.yaml:2: engine.throttle: 0 is out of range", "c.yaml:4: winrm.retries: 99 is out of range"}},
 	}
