@@ -168,11 +168,12 @@ func (a *app) printBenchSweep(r bench.SweepResult) {
 	}
 }
 
-// simChildEnv is the simulator child's environment: this process's, with
-// the directory variables as this command sees them (the config and log
-// locations), so the child writes where the parent would.
+// simChildEnv is the simulator child's environment: this process's
+// without its secrets (childEnv), with the directory variables as this
+// command sees them (the config and log locations), so the child writes
+// where the parent would.
 func (a *app) simChildEnv() []string {
-	env := os.Environ()
+	env := childEnv(os.Environ())
 	for _, k := range []string{"HOME", "XDG_CONFIG_HOME", "XDG_STATE_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME"} {
 		if v := a.getenv(k); v != os.Getenv(k) {
 			env = append(env, k+"="+v)

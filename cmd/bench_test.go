@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
@@ -21,8 +22,18 @@ import (
 // as os.Executable() + "sim", and in a test that is this binary.
 const asRMM = "RMM_TEST_BINARY_AS_RMM"
 
+// envDump, set in the environment of this binary acting as rmm, names a
+// file it writes its environment to.
+const envDump = "RMM_TEST_ENV_DUMP"
+
 func TestMain(m *testing.M) {
 	if os.Getenv(asRMM) == "1" {
+		if p := os.Getenv(envDump); p != "" {
+			// What this process (a child rmm) inherited, for the tests.
+			if err := os.WriteFile(p, []byte(strings.Join(os.Environ(), "\n")), 0o600); err != nil {
+				os.Exit(99)
+			}
+		}
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		code := Execute(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr, os.Getenv)
 		stop()
@@ -143,5 +154,50 @@ func TestBenchSweepTableListsTheSimulatorRowsBeforeTheShellsLeftOpen(t *testing.
 		if !slices.Equal(labels, tc.want) {
 			t.Errorf("simulator %s: rows %q, want %q in that order:\n%s", tc.simulator, labels, tc.want, out.String())
 		}
+	}
+}
+
+// TestTheBenchSimulatorChildInheritsNoSecrets is reliability F12: the
+// simulator child of rmm bench sweep had RMM_VAULT_PASSPHRASE and
+// RMM_WINRM_PASSWORD in its environment. The child here is this binary
+// acting as rmm, and writes the environment it got.
+func TestTheBenchSimulatorChildInheritsNoSecrets(t *testing.T) {
+	t.Setenv(asRMM, "1")
+	dump := filepath.Join(t.TempDir(), "child.env")
+	t.Setenv(envDump, dump)
+	canaries := map[string]string{
+		"RMM_WINRM_USER": "canary-user-5512", "RMM_WINRM_PASSWORD": "Canary-Pw-7731xq", "RMM_VAULT_PASSPHRASE": "vault-pass-9921",
+		"SOME_API_TOKEN": "canary-token-0042", "DB_PASSWORD": "canary-db-pw-17",
+	}
+	for k, v := range canaries {
+		t.Setenv(k, v)
+	}
+	c := newCLI(t)
+	code, _, errb := c.run("bench", "sweep", "--devices", "2", "--throttle", "2", "--rtt", "1ms",
+		"--ps-start", "5ms", "--script-time", "5ms", "--sweeps", "2", "--json")
+	if code != 0 {
+		t.Fatalf("bench sweep: exit %d: %s", code, errb)
+	}
+	env, err := os.ReadFile(dump)
+	if err != nil {
+		t.Fatalf("the child wrote no environment: %v", err)
+	}
+	for k, v := range canaries {
+		if bytes.Contains(env, []byte(v)) || bytes.Contains(env, []byte(k+"=")) {
+			t.Errorf("the simulator child inherited %s", k)
+		}
+	}
+	if !bytes.Contains(env, []byte("PATH=")) {
+		t.Errorf("the child lost its ordinary environment:\n%s", env)
+	}
+}
+
+func TestChildEnvDropsSecretsAndKeepsTheRest(t *testing.T) {
+	in := []string{"PATH=/usr/bin", "HOME=/home/a", "RMM_WINRM_PASSWORD=x", "rmm_vault_passphrase=y", "RMM_AUDIT_KEY=z",
+		"GITHUB_TOKEN=t", "AWS_SECRET_ACCESS_KEY=s", "SSH_AUTH_SOCK=/tmp/agent", "LANG=C.UTF-8", "XDG_DATA_HOME=/d", "GOMAXPROCS=2"}
+	got := childEnv(in)
+	want := []string{"PATH=/usr/bin", "HOME=/home/a", "LANG=C.UTF-8", "XDG_DATA_HOME=/d", "GOMAXPROCS=2"}
+	if !slices.Equal(got, want) {
+		t.Errorf("childEnv = %v, want %v", got, want)
 	}
 }
