@@ -4,9 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
+	"strconv"
+	"time"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 
 	"github.com/rmmhq/rmm/engine"
 	"github.com/rmmhq/rmm/engine/csvimport"
@@ -68,15 +72,21 @@ Exit status: 0 imported, 2 rejected (bad rows), 1 other errors.`,
 			if err != nil {
 				return err
 			}
-			devices, skipped, problems, perr := csvimport.Plan(name, f, csvimport.Options{SkipInvalid: skipInvalid})
-			var res store.ImportResult
-			err = perr
-			if perr == nil {
-				res, err = a.importThroughEngine(cmd.Context(), id, name, devices, skipped)
+			opts := csvimport.Options{SkipInvalid: skipInvalid}
+			prog := a.importProgress(name, f)
+			if prog != nil {
+				opts.Progress = prog.show
 			}
+			stream := csvimport.NewStream(name, f, opts)
+			res, err := a.importThroughEngine(cmd.Context(), id, name, stream)
+			prog.done()
+			problems := stream.Problems()
 			out := importJSON{File: name, Added: res.Added, Updated: res.Updated, Skipped: res.Skipped, Problems: []string{}}
 			for _, p := range problems {
 				out.Problems = append(out.Problems, p.Error())
+			}
+			if n := stream.Omitted(); n > 0 {
+				out.Problems = append(out.Problems, fmt.Sprintf("%s: ... and %d more %s", name, n, plural(n, "problem", "problems")))
 			}
 			if asJSON {
 				enc := json.NewEncoder(a.stdout)
@@ -90,9 +100,9 @@ Exit status: 0 imported, 2 rejected (bad rows), 1 other errors.`,
 				}
 			}
 			if err != nil {
-				a.log.Warn("import rejected", "file", name, "problems", len(problems), "err", err)
-				if perr != nil {
-					return exitError{2, err}
+				a.log.Warn("import rejected", "file", name, "problems", len(problems)+stream.Omitted(), "err", err)
+				if re, ok := csvimport.Rejection(err); ok {
+					return exitError{2, re} // the file's own message, not the layers it went through
 				}
 				return err
 			}
@@ -108,22 +118,80 @@ Exit status: 0 imported, 2 rejected (bad rows), 1 other errors.`,
 	return cmd
 }
 
-// importThroughEngine writes the planned devices through the engine, so
-// the import is authorized and audited like any other change.
-func (a *app) importThroughEngine(ctx context.Context, id engine.Identity, name string, devices []store.DeviceInput, skipped int) (store.ImportResult, error) {
+// importThroughEngine streams the file's devices through the engine, so
+// the import is authorized and audited like any other change. The
+// engine loads no device list (neither the stored devices nor the new
+// ones): it ends with the import, and memory stays bounded.
+func (a *app) importThroughEngine(ctx context.Context, id engine.Identity, name string, stream *csvimport.Stream) (store.ImportResult, error) {
 	db, err := a.openStore(ctx)
 	if err != nil {
 		return store.ImportResult{}, err
 	}
 	defer db.Close()
-	eng, err := engine.New(ctx, db, a.engineOptions(engine.Credential{}))
+	opts := a.engineOptions(engine.Credential{})
+	opts.NoDeviceList = true
+	eng, err := engine.New(ctx, db, opts)
 	if err != nil {
 		return store.ImportResult{}, err
 	}
 	defer eng.Close()
-	res, err := engine.Call(ctx, eng, id, engine.ImportDevices{Source: name, Devices: devices, Skipped: skipped})
-	if err != nil {
-		return store.ImportResult{}, err
+	return engine.Call(ctx, eng, id, engine.ImportDevices{Source: name, Stream: stream})
+}
+
+// importProgress is the progress line of an import on a terminal
+// (stderr): rows read and the share of the file, redrawn in place at
+// most a few times a second. nil when stderr is not a terminal.
+type importProgress struct {
+	w     io.Writer
+	name  string
+	size  int64
+	last  time.Time
+	shown bool
+}
+
+func (a *app) importProgress(name string, f *os.File) *importProgress {
+	tf, ok := a.stderr.(*os.File)
+	if !ok || !term.IsTerminal(int(tf.Fd())) {
+		return nil
 	}
-	return res, nil
+	p := &importProgress{w: a.stderr, name: name}
+	if fi, err := f.Stat(); err == nil {
+		p.size = fi.Size()
+	}
+	return p
+}
+
+func (p *importProgress) show(rows int, bytes int64) {
+	if time.Since(p.last) < 200*time.Millisecond {
+		return
+	}
+	p.last, p.shown = time.Now(), true
+	pct := ""
+	if p.size > 0 {
+		pct = fmt.Sprintf(" (%d%%)", bytes*100/p.size)
+	}
+	fmt.Fprintf(p.w, "\rimporting %s: %s rows read%s ", p.name, thousands(rows), pct)
+}
+
+// done ends the progress line.
+func (p *importProgress) done() {
+	if p != nil && p.shown {
+		fmt.Fprint(p.w, "\r\033[K")
+	}
+}
+
+// thousands writes n with commas: 1,000,000.
+func thousands(n int) string {
+	s := strconv.Itoa(n)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }

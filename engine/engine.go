@@ -75,6 +75,12 @@ type Options struct {
 	// process's file descriptor limit leaves room for.
 	MaxIdleConns int
 
+	// NoDeviceList makes a one-shot engine that does not load the device
+	// list (at New, or after an import): for rmm import, whose memory then
+	// stays bounded however many devices the database holds. Sweeps and
+	// the console's views see no devices on such an engine.
+	NoDeviceList bool
+
 	// ExportsDir holds the SSH users' exports, one directory per user
 	// (ExportFile, UserExportDir); "" refuses exports over SSH.
 	ExportsDir string
@@ -238,6 +244,10 @@ func New(ctx context.Context, db *store.DB, opts Options) (*Engine, error) {
 	e.writer = store.NewWriter(db, wopts)
 	e.writer.Start()
 	e.alerts.sink = e.writer // polls' alert changes go with the writer's batches
+	if opts.NoDeviceList {
+		e.act = newActionBook(e)
+		return e, nil
+	}
 	if err := e.Reload(ctx); err != nil {
 		_ = e.writer.Close()
 		_ = e.winrm.Close(ctx)

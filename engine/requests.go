@@ -42,11 +42,27 @@ func (PollNow) run(ctx context.Context, e *Engine, _ Identity) (SweepResult, err
 	return e.Sweep(ctx)
 }
 
-// ImportDevices adds or updates devices (all or nothing).
+// ImportDevices adds or updates devices (all or nothing): the devices
+// in Devices, or those Stream yields (a file read row by row, so an
+// import of any size holds one row at a time).
 type ImportDevices struct {
 	Source  string // e.g. the CSV file name
 	Devices []store.DeviceInput
-	Skipped int // rows the importer left out (--skip-invalid), for the audit row
+	Stream  DeviceStream // instead of Devices
+	Skipped int          // rows the importer left out (--skip-invalid), for the audit row
+}
+
+// DeviceStream yields the devices of an import one by one
+// (csvimport.Stream implements it).
+type DeviceStream interface {
+	// Each calls fn with every device to store, in order; its error
+	// rejects the whole import (nothing is stored).
+	Each(fn func(store.DeviceInput) error) error
+	// Rows and Skipped count the valid rows and the rows left out;
+	// Hosts names the first ones (for the audit row).
+	Rows() int
+	Skipped() int
+	Hosts() []string
 }
 
 // Action implements Request.
@@ -60,6 +76,13 @@ func (ImportDevices) Mutating() bool { return true }
 
 // Targets implements Request.
 func (r ImportDevices) Targets() []string {
+	if r.Stream != nil {
+		names := r.Stream.Hosts()
+		if extra := r.Stream.Rows() - len(names); extra > 0 && len(names) >= maxAuditTargets {
+			return append(names[:maxAuditTargets:maxAuditTargets], fmt.Sprintf("... and %d more", extra))
+		}
+		return capTargets(names)
+	}
 	names := make([]string, len(r.Devices))
 	for i, d := range r.Devices {
 		names[i] = d.Hostname
@@ -69,15 +92,29 @@ func (r ImportDevices) Targets() []string {
 
 // Details implements Request.
 func (r ImportDevices) Details() map[string]any {
+	if r.Stream != nil {
+		return map[string]any{"source": r.Source, "rows": r.Stream.Rows(), "skipped": r.Stream.Skipped()}
+	}
 	return map[string]any{"source": r.Source, "rows": len(r.Devices), "skipped": r.Skipped}
 }
 
 func (r ImportDevices) run(ctx context.Context, e *Engine, _ Identity) (store.ImportResult, error) {
-	res, err := e.db.UpsertDevices(ctx, r.Devices)
+	var res store.ImportResult
+	var err error
+	if r.Stream != nil {
+		res, err = e.db.UpsertDeviceStream(ctx, r.Stream.Each)
+		res.Skipped = r.Stream.Skipped()
+	} else {
+		res, err = e.db.UpsertDevices(ctx, r.Devices)
+		res.Skipped = r.Skipped
+	}
 	if err != nil {
 		return res, fmt.Errorf("import %s: %w", r.Source, err)
 	}
-	res.Skipped = r.Skipped
+	if e.opts.NoDeviceList {
+		return res, nil // a one-shot engine (rmm import): nobody looks at the list
+	}
+	// A console's engine shows the new devices at once.
 	if err := e.Reload(ctx); err != nil {
 		return res, err
 	}

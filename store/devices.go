@@ -82,6 +82,40 @@ func (db *DB) UpsertDevices(ctx context.Context, in []DeviceInput) (ImportResult
 	return res, nil
 }
 
+// UpsertDeviceStream is UpsertDevices for devices that come one at a
+// time (a CSV read row by row, see csvimport.Stream): each calls put for
+// every device, and the transaction commits only when each returns nil;
+// on any error nothing is stored. Memory stays bounded whatever the
+// number of devices.
+func (db *DB) UpsertDeviceStream(ctx context.Context, each func(put func(DeviceInput) error) error) (ImportResult, error) {
+	var res ImportResult
+	err := db.writeTx(ctx, func(tx *sql.Tx) error {
+		u, err := newUpserter(ctx, tx, db.now().UTC().UnixMilli())
+		if err != nil {
+			return err
+		}
+		defer u.close()
+		n := 0
+		return each(func(d DeviceInput) error {
+			n++
+			added, err := u.upsert(ctx, d)
+			if err != nil {
+				return fmt.Errorf("device %d (%s): %w", n, d.Hostname, err)
+			}
+			if added {
+				res.Added++
+			} else {
+				res.Updated++
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return ImportResult{}, fmt.Errorf("upsert devices: %w", err)
+	}
+	return res, nil
+}
+
 // writeTx runs fn in one write transaction on the writer connection and
 // commits when fn returns nil.
 func (db *DB) writeTx(ctx context.Context, fn func(*sql.Tx) error) error {

@@ -10,12 +10,9 @@
 package csvimport
 
 import (
-	"bytes"
-	"context"
 	"encoding/csv"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/netip"
 	"strconv"
@@ -31,12 +28,19 @@ type Row struct {
 	Device store.DeviceInput
 }
 
-// Options tunes Import.
+// Options tunes Import and Stream.
 type Options struct {
 	// SkipInvalid imports the valid rows of a file that has invalid ones
 	// (counted in ImportResult.Skipped) instead of importing nothing.
 	SkipInvalid bool
+	// Progress, when set, is called every ProgressEvery data rows and
+	// once at the end, with the rows read so far and the bytes of the
+	// file read so far (for a progress line on a terminal).
+	Progress func(rows int, bytes int64)
 }
+
+// ProgressEvery is how many data rows pass between Options.Progress calls.
+const ProgressEvery = 10000
 
 // Problem is one thing wrong with the file, located by line and column.
 type Problem struct {
@@ -148,158 +152,6 @@ type column struct {
 	field field
 }
 
-// parsed is everything parse found.
-type parsed struct {
-	rows     []Row
-	problems []Problem
-	invalid  int  // data rows with at least one problem
-	fatal    bool // the header is unusable: no row can be imported
-}
-
-// Parse reads the whole file and returns its valid rows and a problem for
-// each thing wrong with the others. The first line is the header; columns
-// are matched case-insensitively, with aliases (Hostname, ComputerName or
-// Name; IPAddress or IP; MACAddress or MAC; SiteId or Site; GroupId, Group,
-// GroupIds or Groups; Auth or AuthMethod; CABundle, CAFile or CACert;
-// InsecureSkipVerify, SkipVerify or Insecure; AllowUnencrypted), and
-// unknown columns become custom fields. Columns
-// with an empty header are ignored. err is only for a read error or a
-// header that is missing or unreadable (empty file, UTF-16, bad quoting,
-// not UTF-8); it is then a *Problem.
-func Parse(name string, r io.Reader) (rows []Row, problems []Problem, err error) {
-	p, err := parse(name, r)
-	return p.rows, p.problems, err
-}
-
-// utf8BOM is the byte order mark Excel and PowerShell 5.1 put at the
-// start of "UTF-8" files.
-const utf8BOM = "\xEF\xBB\xBF"
-
-func parse(name string, r io.Reader) (parsed, error) {
-	var out parsed
-	data, err := io.ReadAll(r)
-	if err != nil {
-		return out, fmt.Errorf("read %s: %w", name, err)
-	}
-	fileProblem := func(line int, field, reason string) (parsed, error) {
-		return parsed{fatal: true}, &Problem{File: name, Line: line, Field: field, Reason: reason}
-	}
-	switch {
-	case bytes.HasPrefix(data, []byte{0xFF, 0xFE}), bytes.HasPrefix(data, []byte{0xFE, 0xFF}):
-		return fileProblem(1, "encoding", "file is UTF-16; save it as UTF-8")
-	case bytes.IndexByte(firstLine(data), 0) >= 0:
-		return fileProblem(1, "encoding", "file contains NUL bytes (UTF-16 without a byte order mark?); save it as UTF-8")
-	}
-	data = bytes.TrimPrefix(data, []byte(utf8BOM))
-
-	var lines []int // line lengths, for quote errors
-	cr := csv.NewReader(bytes.NewReader(data))
-	cr.FieldsPerRecord = -1 // counted here, so a short row is one problem, not the end of the file
-	cr.TrimLeadingSpace = true
-	header, err := cr.Read()
-	if errors.Is(err, io.EOF) {
-		return fileProblem(1, "header", "file is empty; the first line must be a header such as Hostname,IPAddress,Site")
-	}
-	if err != nil {
-		var pe *csv.ParseError
-		if errors.As(err, &pe) {
-			return fileProblem(pe.StartLine, "header", quoteReason(pe, unterminated(data, &lines, pe)))
-		}
-		return out, fmt.Errorf("read %s: %w", name, err)
-	}
-	headerLine, _ := cr.FieldPos(0)
-	for _, h := range header {
-		if !utf8.ValidString(h) {
-			return fileProblem(headerLine, "header", "not valid UTF-8; save the file as UTF-8")
-		}
-	}
-	cols, hp := mapHeader(name, headerLine, header)
-	if len(hp) > 0 {
-		return parsed{problems: hp, fatal: true}, nil
-	}
-
-	hostCol := -1
-	for i, c := range cols {
-		if c.field == fHostname {
-			hostCol = i
-		}
-	}
-	seen := map[string]int{} // lower-case hostname -> line
-	for {
-		rec, err := cr.Read()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			var pe *csv.ParseError
-			if !errors.As(err, &pe) {
-				return out, fmt.Errorf("read %s: %w", name, err)
-			}
-			f := "quote"
-			if len(rec) < len(cols) && cols[len(rec)].name != "" {
-				f = cols[len(rec)].name
-			}
-			out.problems = append(out.problems, Problem{File: name, Line: pe.StartLine, Field: f,
-				Reason: quoteReason(pe, unterminated(data, &lines, pe))})
-			out.invalid++
-			continue
-		}
-		line, _ := cr.FieldPos(0)
-		if blank(rec) {
-			continue
-		}
-		row, ps := parseRow(name, line, cols, hostCol, rec, seen)
-		if len(ps) > 0 {
-			out.problems = append(out.problems, ps...)
-			out.invalid++
-			continue
-		}
-		out.rows = append(out.rows, row)
-	}
-	return out, nil
-}
-
-// firstLine returns data up to its first newline.
-func firstLine(data []byte) []byte {
-	if i := bytes.IndexByte(data, '\n'); i >= 0 {
-		return data[:i]
-	}
-	return data
-}
-
-// lineLengths returns the length in bytes of each physical line of data,
-// without its line ending; line n is at index n-1.
-func lineLengths(data []byte) []int {
-	var out []int
-	for len(data) > 0 {
-		i := bytes.IndexByte(data, '\n')
-		if i < 0 {
-			out = append(out, len(bytes.TrimRight(data, "\r")))
-			break
-		}
-		out = append(out, len(bytes.TrimRight(data[:i], "\r")))
-		data = data[i+1:]
-	}
-	return out
-}
-
-// unterminated reports whether a quote error is a quoted field that runs
-// to the end of the file: csv then reports a column past the end of the
-// line it stopped on, while a stray quote is reported where it is.
-// lines is the result of lineLengths, computed on the first call.
-func unterminated(data []byte, lines *[]int, pe *csv.ParseError) bool {
-	if !errors.Is(pe.Err, csv.ErrQuote) {
-		return false
-	}
-	if *lines == nil {
-		*lines = lineLengths(data)
-	}
-	if pe.Line < 1 || pe.Line > len(*lines) {
-		return true
-	}
-	return pe.Column > (*lines)[pe.Line-1]
-}
-
 func quoteReason(pe *csv.ParseError, unterminated bool) string {
 	switch {
 	case errors.Is(pe.Err, csv.ErrBareQuote):
@@ -383,6 +235,10 @@ func parseRow(file string, line int, cols []column, hostCol int, rec []string, s
 			bad(c.name, "not valid UTF-8; save the file as UTF-8")
 			continue
 		}
+		if reason := controlChar(v); reason != "" {
+			bad(c.name, reason)
+			continue
+		}
 		switch c.field {
 		case fHostname:
 			d.Hostname = v
@@ -392,7 +248,9 @@ func parseRow(file string, line int, cols []column, hostCol int, rec []string, s
 			case checkHostname(v) != "":
 				bad(c.name, checkHostname(v))
 			default:
-				key := strings.ToLower(v)
+				// A copy: v is part of the record's line, which the map
+				// would otherwise keep alive for the whole file.
+				key := strings.Clone(strings.ToLower(v))
 				if first, dup := seen[key]; dup {
 					bad(c.name, fmt.Sprintf("duplicate of line %d", first))
 				} else {
@@ -486,7 +344,8 @@ func parseRow(file string, line int, cols []column, hostCol int, rec []string, s
 
 // checkHostname returns why h is not a valid host name, or "". Allowed:
 // ASCII letters, digits, '-', '.', '_'; 1..253 characters; labels between
-// dots 1..63 characters.
+// dots 1..63 characters, none starting or ending with '-' (RFC 1123: a
+// name like "-rf" would also read as options on a command line).
 func checkHostname(h string) string {
 	if len(h) > 253 {
 		return fmt.Sprintf("invalid hostname %s: %d characters; at most 253", quote(h), len(h))
@@ -502,6 +361,25 @@ func checkHostname(h string) string {
 		}
 		if len(label) > 63 {
 			return fmt.Sprintf("invalid hostname %s: label of %d characters; at most 63", quote(h), len(label))
+		}
+		if strings.HasPrefix(label, "-") || strings.HasSuffix(label, "-") {
+			return fmt.Sprintf("invalid hostname %s: a label starts or ends with '-'", quote(h))
+		}
+	}
+	return ""
+}
+
+// controlChar returns why a cell with a control character is refused, or
+// "": a NUL byte, or any other C0 control but tab, line feed and carriage
+// return (an escape sequence in a site name would reach every console
+// that shows it).
+func controlChar(v string) string {
+	for i := 0; i < len(v); i++ {
+		switch c := v[i]; {
+		case c == 0:
+			return "contains a NUL byte"
+		case c < 0x20 && c != '\t' && c != '\n' && c != '\r', c == 0x7f:
+			return fmt.Sprintf("contains the control character 0x%02X", c)
 		}
 	}
 	return ""
@@ -546,64 +424,4 @@ func quote(v string) string {
 		v = string([]rune(v)[:max]) + "..."
 	}
 	return strconv.QuoteToASCII(v)
-}
-
-// Import parses the file and stores its devices in one transaction. When
-// any row is invalid it imports nothing and returns the problems with a
-// summary error, unless opts.SkipInvalid, in which case it imports the
-// valid rows and counts the others in Skipped. A header that cannot be
-// used (no hostname column, unreadable) always imports nothing.
-func Import(ctx context.Context, db *store.DB, name string, r io.Reader, opts Options) (store.ImportResult, []Problem, error) {
-	in, skipped, problems, err := Plan(name, r, opts)
-	if err != nil {
-		return store.ImportResult{}, problems, err
-	}
-	res := store.ImportResult{Skipped: skipped}
-	if len(in) == 0 {
-		return res, problems, nil
-	}
-	got, err := db.UpsertDevices(ctx, in)
-	if err != nil {
-		return store.ImportResult{}, problems, fmt.Errorf("import %s: %w", name, err)
-	}
-	res.Added, res.Updated = got.Added, got.Updated
-	return res, problems, nil
-}
-
-// Plan parses and checks a file as Import does, without writing: it
-// returns the devices to upsert and how many invalid rows were skipped, or
-// the error that rejects the whole file. Front ends that write through the
-// engine (so the import is authorized and audited) use Plan.
-func Plan(name string, r io.Reader, opts Options) (devices []store.DeviceInput, skipped int, problems []Problem, err error) {
-	p, err := parse(name, r)
-	if err != nil {
-		var prob *Problem
-		if errors.As(err, &prob) {
-			return nil, 0, []Problem{*prob}, fmt.Errorf("import %s: %s; nothing imported", name, prob.Reason)
-		}
-		return nil, 0, nil, fmt.Errorf("import %s: %w", name, err)
-	}
-	if p.fatal {
-		reason := p.problems[0].Reason
-		if len(p.problems) > 1 {
-			reason = fmt.Sprintf("%d problems in the header", len(p.problems))
-		}
-		return nil, 0, p.problems, fmt.Errorf("import %s: %s; nothing imported", name, reason)
-	}
-	if p.invalid > 0 && !opts.SkipInvalid {
-		return nil, 0, p.problems, fmt.Errorf("import %s: %d invalid %s; nothing imported (use --skip-invalid to import the valid rows)",
-			name, p.invalid, plural(p.invalid, "row", "rows"))
-	}
-	devices = make([]store.DeviceInput, len(p.rows))
-	for i, row := range p.rows {
-		devices[i] = row.Device
-	}
-	return devices, p.invalid, p.problems, nil
-}
-
-func plural(n int, one, many string) string {
-	if n == 1 {
-		return one
-	}
-	return many
 }
