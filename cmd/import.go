@@ -56,7 +56,11 @@ Any other column is kept as a custom field.
 
 Every bad row is reported as FILE:LINE: field: reason. The file is imported
 all-or-nothing: one bad row and nothing is written, unless --skip-invalid,
-which imports the valid rows and counts the others as skipped.
+which imports the valid rows and counts the others as skipped. A cell may
+hold at most 64 KiB (a longer one refuses the whole file) and no NUL byte
+or other control character but tab and line breaks; hostname labels may
+not start or end with '-'. The file is read row by row, so memory does
+not grow with it; on a terminal a progress line shows the rows read.
 Exit status: 0 imported, 2 rejected (bad rows), 1 other errors.`,
 		Example: `  rmm import devices.csv
   rmm import --skip-invalid --json devices.csv`,

@@ -57,6 +57,11 @@ key is listed under in the config; unknown keys are refused and logged with
 their fingerprint. Edits to users: take effect at the next login, without a
 restart. --read-only makes every session a Viewer.
 
+Exports: in an SSH session, :export and :export-results take a file name
+and write it into the user's own directory, ssh.exports_dir/USER (mode
+0700, files 0600, audited); the user fetches it read-only with
+scp -O -P PORT USER@HOST:NAME . through this server.
+
 The host key is generated on first start (ssh.host_key, mode 0600) and kept;
 its fingerprint is printed so users can check it on their first connection.
 rmm serve listens on loopback by default: listening elsewhere (for example
