@@ -198,6 +198,9 @@ func TestPowerShellPaneEscClosesTheSession(t *testing.T) {
 	if m.shell != nil || m.page != pageDevices {
 		t.Errorf("after esc: pane %v, page %v; want the grid back", m.shell != nil, m.page)
 	}
+	// The session leaves the engine's book before its Delete reaches the
+	// host: wait for the host to have deleted it.
+	waitUntil(t, "the host to delete the shell", func() bool { return s.fleet.Stats().ShellsDeleted == 1 })
 	if st := s.fleet.Stats(); st.ShellsOpen != 0 || st.ShellsDeleted != 1 {
 		t.Errorf("simulator: %d open, %d deleted", st.ShellsOpen, st.ShellsDeleted)
 	}
