@@ -268,6 +268,10 @@ func (e *Engine) tlsStep(ctx context.Context, s *DoctorStep, t winrm.Target) boo
 		if errors.As(err, &ce) {
 			return s.done("skipped", "the transport settings are refused (see unencrypted policy)", "")
 		}
+		if errors.Is(err, winrm.ErrNotTLS) {
+			return s.done("fail", err.Error(), "the device says https but the port is not an HTTPS listener: point Port at the HTTPS listener "+
+				"(winrm enumerate winrm/config/listener), or set Transport http in the CSV (an Admin change; Basic also needs AllowUnencrypted)")
+		}
 		return s.done("fail", "TLS handshake: "+err.Error(), "the port answers but not with TLS: check that it is the HTTPS listener (winrm enumerate winrm/config/listener), or set Transport http")
 	}
 	leaf := rep.Leaf

@@ -254,3 +254,43 @@ func TestKerberosWithoutAKrb5ConfIsAConfigurationError(t *testing.T) {
 		t.Errorf("kerberos without krb5.conf: %s %q", st.Status, st.LastError)
 	}
 }
+
+// Reliability report F8: an https device on an HTTP listener was classed
+// Device and marked Offline (net/http turns the TLS record header error
+// into a plain error string). The host answered: rmm is set up wrong.
+func TestAnHTTPSDeviceOnAnHTTPListenerIsAConfigurationErrorThatSaysSo(t *testing.T) {
+	fleet, db := testFleet(t, winrmsim.Config{Devices: 2, Seed: 31})
+	host := fleet.Hosts()[0]
+	https := "https"
+	setDevice(t, db, store.DeviceInput{Hostname: host.Hostname, Transport: https, Port: host.Port})
+	eng := newEngine(t, db, engine.Options{Retries: 2})
+	res := sweep(t, eng)
+	st := stateOf(t, eng, host.Hostname)
+	if st.Status != engine.StatusUnknown {
+		t.Errorf("status %s, want Unknown: %q", st.Status, st.LastError)
+	}
+	for _, want := range []string{"plain HTTP", "Transport"} {
+		if !strings.Contains(st.LastError, want) {
+			t.Errorf("error %q does not say %q", st.LastError, want)
+		}
+	}
+	if res.Errors["configuration"] != 1 || res.Errors["device"] != 0 {
+		t.Errorf("errors by class %v, want 1 configuration", res.Errors)
+	}
+	if n := hostStats(t, fleet, host.Hostname).Requests; n != 0 {
+		t.Errorf("the host saw %d WS-Man requests; the TLS handshake fails before any", n)
+	}
+	rep, err := engine.Call(context.Background(), eng, engine.SystemIdentity(), engine.Diagnose{Host: host.Hostname})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tlsStep *engine.DoctorStep
+	for i := range rep.Steps {
+		if rep.Steps[i].Name == "tls" {
+			tlsStep = &rep.Steps[i]
+		}
+	}
+	if tlsStep == nil || tlsStep.Status != "fail" || !strings.Contains(tlsStep.Detail, "plain HTTP") || !strings.Contains(tlsStep.Fix, "Transport") {
+		t.Errorf("doctor's tls step: %+v", tlsStep)
+	}
+}

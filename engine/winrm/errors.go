@@ -116,6 +116,13 @@ func classify(err error) Class {
 		errors.As(err, &verifyErr) || errors.As(err, &recErr) {
 		return ClassConfiguration
 	}
+	// An https device on a listener that does not speak TLS (usually the
+	// HTTP listener): net/http turns the TLS record header error into
+	// ErrSchemeMismatch, and our dialer into ErrNotTLS. The host answered;
+	// rmm is set up wrong for it.
+	if errors.Is(err, ErrNotTLS) || errors.Is(err, http.ErrSchemeMismatch) {
+		return ClassConfiguration
+	}
 	switch {
 	case errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.EHOSTUNREACH),
 		errors.Is(err, syscall.ENETUNREACH), errors.Is(err, syscall.EHOSTDOWN):
@@ -242,6 +249,46 @@ func xmlText(s string) string {
 	s = tagRE.ReplaceAllString(s, "")
 	s = strings.NewReplacer("&lt;", "<", "&gt;", ">", "&quot;", `"`, "&apos;", "'", "&amp;", "&").Replace(s)
 	return strings.Join(strings.Fields(s), " ")
+}
+
+// ErrNotTLS is wrapped by the error of an https request whose listener
+// answered without TLS: an HTTP listener (WinRM's 5985) or another
+// service on the port. It is a Configuration error.
+var ErrNotTLS = errors.New("the listener does not speak TLS")
+
+// handshakeFailure is the error of a TLS dial to addr that failed: a
+// listener that does not speak TLS is explained (ErrNotTLS), a
+// verification failure becomes a *TLSError (tlsFailure), anything else
+// is returned as it is.
+func handshakeFailure(addr, name string, key tlsKey, err error) error {
+	var rec tls.RecordHeaderError
+	if errors.As(err, &rec) {
+		return notTLS(addr, rec)
+	}
+	return tlsFailure(name, key, err)
+}
+
+// notTLS explains a TLS record header error: what the port answered and
+// how to fix the device.
+func notTLS(addr string, rec tls.RecordHeaderError) error {
+	what := "something that is not TLS"
+	if looksLikeHTTP(rec.RecordHeader[:]) {
+		what = "plain HTTP (an HTTP listener, as on WinRM's 5985)"
+	}
+	return fmt.Errorf("https to %s: %w: it answered in %s; set the device's Transport to http (an Admin change) "+
+		"or its Port to the HTTPS listener (5986 by default): %w", addr, ErrNotTLS, what, rec)
+}
+
+// looksLikeHTTP reports whether the first bytes a server sent are the
+// start of an HTTP response (or a request method, for a proxy).
+func looksLikeHTTP(h []byte) bool {
+	for _, p := range []string{"HTTP/", "GET /", "POST ", "HEAD "} {
+		n := min(len(p), len(h))
+		if n > 0 && string(h[:n]) == p[:n] {
+			return true
+		}
+	}
+	return false
 }
 
 // TLSError is a TLS handshake that failed verification, with the reason

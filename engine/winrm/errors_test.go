@@ -2,6 +2,7 @@ package winrm
 
 import (
 	"context"
+	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -42,6 +43,9 @@ func TestErrorsAreClassedOnCodesNotText(t *testing.T) {
 		{"a deadline is transient", fmt.Errorf("run: %w", context.DeadlineExceeded), ClassTransient},
 		{"an unknown certificate authority is a configuration error", fmt.Errorf("post: %w", x509.UnknownAuthorityError{}), ClassConfiguration},
 		{"a wrong host name on the certificate is a configuration error", x509.HostnameError{Host: "x"}, ClassConfiguration},
+		{"an https request answered in plain HTTP (net/http's sentinel) is a configuration error", fmt.Errorf("post: %w", http.ErrSchemeMismatch), ClassConfiguration},
+		{"a TLS record header error is a configuration error", tls.RecordHeaderError{Msg: "first record does not look like a TLS handshake"}, ClassConfiguration},
+		{"a listener that does not speak TLS is a configuration error", notTLS("h:5986", tls.RecordHeaderError{RecordHeader: [5]byte{'H', 'T', 'T', 'P', '/'}}), ClassConfiguration},
 		{"a classed error keeps its class", &Error{Class: ClassFatal, Err: errors.New("disk full")}, ClassFatal},
 		{"a garbled answer is a device error", errors.New("metrics: invalid character"), ClassDevice},
 	}

@@ -142,6 +142,10 @@ func (c *Client) InspectTLS(ctx context.Context, t Target) (CertReport, error) {
 	dialer := &tls.Dialer{NetDialer: &net.Dialer{Timeout: 5 * time.Second}, Config: cfg}
 	conn, err := dialer.DialContext(ctx, "tcp", t.hostPort)
 	if err != nil {
+		var rec tls.RecordHeaderError
+		if errors.As(err, &rec) {
+			return CertReport{}, notTLS(t.hostPort, rec)
+		}
 		return CertReport{}, err
 	}
 	cs := conn.(*tls.Conn).ConnectionState()

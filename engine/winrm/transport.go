@@ -307,7 +307,7 @@ func (p *tlsProfile) dialTLS(ctx context.Context, network, addr string) (net.Con
 	defer cancel()
 	c, err := (&tls.Dialer{NetDialer: p.dialer, Config: cfg}).DialContext(hctx, network, addr)
 	if err != nil {
-		return nil, tlsFailure(name, p.key, err)
+		return nil, handshakeFailure(addr, name, p.key, err)
 	}
 	return c, nil
 }
