@@ -53,6 +53,12 @@ type sessionPool struct {
 	drained  chan struct{} // closed when closed and busy reaches 0
 	cleanups sync.WaitGroup
 
+	// Shells dropped after a failure wait in drops for one of at most
+	// opts.closeWorkers drop workers (dropLocked): a network blip over
+	// 10,000 hosts queues 10,000 deletes, not 10,000 goroutines.
+	drops       []droppedShell
+	dropWorkers int
+
 	stop        chan struct{} // ends the janitor
 	janitorDone chan struct{}
 
@@ -347,23 +353,50 @@ func (p *sessionPool) drop(slot *hostSlot, s *pooledShell) {
 	p.release(slot, s, false)
 }
 
+// droppedShell is a shell waiting for a drop worker to delete it.
+type droppedShell struct {
+	slot *hostSlot
+	s    *pooledShell
+}
+
 // dropLocked deletes a session in the background: Signal terminate for a
 // command still running, then Delete. The slot keeps counting the shell
-// until it is gone, so the host never has more than its limit. p.mu must
-// be held.
+// until it is gone, so the host never has more than its limit. The delete
+// is queued for the pool's drop workers, at most opts.closeWorkers of
+// them, each started here when the queue needs one and ending when the
+// queue is empty. p.mu must be held.
 func (p *sessionPool) dropLocked(slot *hostSlot, s *pooledShell) {
 	p.dropped.Add(1)
 	p.refLocked(slot) // the cleanup holds the slot
+	p.drops = append(p.drops, droppedShell{slot: slot, s: s})
+	if p.dropWorkers >= max(1, p.opts.closeWorkers) {
+		return // a running worker takes it
+	}
+	p.dropWorkers++
 	p.cleanups.Add(1)
-	go func() {
-		defer p.cleanups.Done()
-		p.deleteSession(s)
-		p.mu.Lock()
-		slot.open--
-		p.wakeLocked(slot)
-		p.unrefLocked(slot)
+	go p.dropWorker()
+}
+
+// dropWorker deletes queued shells until the queue is empty. It is owned
+// by the pool: Close waits for it (cleanups), and each delete is bounded
+// by the cleanup timeout.
+func (p *sessionPool) dropWorker() {
+	defer p.cleanups.Done()
+	p.mu.Lock()
+	for len(p.drops) > 0 {
+		d := p.drops[0]
+		p.drops[0] = droppedShell{}
+		p.drops = p.drops[1:]
 		p.mu.Unlock()
-	}()
+		p.deleteSession(d.s)
+		p.mu.Lock()
+		d.slot.open--
+		p.wakeLocked(d.slot)
+		p.unrefLocked(d.slot)
+	}
+	p.drops = nil // let the backing array go
+	p.dropWorkers--
+	p.mu.Unlock()
 }
 
 // deleteSession terminates the running command, if any, and deletes the
