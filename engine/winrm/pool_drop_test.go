@@ -93,8 +93,10 @@ func TestDroppingEveryShellAfterANetworkBlipUsesABoundedNumberOfWorkers(t *testi
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	if st := f.Stats(); st.ShellsOpen != 0 {
-		t.Errorf("the hosts still hold %d shells", st.ShellsOpen)
+	// The deletes in flight while the hosts hung may have timed out (the
+	// shell stays on the host until its idle timeout); the rest are gone.
+	if st := f.Stats(); st.ShellsOpen > workers {
+		t.Errorf("the hosts still hold %d shells, want at most the %d whose delete hung", st.ShellsOpen, workers)
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
