@@ -593,8 +593,15 @@ func errText(err error) string {
 	return err.Error()
 }
 
-// attempt runs the action once on d.
-func (e *Engine) attempt(ctx context.Context, p *runPlan, d store.Device) actionOutcome {
+// attempt runs the action once on d. A panic while it runs (reading the
+// host's answer, say) fails this device's attempt, not the engine.
+func (e *Engine) attempt(ctx context.Context, p *runPlan, d store.Device) (out actionOutcome) {
+	defer func() {
+		if r := recover(); r != nil {
+			err := e.panicked(d.Hostname, "action "+p.spec.Name, r)
+			out = actionOutcome{status: ActionFailed, message: shortReason(err), err: err}
+		}
+	}()
 	switch p.spec.Name {
 	case ActWake:
 		return e.wake(ctx, d)
@@ -610,7 +617,7 @@ func (e *Engine) attempt(ctx context.Context, p *runPlan, d store.Device) action
 	if p.spec.Name == ActRunScript {
 		return libraryOutcome(res)
 	}
-	out, _ := actionDoc(res)
+	out, _ = actionDoc(res)
 	return out
 }
 

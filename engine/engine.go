@@ -157,6 +157,8 @@ type Engine struct {
 
 	inv inventoryState // inventory collectors and extended-metrics state (inventory.go)
 
+	hooks testHooks // nil in production; set by tests (export_test.go)
+
 	fatalMu sync.Mutex
 	fatal   error
 	fatalC  chan struct{} // closed on the first Fatal error

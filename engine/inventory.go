@@ -227,7 +227,14 @@ func (e *Engine) collectOne(ctx context.Context, d store.Device, category string
 	s.inflight[k] = c
 	s.mu.Unlock()
 
-	c.doc, c.err = e.collectFromHost(ctx, d, category)
+	func() {
+		defer func() {
+			if r := recover(); r != nil {
+				c.doc, c.err = InventoryDoc{}, e.panicked(d.Hostname, "inventory_"+category, r)
+			}
+		}()
+		c.doc, c.err = e.collectFromHost(ctx, d, category)
+	}()
 	if c.err != nil {
 		// Keep what is stored, say why it is not fresh.
 		c.doc = stored

@@ -68,7 +68,12 @@ func (e *Engine) PollDevice(ctx context.Context, id int64, force bool) (DeviceSt
 
 // pollDevice runs the metrics script on d, retrying transient failures
 // with backoff, and decides the device's status from the outcome.
-func (e *Engine) pollDevice(ctx context.Context, o Options, d store.Device) pollOutcome {
+func (e *Engine) pollDevice(ctx context.Context, o Options, d store.Device) (out pollOutcome) {
+	defer func() {
+		if r := recover(); r != nil {
+			out = pollOutcome{status: StatusOffline, err: e.panicked(d.Hostname, "poll", r), at: time.Now().UTC()}
+		}
+	}()
 	log := e.log // every line carries device=HOST (not log.With: it costs each poll even when nothing is logged)
 	var err error
 	var mode string
@@ -103,7 +108,7 @@ func (e *Engine) pollDevice(ctx context.Context, o Options, d store.Device) poll
 		case <-t.C:
 		}
 	}
-	out := pollOutcome{err: err, at: time.Now().UTC(), mode: mode}
+	out = pollOutcome{err: err, at: time.Now().UTC(), mode: mode}
 	switch winrm.ClassOf(err) {
 	case winrm.ClassConfiguration:
 		// The host answered, but rmm is set up wrong for it: its status is
@@ -178,5 +183,9 @@ func (e *Engine) runScriptRaw(ctx context.Context, o Options, d store.Device, sc
 	if err != nil {
 		return winrm.Result{}, err
 	}
-	return e.winrm.Run(rctx, e.target(d), cred, sc)
+	res, err := e.winrm.Run(rctx, e.target(d), cred, sc)
+	if h := e.hooks.afterRun; h != nil {
+		h(d.Hostname)
+	}
+	return res, err
 }
