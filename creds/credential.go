@@ -54,11 +54,12 @@ type Credential struct {
 	Secret    Secret    // the password
 	CreatedAt time.Time // when this secret was set (rotation reminders use it)
 	Backend   string    // "keyring", "vault" or "memory": where it is stored
+	Scope     Scope     // the devices it may be sent to; zero: any device
 }
 
 // Meta returns what may be shown about c: everything but the secret.
 func (c Credential) Meta() Meta {
-	return Meta{Name: c.Name, User: c.User, Backend: c.Backend, CreatedAt: c.CreatedAt}
+	return Meta{Name: c.Name, User: c.User, Backend: c.Backend, CreatedAt: c.CreatedAt, Scope: c.Scope}
 }
 
 // LogValue makes slog log the credential's metadata and never the secret.
@@ -68,6 +69,7 @@ func (c Credential) LogValue() slog.Value {
 		slog.String("user", c.User),
 		slog.String("backend", c.Backend),
 		slog.Time("created_at", c.CreatedAt),
+		slog.String("scope", c.Scope.String()),
 		slog.String("secret", redacted),
 	)
 }
@@ -78,6 +80,7 @@ type Meta struct {
 	User      string
 	Backend   string
 	CreatedAt time.Time
+	Scope     Scope
 }
 
 // Store keeps credentials. Implementations are safe for concurrent use.
@@ -153,6 +156,9 @@ func validateForSet(c Credential) error {
 	}
 	if c.Secret.IsZero() {
 		return errors.New("password is empty")
+	}
+	if _, err := c.Scope.normalize(); err != nil {
+		return err
 	}
 	return nil
 }

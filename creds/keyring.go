@@ -9,7 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/zalando/go-keyring"
@@ -22,8 +22,12 @@ const DefaultService = "rmm"
 // go-keyring cannot enumerate a service's items.
 const indexItem = "__index__"
 
-// keyringItemVersion tags the JSON layout of keyring values.
-const keyringItemVersion = 1
+// keyringItemVersion is the newest JSON layout of keyring values this
+// rmm reads. Version 2 added the scope; an item is written as version 1
+// when it has none, so an older rmm still reads it, and as version 2
+// when it has one, so an older rmm refuses it rather than send the
+// credential outside its scope.
+const keyringItemVersion = 2
 
 // keyringItem is the value of one credential's keyring item. It holds the
 // password: never log it or put it in an error.
@@ -32,6 +36,7 @@ type keyringItem struct {
 	User      string    `json:"user"`
 	Secret    string    `json:"secret"`
 	CreatedAt time.Time `json:"created_at"`
+	Scope     *Scope    `json:"scope,omitempty"`
 }
 
 // keyringIndex is the value of the index item.
@@ -44,17 +49,20 @@ type keyringIndex struct {
 //
 // Every call goes through go-keyring, which on Linux talks D-Bus to the
 // Secret Service and can block (a locked collection waiting for an unlock
-// prompt). Calls therefore run in a goroutine and the caller's ctx bounds
-// the wait; an abandoned call finishes in the background, as nothing can
-// interrupt go-keyring.
+// prompt, a Secret Service that hangs). Calls therefore run one at a time
+// in a goroutine and the caller's ctx bounds the wait; an abandoned call
+// finishes in the background, as nothing can interrupt go-keyring. The
+// next caller waits for the turn (busy) under its own ctx, not for a
+// mutex in a goroutine of its own: a hung keyring holds one goroutine,
+// not one per caller that gave up.
 type keyringStore struct {
 	service string
 	// lockPath serializes index updates across rmm processes; "" when no
 	// private directory was available (then only within this process).
 	lockPath string
 
-	mu     sync.Mutex // serializes the read-modify-write of the index
-	closed bool
+	busy   chan struct{} // one go-keyring call at a time (cap 1); it also serializes the index's read-modify-write
+	closed atomic.Bool
 }
 
 // OpenKeyring returns a Store over the OS keyring (Secret Service on Linux,
@@ -68,7 +76,7 @@ func OpenKeyring(service string) (Store, error) {
 	if strings.ContainsFunc(service, func(r rune) bool { return r < 0x20 || r > 0x7e }) {
 		return nil, fmt.Errorf("creds: keyring service %q: only printable ASCII is allowed", service)
 	}
-	return &keyringStore{service: service, lockPath: defaultKeyringLockPath(service)}, nil
+	return &keyringStore{service: service, lockPath: defaultKeyringLockPath(service), busy: make(chan struct{}, 1)}, nil
 }
 
 // defaultKeyringLockPath returns the lock file that serializes index
@@ -95,11 +103,10 @@ func defaultKeyringLockPath(service string) string {
 // Backend implements Store.
 func (k *keyringStore) Backend() string { return BackendKeyring }
 
-// Close implements Store. The keyring store caches no secrets.
+// Close implements Store. The keyring store caches no secrets. A call
+// already running finishes; later calls fail with ErrClosed.
 func (k *keyringStore) Close() error {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	k.closed = true
+	k.closed.Store(true)
 	return nil
 }
 
@@ -109,12 +116,19 @@ func (k *keyringStore) Set(ctx context.Context, c Credential) error {
 	if err := validateForSet(c); err != nil {
 		return fmt.Errorf("creds: set %q: %w", c.Name, err)
 	}
+	scope, err := c.Scope.normalize()
+	if err != nil {
+		return fmt.Errorf("creds: set %q: %w", c.Name, err)
+	}
 	// The goroutine of run owns this copy: it may outlive this call when
 	// ctx ends first, so it scrubs its own errors and zeroes the copy.
 	secret := c.Secret.bytes()
-	err := k.run(ctx, true, func() { clear(secret) }, func() (err error) {
+	err = k.run(ctx, true, func() { clear(secret) }, func() (err error) {
 		defer func() { err = scrub(err, secret) }()
-		item := keyringItem{V: keyringItemVersion, User: c.User, Secret: string(secret), CreatedAt: createdAt(c.CreatedAt)}
+		item := keyringItem{V: 1, User: c.User, Secret: string(secret), CreatedAt: createdAt(c.CreatedAt)}
+		if !scope.IsZero() {
+			item.V, item.Scope = 2, &scope
+		}
 		value, err := json.Marshal(item)
 		if err != nil {
 			return errors.New("encode keyring item failed")
@@ -155,6 +169,7 @@ func (k *keyringStore) Get(ctx context.Context, name string) (Credential, error)
 			Secret:    NewSecret(item.Secret),
 			CreatedAt: item.CreatedAt.UTC(),
 			Backend:   BackendKeyring,
+			Scope:     item.scope(),
 		}
 		return nil
 	})
@@ -182,7 +197,7 @@ func (k *keyringStore) List(ctx context.Context) ([]Meta, error) {
 			if err != nil {
 				return fmt.Errorf("credential %q: %w", name, err)
 			}
-			out = append(out, Meta{Name: name, User: item.User, Backend: BackendKeyring, CreatedAt: item.CreatedAt.UTC()})
+			out = append(out, Meta{Name: name, User: item.User, Backend: BackendKeyring, CreatedAt: item.CreatedAt.UTC(), Scope: item.scope()})
 		}
 		return nil
 	})
@@ -227,12 +242,13 @@ func (k *keyringStore) Delete(ctx context.Context, name string) error {
 	return nil
 }
 
-// run calls fn under the store's mutex (and, when write, the
-// cross-process lock) in a goroutine, and returns when fn does or ctx is
-// done, whichever comes first. fn is skipped when ctx is done before it
-// could start, so an abandoned Set never lands later. release, when not
-// nil, runs once the goroutine is finished with fn's data, whether fn ran
-// or not.
+// run calls fn in a goroutine once it is the store's turn (and, when
+// write, under the cross-process lock), and returns when fn does or ctx
+// is done, whichever comes first. A caller whose ctx ends while another
+// call holds the turn (a hung keyring) gives up without starting a
+// goroutine. fn is skipped when ctx is done before it could start, so an
+// abandoned Set never lands later. release, when not nil, runs once the
+// goroutine is finished with fn's data, whether fn ran or not.
 func (k *keyringStore) run(ctx context.Context, write bool, release func(), fn func() error) error {
 	if release == nil {
 		release = func() {}
@@ -241,14 +257,19 @@ func (k *keyringStore) run(ctx context.Context, write bool, release func(), fn f
 		release()
 		return err
 	}
+	select {
+	case k.busy <- struct{}{}:
+	case <-ctx.Done():
+		release()
+		return fmt.Errorf("keyring did not answer (an earlier call is still waiting for it): %w", ctx.Err())
+	}
 	done := make(chan struct{})
 	var err error
 	go func() {
 		defer close(done)
+		defer func() { <-k.busy }()
 		defer release()
-		k.mu.Lock()
-		defer k.mu.Unlock()
-		if k.closed {
+		if k.closed.Load() {
 			err = ErrClosed
 			return
 		}
@@ -273,7 +294,7 @@ func (k *keyringStore) run(ctx context.Context, write bool, release func(), fn f
 	}
 }
 
-// readItem reads and decodes the item of name. The caller holds k.mu.
+// readItem reads and decodes the item of name. The caller holds the turn.
 func (k *keyringStore) readItem(name string) (keyringItem, error) {
 	value, err := keyring.Get(k.service, name)
 	if errors.Is(err, keyring.ErrNotFound) {
@@ -293,8 +314,16 @@ func (k *keyringStore) readItem(name string) (keyringItem, error) {
 	return item, nil
 }
 
+// scope is the item's scope; zero when it has none.
+func (it keyringItem) scope() Scope {
+	if it.Scope == nil {
+		return Scope{}
+	}
+	return *it.Scope
+}
+
 // readIndex returns the sorted names in the index item; none when the
-// item does not exist yet. The caller holds k.mu.
+// item does not exist yet. The caller holds the turn.
 func (k *keyringStore) readIndex() ([]string, error) {
 	value, err := keyring.Get(k.service, indexItem)
 	if errors.Is(err, keyring.ErrNotFound) {
@@ -313,7 +342,7 @@ func (k *keyringStore) readIndex() ([]string, error) {
 }
 
 // editIndex applies edit to the index and writes it back when it changed.
-// The caller holds k.mu and, across processes, the lock file.
+// The caller holds the turn and, across processes, the lock file.
 func (k *keyringStore) editIndex(edit func([]string) []string) error {
 	names, err := k.readIndex()
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"slices"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -238,7 +239,7 @@ func TestKeyringHonoursItsContext(t *testing.T) {
 
 func TestAKeyringCallAbandonedByItsContextNeverLandsLater(t *testing.T) {
 	k := newMockKeyring(t).(*keyringStore)
-	k.mu.Lock() // a keyring call in flight that does not answer
+	k.busy <- struct{}{} // a keyring call in flight that does not answer
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
 	start := time.Now()
@@ -249,11 +250,51 @@ func TestAKeyringCallAbandonedByItsContextNeverLandsLater(t *testing.T) {
 	if d := time.Since(start); d > 5*time.Second {
 		t.Errorf("set waited %s past its deadline", d)
 	}
-	k.mu.Unlock()
-	// Give the abandoned goroutine time to take the mutex; it must see
-	// that its context is done and write nothing.
-	time.Sleep(100 * time.Millisecond)
+	<-k.busy
+	// The abandoned call never started: nothing can land later.
 	if _, err := k.Get(context.Background(), "late"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("the abandoned set was written after all: %v", err)
+	}
+}
+
+// Code review B1: every caller of a hung keyring left a goroutine blocked
+// on the store's mutex for the life of the process (a sweep of 50
+// parallel polls: 50 more per cache expiry). Callers now wait for their
+// turn under their own context and start no goroutine when it ends.
+func TestAHungKeyringHoldsOneGoroutineWhateverTheCallersThatGiveUp(t *testing.T) {
+	k := newMockKeyring(t).(*keyringStore)
+	hung := make(chan struct{})
+	started := make(chan struct{})
+	go func() {
+		_ = k.run(context.Background(), false, nil, func() error { close(started); <-hung; return nil })
+	}()
+	<-started
+	before := runtime.NumGoroutine()
+	const callers = 64
+	errs := make(chan error, callers)
+	for range callers {
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+			defer cancel()
+			_, err := k.Get(ctx, "default")
+			errs <- err
+		}()
+	}
+	for range callers {
+		if err := <-errs; !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "did not answer") {
+			t.Fatalf("get from a hung keyring: %v, want a deadline error", err)
+		}
+	}
+	// The callers' goroutines have ended; none is left behind in the store.
+	deadline := time.Now().Add(10 * time.Second)
+	for runtime.NumGoroutine() > before+2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d goroutines left behind by %d callers of a hung keyring", runtime.NumGoroutine()-before, callers)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	close(hung)
+	if _, err := k.Get(context.Background(), "default"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("get once the keyring answers again: %v, want not found", err)
 	}
 }

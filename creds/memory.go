@@ -38,7 +38,11 @@ func (m *memoryStore) Set(ctx context.Context, c Credential) error {
 	if old, ok := m.entries[c.Name]; ok {
 		clear(old.secret)
 	}
-	m.entries[c.Name] = vaultEntry{user: c.User, secret: c.Secret.bytes(), created: createdAt(c.CreatedAt)}
+	scope, err := c.Scope.normalize()
+	if err != nil {
+		return fmt.Errorf("creds: set %q: %w", c.Name, err)
+	}
+	m.entries[c.Name] = vaultEntry{user: c.User, secret: c.Secret.bytes(), created: createdAt(c.CreatedAt), scope: scope}
 	return nil
 }
 
@@ -56,7 +60,7 @@ func (m *memoryStore) Get(ctx context.Context, name string) (Credential, error) 
 	if !ok {
 		return Credential{}, fmt.Errorf("creds: get %q: %w", name, ErrNotFound)
 	}
-	return Credential{Name: name, User: e.user, Secret: SecretFromBytes(e.secret), CreatedAt: e.created, Backend: BackendMemory}, nil
+	return Credential{Name: name, User: e.user, Secret: SecretFromBytes(e.secret), CreatedAt: e.created, Backend: BackendMemory, Scope: e.scope}, nil
 }
 
 // List implements Store.
@@ -72,7 +76,7 @@ func (m *memoryStore) List(ctx context.Context) ([]Meta, error) {
 	out := make([]Meta, 0, len(m.entries))
 	for _, name := range slices.Sorted(maps.Keys(m.entries)) {
 		e := m.entries[name]
-		out = append(out, Meta{Name: name, User: e.user, Backend: BackendMemory, CreatedAt: e.created})
+		out = append(out, Meta{Name: name, User: e.user, Backend: BackendMemory, CreatedAt: e.created, Scope: e.scope})
 	}
 	return out, nil
 }

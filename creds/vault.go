@@ -108,6 +108,7 @@ func (v *vaultStore) Get(ctx context.Context, name string) (Credential, error) {
 		Secret:    SecretFromBytes(e.secret),
 		CreatedAt: e.created,
 		Backend:   BackendVault,
+		Scope:     e.scope,
 	}, nil
 }
 
@@ -127,7 +128,7 @@ func (v *vaultStore) List(ctx context.Context) ([]Meta, error) {
 	out := make([]Meta, 0, len(v.entries))
 	for _, name := range slices.Sorted(maps.Keys(v.entries)) {
 		e := v.entries[name]
-		out = append(out, Meta{Name: name, User: e.user, Backend: BackendVault, CreatedAt: e.created})
+		out = append(out, Meta{Name: name, User: e.user, Backend: BackendVault, CreatedAt: e.created, Scope: e.scope})
 	}
 	return out, nil
 }
@@ -137,6 +138,10 @@ func (v *vaultStore) Set(ctx context.Context, c Credential) error {
 	if err := validateForSet(c); err != nil {
 		return fmt.Errorf("creds: set %q: %w", c.Name, err)
 	}
+	scope, err := c.Scope.normalize()
+	if err != nil {
+		return fmt.Errorf("creds: set %q: %w", c.Name, err)
+	}
 	secret := c.Secret.bytes() // owned by the new entry once committed
 	committed := false
 	defer func() {
@@ -144,8 +149,8 @@ func (v *vaultStore) Set(ctx context.Context, c Credential) error {
 			clear(secret)
 		}
 	}()
-	err := v.update(ctx, func(m map[string]vaultEntry) (bool, error) {
-		m[c.Name] = vaultEntry{user: c.User, secret: secret, created: createdAt(c.CreatedAt)}
+	err = v.update(ctx, func(m map[string]vaultEntry) (bool, error) {
+		m[c.Name] = vaultEntry{user: c.User, secret: secret, created: createdAt(c.CreatedAt), scope: scope}
 		return true, nil
 	})
 	if err != nil {

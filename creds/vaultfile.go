@@ -33,9 +33,14 @@ import (
 // straight into a []byte we can zero, without an intermediate string.
 // Unknown fields are ignored; a version above 1 is refused rather than
 // rewritten without the fields this version does not know.
+//
+// Version 2 adds an optional "scope" object to a credential (see Scope).
+// A vault is written as version 1 while no credential has a scope, so an
+// older rmm still opens it, and as version 2 once one has, so an older
+// rmm refuses it rather than send a credential outside its scope.
 const (
 	vaultFormat  = "rmm-vault"
-	vaultVersion = 1
+	vaultVersion = 2
 	// maxVaultFileSize bounds what is read and decrypted: a vault of
 	// thousands of credentials is well under 1 MiB.
 	maxVaultFileSize = 16 << 20
@@ -57,6 +62,7 @@ type vaultRecord struct {
 	User      string    `json:"user"`
 	Secret    []byte    `json:"secret"`
 	CreatedAt time.Time `json:"created_at"`
+	Scope     *Scope    `json:"scope,omitempty"`
 }
 
 // vaultEntry is a decoded credential held in memory by the vault store.
@@ -66,6 +72,7 @@ type vaultEntry struct {
 	user    string
 	secret  []byte
 	created time.Time
+	scope   Scope
 }
 
 // wipeEntries zeroes every secret in m.
@@ -77,9 +84,14 @@ func wipeEntries(m map[string]vaultEntry) {
 
 // encodeVault serializes and encrypts entries to r.
 func encodeVault(entries map[string]vaultEntry, r age.Recipient) ([]byte, error) {
-	doc := vaultDoc{Format: vaultFormat, Version: vaultVersion, Credentials: make([]vaultRecord, 0, len(entries))}
+	doc := vaultDoc{Format: vaultFormat, Version: 1, Credentials: make([]vaultRecord, 0, len(entries))}
 	for name, e := range entries {
-		doc.Credentials = append(doc.Credentials, vaultRecord{Name: name, User: e.user, Secret: e.secret, CreatedAt: e.created})
+		rec := vaultRecord{Name: name, User: e.user, Secret: e.secret, CreatedAt: e.created}
+		if !e.scope.IsZero() {
+			scope := e.scope
+			rec.Scope, doc.Version = &scope, 2
+		}
+		doc.Credentials = append(doc.Credentials, rec)
 	}
 	slices.SortFunc(doc.Credentials, func(a, b vaultRecord) int {
 		switch {
@@ -199,7 +211,15 @@ func decodePlaintext(plain []byte) (map[string]vaultEntry, error) {
 		if len(rec.Secret) == 0 {
 			return fail(fmt.Errorf("%w: credential %q has no password", ErrVaultCorrupt, rec.Name))
 		}
-		entries[rec.Name] = vaultEntry{user: rec.User, secret: rec.Secret, created: rec.CreatedAt.UTC()}
+		var scope Scope
+		if rec.Scope != nil {
+			s, err := rec.Scope.normalize()
+			if err != nil {
+				return fail(fmt.Errorf("%w: credential %q: %v", ErrVaultCorrupt, rec.Name, err))
+			}
+			scope = s
+		}
+		entries[rec.Name] = vaultEntry{user: rec.User, secret: rec.Secret, created: rec.CreatedAt.UTC(), scope: scope}
 	}
 	return entries, nil
 }
