@@ -2,17 +2,15 @@ package creds
 
 import (
 	"bytes"
-	"io"
-
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"os"
 	"strings"
 	"testing"
 
 	"filippo.io/age"
-
 	"github.com/zalando/go-keyring"
 )
 
