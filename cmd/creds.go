@@ -139,6 +139,7 @@ type credJSON struct {
 	CreatedAt time.Time `json:"created_at"`
 	AgeDays   int       `json:"age_days"`
 	Rotate    bool      `json:"rotate"`
+	Scope     string    `json:"scope"` // "any device", or e.g. "site=hq host=DC* domain=contoso.com"
 }
 
 func (a *app) credsCommand() *cobra.Command {
@@ -153,18 +154,36 @@ RMM_VAULT_PASSPHRASE, --identity FILE (an age identity) or a prompt.
 security.credentials pins the backend (auto, keyring, vault).
 
 Which credential a device uses: its CredentialId (from the CSV) wins, then
-"site:SITE" for its site, then "default". Secrets are never printed, logged,
-stored in the database or put in error messages. Admin only (list: Operator).`,
+"site:SITE" for its site, then "default". A credential set with --scope is
+sent only to the devices inside it (sites, groups, host name patterns, a DNS
+domain); a device outside gets no credential and an "unmanageable" alert.
+Secrets are never printed, logged, stored in the database or put in error
+messages. Admin only (list: Operator).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
 	var user string
 	var fromStdin bool
+	var scopes []string
 	set := &cobra.Command{
-		Use:   "set NAME --user DOMAIN\\user",
+		Use:   "set NAME --user DOMAIN\\user [--scope KEY=VALUE...]",
 		Short: "Store a credential (the password is read with no echo, or from stdin)",
-		Example: `  rmm creds set default --user 'CONTOSO\svc-rmm'
-  rmm creds set site:hq --user 'HQ\rmm' --password-stdin < pw.txt`,
+		Long: `Store a credential. The password is read with no echo, or from stdin.
+
+--scope limits the devices the credential is ever sent to; repeat it, or
+give several values with commas. Every key given must hold, one value of a
+key is enough:
+  site=NAME       the device's site
+  group=NAME      one of the device's groups
+  host=PATTERN    the device's name (its FQDN when it has one, else its
+                  hostname: the name HTTPS proves); * and ? are wildcards;
+                  a pattern without a dot matches the first label
+  domain=DNS      the device's name is in this DNS domain
+Without --scope the credential may go to any device. Setting a credential
+again replaces its scope.`,
+		Example: `  rmm creds set default --user 'CONTOSO\svc-rmm' --scope domain=contoso.com
+  rmm creds set dc-admins --user 'CONTOSO\rmm-dc' --scope host=DC* --scope domain=contoso.com
+  rmm creds set site:hq --user 'HQ\rmm' --scope site=hq --password-stdin < pw.txt`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if strings.TrimSpace(user) == "" {
@@ -173,22 +192,27 @@ stored in the database or put in error messages. Admin only (list: Operator).`,
 			if err := creds.ValidateName(args[0]); err != nil {
 				return exitError{2, err}
 			}
+			scope, err := creds.ParseScope(scopes)
+			if err != nil {
+				return exitError{2, err}
+			}
 			return a.withCredsEngine(cmd, func(eng *engine.Engine, id engine.Identity) error {
 				secret, err := a.readSecret(fromStdin, user)
 				if err != nil {
 					return err
 				}
 				defer secret.Wipe()
-				if _, err := engine.Call(cmd.Context(), eng, id, engine.SetCredential{Name: args[0], User: user, Secret: secret}); err != nil {
+				if _, err := engine.Call(cmd.Context(), eng, id, engine.SetCredential{Name: args[0], User: user, Secret: secret, Scope: scope}); err != nil {
 					return err
 				}
-				fmt.Fprintf(a.stdout, "credential %s stored for %s\n", args[0], user)
+				fmt.Fprintf(a.stdout, "credential %s stored for %s (scope: %s)\n", args[0], user, scope)
 				return nil
 			})
 		},
 	}
 	set.Flags().StringVar(&user, "user", "", `account, e.g. CONTOSO\svc-rmm or svc-rmm@contoso.com`)
 	set.Flags().BoolVar(&fromStdin, "password-stdin", false, "read the password from stdin instead of a prompt")
+	set.Flags().StringArrayVar(&scopes, "scope", nil, "limit the devices it is sent to: site=, group=, host=PATTERN or domain= (repeatable)")
 
 	var asJSON bool
 	list := &cobra.Command{
@@ -209,7 +233,7 @@ stored in the database or put in error messages. Admin only (list: Operator).`,
 				rows := make([]credJSON, len(metas))
 				for i, m := range metas {
 					rows[i] = credJSON{Name: m.Name, User: m.User, Backend: m.Backend, CreatedAt: m.CreatedAt.UTC(),
-						AgeDays: int(time.Since(m.CreatedAt).Hours() / 24), Rotate: stale[m.Name]}
+						AgeDays: int(time.Since(m.CreatedAt).Hours() / 24), Rotate: stale[m.Name], Scope: m.Scope.String()}
 				}
 				if asJSON {
 					enc := json.NewEncoder(a.stdout)
@@ -221,19 +245,19 @@ stored in the database or put in error messages. Admin only (list: Operator).`,
 					return nil
 				}
 				tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
-				fmt.Fprintln(tw, "NAME\tUSER\tSTORED IN\tSET (UTC)\tAGE\tROTATION")
+				fmt.Fprintln(tw, "NAME\tUSER\tSTORED IN\tSET (UTC)\tAGE\tROTATION\tSCOPE")
 				for _, r := range rows {
 					rot := "ok"
 					if r.Rotate {
 						rot = fmt.Sprintf("due (older than %dd)", int(maxAge.Hours()/24))
 					}
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%dd\t%s\n", r.Name, r.User, r.Backend, r.CreatedAt.Format("2006-01-02"), r.AgeDays, rot)
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%dd\t%s\t%s\n", r.Name, r.User, r.Backend, r.CreatedAt.Format("2006-01-02"), r.AgeDays, rot, r.Scope)
 				}
 				return tw.Flush()
 			})
 		},
 	}
-	list.Flags().BoolVar(&asJSON, "json", false, "print name, user, backend, created_at, age_days, rotate as JSON")
+	list.Flags().BoolVar(&asJSON, "json", false, "print name, user, backend, created_at, age_days, rotate, scope as JSON")
 
 	rm := &cobra.Command{
 		Use:   "rm NAME",

@@ -1,68 +1,150 @@
 package engine
 
 import (
+	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
 	"time"
+
+	"golang.org/x/sync/singleflight"
 
 	"github.com/rmmhq/rmm/creds"
 	"github.com/rmmhq/rmm/engine/winrm"
 	"github.com/rmmhq/rmm/store"
 )
 
-// credCacheTTL bounds how long a resolved credential stays in memory; a
-// keyring lookup per poll would cost a D-Bus round trip each time.
-const credCacheTTL = time.Minute
+// Credential lookups: a keyring lookup per poll would cost a D-Bus round
+// trip each time, so a resolved credential stays in memory for
+// credCacheTTL. A lookup that failed is remembered for credFailTTL, so a
+// broken store is asked again every few seconds, not by every poll. One
+// lookup of a (credential id, site) is in flight at a time, whatever the
+// polls waiting for it, and it gives up after credLookupTimeout (a
+// keyring waiting for an unlock prompt, a Secret Service that hangs).
+const (
+	credCacheTTL      = time.Minute
+	credFailTTL       = 5 * time.Second
+	credLookupTimeout = 10 * time.Second
+)
 
 // credCache remembers resolved credentials by (device credential id, site).
 type credCache struct {
 	mu      sync.Mutex
 	entries map[[2]string]credEntry
+	gen     uint64 // bumped by forgetCredentials: a lookup started before does not land
+	flight  singleflight.Group
 }
 
+// credEntry is one lookup's outcome: a credential with its name and
+// scope, or the error.
 type credEntry struct {
-	cred Credential
-	at   time.Time
+	cred  Credential
+	name  string      // the stored credential's name
+	scope creds.Scope // the devices it may be sent to
+	err   error
+	at    time.Time
+}
+
+func (en credEntry) fresh(now time.Time) bool {
+	if en.err != nil {
+		return now.Sub(en.at) < credFailTTL
+	}
+	return now.Sub(en.at) < credCacheTTL
 }
 
 // credentialFor returns the WinRM credential for a device: from the
 // credentials store when one is configured (the device's CredentialId
 // wins, then its site's, then "default"), else the fixed Options.Credential
 // (environment variables, or the simulator's in --demo).
+//
+// The environment's credential stands in only when the store has none
+// for the device (creds.ErrNotFound) and the device names none: a
+// keyring that does not answer or a vault that will not open is an
+// error, never a reason to send another account. A stored credential is
+// sent only to a device inside its scope; anything else is a
+// Configuration error, and nothing is sent.
 func (e *Engine) credentialFor(ctx context.Context, o Options, d store.Device) (Credential, error) {
 	if o.Credentials == nil {
 		return o.Credential, nil
 	}
-	key := [2]string{d.CredentialID, d.Site}
-	e.creds.mu.Lock()
-	if en, ok := e.creds.entries[key]; ok && time.Since(en.at) < credCacheTTL {
-		e.creds.mu.Unlock()
-		return en.cred, nil
-	}
-	e.creds.mu.Unlock()
-	c, err := creds.Resolve(ctx, o.Credentials, d.CredentialID, d.Site)
+	en, err := e.lookupCredential(ctx, o.Credentials, d.CredentialID, d.Site)
 	if err != nil {
-		if o.Credential.User != "" && d.CredentialID == "" {
-			return o.Credential, nil // nothing stored yet: the environment's credential
-		}
 		return Credential{}, &winrm.Error{Class: winrm.ClassConfiguration, Device: d.Hostname, Step: "credential", Err: err}
 	}
-	cred := Credential{User: c.User, Password: c.Secret.Reveal()}
-	e.creds.mu.Lock()
-	if e.creds.entries == nil {
-		e.creds.entries = make(map[[2]string]credEntry)
+	if en.err != nil {
+		if errors.Is(en.err, creds.ErrNotFound) && o.Credential.User != "" && d.CredentialID == "" {
+			return o.Credential, nil // nothing stored for it: the environment's credential
+		}
+		return Credential{}, &winrm.Error{Class: winrm.ClassConfiguration, Device: d.Hostname, Step: "credential", Err: en.err}
 	}
-	e.creds.entries[key] = credEntry{cred: cred, at: time.Now()}
-	e.creds.mu.Unlock()
-	return cred, nil
+	if err := en.scope.Allows(scopeTarget(d)); err != nil {
+		return Credential{}, &winrm.Error{Class: winrm.ClassConfiguration, Device: d.Hostname, Step: "credential",
+			Err: fmt.Errorf("credential %q was not sent: the device is %w (scope: %s)", en.name, err, en.scope)}
+	}
+	return en.cred, nil
 }
 
-// forgetCredentials drops every cached credential (after a change).
+// scopeTarget is d as a credential's scope sees it: the name rmm proves
+// on HTTPS (the certificate must hold it), its site and groups.
+func scopeTarget(d store.Device) creds.ScopeTarget {
+	return creds.ScopeTarget{Name: cmp.Or(d.FQDN, d.Hostname), Site: d.Site, Groups: d.Groups}
+}
+
+// lookupCredential returns the cached outcome of resolving (credID,
+// site), or resolves it: one lookup per key in flight, bounded by
+// credLookupTimeout whatever its first caller's deadline, and shared by
+// every caller; each caller waits under its own ctx. The returned error
+// is only the caller's own ctx ending; the lookup's own failure is in
+// the entry.
+func (e *Engine) lookupCredential(ctx context.Context, s creds.Store, credID, site string) (credEntry, error) {
+	key := [2]string{credID, site}
+	c := &e.creds
+	c.mu.Lock()
+	if en, ok := c.entries[key]; ok && en.fresh(time.Now()) {
+		c.mu.Unlock()
+		return en, nil
+	}
+	gen := c.gen
+	c.mu.Unlock()
+	ch := c.flight.DoChan(credID+"\x00"+site, func() (any, error) {
+		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), credLookupTimeout)
+		defer cancel()
+		var en credEntry
+		cr, err := creds.Resolve(lctx, s, credID, site)
+		if err != nil {
+			en.err = err
+		} else {
+			en.cred = Credential{User: cr.User, Password: cr.Secret.Reveal()}
+			en.name, en.scope = cr.Name, cr.Scope
+			cr.Secret.Wipe()
+		}
+		en.at = time.Now()
+		c.mu.Lock()
+		if c.gen == gen {
+			if c.entries == nil {
+				c.entries = make(map[[2]string]credEntry)
+			}
+			c.entries[key] = en
+		}
+		c.mu.Unlock()
+		return en, nil
+	})
+	select {
+	case r := <-ch:
+		return r.Val.(credEntry), nil
+	case <-ctx.Done():
+		return credEntry{}, fmt.Errorf("credential lookup: %w", context.Cause(ctx))
+	}
+}
+
+// forgetCredentials drops every cached credential (after a change); a
+// lookup in flight does not land in the cache.
 func (e *Engine) forgetCredentials() {
 	e.creds.mu.Lock()
 	e.creds.entries = nil
+	e.creds.gen++
 	e.creds.mu.Unlock()
 }
 
@@ -74,11 +156,15 @@ func (e *Engine) credStore() (creds.Store, error) {
 	return s, nil
 }
 
-// SetCredential stores (or replaces) a credential.
+// SetCredential stores (or replaces) a credential. Scope limits the
+// devices it is sent to (zero: any device); it is stored with the
+// credential, so setting a credential again without it widens it to any
+// device.
 type SetCredential struct {
 	Name   string
 	User   string
 	Secret creds.Secret
+	Scope  creds.Scope
 }
 
 // Action implements Request.
@@ -93,8 +179,11 @@ func (SetCredential) Mutating() bool { return true }
 // Targets implements Request.
 func (r SetCredential) Targets() []string { return []string{r.Name} }
 
-// Details implements Request: the user name, never the secret.
-func (r SetCredential) Details() map[string]any { return map[string]any{"user": r.User} }
+// Details implements Request: the user name and the scope, never the
+// secret.
+func (r SetCredential) Details() map[string]any {
+	return map[string]any{"user": r.User, "scope": r.Scope.String()}
+}
 
 func (r SetCredential) run(ctx context.Context, e *Engine, _ Identity) (None, error) {
 	s, err := e.credStore()
@@ -107,7 +196,7 @@ func (r SetCredential) run(ctx context.Context, e *Engine, _ Identity) (None, er
 	if r.User == "" || r.Secret.IsZero() {
 		return None{}, fmt.Errorf("credential %s: user and password are required", r.Name)
 	}
-	if err := s.Set(ctx, creds.Credential{Name: r.Name, User: r.User, Secret: r.Secret}); err != nil {
+	if err := s.Set(ctx, creds.Credential{Name: r.Name, User: r.User, Secret: r.Secret, Scope: r.Scope}); err != nil {
 		return None{}, err
 	}
 	e.forgetCredentials()

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rmmhq/rmm/creds"
 	"github.com/rmmhq/rmm/engine/winrm"
 	"github.com/rmmhq/rmm/store"
 )
@@ -73,8 +74,8 @@ func (r Diagnose) Details() map[string]any {
 	return map[string]any{"credential": r.Credential}
 }
 
-func (r Diagnose) run(ctx context.Context, e *Engine, _ Identity) (DoctorReport, error) {
-	return e.diagnose(ctx, r.Host, r.Credential), nil
+func (r Diagnose) run(ctx context.Context, e *Engine, id Identity) (DoctorReport, error) {
+	return e.diagnose(ctx, r.Host, r.Credential, id.Role), nil
 }
 
 type doctor struct {
@@ -92,8 +93,8 @@ func (s *DoctorStep) done(status, detail, fix string) bool {
 	return status != "fail"
 }
 
-func (e *Engine) diagnose(ctx context.Context, host, credName string) DoctorReport {
-	rep := e.diagnoseSteps(ctx, host, credName)
+func (e *Engine) diagnose(ctx context.Context, host, credName string, role Role) DoctorReport {
+	rep := e.diagnoseSteps(ctx, host, credName, role)
 	rep.OK = true
 	for _, s := range rep.Steps {
 		if s.Status == "fail" {
@@ -103,7 +104,7 @@ func (e *Engine) diagnose(ctx context.Context, host, credName string) DoctorRepo
 	return rep
 }
 
-func (e *Engine) diagnoseSteps(ctx context.Context, host, credName string) DoctorReport {
+func (e *Engine) diagnoseSteps(ctx context.Context, host, credName string, role Role) DoctorReport {
 	var d doctor
 	o := e.options()
 	dev, known := e.deviceByName(host)
@@ -182,17 +183,30 @@ func (e *Engine) diagnoseSteps(ctx context.Context, host, credName string) Docto
 	}
 	s.done("ok", strings.TrimSpace(ident.Vendor+" "+ident.Version), "")
 
-	cred, err := e.credentialFor(ctx, o, dev)
-	if credName != "" {
-		cred, err = e.namedCredential(ctx, credName)
-	}
 	s = d.start("credential")
+	if !known && role < RoleAdmin {
+		// The default credential would go to a host rmm does not manage,
+		// at an address the caller chose: only an Admin may do that.
+		s.done("skipped", "not sent: "+host+" is not in the database, and only an Admin may send a credential to an address rmm does not manage",
+			"import the device (an Operator may), or ask an Admin to run rmm doctor or rmm creds test")
+		return d.rep
+	}
+	var cred Credential
+	if credName != "" {
+		cred, err = e.namedCredential(ctx, credName, dev)
+	} else {
+		cred, err = e.credentialFor(ctx, o, dev)
+	}
 	if err != nil || cred.User == "" {
 		msg := "no credential for this device"
+		fix := "store one: rmm creds set default --user DOMAIN\\user (or the device's CredentialId)"
 		if err != nil {
 			msg = err.Error()
 		}
-		s.done("fail", msg, "store one: rmm creds set default --user DOMAIN\\user (or the device's CredentialId)")
+		if errors.Is(err, creds.ErrOutOfScope) {
+			fix = "the credential's scope (rmm creds list) does not include this device: check the device's site, groups and FQDN, or ask an Admin to set the credential again with a --scope that does"
+		}
+		s.done("fail", msg, fix)
 		return d.rep
 	}
 	s.done("ok", "user "+cred.User, "")
@@ -387,8 +401,10 @@ func (e *Engine) deviceByName(name string) (store.Device, bool) {
 	return store.Device{}, false
 }
 
-// namedCredential reads one stored credential by name.
-func (e *Engine) namedCredential(ctx context.Context, name string) (Credential, error) {
+// namedCredential reads one stored credential by name, for a test
+// against d: a credential is never sent outside its scope, not even by
+// rmm creds test.
+func (e *Engine) namedCredential(ctx context.Context, name string, d store.Device) (Credential, error) {
 	st, err := e.credStore()
 	if err != nil {
 		return Credential{}, err
@@ -396,6 +412,10 @@ func (e *Engine) namedCredential(ctx context.Context, name string) (Credential, 
 	c, err := st.Get(ctx, name)
 	if err != nil {
 		return Credential{}, err
+	}
+	defer c.Secret.Wipe()
+	if err := c.Scope.Allows(scopeTarget(d)); err != nil {
+		return Credential{}, fmt.Errorf("credential %q was not sent: the device is %w (scope: %s)", name, err, c.Scope)
 	}
 	return Credential{User: c.User, Password: c.Secret.Reveal()}, nil
 }
