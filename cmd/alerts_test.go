@@ -149,7 +149,9 @@ func TestAlertsCanBeListedAcknowledgedAndResolvedFromTheCommandLine(t *testing.T
 	}
 	var results []string
 	for _, r := range audit {
-		results = append(results, r["result"].(string))
+		if r["result"] != store.AuditPending { // each ack is written pending first
+			results = append(results, r["result"].(string))
+		}
 	}
 	slices.Sort(results)
 	if strings.Join(results, ",") != "denied,failure,failure,success" {

@@ -261,3 +261,15 @@ func stateOf(t *testing.T, eng *engine.Engine, host string) engine.DeviceState {
 	t.Fatalf("no device %s", host)
 	return engine.DeviceState{}
 }
+
+// outcomes drops the pending rows from audit rows: each change is
+// written pending before it runs, then with its outcome.
+func outcomes(rows []store.AuditEntry) []store.AuditEntry {
+	var out []store.AuditEntry
+	for _, r := range rows {
+		if r.Result != store.AuditPending {
+			out = append(out, r)
+		}
+	}
+	return out
+}

@@ -450,6 +450,7 @@ func TestTheScheduledInventoryJobsCollectTheirCategoriesAndAreAudited(t *testing
 	if err != nil {
 		t.Fatal(err)
 	}
+	rows = outcomes(rows)
 	if len(rows) != 1 || rows[0].User != "rmm-scheduler" || rows[0].Result != store.AuditSuccess {
 		t.Fatalf("audit rows %+v, want one success by rmm-scheduler", rows)
 	}

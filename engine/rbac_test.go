@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"fmt"
 	"go/ast"
 	"go/parser"
 	"go/token"
@@ -119,18 +120,19 @@ func TestEveryRequestTypeIsRegisteredWithADeclaredPermission(t *testing.T) {
 
 func TestTheRoleMatrix(t *testing.T) {
 	want := map[Permission][3]bool{ // Viewer, Operator, Admin
-		PermFleetView:   {true, true, true},
-		PermAuditView:   {false, true, true},
-		PermDevicesPoll: {false, true, true},
-		PermDevicesEdit: {false, true, true},
-		PermAlertsEdit:  {false, true, true},
-		PermActionsRun:  {false, true, true},
-		PermQueueEdit:   {false, true, true},
-		PermScriptsEdit: {false, false, true},
-		PermCredsView:   {false, true, true},
-		PermCredsEdit:   {false, false, true},
-		PermConfigEdit:  {false, false, true},
-		PermUsersEdit:   {false, false, true},
+		PermFleetView:    {true, true, true},
+		PermAuditView:    {false, true, true},
+		PermDevicesPoll:  {false, true, true},
+		PermDevicesEdit:  {false, true, true},
+		PermDevicesTrust: {false, false, true},
+		PermAlertsEdit:   {false, true, true},
+		PermActionsRun:   {false, true, true},
+		PermQueueEdit:    {false, true, true},
+		PermScriptsEdit:  {false, false, true},
+		PermCredsView:    {false, true, true},
+		PermCredsEdit:    {false, false, true},
+		PermConfigEdit:   {false, false, true},
+		PermUsersEdit:    {false, false, true},
 	}
 	if len(want) != len(minRole) {
 		t.Fatalf("matrix has %d permissions, test covers %d", len(minRole), len(want))
@@ -204,8 +206,22 @@ func TestEveryRequestAgainstEveryRole(t *testing.T) {
 			if errors.As(err, &de) {
 				t.Errorf("%s as %s refused: %v", r.Action(), role, err)
 			}
-			if r.Mutating() && added != 1 {
+			_, once := r.(recordOnly)
+			switch {
+			case r.Mutating() && once && added != 1:
 				t.Errorf("%s as %s: %d audit rows added, want 1", r.Action(), role, added)
+			case r.Mutating() && !once:
+				// DESIGN.md: the row is written before the change takes
+				// effect: pending, then the outcome naming it.
+				if added != 2 {
+					t.Errorf("%s as %s: %d audit rows added, want 2 (pending, then the outcome)", r.Action(), role, added)
+					continue
+				}
+				p, done := after[len(after)-2], after[len(after)-1]
+				if p.Result != store.AuditPending || p.Action != r.Action() || p.User != id.User ||
+					done.Result == store.AuditPending || fmt.Sprint(done.Details["pending"]) != fmt.Sprint(p.ID) {
+					t.Errorf("%s as %s: rows %+v then %+v; want pending, then the outcome naming it", r.Action(), role, p, done)
+				}
 			}
 			if !r.Mutating() && added != 0 {
 				t.Errorf("read-only %s as %s wrote %d audit rows", r.Action(), role, added)

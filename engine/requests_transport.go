@@ -27,3 +27,5 @@ func (InsecureTLSUsed) Details() map[string]any {
 }
 
 func (InsecureTLSUsed) run(context.Context, *Engine, Identity) (None, error) { return None{}, nil }
+
+func (InsecureTLSUsed) recordOnly() {}

@@ -102,7 +102,7 @@ func TestRemoteShellRunsEachLineOnItsOwnShellAndAuditsIt(t *testing.T) {
 		t.Fatal(err)
 	}
 	var lines []string
-	for _, r := range rows {
+	for _, r := range outcomes(rows) {
 		if r.User == "alice" {
 			lines = append(lines, r.Details["line"].(string))
 			if len(r.Targets) != 1 || r.Targets[0] != d.Hostname {
@@ -114,7 +114,7 @@ func TestRemoteShellRunsEachLineOnItsOwnShellAndAuditsIt(t *testing.T) {
 		t.Errorf("audited lines %q", lines)
 	}
 	for _, action := range []string{"shell.open", "shell.close"} {
-		if rows, _ := db.ListAudit(context.Background(), store.AuditFilter{Action: action}); len(rows) != 1 || rows[0].Result != store.AuditSuccess {
+		if rows, _ := db.ListAudit(context.Background(), store.AuditFilter{Action: action}); len(outcomes(rows)) != 1 || outcomes(rows)[0].Result != store.AuditSuccess {
 			t.Errorf("%s audit rows: %+v", action, rows)
 		}
 	}

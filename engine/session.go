@@ -42,3 +42,6 @@ func (CloseSession) Targets() []string { return nil }
 func (r CloseSession) Details() map[string]any { return map[string]any{"reason": r.Reason} }
 
 func (CloseSession) run(context.Context, *Engine, Identity) (None, error) { return None{}, nil }
+
+func (OpenSession) recordOnly()  {}
+func (CloseSession) recordOnly() {}

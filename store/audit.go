@@ -19,11 +19,14 @@ import (
 )
 
 // Audit results. Result is free text in the schema; these are the values
-// the engine writes.
+// the engine writes. A change is written as AuditPending before it takes
+// effect, then as success, failure or denied with details["pending"]
+// naming the pending row's id.
 const (
 	AuditSuccess = "success"
 	AuditFailure = "failure"
 	AuditDenied  = "denied"
+	AuditPending = "pending"
 )
 
 // AuditGenesis is the PrevHash of the first row of the audit chain.

@@ -93,7 +93,7 @@ func TestActionDialogStopsAServiceOnTwelveDevices(t *testing.T) {
 	if len(m.grid.marks) != 0 {
 		t.Error("the marks stayed after the run started")
 	}
-	rows, err := s.db.ListAudit(context.Background(), store.AuditFilter{Action: "actions.run"})
+	rows, err := s.db.ListAudit(context.Background(), store.AuditFilter{Action: "actions.run", Result: store.AuditSuccess}) // after its pending row
 	if err != nil || len(rows) != 1 || rows[0].User != "alice" || rows[0].Result != store.AuditSuccess {
 		t.Errorf("actions.run audit rows %+v, %v", rows, err)
 	}
