@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"time"
@@ -44,7 +45,11 @@ func (PollNow) run(ctx context.Context, e *Engine, _ Identity) (SweepResult, err
 
 // ImportDevices adds or updates devices (all or nothing): the devices
 // in Devices, or those Stream yields (a file read row by row, so an
-// import of any size holds one row at a time).
+// import of any size holds one row at a time). A caller without the
+// Admin role (PermDevicesTrust) may not set a device's credential,
+// downgrade its transport or move a device reached without TLS
+// verification: such an import is refused whole with a *TrustError
+// naming each row's line and field (devices_trust.go).
 type ImportDevices struct {
 	Source  string // e.g. the CSV file name
 	Devices []store.DeviceInput
@@ -98,15 +103,25 @@ func (r ImportDevices) Details() map[string]any {
 	return map[string]any{"source": r.Source, "rows": len(r.Devices), "skipped": r.Skipped}
 }
 
-func (r ImportDevices) run(ctx context.Context, e *Engine, _ Identity) (store.ImportResult, error) {
+func (r ImportDevices) run(ctx context.Context, e *Engine, id Identity) (store.ImportResult, error) {
+	guard, err := e.trustGuard(ctx, id.Role, r.Source)
+	if err != nil {
+		return store.ImportResult{}, err
+	}
 	var res store.ImportResult
-	var err error
 	if r.Stream != nil {
-		res, err = e.db.UpsertDeviceStream(ctx, r.Stream.Each)
+		res, err = e.db.UpsertDeviceStream(ctx, guard.each(r.Stream.Each))
 		res.Skipped = r.Stream.Skipped()
 	} else {
+		if err := guard.check(r.Devices); err != nil {
+			return store.ImportResult{}, err
+		}
 		res, err = e.db.UpsertDevices(ctx, r.Devices)
 		res.Skipped = r.Skipped
+	}
+	var te *TrustError
+	if errors.As(err, &te) {
+		return store.ImportResult{}, te
 	}
 	if err != nil {
 		return res, fmt.Errorf("import %s: %w", r.Source, err)

@@ -35,6 +35,10 @@ type DeviceInput struct {
 	CABundle           string // PEM file of the CAs trusted for the device's certificate
 	InsecureSkipVerify *bool  // skip TLS verification (logged and audited when used)
 	AllowUnencrypted   *bool  // allow Basic or Kerberos over plain HTTP
+
+	// Line is where the row came from in its source (the CSV's physical
+	// line, 1-based), for messages about it; 0 when unknown. Not stored.
+	Line int
 }
 
 // Device is a stored device with its last known status and metrics.

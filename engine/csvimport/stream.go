@@ -96,7 +96,9 @@ func (s *Stream) Each(fn func(store.DeviceInput) error) error {
 		if s.invalid > 0 && !s.opts.SkipInvalid {
 			return nil // rejected at the end: keep reading for the problems only
 		}
-		return fn(row.Device)
+		d := row.Device
+		d.Line = row.Line // for the engine's messages about the row
+		return fn(d)
 	})
 	if err != nil {
 		var prob *Problem
