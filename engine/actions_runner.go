@@ -602,6 +602,11 @@ func (e *Engine) attempt(ctx context.Context, p *runPlan, d store.Device) (out a
 			out = actionOutcome{status: ActionFailed, message: shortReason(err), err: err}
 		}
 	}()
+	if p.spec.Name != ActWake { // a magic packet goes to the MAC, not to whoever has the address
+		if err := e.refuseWrongHost(d, "action "+p.spec.Name); err != nil {
+			return actionOutcome{err: err}
+		}
+	}
 	switch p.spec.Name {
 	case ActWake:
 		return e.wake(ctx, d)

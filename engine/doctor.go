@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/rmmhq/rmm/creds"
+	"github.com/rmmhq/rmm/engine/scripts"
 	"github.com/rmmhq/rmm/engine/winrm"
 	"github.com/rmmhq/rmm/store"
 )
@@ -244,7 +245,38 @@ func (e *Engine) diagnoseSteps(ctx context.Context, host, credName string, role 
 				"check that powershell.exe starts for this account and that AppLocker or constrained language mode allows it")
 		}
 	}
+
+	s = d.start("identity")
+	e.identityStep(ctx, s, o, dev, t, cred)
 	return d.rep
+}
+
+// identityStep runs the metrics script and checks that the computer
+// answering is the device (hostcheck.go). Only a device in the database
+// has a name to check against.
+func (e *Engine) identityStep(ctx context.Context, s *DoctorStep, o Options, dev store.Device, t winrm.Target, cred Credential) {
+	rctx, cancel := context.WithTimeout(ctx, o.Timeout)
+	res, err := e.winrm.Run(rctx, t, cred, e.metrics)
+	cancel()
+	if err != nil {
+		s.done("fail", err.Error(), "see the log for this device (rmm logs --device "+dev.Hostname+")")
+		return
+	}
+	m, err := scripts.ParseMetrics(res.Stdout)
+	if err != nil {
+		s.done("fail", "the metrics script's answer: "+err.Error(), "")
+		return
+	}
+	if dev.ID == 0 {
+		s.done("skipped", "the host says it is "+m.Hostname+"; "+dev.Hostname+" is not in the database, so there is nothing to compare", "")
+		return
+	}
+	if err := checkHostIdentity(dev, m.Hostname); err != nil {
+		s.done("fail", err.Error(), "point the device's IPAddress/FQDN/Port at "+dev.Hostname+" (an Admin change when it is reached without TLS verification), "+
+			"or set its Hostname to the computer's name if it was renamed")
+		return
+	}
+	s.done("ok", "the host is "+m.Hostname, "")
 }
 
 // policyStep reports the unencrypted policy against the transport.

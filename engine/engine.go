@@ -157,6 +157,7 @@ type Engine struct {
 
 	inv inventoryState // inventory collectors and extended-metrics state (inventory.go)
 
+	hosts hostBook  // devices whose address answered as another computer (hostcheck.go)
 	hooks testHooks // nil in production; set by tests (export_test.go)
 
 	fatalMu sync.Mutex
@@ -317,6 +318,7 @@ func (e *Engine) Reload(ctx context.Context) error {
 		}
 	}
 	e.devices, e.counts = next, counts
+	e.loadHostIdentity(devs)
 	states := make([]DeviceState, 0, len(next))
 	for _, en := range next {
 		states = append(states, en.state) // new and edited devices reach open consoles now, not at the next poll

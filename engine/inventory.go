@@ -249,6 +249,9 @@ func (e *Engine) collectOne(ctx context.Context, d store.Device, category string
 // collectFromHost runs one collector on d, stores its document and feeds
 // the facts it holds to the alert rules.
 func (e *Engine) collectFromHost(ctx context.Context, d store.Device, category string) (InventoryDoc, error) {
+	if err := e.refuseWrongHost(d, "inventory_"+category); err != nil {
+		return InventoryDoc{}, err
+	}
 	sc, err := e.inv.script("inventory_" + category)
 	if err != nil {
 		return InventoryDoc{}, fmt.Errorf("inventory %s: %w", category, err)

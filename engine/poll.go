@@ -81,6 +81,12 @@ func (e *Engine) pollDevice(ctx context.Context, o Options, d store.Device) (out
 		var m scripts.HostMetrics
 		m, mode, err = e.runMetrics(ctx, o, d)
 		if err == nil {
+			// The right computer answered? (hostcheck.go) Its metrics are
+			// not this device's otherwise.
+			err = checkHostIdentity(d, m.Hostname)
+			e.noteHostIdentity(d, err)
+		}
+		if err == nil {
 			log.Debug("poll ok", "device", d.Hostname, "cpu_pct", m.CPUPct, "mem_pct", m.MemPct, "attempts", attempt+1, "mode", mode)
 			var lat time.Duration // availability: the TCP connect time, sampled (inventory_metrics.go)
 			if e.latencyDue(d.ID, time.Now()) {

@@ -148,6 +148,9 @@ func (e *Engine) openShell(ctx context.Context, id Identity, deviceID int64, hos
 		return ShellInfo{}, fmt.Errorf("open shell on %s: %d remote shells are open there, the most rmm opens on one host", d.Hostname, MaxShellsPerHost)
 	}
 
+	if err := e.refuseWrongHost(d, "open shell"); err != nil {
+		return ShellInfo{}, err
+	}
 	o := e.options()
 	cctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
