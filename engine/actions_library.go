@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rmmhq/rmm/engine/scripts"
 	"github.com/rmmhq/rmm/engine/winrm"
 	"github.com/rmmhq/rmm/store"
 )
@@ -138,18 +139,10 @@ func LibraryBody(s LibraryScript, params map[string]string) string {
 	for _, p := range s.Params {
 		b.WriteString("$")
 		b.WriteString(p.Name)
-		b.WriteString(" = '")
-		b.WriteString(psQuote(params[p.Name]))
-		b.WriteString("'\n")
+		b.WriteString(" = ")
+		b.WriteString(scripts.Quote(params[p.Name]))
+		b.WriteString("\n")
 	}
 	b.WriteString(s.Body)
 	return b.String()
-}
-
-// psQuote escapes s for a PowerShell single-quoted string: every quote
-// character PowerShell accepts there (', and the typographic ones) is
-// doubled.
-func psQuote(s string) string {
-	return strings.NewReplacer("'", "''", "\u2018", "\u2018\u2018", "\u2019", "\u2019\u2019",
-		"\u201a", "\u201a\u201a", "\u201b", "\u201b\u201b").Replace(s)
 }

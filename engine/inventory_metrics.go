@@ -112,7 +112,7 @@ func (e *Engine) metricsScript(_ Options, d store.Device) *winrm.Script {
 	}
 	quoted := make([]string, len(watched))
 	for i, w := range watched {
-		quoted[i] = "'" + strings.ReplaceAll(w, "'", "''") + "'"
+		quoted[i] = scripts.Quote(w) // config text into PowerShell source: the one quoting function
 	}
 	base.Body = strings.Replace(base.Body, watchedMarker, "$watched = @("+strings.Join(quoted, ",")+")", 1)
 	sc := winrm.NewScript(base.Name, base.Body)

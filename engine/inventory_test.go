@@ -455,3 +455,36 @@ func TestTheScheduledInventoryJobsCollectTheirCategoriesAndAreAudited(t *testing
 		t.Fatalf("audit rows %+v, want one success by rmm-scheduler", rows)
 	}
 }
+
+// Reliability report F3: watched_services went into metrics.ps1 with only
+// the ASCII quote doubled, so a name holding U+2019 closed the string and
+// the rest ran on every polled host. Each name is now a literal made by
+// scripts.Quote; the simulator reads the list as PowerShell does (and
+// refuses code after it), so the payloads come back as service names.
+func TestWatchedServiceNamesStayLiteralWhateverQuotesTheyHold(t *testing.T) {
+	_, db := testFleet(t, winrmsim.Config{Devices: 2, Seed: 111})
+	payloads := []string{
+		"Spooler\u2019) + $(Remove-Item C:\\x -Recurse) + (\u2019",
+		"Spooler'; Remove-Item C:\\ -Recurse; '",
+		"Spool\u2018er\u201a\u201b",
+		"Spooler",
+	}
+	th := alerting.DefaultThresholds()
+	th.WatchedServices = payloads
+	eng := newEngine(t, db, engine.Options{Retries: -1, Alerts: engine.AlertOptions{Thresholds: alerting.ThresholdSet{Defaults: th}}})
+	res := sweep(t, eng)
+	if res.Online != 2 {
+		t.Fatalf("sweep %+v: the metrics script did not run as written", res)
+	}
+	missing := map[string]bool{}
+	for _, a := range eng.ActiveAlerts() {
+		if a.Type == engine.AlertTypeService {
+			missing[a.Instance] = true
+		}
+	}
+	for _, p := range payloads[:3] {
+		if !missing[p] {
+			t.Errorf("no alert for the watched service %q: the host did not get it as one name (alerts %v)", p, missing)
+		}
+	}
+}

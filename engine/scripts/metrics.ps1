@@ -3,7 +3,8 @@
 # volume, disk queue length, the network interfaces' error counters (the
 # engine turns two polls into errors/s), pending reboot and the state of
 # the watched services. Windows PowerShell 5.1; CIM and the registry only
-# (no modules). The engine fills in $watched from the config.
+# (no modules). The engine fills in $watched from the config, each name
+# a single-quoted literal made by scripts.Quote.
 $ErrorActionPreference = 'Stop'
 $ProgressPreference = 'SilentlyContinue'
 $watched = @()
@@ -34,7 +35,8 @@ $reboot = (Test-Path 'HKLM:\SOFTWARE\Microsoft\Windows\CurrentVersion\Component 
     (Test-Path 'HKLM:\SOFTWARE\Microsoft\Windows\CurrentVersion\WindowsUpdate\Auto Update\RebootRequired')
 $services = @()
 if ($watched.Count -gt 0) {
-    $filter = ($watched | ForEach-Object { "Name='" + ($_ -replace "'", "''") + "'" }) -join ' OR '
+    # WQL escapes with a backslash inside its quotes: \\ then \'.
+    $filter = ($watched | ForEach-Object { "Name='" + ($_ -replace '\\', '\\' -replace "'", "\'") + "'" }) -join ' OR '
     $found = @{}
     Get-CimInstance -ClassName Win32_Service -Filter $filter | ForEach-Object { $found[$_.Name] = $_.State }
     $services = @($watched | ForEach-Object {

@@ -2,7 +2,6 @@ package winrmsim
 
 import (
 	"math"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -178,27 +177,91 @@ func psNumber(b []byte, x float64) []byte {
 // (and v1, without the v2 members, for an older engine).
 const metricsVersion = 2
 
-// watchedRE finds the watched-services line the engine fills in.
-var watchedRE = regexp.MustCompile(`(?m)^\$watched = @\(([^)]*)\)`)
+// watchedHead starts the watched-services line the engine fills in.
+const watchedHead = "$watched = @("
 
-// watchedList parses the script's watched services: 'A','B' (a doubled
-// single quote stands for a quote inside a name).
-func watchedList(script string) []string {
-	if !strings.Contains(script, "$watched = @('") {
-		return nil // the common case: nothing watched
+// watchedList parses the script's watched services: $watched = @('A','B'),
+// each a single-quoted literal read as PowerShell reads it (quotes.go:
+// the typographic quotes count). A list that does not parse, or code
+// after it on its line, is an error: PowerShell would report the first
+// and run the second, which the simulator does not.
+func watchedList(script string) ([]string, error) {
+	i := strings.Index(script, "\n"+watchedHead)
+	if i < 0 {
+		return nil, nil
 	}
-	m := watchedRE.FindStringSubmatch(script)
-	if m == nil {
-		return nil
+	lineStart := i + 1
+	j := lineStart + len(watchedHead)
+	lineEnd := strings.IndexByte(script[lineStart:], '\n')
+	if lineEnd < 0 {
+		lineEnd = len(script)
+	} else {
+		lineEnd += lineStart
+	}
+	line := strings.TrimRight(script[lineStart:lineEnd], "\r")
+	fail := func(at int, msg, id string) ([]string, error) {
+		return nil, &parseError{line: strings.Count(script[:lineStart], "\n") + 1, col: at - lineStart + 1, src: line, msg: msg, id: id}
 	}
 	var out []string
-	for _, part := range strings.Split(m[1], ",") {
-		part = strings.TrimSpace(part)
-		if len(part) >= 2 && part[0] == '\'' && part[len(part)-1] == '\'' {
-			out = append(out, strings.ReplaceAll(part[1:len(part)-1], "''", "'"))
+	skip := func() {
+		for j < lineEnd && (script[j] == ' ' || script[j] == '\t') {
+			j++
 		}
 	}
-	return out
+	skip()
+	if j < lineEnd && script[j] == ')' {
+		j++
+	} else {
+		for {
+			skip()
+			v, end, ok := scanSingleQuoted(script[:lineEnd], j)
+			if !ok {
+				if singleQuoteLen(script, j) > 0 {
+					return fail(j, "The string is missing the terminator: '.", "TerminatorExpectedAtEndOfString")
+				}
+				return fail(j, "Missing expression after ','.", "MissingExpressionAfterToken")
+			}
+			out = append(out, v)
+			j = end
+			skip()
+			if j < lineEnd && script[j] == ',' {
+				j++
+				continue
+			}
+			if j < lineEnd && script[j] == ')' {
+				j++
+				break
+			}
+			return fail(j, "Missing closing ')' in subexpression.", "MissingEndParenthesisInSubexpression")
+		}
+	}
+	skip()
+	if rest := strings.TrimRight(script[j:lineEnd], "\r"); rest != "" {
+		return fail(j, "the simulator runs no code after the watched services list: "+rest, "UnexpectedToken")
+	}
+	return out, nil
+}
+
+// parseError is a PowerShell ParseException as the host prints it.
+type parseError struct {
+	line, col int
+	src       string
+	msg, id   string
+}
+
+func (e *parseError) Error() string { return e.msg }
+
+// record is the error record powershell.exe prints for it.
+func (e *parseError) record() []string {
+	return []string{
+		"At line:" + strconv.Itoa(e.line) + " char:" + strconv.Itoa(e.col),
+		"+ " + e.src,
+		"+ " + strings.Repeat(" ", max(0, e.col-1)) + "~",
+		e.msg,
+		"    + CategoryInfo          : ParserError: (:) [], ParentContainsErrorRecordException",
+		"    + FullyQualifiedErrorId : " + e.id,
+		" ",
+	}
 }
 
 // metricsJSON renders what metrics.ps1 v2 (or v1) prints on Windows PowerShell 5.1:

@@ -187,10 +187,37 @@ func TestMetricsV2AddsQueueErrorsRebootAndWatchedServices(t *testing.T) {
 	if v1 := string(h.metricsJSON(m, 1, nil)); strings.Contains(v1, "disk_queue") {
 		t.Errorf("v1 output has v2 members: %s", v1)
 	}
-	if got := watchedList("$x = 1\n$watched = @('Spooler','O''Brien Svc')\n"); len(got) != 2 || got[1] != "O'Brien Svc" {
-		t.Errorf("watchedList = %q", got)
+	if got, err := watchedList("$x = 1\n$watched = @('Spooler','O''Brien Svc')\n"); err != nil || len(got) != 2 || got[1] != "O'Brien Svc" {
+		t.Errorf("watchedList = %q, %v", got, err)
 	}
-	if got := watchedList("$watched = @()\n"); got != nil {
-		t.Errorf("an empty list gave %q", got)
+	if got, err := watchedList("$x = 1\n$watched = @()\n"); got != nil || err != nil {
+		t.Errorf("an empty list gave %q, %v", got, err)
+	}
+}
+
+// PowerShell takes U+2018..U+201B as single quotes: a name quoted for the
+// ASCII quote only ends early, and what follows would run. The simulator
+// reads the list as PowerShell does and refuses to run the rest.
+func TestTheWatchedListIsReadAsPowerShellReadsQuotes(t *testing.T) {
+	tests := []struct {
+		name, line string
+		want       []string
+		errHas     string
+	}{
+		{"doubled typographic quotes stay in the name", "$watched = @('a\u2019\u2019b','c\u2018\u2018''d')", []string{"a\u2019b", "c\u2018'd"}, ""},
+		{"a typographic quote ends the string", "$watched = @('Spooler\u2019) + $(Remove-Item C:\\x -Recurse) + (\u2019')", nil, "runs no code after"},
+		{"an unterminated string", "$watched = @('Spooler)", nil, "missing the terminator"},
+		{"a comma with nothing after it", "$watched = @('a', )", nil, "Missing expression"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := watchedList("# rmm:script=metrics v2\n" + tt.line + "\n$cpu = 1\n")
+			switch {
+			case tt.errHas != "" && (err == nil || !strings.Contains(err.Error(), tt.errHas)):
+				t.Errorf("watchedList = %q, %v; want an error with %q", got, err, tt.errHas)
+			case tt.errHas == "" && (err != nil || strings.Join(got, "|") != strings.Join(tt.want, "|")):
+				t.Errorf("watchedList = %q, %v; want %q", got, err, tt.want)
+			}
+		})
 	}
 }

@@ -2,6 +2,7 @@ package winrmsim
 
 import (
 	"encoding/base64"
+	"errors"
 	"regexp"
 	"strconv"
 	"strings"
@@ -209,9 +210,18 @@ func (p *psProcess) run(out psOutput, at time.Time, script string) {
 func (p *psProcess) runMarked(out psOutput, at time.Time, script, name string, version, pos int) {
 	switch {
 	case name == "metrics" && (version == 1 || version == metricsVersion):
+		watched, err := watchedList(script)
+		if err != nil {
+			var pe *parseError
+			if errors.As(err, &pe) {
+				out.ErrorRecords(at, [][]string{pe.record()})
+			}
+			out.Exit(at, 1)
+			return
+		}
 		done := at.Add(p.m.fleet.cfg.ScriptTime)
 		m := p.m.h.metricsAt(done.Sub(p.m.fleet.epoch), p.m.lastBoot)
-		out.Stdout(done, append(p.m.h.metricsJSON(m, version, watchedList(script)), '\r', '\n'))
+		out.Stdout(done, append(p.m.h.metricsJSON(m, version, watched), '\r', '\n'))
 		out.ErrorRecords(done, nil)
 		out.Exit(done, 0)
 	case strings.HasPrefix(name, "action_"):
@@ -404,11 +414,19 @@ func statements(script string) []statement {
 					i++
 					start = i + 1
 				}
+			case quote == '\'':
+				if q := singleQuoteLen(src, i); q > 0 {
+					quote = 0 // a doubled quote closes and reopens: the same split
+					i += q - 1
+				}
 			case quote != 0:
 				if c == quote {
 					quote = 0
 				}
-			case c == '\'' || c == '"':
+			case singleQuoteLen(src, i) > 0:
+				quote = '\''
+				i += singleQuoteLen(src, i) - 1
+			case c == '"':
 				quote = c
 			case strings.HasPrefix(src[i:], "<#"):
 				emit(i)
@@ -457,6 +475,9 @@ func isValue(s string) bool {
 	case '\'', '"', '$':
 		return true
 	}
+	if singleQuoteLen(s, 0) > 0 {
+		return true
+	}
 	_, err := strconv.ParseFloat(s, 64)
 	return err == nil
 }
@@ -468,9 +489,10 @@ func (p *psProcess) value(s string) string {
 	if s == "" {
 		return ""
 	}
+	if v, end, ok := scanSingleQuoted(s, 0); ok && end == len(s) {
+		return v
+	}
 	switch {
-	case len(s) >= 2 && s[0] == '\'' && s[len(s)-1] == '\'':
-		return strings.ReplaceAll(s[1:len(s)-1], "''", "'")
 	case len(s) >= 2 && s[0] == '"' && s[len(s)-1] == '"':
 		return p.expand(s[1 : len(s)-1])
 	case strings.HasPrefix(s, "$"):

@@ -50,16 +50,16 @@ func psTokens(s string) []string {
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		switch {
+		case q == 0 && singleQuoteLen(s, i) > 0:
+			v, end, _ := scanSingleQuoted(s, i) // an unterminated one runs to the end
+			cur.WriteString(v)
+			in = true
+			i = end - 1
 		case q != 0 && c == q:
-			if c == '\'' && i+1 < len(s) && s[i+1] == '\'' {
-				cur.WriteByte('\'')
-				i++
-				continue
-			}
 			q = 0
 		case q != 0:
 			cur.WriteByte(c)
-		case c == '\'' || c == '"':
+		case c == '"':
 			q, in = c, true
 		case c == ' ' || c == '\t' || c == ',':
 			flush()
