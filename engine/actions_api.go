@@ -38,6 +38,7 @@ type ActionSpec struct {
 	confirmWhen func(params map[string]string) bool // extra destructive cases (service op=stop)
 	single      bool                                // one device per run (file-pull)
 	open        bool                                // takes parameters beyond Params (run-script: the script's own)
+	wildcards   bool                                // its name goes to a cmdlet's -Name, which takes wildcards (actions_wildcard.go)
 }
 
 // Action statuses (the actions table).

@@ -57,18 +57,22 @@ func catalog() []ActionSpec {
 		{Name: ActDisableRDP, Title: "Disable Remote Desktop", Destructive: true, script: "action_disable_rdp",
 			Description: "Refuse Remote Desktop connections (fDenyTSConnections = 1) and disable the Remote Desktop firewall rules."},
 		{Name: ActService, Title: "Start, stop or restart a service", script: "action_service_control",
-			Description: "Start, stop or restart a Windows service by its service name (Spooler, wuauserv). Stopping needs confirmation.",
+			Description: "Start, stop or restart a Windows service by its service name (Spooler, wuauserv). Stopping needs confirmation. " +
+				"A name with * ? [ ] is refused unless pattern=true: that run only lists what the pattern matches; a second run with matches=NAME,... (confirmed) changes those.",
 			Params: []ParamSpec{
 				{Name: "name", Type: "string", Required: true, Help: "service name, e.g. Spooler"},
 				{Name: "op", Type: "choice", Default: "restart", Required: true, Choices: []string{"start", "stop", "restart"}},
+				patternParam, matchesParam("services"),
 			},
-			confirmWhen: func(p map[string]string) bool { return p["op"] == "stop" }},
+			confirmWhen: func(p map[string]string) bool { return p["op"] == "stop" }, wildcards: true},
 		{Name: ActProcessKill, Title: "Kill a process", Destructive: true, script: "action_process_kill",
-			Description: "Stop every process with a name (without .exe), or one process by PID (Stop-Process -Force). Give name or pid.",
+			Description: "Stop every process with a name (without .exe), or one process by PID (Stop-Process -Force). Give name or pid. " +
+				"A name with * ? [ ] is refused unless pattern=true: that run only lists what the pattern matches; a second run with matches=NAME,... (confirmed) stops those.",
 			Params: []ParamSpec{
 				{Name: "name", Type: "string", Help: "process name without .exe, e.g. notepad"},
 				{Name: "pid", Type: "int", Help: "process id"},
-			}},
+				patternParam, matchesParam("processes"),
+			}, wildcards: true},
 		{Name: ActClearTemp, Title: "Clear temp files", script: "action_clear_temp",
 			Description: "Remove the files under %TEMP% and %windir%\\Temp (files in use are skipped)."},
 		{Name: ActFlushDNS, Title: "Flush DNS cache", script: "action_flush_dns",
@@ -125,9 +129,15 @@ func actionNames() string {
 	return strings.Join(names, ", ")
 }
 
-// NeedsConfirm reports whether these params make the action destructive (e.g. service op=stop).
+// NeedsConfirm reports whether these params make the action destructive
+// (e.g. service op=stop). A pattern run that only lists its matches needs
+// no confirmation; one that acts on the matches it names always does.
 func (a ActionSpec) NeedsConfirm(params map[string]string) bool {
-	return a.Destructive || (a.confirmWhen != nil && a.confirmWhen(a.WithDefaults(params)))
+	p := a.WithDefaults(params)
+	if a.wildcards && isTrue(p["pattern"]) {
+		return strings.TrimSpace(p["matches"]) != ""
+	}
+	return a.Destructive || (a.confirmWhen != nil && a.confirmWhen(p))
 }
 
 // WithDefaults returns params with each missing parameter's default
@@ -155,6 +165,11 @@ func (a ActionSpec) Validate(params map[string]string) error {
 		return err
 	}
 	p := a.WithDefaults(params)
+	if a.wildcards {
+		if err := checkWildcards(p); err != nil {
+			return err
+		}
+	}
 	switch a.Name {
 	case ActProcessKill:
 		if (p["name"] == "") == (p["pid"] == "") {

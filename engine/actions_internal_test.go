@@ -106,7 +106,7 @@ func TestLibraryParametersArePowerShellSingleQuoted(t *testing.T) {
 
 func TestActionScriptsCarryTheirParamsAfterTheMarkerLine(t *testing.T) {
 	sc, v, err := actionScript("action_service_control", map[string]string{"name": "Spooler", "op": "restart"})
-	if err != nil || v != 1 {
+	if err != nil || v != 2 { // v2: wildcards refused unless pattern=true
 		t.Fatal(err, v)
 	}
 	if sc.Name() != "action_service_control" {

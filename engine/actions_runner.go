@@ -335,6 +335,9 @@ func scriptParams(spec ActionSpec, params map[string]string) map[string]string {
 	out := map[string]string{}
 	for _, p := range spec.Params {
 		if v, ok := params[p.Name]; ok {
+			if b, err := strconv.ParseBool(v); err == nil && p.Type == "bool" {
+				v = strconv.FormatBool(b) // the scripts compare with 'true'
+			}
 			out[p.Name] = v
 		}
 	}

@@ -49,13 +49,13 @@ func TestActionDialogStopsAServiceOnTwelveDevices(t *testing.T) {
 	}
 	send(tm, "enter")
 	waitFor(t, tm, "service name, e.g. Spooler")
-	send(tm, "tab", "enter") // op is the last field: enter validates, and name is missing
+	send(tm, "ctrl+s") // validate now (op, pattern and matches follow name): name is missing
 	waitFor(t, tm, "param name:")
 	for _, msg := range typeText("Spooler") {
 		tm.Send(msg)
 	}
 	send(tm, "tab", "right", "right") // restart -> start -> stop
-	send(tm, "enter")
+	send(tm, "ctrl+s")
 	waitFor(t, tm, "This action is destructive", "Type 12 (the number of devices) or yes to confirm")
 	send(tm, "5", "enter")
 	waitFor(t, tm, "type 12 (the number of devices) or yes to confirm")

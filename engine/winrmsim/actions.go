@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"strconv"
@@ -76,11 +77,22 @@ var actionHandlers = map[string]func(a *actionRun) actionReply{
 	"action_host_state":      actHostState,
 }
 
+// actionVersions are the script versions the simulator answers where it
+// is not 1.
+var actionVersions = map[string]int{"action_service_control": 2, "action_process_kill": 2}
+
+func actionVersion(name string) int {
+	if v, ok := actionVersions[name]; ok {
+		return v
+	}
+	return 1
+}
+
 // runAction answers the engine's action scripts (action_*): one JSON
 // document on stdout, exit 0 when ok and 1 when not.
 func (p *psProcess) runAction(out psOutput, at time.Time, script, name string, version, pos int) {
 	handler := actionHandlers[name]
-	if handler == nil || version != 1 {
+	if handler == nil || version != actionVersion(name) {
 		p.notFound(out, at, script, name, version, pos)
 		return
 	}
@@ -202,8 +214,69 @@ func actRDP(a *actionRun, enable bool) actionReply {
 	return okReply("RDP disabled", map[string]any{"rdp_enabled": false})
 }
 
+// wildcardRefusal is what the v2 service and process scripts throw for a
+// name with a wildcard character when pattern is not true.
+func wildcardRefusal(name string) actionReply {
+	return failReply(fmt.Sprintf("'%s' holds a wildcard character (* ? [ ]); rmm acts on it as a pattern only with pattern=true", name))
+}
+
+// confirmedList is the matches param split as the scripts split it.
+func confirmedList(v string) []string {
+	var out []string
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// containsFold is PowerShell's -contains on strings: without case.
+func containsFold(list []string, s string) bool {
+	return slices.ContainsFunc(list, func(v string) bool { return strings.EqualFold(v, s) })
+}
+
+// actServiceControl answers action_service_control v2: one service by its
+// name, or with pattern=true the services a wildcard pattern matches
+// (listed, then changed once confirmed in matches).
 func actServiceControl(a *actionRun) actionReply {
-	op := a.param("op")
+	name, op := a.param("name"), a.param("op")
+	pattern := strings.EqualFold(a.param("pattern"), "true")
+	if !pattern && containsWildcard(name) {
+		return wildcardRefusal(name)
+	}
+	var targets []string
+	var left []string
+	if !pattern {
+		// Get-Service -Name runs first: an unknown service is reported
+		// before a bad op.
+		if _, ok := a.h.service(name); !ok {
+			return failReply(fmt.Sprintf("Cannot find any service with service name '%s'.", name))
+		}
+		targets = []string{name}
+	} else {
+		var names []string
+		for _, s := range a.h.services() { // sorted by name
+			if wildcardMatch(name, s.Name) {
+				names = append(names, s.Name)
+			}
+		}
+		confirmed := confirmedList(a.param("matches"))
+		if len(confirmed) == 0 {
+			return okReply(fmt.Sprintf("nothing was changed: pattern %s matches %d service(s): %s", name, len(names), strings.Join(names, ", ")),
+				map[string]any{"preview": true, "matches": nonNil(names)})
+		}
+		for _, n := range names {
+			if containsFold(confirmed, n) {
+				targets = append(targets, n)
+			} else {
+				left = append(left, n)
+			}
+		}
+		if len(targets) == 0 {
+			return failReply(fmt.Sprintf("none of the confirmed services (%s) matches %s here now", strings.Join(confirmed, ", "), name))
+		}
+	}
 	var done string
 	switch op {
 	case "start":
@@ -213,20 +286,43 @@ func actServiceControl(a *actionRun) actionReply {
 	case "restart":
 		done = "restarted"
 	default:
-		// Get-Service runs first in the real script: an unknown service
-		// is reported before a bad op.
-		if _, ok := a.h.service(a.param("name")); !ok {
-			return failReply(fmt.Sprintf("Cannot find any service with service name '%s'.", a.param("name")))
-		}
 		return failReply(fmt.Sprintf("op '%s' is not one of start, stop, restart", op))
 	}
-	info, err := a.h.serviceOp(a.param("name"), op)
-	if err != nil {
-		return failReply(err.Error())
+	var infos []ServiceInfo
+	for _, t := range targets {
+		info, err := a.h.serviceOp(t, op)
+		if err != nil {
+			return failReply(err.Error()) // Stop-Service throws: the rest are not tried
+		}
+		infos = append(infos, info)
 	}
-	return okReply(info.Name+" "+done, map[string]any{"name": info.Name, "state": info.State})
+	if !pattern {
+		return okReply(infos[0].Name+" "+done, map[string]any{"name": infos[0].Name, "state": infos[0].State})
+	}
+	names := make([]string, len(infos))
+	list := make([]map[string]any, len(infos))
+	for i, in := range infos {
+		names[i] = in.Name
+		list[i] = map[string]any{"name": in.Name, "state": in.State}
+	}
+	msg := fmt.Sprintf("%d service(s) %s: %s", len(infos), done, strings.Join(names, ", "))
+	if len(left) > 0 {
+		msg += "; left alone (not confirmed): " + strings.Join(left, ", ")
+	}
+	return okReply(msg, map[string]any{"services": list, "left": nonNil(left)})
 }
 
+// nonNil makes an empty list print as [] (PowerShell's @()), not null.
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// actProcessKill answers action_process_kill v2: by pid, by name, or with
+// pattern=true by a wildcard pattern (listed, then stopped once the
+// names are confirmed in matches).
 func actProcessKill(a *actionRun) actionReply {
 	var pids []int
 	var err error
@@ -237,7 +333,36 @@ func actProcessKill(a *actionRun) actionReply {
 		}
 		pids, err = a.h.stopProcesses("", pid)
 	} else {
-		pids, err = a.h.stopProcesses(a.param("name"), -1)
+		name := a.param("name")
+		pattern := strings.EqualFold(a.param("pattern"), "true")
+		switch {
+		case !pattern && containsWildcard(name):
+			return wildcardRefusal(name)
+		case !pattern:
+			pids, err = a.h.stopProcesses(name, -1)
+		default:
+			matched := a.h.processNames(func(n string) bool { return wildcardMatch(name, n) })
+			confirmed := confirmedList(a.param("matches"))
+			if len(confirmed) == 0 {
+				names := slices.Compact(slices.Sorted(maps.Keys(matched)))
+				count := 0
+				for _, c := range matched {
+					count += c
+				}
+				return okReply(fmt.Sprintf("nothing was stopped: pattern %s matches %d process(es) named %s", name, count, strings.Join(names, ", ")),
+					map[string]any{"preview": true, "matches": nonNil(names)})
+			}
+			var stop []string
+			for n := range matched {
+				if containsFold(confirmed, n) {
+					stop = append(stop, n)
+				}
+			}
+			if len(stop) == 0 {
+				return failReply(fmt.Sprintf("none of the confirmed processes (%s) matches %s here now", strings.Join(confirmed, ", "), name))
+			}
+			pids, err = a.h.stopProcessesNamed(stop)
+		}
 	}
 	if err != nil {
 		return failReply(err.Error())

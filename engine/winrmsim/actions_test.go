@@ -23,7 +23,7 @@ func actionBody(name string, params map[string]string) string {
 		params = map[string]string{}
 	}
 	doc, _ := json.Marshal(params)
-	return "# rmm:script=" + name + " v1\n" +
+	return "# rmm:script=" + name + " v" + strconv.Itoa(actionVersion(name)) + "\n" +
 		"$RmmParams = ConvertFrom-Json ([Text.Encoding]::UTF8.GetString([Convert]::FromBase64String('" + base64.StdEncoding.EncodeToString(doc) + "')))\n" +
 		"$ErrorActionPreference = 'Stop'\n$result = @{ ok = $true; message = ''; data = $null }\n"
 }
