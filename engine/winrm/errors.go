@@ -148,7 +148,8 @@ func classify(err error) Class {
 }
 
 // Backoff returns the wait before retry number attempt (0-based):
-// exponential from base, capped at limit, with full jitter in [d/2, d].
+// exponential from base, capped at limit, with "equal jitter": a random
+// wait in [d/2, d], so retries spread out but never come sooner than d/2.
 func Backoff(attempt int, base, limit time.Duration) time.Duration {
 	d := base
 	for i := 0; i < attempt && d < limit; i++ {
