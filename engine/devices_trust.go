@@ -167,6 +167,9 @@ func trustChanges(in store.DeviceInput, old trustedFields, exists bool) []string
 	if transport == "http" && !wasHTTP {
 		out = append(out, "Transport: http (no TLS: nothing proves which host answers) needs the Admin role")
 	}
+	if auth, err := store.ParseAuth(in.Auth); err == nil && auth == store.AuthBasic && transport == "http" && exists && old.auth != store.AuthBasic {
+		out = append(out, "Auth: basic over plain HTTP (the password crosses the network readable, where "+old.auth+" did not send it) needs the Admin role")
+	}
 	if v := in.AllowUnencrypted; v != nil && *v && !(exists && old.unencrypted) {
 		out = append(out, "AllowUnencrypted: true (the password crosses the network readable) needs the Admin role")
 	}

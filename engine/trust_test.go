@@ -143,7 +143,8 @@ func TestAnOperatorCannotPointACredentialAtAListenerTheyControl(t *testing.T) {
 	// already stored.
 	host := "WS-TRUST"
 	if _, err := engine.Call(ctx, eng, admin, engine.ImportDevices{Source: "base.csv",
-		Devices: csvRows(t, "base.csv", "Hostname,IPAddress,Port\n"+host+",127.0.0.1,"+l.port(t)+"\n")}); err != nil {
+		Devices: csvRows(t, "base.csv", "Hostname,IPAddress,Port,Transport,Auth,AllowUnencrypted\n"+
+			host+",127.0.0.1,"+l.port(t)+",https,,\nKRB-1,127.0.0.1,"+l.port(t)+",http,kerberos,true\n")}); err != nil {
 		t.Fatal(err)
 	}
 	for _, tt := range []struct{ name, csv, field string }{
@@ -153,6 +154,7 @@ func TestAnOperatorCannotPointACredentialAtAListenerTheyControl(t *testing.T) {
 		{"no TLS verification", "Hostname,InsecureSkipVerify\n" + host + ",yes\n", "InsecureSkipVerify"},
 		{"a CA bundle of their own", "Hostname,CABundle\n" + host + ",/tmp/mine.pem\n", "CABundle"},
 		{"a new device with a credential", "Hostname,CredentialId\nNEW-1,default\n", "CredentialId"},
+		{"Basic instead of Kerberos on an HTTP device", "Hostname,Auth\nKRB-1,basic\n", "Auth"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := engine.Call(ctx, eng, operator, csvImport("x.csv", tt.csv))
