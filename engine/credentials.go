@@ -108,7 +108,17 @@ func (e *Engine) lookupCredential(ctx context.Context, s creds.Store, credID, si
 	}
 	gen := c.gen
 	c.mu.Unlock()
-	ch := c.flight.DoChan(credID+"\x00"+site, func() (any, error) {
+	// The generation is part of the key: after a change (forgetCredentials)
+	// a new lookup starts rather than joining one begun before it.
+	ch := c.flight.DoChan(fmt.Sprintf("%s\x00%s\x00%d", credID, site, gen), func() (any, error) {
+		// A flight that ended between our cache miss and this one
+		// starting has left its outcome: use it.
+		c.mu.Lock()
+		if en, ok := c.entries[key]; ok && en.fresh(time.Now()) {
+			c.mu.Unlock()
+			return en, nil
+		}
+		c.mu.Unlock()
 		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), credLookupTimeout)
 		defer cancel()
 		var en credEntry
