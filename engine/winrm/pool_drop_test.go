@@ -69,6 +69,7 @@ func TestDroppingEveryShellAfterANetworkBlipUsesABoundedNumberOfWorkers(t *testi
 	queued, running := len(p.drops), p.dropWorkers
 	p.mu.Unlock()
 	grown := runtime.NumGoroutine() - before
+	t.Logf("dropping %d shells: %d drop workers, %d queued, %d goroutines more", hosts, running, queued, grown)
 	if n != hosts {
 		t.Fatalf("dropped %d shells, want %d", n, hosts)
 	}
