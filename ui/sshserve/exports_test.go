@@ -153,7 +153,7 @@ func TestAViewerExportsOverSSHOnlyIntoTheirOwnDirectoryAndFetchesItWithSCP(t *te
 	if fi, _ := os.Stat(exported); fi.Mode().Perm() != 0o600 {
 		t.Errorf("export mode %v, want 0600", fi.Mode().Perm())
 	}
-	rows, err := f.db.ListAudit(context.Background(), store.AuditFilter{Action: "devices.export"})
+	rows, err := f.db.ListAudit(context.Background(), store.AuditFilter{Action: "devices.export", Result: store.AuditSuccess}) // after its pending row
 	if err != nil || len(rows) != 1 || rows[0].User != "victor" || rows[0].Via != "ssh" || rows[0].Result != store.AuditSuccess ||
 		!strings.HasPrefix(rows[0].RemoteAddr, "127.0.0.1:") {
 		t.Fatalf("devices.export audit rows %+v, %v", rows, err)
