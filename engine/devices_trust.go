@@ -50,26 +50,21 @@ func plural(n int, one, many string) string {
 // maxTrustProblems bounds what a TrustError keeps (it shows fewer).
 const maxTrustProblems = 1000
 
-// trustGuard checks the rows of one import against the devices stored
-// when it began. It is nil for a caller who may make every change (an
-// Admin): its methods then check nothing.
+// trustGuard checks the rows of one import against the devices as
+// stored when it began, one indexed lookup per row (memory stays bounded
+// whatever the file or the fleet; a streamed import's own transaction
+// is not visible to it, and a file names each hostname once). It is nil
+// for a caller who may make every change (an Admin): its methods then
+// check nothing and cost nothing.
 type trustGuard struct {
+	ctx      context.Context
+	lookup   *store.TrustLookup
 	role     Role
 	source   string
-	stored   map[string]trustedFields // by lower-case hostname
 	problems []string
 	more     int // problems beyond maxTrustProblems
 	row      int
-}
-
-// trustedFields is what trustChanges compares of a stored device: a
-// small copy, so an Operator's import of a large file against a large
-// fleet holds this much per stored device and one row of the file.
-type trustedFields struct {
-	credentialID, transport, auth, caBundle string
-	ip, fqdn                                string
-	port                                    int
-	insecure, unencrypted                   bool
+	err      error // a lookup that failed
 }
 
 // trustGuard returns the guard for an import by role, nil when role may
@@ -78,23 +73,32 @@ func (e *Engine) trustGuard(ctx context.Context, role Role, source string) (*tru
 	if role.Can(PermDevicesTrust) {
 		return nil, nil
 	}
-	devs, err := e.db.ListDevices(ctx)
+	l, err := e.db.NewTrustLookup(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("import %s: read the stored devices: %w", source, err)
+		return nil, fmt.Errorf("import %s: %w", source, err)
 	}
-	g := &trustGuard{role: role, source: source, stored: make(map[string]trustedFields, len(devs))}
-	for _, d := range devs {
-		g.stored[strings.ToLower(d.Hostname)] = trustedFields{credentialID: d.CredentialID, transport: d.Transport, auth: d.Auth,
-			caBundle: d.CABundle, ip: d.IP, fqdn: d.FQDN, port: d.Port, insecure: d.InsecureSkipVerify, unencrypted: d.AllowUnencrypted}
+	return &trustGuard{ctx: ctx, lookup: l, role: role, source: source}, nil
+}
+
+// close releases the guard's lookup.
+func (g *trustGuard) close() {
+	if g != nil {
+		_ = g.lookup.Close()
 	}
-	return g, nil
 }
 
 // note checks one row and keeps its problems; it reports whether the row
 // may be stored.
 func (g *trustGuard) note(in store.DeviceInput) bool {
 	g.row++
-	old, exists := g.stored[strings.ToLower(strings.TrimSpace(in.Hostname))]
+	if g.err != nil {
+		return false
+	}
+	old, exists, err := g.lookup.Get(g.ctx, in.Hostname)
+	if err != nil {
+		g.err = fmt.Errorf("import %s: %w", g.source, err)
+		return false
+	}
 	where := fmt.Sprintf("%s:%d", g.source, in.Line)
 	if in.Line == 0 {
 		where = fmt.Sprintf("%s: row %d", g.source, g.row)
@@ -110,8 +114,11 @@ func (g *trustGuard) note(in store.DeviceInput) bool {
 	return len(ps) == 0
 }
 
-// err is the refusal of the rows seen so far, nil when there is none.
-func (g *trustGuard) err() error {
+// refusal is the refusal of the rows seen so far, nil when there is none.
+func (g *trustGuard) refusal() error {
+	if g.err != nil {
+		return g.err
+	}
 	if len(g.problems) == 0 {
 		return nil
 	}
@@ -126,7 +133,7 @@ func (g *trustGuard) check(rows []store.DeviceInput) error {
 	for _, in := range rows {
 		g.note(in)
 	}
-	return g.err()
+	return g.refusal()
 }
 
 // each wraps a stream's Each: the rows are checked as they pass, none is
@@ -138,61 +145,61 @@ func (g *trustGuard) each(each func(func(store.DeviceInput) error) error) func(f
 	}
 	return func(put func(store.DeviceInput) error) error {
 		if err := each(func(in store.DeviceInput) error {
-			if !g.note(in) || len(g.problems) > 0 {
+			if !g.note(in) || len(g.problems) > 0 || g.err != nil {
 				return nil // refused at the end: nothing of this import is kept
 			}
 			return put(in)
 		}); err != nil {
 			return err
 		}
-		return g.err()
+		return g.refusal()
 	}
 }
 
 // trustChanges lists what row in changes about device old (absent when
 // !exists) that only an Admin may, as "Field: reason".
-func trustChanges(in store.DeviceInput, old trustedFields, exists bool) []string {
+func trustChanges(in store.DeviceInput, old store.DeviceTrust, exists bool) []string {
 	var out []string
-	if id := strings.TrimSpace(in.CredentialID); id != "" && (!exists || id != old.credentialID) {
+	if id := strings.TrimSpace(in.CredentialID); id != "" && (!exists || id != old.CredentialID) {
 		out = append(out, fmt.Sprintf("CredentialId: setting a device's credential (%q) needs the Admin role: it decides which account is sent to the device", id))
 	}
 	transport := strings.ToLower(strings.TrimSpace(in.Transport))
 	switch {
 	case transport == "" && exists:
-		transport = old.transport
+		transport = old.Transport
 	case transport == "":
 		transport = "https"
 	}
-	wasHTTP := exists && old.transport == "http"
+	wasHTTP := exists && old.Transport == "http"
 	if transport == "http" && !wasHTTP {
 		out = append(out, "Transport: http (no TLS: nothing proves which host answers) needs the Admin role")
 	}
-	if auth, err := store.ParseAuth(in.Auth); err == nil && auth == store.AuthBasic && transport == "http" && exists && old.auth != store.AuthBasic {
-		out = append(out, "Auth: basic over plain HTTP (the password crosses the network readable, where "+old.auth+" did not send it) needs the Admin role")
+	if auth, err := store.ParseAuth(in.Auth); err == nil && auth == store.AuthBasic && transport == "http" && exists && old.Auth != store.AuthBasic {
+		out = append(out, "Auth: basic over plain HTTP (the password crosses the network readable, where "+old.Auth+" did not send it) needs the Admin role")
 	}
-	if v := in.AllowUnencrypted; v != nil && *v && !(exists && old.unencrypted) {
+	if v := in.AllowUnencrypted; v != nil && *v && !(exists && old.AllowUnencrypted) {
 		out = append(out, "AllowUnencrypted: true (the password crosses the network readable) needs the Admin role")
 	}
-	if v := in.InsecureSkipVerify; v != nil && *v && !(exists && old.insecure) {
+	if v := in.InsecureSkipVerify; v != nil && *v && !(exists && old.InsecureSkipVerify) {
 		out = append(out, "InsecureSkipVerify: true (any certificate is accepted) needs the Admin role")
 	}
-	if ca := strings.TrimSpace(in.CABundle); ca != "" && !(exists && ca == old.caBundle) {
+	if ca := strings.TrimSpace(in.CABundle); ca != "" && !(exists && ca == old.CABundle) {
 		out = append(out, fmt.Sprintf("CABundle: trusting %s for the device's certificate needs the Admin role", ca))
 	}
 	// A device reached without a verified certificate has nothing but its
 	// address to say which host gets its credential: moving it is the
 	// Admin's too.
-	insecure := exists && (old.transport == "http" || old.insecure)
+	insecure := exists && (old.Transport == "http" || old.InsecureSkipVerify)
 	if insecure {
 		moved := func(field, now, was string) {
 			if now = strings.TrimSpace(now); now != "" && !strings.EqualFold(now, was) {
 				out = append(out, fmt.Sprintf("%s: moving a device reached without TLS verification (%s to %s) needs the Admin role: its credential would go to the new address unverified", field, was, now))
 			}
 		}
-		moved("IPAddress", in.IP, old.ip)
-		moved("FQDN", in.FQDN, old.fqdn)
-		if in.Port != 0 && in.Port != old.port {
-			moved("Port", fmt.Sprint(in.Port), fmt.Sprint(old.port))
+		moved("IPAddress", in.IP, old.IP)
+		moved("FQDN", in.FQDN, old.FQDN)
+		if in.Port != 0 && in.Port != old.Port {
+			moved("Port", fmt.Sprint(in.Port), fmt.Sprint(old.Port))
 		}
 	}
 	return out

@@ -108,6 +108,7 @@ func (r ImportDevices) run(ctx context.Context, e *Engine, id Identity) (store.I
 	if err != nil {
 		return store.ImportResult{}, err
 	}
+	defer guard.close()
 	var res store.ImportResult
 	if r.Stream != nil {
 		res, err = e.db.UpsertDeviceStream(ctx, guard.each(r.Stream.Each))

@@ -581,3 +581,44 @@ func queryAll[T any](ctx context.Context, db *DB, what string, scan func(rowScan
 	}
 	return out, nil
 }
+
+// DeviceTrust is what decides where a device's credential goes and how it
+// travels: the fields an import by a non-Admin may not change
+// (engine/devices_trust.go), read without the rest of the device.
+type DeviceTrust struct {
+	CredentialID, Transport, Auth, CABundle string
+	IP, FQDN                                string
+	Port                                    int
+	InsecureSkipVerify, AllowUnencrypted    bool
+}
+
+// TrustLookup reads DeviceTrust by hostname through one prepared
+// statement on the reader pool. Close it when done.
+type TrustLookup struct{ stmt *sql.Stmt }
+
+// NewTrustLookup prepares a TrustLookup.
+func (db *DB) NewTrustLookup(ctx context.Context) (*TrustLookup, error) {
+	stmt, err := db.reader.PrepareContext(ctx, `SELECT credential_id, transport, auth, ca_bundle, ip, fqdn, port,
+		insecure_skip_verify, allow_unencrypted FROM devices WHERE hostname = ?`)
+	if err != nil {
+		return nil, fmt.Errorf("prepare trust lookup: %w", err)
+	}
+	return &TrustLookup{stmt: stmt}, nil
+}
+
+// Get returns the stored trust fields of the device called name
+// (case-insensitively); ok is false when there is none.
+func (l *TrustLookup) Get(ctx context.Context, name string) (t DeviceTrust, ok bool, err error) {
+	err = l.stmt.QueryRowContext(ctx, strings.TrimSpace(name)).Scan(&t.CredentialID, &t.Transport, &t.Auth, &t.CABundle,
+		&t.IP, &t.FQDN, &t.Port, &t.InsecureSkipVerify, &t.AllowUnencrypted)
+	if errors.Is(err, sql.ErrNoRows) {
+		return DeviceTrust{}, false, nil
+	}
+	if err != nil {
+		return DeviceTrust{}, false, fmt.Errorf("device %s: %w", name, err)
+	}
+	return t, true, nil
+}
+
+// Close releases the statement.
+func (l *TrustLookup) Close() error { return l.stmt.Close() }
