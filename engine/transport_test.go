@@ -204,7 +204,7 @@ func TestNTLMIsSelectedAndFailsClearlyAgainstABasicOnlyHost(t *testing.T) {
 		setDevice(t, db, store.DeviceInput{Hostname: h.Hostname, Auth: store.AuthNTLM})
 	}
 	// The second host over HTTP: masterzen's NTLM message encryption.
-	plain, err := winrmsim.New(winrmsim.Config{Devices: 1, Seed: 11})
+	plain, err := winrmsim.New(winrmsim.Config{Devices: 1, Seed: 11, AllowUnencrypted: true})
 	if err != nil {
 		t.Fatal(err)
 	}
