@@ -106,10 +106,26 @@ func TestLibraryParametersArePowerShellSingleQuoted(t *testing.T) {
 
 func TestActionScriptsCarryTheirParamsAfterTheMarkerLine(t *testing.T) {
 	sc, v, err := actionScript("action_service_control", map[string]string{"name": "Spooler", "op": "restart"})
-	if err != nil || v != 1 {
+	if err != nil || v != 2 {
 		t.Fatal(err, v)
 	}
 	if sc.Name() != "action_service_control" {
 		t.Fatalf("%+v", sc)
+	}
+}
+
+func TestActionParamsAreAPowerShellLiteralWithoutDotNetCalls(t *testing.T) {
+	got := paramsLine(map[string]string{"path": "C:\\it's \u2019here\u2019", "delay_s": "5", "data": "a'; Remove-Item C:\\ -Recurse; '"})
+	want := "$RmmParams = @{ 'data' = 'a''; Remove-Item C:\\ -Recurse; '''; 'delay_s' = '5'; 'path' = 'C:\\it''s \u2019\u2019here\u2019\u2019' }"
+	if got != want {
+		t.Fatalf("params line\n%s\nwant\n%s", got, want)
+	}
+	// Constrained Language mode refuses method calls on .NET types that
+	// are not core types: the line must make none.
+	if strings.Contains(got, "]::") || strings.Contains(got, "New-Object") {
+		t.Errorf("the params line calls .NET: %s", got)
+	}
+	if paramsLine(nil) != "$RmmParams = @{ }" {
+		t.Errorf("no params: %q", paramsLine(nil))
 	}
 }

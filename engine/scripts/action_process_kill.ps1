@@ -1,4 +1,4 @@
-# rmm:script=action_process_kill v1
+# rmm:script=action_process_kill v2
 # Stops processes by name (every process of that name, without .exe) or by
 # pid. Params: name or pid. Stop-Process -Force. Windows PowerShell 5.1.
 $ErrorActionPreference = 'Stop'
@@ -21,6 +21,6 @@ try {
     $result.ok = $false
     $result.message = $_.Exception.Message
 }
+# No exit: the document says how it went (an exit in the resident loop
+# would lose it; see engine/winrm/loop.ps1).
 ConvertTo-Json -InputObject $result -Compress -Depth 6
-if (-not $result.ok) { exit 1 }
-exit 0

@@ -1,4 +1,4 @@
-# rmm:script=action_service_control v1
+# rmm:script=action_service_control v2
 # Starts, stops or restarts a service. Params: name (the service name),
 # op (start, stop or restart). Dependent services are stopped with it
 # (-Force). Windows PowerShell 5.1.
@@ -22,6 +22,6 @@ try {
     $result.ok = $false
     $result.message = $_.Exception.Message
 }
+# No exit: the document says how it went (an exit in the resident loop
+# would lose it; see engine/winrm/loop.ps1).
 ConvertTo-Json -InputObject $result -Compress -Depth 6
-if (-not $result.ok) { exit 1 }
-exit 0
