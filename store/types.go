@@ -35,6 +35,9 @@ type DeviceInput struct {
 	CABundle           string // PEM file of the CAs trusted for the device's certificate
 	InsecureSkipVerify *bool  // skip TLS verification (logged and audited when used)
 	AllowUnencrypted   *bool  // allow Basic or Kerberos over plain HTTP
+	// LoopOff never starts rmm's resident PowerShell loop on the device
+	// (nil leaves the stored value; a new device runs the loop).
+	LoopOff *bool
 }
 
 // Device is a stored device with its last known status and metrics.
@@ -59,6 +62,7 @@ type Device struct {
 	CABundle           string // PEM file of trusted CAs; "" for the global one or the system's
 	InsecureSkipVerify bool   // TLS verification is skipped for this device
 	AllowUnencrypted   bool   // Basic or Kerberos may go over plain HTTP
+	LoopOff            bool   // no resident PowerShell loop: one powershell.exe per request
 
 	Status    string    // StatusOnline, StatusOffline or StatusUnknown
 	LastSeen  time.Time // zero when never reached
