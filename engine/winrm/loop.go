@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -105,7 +106,7 @@ func newLoopStart() (loopStart, error) {
 	}
 	body := strings.Join(kept, "\n") + "\n"
 	line := base64.StdEncoding.AppendEncode(nil, []byte(body))
-	return loopStart{cmdline: LoopCommandLine(), line: append(line, '\n')}, nil
+	return loopStart{cmdline: LoopCommandLine(), line: slices.Clip(append(line, '\n'))}, nil
 }
 
 // loopAnswer is the JSON document of an answer frame. 5.1's ConvertTo-Json
@@ -267,7 +268,10 @@ func (s *pooledShell) request(ctx context.Context, id string, sc *Script) (Resul
 // finish; the shell stays.
 func (s *pooledShell) exitLoop(ctx context.Context, id string) error {
 	w := s.loop
-	line := append(s.stdin, id+" EXIT\n"...)
+	// s.stdin is the client's loop line, shared by every shell: copied,
+	// never appended to.
+	line := make([]byte, 0, len(s.stdin)+len(id)+6)
+	line = append(append(line, s.stdin...), id+" EXIT\n"...)
 	s.stdin = nil
 	if err := w.send(ctx, line, false); err != nil {
 		return failed("send", err)
