@@ -37,8 +37,8 @@ type hostProfile struct {
 	// MSFT_WmiError; no Defender or LocalAccounts module; .NET 4.5.2
 	// (Get-Service has no StartType).
 	legacy bool
-	// german: display language de-DE: quser, gpupdate and error texts in
-	// German.
+	// german: display language de-DE: quser (and its no-user text) and
+	// gpupdate in German.
 	german bool
 	// clm: PowerShell in Constrained Language mode (AppLocker or WDAC):
 	// the resident loop cannot start and method calls on .NET types that
@@ -60,8 +60,8 @@ var hostProfiles = []*hostProfile{
 	{name: "server2022", summary: "Windows Server 2022 with Desktop Experience", server: true, releases: serverReleases[2:3]},
 	{name: "server2025", summary: "Windows Server 2025 with Desktop Experience", server: true, releases: serverReleases[3:4]},
 	{name: "server-core", summary: "Windows Server 2022 Server Core: no BitLocker or Defender cmdlets", server: true, releases: serverReleases[2:3], core: true},
-	{name: "server2012r2", summary: "Windows Server 2012 R2 with WinRM 2.0 limits: 150 KB envelopes, 15 operations per shell, Create replies without the Shell body, quota faults as MSFT_WmiError; no Defender or LocalAccounts cmdlets", server: true, releases: legacyReleases, legacy: true},
-	{name: "de-de", summary: "Windows 10 Pro with German display language: quser, gpupdate and error texts in German", releases: workstationReleases[:1], editions: []string{"Pro"}, german: true},
+	{name: "server2012r2", summary: "Windows Server 2012 R2, WinRM 2.0 limits: 150 KB envelopes, 15 operations per shell, ShellId only in the Create selector, quota faults as MSFT_WmiError; no Defender or LocalAccounts", server: true, releases: legacyReleases, legacy: true},
+	{name: "de-de", summary: "Windows 10 Pro with German display language: quser (and its no-user text) and gpupdate in German", releases: workstationReleases[:1], editions: []string{"Pro"}, german: true},
 	{name: "clm", summary: "Windows 11 Enterprise in Constrained Language mode (AppLocker/WDAC): the resident loop cannot start, method calls on .NET types are refused", releases: workstationReleases[1:], editions: []string{"Enterprise"}, clm: true},
 }
 
