@@ -273,6 +273,9 @@ func TestALocalUserMissingFromANonEmptyUsersListIsRefused(t *testing.T) {
 // it when the test ends.
 func startFleet(t *testing.T, cfg winrmsim.Config) *winrmsim.Fleet {
 	t.Helper()
+	if cfg.TLS == nil {
+		cfg.AllowUnencrypted = true // HTTP hosts configured for Basic, as an admin does
+	}
 	fleet, err := winrmsim.New(cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -25,7 +25,7 @@ import (
 func TestConsoleShowsALiveFleetEndToEnd(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	fleet, err := winrmsim.New(winrmsim.Config{Devices: 20, Seed: 21, OfflineFraction: 0.2})
+	fleet, err := winrmsim.New(winrmsim.Config{Devices: 20, Seed: 21, OfflineFraction: 0.2, AllowUnencrypted: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -52,6 +52,8 @@ Columns and aliases:
   InsecureSkipVerify | SkipVerify  true: do not verify its certificate (logged, audited)
   AllowUnencrypted                 true: allow Basic/Kerberos over plain HTTP
   (true/false, yes/no, 1/0; an empty cell keeps the stored value)
+  Loop                             on (default) or off: off never starts the resident
+                                   PowerShell loop there (for an EDR that forbids it)
 Any other column is kept as a custom field.
 
 Every bad row is reported as FILE:LINE: field: reason. The file is imported

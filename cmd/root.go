@@ -222,11 +222,13 @@ func (a *app) engineOptions(cred engine.Credential) engine.Options {
 		Writer:     store.WriterOptions{BatchRows: a.cfg.Store.BatchRows, FlushInterval: a.cfg.Store.FlushInterval},
 		Logger:     a.log,
 		// The session pool (sessions: in the config).
-		SessionTTL:      a.cfg.Sessions.TTL,
-		SessionsPerHost: a.cfg.Sessions.PerHost,
-		Alerts:          a.alertOpts,
-		Actions:         a.actionOptions(),
-		ExportsDir:      a.cfg.SSH.ExportsDir,
+		SessionTTL:       a.cfg.Sessions.TTL,
+		SessionsPerHost:  a.cfg.Sessions.PerHost,
+		ShellMaxCommands: a.cfg.Sessions.MaxCommands,
+		LoopOff:          a.cfg.Sessions.LoopOff,
+		Alerts:           a.alertOpts,
+		Actions:          a.actionOptions(),
+		ExportsDir:       a.cfg.SSH.ExportsDir,
 	}
 }
 

@@ -320,9 +320,14 @@ func (a *app) startDemo(ctx context.Context, devices int, seed int64, offline fl
 	if seed == 0 {
 		seed = time.Now().UnixNano()
 	}
+	// The demo mixes every kind of host the simulator plays (Server
+	// Core, 2012 R2 with WinRM 2.0 limits, German, Constrained Language)
+	// among Windows 10/11 and Server 2016-2025. Its hosts serve plain
+	// HTTP on loopback, configured to allow unencrypted Basic.
 	sim, err := winrmsim.New(winrmsim.Config{
 		Devices: devices, Seed: seed, OfflineFraction: offline,
 		PSStart: 400 * time.Millisecond, ScriptTime: 250 * time.Millisecond,
+		Profile: winrmsim.ProfileMixed, AllowUnencrypted: true,
 	})
 	if err != nil {
 		stop()

@@ -42,7 +42,23 @@ starts, --script-time per request).
 --faults makes a share of the hosts, chosen by seed, misbehave: refuse
 (port closed), hang (takes the request, never answers), http500 (500
 without a WS-Man fault), malformed (200 with broken XML), no-loop (the
-resident loop cannot start), loop-crash and loop-hang (once each).
+resident loop cannot start), loop-crash and loop-hang (once each),
+access-denied (the account is refused after it authenticated).
+
+--profile picks the kinds of host: modern (the default: Windows 10/11 and
+Server 2016-2025, by seed), mixed (those and, by seed, the profiles that
+break assumptions: Server Core, 2012 R2, de-DE, Constrained Language), or
+one or more profile names separated by commas:
+%s
+Each is as strict as that kind of Windows host: cmd.exe refuses command
+lines of 8,191 characters and CreateProcess those of 32,767; requests
+over MaxEnvelopeSizekb (500 KB; 150 KB on 2012 R2) get the 0x80338111
+fault; every Command counts against the operations quota (1500 per
+shell; 15 on 2012 R2) until the shell is deleted; rmm's resident loop
+keeps or loses output and exit codes as Windows PowerShell 5.1 does for
+its version. Basic over plain HTTP is refused (401) unless
+--allow-unencrypted, which is on by default because the hosts serve HTTP
+unless --https.
 
 Hosts answer rmm's action scripts with real state changes: services,
 processes, sessions, RDP, a virtual registry and disk. A reboot takes the
@@ -67,7 +83,7 @@ control the endpoint's URL (so --control 127.0.0.1:0 can pick a free
 port). rmm bench sweep starts its simulator child this way.
 
 Defaults: --user %s, --password %s (loopback test credentials, not secrets).`,
-			winrmsim.DefaultUser, winrmsim.DefaultPassword),
+			profileHelp(), winrmsim.DefaultUser, winrmsim.DefaultPassword),
 		Example: `  rmm sim --devices 50 --seed 7 --export-csv fleet.csv &
   rmm import fleet.csv
   RMM_WINRM_USER=rmm RMM_WINRM_PASSWORD=rmm-sim-password rmm poll --once --json`,
@@ -169,7 +185,7 @@ Defaults: --user %s, --password %s (loopback test credentials, not secrets).`,
 	f.DurationVar(&cfg.RTT, "rtt", 0, "added latency per request")
 	f.DurationVar(&cfg.PSStart, "ps-start", 400*time.Millisecond, "cost of starting powershell.exe")
 	f.DurationVar(&cfg.ScriptTime, "script-time", 250*time.Millisecond, "run time of a recognised rmm script")
-	f.StringVar(&cfg.Faults, "faults", "", `hosts that misbehave, chosen by seed: e.g. "refuse=2%,hang=1%,http500=1%,malformed=1%" (also no-loop, loop-crash, loop-hang)`)
+	f.StringVar(&cfg.Faults, "faults", "", `hosts that misbehave, chosen by seed: e.g. "refuse=2%,hang=1%,http500=1%,malformed=1%" (also no-loop, loop-crash, loop-hang, access-denied)`)
 	f.StringVar(&exportCSV, "export-csv", "", "write the hosts as CSV for rmm import")
 	f.BoolVar(&https, "https", false, "serve HTTPS with certificates from a generated test CA")
 	f.StringVar(&caOut, "ca-out", "", "with --https: write the test CA's certificate (PEM) to this file, for winrm.ca_bundle")
@@ -177,7 +193,18 @@ Defaults: --user %s, --password %s (loopback test credentials, not secrets).`,
 	f.StringVar(&cfg.WakeListen, "wake", "", "loopback UDP IP:port for Wake-on-LAN magic packets (default: a free port on 127.0.0.1)")
 	f.StringVar(&readyFile, "ready-file", "", `when serving, write {"pid","control","csv","hosts"} (JSON) to this file`)
 	f.DurationVar(&cfg.RebootDowntime, "reboot-downtime", winrmsim.DefaultRebootDowntime, "how long a rebooting host stays unreachable")
+	f.StringVar(&cfg.Profile, "profile", winrmsim.ProfileModern, "kinds of host: modern, mixed, or profile names separated by commas (see above)")
+	f.BoolVar(&cfg.AllowUnencrypted, "allow-unencrypted", true, "hosts accept Basic over plain HTTP (Windows' default refuses it; false models that)")
 	return cmd
+}
+
+// profileHelp lists the simulator's host profiles, one per line.
+func profileHelp() string {
+	var b strings.Builder
+	for _, p := range winrmsim.Profiles() {
+		fmt.Fprintf(&b, "  %-13s %s\n", p.Name, p.Summary)
+	}
+	return strings.TrimRight(b.String(), "\n")
 }
 
 // serveSimControl serves the simulator's control endpoint on a loopback

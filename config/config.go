@@ -45,8 +45,13 @@ type Config struct {
 
 // SessionsConfig is the `sessions:` section.
 type SessionsConfig struct {
-	TTL     time.Duration // sessions.ttl: idle shells are deleted after this
-	PerHost int           // sessions.per_host: shells per host, 1..10
+	TTL         time.Duration // sessions.ttl: idle shells are deleted after this
+	PerHost     int           // sessions.per_host: shells per host, 1..10
+	MaxCommands int           // sessions.max_commands: a shell is replaced after this many commands
+	// LoopOff lists the devices that never run the resident PowerShell
+	// loop (sessions.loop_off): hostnames, tag:NAME, site:NAME, or * for
+	// all.
+	LoopOff []string
 }
 
 // RetentionConfig is the `retention:` section.
@@ -182,7 +187,7 @@ func Default(d Dirs) Config {
 		Org:      "rmm",
 		Engine:   EngineConfig{Throttle: 50, PollInterval: 5 * time.Minute, MemoryLimitMB: DefaultMemoryLimitMB},
 		WinRM:    WinRMConfig{Timeout: 30 * time.Second, Retries: 3},
-		Sessions: SessionsConfig{TTL: 5 * time.Minute, PerHost: 2},
+		Sessions: SessionsConfig{TTL: 5 * time.Minute, PerHost: 2, MaxCommands: 1000},
 		Store: StoreConfig{
 			DB:            filepath.Join(d.Data, "rmm.db"),
 			ArchiveDir:    filepath.Join(d.Data, "archive"),

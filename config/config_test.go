@@ -38,7 +38,7 @@ func TestAGoodFileSetsEveryKey(t *testing.T) {
 	want.Engine = EngineConfig{Throttle: 200, PollInterval: 2 * time.Minute, MemoryLimitMB: 300}
 	want.WinRM = WinRMConfig{Timeout: 20 * time.Second, Retries: 2, CABundle: "/etc/rmm/corp-ca.pem", Krb5Conf: "/etc/rmm/krb5.conf",
 		KerberosRealm: "CORP.EXAMPLE", KerberosCCache: "/tmp/krb5cc_rmm"}
-	want.Sessions = SessionsConfig{TTL: 10 * time.Minute, PerHost: 3}
+	want.Sessions = SessionsConfig{TTL: 10 * time.Minute, PerHost: 3, MaxCommands: 500, LoopOff: []string{"SRV-0042", "tag:edr-strict"}}
 	want.Store = StoreConfig{DB: "/var/lib/rmm/rmm.db", ArchiveDir: "/var/lib/rmm/archive", BatchRows: 500, FlushInterval: 250 * time.Millisecond}
 	want.Retention = RetentionConfig{Metrics: 14 * day, Data: 180 * day, Archive: 365 * day}
 	want.Schedules = SchedulesConfig{TimeZone: "Europe/Berlin",
@@ -49,23 +49,23 @@ func TestAGoodFileSetsEveryKey(t *testing.T) {
 	want.UI = UIConfig{Theme: "ascii", Views: map[string]string{"sql-down": "tag:sql status:offline", "hot": "cpu>90"},
 		Keys: map[string][]string{"filter": {"/", "f"}, "quit": {"q"}}}
 	want.Users = []User{
-		{Name: "alice", Role: "admin", Keys: []string{testKey + " alice@laptop"}, Line: 56},
-		{Name: "bob", Role: "viewer", Line: 59},
+		{Name: "alice", Role: "admin", Keys: []string{testKey + " alice@laptop"}, Line: 58},
+		{Name: "bob", Role: "viewer", Line: 61},
 	}
 	f := func(v float64) *float64 { return &v }
 	want.Thresholds = ThresholdsConfig{
 		Defaults: alerting.Thresholds{CPUWarning: 85, CPUCritical: 97, CPUSustain: 10 * time.Minute, MemWarning: 85, MemCritical: 97,
 			MemSustain: 10 * time.Minute, DiskWarning: 85, DiskCritical: 95, PendingReboot: 14 * day, SignatureAge: 2 * day,
 			UpdatesAge: 45 * day, WatchedServices: []string{"Spooler", "W32Time"}},
-		Groups:  map[string]ThresholdOverride{"sql": {alerting.ThresholdOverride{CPUWarning: f(90), WatchedServices: []string{"MSSQLSERVER"}}, 76}},
-		Devices: map[string]ThresholdOverride{"FS-01": {alerting.ThresholdOverride{DiskWarning: f(95)}, 80}},
+		Groups:  map[string]ThresholdOverride{"sql": {alerting.ThresholdOverride{CPUWarning: f(90), WatchedServices: []string{"MSSQLSERVER"}}, 78}},
+		Devices: map[string]ThresholdOverride{"FS-01": {alerting.ThresholdOverride{DiskWarning: f(95)}, 82}},
 	}
 	want.Alerts = AlertsConfig{DedupWindow: 10 * time.Minute, OfflineAfter: 3}
 	want.Health = alerting.HealthWeights{Availability: 40, Performance: 30, Security: 20, Compliance: 10}
 	want.Actions = ActionsConfig{QueueExpiry: 3 * day, OutputMaxBytes: 32768, WOLAddress: "192.168.10.255:9", Retries: 2}
 	want.Maintenance = []MaintenanceWindow{
-		{Name: "patch night", Group: "servers", Every: "Sat 22:00 + 4h", Line: 90},
-		{Name: "FS-01 migration", Device: "FS-01", Start: mustTime(t, "2026-12-24T18:00:00+01:00"), End: mustTime(t, "2026-12-25T06:00:00+01:00"), Line: 93},
+		{Name: "patch night", Group: "servers", Every: "Sat 22:00 + 4h", Line: 92},
+		{Name: "FS-01 migration", Device: "FS-01", Start: mustTime(t, "2026-12-24T18:00:00+01:00"), End: mustTime(t, "2026-12-25T06:00:00+01:00"), Line: 95},
 	}
 	if !cfg.Equal(want) {
 		t.Fatalf("got  %+v\nwant %+v", cfg, want)
@@ -118,6 +118,8 @@ func TestBadValuesNameFileLineAndKey(t *testing.T) {
 		{"retention in bad units", "retention:\n  metrics: 7 days\n", []string{`c.yaml:2: retention.metrics: "7 days" is not a duration`}},
 		{"retention too short", "retention:\n  data: 1h\n", []string{"c.yaml:2: retention.data: 1h0m0s is out of range 1d..3650d"}},
 		{"per_host above the quota headroom", "sessions:\n  per_host: 31\n", []string{"c.yaml:2: sessions.per_host: 31 is out of range 1..10"}},
+		{"max_commands of none", "sessions:\n  max_commands: 0\n", []string{"c.yaml:2: sessions.max_commands: 0 is out of range 1..100000"}},
+		{"loop_off with a bad selector", "sessions:\n  loop_off: [SRV-1, \"group:x\"]\n", []string{`c.yaml:2: sessions.loop_off: "group:x": want a hostname, tag:NAME, site:NAME or *`}},
 		{"an unknown credentials backend", "security:\n  credentials: file\n", []string{`c.yaml:2: security.credentials: "file" is not one of auto, keyring, vault`}},
 		{"an ssh address without a port", "ssh:\n  listen: localhost\n", []string{`c.yaml:2: ssh.listen: "localhost" is not HOST:PORT`}},
 		{"users not a list", "users: alice\n", []string{"c.yaml:1: users: must be a list"}},

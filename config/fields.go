@@ -116,6 +116,19 @@ var fields = map[string]field{
 	"sessions.per_host": {def: "2", doc: "WinRM shells per host, 1..10 (Windows allows 30 per user)",
 		set:  func(c *Config, v string, _ Dirs) error { return intIn(v, 1, 10, &c.Sessions.PerHost) },
 		show: func(c Config) string { return strconv.Itoa(c.Sessions.PerHost) }},
+	"sessions.max_commands": {def: "1000", doc: "a WinRM shell is deleted and replaced after this many commands, 1..100000 (Windows counts each against MaxConcurrentOperationsPerUser, 1500, until the shell is deleted; 15 on WinRM 2.0)",
+		set:  func(c *Config, v string, _ Dirs) error { return intIn(v, 1, 100000, &c.Sessions.MaxCommands) },
+		show: func(c Config) string { return strconv.Itoa(c.Sessions.MaxCommands) }},
+	"sessions.loop_off": {def: "(none)", doc: "devices that never run the resident PowerShell loop (one powershell.exe per request, for an EDR that forbids a long-lived one): a list of hostnames, tag:NAME, site:NAME, or * for every device",
+		set: func(c *Config, v string, _ Dirs) error {
+			list, err := loopOffList(strings.FieldsFunc(v, func(r rune) bool { return r == ',' }))
+			if err != nil {
+				return err
+			}
+			c.Sessions.LoopOff = list
+			return nil
+		},
+		show: func(c Config) string { return strings.Join(c.Sessions.LoopOff, ", ") }},
 	"store.archive_dir": {def: "~/.local/share/rmm/archive", doc: "compressed archives of rows past retention",
 		set:  func(c *Config, v string, d Dirs) error { return path(v, &c.Store.ArchiveDir) },
 		show: func(c Config) string { return c.Store.ArchiveDir }},
@@ -227,6 +240,30 @@ var fields = map[string]field{
 		show: func(c Config) string { return fmt.Sprintf("%d windows", len(c.Maintenance)) }},
 	"users": {def: "(none: the local OS user is Admin)", doc: "users: [{name, role: admin|operator|viewer, keys: [ssh public keys]}]",
 		show: func(c Config) string { return showUsers(c.Users) }},
+}
+
+// loopOffList checks the entries of sessions.loop_off: hostnames,
+// tag:NAME, site:NAME or *.
+func loopOffList(items []string) ([]string, error) {
+	out := []string{}
+	for _, it := range items {
+		it = strings.TrimSpace(it)
+		if it == "" {
+			continue
+		}
+		name := it
+		if k, v, ok := strings.Cut(it, ":"); ok {
+			if k != "tag" && k != "site" {
+				return nil, fmt.Errorf("%q: want a hostname, tag:NAME, site:NAME or *", it)
+			}
+			name = v
+		}
+		if name == "" || it != "*" && strings.ContainsAny(name, " \t*?") {
+			return nil, fmt.Errorf("%q: want a hostname, tag:NAME, site:NAME or *", it)
+		}
+		out = append(out, it)
+	}
+	return out, nil
 }
 
 // Keys lists every key, sorted.

@@ -15,6 +15,35 @@ var specials = map[string]func(file, key string, v *yaml.Node, c *Config, ps *Pr
 	"ui.keys":             parseKeys,
 	"thresholds":          parseThresholds,
 	"maintenance_windows": parseWindows,
+	"sessions.loop_off":   parseLoopOff,
+}
+
+// parseLoopOff reads sessions.loop_off: a list, or one comma-separated
+// value.
+func parseLoopOff(file, key string, v *yaml.Node, c *Config, ps *Problems) {
+	var items []string
+	switch {
+	case v.Tag == "!!null":
+	case v.Kind == yaml.ScalarNode:
+		items = strings.Split(v.Value, ",")
+	case v.Kind == yaml.SequenceNode:
+		for _, n := range v.Content {
+			if n.Kind != yaml.ScalarNode {
+				*ps = append(*ps, Problem{file, n.Line, key, "list entries must be hostnames, tag:NAME, site:NAME or *"})
+				return
+			}
+			items = append(items, n.Value)
+		}
+	default:
+		*ps = append(*ps, Problem{file, v.Line, key, "must be a list, e.g. [SRV-0042, tag:edr-strict]"})
+		return
+	}
+	list, err := loopOffList(items)
+	if err != nil {
+		*ps = append(*ps, Problem{file, v.Line, key, err.Error()})
+		return
+	}
+	c.Sessions.LoopOff = list
 }
 
 func parseUsers(file, key string, v *yaml.Node, c *Config, ps *Problems) {

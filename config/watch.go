@@ -41,7 +41,7 @@ func quoteEmpty(s string) string {
 // closing every warm shell of the fleet at once).
 var restartKeys = map[string]bool{
 	"store.db": true, "log.file": true, "log.format": true,
-	"sessions.ttl": true, "sessions.per_host": true,
+	"sessions.ttl": true, "sessions.per_host": true, "sessions.max_commands": true, "sessions.loop_off": true,
 }
 
 // Diff lists the keys whose values differ between two configs, sorted.
@@ -211,6 +211,10 @@ func restore(dst *Config, from Config, key string) {
 		dst.Sessions.TTL = from.Sessions.TTL
 	case "sessions.per_host":
 		dst.Sessions.PerHost = from.Sessions.PerHost
+	case "sessions.max_commands":
+		dst.Sessions.MaxCommands = from.Sessions.MaxCommands
+	case "sessions.loop_off":
+		dst.Sessions.LoopOff = from.Sessions.LoopOff
 	}
 }
 

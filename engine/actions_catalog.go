@@ -315,16 +315,29 @@ func registryPath(p string) bool {
 	return false
 }
 
+// unsignedText reports a decimal, or 0x hex, number that fits in bits.
+func unsignedText(v string, bits int) bool {
+	digits, base := v, 10
+	if len(v) > 2 && (v[:2] == "0x" || v[:2] == "0X") {
+		digits, base = v[2:], 16
+	}
+	if digits == "" || digits[0] == '+' || digits[0] == '-' || strings.Contains(digits, "_") {
+		return false
+	}
+	_, err := strconv.ParseUint(digits, base, bits)
+	return err == nil
+}
+
 // registryValue checks a value against its registry type.
 func registryValue(typ, v string) error {
 	switch typ {
 	case "DWord":
-		if _, err := strconv.ParseUint(v, 10, 32); err != nil {
-			return fmt.Errorf("%q is not a DWord (0..4294967295)", v)
+		if !unsignedText(v, 32) {
+			return fmt.Errorf("%q is not a DWord (0..4294967295, or hex 0x0..0xFFFFFFFF)", v)
 		}
 	case "QWord":
-		if _, err := strconv.ParseUint(v, 10, 64); err != nil {
-			return fmt.Errorf("%q is not a QWord (0..18446744073709551615)", v)
+		if !unsignedText(v, 64) {
+			return fmt.Errorf("%q is not a QWord (0..18446744073709551615, or hex 0x0..0xFFFFFFFFFFFFFFFF)", v)
 		}
 	case "Binary":
 		if len(v)%2 != 0 || strings.IndexFunc(v, func(r rune) bool {

@@ -113,3 +113,19 @@ func TestActionScriptsCarryTheirParamsAfterTheMarkerLine(t *testing.T) {
 		t.Fatalf("%+v", sc)
 	}
 }
+
+func TestActionParamsAreAPowerShellLiteralWithoutDotNetCalls(t *testing.T) {
+	got := paramsLine(map[string]string{"path": "C:\\it's \u2019here\u2019", "delay_s": "5", "data": "a'; Remove-Item C:\\ -Recurse; '"})
+	want := "$RmmParams = @{ 'data' = 'a''; Remove-Item C:\\ -Recurse; '''; 'delay_s' = '5'; 'path' = 'C:\\it''s \u2019\u2019here\u2019\u2019' }"
+	if got != want {
+		t.Fatalf("params line\n%s\nwant\n%s", got, want)
+	}
+	// Constrained Language mode refuses method calls on .NET types that
+	// are not core types: the line must make none.
+	if strings.Contains(got, "]::") || strings.Contains(got, "New-Object") {
+		t.Errorf("the params line calls .NET: %s", got)
+	}
+	if paramsLine(nil) != "$RmmParams = @{ }" {
+		t.Errorf("no params: %q", paramsLine(nil))
+	}
+}

@@ -5,13 +5,13 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -351,14 +351,34 @@ func actionScript(name string, params map[string]string) (*winrm.Script, int, er
 	if err != nil {
 		return nil, 0, err
 	}
-	js, err := json.Marshal(params)
-	if err != nil {
-		return nil, 0, fmt.Errorf("script %s: encode params: %w", name, err)
-	}
 	marker, rest, _ := strings.Cut(s.Body, "\n")
-	body := marker + "\n$RmmParams = ConvertFrom-Json ([Text.Encoding]::UTF8.GetString([Convert]::FromBase64String('" +
-		base64.StdEncoding.EncodeToString(js) + "')))\n" + rest
-	return winrm.NewScript(s.Name, body), s.Version, nil
+	return winrm.NewScript(s.Name, marker+"\n"+paramsLine(params)+"\n"+rest), s.Version, nil
+}
+
+// paramsLine is the $RmmParams line of an action script: a hashtable of
+// single-quoted strings, each key and value through scripts.Quote. It
+// calls no .NET method, so a host in Constrained Language mode
+// (AppLocker, WDAC), where only the cold path runs, reads it too; keys
+// are in order, so the same parameters make the same script.
+func paramsLine(params map[string]string) string {
+	keys := make([]string, 0, len(params))
+	for k := range params {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	var b strings.Builder
+	b.WriteString("$RmmParams = @{")
+	for i, k := range keys {
+		if i > 0 {
+			b.WriteByte(';')
+		}
+		b.WriteByte(' ')
+		b.WriteString(scripts.Quote(k))
+		b.WriteString(" = ")
+		b.WriteString(scripts.Quote(params[k]))
+	}
+	b.WriteString(" }")
+	return b.String()
 }
 
 // fanOut runs the plan on every device through the engine's bounded pool
@@ -646,7 +666,7 @@ func actionDoc(res winrm.Result) (actionOutcome, json.RawMessage) {
 		Message string          `json:"message"`
 		Data    json.RawMessage `json:"data"`
 	}
-	if err := json.Unmarshal(bytes.TrimSpace(res.Stdout), &doc); err != nil || doc.Message == "" && !doc.OK {
+	if err := json.Unmarshal(bytes.TrimPrefix(bytes.TrimSpace(res.Stdout), utf8BOM), &doc); err != nil || doc.Message == "" && !doc.OK {
 		out.status = ActionFailed
 		switch {
 		case len(res.Errors) > 0:
@@ -665,13 +685,25 @@ func actionDoc(res winrm.Result) (actionOutcome, json.RawMessage) {
 	return out, doc.Data
 }
 
+// utf8BOM is a byte order mark a .NET writer may put before a document.
+var utf8BOM = []byte("\xEF\xBB\xBF")
+
 // libraryOutcome reads a library script's result: exit 0 is Completed
 // with the last line of output as the message; else Failed with the first
-// error line.
+// error line. Write-Host text (the loop returns it apart) and warnings
+// are kept with the output and the errors.
 func libraryOutcome(res winrm.Result) actionOutcome {
 	exit := res.Exit
-	out := actionOutcome{stdout: string(res.Stdout), stderr: strings.Join(res.Errors, "\n"), exit: &exit}
-	last := lastLine(string(res.Stdout))
+	stdout := string(res.Stdout)
+	if len(res.Info) > 0 {
+		stdout = strings.Join(res.Info, "\r\n") + "\r\n" + stdout
+	}
+	stderr := strings.Join(res.Errors, "\n")
+	for _, w := range res.Warnings {
+		stderr = strings.TrimPrefix(stderr+"\nWARNING: "+w, "\n")
+	}
+	out := actionOutcome{stdout: stdout, stderr: stderr, exit: &exit}
+	last := lastLine(stdout)
 	if exit == 0 && len(res.Errors) == 0 {
 		out.status, out.message = ActionCompleted, last
 		if last == "" {

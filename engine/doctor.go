@@ -231,6 +231,8 @@ func (e *Engine) diagnoseSteps(ctx context.Context, host, credName string, role 
 		s.done("skipped", "the session pool is off", "")
 	case !e.winrm.Pooled(t):
 		s.done("skipped", "auth "+t.Auth+" devices are polled through masterzen/winrm, one shell per request, without the resident loop", "")
+	case t.NoLoop:
+		s.done("skipped", "the resident loop is off for this device (CSV column Loop or sessions.loop_off): one powershell.exe per poll", "")
 	default:
 		rctx, cancel := context.WithTimeout(ctx, o.Timeout)
 		res, err := e.winrm.Run(rctx, t, cred, e.metrics)

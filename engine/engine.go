@@ -66,9 +66,16 @@ type Options struct {
 	SessionsPerHost int           // sessions.per_host: shells per host at most, 1..10 (default 2)
 	LoopMaxRequests int           // the resident PowerShell is recycled after this many requests (default 1000)
 	LoopMaxAge      time.Duration // or after running this long (default 1h)
-	Unpooled        bool          // no pool: a new shell and powershell.exe per poll (the benchmark's baseline)
-	Alerts          AlertOptions  // thresholds, dedup window, offline threshold, maintenance windows, health weights
-	Actions         ActionOptions // remote actions and the offline queue (actions_runner.go)
+	// ShellMaxCommands replaces a pooled shell after it ran this many
+	// commands (sessions.max_commands; default 1000).
+	ShellMaxCommands int
+	// LoopOff lists the devices that never run the resident PowerShell
+	// loop (sessions.loop_off): hostnames, tag:NAME, site:NAME, or *.
+	// A device's own loop_off field (CSV column Loop) does the same.
+	LoopOff  []string
+	Unpooled bool          // no pool: a new shell and powershell.exe per poll (the benchmark's baseline)
+	Alerts   AlertOptions  // thresholds, dedup window, offline threshold, maintenance windows, health weights
+	Actions  ActionOptions // remote actions and the offline queue (actions_runner.go)
 
 	// MaxIdleConns bounds the HTTP connections kept open between
 	// requests (one per host is what a sweep reuses); zero: what the
@@ -219,16 +226,17 @@ func New(ctx context.Context, db *store.DB, opts Options) (*Engine, error) {
 		reconf:  make(chan struct{}, 1),
 	}
 	if e.winrm, err = winrm.New(winrm.Options{
-		Throttle:        opts.Throttle,
-		Timeout:         opts.Timeout,
-		SessionTTL:      opts.SessionTTL,
-		SessionsPerHost: opts.SessionsPerHost,
-		LoopMaxRequests: opts.LoopMaxRequests,
-		LoopMaxAge:      opts.LoopMaxAge,
-		Unpooled:        opts.Unpooled,
-		MaxIdleConns:    opts.MaxIdleConns,
-		Logger:          opts.Logger,
-		OnInsecure:      e.noteInsecure,
+		Throttle:         opts.Throttle,
+		Timeout:          opts.Timeout,
+		SessionTTL:       opts.SessionTTL,
+		SessionsPerHost:  opts.SessionsPerHost,
+		LoopMaxRequests:  opts.LoopMaxRequests,
+		LoopMaxAge:       opts.LoopMaxAge,
+		ShellMaxCommands: opts.ShellMaxCommands,
+		Unpooled:         opts.Unpooled,
+		MaxIdleConns:     opts.MaxIdleConns,
+		Logger:           opts.Logger,
+		OnInsecure:       e.noteInsecure,
 	}); err != nil {
 		return nil, fmt.Errorf("engine: %w", err)
 	}
@@ -308,7 +316,7 @@ func (e *Engine) Reload(ctx context.Context) error {
 			st.Hostname, st.Site = d.Hostname, d.Site
 			st.OSName, st.OSVersion, st.Tags, st.Groups = d.OSName, d.OSVersion, d.Tags, d.Groups
 		}
-		next[d.ID] = &entry{dev: d, target: targetOf(d), state: st}
+		next[d.ID] = &entry{dev: d, target: e.targetFor(d), state: st}
 		counts[st.Status]++
 	}
 	var removed []int64

@@ -19,6 +19,9 @@ import (
 func testFleet(t *testing.T, cfg winrmsim.Config) (*winrmsim.Fleet, *store.DB) {
 	t.Helper()
 	ctx := context.Background()
+	if cfg.TLS == nil {
+		cfg.AllowUnencrypted = true // HTTP hosts configured for Basic, as an admin does
+	}
 	fleet, err := winrmsim.New(cfg)
 	if err != nil {
 		t.Fatalf("winrmsim.New: %v", err)

@@ -56,11 +56,13 @@ type ShellInfo struct {
 
 // ShellOutput is what one line produced; ShellRun returns it.
 type ShellOutput struct {
-	Output   string        `json:"output"`   // stdout as PowerShell formats it (Out-String), CRLF line ends
-	Errors   []string      `json:"errors"`   // the error records' messages
-	Exit     int           `json:"exit"`     // $LASTEXITCODE, or 1 when the line had errors
-	Duration time.Duration `json:"duration"` // as the engine measured it
-	Mode     string        `json:"mode"`     // ModeWarm (the resident loop) or ModeCold (a powershell.exe per line)
+	Output   string        `json:"output"`             // stdout as PowerShell formats it (Out-String), CRLF line ends
+	Info     []string      `json:"info,omitempty"`     // Write-Host and Write-Information text (in Output when the line ran cold)
+	Warnings []string      `json:"warnings,omitempty"` // Write-Warning messages
+	Errors   []string      `json:"errors"`             // the error records' messages
+	Exit     int           `json:"exit"`               // the line's exit N, else 1 when it wrote errors
+	Duration time.Duration `json:"duration"`           // as the engine measured it
+	Mode     string        `json:"mode"`               // ModeWarm (the resident loop) or ModeCold (a powershell.exe per line)
 }
 
 // shellBook holds the engine's remote shell sessions. Its zero value is
@@ -262,7 +264,8 @@ func (e *Engine) shellRun(ctx context.Context, id Identity, sessionID, line stri
 	case err != nil:
 		return ShellOutput{}, err
 	}
-	return ShellOutput{Output: string(res.Stdout), Errors: res.Errors, Exit: res.Exit, Mode: res.Mode, Duration: time.Since(start)}, nil
+	return ShellOutput{Output: string(res.Stdout), Info: res.Info, Warnings: res.Warnings, Errors: res.Errors, Exit: res.Exit,
+		Mode: res.Mode, Duration: time.Since(start)}, nil
 }
 
 // shellInterrupt stops the line running in a session, if any, and with

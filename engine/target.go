@@ -3,6 +3,7 @@ package engine
 import (
 	"cmp"
 	"context"
+	"strings"
 
 	"github.com/rmmhq/rmm/engine/winrm"
 	"github.com/rmmhq/rmm/store"
@@ -48,7 +49,40 @@ func (e *Engine) target(d store.Device) winrm.Target {
 	if ok && d.ID != 0 {
 		return en.target
 	}
-	return targetOf(d)
+	return e.targetFor(d)
+}
+
+// targetFor is targetOf with the engine's options: the resident loop is
+// off for a device whose record says so or that sessions.loop_off names.
+func (e *Engine) targetFor(d store.Device) winrm.Target {
+	t := targetOf(d)
+	t.NoLoop = d.LoopOff || loopOff(e.options().LoopOff, d)
+	return t
+}
+
+// loopOff reports whether the selectors (hostnames, tag:NAME, site:NAME,
+// *) name d; names compare case-insensitively, as Windows names do.
+func loopOff(selectors []string, d store.Device) bool {
+	for _, s := range selectors {
+		k, v, ok := strings.Cut(s, ":")
+		switch {
+		case s == "*":
+			return true
+		case ok && k == "tag":
+			for _, t := range d.Tags {
+				if strings.EqualFold(t, v) {
+					return true
+				}
+			}
+		case ok && k == "site":
+			if strings.EqualFold(d.Site, v) {
+				return true
+			}
+		case !ok && strings.EqualFold(d.Hostname, s):
+			return true
+		}
+	}
+	return false
 }
 
 // Endpoint is the WS-Management URL rmm reaches a device at.

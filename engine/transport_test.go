@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/rmmhq/rmm/engine"
 	"github.com/rmmhq/rmm/engine/winrm"
@@ -204,7 +205,7 @@ func TestNTLMIsSelectedAndFailsClearlyAgainstABasicOnlyHost(t *testing.T) {
 		setDevice(t, db, store.DeviceInput{Hostname: h.Hostname, Auth: store.AuthNTLM})
 	}
 	// The second host over HTTP: masterzen's NTLM message encryption.
-	plain, err := winrmsim.New(winrmsim.Config{Devices: 1, Seed: 11})
+	plain, err := winrmsim.New(winrmsim.Config{Devices: 1, Seed: 11, AllowUnencrypted: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -292,5 +293,34 @@ func TestAnHTTPSDeviceOnAnHTTPListenerIsAConfigurationErrorThatSaysSo(t *testing
 	}
 	if tlsStep == nil || tlsStep.Status != "fail" || !strings.Contains(tlsStep.Detail, "plain HTTP") || !strings.Contains(tlsStep.Fix, "Transport") {
 		t.Errorf("doctor's tls step: %+v", tlsStep)
+	}
+}
+
+func TestLoopOffDevicesArePolledWithoutTheResidentLoop(t *testing.T) {
+	fleet, db := testFleet(t, winrmsim.Config{Devices: 4, Seed: 41, ScriptTime: time.Millisecond})
+	hosts := fleet.Hosts()
+	off := true
+	// One device by its record (CSV column Loop: off), one by the
+	// config's sessions.loop_off, by tag.
+	setDevice(t, db, store.DeviceInput{Hostname: hosts[0].Hostname, LoopOff: &off})
+	setDevice(t, db, store.DeviceInput{Hostname: hosts[1].Hostname, Tags: []string{"edr-strict"}})
+	eng := newEngine(t, db, engine.Options{Retries: -1, LoopOff: []string{"tag:edr-strict"}})
+	for i, h := range hosts {
+		st := pollOne(t, eng, h.Hostname)
+		pollOne(t, eng, h.Hostname)
+		want := engine.ModeWarm
+		if i < 2 {
+			want = engine.ModeCold
+		}
+		if st.Status != engine.StatusOnline || st.Mode != want {
+			t.Errorf("%s: status %s mode %s, want online %s", h.Hostname, st.Status, st.Mode, want)
+		}
+		hs, _ := fleet.HostStats(h.Hostname)
+		if (hs.LoopStarts == 0) != (i < 2) {
+			t.Errorf("%s: %d loops started", h.Hostname, hs.LoopStarts)
+		}
+	}
+	if st := eng.PoolStats(); st.Fallbacks != 0 {
+		t.Errorf("a loop that is off is no fallback: %+v", st)
 	}
 }

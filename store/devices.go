@@ -165,14 +165,14 @@ func newUpserter(ctx context.Context, tx *sql.Tx, now int64) (*upserter, error) 
 	}{
 		{&u.find, `SELECT id, fqdn, ip, mac, site_id, os_name, os_version, tags, description,
 			port, transport, credential_id, custom_fields, auth, ca_bundle, insecure_skip_verify,
-			allow_unencrypted FROM devices WHERE hostname = ?`},
+			allow_unencrypted, loop_off FROM devices WHERE hostname = ?`},
 		{&u.insert, `INSERT INTO devices (hostname, fqdn, ip, mac, site_id, os_name, os_version, tags,
 			description, port, transport, credential_id, custom_fields, auth, ca_bundle,
-			insecure_skip_verify, allow_unencrypted, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`},
+			insecure_skip_verify, allow_unencrypted, loop_off, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`},
 		{&u.update, `UPDATE devices SET fqdn = ?, ip = ?, mac = ?, site_id = ?, os_name = ?, os_version = ?,
 			tags = ?, description = ?, port = ?, transport = ?, credential_id = ?, custom_fields = ?,
-			auth = ?, ca_bundle = ?, insecure_skip_verify = ?, allow_unencrypted = ?,
+			auth = ?, ca_bundle = ?, insecure_skip_verify = ?, allow_unencrypted = ?, loop_off = ?,
 			updated_at = ? WHERE id = ?`},
 		{&u.clearGrp, `DELETE FROM device_group_members WHERE device_id = ?`},
 		{&u.addGrp, `INSERT OR IGNORE INTO device_group_members (group_id, device_id) VALUES (?, ?)`},
@@ -200,7 +200,7 @@ type storedDevice struct {
 	port                                 int
 	transport, credentialID, custom      string
 	auth, caBundle                       string
-	insecure, unencrypted                bool
+	insecure, unencrypted, loopOff       bool
 }
 
 func (u *upserter) upsert(ctx context.Context, in DeviceInput) (added bool, err error) {
@@ -219,7 +219,7 @@ func (u *upserter) upsert(ctx context.Context, in DeviceInput) (added bool, err 
 	var s storedDevice
 	err = u.find.QueryRowContext(ctx, host).Scan(&s.id, &s.fqdn, &s.ip, &s.mac, &s.siteID,
 		&s.osName, &s.osVersion, &s.tags, &s.description, &s.port, &s.transport, &s.credentialID, &s.custom,
-		&s.auth, &s.caBundle, &s.insecure, &s.unencrypted)
+		&s.auth, &s.caBundle, &s.insecure, &s.unencrypted, &s.loopOff)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return true, u.add(ctx, host, transport, in)
@@ -260,7 +260,7 @@ func (u *upserter) add(ctx context.Context, host, transport string, in DeviceInp
 	var id int64
 	err = u.insert.QueryRowContext(ctx, host, in.FQDN, in.IP, in.MAC, siteID, in.OSName, in.OSVersion,
 		tags, in.Description, port, transport, in.CredentialID, custom, auth, strings.TrimSpace(in.CABundle),
-		boolValue(in.InsecureSkipVerify), boolValue(in.AllowUnencrypted), u.now, u.now).Scan(&id)
+		boolValue(in.InsecureSkipVerify), boolValue(in.AllowUnencrypted), boolValue(in.LoopOff), u.now, u.now).Scan(&id)
 	if err != nil {
 		return fmt.Errorf("insert: %w", err)
 	}
@@ -289,6 +289,9 @@ func (u *upserter) change(ctx context.Context, s storedDevice, transport string,
 	}
 	if in.AllowUnencrypted != nil {
 		s.unencrypted = *in.AllowUnencrypted
+	}
+	if in.LoopOff != nil {
+		s.loopOff = *in.LoopOff
 	}
 	switch {
 	case in.Port != 0:
@@ -320,7 +323,7 @@ func (u *upserter) change(ctx context.Context, s storedDevice, transport string,
 	s.custom = custom
 	if _, err := u.update.ExecContext(ctx, s.fqdn, s.ip, s.mac, s.siteID, s.osName, s.osVersion, s.tags,
 		s.description, s.port, s.transport, s.credentialID, s.custom, s.auth, s.caBundle, s.insecure, s.unencrypted,
-		u.now, s.id); err != nil {
+		s.loopOff, u.now, s.id); err != nil {
 		return fmt.Errorf("update: %w", err)
 	}
 	return u.setGroups(ctx, s.id, in.Groups, true)
@@ -447,7 +450,7 @@ func mergeCustom(stored string, in map[string]string) (string, error) {
 // order scanDevice reads.
 const deviceColumns = `d.id, d.hostname, d.fqdn, d.ip, d.mac, s.name, d.os_name, d.os_version, d.tags,
 	d.description, d.port, d.transport, d.credential_id, d.custom_fields, d.auth, d.ca_bundle,
-	d.insecure_skip_verify, d.allow_unencrypted, d.status, d.last_seen,
+	d.insecure_skip_verify, d.allow_unencrypted, d.loop_off, d.status, d.last_seen,
 	d.last_error, d.cpu_pct, d.mem_pct, d.disk_free_pct, d.metrics_at,
 	(SELECT json_group_array(g.name ORDER BY g.name)
 	   FROM device_group_members m JOIN device_groups g ON g.id = m.group_id
@@ -465,7 +468,7 @@ func scanDevice(r rowScanner) (Device, error) {
 	)
 	if err := r.Scan(&d.ID, &d.Hostname, &d.FQDN, &d.IP, &d.MAC, &d.Site, &d.OSName, &d.OSVersion, &tags,
 		&d.Description, &d.Port, &d.Transport, &d.CredentialID, &custom, &d.Auth, &d.CABundle,
-		&d.InsecureSkipVerify, &d.AllowUnencrypted, &d.Status, &lastSeen,
+		&d.InsecureSkipVerify, &d.AllowUnencrypted, &d.LoopOff, &d.Status, &lastSeen,
 		&d.LastError, &cpu, &mem, &disk, &metricsAt, &groups); err != nil {
 		return Device{}, err
 	}

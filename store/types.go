@@ -39,6 +39,10 @@ type DeviceInput struct {
 	// Line is where the row came from in its source (the CSV's physical
 	// line, 1-based), for messages about it; 0 when unknown. Not stored.
 	Line int
+
+	// LoopOff never starts rmm's resident PowerShell loop on the device
+	// (nil leaves the stored value; a new device runs the loop).
+	LoopOff *bool
 }
 
 // Device is a stored device with its last known status and metrics.
@@ -63,6 +67,7 @@ type Device struct {
 	CABundle           string // PEM file of trusted CAs; "" for the global one or the system's
 	InsecureSkipVerify bool   // TLS verification is skipped for this device
 	AllowUnencrypted   bool   // Basic or Kerberos may go over plain HTTP
+	LoopOff            bool   // no resident PowerShell loop: one powershell.exe per request
 
 	Status    string    // StatusOnline, StatusOffline or StatusUnknown
 	LastSeen  time.Time // zero when never reached

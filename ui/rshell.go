@@ -432,12 +432,20 @@ func (m *Model) shellDone(msg shellMsg) tea.Cmd {
 		}
 		return m.nextLine()
 	}
+	// Write-Host text first: the loop returns it apart from the output
+	// (cold, it is already in the output, where the console host put it).
+	for _, l := range msg.out.Info {
+		sp.add(th.Text.Render(m.clean(l)))
+	}
 	out := strings.ReplaceAll(msg.out.Output, "\r\n", "\n")
 	out = strings.TrimRight(out, "\n")
 	if out != "" {
 		for l := range strings.SplitSeq(out, "\n") {
 			sp.add(th.Text.Render(m.clean(l)))
 		}
+	}
+	for _, w := range msg.out.Warnings {
+		sp.add(th.Muted.Render(m.clean("WARNING: " + w)))
 	}
 	for _, e := range msg.out.Errors {
 		for l := range strings.SplitSeq(strings.ReplaceAll(strings.TrimRight(e, "\r\n"), "\r\n", "\n"), "\n") {

@@ -29,6 +29,9 @@ type simEngine struct {
 func newSimEngine(t *testing.T, cfg winrmsim.Config) *simEngine {
 	t.Helper()
 	ctx := context.Background()
+	if cfg.TLS == nil {
+		cfg.AllowUnencrypted = true // HTTP hosts configured for Basic, as an admin does
+	}
 	fleet, err := winrmsim.New(cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -139,7 +139,7 @@ func TestProfileWarmSweeps(t *testing.T) {
 func benchFleet(t *testing.T, n int) (*winrmsim.Fleet, *store.DB) {
 	t.Helper()
 	ctx := context.Background()
-	fleet, err := winrmsim.New(winrmsim.Config{Devices: n, Seed: 1, RTT: 5 * time.Millisecond,
+	fleet, err := winrmsim.New(winrmsim.Config{Devices: n, Seed: 1, RTT: 5 * time.Millisecond, AllowUnencrypted: true,
 		PSStart: 400 * time.Millisecond, ScriptTime: 250 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)

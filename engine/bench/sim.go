@@ -40,6 +40,7 @@ type inProcessFleet struct{ f *winrmsim.Fleet }
 func startInProcess(ctx context.Context, cfg SweepConfig) (*inProcessFleet, error) {
 	fleet, err := winrmsim.New(winrmsim.Config{
 		Devices: cfg.Devices, Seed: cfg.Seed, RTT: cfg.RTT, PSStart: cfg.PSStart, ScriptTime: cfg.ScriptTime,
+		AllowUnencrypted: true, // the fleet serves HTTP: its hosts allow unencrypted Basic
 	})
 	if err != nil {
 		return nil, err

@@ -90,6 +90,7 @@ const (
 	fCABundle
 	fInsecureSkipVerify
 	fAllowUnencrypted
+	fLoop
 )
 
 // fieldOf maps a normalised header name (see normaliseHeader) to its
@@ -130,6 +131,8 @@ func fieldOf(h string) (f field, ok bool) {
 		return fInsecureSkipVerify, true
 	case "allowunencrypted", "unencrypted":
 		return fAllowUnencrypted, true
+	case "loop", "residentloop":
+		return fLoop, true
 	}
 	return fCustom, false
 }
@@ -323,6 +326,20 @@ func parseRow(file string, line int, cols []column, hostCol int, rec []string, s
 				d.InsecureSkipVerify = b
 			} else {
 				d.AllowUnencrypted = b
+			}
+		case fLoop:
+			// on (the default) or off: off never starts the resident
+			// PowerShell loop there (an EDR that forbids it).
+			var off bool
+			switch strings.ToLower(v) {
+			case "":
+			case "on", "true", "yes", "1":
+				d.LoopOff = &off
+			case "off", "false", "no", "0":
+				off = true
+				d.LoopOff = &off
+			default:
+				bad(c.name, fmt.Sprintf("invalid loop %s: want on or off (or empty to keep)", quote(v)))
 			}
 		case fCustom:
 			if v != "" {

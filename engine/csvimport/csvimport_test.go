@@ -149,6 +149,8 @@ func TestParseRowProblems(t *testing.T) {
 		{"a yes/no column refuses other words", "Hostname,Allow Unencrypted,skip_verify\nWS-1,maybe,sure\n",
 			[]string{`t.csv:2: Allow Unencrypted: invalid value "maybe": want true or false (or empty to keep)`,
 				`t.csv:2: skip_verify: invalid value "sure": want true or false (or empty to keep)`}},
+		{"a loop column takes on or off", "Hostname,Loop\nWS-1,sometimes\n",
+			[]string{`t.csv:2: Loop: invalid loop "sometimes": want on or off (or empty to keep)`}},
 		{"IPv6 addresses and all MAC notations are accepted", "Hostname,IP,MAC\nA,fe80::1%eth0,0000.5e00.5301\nB,::1,00:00:5E:00:53:01\n",
 			nil},
 	}
@@ -448,5 +450,21 @@ func TestParseTransportSecurityColumnsAndAliases(t *testing.T) {
 		if !reflect.DeepEqual(r.Device, want[i]) {
 			t.Errorf("row %d\n got %+v\nwant %+v", i+1, r.Device, want[i])
 		}
+	}
+}
+
+func TestTheLoopColumnSwitchesTheResidentLoopOffAndOn(t *testing.T) {
+	rows, problems, err := Parse("t.csv", strings.NewReader("Hostname,Loop\nEDR-1,off\nWS-2,on\nWS-3,\n"))
+	if err != nil || len(problems) != 0 || len(rows) != 3 {
+		t.Fatalf("%d rows, problems %v, %v", len(rows), problems, err)
+	}
+	if d := rows[0].Device; d.LoopOff == nil || !*d.LoopOff {
+		t.Errorf("off: %v", d.LoopOff)
+	}
+	if d := rows[1].Device; d.LoopOff == nil || *d.LoopOff {
+		t.Errorf("on: %v", d.LoopOff)
+	}
+	if d := rows[2].Device; d.LoopOff != nil {
+		t.Errorf("an empty cell must keep the stored value: %v", *d.LoopOff)
 	}
 }

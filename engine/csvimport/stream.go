@@ -159,8 +159,8 @@ func (s *Stream) add(ps ...Problem) {
 // (Hostname, ComputerName or Name; IPAddress or IP; MACAddress or MAC;
 // SiteId or Site; GroupId, Group, GroupIds or Groups; Auth or
 // AuthMethod; CABundle, CAFile or CACert; InsecureSkipVerify, SkipVerify
-// or Insecure; AllowUnencrypted), and unknown columns become custom
-// fields. Columns with an empty header are ignored. err is only for a
+// or Insecure; AllowUnencrypted; Loop or ResidentLoop: on or off), and
+// unknown columns become custom fields. Columns with an empty header are ignored. err is only for a
 // read error or a file that cannot be read as a whole (empty file,
 // UTF-16, bad quoting in the header, not UTF-8, a cell over
 // MaxCellBytes); it is then a *Problem. Parse holds every row: for big

@@ -1,4 +1,4 @@
-# rmm:script=action_clear_temp v1
+# rmm:script=action_clear_temp v2
 # Removes the files under the account's %TEMP% and %windir%\Temp. Files in
 # use are skipped (not an error). No params. Windows PowerShell 5.1.
 $ErrorActionPreference = 'Stop'
@@ -23,13 +23,13 @@ try {
         Get-ChildItem -LiteralPath $dir -Directory -Force -ErrorAction SilentlyContinue |
             Remove-Item -Recurse -Force -ErrorAction SilentlyContinue
     }
-    $mb = [Math]::Round($bytes / 1MB, 1).ToString('0.0', [Globalization.CultureInfo]::InvariantCulture)
+    $mb = ([decimal]::Round([decimal]$bytes / 1MB, 1)).ToString('0.0', [Globalization.CultureInfo]::InvariantCulture)
     $result.message = 'Removed {0} files ({1} MB)' -f $count, $mb
     $result.data = @{ files = $count; bytes = $bytes; skipped = $skipped }
 } catch {
     $result.ok = $false
     $result.message = $_.Exception.Message
 }
+# No exit: the document says how it went (an exit in the resident loop
+# would lose it; see engine/winrm/loop.ps1).
 ConvertTo-Json -InputObject $result -Compress -Depth 6
-if (-not $result.ok) { exit 1 }
-exit 0

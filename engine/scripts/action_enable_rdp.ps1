@@ -1,4 +1,4 @@
-# rmm:script=action_enable_rdp v1
+# rmm:script=action_enable_rdp v2
 # Enables Remote Desktop: fDenyTSConnections = 0 under
 # HKLM:\System\CurrentControlSet\Control\Terminal Server, and the
 # "Remote Desktop" firewall rule group (named by its resource string, so
@@ -17,6 +17,6 @@ try {
     $result.ok = $false
     $result.message = $_.Exception.Message
 }
+# No exit: the document says how it went (an exit in the resident loop
+# would lose it; see engine/winrm/loop.ps1).
 ConvertTo-Json -InputObject $result -Compress -Depth 6
-if (-not $result.ok) { exit 1 }
-exit 0

@@ -1,15 +1,18 @@
-# rmm:script=action_file_push v1
+# rmm:script=action_file_push v2
 # Writes one chunk of a file the console pushes. Params: path, offset (the
 # file's size so far: 0 starts the file anew), data (base64 of the chunk),
 # final (true on the last chunk), sha256 (hex of the whole file, on the
 # last chunk). A chunk at another offset is refused ("offset mismatch");
 # on the last chunk the whole file's SHA-256 is checked and the file is
 # removed when it differs ("checksum mismatch"). [IO.File] and
-# Get-FileHash; Windows PowerShell 5.1.
+# Get-FileHash; Windows PowerShell 5.1 in FullLanguage mode: a host in
+# Constrained Language mode (AppLocker, WDAC) refuses the .NET calls, and
+# the script says so first.
 $ErrorActionPreference = 'Stop'
 $ProgressPreference = 'SilentlyContinue'
 $result = @{ ok = $true; message = ''; data = $null }
 try {
+    if ($ExecutionContext.SessionState.LanguageMode -ne 'FullLanguage') { throw 'File transfer needs PowerShell in FullLanguage mode; this host restricts it (AppLocker or WDAC policy: ConstrainedLanguage).' }
     $path = [string]$RmmParams.path
     $offset = [long]$RmmParams.offset
     $bytes = [Convert]::FromBase64String([string]$RmmParams.data)
@@ -42,6 +45,6 @@ try {
     $result.ok = $false
     $result.message = $_.Exception.Message
 }
+# No exit: the document says how it went (an exit in the resident loop
+# would lose it; see engine/winrm/loop.ps1).
 ConvertTo-Json -InputObject $result -Compress -Depth 6
-if (-not $result.ok) { exit 1 }
-exit 0

@@ -1,4 +1,4 @@
-# rmm:script=action_flush_dns v1
+# rmm:script=action_flush_dns v2
 # Flushes the DNS client cache (Clear-DnsClientCache, as ipconfig
 # /flushdns). No params. Windows PowerShell 5.1.
 $ErrorActionPreference = 'Stop'
@@ -11,6 +11,6 @@ try {
     $result.ok = $false
     $result.message = $_.Exception.Message
 }
+# No exit: the document says how it went (an exit in the resident loop
+# would lose it; see engine/winrm/loop.ps1).
 ConvertTo-Json -InputObject $result -Compress -Depth 6
-if (-not $result.ok) { exit 1 }
-exit 0

@@ -1,4 +1,4 @@
-# rmm:script=action_list_processes v1
+# rmm:script=action_list_processes v2
 # Lists the running processes: name and pid. No params. Windows
 # PowerShell 5.1.
 $ErrorActionPreference = 'Stop'
@@ -12,6 +12,6 @@ try {
     $result.ok = $false
     $result.message = $_.Exception.Message
 }
+# No exit: the document says how it went (an exit in the resident loop
+# would lose it; see engine/winrm/loop.ps1).
 ConvertTo-Json -InputObject $result -Compress -Depth 6
-if (-not $result.ok) { exit 1 }
-exit 0

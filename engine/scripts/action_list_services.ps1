@@ -1,7 +1,7 @@
-# rmm:script=action_list_services v1
+# rmm:script=action_list_services v2
 # Lists the services: name, display name, state and start type. No
-# params. Windows PowerShell 5.1 (StartType needs .NET 4.6.1, present on
-# every 5.1 host).
+# params. Windows PowerShell 5.1. StartType needs .NET 4.6.1; where WMF
+# 5.1 runs on an older .NET (2012 R2, 2008 R2 with 4.5.2) it is empty.
 $ErrorActionPreference = 'Stop'
 $ProgressPreference = 'SilentlyContinue'
 $result = @{ ok = $true; message = ''; data = $null }
@@ -15,6 +15,6 @@ try {
     $result.ok = $false
     $result.message = $_.Exception.Message
 }
+# No exit: the document says how it went (an exit in the resident loop
+# would lose it; see engine/winrm/loop.ps1).
 ConvertTo-Json -InputObject $result -Compress -Depth 6
-if (-not $result.ok) { exit 1 }
-exit 0

@@ -11,6 +11,7 @@ $ErrorActionPreference = 'Stop'
 $ProgressPreference = 'SilentlyContinue'
 $result = @{ ok = $true; message = ''; data = $null }
 try {
+    $preview = $false
     if ($RmmParams.pid) {
         $id = [int]$RmmParams.pid
         $procs = @(Get-Process -Id $id -ErrorAction SilentlyContinue)
@@ -18,7 +19,7 @@ try {
     } else {
         $name = [string]$RmmParams.name
         $pattern = [string]$RmmParams.pattern -eq 'true'
-        if (-not $pattern -and [Management.Automation.WildcardPattern]::ContainsWildcardCharacters($name)) {
+        if (-not $pattern -and $name -match '[*?\[\]]') {
             throw ("'{0}' holds a wildcard character (* ? [ ]); rmm acts on it as a pattern only with pattern=true" -f $name)
         }
         $procs = @(Get-Process -Name $name -ErrorAction SilentlyContinue)
@@ -28,24 +29,26 @@ try {
             $names = @($procs | ForEach-Object { $_.Name } | Sort-Object -Unique)
             $confirmed = @(([string]$RmmParams.matches) -split ',' | ForEach-Object { $_.Trim() } | Where-Object { $_ })
             if ($confirmed.Count -eq 0) {
+                $preview = $true
                 $result.message = 'nothing was stopped: pattern {0} matches {1} process(es) named {2}' -f $name, $procs.Count, ($names -join ', ')
                 $result.data = @{ preview = $true; matches = $names }
-                ConvertTo-Json -InputObject $result -Compress -Depth 6
-                exit 0
-            }
-            $procs = @($procs | Where-Object { $confirmed -contains $_.Name })
-            if ($procs.Count -eq 0) {
-                throw ('none of the confirmed processes ({0}) matches {1} here now' -f ($confirmed -join ', '), $name)
+            } else {
+                $procs = @($procs | Where-Object { $confirmed -contains $_.Name })
+                if ($procs.Count -eq 0) {
+                    throw ('none of the confirmed processes ({0}) matches {1} here now' -f ($confirmed -join ', '), $name)
+                }
             }
         }
     }
-    $procs | Stop-Process -Force
-    $result.message = 'Stopped {0} process(es)' -f $procs.Count
-    $result.data = @{ stopped = $procs.Count; pids = @($procs | ForEach-Object { $_.Id }) }
+    if (-not $preview) {
+        $procs | Stop-Process -Force
+        $result.message = 'Stopped {0} process(es)' -f $procs.Count
+        $result.data = @{ stopped = $procs.Count; pids = @($procs | ForEach-Object { $_.Id }) }
+    }
 } catch {
     $result.ok = $false
     $result.message = $_.Exception.Message
 }
+# No exit: the document says how it went (an exit in the resident loop
+# would lose it; see engine/winrm/loop.ps1).
 ConvertTo-Json -InputObject $result -Compress -Depth 6
-if (-not $result.ok) { exit 1 }
-exit 0

@@ -15,9 +15,10 @@ try {
     $name = [string]$RmmParams.name
     $op = [string]$RmmParams.op
     $pattern = [string]$RmmParams.pattern -eq 'true'
-    if (-not $pattern -and [Management.Automation.WildcardPattern]::ContainsWildcardCharacters($name)) {
+    if (-not $pattern -and $name -match '[*?\[\]]') {
         throw ("'{0}' holds a wildcard character (* ? [ ]); rmm acts on it as a pattern only with pattern=true" -f $name)
     }
+    $preview = $false
     if (-not $pattern) {
         $svcs = @(Get-Service -Name $name)
     } else {
@@ -25,14 +26,15 @@ try {
         $names = @($found | ForEach-Object { $_.Name })
         $confirmed = @(([string]$RmmParams.matches) -split ',' | ForEach-Object { $_.Trim() } | Where-Object { $_ })
         if ($confirmed.Count -eq 0) {
+            $preview = $true
+            $svcs = @()
             $result.message = 'nothing was changed: pattern {0} matches {1} service(s): {2}' -f $name, $names.Count, ($names -join ', ')
             $result.data = @{ preview = $true; matches = $names }
-            ConvertTo-Json -InputObject $result -Compress -Depth 6
-            exit 0
-        }
-        $svcs = @($found | Where-Object { $confirmed -contains $_.Name })
-        if ($svcs.Count -eq 0) {
-            throw ('none of the confirmed services ({0}) matches {1} here now' -f ($confirmed -join ', '), $name)
+        } else {
+            $svcs = @($found | Where-Object { $confirmed -contains $_.Name })
+            if ($svcs.Count -eq 0) {
+                throw ('none of the confirmed services ({0}) matches {1} here now' -f ($confirmed -join ', '), $name)
+            }
         }
     }
     if ($op -notin 'start', 'stop', 'restart') { throw "op '$op' is not one of start, stop, restart" }
@@ -44,7 +46,9 @@ try {
         }
     }
     $now = @($svcs | ForEach-Object { Get-Service -Name $_.Name })
-    if (-not $pattern) {
+    if ($preview) {
+        # the answer is the list of matches, set above
+    } elseif (-not $pattern) {
         $result.message = '{0} {1}' -f $now[0].Name, $done
         $result.data = @{ name = $now[0].Name; state = [string]$now[0].Status }
     } else {
@@ -57,6 +61,6 @@ try {
     $result.ok = $false
     $result.message = $_.Exception.Message
 }
+# No exit: the document says how it went (an exit in the resident loop
+# would lose it; see engine/winrm/loop.ps1).
 ConvertTo-Json -InputObject $result -Compress -Depth 6
-if (-not $result.ok) { exit 1 }
-exit 0

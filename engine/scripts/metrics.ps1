@@ -1,10 +1,12 @@
-# rmm:script=metrics v2
+# rmm:script=metrics v3
 # Prints one JSON document: CPU load, memory use, free space per fixed
 # volume, disk queue length, the network interfaces' error counters (the
 # engine turns two polls into errors/s), pending reboot and the state of
 # the watched services. Windows PowerShell 5.1; CIM and the registry only
 # (no modules). The engine fills in $watched from the config, each name
-# a single-quoted literal made by scripts.Quote.
+# a single-quoted literal made by scripts.Quote. No .NET method but those
+# of core types ([decimal]::Round, not [math]::Round): it runs in
+# Constrained Language mode (AppLocker, WDAC) too.
 $ErrorActionPreference = 'Stop'
 $ProgressPreference = 'SilentlyContinue'
 $watched = @()
@@ -12,15 +14,15 @@ $cpu = (Get-CimInstance -ClassName Win32_Processor | Measure-Object -Property Lo
 $os = Get-CimInstance -ClassName Win32_OperatingSystem
 $memPct = 0
 if ($os.TotalVisibleMemorySize -gt 0) {
-    $memPct = [math]::Round((($os.TotalVisibleMemorySize - $os.FreePhysicalMemory) / $os.TotalVisibleMemorySize) * 100, 1)
+    $memPct = [decimal]::Round([decimal]((($os.TotalVisibleMemorySize - $os.FreePhysicalMemory) / $os.TotalVisibleMemorySize) * 100), 1)
 }
 $disks = @(Get-CimInstance -ClassName Win32_LogicalDisk -Filter 'DriveType=3' | ForEach-Object {
     $freePct = 0
-    if ($_.Size -gt 0) { $freePct = [math]::Round($_.FreeSpace / $_.Size * 100, 1) }
+    if ($_.Size -gt 0) { $freePct = [decimal]::Round([decimal]($_.FreeSpace / $_.Size * 100), 1) }
     [pscustomobject]@{
         drive    = $_.DeviceID
-        size_gb  = [math]::Round($_.Size / 1GB, 1)
-        free_gb  = [math]::Round($_.FreeSpace / 1GB, 1)
+        size_gb  = [decimal]::Round([decimal]($_.Size / 1GB), 1)
+        free_gb  = [decimal]::Round([decimal]($_.FreeSpace / 1GB), 1)
         free_pct = $freePct
     }
 })
@@ -47,9 +49,9 @@ if ($watched.Count -gt 0) {
 }
 [pscustomobject]@{
     hostname       = $env:COMPUTERNAME
-    cpu_pct        = [math]::Round([double]$cpu, 1)
+    cpu_pct        = [decimal]::Round([decimal][double]$cpu, 1)
     mem_pct        = $memPct
-    mem_total_mb   = [math]::Round($os.TotalVisibleMemorySize / 1024)
+    mem_total_mb   = [decimal]::Round([decimal]($os.TotalVisibleMemorySize / 1024))
     last_boot      = $os.LastBootUpTime
     disks          = $disks
     disk_queue     = $queue

@@ -10,8 +10,8 @@ import "strings"
 // IsSingleQuote): U+0027 and the typographic U+2018, U+2019, U+201A and
 // U+201B. Each is doubled, which the tokenizer reads back as one. Invalid
 // UTF-8 is replaced by U+FFFD first, so no byte sequence can decode into
-// a quote on the host. Values that need no source form at all travel as
-// base64 JSON instead (action parameters, $RmmParams).
+// a quote on the host. Action parameters ($RmmParams) are a hashtable of
+// such literals, which needs no .NET call (Constrained Language hosts).
 func Quote(s string) string {
 	s = strings.ToValidUTF8(s, "\uFFFD")
 	return "'" + quoteDoubler.Replace(s) + "'"

@@ -35,6 +35,10 @@ const (
 	MaxSessionsPerHost     = 10 // well under Windows' MaxShellsPerUser (30)
 	DefaultLoopMaxRequests = 1000
 	DefaultLoopMaxAge      = time.Hour
+	// DefaultShellMaxCommands retires a pooled shell after this many
+	// Commands: Windows counts each against MaxConcurrentOperationsPerUser
+	// (1500 by default) until the shell is deleted.
+	DefaultShellMaxCommands = 1000
 )
 
 // Modes a script ran in (Result.Mode).
@@ -52,7 +56,10 @@ type Options struct {
 	SessionsPerHost int           // shells per host at most, 1..10 (default 2)
 	LoopMaxRequests int           // the resident PowerShell is recycled after this many requests (default 1000)
 	LoopMaxAge      time.Duration // or after running this long (default 1h)
-	Unpooled        bool          // no pool: a new shell and powershell.exe per request (the benchmark's baseline)
+	// ShellMaxCommands retires a pooled shell after it ran this many
+	// Commands (default 1000; config sessions.max_commands).
+	ShellMaxCommands int
+	Unpooled         bool // no pool: a new shell and powershell.exe per request (the benchmark's baseline)
 
 	// MaxIdleConns bounds the HTTP connections kept open between
 	// requests (one per host is what a sweep reuses); zero: what the
@@ -97,6 +104,12 @@ func (o *Options) setDefaults() error {
 	if o.LoopMaxRequests < 1 || o.LoopMaxAge < time.Second {
 		return fmt.Errorf("loop recycling after %d requests or %s is below the minimum 1 request or 1s", o.LoopMaxRequests, o.LoopMaxAge)
 	}
+	if o.ShellMaxCommands == 0 {
+		o.ShellMaxCommands = DefaultShellMaxCommands
+	}
+	if o.ShellMaxCommands < 1 {
+		return fmt.Errorf("shell recycling after %d commands is below the minimum 1", o.ShellMaxCommands)
+	}
 	return nil
 }
 
@@ -108,7 +121,7 @@ type Client struct {
 	http  *http.Client // its Transport is the transportSet
 	ts    *transportSet
 	pool  *sessionPool // nil with Options.Unpooled
-	loop  string       // the command line that starts the resident loop
+	loop  loopStart    // how a shell starts the resident loop
 	shell sessionBook  // interactive sessions (session.go)
 
 	closed atomic.Bool // Close was called: requests outside the pool fail too
@@ -119,11 +132,11 @@ func New(o Options) (*Client, error) {
 	if err := o.setDefaults(); err != nil {
 		return nil, fmt.Errorf("winrm client: %w", err)
 	}
-	cmd, err := loopCommand()
+	ls, err := newLoopStart()
 	if err != nil {
 		return nil, fmt.Errorf("winrm client: %w", err)
 	}
-	c := &Client{opts: o, log: o.Logger, loop: cmd}
+	c := &Client{opts: o, log: o.Logger, loop: ls}
 	c.http = newHTTPClient(o.Throttle, o.SessionsPerHost, o.MaxIdleConns, o.Timeout)
 	c.ts = c.http.Transport.(*transportSet)
 	if !o.Unpooled {
@@ -132,7 +145,8 @@ func New(o Options) (*Client, error) {
 			perHost:         o.SessionsPerHost,
 			loopMaxRequests: o.LoopMaxRequests,
 			loopMaxAge:      o.LoopMaxAge,
-			loopCmd:         cmd,
+			shellMaxCmds:    o.ShellMaxCommands,
+			loop:            ls,
 			cleanupTimeout:  min(5*time.Second, o.Timeout),
 			closeWorkers:    o.Throttle,
 			log:             o.Logger,
@@ -168,26 +182,29 @@ func (c *Client) Close(ctx context.Context) error {
 func (c *Client) CloseIdleConnections() { c.http.CloseIdleConnections() }
 
 // Script is a PowerShell script ready for either way of running it:
-// through the resident loop (its UTF-8 text in base64) or as a
-// powershell.exe of its own. Build it once with NewScript and reuse it.
+// through the resident loop (its UTF-8 text in base64 on one request
+// line) or as a powershell.exe of its own (its text over stdin). It is
+// never put on a command line. Build it once with NewScript and reuse
+// it.
 type Script struct {
-	name    string
-	b64     string // base64 of the UTF-8 text: a loop request line carries it
-	command string // powershell.exe -NoProfile -NonInteractive -EncodedCommand ...
+	name string
+	b64  string // base64 of the UTF-8 text: a loop request line carries it
+	text string // the UTF-8 text: a cold powershell.exe reads it on stdin
 }
 
 // NewScript prepares a script. Its name appears in errors; its body is a
 // Windows PowerShell 5.1 script.
 func NewScript(name, body string) *Script {
 	return &Script{
-		name:    name,
-		b64:     base64.StdEncoding.EncodeToString([]byte(body)),
-		command: EncodedCommand(body),
+		name: name,
+		b64:  base64.StdEncoding.EncodeToString([]byte(body)),
+		text: body,
 	}
 }
 
 // EncodedCommand returns the powershell.exe command line that runs body
-// (-EncodedCommand: base64 of its UTF-16LE text).
+// (-EncodedCommand: base64 of its UTF-16LE text). rmm uses it only for
+// its two fixed bootstraps (LoopCommandLine, ColdCommandLine).
 func EncodedCommand(body string) string {
 	u := utf16.Encode([]rune(body))
 	b := make([]byte, 2*len(u))
@@ -203,10 +220,14 @@ func (s *Script) Name() string { return s.name }
 
 // Result is what a script run produced.
 type Result struct {
-	Stdout []byte
-	Errors []string // the messages of the error records it wrote
-	Exit   int
-	Mode   string // ModeWarm or ModeCold
+	Stdout   []byte
+	Errors   []string // the messages of the error records it wrote
+	Warnings []string // Write-Warning messages
+	Info     []string // the information stream: Write-Host and Write-Information text (warm); cold, Write-Host is in Stdout
+	// Exit is the code the script gave `exit`, else 1 when it wrote error
+	// records, else 0 (warm); powershell.exe's exit code (cold).
+	Exit int
+	Mode string // ModeWarm or ModeCold
 }
 
 // Stats counts what the client did since it was made. Its JSON form is
@@ -222,6 +243,10 @@ type Stats struct {
 	LoopRecycles int64 `json:"loop_recycles"` // loops ended after N requests or H hours, or replaced after dying
 	Fallbacks    int64 `json:"fallbacks"`     // times a host could not run the loop: one powershell.exe per request there
 	QuotaHits    int64 `json:"quota_hits"`    // Creates refused by the host's shell quota
+	// ShellRecycles counts shells deleted and replaced after
+	// ShellMaxCommands Commands, or after the host's operations quota
+	// fault.
+	ShellRecycles int64 `json:"shell_recycles"`
 
 	// The HTTP connections of Basic targets (kept alive across requests).
 	ConnsDialed int64 `json:"conns_dialed"` // TCP (and TLS) connections opened

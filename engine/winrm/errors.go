@@ -90,13 +90,22 @@ func classify(err error) Class {
 			return ClassConfiguration
 		case he.Status == 413:
 			return ClassConfiguration
+		case he.Fault != nil && he.Fault.accessDenied():
+			// The account may not use WinRM there (not an administrator,
+			// UAC remote restrictions on a local account): an admin must
+			// fix it; the host is up.
+			return ClassConfiguration
 		case he.Fault != nil && he.Fault.Code != 0:
 			switch he.Fault.Code {
-			case FaultShellNotFound, FaultTimedOut:
+			case FaultShellNotFound, FaultTimedOut, FaultOperationsQuota:
+				// A new shell fixes it (the pool recreates the shell
+				// for the operations quota), or it was no error at all.
 				return ClassTransient
-			case FaultEnvelopeTooBig:
+			case FaultEnvelopeTooBig, FaultCommandLineTooLong:
+				// The request is too large for the host's limits: asking
+				// again sends the same request.
 				return ClassConfiguration
-			default: // quotas and the host's other faults
+			default: // the shell quota and the host's other faults
 				return ClassDevice
 			}
 		case he.Status >= 500:
@@ -104,6 +113,10 @@ func classify(err error) Class {
 		default:
 			return ClassConfiguration
 		}
+	}
+	var tooLong *CommandLineTooLongError
+	if errors.As(err, &tooLong) {
+		return ClassConfiguration
 	}
 	var (
 		unknownCA x509.UnknownAuthorityError
@@ -168,6 +181,15 @@ const (
 	FaultShellQuota      = 2150859173 // MaxShellsPerUser reached
 	FaultOperationsQuota = 2150859174 // MaxConcurrentOperationsPerUser reached
 	FaultEnvelopeTooBig  = 0x80338111 // MaxEnvelopeSize exceeded
+	// FaultCommandLineTooLong is ERROR_FILENAME_EXCED_RANGE as an HRESULT
+	// (0x800700CE): CreateProcess refused a command line over 32,767
+	// characters ("The filename or extension is too long.").
+	FaultCommandLineTooLong = 2147942606
+	// FaultAccessDenied is ERROR_ACCESS_DENIED (5); Windows also sends it
+	// as the HRESULT 0x80070005 (FaultAccessDeniedHRESULT). The account
+	// may not use WinRM on the host.
+	FaultAccessDenied        = 5
+	FaultAccessDeniedHRESULT = 2147942405
 )
 
 // maxResponseBytes bounds what one WS-Man response may hold; Windows'
@@ -183,19 +205,31 @@ type HTTPError struct {
 }
 
 // Fault is the part of a WS-Management SOAP fault the engine uses.
+// Windows words the same fault in several shapes (see parseFault); Code
+// is the number whichever shape carried it.
 type Fault struct {
-	Code    uint64 // WSManFault Code, e.g. 2150858843; 0 when absent
+	Code    uint64 // the fault's code, e.g. 2150858843; 0 when absent
 	Subcode string // e.g. "w:TimedOut"
 	Message string
 }
 
+// accessDenied reports the account being refused by the host, in any of
+// the shapes Windows sends it.
+func (f *Fault) accessDenied() bool {
+	return f.Code == FaultAccessDenied || f.Code == FaultAccessDeniedHRESULT ||
+		strings.HasSuffix(f.Subcode, ":AccessDenied") || f.Subcode == "AccessDenied"
+}
+
 // faultNames are the faults the engine acts on, named for error text.
 var faultNames = map[uint64]string{
-	FaultShellNotFound:   "shell not found",
-	FaultTimedOut:        "operation timed out",
-	FaultShellQuota:      "shell quota exceeded",
-	FaultOperationsQuota: "operations quota exceeded",
-	FaultEnvelopeTooBig:  "envelope too large",
+	FaultShellNotFound:       "shell not found",
+	FaultTimedOut:            "operation timed out",
+	FaultShellQuota:          "shell quota exceeded",
+	FaultOperationsQuota:     "operations quota exceeded",
+	FaultEnvelopeTooBig:      "envelope too large",
+	FaultCommandLineTooLong:  "command line too long for CreateProcess",
+	FaultAccessDenied:        "access denied",
+	FaultAccessDeniedHRESULT: "access denied",
 }
 
 func (e *HTTPError) Error() string {
@@ -215,21 +249,31 @@ func (e *HTTPError) Error() string {
 }
 
 var (
-	faultCodeRE    = regexp.MustCompile(`<(?:\w+:)?WSManFault\b[^>]*\bCode="(\d+)"`)
-	faultMessageRE = regexp.MustCompile(`(?s)<(?:\w+:)?Message>(.*?)</(?:\w+:)?Message>`)
+	faultCodeRE    = regexp.MustCompile(`<(?:\w+:)?WSManFault\b[^>]*\bCode=["'](\d+)["']`)
+	faultWmiCodeRE = regexp.MustCompile(`<(?:\w+:)?error_Code\b[^>]*>\s*(\d+)\s*<`)
+	faultHResultRE = regexp.MustCompile(`<(?:\w+:)?MessageID\b[^>]*>\s*HRESULT\s+0x([0-9A-Fa-f]{1,8})\s*<`)
+	faultMessageRE = regexp.MustCompile(`(?s)<(?:\w+:)?Message(?:\s[^>]*)?>(.*?)</(?:\w+:)?Message>`)
 	faultReasonRE  = regexp.MustCompile(`(?s)<(?:\w+:)?Reason>\s*<(?:\w+:)?Text[^>]*>(.*?)</`)
 	faultSubRE     = regexp.MustCompile(`(?s)<(?:\w+:)?Subcode>\s*<(?:\w+:)?Value>(.*?)</`)
 	tagRE          = regexp.MustCompile(`<[^>]*>`)
 )
 
 // parseFault extracts a WS-Man fault from a SOAP body, or returns nil.
+// Windows sends the fault's number in one of three shapes: the Code
+// attribute of a WSManFault (double or single quotes; the outer one of a
+// nested provider fault), or, as WMI does for quotas, an MSFT_WmiError
+// with an error_Code element and a MessageID "HRESULT 0x803381A5".
 func parseFault(body string) *Fault {
-	if !strings.Contains(body, "Fault") {
+	if !strings.Contains(body, "Fault") && !strings.Contains(body, "WmiError") {
 		return nil
 	}
 	f := &Fault{}
 	if m := faultCodeRE.FindStringSubmatch(body); m != nil {
 		f.Code, _ = strconv.ParseUint(m[1], 10, 64)
+	} else if m := faultWmiCodeRE.FindStringSubmatch(body); m != nil {
+		f.Code, _ = strconv.ParseUint(m[1], 10, 64)
+	} else if m := faultHResultRE.FindStringSubmatch(body); m != nil {
+		f.Code, _ = strconv.ParseUint(m[1], 16, 64)
 	}
 	if m := faultSubRE.FindStringSubmatch(body); m != nil {
 		f.Subcode = strings.TrimSpace(m[1])

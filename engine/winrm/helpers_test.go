@@ -24,9 +24,13 @@ var hostnameScript = winrm.NewScript("hostname", "hostname")
 
 // startFleet starts a simulated fleet that closes when the test ends
 // (after the clients, which are closed first: cleanups run last in, first
-// out).
+// out). Hosts that serve plain HTTP allow unencrypted Basic, as an admin
+// sets for such hosts (Windows' default refuses it).
 func startFleet(t *testing.T, cfg winrmsim.Config) *winrmsim.Fleet {
 	t.Helper()
+	if cfg.TLS == nil {
+		cfg.AllowUnencrypted = true
+	}
 	f, err := winrmsim.New(cfg)
 	if err != nil {
 		t.Fatal(err)

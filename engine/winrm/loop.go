@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -23,37 +24,77 @@ import (
 //
 // Framing protocol (loop.ps1 and engine/winrmsim/loop.go follow the same;
 // change all three together and bump the version):
-//   - The loop script starts with "# rmm:script=loop v1". On start it
-//     prints "READY loop v1" and flushes.
+//   - powershell.exe starts with loopBootstrap as its -EncodedCommand: a
+//     few fixed lines that read the loop script (base64 of its UTF-8
+//     text, marker line "# rmm:script=loop v2") from the first stdin
+//     line and run it. On start the loop prints "READY loop v2" and
+//     flushes.
 //   - Request: one ASCII line "<id> <base64 of the UTF-8 script>", id
 //     matching [A-Za-z0-9-]{1,64}. The line "<id> EXIT" ends the loop
 //     cleanly (exit code 0); so does the end of stdin.
-//   - The loop runs the script in its own runspace inside try/catch with
-//     $ProgressPreference='SilentlyContinue' (exit in the script ends only
-//     the script), then answers with exactly three lines and a flush:
+//   - The loop runs the script in its own runspace (see loop.ps1 for how
+//     exit, errors and the streams are taken, as Windows PowerShell 5.1
+//     behaves), then answers with exactly three lines and a flush:
 //     "BEGIN <id>", the base64 of a UTF-8 JSON document
-//     {"id":"..","output":"<stdout text>","errors":["..."],"exit":N,"ms":N},
-//     "END <id>".
+//     {"id":"..","output":"<stdout text>","errors":[".."],"warnings":[".."],
+//     "info":[".."],"exit":N,"ms":N}, "END <id>".
 //   - The script is a normal rmm script with its marker line.
 //
 // The loop is started with WINRS_CONSOLEMODE_STDIN=FALSE and
 // WINRS_SKIP_CMD_SHELL=TRUE, never with -Command - (which runs stdin
 // statement by statement and can hang 5.1 on piped stdin).
+//
+// Scripts never travel on a command line (cmd.exe stops at 8,191
+// characters, CreateProcess at 32,767): the command lines rmm starts are
+// the two fixed bootstraps below, and every script goes over stdin.
 
-const loopReadyLine = "READY loop v1"
+const loopReadyLine = "READY loop v2"
 
-// loopScript is the resident loop, sent on the command line that starts
-// it (loopCommand).
+// loopScript is the resident loop, sent as the first stdin line of the
+// powershell.exe that loopBootstrap starts.
 //
 //go:embed loop.ps1
 var loopScript string
 
-// loopCommand is the command line that starts the resident loop: the loop
-// script with its full-line comments stripped (the command line must stay
-// short), the marker line kept.
-func loopCommand() (string, error) {
+// loopBootstrap is the -EncodedCommand of the resident loop's
+// powershell.exe: it reads the loop script from the first stdin line and
+// runs it. It is fixed, so the command line is the same on every host
+// and for every rmm build with this loop version (an EDR allow-list can
+// name it; README "Tested against").
+const loopBootstrap = "# rmm:bootstrap=loop v2\n" +
+	"$rmmLoop = [Console]::In.ReadLine()\n" +
+	"if ($rmmLoop) { & ([scriptblock]::Create([Text.Encoding]::UTF8.GetString([Convert]::FromBase64String($rmmLoop)))) }\n"
+
+// coldBootstrap is the -EncodedCommand of a powershell.exe that runs one
+// script: it reads the script from stdin up to its end (Send with
+// End="true") and runs it. It calls no .NET method, so it runs where
+// PowerShell is in Constrained Language mode (AppLocker, WDAC), where
+// the loop cannot start; `exit N` in the script is powershell.exe's exit
+// code.
+const coldBootstrap = "# rmm:bootstrap=stdin v1\n" +
+	"$rmmScript = $input | Out-String\n" +
+	"Invoke-Expression -Command $rmmScript\n"
+
+// LoopCommandLine is the command line that starts the resident loop:
+// always the same, whatever the scripts (see loopBootstrap).
+func LoopCommandLine() string { return EncodedCommand(loopBootstrap) }
+
+// ColdCommandLine is the command line of a script run as its own
+// powershell.exe: always the same, the script goes over stdin.
+func ColdCommandLine() string { return EncodedCommand(coldBootstrap) }
+
+// loopStart is how a shell starts its resident loop: the command line and
+// the first stdin line (the loop script).
+type loopStart struct {
+	cmdline string
+	line    []byte // base64 of the loop script and a newline
+}
+
+// newLoopStart prepares the loop: its script with the full-line comments
+// stripped (a smaller first Send), the marker line kept.
+func newLoopStart() (loopStart, error) {
 	if !strings.HasPrefix(loopScript, "# rmm:script=loop v") {
-		return "", errors.New("loop.ps1: the first line is not its marker line")
+		return loopStart{}, errors.New("loop.ps1: the first line is not its marker line")
 	}
 	lines := strings.Split(loopScript, "\n")
 	kept := lines[:1]
@@ -63,17 +104,21 @@ func loopCommand() (string, error) {
 		}
 		kept = append(kept, strings.TrimRight(l, "\r"))
 	}
-	return EncodedCommand(strings.Join(kept, "\n") + "\n"), nil
+	body := strings.Join(kept, "\n") + "\n"
+	line := base64.StdEncoding.AppendEncode(nil, []byte(body))
+	return loopStart{cmdline: LoopCommandLine(), line: slices.Clip(append(line, '\n'))}, nil
 }
 
 // loopAnswer is the JSON document of an answer frame. 5.1's ConvertTo-Json
 // may unwrap a one-element errors array, so it is a List.
 type loopAnswer struct {
-	ID     string              `json:"id"`
-	Output string              `json:"output"`
-	Errors psjson.List[string] `json:"errors"`
-	Exit   int                 `json:"exit"`
-	MS     int64               `json:"ms"`
+	ID       string              `json:"id"`
+	Output   string              `json:"output"`
+	Errors   psjson.List[string] `json:"errors"`
+	Warnings psjson.List[string] `json:"warnings"`
+	Info     psjson.List[string] `json:"info"`
+	Exit     int                 `json:"exit"`
+	MS       int64               `json:"ms"`
 }
 
 // LoopExitError is the resident loop ending without answering: it
@@ -118,6 +163,10 @@ type pooledShell struct {
 	created  time.Time
 	lastUsed time.Time
 	uses     int // requests served, for the reuse counter
+	// commands is how many Commands the shell has run: Windows counts
+	// each against MaxConcurrentOperationsPerUser until the shell is
+	// deleted, so the pool retires a shell after a number of them.
+	commands int
 
 	loop         *commandWire // the running loop command; nil when none
 	loopReady    bool         // READY was seen
@@ -127,6 +176,7 @@ type pooledShell struct {
 	running *commandWire // a command that has not reported Done (loop or cold); Signal targets it
 	stdout  []byte       // loop output not yet consumed; nil between requests
 	stderr  []byte
+	stdin   []byte // the loop script, sent with the first request; nil once sent
 }
 
 // step errors say where a session operation failed, for the device error.
@@ -141,13 +191,16 @@ func (e *stepError) Unwrap() error { return e.err }
 func failed(step string, err error) error { return &stepError{step: step, err: err} }
 
 // startLoop starts the resident loop in the shell. It does not wait for
-// READY: the first request's Send goes out at once and the loop reads it
-// when it is up, so a cold poll costs one round trip less.
-func (s *pooledShell) startLoop(ctx context.Context, cmdline string) error {
-	id, err := s.ep.startCommand(ctx, s.shellID, cmdline)
+// READY: the loop script and the first request go out in one Send at
+// once and the loop reads them when it is up, so a cold poll costs one
+// round trip less.
+func (s *pooledShell) startLoop(ctx context.Context, ls loopStart) error {
+	id, err := s.ep.startCommand(ctx, s.shellID, "loop", ls.cmdline)
+	s.commands++
 	if err != nil {
 		return failed("start loop", err)
 	}
+	s.stdin = ls.line
 	s.loop = newCommandWire(s.ep, s.shellID, id)
 	s.running = s.loop
 	s.loopReady = false
@@ -162,8 +215,10 @@ func (s *pooledShell) request(ctx context.Context, id string, sc *Script) (Resul
 	w := s.loop
 	// The line is encoded into the Send's envelope, so its buffer goes
 	// back to the pool as soon as send returns.
-	lp := s.ep.buffer(len(id) + len(sc.b64) + 2)
-	line := append((*lp)[:0], id...)
+	lp := s.ep.buffer(len(s.stdin) + len(id) + len(sc.b64) + 2)
+	line := append((*lp)[:0], s.stdin...)
+	s.stdin = nil
+	line = append(line, id...)
 	line = append(line, ' ')
 	line = append(line, sc.b64...)
 	line = append(line, '\n')
@@ -200,7 +255,7 @@ func (s *pooledShell) request(ctx context.Context, id string, sc *Script) (Resul
 			if err != nil {
 				return Result{}, failed("read answer", err)
 			}
-			return Result{Stdout: []byte(ans.Output), Errors: ans.Errors, Exit: ans.Exit, Mode: ModeWarm}, nil
+			return Result{Stdout: []byte(ans.Output), Errors: ans.Errors, Warnings: ans.Warnings, Info: ans.Info, Exit: ans.Exit, Mode: ModeWarm}, nil
 		}
 		if res.done {
 			s.loop, s.running = nil, nil
@@ -213,7 +268,12 @@ func (s *pooledShell) request(ctx context.Context, id string, sc *Script) (Resul
 // finish; the shell stays.
 func (s *pooledShell) exitLoop(ctx context.Context, id string) error {
 	w := s.loop
-	if err := w.send(ctx, []byte(id+" EXIT\n"), false); err != nil {
+	// s.stdin is the client's loop line, shared by every shell: copied,
+	// never appended to.
+	line := make([]byte, 0, len(s.stdin)+len(id)+6)
+	line = append(append(line, s.stdin...), id+" EXIT\n"...)
+	s.stdin = nil
+	if err := w.send(ctx, line, false); err != nil {
 		return failed("send", err)
 	}
 	for {
@@ -230,14 +290,20 @@ func (s *pooledShell) exitLoop(ctx context.Context, id string) error {
 }
 
 // runCold runs a script as its own powershell.exe in the shell and waits
-// for it to finish. A finished command is not signalled.
+// for it to finish: the fixed cold bootstrap on the command line, the
+// script over stdin, ended with End="true". A finished command is not
+// signalled.
 func (s *pooledShell) runCold(ctx context.Context, sc *Script) (Result, error) {
-	id, err := s.ep.startCommand(ctx, s.shellID, sc.command)
+	id, err := s.ep.startCommand(ctx, s.shellID, sc.name, ColdCommandLine())
+	s.commands++
 	if err != nil {
 		return Result{}, failed("run command", err)
 	}
 	w := newCommandWire(s.ep, s.shellID, id)
 	s.running = w
+	if err := w.send(ctx, []byte(sc.text), true); err != nil {
+		return Result{}, failed("send", err)
+	}
 	var stdout, stderr []byte
 	for {
 		res, err := w.receive(ctx, &stdout, &stderr)
@@ -250,15 +316,22 @@ func (s *pooledShell) runCold(ctx context.Context, sc *Script) (Result, error) {
 		stderr = keepTail(stderr)
 		if res.done {
 			s.running = nil
-			r := Result{Stdout: stdout, Exit: res.exitCode, Mode: ModeCold}
-			if st, derr := DecodeStderr(string(stderr)); derr == nil {
-				r.Errors = st.Errors
-			} else if len(stderr) > 0 {
-				r.Errors = []string{strings.TrimSpace(string(stderr))}
-			}
-			return r, nil
+			return coldResult(stdout, stderr, res.exitCode), nil
 		}
 	}
+}
+
+// coldResult is what a powershell.exe of its own produced: stdout, and
+// stderr decoded (CLIXML) into its error, warning and information
+// streams.
+func coldResult(stdout, stderr []byte, exit int) Result {
+	r := Result{Stdout: stdout, Exit: exit, Mode: ModeCold}
+	if st, err := DecodeStderr(string(stderr)); err == nil {
+		r.Errors, r.Warnings, r.Info = st.Errors, st.Warnings, st.Information
+	} else if len(stderr) > 0 {
+		r.Errors = []string{strings.TrimSpace(string(stderr))}
+	}
+	return r
 }
 
 // keepTail keeps the last maxStderrKeep bytes of a command's stderr.
@@ -269,6 +342,15 @@ func keepTail(stderr []byte) []byte {
 	return append(stderr[:0], stderr[len(stderr)-maxStderrKeep:]...)
 }
 
+// utf8BOM is what a .NET writer with a preamble puts before the first
+// line; 5.1's Console.Out normally writes none, but it is accepted.
+var utf8BOM = []byte("\xEF\xBB\xBF")
+
+// trimLine trims blanks and a UTF-8 byte order mark from a line.
+func trimLine(line []byte) []byte {
+	return bytes.TrimSpace(bytes.TrimPrefix(bytes.TrimSpace(line), utf8BOM))
+}
+
 // cutReady finds the READY line and returns what follows it.
 func cutReady(b []byte) ([]byte, bool) {
 	for len(b) > 0 {
@@ -276,7 +358,7 @@ func cutReady(b []byte) ([]byte, bool) {
 		if !found {
 			return nil, false
 		}
-		if string(bytes.TrimSpace(line)) == loopReadyLine {
+		if string(trimLine(line)) == loopReadyLine {
 			return rest, true
 		}
 		b = rest
@@ -294,7 +376,7 @@ func parseFrame(b []byte, id string) (loopAnswer, error) {
 	next := func(b []byte) (line, rest []byte) {
 		for len(b) > 0 {
 			line, b, _ = bytes.Cut(b, []byte("\n"))
-			if line = bytes.TrimSpace(line); len(line) > 0 {
+			if line = trimLine(line); len(line) > 0 {
 				return line, b
 			}
 		}
@@ -348,12 +430,16 @@ func scanAnswer(doc []byte, id string) (ans loopAnswer, ok bool) {
 			return s.String(&ans.Output)
 		case "errors":
 			return psjson.ScanList(s, &ans.Errors, func() (e string, ok bool) { return e, s.String(&e) })
+		case "warnings":
+			return psjson.ScanList(s, &ans.Warnings, func() (e string, ok bool) { return e, s.String(&e) })
+		case "info":
+			return psjson.ScanList(s, &ans.Info, func() (e string, ok bool) { return e, s.String(&e) })
 		case "exit":
 			return psjson.ScanInt(s, &ans.Exit)
 		case "ms":
 			return psjson.ScanInt(s, &ans.MS)
 		}
-		return s.Other(key, "id", "output", "errors", "exit", "ms")
+		return s.Other(key, "id", "output", "errors", "warnings", "info", "exit", "ms")
 	})
 	return ans, ok && s.End()
 }
@@ -368,6 +454,14 @@ func requestID(n uint64) string {
 func isShellLost(err error) bool {
 	var he *HTTPError
 	return errors.As(err, &he) && he.Fault != nil && he.Fault.Code == FaultShellNotFound
+}
+
+// isOperationsQuota reports the host's MaxConcurrentOperationsPerUser
+// fault: the shell has run as many Commands as the host allows in one
+// shell; only a new shell helps.
+func isOperationsQuota(err error) bool {
+	var he *HTTPError
+	return errors.As(err, &he) && he.Fault != nil && he.Fault.Code == FaultOperationsQuota
 }
 
 // isConnectionCut reports a connection that ended under a request (EOF,

@@ -20,7 +20,8 @@ type poolOptions struct {
 	perHost         int
 	loopMaxRequests int
 	loopMaxAge      time.Duration
-	loopCmd         string        // the command line that starts the loop
+	shellMaxCmds    int           // a shell is retired after this many Commands
+	loop            loopStart     // how a shell starts the loop
 	cleanupTimeout  time.Duration // bound of one Signal or Delete after a failure
 	closeWorkers    int           // Deletes in flight at once when expiring or closing
 	log             *slog.Logger
@@ -34,6 +35,7 @@ type target struct {
 	user     string
 	password string
 	client   *http.Client // the device's TLS profile (transportFor); nil: the pool's client
+	noLoop   bool         // the device's loop is off: one powershell.exe per request
 }
 
 // sessionPool keeps WinRM shells per endpoint and credential, each with a
@@ -68,6 +70,7 @@ type sessionPool struct {
 
 	created, reused, expired, recreated, dropped, open atomic.Int64
 	loopStarts, loopRecycles, fallbacks, quotaHits     atomic.Int64
+	shellRecycles                                      atomic.Int64
 }
 
 // hostSlot is the pool's state for one endpoint (host). Its fields are
@@ -103,6 +106,7 @@ func (p *sessionPool) Stats() Stats {
 		Recreated: p.recreated.Load(), Dropped: p.dropped.Load(), Open: p.open.Load(),
 		LoopStarts: p.loopStarts.Load(), LoopRecycles: p.loopRecycles.Load(),
 		Fallbacks: p.fallbacks.Load(), QuotaHits: p.quotaHits.Load(),
+		ShellRecycles: p.shellRecycles.Load(),
 	}
 }
 
@@ -111,19 +115,37 @@ var ErrClosed = errors.New("winrm client is closed")
 
 // run runs a script on the target through a pooled shell: the resident
 // loop when the host can run it, else a plain powershell.exe. A shell the
-// host forgot is replaced and the request tried once more. Errors are
-// classed *Error values naming the device and the step.
+// host forgot, or that ran into the host's operations quota, is replaced
+// and the request tried once more; a shell that ran its share of
+// Commands is replaced before it starts another. Errors are classed
+// *Error values naming the device and the step.
 func (p *sessionPool) run(ctx context.Context, t target, sc *Script) (Result, error) {
-	for retried := false; ; retried = true {
+	retried := false
+	for {
 		s, slot, err := p.acquire(ctx, t)
 		if err != nil {
 			return Result{}, classed(t.host, err)
 		}
-		res, err := p.runOn(ctx, s, slot, sc)
+		res, err := p.runOn(ctx, s, slot, sc, t.noLoop)
 		switch {
 		case err == nil:
 			p.release(slot, s, true)
 			return res, nil
+		case errors.Is(err, errShellWorn):
+			// The shell ran its share of Commands: delete it and go on
+			// in a new one. Nothing ran; this is no retry.
+			p.shellRecycles.Add(1)
+			p.drop(slot, s)
+			continue
+		case isOperationsQuota(err) && !retried && ctx.Err() == nil:
+			// The host counted too many Commands in this shell (they
+			// count until it is deleted): a new shell, once. The
+			// Command was refused, so nothing ran.
+			p.opts.log.Debug("operations quota, recreating the shell", "device", t.host, "err", err)
+			p.shellRecycles.Add(1)
+			p.drop(slot, s)
+			retried = true
+			continue
 		case (isShellLost(err) || s.uses > 1 && isConnectionCut(err)) && !retried && ctx.Err() == nil:
 			// The host forgot the shell (reboot, idle expiry), or cut the
 			// kept-alive connection of a shell used before (a reboot
@@ -135,6 +157,7 @@ func (p *sessionPool) run(ctx context.Context, t target, sc *Script) (Result, er
 			}
 			p.drop(slot, s)
 			p.recreated.Add(1)
+			retried = true
 			continue
 		}
 		if le, ok := isLoopExit(err); ok && le.Ready {
@@ -171,15 +194,29 @@ func classed(host string, err error) error {
 	return &Error{Class: class, Device: host, Step: step, Err: err}
 }
 
+// errShellWorn is a pooled shell that ran shellMaxCmds Commands: the
+// pool replaces it before it starts another.
+var errShellWorn = errors.New("the shell ran its share of commands")
+
 // runOn runs one script on an acquired session.
-func (p *sessionPool) runOn(ctx context.Context, s *pooledShell, slot *hostSlot, sc *Script) (Result, error) {
+func (p *sessionPool) runOn(ctx context.Context, s *pooledShell, slot *hostSlot, sc *Script, noLoop bool) (Result, error) {
+	p.mu.Lock()
+	cold := noLoop || time.Now().Before(slot.coldUntil)
+	p.mu.Unlock()
+	if cold && s.loop != nil {
+		// The device's loop was switched off: end the one running here.
+		if err := s.exitLoop(ctx, requestID(p.seq.Add(1))); err != nil {
+			return Result{}, err
+		}
+	}
+	if (cold || s.loop == nil || s.loopRequests >= p.opts.loopMaxRequests || time.Since(s.loopStarted) >= p.opts.loopMaxAge) &&
+		s.commands >= p.opts.shellMaxCmds {
+		return Result{}, errShellWorn // the next step starts a Command
+	}
 	if s.uses > 0 {
 		p.reused.Add(1)
 	}
 	s.uses++
-	p.mu.Lock()
-	cold := time.Now().Before(slot.coldUntil)
-	p.mu.Unlock()
 	if cold {
 		return s.runCold(ctx, sc)
 	}
@@ -190,7 +227,7 @@ func (p *sessionPool) runOn(ctx context.Context, s *pooledShell, slot *hostSlot,
 		p.loopRecycles.Add(1)
 	}
 	if s.loop == nil {
-		if err := s.startLoop(ctx, p.opts.loopCmd); err != nil {
+		if err := s.startLoop(ctx, p.opts.loop); err != nil {
 			return Result{}, err
 		}
 		p.loopStarts.Add(1)

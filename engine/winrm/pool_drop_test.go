@@ -16,7 +16,7 @@ import (
 // workers (the throttle).
 func TestDroppingEveryShellAfterANetworkBlipUsesABoundedNumberOfWorkers(t *testing.T) {
 	const hosts, workers = 48, 4
-	f, err := winrmsim.New(winrmsim.Config{Devices: hosts, Seed: 61})
+	f, err := winrmsim.New(winrmsim.Config{Devices: hosts, Seed: 61, AllowUnencrypted: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,8 @@
 package winrm
 
 import (
+	mz "github.com/masterzen/winrm"
+
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -170,13 +172,14 @@ func (c *Client) TryShell(ctx context.Context, t Target, cred Credential) error 
 	if err != nil {
 		return err
 	}
-	mc, err := c.masterzenClient(ctx, t, dt, cred)
+	u, err := c.unpooledSteps(ctx, t, dt, cred)
 	if err != nil {
 		return err
 	}
-	sh, err := mc.CreateShell()
+	id, err := u.createShell()
 	if err != nil {
 		return err
 	}
-	return sh.Close()
+	_, err = u.post(mz.NewDeleteShellRequest(u.url, id, u.params))
+	return err
 }

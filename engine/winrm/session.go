@@ -62,7 +62,7 @@ func (c *Client) OpenSession(ctx context.Context, t Target, cred Credential) (*S
 	if c.pool != nil {
 		bufs = &c.pool.bufs
 	}
-	s := &Session{c: c, host: t.Host, ep: newEndpoint(dt.client(c.http), bufs, t.url, cred.User, cred.Password)}
+	s := &Session{c: c, host: t.Host, ep: newEndpoint(dt.client(c.http), bufs, t.url, cred.User, cred.Password), cold: t.NoLoop}
 	b := &c.shell
 	b.mu.Lock()
 	if b.closed {
@@ -192,8 +192,12 @@ func (s *Session) runLine(ctx context.Context, sh *pooledShell, sc *Script) (*po
 			}
 			return sh, res, nil
 		}
-		if isShellLost(err) && !retried && ctx.Err() == nil {
-			sh.running = nil // nothing runs in a shell that is gone
+		if (isShellLost(err) || isOperationsQuota(err)) && !retried && ctx.Err() == nil {
+			// The host forgot the shell, or counted too many Commands in
+			// it (a cold session runs one per line): a new shell, once.
+			if isShellLost(err) {
+				sh.running = nil // nothing runs in a shell that is gone
+			}
 			s.deleteShell(sh)
 			sh = nil
 			continue

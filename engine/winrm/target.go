@@ -54,6 +54,10 @@ type Target struct {
 	// AllowUnencrypted lets Basic and Kerberos go over plain HTTP, where
 	// messages and (for Basic) the password cross the network readable.
 	AllowUnencrypted bool
+	// NoLoop never starts the resident PowerShell loop on the target:
+	// every request is a powershell.exe of its own (for hosts whose EDR
+	// forbids a long-lived powershell.exe; device field loop: off).
+	NoLoop bool
 
 	url      string // the WS-Man endpoint, set by Prepare
 	hostPort string // Address:Port, set by Prepare

@@ -1,7 +1,6 @@
 package winrm
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -11,6 +10,8 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -441,36 +442,33 @@ func (c *Client) noteInsecure(ctx context.Context, host string) {
 
 // poolTarget is the session pool's target for a Basic target.
 func (c *Client) poolTarget(t Target, dt deviceTransport, cred Credential) target {
-	return target{host: t.Host, url: t.url, user: cred.User, password: cred.Password, client: dt.client(c.http)}
+	return target{host: t.Host, url: t.url, user: cred.User, password: cred.Password, client: dt.client(c.http), noLoop: t.NoLoop}
 }
 
 // masterzenClient builds a masterzen/winrm client for one target with the
-// transport its auth needs: Basic through the client's own transport
-// (typed errors, the target's TLS profile); NTLM over HTTPS through
-// go-ntlmssp's Negotiator on the same profile (what masterzen's
-// ClientNTLM does); NTLM over HTTP through masterzen's NTLM message
-// encryption; Kerberos through masterzen's ClientKerberos.
-func (c *Client) masterzenClient(ctx context.Context, t Target, dt deviceTransport, cred Credential) (*mz.Client, error) {
+// transport its auth needs, and returns that transport: Basic through the
+// client's own transport (typed errors, the target's TLS profile); NTLM
+// over HTTPS through go-ntlmssp's Negotiator on the same profile (what
+// masterzen's ClientNTLM does); NTLM over HTTP through masterzen's NTLM
+// message encryption; Kerberos through masterzen's ClientKerberos.
+// Errors of the last two keep the WS-Man fault they carried
+// (authTransport).
+func (c *Client) masterzenClient(ctx context.Context, t Target, dt deviceTransport, cred Credential) (*mz.Client, mz.Transporter, error) {
 	ep := &mz.Endpoint{Host: t.Address, Port: t.Port, HTTPS: dt.https, Timeout: c.opts.Timeout,
 		Insecure: dt.insecure, TLSServerName: dt.serverName}
 	if dt.profile != nil {
 		ep.CACert = dt.profile.caPEM
 	}
 	params := mz.NewParameters(opTimeoutText, "en-US", envelopeSize)
+	var tr mz.Transporter
 	switch {
 	case dt.auth == AuthBasic:
-		params.TransportDecorator = func() mz.Transporter {
-			return &soapTransport{ctx: ctx, client: dt.client(c.http), url: t.url, user: cred.User, password: cred.Password}
-		}
+		tr = &soapTransport{ctx: ctx, client: dt.client(c.http), url: t.url, user: cred.User, password: cred.Password}
 	case dt.auth == AuthNTLM && dt.https:
-		params.TransportDecorator = func() mz.Transporter {
-			return &soapTransport{ctx: ctx, client: dt.profile.ntlm, url: t.url, user: cred.User, password: cred.Password}
-		}
+		tr = &soapTransport{ctx: ctx, client: dt.profile.ntlm, url: t.url, user: cred.User, password: cred.Password}
 	case dt.auth == AuthNTLM:
-		params.TransportDecorator = func() mz.Transporter {
-			enc, _ := mz.NewEncryption("ntlm") // "ntlm" is supported: no error
-			return authTransport{Transporter: enc, auth: "ntlm"}
-		}
+		enc, _ := mz.NewEncryption("ntlm") // "ntlm" is supported: no error
+		tr = authTransport{Transporter: enc, auth: "ntlm"}
 	case dt.auth == AuthKerberos:
 		kc := c.transportOptions().Kerberos
 		user, realm := splitKerberosUser(cred.User)
@@ -484,44 +482,20 @@ func (c *Client) masterzenClient(ctx context.Context, t Target, dt deviceTranspo
 		if dt.https {
 			proto = "https"
 		}
-		params.TransportDecorator = func() mz.Transporter {
-			return authTransport{auth: "kerberos", Transporter: mz.NewClientKerberos(&mz.Settings{
-				WinRMUsername: user, WinRMPassword: cred.Password, WinRMHost: t.Address, WinRMPort: t.Port,
-				WinRMProto: proto, WinRMInsecure: dt.insecure, KrbRealm: realm, KrbConfig: kc.Krb5Conf,
-				KrbSpn: "HTTP/" + t.ServerName, KrbCCache: kc.CCache,
-			})}
-		}
+		tr = authTransport{auth: "kerberos", Transporter: mz.NewClientKerberos(&mz.Settings{
+			WinRMUsername: user, WinRMPassword: cred.Password, WinRMHost: t.Address, WinRMPort: t.Port,
+			WinRMProto: proto, WinRMInsecure: dt.insecure, KrbRealm: realm, KrbConfig: kc.Krb5Conf,
+			KrbSpn: "HTTP/" + t.ServerName, KrbCCache: kc.CCache,
+		})}
+	default:
+		return nil, nil, &Error{Class: ClassConfiguration, Device: t.Host, Step: "winrm client", Err: fmt.Errorf("unknown auth %q", dt.auth)}
 	}
+	params.TransportDecorator = func() mz.Transporter { return tr }
 	mc, err := mz.NewClientWithParameters(ep, cred.User, cred.Password, params)
 	if err != nil {
-		return nil, &Error{Class: ClassConfiguration, Device: t.Host, Step: "winrm client", Err: err}
+		return nil, nil, &Error{Class: ClassConfiguration, Device: t.Host, Step: "winrm client", Err: err}
 	}
-	return mc, nil
-}
-
-// runUnpooled runs a script the way rmm did before the session pool: a
-// new shell and a new powershell.exe per request through masterzen/winrm
-// (Create, Command, Receive, Signal, Delete). It is how NTLM and Kerberos
-// targets are reached (masterzen's transports; see masterzenClient), and
-// the benchmark's baseline (Options.Unpooled).
-func (c *Client) runUnpooled(ctx context.Context, t Target, dt deviceTransport, cred Credential, s *Script) (Result, error) {
-	if c.closed.Load() {
-		return Result{Mode: ModeCold}, &Error{Class: ClassOf(ErrClosed), Device: t.Host, Step: "run " + s.name, Err: ErrClosed}
-	}
-	mc, err := c.masterzenClient(ctx, t, dt, cred)
-	if err != nil {
-		return Result{Mode: ModeCold}, err
-	}
-	var out, errb bytes.Buffer
-	code, err := mc.RunWithContext(ctx, s.command, &out, &errb)
-	if err != nil {
-		return Result{Mode: ModeCold}, &Error{Class: ClassOf(err), Device: t.Host, Step: "run " + s.name, Err: err}
-	}
-	res := Result{Stdout: out.Bytes(), Exit: code, Mode: ModeCold}
-	if st, derr := DecodeStderr(errb.String()); derr == nil {
-		res.Errors = st.Errors
-	}
-	return res, nil
+	return mc, tr, nil
 }
 
 // splitKerberosUser splits DOMAIN\user or user@REALM into the user and
@@ -537,8 +511,11 @@ func splitKerberosUser(u string) (user, realm string) {
 }
 
 // authTransport classes the errors of masterzen's NTLM-encryption and
-// Kerberos transports, which return untyped errors: a network failure
-// keeps its class; anything else failed in authentication or its
+// Kerberos transports, which return untyped errors. A WS-Man fault the
+// host sent keeps its status and code (an *HTTPError): the Kerberos
+// transport puts the status and the body in its error text, the
+// encryption transport hands any body back as a success. A network
+// failure keeps its class; anything else failed in authentication or its
 // configuration (a 401, a bad ticket, an unreadable krb5.conf) and is a
 // Configuration error naming the method.
 type authTransport struct {
@@ -546,15 +523,47 @@ type authTransport struct {
 	auth string
 }
 
+// mzStatusRE reads the status masterzen's transports put in their error
+// text ("request returned: 500 - ..." for Kerberos, "http error 401" for
+// the NTLM handshake).
+var mzStatusRE = regexp.MustCompile(`(?:request returned: |http error )(\d{3})\b`)
+
 // Post sends through the wrapped transport and classes its error.
 func (t authTransport) Post(c *mz.Client, m *soap.SoapMessage) (string, error) {
 	body, err := t.Transporter.Post(c, m)
 	if err == nil {
+		if f := faultIn(body); f != nil {
+			// masterzen's encryption transport returns the body of a
+			// fault as if it were an answer.
+			return "", &HTTPError{Status: http.StatusInternalServerError, Fault: f}
+		}
 		return body, nil
+	}
+	return "", t.classify(err)
+}
+
+// classify turns a transport's error into a typed one.
+func (t authTransport) classify(err error) error {
+	if m := mzStatusRE.FindStringSubmatch(err.Error()); m != nil {
+		status, _ := strconv.Atoi(m[1])
+		he := &HTTPError{Status: status, Fault: parseFault(err.Error())}
+		if status == http.StatusUnauthorized || status == http.StatusForbidden {
+			return &Error{Class: ClassConfiguration, Step: t.auth, Err: fmt.Errorf("%s authentication failed: %w", t.auth, he)}
+		}
+		return he
 	}
 	var op *net.OpError
 	if errors.As(err, &op) || classify(err) != ClassDevice {
-		return "", err
+		return err
 	}
-	return "", &Error{Class: ClassConfiguration, Step: t.auth, Err: fmt.Errorf("%s authentication failed: %w", t.auth, err)}
+	return &Error{Class: ClassConfiguration, Step: t.auth, Err: fmt.Errorf("%s authentication failed: %w", t.auth, err)}
+}
+
+// faultIn returns the WS-Man fault of a reply body that is a SOAP fault,
+// or nil for any other body.
+func faultIn(body string) *Fault {
+	if !strings.Contains(body, ":Fault>") && !strings.Contains(body, "<Fault>") {
+		return nil
+	}
+	return parseFault(body)
 }

@@ -209,12 +209,44 @@ func (ep *endpoint) createShell(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	id, err := mz.ParseOpenShellResponse(string(*p))
+	id := shellIDOf(*p)
 	ep.release(p)
-	if err != nil || id == "" {
+	if id == "" {
 		return "", fmt.Errorf("%w: no ShellId in the Create reply", errMalformed)
 	}
 	return id, nil
+}
+
+// shellIDOf reads the shell id of a CreateResponse: the rsp:ShellId of
+// its rsp:Shell body (WinRM 3.0 and later), else the ShellId selector of
+// its ResourceCreated reference, which is all a WinRM 2.0 host sends.
+func shellIDOf(b []byte) string {
+	if id := scanElementText(b, "ShellId"); id != "" {
+		return id
+	}
+	for i := 0; i < len(b); {
+		j := bytes.Index(b[i:], []byte("Selector"))
+		if j < 0 {
+			return ""
+		}
+		j += i
+		i = j + len("Selector")
+		gt := bytes.IndexByte(b[i:], '>')
+		if gt < 0 || j == 0 || (b[j-1] != ':' && b[j-1] != '<') {
+			continue
+		}
+		attrs := b[i : i+gt]
+		if string(attrValue(attrs, "Name")) != "ShellId" {
+			continue
+		}
+		text := b[i+gt+1:]
+		end := bytes.IndexByte(text, '<')
+		if end < 0 {
+			return ""
+		}
+		return strings.TrimSpace(string(text[:end]))
+	}
+	return ""
 }
 
 // deleteShell deletes a shell; the host ends its processes.
@@ -234,16 +266,71 @@ func (ep *endpoint) signalTerminate(ctx context.Context, shellID, commandID stri
 
 // startCommand runs a program in the shell, without cmd.exe and with
 // stdin as a pipe (WINRS_SKIP_CMD_SHELL=TRUE, WINRS_CONSOLEMODE_STDIN=
-// FALSE), and returns the command id.
-func (ep *endpoint) startCommand(ctx context.Context, shellID, program string, args ...string) (string, error) {
+// FALSE), and returns the command id. script names what it is for, in
+// errors. A command line Windows would refuse is not sent.
+func (ep *endpoint) startCommand(ctx context.Context, shellID, script, program string, args ...string) (string, error) {
+	if err := checkCommandLine(script, program, args...); err != nil {
+		return "", err
+	}
+	msg := commandMessage(ep.url, shellID, ep.params, program, args...)
+	p, err := ep.post(ctx, []byte(msg.String()))
+	if err != nil {
+		return "", err
+	}
+	id := scanElementText(*p, "CommandId")
+	ep.release(p)
+	if id == "" {
+		return "", fmt.Errorf("%w: no CommandId in the Command reply", errMalformed)
+	}
+	return id, nil
+}
+
+// Windows' command-line limits: CreateProcess takes at most 32,767
+// characters with the terminating NUL (WINRS_SKIP_CMD_SHELL=TRUE, what
+// rmm sends), cmd.exe at most 8,191.
+const (
+	MaxCreateProcessLine = 32767
+	MaxCmdExeLine        = 8191
+)
+
+// CommandLineTooLongError is a command line Windows would refuse: rmm
+// does not send it. Scripts travel over stdin, so only a bug (a script
+// put on a command line) gets here; it is a Configuration error naming
+// the script, never an unreachable device.
+type CommandLineTooLongError struct {
+	Script string
+	Length int
+	Limit  int
+}
+
+func (e *CommandLineTooLongError) Error() string {
+	return fmt.Sprintf("the command line for %s is %d characters; Windows refuses more than %d (CreateProcess), so it was not sent", e.Script, e.Length, e.Limit-1)
+}
+
+// checkCommandLine refuses a command line CreateProcess would refuse
+// (winrs joins the program and its arguments with spaces).
+func checkCommandLine(script, program string, args ...string) error {
+	n := len(program)
+	for _, a := range args {
+		n += 1 + len(a)
+	}
+	if n >= MaxCreateProcessLine {
+		return &CommandLineTooLongError{Script: script, Length: n, Limit: MaxCreateProcessLine}
+	}
+	return nil
+}
+
+// commandMessage builds a shell/Command with stdin as a pipe and without
+// cmd.exe (masterzen's NewExecuteCommandRequest hard-codes the opposite).
+func commandMessage(url, shellID string, params *mz.Parameters, program string, args ...string) *soap.SoapMessage {
 	msg := soap.NewMessage()
 	msg.Header().
-		To(ep.url).
+		To(url).
 		ReplyTo(uriAnonymous).
-		MaxEnvelopeSize(ep.params.EnvelopeSize).
+		MaxEnvelopeSize(params.EnvelopeSize).
 		Id(newMessageID()).
-		Locale(ep.params.Locale).
-		Timeout(ep.params.Timeout).
+		Locale(params.Locale).
+		Timeout(params.Timeout).
 		Action(uriActionCmd).
 		ResourceURI(uriShellCmd).
 		ShellId(shellID).
@@ -255,16 +342,7 @@ func (ep *endpoint) startCommand(ctx context.Context, shellID, program string, a
 	for _, a := range args {
 		msg.CreateElement(body, "Arguments", soap.DOM_NS_WIN_SHELL).SetContent("<![CDATA[" + a + "]]>")
 	}
-	p, err := ep.post(ctx, []byte(msg.String()))
-	if err != nil {
-		return "", err
-	}
-	id := scanElementText(*p, "CommandId")
-	ep.release(p)
-	if id == "" {
-		return "", fmt.Errorf("%w: no CommandId in the Command reply", errMalformed)
-	}
-	return id, nil
+	return msg
 }
 
 // newMessageID returns "uuid:" and a random (version 4) UUID.

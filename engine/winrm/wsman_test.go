@@ -136,14 +136,12 @@ func TestTheLeanEnvelopesAreWSManagementXML(t *testing.T) {
 	}
 }
 
-func TestTheLoopCommandKeepsItsMarkerAndShedsItsComments(t *testing.T) {
-	cmd, err := loopCommand()
-	if err != nil {
-		t.Fatal(err)
-	}
+// decodeEncoded undoes -EncodedCommand.
+func decodeEncoded(t *testing.T, cmd string) string {
+	t.Helper()
 	const prefix = "powershell.exe -NoProfile -NonInteractive -EncodedCommand "
 	if !strings.HasPrefix(cmd, prefix) {
-		t.Fatalf("command %q", cmd[:60])
+		t.Fatalf("command %q", cmd[:min(60, len(cmd))])
 	}
 	raw, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(cmd, prefix))
 	if err != nil {
@@ -153,17 +151,76 @@ func TestTheLoopCommandKeepsItsMarkerAndShedsItsComments(t *testing.T) {
 	for i := 0; i+1 < len(raw); i += 2 {
 		u = append(u, rune(uint16(raw[i])|uint16(raw[i+1])<<8))
 	}
-	body := string(u)
-	if !strings.HasPrefix(body, "# rmm:script=loop v1\n") || strings.Contains(body, "Framing protocol") {
+	return string(u)
+}
+
+func TestTheLoopTravelsOverStdinBehindAFixedBootstrap(t *testing.T) {
+	ls, err := newLoopStart()
+	if err != nil {
+		t.Fatal(err)
+	}
+	boot := decodeEncoded(t, ls.cmdline)
+	if !strings.HasPrefix(boot, "# rmm:bootstrap=loop v2\n") || !strings.Contains(boot, "[Console]::In.ReadLine()") {
+		t.Errorf("loop bootstrap %q", boot)
+	}
+	if len(ls.cmdline) > 1000 || ls.cmdline != LoopCommandLine() {
+		t.Errorf("loop command line is %d characters, or not the fixed one", len(ls.cmdline))
+	}
+	if ls.line[len(ls.line)-1] != '\n' {
+		t.Fatal("the loop line does not end in a newline")
+	}
+	raw, err := base64.StdEncoding.DecodeString(string(ls.line[:len(ls.line)-1]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := string(raw)
+	if !strings.HasPrefix(body, "# rmm:script=loop v2\n") || strings.Contains(body, "Framing protocol") {
 		t.Errorf("loop body starts %q", body[:40])
 	}
-	for _, want := range []string{"[Console]::In", "ReadLine()", "'READY loop v1'", "'BEGIN '", "'END '", "ProgressPreference", "[runspacefactory]::CreateRunspace()", "-ceq 'EXIT'"} {
+	for _, want := range []string{"[Console]::In", "ReadLine()", "'READY loop v2'", "'BEGIN '", "'END '", "ProgressPreference",
+		"[runspacefactory]::CreateRunspace()", "-ceq 'EXIT'", "ExitStatementAst", "Streams.Warning", "Streams.Information"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("the loop lacks %q", want)
 		}
 	}
-	if len(body) >= len(loopScript) || len(cmd) > 8000 {
-		t.Errorf("the stripped loop is %d bytes (script %d), command line %d", len(body), len(loopScript), len(cmd))
+	// F1: no Out-String in the script's own pipeline; F4: no HadErrors.
+	for _, bad := range []string{"AddCommand('Out-String')", "HadErrors"} {
+		if strings.Contains(body, bad) {
+			t.Errorf("the loop still uses %q", bad)
+		}
+	}
+	if len(body) >= len(loopScript) {
+		t.Errorf("the stripped loop is %d bytes (script %d)", len(body), len(loopScript))
+	}
+}
+
+func TestTheColdBootstrapReadsStdinWithoutDotNetCalls(t *testing.T) {
+	boot := decodeEncoded(t, ColdCommandLine())
+	if !strings.HasPrefix(boot, "# rmm:bootstrap=stdin v1\n") || !strings.Contains(boot, "$input") {
+		t.Errorf("cold bootstrap %q", boot)
+	}
+	// Constrained Language mode refuses method calls on .NET types that
+	// are not core types; the cold path is the only one there.
+	if strings.Contains(boot, "]::") {
+		t.Errorf("the cold bootstrap calls .NET: %q", boot)
+	}
+	if len(ColdCommandLine()) > MaxCmdExeLine {
+		t.Errorf("the cold command line is %d characters", len(ColdCommandLine()))
+	}
+}
+
+func TestACommandLineOverTheLimitIsRefusedBeforeSending(t *testing.T) {
+	long := strings.Repeat("A", MaxCreateProcessLine)
+	err := checkCommandLine("action_file_push", "powershell.exe", long)
+	var tl *CommandLineTooLongError
+	if !errors.As(err, &tl) || tl.Script != "action_file_push" || ClassOf(err) != ClassConfiguration {
+		t.Fatalf("err = %v (%T), class %s", err, err, ClassOf(err))
+	}
+	if !strings.Contains(err.Error(), "action_file_push") || !strings.Contains(err.Error(), "32766") {
+		t.Errorf("message %q does not name the script and the limit", err)
+	}
+	if err := checkCommandLine("loop", LoopCommandLine()); err != nil {
+		t.Errorf("the loop's own command line: %v", err)
 	}
 }
 

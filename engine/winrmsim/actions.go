@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // The engine's action scripts (engine/scripts/action_*.ps1) carry their
@@ -20,8 +21,18 @@ import (
 // real script would on this host, and changes the host's state
 // (hoststate.go) the way the real script changes Windows.
 
-// rmmParamsLine finds the parameters the engine put in an action script.
+// rmmParamsLine finds the parameters the engine put in a version 1 action
+// script: base64 of a JSON object, decoded with .NET calls (which
+// Constrained Language mode refuses).
 var rmmParamsLine = regexp.MustCompile(`\$RmmParams = ConvertFrom-Json \(\[Text\.Encoding\]::UTF8\.GetString\(\[Convert\]::FromBase64String\('([A-Za-z0-9+/=]*)'\)\)\)`)
+
+// rmmParamsTable starts the parameters of a version 2 action script: a
+// hashtable literal of single-quoted strings, which needs no .NET call.
+const rmmParamsTable = "$RmmParams = @{"
+
+// actionVersionLast is the newest action script version the simulator
+// answers; each version is answered the way that script behaves.
+const actionVersionLast = 2
 
 // Limits of the virtual disk and registry, per host.
 const (
@@ -45,11 +56,13 @@ func failReply(msg string) actionReply { return actionReply{Message: msg} }
 
 // actionRun is one action script being answered.
 type actionRun struct {
-	m      *machine
-	h      *host
-	f      *Fleet
-	done   time.Time // when the script finishes
-	params map[string]string
+	m       *machine
+	h       *host
+	f       *Fleet
+	done    time.Time // when the script finishes
+	params  map[string]string
+	version int    // the script's version: each has its own known behaviour
+	script  string // the script, for what it parses with (its -match pattern)
 }
 
 // param is a parameter's value, "" when absent.
@@ -77,22 +90,12 @@ var actionHandlers = map[string]func(a *actionRun) actionReply{
 	"action_host_state":      actHostState,
 }
 
-// actionVersions are the script versions the simulator answers where it
-// is not 1.
-var actionVersions = map[string]int{"action_service_control": 2, "action_process_kill": 2}
-
-func actionVersion(name string) int {
-	if v, ok := actionVersions[name]; ok {
-		return v
-	}
-	return 1
-}
-
 // runAction answers the engine's action scripts (action_*): one JSON
-// document on stdout, exit 0 when ok and 1 when not.
+// document on stdout. Version 1 scripts end in `exit 0` (ok) or `exit 1`;
+// version 2 scripts end without exit (the document says how it went).
 func (p *psProcess) runAction(out psOutput, at time.Time, script, name string, version, pos int) {
 	handler := actionHandlers[name]
-	if handler == nil || version != actionVersion(name) {
+	if handler == nil || version < 1 || version > actionVersionLast {
 		p.notFound(out, at, script, name, version, pos)
 		return
 	}
@@ -100,21 +103,24 @@ func (p *psProcess) runAction(out psOutput, at time.Time, script, name string, v
 	params, err := actionParams(script)
 	if err != nil {
 		out.ErrorRecords(done, [][]string{{err.Error()}})
-		out.Exit(done, 1)
+		out.Done(done)
 		return
 	}
-	rep := handler(&actionRun{m: p.m, h: p.m.h, f: p.m.fleet, done: done, params: params})
+	rep := handler(&actionRun{m: p.m, h: p.m.h, f: p.m.fleet, done: done, params: params, version: version, script: script})
 	doc, err := json.Marshal(rep)
 	if err != nil {
 		out.ErrorRecords(done, [][]string{{"ConvertTo-Json : " + err.Error()}})
-		out.Exit(done, 1)
+		out.Done(done)
 		return
 	}
 	out.Stdout(done, append(doc, '\r', '\n'))
 	out.ErrorRecords(done, nil)
-	if rep.OK {
+	switch {
+	case version >= 2:
+		out.Done(done)
+	case rep.OK:
 		out.Exit(done, 0)
-	} else {
+	default:
 		out.Exit(done, 1)
 	}
 }
@@ -123,6 +129,9 @@ func (p *psProcess) runAction(out psOutput, at time.Time, script, name string, v
 // Values are strings by contract; numbers and booleans are accepted as
 // their text.
 func actionParams(script string) (map[string]string, error) {
+	if i := strings.Index(script, rmmParamsTable); i >= 0 {
+		return parseParamsTable(script[i+len(rmmParamsTable):])
+	}
 	mk := rmmParamsLine.FindStringSubmatch(script)
 	if mk == nil {
 		return map[string]string{}, nil
@@ -146,6 +155,63 @@ func actionParams(script string) (map[string]string, error) {
 		}
 	}
 	return params, nil
+}
+
+// psSingleQuotes are the characters PowerShell takes as a single quote:
+// ', and the typographic ones.
+const psSingleQuotes = "'\u2018\u2019\u201a\u201b"
+
+// parseParamsTable reads the pairs of a hashtable literal of
+// single-quoted strings up to its closing brace: 'key' = 'value'; ...
+// A quote character doubled is one quote.
+func parseParamsTable(s string) (map[string]string, error) {
+	bad := func(why string) error {
+		return fmt.Errorf("At line:2 char:14\r\n+ $RmmParams = @{ ...\r\nMissing closing '}' in statement block or type definition (%s).", why)
+	}
+	str := func(s string) (string, string, bool) {
+		r, n := utf8.DecodeRuneInString(s)
+		if n == 0 || !strings.ContainsRune(psSingleQuotes, r) {
+			return "", s, false
+		}
+		s = s[n:]
+		var b strings.Builder
+		for len(s) > 0 {
+			r, n := utf8.DecodeRuneInString(s)
+			if strings.ContainsRune(psSingleQuotes, r) {
+				r2, n2 := utf8.DecodeRuneInString(s[n:])
+				if n2 > 0 && strings.ContainsRune(psSingleQuotes, r2) {
+					b.WriteRune(r)
+					s = s[n+n2:]
+					continue
+				}
+				return b.String(), s[n:], true
+			}
+			b.WriteRune(r)
+			s = s[n:]
+		}
+		return "", "", false
+	}
+	out := map[string]string{}
+	for {
+		s = strings.TrimLeft(s, " \t\r\n;")
+		if strings.HasPrefix(s, "}") {
+			return out, nil
+		}
+		k, rest, ok := str(s)
+		if !ok {
+			return nil, bad("a key is not a single-quoted string")
+		}
+		rest = strings.TrimLeft(rest, " \t")
+		if !strings.HasPrefix(rest, "=") {
+			return nil, bad("no = after key " + k)
+		}
+		v, rest, ok := str(strings.TrimLeft(rest[1:], " \t"))
+		if !ok {
+			return nil, bad("the value of " + k + " is not a single-quoted string")
+		}
+		out[k] = v
+		s = rest
+	}
 }
 
 // powerGrace is how long shutdown.exe waits at least (/t 2), so the
@@ -175,16 +241,26 @@ func actShutdown(a *actionRun) actionReply {
 	return okReply("Shutdown scheduled", nil)
 }
 
+// actLock and actLogoff read the host's quser output with the pattern
+// the script matches it with (its -match '...'), so a script that looks
+// for an English word finds nothing on a German host. Version 1 scripts
+// run quser with stderr redirected under $ErrorActionPreference='Stop':
+// with no session, quser's "No User exists for *" on stderr aborts them.
 func actLock(a *actionRun) actionReply {
 	h := a.h
 	h.hs().mu.Lock()
 	defer h.hs().mu.Unlock()
 	st := h.stateLocked()
-	if st.sessions == 0 || st.locked {
+	lines := h.quserLines(st)
+	if len(lines) == 0 && a.version == 1 {
+		return failReply(h.noUserText())
+	}
+	n := a.quserMatches(lines, true)
+	if n == 0 {
 		return failReply("No interactive session")
 	}
 	st.locked = true
-	return okReply("Workstation locked", map[string]any{"sessions": st.sessions})
+	return okReply("Workstation locked", map[string]any{"sessions": n})
 }
 
 func actLogoff(a *actionRun) actionReply {
@@ -192,9 +268,49 @@ func actLogoff(a *actionRun) actionReply {
 	h.hs().mu.Lock()
 	defer h.hs().mu.Unlock()
 	st := h.stateLocked()
-	n := st.sessions
-	h.setSessionsLocked(0)
+	lines := h.quserLines(st)
+	if len(lines) == 0 && a.version == 1 {
+		return failReply(h.noUserText())
+	}
+	n := a.quserMatches(lines, false)
+	if n > 0 {
+		h.setSessionsLocked(0)
+	}
 	return okReply(fmt.Sprintf("Logged off %d session(s)", n), map[string]any{"sessions": n})
+}
+
+// quserRE finds the pattern a script matches quser's lines with.
+var quserRE = regexp.MustCompile(`-match '((?:[^']|'')*)'`)
+
+// quserMatches counts the session lines (after the header) the script's
+// pattern matches, case-insensitively as -match does. A script without
+// one is taken to count what it should: the connected sessions (those
+// with a session name) when connected is set, else every session.
+func (a *actionRun) quserMatches(lines []string, connected bool) int {
+	if len(lines) < 2 {
+		return 0
+	}
+	m := quserRE.FindStringSubmatch(a.script)
+	if m == nil {
+		n := 0
+		for _, l := range lines[1:] {
+			if !connected || len(l) > 23 && l[23] != ' ' {
+				n++
+			}
+		}
+		return n
+	}
+	re, err := regexp.Compile("(?i)" + strings.ReplaceAll(m[1], "''", "'"))
+	if err != nil {
+		return 0
+	}
+	n := 0
+	for _, l := range lines[1:] {
+		if re.MatchString(l) {
+			n++
+		}
+	}
+	return n
 }
 
 func actRDP(a *actionRun, enable bool) actionReply {
@@ -406,9 +522,32 @@ func actFlushDNS(a *actionRun) actionReply {
 	return okReply("Successfully flushed the DNS Resolver Cache.", nil)
 }
 
+// actGPUpdate: gpupdate prints its lines in the display language. On
+// some hosts (by seed) policies that only apply at logon are set, and
+// gpupdate /force writes a line about them on stderr and asks "OK to log
+// off? (Y/N)": a version 1 script, which runs it with 2>&1 under
+// $ErrorActionPreference='Stop', aborts on that line; version 2 answers
+// the prompt with N and keeps every line.
 func actGPUpdate(a *actionRun) actionReply {
-	out := "Updating policy...\nComputer Policy update has completed successfully.\nUser Policy update has completed successfully."
-	return okReply("Computer Policy update has completed successfully.", map[string]any{"output": out})
+	lines, warn := a.h.gpupdateLines()
+	if warn != "" && a.version == 1 {
+		return failReply(warn)
+	}
+	if warn != "" {
+		lines = append(lines, warn)
+	}
+	out := strings.Join(lines, "\n")
+	if a.version == 1 {
+		msg := "Computer Policy update has completed successfully."
+		for _, l := range lines {
+			if strings.HasPrefix(l, "Computer Policy update") {
+				msg = l
+				break
+			}
+		}
+		return okReply(msg, map[string]any{"output": out})
+	}
+	return okReply(strings.Join(lines[1:], " "), map[string]any{"output": out})
 }
 
 // registryTypes are the value kinds New-ItemProperty -PropertyType takes.
@@ -425,12 +564,30 @@ func actRegistrySet(a *actionRun) actionReply {
 		if typ == "QWord" {
 			bits = 64
 		}
-		if _, err := strconv.ParseUint(text, 10, bits); err != nil {
+		digits, base := text, 10
+		if a.version >= 2 && len(text) > 2 && (text[:2] == "0x" || text[:2] == "0X") {
+			digits, base = text[2:], 16 // version 2 takes hex with 0x
+		}
+		u, err := strconv.ParseUint(digits, base, bits)
+		if err != nil {
 			msg := "Input string was not in a correct format."
 			if strings.Contains(err.Error(), "range") {
 				msg = fmt.Sprintf("Value was either too large or too small for a UInt%d.", bits)
 			}
-			return failReply(fmt.Sprintf(`Exception calling "Parse" with "2" argument(s): "%s"`, msg))
+			args := 2 // version 1: [uint32]::Parse($text, $inv)
+			if a.version >= 2 {
+				args = 3 // version 2: ::Parse($digits, $style, $inv)
+			}
+			return failReply(fmt.Sprintf(`Exception calling "Parse" with "%d" argument(s): "%s"`, args, msg))
+		}
+		if a.version == 1 && u > 1<<(bits-1)-1 {
+			// [int][uint32]::Parse(...): a checked cast of a value over
+			// the signed range.
+			name := "Int32"
+			if bits == 64 {
+				name = "Int64"
+			}
+			return failReply(fmt.Sprintf(`Cannot convert value "%d" to type "System.%s". Error: "Value was either too large or too small for an %s."`, u, name, name))
 		}
 	case "Binary":
 		if _, err := hex.DecodeString(text); err != nil {
@@ -560,11 +717,16 @@ func actFilePull(a *actionRun) actionReply {
 	if n > 0 {
 		part = f.data[offset : offset+n]
 	}
-	sum := sha256.Sum256(f.data)
+	hash := ""
+	if a.version == 1 || offset+n >= size {
+		// Version 2 hashes the file once, with its last chunk.
+		sum := sha256.Sum256(f.data)
+		hash = hex.EncodeToString(sum[:])
+	}
 	return okReply(fmt.Sprintf("Read %d bytes", n), map[string]any{
 		"size":   size,
 		"data":   base64.StdEncoding.EncodeToString(part),
-		"sha256": hex.EncodeToString(sum[:]),
+		"sha256": hash,
 	})
 }
 
@@ -581,6 +743,9 @@ func actListServices(a *actionRun) actionReply {
 	list := make([]serviceJSON, len(svcs))
 	for i, s := range svcs {
 		list[i] = serviceJSON{s.Name, s.DisplayName, s.State, s.StartType}
+		if a.h.hp.legacy {
+			list[i].StartType = "" // .NET 4.5.2: ServiceController has no StartType
+		}
 	}
 	return okReply(fmt.Sprintf("%d services", len(list)), map[string]any{"services": list})
 }

@@ -16,14 +16,35 @@ import (
 	"time"
 )
 
-// actionBody builds an action script the way the engine does (see
-// /work/notes/actions-contract.md): marker, $RmmParams line, script rest.
+// actionBody builds an action script the way the engine does:
+// marker (version 2), the $RmmParams hashtable of single-quoted strings,
+// script rest.
 func actionBody(name string, params map[string]string) string {
+	keys := make([]string, 0, len(params))
+	for k := range params {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	var b strings.Builder
+	b.WriteString("# rmm:script=" + name + " v2\n$RmmParams = @{")
+	for i, k := range keys {
+		if i > 0 {
+			b.WriteString(";")
+		}
+		b.WriteString(" '" + strings.ReplaceAll(k, "'", "''") + "' = '" + strings.ReplaceAll(params[k], "'", "''") + "'")
+	}
+	b.WriteString(" }\n$ErrorActionPreference = 'Stop'\n$result = @{ ok = $true; message = ''; data = $null }\n")
+	return b.String()
+}
+
+// actionBodyV1 builds an action script the way rmm did before version 2:
+// its parameters decoded with .NET calls, ending in exit 0 or exit 1.
+func actionBodyV1(name string, params map[string]string) string {
 	if params == nil {
 		params = map[string]string{}
 	}
 	doc, _ := json.Marshal(params)
-	return "# rmm:script=" + name + " v" + strconv.Itoa(actionVersion(name)) + "\n" +
+	return "# rmm:script=" + name + " v1\n" +
 		"$RmmParams = ConvertFrom-Json ([Text.Encoding]::UTF8.GetString([Convert]::FromBase64String('" + base64.StdEncoding.EncodeToString(doc) + "')))\n" +
 		"$ErrorActionPreference = 'Stop'\n$result = @{ ok = $true; message = ''; data = $null }\n"
 }
@@ -35,19 +56,33 @@ type actionDoc struct {
 	Data    json.RawMessage `json:"data"`
 }
 
-// act runs one action through the resident loop and parses its answer;
-// the exit code must say what ok says.
+// act runs one action (version 2) through the resident loop and parses
+// its answer: the document says how it went, the script ran to its end.
 func (s *loopSession) act(name string, params map[string]string) actionDoc {
 	s.t.Helper()
+	return s.actScript(name, actionBody(name, params), 0)
+}
+
+// actV1 runs a version 1 action script: its exit code says what ok says.
+func (s *loopSession) actV1(name string, params map[string]string) actionDoc {
+	s.t.Helper()
+	return s.actScript(name, actionBodyV1(name, params), -1)
+}
+
+func (s *loopSession) actScript(name, script string, exit int) actionDoc {
+	s.t.Helper()
 	id := "a" + strconv.FormatInt(time.Now().UnixNano(), 36)
-	s.request(id, actionBody(name, params))
+	s.request(id, script)
 	ans := s.answer(id)
 	var doc actionDoc
 	if err := json.Unmarshal([]byte(strings.TrimSpace(ans.Output)), &doc); err != nil {
 		s.t.Fatalf("%s: output is not one JSON document: %v: %q (errors %q)", name, err, ans.Output, ans.Errors)
 	}
-	if want := map[bool]int{true: 0, false: 1}[doc.OK]; ans.Exit != want {
-		s.t.Fatalf("%s: ok %v but exit %d", name, doc.OK, ans.Exit)
+	if exit < 0 {
+		exit = map[bool]int{true: 0, false: 1}[doc.OK]
+	}
+	if ans.Exit != exit {
+		s.t.Fatalf("%s: ok %v but exit %d, want %d", name, doc.OK, ans.Exit, exit)
 	}
 	return doc
 }
@@ -412,8 +447,12 @@ func TestActionFilePushPullRoundTrip(t *testing.T) {
 		}
 		s.mustOK("action_file_pull", map[string]string{"path": `c:\temp\PAYLOAD.bin`, "offset": strconv.Itoa(off), "length": "50000"}, &pd)
 		b, err := base64.StdEncoding.DecodeString(pd.Data)
-		if err != nil || pd.Size != len(data) || pd.SHA256 != sumHex(data) {
-			t.Fatalf("pull at %d: %v size %d sha %s", off, err, pd.Size, pd.SHA256)
+		wantSum := "" // the file is hashed once, with its last chunk
+		if off+len(b) >= len(data) {
+			wantSum = sumHex(data)
+		}
+		if err != nil || pd.Size != len(data) || pd.SHA256 != wantSum {
+			t.Fatalf("pull at %d: %v size %d sha %q, want %q", off, err, pd.Size, pd.SHA256, wantSum)
 		}
 		if len(b) == 0 {
 			break
@@ -525,7 +564,7 @@ func TestActionRegistrySetAndSmallActions(t *testing.T) {
 	if doc := s.mustOK("action_flush_dns", nil, nil); doc.Message != "Successfully flushed the DNS Resolver Cache." {
 		t.Fatalf("flush_dns: %q", doc.Message)
 	}
-	if doc := s.mustOK("action_gpupdate", nil, nil); doc.Message != "Computer Policy update has completed successfully." {
+	if doc := s.mustOK("action_gpupdate", nil, nil); !strings.HasPrefix(doc.Message, "Computer Policy update has completed successfully. User Policy update has completed successfully.") {
 		t.Fatalf("gpupdate: %q", doc.Message)
 	}
 	// Unknown actions and versions are "not recognized", as before.
@@ -533,24 +572,27 @@ func TestActionRegistrySetAndSmallActions(t *testing.T) {
 	if a := s.answer("u1"); a.Exit != 1 || len(a.Errors) == 0 || !strings.Contains(a.Errors[0], "is not recognized") {
 		t.Fatalf("unknown action: %+v", a)
 	}
-	s.request("u2", "# rmm:script=action_lock v2\n")
+	s.request("u2", "# rmm:script=action_lock v9\n")
 	if a := s.answer("u2"); a.Exit != 1 || len(a.Errors) == 0 {
 		t.Fatalf("unknown version: %+v", a)
 	}
 }
 
 // TestActionOverEncodedCommand runs an action the way masterzen/winrm's
-// Powershell() does (-EncodedCommand, no loop): stdout JSON, exit 1 when
-// not ok.
+// Powershell() does (-EncodedCommand, no loop): stdout JSON; a version 1
+// script exits 1 when not ok, a version 2 script runs to its end.
 func TestActionOverEncodedCommand(t *testing.T) {
 	f := startFleet(t, Config{Devices: 1, Seed: 2})
 	c := newClient(t, f.Hosts()[0], DefaultUser, DefaultPassword, nil)
-	stdout, _, code, err := c.RunWithContextWithString(t.Context(), "powershell -NoProfile -EncodedCommand "+encode(actionBody("action_service_control", map[string]string{"name": "Nope", "op": "stop"})), "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var doc actionDoc
-	if jerr := json.Unmarshal([]byte(strings.TrimSpace(stdout)), &doc); jerr != nil || doc.OK || code != 1 {
-		t.Fatalf("got %q exit %d (%v)", stdout, code, errors.Join(jerr))
+	params := map[string]string{"name": "Nope", "op": "stop"}
+	for script, want := range map[string]int{actionBody("action_service_control", params): 0, actionBodyV1("action_service_control", params): 1} {
+		stdout, _, code, err := c.RunWithContextWithString(t.Context(), "powershell -NoProfile -EncodedCommand "+encode(script), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var doc actionDoc
+		if jerr := json.Unmarshal([]byte(strings.TrimSpace(stdout)), &doc); jerr != nil || doc.OK || code != want {
+			t.Fatalf("got %q exit %d, want exit %d (%v)", stdout, code, want, errors.Join(jerr))
+		}
 	}
 }

@@ -7,10 +7,28 @@ import (
 	"strings"
 )
 
+// Windows' command-line limits.
+const (
+	// maxCreateProcessLine is CreateProcess's lpCommandLine limit,
+	// 32,767 characters with the terminating NUL.
+	maxCreateProcessLine = 32767
+	// maxCmdExeLine is cmd.exe's, 8,191 with the NUL.
+	maxCmdExeLine = 8191
+)
+
 // newProcess picks the program for a command line the way winrs runs it:
 // through `cmd.exe /c` unless WINRS_SKIP_CMD_SHELL is set, in which case
-// the first word must be a program, not a cmd.exe built-in.
+// the first word must be a program, not a cmd.exe built-in. A command
+// line over CreateProcess's limit is refused with the shell plugin's
+// fault; one over cmd.exe's limit starts cmd.exe, which refuses to run it
+// ("The command line is too long.", exit 1, nothing on stdout).
 func newProcess(m *machine, line string, skipCmdShell bool) (process, *fault) {
+	if len(line) >= maxCreateProcessLine {
+		return nil, faultCommandLineTooLong()
+	}
+	if !skipCmdShell && len(line) >= maxCmdExeLine {
+		return &fixedOutput{stderr: "The command line is too long.\r\n", code: 1}, nil
+	}
 	return dispatch(m, line, !skipCmdShell)
 }
 

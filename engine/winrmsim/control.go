@@ -85,7 +85,8 @@ type ControlHost struct {
 	Server    bool     `json:"server"`
 	Online    bool     `json:"online"`
 	Fault     string   `json:"fault"`
-	Power     string   `json:"power"` // on, rebooting, shutting-down, off, booting
+	Power     string   `json:"power"`   // on, rebooting, shutting-down, off, booting
+	Profile   string   `json:"profile"` // the host profile (Profiles)
 
 	// Only in GET /hosts/{name}:
 	LastBoot         string   `json:"last_boot,omitempty"`
@@ -214,7 +215,7 @@ func (f *Fleet) controlHost(h *host, detail bool) ControlHost {
 	c := ControlHost{
 		Hostname: hi.Hostname, IP: hi.IP, Port: hi.Port, MAC: hi.MAC, Site: hi.Site,
 		OSName: hi.OSName, OSVersion: hi.OSVersion, Tags: hi.Tags, Server: hi.Server,
-		Online: hi.Online, Fault: string(hi.Fault), Power: h.powerNow().String(),
+		Online: hi.Online, Fault: string(hi.Fault), Power: h.powerNow().String(), Profile: hi.Profile,
 	}
 	if c.Tags == nil {
 		c.Tags = []string{}

@@ -11,9 +11,11 @@ import (
 )
 
 // A fleet of simulated Windows hosts next to the real WinRM client, the
-// way httptest puts a server next to an HTTP client.
+// way httptest puts a server next to an HTTP client. The hosts serve
+// plain HTTP, so they must allow unencrypted Basic, as
+// `winrm set winrm/config/service @{AllowUnencrypted="true"}` does.
 func Example() {
-	fleet, err := winrmsim.New(winrmsim.Config{Devices: 3, Seed: 1})
+	fleet, err := winrmsim.New(winrmsim.Config{Devices: 3, Seed: 1, AllowUnencrypted: true})
 	if err != nil {
 		log.Fatal(err)
 	}

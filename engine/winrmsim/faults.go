@@ -36,6 +36,22 @@ const (
 	// CodeFileNotFound is ERROR_FILE_NOT_FOUND (2): with
 	// WINRS_SKIP_CMD_SHELL a cmd.exe built-in is not a program.
 	CodeFileNotFound = 2
+	// CodeOperationsQuota is the MaxConcurrentOperationsPerUser fault
+	// (0x803381A6): a shell ran as many Commands as the host allows until
+	// it is deleted.
+	CodeOperationsQuota = 2150859174
+	// CodeEnvelopeTooBig is ERROR_WSMAN_MAX_ENVELOPE_SIZE_EXCEEDED
+	// (0x80338111): a request over MaxEnvelopeSizekb.
+	CodeEnvelopeTooBig = 0x80338111
+	// CodeCommandLineTooLong is ERROR_FILENAME_EXCED_RANGE as an HRESULT
+	// (0x800700CE): CreateProcess refused a command line of 32,767
+	// characters or more (WINRS_SKIP_CMD_SHELL=TRUE).
+	CodeCommandLineTooLong = 2147942606
+	// CodeAccessDenied is ERROR_ACCESS_DENIED (5), and
+	// CodeAccessDeniedHRESULT the same as an HRESULT (0x80070005): the
+	// account may not use WinRM on the host.
+	CodeAccessDenied        = 5
+	CodeAccessDeniedHRESULT = 2147942405
 )
 
 // fault is a SOAP 1.2 fault carrying a WSManFault, the way Windows words it.
@@ -46,6 +62,12 @@ type fault struct {
 	reason  string // s:Reason/s:Text
 	wsman   uint32 // f:WSManFault Code
 	message string // f:WSManFault/f:Message
+	// wmi sends the detail as an MSFT_WmiError (error_Code, MessageID
+	// "HRESULT 0x..."), as WMI does for quota faults, instead of a
+	// WSManFault.
+	wmi bool
+	// provider wraps the message in a f:ProviderFault of this plugin.
+	provider string
 }
 
 // Error makes a fault usable as an error in logs.
@@ -84,6 +106,40 @@ func faultShellQuota(limit int) *fault {
 		wsman:   CodeShellQuota,
 		message: "The WS-Management service cannot process the request. This user is allowed a maximum number of " + strconv.Itoa(limit) + " concurrent shells, which has been exceeded. Close existing shells or raise the quota for this user. ",
 	}
+}
+
+// faultOperationsQuota is a Command over MaxConcurrentOperationsPerUser.
+func faultOperationsQuota(limit int) *fault {
+	return &fault{
+		status: http.StatusInternalServerError, code: "s:Sender", subcode: "w:QuotaLimit",
+		reason:  "The WS-Management service cannot process the request. This user has exceeded the maximum number of concurrent operations. Retry after some operations finish or raise the quota for this user. ",
+		wsman:   CodeOperationsQuota,
+		message: "The WS-Management service cannot process the request. This user is allowed a maximum number of " + strconv.Itoa(limit) + " concurrent operations, which has been exceeded. Close existing operations for this user, or raise the quota for this user. ",
+	}
+}
+
+// faultEnvelopeTooBig is a request over MaxEnvelopeSizekb.
+func faultEnvelopeTooBig() *fault {
+	msg := "The WS-Management service cannot process the request because the request size exceeded the configured MaxEnvelopeSize quota. "
+	return &fault{status: http.StatusInternalServerError, code: "s:Sender", subcode: "w:EncodingLimit", reason: msg, wsman: CodeEnvelopeTooBig, message: msg}
+}
+
+// faultCommandLineTooLong is CreateProcess refusing a long command line,
+// reported by the shell plugin.
+func faultCommandLineTooLong() *fault {
+	msg := "The filename or extension is too long. "
+	return &fault{status: http.StatusInternalServerError, code: "s:Receiver", subcode: "w:InternalError", reason: msg,
+		wsman: CodeCommandLineTooLong, message: msg, provider: "Shell cmd plugin"}
+}
+
+// faultAccessDenied is the account refused: Code 5 as w:AccessDenied, or
+// the HRESULT as w:InternalError (both recorded from Windows).
+func faultAccessDenied(hresult bool) *fault {
+	msg := "Access is denied. "
+	if hresult {
+		return &fault{status: http.StatusInternalServerError, code: "s:Receiver", subcode: "w:InternalError", reason: msg, wsman: CodeAccessDeniedHRESULT, message: msg}
+	}
+	return &fault{status: http.StatusInternalServerError, code: "s:Sender", subcode: "w:AccessDenied", reason: msg, wsman: CodeAccessDenied, message: msg}
 }
 
 func faultActionNotSupported(action string) *fault {
@@ -131,12 +187,34 @@ func writeFault(b *bytes.Buffer, ft *fault, messageID, machine string) {
 	b.WriteString(ft.subcode)
 	b.WriteString(`</s:Value></s:Subcode></s:Code><s:Reason><s:Text xml:lang="en-US">`)
 	escape(b, ft.reason)
+	if ft.wmi {
+		// WMI's shape: single-quoted attributes, the code in error_Code
+		// and as an HRESULT in MessageID.
+		b.WriteString(`</s:Text></s:Reason><s:Detail><p:MSFT_WmiError b:IsCIM_Error='true' xmlns:b='http://schemas.dmtf.org/wbem/wsman/1/cimbinding.xsd' xmlns:cim='http://schemas.dmtf.org/wbem/wscim/1/common' xmlns:p='http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/MSFT_WmiError' xsi:type='p:MSFT_WmiError_Type' xmlns:xsi='http://www.w3.org/2001/XMLSchema-instance'>`)
+		b.WriteString(`<p:CIMStatusCode xsi:type='cim:cimUnsignedInt'>27</p:CIMStatusCode><p:Message xsi:type='cim:cimString'>`)
+		escape(b, ft.message)
+		b.WriteString(`</p:Message><p:MessageID xsi:type='cim:cimString'>HRESULT 0x`)
+		b.WriteString(strconv.FormatUint(uint64(ft.wsman), 16))
+		b.WriteString(`</p:MessageID><p:error_Category xsi:type='cim:cimUnsignedInt'>30</p:error_Category><p:error_Code xsi:type='cim:cimUnsignedInt'>`)
+		b.WriteString(strconv.FormatUint(uint64(ft.wsman), 10))
+		b.WriteString(`</p:error_Code><p:error_Type xsi:type='cim:cimString'>HRESULT</p:error_Type></p:MSFT_WmiError></s:Detail></s:Fault></s:Body>`)
+		b.WriteString(envClose)
+		return
+	}
 	b.WriteString(`</s:Text></s:Reason><s:Detail><f:WSManFault xmlns:f="http://schemas.microsoft.com/wbem/wsman/1/wsmanfault" Code="`)
 	b.WriteString(strconv.FormatUint(uint64(ft.wsman), 10))
 	b.WriteString(`" Machine="`)
 	escape(b, machine)
 	b.WriteString(`"><f:Message>`)
-	escape(b, ft.message)
+	if ft.provider != "" {
+		b.WriteString(`<f:ProviderFault provider="`)
+		escape(b, ft.provider)
+		b.WriteString(`" path="%systemroot%\system32\winrscmd.dll">`)
+		escape(b, ft.message)
+		b.WriteString(`</f:ProviderFault>`)
+	} else {
+		escape(b, ft.message)
+	}
 	b.WriteString(`</f:Message></f:WSManFault></s:Detail></s:Fault></s:Body>`)
 	b.WriteString(envClose)
 }

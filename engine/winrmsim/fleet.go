@@ -26,6 +26,15 @@ const (
 	DefaultShellIdleTimeout = 2 * time.Hour
 	// DefaultOperationTimeoutMax caps how long a Receive long-polls.
 	DefaultOperationTimeoutMax = 60 * time.Second
+	// DefaultMaxEnvelopeSize is WinRM's MaxEnvelopeSizekb (500) in bytes.
+	DefaultMaxEnvelopeSize = 512000
+	// LegacyMaxEnvelopeSize is WinRM 2.0's MaxEnvelopeSizekb (150).
+	LegacyMaxEnvelopeSize = 153600
+	// DefaultMaxOperationsPerShell is WinRM's MaxConcurrentOperationsPerUser.
+	DefaultMaxOperationsPerShell = 1500
+	// LegacyMaxOperationsPerShell is the same quota on Windows 7 and
+	// 2008 R2 with WinRM 2.0 defaults.
+	LegacyMaxOperationsPerShell = 15
 )
 
 // Config describes a simulated fleet. The zero value of every field but
@@ -74,6 +83,27 @@ type Config struct {
 	// takes Wake-on-LAN magic packets; ListenIP with a free port when
 	// empty. See WakeAddr.
 	WakeListen string
+	// Profile picks the kinds of host (profiles.go): "" or "modern"
+	// (Windows 10/11, Server 2016-2025 by seed), "mixed" (those and, by
+	// seed, Server Core, 2012 R2 with WinRM 2.0 limits, de-DE and
+	// Constrained Language hosts), or profile names separated by commas.
+	// See Profiles.
+	Profile string
+	// AllowUnencrypted makes the hosts accept Basic over plain HTTP, as
+	// `winrm set winrm/config/service @{AllowUnencrypted="true"}` does on
+	// Windows. Windows' default, false, answers such a request 401
+	// offering only Negotiate. HTTPS hosts (TLS) accept Basic either way.
+	AllowUnencrypted bool
+	// MaxEnvelopeSize is the largest request a host takes, in bytes
+	// (MaxEnvelopeSizekb); DefaultMaxEnvelopeSize when zero, and
+	// LegacyMaxEnvelopeSize on hosts with WinRM 2.0 limits.
+	MaxEnvelopeSize int
+	// MaxOperationsPerShell is how many Commands one shell may run before
+	// the host refuses more with the operations quota fault (Commands
+	// count against MaxConcurrentOperationsPerUser until the shell is
+	// deleted); DefaultMaxOperationsPerShell when zero, and
+	// LegacyMaxOperationsPerShell on hosts with WinRM 2.0 limits.
+	MaxOperationsPerShell int
 	// TLS, when set, makes hosts serve HTTPS with certificates from a CA
 	// (see TLSOptions); nil: every host serves HTTP.
 	TLS *TLSOptions
@@ -95,6 +125,7 @@ type HostInfo struct {
 	Server    bool // a Windows Server release, not a workstation
 	Online    bool
 	Fault     FaultKind // what the host does wrong on purpose; FaultNone when healthy
+	Profile   string    // the host profile (Profiles), e.g. win11 or server-core
 }
 
 // Fleet is a set of simulated Windows hosts. Create it with New, open its
@@ -168,6 +199,19 @@ func New(cfg Config) (*Fleet, error) {
 	if cfg.MaxShellsPerUser == 0 {
 		cfg.MaxShellsPerUser = DefaultMaxShellsPerUser
 	}
+	if cfg.MaxEnvelopeSize < 0 || cfg.MaxOperationsPerShell < 0 {
+		return nil, errors.New("winrmsim: config: MaxEnvelopeSize and MaxOperationsPerShell must not be negative")
+	}
+	if cfg.MaxEnvelopeSize == 0 {
+		cfg.MaxEnvelopeSize = DefaultMaxEnvelopeSize
+	}
+	if cfg.MaxOperationsPerShell == 0 {
+		cfg.MaxOperationsPerShell = DefaultMaxOperationsPerShell
+	}
+	spec, err := parseProfileSpec(cfg.Profile)
+	if err != nil {
+		return nil, fmt.Errorf("winrmsim: config: Profile: %w", err)
+	}
 	if cfg.ShellIdleTimeout == 0 {
 		cfg.ShellIdleTimeout = DefaultShellIdleTimeout
 	}
@@ -185,7 +229,7 @@ func New(cfg Config) (*Fleet, error) {
 		byName: make(map[string]*host, cfg.Devices),
 		done:   make(chan struct{}),
 	}
-	f.hosts = buildHosts(cfg.Devices, cfg.Seed, f.epoch)
+	f.hosts = buildHosts(cfg.Devices, cfg.Seed, f.epoch, spec)
 	for _, h := range f.hosts {
 		f.byName[h.name] = h
 		if cfg.BasePort > 0 {

@@ -289,7 +289,7 @@ func TestCancellingTheStartContextStopsTheFleet(t *testing.T) {
 
 func TestStartAndCloseOf2000HostsLeavesNoGoroutines(t *testing.T) {
 	before := settledGoroutines(0)
-	f, err := New(Config{Devices: 2000, Seed: 5, OfflineFraction: 0.1})
+	f, err := New(Config{Devices: 2000, Seed: 5, OfflineFraction: 0.1, AllowUnencrypted: true})
 	if err != nil {
 		t.Fatal(err)
 	}

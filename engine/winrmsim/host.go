@@ -116,7 +116,9 @@ type host struct {
 	lanIP   string // shown by ipconfig; never listened on
 	seed    uint64 // key for this host's noise
 	prof    profile
-	stats   counters
+	// hp is the host's kind (profiles.go): never nil after buildHosts.
+	hp    *hostProfile
+	stats counters
 	// st is what actions change (services, processes, registry, files),
 	// allocated on first use (see hs) and built lazily; hoststate.go.
 	st atomic.Pointer[hostState]
@@ -137,7 +139,7 @@ type host struct {
 // buildHosts creates n hosts for a seed. Host i depends only on the seed and
 // i (and the hosts before it, for its number), so growing a fleet keeps the
 // hosts it already had.
-func buildHosts(n int, seed int64, epoch time.Time) []*host {
+func buildHosts(n int, seed int64, epoch time.Time, spec profileSpec) []*host {
 	hosts := make([]*host, n)
 	var workstations, servers, singleDisk int
 	macOffset := uint32(splitmix(uint64(seed)^0x6d6163) & 0xFFFFFF)
@@ -145,11 +147,27 @@ func buildHosts(n int, seed int64, epoch time.Time) []*host {
 		rng := rand.New(rand.NewPCG(uint64(seed), uint64(i)+1))
 		h := &host{index: i, seed: splitmix(uint64(seed) ^ splitmix(uint64(i)+0x9e37))}
 		h.server = rng.IntN(100) < 20
+		hp := spec.choose(seed, i, h.server)
+		if hp != nil {
+			h.server = hp.server
+		}
+		// The same draws whatever the profile, so the rest of the host
+		// (site, tags, metrics) is the seed's.
+		rels, eds := workstationReleases, workstationEditions
+		if h.server {
+			rels, eds = serverReleases, serverEditions
+		}
+		if hp != nil {
+			rels = hp.releases
+			if hp.editions != nil {
+				eds = hp.editions
+			}
+		}
 		if h.server {
 			servers++
 			h.name = fmt.Sprintf("SRV-%04d", servers)
-			h.release = pickRelease(rng, serverReleases)
-			h.caption = fmt.Sprintf(h.release.caption, serverEditions[rng.IntN(len(serverEditions))])
+			h.release = pickRelease(rng, rels)
+			h.caption = fmt.Sprintf(h.release.caption, eds[rng.IntN(len(eds))])
 			h.site = siteNames[serverSites[rng.IntN(len(serverSites))]]
 			h.tags = pickTags(rng, serverTags, 70)
 			if rng.IntN(100) < 60 {
@@ -158,12 +176,16 @@ func buildHosts(n int, seed int64, epoch time.Time) []*host {
 		} else {
 			workstations++
 			h.name = fmt.Sprintf("WS-%04d", workstations)
-			h.release = pickRelease(rng, workstationReleases)
-			h.caption = fmt.Sprintf(h.release.caption, workstationEditions[rng.IntN(len(workstationEditions))])
+			h.release = pickRelease(rng, rels)
+			h.caption = fmt.Sprintf(h.release.caption, eds[rng.IntN(len(eds))])
 			h.site = siteNames[workstationSites[rng.IntN(len(workstationSites))]]
 			h.tags = pickTags(rng, workstationTags, 25)
 		}
 		h.ubr = h.release.ubrs[rng.IntN(len(h.release.ubrs))]
+		if hp == nil {
+			hp = modernProfile(h.server, h.release)
+		}
+		h.hp = hp
 
 		ouis := workstationOUIs
 		if h.server {
@@ -311,6 +333,7 @@ func (h *host) infoLocked(ip string) HostInfo {
 		Server:    h.server,
 		Online:    h.online,
 		Fault:     h.fault(),
+		Profile:   h.hp.name,
 	}
 }
 

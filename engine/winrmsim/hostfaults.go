@@ -44,10 +44,16 @@ const (
 	// FaultLoopHang makes the resident loop take its next request and
 	// never answer it (nor anything after it).
 	FaultLoopHang FaultKind = "loop-hang"
+	// FaultAccessDenied refuses the account after it authenticated, as a
+	// host does where the user is no administrator or UAC remote
+	// restrictions strip a local account: every WS-Management request but
+	// Identify gets HTTP 500 with access denied (Code 5 as w:AccessDenied
+	// on some hosts, 2147942405 as w:InternalError on others, by seed).
+	FaultAccessDenied FaultKind = "access-denied"
 )
 
 // faultKinds lists every kind, in the order Config.Faults assigns hosts.
-var faultKinds = []FaultKind{FaultRefuse, FaultHang, FaultHTTP500, FaultMalformed, FaultNoLoop, FaultLoopCrash, FaultLoopHang}
+var faultKinds = []FaultKind{FaultRefuse, FaultHang, FaultHTTP500, FaultMalformed, FaultNoLoop, FaultLoopCrash, FaultLoopHang, FaultAccessDenied}
 
 // faultIndex is a kind's index in faultKinds plus one; 0 is FaultNone.
 // Hosts store the index in an atomic so that a process, which runs under

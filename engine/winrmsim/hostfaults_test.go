@@ -174,8 +174,8 @@ func TestTheHTTPServerSpeaksEnoughHTTP11(t *testing.T) {
 	t.Run("an envelope over the limit is a fault", func(t *testing.T) {
 		big := strings.Replace(identify, "<s:Body>", "<s:Body><!--"+strings.Repeat("x", maxRequestBytes)+"-->", 1)
 		status, body, err := c.tryPost(big, nil)
-		if err != nil || status != 400 || faultCode(body) != "2150858817" {
-			t.Fatalf("HTTP %d code %q %v, want 400 and the schema fault", status, faultCode(body), err)
+		if err != nil || status != 500 || faultCode(body) != "2150859025" {
+			t.Fatalf("HTTP %d code %q %v, want 500 and the MaxEnvelopeSize fault (0x80338111)", status, faultCode(body), err)
 		}
 	})
 	t.Run("a request that is not HTTP gets 400 and a closed connection", func(t *testing.T) {

@@ -11,8 +11,8 @@ import (
 // actions read: counts by role, the services every host has, sorting,
 // determinism, and a few stopped Automatic services across the fleet.
 func TestServicesPerHost(t *testing.T) {
-	hosts := buildHosts(400, 11, time.Now())
-	again := buildHosts(400, 11, time.Now())
+	hosts := buildHosts(400, 11, time.Now(), profileSpec{})
+	again := buildHosts(400, 11, time.Now(), profileSpec{})
 	must := []string{"WinRM", "Spooler", "W32Time", "wuauserv", "BITS", "Dnscache", "LanmanServer", "LanmanWorkstation", "EventLog", "Schedule", "WinDefend", "mpssvc", "TermService", "RpcSs"}
 	stoppedAuto, pending, rdp := 0, 0, 0
 	minW, maxW, minS, maxS := 1000, 0, 1000, 0

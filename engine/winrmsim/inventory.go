@@ -1,6 +1,7 @@
 package winrmsim
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -39,8 +40,14 @@ func (p *psProcess) runInventory(out psOutput, at time.Time, script, name string
 	done := at.Add(time.Duration(cost) * p.m.fleet.cfg.ScriptTime)
 	doc := h.inventoryDoc(cat, done, p.m.fleet.epoch, p.m.lastBoot)
 	out.Stdout(done, append(doc, '\r', '\n'))
+	if bytes.Contains(doc, []byte(`"unavailable"`)) {
+		// A part the host cannot answer: Get-Command -ErrorAction
+		// SilentlyContinue found no cmdlet, or a catch under Stop
+		// caught its error. Either way 5.1 set HadErrors.
+		out.Suppressed()
+	}
 	out.ErrorRecords(done, nil)
-	out.Exit(done, 0)
+	out.Done(done)
 }
 
 // Inventory returns what the collector of category (hardware, software,
@@ -255,8 +262,11 @@ func (h *host) signaturesUpdated(at, epoch time.Time) time.Time {
 }
 
 // hasDefender: Server 2016 hosts with third-party antivirus have the
-// Defender feature removed, so Get-MpComputerStatus is missing.
-func (h *host) hasDefender() bool { return !h.server2016() || h.seed%4 != 0 }
+// Defender feature removed, so Get-MpComputerStatus is missing; so do
+// Server Core and 2012 R2 hosts (the Defender module is not there).
+func (h *host) hasDefender() bool {
+	return !h.hp.core && !h.hp.legacy && (!h.server2016() || h.seed%4 != 0)
+}
 
 func (h *host) securityDoc(at, epoch, boot time.Time) obj {
 	r := h.rngFor(0x5ec)
@@ -277,7 +287,7 @@ func (h *host) securityDoc(at, epoch, boot time.Time) obj {
 	}
 	var bitlocker any
 	switch {
-	case h.server && r.IntN(100) < 80:
+	case h.server && r.IntN(100) < 80 || h.hp.core || h.hp.legacy:
 		bitlocker = notAvailable("Get-BitLockerVolume")
 	default:
 		var vols []obj
@@ -309,6 +319,10 @@ func (h *host) securityDoc(at, epoch, boot time.Time) obj {
 			admins = append(admins, obj{{"name", `CORP\` + strings.ToLower(h.name) + "-owner"}, {"class", "User"}, {"source", 2}})
 		}
 	}
+	var administrators any = unrolled(admins)
+	if h.hp.legacy {
+		administrators = notAvailable("Get-LocalGroupMember") // no LocalAccounts module before 2016
+	}
 	since := h.pendingRebootSince()
 	var reasons []string
 	var sinceVal any
@@ -327,7 +341,7 @@ func (h *host) securityDoc(at, epoch, boot time.Time) obj {
 		{"firewall", unrolled(fw)},
 		{"bitlocker", bitlocker},
 		{"tpm", tpm},
-		{"administrators", unrolled(admins)},
+		{"administrators", administrators},
 		{"pending_reboot", obj{{"pending", !since.IsZero()}, {"reasons", reasons}, {"since", sinceVal}}},
 		{"last_update_installed", psDate(last)},
 	}

@@ -4,37 +4,54 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"strconv"
 	"strings"
 	"time"
 )
 
-// The resident PowerShell loop (rmm's engine/scripts/loop.ps1): one
+// The resident PowerShell loop (rmm's engine/winrm/loop.ps1): one
 // powershell.exe per pooled shell, fed one request per stdin line, so a
 // warm poll pays no powershell.exe start. The simulator plays it when
-// powershell.exe is started with -EncodedCommand and a script whose
-// marker line is "# rmm:script=loop v1".
+// powershell.exe runs a loop script (marker "# rmm:script=loop vN"),
+// given either as its -EncodedCommand, or as the first stdin line (base64
+// of its UTF-8 text) of powershell.exe started with rmm's loop bootstrap
+// (marker "# rmm:bootstrap=loop vN": it reads that line with
+// [Console]::In and runs it).
 //
-// Framing protocol (the engine's psloop.go and loop.ps1 follow the same):
-//   - On start the loop prints "READY loop v1" and flushes.
+// Framing protocol (the engine's engine/winrm/loop.go and loop.ps1 follow
+// the same):
+//   - On start the loop prints "READY loop vN" and flushes.
 //   - Request: one ASCII line "<id> <base64 of the UTF-8 script>", id
 //     matching [A-Za-z0-9-]{1,64}. The line "<id> EXIT" ends the loop
 //     cleanly (exit code 0); so does the end of stdin.
-//   - The loop runs the script in its own runspace inside try/catch with
-//     $ProgressPreference='SilentlyContinue' (exit in the script ends only
-//     the script), then answers with exactly three lines and a flush:
-//     "BEGIN <id>", the base64 of a UTF-8 JSON document
-//     {"id":"..","output":"<stdout text>","errors":["..."],"exit":N,"ms":N},
-//     "END <id>".
+//   - The answer is exactly three lines and a flush: "BEGIN <id>", the
+//     base64 of a UTF-8 JSON document, "END <id>".
 //   - A line that is not a request is ignored.
+//
+// What a script's answer holds follows how Windows PowerShell 5.1 runs
+// each version's loop (../shared/research/fidelity-review.md):
+//   - v1 runs the script as AddScript(s).AddCommand('Out-String') and
+//     takes the exit code from $LASTEXITCODE, else HadErrors. An `exit`
+//     in the script throws past Out-String: the answer has no output and
+//     the code is lost (0, or 1 when HadErrors). HadErrors is also set by
+//     errors the script suppressed or caught. Write-Host, warnings and
+//     information are dropped. {"id","output","errors","exit","ms"}.
+//   - v2 runs the script without Out-String in its pipeline, as a script
+//     file when it contains `exit`, and takes the code from that exit,
+//     else from the error records written. It returns warnings and the
+//     information stream (Write-Host, Write-Information).
+//     {"id","output","errors","warnings","info","exit","ms"}.
 //
 // Costs: Config.PSStart once, when the loop starts (READY appears then);
 // Config.ScriptTime per recognised script, one request after another.
 
-// loopMarker names the loop script; the version is the framing's.
+// Loop names and versions the simulator knows.
 const (
-	loopName    = "loop"
-	loopVersion = 1
-	loopReady   = "READY loop v1\r\n"
+	loopName         = "loop"
+	loopBootstrap    = "bootstrap=loop" // marker name of the loop's bootstrap
+	stdinBootstrap   = "bootstrap=stdin"
+	loopVersionFirst = 1
+	loopVersionLast  = 2
 )
 
 // accessViolationExitCode is STATUS_ACCESS_VIOLATION (0xC0000005) as a
@@ -44,42 +61,65 @@ const accessViolationExitCode = -1073741819
 // psLoop is powershell.exe running the resident loop.
 type psLoop struct {
 	interruptible
-	m       *machine
-	ready   time.Time // when READY is printed
-	busy    time.Time // when the loop is free for the next request
-	pending []byte    // stdin not yet a complete line
-	hung    bool      // took a request it will never answer
-	dead    bool      // cannot run (no-loop) or crashed
+	m        *machine
+	version  int       // the loop script's version; 0 until a bootstrap read it
+	boot     bool      // started by the bootstrap: the first line is the loop script
+	started  time.Time // powershell.exe is up
+	ready    time.Time // when READY is printed
+	busy     time.Time // when the loop is free for the next request
+	pending  []byte    // stdin not yet a complete line
+	hung     bool      // took a request it will never answer
+	dead     bool      // cannot run (no-loop, Constrained Language) or crashed
+	readyOut bool      // READY was scheduled
 }
 
-// newLoop is powershell.exe started with the loop script.
-func newLoop(m *machine) *psLoop { return &psLoop{m: m} }
+// newLoop is powershell.exe started with loop script version v.
+func newLoop(m *machine, v int) *psLoop { return &psLoop{m: m, version: v} }
+
+// newLoopBootstrap is powershell.exe started with the loop's bootstrap:
+// the loop script comes as the first stdin line.
+func newLoopBootstrap(m *machine) *psLoop { return &psLoop{m: m, boot: true} }
 
 // Start pays powershell.exe's start and prints READY, unless the host
-// cannot run the loop: then it fails the way Constrained Language Mode
-// fails the loop's first .NET call.
+// cannot run the loop: then it fails the way Constrained Language mode
+// fails the loop's first .NET call ([Console]::In).
 func (p *psLoop) Start(pio *procIO) {
-	p.ready = pio.Now().Add(p.m.fleet.cfg.PSStart)
-	p.busy = p.ready
-	if p.m.h.fault() == FaultNoLoop {
-		p.m.h.stats.injected.Add(1)
+	p.started = pio.Now().Add(p.m.fleet.cfg.PSStart)
+	p.ready, p.busy = p.started, p.started
+	h := p.m.h
+	if h.fault() == FaultNoLoop || h.hp.clm {
+		if h.fault() == FaultNoLoop {
+			h.stats.injected.Add(1)
+		}
 		p.dead = true
 		ps := &psProcess{m: p.m, encoded: true}
+		src := "$rmmLoop = [Console]::In.ReadLine()"
+		if !p.boot {
+			src = "$stdin = [Console]::In"
+		}
 		rec := []string{
 			"Cannot invoke method. Method invocation is supported only on core types in this language mode.",
-			"At line:11 char:1",
-			"+ $stdin = [Console]::In",
-			"+ ~~~~~~~~~~~~~~~~~~~~~~~",
+			"At line:2 char:1",
+			"+ " + src,
+			"+ " + strings.Repeat("~", len(src)),
 			"    + CategoryInfo          : InvalidOperation: (:) [], RuntimeException",
 			"    + FullyQualifiedErrorId : MethodInvocationNotSupportedInConstrainedLanguage",
 			" ",
 		}
-		pio.Stderr(p.ready, ps.stderrDoc([][]string{rec}))
+		pio.Stderr(p.ready, ps.stderrDoc([][]string{rec}, nil))
 		pio.Exit(p.ready, 1)
 		return
 	}
-	p.m.h.stats.loopStarts.Add(1)
-	pio.Stdout(p.ready, []byte(loopReady))
+	h.stats.loopStarts.Add(1)
+	if !p.boot {
+		p.printReady(pio)
+	}
+}
+
+// printReady schedules the READY line.
+func (p *psLoop) printReady(pio *procIO) {
+	p.readyOut = true
+	pio.Stdout(p.ready, []byte("READY loop v"+strconv.Itoa(p.version)+"\r\n"))
 }
 
 // Stdin takes request lines as they arrive; each is answered once the
@@ -101,16 +141,51 @@ func (p *psLoop) Stdin(pio *procIO, data []byte, eof bool) {
 		}
 		line := bytes.TrimSpace(buf[:i])
 		buf = buf[i+1:]
+		if !p.readyOut {
+			p.loadScript(pio, line)
+			continue
+		}
 		p.line(pio, line)
 	}
 	if len(buf) > 0 && !p.dead && !pio.Exited() {
 		p.pending = append([]byte(nil), buf...)
 	}
 	if eof && !p.hung && !p.dead && !pio.Exited() {
-		// [Console]::In.ReadLine() returned $null: the loop ends.
-		p.m.h.stats.loopExits.Add(1)
+		// [Console]::In.ReadLine() returned $null: the loop ends (the
+		// bootstrap, given no script, ends too).
+		if p.readyOut {
+			p.m.h.stats.loopExits.Add(1)
+		}
 		pio.Exit(p.start(pio), 0)
 	}
+}
+
+// loadScript is the bootstrap reading the loop script: base64 of its
+// UTF-8 text. A script that is not a loop this simulator knows fails as
+// PowerShell would run it: it is not one.
+func (p *psLoop) loadScript(pio *procIO, line []byte) {
+	at := p.start(pio)
+	raw, err := base64.StdEncoding.DecodeString(string(line))
+	var v int
+	if err == nil {
+		if mk := scriptMarker.FindStringSubmatch(string(raw)); mk != nil && mk[1] == loopName {
+			v, _ = strconv.Atoi(mk[2])
+		}
+	}
+	if v < loopVersionFirst || v > loopVersionLast {
+		p.dead = true
+		ps := &psProcess{m: p.m, encoded: true}
+		msg := "The simulated host does not know this resident loop (want # rmm:script=loop v1 or v2)."
+		if err != nil {
+			msg = `Exception calling "FromBase64String" with "1" argument(s): "The input is not a valid Base-64 string as it contains a non-base 64 character, more than two padding characters, or an illegal character among the padding characters. "`
+		}
+		pio.Stderr(at, ps.stderrDoc([][]string{{msg}}, nil))
+		pio.Exit(at, 1)
+		return
+	}
+	p.version = v
+	p.ready, p.busy = at, at
+	p.printReady(pio)
 }
 
 // start is when the loop gets to the next line: now, or once it is free.
@@ -148,23 +223,18 @@ func (p *psLoop) line(pio *procIO, line []byte) {
 		return
 	}
 
-	ans := loopAnswer{ID: id, Errors: []string{}}
-	out := &loopCapture{at: at}
+	out := &loopCapture{at: at, version: p.version}
 	if raw, err := base64.StdEncoding.AppendDecode(make([]byte, 0, base64.StdEncoding.DecodedLen(len(arg))), arg); err != nil {
-		ans.Errors = append(ans.Errors, `Exception calling "FromBase64String" with "1" argument(s): "The input is not a valid Base-64 string as it contains a non-base 64 character, more than two padding characters, or an illegal character among the padding characters. "`)
-		ans.Exit = 1
+		out.errors = append(out.errors, `Exception calling "FromBase64String" with "1" argument(s): "The input is not a valid Base-64 string as it contains a non-base 64 character, more than two padding characters, or an illegal character among the padding characters. "`)
+		out.thrown = true
 	} else {
 		// The script runs in the loop's runspace: no CLIXML, errors as
-		// records; its exit ends only the script.
+		// records.
 		inner := &psProcess{m: p.m}
 		inner.run(out, at, string(raw))
-		ans.Output = out.stdout.String()
-		ans.Errors = append(ans.Errors, out.errors...)
-		ans.Exit = out.code
 	}
 	done := out.at
-	ans.MS = done.Sub(at).Milliseconds()
-	doc, _ := json.Marshal(ans) // a struct of strings and ints always marshals
+	doc := out.answer(id, done.Sub(at).Milliseconds())
 	var b strings.Builder
 	b.Grow(len(id)*2 + base64.StdEncoding.EncodedLen(len(doc)) + 20)
 	b.WriteString("BEGIN ")
@@ -193,8 +263,8 @@ func validLoopID(id []byte) bool {
 	return true
 }
 
-// loopAnswer is the JSON document of one answer frame.
-type loopAnswer struct {
+// loopAnswerV1 is the JSON document of a v1 answer frame.
+type loopAnswerV1 struct {
 	ID     string   `json:"id"`
 	Output string   `json:"output"`
 	Errors []string `json:"errors"`
@@ -202,12 +272,29 @@ type loopAnswer struct {
 	MS     int64    `json:"ms"`
 }
 
+// loopAnswerV2 is the JSON document of a v2 answer frame.
+type loopAnswerV2 struct {
+	ID       string   `json:"id"`
+	Output   string   `json:"output"`
+	Errors   []string `json:"errors"`
+	Warnings []string `json:"warnings"`
+	Info     []string `json:"info"`
+	Exit     int      `json:"exit"`
+	MS       int64    `json:"ms"`
+}
+
 // loopCapture collects what a script run by the loop produced.
 type loopCapture struct {
-	at     time.Time // the latest instant the script did anything
-	stdout strings.Builder
-	errors []string
-	code   int
+	version    int
+	at         time.Time // the latest instant the script did anything
+	stdout     strings.Builder
+	info       []string // Write-Host and Write-Information
+	warnings   []string
+	errors     []string
+	suppressed bool // an error was written but not shown (HadErrors)
+	exited     bool // the script ran exit
+	thrown     bool // the loop itself failed on the request
+	code       int  // exit's code
 }
 
 func (c *loopCapture) later(at time.Time) {
@@ -222,6 +309,27 @@ func (c *loopCapture) Stdout(at time.Time, data []byte) {
 	c.stdout.Write(data)
 }
 
+// Host collects Write-Host text: an information record in a runspace.
+func (c *loopCapture) Host(at time.Time, text string) {
+	c.later(at)
+	c.info = append(c.info, text)
+}
+
+// Warning collects Write-Warning text.
+func (c *loopCapture) Warning(at time.Time, text string) {
+	c.later(at)
+	c.warnings = append(c.warnings, text)
+}
+
+// Information collects Write-Information text.
+func (c *loopCapture) Information(at time.Time, text string) {
+	c.later(at)
+	c.info = append(c.info, text)
+}
+
+// Suppressed notes an error that 5.1 counts in HadErrors.
+func (c *loopCapture) Suppressed() { c.suppressed = true }
+
 // ErrorRecords keeps each record's message, as ErrorRecord.ToString()
 // gives it to the loop.
 func (c *loopCapture) ErrorRecords(at time.Time, records [][]string) {
@@ -233,8 +341,41 @@ func (c *loopCapture) ErrorRecords(at time.Time, records [][]string) {
 	}
 }
 
-// Exit records the script's exit code.
+// Exit records the script's exit.
 func (c *loopCapture) Exit(at time.Time, code int) {
 	c.later(at)
-	c.code = code
+	c.exited, c.code = true, code
+}
+
+// Done records the script's end.
+func (c *loopCapture) Done(at time.Time) { c.later(at) }
+
+// answer is the answer document, as the loop version that ran the script
+// builds it.
+func (c *loopCapture) answer(id string, ms int64) []byte {
+	errs := append([]string{}, c.errors...)
+	var doc []byte
+	if c.version == 1 {
+		a := loopAnswerV1{ID: id, Errors: errs, MS: ms}
+		// exit threw past Out-String: nothing printed survives, and
+		// $LASTEXITCODE is not set by it.
+		if !c.exited && !c.thrown {
+			a.Output = c.stdout.String()
+		}
+		if c.thrown || len(c.errors) > 0 || c.suppressed {
+			a.Exit = 1 // HadErrors
+		}
+		doc, _ = json.Marshal(a) // strings and ints always marshal
+		return doc
+	}
+	a := loopAnswerV2{ID: id, Output: c.stdout.String(), Errors: errs, Warnings: append([]string{}, c.warnings...),
+		Info: append([]string{}, c.info...), MS: ms}
+	switch {
+	case c.exited:
+		a.Exit = c.code
+	case c.thrown || len(c.errors) > 0:
+		a.Exit = 1
+	}
+	doc, _ = json.Marshal(a)
+	return doc
 }

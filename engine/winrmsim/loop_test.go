@@ -10,10 +10,17 @@ import (
 	"github.com/masterzen/winrm"
 )
 
-// testLoopScript stands in for rmm's engine/scripts/loop.ps1 (the
+// testLoopScript stands in for rmm's engine/winrm/loop.ps1 (the
 // simulator imports nothing of the engine): the marker line is what makes
-// powershell.exe the resident loop.
-const testLoopScript = "# rmm:script=loop v1\n$stdin = [Console]::In\n"
+// powershell.exe the resident loop. testLoopV1 is the loop rmm used to
+// run, with 5.1's known losses.
+const (
+	testLoopScript = "# rmm:script=loop v2\n$stdin = [Console]::In\n"
+	testLoopV1     = "# rmm:script=loop v1\n$stdin = [Console]::In\n"
+	// testLoopBootstrap stands in for rmm's loop bootstrap: it reads the
+	// loop script from the first stdin line.
+	testLoopBootstrap = "# rmm:bootstrap=loop v2\n$rmmLoop = [Console]::In.ReadLine()\n"
+)
 
 // loopSession is a resident loop started in a shell of one host, driven
 // with masterzen/winrm's request builders.
@@ -29,13 +36,39 @@ type loopSession struct {
 	timeout string // w:OperationTimeout of each Receive
 }
 
+// startLoop starts the loop the way rmm does: the fixed bootstrap on the
+// command line, the loop script as the first stdin line.
 func startLoop(t *testing.T, f *Fleet, host int) *loopSession {
 	t.Helper()
 	c := newRawClient(t, f.Hosts()[host])
 	s := &loopSession{t: t, c: c, timeout: "PT5S"}
 	s.shell = c.createShell(t)
-	s.cmd = c.command(t, s.shell, "powershell -NoProfile -NonInteractive -EncodedCommand "+encode(testLoopScript))
+	s.cmd = c.command(t, s.shell, "powershell -NoProfile -NonInteractive -EncodedCommand "+encode(testLoopBootstrap))
+	s.send(base64.StdEncoding.EncodeToString([]byte(testLoopScript))+"\n", false)
 	return s
+}
+
+// startLoopV1 starts the loop rmm used to run: version 1, on the command
+// line.
+func startLoopV1(t *testing.T, f *Fleet, host int) *loopSession {
+	t.Helper()
+	c := newRawClient(t, f.Hosts()[host])
+	s := &loopSession{t: t, c: c, timeout: "PT5S"}
+	s.shell = c.createShell(t)
+	s.cmd = c.command(t, s.shell, "powershell -NoProfile -NonInteractive -EncodedCommand "+encode(testLoopV1))
+	return s
+}
+
+// loopAnswer is an answer document of either version (v1 has no
+// warnings or info).
+type loopAnswer struct {
+	ID       string   `json:"id"`
+	Output   string   `json:"output"`
+	Errors   []string `json:"errors"`
+	Warnings []string `json:"warnings"`
+	Info     []string `json:"info"`
+	Exit     int      `json:"exit"`
+	MS       int64    `json:"ms"`
 }
 
 // send writes stdin.
@@ -112,8 +145,8 @@ func TestTheResidentLoopAnswersFramedRequestsAndSurvivesExit(t *testing.T) {
 	h := f.Hosts()[0]
 	s := startLoop(t, f, 0)
 
-	s.until("READY loop v1\r\n")
-	if !strings.HasPrefix(s.stdout.String(), "READY loop v1\r\n") {
+	s.until("READY loop v2\r\n")
+	if !strings.HasPrefix(s.stdout.String(), "READY loop v2\r\n") {
 		t.Fatalf("stdout starts %q, want the READY line first", s.stdout.String())
 	}
 
@@ -163,7 +196,7 @@ func TestTheResidentLoopEndsWithItsInput(t *testing.T) {
 	for !s.done {
 		s.receive()
 	}
-	if s.exit != 0 || !strings.HasPrefix(s.stdout.String(), "READY loop v1") {
+	if s.exit != 0 || !strings.HasPrefix(s.stdout.String(), "READY loop v2") {
 		t.Fatalf("end of input: exit %d, stdout %q; want READY and exit 0", s.exit, s.stdout.String())
 	}
 }
@@ -238,6 +271,56 @@ func TestLoopFaultsCrashHangAndRefuseToStart(t *testing.T) {
 			t.Fatalf("a plain script on a no-loop host: %q %d %v", out, code, err)
 		}
 	})
+}
+
+// The rules of 5.1 the simulator keeps for each loop version (F1, F4, F9
+// of the fidelity review): a loop that pipes the script into Out-String
+// loses everything at `exit`; HadErrors counts suppressed errors; a
+// runspace without a UI drops Write-Host.
+func TestTheLoopVersionsAnswerAs51RunsThem(t *testing.T) {
+	f := startFleet(t, Config{Devices: 1, Seed: 1, ScriptTime: time.Millisecond})
+	tests := []struct {
+		name   string
+		script string
+		v1, v2 loopAnswer
+	}{
+		{"exit after output (F1)", "Write-Output 'done'; exit 3",
+			loopAnswer{Output: "", Exit: 0}, loopAnswer{Output: "done\r\n", Exit: 3}},
+		{"exit 0 after an error record", "Write-Error 'bad'; exit 0",
+			loopAnswer{Output: "", Exit: 1, Errors: []string{"x"}}, loopAnswer{Output: "", Exit: 0, Errors: []string{"x"}}},
+		{"a suppressed error (F4)", "Get-Service NoSuchService -ErrorAction SilentlyContinue; Write-Output 'ok'",
+			loopAnswer{Output: "ok\r\n", Exit: 1}, loopAnswer{Output: "ok\r\n", Exit: 0}},
+		{"Write-Host and Write-Warning (F9)", "Write-Host 'to the host'; Write-Warning 'careful'; 'out'",
+			loopAnswer{Output: "out\r\n", Exit: 0}, loopAnswer{Output: "out\r\n", Exit: 0, Warnings: []string{"careful"}, Info: []string{"to the host"}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for v, s := range map[int]*loopSession{1: startLoopV1(t, f, 0), 2: startLoop(t, f, 0)} {
+				want := tt.v1
+				if v == 2 {
+					want = tt.v2
+				}
+				s.request("t1", tt.script)
+				got := s.answer("t1")
+				if got.Output != want.Output || got.Exit != want.Exit || len(got.Errors) != len(want.Errors) ||
+					strings.Join(got.Warnings, "|") != strings.Join(want.Warnings, "|") || strings.Join(got.Info, "|") != strings.Join(want.Info, "|") {
+					t.Errorf("loop v%d: answer %+v, want output %q exit %d, %d errors, warnings %q, info %q",
+						v, got, want.Output, want.Exit, len(want.Errors), want.Warnings, want.Info)
+				}
+			}
+		})
+	}
+}
+
+func TestAConstrainedLanguageHostCannotStartTheLoop(t *testing.T) {
+	f := startFleet(t, Config{Devices: 1, Seed: 1, Profile: "clm"})
+	s := startLoop(t, f, 0)
+	for !s.done {
+		s.receive()
+	}
+	if s.exit != 1 || strings.Contains(s.stdout.String(), "READY") || !strings.Contains(s.stderr.String(), "MethodInvocationNotSupportedInConstrainedLanguage") {
+		t.Fatalf("clm: exit %d, stdout %q, stderr %q", s.exit, s.stdout.String(), s.stderr.String())
+	}
 }
 
 func TestValidLoopIDs(t *testing.T) {

@@ -173,9 +173,11 @@ func psNumber(b []byte, x float64) []byte {
 	return strconv.AppendFloat(b, x, 'f', -1, 64)
 }
 
-// metricsVersion is the metrics script version the simulator answers
-// (and v1, without the v2 members, for an older engine).
-const metricsVersion = 2
+// metricsVersion is the newest metrics script version the simulator
+// answers (v1 without the v2 members; v3 prints what v2 prints, and
+// rounds with [decimal] rather than [math], which Constrained Language
+// mode refuses).
+const metricsVersion = 3
 
 // watchedHead starts the watched-services line the engine fills in.
 const watchedHead = "$watched = @("

@@ -2,6 +2,7 @@ package winrmsim
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"regexp"
 	"strconv"
@@ -110,13 +111,33 @@ loop:
 	return p
 }
 
+// bootstrapMarker is the first line of rmm's two bootstraps: the fixed
+// -EncodedCommand that reads the script from stdin (stdin, up to its end:
+// `$input | Out-String | Invoke-Expression`) or the resident loop from
+// the first stdin line (loop).
+var bootstrapMarker = regexp.MustCompile(`^#\s*rmm:bootstrap=(loop|stdin)\s+v(\d+)\s*\n`)
+
 // newPowerShellProcess is powershell.exe with its arguments: the resident
-// loop when -EncodedCommand carries the loop script, else psProcess.
+// loop when -EncodedCommand carries the loop script or the loop's
+// bootstrap, a script read from stdin behind the stdin bootstrap, else
+// psProcess with its command.
 func newPowerShellProcess(m *machine, rest string) process {
 	p := newPowerShell(m, rest)
-	if p.encoded && p.argErr == "" {
-		if mk := scriptMarker.FindStringSubmatch(p.script); mk != nil && mk[1] == loopName && mk[2] == strconv.Itoa(loopVersion) {
-			return newLoop(m)
+	if !p.encoded || p.argErr != "" {
+		return p
+	}
+	if bm := bootstrapMarker.FindStringSubmatch(p.script); bm != nil {
+		switch {
+		case bm[1] == "loop" && bm[2] == "2":
+			return newLoopBootstrap(m)
+		case bm[1] == "stdin" && bm[2] == "1":
+			p.fromStdin = true
+			return p
+		}
+	}
+	if mk := scriptMarker.FindStringSubmatch(p.script); mk != nil && mk[1] == loopName {
+		if v, _ := strconv.Atoi(mk[2]); v >= loopVersionFirst && v <= loopVersionLast {
+			return newLoop(m, v)
 		}
 	}
 	return p
@@ -140,30 +161,62 @@ func decodeEncodedCommand(s string) (string, error) {
 
 // psOutput is where a script's results go: the command's streams when
 // powershell.exe runs it, or the answer frame when the resident loop does.
+// A script calls ErrorRecords once, then exactly one of Exit or Done.
 type psOutput interface {
-	// Stdout is output at an instant.
+	// Stdout is output at an instant (objects formatted as text).
 	Stdout(at time.Time, data []byte)
+	// Host is Write-Host text.
+	Host(at time.Time, text string)
+	// Warning is Write-Warning text.
+	Warning(at time.Time, text string)
+	// Information is Write-Information text.
+	Information(at time.Time, text string)
+	// Suppressed notes an error the script did not show: written under
+	// -ErrorAction SilentlyContinue or Ignore, or caught under
+	// $ErrorActionPreference='Stop'. 5.1 still sets HadErrors for it.
+	Suppressed()
 	// ErrorRecords are the script's error records, each a list of lines
-	// as PowerShell renders it (message first). It is called once, at the
-	// end, possibly with none: powershell.exe still writes its CLIXML
-	// progress record then.
+	// as PowerShell renders it (message first), possibly none.
 	ErrorRecords(at time.Time, records [][]string)
-	// Exit ends the script with a code.
+	// Exit ends the script: it ran `exit code`.
 	Exit(at time.Time, code int)
+	// Done ends the script: it ran to its end without exit.
+	Done(at time.Time)
 }
 
-// psStreams is powershell.exe's own output: stdout, and stderr as CLIXML
-// (-EncodedCommand) or plain text.
+// psStreams is powershell.exe's own output: stdout (with Write-Host text,
+// which the console host writes there), and stderr as CLIXML
+// (-EncodedCommand) or plain text, written when the script ends: the
+// progress record, warnings and error records. Its exit code is the
+// script's exit, else 1 when it wrote error records.
 type psStreams struct {
-	pio *procIO
-	p   *psProcess
+	pio      *procIO
+	p        *psProcess
+	errs     [][]string
+	warnings []string
 }
 
-func (s psStreams) Stdout(at time.Time, data []byte) { s.pio.Stdout(at, data) }
-func (s psStreams) ErrorRecords(at time.Time, records [][]string) {
-	s.pio.Stderr(at, s.p.stderrDoc(records))
+func (s *psStreams) Stdout(at time.Time, data []byte) { s.pio.Stdout(at, data) }
+func (s *psStreams) Host(at time.Time, text string)   { s.pio.Stdout(at, []byte(text+"\r\n")) }
+func (s *psStreams) Warning(_ time.Time, text string) { s.warnings = append(s.warnings, text) }
+
+// Information is dropped: $InformationPreference is SilentlyContinue.
+func (s *psStreams) Information(time.Time, string) {}
+func (s *psStreams) Suppressed()                   {}
+func (s *psStreams) ErrorRecords(_ time.Time, records [][]string) {
+	s.errs = append(s.errs, records...)
 }
-func (s psStreams) Exit(at time.Time, code int) { s.pio.Exit(at, code) }
+func (s *psStreams) Exit(at time.Time, code int) {
+	s.pio.Stderr(at, s.p.stderrDoc(s.errs, s.warnings))
+	s.pio.Exit(at, code)
+}
+func (s *psStreams) Done(at time.Time) {
+	code := 0
+	if len(s.errs) > 0 {
+		code = 1
+	}
+	s.Exit(at, code)
+}
 
 // Start pays for starting powershell.exe, then runs the script unless it
 // is to come on stdin.
@@ -174,7 +227,7 @@ func (p *psProcess) Start(pio *procIO) {
 		pio.Stderr(p.ready, []byte(p.argErr+"\r\n"))
 		pio.Exit(p.ready, psArgErrorExitCode)
 	case !p.fromStdin:
-		p.run(psStreams{pio, p}, p.ready, p.script)
+		p.run(&psStreams{pio: pio, p: p}, p.ready, p.script)
 	}
 }
 
@@ -190,13 +243,32 @@ func (p *psProcess) Stdin(pio *procIO, data []byte, eof bool) {
 		if pio.Now().After(at) {
 			at = pio.Now()
 		}
-		p.run(psStreams{pio, p}, at, string(p.input))
+		p.run(&psStreams{pio: pio, p: p}, at, string(p.input))
 	}
 }
 
-// run executes a script that starts at the given instant.
+// run executes a script that starts at the given instant. On a host in
+// Constrained Language mode, a script that uses what that mode refuses
+// fails at the first such use.
 func (p *psProcess) run(out psOutput, at time.Time, script string) {
-	if mk := scriptMarker.FindStringSubmatchIndex(script); mk != nil {
+	mk := scriptMarker.FindStringSubmatchIndex(script)
+	if p.m.h.hp.clm {
+		if v, bad := findCLMViolation(script); bad {
+			if msg, guarded := clmGuard(script, v.offset); guarded && mk != nil && strings.HasPrefix(script[mk[2]:mk[3]], "action_") {
+				// The script's own check comes first: it throws, its
+				// catch reports the message as the answer.
+				doc, _ := json.Marshal(failReply(msg))
+				out.Stdout(at, append(doc, '\r', '\n'))
+				out.ErrorRecords(at, nil)
+				out.Done(at)
+				return
+			}
+			out.ErrorRecords(at, [][]string{v.record(script)})
+			out.Done(at)
+			return
+		}
+	}
+	if mk != nil {
 		name := script[mk[2]:mk[3]]
 		version, _ := strconv.Atoi(script[mk[4]:mk[5]])
 		p.runMarked(out, at, script, name, version, mk[0]+strings.IndexByte(script[mk[0]:], '#'))
@@ -209,7 +281,7 @@ func (p *psProcess) run(out psOutput, at time.Time, script string) {
 // host. at is when the script starts; pos is the marker's offset.
 func (p *psProcess) runMarked(out psOutput, at time.Time, script, name string, version, pos int) {
 	switch {
-	case name == "metrics" && (version == 1 || version == metricsVersion):
+	case name == "metrics" && version >= 1 && version <= metricsVersion:
 		watched, err := watchedList(script)
 		if err != nil {
 			var pe *parseError
@@ -223,7 +295,7 @@ func (p *psProcess) runMarked(out psOutput, at time.Time, script, name string, v
 		m := p.m.h.metricsAt(done.Sub(p.m.fleet.epoch), p.m.lastBoot)
 		out.Stdout(done, append(p.m.h.metricsJSON(m, version, watched), '\r', '\n'))
 		out.ErrorRecords(done, nil)
-		out.Exit(done, 0)
+		out.Done(done)
 	case strings.HasPrefix(name, "action_"):
 		p.runAction(out, at, script, name, version, pos)
 	case strings.HasPrefix(name, "inventory_"):
@@ -243,7 +315,7 @@ func (p *psProcess) notFound(out psOutput, at time.Time, script, name string, ve
 	}
 	err := commandNotFound(term, line, col, src)
 	out.ErrorRecords(at, [][]string{err})
-	out.Exit(at, 1)
+	out.Done(at)
 }
 
 // evaluate runs the few statements a generic script is likely to hold:
@@ -253,7 +325,8 @@ func (p *psProcess) notFound(out psOutput, at time.Time, script, name string, ve
 func (p *psProcess) evaluate(out psOutput, at time.Time, script string) {
 	t := at
 	var errs [][]string
-	code := -1
+	exited, thrown := false, false
+	code := 0
 	for _, st := range statements(script) {
 		word, arg := firstWord(st.text)
 		lw := strings.ToLower(word)
@@ -263,11 +336,21 @@ func (p *psProcess) evaluate(out psOutput, at time.Time, script string) {
 		case isStateCmdlet(lw):
 			o, e := p.stateCmdlet(lw, arg, st)
 			out.Stdout(t, []byte(o))
-			errs = append(errs, e...)
+			if len(e) > 0 && errorActionQuiet(arg) {
+				out.Suppressed() // written, not shown: HadErrors all the same
+			} else {
+				errs = append(errs, e...)
+			}
 		case isValue(st.text):
 			out.Stdout(t, []byte(p.value(st.text)+"\r\n"))
-		case lw == "write-output" || lw == "echo" || lw == "write" || lw == "write-host":
+		case lw == "write-output" || lw == "echo" || lw == "write":
 			out.Stdout(t, []byte(p.value(arg)+"\r\n"))
+		case lw == "write-host":
+			out.Host(t, p.value(arg))
+		case lw == "write-warning":
+			out.Warning(t, p.value(arg))
+		case lw == "write-information":
+			out.Information(t, p.value(arg))
 		case lw == "hostname" || lw == "hostname.exe":
 			out.Stdout(t, []byte(p.m.h.name+"\r\n"))
 		case lw == "whoami" || lw == "whoami.exe":
@@ -298,34 +381,49 @@ func (p *psProcess) evaluate(out psOutput, at time.Time, script string) {
 				"    + FullyQualifiedErrorId : " + msg,
 				" ",
 			})
-			code = 1
+			thrown = true
 		case lw == "exit":
-			n, _ := strconv.Atoi(strings.TrimSpace(arg))
-			code = n
+			code, _ = strconv.Atoi(strings.TrimSpace(arg))
+			exited = true
 		default:
 			errs = append(errs, commandNotFound(word, st.line, st.col, st.src))
 		}
-		if code >= 0 || lw == "exit" {
+		if exited || thrown {
 			break
 		}
 	}
-	switch {
-	case code >= 0:
-	case len(errs) > 0:
-		code = 1
-	default:
-		code = 0
-	}
 	out.ErrorRecords(t, errs)
-	out.Exit(t, code)
+	if exited {
+		out.Exit(t, code)
+		return
+	}
+	out.Done(t)
 }
 
-// stderrDoc renders error records the way powershell.exe writes stderr:
-// CLIXML (with the progress record first) for -EncodedCommand, plain text
-// otherwise.
-func (p *psProcess) stderrDoc(errs [][]string) []byte {
+// errorActionQuiet reports -ErrorAction SilentlyContinue or Ignore (or
+// -EA) among a cmdlet's arguments.
+func errorActionQuiet(arg string) bool {
+	f := strings.Fields(strings.ToLower(arg))
+	for i := 0; i+1 < len(f); i++ {
+		if f[i] == "-erroraction" || f[i] == "-ea" {
+			switch strings.Trim(f[i+1], `'"`) {
+			case "silentlycontinue", "ignore", "0", "4":
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// stderrDoc renders warnings and error records the way powershell.exe
+// writes stderr: CLIXML (with the progress record first) for
+// -EncodedCommand, plain text otherwise.
+func (p *psProcess) stderrDoc(errs [][]string, warnings []string) []byte {
 	var b strings.Builder
 	if !p.encoded {
+		for _, w := range warnings {
+			b.WriteString("WARNING: " + w + "\r\n")
+		}
 		for _, e := range errs {
 			for _, l := range e {
 				b.WriteString(l)
@@ -337,6 +435,11 @@ func (p *psProcess) stderrDoc(errs [][]string) []byte {
 	b.WriteString(clixmlHeader)
 	b.WriteString(clixmlOpen)
 	b.WriteString(clixmlProgress)
+	for _, w := range warnings {
+		b.WriteString(`<S S="warning">`)
+		clixmlEscape(&b, w)
+		b.WriteString(`_x000D__x000A_</S>`)
+	}
 	for _, e := range errs {
 		for _, l := range e {
 			b.WriteString(`<S S="Error">`)
@@ -524,6 +627,9 @@ func (p *psProcess) variable(s string) string {
 
 // psVersion is Windows PowerShell 5.1's full version on the host's build.
 func psVersion(h *host) string {
+	if h.hp.legacy {
+		return "5.1.14409.1018" // WMF 5.1 on 2012 R2
+	}
 	build := strings.TrimPrefix(h.release.version, "10.0.")
 	switch build {
 	case "19045":

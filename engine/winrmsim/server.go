@@ -46,6 +46,14 @@ func (f *Fleet) serveRequest(sc *serverConn, hr *httpRequest) bool {
 		return true
 	}
 	authed := f.authorized(hr)
+	if authed && !f.cfg.AllowUnencrypted && f.transport(h.name) == "http" {
+		// Basic over plain HTTP: Windows refuses it unless the service
+		// allows unencrypted traffic (its default does not), and offers
+		// only what encrypts the messages.
+		x.h.stats.authFailures.Add(1)
+		x.respond(http.StatusUnauthorized, "", []string{"WWW-Authenticate", "Negotiate"}, nil)
+		return true
+	}
 	// Test-WSMan without credentials: Windows answers an Identify that
 	// says it is unauthenticated, and only that.
 	anonymous := !authed && !hr.hasAuth && (anonPath || hr.identifyAnon)
@@ -57,9 +65,9 @@ func (f *Fleet) serveRequest(sc *serverConn, hr *httpRequest) bool {
 		x.respond(http.StatusUnsupportedMediaType, "", nil, nil)
 		return true
 	}
-	if hr.tooBig {
-		x.fail(faultSchema(http.StatusBadRequest, "The WS-Management service cannot process the request because the envelope is larger than the maximum envelope size. "))
-		return false
+	if hr.tooBig || len(*hr.body) > f.envelopeLimit(h) {
+		x.fail(faultEnvelopeTooBig())
+		return !hr.tooBig
 	}
 	req, err := f.bufs.scan(*hr.body) // the request holds copies of what it needs
 	if err != nil {
@@ -75,6 +83,11 @@ func (f *Fleet) serveRequest(sc *serverConn, hr *httpRequest) bool {
 	}
 	if anonymous {
 		x.unauthorized()
+		return true
+	}
+	if h.fault() == FaultAccessDenied {
+		h.stats.injected.Add(1)
+		x.fail(faultAccessDenied(h.seed>>41&1 == 1))
 		return true
 	}
 	switch action {
@@ -199,10 +212,35 @@ func (x *exchange) identify(authed bool) {
 	if authed {
 		version = x.h.release.version
 	}
+	stack := "3.0"
+	if x.h.hp.legacy {
+		stack = "2.0"
+	}
 	var b bytes.Buffer
-	identifyBody(&b, version)
+	identifyBody(&b, version, stack)
 	x.write(http.StatusOK, b.Bytes())
 }
+
+// envelopeLimit is the largest request the host takes (MaxEnvelopeSizekb).
+func (f *Fleet) envelopeLimit(h *host) int {
+	if h.hp.legacy {
+		return min(LegacyMaxEnvelopeSize, f.cfg.MaxEnvelopeSize)
+	}
+	return f.cfg.MaxEnvelopeSize
+}
+
+// operationsLimit is how many Commands one shell of the host may run.
+func (f *Fleet) operationsLimit(h *host) int {
+	if h.hp.legacy {
+		return min(LegacyMaxOperationsPerShell, f.cfg.MaxOperationsPerShell)
+	}
+	return f.cfg.MaxOperationsPerShell
+}
+
+// wmiFaults reports a host that words its quota faults as WMI does
+// (MSFT_WmiError): every host with WinRM 2.0 limits, and about a quarter
+// of the others, by seed.
+func (h *host) wmiFaults() bool { return h.hp.legacy || h.seed>>40&3 == 0 }
 
 // lookupShell resolves the request's ShellId selector.
 func (x *exchange) lookupShell() (*shell, *fault) {
@@ -275,7 +313,9 @@ func (x *exchange) create() {
 	// host's shells count against that user's quota.
 	if len(h.shells) >= x.f.cfg.MaxShellsPerUser {
 		h.mu.Unlock()
-		x.fail(faultShellQuota(x.f.cfg.MaxShellsPerUser))
+		ft := faultShellQuota(x.f.cfg.MaxShellsPerUser)
+		ft.wmi = h.wmiFaults()
+		x.fail(ft)
 		return
 	}
 	if h.shells == nil {
@@ -294,6 +334,9 @@ func (x *exchange) create() {
 		b.WriteString(`</w:ResourceURI><w:SelectorSet><w:Selector Name="ShellId">`)
 		b.WriteString(s.id)
 		b.WriteString(`</w:Selector></w:SelectorSet></a:ReferenceParameters></x:ResourceCreated>`)
+		if h.hp.legacy {
+			return // WinRM 2.0: the selector is all the reply says
+		}
 		b.WriteString(`<rsp:Shell xmlns:rsp="http://schemas.microsoft.com/wbem/wsman/1/windows/shell"><rsp:ShellId>`)
 		b.WriteString(s.id)
 		b.WriteString(`</rsp:ShellId><rsp:ResourceUri>`)
@@ -332,6 +375,16 @@ func (x *exchange) command() {
 
 	h := x.h
 	h.mu.Lock()
+	// Every Command counts against MaxConcurrentOperationsPerUser until
+	// the shell is deleted; a Signal does not give it back.
+	if limit := x.f.operationsLimit(h); s.operations >= limit {
+		h.mu.Unlock()
+		ft := faultOperationsQuota(limit)
+		ft.wmi = h.wmiFaults()
+		x.fail(ft)
+		return
+	}
+	s.operations++
 	m := &machine{h: h, fleet: x.f, user: x.f.cfg.User, codepage: s.codepage, noProf: s.noProfile, lastBoot: h.lastBoot}
 	h.mu.Unlock()
 	proc, ft := newProcess(m, line, c.skipCmdShell)

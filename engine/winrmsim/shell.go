@@ -15,7 +15,10 @@ type shell struct {
 	codepage  int  // WINRS_CODEPAGE; 65001 is UTF-8, anything else gets ASCII
 	noProfile bool // WINRS_NOPROFILE
 	lastUsed  time.Time
-	commands  map[string]*command
+	// operations counts the Commands run in the shell: they count
+	// against the host's quota until the shell is deleted.
+	operations int
+	commands   map[string]*command
 }
 
 // lookupShellLocked finds a live shell, dropping it first if it sat idle

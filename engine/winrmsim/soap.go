@@ -237,14 +237,16 @@ func escape(b *bytes.Buffer, s string) {
 
 // identifyBody writes an IdentifyResponse. Windows reports its real version
 // only to an authenticated caller.
-func identifyBody(b *bytes.Buffer, osVersion string) {
+func identifyBody(b *bytes.Buffer, osVersion, stack string) {
 	b.WriteString(`<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope" xml:lang="en-US"><s:Header/><s:Body>`)
 	b.WriteString(`<wsmid:IdentifyResponse xmlns:wsmid="http://schemas.dmtf.org/wbem/wsman/identity/1/wsmanidentity.xsd">`)
 	b.WriteString(`<wsmid:ProtocolVersion>http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd</wsmid:ProtocolVersion>`)
 	b.WriteString(`<wsmid:ProductVendor>Microsoft Corporation</wsmid:ProductVendor>`)
 	b.WriteString(`<wsmid:ProductVersion>OS: `)
 	b.WriteString(osVersion)
-	b.WriteString(` SP: 0.0 Stack: 3.0</wsmid:ProductVersion>`)
+	b.WriteString(` SP: 0.0 Stack: `)
+	b.WriteString(stack)
+	b.WriteString(`</wsmid:ProductVersion>`)
 	b.WriteString(`<wsmid:SecurityProfiles>`)
 	b.WriteString(`<wsmid:SecurityProfileName>http://schemas.dmtf.org/wbem/wsman/1/wsman/secprofile/http/basic</wsmid:SecurityProfileName>`)
 	b.WriteString(`<wsmid:SecurityProfileName>http://schemas.dmtf.org/wbem/wsman/1/wsman/secprofile/http/spnego-kerberos</wsmid:SecurityProfileName>`)
