@@ -34,34 +34,55 @@ func (a *app) benchSweepCommand() *cobra.Command {
 		Short: "Sweep a simulated fleet with and without the session pool; print wall time, requests, CPU and memory",
 		Long: `Start N simulated Windows hosts on 127.0.0.1 (rmm sim, in a child
 process) and the engine in this process, with a fresh temporary database,
-and sweep the fleet --sweeps times: the first sweep is cold (shells created, resident PowerShell
-started), the others warm. Then the engine closes (the hosts' open shells
-are counted) and the same sweeps run again with no session pool and no
-resident PowerShell (a new shell and powershell.exe per poll), for
-comparison.
+and sweep the fleet --sweeps times: the first sweep is cold (shells
+created, resident PowerShell started), the others warm. Then the engine
+closes (the hosts' open shells are counted) and the same sweeps run again
+with no session pool and no resident PowerShell (a new shell and
+powershell.exe per poll), for comparison.
+
+What a console pays by default: the hosts serve HTTPS (--transport https,
+the default; certificates from a test CA that the engine verifies, as
+with winrm.ca_bundle), and --interval D spaces the sweeps' starts D apart
+as engine.poll_interval does (default 5m), so kept connections expire
+between polls (after 110 s idle) and every poll dials and handshakes
+anew; idle shells then live D and a fifth, as under the console's
+scheduler. --interval 0 (the default here) runs the sweeps back to back,
+over connections kept from the sweep before. --transport http measures
+plain HTTP.
 
 --json prints one object:
   devices, throttle, rtt_ms, ps_start_ms, script_ms,
+  transport             https (default) or http
+  interval_s            seconds between sweep starts; 0: back to back
   simulator             child-process (default) or in-process
   memory_limit_mb       this process's soft memory limit (engine.memory_limit_mb,
                         or --memory-limit-mb; 0: Go's defaults)
-  floor_ms              ceil(devices/throttle) x (script_ms + 2 x rtt_ms)
+  floor_ms              ceil(devices/throttle) x (rtt_ms + max(rtt_ms, script_ms)):
+                        a warm poll is the Send's round trip, then the longer
+                        of the script and the Receive's round trip (the script
+                        starts when the Send is handled); no TCP or TLS
+                        handshake is counted
   cold_wall_ms          the first sweep
   warm_wall_ms          the median of the later sweeps
-  ratio                 warm_wall_ms / floor_ms
+  ratio                 warm_wall_ms / floor_ms (at least 1)
   requests_per_poll     HTTP requests per device, counted at the hosts (warm)
   unpooled_warm_wall_ms the same sweeps without pool and resident PowerShell
   pooled_vs_unpooled    warm_wall_ms / unpooled_warm_wall_ms
   cpu_ms_per_poll       this process's CPU (user+system) per device over the
-                        warm pooled sweeps
+                        warm pooled poll cycles: each from the end of the
+                        sweep before to the end of its own, the wait between
+                        sweeps included
   peak_rss_mb           this process's peak resident memory (VmHWM)
-  sim_cpu_ms_per_poll   the simulator child's CPU per device, same sweeps
+  sim_cpu_ms_per_poll   the simulator child's CPU per device, same cycles
+                        (-1: not measured, no /proc)
   sim_cpu_total_ms      the simulator child's CPU over its whole life
   sim_peak_rss_mb       the simulator child's peak resident memory
   shells_open_after     shells left open on the hosts after the engine closed
   conns_dialed_per_poll TCP connections the engine opened per device (warm
                         pooled sweeps): 0 when each host's connection from the
                         sweep before was reused
+  conns_accepted_per_poll the same, counted at the hosts (over HTTPS, one
+                        TLS handshake each)
   idle_conn_limit       connections the engine could keep between sweeps:
                         every host's, unless the file descriptor limit (the
                         simulator needs two per host) leaves room for fewer
@@ -74,7 +95,8 @@ peak_rss_mb then include the server side of every request, and the sim_*
 fields are 0. --cpuprofile FILE writes a pprof CPU profile of this
 process over the warm pooled sweeps (go tool pprof FILE).`,
 		Example: `  rmm bench sweep --devices 10000 --throttle 500 --rtt 5ms --json
-  rmm bench sweep --devices 500 --throttle 50 --rtt 20ms --sweeps 5
+  rmm bench sweep --devices 10000 --throttle 500 --rtt 5ms --interval 5m --json
+  rmm bench sweep --devices 500 --throttle 50 --rtt 20ms --sweeps 5 --transport http
   rmm bench sweep --devices 10000 --throttle 500 --cpuprofile warm.prof`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -126,6 +148,8 @@ process over the warm pooled sweeps (go tool pprof FILE).`,
 	f.DurationVar(&cfg.ScriptTime, "script-time", 250*time.Millisecond, "run time of the metrics script")
 	f.IntVar(&cfg.Sweeps, "sweeps", 3, "sweeps per mode (the first is cold), at least 2")
 	f.Int64Var(&cfg.Seed, "seed", 1, "simulator seed")
+	f.StringVar(&cfg.Transport, "transport", bench.TransportHTTPS, "what the hosts serve: https (verified against the simulator's CA, a console's default) or http")
+	f.DurationVar(&cfg.Interval, "interval", 0, "time between sweep starts, as engine.poll_interval (5m by default in a console); 0: back to back")
 	f.BoolVar(&asJSON, "json", false, "print one JSON object")
 	f.IntVar(&memLimit, "memory-limit-mb", -1, "this process's soft memory limit in MiB, 0: Go's defaults (default: engine.memory_limit_mb, as a console applies it)")
 	f.BoolVar(&inProcess, "in-process", false, "run the simulated hosts in this process (their CPU and memory then count in cpu_ms_per_poll and peak_rss_mb)")
@@ -137,6 +161,11 @@ func (a *app) printBenchSweep(r bench.SweepResult) {
 	w := a.stdout
 	fmt.Fprintf(w, "sweep of %d simulated hosts, throttle %d, rtt %gms, powershell start %gms, script %gms\n",
 		r.Devices, r.Throttle, r.RTTMS, r.PSStartMS, r.ScriptMS)
+	spacing := "back to back"
+	if r.IntervalS > 0 {
+		spacing = fmt.Sprintf("starting %s apart", time.Duration(r.IntervalS*float64(time.Second)))
+	}
+	fmt.Fprintf(w, "transport: %s; sweeps %s\n", r.Transport, spacing)
 	limit := "Go's defaults"
 	if r.MemoryLimitMB > 0 {
 		limit = fmt.Sprintf("%d MiB (engine.memory_limit_mb)", r.MemoryLimitMB)
@@ -147,24 +176,29 @@ func (a *app) printBenchSweep(r bench.SweepResult) {
 		who = "console"
 	}
 	rows := [][2]string{
-		{"floor (protocol)", fmt.Sprintf("%.0f ms", r.FloorMS)},
+		{"floor (rtt+max(rtt,script))", fmt.Sprintf("%.0f ms", r.FloorMS)},
 		{"cold sweep", fmt.Sprintf("%.0f ms", r.ColdWallMS)},
 		{"warm sweep (median)", fmt.Sprintf("%.0f ms", r.WarmWallMS)},
 		{"warm / floor", fmt.Sprintf("%.3f", r.Ratio)},
 		{"requests per poll", fmt.Sprintf("%.3f", r.RequestsPerPoll)},
+		{"connections per poll", fmt.Sprintf("%.3f dialed, %.3f accepted by the hosts (idle limit %d)", r.ConnsDialedPerPoll, r.ConnsAcceptedPerPoll, r.IdleConnLimit)},
 		{"unpooled warm sweep", fmt.Sprintf("%.0f ms", r.UnpooledWarmWallMS)},
 		{"pooled / unpooled", fmt.Sprintf("%.3f", r.PooledVsUnpooled)},
 		{"CPU per poll", fmt.Sprintf("%.3f ms (%s)", r.CPUMSPerPoll, who)},
 		{"peak RSS", fmt.Sprintf("%.1f MB (%s)", r.PeakRSSMB, who)},
 	}
 	if r.Simulator != "in-process" {
+		simCPU := fmt.Sprintf("%.3f ms (child process, same sweeps; %.0f ms in all)", r.SimCPUMSPerPoll, r.SimCPUTotalMS)
+		if r.SimCPUMSPerPoll < 0 {
+			simCPU = fmt.Sprintf("not measured (no /proc); %.0f ms in all", r.SimCPUTotalMS)
+		}
 		rows = append(rows,
-			[2]string{"simulator CPU per poll", fmt.Sprintf("%.3f ms (child process, same sweeps; %.0f ms in all)", r.SimCPUMSPerPoll, r.SimCPUTotalMS)},
+			[2]string{"simulator CPU per poll", simCPU},
 			[2]string{"simulator peak RSS", fmt.Sprintf("%.1f MB (child process)", r.SimPeakRSSMB)})
 	}
 	rows = append(rows, [2]string{"shells open after close", fmt.Sprintf("%d", r.ShellsOpenAfter)})
 	for _, row := range rows {
-		fmt.Fprintf(w, "  %-24s %s\n", row[0], row[1])
+		fmt.Fprintf(w, "  %-28s %s\n", row[0], row[1])
 	}
 }
 

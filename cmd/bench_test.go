@@ -59,20 +59,23 @@ func TestBenchSweepPrintsOneJSONObjectWithTheIssuesFields(t *testing.T) {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
-	want := []string{"cold_wall_ms", "conns_dialed_per_poll", "cpu_ms_per_poll", "devices", "floor_ms", "idle_conn_limit", "memory_limit_mb",
-		"peak_rss_mb", "pooled_vs_unpooled", "ps_start_ms", "ratio", "requests_per_poll", "rtt_ms", "script_ms", "shells_open_after",
-		"sim_cpu_ms_per_poll", "sim_cpu_total_ms", "sim_peak_rss_mb", "simulator", "throttle", "unpooled_warm_wall_ms", "warm_wall_ms"}
+	want := []string{"cold_wall_ms", "conns_accepted_per_poll", "conns_dialed_per_poll", "cpu_ms_per_poll", "devices", "floor_ms",
+		"idle_conn_limit", "interval_s", "memory_limit_mb", "peak_rss_mb", "pooled_vs_unpooled", "ps_start_ms", "ratio", "requests_per_poll",
+		"rtt_ms", "script_ms", "shells_open_after", "sim_cpu_ms_per_poll", "sim_cpu_total_ms", "sim_peak_rss_mb", "simulator", "throttle",
+		"transport", "unpooled_warm_wall_ms", "warm_wall_ms"}
 	if !reflect.DeepEqual(keys, want) {
 		t.Fatalf("keys %v, want %v", keys, want)
 	}
-	// ceil(12/4) x (5 + 2 x 1)
-	if got["floor_ms"] != 21.0 || got["devices"] != 12.0 || got["shells_open_after"] != 0.0 || got["requests_per_poll"] != 2.0 {
+	// ceil(12/4) x (1 + max(1, 5)); HTTPS and back to back by default.
+	if got["floor_ms"] != 18.0 || got["devices"] != 12.0 || got["shells_open_after"] != 0.0 || got["requests_per_poll"] != 2.0 ||
+		got["transport"] != "https" || got["interval_s"] != 0.0 {
 		t.Errorf("bench sweep = %v", got)
 	}
 	// Twelve hosts fit any descriptor limit: every host's connection is
-	// kept, and the warm sweep opens none.
-	if got["idle_conn_limit"] != 12.0 || got["conns_dialed_per_poll"] != 0.0 {
-		t.Errorf("bench sweep connections: idle_conn_limit %v, conns_dialed_per_poll %v; want 12 and 0", got["idle_conn_limit"], got["conns_dialed_per_poll"])
+	// kept, and the warm sweep opens none (the hosts accept none).
+	if got["idle_conn_limit"] != 12.0 || got["conns_dialed_per_poll"] != 0.0 || got["conns_accepted_per_poll"] != 0.0 {
+		t.Errorf("bench sweep connections: idle_conn_limit %v, conns_dialed_per_poll %v, conns_accepted_per_poll %v; want 12, 0 and 0",
+			got["idle_conn_limit"], got["conns_dialed_per_poll"], got["conns_accepted_per_poll"])
 	}
 	// The hosts ran in a child process: its CPU and memory are reported
 	// apart from this process's.
@@ -80,7 +83,7 @@ func TestBenchSweepPrintsOneJSONObjectWithTheIssuesFields(t *testing.T) {
 		t.Errorf("simulator child not measured: %v", got)
 	}
 	code, out, errb = c.run("bench", "sweep", "--in-process", "--devices", "6", "--throttle", "3", "--rtt", "1ms",
-		"--ps-start", "10ms", "--script-time", "5ms", "--sweeps", "2", "--json")
+		"--ps-start", "10ms", "--script-time", "5ms", "--sweeps", "2", "--transport", "http", "--interval", "1s", "--json")
 	if code != 0 {
 		t.Fatalf("bench sweep --in-process: exit %d: %s", code, errb)
 	}
@@ -88,14 +91,18 @@ func TestBenchSweepPrintsOneJSONObjectWithTheIssuesFields(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &got); err != nil {
 		t.Fatalf("output %q: %v", out, err)
 	}
-	if got["simulator"] != "in-process" || got["sim_cpu_total_ms"] != 0.0 || got["requests_per_poll"] != 2.0 || got["shells_open_after"] != 0.0 {
-		t.Errorf("bench sweep --in-process = %v", got)
+	if got["simulator"] != "in-process" || got["sim_cpu_total_ms"] != 0.0 || got["requests_per_poll"] != 2.0 || got["shells_open_after"] != 0.0 ||
+		got["transport"] != "http" || got["interval_s"] != 1.0 {
+		t.Errorf("bench sweep --in-process --transport http --interval 1s = %v", got)
 	}
 	if code, _, errb := c.run("bench", "sweep", "--sweeps", "1"); code != 2 || !strings.Contains(errb, "need at least 2") {
 		t.Errorf("one sweep (no warm one): exit %d %q, want 2 (bad input) and the reason", code, errb)
 	}
 	if code, _, errb := c.run("bench", "sweep", "--throttle", "0"); code != 2 || !strings.Contains(errb, "throttle 0 is out of range") {
 		t.Errorf("--throttle 0: exit %d %q, want 2 (bad input) and the reason", code, errb)
+	}
+	if code, _, errb := c.run("bench", "sweep", "--transport", "tls"); code != 2 || !strings.Contains(errb, `transport "tls"`) {
+		t.Errorf("--transport tls: exit %d %q, want 2 (bad input) and the reason", code, errb)
 	}
 }
 

@@ -1,8 +1,15 @@
 // Package bench measures rmm's engine against a simulated Windows fleet
-// (engine/winrmsim) over real HTTP on loopback, with a fresh SQLite
-// database: the numbers `rmm bench sweep` prints. It owns the harness
-// only; it changes nothing in the engine or the simulator, and it never
-// touches the network beyond 127.0.0.1.
+// (engine/winrmsim) over real HTTPS (or HTTP) on loopback, with a fresh
+// SQLite database: the numbers `rmm bench sweep` prints. It owns the
+// harness only; it changes nothing in the engine or the simulator, and it
+// never touches the network beyond 127.0.0.1.
+//
+// By default the hosts serve HTTPS with certificates from a CA the
+// simulator generates, and the engine verifies them against that CA (as
+// winrm.ca_bundle does): the TLS handshakes and record encryption of a
+// console's default transport are in the figures. Sweeps run back to
+// back unless SweepConfig.Interval spaces them as engine.poll_interval
+// does, so connections and shells expire between polls as they would.
 //
 // By default (SweepConfig.SimCommand set) the fleet runs in a child
 // process (`rmm sim`), so this process's CPU time and peak RSS are the
@@ -44,6 +51,13 @@ type SweepConfig struct {
 	ScriptTime time.Duration // run time of the metrics script
 	Sweeps     int           // sweeps per mode, >= 2: the first is cold, the rest warm
 	Seed       int64         // the fleet's seed
+	// Transport is what the hosts serve: TransportHTTPS (also when
+	// empty: a console's default) or TransportHTTP.
+	Transport string
+	// Interval, when > 0, spaces the sweeps' starts as
+	// engine.poll_interval does (the engine's idle shells then live
+	// engine.WarmTTL(Interval), as under Run); 0 runs them back to back.
+	Interval time.Duration
 	// Logf, when set, receives one line per sweep.
 	Logf func(format string, args ...any)
 	// CPUProfile, when set, receives a CPU profile (pprof) of the warm
@@ -66,30 +80,37 @@ type SweepConfig struct {
 // SweepResult is the benchmark's one JSON object; its field names are the
 // stable output of `rmm bench sweep --json`.
 type SweepResult struct {
-	Devices            int     `json:"devices"`
-	Throttle           int     `json:"throttle"`
-	RTTMS              float64 `json:"rtt_ms"`
-	PSStartMS          float64 `json:"ps_start_ms"`
-	ScriptMS           float64 `json:"script_ms"`
-	Simulator          string  `json:"simulator"`             // "child-process" (the default) or "in-process"
-	MemoryLimitMB      int     `json:"memory_limit_mb"`       // this process's soft memory limit (engine.memory_limit_mb), 0: Go's defaults
-	FloorMS            float64 `json:"floor_ms"`              // ceil(N/T) x (script + 2 x rtt): the protocol's floor
+	Devices       int     `json:"devices"`
+	Throttle      int     `json:"throttle"`
+	RTTMS         float64 `json:"rtt_ms"`
+	PSStartMS     float64 `json:"ps_start_ms"`
+	ScriptMS      float64 `json:"script_ms"`
+	Transport     string  `json:"transport"`       // "https" (the default) or "http"
+	IntervalS     float64 `json:"interval_s"`      // seconds between sweep starts; 0: back to back
+	Simulator     string  `json:"simulator"`       // "child-process" (the default) or "in-process"
+	MemoryLimitMB int     `json:"memory_limit_mb"` // this process's soft memory limit (engine.memory_limit_mb), 0: Go's defaults
+	// FloorMS is the least a warm sweep can take (see FloorMS): ceil(N/T)
+	// x (rtt + max(rtt, script)).
+	FloorMS            float64 `json:"floor_ms"`
 	ColdWallMS         float64 `json:"cold_wall_ms"`          // the first sweep: shells created, loops started
 	WarmWallMS         float64 `json:"warm_wall_ms"`          // median of the later sweeps
-	Ratio              float64 `json:"ratio"`                 // warm / floor
+	Ratio              float64 `json:"ratio"`                 // warm / floor, >= 1
 	RequestsPerPoll    float64 `json:"requests_per_poll"`     // HTTP requests per device, counted at the hosts, warm sweeps
 	UnpooledWarmWallMS float64 `json:"unpooled_warm_wall_ms"` // the same sweeps with no pool and no resident PowerShell
 	PooledVsUnpooled   float64 `json:"pooled_vs_unpooled"`    // warm / unpooled warm
 	// CPUMSPerPoll is this process's user+system CPU per device over the
-	// warm pooled sweeps: the console alone when the simulator is a child
-	// process, console and simulator together when it is in-process.
+	// warm pooled poll cycles (each from the end of the sweep before to
+	// the end of its own, the wait between sweeps included, the
+	// harness's reads of the hosts' counters left out): the console
+	// alone when the simulator is a child process, console and simulator
+	// together when it is in-process.
 	CPUMSPerPoll float64 `json:"cpu_ms_per_poll"`
 	// PeakRSSMB is this process's peak resident memory (VmHWM): the
 	// console's alone with a child simulator, both with in-process.
 	PeakRSSMB float64 `json:"peak_rss_mb"`
 	// SimCPUMSPerPoll is the simulator child's CPU per device over the
-	// same warm sweeps (/proc/PID/stat); 0 in-process (it is then in
-	// cpu_ms_per_poll).
+	// same warm poll cycles (/proc/PID/stat); 0 in-process (it is then in
+	// cpu_ms_per_poll), and -1 where /proc cannot be read (not Linux).
 	SimCPUMSPerPoll float64 `json:"sim_cpu_ms_per_poll"`
 	// SimCPUTotalMS is the child's CPU over its whole life, start-up and
 	// both modes included (getrusage of the exited child); 0 in-process.
@@ -98,9 +119,12 @@ type SweepResult struct {
 	SimPeakRSSMB    float64 `json:"sim_peak_rss_mb"`
 	ShellsOpenAfter int64   `json:"shells_open_after"` // shells left on the hosts after the engine closed
 	// ConnsDialedPerPoll is the TCP connections the engine opened per
-	// device over the warm pooled sweeps: 0 when every host's connection
-	// was kept from the sweep before.
+	// device over the warm pooled sweeps (the engine's count): 0 when
+	// every host's connection was kept from the sweep before.
 	ConnsDialedPerPoll float64 `json:"conns_dialed_per_poll"`
+	// ConnsAcceptedPerPoll is the same counted at the hosts (TCP
+	// connections they accepted): over HTTPS, each is a TLS handshake.
+	ConnsAcceptedPerPoll float64 `json:"conns_accepted_per_poll"`
 	// IdleConnLimit is how many connections the engine could keep
 	// between sweeps: every host's, unless the file descriptor limit
 	// leaves room for fewer (the simulator needs one per host for its
@@ -136,6 +160,29 @@ func fileBudget(cfg SweepConfig, logf func(string, ...any)) (int, error) {
 // request and a Receive with the answer.
 const RequestsPerPollMin = 2
 
+// Transports a sweep can run over.
+const (
+	TransportHTTPS = "https"
+	TransportHTTP  = "http"
+)
+
+// FloorMS is the least time a warm sweep of devices hosts can take, in
+// milliseconds, throttle at a time, when every request pays rtt and the
+// metrics script runs script: ceil(devices/throttle) waves of one warm
+// poll each, and a warm poll is the Send's round trip, then the longer of
+// the script and the Receive's round trip. The script starts when the
+// Send is handled, so the Receive travels while it runs: rtt +
+// max(rtt, script), not script + 2 x rtt. It counts no TCP or TLS
+// handshake: the simulator adds no latency to them, and a kept
+// connection pays none.
+func FloorMS(devices, throttle int, rtt, script time.Duration) float64 {
+	if devices < 1 || throttle < 1 {
+		return 0
+	}
+	waves := math.Ceil(float64(devices) / float64(throttle))
+	return waves * (ms(rtt) + ms(max(rtt, script)))
+}
+
 // Check validates the configuration: Sweep refuses what it refuses.
 func (c *SweepConfig) Check() error {
 	switch {
@@ -147,8 +194,20 @@ func (c *SweepConfig) Check() error {
 		return fmt.Errorf("sweeps %d: need at least 2 (one cold, one warm)", c.Sweeps)
 	case c.RTT < 0 || c.PSStart < 0 || c.ScriptTime < 0:
 		return errors.New("rtt, ps-start and script-time must not be negative")
+	case c.Transport != "" && c.Transport != TransportHTTPS && c.Transport != TransportHTTP:
+		return fmt.Errorf("transport %q: want https or http", c.Transport)
+	case c.Interval < 0 || (c.Interval > 0 && c.Interval < time.Second):
+		return fmt.Errorf("interval %s: want 0 (back to back) or at least 1s, as engine.poll_interval", c.Interval)
 	}
 	return nil
+}
+
+// transport is the configuration's transport, https when unset.
+func (c *SweepConfig) transport() string {
+	if c.Transport == "" {
+		return TransportHTTPS
+	}
+	return c.Transport
 }
 
 // Sweep runs the benchmark: the fleet, then Sweeps sweeps with the
@@ -179,6 +238,7 @@ func Sweep(ctx context.Context, cfg SweepConfig) (SweepResult, error) {
 	res := SweepResult{
 		Devices: cfg.Devices, Throttle: cfg.Throttle, Simulator: "in-process", MemoryLimitMB: max(cfg.MemoryLimitMB, 0),
 		RTTMS: ms(cfg.RTT), PSStartMS: ms(cfg.PSStart), ScriptMS: ms(cfg.ScriptTime),
+		Transport: cfg.transport(), IntervalS: cfg.Interval.Seconds(),
 	}
 	var fleet simFleet
 	var child *childFleet
@@ -187,7 +247,7 @@ func Sweep(ctx context.Context, cfg SweepConfig) (SweepResult, error) {
 			return SweepResult{}, fmt.Errorf("bench: %w", err)
 		}
 		fleet, res.Simulator = child, "child-process"
-	} else if fleet, err = startInProcess(ctx, cfg); err != nil {
+	} else if fleet, err = startInProcess(ctx, cfg, dir); err != nil {
 		return SweepResult{}, fmt.Errorf("bench: %w", err)
 	}
 	defer fleet.close()
@@ -205,8 +265,7 @@ func Sweep(ctx context.Context, cfg SweepConfig) (SweepResult, error) {
 		return SweepResult{}, fmt.Errorf("bench: import: %w", err)
 	}
 
-	waves := math.Ceil(float64(cfg.Devices) / float64(cfg.Throttle))
-	res.FloorMS = round(waves*(res.ScriptMS+RequestsPerPollMin*res.RTTMS), 1)
+	res.FloorMS = round(FloorMS(cfg.Devices, cfg.Throttle, cfg.RTT, cfg.ScriptTime), 1)
 
 	pooled, err := runSweeps(ctx, db, fleet, cfg, false, logf)
 	if err != nil {
@@ -233,6 +292,7 @@ func Sweep(ctx context.Context, cfg SweepConfig) (SweepResult, error) {
 	}
 	res.RequestsPerPoll = round(pooled.requestsPerPoll, 3)
 	res.ConnsDialedPerPoll = round(pooled.dialsPerPoll, 3)
+	res.ConnsAcceptedPerPoll = round(pooled.acceptsPerPoll, 3)
 	res.IdleConnLimit = cfg.idleConns
 	res.CPUMSPerPoll = round(pooled.cpuMSPerPoll, 3)
 	res.PeakRSSMB = round(PeakRSSMB(), 1)
@@ -254,18 +314,23 @@ type modeResult struct {
 	cold, warm      float64 // ms
 	requestsPerPoll float64
 	dialsPerPoll    float64
+	acceptsPerPoll  float64
 	cpuMSPerPoll    float64
-	simCPUMSPerPoll float64
+	simCPUMSPerPoll float64 // -1: the child's CPU could not be read
 }
 
 // runSweeps builds an engine (pooled or not), sweeps cfg.Sweeps times and
-// closes it.
+// closes it. With cfg.Interval the sweeps start that far apart. Every
+// warm figure covers a poll cycle: from just after the counters were
+// read at the end of the sweep before to the end of this one, so what
+// the engine does between sweeps (expiring connections and shells)
+// counts, and the harness's own reads of the counters do not.
 func runSweeps(ctx context.Context, db *store.DB, fleet simFleet, cfg SweepConfig, unpooled bool, logf func(string, ...any)) (modeResult, error) {
 	mode := "pooled"
 	if unpooled {
 		mode = "unpooled"
 	}
-	eng, err := engine.New(ctx, db, engine.Options{
+	opts := engine.Options{
 		Throttle:   cfg.Throttle,
 		Interval:   time.Hour,
 		Timeout:    engine.DefaultTimeout,
@@ -274,21 +339,52 @@ func runSweeps(ctx context.Context, db *store.DB, fleet simFleet, cfg SweepConfi
 		Unpooled:   unpooled,
 		// At least 1: zero would mean the engine's own budget.
 		MaxIdleConns: max(cfg.idleConns, 1),
-	})
+	}
+	if cfg.Interval > 0 {
+		// As under Engine.Run: idle shells outlive the interval.
+		opts.Interval = cfg.Interval
+		opts.SessionTTL = max(winrm.DefaultSessionTTL, engine.WarmTTL(cfg.Interval))
+	}
+	eng, err := engine.New(ctx, db, opts)
 	if err != nil {
 		return modeResult{}, fmt.Errorf("bench: %w", err)
 	}
+	if ca := fleet.caBundle(); ca != "" {
+		if err := eng.SetTransportOptions(winrm.TransportOptions{CABundle: ca}); err != nil {
+			_ = eng.Close()
+			return modeResult{}, fmt.Errorf("bench: %w", err)
+		}
+	}
 	var r modeResult
 	var warm []float64
-	var requests, dials, dialed int64
+	var requests, accepted, dials, dialed int64
 	var cpu, simCPU time.Duration
+	simCPUKnown := true
 	profiling := false
 	defer func() {
 		if profiling {
 			pprof.StopCPUProfile()
 		}
 	}()
+	st0, err := fleet.stats(ctx)
+	if err != nil {
+		_ = eng.Close()
+		return r, fmt.Errorf("bench: %w", err)
+	}
+	sim0, simOK0 := fleet.cpu()
+	cpu0 := CPUTime()
+	first := time.Now() // the sweeps start Interval apart from here
 	for i := range cfg.Sweeps {
+		if cfg.Interval > 0 && i > 0 {
+			next := first.Add(time.Duration(i) * cfg.Interval)
+			logf("%s sweep %d starts at %s (interval %s)", mode, i+1, next.Format(time.TimeOnly), cfg.Interval)
+			select {
+			case <-time.After(time.Until(next)):
+			case <-ctx.Done():
+				_ = eng.Close()
+				return r, fmt.Errorf("bench: %w", ctx.Err())
+			}
+		}
 		if i == 1 && !unpooled && cfg.CPUProfile != nil {
 			if err := pprof.StartCPUProfile(cfg.CPUProfile); err != nil {
 				_ = eng.Close()
@@ -296,23 +392,15 @@ func runSweeps(ctx context.Context, db *store.DB, fleet simFleet, cfg SweepConfi
 			}
 			profiling = true
 		}
-		st0, err := fleet.stats(ctx)
-		if err != nil {
-			_ = eng.Close()
-			return r, fmt.Errorf("bench: %w", err)
-		}
-		sim0, _ := fleet.cpu()
-		cpu0 := CPUTime()
 		start := time.Now()
 		sr, err := eng.Sweep(ctx)
 		took := time.Since(start)
 		cpu1 := CPUTime()
-		sim1, _ := fleet.cpu()
+		sim1, simOK1 := fleet.cpu()
 		st1, serr := fleet.stats(ctx)
 		if err == nil {
 			err = serr
 		}
-		req0, req1 := st0.Requests, st1.Requests
 		if err == nil && sr.Online != cfg.Devices {
 			err = fmt.Errorf("%d of %d devices online (errors by class %v)", sr.Online, cfg.Devices, sr.Errors)
 		}
@@ -321,19 +409,25 @@ func runSweeps(ctx context.Context, db *store.DB, fleet simFleet, cfg SweepConfi
 			return r, fmt.Errorf("bench: %s sweep %d: %w", mode, i+1, err)
 		}
 		wall := float64(took.Microseconds()) / 1000
-		logf("%s sweep %d: %.0f ms, %d requests, %.0f ms CPU (simulator child %.0f ms), RSS %.0f MB (peak %.0f MB), pool %+v",
-			mode, i+1, wall, req1-req0, ms(cpu1-cpu0), ms(sim1-sim0), rssMB("VmRSS:"), PeakRSSMB(), sr.Pool)
+		logf("%s sweep %d: %.0f ms, %d requests, %d connections accepted, %.0f ms CPU (simulator child %.0f ms), RSS %.0f MB (peak %.0f MB), pool %+v",
+			mode, i+1, wall, st1.Requests-st0.Requests, st1.Connections-st0.Connections, ms(cpu1-cpu0), ms(sim1-sim0), rssMB("VmRSS:"), PeakRSSMB(), sr.Pool)
 		newConns := sr.Pool.ConnsDialed - dialed
 		dialed = sr.Pool.ConnsDialed
 		if i == 0 {
 			r.cold = wall
-			continue
+		} else {
+			warm = append(warm, wall)
+			dials += newConns
+			requests += st1.Requests - st0.Requests
+			accepted += st1.Connections - st0.Connections
+			cpu += cpu1 - cpu0
+			simCPU += sim1 - sim0
+			simCPUKnown = simCPUKnown && simOK0 && simOK1
 		}
-		warm = append(warm, wall)
-		dials += newConns
-		requests += req1 - req0
-		cpu += cpu1 - cpu0
-		simCPU += sim1 - sim0
+		// The next cycle starts here: after the counters were read.
+		st0 = st1
+		sim0, simOK0 = fleet.cpu()
+		cpu0 = CPUTime()
 	}
 	if profiling {
 		pprof.StopCPUProfile()
@@ -346,8 +440,16 @@ func runSweeps(ctx context.Context, db *store.DB, fleet simFleet, cfg SweepConfi
 	polls := float64(len(warm) * cfg.Devices)
 	r.requestsPerPoll = float64(requests) / polls
 	r.dialsPerPoll = float64(dials) / polls
+	r.acceptsPerPoll = float64(accepted) / polls
 	r.cpuMSPerPoll = ms(cpu) / polls
-	r.simCPUMSPerPoll = ms(simCPU) / polls
+	switch {
+	case !fleet.separate():
+		r.simCPUMSPerPoll = 0 // in this process: part of cpuMSPerPoll
+	case !simCPUKnown:
+		r.simCPUMSPerPoll = -1
+	default:
+		r.simCPUMSPerPoll = ms(simCPU) / polls
+	}
 	return r, nil
 }
 

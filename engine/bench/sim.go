@@ -25,9 +25,15 @@ import (
 type simFleet interface {
 	// stats returns the fleet's counters.
 	stats(ctx context.Context) (winrmsim.ControlStats, error)
-	// cpu is the fleet's own CPU time so far; ok is false when the fleet
-	// runs in this process (its CPU is then part of CPUTime).
+	// cpu is the fleet's own CPU time so far; ok is false when it cannot
+	// be read apart (in this process, or no /proc).
 	cpu() (d time.Duration, ok bool)
+	// separate reports whether the fleet runs in another process, so its
+	// CPU is not part of CPUTime.
+	separate() bool
+	// caBundle is the PEM file of the CA the hosts' certificates come
+	// from, for winrm.ca_bundle; "" when they serve HTTP.
+	caBundle() string
 	// csv writes the hosts as the CSV rmm import reads.
 	csv(w io.Writer) error
 	// close stops the fleet; a child is interrupted and waited for.
@@ -35,27 +41,43 @@ type simFleet interface {
 }
 
 // inProcessFleet is a fleet in this process.
-type inProcessFleet struct{ f *winrmsim.Fleet }
+type inProcessFleet struct {
+	f  *winrmsim.Fleet
+	ca string // the CA's PEM file; "" over HTTP
+}
 
-func startInProcess(ctx context.Context, cfg SweepConfig) (*inProcessFleet, error) {
-	fleet, err := winrmsim.New(winrmsim.Config{
-		Devices: cfg.Devices, Seed: cfg.Seed, RTT: cfg.RTT, PSStart: cfg.PSStart, ScriptTime: cfg.ScriptTime,
-		AllowUnencrypted: true, // the fleet serves HTTP: its hosts allow unencrypted Basic
-	})
+func startInProcess(ctx context.Context, cfg SweepConfig, dir string) (*inProcessFleet, error) {
+	sc := winrmsim.Config{Devices: cfg.Devices, Seed: cfg.Seed, RTT: cfg.RTT, PSStart: cfg.PSStart, ScriptTime: cfg.ScriptTime}
+	if cfg.transport() == TransportHTTPS {
+		sc.TLS = &winrmsim.TLSOptions{}
+	} else {
+		sc.AllowUnencrypted = true // the fleet serves HTTP: its hosts allow unencrypted Basic
+	}
+	fleet, err := winrmsim.New(sc)
 	if err != nil {
 		return nil, err
+	}
+	p := &inProcessFleet{f: fleet}
+	if ca := fleet.CA(); ca != nil {
+		p.ca = filepath.Join(dir, "sim-ca.pem")
+		if err := os.WriteFile(p.ca, ca.CertPEM(), 0o600); err != nil {
+			return nil, fmt.Errorf("simulator CA: %w", err)
+		}
 	}
 	if err := fleet.Start(ctx); err != nil {
 		return nil, err
 	}
-	return &inProcessFleet{fleet}, nil
+	return p, nil
 }
 
 func (p *inProcessFleet) stats(context.Context) (winrmsim.ControlStats, error) {
 	s := p.f.Stats()
-	return winrmsim.ControlStats{Hosts: s.Hosts, Online: s.Online, Requests: s.Requests, ShellsOpen: s.ShellsOpen}, nil
+	return winrmsim.ControlStats{Hosts: s.Hosts, Online: s.Online, Requests: s.Requests, Connections: s.Connections,
+		ShellsOpen: s.ShellsOpen}, nil
 }
 func (p *inProcessFleet) cpu() (time.Duration, bool) { return 0, false }
+func (p *inProcessFleet) separate() bool             { return false }
+func (p *inProcessFleet) caBundle() string           { return p.ca }
 func (p *inProcessFleet) csv(w io.Writer) error      { return p.f.WriteCSV(w) }
 func (p *inProcessFleet) close() error               { return p.f.Close() }
 
@@ -66,6 +88,7 @@ type childFleet struct {
 	cmd     *exec.Cmd
 	control string // the control endpoint's URL
 	csvPath string
+	caPath  string // the CA's PEM file (--ca-out); "" over HTTP
 	client  *http.Client
 	out     *lockedBuffer // the child's stdout and stderr, for errors
 
@@ -98,6 +121,10 @@ func startChild(ctx context.Context, cfg SweepConfig, dir string) (*childFleet, 
 		"--devices", strconv.Itoa(cfg.Devices), "--seed", strconv.FormatInt(cfg.Seed, 10),
 		"--rtt", cfg.RTT.String(), "--ps-start", cfg.PSStart.String(), "--script-time", cfg.ScriptTime.String(),
 		"--control", "127.0.0.1:0", "--export-csv", c.csvPath, "--ready-file", ready)
+	if cfg.transport() == TransportHTTPS {
+		c.caPath = filepath.Join(dir, "sim-ca.pem")
+		args = append(args, "--https", "--ca-out", c.caPath)
+	}
 	// Not exec.CommandContext: the child is stopped with an interrupt
 	// (so it closes its hosts and reports), by close.
 	c.cmd = exec.Command(cfg.SimCommand[0], args...)
@@ -164,8 +191,12 @@ func (c *childFleet) stats(ctx context.Context) (winrmsim.ControlStats, error) {
 	return s, nil
 }
 
+func (c *childFleet) separate() bool   { return true }
+func (c *childFleet) caBundle() string { return c.caPath }
+
 // cpu reads the child's user+system time from /proc/PID/stat (fields 14
-// and 15, in clock ticks of 1/100 s: USER_HZ is 100 on Linux).
+// and 15, in clock ticks of 1/100 s: USER_HZ is 100 on Linux); ok is
+// false where there is no /proc (macOS).
 func (c *childFleet) cpu() (time.Duration, bool) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", c.cmd.Process.Pid))
 	if err != nil {

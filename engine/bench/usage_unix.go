@@ -5,6 +5,7 @@ package bench
 import (
 	"fmt"
 	"os"
+	"runtime"
 	"syscall"
 	"time"
 )
@@ -28,7 +29,16 @@ func PeakRSSMB() float64 {
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
 		return 0
 	}
-	return float64(ru.Maxrss) / 1024 // kilobytes on Linux
+	return maxrssToMB(int64(ru.Maxrss))
+}
+
+// maxrssToMB converts getrusage's ru_maxrss to MiB: it is in bytes on
+// macOS and in KiB on Linux and the BSDs.
+func maxrssToMB(v int64) float64 {
+	if runtime.GOOS == "darwin" || runtime.GOOS == "ios" {
+		return float64(v) / (1 << 20)
+	}
+	return float64(v) / 1024
 }
 
 // RaiseFileLimit makes sure the process may open at least need file
@@ -60,7 +70,7 @@ func RaiseFileLimit(need uint64) error {
 // maxRSSMB is an exited child's peak resident set in MiB.
 func maxRSSMB(ps *os.ProcessState) float64 {
 	if ru, ok := ps.SysUsage().(*syscall.Rusage); ok {
-		return float64(ru.Maxrss) / 1024 // kilobytes on Linux
+		return maxrssToMB(int64(ru.Maxrss))
 	}
 	return 0
 }
