@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/zalando/go-keyring"
+
 	"github.com/rmmhq/rmm/engine/bench"
 	"github.com/rmmhq/rmm/engine/winrmsim"
 )
@@ -27,6 +29,10 @@ const asRMM = "RMM_TEST_BINARY_AS_RMM"
 const envDump = "RMM_TEST_ENV_DUMP"
 
 func TestMain(m *testing.M) {
+	// go-keyring's mock stands in for the OS keyring in this process and
+	// its children: nothing a test does can reach the machine's real one
+	// (the CLI's tests also never ask for it: see newCLI).
+	keyring.MockInit()
 	if os.Getenv(asRMM) == "1" {
 		if p := os.Getenv(envDump); p != "" {
 			// What this process (a child rmm) inherited, for the tests.

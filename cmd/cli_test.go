@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -16,22 +18,56 @@ import (
 	"github.com/rmmhq/rmm/engine/winrmsim"
 )
 
-// cli runs rmm in-process with its own HOME and environment.
+// cli runs rmm in-process with its own HOME, environment and config
+// file. It never reaches the machine's OS keyring: the config says
+// security.credentials: vault, and the keyring check (which auto mode, a
+// test's own --config, would run) counts its calls and answers that there
+// is none, as on a headless CI host. Every test thus runs the same on a
+// desktop with a working keyring as on CI.
 type cli struct {
-	t    *testing.T
-	home string
-	env  map[string]string
+	t             *testing.T
+	home          string
+	env           map[string]string
+	keyringChecks int   // calls of the keyring check
+	keyringAnswer error // what the check answers; newCLI: errTestNoKeyring
 }
 
 func newCLI(t *testing.T) *cli {
 	home := t.TempDir()
-	return &cli{t: t, home: home, env: map[string]string{"HOME": home}}
+	c := &cli{t: t, home: home, env: map[string]string{"HOME": home}, keyringAnswer: errTestNoKeyring}
+	cfgDir := filepath.Join(home, ".config", "rmm")
+	if err := os.MkdirAll(cfgDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(cfgDir, "config.yaml"), []byte(cliTestConfig), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// cliTestConfig is the config file newCLI writes: credentials in the
+// vault only.
+const cliTestConfig = "security:\n  credentials: vault\n"
+
+// errTestNoKeyring is the tests' answer to a keyring check.
+var errTestNoKeyring = errors.New("tests never use the OS keyring")
+
+// app returns an app over the test's environment and streams.
+func (c *cli) app(stdin io.Reader, stdout, stderr io.Writer) *app {
+	return &app{stdout: stdout, stderr: stderr, stdin: stdin, getenv: func(k string) string { return c.env[k] },
+		keyringCheck: func() error { c.keyringChecks++; return c.keyringAnswer }}
 }
 
 func (c *cli) run(args ...string) (code int, stdout, stderr string) {
 	c.t.Helper()
+	return c.runStdin("", args...)
+}
+
+// runStdin is run with stdin as the standard input.
+func (c *cli) runStdin(stdin string, args ...string) (code int, stdout, stderr string) {
+	c.t.Helper()
 	var out, errb bytes.Buffer
-	code = Execute(context.Background(), args, strings.NewReader(""), &out, &errb, func(k string) string { return c.env[k] })
+	code = c.app(strings.NewReader(stdin), &out, &errb).execute(context.Background(), args)
 	return code, out.String(), errb.String()
 }
 

@@ -30,7 +30,7 @@ func (a *app) stdinTerminal() *os.File {
 // vault unlocked by --identity, RMM_VAULT_PASSPHRASE or (when prompt is
 // true and stdin is a terminal) a passphrase typed with no echo.
 func (a *app) openCreds(prompt bool) (creds.Store, error) {
-	opts := creds.OpenOptions{Backend: a.cfg.Security.Backend, VaultPath: a.cfg.Security.VaultFile}
+	opts := creds.OpenOptions{Backend: a.cfg.Security.Backend, VaultPath: a.cfg.Security.VaultFile, KeyringCheck: a.keyringCheck}
 	switch {
 	case a.identityFile != "":
 		opts.Unlock = creds.IdentityFile(a.identityFile)

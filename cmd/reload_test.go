@@ -110,7 +110,7 @@ func setupApp(t *testing.T) (a *app, home, cfgPath string) {
 			return home
 		}
 		return ""
-	}}
+	}, keyringCheck: func() error { return errTestNoKeyring }}
 	if err := a.setup(nil); err != nil {
 		t.Fatal(err)
 	}

@@ -53,6 +53,9 @@ type app struct {
 	stderr io.Writer
 	stdin  io.Reader
 	getenv func(string) string
+	// keyringCheck replaces creds.KeyringAvailable when set: the CLI's
+	// tests set it so no test probes or writes the machine's keyring.
+	keyringCheck func() error
 }
 
 // Execute runs the rmm command line args (without the program name) and
@@ -63,11 +66,16 @@ type app struct {
 // sim): cancel it on SIGINT and SIGTERM. getenv is the environment
 // (os.Getenv), injected so tests run with their own.
 func Execute(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) int {
-	a := &app{stdout: stdout, stderr: stderr, stdin: stdin, getenv: getenv}
+	return (&app{stdout: stdout, stderr: stderr, stdin: stdin, getenv: getenv}).execute(ctx, args)
+}
+
+// execute runs args with a's streams and environment; see Execute.
+func (a *app) execute(ctx context.Context, args []string) int {
+	stderr := a.stderr
 	root := a.rootCommand()
 	root.SetArgs(args)
-	root.SetIn(stdin)
-	root.SetOut(stdout)
+	root.SetIn(a.stdin)
+	root.SetOut(a.stdout)
 	root.SetErr(stderr)
 	err := root.ExecuteContext(ctx)
 	if a.logOut != nil {

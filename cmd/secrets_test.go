@@ -35,7 +35,7 @@ func TestSecretsNeverLeaveTheVaultOrTheWire(t *testing.T) {
 	var printed bytes.Buffer
 	runAll := func(stdin string, args ...string) int {
 		var out, errb bytes.Buffer
-		code := Execute(context.Background(), args, strings.NewReader(stdin), &out, &errb, func(k string) string { return c.env[k] })
+		code := c.app(strings.NewReader(stdin), &out, &errb).execute(context.Background(), args)
 		printed.Write(out.Bytes())
 		printed.Write(errb.Bytes())
 		return code

@@ -20,8 +20,11 @@ type OpenOptions struct {
 	// the vault is used.
 	Unlock Unlocker
 
-	// keyringCheck replaces KeyringAvailable in tests.
-	keyringCheck func() error
+	// KeyringCheck tells whether the OS keyring works, in auto and
+	// keyring modes; nil: KeyringAvailable. A front end's tests set it so
+	// they never probe (or write to) the machine's real keyring. The vault
+	// backend never calls it.
+	KeyringCheck func() error
 }
 
 // DefaultVaultPath returns $XDG_DATA_HOME/rmm/vault.age, or
@@ -45,7 +48,7 @@ func DefaultVaultPath() (string, error) {
 // session (keyring) is not visible from an SSH session on the same host
 // without D-Bus (vault). Hosts that see both should pin Backend.
 func Open(opts OpenOptions) (Store, error) {
-	check := opts.keyringCheck
+	check := opts.KeyringCheck
 	if check == nil {
 		check = KeyringAvailable
 	}

@@ -18,16 +18,16 @@ func TestOpenChoosesTheBackend(t *testing.T) {
 		want    string
 		wantErr string
 	}{
-		{"auto uses a working keyring", OpenOptions{keyringCheck: works}, BackendKeyring, ""},
-		{"empty backend means auto", OpenOptions{Backend: "", keyringCheck: works, Unlock: testPassphrase("p"), VaultPath: vault}, BackendKeyring, ""},
-		{"auto falls back to the vault on a headless host", OpenOptions{Backend: "auto", keyringCheck: headless, Unlock: testPassphrase("p"), VaultPath: vault}, BackendVault, ""},
-		{"auto without a keyring or a passphrase says what to do", OpenOptions{Backend: "auto", keyringCheck: headless, VaultPath: vault}, "",
+		{"auto uses a working keyring", OpenOptions{KeyringCheck: works}, BackendKeyring, ""},
+		{"empty backend means auto", OpenOptions{Backend: "", KeyringCheck: works, Unlock: testPassphrase("p"), VaultPath: vault}, BackendKeyring, ""},
+		{"auto falls back to the vault on a headless host", OpenOptions{Backend: "auto", KeyringCheck: headless, Unlock: testPassphrase("p"), VaultPath: vault}, BackendVault, ""},
+		{"auto without a keyring or a passphrase says what to do", OpenOptions{Backend: "auto", KeyringCheck: headless, VaultPath: vault}, "",
 			"no keyring available and no vault passphrase: set RMM_VAULT_PASSPHRASE or use --identity FILE"},
-		{"the keyring when asked and available", OpenOptions{Backend: "keyring", keyringCheck: works}, BackendKeyring, ""},
-		{"the keyring when asked but unavailable is an error", OpenOptions{Backend: "keyring", keyringCheck: headless}, "", "headless host"},
-		{"the vault when asked, even with a keyring", OpenOptions{Backend: "vault", keyringCheck: works, Unlock: testPassphrase("p"), VaultPath: vault}, BackendVault, ""},
+		{"the keyring when asked and available", OpenOptions{Backend: "keyring", KeyringCheck: works}, BackendKeyring, ""},
+		{"the keyring when asked but unavailable is an error", OpenOptions{Backend: "keyring", KeyringCheck: headless}, "", "headless host"},
+		{"the vault when asked, even with a keyring", OpenOptions{Backend: "vault", KeyringCheck: works, Unlock: testPassphrase("p"), VaultPath: vault}, BackendVault, ""},
 		{"the vault without a passphrase is an error", OpenOptions{Backend: "vault", VaultPath: vault}, "", "no vault passphrase"},
-		{"an unknown backend is an error", OpenOptions{Backend: "pass", keyringCheck: works}, "", `unknown credential backend "pass"`},
+		{"an unknown backend is an error", OpenOptions{Backend: "pass", KeyringCheck: works}, "", `unknown credential backend "pass"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -84,5 +84,18 @@ func TestValidateName(t *testing.T) {
 		if err := ValidateName(tt.name); (err == nil) != tt.ok {
 			t.Errorf("ValidateName(%q) = %v, want ok=%v", tt.name, err, tt.ok)
 		}
+	}
+}
+
+func TestTheVaultBackendNeverAsksTheKeyring(t *testing.T) {
+	asked := 0
+	s, err := Open(OpenOptions{Backend: BackendVault, KeyringCheck: func() error { asked++; return nil },
+		Unlock: testPassphrase("p"), VaultPath: filepath.Join(t.TempDir(), "vault.age")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if asked != 0 || s.Backend() != BackendVault {
+		t.Errorf("vault backend: the keyring check ran %d times, backend %q; want 0 and vault", asked, s.Backend())
 	}
 }

@@ -36,7 +36,8 @@ const probeService = "rmm-probe"
 // finishes, and removes its item, in the background if the keyring ever
 // answers.
 func KeyringAvailable() error {
-	if err := sessionBusPresent(); err != nil {
+	runDir := filepath.Join("/run/user", strconv.Itoa(os.Getuid()))
+	if err := sessionBusPresent(runtime.GOOS, os.Getenv, runDir); err != nil {
 		return fmt.Errorf("%w: %v", ErrNoKeyring, err)
 	}
 	return probeKeyring(ProbeTimeout, keyringRoundTrip)
@@ -98,16 +99,16 @@ func explainKeyringError(err error) string {
 
 // sessionBusPresent reports whether a D-Bus session bus can be found the
 // way godbus looks for one (minus autolaunch), on the platforms where
-// go-keyring uses the Secret Service.
-func sessionBusPresent() error {
-	switch runtime.GOOS {
+// go-keyring uses the Secret Service: goos is the platform, getenv the
+// environment and runDir the user's runtime directory (/run/user/UID).
+func sessionBusPresent(goos string, getenv func(string) string, runDir string) error {
+	switch goos {
 	case "darwin", "windows", "ios", "android", "js", "wasip1", "plan9":
 		return nil
 	}
-	if addr := os.Getenv("DBUS_SESSION_BUS_ADDRESS"); addr != "" && addr != "autolaunch:" {
+	if addr := getenv("DBUS_SESSION_BUS_ADDRESS"); addr != "" && addr != "autolaunch:" {
 		return nil
 	}
-	runDir := filepath.Join("/run/user", strconv.Itoa(os.Getuid()))
 	for _, name := range []string{"bus", "dbus-session"} {
 		if _, err := os.Stat(filepath.Join(runDir, name)); err == nil {
 			return nil

@@ -149,13 +149,11 @@ func (e *Engine) diagnoseSteps(ctx context.Context, host, credName string, role 
 	conn, err := (&net.Dialer{Timeout: 5 * time.Second}).DialContext(ctx, "tcp", hostport)
 	if err != nil {
 		fix := "WinRM is not listening on " + hostport + ": on the host run winrm quickconfig (HTTP) or create an HTTPS listener (see the README), and allow the port in Windows Firewall"
-		other := 5985
-		if port == 5985 {
-			other = 5986
-		}
-		if c2, err2 := (&net.Dialer{Timeout: 3 * time.Second}).DialContext(ctx, "tcp", net.JoinHostPort(addr, strconv.Itoa(other))); err2 == nil {
-			c2.Close()
-			fix = fmt.Sprintf("port %d answers instead: set Port/Transport in the CSV to match the listener", other)
+		if other, ok := otherWinRMPort(port); ok {
+			if c2, err2 := (&net.Dialer{Timeout: 3 * time.Second}).DialContext(ctx, "tcp", net.JoinHostPort(addr, strconv.Itoa(other))); err2 == nil {
+				c2.Close()
+				fix = fmt.Sprintf("port %d answers instead: set Port/Transport in the CSV to match the listener", other)
+			}
 		}
 		s.done("fail", err.Error(), fix)
 		return d.rep
@@ -452,4 +450,18 @@ func (e *Engine) namedCredential(ctx context.Context, name string, d store.Devic
 		return Credential{}, fmt.Errorf("credential %q was not sent: the device is %w (scope: %s)", name, err, c.Scope)
 	}
 	return Credential{User: c.User, Password: c.Secret.Reveal()}, nil
+}
+
+// otherWinRMPort is the standard WinRM port to try when the device's own
+// refuses: 5986 (HTTPS) for 5985 (HTTP) and the other way round. A
+// device on any other port has a listener configured on purpose, and
+// suggesting a standard one would mislead; so is no probe.
+func otherWinRMPort(port int) (int, bool) {
+	switch port {
+	case 5985:
+		return 5986, true
+	case 5986:
+		return 5985, true
+	}
+	return 0, false
 }
