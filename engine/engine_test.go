@@ -163,11 +163,18 @@ func TestAHostThatGoesOfflineAndComesBackIsTracked(t *testing.T) {
 	if err := fleet.SetOnline(name, false); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := eng.Sweep(ctx); err != nil {
+	res, err := eng.Sweep(ctx)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if st := stateOf(t, eng, name); st.Status != engine.StatusOffline {
-		t.Fatalf("%s offline in the simulator: engine says %s", name, st.Status)
+	// The simulator keeps an offline host's port bound and not listening:
+	// the connection is refused, which the engine classes Device (the
+	// device is off the network), as for a real machine's closed port.
+	if st := stateOf(t, eng, name); st.Status != engine.StatusOffline || !strings.Contains(st.LastError, "connection refused") {
+		t.Fatalf("%s offline in the simulator: engine says %s (%q), want Offline and connection refused", name, st.Status, st.LastError)
+	}
+	if res.Errors["device"] != 1 || len(res.Errors) != 1 {
+		t.Errorf("errors by class %v, want one device error", res.Errors)
 	}
 	// The subscriber saw the change as an event.
 	select {

@@ -297,7 +297,7 @@ func (f *Fleet) Start(ctx context.Context) error {
 		if h.listening() {
 			f.serveLocked(h, lns[i])
 		} else {
-			_ = lns[i].Close()
+			f.parkLocked(h, lns[i])
 		}
 		if h.online {
 			online++
@@ -320,9 +320,10 @@ func (f *Fleet) Start(ctx context.Context) error {
 
 // Ports for hosts when Config.BasePort is zero come from below the range
 // kernels use for outgoing connections (Linux 32768-60999, Windows and
-// macOS 49152-65535). There, a port a host gives up while offline is not
-// taken by some client's connection, so SetOnline can listen on it again;
-// and asking the kernel for 10,000 ephemeral listeners takes seconds, as
+// macOS 49152-65535). There, a port is not taken by some client's
+// connection; an offline host keeps its port bound (parkLocked), so
+// neither another fleet (parallel test processes) nor anything else can
+// listen on it, and SetOnline can listen on it again; and asking the kernel for 10,000 ephemeral listeners takes seconds, as
 // its search for a free port slows down as the range fills.
 const (
 	freePortLow  = 20000
@@ -397,12 +398,15 @@ func (f *Fleet) shutdown() error {
 		var errs []error
 		for _, h := range f.hosts {
 			h.mu.Lock()
-			if h.ln != nil {
-				if err := h.ln.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+			for _, ln := range []net.Listener{h.ln, h.parked} {
+				if ln == nil {
+					continue
+				}
+				if err := ln.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
 					errs = append(errs, err)
 				}
-				h.ln = nil
 			}
+			h.ln, h.parked = nil, nil
 			drop := h.takeConnsLocked()
 			h.mu.Unlock()
 			for _, c := range drop {
@@ -455,9 +459,10 @@ func (f *Fleet) Host(hostname string) (HostInfo, bool) {
 	return info, true
 }
 
-// SetOnline takes a host off the network or brings it back. Offline closes
-// its listener and its open connections, so new connections are refused;
-// online listens again on the same port. Shells survive (the machine did
+// SetOnline takes a host off the network or brings it back. Offline stops
+// its listener and closes its open connections, so new connections are
+// refused; the port stays bound meanwhile (on Linux), so no other process
+// takes it; online listens again on the same port. Shells survive (the machine did
 // not restart; see Reboot). Before Start it only sets the initial state.
 func (f *Fleet) SetOnline(hostname string, online bool) error {
 	h, ok := f.byName[hostname]
@@ -509,17 +514,53 @@ func (f *Fleet) listenLocked(h *host) ([]*hostConn, error) {
 	want := h.listening()
 	switch {
 	case want && h.ln == nil:
+		if p := h.parked; p != nil {
+			h.parked = nil
+			if err := unpark(p); err == nil {
+				f.serveLocked(h, p)
+				return nil, nil
+			}
+			_ = p.Close()
+		}
 		ln, err := f.listen(h.port)
 		if err != nil {
 			return nil, fmt.Errorf("port %d: %w", h.port, err)
 		}
 		f.serveLocked(h, ln)
 	case !want && h.ln != nil:
-		_ = h.ln.Close()
+		hl := h.ln.(*hostListener)
 		h.ln = nil
+		if hl.acc != nil {
+			// Served by the epoll acceptor: stop that first, then keep
+			// the socket bound. (A listener with its own accept
+			// goroutine is closed, which ends the goroutine.)
+			hl.acc.remove(hl)
+			f.parkLocked(h, hl.Listener)
+		} else {
+			_ = hl.Close()
+		}
 		return h.takeConnsLocked(), nil
 	}
 	return nil, nil
+}
+
+// errParkUnsupported: this system cannot keep a port bound without
+// listening (see portpark_*.go).
+var errParkUnsupported = errors.New("keeping a port without listening is not supported on this system")
+
+// parkLocked keeps ln's port for the offline host h, bound and not
+// listening, or closes ln where that cannot be done (then the port is
+// free until the host comes back, and another process may take it).
+// h.mu must be held.
+func (f *Fleet) parkLocked(h *host, ln net.Listener) {
+	if err := park(ln); err != nil {
+		if !errors.Is(err, errParkUnsupported) {
+			f.logf("winrmsim: %s: port %d is not kept while offline: %v", h.name, h.port, err)
+		}
+		_ = ln.Close()
+		return
+	}
+	h.parked = ln
 }
 
 // CloseConnections closes a host's open connections, idle keep-alives

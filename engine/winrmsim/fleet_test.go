@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/csv"
 	"errors"
+	"fmt"
 	"net"
 	"regexp"
 	"runtime"
@@ -192,6 +193,78 @@ func TestSetOnlineRefusesConnectionsAndComesBackOnTheSamePort(t *testing.T) {
 	}
 	if err := f.SetOnline("NO-SUCH-HOST", false); err == nil {
 		t.Error("SetOnline accepted an unknown host")
+	}
+}
+
+// An offline host's port stays bound (not listening): a connection is
+// refused, and nobody else can listen on the port meanwhile, so a
+// parallel test process's fleet cannot take it and answer as the
+// "offline" host. Both a host taken offline and one offline from Start,
+// twice over (offline, online, offline again), with a server-side
+// TIME_WAIT on the port from the connection the host cut.
+func TestAnOfflineHostKeepsItsPortFromEveryoneElse(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("ports are kept while offline on Linux only (portpark_other.go)")
+	}
+	f := startFleet(t, Config{Devices: 8, Seed: 3, OfflineFraction: 0.25})
+	var started, online HostInfo
+	for _, h := range f.Hosts() {
+		if !h.Online && started.Hostname == "" {
+			started = h
+		}
+		if h.Online && online.Hostname == "" {
+			online = h
+		}
+	}
+	client := newClient(t, online, DefaultUser, DefaultPassword, nil)
+	takenBy := func(h HostInfo) error {
+		ln, err := net.Listen("tcp4", net.JoinHostPort(h.IP, strconv.Itoa(h.Port)))
+		if err == nil {
+			ln.Close()
+		}
+		return err
+	}
+	check := func(h HostInfo, when string) {
+		t.Helper()
+		if err := dial(h); !errors.Is(err, syscall.ECONNREFUSED) {
+			t.Errorf("%s %s: dial = %v, want connection refused", h.Hostname, when, err)
+		}
+		if err := takenBy(h); !errors.Is(err, syscall.EADDRINUSE) {
+			t.Errorf("%s %s: another listener on its port: %v, want address in use", h.Hostname, when, err)
+		}
+	}
+	check(started, "offline from the start")
+	for round := range 2 {
+		// A kept connection, cut by going offline.
+		if _, _, _, err := client.RunCmdWithContext(context.Background(), "hostname"); err != nil {
+			t.Fatalf("round %d: hostname before going offline: %v", round, err)
+		}
+		if err := f.SetOnline(online.Hostname, false); err != nil {
+			t.Fatal(err)
+		}
+		check(online, fmt.Sprintf("taken offline (round %d)", round))
+		// The client finds its kept connection cut, and cannot reconnect.
+		if _, _, _, err := client.RunCmdWithContext(context.Background(), "hostname"); err == nil {
+			t.Fatalf("round %d: a command reached the offline host", round)
+		}
+		if err := f.SetOnline(online.Hostname, true); err != nil {
+			t.Fatalf("round %d: back online: %v", round, err)
+		}
+		if out, _, _, err := client.RunCmdWithContext(context.Background(), "hostname"); err != nil || out != online.Hostname+"\r\n" {
+			t.Fatalf("round %d: hostname after coming back = %q, %v", round, out, err)
+		}
+	}
+	if err := f.SetOnline(started.Hostname, true); err != nil {
+		t.Fatalf("the host offline from the start cannot come online: %v", err)
+	}
+	if err := dial(started); err != nil {
+		t.Errorf("%s back online: dial = %v", started.Hostname, err)
+	}
+	f.Close()
+	for _, h := range []HostInfo{started, online} {
+		if err := takenBy(h); err != nil {
+			t.Errorf("%s: its port is still held after Close: %v", h.Hostname, err)
+		}
 	}
 }
 

@@ -127,10 +127,15 @@ type host struct {
 	// nested inside mu's critical sections the other way round.
 	faultIdx atomic.Int32
 
-	mu       sync.Mutex
-	port     int
-	online   bool
-	ln       net.Listener // nil while offline or before Start
+	mu     sync.Mutex
+	port   int
+	online bool
+	ln     net.Listener // nil while offline or before Start
+	// parked holds an offline host's port: bound, not listening, so a
+	// connection is refused (as by a machine with nothing on the port)
+	// and no other process can take the port meanwhile (portpark_*.go).
+	// nil when online, or where a port cannot be kept that way.
+	parked   net.Listener
 	conns    map[*hostConn]struct{}
 	shells   map[string]*shell
 	lastBoot time.Time
