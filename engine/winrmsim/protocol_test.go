@@ -368,8 +368,11 @@ func TestReceiveTimesOutWhileAScriptIsStillRunning(t *testing.T) {
 	if !strings.Contains(body, "<s:Value>w:TimedOut</s:Value>") || !strings.Contains(body, "OperationTimeout") {
 		t.Errorf("not the TimedOut fault masterzen/winrm retries on: %s", body)
 	}
-	if took < 200*time.Millisecond || took > 1500*time.Millisecond {
-		t.Errorf("the timeout took %v, want about 200ms", took)
+	// A lower bound only: the host must wait out the OperationTimeout
+	// before it answers TimedOut. That it does not hang shows in the
+	// next Receive, which gets the output.
+	if took < 200*time.Millisecond {
+		t.Errorf("the TimedOut fault came after %v, before the 200ms OperationTimeout", took)
 	}
 	golden(t, "faults/timed_out.xml", normalize(body))
 
@@ -596,6 +599,7 @@ func TestRebootDropsShellsAndResetsTheBootTime(t *testing.T) {
 		t.Fatal(err)
 	}
 	before, _ := f.Metrics(h.Hostname, time.Now())
+	rebootAt := time.Now().Truncate(time.Second) // the host keeps its boot time in whole seconds
 	if err := f.Reboot(h.Hostname); err != nil {
 		t.Fatal(err)
 	}
@@ -609,8 +613,8 @@ func TestRebootDropsShellsAndResetsTheBootTime(t *testing.T) {
 		t.Fatalf("Command after reboot: err = %v, want fault 2150858843", err)
 	}
 	after, _ := f.Metrics(h.Hostname, time.Now())
-	if !after.LastBoot.After(before.LastBoot) || time.Since(after.LastBoot) > 2*time.Second {
-		t.Errorf("last boot %v -> %v, want about now", before.LastBoot, after.LastBoot)
+	if !after.LastBoot.After(before.LastBoot) || after.LastBoot.Before(rebootAt) || after.LastBoot.After(time.Now()) {
+		t.Errorf("last boot %v -> %v, want the time of the reboot (%v)", before.LastBoot, after.LastBoot, rebootAt)
 	}
 	if hs, _ := f.HostStats(h.Hostname); hs.ShellsOpen != 0 || hs.ShellsDropped != 1 {
 		t.Errorf("HostStats = %+v, want no shell open and one dropped", hs)

@@ -2,6 +2,7 @@ package sshserve_test
 
 import (
 	"context"
+	"regexp"
 	"sync"
 	"testing"
 
@@ -56,31 +57,60 @@ func TestRequestsCarryTheSessionIdentity(t *testing.T) {
 	}
 }
 
+// A client that asks for a 0x0 terminal gets the console drawn as for an
+// 80x24 one: the same header layout as a real 80x24 session (its right
+// part starts in the same column, so the width is 80, where a 100-column
+// session's does not), and the key bar on row 24.
 func TestAZeroSizedTerminalGetsTheClassicSize(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	f.start(t, f.config(t))
-	c := f.login(t, "alice", f.admin)
-	sess, err := c.NewSession()
-	if err != nil {
-		t.Fatal(err)
+	screen := func(cols, rows int) string {
+		t.Helper()
+		c := f.login(t, "alice", f.admin)
+		sess, err := c.NewSession()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer sess.Close()
+		out := &syncBuffer{}
+		sess.Stdout, sess.Stderr = out, out
+		in, err := sess.StdinPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := sess.RequestPty("xterm", rows, cols, gossh.TerminalModes{}); err != nil {
+			t.Fatal(err)
+		}
+		if err := sess.Shell(); err != nil {
+			t.Fatal(err)
+		}
+		tm := &term{sess: sess, in: in, out: out, done: make(chan error, 1)}
+		go func() { tm.done <- sess.Wait() }()
+		tm.waitFor(t, "alice (Admin)", "WS-SSH-001", "q quit")
+		_, _ = in.Write([]byte("q"))
+		tm.end(t)
+		return out.String()
 	}
-	defer sess.Close()
-	out := &syncBuffer{}
-	sess.Stdout, sess.Stderr = out, out
-	in, err := sess.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
+	// The renderer moves the cursor to where the header's right part
+	// starts: ESC [ 1 ; COLUMN H.
+	headerRight := regexp.MustCompile(`\x1b\[1;(\d+)H[^\x1b]*alice \(Admin\)`)
+	column := func(screen string) string {
+		t.Helper()
+		m := headerRight.FindStringSubmatch(screen)
+		if m == nil {
+			t.Fatalf("no right-aligned header in %q", screen)
+		}
+		return m[1]
 	}
-	if err := sess.RequestPty("xterm", 0, 0, gossh.TerminalModes{}); err != nil {
-		t.Fatal(err)
+	zero, classic, wide := screen(0, 0), screen(80, 24), screen(100, 30)
+	if z, c := column(zero), column(classic); z != c {
+		t.Errorf("0x0: the header's right part starts in column %s, in an 80x24 session in %s", z, c)
 	}
-	if err := sess.Shell(); err != nil {
-		t.Fatal(err)
+	if column(zero) == column(wide) {
+		t.Fatalf("an 80- and a 100-column session put the header in the same column: the check cannot tell widths apart")
 	}
-	tm := &term{sess: sess, in: in, out: out, done: make(chan error, 1)}
-	go func() { tm.done <- sess.Wait() }()
-	tm.waitFor(t, "alice (Admin)", "WS-SSH-001")
-	_, _ = in.Write([]byte("q"))
-	tm.end(t)
+	if !regexp.MustCompile(`\x1b\[24d[^\x1b]*\x1b\[37mj/k move`).MatchString(zero) {
+		t.Errorf("0x0: the key bar is not on row 24: %q", zero)
+	}
 }

@@ -147,7 +147,7 @@ func (s *Server) console(ctx context.Context, end context.CancelCauseFunc, sess 
 	}()
 	go func() {
 		defer wg.Done()
-		watchIdle(ctx, end, in, s.cfg.IdleTimeout)
+		watchIdle(ctx, end, in.quiet, s.cfg.IdleTimeout, time.After)
 	}()
 	_, err := prog.Run()
 	if err != nil && ctx.Err() == nil {
@@ -279,21 +279,22 @@ func forwardResizes(ctx context.Context, prog *tea.Program, winch <-chan ssh.Win
 
 // watchIdle ends the session after idle without input. The console
 // redraws on its own (the clock, live data), so output says nothing about
-// whether someone is there; only input does.
-func watchIdle(ctx context.Context, end context.CancelCauseFunc, in *inputReader, idle time.Duration) {
-	t := time.NewTimer(idle)
-	defer t.Stop()
+// whether someone is there; only input does. quiet is how long the input
+// has been quiet; after waits (time.After, a fake clock in tests).
+func watchIdle(ctx context.Context, end context.CancelCauseFunc, quiet func() time.Duration, idle time.Duration,
+	after func(time.Duration) <-chan time.Time) {
+	wait := idle
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
-			quiet := in.quiet()
-			if quiet >= idle {
+		case <-after(wait):
+			q := quiet()
+			if q >= idle {
 				end(errIdle)
 				return
 			}
-			t.Reset(idle - quiet)
+			wait = idle - q
 		}
 	}
 }
