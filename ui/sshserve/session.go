@@ -112,6 +112,9 @@ func (s *Server) handle(sess ssh.Session) {
 		s.log.Error("ssh session close not recorded", append(who, "err", err.Error())...)
 	}
 	s.log.Info("ssh session closed", append(who, "reason", reason, "duration", time.Since(start).Round(time.Second).String())...)
+	// The slot is free before the client learns the session ended, so a
+	// user who quits and reconnects at once is not refused as one too many.
+	s.release(ls)
 	// Exit here, not in the SSH library after handle returns: Shutdown
 	// closes the connections once every handler returned, and the client
 	// must have its exit status by then.
@@ -240,6 +243,7 @@ func (s *Server) claim(ls *liveSession) (msg, reason string) {
 	return "", ""
 }
 
+// release gives a console slot back; releasing it twice is harmless.
 func (s *Server) release(ls *liveSession) {
 	s.mu.Lock()
 	delete(s.live, ls)
