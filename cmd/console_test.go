@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -66,7 +67,8 @@ func TestConsoleShowsALiveFleetEndToEnd(t *testing.T) {
 	}
 	defer eng.Close()
 
-	model := ui.New(eng, ui.Options{Title: "e2e", User: "tester", Role: "Admin"})
+	client := &countingClient{Engine: eng}
+	model := ui.New(client, ui.Options{Title: "e2e", User: "tester", Role: "Admin"})
 	defer model.Close()
 	tm := teatest.NewTestModel(t, model, teatest.WithInitialTermSize(120, 40))
 
@@ -84,11 +86,20 @@ func TestConsoleShowsALiveFleetEndToEnd(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	// The console redraws only changed cells, so wait for a word that is
-	// written whole, then read the final screen.
-	teatest.WaitFor(t, tm.Output(), func(b []byte) bool { return bytes.Contains(b, []byte("Offline")) },
-		teatest.WithDuration(10*time.Second))
-	time.Sleep(300 * time.Millisecond) // one more coalesced refresh
+	// Wait until the console has applied what the engine published up
+	// to the end of that sweep: the feed reads the alerts with every
+	// batch it drains, and drains the next only once the model applied
+	// the one before. Of three drains after now, the second holds the
+	// sweep's end (the first may have been taken just before it), and
+	// the third shows the second was applied. Later sweeps (every
+	// second) change nothing the screen is checked for.
+	before := client.reads.Load()
+	for client.reads.Load() < before+3 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the console drained %d engine updates after the sweep, want 3", client.reads.Load()-before)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 
 	if err := tm.Quit(); err != nil {
 		t.Fatal(err)
@@ -104,4 +115,16 @@ func TestConsoleShowsALiveFleetEndToEnd(t *testing.T) {
 	if err := <-runDone; err != nil {
 		t.Fatalf("engine Run: %v", err)
 	}
+}
+
+// countingClient is the engine as the console's client, counting the
+// feed's reads of the alerts (one per drained batch of updates).
+type countingClient struct {
+	*engine.Engine
+	reads atomic.Int32
+}
+
+func (c *countingClient) ActiveAlerts() []engine.Alert {
+	c.reads.Add(1)
+	return c.Engine.ActiveAlerts()
 }

@@ -4,7 +4,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/rmmhq/rmm/engine"
 )
@@ -74,7 +73,7 @@ func TestAckSendsTheSelectedAlertAndTheViewFollowsLive(t *testing.T) {
 	waitFor(t, tm, "acknowledged alert 16 (WS-0012 disk_used D:)")
 	send(tm, "j", "x") // the selection stayed on 16 through the refresh: j is 15
 	waitFor(t, tm, "resolved alert 15 (WS-0005 service_stopped Spooler)")
-	time.Sleep(3 * minUpdateGap) // the engine's update that follows
+	settled(t, c) // the engine's update that follows
 	m := finish(t, tm)
 	want := []engine.Request{engine.AckAlert{ID: 16}, engine.ResolveAlert{ID: 15}}
 	if got := c.sent(); !slices.Equal(got, want) {

@@ -104,17 +104,49 @@ func TestDetailRefreshesWhenTheDeviceChanges(t *testing.T) {
 	d.CPUPct, d.LastSeen = 99.5, t0
 	c.publish(d)
 	waitFor(t, tm, "99.5%")
-	// Another device changing does not reload this one.
-	other := fleet(20)[5]
-	other.CPUPct = 1
-	c.publish(other)
-	time.Sleep(3 * minUpdateGap)
+	deadline := time.Now().Add(waitLong)
+	for c.detailCalls.Load() != calls+1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("Detail called %d times after the change, want %d", c.detailCalls.Load(), calls+1)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 	m := finish(t, tm)
 	if got := c.detailCalls.Load(); got != calls+1 {
 		t.Errorf("Detail called %d times after the change, want %d", got, calls+1)
 	}
 	if !strings.Contains(lineWith(screenText(m), "Memory"), "99.5%") {
 		t.Errorf("live CPU not shown: %q", lineWith(screenText(m), "Memory"))
+	}
+}
+
+// Whether an engine update reloads the detail is decided in Update, so
+// it is checked there, without a clock: another device changing starts
+// no load; the detail device changing starts one.
+func TestOnlyTheDetailDeviceChangingReloadsTheDetail(t *testing.T) {
+	c := newHubClient(fleet(20))
+	m := loaded(t, fleet(20), Options{}, 120, 40)
+	m.feed.client = c
+	m = update(m, keyPress("j"))
+	nm, cmd := m.Update(keyPress("enter")) // WS-0001
+	m = update(nm.(Model), cmd())
+	if !m.detail.loaded || m.detail.loading {
+		t.Fatalf("detail not loaded: %+v", m.detail)
+	}
+	seq := m.detail.seq
+	sum := summarize(fleet(20))
+
+	other := fleet(20)[5]
+	other.CPUPct = 1
+	m = update(m, updateMsg{update: engine.Update{Devices: []engine.DeviceState{other}, Summary: sum}})
+	if m.detail.seq != seq || m.detail.loading || m.detail.dirty {
+		t.Errorf("another device changed: load %d -> %d, loading %v, dirty %v; want no load", seq, m.detail.seq, m.detail.loading, m.detail.dirty)
+	}
+	d := fleet(20)[0]
+	d.CPUPct = 99.5
+	m = update(m, updateMsg{update: engine.Update{Devices: []engine.DeviceState{d}, Summary: sum}})
+	if m.detail.seq != seq+1 || !m.detail.loading {
+		t.Errorf("the detail device changed: load %d -> %d, loading %v; want a new load", seq, m.detail.seq, m.detail.loading)
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"testing"
 	"time"
 
 	"github.com/rmmhq/rmm/engine"
@@ -194,6 +195,9 @@ func (c *hubClient) History(ctx context.Context, id int64, metric string, since 
 type fullClient struct {
 	*hubClient
 	role engine.Role // 0: allow everything
+	// liveReads counts the feed's reads of the alerts: one with the
+	// snapshot and one with every drained update (see settled).
+	liveReads atomic.Int32
 
 	fmu      sync.Mutex
 	alerts   []engine.Alert
@@ -267,6 +271,7 @@ func testAudit() []store.AuditEntry {
 }
 
 func (c *fullClient) ActiveAlerts() []engine.Alert {
+	c.liveReads.Add(1)
 	c.fmu.Lock()
 	defer c.fmu.Unlock()
 	return slices.Clone(c.alerts)
@@ -407,4 +412,27 @@ func (c *fullClient) runJob(name string, hold chan struct{}) error {
 		c.jobs[i].Running, c.jobs[i].LastRun, c.jobs[i].LastErr = false, start, ""
 	}()
 	return nil
+}
+
+// settled waits until the console has applied every engine update
+// published before it was called: a drained signal, not a sleep. The
+// feed drains one batch at a time and arms its next wait only when the
+// model has applied the batch before, reading the alerts (liveReads)
+// with each drain. Two summary-only events, each waited for until the
+// feed drained it, prove that: the first drain may hold the earlier
+// updates, and the second can only happen once that first batch was
+// applied.
+func settled(t *testing.T, c *fullClient) {
+	t.Helper()
+	for range 2 {
+		before := c.liveReads.Load()
+		c.hub.Publish(nil, c.Summary())
+		deadline := time.Now().Add(waitLong)
+		for c.liveReads.Load() == before {
+			if time.Now().After(deadline) {
+				t.Fatal("the console's feed did not drain an update")
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+	}
 }
