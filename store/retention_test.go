@@ -561,9 +561,35 @@ func TestRetentionDoesNotStallTheWriter(t *testing.T) {
 	})
 	eventually(t, "the writer commits", func() bool { return w.Stats().Batches > 0 })
 
-	before := w.Stats().Batches
+	// The writer's batch count, sampled with the time before and after
+	// each read, while retention runs. A commit between two samples that
+	// both lie wholly inside the retention run happened while retention
+	// was running; one that lands just after it returns does not count.
+	type sample struct {
+		from, to time.Time
+		batches  int64
+	}
+	var samples []sample
+	stopSampling := make(chan struct{})
+	var sampling sync.WaitGroup
+	sampling.Go(func() {
+		for {
+			select {
+			case <-stopSampling:
+				return
+			default:
+			}
+			from := time.Now()
+			b := w.Stats().Batches
+			samples = append(samples, sample{from, time.Now(), b})
+			time.Sleep(100 * time.Microsecond)
+		}
+	})
+	start := time.Now()
 	rep, err := db.ApplyRetention(context.Background(), t.TempDir(), RetentionPolicy{BatchRows: 100}, retentionNow)
-	after := w.Stats().Batches
+	end := time.Now()
+	close(stopSampling)
+	sampling.Wait()
 	cancel()
 	wg.Wait()
 	if err := w.Close(); err != nil {
@@ -575,10 +601,21 @@ func TestRetentionDoesNotStallTheWriter(t *testing.T) {
 	if rep.MetricsArchived != int64(old) {
 		t.Errorf("%d archived, want %d", rep.MetricsArchived, old)
 	}
-	if after <= before {
-		t.Errorf("the writer committed no batch while retention ran (%d before, %d after)", before, after)
+	var inside []sample
+	for _, x := range samples {
+		if !x.from.Before(start) && !x.to.After(end) {
+			inside = append(inside, x)
+		}
 	}
-	t.Logf("retention of %d rows took %v; the writer committed %d batches meanwhile", old, rep.Took, after-before)
+	if len(inside) < 2 {
+		t.Fatalf("%d samples of the writer inside the retention run (%v), want 2 or more", len(inside), end.Sub(start))
+	}
+	first, last := inside[0], inside[len(inside)-1]
+	if last.batches <= first.batches {
+		t.Errorf("the writer committed no batch while retention ran (%d at %v, %d at %v into it)",
+			first.batches, first.to.Sub(start), last.batches, last.from.Sub(start))
+	}
+	t.Logf("retention of %d rows took %v; the writer committed %d batches meanwhile", old, rep.Took, last.batches-first.batches)
 }
 
 func TestAuditRowsLeaveTheDatabaseOnlyAsAPrefixOfTheChain(t *testing.T) {

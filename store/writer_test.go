@@ -78,9 +78,18 @@ func TestWriterFlushesWhenABatchIsFull(t *testing.T) {
 	if s := w.Stats(); s.Rows != 20 {
 		t.Errorf("stats %+v, want 2 batches of 10", s)
 	}
-	time.Sleep(20 * time.Millisecond)
-	if n := countMetrics(t, db); n != 20 {
-		t.Errorf("%d rows committed, want the 5 left over pending", n)
+	// The 5 left over wait for more, not for time (the interval is an
+	// hour): the next 5 complete a third batch of 10 with them. Had they
+	// gone in alone, the writer would show a batch of 5 and 25 rows.
+	if err := w.AddMetrics(context.Background(), metricsFor(ids[0], 5)); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "a third batch is committed", func() bool { return w.Stats().Batches >= 3 })
+	if s := w.Stats(); s.Batches != 3 || s.Rows != 30 {
+		t.Errorf("stats %+v, want 3 batches of 10", s)
+	}
+	if n := countMetrics(t, db); n != 30 {
+		t.Errorf("%d rows committed, want 30", n)
 	}
 }
 
