@@ -3,6 +3,7 @@ package cmd
 import (
 	"encoding/csv"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -139,8 +140,8 @@ func TestActionRunQueueHistoryAndExportFromTheCommandLine(t *testing.T) {
 	if code != 0 || json.Unmarshal([]byte(out), &q) != nil || len(q) != 1 || q[0].Host != off || q[0].RunID != p.ID {
 		t.Fatalf("queue --json: %s", out)
 	}
-	if code, out, errb = run("queue", "cancel", strconv.FormatInt(q[0].ID, 10)); code != 0 {
-		t.Fatalf("queue cancel: %d %s", code, errb)
+	if code, out, errb = run("queue", "cancel", strconv.FormatInt(q[0].ID, 10)); code != 0 || out != fmt.Sprintf("queue entry %d cancelled\n", q[0].ID) {
+		t.Fatalf("queue cancel: %d %q %s", code, out, errb)
 	}
 	if code, _, _ = run("queue", "cancel", strconv.FormatInt(q[0].ID, 10)); code != 1 {
 		t.Errorf("cancelling twice: exit %d", code)

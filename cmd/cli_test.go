@@ -128,6 +128,9 @@ func TestImportReportsEveryBadRowAndChangesNothing(t *testing.T) {
 	if code != 2 {
 		t.Fatalf("bad import: exit %d, want 2", code)
 	}
+	if out != "" {
+		t.Errorf("a rejected import printed to stdout (its report belongs on stderr): %q", out)
+	}
 	lines := strings.Split(strings.TrimSpace(errb), "\n")
 	if len(lines) < 5 {
 		t.Fatalf("bad import reported %d lines, want one per problem:\n%s", len(lines), errb)

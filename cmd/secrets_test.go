@@ -4,13 +4,16 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"encoding/base64"
 	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf16"
 
 	"github.com/rmmhq/rmm/engine/winrmsim"
 )
@@ -74,10 +77,21 @@ func TestSecretsNeverLeaveTheVaultOrTheWire(t *testing.T) {
 	runAll("", "audit", "--json")
 	runAll("", "devices", "--json")
 
-	canaries := []string{winrmPassword, wrongPassword, vaultPass, storedSecret}
-	for _, s := range canaries {
-		if strings.Contains(printed.String(), s) {
-			t.Errorf("a secret (canary %d chars) appears in rmm's output", len(s))
+	// Every form a secret could leak in: as is; in an Authorization:
+	// Basic header (base64 of "user:password"); base64 of the password
+	// alone or inside a longer base64 text; UTF-16LE (PowerShell's
+	// strings), and base64 of that (a -EncodedCommand).
+	var canaries []canary
+	for _, c := range []struct{ user, pw string }{
+		{winrmsim.DefaultUser, winrmPassword}, {winrmsim.DefaultUser, wrongPassword},
+		{"", vaultPass}, {`LAB\svc`, storedSecret},
+	} {
+		canaries = append(canaries, secretForms(c.user, c.pw)...)
+	}
+	out := printed.Bytes()
+	for _, c := range canaries {
+		if bytes.Contains(out, c.b) {
+			t.Errorf("a secret (%s) appears in rmm's output", c.form)
 		}
 	}
 	files := 0
@@ -97,9 +111,9 @@ func TestSecretsNeverLeaveTheVaultOrTheWire(t *testing.T) {
 				}
 			}
 		}
-		for _, s := range canaries {
-			if bytes.Contains(b, []byte(s)) {
-				t.Errorf("a secret (canary %d chars) appears in %s", len(s), strings.TrimPrefix(path, c.home))
+		for _, cn := range canaries {
+			if bytes.Contains(b, cn.b) {
+				t.Errorf("a secret (%s) appears in %s", cn.form, strings.TrimPrefix(path, c.home))
 			}
 		}
 		return nil
@@ -113,6 +127,76 @@ func TestSecretsNeverLeaveTheVaultOrTheWire(t *testing.T) {
 	log, err := os.ReadFile(filepath.Join(c.home, ".local", "state", "rmm", "logs", "rmm.log"))
 	if err != nil || !bytes.Contains(log, []byte("device=")) || !bytes.Contains(log, []byte("401")) {
 		t.Fatalf("the log lacks the poll lines the search relies on (err %v)", err)
+	}
+}
+
+// canary is one encoded form of a test secret, and what form it is (the
+// test never prints the secret itself).
+type canary struct {
+	form string
+	b    []byte
+}
+
+// secretForms returns the forms of pw (and of user:pw, with a user) that
+// the secrets test searches for.
+func secretForms(user, pw string) []canary {
+	wide := utf16LE(pw)
+	forms := []canary{
+		{"plain, " + strconv.Itoa(len(pw)) + " chars", []byte(pw)},
+		{"UTF-16LE", wide},
+	}
+	if user != "" {
+		forms = append(forms, canary{"base64 of user:password (Basic auth)",
+			[]byte(base64.StdEncoding.EncodeToString([]byte(user + ":" + pw)))})
+	}
+	forms = append(forms, base64Forms("base64", []byte(pw))...)
+	return append(forms, base64Forms("base64 of UTF-16LE (-EncodedCommand)", wide)...)
+}
+
+// base64Forms is what data looks like inside any longer base64 text.
+// Base64 encodes 3-byte groups, and data may start anywhere in one; for
+// each of the three offsets k, data[k:] starts a group, and its whole
+// groups encode to characters that depend on data alone.
+func base64Forms(form string, data []byte) []canary {
+	var out []canary
+	for k := range 3 {
+		d := data[k:]
+		enc := base64.StdEncoding.EncodeToString(d[:len(d)/3*3])
+		out = append(out, canary{form + " (from byte " + strconv.Itoa(k) + ")", []byte(enc)})
+	}
+	return out
+}
+
+// utf16LE is s in UTF-16, little endian.
+func utf16LE(s string) []byte {
+	var b []byte
+	for _, u := range utf16.Encode([]rune(s)) {
+		b = append(b, byte(u), byte(u>>8))
+	}
+	return b
+}
+
+func TestTheSecretFormsFindAnEncodedSecret(t *testing.T) {
+	const pw = "Pw-Leak-Canary-7f3a91"
+	basic := "Authorization: Basic " + base64.StdEncoding.EncodeToString([]byte("rmm:"+pw))
+	// A script carrying the password, base64'd as -EncodedCommand, at
+	// each of three offsets.
+	for _, prefix := range []string{"$p='", "$pw='", "$pwd='"} {
+		cmd := base64.StdEncoding.EncodeToString(utf16LE(prefix + pw + "'"))
+		found := false
+		for _, c := range secretForms("rmm", pw) {
+			found = found || bytes.Contains([]byte(cmd), c.b)
+		}
+		if !found {
+			t.Errorf("the forms miss the password in %q's -EncodedCommand", prefix)
+		}
+	}
+	found := false
+	for _, c := range secretForms("rmm", pw) {
+		found = found || bytes.Contains([]byte(basic), c.b)
+	}
+	if !found {
+		t.Error("the forms miss the password in a Basic auth header")
 	}
 }
 

@@ -24,10 +24,8 @@ func BenchmarkCommandRoundTrip(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer f.Close()
-	t := &testing.T{}
-	c := newRawClient(t, f.Hosts()[0])
-	defer c.http.CloseIdleConnections()
-	shell := createShellB(b, c)
+	c := newRawClient(b, f.Hosts()[0])
+	shell := c.createShell(b)
 	line := winrm.Powershell("# rmm:script=metrics v1\n")
 	b.ReportAllocs()
 	for b.Loop() {
@@ -43,15 +41,6 @@ func BenchmarkCommandRoundTrip(b *testing.B) {
 			b.Fatalf("Signal: %d %v", status, err)
 		}
 	}
-}
-
-func createShellB(b *testing.B, c *rawClient) string {
-	status, body, err := c.tryPost(winrm.NewOpenShellRequest(c.url, c.params).String(), nil)
-	if err != nil || status != 200 {
-		b.Fatalf("Create: %d %v", status, err)
-	}
-	id, _ := winrm.ParseOpenShellResponse(body)
-	return id
 }
 
 // BenchmarkSweep10000Hosts starts 10,000 hosts and runs the metrics script

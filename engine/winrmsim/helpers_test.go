@@ -74,7 +74,7 @@ type rawClient struct {
 	params   *winrm.Parameters
 }
 
-func newRawClient(t *testing.T, hi HostInfo) *rawClient {
+func newRawClient(t testing.TB, hi HostInfo) *rawClient {
 	tr := &http.Transport{}
 	t.Cleanup(tr.CloseIdleConnections)
 	return &rawClient{
@@ -87,7 +87,7 @@ func newRawClient(t *testing.T, hi HostInfo) *rawClient {
 }
 
 // post sends one envelope and returns the status and body.
-func (c *rawClient) post(t *testing.T, body string) (int, string) {
+func (c *rawClient) post(t testing.TB, body string) (int, string) {
 	t.Helper()
 	status, reply, err := c.tryPost(body, nil)
 	if err != nil {
@@ -119,7 +119,7 @@ func (c *rawClient) tryPost(body string, header http.Header) (int, string, error
 }
 
 // createShell opens a shell and returns its ShellId.
-func (c *rawClient) createShell(t *testing.T) string {
+func (c *rawClient) createShell(t testing.TB) string {
 	t.Helper()
 	status, body := c.post(t, winrm.NewOpenShellRequest(c.url, c.params).String())
 	if status != http.StatusOK {
