@@ -69,13 +69,13 @@ func newHTTPClient(throttle, perHost, maxIdle int, timeout time.Duration) *http.
 		},
 		newLean: func(dialTLS func(context.Context, string, string) (net.Conn, error)) *h1.Transport {
 			return &h1.Transport{
-				Dial:                  dialer.DialContext,
-				DialTLS:               dialTLS,
-				MaxIdleConns:          idle,
-				MaxIdleTLSConns:       idleTLSConns,
-				MaxIdleConnsPerHost:   max(perHost, 2),
-				IdleConnTimeout:       idleConnTimeout,
-				ResponseHeaderTimeout: httpHeaderTimeout,
+				Dial:                dialer.DialContext,
+				DialTLS:             dialTLS,
+				MaxIdleConns:        idle,
+				MaxIdleTLSConns:     idleTLSConns,
+				MaxIdleConnsPerHost: max(perHost, 2),
+				IdleConnTimeout:     idleConnTimeout,
+				ExchangeTimeout:     httpHeaderTimeout,
 			}
 		},
 		profiles: make(map[tlsKey]*tlsProfile),

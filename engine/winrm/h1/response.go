@@ -60,7 +60,7 @@ func readResponse(br *bufio.Reader, req *http.Request) (*http.Response, *body, e
 			Request:    req,
 		}
 		b := &body{remaining: -1, keep: minor >= 1}
-		chunked := false
+		chunked, hasLength := false, false
 		for {
 			l, err := line()
 			if err != nil {
@@ -81,7 +81,7 @@ func readResponse(br *bufio.Reader, req *http.Request) (*http.Response, *body, e
 				if err != nil || n < 0 || (b.remaining >= 0 && n != b.remaining) {
 					return nil, nil, fmt.Errorf("h1: bad Content-Length %q", truncate(value))
 				}
-				b.remaining = n
+				b.remaining, hasLength = n, true
 			case "Transfer-Encoding":
 				if !bytes.EqualFold(value, []byte("chunked")) {
 					return nil, nil, fmt.Errorf("h1: unsupported Transfer-Encoding %q", truncate(value))
@@ -112,6 +112,12 @@ func readResponse(br *bufio.Reader, req *http.Request) (*http.Response, *body, e
 			b.remaining = -1
 			b.chunked = httputil.NewChunkedReader(br)
 			delete(resp.Header, "Content-Length")
+			if hasLength {
+				// Both framings: chunked wins, and the connection is not
+				// reused (RFC 9112 section 6.3: the message may be an
+				// attempt at response splitting).
+				b.keep = false
+			}
 		case b.remaining < 0:
 			b.keep = false // the body ends when the server closes
 		}

@@ -72,10 +72,11 @@ type Transport struct {
 	// timeout, so a request seldom meets a connection the server is
 	// closing.
 	IdleConnTimeout time.Duration
-	// ResponseHeaderTimeout bounds a whole exchange, from the first byte
-	// written to the last byte of the response read; zero: only the
-	// request's context bounds it.
-	ResponseHeaderTimeout time.Duration
+	// ExchangeTimeout bounds a whole exchange, from the first byte
+	// written to the last byte of the response body read (unlike
+	// net/http's ResponseHeaderTimeout, which ends at the headers); zero:
+	// only the request's context bounds it.
+	ExchangeTimeout time.Duration
 
 	mu        sync.Mutex
 	idle      map[hostKey][]*conn // per host, most recently used last
@@ -545,8 +546,8 @@ func (t *Transport) removeIdleLocked(c *conn) {
 func (t *Transport) exchange(ctx context.Context, req *http.Request, c *conn, wire []byte) (*http.Response, error) {
 	deadline, hasDeadline := ctx.Deadline()
 	ctxDeadline := hasDeadline // the connection's deadline is the context's
-	if t.ResponseHeaderTimeout > 0 {
-		if d := time.Now().Add(t.ResponseHeaderTimeout); !hasDeadline || d.Before(deadline) {
+	if t.ExchangeTimeout > 0 {
+		if d := time.Now().Add(t.ExchangeTimeout); !hasDeadline || d.Before(deadline) {
 			deadline, hasDeadline, ctxDeadline = d, true, false
 		}
 	}

@@ -265,11 +265,11 @@ func TestCancelEndsABlockedRequest(t *testing.T) {
 	}
 }
 
-func TestResponseHeaderTimeout(t *testing.T) {
+func TestExchangeTimeoutEndsAnExchange(t *testing.T) {
 	release := make(chan struct{})
 	srv, _ := newServer(t, func(w http.ResponseWriter, r *http.Request) { <-release })
 	defer close(release)
-	tr := &Transport{ResponseHeaderTimeout: 50 * time.Millisecond}
+	tr := &Transport{ExchangeTimeout: 50 * time.Millisecond}
 	_, _, err := post(t, tr, context.Background(), srv.URL, "")
 	var ne net.Error
 	if !errors.As(err, &ne) || !ne.Timeout() {
@@ -473,6 +473,59 @@ func TestExtraBytesAfterBodyCloseConnection(t *testing.T) {
 	}
 }
 
+// A response with both Content-Length and Transfer-Encoding: chunked is
+// read as chunked, and its connection is closed, not reused (RFC 9112
+// section 6.3), in either header order.
+func TestLengthAndChunkedTogetherCloseTheConnection(t *testing.T) {
+	for _, headers := range []string{
+		"Content-Length: 3\r\nTransfer-Encoding: chunked\r\n",
+		"Transfer-Encoding: chunked\r\nContent-Length: 3\r\n",
+	} {
+		addr, reqs := rawServer(t, "HTTP/1.1 200 OK\r\n"+headers+"\r\n5\r\nhello\r\n0\r\n\r\n", false)
+		tr := &Transport{}
+		for range 2 {
+			req, _ := http.NewRequest(http.MethodPost, "http://"+addr+"/", nil)
+			resp, err := tr.RoundTrip(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if err != nil || string(b) != "hello" || !resp.Close {
+				t.Fatalf("%q: body %q, %v, Close %v; want the chunked body and the connection closed", headers, b, err, resp.Close)
+			}
+			<-reqs
+		}
+		if st := tr.Stats(); st.Dialed != 2 || st.Idle != 0 {
+			t.Errorf("%q: stats %+v: the connection was reused", headers, st)
+		}
+	}
+}
+
+// ExchangeTimeout runs to the end of the body, not only the headers.
+func TestExchangeTimeoutCoversTheBody(t *testing.T) {
+	release := make(chan struct{})
+	srv, _ := newServer(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", "10")
+		io.WriteString(w, "abc")
+		w.(http.Flusher).Flush()
+		<-release
+	})
+	defer close(release)
+	tr := &Transport{ExchangeTimeout: 100 * time.Millisecond}
+	req, _ := http.NewRequest(http.MethodPost, srv.URL, nil)
+	resp, err := tr.RoundTrip(req)
+	if err != nil {
+		t.Fatalf("headers: %v", err)
+	}
+	defer resp.Body.Close()
+	_, err = io.ReadAll(resp.Body)
+	var ne net.Error
+	if !errors.As(err, &ne) || !ne.Timeout() {
+		t.Fatalf("reading a stalled body: %v, want a timeout", err)
+	}
+}
+
 func TestIdleTLSLimit(t *testing.T) {
 	newTLS := func() *httptest.Server {
 		srv := httptest.NewTLSServer(http.HandlerFunc(echo))
@@ -507,7 +560,7 @@ func TestContextDeadlineIsReportedAsSuch(t *testing.T) {
 	release := make(chan struct{})
 	srv, _ := newServer(t, func(w http.ResponseWriter, r *http.Request) { <-release })
 	defer close(release)
-	tr := &Transport{ResponseHeaderTimeout: time.Minute}
+	tr := &Transport{ExchangeTimeout: time.Minute}
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
 	_, _, err := post(t, tr, ctx, srv.URL, "")
