@@ -5,7 +5,7 @@ $ErrorActionPreference = 'Stop'
 $ProgressPreference = 'SilentlyContinue'
 $result = @{ ok = $true; message = ''; data = $null }
 try {
-    $list = @(Get-Process | Sort-Object Name, Id | ForEach-Object { @{ name = $_.ProcessName; pid = $_.Id } })
+    $list = @(Get-Process | Sort-Object 'Name', 'Id' | ForEach-Object { @{ name = $_.ProcessName; pid = $_.Id } })
     $result.message = '{0} processes' -f $list.Count
     $result.data = @{ processes = $list }
 } catch {
