@@ -82,7 +82,8 @@ plain HTTP.
                         pooled sweeps): 0 when each host's connection from the
                         sweep before was reused
   conns_accepted_per_poll the same, counted at the hosts (over HTTPS, one
-                        TLS handshake each)
+                        TLS handshake each), with the availability probe's
+                        TCP connects when due (every 30 minutes per device)
   idle_conn_limit       connections the engine could keep between sweeps:
                         every host's, unless the file descriptor limit (the
                         simulator needs two per host) leaves room for fewer
