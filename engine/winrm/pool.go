@@ -583,8 +583,15 @@ func (p *sessionPool) Close(ctx context.Context) error {
 func (p *sessionPool) wait(ctx context.Context) error {
 	select {
 	case <-p.drained:
-	case <-ctx.Done():
-		return fmt.Errorf("close session pool: %d shells still in use: %w", p.open.Load(), ctx.Err())
+	default:
+		// Not drained yet: wait for it or the deadline. (Drained first:
+		// deleting the idle shells may outlast the deadline, and a select
+		// over both would then pick either.)
+		select {
+		case <-p.drained:
+		case <-ctx.Done():
+			return fmt.Errorf("close session pool: %d shells still in use: %w", p.open.Load(), ctx.Err())
+		}
 	}
 	p.cleanups.Wait() // each cleanup is bounded by the cleanup timeout
 	return nil
