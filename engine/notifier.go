@@ -34,6 +34,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/rmmhq/rmm/creds"
 	"github.com/rmmhq/rmm/engine/notify"
 	"github.com/rmmhq/rmm/store"
 )
@@ -778,4 +779,26 @@ func (r RetryOutbox) run(ctx context.Context, e *Engine, _ Identity) (int, error
 		e.wakeNotifier()
 	}
 	return n, err
+}
+
+// CredentialSecrets reads the channels' secrets from a credentials store:
+// the credential notify.SecretPrefix + the channel's name, its user and
+// its secret.
+func CredentialSecrets(s creds.Store) notify.Secrets { return credSecrets{s} }
+
+type credSecrets struct{ s creds.Store }
+
+func (c credSecrets) Secret(ctx context.Context, name string) (string, string, error) {
+	if c.s == nil {
+		return noSecrets{}.Secret(ctx, name)
+	}
+	cr, err := c.s.Get(ctx, name)
+	if errors.Is(err, creds.ErrNotFound) {
+		return "", "", fmt.Errorf("%s: %w", name, notify.ErrNoSecret)
+	}
+	if err != nil {
+		return "", "", err
+	}
+	defer cr.Secret.Wipe()
+	return cr.User, cr.Secret.Reveal(), nil
 }
