@@ -41,11 +41,11 @@ import (
 
 // How the notifier paces itself.
 const (
-	notifyTick   = 5 * time.Second  // a pass at least this often
-	notifyLease  = 2 * time.Minute  // a claimed message is another notifier's after this
-	notifyBatch  = 500              // alert events routed per transaction
-	notifySends  = 50               // messages sent per pass
-	notifyPrune  = time.Hour        // outbox pruning
+	notifyTick   = 5 * time.Second // a pass at least this often
+	notifyLease  = 2 * time.Minute // a claimed message is another notifier's after this
+	notifyBatch  = 500             // alert events routed per transaction
+	notifySends  = 50              // messages sent per pass
+	notifyPrune  = time.Hour       // outbox pruning
 	notifyMinGap = 50 * time.Millisecond
 )
 

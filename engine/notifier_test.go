@@ -221,7 +221,6 @@ func TestARaisedThenResolvedAlertSendsOneMessagePerRouteAndChannel(t *testing.T)
 	}
 }
 
-
 // openFixtureAt opens (or reopens) the alert fixture's store at path.
 func openFixtureAt(t *testing.T, path string) *alertFixture {
 	t.Helper()
