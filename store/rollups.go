@@ -123,7 +123,7 @@ func (db *DB) rollupBatch(ctx context.Context, batch int) (n int64, more bool, e
 			}
 		}
 		var maxTS sql.NullInt64
-		if err := tx.QueryRowContext(ctx, `SELECT count(*), max(ts) FROM metrics m WHERE `+where).Scan(&n, &maxTS); err != nil {
+		if err := tx.QueryRowContext(ctx, `SELECT coalesce(sum(m.type IN (`+rolledTypes()+`)), 0), max(m.ts) FROM metrics m WHERE `+where).Scan(&n, &maxTS); err != nil {
 			return fmt.Errorf("count samples: %w", err)
 		}
 		if maxTS.Int64 < lastTS {
