@@ -1,174 +1,226 @@
+// Package report owns what a report looks like on paper: a Document
+// (title, key figures, notes, charts, tables) and its four renderings:
+// CSV for spreadsheets and scripts, self-contained HTML (html/template,
+// charts as inline SVG), PDF (go-pdf/fpdf, charts drawn as vectors) and
+// XLSX (excelize, a sheet per table, numbers as numbers).
+//
+// It knows nothing of devices or the store: the engine (engine/reports.go)
+// builds the Document from the data a caller may see, and this package
+// renders it. Text from hosts and people reaches a CSV only through
+// csvsafe.Cell, and HTML only through html/template's escaping.
 package report
 
 import (
 	"fmt"
-	"html/template"
 	"io"
 	"math"
+	"strconv"
 	"strings"
 	"time"
 )
 
-// SVG geometry of a chart.
-const (
-	svgW, svgH                           = 760.0, 260.0
-	svgLeft, svgRight, svgTop, svgBottom = 56.0, 12.0, 16.0, 40.0
-)
-
-// svgChart is a chart laid out for the template.
-type svgChart struct {
-	Title  string
-	Grid   []svgTick
-	XLabel []svgText
-	Lines  []svgLine
-	Bars   []svgBar
-	Legend []svgLegend
-	W, H   float64
+// Document is one report.
+type Document struct {
+	Title     string // "Uptime and SLA"
+	Org       string
+	Subtitle  string // the scope and the period
+	Generated time.Time
+	Facts     []Fact   // key figures, shown first
+	Notes     []string // what the reader must know (data not collected, the period's resolution)
+	Charts    []Chart
+	Tables    []Table
 }
 
-type svgTick struct {
-	Y     float64
+// Fact is one key figure.
+type Fact struct {
 	Label string
+	Value string
 }
 
-type svgText struct {
-	X    float64
-	Text string
+// Chart is a trend: one value per label (a day) per series. A NaN value
+// is a gap (no data that day).
+type Chart struct {
+	Title  string
+	Kind   string // "line" or "bar"
+	Labels []string
+	Series []Series
+	Unit   string  // "%", "" for counts
+	YMin   float64 // the axis' bottom; YMax 0: from the data
+	YMax   float64
 }
 
-type svgLine struct {
-	Color  string
-	Points string // "x,y x,y ..." (one polyline per unbroken run)
+// Series is one line (or set of bars) of a chart.
+type Series struct {
+	Name   string
+	Values []float64
 }
 
-type svgBar struct {
-	X, Y, W, H float64
-	Color      string
-	Title      string
+// Table is a section of rows.
+type Table struct {
+	Name    string // short: the XLSX sheet, the CSV section
+	Title   string
+	Columns []Column
+	Rows    [][]Cell
+	// Detail marks a table too long for paper (every application on
+	// every device): CSV and XLSX carry it, HTML and PDF say where it is.
+	Detail bool
+	Note   string // shown under the title
 }
 
-type svgLegend struct {
-	X     float64
-	Color string
-	Name  string
+// Column is a table's column.
+type Column struct {
+	Title   string
+	Numeric bool // right-aligned; XLSX numbers
 }
 
-// layout places a chart's marks on the SVG canvas.
-func layout(c Chart) svgChart {
-	out := svgChart{Title: c.Title, W: svgW, H: svgH}
-	plotW, plotH := svgW-svgLeft-svgRight, svgH-svgTop-svgBottom
-	lo, hi := c.YMin, c.axisMax()
-	y := func(v float64) float64 {
-		v = math.Max(lo, math.Min(hi, v))
-		return svgTop + plotH*(1-(v-lo)/(hi-lo))
+// Cell is one value: text, or a number with its text (IsNum set).
+type Cell struct {
+	Text  string
+	Num   float64
+	IsNum bool
+	// Host marks text that came from a host or a person: CSV passes it
+	// through csvsafe.Cell.
+	Host bool
+}
+
+// Text is a cell rmm computed (a state, a date).
+func Text(s string) Cell { return Cell{Text: s} }
+
+// HostText is a cell that came from a host or a person (a hostname, an
+// application name, a message).
+func HostText(s string) Cell { return Cell{Text: s, Host: true} }
+
+// Number is a numeric cell shown with decimals places; NaN shows "-".
+func Number(v float64, decimals int) Cell {
+	if math.IsNaN(v) {
+		return Cell{Text: "-"}
 	}
-	n := len(c.Labels)
-	for _, t := range c.ticks() {
-		out.Grid = append(out.Grid, svgTick{Y: y(t), Label: tickLabel(t, c.Unit)})
+	return Cell{Text: strconv.FormatFloat(v, 'f', decimals, 64), Num: v, IsNum: true}
+}
+
+// Int is a whole-number cell.
+func Int(v int64) Cell { return Cell{Text: strconv.FormatInt(v, 10), Num: float64(v), IsNum: true} }
+
+// Percent is a percentage cell ("99.95").
+func Percent(v float64) Cell { return Number(v, 2) }
+
+// Formats are the renderings.
+var Formats = []string{"csv", "html", "pdf", "xlsx"}
+
+// Ext is the file name extension of a format.
+func Ext(format string) string { return "." + format }
+
+// ContentType is the MIME type of a format.
+func ContentType(format string) string {
+	switch format {
+	case "csv":
+		return "text/csv"
+	case "html":
+		return "text/html"
+	case "pdf":
+		return "application/pdf"
+	case "xlsx":
+		return "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 	}
-	slot := plotW / math.Max(1, float64(n))
-	step := labelStep(n, 12)
-	for i, l := range c.Labels {
-		if i%step == 0 {
-			out.XLabel = append(out.XLabel, svgText{X: svgLeft + slot*(float64(i)+0.5), Text: l})
+	return "application/octet-stream"
+}
+
+// Render writes d in format to w.
+func Render(w io.Writer, d Document, format string) error {
+	var err error
+	switch format {
+	case "csv":
+		err = CSV(w, d)
+	case "html":
+		err = HTML(w, d)
+	case "pdf":
+		err = PDF(w, d)
+	case "xlsx":
+		err = XLSX(w, d)
+	default:
+		return fmt.Errorf("report format %q is not one of %s", format, strings.Join(Formats, ", "))
+	}
+	if err != nil {
+		return fmt.Errorf("render %s as %s: %w", d.Title, format, err)
+	}
+	return nil
+}
+
+// Rows counts the rows of every table.
+func (d Document) Rows() int {
+	n := 0
+	for _, t := range d.Tables {
+		n += len(t.Rows)
+	}
+	return n
+}
+
+// axisMax is the top of a chart's value axis: YMax, or four nice steps
+// above YMin that hold the data (whole steps for counts).
+func (c Chart) axisMax() float64 {
+	if c.YMax > 0 {
+		return c.YMax
+	}
+	m := math.Inf(-1)
+	for _, s := range c.Series {
+		for _, v := range s.Values {
+			if !math.IsNaN(v) && v > m {
+				m = v
+			}
 		}
 	}
-	for si, s := range c.Series {
-		col := hexColor(color(si))
-		out.Legend = append(out.Legend, svgLegend{X: svgLeft + float64(si)*150, Color: col, Name: s.Name})
-		if c.Kind == "bar" {
-			bw := slot * 0.8 / float64(len(c.Series))
-			for i, v := range s.Values {
-				if math.IsNaN(v) || i >= n {
-					continue
-				}
-				x := svgLeft + slot*float64(i) + slot*0.1 + bw*float64(si)
-				out.Bars = append(out.Bars, svgBar{X: x, Y: y(v), W: bw, H: y(lo) - y(v), Color: col,
-					Title: fmt.Sprintf("%s %s: %s", s.Name, c.Labels[i], tickLabel(v, c.Unit))})
-			}
-			continue
+	if m <= c.YMin {
+		return c.YMin + 4
+	}
+	step := niceCeil((m - c.YMin) / 4)
+	if c.Unit == "" {
+		step = math.Max(1, math.Ceil(step)) // counts: whole ticks
+	}
+	return c.YMin + 4*step
+}
+
+// niceCeil rounds up to 1, 2, 2.5 or 5 times a power of ten.
+func niceCeil(v float64) float64 {
+	p := math.Pow(10, math.Floor(math.Log10(v)))
+	for _, m := range []float64{1, 2, 2.5, 5, 10} {
+		if v <= m*p {
+			return m * p
 		}
-		var run []string
-		flush := func() {
-			if len(run) > 0 {
-				out.Lines = append(out.Lines, svgLine{Color: col, Points: strings.Join(run, " ")})
-			}
-			run = nil
-		}
-		for i, v := range s.Values {
-			if math.IsNaN(v) || i >= n {
-				flush()
-				continue
-			}
-			run = append(run, fmt.Sprintf("%.1f,%.1f", svgLeft+slot*(float64(i)+0.5), y(v)))
-		}
-		flush()
+	}
+	return 10 * p
+}
+
+// ticks are the value axis' labels: five steps from YMin to the top.
+func (c Chart) ticks() []float64 {
+	top := c.axisMax()
+	out := make([]float64, 5)
+	for i := range out {
+		out[i] = c.YMin + (top-c.YMin)*float64(i)/4
 	}
 	return out
 }
 
-var htmlPage = template.Must(template.New("report").Funcs(template.FuncMap{
-	"layout": layout,
-	"rows":   rowsWord,
-	"stamp":  func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
-	"cellClass": func(c Cell) string {
-		if c.IsNum {
-			return "num"
-		}
-		return ""
-	},
-	"plus":  func(a, b float64) float64 { return a + b },
-	"minus": func(a, b float64) float64 { return a - b },
-	"left":  func() float64 { return svgLeft },
-	"right": func() float64 { return svgW - svgRight },
-	"base":  func() float64 { return svgH - svgBottom },
-}).Parse(`<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8">
-<title>{{.Title}}{{if .Org}} - {{.Org}}{{end}}</title>
-<style>
-body { font-family: "Segoe UI", Helvetica, Arial, sans-serif; font-size: 13px; color: #222; margin: 24px; }
-h1 { font-size: 22px; margin: 0; } h2 { font-size: 16px; margin: 24px 0 6px 0; }
-.sub { color: #555; margin: 4px 0 16px 0; }
-.facts { display: flex; flex-wrap: wrap; gap: 10px; margin: 12px 0; }
-.fact { border: 1px solid #ccd; border-radius: 4px; padding: 8px 12px; min-width: 140px; }
-.fact .v { font-size: 18px; font-weight: 600; } .fact .l { color: #555; font-size: 12px; }
-.note { background: #fff8e1; border-left: 4px solid #f9a825; padding: 6px 10px; margin: 6px 0; }
-table { border-collapse: collapse; margin: 4px 0 12px 0; }
-th, td { border-bottom: 1px solid #e0e0e0; padding: 3px 8px; text-align: left; vertical-align: top; }
-th { background: #f3f4f8; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
-svg text { font-family: inherit; font-size: 11px; fill: #444; }
-footer { color: #888; font-size: 11px; margin-top: 24px; }
-</style></head>
-<body>
-<h1>{{.Title}}</h1>
-<p class="sub">{{if .Org}}{{.Org}} | {{end}}{{.Subtitle}} | generated {{stamp .Generated}}</p>
-{{if .Facts}}<div class="facts">{{range .Facts}}<div class="fact"><div class="v">{{.Value}}</div><div class="l">{{.Label}}</div></div>{{end}}</div>{{end}}
-{{range .Notes}}<p class="note">{{.}}</p>{{end}}
-{{range .Charts}}{{with $c := layout .}}
-<h2>{{.Title}}</h2>
-<svg role="img" aria-label="{{.Title}}" width="{{.W}}" height="{{.H}}" viewBox="0 0 {{.W}} {{.H}}" xmlns="http://www.w3.org/2000/svg">
-{{range .Grid}}<line x1="{{left}}" y1="{{.Y}}" x2="{{right}}" y2="{{.Y}}" stroke="#e3e3e3"/><text x="{{minus left 6}}" y="{{plus .Y 4}}" text-anchor="end">{{.Label}}</text>
-{{end}}<line x1="{{left}}" y1="{{base}}" x2="{{right}}" y2="{{base}}" stroke="#888"/>
-{{range .XLabel}}<text x="{{.X}}" y="{{plus base 14}}" text-anchor="middle">{{.Text}}</text>
-{{end}}{{range .Bars}}<rect x="{{.X}}" y="{{.Y}}" width="{{.W}}" height="{{.H}}" fill="{{.Color}}"><title>{{.Title}}</title></rect>
-{{end}}{{range .Lines}}<polyline fill="none" stroke="{{.Color}}" stroke-width="2" points="{{.Points}}"/>
-{{end}}{{range .Legend}}<rect x="{{.X}}" y="{{minus $c.H 12}}" width="10" height="10" fill="{{.Color}}"/><text x="{{plus .X 14}}" y="{{minus $c.H 3}}">{{.Name}}</text>
-{{end}}</svg>{{end}}{{end}}
-{{range .Tables}}
-<h2>{{.Title}}</h2>{{if .Note}}<p class="sub">{{.Note}}</p>{{end}}
-{{if .Detail}}<p class="sub">{{rows (len .Rows)}}: in the CSV and XLSX versions of this report.</p>{{else if not .Rows}}<p class="sub">None.</p>{{else}}
-<table><thead><tr>{{range .Columns}}<th>{{.Title}}</th>{{end}}</tr></thead>
-<tbody>{{range .Rows}}<tr>{{range .}}<td class="{{cellClass .}}">{{.Text}}</td>{{end}}</tr>
-{{end}}</tbody></table>{{end}}{{end}}
-<footer>rmm report. Times are UTC unless the scope says otherwise.</footer>
-</body></html>
-`))
+func tickLabel(v float64, unit string) string {
+	s := strconv.FormatFloat(v, 'f', -1, 64)
+	if math.Abs(v-math.Round(v)) > 1e-9 {
+		s = strconv.FormatFloat(v, 'f', 1, 64)
+	}
+	return s + unit
+}
 
-// HTML writes the document as one self-contained page: inline CSS, charts
-// as inline SVG, no script and nothing fetched. Every value is escaped by
-// html/template.
-func HTML(w io.Writer, d Document) error {
-	return htmlPage.Execute(w, d)
+// palette is the series colours (RGB), readable on white and in grey.
+var palette = [][3]int{{31, 119, 180}, {214, 39, 40}, {44, 160, 44}, {255, 127, 14}, {148, 103, 189}, {140, 86, 75}}
+
+func color(i int) [3]int { return palette[i%len(palette)] }
+
+func hexColor(c [3]int) string { return fmt.Sprintf("#%02x%02x%02x", c[0], c[1], c[2]) }
+
+// labelStep thins x labels so at most about max show.
+func labelStep(n, max int) int {
+	if n <= max {
+		return 1
+	}
+	return (n + max - 1) / max
 }
 
 // rowsWord is "1 row", "5 rows".
