@@ -133,3 +133,6 @@ func (r TestChannel) exec(ctx context.Context, e *Engine, id Identity) (any, err
 func (r RetryOutbox) exec(ctx context.Context, e *Engine, id Identity) (any, error) {
 	return r.run(ctx, e, id)
 }
+func (r RunReport) exec(ctx context.Context, e *Engine, id Identity) (any, error) {
+	return r.run(ctx, e, id)
+}

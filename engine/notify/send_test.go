@@ -16,6 +16,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/rmmhq/rmm/engine/notify/notifytest"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden payloads in testdata/")
@@ -105,9 +107,9 @@ func readMail(t *testing.T, data []byte) (mail.Header, string, string) {
 }
 
 func TestEmailGoesOverStartTLSWithAuthAndThreadsTheResolution(t *testing.T) {
-	cfg, ca := testCert(t)
-	box := &mailbox{}
-	port := smtpServer(t, box, cfg, false, "rmm@example.com", "s3cret-pass")
+	cfg, ca := notifytest.Cert(t)
+	box := &notifytest.Mailbox{}
+	port := notifytest.SMTPServer(t, box, cfg, false, "rmm@example.com", "s3cret-pass")
 	ch := Channel{Name: "ops-mail", Type: TypeEmail, Host: "127.0.0.1", Port: port, TLS: TLSStartTLS, CABundle: ca,
 		From: "rmm@example.com", To: []string{"ops@example.com", "oncall@example.com"}}
 	s := sender(fixedSecrets{"notify:ops-mail": {"rmm@example.com", "s3cret-pass"}})
@@ -118,7 +120,7 @@ func TestEmailGoesOverStartTLSWithAuthAndThreadsTheResolution(t *testing.T) {
 	if err := s.Send(ctx, ch, alertMessage(KindResolved)); err != nil {
 		t.Fatal(err)
 	}
-	mails := box.all()
+	mails := box.All()
 	if len(mails) != 2 {
 		t.Fatalf("%d mails, want 2", len(mails))
 	}
@@ -152,21 +154,21 @@ func TestEmailGoesOverStartTLSWithAuthAndThreadsTheResolution(t *testing.T) {
 }
 
 func TestEmailOverImplicitTLS(t *testing.T) {
-	cfg, ca := testCert(t)
-	box := &mailbox{}
-	port := smtpServer(t, box, cfg, true, "u", "p4ssword")
+	cfg, ca := notifytest.Cert(t)
+	box := &notifytest.Mailbox{}
+	port := notifytest.SMTPServer(t, box, cfg, true, "u", "p4ssword")
 	ch := Channel{Name: "m", Type: TypeEmail, Host: "127.0.0.1", Port: port, TLS: TLSImplicit, CABundle: ca,
 		From: "rmm@example.com", To: []string{"ops@example.com"}}
 	if err := sender(fixedSecrets{"notify:m": {"u", "p4ssword"}}).Send(context.Background(), ch, alertMessage(KindRaised)); err != nil {
 		t.Fatal(err)
 	}
-	if ms := box.all(); len(ms) != 1 || !ms[0].TLS || ms[0].User != "u" {
+	if ms := box.All(); len(ms) != 1 || !ms[0].TLS || ms[0].User != "u" {
 		t.Fatalf("mails %+v", ms)
 	}
 }
 
 func TestEmailIsNotSentWhereSTARTTLSIsMissingOrTheCertIsNotTrusted(t *testing.T) {
-	cfg, ca := testCert(t)
+	cfg, ca := notifytest.Cert(t)
 	tests := []struct {
 		name   string
 		server *tls.Config
@@ -178,15 +180,15 @@ func TestEmailIsNotSentWhereSTARTTLSIsMissingOrTheCertIsNotTrusted(t *testing.T)
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			box := &mailbox{}
-			port := smtpServer(t, box, tt.server, false, "", "")
+			box := &notifytest.Mailbox{}
+			port := notifytest.SMTPServer(t, box, tt.server, false, "", "")
 			ch := Channel{Name: "m", Type: TypeEmail, Host: "127.0.0.1", Port: port, CABundle: tt.ca,
 				From: "rmm@example.com", To: []string{"ops@example.com"}}
 			err := sender(fixedSecrets{}).Send(context.Background(), ch, alertMessage(KindRaised))
 			if err == nil || !strings.Contains(err.Error(), tt.want) || !strings.HasPrefix(err.Error(), "channel m: ") {
 				t.Fatalf("error %v, want one about %s", err, tt.want)
 			}
-			if n := len(box.all()); n != 0 {
+			if n := len(box.All()); n != 0 {
 				t.Fatalf("%d mails went out", n)
 			}
 		})
@@ -194,9 +196,9 @@ func TestEmailIsNotSentWhereSTARTTLSIsMissingOrTheCertIsNotTrusted(t *testing.T)
 }
 
 func TestAWrongSMTPPasswordFailsWithoutShowingIt(t *testing.T) {
-	cfg, ca := testCert(t)
-	box := &mailbox{}
-	port := smtpServer(t, box, cfg, false, "u", "right-password")
+	cfg, ca := notifytest.Cert(t)
+	box := &notifytest.Mailbox{}
+	port := notifytest.SMTPServer(t, box, cfg, false, "u", "right-password")
 	ch := Channel{Name: "m", Type: TypeEmail, Host: "127.0.0.1", Port: port, CABundle: ca,
 		From: "rmm@example.com", To: []string{"ops@example.com"}}
 	err := sender(fixedSecrets{"notify:m": {"u", "Wr0ng-Pa55word"}}).Send(context.Background(), ch, alertMessage(KindRaised))
