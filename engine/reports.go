@@ -285,8 +285,8 @@ func (e *Engine) mailReport(ctx context.Context, route notify.Route, doc report.
 	opts, _ := e.notify.current()
 	now := e.notify.now()
 	msg := notify.Message{Kind: notify.KindReport, Route: route.Name, Org: opts.Org, At: now,
-		Title: "Report: " + doc.Title + " (" + doc.Subtitle + ")",
-		Text:  fmt.Sprintf("%s, %d rows, %s.", doc.Title, info.Rows, strings.ToUpper(r.Format)),
+		Title:      "Report: " + doc.Title + " (" + doc.Subtitle + ")",
+		Text:       fmt.Sprintf("%s, %d rows, %s.", doc.Title, info.Rows, strings.ToUpper(r.Format)),
 		Attachment: &notify.Attachment{Path: info.Path, Name: info.Name, ContentType: report.ContentType(r.Format)}}
 	for _, f := range doc.Facts {
 		msg.Text += "\n" + f.Label + ": " + f.Value
