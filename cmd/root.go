@@ -53,6 +53,10 @@ type app struct {
 	stderr io.Writer
 	stdin  io.Reader
 	getenv func(string) string
+
+	// releaseNotify closes the credentials stores opened for notification
+	// secrets (setupNotify); run by Execute at the end.
+	releaseNotify []func()
 }
 
 // Execute runs the rmm command line args (without the program name) and
@@ -70,6 +74,9 @@ func Execute(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	err := root.ExecuteContext(ctx)
+	for _, release := range a.releaseNotify {
+		release()
+	}
 	if a.logOut != nil {
 		_ = a.logOut.Close()
 	}
@@ -186,6 +193,13 @@ func (a *app) openEngine(ctx context.Context, cred engine.Credential, vault cred
 		db.Close()
 		return nil, nil, exitError{2, fmt.Errorf("%s: %w", a.configFile(), err)}
 	}
+	release, err := a.setupNotify(eng, vault)
+	if err != nil {
+		eng.Close()
+		db.Close()
+		return nil, nil, err
+	}
+	a.releaseNotify = append(a.releaseNotify, release)
 	return db, eng, nil
 }
 
@@ -335,6 +349,8 @@ Exit status: 0 ok, 1 error, 2 bad input, 3 permission denied, 5 doctor found a f
 		a.actionCommand(),
 		a.queueCommand(),
 		a.scriptsCommand(),
+		a.notifyCommand(),
+		a.reportCommand(),
 		a.versionCommand(),
 	)
 	return root

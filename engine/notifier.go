@@ -101,6 +101,21 @@ func (e *Engine) SetNotify(s NotifySetup) error {
 	return nil
 }
 
+// SetNotifyOptions applies new channels and routes (a config reload),
+// keeping where secrets come from.
+func (e *Engine) SetNotifyOptions(o notify.Options) error {
+	o, err := o.WithDefaults()
+	if err != nil {
+		return fmt.Errorf("notifications: %w", err)
+	}
+	n := e.notify
+	n.mu.Lock()
+	n.opts = o
+	n.mu.Unlock()
+	e.wakeNotifier()
+	return nil
+}
+
 // NotifyOptions returns the notifications setup in effect.
 func (e *Engine) NotifyOptions() notify.Options {
 	e.notify.mu.RLock()
@@ -801,4 +816,30 @@ func (c credSecrets) Secret(ctx context.Context, name string) (string, string, e
 	}
 	defer cr.Secret.Wipe()
 	return cr.User, cr.Secret.Reveal(), nil
+}
+
+// FlushNotifications runs one notifier pass now (rmm notify flush): route
+// the alert changes recorded so far, release what is due, send.
+type FlushNotifications struct{}
+
+// Action implements Request.
+func (FlushNotifications) Action() string { return "notify.flush" }
+
+// Permission implements Request.
+func (FlushNotifications) Permission() Permission { return PermAlertsEdit }
+
+// Mutating implements Request: it sends messages.
+func (FlushNotifications) Mutating() bool { return true }
+
+// Targets implements Request.
+func (FlushNotifications) Targets() []string { return []string{"outbox"} }
+
+// Details implements Request.
+func (FlushNotifications) Details() map[string]any { return nil }
+
+func (FlushNotifications) run(ctx context.Context, e *Engine, _ Identity) (NotifyPassResult, error) {
+	if err := e.writer.Flush(ctx); err != nil {
+		return NotifyPassResult{}, fmt.Errorf("notify: flush: %w", err)
+	}
+	return e.NotifyPass(ctx)
 }

@@ -34,7 +34,7 @@ func allRequests() []Request {
 
 // notifyRequests: notifications and reports.
 func notifyRequests() []Request {
-	return []Request{ListOutbox{}, TestChannel{Channel: "rbac-test"}, RetryOutbox{IDs: []int64{-1}}, RunReport{Type: "uptime", Format: "csv"}}
+	return []Request{ListOutbox{}, TestChannel{Channel: "rbac-test"}, RetryOutbox{IDs: []int64{-1}}, FlushNotifications{}, RunReport{Type: "uptime", Format: "csv"}}
 }
 
 // actionRequests: remote actions, runs, the script library and the

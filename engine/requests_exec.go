@@ -136,3 +136,6 @@ func (r RetryOutbox) exec(ctx context.Context, e *Engine, id Identity) (any, err
 func (r RunReport) exec(ctx context.Context, e *Engine, id Identity) (any, error) {
 	return r.run(ctx, e, id)
 }
+func (r FlushNotifications) exec(ctx context.Context, e *Engine, id Identity) (any, error) {
+	return r.run(ctx, e, id)
+}
