@@ -481,9 +481,14 @@ retry. Only loopback addresses: it is a test tool, not a server.`,
 						fmt.Fprintf(a.stdout, "%s: %s\n", h, v)
 					}
 				}
-				if key != nil {
-					ok := notify.Verify(key, r.Header.Get(notify.HeaderTimestamp), body, r.Header.Get(notify.HeaderSignature))
-					fmt.Fprintf(a.stdout, "signature: %s\n", map[bool]string{true: "valid", false: "INVALID"}[ok])
+				switch sig := r.Header.Get(notify.HeaderSignature); {
+				case key == nil:
+				case sig == "":
+					fmt.Fprintln(a.stdout, "signature: none (not a signed webhook post)")
+				case notify.Verify(key, r.Header.Get(notify.HeaderTimestamp), body, sig):
+					fmt.Fprintln(a.stdout, "signature: valid")
+				default:
+					fmt.Fprintln(a.stdout, "signature: INVALID")
 				}
 				var pretty bytes.Buffer
 				if json.Indent(&pretty, body, "", "  ") == nil {

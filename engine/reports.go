@@ -399,7 +399,11 @@ func scopeText(s store.Scope) string {
 
 func (r RunReport) periodText() string {
 	last := r.To.Add(-time.Nanosecond).In(r.Location)
-	return fmt.Sprintf("%s to %s (%s)", r.From.In(r.Location).Format("2006-01-02"), last.Format("2006-01-02"), r.Location)
+	zone := r.Location.String()
+	if zone == "Local" {
+		zone = r.From.In(r.Location).Format("MST") // the zone's own name, not "Local"
+	}
+	return fmt.Sprintf("%s to %s (%s)", r.From.In(r.Location).Format("2006-01-02"), last.Format("2006-01-02"), zone)
 }
 
 // choosePeriod reads the hourly rollups when they reach back to the

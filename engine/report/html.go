@@ -75,7 +75,7 @@ func layout(c Chart) svgChart {
 	}
 	for si, s := range c.Series {
 		col := hexColor(color(si))
-		out.Legend = append(out.Legend, svgLegend{X: svgLeft + float64(si)*150, Color: col, Name: s.Name})
+		out.Legend = append(out.Legend, svgLegend{X: svgLeft + float64(si)*math.Min(150, plotW/float64(len(c.Series))), Color: col, Name: s.Name})
 		if c.Kind == "bar" {
 			bw := slot * 0.8 / float64(len(c.Series))
 			for i, v := range s.Values {

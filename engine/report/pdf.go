@@ -196,13 +196,13 @@ func drawChart(pdf *fpdf.Fpdf, tr func(string) string, c Chart, x, y, w, h float
 				px, pyPrev, have = cx, cy, true
 			}
 		}
-		// legend
-		lx := left + float64(si)*45
+		// legend: the series share the width under the plot
+		lx := left + float64(si)*math.Min(45, plotW/float64(len(c.Series)))
 		ly := y + h - 6
 		pdf.Rect(lx, ly+0.8, 3, 3, "F")
 		pdf.SetXY(lx+4, ly)
 		pdf.SetFont("Helvetica", "", 7)
-		pdf.CellFormat(40, 4.5, tr(s.Name), "", 0, "L", false, 0, "")
+		pdf.CellFormat(math.Min(40, plotW/float64(len(c.Series))-5), 4.5, tr(fit(pdf, s.Name, math.Min(40, plotW/float64(len(c.Series))-5))), "", 0, "L", false, 0, "")
 	}
 	pdf.SetLineWidth(0.2)
 	pdf.SetDrawColor(0, 0, 0)
