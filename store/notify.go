@@ -27,7 +27,7 @@ const (
 var ErrRouted = errors.New("alert events already routed")
 
 // AlertEvent is one alert lifecycle change, recorded by the database's
-// triggers in the transaction that made it (migration 0009).
+// triggers in the transaction that made it (migration 0010).
 type AlertEvent struct {
 	ID      int64
 	AlertID int64
