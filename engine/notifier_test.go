@@ -130,6 +130,8 @@ func (n *notifyFixture) outbox(t *testing.T) []store.OutboxRow {
 	return rows
 }
 
+// auditOf returns the audit rows of action with their outcome (Do writes
+// a pending row before each change; those are left out).
 func auditOf(t *testing.T, db *store.DB, action string) []store.AuditEntry {
 	t.Helper()
 	rows, err := db.ListAudit(context.Background(), store.AuditFilter{})
@@ -138,7 +140,7 @@ func auditOf(t *testing.T, db *store.DB, action string) []store.AuditEntry {
 	}
 	var out []store.AuditEntry
 	for _, r := range rows {
-		if r.Action == action {
+		if r.Action == action && r.Result != store.AuditPending {
 			out = append(out, r)
 		}
 	}

@@ -31,7 +31,7 @@ func TestAReportFromThePaletteIsWrittenAndTheToastSaysWhere(t *testing.T) {
 	if err != nil || !strings.Contains(string(b), "WS-0042") {
 		t.Fatalf("report file: %v\n%s", err, b)
 	}
-	audit, err := c.db.ListAudit(context.Background(), store.AuditFilter{Action: "reports.run"})
+	audit, err := c.db.ListAudit(context.Background(), store.AuditFilter{Action: "reports.run", Result: store.AuditSuccess})
 	if err != nil || len(audit) != 1 || audit[0].User != "tester" || audit[0].Details["type"] != "uptime" {
 		t.Fatalf("audit %+v %v", audit, err)
 	}
@@ -118,7 +118,7 @@ func TestTheNotificationsViewListsTheOutboxAndRetriesAFailedMessage(t *testing.T
 	if err != nil || len(got) != 1 || got[0].ID != ids[1] {
 		t.Fatalf("pending after R: %+v %v", got, err)
 	}
-	if a, _ := c.db.ListAudit(ctx, store.AuditFilter{Action: "notify.retry"}); len(a) != 1 {
+	if a, _ := c.db.ListAudit(ctx, store.AuditFilter{Action: "notify.retry", Result: store.AuditSuccess}); len(a) != 1 {
 		t.Fatalf("retry audit %+v", a)
 	}
 }
