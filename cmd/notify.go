@@ -52,6 +52,10 @@ func notifyOptions(c config.Config, file string) (notify.Options, error) {
 // does not open is an error of that send, retried later.
 type lazySecrets struct {
 	open func() (creds.Store, error)
+	// vault is the vault file: when the store does not open and no vault
+	// file exists, no secret was ever stored, so a channel whose secret is
+	// optional (a webhook's HMAC key, SMTP without auth) sends without.
+	vault string
 
 	mu sync.Mutex
 	s  creds.Store
@@ -63,6 +67,9 @@ func (l *lazySecrets) Secret(ctx context.Context, name string) (string, string, 
 		s, err := l.open()
 		if err != nil {
 			l.mu.Unlock()
+			if _, serr := os.Stat(l.vault); l.vault != "" && errors.Is(serr, os.ErrNotExist) {
+				return "", "", fmt.Errorf("%s: no credentials store holds secrets here (%v): %w", name, err, notify.ErrNoSecret)
+			}
 			return "", "", fmt.Errorf("open the credentials store for notification secrets: %w", err)
 		}
 		l.s = s
@@ -94,7 +101,7 @@ func (a *app) setupNotify(eng *engine.Engine, vault creds.Store) (func(), error)
 	if vault != nil {
 		sec = engine.CredentialSecrets(vault)
 	} else {
-		l := &lazySecrets{open: func() (creds.Store, error) { return a.openCreds(false) }}
+		l := &lazySecrets{open: func() (creds.Store, error) { return a.openCreds(false) }, vault: a.current().Security.VaultFile}
 		sec, release = l, l.close
 	}
 	if err := eng.SetNotify(engine.NotifySetup{Options: o, Secrets: sec, UserAgent: "rmm/" + version}); err != nil {
@@ -127,7 +134,7 @@ func (a *app) withNotifyEngine(cmd *cobra.Command, prompt bool, fn func(eng *eng
 	if err != nil {
 		return err
 	}
-	l := &lazySecrets{open: func() (creds.Store, error) { return a.openCreds(prompt) }}
+	l := &lazySecrets{open: func() (creds.Store, error) { return a.openCreds(prompt) }, vault: a.current().Security.VaultFile}
 	defer l.close()
 	if err := eng.SetNotify(engine.NotifySetup{Options: o, Secrets: l, UserAgent: "rmm/" + version}); err != nil {
 		return exitError{2, fmt.Errorf("%s: %w", a.configFile(), err)}
