@@ -99,6 +99,10 @@ func (a *app) runConsole(ctx context.Context, c consoleFlags) error {
 		ConfigPath: a.configFile(),
 		SavedViews: a.cfg.UI.Views,
 		Keys:       a.cfg.UI.Keys,
+
+		ReportDir:      a.cfg.Reports.Dir,
+		ReportLocation: scheduleLocation(a.cfg),
+		SLATarget:      a.cfg.Reports.SLATarget,
 	})
 	defer model.Close()
 	prog := tea.NewProgram(model, tea.WithContext(ctx))

@@ -45,6 +45,7 @@ before and after. Admin only. Safe while a console runs.`,
 			return a.withEngine(cmd, func(eng *engine.Engine, id engine.Identity) error {
 				res, err := engine.Call(cmd.Context(), eng, id, engine.MaintainDB{
 					ArchiveDir: a.cfg.Store.ArchiveDir, Retention: retentionPolicy(a.cfg), Vacuum: !noVacuum,
+					RollupsDaily: a.cfg.Retention.Rollups, RollupsHourly: a.cfg.Retention.RollupsHourly,
 				})
 				if err != nil {
 					return err

@@ -1,6 +1,7 @@
 package cmd
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -50,6 +51,7 @@ Credentials: RMM_WINRM_USER and RMM_WINRM_PASSWORD.`,
 					if err := a.printSweep(res, asJSON); err != nil {
 						return err
 					}
+					a.notifyAfterSweep(ctx, eng)
 					if once {
 						return nil
 					}
@@ -86,4 +88,19 @@ func (a *app) printSweep(res engine.SweepResult, asJSON bool) error {
 		fmt.Fprintf(a.stdout, "errors by class: %s (details: rmm devices)\n", strings.Join(parts, ", "))
 	}
 	return nil
+}
+
+// notifyAfterSweep sends the notifications a sweep's alert changes call
+// for before a headless poll goes on (or exits): rmm poll --once from cron
+// then notifies as a console would. Failures stay in the outbox.
+func (a *app) notifyAfterSweep(ctx context.Context, eng *engine.Engine) {
+	if !eng.NotifyOptions().Enabled() {
+		return
+	}
+	res, err := engine.Call(ctx, eng, engine.SystemIdentity(), engine.FlushNotifications{})
+	if err != nil {
+		a.log.Warn("notifications after the sweep", "err", err)
+		return
+	}
+	a.log.Info("notifications after the sweep", "routed", res.Routed, "sent", res.Sent, "retrying", res.Retrying, "failed", res.Failed)
 }

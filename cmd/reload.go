@@ -9,6 +9,7 @@ import (
 
 	"github.com/rmmhq/rmm/config"
 	"github.com/rmmhq/rmm/engine"
+	"github.com/rmmhq/rmm/engine/notify"
 )
 
 // configPath is the file the running process reads (and watches).
@@ -76,12 +77,16 @@ func (a *app) applyReload(ctx context.Context, eng *engine.Engine, r config.Relo
 	}
 	cfg := r.Config
 	alerts, err := alertOptions(cfg, file)
+	var nopts notify.Options
+	if err == nil {
+		nopts, err = notifyOptions(cfg, file)
+	}
 	if err != nil {
 		_, _ = engine.Call(ctx, eng, engine.SystemIdentity(), engine.ReloadConfig{File: file, Rejected: err})
 		return reloadNotice{Text: "config rejected, running config kept: " + firstLine(err.Error()), Err: true, Cfg: running}
 	}
 	_, err = engine.Call(ctx, eng, engine.SystemIdentity(), engine.ReloadConfig{
-		File: file, Changes: parts, Alerts: &alerts,
+		File: file, Changes: parts, Alerts: &alerts, Notify: &nopts,
 		Throttle: cfg.Engine.Throttle, Interval: cfg.Engine.PollInterval, Timeout: cfg.WinRM.Timeout, Retries: cfg.WinRM.Retries,
 	})
 	if err != nil {

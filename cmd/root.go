@@ -56,6 +56,10 @@ type app struct {
 	// keyringCheck replaces creds.KeyringAvailable when set: the CLI's
 	// tests set it so no test probes or writes the machine's keyring.
 	keyringCheck func() error
+
+	// releaseNotify closes the credentials stores opened for notification
+	// secrets (setupNotify); run by Execute at the end.
+	releaseNotify []func()
 }
 
 // Execute runs the rmm command line args (without the program name) and
@@ -78,6 +82,9 @@ func (a *app) execute(ctx context.Context, args []string) int {
 	root.SetOut(a.stdout)
 	root.SetErr(stderr)
 	err := root.ExecuteContext(ctx)
+	for _, release := range a.releaseNotify {
+		release()
+	}
 	if a.logOut != nil {
 		_ = a.logOut.Close()
 	}
@@ -194,6 +201,13 @@ func (a *app) openEngine(ctx context.Context, cred engine.Credential, vault cred
 		db.Close()
 		return nil, nil, exitError{2, fmt.Errorf("%s: %w", a.configFile(), err)}
 	}
+	release, err := a.setupNotify(eng, vault)
+	if err != nil {
+		eng.Close()
+		db.Close()
+		return nil, nil, err
+	}
+	a.releaseNotify = append(a.releaseNotify, release)
 	return db, eng, nil
 }
 
@@ -343,6 +357,8 @@ Exit status: 0 ok, 1 error, 2 bad input, 3 permission denied, 5 doctor found a f
 		a.actionCommand(),
 		a.queueCommand(),
 		a.scriptsCommand(),
+		a.notifyCommand(),
+		a.reportCommand(),
 		a.versionCommand(),
 	)
 	return root

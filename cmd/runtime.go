@@ -9,8 +9,10 @@ import (
 
 // fleetRuntime is what runs beside a console, local (rmm) or over SSH
 // (rmm serve), on one engine: the scheduler's jobs (cleanup, maintenance,
-// inventory, security), the credential rotation watch, the engine's
-// sweeps, and the config watch that applies edits of the config file.
+// inventory, security, rollups, scheduled reports), the credential
+// rotation watch, the notifier (alert changes out to the channels), the
+// engine's sweeps, and the config watch that applies edits of the config
+// file.
 // It owns the goroutines it starts: start starts them, stop ends them in
 // order and waits for each before it closes the engine.
 type fleetRuntime struct {
@@ -26,13 +28,14 @@ type fleetRuntime struct {
 	onReload func(reloadNotice)
 	onFatal  func()
 
-	cancel    context.CancelFunc // ends the scheduler, the watch and the sweeps
-	stopWatch context.CancelFunc // ends the config watch, first
-	waitWatch func()
-	schedDone chan struct{}
-	credDone  chan struct{}
-	runDone   chan struct{} // closed when the sweeps end; nil without poll
-	runErr    error         // Engine.Run's result, set before runDone closes
+	cancel     context.CancelFunc // ends the scheduler, the watch and the sweeps
+	stopWatch  context.CancelFunc // ends the config watch, first
+	waitWatch  func()
+	schedDone  chan struct{}
+	credDone   chan struct{}
+	notifyDone chan struct{} // the notifier's passes (notifications out)
+	runDone    chan struct{} // closed when the sweeps end; nil without poll
+	runErr     error         // Engine.Run's result, set before runDone closes
 }
 
 // newFleetRuntime prepares the tasks around eng; poll is false when there
@@ -69,6 +72,12 @@ func (r *fleetRuntime) start(ctx context.Context, db *store.DB) error {
 	go func() {
 		defer close(r.credDone)
 		r.creds.Run(ctx)
+	}()
+
+	r.notifyDone = make(chan struct{})
+	go func() {
+		defer close(r.notifyDone)
+		_ = r.eng.RunNotifier(ctx)
 	}()
 
 	// Run returns nil only when ctx ends, or the Fatal error that stopped
@@ -116,6 +125,7 @@ func (r *fleetRuntime) stop() (runErr, closeErr error) {
 	r.waitWatch()
 	r.cancel()
 	<-r.credDone
+	<-r.notifyDone
 	<-r.schedDone
 	if r.runDone != nil {
 		<-r.runDone

@@ -174,7 +174,9 @@ func (a *app) runServe(ctx context.Context, f serveFlags) error {
 		Engine:      eng,
 		ExportsDir:  a.cfg.SSH.ExportsDir,
 		ConsoleOptions: func(engine.Identity) ui.Options {
-			return ui.Options{Theme: themeName, Title: src.title, EmptyHint: hint}
+			c := a.current()
+			return ui.Options{Theme: themeName, Title: src.title, EmptyHint: hint,
+				ReportLocation: scheduleLocation(c), SLATarget: c.Reports.SLATarget}
 		},
 		Logger: a.log,
 	})

@@ -41,6 +41,9 @@ type Config struct {
 	Health      alerting.HealthWeights // health score weights (the `health:` section), summing to 100
 	Actions     ActionsConfig          // remote actions and the offline queue
 	Maintenance []MaintenanceWindow    // maintenance_windows: no alerts raised inside
+
+	Notifications NotificationsConfig // where alert changes are sent (channels, routes, the outbox)
+	Reports       ReportsConfig       // reports: where they are written, the SLA target
 }
 
 // SessionsConfig is the `sessions:` section.
@@ -59,6 +62,10 @@ type RetentionConfig struct {
 	Metrics time.Duration // retention.metrics: metric rows kept this long
 	Data    time.Duration // retention.data: resolved alerts and audit rows kept this long
 	Archive time.Duration // retention.archive: archive files kept this long
+	// Rollups: daily metric aggregates kept this long; RollupsHourly:
+	// hourly ones (reports use hourly where they still exist).
+	Rollups       time.Duration // retention.rollups
+	RollupsHourly time.Duration // retention.rollups_hourly
 }
 
 // SchedulesConfig is the `schedules:` section: each a schedule.Spec text.
@@ -70,6 +77,8 @@ type SchedulesConfig struct {
 	Security    string
 	Cleanup     string
 	Maintenance string
+	Rollups     string            // schedules.rollups: metric rollups catch up
+	Reports     []ScheduledReport // schedules.reports: reports written and mailed on a schedule
 }
 
 // SecurityConfig is the `security:` section.
@@ -194,13 +203,14 @@ func Default(d Dirs) Config {
 			BatchRows:     100,
 			FlushInterval: time.Second,
 		},
-		Retention: RetentionConfig{Metrics: 7 * day, Data: 90 * day, Archive: 730 * day},
+		Retention: RetentionConfig{Metrics: 7 * day, Data: 90 * day, Archive: 730 * day, Rollups: 395 * day, RollupsHourly: 62 * day},
 		Schedules: SchedulesConfig{
 			TimeZone:    "Local",
 			Inventory:   "daily 02:00",
 			Security:    "daily 04:00",
 			Cleanup:     "daily 05:00",
 			Maintenance: "weekly sun 03:00",
+			Rollups:     "every 15m",
 		},
 		Security: SecurityConfig{CredentialMaxAge: 90 * day, Backend: "auto", VaultFile: filepath.Join(d.Data, "vault.age")},
 		SSH: SSHConfig{Listen: "127.0.0.1:2222", HostKey: filepath.Join(d.Data, "ssh_host_ed25519_key"),
@@ -212,6 +222,9 @@ func Default(d Dirs) Config {
 		Actions:    ActionsConfig{QueueExpiry: 7 * day, OutputMaxBytes: 65536, WOLAddress: "255.255.255.255:9", Retries: 3},
 		Log:        LogConfig{Level: "info", File: filepath.Join(d.State, "logs", "rmm.log"), Format: "text", MaxSizeMB: 20, MaxBackups: 5},
 		UI:         UIConfig{},
+		Notifications: NotificationsConfig{MaxAge: day, Attempts: 10, Backoff: 30 * time.Second, MaxBackoff: time.Hour,
+			Keep: 30 * day},
+		Reports: ReportsConfig{Dir: filepath.Join(d.Data, "reports"), SLATarget: 99.5},
 	}
 }
 
@@ -287,6 +300,7 @@ func Parse(name string, data []byte, d Dirs) (Config, error) {
 	}
 	if len(ps) == 0 {
 		validateAlerting(name, root, &cfg, &ps)
+		validateNotify(name, root, &cfg, &ps)
 	}
 	if len(ps) > 0 {
 		return def, ps

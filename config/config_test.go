@@ -40,35 +40,58 @@ func TestAGoodFileSetsEveryKey(t *testing.T) {
 		KerberosRealm: "CORP.EXAMPLE", KerberosCCache: "/tmp/krb5cc_rmm"}
 	want.Sessions = SessionsConfig{TTL: 10 * time.Minute, PerHost: 3, MaxCommands: 500, LoopOff: []string{"SRV-0042", "tag:edr-strict"}}
 	want.Store = StoreConfig{DB: "/var/lib/rmm/rmm.db", ArchiveDir: "/var/lib/rmm/archive", BatchRows: 500, FlushInterval: 250 * time.Millisecond}
-	want.Retention = RetentionConfig{Metrics: 14 * day, Data: 180 * day, Archive: 365 * day}
+	want.Retention = RetentionConfig{Metrics: 14 * day, Data: 180 * day, Archive: 365 * day, Rollups: 400 * day, RollupsHourly: 31 * day}
 	want.Schedules = SchedulesConfig{TimeZone: "Europe/Berlin",
-		Inventory: "daily 01:00", Security: "daily 03:30", Cleanup: "daily 06:00", Maintenance: "weekly sat 23:00"}
+		Inventory: "daily 01:00", Security: "daily 03:30", Cleanup: "daily 06:00", Maintenance: "weekly sat 23:00",
+		Rollups: "every 30m", Reports: []ScheduledReport{{Name: "monthly-uptime", Type: "uptime", When: "monthly 1 06:00",
+			Format: "pdf", Route: "managers", Group: "servers", Period: "previous-month", Line: 37}}}
 	want.Security = SecurityConfig{CredentialMaxAge: 30 * day, Backend: "vault", VaultFile: "/var/lib/rmm/vault.age"}
 	want.SSH = SSHConfig{Listen: "0.0.0.0:2022", HostKey: "/var/lib/rmm/host_key", ExportsDir: "/var/lib/rmm/exports", IdleTimeout: time.Hour, MaxSessions: 20}
 	want.Log = LogConfig{Level: "debug", File: "/var/log/rmm/rmm.log", Format: "json", MaxSizeMB: 50, MaxBackups: 10}
 	want.UI = UIConfig{Theme: "ascii", Views: map[string]string{"sql-down": "tag:sql status:offline", "hot": "cpu>90"},
 		Keys: map[string][]string{"filter": {"/", "f"}, "quit": {"q"}}}
 	want.Users = []User{
-		{Name: "alice", Role: "admin", Keys: []string{testKey + " alice@laptop"}, Line: 58},
-		{Name: "bob", Role: "viewer", Line: 61},
+		{Name: "alice", Role: "admin", Keys: []string{testKey + " alice@laptop"}, Line: 69},
+		{Name: "bob", Role: "viewer", Line: 72},
 	}
 	f := func(v float64) *float64 { return &v }
 	want.Thresholds = ThresholdsConfig{
 		Defaults: alerting.Thresholds{CPUWarning: 85, CPUCritical: 97, CPUSustain: 10 * time.Minute, MemWarning: 85, MemCritical: 97,
 			MemSustain: 10 * time.Minute, DiskWarning: 85, DiskCritical: 95, PendingReboot: 14 * day, SignatureAge: 2 * day,
 			UpdatesAge: 45 * day, WatchedServices: []string{"Spooler", "W32Time"}},
-		Groups:  map[string]ThresholdOverride{"sql": {alerting.ThresholdOverride{CPUWarning: f(90), WatchedServices: []string{"MSSQLSERVER"}}, 78}},
-		Devices: map[string]ThresholdOverride{"FS-01": {alerting.ThresholdOverride{DiskWarning: f(95)}, 82}},
+		Groups:  map[string]ThresholdOverride{"sql": {alerting.ThresholdOverride{CPUWarning: f(90), WatchedServices: []string{"MSSQLSERVER"}}, 89}},
+		Devices: map[string]ThresholdOverride{"FS-01": {alerting.ThresholdOverride{DiskWarning: f(95)}, 93}},
 	}
 	want.Alerts = AlertsConfig{DedupWindow: 10 * time.Minute, OfflineAfter: 3}
 	want.Health = alerting.HealthWeights{Availability: 40, Performance: 30, Security: 20, Compliance: 10}
 	want.Actions = ActionsConfig{QueueExpiry: 3 * day, OutputMaxBytes: 32768, WOLAddress: "192.168.10.255:9", Retries: 2}
 	want.Maintenance = []MaintenanceWindow{
-		{Name: "patch night", Group: "servers", Every: "Sat 22:00 + 4h", Line: 92},
-		{Name: "FS-01 migration", Device: "FS-01", Start: mustTime(t, "2026-12-24T18:00:00+01:00"), End: mustTime(t, "2026-12-25T06:00:00+01:00"), Line: 95},
+		{Name: "patch night", Group: "servers", Every: "Sat 22:00 + 4h", Line: 103},
+		{Name: "FS-01 migration", Device: "FS-01", Start: mustTime(t, "2026-12-24T18:00:00+01:00"), End: mustTime(t, "2026-12-25T06:00:00+01:00"), Line: 106},
 	}
+	want.Notifications = NotificationsConfig{MaxAge: 6 * time.Hour, Attempts: 5, Backoff: time.Minute, MaxBackoff: 30 * time.Minute, Keep: 60 * day,
+		Channels: map[string]ChannelConfig{
+			"ops-mail": {Type: "email", Host: "smtp.example.com", Port: 587, TLS: "starttls", From: "rmm@example.com",
+				To: []string{"ops@example.com", "oncall@example.com"}, Auth: "login", CABundle: "/etc/rmm/corp-ca.pem", Line: 122},
+			"teams-ops": {Type: "teams", Line: 131},
+			"pager":     {Type: "pagerduty", Line: 133},
+			"hook":      {Type: "webhook", URL: "https://hooks.example.com/rmm", Headers: map[string]string{"X-Source": "rmm-hq"}, Line: 135},
+		},
+		Routes: []RouteConfig{
+			{Name: "critical", Severity: []string{"Critical", "High"}, Groups: []string{"servers"}, Channels: []string{"pager", "teams-ops"},
+				Repeat: 4 * time.Hour, OnResolve: true, Line: 141},
+			{Name: "managers", Sites: []string{"hq"}, Types: []string{"offline", "disk_used"}, Tags: []string{"prod"}, Channels: []string{"ops-mail"},
+				Digest: 15 * time.Minute, OnResolve: false, OnAck: true, Line: 147,
+				Quiet: &QuietHoursConfig{From: "22:00", To: "07:00", TimeZone: "America/New_York", Days: []string{"mon", "tue", "wed", "thu", "fri"}, Except: []string{"Critical"}}},
+			{Name: "everything", Channels: []string{"hook"}, OnResolve: true, Line: 162},
+		},
+	}
+	want.Reports = ReportsConfig{Dir: "/var/lib/rmm/reports", SLATarget: 99.9}
 	if !cfg.Equal(want) {
 		t.Fatalf("got  %+v\nwant %+v", cfg, want)
+	}
+	if _, err := cfg.Notifications.NotifyOptions(cfg.Org, time.UTC); err != nil {
+		t.Fatalf("the example's notifications are refused: %v", err)
 	}
 	// Every key documented is set by the example, so none is dead.
 	for _, k := range Keys() {
@@ -122,6 +145,24 @@ func TestBadValuesNameFileLineAndKey(t *testing.T) {
 		{"loop_off with a bad selector", "sessions:\n  loop_off: [SRV-1, \"group:x\"]\n", []string{`c.yaml:2: sessions.loop_off: "group:x": want a hostname, tag:NAME, site:NAME or *`}},
 		{"an unknown credentials backend", "security:\n  credentials: file\n", []string{`c.yaml:2: security.credentials: "file" is not one of auto, keyring, vault`}},
 		{"an ssh address without a port", "ssh:\n  listen: localhost\n", []string{`c.yaml:2: ssh.listen: "localhost" is not HOST:PORT`}},
+		{"a route naming a channel that does not exist", "notifications:\n  channels:\n    hook: {type: webhook, url: \"https://h.example.com/x\"}\n  routes:\n    - name: ops\n      channels: [hook, teams]\n",
+			[]string{`c.yaml:5: notifications.routes[0].channels: "teams" is not a channel (channels: hook)`}},
+		{"a Teams URL with its token in the file", "notifications:\n  channels:\n    teams:\n      type: teams\n      url: https://x.logic.azure.com/workflows/1?sig=abc\n",
+			[]string{"c.yaml:3: notifications.channels.teams.url: the teams webhook URL carries its token: store it in the keyring (rmm notify secret teams)"}},
+		{"an Authorization header", "notifications:\n  channels:\n    hook:\n      type: webhook\n      url: https://h.example.com/x\n      headers: {Authorization: Bearer abc}\n",
+			[]string{"c.yaml:3: notifications.channels.hook.headers.Authorization: carries a credential"}},
+		{"an unknown route key", "notifications:\n  routes:\n    - name: ops\n      chanels: [hook]\n",
+			[]string{"c.yaml:4: notifications.routes[0].chanels: unknown key (valid: name, match, channels"}},
+		{"quiet hours in an unknown zone", "notifications:\n  channels:\n    hook: {type: webhook, url: \"https://h.example.com/x\"}\n  routes:\n    - name: ops\n      channels: hook\n      quiet_hours: {from: \"22:00\", to: \"07:00\", timezone: Mars/Base}\n",
+			[]string{`c.yaml:5: notifications.routes[0].quiet_hours: timezone "Mars/Base" is not a time zone`}},
+		{"on_resolve not a boolean", "notifications:\n  routes:\n    - name: ops\n      on_resolve: sometimes\n",
+			[]string{`c.yaml:4: notifications.routes[0].on_resolve: "sometimes" is not true or false`}},
+		{"a scheduled report through a route that does not exist", "schedules:\n  reports:\n    - {name: m, type: uptime, when: monthly 1 06:00, route: nobody}\n",
+			[]string{`c.yaml:3: schedules.reports[0].route: "nobody" is not a route in notifications.routes`}},
+		{"a scheduled report of an unknown type", "schedules:\n  reports:\n    - {name: m, type: weather, when: monthly 1 06:00, route: r}\n",
+			[]string{`c.yaml:3: schedules.reports[0].type: "weather" is not one of inventory, patches, uptime, alerts, security, executive`}},
+		{"a scheduled report every few minutes", "schedules:\n  reports:\n    - {name: m, type: uptime, when: every 5m, route: r}\n",
+			[]string{`c.yaml:3: schedules.reports[0].when: "every 5m" is not daily HH:MM, weekly DAY HH:MM or monthly DAY-OF-MONTH HH:MM`}},
 		{"users not a list", "users: alice\n", []string{"c.yaml:1: users: must be a list"}},
 		{"a user with a bad role", "users:\n  - name: a\n    role: root\n", []string{`c.yaml:3: users[0].role: "root" is not one of admin, operator, viewer`}},
 		{"a user without a role", "users:\n  - name: a\n", []string{"c.yaml:2: users[0].role: missing"}},

@@ -26,6 +26,7 @@ type field struct {
 var sections = map[string]struct{}{
 	"engine": {}, "winrm": {}, "sessions": {}, "store": {}, "retention": {}, "schedules": {},
 	"security": {}, "ssh": {}, "log": {}, "ui": {}, "alerts": {}, "health": {}, "actions": {},
+	"notifications": {}, "reports": {},
 }
 
 // fields maps every key to its parser. It is built once and never changed.
@@ -238,6 +239,57 @@ var fields = map[string]field{
 		show: func(c Config) string { return showThresholds(c.Thresholds) }},
 	"maintenance_windows": {def: "(none)", doc: "[{name, group|device, every: \"Sat 22:00 + 4h\" | start, end}]: no alerts raised inside",
 		show: func(c Config) string { return fmt.Sprintf("%d windows", len(c.Maintenance)) }},
+	"retention.rollups": {def: "395d", doc: "daily metric rollups (availability, CPU, memory, disk) older than this are deleted; reports reach back this far; 1d..3650d",
+		set:  func(c *Config, v string, _ Dirs) error { return longDurationIn(v, day, 3650*day, &c.Retention.Rollups) },
+		show: func(c Config) string { return showDays(c.Retention.Rollups) }},
+	"retention.rollups_hourly": {def: "62d", doc: "hourly metric rollups older than this are deleted (reports older than this use daily ones, whole UTC days); 1d..3650d",
+		set: func(c *Config, v string, _ Dirs) error {
+			return longDurationIn(v, day, 3650*day, &c.Retention.RollupsHourly)
+		},
+		show: func(c Config) string { return showDays(c.Retention.RollupsHourly) }},
+	"schedules.rollups": scheduleField("every 15m", "metric rollups catch up (hourly and daily aggregates for reports)", func(c *Config) *string { return &c.Schedules.Rollups }),
+	"schedules.reports": {def: "(none)", doc: "[{name, type, when: monthly 1 06:00, format, route, site|group, period}]: reports written and mailed through a route; takes effect after a restart",
+		show: func(c Config) string { return showScheduledReports(c.Schedules.Reports) }},
+	"notifications.max_age": {def: "24h", doc: "an alert change older than this when rmm first sees it (rmm was not running) is not sent; 1m..30d",
+		set: func(c *Config, v string, _ Dirs) error {
+			return longDurationIn(v, time.Minute, 30*day, &c.Notifications.MaxAge)
+		},
+		show: func(c Config) string { return showDays(c.Notifications.MaxAge) }},
+	"notifications.attempts": {def: "10", doc: "deliveries tried before a message is given up as failed, 1..100",
+		set:  func(c *Config, v string, _ Dirs) error { return intIn(v, 1, 100, &c.Notifications.Attempts) },
+		show: func(c Config) string { return strconv.Itoa(c.Notifications.Attempts) }},
+	"notifications.backoff": {def: "30s", doc: "pause before the first retry; it doubles after each failure; 1s..1h",
+		set: func(c *Config, v string, _ Dirs) error {
+			return durationIn(v, time.Second, time.Hour, &c.Notifications.Backoff)
+		},
+		show: func(c Config) string { return c.Notifications.Backoff.String() }},
+	"notifications.max_backoff": {def: "1h", doc: "the longest pause between retries; 1s..24h",
+		set: func(c *Config, v string, _ Dirs) error {
+			return durationIn(v, time.Second, 24*time.Hour, &c.Notifications.MaxBackoff)
+		},
+		show: func(c Config) string { return c.Notifications.MaxBackoff.String() }},
+	"notifications.keep": {def: "30d", doc: "sent, failed and suppressed messages stay in the outbox this long; 1d..3650d",
+		set: func(c *Config, v string, _ Dirs) error {
+			return longDurationIn(v, day, 3650*day, &c.Notifications.Keep)
+		},
+		show: func(c Config) string { return showDays(c.Notifications.Keep) }},
+	"notifications.channels": {def: "(none)", doc: "NAME: {type: email|teams|slack|pagerduty|webhook, ...}; secrets: rmm notify secret NAME",
+		show: func(c Config) string { return showChannels(c.Notifications.Channels) }},
+	"notifications.routes": {def: "(none)", doc: "[{name, match: {severity, type, site, group, tag}, channels, repeat, digest, on_resolve, on_ack, quiet_hours}]",
+		show: func(c Config) string { return showRoutes(c.Notifications.Routes) }},
+	"reports.dir": {def: "~/.local/share/rmm/reports", doc: "where scheduled and mailed reports are written (mode 0600 files)",
+		set:  func(c *Config, v string, d Dirs) error { return path(v, &c.Reports.Dir) },
+		show: func(c Config) string { return c.Reports.Dir }},
+	"reports.sla_target": {def: "99.5", doc: "availability % a device or site must reach to meet its SLA in the uptime report, 0..100",
+		set: func(c *Config, v string, _ Dirs) error {
+			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			if err != nil || f < 0 || f > 100 {
+				return fmt.Errorf("%q is not a percentage 0..100", v)
+			}
+			c.Reports.SLATarget = f
+			return nil
+		},
+		show: func(c Config) string { return strconv.FormatFloat(c.Reports.SLATarget, 'f', -1, 64) }},
 	"users": {def: "(none: the local OS user is Admin)", doc: "users: [{name, role: admin|operator|viewer, keys: [ssh public keys]}]",
 		show: func(c Config) string { return showUsers(c.Users) }},
 }
@@ -360,7 +412,7 @@ func path(v string, dst *string) error {
 }
 
 func scheduleField(def, what string, dst func(*Config) *string) field {
-	return field{def: def, doc: "when " + what + " run: every DURATION, daily HH:MM or weekly DAY HH:MM",
+	return field{def: def, doc: "when " + what + " run: every DURATION, daily HH:MM, weekly DAY HH:MM or monthly DAY HH:MM",
 		set: func(c *Config, v string, _ Dirs) error {
 			sp, err := schedule.Parse(v)
 			if err != nil {

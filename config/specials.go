@@ -16,6 +16,10 @@ var specials = map[string]func(file, key string, v *yaml.Node, c *Config, ps *Pr
 	"thresholds":          parseThresholds,
 	"maintenance_windows": parseWindows,
 	"sessions.loop_off":   parseLoopOff,
+
+	"notifications.channels": parseChannels,
+	"notifications.routes":   parseRoutes,
+	"schedules.reports":      parseScheduledReports,
 }
 
 // parseLoopOff reads sessions.loop_off: a list, or one comma-separated

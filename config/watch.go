@@ -42,6 +42,7 @@ func quoteEmpty(s string) string {
 var restartKeys = map[string]bool{
 	"store.db": true, "log.file": true, "log.format": true,
 	"sessions.ttl": true, "sessions.per_host": true, "sessions.max_commands": true, "sessions.loop_off": true,
+	"schedules.reports": true, // the scheduler's jobs are built at start
 }
 
 // Diff lists the keys whose values differ between two configs, sorted.
@@ -215,6 +216,8 @@ func restore(dst *Config, from Config, key string) {
 		dst.Sessions.MaxCommands = from.Sessions.MaxCommands
 	case "sessions.loop_off":
 		dst.Sessions.LoopOff = from.Sessions.LoopOff
+	case "schedules.reports":
+		dst.Schedules.Reports = from.Schedules.Reports
 	}
 }
 

@@ -167,6 +167,8 @@ type Engine struct {
 	hosts hostBook  // devices whose address answered as another computer (hostcheck.go)
 	hooks testHooks // nil in production; set by tests (export_test.go)
 
+	notify *notifier // alert notifications: routes, outbox, sends (notifier.go)
+
 	fatalMu sync.Mutex
 	fatal   error
 	fatalC  chan struct{} // closed on the first Fatal error
@@ -224,6 +226,7 @@ func New(ctx context.Context, db *store.DB, opts Options) (*Engine, error) {
 		counts:  make(map[Status]int),
 		fatalC:  make(chan struct{}),
 		reconf:  make(chan struct{}, 1),
+		notify:  newNotifier(),
 	}
 	if e.winrm, err = winrm.New(winrm.Options{
 		Throttle:         opts.Throttle,
@@ -240,7 +243,10 @@ func New(ctx context.Context, db *store.DB, opts Options) (*Engine, error) {
 	}); err != nil {
 		return nil, fmt.Errorf("engine: %w", err)
 	}
-	if e.alerts, err = newAlertBook(ctx, db, opts.Alerts, e.log, func() { e.hub.Publish(nil, e.Summary()) }); err != nil {
+	if e.alerts, err = newAlertBook(ctx, db, opts.Alerts, e.log, func() {
+		e.hub.Publish(nil, e.Summary())
+		e.wakeNotifier() // the change is committed: its alert event is there to route
+	}); err != nil {
 		_ = e.winrm.Close(ctx)
 		return nil, err
 	}

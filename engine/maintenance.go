@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -18,12 +19,25 @@ type MaintainDB struct {
 	Vacuum        bool
 	RetentionOnly bool      // archive and delete old rows only (the daily cleanup)
 	Now           time.Time // zero: now
+	// Rollups: metric samples are rolled up (store.RollUp) before any is
+	// archived; daily rollups older than RollupsDaily and hourly ones older
+	// than RollupsHourly are deleted (zero: DefaultRollupsDaily,
+	// DefaultRollupsHourly).
+	RollupsDaily, RollupsHourly time.Duration
 }
+
+// Rollup retention defaults (retention.rollups, retention.rollups_hourly).
+const (
+	DefaultRollupsDaily  = 395 * 24 * time.Hour
+	DefaultRollupsHourly = 62 * 24 * time.Hour
+)
 
 // MaintainResult is what MaintainDB did.
 type MaintainResult struct {
-	Retention store.RetentionReport `json:"retention"`
-	Maintain  store.MaintainReport  `json:"maintain"`
+	Rollups       store.RollupReport    `json:"rollups"`
+	RollupsPruned int64                 `json:"rollups_pruned"`
+	Retention     store.RetentionReport `json:"retention"`
+	Maintain      store.MaintainReport  `json:"maintain"`
 }
 
 // Action implements Request.
@@ -56,6 +70,17 @@ func (r MaintainDB) run(ctx context.Context, e *Engine, _ Identity) (MaintainRes
 	// Pending batches first, so retention sees every row written so far.
 	if err := e.writer.Flush(ctx); err != nil {
 		return res, fmt.Errorf("maintain: flush: %w", err)
+	}
+	// Every sample is in the rollups before retention archives it, so
+	// reports reach back past retention.metrics.
+	roll, err := e.db.RollUp(ctx, 0)
+	res.Rollups = roll
+	if err != nil {
+		return res, fmt.Errorf("maintain: %w", err)
+	}
+	daily, hourly := cmp.Or(r.RollupsDaily, DefaultRollupsDaily), cmp.Or(r.RollupsHourly, DefaultRollupsHourly)
+	if res.RollupsPruned, err = e.db.PruneRollups(ctx, now.Add(-hourly), now.Add(-daily)); err != nil {
+		return res, fmt.Errorf("maintain: %w", err)
 	}
 	rep, err := e.db.ApplyRetention(ctx, r.ArchiveDir, r.Retention, now)
 	res.Retention = rep

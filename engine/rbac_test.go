@@ -28,7 +28,13 @@ func allRequests() []Request {
 	all = append(all, inventoryRequests()...)
 	all = append(all, transportRequests()...)
 	all = append(all, shellRequests()...)
+	all = append(all, notifyRequests()...)
 	return all
+}
+
+// notifyRequests: notifications and reports.
+func notifyRequests() []Request {
+	return []Request{ListOutbox{}, TestChannel{Channel: "rbac-test"}, RetryOutbox{IDs: []int64{-1}}, FlushNotifications{}, RunReport{Type: "uptime", Format: "csv"}}
 }
 
 // actionRequests: remote actions, runs, the script library and the

@@ -7,6 +7,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/rmmhq/rmm/engine/notify"
 	"github.com/rmmhq/rmm/store"
 )
 
@@ -220,9 +221,10 @@ func (r ExportAudit) run(ctx context.Context, e *Engine, _ Identity) (None, erro
 // and applies the engine's part of it.
 type ReloadConfig struct {
 	File     string
-	Changes  []string      // "key: old -> new"
-	Rejected error         // set when the edit was invalid: audited as a failure, nothing applied
-	Alerts   *AlertOptions // new thresholds, alert rules, health weights, maintenance windows
+	Changes  []string        // "key: old -> new"
+	Rejected error           // set when the edit was invalid: audited as a failure, nothing applied
+	Alerts   *AlertOptions   // new thresholds, alert rules, health weights, maintenance windows
+	Notify   *notify.Options // new channels and routes (secrets stay where they are)
 	Throttle int
 	Interval time.Duration
 	Timeout  time.Duration
@@ -250,6 +252,11 @@ func (r ReloadConfig) run(_ context.Context, e *Engine, _ Identity) (None, error
 	}
 	if r.Alerts != nil {
 		if err := e.SetAlertOptions(*r.Alerts); err != nil {
+			return None{}, err
+		}
+	}
+	if r.Notify != nil {
+		if err := e.SetNotifyOptions(*r.Notify); err != nil {
 			return None{}, err
 		}
 	}

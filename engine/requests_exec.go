@@ -124,3 +124,18 @@ func (r CloseSession) exec(ctx context.Context, e *Engine, id Identity) (any, er
 func (r ExportFile) exec(ctx context.Context, e *Engine, id Identity) (any, error) {
 	return r.run(ctx, e, id)
 }
+func (r ListOutbox) exec(ctx context.Context, e *Engine, id Identity) (any, error) {
+	return r.run(ctx, e, id)
+}
+func (r TestChannel) exec(ctx context.Context, e *Engine, id Identity) (any, error) {
+	return r.run(ctx, e, id)
+}
+func (r RetryOutbox) exec(ctx context.Context, e *Engine, id Identity) (any, error) {
+	return r.run(ctx, e, id)
+}
+func (r RunReport) exec(ctx context.Context, e *Engine, id Identity) (any, error) {
+	return r.run(ctx, e, id)
+}
+func (r FlushNotifications) exec(ctx context.Context, e *Engine, id Identity) (any, error) {
+	return r.run(ctx, e, id)
+}

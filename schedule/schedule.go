@@ -1,6 +1,6 @@
 // Package schedule says when recurring work runs: every fixed interval,
-// daily at a wall-clock time, or weekly on a day at a time, in a time zone,
-// with DST handled. It runs nothing itself; the engine's scheduler does.
+// daily at a wall-clock time, weekly on a day at a time, or monthly on a
+// day of the month at a time, in a time zone, with DST handled. It runs nothing itself; the engine's scheduler does.
 package schedule
 
 import (
@@ -19,6 +19,8 @@ type Spec struct {
 	Minute  int
 	Weekly  bool
 	Weekday time.Weekday
+	Monthly bool
+	Day     int // monthly: the day of the month, 1..28 (every month has it)
 	text    string
 }
 
@@ -29,11 +31,22 @@ var weekdays = map[string]time.Weekday{
 	"thu": time.Thursday, "fri": time.Friday, "sat": time.Saturday,
 }
 
-// Parse reads "every 5m", "daily 02:00" or "weekly sun 03:00".
+// Parse reads "every 5m", "daily 02:00", "weekly sun 03:00" or
+// "monthly 1 06:00".
 func Parse(s string) (Spec, error) {
 	f := strings.Fields(strings.ToLower(strings.TrimSpace(s)))
-	bad := fmt.Errorf("%q is not a schedule (examples: every 5m, daily 02:00, weekly sun 03:00)", s)
+	bad := fmt.Errorf("%q is not a schedule (examples: every 5m, daily 02:00, weekly sun 03:00, monthly 1 06:00)", s)
 	switch {
+	case len(f) == 3 && f[0] == "monthly":
+		day, err := strconv.Atoi(f[1])
+		if err != nil || day < 1 || day > 28 {
+			return Spec{}, fmt.Errorf("%q: the day of the month must be 1..28 (every month has it)", s)
+		}
+		h, m, err := parseClock(f[2])
+		if err != nil {
+			return Spec{}, fmt.Errorf("%q: %w", s, err)
+		}
+		return Spec{Monthly: true, Day: day, Hour: h, Minute: m, text: fmt.Sprintf("monthly %d %02d:%02d", day, h, m)}, nil
 	case len(f) == 2 && f[0] == "every":
 		d, err := time.ParseDuration(f[1])
 		if err != nil || d < time.Second {
@@ -80,6 +93,18 @@ func (s Spec) Next(t time.Time, loc *time.Location) time.Time {
 		return t.Add(s.Every)
 	}
 	lt := t.In(loc)
+	if s.Monthly {
+		for months := 0; months <= 2; months++ {
+			d := time.Date(lt.Year(), lt.Month()+time.Month(months), s.Day, s.Hour, s.Minute, 0, 0, loc)
+			if d.Hour() != s.Hour || d.Minute() != s.Minute {
+				d = time.Date(lt.Year(), lt.Month()+time.Month(months), s.Day, s.Hour+1, s.Minute, 0, 0, loc)
+			}
+			if d.After(t) {
+				return d
+			}
+		}
+		panic("unreachable: a monthly slot exists within 2 months")
+	}
 	for days := 0; days <= 8; days++ {
 		d := time.Date(lt.Year(), lt.Month(), lt.Day()+days, s.Hour, s.Minute, 0, 0, loc)
 		if s.Weekly && d.Weekday() != s.Weekday {

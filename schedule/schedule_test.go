@@ -14,13 +14,13 @@ func mustSpec(t *testing.T, s string) Spec {
 	return sp
 }
 
-func TestParseSpecAcceptsTheThreeFormsAndRejectsTheRest(t *testing.T) {
-	for _, ok := range []string{"every 5m", "daily 02:00", "weekly sun 03:00", "Weekly Sunday 03:00", "every 1h30m"} {
+func TestParseSpecAcceptsTheFourFormsAndRejectsTheRest(t *testing.T) {
+	for _, ok := range []string{"every 5m", "daily 02:00", "weekly sun 03:00", "Weekly Sunday 03:00", "every 1h30m", "monthly 1 02:00"} {
 		if _, err := Parse(ok); err != nil {
 			t.Errorf("Parse(%q): %v", ok, err)
 		}
 	}
-	for _, bad := range []string{"", "hourly", "every", "every 0s", "every soon", "daily 2", "daily 24:00", "daily 02:60", "daily 2:5", "weekly xyz 03:00", "weekly sun", "monthly 1 02:00"} {
+	for _, bad := range []string{"", "hourly", "every", "every 0s", "every soon", "daily 2", "daily 24:00", "daily 02:60", "daily 2:5", "weekly xyz 03:00", "weekly sun", "monthly 31 02:00"} {
 		if _, err := Parse(bad); err == nil {
 			t.Errorf("Parse(%q) accepted", bad)
 		}
@@ -87,5 +87,31 @@ func TestAMissedSlotRunsOnceNotOncePerMissedSlot(t *testing.T) {
 	}
 	if !mustSpec(t, "every 5m").Due(time.Time{}, now, loc) {
 		t.Fatal("an interval job that never ran is not due")
+	}
+}
+
+func TestMonthlyRunsOnItsDayEachMonthAcrossDST(t *testing.T) {
+	berlin, err := time.LoadLocation("Europe/Berlin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp, err := Parse("monthly 1 06:00")
+	if err != nil || sp.String() != "monthly 1 06:00" {
+		t.Fatalf("%+v %v", sp, err)
+	}
+	at := time.Date(2026, 2, 15, 12, 0, 0, 0, berlin)
+	for _, want := range []string{"2026-03-01 06:00 CET", "2026-04-01 06:00 CEST", "2026-05-01 06:00 CEST"} {
+		at = sp.Next(at, berlin)
+		if got := at.Format("2006-01-02 15:04 MST"); got != want {
+			t.Fatalf("next %s, want %s", got, want)
+		}
+	}
+	for _, bad := range []string{"monthly 29 06:00", "monthly 0 06:00", "monthly x 06:00", "monthly 1 25:00"} {
+		if _, err := Parse(bad); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+	if !sp.Due(time.Date(2026, 3, 1, 6, 0, 0, 0, berlin), time.Date(2026, 4, 1, 6, 0, 0, 0, berlin), berlin) {
+		t.Fatal("a monthly job a month after its last run is not due")
 	}
 }

@@ -44,7 +44,9 @@ type KeyMap struct {
 	Ack     key.Binding // alerts: acknowledge the selected alert
 	Resolve key.Binding // alerts: resolve the selected alert
 	RunNow  key.Binding // schedules: run the selected job now
-	Refresh key.Binding // audit: read the rows again
+	Refresh key.Binding // audit, notifications: read the rows again
+
+	RetrySend key.Binding // notifications: queue the selected failed message again
 
 	Shell     key.Binding // devices, detail: the remote PowerShell pane on the device (rshell.go)
 	RunAction key.Binding // devices, detail: the action dialog on the marked devices, or the selected one (actions.go)
@@ -83,7 +85,8 @@ var (
 	onDevices   = []pageID{pageDevices}
 	onAlerts    = []pageID{pageAlerts}
 	onSchedules = []pageID{pageSchedules}
-	onAudit     = []pageID{pageAudit}
+	onAudit     = []pageID{pageAudit, pageNotify}
+	onNotify    = []pageID{pageNotify}
 	onActions   = []pageID{pageActions}
 	onDevice    = []pageID{pageDevices, pageDetail}
 )
@@ -112,7 +115,8 @@ func actions() []action {
 		{"ack_alert", "acknowledge alert", groupAlerts, onAlerts, engine.PermAlertsEdit, func(k *KeyMap) *key.Binding { return &k.Ack }},
 		{"resolve_alert", "resolve alert", groupAlerts, onAlerts, engine.PermAlertsEdit, func(k *KeyMap) *key.Binding { return &k.Resolve }},
 		{"run_schedule", "run the job now", groupSchedules, onSchedules, engine.PermConfigEdit, func(k *KeyMap) *key.Binding { return &k.RunNow }},
-		{"refresh", "read the audit log again", groupAudit, onAudit, "", func(k *KeyMap) *key.Binding { return &k.Refresh }},
+		{"refresh", "read the audit log or the outbox again", groupAudit, onAudit, "", func(k *KeyMap) *key.Binding { return &k.Refresh }},
+		{"retry_notification", "queue a failed notification again", groupAudit, onNotify, engine.PermAlertsEdit, func(k *KeyMap) *key.Binding { return &k.RetrySend }},
 		{"shell", "remote PowerShell on the device", groupDevices, onDevice, engine.PermActionsRun, func(k *KeyMap) *key.Binding { return &k.Shell }},
 		{"action", "run an action on the marked (or selected) devices", groupDevices, onDevice, engine.PermActionsRun, func(k *KeyMap) *key.Binding { return &k.RunAction }},
 		{"cancel", "cancel the run or the queued action", groupActions, onActions, engine.PermActionsRun, func(k *KeyMap) *key.Binding { return &k.Cancel }},
@@ -147,7 +151,7 @@ func DefaultKeyMap() KeyMap {
 		"sort": {"s"}, "reverse_sort": {"S"}, "group": {"b"},
 		"mark": {"space"}, "mark_all": {"a"}, "clear_marks": {"A"},
 		"poll_now": {"r"}, "ack_alert": {"a"}, "resolve_alert": {"x"},
-		"run_schedule": {"x", "enter"}, "refresh": {"r"},
+		"run_schedule": {"x", "enter"}, "refresh": {"r"}, "retry_notification": {"R"},
 		"shell": {"p"}, "action": {"x"}, "cancel": {"c"}, "export_results": {"e"},
 		"help": {"?"}, "quit": {"q"},
 	}
@@ -374,6 +378,12 @@ func (m *Model) shortHelpItems() []helpItem {
 		items = append(items, item(k.Back, "back"))
 	case pageAudit:
 		items = []helpItem{move, item(k.Filter, "filter"), item(k.Refresh, "refresh"), item(k.Back, "back")}
+	case pageNotify:
+		items = []helpItem{move, item(k.Refresh, "refresh")}
+		if m.may(engine.PermAlertsEdit) {
+			items = append(items, item(k.RetrySend, "retry failed"))
+		}
+		items = append(items, item(k.Back, "back"))
 	default:
 		items = []helpItem{move, item(k.Filter, "filter"), item(k.Open, "detail"), item(k.Mark, "mark")}
 		if m.may(engine.PermDevicesPoll) {

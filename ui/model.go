@@ -162,6 +162,15 @@ type Options struct {
 	// fetch it (e.g. "scp -O -P 2222 bob@HOST:"). Empty on a console on
 	// this machine, which writes where its user asks.
 	ExportFetch string
+	// ReportDir is where :report writes on a console on this machine
+	// (reports.dir); over SSH reports go to the export directory.
+	// ReportLocation is the time zone of report periods
+	// (schedules.timezone; nil: the local one), SLATarget the uptime
+	// report's availability target (reports.sla_target; 0: the engine's
+	// default).
+	ReportDir      string
+	ReportLocation *time.Location
+	SLATarget      float64
 	// Keys overrides DefaultKeyMap by action name (see Actions), e.g.
 	// {"filter": {"/", "f"}}. Check it with ValidateKeys: a bad map is
 	// ignored (the defaults apply) and the console says so.
@@ -209,6 +218,7 @@ type Model struct {
 	alerts    alertsState
 	schedules schedulesState
 	audit     auditState
+	notif     notifyState // the notifications view (notify.go)
 	palette   palette
 
 	shell  *shellPane    // the remote PowerShell pane; nil when closed (rshell.go)
@@ -333,6 +343,9 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		if m.page == pageSchedules || m.trackingJobs() {
 			cmds = append(cmds, m.loadSchedules())
 		}
+		if m.notifyDue() {
+			cmds = append(cmds, m.loadNotify())
+		}
 		if m.feed.caps.pool != nil {
 			cmds = append(cmds, m.feed.readPool)
 		}
@@ -391,6 +404,15 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 
 	case exportedMsg:
 		return m, m.exported(msg)
+
+	case notifyMsg:
+		return m, m.notifyLoaded(msg)
+
+	case retriedMsg:
+		return m, m.retried(msg)
+
+	case reportMsg:
+		return m, m.reported(msg)
 
 	case NoticeMsg:
 		return m, m.notify(msg.Text, msg.Err)

@@ -20,6 +20,7 @@ const (
 	pageAudit
 	pageSettings
 	pageActions // runs and the offline queue (actions_view.go)
+	pageNotify  // the notification outbox (notify.go)
 	pageShell   // the remote PowerShell pane, while open (rshell.go)
 )
 
@@ -95,6 +96,11 @@ func pages() []page {
 			id: pageActions, name: "actions", tab: "Actions", desc: "action runs, their results, the offline queue",
 			avail: func(m *Model) bool { return m.feed.caps.req != nil },
 			open:  openActions, body: (*Model).actionsBody, key: actionsKey, click: actionsClick,
+		},
+		{
+			id: pageNotify, name: "notifications", tab: "Notify", desc: "the notification outbox: sends, retries, failures",
+			avail: func(m *Model) bool { return m.feed.caps.req != nil },
+			open:  openNotify, body: (*Model).notifyBody, key: notifyKey, click: notifyClick,
 		},
 		{
 			id: pageShell, name: "shell", tab: "PS", desc: "the open remote PowerShell pane",

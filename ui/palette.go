@@ -121,6 +121,9 @@ func commands() []command {
 		command{name: "export", args: "csv|json PATH", desc: "write the devices in view to a file",
 			complete: completeExport,
 			run:      runExport},
+		command{name: "report", args: "TYPE [FORMAT] [PERIOD] [site:NAME|group:NAME] [FILE]",
+			desc:   "write a report (uptime, inventory, alerts, security, patches, executive) and say where",
+			hidden: func(m *Model) bool { return m.feed.caps.req == nil }, complete: completeReport, run: runReport},
 		command{name: "queue", desc: "the offline queue (actions view)",
 			hidden: func(m *Model) bool { return !m.listed(pageOf(pageActions)) },
 			run: func(m Model, _ string) (Model, tea.Cmd) {
