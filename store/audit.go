@@ -764,6 +764,14 @@ func (db *DB) readChainSetup(ctx context.Context, q queryer) (chainSetup, error)
 		return s, err
 	}
 	if !s.keyed {
+		// A chain whose keying record is gone is checked as unkeyed and
+		// would fail at its first keyed row with a puzzling "hash
+		// mismatch"; the anchor file says what really happened.
+		if a, ok, err := readAnchorFile(db.audit.opts.AnchorFile); err == nil && ok && a.KeyedFrom > 0 {
+			s.bad = fmt.Sprintf("the audit anchor %s says the chain was keyed from row %d (key %s), but the "+
+				"database has no keying record: it was removed, most likely to rewrite rows without the key",
+				db.audit.opts.AnchorFile, a.KeyedFrom, a.KeyID)
+		}
 		return s, nil
 	}
 	for _, kind := range []string{"archived", "pruned"} {
