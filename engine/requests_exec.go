@@ -124,3 +124,6 @@ func (r CloseSession) exec(ctx context.Context, e *Engine, id Identity) (any, er
 func (r ExportFile) exec(ctx context.Context, e *Engine, id Identity) (any, error) {
 	return r.run(ctx, e, id)
 }
+func (r RefuseLogin) exec(ctx context.Context, e *Engine, id Identity) (any, error) {
+	return r.run(ctx, e, id)
+}
