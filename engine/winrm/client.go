@@ -71,6 +71,22 @@ type Options struct {
 	// certificate is not verified (Target.InsecureSkipVerify), so the
 	// caller can log and audit it. It must not block for long.
 	OnInsecure func(ctx context.Context, host string)
+
+	// OnShellOpen is called with every shell the session pool creates,
+	// before anything runs in it, so the caller can record it: a crash
+	// then leaves a record to delete the shell from at the next start
+	// (DeleteShell). It may block briefly; an error is logged and the
+	// shell used anyway.
+	OnShellOpen func(ctx context.Context, s ShellRef) error
+	// OnShellClosed is called once a pooled shell is gone from its host
+	// (deleted, or forgotten by it), so its record can go.
+	OnShellClosed func(s ShellRef)
+	// OrphanShells is asked, when a host refuses a shell for its quota,
+	// which of the listed shells (already narrowed to cmd shells of the
+	// credential's account and this client's address that this pool does
+	// not hold) are orphans of an rmm process that is gone; the pool
+	// deletes those and tries once more. Nil: none are.
+	OrphanShells func(ctx context.Context, host string, shells []ShellInfo) []string
 }
 
 func (o *Options) setDefaults() error {
@@ -150,6 +166,9 @@ func New(o Options) (*Client, error) {
 			cleanupTimeout:  min(5*time.Second, o.Timeout),
 			closeWorkers:    o.Throttle,
 			log:             o.Logger,
+			onOpen:          o.OnShellOpen,
+			onClosed:        o.OnShellClosed,
+			orphans:         o.OrphanShells,
 		})
 	}
 	return c, nil
@@ -247,6 +266,7 @@ type Stats struct {
 	// ShellMaxCommands Commands, or after the host's operations quota
 	// fault.
 	ShellRecycles int64 `json:"shell_recycles"`
+	Reclaimed     int64 `json:"reclaimed"` // orphaned shells (of an rmm that crashed) deleted after a quota fault
 
 	// The HTTP connections of Basic targets (kept alive across requests).
 	ConnsDialed int64 `json:"conns_dialed"` // TCP (and TLS) connections opened

@@ -25,6 +25,10 @@ type poolOptions struct {
 	cleanupTimeout  time.Duration // bound of one Signal or Delete after a failure
 	closeWorkers    int           // Deletes in flight at once when expiring or closing
 	log             *slog.Logger
+
+	onOpen   func(ctx context.Context, s ShellRef) error                         // Options.OnShellOpen
+	onClosed func(s ShellRef)                                                    // Options.OnShellClosed
+	orphans  func(ctx context.Context, host string, shells []ShellInfo) []string // Options.OrphanShells
 }
 
 // target is one device as the pool reaches it. The password is used for
@@ -70,7 +74,7 @@ type sessionPool struct {
 
 	created, reused, expired, recreated, dropped, open atomic.Int64
 	loopStarts, loopRecycles, fallbacks, quotaHits     atomic.Int64
-	shellRecycles                                      atomic.Int64
+	shellRecycles, reclaimedShells                     atomic.Int64
 }
 
 // hostSlot is the pool's state for one endpoint (host). Its fields are
@@ -81,9 +85,12 @@ type hostSlot struct {
 	open      int            // shells in existence or being created or deleted
 	limit     int            // perHost, lowered to what the host allowed after a quota fault
 	waiters   []chan struct{}
-	refs      int       // acquirers and holders; the slot is forgotten at 0 when empty
-	coldUntil time.Time // the loop could not start here: run plain commands until then
-	ep        *endpoint // the last credential used here, shared by its shells
+	refs      int             // acquirers and holders; the slot is forgotten at 0 when empty
+	coldUntil time.Time       // the loop could not start here: run plain commands until then
+	ep        *endpoint       // the last credential used here, shared by its shells
+	ids       map[string]bool // ids of this pool's shells here (idle, in use, being deleted)
+	clientIP  string          // this client's address as the host reported it (Create reply)
+	reclaimed time.Time       // the last orphan sweep after a quota fault
 }
 
 func newSessionPool(client *http.Client, o poolOptions) *sessionPool {
@@ -105,7 +112,7 @@ func (p *sessionPool) Stats() Stats {
 		Created: p.created.Load(), Reused: p.reused.Load(), Expired: p.expired.Load(),
 		Recreated: p.recreated.Load(), Dropped: p.dropped.Load(), Open: p.open.Load(),
 		LoopStarts: p.loopStarts.Load(), LoopRecycles: p.loopRecycles.Load(),
-		Fallbacks: p.fallbacks.Load(), QuotaHits: p.quotaHits.Load(),
+		Fallbacks: p.fallbacks.Load(), QuotaHits: p.quotaHits.Load(), Reclaimed: p.reclaimedShells.Load(),
 		ShellRecycles: p.shellRecycles.Load(),
 	}
 }
@@ -279,15 +286,24 @@ func (p *sessionPool) acquire(ctx context.Context, t target) (*pooledShell, *hos
 		if slot.open < slot.limit || p.evictOtherLocked(slot) {
 			slot.open++
 			p.mu.Unlock()
-			s, err := p.create(ctx, ep)
+			s, err := p.create(ctx, t.host, slot, ep)
 			if err == nil {
 				return s, slot, nil
+			}
+			var he *HTTPError
+			quota := errors.As(err, &he) && he.Fault != nil && he.Fault.Code == FaultShellQuota
+			if quota && p.reclaim(ctx, t.host, slot, ep) > 0 {
+				// Shells of a crashed rmm held the quota: they are gone,
+				// try again (once per reclaimInterval, so no loop).
+				if s, err = p.create(ctx, t.host, slot, ep); err == nil {
+					return s, slot, nil
+				}
+				quota = errors.As(err, &he) && he.Fault != nil && he.Fault.Code == FaultShellQuota
 			}
 			p.mu.Lock()
 			slot.open--
 			p.wakeLocked(slot)
-			var he *HTTPError
-			if errors.As(err, &he) && he.Fault != nil && he.Fault.Code == FaultShellQuota {
+			if quota {
 				p.quotaHits.Add(1)
 				if slot.open > 0 {
 					// The host allows fewer shells than perHost (other
@@ -357,16 +373,93 @@ func (p *sessionPool) evictOtherLocked(slot *hostSlot) bool {
 	return slot.open < slot.limit
 }
 
-// create opens a shell.
-func (p *sessionPool) create(ctx context.Context, ep *endpoint) (*pooledShell, error) {
-	id, err := ep.createShell(ctx)
+// create opens a shell and tells the owner (OnShellOpen) before anything
+// runs in it, so a crash from here on leaves a record of it.
+func (p *sessionPool) create(ctx context.Context, host string, slot *hostSlot, ep *endpoint) (*pooledShell, error) {
+	id, clientIP, err := ep.createShell(ctx)
 	if err != nil {
 		return nil, err
 	}
 	p.created.Add(1)
 	p.open.Add(1)
+	p.mu.Lock()
+	if slot.ids == nil {
+		slot.ids = map[string]bool{}
+	}
+	slot.ids[id] = true
+	if clientIP != "" {
+		slot.clientIP = clientIP
+	}
+	p.mu.Unlock()
+	if p.opts.onOpen != nil {
+		if err := p.opts.onOpen(ctx, ShellRef{Host: host, Endpoint: ep.url, ShellID: id}); err != nil {
+			p.opts.log.Warn("shell not recorded: a crash now would leave it open on the host until its idle timeout",
+				"device", host, "err", err)
+		}
+	}
 	now := time.Now()
-	return &pooledShell{ep: ep, shellID: id, created: now, lastUsed: now}, nil
+	return &pooledShell{ep: ep, host: host, shellID: id, created: now, lastUsed: now}, nil
+}
+
+// reclaimInterval spaces the orphan sweeps of one host.
+const reclaimInterval = time.Minute
+
+// reclaim deletes the host's shells that are this account's and this
+// client's but no pool's of a live rmm (Options.OrphanShells decides,
+// with the records of the shells rmm processes opened), after the host
+// refused a shell for its quota. It returns how many it deleted.
+func (p *sessionPool) reclaim(ctx context.Context, host string, slot *hostSlot, ep *endpoint) int {
+	if p.opts.orphans == nil {
+		return 0
+	}
+	p.mu.Lock()
+	if time.Since(slot.reclaimed) < reclaimInterval {
+		p.mu.Unlock()
+		return 0
+	}
+	slot.reclaimed = time.Now()
+	clientIP := slot.clientIP
+	mine := make(map[string]bool, len(slot.ids))
+	for id := range slot.ids {
+		mine[id] = true
+	}
+	p.mu.Unlock()
+	shells, err := ep.listShells(ctx)
+	if err != nil {
+		p.opts.log.Warn("shell quota reached; the host's shells could not be listed", "device", host, "err", err)
+		return 0
+	}
+	var candidates []ShellInfo
+	for _, sh := range shells {
+		if mine[sh.ID] || sh.ResourceURI != uriShellCmd || !sameAccount(sh.Owner, ep.user) ||
+			clientIP != "" && sh.ClientIP != clientIP {
+			continue
+		}
+		candidates = append(candidates, sh)
+	}
+	if len(candidates) == 0 {
+		p.opts.log.Warn("shell quota reached and no shell of this account and client is an orphan", "device", host,
+			"shells", len(shells))
+		return 0
+	}
+	deleted := 0
+	for _, id := range p.opts.orphans(ctx, host, candidates) {
+		dctx, cancel := context.WithTimeout(ctx, p.opts.cleanupTimeout)
+		err := ep.deleteShell(dctx, id)
+		cancel()
+		if err != nil && !isShellLost(err) {
+			p.opts.log.Warn("orphaned shell not deleted", "device", host, "shell", id, "err", err)
+			continue
+		}
+		deleted++
+		if p.opts.onClosed != nil {
+			p.opts.onClosed(ShellRef{Host: host, Endpoint: ep.url, ShellID: id})
+		}
+	}
+	p.opts.log.Warn("shell quota reached: deleted orphaned shells of an rmm that ended without deleting them",
+		"device", host, "deleted", deleted, "listed", len(shells))
+	p.reclaimedShells.Add(int64(deleted))
+	return deleted
 }
 
 // release gives a session back: to the idle list when it is healthy and
@@ -428,6 +521,7 @@ func (p *sessionPool) dropWorker() {
 		p.deleteSession(d.s)
 		p.mu.Lock()
 		d.slot.open--
+		delete(d.slot.ids, d.s.shellID)
 		p.wakeLocked(d.slot)
 		p.unrefLocked(d.slot)
 	}
@@ -446,8 +540,11 @@ func (p *sessionPool) deleteSession(s *pooledShell) {
 			p.opts.log.Debug("signal terminate failed", "url", s.ep.url, "err", err)
 		}
 	}
-	if err := s.ep.deleteShell(ctx, s.shellID); err != nil && !isShellLost(err) {
+	err := s.ep.deleteShell(ctx, s.shellID)
+	if err != nil && !isShellLost(err) {
 		p.opts.log.Debug("delete shell failed", "url", s.ep.url, "err", err)
+	} else if p.opts.onClosed != nil {
+		p.opts.onClosed(ShellRef{Host: s.host, Endpoint: s.ep.url, ShellID: s.shellID})
 	}
 	p.open.Add(-1)
 }
@@ -538,6 +635,7 @@ func (p *sessionPool) deleteAll(ss []*pooledShell, slots []*hostSlot) {
 			p.deleteSession(s)
 			p.mu.Lock()
 			slot.open--
+			delete(slot.ids, s.shellID)
 			p.wakeLocked(slot)
 			p.unrefLocked(slot)
 			p.mu.Unlock()

@@ -155,7 +155,7 @@ func (s *Session) Close() {
 // start creates a shell on the session's host and starts the resident
 // loop in it (unless the host cannot run it).
 func (s *Session) start(ctx context.Context) (*pooledShell, error) {
-	shellID, err := s.ep.createShell(ctx)
+	shellID, _, err := s.ep.createShell(ctx)
 	if err != nil {
 		return nil, failed("create shell", err)
 	}

@@ -1,0 +1,139 @@
+package winrm_test
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"testing"
+
+	"github.com/rmmhq/rmm/engine/winrm"
+	"github.com/rmmhq/rmm/engine/winrmsim"
+)
+
+// shellLog records the pool's shell events, as the engine's records do.
+type shellLog struct {
+	mu             sync.Mutex
+	opened, closed []string
+}
+
+func (l *shellLog) options(o winrm.Options) winrm.Options {
+	o.OnShellOpen = func(_ context.Context, s winrm.ShellRef) error {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		l.opened = append(l.opened, s.ShellID)
+		return nil
+	}
+	o.OnShellClosed = func(s winrm.ShellRef) {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		l.closed = append(l.closed, s.ShellID)
+	}
+	return o
+}
+
+func (l *shellLog) lists() (opened, closed []string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.opened), slices.Clone(l.closed)
+}
+
+func TestThePoolReportsEveryShellItOpensAndDeletes(t *testing.T) {
+	f := startFleet(t, winrmsim.Config{Devices: 2, Seed: 3})
+	var log shellLog
+	c, err := winrm.New(log.options(winrm.Options{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range f.Hosts() {
+		if _, err := c.Run(context.Background(), targetOf(h), simCred, hostnameScript); err != nil {
+			t.Fatal(err)
+		}
+	}
+	opened, _ := log.lists()
+	if len(opened) != 2 {
+		t.Fatalf("%d shells reported opened, want 2", len(opened))
+	}
+	if err := c.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	_, closed := log.lists()
+	slices.Sort(opened)
+	slices.Sort(closed)
+	if !slices.Equal(opened, closed) {
+		t.Errorf("closed %v, want every opened shell %v", closed, opened)
+	}
+}
+
+func TestListShellsAndDeleteShellReachWhatACrashedClientLeft(t *testing.T) {
+	f := startFleet(t, winrmsim.Config{Devices: 1, Seed: 3})
+	h := f.Hosts()[0]
+	var log shellLog
+	// A client that "crashes": it is never closed, its shells stay.
+	crashed, err := winrm.New(log.options(winrm.Options{SessionsPerHost: 3}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := crashed.Run(context.Background(), targetOf(h), simCred, hostnameScript); err != nil {
+		t.Fatal(err)
+	}
+	leftover, _ := log.lists()
+
+	c := newClient(t, winrm.Options{})
+	shells, err := c.ListShells(context.Background(), targetOf(h), simCred)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(shells) != 1 || shells[0].ID != leftover[0] || shells[0].ClientIP != "127.0.0.1" ||
+		shells[0].Owner != h.Hostname+`\`+winrmsim.DefaultUser || shells[0].ResourceURI != "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/cmd" {
+		t.Fatalf("listed %+v, want the leftover shell %s", shells, leftover[0])
+	}
+	if err := c.DeleteShell(context.Background(), targetOf(h), simCred, leftover[0]); err != nil {
+		t.Fatal(err)
+	}
+	if hs := hostStats(t, f, h.Hostname); hs.ShellsOpen != 0 {
+		t.Errorf("%d shells open after the delete", hs.ShellsOpen)
+	}
+	if err := c.DeleteShell(context.Background(), targetOf(h), simCred, leftover[0]); err != nil {
+		t.Errorf("deleting a shell that is gone: %v, want no error", err)
+	}
+}
+
+func TestAQuotaFaultReclaimsOrphanedShellsAndTheRequestGoesThrough(t *testing.T) {
+	f := startFleet(t, winrmsim.Config{Devices: 1, Seed: 3, MaxShellsPerUser: 4})
+	h := f.Hosts()[0]
+	// Four "crashed" clients fill the host's quota of four.
+	for range 4 {
+		crashed, err := winrm.New(winrm.Options{SessionsPerHost: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := crashed.Run(context.Background(), targetOf(h), simCred, hostnameScript); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var asked []winrm.ShellInfo
+	var log shellLog
+	o := log.options(winrm.Options{})
+	o.OrphanShells = func(_ context.Context, host string, shells []winrm.ShellInfo) []string {
+		asked = shells
+		var ids []string
+		for _, s := range shells[:2] { // the engine says two of them are orphans
+			ids = append(ids, s.ID)
+		}
+		return ids
+	}
+	c := newClient(t, o)
+	if _, err := c.Run(context.Background(), targetOf(h), simCred, hostnameScript); err != nil {
+		t.Fatalf("run on a host whose quota orphans held: %v", err)
+	}
+	if len(asked) != 4 {
+		t.Errorf("the engine was asked about %d shells, want the 4 of this account and client", len(asked))
+	}
+	st := c.Stats()
+	if st.Reclaimed != 2 || st.QuotaHits != 0 {
+		t.Errorf("reclaimed %d, quota hits %d; want 2 and 0 (the retry went through)", st.Reclaimed, st.QuotaHits)
+	}
+	if hs := hostStats(t, f, h.Hostname); hs.ShellsOpen != 3 {
+		t.Errorf("%d shells open, want 3 (2 orphans left, 1 new)", hs.ShellsOpen)
+	}
+}
