@@ -162,6 +162,10 @@ type Engine struct {
 
 	sched atomic.Pointer[Scheduler] // set by AttachScheduler
 
+	proc            processReg     // this process in the processes table (recovery.go)
+	shellRecs       *shellRecorder // records of the shells the pool opens (recovery.go)
+	leftoverDeleted atomic.Int64   // shells of ended processes deleted since start
+
 	inv inventoryState // inventory collectors and extended-metrics state (inventory.go)
 
 	hosts hostBook  // devices whose address answered as another computer (hostcheck.go)
@@ -225,6 +229,8 @@ func New(ctx context.Context, db *store.DB, opts Options) (*Engine, error) {
 		fatalC:  make(chan struct{}),
 		reconf:  make(chan struct{}, 1),
 	}
+	e.initProcess()
+	e.shellRecs = newShellRecorder(e)
 	if e.winrm, err = winrm.New(winrm.Options{
 		Throttle:         opts.Throttle,
 		Timeout:          opts.Timeout,
@@ -237,11 +243,16 @@ func New(ctx context.Context, db *store.DB, opts Options) (*Engine, error) {
 		MaxIdleConns:     opts.MaxIdleConns,
 		Logger:           opts.Logger,
 		OnInsecure:       e.noteInsecure,
+		OnShellOpen:      e.shellRecs.opened,
+		OnShellClosed:    e.shellRecs.closed,
+		OrphanShells:     e.orphanShells,
 	}); err != nil {
+		e.shellRecs.close()
 		return nil, fmt.Errorf("engine: %w", err)
 	}
 	if e.alerts, err = newAlertBook(ctx, db, opts.Alerts, e.log, func() { e.hub.Publish(nil, e.Summary()) }); err != nil {
 		_ = e.winrm.Close(ctx)
+		e.shellRecs.close()
 		return nil, err
 	}
 	wopts := opts.Writer
@@ -262,9 +273,11 @@ func New(ctx context.Context, db *store.DB, opts Options) (*Engine, error) {
 	if err := e.Reload(ctx); err != nil {
 		_ = e.writer.Close()
 		_ = e.winrm.Close(ctx)
+		e.shellRecs.close()
 		return nil, err
 	}
 	e.act = newActionBook(e)
+	e.recoverOrphans(ctx) // what a crashed rmm left (recovery.go)
 	return e, nil
 }
 
@@ -275,6 +288,12 @@ func (e *Engine) Close() error {
 	err := e.writer.Close()
 	e.closeShells()                             // remote PowerShell sessions' shells deleted on the hosts
 	perr := e.winrm.Close(context.Background()) // every pooled shell deleted on the hosts
+	e.shellRecs.close()                         // their records gone with them (those not deleted stay for the next start)
+	if id := e.registered(); id != 0 {
+		if uerr := e.db.UnregisterProcess(context.Background(), id); uerr != nil {
+			perr = errors.Join(perr, uerr)
+		}
+	}
 	if err = errors.Join(err, perr); err != nil {
 		return fmt.Errorf("engine close: %w", err)
 	}

@@ -34,6 +34,7 @@ type poolOptions struct {
 // target is one device as the pool reaches it. The password is used for
 // the Authorization header only, never in keys or logs.
 type target struct {
+	ref      int64  // Target.Ref
 	host     string // device hostname, for errors and logs
 	url      string // WS-Man endpoint
 	user     string
@@ -286,16 +287,16 @@ func (p *sessionPool) acquire(ctx context.Context, t target) (*pooledShell, *hos
 		if slot.open < slot.limit || p.evictOtherLocked(slot) {
 			slot.open++
 			p.mu.Unlock()
-			s, err := p.create(ctx, t.host, slot, ep)
+			s, err := p.create(ctx, t, slot, ep)
 			if err == nil {
 				return s, slot, nil
 			}
 			var he *HTTPError
 			quota := errors.As(err, &he) && he.Fault != nil && he.Fault.Code == FaultShellQuota
-			if quota && p.reclaim(ctx, t.host, slot, ep) > 0 {
+			if quota && p.reclaim(ctx, t, slot, ep) > 0 {
 				// Shells of a crashed rmm held the quota: they are gone,
 				// try again (once per reclaimInterval, so no loop).
-				if s, err = p.create(ctx, t.host, slot, ep); err == nil {
+				if s, err = p.create(ctx, t, slot, ep); err == nil {
 					return s, slot, nil
 				}
 				quota = errors.As(err, &he) && he.Fault != nil && he.Fault.Code == FaultShellQuota
@@ -375,7 +376,7 @@ func (p *sessionPool) evictOtherLocked(slot *hostSlot) bool {
 
 // create opens a shell and tells the owner (OnShellOpen) before anything
 // runs in it, so a crash from here on leaves a record of it.
-func (p *sessionPool) create(ctx context.Context, host string, slot *hostSlot, ep *endpoint) (*pooledShell, error) {
+func (p *sessionPool) create(ctx context.Context, t target, slot *hostSlot, ep *endpoint) (*pooledShell, error) {
 	id, clientIP, err := ep.createShell(ctx)
 	if err != nil {
 		return nil, err
@@ -391,14 +392,15 @@ func (p *sessionPool) create(ctx context.Context, host string, slot *hostSlot, e
 		slot.clientIP = clientIP
 	}
 	p.mu.Unlock()
+	ref := ShellRef{Ref: t.ref, Host: t.host, Endpoint: ep.url, ShellID: id}
 	if p.opts.onOpen != nil {
-		if err := p.opts.onOpen(ctx, ShellRef{Host: host, Endpoint: ep.url, ShellID: id}); err != nil {
+		if err := p.opts.onOpen(ctx, ref); err != nil {
 			p.opts.log.Warn("shell not recorded: a crash now would leave it open on the host until its idle timeout",
-				"device", host, "err", err)
+				"device", t.host, "err", err)
 		}
 	}
 	now := time.Now()
-	return &pooledShell{ep: ep, host: host, shellID: id, created: now, lastUsed: now}, nil
+	return &pooledShell{ep: ep, ref: ref, shellID: id, created: now, lastUsed: now}, nil
 }
 
 // reclaimInterval spaces the orphan sweeps of one host.
@@ -408,7 +410,8 @@ const reclaimInterval = time.Minute
 // client's but no pool's of a live rmm (Options.OrphanShells decides,
 // with the records of the shells rmm processes opened), after the host
 // refused a shell for its quota. It returns how many it deleted.
-func (p *sessionPool) reclaim(ctx context.Context, host string, slot *hostSlot, ep *endpoint) int {
+func (p *sessionPool) reclaim(ctx context.Context, t target, slot *hostSlot, ep *endpoint) int {
+	host := t.host
 	if p.opts.orphans == nil {
 		return 0
 	}
@@ -453,7 +456,7 @@ func (p *sessionPool) reclaim(ctx context.Context, host string, slot *hostSlot, 
 		}
 		deleted++
 		if p.opts.onClosed != nil {
-			p.opts.onClosed(ShellRef{Host: host, Endpoint: ep.url, ShellID: id})
+			p.opts.onClosed(ShellRef{Ref: t.ref, Host: host, Endpoint: ep.url, ShellID: id})
 		}
 	}
 	p.opts.log.Warn("shell quota reached: deleted orphaned shells of an rmm that ended without deleting them",
@@ -544,7 +547,7 @@ func (p *sessionPool) deleteSession(s *pooledShell) {
 	if err != nil && !isShellLost(err) {
 		p.opts.log.Debug("delete shell failed", "url", s.ep.url, "err", err)
 	} else if p.opts.onClosed != nil {
-		p.opts.onClosed(ShellRef{Host: s.host, Endpoint: s.ep.url, ShellID: s.shellID})
+		p.opts.onClosed(s.ref)
 	}
 	p.open.Add(-1)
 }

@@ -51,6 +51,7 @@ type ShellInfo struct {
 // ShellRef names a shell the pool opened, for Options.OnShellOpen and
 // OnShellClosed.
 type ShellRef struct {
+	Ref      int64  // Target.Ref of the target it was opened on
 	Host     string // the device's hostname
 	Endpoint string // the WS-Man URL
 	ShellID  string
