@@ -596,6 +596,7 @@ func (e *Engine) record(ctx context.Context, d store.Device, out pollOutcome) (i
 			)
 		}
 	}
+	polled := len(rows) // the poll's own rows (cpu, memory, disks): what "metrics written" counts
 
 	e.mu.Lock()
 	en, ok := e.devices[d.ID]
@@ -627,23 +628,22 @@ func (e *Engine) record(ctx context.Context, d store.Device, out pollOutcome) (i
 		if out.err == nil {
 			m = &out.metrics
 		}
-		e.evaluate(ctx, d, st, m, out.err, now)
+		rows = append(rows, e.evaluate(ctx, d, st, m, out.err, now)...)
 		e.onDeviceStatus(d, out.status) // back online: its offline queue is replayed (actions_queue.go)
 	}
+	rows = append(rows, out.extra...)
 
+	// Every row of the poll and its status go as one writer entry, so
+	// they are committed together or not at all (a crash never leaves a
+	// poll_ok without the metrics of the same poll).
 	wctx := context.WithoutCancel(ctx) // a finished poll's result is kept even on quit
-	if len(rows) > 0 {
-		if err := e.writer.AddMetrics(wctx, rows); err != nil {
-			return 0, fmt.Errorf("queue metrics of %s: %w", d.Hostname, err)
-		}
-	}
-	if err := e.writer.AddStatus(wctx, upd); err != nil {
-		return len(rows), fmt.Errorf("queue status of %s: %w", d.Hostname, err)
+	if err := e.writer.AddPoll(wctx, rows, upd); err != nil {
+		return 0, fmt.Errorf("queue the poll of %s: %w", d.Hostname, err)
 	}
 	if ok {
 		e.status.Put(d.ID, st) // write-through: the cache holds what was queued
 	}
-	return len(rows), nil
+	return polled, nil
 }
 
 // stopScheduling reports whether a sweep must start no more polls: the
