@@ -267,6 +267,12 @@ type Stats struct {
 	// fault.
 	ShellRecycles int64 `json:"shell_recycles"`
 	Reclaimed     int64 `json:"reclaimed"` // orphaned shells (of an rmm that crashed) deleted after a quota fault
+	// Deleting shells: Deletes tried again after a failure that may pass
+	// (a timeout, a cut connection, HTTP 5xx), and shells given up after
+	// every attempt (left open on the host until its idle timeout; the
+	// engine's next start deletes them from their records).
+	DeleteRetries int64 `json:"delete_retries"`
+	DeletesFailed int64 `json:"deletes_failed"`
 
 	// The HTTP connections of Basic targets (kept alive across requests).
 	ConnsDialed int64 `json:"conns_dialed"` // TCP (and TLS) connections opened

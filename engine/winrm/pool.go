@@ -9,6 +9,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/sourcegraph/conc/pool"
@@ -73,9 +74,9 @@ type sessionPool struct {
 	minTTL atomic.Int64  // a floor under opts.ttl, set by the scheduler (Engine.keepShellsWarm)
 	bufs   sync.Pool     // reply buffers of every endpoint (*[]byte)
 
-	created, reused, expired, recreated, dropped, open atomic.Int64
-	loopStarts, loopRecycles, fallbacks, quotaHits     atomic.Int64
-	shellRecycles, reclaimedShells                     atomic.Int64
+	created, reused, expired, recreated, dropped, open           atomic.Int64
+	loopStarts, loopRecycles, fallbacks, quotaHits               atomic.Int64
+	shellRecycles, reclaimedShells, deleteRetries, deletesFailed atomic.Int64
 }
 
 // hostSlot is the pool's state for one endpoint (host). Its fields are
@@ -115,6 +116,7 @@ func (p *sessionPool) Stats() Stats {
 		LoopStarts: p.loopStarts.Load(), LoopRecycles: p.loopRecycles.Load(),
 		Fallbacks: p.fallbacks.Load(), QuotaHits: p.quotaHits.Load(), Reclaimed: p.reclaimedShells.Load(),
 		ShellRecycles: p.shellRecycles.Load(),
+		DeleteRetries: p.deleteRetries.Load(), DeletesFailed: p.deletesFailed.Load(),
 	}
 }
 
@@ -533,23 +535,52 @@ func (p *sessionPool) dropWorker() {
 	p.mu.Unlock()
 }
 
+// deleteAttempts bounds the Deletes of one shell.
+const deleteAttempts = 4
+
 // deleteSession terminates the running command, if any, and deletes the
-// shell, bounded by the cleanup timeout.
+// shell. Each step has the cleanup timeout to itself (a slow Signal must
+// not eat the Delete's time). A Delete that fails for a reason that may
+// pass (a timeout, a cut connection, HTTP 5xx, out of descriptors or
+// ports: a host or a machine under load) is tried again with backoff, up
+// to deleteAttempts times: a shell given up here stays open on its host
+// until its idle timeout (its record makes the next start delete it).
 func (p *sessionPool) deleteSession(s *pooledShell) {
-	ctx, cancel := context.WithTimeout(context.Background(), p.opts.cleanupTimeout)
-	defer cancel()
 	if w := s.running; w != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), p.opts.cleanupTimeout)
 		if err := s.ep.signalTerminate(ctx, s.shellID, w.commandID); err != nil {
 			p.opts.log.Debug("signal terminate failed", "url", s.ep.url, "err", err)
 		}
+		cancel()
 	}
-	err := s.ep.deleteShell(ctx, s.shellID)
+	var err error
+	for attempt := range deleteAttempts {
+		if attempt > 0 {
+			p.deleteRetries.Add(1)
+			time.Sleep(Backoff(attempt-1, 250*time.Millisecond, 2*time.Second))
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), p.opts.cleanupTimeout)
+		err = s.ep.deleteShell(ctx, s.shellID)
+		cancel()
+		if err == nil || isShellLost(err) || !retryableDelete(err) {
+			break
+		}
+	}
 	if err != nil && !isShellLost(err) {
-		p.opts.log.Debug("delete shell failed", "url", s.ep.url, "err", err)
+		p.deletesFailed.Add(1)
+		p.opts.log.Warn("shell not deleted; it stays open on the host until its idle timeout or the next start",
+			"device", s.ref.Host, "url", s.ep.url, "attempts", deleteAttempts, "err", err)
 	} else if p.opts.onClosed != nil {
 		p.opts.onClosed(s.ref)
 	}
 	p.open.Add(-1)
+}
+
+// retryableDelete reports whether a failed Delete may work if tried
+// again soon.
+func retryableDelete(err error) bool {
+	return classify(err) == ClassTransient || errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) ||
+		errors.Is(err, syscall.EADDRNOTAVAIL) || errors.Is(err, syscall.ENOBUFS)
 }
 
 // wakeLocked wakes the longest waiter of the slot. p.mu must be held.

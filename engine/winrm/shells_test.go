@@ -5,6 +5,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/rmmhq/rmm/engine/winrm"
 	"github.com/rmmhq/rmm/engine/winrmsim"
@@ -135,5 +136,44 @@ func TestAQuotaFaultReclaimsOrphanedShellsAndTheRequestGoesThrough(t *testing.T)
 	}
 	if hs := hostStats(t, f, h.Hostname); hs.ShellsOpen != 3 {
 		t.Errorf("%d shells open, want 3 (2 orphans left, 1 new)", hs.ShellsOpen)
+	}
+}
+
+// TestADeleteRefusedByABusyHostIsTriedAgainAtClose: a host that answers
+// the Close's Delete with HTTP 500 (busy, a proxy hiccup) and then
+// recovers has its shell deleted, not left open until its idle timeout
+// (rmm bench sweep left 12-262 shells open on a loaded machine).
+func TestADeleteRefusedByABusyHostIsTriedAgainAtClose(t *testing.T) {
+	f := startFleet(t, winrmsim.Config{Devices: 1, Seed: 3})
+	h := f.Hosts()[0]
+	c, err := winrm.New(winrm.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Run(context.Background(), targetOf(h), simCred, hostnameScript); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.SetFault(h.Hostname, winrmsim.FaultHTTP500); err != nil {
+		t.Fatal(err)
+	}
+	recovered := make(chan struct{})
+	go func() { // the host recovers once it has refused the first Delete
+		defer close(recovered)
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+			if hs, _ := f.HostStats(h.Hostname); hs.Injected >= 1 {
+				break
+			}
+		}
+		_ = f.SetFault(h.Hostname, winrmsim.FaultNone)
+	}()
+	if err := c.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	<-recovered
+	if open := hostStats(t, f, h.Hostname).ShellsOpen; open != 0 {
+		t.Errorf("%d shells open after Close, want 0", open)
+	}
+	if st := c.Stats(); st.DeleteRetries < 1 || st.DeletesFailed != 0 {
+		t.Errorf("delete retries %d, failed %d; want at least 1 and 0", st.DeleteRetries, st.DeletesFailed)
 	}
 }
