@@ -873,7 +873,7 @@ func (db *DB) finishVerify(ctx context.Context, tx *sql.Tx, o VerifyOptions, s c
 	} else {
 		why := db.audit.opts.KeysUnavailable
 		if why == "" {
-			why = "no audit key was ever available to the processes that wrote it"
+			why = "no rmm process that could read the audit key (keyring or vault) has written an audit row to it yet"
 		}
 		res.Notes = append(res.Notes, "the chain is not keyed ("+why+"): edits and deletions are detected, "+
 			"but someone who can write the database could recompute it")
