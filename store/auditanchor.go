@@ -199,6 +199,9 @@ func (db *DB) AnchorAudit(ctx context.Context) (AuditHead, error) {
 	}
 	a.anchorMu.Lock()
 	defer a.anchorMu.Unlock()
+	// The next periodic attempt waits AnchorEvery whatever this one does:
+	// a refused anchor is reported once a period, not at every append.
+	a.lastAnchor = time.Now()
 	var (
 		head            AuditHead
 		wrote, missing  bool
@@ -280,7 +283,6 @@ func (db *DB) AnchorAudit(ctx context.Context) (AuditHead, error) {
 		a.emit(AuditEvent{Kind: AuditEventAnchorRefused, Err: err})
 		return AuditHead{}, err
 	}
-	a.lastAnchor = time.Now()
 	a.dirty = false
 	if missing && !hadPrev {
 		a.emit(AuditEvent{Kind: AuditEventAnchorMissing, Head: head, Message: fmt.Sprintf(

@@ -583,3 +583,31 @@ func TestAKeyedChainSpansArchiveAndDatabaseAndItsAnchorsAreSigned(t *testing.T) 
 		t.Errorf("a moved archive anchor: %+v", res)
 	}
 }
+
+func TestARefusedAnchorIsReportedOncePerPeriodNotAtEveryAppend(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "rmm.db")
+	var refused int
+	db, err := OpenWith(context.Background(), path, AuditOptions{Keys: &memKeys{}, AnchorFile: path + ".audit-anchor",
+		AnchorEvery: time.Hour, OnEvent: func(ev AuditEvent) {
+			if ev.Kind == AuditEventAnchorRefused {
+				refused++
+			}
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	appendAudit(t, db, auditT0, 3)
+	if h, err := db.AnchorAudit(context.Background()); err != nil || h.HeadID != 4 {
+		t.Fatalf("anchor %+v %v; want row 4", h, err)
+	}
+	dropAll(t, db)
+	rawExec(t, db, `DELETE FROM audit_log WHERE id >= 3`)
+	if _, err := db.AnchorAudit(context.Background()); !errors.Is(err, errAnchorRefused) {
+		t.Fatalf("anchor over a cut chain: %v", err)
+	}
+	appendAudit(t, db, auditT0, 20)
+	if refused != 1 {
+		t.Errorf("%d refusals reported for 20 appends within the period, want 1", refused)
+	}
+}
