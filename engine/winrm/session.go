@@ -20,6 +20,7 @@ import (
 // returns.
 type Session struct {
 	c    *Client
+	ref  int64 // Target.Ref, for OnShellOpen
 	host string
 	ep   *endpoint // the listener, with the session's credential
 
@@ -62,7 +63,7 @@ func (c *Client) OpenSession(ctx context.Context, t Target, cred Credential) (*S
 	if c.pool != nil {
 		bufs = &c.pool.bufs
 	}
-	s := &Session{c: c, host: t.Host, ep: newEndpoint(dt.client(c.http), bufs, t.url, cred.User, cred.Password), cold: t.NoLoop}
+	s := &Session{c: c, ref: t.Ref, host: t.Host, ep: newEndpoint(dt.client(c.http), bufs, t.url, cred.User, cred.Password), cold: t.NoLoop}
 	b := &c.shell
 	b.mu.Lock()
 	if b.closed {
@@ -159,8 +160,15 @@ func (s *Session) start(ctx context.Context) (*pooledShell, error) {
 	if err != nil {
 		return nil, failed("create shell", err)
 	}
+	ref := ShellRef{Ref: s.ref, Host: s.host, Endpoint: s.ep.url, ShellID: shellID}
+	if on := s.c.opts.OnShellOpen; on != nil {
+		if err := on(ctx, ref); err != nil {
+			s.c.log.Warn("shell not recorded: a crash now would leave it open on the host until its idle timeout",
+				"device", s.host, "err", err)
+		}
+	}
 	now := time.Now()
-	sh := &pooledShell{ep: s.ep, shellID: shellID, created: now, lastUsed: now}
+	sh := &pooledShell{ep: s.ep, ref: ref, shellID: shellID, created: now, lastUsed: now}
 	s.mu.Lock()
 	cold := s.cold
 	s.mu.Unlock()
@@ -230,7 +238,11 @@ func (s *Session) deleteShell(sh *pooledShell) {
 	if w := sh.running; w != nil {
 		_ = sh.ep.signalTerminate(ctx, sh.shellID, w.commandID)
 	}
-	_ = sh.ep.deleteShell(ctx, sh.shellID) // a shell the host forgot is gone anyway
+	// A shell the host forgot is gone anyway; one not deleted stays
+	// recorded for the engine's next start.
+	if err := sh.ep.deleteShell(ctx, sh.shellID); (err == nil || isShellLost(err)) && s.c.opts.OnShellClosed != nil {
+		s.c.opts.OnShellClosed(sh.ref)
+	}
 }
 
 // closeSessions closes every open session and waits until their shells

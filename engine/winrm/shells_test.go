@@ -177,3 +177,22 @@ func TestADeleteRefusedByABusyHostIsTriedAgainAtClose(t *testing.T) {
 		t.Errorf("delete retries %d, failed %d; want at least 1 and 0", st.DeleteRetries, st.DeletesFailed)
 	}
 }
+
+func TestTheRemoteShellPanesShellsAreReportedToo(t *testing.T) {
+	f := startFleet(t, winrmsim.Config{Devices: 1, Seed: 3})
+	h := f.Hosts()[0]
+	var log shellLog
+	c := newClient(t, log.options(winrm.Options{}))
+	s, err := c.OpenSession(context.Background(), targetOf(h), simCred)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Run(context.Background(), hostnameScript); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	opened, closed := log.lists()
+	if len(opened) != 1 || !slices.Equal(opened, closed) {
+		t.Errorf("opened %v, closed %v; want the pane's one shell in both", opened, closed)
+	}
+}
