@@ -58,8 +58,10 @@ func randomKey() AuditKey {
 	return k
 }
 
-// keyedDB opens path with keys and the anchor beside it, anchoring after
-// every append, and collects the audit events.
+// keyedDB opens path with keys and the anchor beside it and collects the
+// audit events. The anchor is written on the first append and when a
+// test asks (AnchorAudit), as the tests need; rmm writes it every
+// minute.
 type keyedDB struct {
 	*DB
 	mu     sync.Mutex
@@ -70,7 +72,7 @@ func openKeyed(t *testing.T, path string, keys AuditKeyring) *keyedDB {
 	t.Helper()
 	k := &keyedDB{}
 	db, err := OpenWith(context.Background(), path, AuditOptions{Keys: keys, AnchorFile: path + ".audit-anchor",
-		AnchorEvery: time.Nanosecond, OnEvent: func(ev AuditEvent) {
+		AnchorEvery: time.Hour, OnEvent: func(ev AuditEvent) {
 			k.mu.Lock()
 			k.events = append(k.events, ev)
 			k.mu.Unlock()
@@ -298,6 +300,9 @@ func TestEveryTamperVariantOfTheReportIsCaught(t *testing.T) {
 			if rows[0].ID != 2 {
 				t.Fatalf("first appended row is %d, want 2 (row 1 keys the chain)", rows[0].ID)
 			}
+			if h, err := db.AnchorAudit(context.Background()); err != nil || h.HeadID != 11 {
+				t.Fatalf("anchor %+v %v; want row 11", h, err)
+			}
 			if res := verify(t, db.DB); !res.OK || !res.Keyed || res.KeyedFrom != 1 {
 				t.Fatalf("before tampering: %+v", res)
 			}
@@ -491,6 +496,9 @@ func TestTheAnchorIsNotOverwrittenOnceTheChainStopsExtendingIt(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "rmm.db")
 	db := openKeyed(t, path, &memKeys{})
 	appendAudit(t, db.DB, auditT0, 5)
+	if _, err := db.AnchorAudit(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	before, _, err := readAnchorFile(path + ".audit-anchor")
 	if err != nil || before.HeadID != 6 || before.MAC == "" {
 		t.Fatalf("anchor %+v, %v; want row 6 with a MAC", before, err)
@@ -498,6 +506,10 @@ func TestTheAnchorIsNotOverwrittenOnceTheChainStopsExtendingIt(t *testing.T) {
 	dropAll(t, db.DB)
 	rawExec(t, db.DB, `DELETE FROM audit_log WHERE id >= 5`)
 	appendAudit(t, db.DB, auditT0, 3) // rows 5-7 again, other hashes
+	if _, err := db.AnchorAudit(context.Background()); !errors.Is(err, errAnchorRefused) {
+		t.Errorf("anchoring a chain cut and appended to: %v, want it refused", err)
+	}
+	db.Close() // and at close
 	after, _, _ := readAnchorFile(path + ".audit-anchor")
 	if after != before {
 		t.Errorf("the anchor was replaced by %+v; the evidence is gone", after)
