@@ -9,7 +9,7 @@ import (
 )
 
 // auditTriggers are the triggers that keep the audit tables append-only,
-// exactly as the migrations create them (0001, 0009; a test compares).
+// exactly as the migrations create them (0001, 0010; a test compares).
 // Anyone who can write the database file can drop them; rmm puts them
 // back every time it opens the database, and audits that it had to.
 var auditTriggers = []struct{ name, sql string }{

@@ -1,4 +1,4 @@
--- 0009_audit_keyed: the audit chain becomes keyed, and its rows and
+-- 0010_audit_keyed: the audit chain becomes keyed, and its rows and
 -- anchors can no longer be deleted or moved back with plain SQL
 -- (store/audit.go, store/auditkey.go).
 --

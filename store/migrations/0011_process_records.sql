@@ -1,4 +1,4 @@
--- 0010_process_records: what a crashed rmm process leaves behind can be
+-- 0011_process_records: what a crashed rmm process leaves behind can be
 -- found and cleaned up by the next one (store/processes.go,
 -- engine/recovery.go).
 --
