@@ -243,7 +243,7 @@ func New(ctx context.Context, db *store.DB, opts Options) (*Engine, error) {
 		MaxIdleConns:     opts.MaxIdleConns,
 		Logger:           opts.Logger,
 		OnInsecure:       e.noteInsecure,
-		OnShellOpen:      e.shellRecs.opened,
+		OnShellCreate:    e.shellRecs.creating,
 		OnShellClosed:    e.shellRecs.closed,
 		OrphanShells:     e.orphanShells,
 	}); err != nil {

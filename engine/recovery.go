@@ -190,10 +190,13 @@ func auditTargets(hosts []string) []string {
 }
 
 // deleteLeftoverShells deletes on their hosts the shells recorded by
-// processes that are gone, a bounded number at a time. A shell deleted,
-// already gone, of a removed device, or recorded more than a day ago
-// loses its record; one whose host did not answer keeps it for the next
-// start.
+// processes that are gone, a bounded number at a time. A record with no
+// shell id (the process asked for a shell and never learnt its id) has
+// the host's shells listed: the cmd shells of the credential's account
+// made since the record, that no live process recorded, are deleted. A
+// shell deleted, already gone, of a removed device, or recorded more than
+// a day ago loses its record; one whose host did not answer keeps it for
+// the next start.
 func (e *Engine) deleteLeftoverShells(ctx context.Context) {
 	recs, err := e.db.Shells(ctx)
 	if err != nil || len(recs) == 0 {
@@ -215,42 +218,33 @@ func (e *Engine) deleteLeftoverShells(ctx context.Context) {
 			alive[p.ID] = true
 		}
 	}
-	var left []store.ShellRecord
+	held := map[string]bool{} // shell ids live processes hold
+	byDevice := map[int64][]store.ShellRecord{}
 	for _, r := range recs {
-		if !alive[r.ProcessID] {
-			left = append(left, r)
+		switch {
+		case alive[r.ProcessID]:
+			if r.ShellID != "" {
+				held[r.ShellID] = true
+			}
+		default:
+			byDevice[r.DeviceID] = append(byDevice[r.DeviceID], r)
 		}
 	}
-	if len(left) == 0 {
+	if len(byDevice) == 0 {
 		return
 	}
 	o := e.options()
 	var mu sync.Mutex
 	var gone []store.ShellRecord
-	kept := 0
+	kept, deleted := 0, 0
 	wp := pool.New().WithMaxGoroutines(max(1, o.Throttle))
-	for _, r := range left {
+	for devID, left := range byDevice {
 		wp.Go(func() {
-			d, ok := e.device(r.DeviceID)
-			done := !ok || time.Since(r.OpenedAt) > staleShellRecord
-			if !done && ctx.Err() == nil {
-				dctx, cancel := context.WithTimeout(ctx, o.Timeout)
-				cred, err := e.credentialFor(dctx, o, d)
-				if err == nil {
-					err = e.winrm.DeleteShell(dctx, e.target(d), cred, r.ShellID)
-				}
-				cancel()
-				done = err == nil
-				if err != nil {
-					e.log.Debug("leftover shell not deleted; kept for the next start", "device", d.Hostname, "shell", r.ShellID, "err", err)
-				}
-			}
+			done, n := e.deleteDeviceLeftovers(ctx, o, devID, left, held)
 			mu.Lock()
-			if done {
-				gone = append(gone, r)
-			} else {
-				kept++
-			}
+			gone = append(gone, done...)
+			kept += len(left) - len(done)
+			deleted += n
 			mu.Unlock()
 		})
 	}
@@ -258,8 +252,78 @@ func (e *Engine) deleteLeftoverShells(ctx context.Context) {
 	if err := e.db.ForgetShells(context.WithoutCancel(ctx), gone); err != nil {
 		e.log.Warn("forget deleted shells", "err", err)
 	}
-	e.log.Info("shells left by ended rmm processes", "deleted_or_gone", len(gone), "kept_for_next_start", kept)
-	e.leftoverDeleted.Add(int64(len(gone)))
+	e.log.Info("shells left by ended rmm processes", "deleted", deleted, "records_closed", len(gone),
+		"kept_for_next_start", kept)
+	e.leftoverDeleted.Add(int64(deleted))
+}
+
+// deleteDeviceLeftovers deletes one device's leftover shells and returns
+// the records that can go and how many shells it deleted.
+func (e *Engine) deleteDeviceLeftovers(ctx context.Context, o Options, devID int64, left []store.ShellRecord,
+	held map[string]bool) ([]store.ShellRecord, int) {
+	d, ok := e.device(devID)
+	if !ok || ctx.Err() != nil {
+		if !ok {
+			return left, 0 // the device was removed: nothing to reach it with
+		}
+		return nil, 0
+	}
+	var done []store.ShellRecord
+	var pending []store.ShellRecord
+	for _, r := range left {
+		if time.Since(r.OpenedAt) > staleShellRecord {
+			done = append(done, r) // WinRM's idle timeout took it long ago
+		} else {
+			pending = append(pending, r)
+		}
+	}
+	if len(pending) == 0 {
+		return done, 0
+	}
+	dctx, cancel := context.WithTimeout(ctx, o.Timeout)
+	defer cancel()
+	cred, err := e.credentialFor(dctx, o, d)
+	if err != nil {
+		e.log.Debug("leftover shells not deleted; kept for the next start", "device", d.Hostname, "err", err)
+		return done, 0
+	}
+	t := e.target(d)
+	deleted := 0
+	var listed []winrm.ShellInfo
+	listedOK := false
+	goneIDs := map[string]bool{} // deleted here: held is shared with the other devices' workers, read only
+	for _, r := range pending {
+		if r.ShellID != "" {
+			if err := e.winrm.DeleteShell(dctx, t, cred, r.ShellID); err != nil {
+				e.log.Debug("leftover shell not deleted; kept for the next start", "device", d.Hostname, "shell", r.ShellID, "err", err)
+				continue
+			}
+			deleted++
+			done = append(done, r)
+			continue
+		}
+		// Asked for, id never learnt: list the host's shells (once).
+		if !listedOK {
+			if listed, err = e.winrm.ListShells(dctx, t, cred); err != nil {
+				e.log.Debug("shells not listed; kept for the next start", "device", d.Hostname, "err", err)
+				continue
+			}
+			listedOK = true
+		}
+		since := time.Since(r.OpenedAt) + 2*time.Second // ShellRunTime counts whole seconds
+		for _, s := range listed {
+			if held[s.ID] || goneIDs[s.ID] || s.ResourceURI != winrm.CmdShellURI || !winrm.SameAccount(s.Owner, cred.User) ||
+				s.RunTime > since {
+				continue
+			}
+			if err := e.winrm.DeleteShell(dctx, t, cred, s.ID); err == nil {
+				goneIDs[s.ID] = true
+				deleted++
+			}
+		}
+		done = append(done, r)
+	}
+	return done, deleted
 }
 
 // orphanShells is winrm.Options.OrphanShells: of the shells a host listed
@@ -304,38 +368,40 @@ func (e *Engine) orphanShells(ctx context.Context, host string, shells []winrm.S
 	return out
 }
 
-// shellRecorder writes the shell records of this process: the pool waits
-// for a shell's record before it uses the shell (a crash after that
-// leaves the record), so records are committed in groups, whatever is
-// waiting, one transaction per group.
+// shellRecorder writes the shell records of this process. A record is
+// written before the host is asked for a shell and completed with the
+// shell's id before the shell is used, and the client waits for both: a
+// crash at any moment leaves a record. Many shells are made at once (a
+// fleet's first sweep), so the writes are committed in groups, whatever
+// is waiting, one transaction per group.
 type shellRecorder struct {
 	e        *Engine
 	ops      chan shellOp
 	stop     chan struct{}
 	done     chan struct{}
 	stopOnce sync.Once
+
+	mu    sync.Mutex
+	lost  map[string]bool // endpoints with a record kept for a Create whose answer was lost
+	warns int             // record failures logged
 }
 
+// shellOp is one write; ack, when set, hears when it is committed.
 type shellOp struct {
-	rec  store.ShellRecord
-	open bool
-	ack  chan error // opens only
+	change store.ShellChange
+	ack    chan error
 }
 
 func newShellRecorder(e *Engine) *shellRecorder {
-	r := &shellRecorder{e: e, ops: make(chan shellOp, 1024), stop: make(chan struct{}), done: make(chan struct{})}
+	r := &shellRecorder{e: e, ops: make(chan shellOp, 1024), stop: make(chan struct{}), done: make(chan struct{}),
+		lost: map[string]bool{}}
 	go r.loop()
 	return r
 }
 
-// opened is winrm.Options.OnShellOpen.
-func (r *shellRecorder) opened(ctx context.Context, s winrm.ShellRef) error {
-	pid, err := r.e.processID(ctx)
-	if err != nil {
-		return err
-	}
-	op := shellOp{rec: store.ShellRecord{ProcessID: pid, DeviceID: s.Ref, Endpoint: s.Endpoint, ShellID: s.ShellID,
-		OpenedAt: time.Now().UTC()}, open: true, ack: make(chan error, 1)}
+// wait writes a change and waits until it is committed, or ctx ends.
+func (r *shellRecorder) wait(ctx context.Context, c store.ShellChange) error {
+	op := shellOp{change: c, ack: make(chan error, 1)}
 	select {
 	case r.ops <- op:
 	case <-r.stop:
@@ -351,12 +417,69 @@ func (r *shellRecorder) opened(ctx context.Context, s winrm.ShellRef) error {
 	}
 }
 
-// closed is winrm.Options.OnShellClosed.
-func (r *shellRecorder) closed(s winrm.ShellRef) {
+// later queues a change without waiting for it.
+func (r *shellRecorder) later(c store.ShellChange) {
 	select {
-	case r.ops <- shellOp{rec: store.ShellRecord{Endpoint: s.Endpoint, ShellID: s.ShellID}}:
+	case r.ops <- shellOp{change: c}:
 	case <-r.stop:
 	}
+}
+
+// warn logs a record failure (the first few: a database that refuses
+// writes says so elsewhere too).
+func (r *shellRecorder) warn(host string, err error) {
+	r.mu.Lock()
+	r.warns++
+	n := r.warns
+	r.mu.Unlock()
+	if n <= 10 {
+		r.e.log.Warn("shell not recorded: a crash now would leave it open on the host until its idle timeout",
+			"device", host, "err", err)
+	}
+}
+
+// creating is winrm.Options.OnShellCreate.
+func (r *shellRecorder) creating(ctx context.Context, s winrm.ShellRef) func(string, bool) {
+	pid, err := r.e.processID(ctx)
+	if err != nil {
+		r.warn(s.Host, err)
+		return nil
+	}
+	rec := &store.ShellRecord{ProcessID: pid, DeviceID: s.Ref, Endpoint: s.Endpoint, OpenedAt: time.Now().UTC()}
+	if err := r.wait(ctx, store.ShellChange{Add: rec}); err != nil || rec.ID == 0 {
+		r.warn(s.Host, err)
+		return nil
+	}
+	return func(shellID string, lost bool) {
+		switch {
+		case shellID != "":
+			// The shell is not used before its id is recorded; the
+			// request's context may be nearly over, the record is not.
+			wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+			defer cancel()
+			if err := r.wait(wctx, store.ShellChange{ID: rec.ID, ShellID: shellID}); err != nil {
+				r.warn(s.Host, err) // the record without an id stays: the next start lists the host's shells
+			}
+		case lost:
+			// The host may have made a shell we will never know of: the
+			// record stays, for the next start to list the host's shells
+			// made since. One per endpoint is enough (the oldest).
+			r.mu.Lock()
+			keep := !r.lost[s.Endpoint]
+			r.lost[s.Endpoint] = true
+			r.mu.Unlock()
+			if !keep {
+				r.later(store.ShellChange{ID: rec.ID})
+			}
+		default:
+			r.later(store.ShellChange{ID: rec.ID}) // the host made none
+		}
+	}
+}
+
+// closed is winrm.Options.OnShellClosed.
+func (r *shellRecorder) closed(s winrm.ShellRef) {
+	r.later(store.ShellChange{Forget: &store.ShellRecord{Endpoint: s.Endpoint, ShellID: s.ShellID}})
 }
 
 var errRecorderStopped = fmt.Errorf("the engine is closing")
@@ -369,7 +492,7 @@ func (r *shellRecorder) loop() {
 		case op := <-r.ops:
 			batch = append(batch, op)
 		case <-r.stop:
-			// Close has stopped the pool: what is queued is all there is.
+			// Close has stopped the client: what is queued is all there is.
 			for drained := false; !drained; {
 				select {
 				case op := <-r.ops:
@@ -394,34 +517,29 @@ func (r *shellRecorder) loop() {
 	}
 }
 
-// write commits a group: the opens, then the closes (a shell opened and
-// closed within the group ends with no record).
+// write commits a group, in the order it was queued, and tells those who
+// wait.
 func (r *shellRecorder) write(batch []shellOp) {
 	if len(batch) == 0 {
 		return
 	}
-	ctx := context.Background()
-	var opens, closes []store.ShellRecord
-	for _, op := range batch {
-		if op.open {
-			opens = append(opens, op.rec)
-		} else {
-			closes = append(closes, op.rec)
-		}
+	changes := make([]store.ShellChange, len(batch))
+	for i, op := range batch {
+		changes[i] = op.change
 	}
-	err := r.e.db.RecordShells(ctx, opens)
+	err := r.e.db.WriteShells(context.Background(), changes)
 	for _, op := range batch {
-		if op.open {
+		if op.ack != nil {
 			op.ack <- err
 		}
 	}
-	if err := r.e.db.ForgetShells(ctx, closes); err != nil {
-		r.e.log.Warn("shell records not removed; the next start deletes those shells again", "err", err)
+	if err != nil {
+		r.e.log.Warn("shell records not written", "changes", len(changes), "err", err)
 	}
 }
 
 // close stops the recorder after writing what is queued. Call it once the
-// pool is closed.
+// client is closed.
 func (r *shellRecorder) close() {
 	r.stopOnce.Do(func() { close(r.stop) })
 	<-r.done

@@ -3,6 +3,7 @@ package engine_test
 import (
 	"context"
 	"os"
+	"sync"
 	"testing"
 	"time"
 
@@ -20,9 +21,13 @@ const deadPID = 1 << 30
 func leaveShells(t *testing.T, h winrmsim.HostInfo, n int) []string {
 	t.Helper()
 	var ids []string
-	c, err := winrm.New(winrm.Options{SessionsPerHost: n, OnShellOpen: func(_ context.Context, s winrm.ShellRef) error {
-		ids = append(ids, s.ShellID)
-		return nil
+	var mu sync.Mutex
+	c, err := winrm.New(winrm.Options{SessionsPerHost: n, OnShellCreate: func(context.Context, winrm.ShellRef) func(string, bool) {
+		return func(id string, _ bool) {
+			mu.Lock()
+			defer mu.Unlock()
+			ids = append(ids, id)
+		}
 	}})
 	if err != nil {
 		t.Fatal(err)
@@ -105,5 +110,49 @@ func TestAQuotaHeldByAnEndedProcessesShellsIsReclaimedByTheSweep(t *testing.T) {
 	}
 	if open := fleet.Stats().ShellsOpen; open != 1 {
 		t.Errorf("%d shells open, want 1 (this engine's)", open)
+	}
+}
+
+// TestAShellAskedForByAnEndedProcessIsFoundByListingTheHost: a process
+// that died between asking a host for a shell and recording its id left a
+// record with no id. The next start lists the host's shells and deletes
+// the cmd shells of its account made since, but not a live process's nor
+// a shell older than the record.
+func TestAShellAskedForByAnEndedProcessIsFoundByListingTheHost(t *testing.T) {
+	fleet, db := testFleet(t, winrmsim.Config{Devices: 2, Seed: 9})
+	ctx := context.Background()
+	host, _ := os.Hostname()
+	dead, err := db.RegisterProcess(ctx, store.Process{Host: host, PID: deadPID, StartedAt: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	live, err := db.RegisterProcess(ctx, store.Process{Host: host, PID: os.Getpid(), StartedAt: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	devs, _ := db.ListDevices(ctx)
+	h0, _ := fleet.Host(devs[0].Hostname)
+	h1, _ := fleet.Host(devs[1].Hostname)
+	orphans := leaveShells(t, h0, 2)  // made by the dead process, ids never recorded
+	liveOnes := leaveShells(t, h0, 1) // a live process's, recorded
+	older := leaveShells(t, h1, 1)    // on the other host, made before that host's record
+	recs := []store.ShellRecord{
+		{ProcessID: dead, DeviceID: devs[0].ID, Endpoint: engine.Endpoint(devs[0]), OpenedAt: time.Now().Add(-time.Minute)},
+		{ProcessID: live, DeviceID: devs[0].ID, Endpoint: engine.Endpoint(devs[0]), ShellID: liveOnes[0], OpenedAt: time.Now()},
+		{ProcessID: dead, DeviceID: devs[1].ID, Endpoint: engine.Endpoint(devs[1]), OpenedAt: time.Now().Add(time.Minute)},
+	}
+	if err := db.RecordShells(ctx, recs); err != nil {
+		t.Fatal(err)
+	}
+	newEngine(t, db, engine.Options{})
+	waitFor(t, "the dead process's records closed", func() bool {
+		left, _ := db.Shells(ctx)
+		return len(left) == 1 && left[0].ShellID == liveOnes[0]
+	})
+	if hs := hostStats(t, fleet, h0.Hostname); hs.ShellsOpen != 1 {
+		t.Errorf("%s: %d shells open, want 1 (the live process's); the %d orphans were to go", h0.Hostname, hs.ShellsOpen, len(orphans))
+	}
+	if hs := hostStats(t, fleet, h1.Hostname); hs.ShellsOpen != int64(len(older)) {
+		t.Errorf("%s: %d shells open, want %d (made before the record: not the dead process's)", h1.Hostname, hs.ShellsOpen, len(older))
 	}
 }

@@ -85,69 +85,104 @@ func (db *DB) Processes(ctx context.Context) ([]Process, error) {
 	return ps, nil
 }
 
-// ShellRecord is a WinRM shell a process opened and has not deleted yet.
+// ShellRecord is a WinRM shell a process opened and has not deleted yet,
+// or is asking a host for (ShellID "").
 type ShellRecord struct {
+	ID        int64 // the record's own id
 	ProcessID int64
 	DeviceID  int64
 	Endpoint  string // the WS-Man URL
-	ShellID   string
+	ShellID   string // "" while the host is being asked
 	OpenedAt  time.Time
 }
 
-// RecordShells stores shell records in one transaction (a record that
-// exists already is kept).
-func (db *DB) RecordShells(ctx context.Context, recs []ShellRecord) error {
-	if len(recs) == 0 {
+// ShellChange is one write to the shell records, for WriteShells.
+type ShellChange struct {
+	Add    *ShellRecord // a new record (ID and ShellID may be zero); its ID is set
+	ID     int64        // with ShellID: the record gets its shell id; alone: the record goes
+	Forget *ShellRecord // the record of this endpoint and shell id goes
+	// ShellID is the id a record made without one gets (see ID).
+	ShellID string
+}
+
+// WriteShells applies changes to the shell records in order, in one
+// transaction: the record-keeping of many shells being made and deleted
+// at once costs one commit. It sets the ID of every record it adds. A
+// record added for a shell id already recorded is kept as it was.
+func (db *DB) WriteShells(ctx context.Context, changes []ShellChange) error {
+	if len(changes) == 0 {
 		return nil
 	}
 	err := db.writeTx(ctx, func(tx *sql.Tx) error {
-		st, err := tx.PrepareContext(ctx, `INSERT INTO winrm_shells (process_id, device_id, endpoint, shell_id, opened_at)
-			VALUES (?, ?, ?, ?, ?) ON CONFLICT (endpoint, shell_id) DO NOTHING`)
-		if err != nil {
-			return err
-		}
-		defer st.Close()
-		for _, r := range recs {
-			if _, err := st.ExecContext(ctx, r.ProcessID, r.DeviceID, r.Endpoint, r.ShellID, toMS(r.OpenedAt)); err != nil {
-				return err
+		for i := range changes {
+			c := &changes[i]
+			switch {
+			case c.Add != nil:
+				r := c.Add
+				res, err := tx.ExecContext(ctx, `INSERT INTO winrm_shells (process_id, device_id, endpoint, shell_id, opened_at)
+					VALUES (?, ?, ?, ?, ?) ON CONFLICT (endpoint, shell_id) WHERE shell_id <> '' DO NOTHING`,
+					r.ProcessID, r.DeviceID, r.Endpoint, r.ShellID, toMS(r.OpenedAt))
+				if err != nil {
+					return err
+				}
+				if n, _ := res.RowsAffected(); n == 1 {
+					if r.ID, err = res.LastInsertId(); err != nil {
+						return err
+					}
+				}
+			case c.Forget != nil:
+				if _, err := tx.ExecContext(ctx, `DELETE FROM winrm_shells WHERE endpoint = ? AND shell_id = ?`,
+					c.Forget.Endpoint, c.Forget.ShellID); err != nil {
+					return err
+				}
+			case c.ID != 0 && c.ShellID != "":
+				if _, err := tx.ExecContext(ctx, `UPDATE winrm_shells SET shell_id = ? WHERE id = ?`, c.ShellID, c.ID); err != nil {
+					return err
+				}
+			case c.ID != 0:
+				if _, err := tx.ExecContext(ctx, `DELETE FROM winrm_shells WHERE id = ?`, c.ID); err != nil {
+					return err
+				}
 			}
 		}
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("record %d shells: %w", len(recs), err)
+		return fmt.Errorf("write %d shell records: %w", len(changes), err)
 	}
 	return nil
 }
 
-// ForgetShells removes the records of shells that are gone, by endpoint
-// and shell id, in one transaction.
+// RecordShells stores complete shell records in one transaction (a
+// record that exists already is kept).
+func (db *DB) RecordShells(ctx context.Context, recs []ShellRecord) error {
+	changes := make([]ShellChange, len(recs))
+	for i := range recs {
+		changes[i].Add = &recs[i]
+	}
+	return db.WriteShells(ctx, changes)
+}
+
+// ForgetShells removes the records of shells that are gone (by endpoint
+// and shell id; a record with no shell id by its ID), in one transaction.
 func (db *DB) ForgetShells(ctx context.Context, recs []ShellRecord) error {
 	if len(recs) == 0 {
 		return nil
 	}
-	err := db.writeTx(ctx, func(tx *sql.Tx) error {
-		st, err := tx.PrepareContext(ctx, `DELETE FROM winrm_shells WHERE endpoint = ? AND shell_id = ?`)
-		if err != nil {
-			return err
+	changes := make([]ShellChange, len(recs))
+	for i := range recs {
+		if recs[i].ShellID == "" {
+			changes[i].ID = recs[i].ID // a record of a shell asked for and never made
+		} else {
+			changes[i].Forget = &recs[i]
 		}
-		defer st.Close()
-		for _, r := range recs {
-			if _, err := st.ExecContext(ctx, r.Endpoint, r.ShellID); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("forget %d shells: %w", len(recs), err)
 	}
-	return nil
+	return db.WriteShells(ctx, changes)
 }
 
 // Shells returns every shell record, by process then endpoint.
 func (db *DB) Shells(ctx context.Context) ([]ShellRecord, error) {
-	rows, err := db.reader.QueryContext(ctx, `SELECT process_id, device_id, endpoint, shell_id, opened_at FROM winrm_shells
+	rows, err := db.reader.QueryContext(ctx, `SELECT id, process_id, device_id, endpoint, shell_id, opened_at FROM winrm_shells
 		ORDER BY process_id, endpoint, id`)
 	if err != nil {
 		return nil, fmt.Errorf("list shells: %w", err)
@@ -157,7 +192,7 @@ func (db *DB) Shells(ctx context.Context) ([]ShellRecord, error) {
 	for rows.Next() {
 		var r ShellRecord
 		var at int64
-		if err := rows.Scan(&r.ProcessID, &r.DeviceID, &r.Endpoint, &r.ShellID, &at); err != nil {
+		if err := rows.Scan(&r.ID, &r.ProcessID, &r.DeviceID, &r.Endpoint, &r.ShellID, &at); err != nil {
 			return nil, fmt.Errorf("list shells: %w", err)
 		}
 		r.OpenedAt = time.UnixMilli(at).UTC()

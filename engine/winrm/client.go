@@ -72,14 +72,19 @@ type Options struct {
 	// caller can log and audit it. It must not block for long.
 	OnInsecure func(ctx context.Context, host string)
 
-	// OnShellOpen is called with every shell the session pool creates,
-	// before anything runs in it, so the caller can record it: a crash
-	// then leaves a record to delete the shell from at the next start
-	// (DeleteShell). It may block briefly; an error is logged and the
-	// shell used anyway.
-	OnShellOpen func(ctx context.Context, s ShellRef) error
-	// OnShellClosed is called once a pooled shell is gone from its host
-	// (deleted, or forgotten by it), so its record can go.
+	// OnShellCreate is called before the client asks a host for a shell,
+	// and the function it returns (when not nil) once the host answered:
+	// with the new shell's id before anything runs in it, or with "" when
+	// no shell was made (lost false) or when the answer was lost after the
+	// request went out (lost true: a timeout or a cut connection; the host
+	// may have made one). So the caller can record the attempt, then the
+	// shell, and a crash at any moment leaves a record to delete the shell
+	// from at the next start (DeleteShell, ListShells). Both may block
+	// briefly; their failures are the caller's to report.
+	OnShellCreate func(ctx context.Context, s ShellRef) (created func(shellID string, lost bool))
+	// OnShellClosed is called once a shell OnShellCreate was told of is
+	// gone from its host (deleted, or forgotten by it), so its record can
+	// go.
 	OnShellClosed func(s ShellRef)
 	// OrphanShells is asked, when a host refuses a shell for its quota,
 	// which of the listed shells (already narrowed to cmd shells of the
@@ -166,7 +171,7 @@ func New(o Options) (*Client, error) {
 			cleanupTimeout:  min(5*time.Second, o.Timeout),
 			closeWorkers:    o.Throttle,
 			log:             o.Logger,
-			onOpen:          o.OnShellOpen,
+			onCreate:        o.OnShellCreate,
 			onClosed:        o.OnShellClosed,
 			orphans:         o.OrphanShells,
 		})

@@ -27,7 +27,7 @@ type poolOptions struct {
 	closeWorkers    int           // Deletes in flight at once when expiring or closing
 	log             *slog.Logger
 
-	onOpen   func(ctx context.Context, s ShellRef) error                         // Options.OnShellOpen
+	onCreate func(ctx context.Context, s ShellRef) func(string, bool)            // Options.OnShellCreate
 	onClosed func(s ShellRef)                                                    // Options.OnShellClosed
 	orphans  func(ctx context.Context, host string, shells []ShellInfo) []string // Options.OrphanShells
 }
@@ -376,10 +376,11 @@ func (p *sessionPool) evictOtherLocked(slot *hostSlot) bool {
 	return slot.open < slot.limit
 }
 
-// create opens a shell and tells the owner (OnShellOpen) before anything
-// runs in it, so a crash from here on leaves a record of it.
+// create opens a shell, telling the owner (OnShellCreate) before it asks
+// and before anything runs in it, so a crash from here on leaves a record.
 func (p *sessionPool) create(ctx context.Context, t target, slot *hostSlot, ep *endpoint) (*pooledShell, error) {
-	id, clientIP, err := ep.createShell(ctx)
+	ref := ShellRef{Ref: t.ref, Host: t.host, Endpoint: ep.url}
+	id, clientIP, err := createRecorded(ctx, p.opts.onCreate, ref, func() (string, string, error) { return ep.createShell(ctx) })
 	if err != nil {
 		return nil, err
 	}
@@ -394,13 +395,7 @@ func (p *sessionPool) create(ctx context.Context, t target, slot *hostSlot, ep *
 		slot.clientIP = clientIP
 	}
 	p.mu.Unlock()
-	ref := ShellRef{Ref: t.ref, Host: t.host, Endpoint: ep.url, ShellID: id}
-	if p.opts.onOpen != nil {
-		if err := p.opts.onOpen(ctx, ref); err != nil {
-			p.opts.log.Warn("shell not recorded: a crash now would leave it open on the host until its idle timeout",
-				"device", t.host, "err", err)
-		}
-	}
+	ref.ShellID = id
 	now := time.Now()
 	return &pooledShell{ep: ep, ref: ref, shellID: id, created: now, lastUsed: now}, nil
 }
@@ -436,7 +431,7 @@ func (p *sessionPool) reclaim(ctx context.Context, t target, slot *hostSlot, ep 
 	}
 	var candidates []ShellInfo
 	for _, sh := range shells {
-		if mine[sh.ID] || sh.ResourceURI != uriShellCmd || !sameAccount(sh.Owner, ep.user) ||
+		if mine[sh.ID] || sh.ResourceURI != uriShellCmd || !SameAccount(sh.Owner, ep.user) ||
 			clientIP != "" && sh.ClientIP != clientIP {
 			continue
 		}

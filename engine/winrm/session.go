@@ -20,7 +20,7 @@ import (
 // returns.
 type Session struct {
 	c    *Client
-	ref  int64 // Target.Ref, for OnShellOpen
+	ref  int64 // Target.Ref, for OnShellCreate
 	host string
 	ep   *endpoint // the listener, with the session's credential
 
@@ -156,17 +156,12 @@ func (s *Session) Close() {
 // start creates a shell on the session's host and starts the resident
 // loop in it (unless the host cannot run it).
 func (s *Session) start(ctx context.Context) (*pooledShell, error) {
-	shellID, _, err := s.ep.createShell(ctx)
+	ref := ShellRef{Ref: s.ref, Host: s.host, Endpoint: s.ep.url}
+	shellID, _, err := createRecorded(ctx, s.c.opts.OnShellCreate, ref, func() (string, string, error) { return s.ep.createShell(ctx) })
 	if err != nil {
 		return nil, failed("create shell", err)
 	}
-	ref := ShellRef{Ref: s.ref, Host: s.host, Endpoint: s.ep.url, ShellID: shellID}
-	if on := s.c.opts.OnShellOpen; on != nil {
-		if err := on(ctx, ref); err != nil {
-			s.c.log.Warn("shell not recorded: a crash now would leave it open on the host until its idle timeout",
-				"device", s.host, "err", err)
-		}
-	}
+	ref.ShellID = shellID
 	now := time.Now()
 	sh := &pooledShell{ep: s.ep, ref: ref, shellID: shellID, created: now, lastUsed: now}
 	s.mu.Lock()

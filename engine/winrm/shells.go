@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"strconv"
 	"strings"
 	"time"
@@ -16,7 +17,7 @@ import (
 // them, and deleting one by id. A crashed rmm never deletes its shells;
 // the host keeps them until its IdleTimeout (2 hours by default) and
 // counts them against MaxShellsPerUser (30). The engine records every
-// shell the pool opens (Options.OnShellOpen) and deletes the leftovers of
+// shell the client opens (Options.OnShellCreate) and deletes the leftovers of
 // a process that is gone (DeleteShell); a shell opened just before a
 // crash, too late to be recorded, is found by enumeration when the host's
 // quota is hit (Options.OrphanShells).
@@ -26,6 +27,9 @@ import (
 // an ActionNotSupported fault (MS-WSMV 3.1.4.8.2, note 114). The reply is
 // an optimized EnumerateResponse (w:Items of rsp:Shell, w:EndOfSequence)
 // or, for more items than fit, an EnumerationContext to Pull from.
+
+// CmdShellURI is the resource URI of a cmd shell, what rmm opens.
+const CmdShellURI = uriShellCmd
 
 // WS-Enumeration.
 const (
@@ -48,7 +52,7 @@ type ShellInfo struct {
 	Inactivity  time.Duration // since it was last used
 }
 
-// ShellRef names a shell the pool opened, for Options.OnShellOpen and
+// ShellRef names a shell the client opens, for Options.OnShellCreate and
 // OnShellClosed.
 type ShellRef struct {
 	Ref      int64  // Target.Ref of the target it was opened on
@@ -226,12 +230,12 @@ func (c *Client) DeleteShell(ctx context.Context, t Target, cred Credential, she
 	return nil
 }
 
-// sameAccount reports whether owner (as a host lists it: `HOST\user`,
+// SameAccount reports whether owner (as a host lists it: `HOST\user`,
 // `DOMAIN\user`, `user`) is the account user logs in as (`user`,
 // `.\user`, `DOMAIN\user`, `user@domain`), by the account name alone,
 // case-insensitively: the host may name a local account with its own
 // name where the credential says nothing or ".".
-func sameAccount(owner, user string) bool {
+func SameAccount(owner, user string) bool {
 	name := func(s string) string {
 		s = strings.TrimSpace(s)
 		if i := strings.LastIndexByte(s, '\\'); i >= 0 {
@@ -288,4 +292,35 @@ func parseXSDuration(s string) (time.Duration, bool) {
 		s = s[i+1:]
 	}
 	return time.Duration(total * float64(time.Second)), seen
+}
+
+// createRecorded asks a host for a shell through create, telling on (when
+// set) before it asks and once the host answered.
+func createRecorded(ctx context.Context, on func(context.Context, ShellRef) func(string, bool), ref ShellRef,
+	create func() (id, clientIP string, err error)) (string, string, error) {
+	var created func(string, bool)
+	if on != nil {
+		created = on(ctx, ref)
+	}
+	id, clientIP, err := create()
+	if created != nil {
+		created(id, err != nil && answerLost(err))
+	}
+	return id, clientIP, err
+}
+
+// answerLost reports whether a failed Create may have made a shell: the
+// request went out and no answer came back (a timeout, a cut connection,
+// an answer that could not be read). A refused dial, an HTTP error or a
+// fault is an answer: no shell.
+func answerLost(err error) bool {
+	var he *HTTPError
+	if errors.As(err, &he) {
+		return false
+	}
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "dial" {
+		return false
+	}
+	return errors.Is(err, errMalformed) || classify(err) == ClassTransient
 }

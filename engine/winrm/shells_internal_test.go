@@ -36,8 +36,8 @@ func TestSameAccountComparesTheAccountName(t *testing.T) {
 		{"", "rmm", false},
 	}
 	for _, tt := range tests {
-		if got := sameAccount(tt.owner, tt.user); got != tt.want {
-			t.Errorf("sameAccount(%q, %q) = %v", tt.owner, tt.user, got)
+		if got := SameAccount(tt.owner, tt.user); got != tt.want {
+			t.Errorf("SameAccount(%q, %q) = %v", tt.owner, tt.user, got)
 		}
 	}
 }

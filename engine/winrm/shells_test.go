@@ -18,11 +18,18 @@ type shellLog struct {
 }
 
 func (l *shellLog) options(o winrm.Options) winrm.Options {
-	o.OnShellOpen = func(_ context.Context, s winrm.ShellRef) error {
-		l.mu.Lock()
-		defer l.mu.Unlock()
-		l.opened = append(l.opened, s.ShellID)
-		return nil
+	o.OnShellCreate = func(_ context.Context, s winrm.ShellRef) func(string, bool) {
+		if s.ShellID != "" {
+			panic("a shell id before the host was asked")
+		}
+		return func(id string, _ bool) {
+			if id == "" {
+				return
+			}
+			l.mu.Lock()
+			defer l.mu.Unlock()
+			l.opened = append(l.opened, id)
+		}
 	}
 	o.OnShellClosed = func(s winrm.ShellRef) {
 		l.mu.Lock()
@@ -194,5 +201,18 @@ func TestTheRemoteShellPanesShellsAreReportedToo(t *testing.T) {
 	opened, closed := log.lists()
 	if len(opened) != 1 || !slices.Equal(opened, closed) {
 		t.Errorf("opened %v, closed %v; want the pane's one shell in both", opened, closed)
+	}
+}
+
+func TestUnpooledShellsAreReportedToo(t *testing.T) {
+	f := startFleet(t, winrmsim.Config{Devices: 1, Seed: 3})
+	var log shellLog
+	c := newClient(t, log.options(winrm.Options{Unpooled: true}))
+	if _, err := c.Run(context.Background(), targetOf(f.Hosts()[0]), simCred, hostnameScript); err != nil {
+		t.Fatal(err)
+	}
+	opened, closed := log.lists()
+	if len(opened) != 1 || !slices.Equal(opened, closed) {
+		t.Errorf("opened %v, closed %v; want the run's one shell in both", opened, closed)
 	}
 }

@@ -8,8 +8,13 @@
 --     row whose process is gone (no such pid on this host, or a pid reused
 --     by another program: start_token differs) marks its work as orphaned.
 --   * winrm_shells: the shells a process opened and has not deleted yet,
---     by endpoint and shell id. A shell of a process that is gone is
---     deleted on its host by the next rmm that starts. device_id finds the
+--     by endpoint and shell id. A row is written before the process asks
+--     the host for a shell (shell_id '', opened_at the time it asked) and
+--     gets the id once the host answered, before the shell is used: a
+--     crash at any point leaves a row. A shell of a process that is gone
+--     is deleted on its host by the next rmm that starts; for a row with
+--     no id, the host's shells made since opened_at are listed and those of
+--     rmm's account nobody else recorded are deleted. device_id finds the
 --     device's credential and transport again; it is not a foreign key, so
 --     removing a device does not forget its shells.
 --   * runs.owner and offline_queue.claimed_by name the process running a
@@ -31,10 +36,10 @@ CREATE TABLE winrm_shells (
     process_id INTEGER NOT NULL,
     device_id  INTEGER NOT NULL,
     endpoint   TEXT    NOT NULL CHECK (endpoint <> ''),
-    shell_id   TEXT    NOT NULL CHECK (shell_id <> ''),
-    opened_at  INTEGER NOT NULL,
-    UNIQUE (endpoint, shell_id)
+    shell_id   TEXT    NOT NULL DEFAULT '',  -- '' while the host is being asked
+    opened_at  INTEGER NOT NULL
 );
+CREATE UNIQUE INDEX winrm_shells_shell ON winrm_shells (endpoint, shell_id) WHERE shell_id <> '';
 CREATE INDEX winrm_shells_process ON winrm_shells (process_id);
 
 ALTER TABLE runs ADD COLUMN owner INTEGER;
