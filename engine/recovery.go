@@ -327,20 +327,22 @@ func (e *Engine) deleteDeviceLeftovers(ctx context.Context, o Options, devID int
 }
 
 // orphanShells is winrm.Options.OrphanShells: of the shells a host listed
-// after a quota fault (already narrowed to this account's cmd shells from
-// this client's address that the pool does not hold), the ones no live
-// rmm process holds. A recorded shell belongs to the process that
-// recorded it; a shell nobody recorded is taken for an orphan once it has
-// been idle for orphanGrace.
-func (e *Engine) orphanShells(ctx context.Context, host string, shells []winrm.ShellInfo) []string {
+// (already narrowed to this account's cmd shells from this client's
+// address that the client does not hold), the ones no live rmm process
+// holds. A recorded shell belongs to the process that recorded it. One
+// nobody recorded is taken for an orphan once it has been idle for
+// orphanGrace (after a quota fault), or when it was made since madeSince
+// (a Create whose answer this client lost) and no live process is asking
+// that host for a shell since then.
+func (e *Engine) orphanShells(ctx context.Context, at winrm.ShellRef, shells []winrm.ShellInfo, madeSince time.Time) []string {
 	recs, err := e.db.Shells(ctx)
 	if err != nil {
-		e.log.Warn("read the shell records", "device", host, "err", err)
+		e.log.Warn("read the shell records", "device", at.Host, "err", err)
 		return nil
 	}
 	procs, err := e.db.Processes(ctx)
 	if err != nil {
-		e.log.Warn("read the processes", "device", host, "err", err)
+		e.log.Warn("read the processes", "device", at.Host, "err", err)
 		return nil
 	}
 	alive := map[int64]bool{}
@@ -350,8 +352,20 @@ func (e *Engine) orphanShells(ctx context.Context, host string, shells []winrm.S
 		}
 	}
 	owner := make(map[string]int64, len(recs))
+	asking := false // a live process (another one: this client holds no such record now) awaits a shell id here
+	me := e.registered()
 	for _, r := range recs {
-		owner[r.ShellID] = r.ProcessID
+		switch {
+		case r.ShellID != "":
+			owner[r.ShellID] = r.ProcessID
+		case r.Endpoint != at.Endpoint:
+		case r.ProcessID == me && !madeSince.IsZero():
+			// This process's record of the lost Create: the host is
+			// being looked at now, the record has done its job.
+			e.shellRecs.later(store.ShellChange{ID: r.ID})
+		case alive[r.ProcessID] && r.ProcessID != me && r.OpenedAt.After(madeSince):
+			asking = true
+		}
 	}
 	var out []string
 	for _, s := range shells {
@@ -361,8 +375,13 @@ func (e *Engine) orphanShells(ctx context.Context, host string, shells []winrm.S
 			}
 			continue
 		}
-		if s.Inactivity >= orphanGrace && s.RunTime >= orphanGrace {
-			out = append(out, s.ID)
+		switch {
+		case madeSince.IsZero():
+			if s.Inactivity >= orphanGrace && s.RunTime >= orphanGrace {
+				out = append(out, s.ID)
+			}
+		case !asking:
+			out = append(out, s.ID) // made since the lost Create (the client checked), held by nobody
 		}
 	}
 	return out

@@ -86,12 +86,17 @@ type Options struct {
 	// gone from its host (deleted, or forgotten by it), so its record can
 	// go.
 	OnShellClosed func(s ShellRef)
-	// OrphanShells is asked, when a host refuses a shell for its quota,
-	// which of the listed shells (already narrowed to cmd shells of the
-	// credential's account and this client's address that this pool does
-	// not hold) are orphans of an rmm process that is gone; the pool
-	// deletes those and tries once more. Nil: none are.
-	OrphanShells func(ctx context.Context, host string, shells []ShellInfo) []string
+	// OrphanShells is asked which of a host's shells (already narrowed to
+	// cmd shells of the credential's account, from this client's address,
+	// that this client does not hold) were left by an rmm process, this one
+	// included, that will not delete them; the client deletes those. It is
+	// asked when the host refuses a shell for its quota (madeSince zero:
+	// the shells of processes that are gone, and the ones nobody recorded
+	// that sat idle for a while), and at Close for a host where a Create's
+	// answer was lost (madeSince is when it was sent: the shells made since
+	// that nobody recorded are the one the host may have made). Nil: none
+	// are.
+	OrphanShells func(ctx context.Context, at ShellRef, shells []ShellInfo, madeSince time.Time) []string
 }
 
 func (o *Options) setDefaults() error {

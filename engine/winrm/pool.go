@@ -27,9 +27,9 @@ type poolOptions struct {
 	closeWorkers    int           // Deletes in flight at once when expiring or closing
 	log             *slog.Logger
 
-	onCreate func(ctx context.Context, s ShellRef) func(string, bool)            // Options.OnShellCreate
-	onClosed func(s ShellRef)                                                    // Options.OnShellClosed
-	orphans  func(ctx context.Context, host string, shells []ShellInfo) []string // Options.OrphanShells
+	onCreate func(ctx context.Context, s ShellRef) func(string, bool)                                 // Options.OnShellCreate
+	onClosed func(s ShellRef)                                                                         // Options.OnShellClosed
+	orphans  func(ctx context.Context, at ShellRef, shells []ShellInfo, madeSince time.Time) []string // Options.OrphanShells
 }
 
 // target is one device as the pool reaches it. The password is used for
@@ -69,6 +69,8 @@ type sessionPool struct {
 
 	stop        chan struct{} // ends the janitor
 	janitorDone chan struct{}
+
+	lost map[string]*lostCreate // by endpoint URL: Creates whose answer was lost (guarded by mu)
 
 	seq    atomic.Uint64 // loop request ids
 	minTTL atomic.Int64  // a floor under opts.ttl, set by the scheduler (Engine.keepShellsWarm)
@@ -380,8 +382,12 @@ func (p *sessionPool) evictOtherLocked(slot *hostSlot) bool {
 // and before anything runs in it, so a crash from here on leaves a record.
 func (p *sessionPool) create(ctx context.Context, t target, slot *hostSlot, ep *endpoint) (*pooledShell, error) {
 	ref := ShellRef{Ref: t.ref, Host: t.host, Endpoint: ep.url}
+	asked := time.Now()
 	id, clientIP, err := createRecorded(ctx, p.opts.onCreate, ref, func() (string, string, error) { return ep.createShell(ctx) })
 	if err != nil {
+		if answerLost(err) {
+			p.noteLost(ref, slot, ep, asked)
+		}
 		return nil, err
 	}
 	p.created.Add(1)
@@ -398,6 +404,79 @@ func (p *sessionPool) create(ctx context.Context, t target, slot *hostSlot, ep *
 	ref.ShellID = id
 	now := time.Now()
 	return &pooledShell{ep: ep, ref: ref, shellID: id, created: now, lastUsed: now}, nil
+}
+
+// lostCreate is a host a Create was sent to whose answer never came: the
+// host may have made a shell nobody knows the id of.
+type lostCreate struct {
+	ref      ShellRef
+	ep       *endpoint
+	since    time.Time // when the first such Create was sent
+	clientIP string
+}
+
+// noteLost remembers a host where a Create's answer was lost (the first
+// time counts), for Close to look for the shell it may have made.
+func (p *sessionPool) noteLost(ref ShellRef, slot *hostSlot, ep *endpoint, asked time.Time) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.lost == nil {
+		p.lost = map[string]*lostCreate{}
+	}
+	if _, ok := p.lost[ep.url]; !ok {
+		p.lost[ep.url] = &lostCreate{ref: ref, ep: ep, since: asked, clientIP: slot.clientIP}
+	}
+}
+
+// reclaimLost lists the shells of every host where a Create's answer was
+// lost and deletes the ones made since that this client does not hold and
+// no live rmm recorded (Options.OrphanShells), a bounded number of hosts
+// at a time. Close calls it once every shell of the pool is deleted.
+func (p *sessionPool) reclaimLost() {
+	p.mu.Lock()
+	lost := p.lost
+	p.lost = nil
+	p.mu.Unlock()
+	if len(lost) == 0 || p.opts.orphans == nil {
+		return
+	}
+	wp := pool.New().WithMaxGoroutines(max(1, p.opts.closeWorkers))
+	for _, l := range lost {
+		wp.Go(func() {
+			// A host slow enough to lose an answer gets a few seconds.
+			ctx, cancel := context.WithTimeout(context.Background(), max(p.opts.cleanupTimeout, 5*time.Second))
+			defer cancel()
+			shells, err := l.ep.listShells(ctx)
+			if err != nil {
+				p.opts.log.Warn("a Create's answer was lost and the host's shells could not be listed; "+
+					"the shell it may have made is deleted at the next start", "device", l.ref.Host, "err", err)
+				return
+			}
+			since := time.Since(l.since) + 2*time.Second // ShellRunTime counts whole seconds
+			var candidates []ShellInfo
+			for _, sh := range shells {
+				if sh.ResourceURI == uriShellCmd && SameAccount(sh.Owner, l.ep.user) && sh.RunTime <= since &&
+					(l.clientIP == "" || sh.ClientIP == l.clientIP) {
+					candidates = append(candidates, sh)
+				}
+			}
+			if len(candidates) == 0 {
+				return
+			}
+			for _, id := range p.opts.orphans(ctx, l.ref, candidates, l.since) {
+				if err := l.ep.deleteShell(ctx, id); err != nil && !isShellLost(err) {
+					continue
+				}
+				p.reclaimedShells.Add(1)
+				if p.opts.onClosed != nil {
+					ref := l.ref
+					ref.ShellID = id
+					p.opts.onClosed(ref)
+				}
+			}
+		})
+	}
+	wp.Wait()
 }
 
 // reclaimInterval spaces the orphan sweeps of one host.
@@ -443,7 +522,7 @@ func (p *sessionPool) reclaim(ctx context.Context, t target, slot *hostSlot, ep 
 		return 0
 	}
 	deleted := 0
-	for _, id := range p.opts.orphans(ctx, host, candidates) {
+	for _, id := range p.opts.orphans(ctx, ShellRef{Ref: t.ref, Host: host, Endpoint: ep.url}, candidates, time.Time{}) {
 		dctx, cancel := context.WithTimeout(ctx, p.opts.cleanupTimeout)
 		err := ep.deleteShell(dctx, id)
 		cancel()
@@ -704,7 +783,9 @@ func (p *sessionPool) Close(ctx context.Context) error {
 	p.mu.Unlock()
 	<-p.janitorDone
 	p.deleteAll(idle, slots)
-	return p.wait(ctx)
+	err := p.wait(ctx)
+	p.reclaimLost() // a shell a lost Create may have made, now that ours are gone
+	return err
 }
 
 func (p *sessionPool) wait(ctx context.Context) error {

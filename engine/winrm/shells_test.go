@@ -122,7 +122,7 @@ func TestAQuotaFaultReclaimsOrphanedShellsAndTheRequestGoesThrough(t *testing.T)
 	var asked []winrm.ShellInfo
 	var log shellLog
 	o := log.options(winrm.Options{})
-	o.OrphanShells = func(_ context.Context, host string, shells []winrm.ShellInfo) []string {
+	o.OrphanShells = func(_ context.Context, _ winrm.ShellRef, shells []winrm.ShellInfo, _ time.Time) []string {
 		asked = shells
 		var ids []string
 		for _, s := range shells[:2] { // the engine says two of them are orphans
@@ -214,5 +214,44 @@ func TestUnpooledShellsAreReportedToo(t *testing.T) {
 	opened, closed := log.lists()
 	if len(opened) != 1 || !slices.Equal(opened, closed) {
 		t.Errorf("opened %v, closed %v; want the run's one shell in both", opened, closed)
+	}
+}
+
+// TestAShellWhoseCreateAnswerWasLostIsDeletedAtClose: the host made a
+// shell after the client gave up waiting for the Create's answer (a host
+// slower than the request's deadline, as on a loaded machine): Close
+// lists the host's shells and deletes it, rather than leave it open until
+// WinRM's idle timeout.
+func TestAShellWhoseCreateAnswerWasLostIsDeletedAtClose(t *testing.T) {
+	f := startFleet(t, winrmsim.Config{Devices: 1, Seed: 3, RTT: 300 * time.Millisecond})
+	h := f.Hosts()[0]
+	var asked []time.Time
+	c, err := winrm.New(winrm.Options{Timeout: 150 * time.Millisecond,
+		OrphanShells: func(_ context.Context, at winrm.ShellRef, shells []winrm.ShellInfo, since time.Time) []string {
+			asked = append(asked, since)
+			var ids []string
+			for _, s := range shells {
+				ids = append(ids, s.ID)
+			}
+			return ids
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Millisecond) // the engine's request deadline
+	_, err = c.Run(ctx, targetOf(h), simCred, hostnameScript)
+	cancel()
+	if err == nil {
+		t.Fatal("a run on a host slower than its deadline worked")
+	}
+	waitFor(t, "the host to make the shell the client gave up on", func() bool { return hostStats(t, f, h.Hostname).ShellsOpen == 1 })
+	if err := c.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if open := hostStats(t, f, h.Hostname).ShellsOpen; open != 0 || len(asked) != 1 || asked[0].IsZero() {
+		t.Errorf("%d shells open after Close, engine asked %v; want 0 after one question about the lost Create", open, asked)
+	}
+	if st := c.Stats(); st.Reclaimed != 1 {
+		t.Errorf("reclaimed %d, want 1", st.Reclaimed)
 	}
 }
