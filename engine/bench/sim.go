@@ -3,6 +3,8 @@ package bench
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -41,6 +43,7 @@ func startInProcess(ctx context.Context, cfg SweepConfig) (*inProcessFleet, erro
 	fleet, err := winrmsim.New(winrmsim.Config{
 		Devices: cfg.Devices, Seed: cfg.Seed, RTT: cfg.RTT, PSStart: cfg.PSStart, ScriptTime: cfg.ScriptTime,
 		AllowUnencrypted: true, // the fleet serves HTTP: its hosts allow unencrypted Basic
+		Password:         cfg.password,
 	})
 	if err != nil {
 		return nil, err
@@ -97,7 +100,8 @@ func startChild(ctx context.Context, cfg SweepConfig, dir string) (*childFleet, 
 	args = append(args,
 		"--devices", strconv.Itoa(cfg.Devices), "--seed", strconv.FormatInt(cfg.Seed, 10),
 		"--rtt", cfg.RTT.String(), "--ps-start", cfg.PSStart.String(), "--script-time", cfg.ScriptTime.String(),
-		"--control", "127.0.0.1:0", "--export-csv", c.csvPath, "--ready-file", ready)
+		"--control", "127.0.0.1:0", "--export-csv", c.csvPath, "--ready-file", ready,
+		"--password", cfg.password) // a loopback test password of this run, not a secret (runPassword)
 	// Not exec.CommandContext: the child is stopped with an interrupt
 	// (so it closes its hosts and reports), by close.
 	c.cmd = exec.Command(cfg.SimCommand[0], args...)
@@ -250,4 +254,11 @@ func (l *lockedBuffer) tail() string {
 		s = "..." + s[len(s)-2000:]
 	}
 	return s
+}
+
+// runPassword is a random password for one benchmark's simulated hosts.
+func runPassword() string {
+	b := make([]byte, 12)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails
+	return "bench-" + hex.EncodeToString(b)
 }
