@@ -178,3 +178,26 @@ func TestShellRecordsComeAndGo(t *testing.T) {
 		t.Errorf("shells %+v %v", left, err)
 	}
 }
+
+// The shell records of a process that is gone outlive its row; a new
+// process given the same id would take them for its own and keep them.
+func TestAProcessIDIsNeverGivenTwice(t *testing.T) {
+	db := openTestDB(t)
+	ctx := context.Background()
+	p := Process{Host: "h", PID: 10, StartedAt: time.Now().UTC()}
+	first, err := db.RegisterProcess(ctx, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.UnregisterProcess(ctx, first); err != nil {
+		t.Fatal(err)
+	}
+	p.PID = 11
+	second, err := db.RegisterProcess(ctx, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if second == first {
+		t.Errorf("the process after %d got its id again", first)
+	}
+}

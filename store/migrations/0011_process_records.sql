@@ -22,8 +22,11 @@
 --     this migration: an unfinished run or a Replaying entry from then has
 --     no process left to finish it, and is recovered at the next start.
 
+-- AUTOINCREMENT: an id is never given again. The shell records of a
+-- process that is gone outlive its row (deleted in the background), and a
+-- new process given the same id would hold them as its own.
 CREATE TABLE processes (
-    id          INTEGER PRIMARY KEY,
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
     host        TEXT    NOT NULL,
     pid         INTEGER NOT NULL,
     start_token TEXT    NOT NULL DEFAULT '',  -- the OS's start time of pid, where it tells; '' elsewhere
