@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -75,9 +76,11 @@ func (a *app) auditCommand() *cobra.Command {
 one, with UTC time, user, role, front end, client address, action, targets,
 result (success, failure, denied) and parameters (secrets redacted).
 
-Rows are hash-chained: each stores the SHA-256 of its content and the
-previous row's hash, so rmm audit verify detects an edited, inserted or
-deleted row. Admin and Operator may read the audit log; Viewer may not.`,
+Rows are hash-chained: each stores a hash of its content and the previous
+row's hash (an HMAC under the audit key once rmm has one), and the chain's
+head is anchored outside the database, so rmm audit verify detects an
+edited, inserted or deleted row and rows cut from the end. Admin and
+Operator may read the audit log; Viewer may not.`,
 		Example: `  rmm audit --since 24h
   rmm audit --user alice --json
   rmm audit verify
@@ -127,34 +130,75 @@ deleted row. Admin and Operator may read the audit log; Viewer may not.`,
 	fl.IntVar(&limit, "limit", 0, "only the newest N rows (0: all)")
 	fl.BoolVar(&asJSON, "json", false, "print a JSON array of rows (id, at, user, role, via, remote_addr, action, targets, result, details, prev_hash, hash)")
 
-	var archive bool
+	var (
+		archive    bool
+		expectHead string
+	)
 	verify := &cobra.Command{
 		Use:   "verify",
-		Short: "Check the audit hash chain; exit 0 when intact, 4 naming the first bad row",
-		Long: `Check every audit row's hash and its link to the row before. Exit status 0
-when the chain is intact; 4 when a row was edited, inserted or deleted, naming
-the first bad row. With --archive the chain is checked from its start through
-the archive files (rows moved there by retention) into the database.`,
+		Short: "Check the audit chain; exit 0 when intact, 4 naming the first bad row or the missing tail",
+		Long: `Check every audit row's hash and its link to the row before, then compare the
+chain with what rmm keeps outside the database.
+
+Rows written once rmm had an audit key (kept in the OS keyring or the vault,
+never in the database; made at first use) carry an HMAC-SHA256 under that
+key, so someone who can write the database but does not hold the key cannot
+recompute them; rows written before that keep their plain SHA-256 and are
+pinned by the keyed rows after them. The chain's head is also written to an
+anchor file beside the database (` + "`rmm.db.audit-anchor`" + `, signed with the key)
+and to the log, so rows cut from the end are found.
+
+Exit status 0 when the chain is intact; 4 when a row was edited, inserted or
+deleted, the chain ends before its anchored head, an archive anchor or the
+anchor file was forged, or the keying record was removed (naming the first
+bad row or the reason); 1 when the chain could not be checked (for a keyed
+chain: the key is not readable here). With --archive the chain is checked from
+its start through the archive files (rows moved there by retention) into the
+database. --expect-head ID:HASH checks a head you recorded elsewhere earlier
+(this command prints it, the log has one per anchor).`,
+		Example: `  rmm audit verify
+  rmm audit verify --archive
+  rmm audit verify --expect-head 1742:4be1...`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return a.withEngine(cmd, func(eng *engine.Engine, id engine.Identity) error {
-				req := engine.VerifyAudit{}
-				if archive {
-					req.ArchiveDir = a.cfg.Store.ArchiveDir
+			req := engine.VerifyAudit{}
+			if archive {
+				req.ArchiveDir = a.cfg.Store.ArchiveDir
+			}
+			if expectHead != "" {
+				id, hash, ok := strings.Cut(expectHead, ":")
+				n, err := strconv.ParseInt(id, 10, 64)
+				if !ok || err != nil || n < 1 || len(hash) != 64 {
+					return exitError{2, fmt.Errorf("--expect-head %q: want ROW:HASH, e.g. 1742:4be1... (64 hex digits)", expectHead)}
 				}
+				req.ExpectID, req.ExpectHash = n, strings.ToLower(hash)
+			}
+			return a.withEngine(cmd, func(eng *engine.Engine, id engine.Identity) error {
 				v, err := engine.Call(cmd.Context(), eng, id, req)
 				if err != nil {
 					return err
 				}
+				for _, n := range v.Notes {
+					fmt.Fprintf(a.stdout, "note: %s\n", n)
+				}
 				if !v.OK {
 					return exitError{4, fmt.Errorf("audit chain broken after %d rows: %s", v.Rows, v.Reason)}
 				}
-				fmt.Fprintf(a.stdout, "audit chain intact: %d rows, last row %d hash %s\n", v.Rows, v.LastID, v.LastHash)
+				keyed := "not keyed"
+				if v.Keyed {
+					keyed = fmt.Sprintf("keyed from row %d (key %s)", v.KeyedFrom, v.KeyID)
+				}
+				fmt.Fprintf(a.stdout, "audit chain intact: %d rows, %s, last row %d hash %s\n", v.Rows, keyed, v.LastID, v.LastHash)
+				if v.Anchor.HeadID > 0 {
+					fmt.Fprintf(a.stdout, "anchor: row %d written %s (%s)\n", v.Anchor.HeadID,
+						v.Anchor.At.UTC().Format(time.RFC3339), auditAnchorFile(a.cfg.Store.DB))
+				}
 				return nil
 			})
 		},
 	}
 	verify.Flags().BoolVar(&archive, "archive", false, "verify through the archive files in store.archive_dir too")
+	verify.Flags().StringVar(&expectHead, "expect-head", "", "a head recorded earlier, ROW:HASH: the chain must still hold it")
 
 	var format string
 	export := &cobra.Command{

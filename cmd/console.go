@@ -15,7 +15,6 @@ import (
 	"github.com/rmmhq/rmm/engine"
 	"github.com/rmmhq/rmm/engine/csvimport"
 	"github.com/rmmhq/rmm/engine/winrmsim"
-	"github.com/rmmhq/rmm/store"
 	"github.com/rmmhq/rmm/themes"
 	"github.com/rmmhq/rmm/ui"
 )
@@ -153,7 +152,7 @@ func (a *app) importFleet(ctx context.Context, sim *winrmsim.Fleet) error {
 	if err := sim.WriteCSV(&buf); err != nil {
 		return fmt.Errorf("export simulator CSV: %w", err)
 	}
-	db, err := store.Open(ctx, a.cfg.Store.DB)
+	db, err := a.openStore(ctx)
 	if err != nil {
 		return err
 	}

@@ -30,6 +30,16 @@ func (a *app) stdinTerminal() *os.File {
 // vault unlocked by --identity, RMM_VAULT_PASSPHRASE or (when prompt is
 // true and stdin is a terminal) a passphrase typed with no echo.
 func (a *app) openCreds(prompt bool) (creds.Store, error) {
+	s, err := a.openCredsStore(prompt)
+	if err == nil {
+		a.shareCreds(s)
+	}
+	return s, err
+}
+
+// openCredsStore is openCreds without sharing the store with the audit
+// key store (which opens its own this way).
+func (a *app) openCredsStore(prompt bool) (creds.Store, error) {
 	opts := creds.OpenOptions{Backend: a.cfg.Security.Backend, VaultPath: a.cfg.Security.VaultFile, KeyringCheck: a.keyringCheck}
 	switch {
 	case a.identityFile != "":
@@ -52,6 +62,15 @@ func (a *app) openCreds(prompt bool) (creds.Store, error) {
 	defer clear(p)
 	opts.Unlock = creds.Passphrase(p)
 	return creds.Open(opts)
+}
+
+// shareCreds remembers the credentials store this command opened, so the
+// audit key is read from it (a vault opened with a typed passphrase
+// cannot be opened again without one).
+func (a *app) shareCreds(s creds.Store) {
+	a.credsMu.Lock()
+	a.credsShared = s
+	a.credsMu.Unlock()
 }
 
 // readSecret reads the password for `creds set`: all of stdin with

@@ -60,6 +60,9 @@ type app struct {
 	// releaseNotify closes the credentials stores opened for notification
 	// secrets (setupNotify); run by Execute at the end.
 	releaseNotify []func()
+
+	credsMu     sync.Mutex
+	credsShared creds.Store // the credentials store this command opened last, for the audit key (auditkeys.go)
 }
 
 // Execute runs the rmm command line args (without the program name) and
@@ -211,9 +214,10 @@ func (a *app) openEngine(ctx context.Context, cred engine.Credential, vault cred
 	return db, eng, nil
 }
 
-// openStore opens (and migrates) the configured database.
+// openStore opens (and migrates) the configured database, with the audit
+// chain's key store and anchor (auditkeys.go).
 func (a *app) openStore(ctx context.Context) (*store.DB, error) {
-	db, err := store.Open(ctx, a.cfg.Store.DB)
+	db, err := store.OpenWith(ctx, a.cfg.Store.DB, a.auditOptions())
 	if err != nil {
 		return nil, err
 	}

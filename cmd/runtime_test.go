@@ -23,7 +23,18 @@ func TestTheFleetRuntimeRunsItsTasksAndStopsThemAll(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			fleet := startFleet(t, winrmsim.Config{Devices: 3, Seed: 5})
 			a, home, cfgPath := setupApp(t)
-			if code, _, errb := (&cli{t: t, home: home, env: map[string]string{"HOME": home}}).run(
+			// The audit chain's key lives in the vault (the tests have no
+			// keyring): the import and the runtime open the same one.
+			const pass = "runtime-test-passphrase"
+			getenv := a.getenv
+			a.getenv = func(k string) string {
+				if k == "RMM_VAULT_PASSPHRASE" {
+					return pass
+				}
+				return getenv(k)
+			}
+			c := &cli{t: t, home: home, env: map[string]string{"HOME": home, "RMM_VAULT_PASSPHRASE": pass}, keyringAnswer: errTestNoKeyring}
+			if code, _, errb := c.run(
 				"--config", cfgPath, "--db", a.cfg.Store.DB, "import", fleetCSV(t, fleet)); code != 0 {
 				t.Fatalf("import: %s", errb)
 			}

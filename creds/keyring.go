@@ -211,6 +211,9 @@ func (k *keyringStore) List(ctx context.Context) ([]Meta, error) {
 // Delete implements Store: it removes the item, then the name from the
 // index (also when the item was already gone, to heal the index).
 func (k *keyringStore) Delete(ctx context.Context, name string) error {
+	if reservedName(name) {
+		return fmt.Errorf("creds: delete %q from keyring %q: %w", name, k.service, errReserved)
+	}
 	err := k.run(ctx, true, nil, func() error {
 		missing := false
 		if err := keyring.Delete(k.service, name); errors.Is(err, keyring.ErrNotFound) {

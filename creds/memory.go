@@ -75,6 +75,9 @@ func (m *memoryStore) List(ctx context.Context) ([]Meta, error) {
 	}
 	out := make([]Meta, 0, len(m.entries))
 	for _, name := range slices.Sorted(maps.Keys(m.entries)) {
+		if reservedName(name) {
+			continue // the audit key is not a credential
+		}
 		e := m.entries[name]
 		out = append(out, Meta{Name: name, User: e.user, Backend: BackendMemory, CreatedAt: e.created, Scope: e.scope})
 	}
@@ -83,6 +86,9 @@ func (m *memoryStore) List(ctx context.Context) ([]Meta, error) {
 
 // Delete implements Store.
 func (m *memoryStore) Delete(ctx context.Context, name string) error {
+	if reservedName(name) {
+		return fmt.Errorf("creds: delete %q: %w", name, errReserved)
+	}
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("creds: delete %q: %w", name, err)
 	}

@@ -127,6 +127,9 @@ func (v *vaultStore) List(ctx context.Context) ([]Meta, error) {
 	}
 	out := make([]Meta, 0, len(v.entries))
 	for _, name := range slices.Sorted(maps.Keys(v.entries)) {
+		if reservedName(name) {
+			continue // the audit key is not a credential
+		}
 		e := v.entries[name]
 		out = append(out, Meta{Name: name, User: e.user, Backend: BackendVault, CreatedAt: e.created, Scope: e.scope})
 	}
@@ -162,6 +165,9 @@ func (v *vaultStore) Set(ctx context.Context, c Credential) error {
 
 // Delete implements Store.
 func (v *vaultStore) Delete(ctx context.Context, name string) error {
+	if reservedName(name) {
+		return fmt.Errorf("creds: delete %q: %w", name, errReserved)
+	}
 	err := v.update(ctx, func(m map[string]vaultEntry) (bool, error) {
 		if _, ok := m[name]; !ok {
 			return false, fmt.Errorf("not in vault %s: %w", v.path, ErrNotFound)

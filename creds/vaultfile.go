@@ -199,7 +199,7 @@ func decodePlaintext(plain []byte) (map[string]vaultEntry, error) {
 	}
 	entries := make(map[string]vaultEntry, len(doc.Credentials))
 	for i, rec := range doc.Credentials {
-		if err := ValidateName(rec.Name); err != nil {
+		if err := ValidateName(rec.Name); err != nil && !reservedName(rec.Name) {
 			return fail(fmt.Errorf("%w: credential #%d: %v", ErrVaultCorrupt, i+1, err))
 		}
 		if _, dup := entries[rec.Name]; dup {

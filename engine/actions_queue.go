@@ -181,7 +181,12 @@ func (e *Engine) replayDevice(ctx context.Context, deviceID int64) {
 		if !q.ExpiresAt.IsZero() && !time.Now().Before(q.ExpiresAt) {
 			continue // expired between the check and now: the next check marks it
 		}
-		ok, err := e.db.ClaimQueued(ctx, q.ID)
+		owner, err := e.processID(ctx)
+		if err != nil {
+			e.log.Warn("claim queued action", "queue_id", q.ID, "err", err)
+			return
+		}
+		ok, err := e.db.ClaimQueued(ctx, q.ID, owner)
 		if err != nil {
 			e.log.Warn("claim queued action", "queue_id", q.ID, "err", err)
 			return

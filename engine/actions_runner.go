@@ -250,8 +250,12 @@ func (e *Engine) startRun(ctx context.Context, id Identity, r StartRun) (RunInfo
 	for i, d := range devs {
 		ids[i] = d.ID
 	}
+	owner, err := e.processID(ctx) // a crash of this process closes the run at the next start (recovery.go)
+	if err != nil {
+		return RunInfo{}, err
+	}
 	rowIDs, err := e.db.CreateRun(context.WithoutCancel(ctx), store.Run{ID: plan.id, Action: spec.Name, Params: recordedParams(plan),
-		Target: r.Target.String(), RequestedBy: id.User, StartedAt: now}, ids)
+		Target: r.Target.String(), RequestedBy: id.User, StartedAt: now, Owner: owner}, ids)
 	if err != nil {
 		return RunInfo{}, err
 	}

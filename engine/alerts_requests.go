@@ -18,24 +18,24 @@ import (
 
 // evaluate is the engine's alert hook: Engine.record calls it after each
 // poll outcome of device d is recorded (st is the state it recorded; m is
-// the poll's metrics, nil when pollErr is set). It writes the poll_ok
-// sample the availability score reads and updates the alerts. A failed
-// alert write is logged; the next poll tries again.
-func (e *Engine) evaluate(ctx context.Context, d store.Device, st DeviceState, m *scripts.HostMetrics, pollErr error, at time.Time) {
+// the poll's metrics, nil when pollErr is set). It updates the alerts and
+// returns the poll_ok sample the availability score reads, which record
+// stores with the poll's other rows. A failed alert write is logged; the
+// next poll tries again.
+func (e *Engine) evaluate(ctx context.Context, d store.Device, st DeviceState, m *scripts.HostMetrics, pollErr error, at time.Time) []store.Metric {
 	if e.alerts == nil {
-		return
+		return nil
 	}
 	ctx = context.WithoutCancel(ctx) // a finished poll's findings are kept even on quit
 	ok := 0.0
 	if pollErr == nil {
 		ok = 1
 	}
-	if err := e.writer.AddMetrics(ctx, []store.Metric{{DeviceID: d.ID, Type: MetricPollOK, Value: ok, At: at}}); err != nil {
-		e.log.Warn("queue poll_ok sample", "device", d.Hostname, "err", err)
-	}
+	sample := []store.Metric{{DeviceID: d.ID, Type: MetricPollOK, Value: ok, At: at}}
 	if err := e.alerts.observePoll(ctx, d, st, m, pollErr, at); err != nil {
 		e.log.Error("alerts not updated", "device", d.Hostname, "err", err)
 	}
+	return sample
 }
 
 // ObserveFacts is the inventory's alert hook: call it with what a

@@ -615,14 +615,18 @@ func TestRetentionArchivesAlertsTheEngineResolved(t *testing.T) {
 	}
 }
 
-func TestEvaluateWritesPollSamplesAndARestartCountsFailuresOn(t *testing.T) {
+func TestEvaluateGivesPollSamplesAndARestartCountsFailuresOn(t *testing.T) {
 	ctx := context.Background()
 	f := newAlertFixture(t, AlertOptions{})
 	e := engineWith(t, f)
 	d := f.devs["srv-1"]
 	down := &winrm.Error{Class: winrm.ClassDevice, Device: "srv-1", Step: "run metrics", Err: errors.New("no route to host")}
-	e.evaluate(ctx, d, DeviceState{}, testMetrics(10, 10), nil, atMinute(0))
-	e.evaluate(ctx, d, DeviceState{}, nil, down, atMinute(5)) // one failure, then the engine stops
+	// evaluate gives the poll_ok samples; record stores them with the poll.
+	samples := e.evaluate(ctx, d, DeviceState{}, testMetrics(10, 10), nil, atMinute(0))
+	samples = append(samples, e.evaluate(ctx, d, DeviceState{}, nil, down, atMinute(5))...) // one failure, then the engine stops
+	if err := e.writer.AddMetrics(ctx, samples); err != nil {
+		t.Fatal(err)
+	}
 	if err := e.writer.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}

@@ -162,6 +162,10 @@ type Engine struct {
 
 	sched atomic.Pointer[Scheduler] // set by AttachScheduler
 
+	proc            processReg     // this process in the processes table (recovery.go)
+	shellRecs       *shellRecorder // records of the shells the pool opens (recovery.go)
+	leftoverDeleted atomic.Int64   // shells of ended processes deleted since start
+
 	inv inventoryState // inventory collectors and extended-metrics state (inventory.go)
 
 	hosts hostBook  // devices whose address answered as another computer (hostcheck.go)
@@ -228,6 +232,8 @@ func New(ctx context.Context, db *store.DB, opts Options) (*Engine, error) {
 		reconf:  make(chan struct{}, 1),
 		notify:  newNotifier(),
 	}
+	e.initProcess()
+	e.shellRecs = newShellRecorder(e)
 	if e.winrm, err = winrm.New(winrm.Options{
 		Throttle:         opts.Throttle,
 		Timeout:          opts.Timeout,
@@ -240,7 +246,11 @@ func New(ctx context.Context, db *store.DB, opts Options) (*Engine, error) {
 		MaxIdleConns:     opts.MaxIdleConns,
 		Logger:           opts.Logger,
 		OnInsecure:       e.noteInsecure,
+		OnShellCreate:    e.shellRecs.creating,
+		OnShellClosed:    e.shellRecs.closed,
+		OrphanShells:     e.orphanShells,
 	}); err != nil {
+		e.shellRecs.close()
 		return nil, fmt.Errorf("engine: %w", err)
 	}
 	if e.alerts, err = newAlertBook(ctx, db, opts.Alerts, e.log, func() {
@@ -248,6 +258,7 @@ func New(ctx context.Context, db *store.DB, opts Options) (*Engine, error) {
 		e.wakeNotifier() // the change is committed: its alert event is there to route
 	}); err != nil {
 		_ = e.winrm.Close(ctx)
+		e.shellRecs.close()
 		return nil, err
 	}
 	wopts := opts.Writer
@@ -268,9 +279,11 @@ func New(ctx context.Context, db *store.DB, opts Options) (*Engine, error) {
 	if err := e.Reload(ctx); err != nil {
 		_ = e.writer.Close()
 		_ = e.winrm.Close(ctx)
+		e.shellRecs.close()
 		return nil, err
 	}
 	e.act = newActionBook(e)
+	e.recoverOrphans(ctx) // what a crashed rmm left (recovery.go)
 	return e, nil
 }
 
@@ -281,6 +294,12 @@ func (e *Engine) Close() error {
 	err := e.writer.Close()
 	e.closeShells()                             // remote PowerShell sessions' shells deleted on the hosts
 	perr := e.winrm.Close(context.Background()) // every pooled shell deleted on the hosts
+	e.shellRecs.close()                         // their records gone with them (those not deleted stay for the next start)
+	if id := e.registered(); id != 0 {
+		if uerr := e.db.UnregisterProcess(context.Background(), id); uerr != nil {
+			perr = errors.Join(perr, uerr)
+		}
+	}
 	if err = errors.Join(err, perr); err != nil {
 		return fmt.Errorf("engine close: %w", err)
 	}
@@ -583,6 +602,7 @@ func (e *Engine) record(ctx context.Context, d store.Device, out pollOutcome) (i
 			)
 		}
 	}
+	polled := len(rows) // the poll's own rows (cpu, memory, disks): what "metrics written" counts
 
 	e.mu.Lock()
 	en, ok := e.devices[d.ID]
@@ -614,23 +634,22 @@ func (e *Engine) record(ctx context.Context, d store.Device, out pollOutcome) (i
 		if out.err == nil {
 			m = &out.metrics
 		}
-		e.evaluate(ctx, d, st, m, out.err, now)
+		rows = append(rows, e.evaluate(ctx, d, st, m, out.err, now)...)
 		e.onDeviceStatus(d, out.status) // back online: its offline queue is replayed (actions_queue.go)
 	}
+	rows = append(rows, out.extra...)
 
+	// Every row of the poll and its status go as one writer entry, so
+	// they are committed together or not at all (a crash never leaves a
+	// poll_ok without the metrics of the same poll).
 	wctx := context.WithoutCancel(ctx) // a finished poll's result is kept even on quit
-	if len(rows) > 0 {
-		if err := e.writer.AddMetrics(wctx, rows); err != nil {
-			return 0, fmt.Errorf("queue metrics of %s: %w", d.Hostname, err)
-		}
-	}
-	if err := e.writer.AddStatus(wctx, upd); err != nil {
-		return len(rows), fmt.Errorf("queue status of %s: %w", d.Hostname, err)
+	if err := e.writer.AddPoll(wctx, rows, upd); err != nil {
+		return 0, fmt.Errorf("queue the poll of %s: %w", d.Hostname, err)
 	}
 	if ok {
 		e.status.Put(d.ID, st) // write-through: the cache holds what was queued
 	}
-	return len(rows), nil
+	return polled, nil
 }
 
 // stopScheduling reports whether a sweep must start no more polls: the

@@ -129,10 +129,11 @@ func (e *Engine) latencyDue(id int64, at time.Time) bool {
 	return e.inv.memo(id, at, func(p *pollMemo) bool { return p.slowAt.IsZero() || at.Sub(p.slowAt) >= slowSample })
 }
 
-// observeMetrics writes the extended metrics of a poll that worked and
-// hands a pending reboot and the watched services to the alert rules
+// observeMetrics returns the extended metric rows of a poll that worked
+// (record writes them with the poll's other rows, in one writer entry)
+// and hands a pending reboot and the watched services to the alert rules
 // when they changed or are in breach. latency is 0 when not measured.
-func (e *Engine) observeMetrics(ctx context.Context, d store.Device, m *scripts.HostMetrics, latency time.Duration, at time.Time) {
+func (e *Engine) observeMetrics(ctx context.Context, d store.Device, m *scripts.HostMetrics, latency time.Duration, at time.Time) []store.Metric {
 	ctx = context.WithoutCancel(ctx) // a finished poll's findings are kept even on quit
 	v2 := m.PendingReboot != nil
 	pending := v2 && *m.PendingReboot
@@ -189,13 +190,8 @@ func (e *Engine) observeMetrics(ctx context.Context, d store.Device, m *scripts.
 			stopped = stopped || s.State != "Running"
 		}
 	}
-	if len(rows) > 0 {
-		if err := e.writer.AddMetrics(ctx, rows); err != nil {
-			e.log.Warn("queue extended metrics", "device", d.Hostname, "err", err)
-		}
-	}
 	if !v2 || e.alerts == nil {
-		return // a v1 answer says nothing of reboots and services
+		return rows // a v1 answer says nothing of reboots and services
 	}
 	// Facts are kept for a device once something was pending or stopped,
 	// or inventory was collected: a device that never had either holds
@@ -206,12 +202,13 @@ func (e *Engine) observeMetrics(ctx context.Context, d store.Device, m *scripts.
 		changed = changed || known && cur.Services[name] != state
 	}
 	if !changed && !pending && !stopped {
-		return // the common case: nothing new, nothing in breach
+		return rows // the common case: nothing new, nothing in breach
 	}
 	u := factUpdate{pendingReboot: &pending, services: services}
 	if err := e.mergeFacts(ctx, d, u, at); err != nil {
 		e.log.Warn("poll facts not applied", "device", d.Hostname, "err", err)
 	}
+	return rows
 }
 
 func boolValue(b bool) float64 {
@@ -247,9 +244,10 @@ func (e *Engine) offlineGrace(d store.Device) (wasOnline, grace bool) {
 
 // probeAfterFailure checks a device that was online and whose poll just
 // failed: is the port open, does WinRM answer Identify? The answer is
-// logged and stored (identify_ok), so the detail view can tell a host that
-// is down from a WinRM service that is up but failing.
-func (e *Engine) probeAfterFailure(ctx context.Context, o Options, d store.Device, pollErr error) {
+// logged and returned as rows (identify_ok, latency) that record stores
+// with the poll's, so the detail view can tell a host that is down from a
+// WinRM service that is up but failing.
+func (e *Engine) probeAfterFailure(ctx context.Context, o Options, d store.Device, pollErr error) []store.Metric {
 	ctx = context.WithoutCancel(ctx)
 	at := time.Now().UTC()
 	t := e.target(d)
@@ -268,9 +266,6 @@ func (e *Engine) probeAfterFailure(ctx context.Context, o Options, d store.Devic
 	if tcpErr == nil {
 		rows = append(rows, store.Metric{DeviceID: d.ID, Type: MetricLatency, Value: float64(lat.Microseconds()) / 1000, At: at})
 	}
-	if err := e.writer.AddMetrics(ctx, rows); err != nil {
-		e.log.Warn("queue availability probe", "device", d.Hostname, "err", err)
-	}
 	tcp := "open"
 	if tcpErr != nil {
 		tcp = tcpErr.Error()
@@ -281,6 +276,7 @@ func (e *Engine) probeAfterFailure(ctx context.Context, o Options, d store.Devic
 	}
 	e.log.Info("availability probe after a failed poll", "device", d.Hostname, "tcp", tcp,
 		"tcp_ms", strconv.FormatFloat(float64(lat.Microseconds())/1000, 'f', 1, 64), "identify", ident, "poll_err", pollErr)
+	return rows
 }
 
 // Availability is a device's reachability over time: the share of its

@@ -20,6 +20,9 @@ type pollOutcome struct {
 	at        time.Time
 	mode      string // ModeWarm or ModeCold; "" when no script ran
 	cancelled bool   // cut short by shutdown: nothing was learnt, record nothing
+	// extra are the poll's other metric rows (extended metrics, the
+	// availability probe after a failure), stored with its own.
+	extra []store.Metric
 }
 
 // PoolStats returns the WinRM client's counters: the session pool's
@@ -95,8 +98,8 @@ func (e *Engine) pollDevice(ctx context.Context, o Options, d store.Device) (out
 				}
 			}
 			at := time.Now().UTC()
-			e.observeMetrics(ctx, d, &m, lat, at)
-			return pollOutcome{status: StatusOnline, metrics: m, at: at, mode: mode}
+			extra := e.observeMetrics(ctx, d, &m, lat, at)
+			return pollOutcome{status: StatusOnline, metrics: m, at: at, mode: mode, extra: extra}
 		}
 		if shuttingDown(ctx, err) {
 			return pollOutcome{cancelled: true, err: err, at: time.Now().UTC()}
@@ -132,7 +135,7 @@ func (e *Engine) pollDevice(ctx context.Context, o Options, d store.Device) (out
 		}
 		log.Info("poll failed", "device", d.Hostname, "class", winrm.ClassOf(err).String(), "err", err, "status", string(out.status))
 		if wasOnline {
-			e.probeAfterFailure(ctx, o, d, err)
+			out.extra = e.probeAfterFailure(ctx, o, d, err)
 		}
 	}
 	return out

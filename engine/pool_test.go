@@ -367,7 +367,9 @@ func TestEachErrorClassFromARealSimulatorFault(t *testing.T) {
 		{"HTTP 500 without a fault is transient: retried, then Offline", hosts[1].Hostname, engine.StatusOffline, "HTTP 500", 3},
 		{"a host that never answers is transient: retried, then Offline", hosts[2].Hostname, engine.StatusOffline, "deadline exceeded", 3},
 		{"a malformed answer is a device error: Offline, not retried", hosts[3].Hostname, engine.StatusOffline, "malformed", 1},
-		{"the shell quota is a device error: Offline, not retried", quota.Hostname, engine.StatusOffline, "shell quota exceeded (2150859173)", 1},
+		// Create, then an Enumerate of the host's shells: the other tool's
+		// are in use (idle under two minutes), so none is reclaimed.
+		{"the shell quota is a device error: Offline, not retried", quota.Hostname, engine.StatusOffline, "shell quota exceeded (2150859173)", 2},
 		{"a healthy host is Online", hosts[5].Hostname, engine.StatusOnline, "", 4}, // Create, Command, Send, Receive
 	}
 	for _, tt := range tests {
@@ -382,6 +384,9 @@ func TestEachErrorClassFromARealSimulatorFault(t *testing.T) {
 			hs := hostStats(t, fleet, tt.host)
 			if tt.host == quota.Hostname {
 				hs.Requests -= 2 // the other tool's Creates
+				if hs.ShellsOpen != 2 {
+					t.Errorf("the other tool's shells: %d open, want its 2 untouched", hs.ShellsOpen)
+				}
 			}
 			if hs.Requests != tt.requests {
 				t.Errorf("%s saw %d requests, want %d", tt.host, hs.Requests, tt.requests)

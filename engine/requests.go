@@ -163,8 +163,13 @@ func (r ListAudit) run(ctx context.Context, e *Engine, _ Identity) ([]store.Audi
 }
 
 // VerifyAudit checks the audit hash chain, through the archive when
-// ArchiveDir is set.
-type VerifyAudit struct{ ArchiveDir string }
+// ArchiveDir is set, and against a head recorded elsewhere when ExpectID
+// is set (see store.VerifyOptions).
+type VerifyAudit struct {
+	ArchiveDir string
+	ExpectID   int64
+	ExpectHash string
+}
 
 // Action implements Request.
 func (VerifyAudit) Action() string { return "audit.verify" }
@@ -179,13 +184,12 @@ func (VerifyAudit) Mutating() bool { return false }
 func (VerifyAudit) Targets() []string { return nil }
 
 // Details implements Request.
-func (r VerifyAudit) Details() map[string]any { return map[string]any{"archive": r.ArchiveDir} }
+func (r VerifyAudit) Details() map[string]any {
+	return map[string]any{"archive": r.ArchiveDir, "expect_id": r.ExpectID, "expect_hash": r.ExpectHash}
+}
 
 func (r VerifyAudit) run(ctx context.Context, e *Engine, _ Identity) (store.VerifyResult, error) {
-	if r.ArchiveDir != "" {
-		return e.db.VerifyAuditWithArchive(ctx, r.ArchiveDir)
-	}
-	return e.db.VerifyAudit(ctx)
+	return e.db.VerifyAuditWith(ctx, store.VerifyOptions{ArchiveDir: r.ArchiveDir, ExpectID: r.ExpectID, ExpectHash: r.ExpectHash})
 }
 
 // ExportAudit writes audit rows as CSV or JSON.

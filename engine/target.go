@@ -27,6 +27,7 @@ func Address(d store.Device) string {
 // is often an IP). The engine derives it once per device record (Reload).
 func targetOf(d store.Device) winrm.Target {
 	return winrm.Target{
+		Ref:                d.ID,
 		Host:               d.Hostname,
 		Address:            Address(d),
 		ServerName:         cmp.Or(d.FQDN, d.Hostname),

@@ -32,6 +32,10 @@ type Run struct {
 	Total       int
 	StartedAt   time.Time
 	FinishedAt  time.Time // zero while the fan-out runs
+	// Owner is the Process whose fan-out runs it (RegisterProcess): when
+	// that process is gone and the run is unfinished, the next start
+	// closes it (RecoverOrphans). Written by CreateRun, not read back.
+	Owner int64
 }
 
 // RunCounts is a run with its per-device rows counted by status.
@@ -100,8 +104,12 @@ func (db *DB) CreateRun(ctx context.Context, r Run, deviceIDs []int64) ([]int64,
 	}
 	ids := make([]int64, 0, len(deviceIDs))
 	err = db.writeTx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO runs (id, action, params, target, requested_by, total, started_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?)`, r.ID, r.Action, params, r.Target, r.RequestedBy, len(deviceIDs), toMS(r.StartedAt)); err != nil {
+		var owner sql.NullInt64
+		if r.Owner != 0 {
+			owner = sql.NullInt64{Int64: r.Owner, Valid: true}
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO runs (id, action, params, target, requested_by, total, started_at, owner)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, r.ID, r.Action, params, r.Target, r.RequestedBy, len(deviceIDs), toMS(r.StartedAt), owner); err != nil {
 			return err
 		}
 		st, err := tx.PrepareContext(ctx, `INSERT INTO actions (run_id, device_id, action, params, status, requested_by, requested_at)

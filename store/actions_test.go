@@ -119,17 +119,17 @@ func TestTheOfflineQueueClaimsEachEntryOnceAndExpiresAndCancels(t *testing.T) {
 	if err != nil || len(withPending) != 2 {
 		t.Fatalf("devices with pending: %v %v", withPending, err)
 	}
-	ok, err := db.ClaimQueued(ctx, ids[0])
+	ok, err := db.ClaimQueued(ctx, ids[0], 0)
 	if err != nil || !ok {
 		t.Fatalf("claim: %v %v", ok, err)
 	}
-	if ok, _ := db.ClaimQueued(ctx, ids[0]); ok {
+	if ok, _ := db.ClaimQueued(ctx, ids[0], 0); ok {
 		t.Fatal("an entry was claimed twice")
 	}
 	if err := db.ReleaseQueued(ctx, ids[0], "refused"); err != nil {
 		t.Fatal(err)
 	}
-	if ok, _ := db.ClaimQueued(ctx, ids[0]); !ok {
+	if ok, _ := db.ClaimQueued(ctx, ids[0], 0); !ok {
 		t.Fatal("a released entry could not be claimed again")
 	}
 	if err := db.FinishQueued(ctx, ids[0], QueueDone, ""); err != nil {

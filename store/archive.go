@@ -273,33 +273,46 @@ type archivedLink struct {
 	file, line int // index into the file list, line number
 }
 
-// VerifyAuditWithArchive checks the whole audit chain: the rows in the
-// audit archive under archiveDir (in id order, each file up to its
-// committed length), starting from the genesis value or from the last row
-// of archive files that retention removed, then on into audit_log. It
-// detects rows edited, deleted or inserted in the archive or the database,
-// archive files edited, truncated or missing, and an archive that stops
-// short of the last row the database says it archived. Rows that appear
-// twice with the same hash (a database restored from an older backup
-// archives them again) are counted once.
+// VerifyAuditWithArchive checks the whole audit chain: VerifyAuditWith
+// with the archive under archiveDir. The rows in the audit archive (in id
+// order, each file up to its committed length) start from the genesis
+// value or from the last row of archive files that retention removed, and
+// go on into audit_log. It detects rows edited, deleted or inserted in the
+// archive or the database, archive files edited, truncated or missing,
+// and an archive that stops short of the last row the database says it
+// archived. Rows that appear twice with the same hash (a database
+// restored from an older backup archives them again) are counted once.
 //
 // When retention moves rows while the check runs, the check is repeated.
 func (db *DB) VerifyAuditWithArchive(ctx context.Context, archiveDir string) (VerifyResult, error) {
+	return db.VerifyAuditWith(ctx, VerifyOptions{ArchiveDir: archiveDir})
+}
+
+// archiveWalk is where the archive part of a check left the chain, for
+// the database part to go on from.
+type archiveWalk struct {
+	setup chainSetup
+	c     *chainCheck
+}
+
+// verifyAuditWithArchive runs the archive check, again when retention
+// moved rows meanwhile.
+func (db *DB) verifyAuditWithArchive(ctx context.Context, o VerifyOptions) (VerifyResult, error) {
 	for attempt := 1; ; attempt++ {
 		before, _, _, err := auditAnchor(ctx, db.reader, "archived")
 		if err != nil {
-			return VerifyResult{}, fmt.Errorf("verify audit with archive %s: %w", archiveDir, err)
+			return VerifyResult{}, err
 		}
-		res, err := db.verifyAuditWithArchive(ctx, archiveDir)
+		res, err := db.verifyArchiveOnce(ctx, o)
 		if err != nil {
-			return VerifyResult{}, fmt.Errorf("verify audit with archive %s: %w", archiveDir, err)
+			return VerifyResult{}, err
 		}
 		if res.OK || attempt == 3 {
 			return res, nil
 		}
 		after, _, _, err := auditAnchor(ctx, db.reader, "archived")
 		if err != nil {
-			return VerifyResult{}, fmt.Errorf("verify audit with archive %s: %w", archiveDir, err)
+			return VerifyResult{}, err
 		}
 		if after == before {
 			return res, nil
@@ -307,15 +320,14 @@ func (db *DB) VerifyAuditWithArchive(ctx context.Context, archiveDir string) (Ve
 	}
 }
 
-func (db *DB) verifyAuditWithArchive(ctx context.Context, archiveDir string) (VerifyResult, error) {
-	prunedID, prunedHash, prunedLabel, err := auditAnchor(ctx, db.reader, "pruned")
+func (db *DB) verifyArchiveOnce(ctx context.Context, o VerifyOptions) (VerifyResult, error) {
+	archiveDir := o.ArchiveDir
+	s, err := db.readChainSetup(ctx, db.reader)
 	if err != nil {
 		return VerifyResult{}, err
 	}
-	archID, archHash, _, err := auditAnchor(ctx, db.reader, "archived")
-	if err != nil {
-		return VerifyResult{}, err
-	}
+	prunedID, prunedHash, prunedLabel := s.prunedID, s.pruneH, s.pruneLbl
+	archID, archHash := s.archID, s.archHash
 	committed, err := committedLengths(ctx, db.reader, "audit")
 	if err != nil {
 		return VerifyResult{}, err
@@ -332,7 +344,12 @@ func (db *DB) verifyAuditWithArchive(ctx context.Context, archiveDir string) (Ve
 	}
 	where := func(l archivedLink) string { return fmt.Sprintf("archive %s line %d: ", files[l.file], l.line) }
 
-	c := newChainCheck(prunedID, prunedHash, prunedLabel)
+	c := newChainCheck(prunedID, prunedHash, prunedLabel, s.h)
+	db.watchHeads(c, s, o)
+	if s.bad != "" {
+		c.fail(0, s.bad)
+		return c.result(), nil
+	}
 	var links []archivedLink
 	// A file that is shorter than committed but reads cleanly is reported
 	// after the chain check, which usually names the missing rows.
@@ -357,7 +374,7 @@ func (db *DB) verifyAuditWithArchive(ctx context.Context, archiveDir string) (Ve
 				return nil // its file was removed by an earlier run; the rest of it lingers
 			}
 			l.id, l.prev, l.hash = e.ID, e.PrevHash, e.Hash
-			if want, err := auditHash(e); err != nil || want != e.Hash {
+			if want, err := c.h.hash(e); err != nil || want != e.Hash {
 				c.res.Rows++
 				c.fail(e.ID, fmt.Sprintf("%srow %d: hash mismatch (row edited)", where(l), e.ID))
 				return errStopVerify
@@ -405,7 +422,7 @@ func (db *DB) verifyAuditWithArchive(ctx context.Context, archiveDir string) (Ve
 			"(archive file missing, truncated or edited)", c.prevLabel, archID))
 		return c.result(), nil
 	}
-	return db.verifyAuditDB(ctx, c)
+	return db.verifyAudit(ctx, o, &archiveWalk{setup: s, c: c})
 }
 
 // errStopVerify stops reading the archive once the chain check failed.

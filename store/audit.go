@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
 	"crypto/sha256"
 	"database/sql"
 	"encoding/hex"
@@ -65,17 +66,41 @@ type AuditFilter struct {
 
 // VerifyResult is the outcome of checking the audit chain. A chain that
 // was tampered with gives OK false and a nil error; the error is kept for
-// failures to read at all.
+// failures to read at all (and for a keyed chain whose key this process
+// cannot use: nothing could be checked).
 type VerifyResult struct {
 	Rows     int    // rows checked
 	OK       bool   // every row checked is intact and chained to the one before
-	FirstBad int64  // id of the first row found wrong; 0 when OK or the problem is a whole archive file
+	FirstBad int64  // id of the first row found wrong; 0 when OK or the problem is not one row (an anchor, a file)
 	Reason   string // e.g. "row 17: hash mismatch (row edited)"
 	// The newest row checked. Deleting rows at the end of the chain leaves
-	// no trace in the chain itself; an admin who records LastID and
-	// LastHash elsewhere can show that later.
+	// no trace in the chain itself: the anchor file (Anchor) and a head
+	// recorded elsewhere (VerifyOptions.ExpectID) are what show it.
 	LastID   int64
 	LastHash string
+	// Keyed is true when the chain is keyed (HMAC under the audit key)
+	// from KeyedFrom on, with the key KeyID; rows before KeyedFrom carry
+	// the unkeyed hashes written before the switch.
+	Keyed     bool
+	KeyedFrom int64
+	KeyID     string
+	// Anchor is the anchor file's head the chain was compared with (zero
+	// when there is none).
+	Anchor AuditHead
+	// Notes say what the check could and could not show, for people.
+	Notes []string
+}
+
+// VerifyOptions choose what VerifyAuditWith checks beyond the database.
+type VerifyOptions struct {
+	// ArchiveDir, when set, makes the check start at the archive's first
+	// row and go through the archive files into the database.
+	ArchiveDir string
+	// ExpectID and ExpectHash are a head recorded elsewhere earlier (the
+	// log's "audit head anchored" line, a ticket, a relay's report): the
+	// chain must still hold that row with that hash.
+	ExpectID   int64
+	ExpectHash string
 }
 
 // secretKey matches detail keys whose values RedactDetails hides.
@@ -236,37 +261,116 @@ func validUTF8(s string) string { return strings.ToValidUTF8(s, "\uFFFD") }
 // precision. Details are passed through RedactDetails and stored as JSON;
 // the returned Details hold numbers as json.Number, as ListAudit gives them.
 //
+// Hash is an HMAC-SHA256 under the audit key once the chain is keyed (see
+// auditkey.go); the first append of a process with a key store keys a
+// chain that never was. Appending to a keyed chain without its key fails
+// with an error wrapping ErrAuditKey.
+//
 // The append runs in a write transaction on the writer connection (BEGIN
 // IMMEDIATE), which reads the chain's head and inserts after it, so
 // concurrent appenders, in this process or another, never fork the chain.
 func (db *DB) AppendAudit(ctx context.Context, e AuditEntry) (AuditEntry, error) {
-	e, detailsText, targetsText, err := db.prepareAudit(e)
+	e, err := db.appendAudit(ctx, e)
 	if err != nil {
 		return AuditEntry{}, fmt.Errorf("append audit %q by %q: %w", e.Action, e.User, err)
 	}
-	err = db.writeTx(ctx, func(tx *sql.Tx) error {
-		id, hash, _, err := auditHead(ctx, tx)
+	db.afterAppend(ctx)
+	return e, nil
+}
+
+func (db *DB) appendAudit(ctx context.Context, e AuditEntry) (AuditEntry, error) {
+	if err := db.prepareChain(ctx); err != nil {
+		return e, err
+	}
+	var out AuditEntry
+	err := db.writeTx(ctx, func(tx *sql.Tx) error {
+		h, err := db.txHasher(ctx, tx)
 		if err != nil {
 			return err
 		}
-		e.ID, e.PrevHash = id+1, hash
-		if e.Hash, err = auditHash(e); err != nil {
+		out, err = db.appendAuditTx(ctx, tx, h, e)
+		return err
+	})
+	if err != nil {
+		return e, err
+	}
+	db.markAppended()
+	return out, nil
+}
+
+// txHasher returns the hasher for the chain as the transaction sees it: a
+// process that found the chain unkeyed before the transaction may find it
+// keyed by another one now, and then needs the key too.
+func (db *DB) txHasher(ctx context.Context, tx *sql.Tx) (chainHasher, error) {
+	rec, keyed, err := readChainRecord(ctx, tx)
+	if err != nil {
+		return chainHasher{}, err
+	}
+	return db.hasherFor(ctx, rec, keyed)
+}
+
+// appendAuditTx appends e inside tx, hashed by h, and returns it as
+// stored.
+func (db *DB) appendAuditTx(ctx context.Context, tx *sql.Tx, h chainHasher, e AuditEntry) (AuditEntry, error) {
+	e, detailsText, targetsText, err := db.prepareAudit(e)
+	if err != nil {
+		return AuditEntry{}, err
+	}
+	id, hash, _, err := auditHead(ctx, tx)
+	if err != nil {
+		return AuditEntry{}, err
+	}
+	e.ID, e.PrevHash = id+1, hash
+	if e.Hash, err = h.hash(e); err != nil {
+		return AuditEntry{}, err
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO audit_log
+		(id, ts, user, role, via, action, targets, result, remote_addr, details, prev_hash, hash)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		e.ID, toMS(e.At), e.User, e.Role, e.Via, e.Action, targetsText, e.Result, e.RemoteAddr,
+		detailsText, e.PrevHash, e.Hash)
+	if err != nil {
+		return AuditEntry{}, fmt.Errorf("insert row %d: %w", e.ID, err)
+	}
+	return e, nil
+}
+
+// appendAuditWith runs fn in one write transaction and appends the audit
+// entries it returns in the same transaction, so a change and its audit
+// rows commit together or not at all. fn must not append audit rows
+// itself.
+func (db *DB) appendAuditWith(ctx context.Context, fn func(tx *sql.Tx) ([]AuditEntry, error)) ([]AuditEntry, error) {
+	if err := db.prepareChain(ctx); err != nil {
+		return nil, fmt.Errorf("append audit: %w", err)
+	}
+	var out []AuditEntry
+	err := db.writeTx(ctx, func(tx *sql.Tx) error {
+		h, err := db.txHasher(ctx, tx)
+		if err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO audit_log
-			(id, ts, user, role, via, action, targets, result, remote_addr, details, prev_hash, hash)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			e.ID, toMS(e.At), e.User, e.Role, e.Via, e.Action, targetsText, e.Result, e.RemoteAddr,
-			detailsText, e.PrevHash, e.Hash)
+		es, err := fn(tx)
 		if err != nil {
-			return fmt.Errorf("insert row %d: %w", e.ID, err)
+			return err
+		}
+		out = out[:0]
+		for _, e := range es {
+			st, err := db.appendAuditTx(ctx, tx, h, e)
+			if err != nil {
+				return fmt.Errorf("append audit %q: %w", e.Action, err)
+			}
+			out = append(out, st)
 		}
 		return nil
 	})
 	if err != nil {
-		return AuditEntry{}, fmt.Errorf("append audit %q by %q: %w", e.Action, e.User, err)
+		return nil, err
 	}
-	return e, nil
+	if len(out) > 0 {
+		db.markAppended()
+		db.afterAppend(ctx)
+	}
+	return out, nil
 }
 
 // prepareAudit checks e and brings it to its stored form.
@@ -531,16 +635,20 @@ func (db *DB) exportAuditJSON(ctx context.Context, w io.Writer, f AuditFilter) e
 }
 
 // chainCheck walks audit rows in id order, checking each row's own hash
-// and its link to the row before.
+// (with the chain's hasher) and its link to the row before. It remembers
+// the hashes of the rows in watch, for the checks against anchors.
 type chainCheck struct {
 	res       VerifyResult
+	h         chainHasher
 	prevID    int64
 	prevHash  string
 	prevLabel string // names the previous link in reasons: "row 16", "the genesis value"
+	watch     map[int64]string
 }
 
-func newChainCheck(id int64, hash, label string) *chainCheck {
-	return &chainCheck{res: VerifyResult{OK: true}, prevID: id, prevHash: hash, prevLabel: label}
+func newChainCheck(id int64, hash, label string, h chainHasher) *chainCheck {
+	return &chainCheck{res: VerifyResult{OK: true, LastID: id, LastHash: hash}, h: h, prevID: id, prevHash: hash,
+		prevLabel: label, watch: map[int64]string{}}
 }
 
 // fail records the first problem; it returns false so callers can stop.
@@ -557,7 +665,7 @@ func (c *chainCheck) next(e AuditEntry, where string) bool {
 	if !c.res.OK {
 		return false
 	}
-	if want, err := auditHash(e); err != nil || want != e.Hash {
+	if want, err := c.h.hash(e); err != nil || want != e.Hash {
 		c.res.Rows++
 		return c.fail(e.ID, fmt.Sprintf("%srow %d: hash mismatch (row edited)", where, e.ID))
 	}
@@ -574,6 +682,9 @@ func (c *chainCheck) link(id int64, prev, hash, where string) bool {
 		return c.fail(id, fmt.Sprintf("%srow %d: previous hash does not match %s (row deleted or inserted)",
 			where, id, c.prevLabel))
 	}
+	if _, ok := c.watch[id]; ok {
+		c.watch[id] = hash
+	}
 	c.prevID, c.prevHash, c.prevLabel = id, hash, fmt.Sprintf("row %d", id)
 	c.res.LastID, c.res.LastHash = id, hash
 	return true
@@ -582,61 +693,260 @@ func (c *chainCheck) link(id int64, prev, hash, where string) bool {
 // result returns the outcome so far.
 func (c *chainCheck) result() VerifyResult { return c.res }
 
-// VerifyAudit checks the chain of the rows in audit_log: every row's hash
-// must match its content and its PrevHash the hash of the row before it.
-// The first row chains to the last archived row when retention archived
-// some (recorded in audit_anchor), else to AuditGenesis. It detects rows
-// edited (even with the append-only trigger dropped), deleted or inserted
-// anywhere but at the very end; VerifyAuditWithArchive also checks the
-// archived part. The check reads one consistent snapshot and does not
-// block writers.
+// VerifyAudit checks the chain of the rows in audit_log (VerifyAuditWith
+// without options).
 func (db *DB) VerifyAudit(ctx context.Context) (VerifyResult, error) {
-	res, err := db.verifyAuditDB(ctx, nil)
+	return db.VerifyAuditWith(ctx, VerifyOptions{})
+}
+
+// VerifyAuditWith checks the audit chain: every row's hash must match its
+// content (an HMAC under the audit key from the keyed row on) and its
+// PrevHash the hash of the row before it. The first row chains to the
+// last archived row when retention archived some (recorded in
+// audit_anchor, whose MAC is checked once the chain is keyed), else to
+// AuditGenesis; with o.ArchiveDir the check starts in the archive files.
+// Then the chain is compared with the keying record (a chain cut below
+// its keyed part), the anchor file (a chain cut or rewritten since the
+// head was anchored) and o.ExpectID.
+//
+// It detects rows edited (even with the triggers dropped), deleted or
+// inserted anywhere; rows deleted at the end up to the last anchor; and,
+// once keyed, a chain recomputed by someone without the key and a forged
+// archive anchor. The check reads one consistent snapshot and does not
+// block writers. A keyed chain whose key this process cannot use is an
+// error wrapping ErrAuditKey: nothing could be checked.
+func (db *DB) VerifyAuditWith(ctx context.Context, o VerifyOptions) (VerifyResult, error) {
+	var res VerifyResult
+	var err error
+	if o.ArchiveDir != "" {
+		res, err = db.verifyAuditWithArchive(ctx, o)
+	} else {
+		res, err = db.verifyAudit(ctx, o, nil)
+	}
 	if err != nil {
+		if o.ArchiveDir != "" {
+			return VerifyResult{}, fmt.Errorf("verify audit with archive %s: %w", o.ArchiveDir, err)
+		}
 		return VerifyResult{}, fmt.Errorf("verify audit: %w", err)
 	}
 	return res, nil
 }
 
-// verifyAuditDB checks audit_log in one read transaction. With start nil
+// chainSetup reads what a check needs before the walk: the keying record
+// and its hasher, and the archived and pruned anchors (their MACs checked
+// when keyed). bad is set when an anchor was forged.
+type chainSetup struct {
+	rec      auditChainRecord
+	keyed    bool
+	h        chainHasher
+	archID   int64
+	archHash string
+	archLbl  string
+	prunedID int64
+	pruneH   string
+	pruneLbl string
+	bad      string
+}
+
+func (db *DB) readChainSetup(ctx context.Context, q queryer) (chainSetup, error) {
+	var s chainSetup
+	var err error
+	if s.rec, s.keyed, err = readChainRecord(ctx, q); err != nil {
+		return s, err
+	}
+	if s.h, err = db.hasherFor(ctx, s.rec, s.keyed); err != nil {
+		return s, err
+	}
+	if s.archID, s.archHash, s.archLbl, err = auditAnchor(ctx, q, "archived"); err != nil {
+		return s, err
+	}
+	if s.prunedID, s.pruneH, s.pruneLbl, err = auditAnchor(ctx, q, "pruned"); err != nil {
+		return s, err
+	}
+	if !s.keyed {
+		// A chain whose keying record is gone is checked as unkeyed and
+		// would fail at its first keyed row with a puzzling "hash
+		// mismatch"; the anchor file says what really happened.
+		if a, ok, err := readAnchorFile(db.audit.opts.AnchorFile); err == nil && ok && a.KeyedFrom > 0 {
+			s.bad = fmt.Sprintf("the audit anchor %s says the chain was keyed from row %d (key %s), but the "+
+				"database has no keying record: it was removed, most likely to rewrite rows without the key",
+				db.audit.opts.AnchorFile, a.KeyedFrom, a.KeyID)
+		}
+		return s, nil
+	}
+	for _, kind := range []string{"archived", "pruned"} {
+		var id int64
+		var hash, mac string
+		err := q.QueryRowContext(ctx, `SELECT last_id, last_hash, mac FROM audit_anchor WHERE kind = ?`, kind).Scan(&id, &hash, &mac)
+		if errors.Is(err, sql.ErrNoRows) {
+			continue
+		}
+		if err != nil {
+			return s, fmt.Errorf("read audit_anchor %s: %w", kind, err)
+		}
+		if !hmac.Equal([]byte(mac), []byte(anchorMAC(s.h.key, kind, id, hash))) {
+			s.bad = fmt.Sprintf("the %s anchor (row %d) does not match its MAC: it was forged or edited "+
+				"(rows deleted and an anchor written over them)", kind, id)
+			break
+		}
+	}
+	return s, nil
+}
+
+// verifyAudit checks audit_log in one read transaction. With start nil
 // the chain starts at the archived anchor; otherwise at start, whose state
-// carries over from the archive. It returns start's (or a new) result.
-func (db *DB) verifyAuditDB(ctx context.Context, start *chainCheck) (VerifyResult, error) {
+// carries over from the archive (and whose setup is passed along).
+func (db *DB) verifyAudit(ctx context.Context, o VerifyOptions, cont *archiveWalk) (VerifyResult, error) {
 	tx, err := db.reader.BeginTx(ctx, nil)
 	if err != nil {
 		return VerifyResult{}, err
 	}
 	defer tx.Rollback()
-	c := start
-	if c == nil {
-		id, hash, label, err := auditAnchor(ctx, tx, "archived")
+	var s chainSetup
+	var c *chainCheck
+	if cont != nil {
+		s, c = cont.setup, cont.c
+	} else {
+		if s, err = db.readChainSetup(ctx, tx); err != nil {
+			return VerifyResult{}, err
+		}
+		c = newChainCheck(s.archID, s.archHash, s.archLbl, s.h)
+		db.watchHeads(c, s, o)
+		if s.bad != "" {
+			c.fail(0, s.bad)
+			return db.finishVerify(ctx, tx, o, s, c)
+		}
+	}
+	if c.res.OK {
+		rows, err := tx.QueryContext(ctx, `SELECT `+auditColumns+` FROM audit_log ORDER BY id`)
+		if err != nil {
+			return VerifyResult{}, fmt.Errorf("read audit_log: %w", err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			e, err := scanAudit(rows)
+			if err != nil {
+				if e.ID == 0 {
+					return VerifyResult{}, fmt.Errorf("read audit_log: %w", err)
+				}
+				// A row whose JSON does not even decode was edited by hand.
+				c.res.Rows++
+				c.fail(e.ID, fmt.Sprintf("%v (row edited)", err))
+				break
+			}
+			if !c.next(e, "") {
+				break
+			}
+		}
+		if err := rows.Err(); err != nil {
+			return VerifyResult{}, fmt.Errorf("read audit_log: %w", err)
+		}
+	}
+	return db.finishVerify(ctx, tx, o, s, c)
+}
+
+// watchHeads makes the walk remember the hashes of the rows the checks
+// after it compare: the row the chain was keyed after, the anchored head
+// and the expected head.
+func (db *DB) watchHeads(c *chainCheck, s chainSetup, o VerifyOptions) {
+	anchor, _, _ := readAnchorFile(db.audit.opts.AnchorFile)
+	for _, id := range []int64{s.rec.keyedFrom - 1, anchor.HeadID, o.ExpectID} {
+		if id > 0 {
+			if _, ok := c.watch[id]; !ok {
+				c.watch[id] = ""
+			}
+		}
+	}
+}
+
+// finishVerify compares a chain that walked cleanly with its keying
+// record, the anchor file and the expected head, and writes the notes.
+func (db *DB) finishVerify(ctx context.Context, tx *sql.Tx, o VerifyOptions, s chainSetup, c *chainCheck) (VerifyResult, error) {
+	res := &c.res
+	path := db.audit.opts.AnchorFile
+	if s.keyed {
+		res.Keyed, res.KeyedFrom, res.KeyID = true, s.rec.keyedFrom, s.rec.keyID
+		if s.rec.keyedFrom > 1 {
+			res.Notes = append(res.Notes, fmt.Sprintf("rows 1-%d carry the unkeyed SHA-256 hashes written before "+
+				"the chain was keyed at row %d; the keyed rows after them pin them", s.rec.keyedFrom-1, s.rec.keyedFrom))
+		}
+	} else {
+		why := db.audit.opts.KeysUnavailable
+		if why == "" {
+			why = "no rmm process that could read the audit key (keyring or vault) has written an audit row to it yet"
+		}
+		res.Notes = append(res.Notes, "the chain is not keyed ("+why+"): edits and deletions are detected, "+
+			"but someone who can write the database could recompute it")
+	}
+	// lookup prefers the hashes the walk saw (archive rows included).
+	lookup := func(id int64) (string, bool, error) {
+		if h, ok := c.watch[id]; ok && h != "" {
+			return h, true, nil
+		}
+		return dbHashLookup(ctx, tx)(id)
+	}
+	if res.OK && s.keyed && s.rec.keyedFrom > 1 {
+		base := s.rec.keyedFrom - 1
+		switch h, known, err := lookup(base); {
+		case err != nil:
+			return VerifyResult{}, err
+		case res.LastID < base:
+			c.fail(0, fmt.Sprintf("the chain ends at row %d, but it was keyed after row %d: rows were removed from its end",
+				res.LastID, base))
+		case known && h != s.rec.baseHash:
+			c.fail(base, fmt.Sprintf("row %d is not the row the chain was keyed after (its hash differs from the "+
+				"keying record's): the unkeyed rows were rewritten", base))
+		}
+	}
+	anchor, haveAnchor, aerr := readAnchorFile(path)
+	switch {
+	case path == "":
+	case aerr != nil:
+		c.fail(0, aerr.Error())
+	case !haveAnchor && s.keyed:
+		c.fail(0, fmt.Sprintf("the audit anchor %s is missing: rmm writes it when it keys the chain and keeps it "+
+			"up to date, so rows cut from the end of the chain cannot be ruled out", path))
+	case !haveAnchor:
+		res.Notes = append(res.Notes, "no audit anchor file yet ("+path+"): rows cut from the end cannot be detected")
+	default:
+		res.Anchor = anchor
+		switch {
+		case s.keyed && anchor.MAC != "" && !anchor.validMAC(s.h.key):
+			c.fail(0, fmt.Sprintf("the audit anchor %s does not match its MAC: it was edited or forged", path))
+		case s.keyed && anchor.MAC == "" && anchor.HeadID >= s.rec.keyedFrom:
+			c.fail(0, fmt.Sprintf("the audit anchor %s names keyed row %d but carries no MAC: it was forged", path, anchor.HeadID))
+		case !s.keyed && anchor.KeyedFrom > 0:
+			c.fail(0, fmt.Sprintf("the audit anchor %s says the chain was keyed from row %d (key %s), but the "+
+				"database has no keying record: it was removed, most likely to rewrite rows without the key",
+				path, anchor.KeyedFrom, anchor.KeyID))
+		case s.keyed && anchor.KeyedFrom > 0 && (anchor.KeyedFrom != s.rec.keyedFrom || anchor.KeyID != s.rec.keyID):
+			c.fail(0, fmt.Sprintf("the audit anchor %s says the chain was keyed from row %d with key %s; the "+
+				"database says row %d with key %s", path, anchor.KeyedFrom, anchor.KeyID, s.rec.keyedFrom, s.rec.keyID))
+		}
+		if res.OK {
+			reason, err := headConflict("the audit anchor "+path, anchor, res.LastID, lookup)
+			if err != nil {
+				return VerifyResult{}, err
+			}
+			if reason != "" {
+				c.fail(0, reason)
+			}
+		}
+		if res.OK {
+			if h, ok := c.watch[anchor.HeadID]; anchor.HeadID > 0 && ok && h == "" && anchor.HeadID <= s.archID {
+				res.Notes = append(res.Notes, fmt.Sprintf("the anchored row %d is archived; add --archive to compare it", anchor.HeadID))
+			}
+		}
+	}
+	if res.OK && o.ExpectID > 0 {
+		want := AuditHead{HeadID: o.ExpectID, HeadHash: o.ExpectHash}
+		reason, err := headConflict("the expected head", want, res.LastID, lookup)
 		if err != nil {
 			return VerifyResult{}, err
 		}
-		c = newChainCheck(id, hash, label)
-	}
-	rows, err := tx.QueryContext(ctx, `SELECT `+auditColumns+` FROM audit_log ORDER BY id`)
-	if err != nil {
-		return VerifyResult{}, fmt.Errorf("read audit_log: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		e, err := scanAudit(rows)
-		if err != nil {
-			if e.ID == 0 {
-				return VerifyResult{}, fmt.Errorf("read audit_log: %w", err)
-			}
-			// A row whose JSON does not even decode was edited by hand.
-			c.res.Rows++
-			c.fail(e.ID, fmt.Sprintf("%v (row edited)", err))
-			break
+		if reason != "" {
+			c.fail(0, reason)
 		}
-		if !c.next(e, "") {
-			break
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return VerifyResult{}, fmt.Errorf("read audit_log: %w", err)
 	}
 	return c.result(), nil
 }

@@ -183,6 +183,7 @@ func TestVerifyFindsTampering(t *testing.T) {
 		{
 			name: "a row deleted in the middle",
 			tamper: func(t *testing.T, db *DB, _ []AuditEntry) {
+				rawExec(t, db, `DROP TRIGGER audit_log_no_delete`)
 				rawExec(t, db, `DELETE FROM audit_log WHERE id = 17`)
 			},
 			firstBad: 18, reason: "row 18: previous hash does not match row 16 (row deleted or inserted)",
@@ -190,6 +191,7 @@ func TestVerifyFindsTampering(t *testing.T) {
 		{
 			name: "the first rows deleted",
 			tamper: func(t *testing.T, db *DB, _ []AuditEntry) {
+				rawExec(t, db, `DROP TRIGGER audit_log_no_delete`)
 				rawExec(t, db, `DELETE FROM audit_log WHERE id <= 2`)
 			},
 			firstBad: 3, reason: "row 3: previous hash does not match the genesis value (row deleted or inserted)",
@@ -249,6 +251,7 @@ func TestVerifyFindsTampering(t *testing.T) {
 func insertForged(t *testing.T, db *DB, e AuditEntry, replace bool) {
 	t.Helper()
 	if replace {
+		rawExec(t, db, `DROP TRIGGER IF EXISTS audit_log_no_delete`)
 		rawExec(t, db, `DELETE FROM audit_log WHERE id = ?`, e.ID)
 	}
 	h, err := auditHash(e)

@@ -32,6 +32,7 @@ type DB struct {
 	writer *sql.DB
 	reader *sql.DB
 	now    func() time.Time
+	audit  *auditState
 }
 
 // Open opens (creating when missing) the database at path and applies the
@@ -39,14 +40,22 @@ type DB struct {
 // new file with mode 0600. A database whose schema is newer than this
 // binary knows is refused with an error wrapping ErrSchemaTooNew.
 func Open(ctx context.Context, path string) (*DB, error) {
-	db, err := open(ctx, path)
+	return OpenWith(ctx, path, AuditOptions{})
+}
+
+// OpenWith is Open with the audit chain's key store and anchor (see
+// AuditOptions). It also checks the audit tables' append-only triggers
+// and puts back any that were dropped or altered, audits that it did so
+// and reports it as an AuditEventTriggersRestored.
+func OpenWith(ctx context.Context, path string, audit AuditOptions) (*DB, error) {
+	db, err := open(ctx, path, audit)
 	if err != nil {
 		return nil, fmt.Errorf("open DB %s: %w", path, err)
 	}
 	return db, nil
 }
 
-func open(ctx context.Context, path string) (*DB, error) {
+func open(ctx context.Context, path string, audit AuditOptions) (*DB, error) {
 	if path == "" {
 		return nil, errors.New("empty path")
 	}
@@ -71,7 +80,7 @@ func open(ctx context.Context, path string) (*DB, error) {
 	w.SetConnMaxLifetime(0)
 	w.SetConnMaxIdleTime(0)
 
-	db := &DB{path: path, writer: w, now: time.Now}
+	db := &DB{path: path, writer: w, now: time.Now, audit: &auditState{opts: audit}}
 	if err := db.checkJournal(ctx); err != nil {
 		w.Close()
 		return nil, err
@@ -94,6 +103,20 @@ func open(ctx context.Context, path string) (*DB, error) {
 	if err := r.PingContext(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open reader: %w", err)
+	}
+	restored, err := db.restoreAuditTriggers(ctx)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	if len(restored) > 0 {
+		// The triggers are back whatever happens to the row: a chain keyed
+		// with a key this process cannot read still gets its triggers.
+		_, aerr := db.AppendAudit(ctx, AuditEntry{User: "rmm", Role: "Admin", Via: "system",
+			Action: "audit.triggers_restored", Result: AuditSuccess, Details: map[string]any{"triggers": restored}})
+		db.audit.emit(AuditEvent{Kind: AuditEventTriggersRestored, Err: aerr, Message: fmt.Sprintf(
+			"the audit tables' triggers were missing or altered and were put back: %s "+
+				"(someone wrote to the database with another tool)", strings.Join(restored, ", "))})
 	}
 	return db, nil
 }
@@ -176,8 +199,11 @@ func isBusy(err error) bool {
 	return errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_BUSY
 }
 
-// Close closes both pools. Stop every Writer on this DB first.
+// Close writes the audit anchor when rows were appended since the last
+// one (see AnchorAudit), then closes both pools. Stop every Writer on
+// this DB first.
 func (db *DB) Close() error {
+	db.anchorOnClose()
 	var errs []error
 	if db.reader != nil {
 		if err := db.reader.Close(); err != nil {

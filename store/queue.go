@@ -148,12 +148,18 @@ func (db *DB) DevicesWithPending(ctx context.Context) ([]int64, error) {
 	return out, rows.Err()
 }
 
-// ClaimQueued moves a Pending entry to Replaying and counts the attempt.
-// It reports false when the entry was not Pending (another engine, or a
-// cancel, got there first), so each entry replays at most once at a time.
-func (db *DB) ClaimQueued(ctx context.Context, id int64) (bool, error) {
-	res, err := db.writer.ExecContext(ctx, `UPDATE offline_queue SET state = 'Replaying', attempts = attempts + 1
-		WHERE id = ? AND state = 'Pending'`, id)
+// ClaimQueued moves a Pending entry to Replaying, counts the attempt and
+// records the claiming Process (owner; 0 for none), whose end, if it
+// crashes, puts the entry back (RecoverOrphans). It reports false when
+// the entry was not Pending (another engine, or a cancel, got there
+// first), so each entry replays at most once at a time.
+func (db *DB) ClaimQueued(ctx context.Context, id, owner int64) (bool, error) {
+	var by sql.NullInt64
+	if owner != 0 {
+		by = sql.NullInt64{Int64: owner, Valid: true}
+	}
+	res, err := db.writer.ExecContext(ctx, `UPDATE offline_queue SET state = 'Replaying', attempts = attempts + 1, claimed_by = ?
+		WHERE id = ? AND state = 'Pending'`, by, id)
 	if err != nil {
 		return false, fmt.Errorf("claim queue entry %d: %w", id, err)
 	}
@@ -164,7 +170,7 @@ func (db *DB) ClaimQueued(ctx context.Context, id int64) (bool, error) {
 // ReleaseQueued puts a Replaying entry back to Pending (the device was
 // unreachable again), keeping the error.
 func (db *DB) ReleaseQueued(ctx context.Context, id int64, lastError string) error {
-	if _, err := db.writer.ExecContext(ctx, `UPDATE offline_queue SET state = 'Pending', last_error = ?
+	if _, err := db.writer.ExecContext(ctx, `UPDATE offline_queue SET state = 'Pending', last_error = ?, claimed_by = NULL
 		WHERE id = ? AND state = 'Replaying'`, lastError, id); err != nil {
 		return fmt.Errorf("release queue entry %d: %w", id, err)
 	}

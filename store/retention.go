@@ -269,7 +269,13 @@ func (db *DB) ApplyRetention(ctx context.Context, archiveDir string, p Retention
 		return rep, fmt.Errorf("retention: create archive directory: %w", err)
 	}
 	written := map[string]bool{}
+	// The audit key is read (and the chain keyed, on first use) before any
+	// write transaction: reading a vault takes about a second.
+	chainErr := db.prepareChain(ctx)
 	for _, t := range archiveTables() {
+		if t.name == "audit" && chainErr != nil {
+			return rep.done(written, start), fmt.Errorf("retention: archive audit_log: %w", chainErr)
+		}
 		cutoff := toMS(now.Add(-t.age(p)))
 		for {
 			if err := ctx.Err(); err != nil {
@@ -387,18 +393,20 @@ func (db *DB) archiveBatch(ctx context.Context, dir string, t archiveTable, cuto
 		if err != nil {
 			return err
 		}
+		if t.name == "audit" {
+			// The anchor moves first: the trigger that keeps audit rows
+			// from being deleted lets through only rows up to it.
+			last := rows[len(rows)-1] // rows are in chain order
+			if err := db.setAuditAnchor(ctx, tx, "archived", last.id, last.hash, now); err != nil {
+				return err
+			}
+		}
 		res, err := tx.ExecContext(ctx, `DELETE FROM `+t.table+` WHERE id IN (SELECT value FROM json_each(?))`, string(idList))
 		if err != nil {
 			return fmt.Errorf("delete archived rows: %w", err)
 		}
 		if n, err := res.RowsAffected(); err != nil || n != int64(len(rows)) {
 			return fmt.Errorf("delete archived rows: deleted %d of %d (%v)", n, len(rows), err)
-		}
-		if t.name == "audit" {
-			last := rows[len(rows)-1] // rows are in chain order
-			if err := setAuditAnchor(ctx, tx, "archived", last.id, last.hash, now); err != nil {
-				return err
-			}
 		}
 		moved = int64(len(rows))
 		more = len(rows) == limit
@@ -432,11 +440,21 @@ func groupByDay(name string, rows []archiveRow) []*archiveFile {
 	return out
 }
 
-func setAuditAnchor(ctx context.Context, tx *sql.Tx, kind string, id int64, hash string, now int64) error {
-	if _, err := tx.ExecContext(ctx, `INSERT INTO audit_anchor (kind, last_id, last_hash, updated_at)
-		VALUES (?, ?, ?, ?) ON CONFLICT (kind) DO UPDATE SET
-		last_id = excluded.last_id, last_hash = excluded.last_hash, updated_at = excluded.updated_at`,
-		kind, id, hash, now); err != nil {
+// setAuditAnchor records an archive anchor, with its MAC once the chain
+// is keyed (the key must be usable: see prepareChain).
+func (db *DB) setAuditAnchor(ctx context.Context, tx *sql.Tx, kind string, id int64, hash string, now int64) error {
+	h, err := db.txHasher(ctx, tx)
+	if err != nil {
+		return fmt.Errorf("record audit anchor %s: %w", kind, err)
+	}
+	mac := ""
+	if h.keyedFrom > 0 {
+		mac = anchorMAC(h.key, kind, id, hash)
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO audit_anchor (kind, last_id, last_hash, updated_at, mac)
+		VALUES (?, ?, ?, ?, ?) ON CONFLICT (kind) DO UPDATE SET
+		last_id = excluded.last_id, last_hash = excluded.last_hash, updated_at = excluded.updated_at, mac = excluded.mac`,
+		kind, id, hash, now, mac); err != nil {
 		return fmt.Errorf("record audit anchor %s: %w", kind, err)
 	}
 	return nil
@@ -500,7 +518,7 @@ func (db *DB) pruneArchive(ctx context.Context, dir, before string, rep *Retenti
 					if err != nil || p.maxID.Int64 <= id {
 						return err
 					}
-					return setAuditAnchor(ctx, tx, "pruned", p.maxID.Int64, p.lastHash, now)
+					return db.setAuditAnchor(ctx, tx, "pruned", p.maxID.Int64, p.lastHash, now)
 				})
 				if err != nil {
 					return err

@@ -114,6 +114,8 @@ func (e *entry) rows() int {
 	switch {
 	case e.alerts != nil:
 		return len(e.alerts.ops)
+	case e.status != nil:
+		return len(e.metrics) + 1 // a poll: its metrics and its status
 	case e.metrics != nil:
 		return len(e.metrics)
 	}
@@ -204,6 +206,37 @@ func (w *Writer) AddMetrics(ctx context.Context, ms []Metric) error {
 	return w.send(ctx, "add metrics", entry{metrics: rows})
 }
 
+// AddPoll queues everything one poll produced, its metric rows and its
+// status, as one entry: a batch never holds part of it, so a crash
+// commits all of the poll or none of it (reliability report F9: the
+// poll_ok row committed without the metrics of the same poll). A zero At
+// is taken as now. Invalid rows or status are refused before anything is
+// queued. It blocks only while the queue is full, until ctx is done.
+func (w *Writer) AddPoll(ctx context.Context, ms []Metric, s StatusUpdate) error {
+	now := time.Now()
+	for i, m := range ms {
+		if err := checkMetric(m); err != nil {
+			return fmt.Errorf("add poll: row %d: %w", i+1, err)
+		}
+	}
+	if err := checkStatus(s); err != nil {
+		return fmt.Errorf("add poll: %w", err)
+	}
+	if s.At.IsZero() {
+		s.At = now
+	}
+	var rows []Metric
+	if len(ms) > 0 {
+		rows = slices.Clone(ms)
+		for i := range rows {
+			if rows[i].At.IsZero() {
+				rows[i].At = now
+			}
+		}
+	}
+	return w.send(ctx, "add poll", entry{metrics: rows, status: &s})
+}
+
 func checkMetric(m Metric) error {
 	switch {
 	case m.DeviceID <= 0:
@@ -219,18 +252,25 @@ func checkMetric(m Metric) error {
 // AddStatus queues the outcome of one poll. It blocks only while the queue
 // is full, until ctx is done. A zero At is taken as now.
 func (w *Writer) AddStatus(ctx context.Context, s StatusUpdate) error {
-	switch {
-	case s.DeviceID <= 0:
-		return fmt.Errorf("add status: device id %d", s.DeviceID)
-	case s.Status != StatusOnline && s.Status != StatusOffline && s.Status != StatusUnknown:
-		return fmt.Errorf("add status: device %d: status %q: want Online, Offline or Unknown", s.DeviceID, s.Status)
-	case s.HasMetrics && !(finite(s.CPUPct) && finite(s.MemPct) && finite(s.DiskFreePct)):
-		return fmt.Errorf("add status: device %d: metrics are not finite numbers", s.DeviceID)
+	if err := checkStatus(s); err != nil {
+		return fmt.Errorf("add status: %w", err)
 	}
 	if s.At.IsZero() {
 		s.At = time.Now()
 	}
 	return w.send(ctx, "add status", entry{status: &s})
+}
+
+func checkStatus(s StatusUpdate) error {
+	switch {
+	case s.DeviceID <= 0:
+		return fmt.Errorf("device id %d", s.DeviceID)
+	case s.Status != StatusOnline && s.Status != StatusOffline && s.Status != StatusUnknown:
+		return fmt.Errorf("device %d: status %q: want Online, Offline or Unknown", s.DeviceID, s.Status)
+	case s.HasMetrics && !(finite(s.CPUPct) && finite(s.MemPct) && finite(s.DiskFreePct)):
+		return fmt.Errorf("device %d: metrics are not finite numbers", s.DeviceID)
+	}
+	return nil
 }
 
 func finite(f float64) bool { return !math.IsNaN(f) && !math.IsInf(f, 0) }
@@ -615,11 +655,13 @@ func (w *Writer) write(batch []entry) (written, dropped, refused int64, err erro
 		// must be flushed before each alert entry instead.
 		ms, ss := w.metrics[:0], w.statuses[:0]
 		for i := range batch {
-			switch e := &batch[i]; {
-			case e.status != nil:
+			e := &batch[i]
+			if e.alerts != nil {
+				continue
+			}
+			ms = append(ms, e.metrics...) // AddMetrics, and a poll's rows (AddPoll)
+			if e.status != nil {
 				ss = append(ss, e.status)
-			case e.alerts == nil:
-				ms = append(ms, e.metrics...)
 			}
 		}
 		w.metrics, w.statuses = ms, ss

@@ -74,7 +74,8 @@ type SweepConfig struct {
 	// run, and restored after.
 	MemoryLimitMB int
 
-	idleConns int // connections the engine may keep (fileBudget)
+	idleConns int    // connections the engine may keep (fileBudget)
+	password  string // the hosts' password for this run (runPassword)
 }
 
 // SweepResult is the benchmark's one JSON object; its field names are the
@@ -235,6 +236,11 @@ func Sweep(ctx context.Context, cfg SweepConfig) (SweepResult, error) {
 
 	restore := engine.SetMemoryLimit(cfg.MemoryLimitMB)
 	defer restore()
+	// The hosts accept a password of this run alone: on a machine where
+	// other rmm processes poll other simulated fleets with the default
+	// credential, one that reaches a port this fleet reuses is refused
+	// (401) instead of opening shells that shells_open_after would count.
+	cfg.password = runPassword()
 	res := SweepResult{
 		Devices: cfg.Devices, Throttle: cfg.Throttle, Simulator: "in-process", MemoryLimitMB: max(cfg.MemoryLimitMB, 0),
 		RTTMS: ms(cfg.RTT), PSStartMS: ms(cfg.PSStart), ScriptMS: ms(cfg.ScriptTime),
@@ -334,7 +340,7 @@ func runSweeps(ctx context.Context, db *store.DB, fleet simFleet, cfg SweepConfi
 		Throttle:   cfg.Throttle,
 		Interval:   time.Hour,
 		Timeout:    engine.DefaultTimeout,
-		Credential: engine.Credential{User: winrmsim.DefaultUser, Password: winrmsim.DefaultPassword},
+		Credential: engine.Credential{User: winrmsim.DefaultUser, Password: cfg.password},
 		Logger:     slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Unpooled:   unpooled,
 		// At least 1: zero would mean the engine's own budget.

@@ -3,6 +3,8 @@ package bench
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -47,7 +49,8 @@ type inProcessFleet struct {
 }
 
 func startInProcess(ctx context.Context, cfg SweepConfig, dir string) (*inProcessFleet, error) {
-	sc := winrmsim.Config{Devices: cfg.Devices, Seed: cfg.Seed, RTT: cfg.RTT, PSStart: cfg.PSStart, ScriptTime: cfg.ScriptTime}
+	sc := winrmsim.Config{Devices: cfg.Devices, Seed: cfg.Seed, RTT: cfg.RTT, PSStart: cfg.PSStart, ScriptTime: cfg.ScriptTime,
+		Password: cfg.password}
 	if cfg.transport() == TransportHTTPS {
 		sc.TLS = &winrmsim.TLSOptions{}
 	} else {
@@ -120,7 +123,8 @@ func startChild(ctx context.Context, cfg SweepConfig, dir string) (*childFleet, 
 	args = append(args,
 		"--devices", strconv.Itoa(cfg.Devices), "--seed", strconv.FormatInt(cfg.Seed, 10),
 		"--rtt", cfg.RTT.String(), "--ps-start", cfg.PSStart.String(), "--script-time", cfg.ScriptTime.String(),
-		"--control", "127.0.0.1:0", "--export-csv", c.csvPath, "--ready-file", ready)
+		"--control", "127.0.0.1:0", "--export-csv", c.csvPath, "--ready-file", ready,
+		"--password", cfg.password) // a loopback test password of this run, not a secret (runPassword)
 	if cfg.transport() == TransportHTTPS {
 		c.caPath = filepath.Join(dir, "sim-ca.pem")
 		args = append(args, "--https", "--ca-out", c.caPath)
@@ -281,4 +285,11 @@ func (l *lockedBuffer) tail() string {
 		s = "..." + s[len(s)-2000:]
 	}
 	return s
+}
+
+// runPassword is a random password for one benchmark's simulated hosts.
+func runPassword() string {
+	b := make([]byte, 12)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails
+	return "bench-" + hex.EncodeToString(b)
 }

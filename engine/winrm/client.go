@@ -71,6 +71,32 @@ type Options struct {
 	// certificate is not verified (Target.InsecureSkipVerify), so the
 	// caller can log and audit it. It must not block for long.
 	OnInsecure func(ctx context.Context, host string)
+
+	// OnShellCreate is called before the client asks a host for a shell,
+	// and the function it returns (when not nil) once the host answered:
+	// with the new shell's id before anything runs in it, or with "" when
+	// no shell was made (lost false) or when the answer was lost after the
+	// request went out (lost true: a timeout or a cut connection; the host
+	// may have made one). So the caller can record the attempt, then the
+	// shell, and a crash at any moment leaves a record to delete the shell
+	// from at the next start (DeleteShell, ListShells). Both may block
+	// briefly; their failures are the caller's to report.
+	OnShellCreate func(ctx context.Context, s ShellRef) (created func(shellID string, lost bool))
+	// OnShellClosed is called once a shell OnShellCreate was told of is
+	// gone from its host (deleted, or forgotten by it), so its record can
+	// go.
+	OnShellClosed func(s ShellRef)
+	// OrphanShells is asked which of a host's shells (already narrowed to
+	// cmd shells of the credential's account, from this client's address,
+	// that this client does not hold) were left by an rmm process, this one
+	// included, that will not delete them; the client deletes those. It is
+	// asked when the host refuses a shell for its quota (madeSince zero:
+	// the shells of processes that are gone, and the ones nobody recorded
+	// that sat idle for a while), and at Close for a host where a Create's
+	// answer was lost (madeSince is when it was sent: the shells made since
+	// that nobody recorded are the one the host may have made). Nil: none
+	// are.
+	OrphanShells func(ctx context.Context, at ShellRef, shells []ShellInfo, madeSince time.Time) []string
 }
 
 func (o *Options) setDefaults() error {
@@ -150,6 +176,9 @@ func New(o Options) (*Client, error) {
 			cleanupTimeout:  min(5*time.Second, o.Timeout),
 			closeWorkers:    o.Throttle,
 			log:             o.Logger,
+			onCreate:        o.OnShellCreate,
+			onClosed:        o.OnShellClosed,
+			orphans:         o.OrphanShells,
 		})
 	}
 	return c, nil
@@ -247,6 +276,13 @@ type Stats struct {
 	// ShellMaxCommands Commands, or after the host's operations quota
 	// fault.
 	ShellRecycles int64 `json:"shell_recycles"`
+	Reclaimed     int64 `json:"reclaimed"` // orphaned shells (of an rmm that crashed) deleted after a quota fault
+	// Deleting shells: Deletes tried again after a failure that may pass
+	// (a timeout, a cut connection, HTTP 5xx), and shells given up after
+	// every attempt (left open on the host until its idle timeout; the
+	// engine's next start deletes them from their records).
+	DeleteRetries int64 `json:"delete_retries"`
+	DeletesFailed int64 `json:"deletes_failed"`
 
 	// The HTTP connections of Basic targets (kept alive across requests).
 	ConnsDialed int64 `json:"conns_dialed"` // TCP (and TLS) connections opened

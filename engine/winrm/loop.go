@@ -159,6 +159,7 @@ func stderrMessage(stderr []byte) string {
 // it; the pool reads lastUsed and the identity fields under its lock.
 type pooledShell struct {
 	ep       *endpoint
+	ref      ShellRef // what OnShellCreate was told, for OnShellClosed
 	shellID  string
 	created  time.Time
 	lastUsed time.Time

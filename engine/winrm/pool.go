@@ -9,6 +9,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/sourcegraph/conc/pool"
@@ -25,11 +26,16 @@ type poolOptions struct {
 	cleanupTimeout  time.Duration // bound of one Signal or Delete after a failure
 	closeWorkers    int           // Deletes in flight at once when expiring or closing
 	log             *slog.Logger
+
+	onCreate func(ctx context.Context, s ShellRef) func(string, bool)                                 // Options.OnShellCreate
+	onClosed func(s ShellRef)                                                                         // Options.OnShellClosed
+	orphans  func(ctx context.Context, at ShellRef, shells []ShellInfo, madeSince time.Time) []string // Options.OrphanShells
 }
 
 // target is one device as the pool reaches it. The password is used for
 // the Authorization header only, never in keys or logs.
 type target struct {
+	ref      int64  // Target.Ref
 	host     string // device hostname, for errors and logs
 	url      string // WS-Man endpoint
 	user     string
@@ -64,13 +70,15 @@ type sessionPool struct {
 	stop        chan struct{} // ends the janitor
 	janitorDone chan struct{}
 
+	lost map[string]*lostCreate // by endpoint URL: Creates whose answer was lost (guarded by mu)
+
 	seq    atomic.Uint64 // loop request ids
 	minTTL atomic.Int64  // a floor under opts.ttl, set by the scheduler (Engine.keepShellsWarm)
 	bufs   sync.Pool     // reply buffers of every endpoint (*[]byte)
 
-	created, reused, expired, recreated, dropped, open atomic.Int64
-	loopStarts, loopRecycles, fallbacks, quotaHits     atomic.Int64
-	shellRecycles                                      atomic.Int64
+	created, reused, expired, recreated, dropped, open           atomic.Int64
+	loopStarts, loopRecycles, fallbacks, quotaHits               atomic.Int64
+	shellRecycles, reclaimedShells, deleteRetries, deletesFailed atomic.Int64
 }
 
 // hostSlot is the pool's state for one endpoint (host). Its fields are
@@ -81,9 +89,12 @@ type hostSlot struct {
 	open      int            // shells in existence or being created or deleted
 	limit     int            // perHost, lowered to what the host allowed after a quota fault
 	waiters   []chan struct{}
-	refs      int       // acquirers and holders; the slot is forgotten at 0 when empty
-	coldUntil time.Time // the loop could not start here: run plain commands until then
-	ep        *endpoint // the last credential used here, shared by its shells
+	refs      int             // acquirers and holders; the slot is forgotten at 0 when empty
+	coldUntil time.Time       // the loop could not start here: run plain commands until then
+	ep        *endpoint       // the last credential used here, shared by its shells
+	ids       map[string]bool // ids of this pool's shells here (idle, in use, being deleted)
+	clientIP  string          // this client's address as the host reported it (Create reply)
+	reclaimed time.Time       // the last orphan sweep after a quota fault
 }
 
 func newSessionPool(client *http.Client, o poolOptions) *sessionPool {
@@ -105,8 +116,9 @@ func (p *sessionPool) Stats() Stats {
 		Created: p.created.Load(), Reused: p.reused.Load(), Expired: p.expired.Load(),
 		Recreated: p.recreated.Load(), Dropped: p.dropped.Load(), Open: p.open.Load(),
 		LoopStarts: p.loopStarts.Load(), LoopRecycles: p.loopRecycles.Load(),
-		Fallbacks: p.fallbacks.Load(), QuotaHits: p.quotaHits.Load(),
+		Fallbacks: p.fallbacks.Load(), QuotaHits: p.quotaHits.Load(), Reclaimed: p.reclaimedShells.Load(),
 		ShellRecycles: p.shellRecycles.Load(),
+		DeleteRetries: p.deleteRetries.Load(), DeletesFailed: p.deletesFailed.Load(),
 	}
 }
 
@@ -279,15 +291,24 @@ func (p *sessionPool) acquire(ctx context.Context, t target) (*pooledShell, *hos
 		if slot.open < slot.limit || p.evictOtherLocked(slot) {
 			slot.open++
 			p.mu.Unlock()
-			s, err := p.create(ctx, ep)
+			s, err := p.create(ctx, t, slot, ep)
 			if err == nil {
 				return s, slot, nil
+			}
+			var he *HTTPError
+			quota := errors.As(err, &he) && he.Fault != nil && he.Fault.Code == FaultShellQuota
+			if quota && p.reclaim(ctx, t, slot, ep) > 0 {
+				// Shells of a crashed rmm held the quota: they are gone,
+				// try again (once per reclaimInterval, so no loop).
+				if s, err = p.create(ctx, t, slot, ep); err == nil {
+					return s, slot, nil
+				}
+				quota = errors.As(err, &he) && he.Fault != nil && he.Fault.Code == FaultShellQuota
 			}
 			p.mu.Lock()
 			slot.open--
 			p.wakeLocked(slot)
-			var he *HTTPError
-			if errors.As(err, &he) && he.Fault != nil && he.Fault.Code == FaultShellQuota {
+			if quota {
 				p.quotaHits.Add(1)
 				if slot.open > 0 {
 					// The host allows fewer shells than perHost (other
@@ -357,16 +378,167 @@ func (p *sessionPool) evictOtherLocked(slot *hostSlot) bool {
 	return slot.open < slot.limit
 }
 
-// create opens a shell.
-func (p *sessionPool) create(ctx context.Context, ep *endpoint) (*pooledShell, error) {
-	id, err := ep.createShell(ctx)
+// create opens a shell, telling the owner (OnShellCreate) before it asks
+// and before anything runs in it, so a crash from here on leaves a record.
+func (p *sessionPool) create(ctx context.Context, t target, slot *hostSlot, ep *endpoint) (*pooledShell, error) {
+	ref := ShellRef{Ref: t.ref, Host: t.host, Endpoint: ep.url}
+	asked := time.Now()
+	id, clientIP, err := createRecorded(ctx, p.opts.onCreate, ref, func() (string, string, error) { return ep.createShell(ctx) })
 	if err != nil {
+		if answerLost(err) {
+			p.noteLost(ref, slot, ep, asked)
+		}
 		return nil, err
 	}
 	p.created.Add(1)
 	p.open.Add(1)
+	p.mu.Lock()
+	if slot.ids == nil {
+		slot.ids = map[string]bool{}
+	}
+	slot.ids[id] = true
+	if clientIP != "" {
+		slot.clientIP = clientIP
+	}
+	p.mu.Unlock()
+	ref.ShellID = id
 	now := time.Now()
-	return &pooledShell{ep: ep, shellID: id, created: now, lastUsed: now}, nil
+	return &pooledShell{ep: ep, ref: ref, shellID: id, created: now, lastUsed: now}, nil
+}
+
+// lostCreate is a host a Create was sent to whose answer never came: the
+// host may have made a shell nobody knows the id of.
+type lostCreate struct {
+	ref      ShellRef
+	ep       *endpoint
+	since    time.Time // when the first such Create was sent
+	clientIP string
+}
+
+// noteLost remembers a host where a Create's answer was lost (the first
+// time counts), for Close to look for the shell it may have made.
+func (p *sessionPool) noteLost(ref ShellRef, slot *hostSlot, ep *endpoint, asked time.Time) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.lost == nil {
+		p.lost = map[string]*lostCreate{}
+	}
+	if _, ok := p.lost[ep.url]; !ok {
+		p.lost[ep.url] = &lostCreate{ref: ref, ep: ep, since: asked, clientIP: slot.clientIP}
+	}
+}
+
+// reclaimLost lists the shells of every host where a Create's answer was
+// lost and deletes the ones made since that this client does not hold and
+// no live rmm recorded (Options.OrphanShells), a bounded number of hosts
+// at a time. Close calls it once every shell of the pool is deleted.
+func (p *sessionPool) reclaimLost() {
+	p.mu.Lock()
+	lost := p.lost
+	p.lost = nil
+	p.mu.Unlock()
+	if len(lost) == 0 || p.opts.orphans == nil {
+		return
+	}
+	wp := pool.New().WithMaxGoroutines(max(1, p.opts.closeWorkers))
+	for _, l := range lost {
+		wp.Go(func() {
+			// A host slow enough to lose an answer gets a few seconds.
+			ctx, cancel := context.WithTimeout(context.Background(), max(p.opts.cleanupTimeout, 5*time.Second))
+			defer cancel()
+			shells, err := l.ep.listShells(ctx)
+			if err != nil {
+				p.opts.log.Warn("a Create's answer was lost and the host's shells could not be listed; "+
+					"the shell it may have made is deleted at the next start", "device", l.ref.Host, "err", err)
+				return
+			}
+			since := time.Since(l.since) + 2*time.Second // ShellRunTime counts whole seconds
+			var candidates []ShellInfo
+			for _, sh := range shells {
+				if sh.ResourceURI == uriShellCmd && SameAccount(sh.Owner, l.ep.user) && sh.RunTime <= since &&
+					(l.clientIP == "" || sh.ClientIP == l.clientIP) {
+					candidates = append(candidates, sh)
+				}
+			}
+			if len(candidates) == 0 {
+				return
+			}
+			for _, id := range p.opts.orphans(ctx, l.ref, candidates, l.since) {
+				if err := l.ep.deleteShell(ctx, id); err != nil && !isShellLost(err) {
+					continue
+				}
+				p.reclaimedShells.Add(1)
+				if p.opts.onClosed != nil {
+					ref := l.ref
+					ref.ShellID = id
+					p.opts.onClosed(ref)
+				}
+			}
+		})
+	}
+	wp.Wait()
+}
+
+// reclaimInterval spaces the orphan sweeps of one host.
+const reclaimInterval = time.Minute
+
+// reclaim deletes the host's shells that are this account's and this
+// client's but no pool's of a live rmm (Options.OrphanShells decides,
+// with the records of the shells rmm processes opened), after the host
+// refused a shell for its quota. It returns how many it deleted.
+func (p *sessionPool) reclaim(ctx context.Context, t target, slot *hostSlot, ep *endpoint) int {
+	host := t.host
+	if p.opts.orphans == nil {
+		return 0
+	}
+	p.mu.Lock()
+	if time.Since(slot.reclaimed) < reclaimInterval {
+		p.mu.Unlock()
+		return 0
+	}
+	slot.reclaimed = time.Now()
+	clientIP := slot.clientIP
+	mine := make(map[string]bool, len(slot.ids))
+	for id := range slot.ids {
+		mine[id] = true
+	}
+	p.mu.Unlock()
+	shells, err := ep.listShells(ctx)
+	if err != nil {
+		p.opts.log.Warn("shell quota reached; the host's shells could not be listed", "device", host, "err", err)
+		return 0
+	}
+	var candidates []ShellInfo
+	for _, sh := range shells {
+		if mine[sh.ID] || sh.ResourceURI != uriShellCmd || !SameAccount(sh.Owner, ep.user) ||
+			clientIP != "" && sh.ClientIP != clientIP {
+			continue
+		}
+		candidates = append(candidates, sh)
+	}
+	if len(candidates) == 0 {
+		p.opts.log.Warn("shell quota reached and no shell of this account and client is an orphan", "device", host,
+			"shells", len(shells))
+		return 0
+	}
+	deleted := 0
+	for _, id := range p.opts.orphans(ctx, ShellRef{Ref: t.ref, Host: host, Endpoint: ep.url}, candidates, time.Time{}) {
+		dctx, cancel := context.WithTimeout(ctx, p.opts.cleanupTimeout)
+		err := ep.deleteShell(dctx, id)
+		cancel()
+		if err != nil && !isShellLost(err) {
+			p.opts.log.Warn("orphaned shell not deleted", "device", host, "shell", id, "err", err)
+			continue
+		}
+		deleted++
+		if p.opts.onClosed != nil {
+			p.opts.onClosed(ShellRef{Ref: t.ref, Host: host, Endpoint: ep.url, ShellID: id})
+		}
+	}
+	p.opts.log.Warn("shell quota reached: deleted orphaned shells of an rmm that ended without deleting them",
+		"device", host, "deleted", deleted, "listed", len(shells))
+	p.reclaimedShells.Add(int64(deleted))
+	return deleted
 }
 
 // release gives a session back: to the idle list when it is healthy and
@@ -428,6 +600,7 @@ func (p *sessionPool) dropWorker() {
 		p.deleteSession(d.s)
 		p.mu.Lock()
 		d.slot.open--
+		delete(d.slot.ids, d.s.shellID)
 		p.wakeLocked(d.slot)
 		p.unrefLocked(d.slot)
 	}
@@ -436,20 +609,52 @@ func (p *sessionPool) dropWorker() {
 	p.mu.Unlock()
 }
 
+// deleteAttempts bounds the Deletes of one shell.
+const deleteAttempts = 4
+
 // deleteSession terminates the running command, if any, and deletes the
-// shell, bounded by the cleanup timeout.
+// shell. Each step has the cleanup timeout to itself (a slow Signal must
+// not eat the Delete's time). A Delete that fails for a reason that may
+// pass (a timeout, a cut connection, HTTP 5xx, out of descriptors or
+// ports: a host or a machine under load) is tried again with backoff, up
+// to deleteAttempts times: a shell given up here stays open on its host
+// until its idle timeout (its record makes the next start delete it).
 func (p *sessionPool) deleteSession(s *pooledShell) {
-	ctx, cancel := context.WithTimeout(context.Background(), p.opts.cleanupTimeout)
-	defer cancel()
 	if w := s.running; w != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), p.opts.cleanupTimeout)
 		if err := s.ep.signalTerminate(ctx, s.shellID, w.commandID); err != nil {
 			p.opts.log.Debug("signal terminate failed", "url", s.ep.url, "err", err)
 		}
+		cancel()
 	}
-	if err := s.ep.deleteShell(ctx, s.shellID); err != nil && !isShellLost(err) {
-		p.opts.log.Debug("delete shell failed", "url", s.ep.url, "err", err)
+	var err error
+	for attempt := range deleteAttempts {
+		if attempt > 0 {
+			p.deleteRetries.Add(1)
+			time.Sleep(Backoff(attempt-1, 250*time.Millisecond, 2*time.Second))
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), p.opts.cleanupTimeout)
+		err = s.ep.deleteShell(ctx, s.shellID)
+		cancel()
+		if err == nil || isShellLost(err) || !retryableDelete(err) {
+			break
+		}
+	}
+	if err != nil && !isShellLost(err) {
+		p.deletesFailed.Add(1)
+		p.opts.log.Warn("shell not deleted; it stays open on the host until its idle timeout or the next start",
+			"device", s.ref.Host, "url", s.ep.url, "attempts", deleteAttempts, "err", err)
+	} else if p.opts.onClosed != nil {
+		p.opts.onClosed(s.ref)
 	}
 	p.open.Add(-1)
+}
+
+// retryableDelete reports whether a failed Delete may work if tried
+// again soon.
+func retryableDelete(err error) bool {
+	return classify(err) == ClassTransient || errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) ||
+		errors.Is(err, syscall.EADDRNOTAVAIL) || errors.Is(err, syscall.ENOBUFS)
 }
 
 // wakeLocked wakes the longest waiter of the slot. p.mu must be held.
@@ -538,6 +743,7 @@ func (p *sessionPool) deleteAll(ss []*pooledShell, slots []*hostSlot) {
 			p.deleteSession(s)
 			p.mu.Lock()
 			slot.open--
+			delete(slot.ids, s.shellID)
 			p.wakeLocked(slot)
 			p.unrefLocked(slot)
 			p.mu.Unlock()
@@ -577,7 +783,9 @@ func (p *sessionPool) Close(ctx context.Context) error {
 	p.mu.Unlock()
 	<-p.janitorDone
 	p.deleteAll(idle, slots)
-	return p.wait(ctx)
+	err := p.wait(ctx)
+	p.reclaimLost() // a shell a lost Create may have made, now that ours are gone
+	return err
 }
 
 func (p *sessionPool) wait(ctx context.Context) error {

@@ -20,6 +20,7 @@ import (
 // returns.
 type Session struct {
 	c    *Client
+	ref  int64 // Target.Ref, for OnShellCreate
 	host string
 	ep   *endpoint // the listener, with the session's credential
 
@@ -62,7 +63,7 @@ func (c *Client) OpenSession(ctx context.Context, t Target, cred Credential) (*S
 	if c.pool != nil {
 		bufs = &c.pool.bufs
 	}
-	s := &Session{c: c, host: t.Host, ep: newEndpoint(dt.client(c.http), bufs, t.url, cred.User, cred.Password), cold: t.NoLoop}
+	s := &Session{c: c, ref: t.Ref, host: t.Host, ep: newEndpoint(dt.client(c.http), bufs, t.url, cred.User, cred.Password), cold: t.NoLoop}
 	b := &c.shell
 	b.mu.Lock()
 	if b.closed {
@@ -155,12 +156,14 @@ func (s *Session) Close() {
 // start creates a shell on the session's host and starts the resident
 // loop in it (unless the host cannot run it).
 func (s *Session) start(ctx context.Context) (*pooledShell, error) {
-	shellID, err := s.ep.createShell(ctx)
+	ref := ShellRef{Ref: s.ref, Host: s.host, Endpoint: s.ep.url}
+	shellID, _, err := createRecorded(ctx, s.c.opts.OnShellCreate, ref, func() (string, string, error) { return s.ep.createShell(ctx) })
 	if err != nil {
 		return nil, failed("create shell", err)
 	}
+	ref.ShellID = shellID
 	now := time.Now()
-	sh := &pooledShell{ep: s.ep, shellID: shellID, created: now, lastUsed: now}
+	sh := &pooledShell{ep: s.ep, ref: ref, shellID: shellID, created: now, lastUsed: now}
 	s.mu.Lock()
 	cold := s.cold
 	s.mu.Unlock()
@@ -230,7 +233,11 @@ func (s *Session) deleteShell(sh *pooledShell) {
 	if w := sh.running; w != nil {
 		_ = sh.ep.signalTerminate(ctx, sh.shellID, w.commandID)
 	}
-	_ = sh.ep.deleteShell(ctx, sh.shellID) // a shell the host forgot is gone anyway
+	// A shell the host forgot is gone anyway; one not deleted stays
+	// recorded for the engine's next start.
+	if err := sh.ep.deleteShell(ctx, sh.shellID); (err == nil || isShellLost(err)) && s.c.opts.OnShellClosed != nil {
+		s.c.opts.OnShellClosed(sh.ref)
+	}
 }
 
 // closeSessions closes every open session and waits until their shells

@@ -38,6 +38,7 @@ func (c Credential) GoString() string { return c.String() }
 // request. The credential travels beside it (Client.Run), so one target
 // serves whichever account is resolved for it.
 type Target struct {
+	Ref        int64  // the caller's own id of the target (rmm: the device id), handed back in ShellRef
 	Host       string // the device's name, for errors and logs
 	Address    string // what is dialled: an IP, an FQDN or a host name
 	ServerName string // the name the certificate must hold (and Kerberos' SPN host); default Host

@@ -442,7 +442,7 @@ func (c *Client) noteInsecure(ctx context.Context, host string) {
 
 // poolTarget is the session pool's target for a Basic target.
 func (c *Client) poolTarget(t Target, dt deviceTransport, cred Credential) target {
-	return target{host: t.Host, url: t.url, user: cred.User, password: cred.Password, client: dt.client(c.http), noLoop: t.NoLoop}
+	return target{ref: t.Ref, host: t.Host, url: t.url, user: cred.User, password: cred.Password, client: dt.client(c.http), noLoop: t.NoLoop}
 }
 
 // masterzenClient builds a masterzen/winrm client for one target with the

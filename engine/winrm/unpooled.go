@@ -39,10 +39,15 @@ func (c *Client) runUnpooled(ctx context.Context, t Target, dt deviceTransport, 
 	if err != nil {
 		return Result{Mode: ModeCold}, err
 	}
-	shellID, err := u.createShell()
+	ref := ShellRef{Ref: t.Ref, Host: t.Host, Endpoint: t.url}
+	shellID, _, err := createRecorded(ctx, c.opts.OnShellCreate, ref, func() (string, string, error) {
+		id, err := u.createShell()
+		return id, "", err
+	})
 	if err != nil {
 		return fail("create shell for", err)
 	}
+	ref.ShellID = shellID
 	var cmdID string
 	done := false
 	defer func() {
@@ -52,7 +57,10 @@ func (c *Client) runUnpooled(ctx context.Context, t Target, dt deviceTransport, 
 		if cmdID != "" && !done {
 			_, _ = u.post(mz.NewSignalRequest(u.url, shellID, cmdID, u.params))
 		}
-		_, _ = u.post(mz.NewDeleteShellRequest(u.url, shellID, u.params))
+		// A shell not deleted stays recorded for the engine's next start.
+		if _, err := u.post(mz.NewDeleteShellRequest(u.url, shellID, u.params)); (err == nil || isShellLost(err)) && c.opts.OnShellClosed != nil {
+			c.opts.OnShellClosed(ref)
+		}
 	}()
 	if err := checkCommandLine(s.name, ColdCommandLine()); err != nil {
 		return fail("run", err)

@@ -203,18 +203,22 @@ func (ep *endpoint) release(p *[]byte) {
 	}
 }
 
-// createShell opens a cmd shell (code page 65001) and returns its id.
-func (ep *endpoint) createShell(ctx context.Context) (string, error) {
+// createShell opens a cmd shell (code page 65001) and returns its id and
+// the client address the host saw (rsp:ClientIP of the reply; "" when the
+// host does not say), which marks the shells of this client in a later
+// enumeration.
+func (ep *endpoint) createShell(ctx context.Context) (id, clientIP string, err error) {
 	p, err := ep.post(ctx, []byte(mz.NewOpenShellRequest(ep.url, ep.params).String()))
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
-	id := shellIDOf(*p)
+	id = shellIDOf(*p)
+	clientIP = scanElementText(*p, "ClientIP")
 	ep.release(p)
 	if id == "" {
-		return "", fmt.Errorf("%w: no ShellId in the Create reply", errMalformed)
+		return "", "", fmt.Errorf("%w: no ShellId in the Create reply", errMalformed)
 	}
-	return id, nil
+	return id, clientIP, nil
 }
 
 // shellIDOf reads the shell id of a CreateResponse: the rsp:ShellId of

@@ -94,6 +94,7 @@ type counters struct {
 
 	// Requests by WS-Management action.
 	creates, commandRequests, sends, receives, signals, deletes atomic.Int64
+	enumerates                                                  atomic.Int64 // Enumerate and Pull requests
 	// The resident PowerShell loop: processes started, requests answered,
 	// clean exits (an EXIT line or end of input).
 	loopStarts, loopRequests, loopExits atomic.Int64
@@ -138,6 +139,7 @@ type host struct {
 	parked   net.Listener
 	conns    map[*hostConn]struct{}
 	shells   map[string]*shell
+	enums    map[string]*shellEnum // open enumerations of the shells (enumerate.go)
 	lastBoot time.Time
 }
 

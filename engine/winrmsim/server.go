@@ -109,6 +109,12 @@ func (f *Fleet) serveRequest(sc *serverConn, hr *httpRequest) bool {
 	case actionDelete:
 		h.stats.deletes.Add(1)
 		x.delete()
+	case actionEnum:
+		h.stats.enumerates.Add(1)
+		x.enumerate()
+	case actionPull:
+		h.stats.enumerates.Add(1)
+		x.pull()
 	case "":
 		x.fail(faultSchema(http.StatusInternalServerError, "The WS-Management service cannot process the request because the header does not contain an Action. "))
 	default:
@@ -303,6 +309,7 @@ func (x *exchange) create() {
 		clientIP:  clientIP,
 		codepage:  codepage,
 		noProfile: req.boolOption("WINRS_NOPROFILE", false),
+		created:   now,
 		lastUsed:  now,
 		commands:  make(map[string]*command),
 	}

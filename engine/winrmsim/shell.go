@@ -14,6 +14,7 @@ type shell struct {
 	clientIP  string
 	codepage  int  // WINRS_CODEPAGE; 65001 is UTF-8, anything else gets ASCII
 	noProfile bool // WINRS_NOPROFILE
+	created   time.Time
 	lastUsed  time.Time
 	// operations counts the Commands run in the shell: they count
 	// against the host's quota until the shell is deleted.

@@ -16,6 +16,7 @@ const (
 	nsWSMan      = "http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd"
 	nsShell      = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell"
 	nsIdentity   = "http://schemas.dmtf.org/wbem/wsman/identity/1/wsmanidentity.xsd"
+	nsEnum       = "http://schemas.xmlsoap.org/ws/2004/09/enumeration"
 )
 
 // Actions and URIs.
@@ -26,6 +27,9 @@ const (
 	actionSend     = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/Send"
 	actionReceive  = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/Receive"
 	actionSignal   = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/Signal"
+	actionEnum     = "http://schemas.xmlsoap.org/ws/2004/09/enumeration/Enumerate"
+	actionPull     = "http://schemas.xmlsoap.org/ws/2004/09/enumeration/Pull"
+	resourceShells = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell"
 	actionFault    = "http://schemas.dmtf.org/wbem/wsman/1/wsman/fault"
 	resourceCmd    = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/cmd"
 	stateDone      = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/CommandState/Done"
@@ -50,13 +54,29 @@ type request struct {
 		Options          []nameText `xml:"http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd OptionSet>Option"`
 	} `xml:"http://www.w3.org/2003/05/soap-envelope Header"`
 	Body struct {
-		Identify    *struct{}    `xml:"http://schemas.dmtf.org/wbem/wsman/identity/1/wsmanidentity.xsd Identify"`
-		Shell       *struct{}    `xml:"http://schemas.microsoft.com/wbem/wsman/1/windows/shell Shell"`
-		CommandLine *commandLine `xml:"http://schemas.microsoft.com/wbem/wsman/1/windows/shell CommandLine"`
-		Send        *sendBody    `xml:"http://schemas.microsoft.com/wbem/wsman/1/windows/shell Send"`
-		Receive     *receiveBody `xml:"http://schemas.microsoft.com/wbem/wsman/1/windows/shell Receive"`
-		Signal      *signalBody  `xml:"http://schemas.microsoft.com/wbem/wsman/1/windows/shell Signal"`
+		Identify    *struct{}      `xml:"http://schemas.dmtf.org/wbem/wsman/identity/1/wsmanidentity.xsd Identify"`
+		Shell       *struct{}      `xml:"http://schemas.microsoft.com/wbem/wsman/1/windows/shell Shell"`
+		CommandLine *commandLine   `xml:"http://schemas.microsoft.com/wbem/wsman/1/windows/shell CommandLine"`
+		Send        *sendBody      `xml:"http://schemas.microsoft.com/wbem/wsman/1/windows/shell Send"`
+		Receive     *receiveBody   `xml:"http://schemas.microsoft.com/wbem/wsman/1/windows/shell Receive"`
+		Signal      *signalBody    `xml:"http://schemas.microsoft.com/wbem/wsman/1/windows/shell Signal"`
+		Enumerate   *enumerateBody `xml:"http://schemas.xmlsoap.org/ws/2004/09/enumeration Enumerate"`
+		Pull        *pullBody      `xml:"http://schemas.xmlsoap.org/ws/2004/09/enumeration Pull"`
 	} `xml:"http://www.w3.org/2003/05/soap-envelope Body"`
+}
+
+// enumerateBody is the body of enumeration/Enumerate.
+type enumerateBody struct {
+	Optimize    *struct{} `xml:"http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd OptimizeEnumeration"`
+	MaxElements string    `xml:"http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd MaxElements"`
+	Filter      *struct{} `xml:"http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd Filter"`
+	EnumFilter  *struct{} `xml:"http://schemas.xmlsoap.org/ws/2004/09/enumeration Filter"`
+}
+
+// pullBody is the body of enumeration/Pull.
+type pullBody struct {
+	EnumerationContext string `xml:"http://schemas.xmlsoap.org/ws/2004/09/enumeration EnumerationContext"`
+	MaxElements        string `xml:"http://schemas.xmlsoap.org/ws/2004/09/enumeration MaxElements"`
 }
 
 // nameText is a w:Selector or w:Option: a Name attribute and a value.

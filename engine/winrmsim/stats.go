@@ -15,6 +15,7 @@ type HostStats struct {
 	// Requests by WS-Management action (Commands above counts the
 	// commands that started; this counts Command requests).
 	Creates, CommandRequests, Sends, Receives, Signals, Deletes int64
+	Enumerates                                                  int64 // Enumerate and Pull requests
 
 	LoopStarts   int64 // resident PowerShell loops started
 	LoopRequests int64 // requests the resident loops answered
@@ -38,6 +39,7 @@ type Stats struct {
 	AuthFailures  int64
 
 	Creates, CommandRequests, Sends, Receives, Signals, Deletes int64
+	Enumerates                                                  int64
 
 	LoopStarts   int64
 	LoopRequests int64
@@ -79,6 +81,7 @@ func (f *Fleet) Stats() Stats {
 		s.Receives += hs.Receives
 		s.Signals += hs.Signals
 		s.Deletes += hs.Deletes
+		s.Enumerates += hs.Enumerates
 		s.LoopStarts += hs.LoopStarts
 		s.LoopRequests += hs.LoopRequests
 		s.LoopExits += hs.LoopExits
@@ -104,6 +107,7 @@ func (c *counters) snapshot() HostStats {
 		Receives:        c.receives.Load(),
 		Signals:         c.signals.Load(),
 		Deletes:         c.deletes.Load(),
+		Enumerates:      c.enumerates.Load(),
 		LoopStarts:      c.loopStarts.Load(),
 		LoopRequests:    c.loopRequests.Load(),
 		LoopExits:       c.loopExits.Load(),

@@ -321,6 +321,10 @@ func (s *scanner) element(depth int, uri, local []byte) {
 			r.Body.Receive = &receiveBody{}
 		case inBody && string(uri) == nsShell && string(local) == "Signal":
 			r.Body.Signal = &signalBody{CommandID: attr("CommandId")}
+		case inBody && string(uri) == nsEnum && string(local) == "Enumerate":
+			r.Body.Enumerate = &enumerateBody{}
+		case inBody && string(uri) == nsEnum && string(local) == "Pull":
+			r.Body.Pull = &pullBody{}
 		}
 	case 4:
 		p := parent(1)
@@ -335,6 +339,24 @@ func (s *scanner) element(depth int, uri, local []byte) {
 		case string(puri) == nsWSMan && string(plocal) == "OptionSet" && string(uri) == nsWSMan && string(local) == "Option":
 			r.Header.Options = append(r.Header.Options, nameText{Name: attr("Name")})
 			s.captureInto(&r.Header.Options[len(r.Header.Options)-1].Value, depth)
+		case string(puri) == nsEnum && string(plocal) == "Enumerate" && r.Body.Enumerate != nil:
+			switch {
+			case string(uri) == nsWSMan && string(local) == "OptimizeEnumeration":
+				r.Body.Enumerate.Optimize = &struct{}{}
+			case string(uri) == nsWSMan && string(local) == "MaxElements":
+				s.captureInto(&r.Body.Enumerate.MaxElements, depth)
+			case string(uri) == nsWSMan && string(local) == "Filter":
+				r.Body.Enumerate.Filter = &struct{}{}
+			case string(uri) == nsEnum && string(local) == "Filter":
+				r.Body.Enumerate.EnumFilter = &struct{}{}
+			}
+		case string(puri) == nsEnum && string(plocal) == "Pull" && r.Body.Pull != nil && string(uri) == nsEnum:
+			switch string(local) {
+			case "EnumerationContext":
+				s.captureInto(&r.Body.Pull.EnumerationContext, depth)
+			case "MaxElements":
+				s.captureInto(&r.Body.Pull.MaxElements, depth)
+			}
 		case string(puri) != nsShell || string(uri) != nsShell:
 		case string(plocal) == "CommandLine" && string(local) == "Command" && r.Body.CommandLine != nil:
 			s.captureInto(&r.Body.CommandLine.Command, depth)

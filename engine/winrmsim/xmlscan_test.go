@@ -43,6 +43,10 @@ func envelopes(t testing.TB) map[string]string {
 	for _, name := range []string{"identify.xml", "receive_unknown_shell.xml", "enumerate_wmi.xml"} {
 		env[name] = fixture(t, name)
 	}
+	env["enumerate shells"] = strings.NewReplacer("RESOURCE", resourceShells,
+		"BODY", `<wsman:OptimizeEnumeration/><wsman:MaxElements>32000</wsman:MaxElements><wsen:Filter>x</wsen:Filter>`).
+		Replace(fixture(t, "enumerate_shells.xml"))
+	env["pull"] = pullRequest("uuid:A&amp;B", "7")
 	return env
 }
 

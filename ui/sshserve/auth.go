@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
+	"time"
 
 	"charm.land/ssh"
 	gossh "golang.org/x/crypto/ssh"
@@ -61,11 +63,76 @@ func lookup(users []User, name string, key gossh.PublicKey) (User, error) {
 // the key; the session handler checks again with the key that did.
 func (s *Server) authorize(ctx ssh.Context, key ssh.PublicKey) bool {
 	if _, err := lookup(s.cfg.Users(), ctx.User(), key); err != nil {
+		fp := gossh.FingerprintSHA256(key)
 		s.log.Warn("ssh login refused", "user", clean(ctx.User()), "remote", addrString(ctx.RemoteAddr()),
-			"key", gossh.FingerprintSHA256(key), "reason", err.Error())
+			"key", fp, "reason", err.Error())
+		s.auditRefusal(ctx, fp, err.Error())
 		return false
 	}
 	return true
+}
+
+// refusedKeys is the context value holding the key fingerprints a
+// connection was already refused (and audited) for.
+type refusedKeys struct{}
+
+// auditRefusal writes the audit row of a refused login through the
+// engine, as a request of the identity the client claimed (no role), so
+// it is refused and audited like any request without the permission. The
+// SSH library asks about a key twice (offered, then signed): a connection
+// is audited once per key. Beyond refusalBurst rows per refusalWindow the
+// server audits no more refusals and counts them into the next row that
+// it does write (the log line above is kept for each).
+func (s *Server) auditRefusal(ctx ssh.Context, fp, reason string) {
+	seen, _ := ctx.Value(refusedKeys{}).(map[string]bool)
+	if seen[fp] {
+		return
+	}
+	if seen == nil {
+		seen = map[string]bool{}
+		ctx.SetValue(refusedKeys{}, seen)
+	}
+	seen[fp] = true
+	ok, suppressed := s.refusals.allow(time.Now())
+	if !ok {
+		return
+	}
+	id := engine.Identity{User: clean(ctx.User()), RemoteAddr: addrString(ctx.RemoteAddr()), Via: engine.ViaSSH, KeyFP: fp}
+	actx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, _ = s.cfg.Engine.Do(actx, id, engine.RefuseLogin{Reason: reason, Fingerprint: fp, Suppressed: suppressed})
+}
+
+// Refused logins are audited at most refusalBurst per refusalWindow.
+const (
+	refusalBurst  = 30
+	refusalWindow = time.Minute
+)
+
+// refusalLimiter counts the refused logins audited in the current window.
+type refusalLimiter struct {
+	mu         sync.Mutex
+	start      time.Time
+	n          int
+	suppressed int
+}
+
+// allow reports whether a refusal at now is audited, and how many were
+// not since the last one that was.
+func (l *refusalLimiter) allow(now time.Time) (bool, int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if now.Sub(l.start) >= refusalWindow {
+		l.start, l.n = now, 0
+	}
+	if l.n >= refusalBurst {
+		l.suppressed++
+		return false, 0
+	}
+	l.n++
+	sup := l.suppressed
+	l.suppressed = 0
+	return true, sup
 }
 
 // identify is the identity of a session: the user the key belongs to now

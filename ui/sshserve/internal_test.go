@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	gossh "golang.org/x/crypto/ssh"
 
@@ -105,5 +106,24 @@ func TestSessionClientDoCarriesTheSessionIdentity(t *testing.T) {
 	}
 	if len(rows) != 1 || rows[0].User != "victor" || rows[0].Via != "ssh" || rows[0].RemoteAddr != "127.0.0.1:50000" || rows[0].Result != store.AuditDenied {
 		t.Errorf("audit rows %+v, want one denied poll by victor via ssh from 127.0.0.1:50000", rows)
+	}
+}
+
+func TestRefusedLoginsAreAuditedAtMostABurstPerWindow(t *testing.T) {
+	var l refusalLimiter
+	t0 := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+	for i := range refusalBurst {
+		if ok, sup := l.allow(t0.Add(time.Duration(i) * time.Millisecond)); !ok || sup != 0 {
+			t.Fatalf("refusal %d: allowed %v, suppressed %d", i+1, ok, sup)
+		}
+	}
+	for i := range 5 {
+		if ok, _ := l.allow(t0.Add(time.Second)); ok {
+			t.Fatalf("refusal %d over the burst was audited", refusalBurst+i+1)
+		}
+	}
+	ok, sup := l.allow(t0.Add(refusalWindow + time.Second))
+	if !ok || sup != 5 {
+		t.Errorf("first refusal of the next window: allowed %v, suppressed %d; want true and 5", ok, sup)
 	}
 }

@@ -95,6 +95,7 @@ type Server struct {
 	listeners map[net.Listener]struct{}
 	conns     map[*trackedConn]struct{}
 	live      map[*liveSession]struct{}
+	refusals  refusalLimiter // audited refused logins (auth.go)
 
 	serving  sync.WaitGroup // Serve calls
 	handlers sync.WaitGroup // session handlers

@@ -372,6 +372,15 @@ func TestAdminAndViewerShareTheLiveFleetAndAreAudited(t *testing.T) {
 	}
 }
 
+// reasonOf is the refusal reason a test expects in the audit row: the
+// logged text, or "unknown key" when the log names only the fingerprint.
+func reasonOf(logged, fp string) string {
+	if logged == fp {
+		return "unknown key"
+	}
+	return logged
+}
+
 func TestLoginsThatAreRefused(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
@@ -381,18 +390,47 @@ func TestLoginsThatAreRefused(t *testing.T) {
 		name   string
 		user   string
 		auth   gossh.AuthMethod
-		logged string // a line of the log must hold this
+		logged string          // a line of the log must hold this
+		key    gossh.PublicKey // the key an audited refusal names; nil: nothing to audit (the server offers no such method)
 	}{
-		{"an unknown key", "alice", gossh.PublicKeys(stranger.signer), gossh.FingerprintSHA256(stranger.pub)},
-		{"a known key under another user's name", "alice", gossh.PublicKeys(f.viewer.signer), "log in as victor"},
-		{"a key under a name nobody has", "mallory", gossh.PublicKeys(f.admin.signer), "log in as alice"},
-		{"a password", "alice", gossh.Password("hunter2"), ""},
+		{"an unknown key", "alice", gossh.PublicKeys(stranger.signer), gossh.FingerprintSHA256(stranger.pub), stranger.pub},
+		{"a known key under another user's name", "alice", gossh.PublicKeys(f.viewer.signer), "log in as victor", f.viewer.pub},
+		{"a key under a name nobody has", "mallory", gossh.PublicKeys(f.admin.signer), "log in as alice", f.admin.pub},
+		{"a password", "alice", gossh.Password("hunter2"), "", nil},
 		{"keyboard-interactive", "alice", gossh.KeyboardInteractive(func(string, string, []string, []bool) ([]string, error) {
 			return []string{"hunter2"}, nil
-		}), ""},
+		}), "", nil},
+	}
+	refusals := func(t *testing.T) []store.AuditEntry {
+		rows, err := f.db.ListAudit(context.Background(), store.AuditFilter{Action: "session.login"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rows
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			before := len(refusals(t))
+			defer func() {
+				rows := refusals(t)
+				added := len(rows) - before
+				if tt.key == nil {
+					if added != 0 {
+						t.Errorf("%d session.login rows for a method the server does not offer", added)
+					}
+					return
+				}
+				if added != 1 {
+					t.Fatalf("%d session.login rows, want one per refused key (the library asks twice)", added)
+				}
+				r := rows[len(rows)-1]
+				fp := gossh.FingerprintSHA256(tt.key)
+				if r.Result != store.AuditDenied || r.User != tt.user || r.Role != "None" || r.Via != "ssh" ||
+					!strings.HasPrefix(r.RemoteAddr, "127.0.0.1:") || r.Details["fingerprint"] != fp ||
+					!strings.Contains(fmt.Sprint(r.Details["reason"]), reasonOf(tt.logged, fp)) {
+					t.Errorf("refusal row %+v; want denied, user %s, no role, ssh from 127.0.0.1, key %s", r, tt.user, fp)
+				}
+			}()
 			c, err := f.dial(tt.user, tt.auth)
 			if err == nil {
 				_ = c.Close()
