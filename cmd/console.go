@@ -1,7 +1,6 @@
 package cmd
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -13,9 +12,6 @@ import (
 
 	"github.com/rmmhq/rmm/config"
 	"github.com/rmmhq/rmm/engine"
-	"github.com/rmmhq/rmm/engine/csvimport"
-	"github.com/rmmhq/rmm/engine/winrmsim"
-	"github.com/rmmhq/rmm/store"
 	"github.com/rmmhq/rmm/themes"
 	"github.com/rmmhq/rmm/ui"
 )
@@ -74,6 +70,10 @@ func (a *app) runConsole(ctx context.Context, c consoleFlags) error {
 		return err
 	}
 	defer src.close()
+	if src.noticeDetail != "" {
+		// Before the screen is taken, so it stays in the terminal.
+		fmt.Fprintf(a.stderr, "rmm: %s\n", src.noticeDetail)
+	}
 
 	db, eng, err := a.openEngine(ctx, src.cred, src.vault, src.interval)
 	if err != nil {
@@ -103,6 +103,7 @@ func (a *app) runConsole(ctx context.Context, c consoleFlags) error {
 		ReportDir:      a.cfg.Reports.Dir,
 		ReportLocation: scheduleLocation(a.cfg),
 		SLATarget:      a.cfg.Reports.SLATarget,
+		StartNotice:    src.notice,
 	})
 	defer model.Close()
 	prog := tea.NewProgram(model, tea.WithContext(ctx))
@@ -135,7 +136,26 @@ func (a *app) runConsole(ctx context.Context, c consoleFlags) error {
 		return err
 	}
 
+	// A simulator child that dies (killed, out of memory) is said in the
+	// console: the demo hosts then all go offline.
+	watchDone := make(chan struct{})
+	watchStop := make(chan struct{})
+	go func() {
+		defer close(watchDone)
+		if src.sim == nil {
+			return
+		}
+		select {
+		case <-src.sim.Exited():
+			err := src.sim.ExitError()
+			a.log.Error("demo: the simulated fleet stopped", "err", err)
+			prog.Send(ui.NoticeMsg{Text: fmt.Sprintf("the simulated fleet stopped: %v (its hosts now go offline; restart rmm --demo)", err), Err: true})
+		case <-watchStop:
+		}
+	}()
 	_, uiErr := prog.Run()
+	close(watchStop)
+	<-watchDone
 	engErr, closeErr := rt.stop()
 	switch {
 	case engErr != nil:
@@ -144,24 +164,6 @@ func (a *app) runConsole(ctx context.Context, c consoleFlags) error {
 		return fmt.Errorf("console: %w", uiErr)
 	}
 	return closeErr
-}
-
-// importFleet imports the simulator's hosts through the same CSV path a
-// user's file takes.
-func (a *app) importFleet(ctx context.Context, sim *winrmsim.Fleet) error {
-	var buf bytes.Buffer
-	if err := sim.WriteCSV(&buf); err != nil {
-		return fmt.Errorf("export simulator CSV: %w", err)
-	}
-	db, err := store.Open(ctx, a.cfg.Store.DB)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	if _, _, err := csvimport.Import(ctx, db, "simulator.csv", &buf, csvimport.Options{}); err != nil {
-		return fmt.Errorf("import simulator CSV: %w", err)
-	}
-	return nil
 }
 
 func currentUser() string {

@@ -48,6 +48,10 @@ type app struct {
 	log       *slog.Logger
 	level     slog.LevelVar // changed live by a config reload
 	logOut    io.Closer
+	// maxIdleConns bounds the connections the engine keeps between
+	// sweeps (0: the engine's own budget); the demo sets it when the
+	// file descriptor limit does not fit every simulated host's.
+	maxIdleConns int
 
 	stdout io.Writer
 	stderr io.Writer
@@ -141,6 +145,11 @@ func (a *app) setup(cmd *cobra.Command) error {
 		default:
 			return exitError{2, fmt.Errorf("--log-level %q is not one of debug, info, warn, error", a.logLevel)}
 		}
+	}
+	if demoRun(cmd) {
+		// The demo's log lines never mix with the real fleet's (rmm logs
+		// --device would show simulated hosts' lines otherwise).
+		cfg.Log.File = demoLogFile(cfg.Log.File)
 	}
 	a.cfg = cfg
 	if a.alertOpts, err = alertOptions(cfg, a.configFile()); err != nil {
@@ -251,6 +260,7 @@ func (a *app) engineOptions(cred engine.Credential) engine.Options {
 		Alerts:           a.alertOpts,
 		Actions:          a.actionOptions(),
 		ExportsDir:       a.cfg.SSH.ExportsDir,
+		MaxIdleConns:     a.maxIdleConns,
 	}
 }
 

@@ -162,6 +162,10 @@ type Engine struct {
 
 	sched atomic.Pointer[Scheduler] // set by AttachScheduler
 
+	// noFiles counts the polls of the current sweep that this process
+	// could not send for want of file descriptors (logged once a sweep).
+	noFiles atomic.Int64
+
 	inv inventoryState // inventory collectors and extended-metrics state (inventory.go)
 
 	hosts hostBook  // devices whose address answered as another computer (hostcheck.go)
@@ -443,6 +447,7 @@ func (e *Engine) Sweep(ctx context.Context) (SweepResult, error) {
 	sum := e.summaryLocked()
 	e.mu.Unlock()
 	e.hub.Publish(nil, sum)
+	e.noFiles.Store(0)
 
 	// Group by site so a site's hosts go out together (they share links
 	// and jump boxes), then by hostname for a stable order.
@@ -481,6 +486,10 @@ func (e *Engine) Sweep(ctx context.Context) (SweepResult, error) {
 		err = ferr
 	}
 	took := time.Since(start)
+	if n := e.noFiles.Load(); n > 0 {
+		e.log.Warn("polls not sent: this process is out of file descriptors; their devices keep their last status",
+			"polls", n, "fd_limit", winrm.OpenFileLimit(), "fix", "raise ulimit -n, or lower engine.throttle")
+	}
 
 	e.mu.Lock()
 	e.sweeping = false

@@ -49,6 +49,9 @@ func (e *Engine) PollDevice(ctx context.Context, id int64, force bool) (DeviceSt
 	}
 	out := e.pollDevice(ctx, e.options(), d)
 	if out.cancelled {
+		if ctx.Err() == nil && out.err != nil {
+			return DeviceState{}, out.err // not sent: out of file descriptors
+		}
 		return DeviceState{}, fmt.Errorf("poll %s: %w", d.Hostname, context.Cause(ctx))
 	}
 	if _, err := e.record(ctx, d, out); err != nil {
@@ -113,6 +116,12 @@ func (e *Engine) pollDevice(ctx context.Context, o Options, d store.Device) (out
 			return pollOutcome{cancelled: true, err: err, at: time.Now().UTC()}
 		case <-t.C:
 		}
+	}
+	if winrm.OutOfDescriptors(err) {
+		// The poll never left this process: nothing was learnt about the
+		// device, so it keeps its status (Sweep logs the count).
+		e.noFiles.Add(1)
+		return pollOutcome{cancelled: true, err: err, at: time.Now().UTC()}
 	}
 	out = pollOutcome{err: err, at: time.Now().UTC(), mode: mode}
 	switch winrm.ClassOf(err) {

@@ -171,6 +171,10 @@ type Options struct {
 	ReportDir      string
 	ReportLocation *time.Location
 	SLATarget      float64
+	// StartNotice is shown in the status line from the start, in the
+	// error style until a key is pressed: what the user must not miss
+	// (the demo cut down to the file descriptor limit).
+	StartNotice string
 	// Keys overrides DefaultKeyMap by action name (see Actions), e.g.
 	// {"filter": {"/", "f"}}. Check it with ValidateKeys: a bad map is
 	// ignored (the defaults apply) and the console says so.
@@ -296,6 +300,9 @@ func New(c Client, opts Options) Model {
 		grid:     newGrid(),
 		settings: settingsState{items: opts.Settings},
 		acts:     &actionsState{},
+	}
+	if opts.StartNotice != "" {
+		startErrs = append(startErrs, opts.StartNotice)
 	}
 	if len(startErrs) > 0 {
 		m.toast = toast{text: strings.Join(startErrs, "; "), err: true}
