@@ -83,7 +83,12 @@ func (a *app) runConsole(ctx context.Context, c consoleFlags) error {
 
 	hint := "No devices yet. Import some: rmm import devices.csv   (or try: rmm --demo)"
 	if !src.haveCred {
-		hint += "\nPolling is off: no credential. Store one: rmm creds set default --user DOMAIN\\user"
+		hint += "\nPolling is off: " + src.pollOff.Error()
+	}
+	// Polling off is said once to the admin (an alert, the console's
+	// banner) and refused; polling on resolves an earlier such alert.
+	if err := eng.SetPollingOff(ctx, src.pollOff); err != nil {
+		a.log.Warn("polling-off alert not written", "err", err)
 	}
 	// Rotation reminders (rt.creds): checked now and daily, shown in the
 	// status line and raised as Info alerts.

@@ -284,17 +284,26 @@ var errNoCredential = errors.New("no WinRM credential")
 // pollCredentials gives the engine its credentials: the credentials store
 // when it opens without a prompt (keyring, or the vault with --identity or
 // RMM_VAULT_PASSPHRASE), and the environment's credential as the fallback
-// for devices without a stored one. Neither is an error.
+// for devices without a stored one. Neither is an error. The error says
+// the cause first: a locked vault, a wrong passphrase, nothing stored.
 func (a *app) pollCredentials() (engine.Credential, creds.Store, error) {
+	return a.pollCredentialsWith(false)
+}
+
+// pollCredentialsWith is pollCredentials; with prompt, a locked vault is
+// asked for its passphrase on the terminal first (the console).
+func (a *app) pollCredentialsWith(prompt bool) (engine.Credential, creds.Store, error) {
 	env := a.envCredential()
 	if (env.User == "") != (env.Password == "") {
 		return env, nil, exitError{2, errors.New("set both RMM_WINRM_USER and RMM_WINRM_PASSWORD, or neither")}
 	}
 	store, err := a.openCreds(false)
+	if err != nil && prompt && env.User == "" {
+		store, err = a.unlockForConsole(err)
+	}
 	if err != nil {
 		if env.User == "" {
-			return env, nil, exitError{2, fmt.Errorf("%w: store one with rmm creds set default --user DOMAIN\\user, "+
-				"or set RMM_WINRM_USER and RMM_WINRM_PASSWORD (the credentials store said: %v)", errNoCredential, err)}
+			return env, nil, exitError{2, a.explainCredsError(err)}
 		}
 		a.log.Info("credentials store not opened; using RMM_WINRM_USER for every device", "reason", err.Error())
 		return env, nil, nil

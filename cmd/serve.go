@@ -162,7 +162,12 @@ func (a *app) runServe(ctx context.Context, f serveFlags) error {
 
 	hint := "No devices yet. An operator can import some: rmm import devices.csv"
 	if !src.haveCred {
-		hint += "\nPolling is off: no credential. Store one: rmm creds set default --user DOMAIN\\user"
+		hint += "\nPolling is off: " + src.pollOff.Error()
+	}
+	// Polling off is said once to the admin (an alert, the console's
+	// banner) and refused; polling on resolves an earlier such alert.
+	if err := eng.SetPollingOff(ctx, src.pollOff); err != nil {
+		a.log.Warn("polling-off alert not written", "err", err)
 	}
 	srv, err := sshserve.New(sshserve.Config{
 		Addr:        addr,
@@ -249,7 +254,8 @@ func (a *app) runServe(ctx context.Context, f serveFlags) error {
 type fleetSource struct {
 	cred     engine.Credential
 	vault    creds.Store
-	haveCred bool // false: no credential, polling is off
+	haveCred bool  // false: no credential, polling is off
+	pollOff  error // why polling is off, cause and fix; nil when haveCred
 	interval time.Duration
 	title    string
 	close    func()
@@ -285,9 +291,13 @@ func (a *app) openFleetSource(ctx context.Context, demo bool, devices int, seed 
 		return src, nil
 	}
 	var err error
-	src.cred, src.vault, err = a.pollCredentials()
+	src.cred, src.vault, err = a.pollCredentialsWith(true)
 	if err != nil {
 		src.haveCred = false
+		src.pollOff = errors.Unwrap(err) // the exitError's cause: the message, cause first
+		if src.pollOff == nil {
+			src.pollOff = err
+		}
 		a.log.Warn("polling is off", "err", err)
 		if announce != nil {
 			fmt.Fprintf(announce, "rmm: polling is off: %v\n", err)

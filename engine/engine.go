@@ -149,6 +149,7 @@ type Engine struct {
 	devices  map[int64]*entry
 	counts   map[Status]int
 	sweeping bool
+	pollOff  error // why polling is off (SetPollingOff); nil while it is on
 	done     int
 	lastEnd  time.Time
 	lastTook time.Duration
@@ -165,6 +166,9 @@ type Engine struct {
 	// noFiles counts the polls of the current sweep that this process
 	// could not send for want of file descriptors (logged once a sweep).
 	noFiles atomic.Int64
+	// credTrouble collects the credentials the current sweep could not
+	// get (credtrouble.go).
+	credTrouble credTrouble
 
 	inv inventoryState // inventory collectors and extended-metrics state (inventory.go)
 
@@ -408,6 +412,12 @@ func (e *Engine) summaryLocked() Summary {
 		Done:     e.done,
 		LastEnd:  e.lastEnd,
 		LastTook: e.lastTook,
+		PollingOff: func() string {
+			if e.pollOff == nil {
+				return ""
+			}
+			return e.pollOff.Error()
+		}(),
 	}
 }
 
@@ -435,6 +445,9 @@ func (e *Engine) Sweep(ctx context.Context) (SweepResult, error) {
 	defer e.sweepMu.Unlock()
 	if err := e.Fatal(); err != nil {
 		return SweepResult{}, err
+	}
+	if off := e.PollingOff(); off != nil {
+		return SweepResult{}, fmt.Errorf("polling is off: %w", off)
 	}
 	start := time.Now()
 
@@ -468,6 +481,14 @@ func (e *Engine) Sweep(ctx context.Context) (SweepResult, error) {
 		}
 		p.Go(func(ctx context.Context) error {
 			out := e.pollDevice(ctx, o, d)
+			if out.skipped {
+				// Not sent (no credential, no descriptor): nothing was
+				// learnt about the device, its status stays.
+				resMu.Lock()
+				res.Errors[winrm.ClassOf(out.err).String()]++
+				resMu.Unlock()
+				return nil
+			}
 			if out.cancelled {
 				return nil // cut short by quit: nothing was learnt, record nothing
 			}
@@ -486,6 +507,11 @@ func (e *Engine) Sweep(ctx context.Context) (SweepResult, error) {
 		err = ferr
 	}
 	took := time.Since(start)
+	if trouble := e.credTrouble.take(); ctx.Err() == nil {
+		if cerr := e.credentialAlerts(context.WithoutCancel(ctx), trouble, time.Now().UTC()); cerr != nil {
+			e.log.Warn("credential alerts not written", "err", cerr)
+		}
+	}
 	if n := e.noFiles.Load(); n > 0 {
 		e.log.Warn("polls not sent: this process is out of file descriptors; their devices keep their last status",
 			"polls", n, "fd_limit", winrm.OpenFileLimit(), "fix", "raise ulimit -n, or lower engine.throttle")

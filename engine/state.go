@@ -42,4 +42,7 @@ type Summary struct {
 	Done     int           // devices finished in the current (or last) sweep
 	LastEnd  time.Time     // when the last complete sweep ended; zero if none yet
 	LastTook time.Duration // how long the last complete sweep took
+	// PollingOff is why polling is off (no credential: the vault is
+	// locked, nothing stored), with the fix; "" while polling is on.
+	PollingOff string
 }

@@ -131,6 +131,10 @@ func (m *Model) fleetLine() string {
 		parts = append(parts, part{m.alertCountsSegment(), "", 2})
 	}
 	switch {
+	case s.PollingOff != "":
+		// Said until fixed, with the fix: never a silent "no sweep yet"
+		// (newcomer B2). It is kept longest; the counts go first.
+		parts = append(parts, part{th.Error.Render("POLLING OFF: " + s.PollingOff), "", -1})
 	case s.Sweeping:
 		parts = append(parts, part{th.Text.Render("sweeping " + Thousands(s.Done) + "/" + Thousands(s.Devices)), "", 3})
 	case !s.LastEnd.IsZero():
