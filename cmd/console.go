@@ -70,6 +70,7 @@ func (a *app) runConsole(ctx context.Context, c consoleFlags) error {
 		return err
 	}
 	defer src.close()
+	a.overrideInterval(src.interval)
 	if src.noticeDetail != "" {
 		// Before the screen is taken, so it stays in the terminal.
 		fmt.Fprintf(a.stderr, "rmm: %s\n", src.noticeDetail)
@@ -100,7 +101,7 @@ func (a *app) runConsole(ctx context.Context, c consoleFlags) error {
 		EmptyHint:  hint,
 		User:       id.User,
 		Role:       id.Role.String(),
-		Settings:   uiSettings(a.cfg, a.dirs),
+		Settings:   a.uiSettings(a.cfg),
 		ConfigPath: a.configFile(),
 		SavedViews: a.cfg.UI.Views,
 		Keys:       a.cfg.UI.Keys,
@@ -123,7 +124,8 @@ func (a *app) runConsole(ctx context.Context, c consoleFlags) error {
 		if n.Err {
 			return
 		}
-		prog.Send(ui.SettingsMsg{Settings: uiSettings(n.Cfg, a.dirs)})
+		prog.Send(ui.SettingsMsg{Settings: a.uiSettings(n.Cfg)})
+		prog.Send(ui.TitleMsg{Title: src.titleFor(n.Cfg.Org)}) // org: takes effect at once (newcomer B6)
 		name := n.Cfg.UI.Theme
 		if c.theme != "" {
 			name = c.theme // the flag wins over the file
@@ -181,6 +183,18 @@ func currentUser() string {
 // uiSettings is the effective config as the console's settings view
 // shows it. Values and defaults are in the same form, so only real
 // changes stand out.
+func (a *app) uiSettings(c config.Config) []ui.Setting {
+	out := uiSettings(c, a.dirs)
+	if a.intervalOverride != 0 {
+		for i := range out {
+			if out[i].Key == "engine.poll_interval" {
+				out[i].Doc += " (this run: --interval or --demo; the file's value applies to other runs)"
+			}
+		}
+	}
+	return out
+}
+
 func uiSettings(c config.Config, dirs config.Dirs) []ui.Setting {
 	keys := config.Keys()
 	defaults := config.Default(dirs)

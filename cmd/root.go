@@ -52,6 +52,9 @@ type app struct {
 	// sweeps (0: the engine's own budget); the demo sets it when the
 	// file descriptor limit does not fit every simulated host's.
 	maxIdleConns int
+	// intervalOverride is the sweep interval --interval or --demo set for
+	// this run (0: engine.poll_interval); it stays on top of reloads.
+	intervalOverride time.Duration
 
 	stdout io.Writer
 	stderr io.Writer
@@ -100,6 +103,9 @@ func (a *app) execute(ctx context.Context, args []string) int {
 		}
 		if errors.Is(err, engine.ErrDenied) {
 			return 3
+		}
+		if errors.Is(err, engine.ErrBadInput) {
+			return 2
 		}
 		return 1
 	}
@@ -177,6 +183,17 @@ func (a *app) openLog() error {
 	}
 	a.log = slog.New(h)
 	return nil
+}
+
+// overrideInterval makes interval (from --interval or --demo) the sweep
+// interval in effect: what the settings view shows, and what a config
+// reload keeps.
+func (a *app) overrideInterval(interval time.Duration) {
+	if interval == 0 || interval == a.cfg.Engine.PollInterval {
+		return
+	}
+	a.intervalOverride = interval
+	a.cfg.Engine.PollInterval = interval
 }
 
 // openEngine opens the store and an engine over it with the given
@@ -380,6 +397,7 @@ Exit status: 0 ok, 1 error, 2 bad input, 3 permission denied, 5 doctor found a f
 		a.reportCommand(),
 		a.versionCommand(),
 	)
+	usageErrors(root)
 	return root
 }
 

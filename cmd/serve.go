@@ -146,6 +146,7 @@ func (a *app) runServe(ctx context.Context, f serveFlags) error {
 		return err
 	}
 	defer src.close()
+	a.overrideInterval(src.interval)
 
 	db, eng, err := a.openEngine(ctx, src.cred, src.vault, src.interval)
 	if err != nil {
@@ -258,6 +259,7 @@ type fleetSource struct {
 	pollOff  error // why polling is off, cause and fix; nil when haveCred
 	interval time.Duration
 	title    string
+	demo     bool
 	close    func()
 
 	// The demo's: what rmm says about the file descriptor limit (""
@@ -265,6 +267,15 @@ type fleetSource struct {
 	notice       string
 	noticeDetail string // the notice with its reasons, for stderr
 	sim          *bench.ChildFleet
+}
+
+// titleFor is the console's title for org: the org, and that it is the
+// demo.
+func (s fleetSource) titleFor(org string) string {
+	if s.demo {
+		return org + " (demo: simulated fleet)"
+	}
+	return org
 }
 
 // openFleetSource starts the demo fleet (demo) or reads the polling
@@ -287,7 +298,8 @@ func (a *app) openFleetSource(ctx context.Context, demo bool, devices int, seed 
 			src.interval = 15 * time.Second
 		}
 		src.cred = engine.Credential{User: winrmsim.DefaultUser, Password: winrmsim.DefaultPassword}
-		src.title += " (demo: simulated fleet)"
+		src.demo = true
+		src.title = src.titleFor(a.cfg.Org)
 		return src, nil
 	}
 	var err error

@@ -151,3 +151,32 @@ func TestAnEngineWithNoCredentialSendsNothing(t *testing.T) {
 		t.Errorf("alerts %+v / %+v, want one naming the missing credential and the 5 devices; sweep %+v", cred, perDevice, res)
 	}
 }
+
+// Newcomer: after a reboot the grid still said Online and nothing on the
+// Overview showed it; the device's state carries its last boot, and a
+// reboot moves it.
+func TestADevicesStateCarriesItsLastBootAndARebootMovesIt(t *testing.T) {
+	fleet, db := testFleet(t, winrmsim.Config{Devices: 2, Seed: 34})
+	eng := newEngine(t, db, engine.Options{Retries: -1})
+	sweep(t, eng)
+	var host string
+	var before time.Time
+	for _, d := range eng.Devices() {
+		if d.Status == engine.StatusOnline {
+			host, before = d.Hostname, d.LastBoot
+			break
+		}
+	}
+	if host == "" || before.IsZero() || before.After(time.Now()) {
+		t.Fatalf("no online device with a last boot in the past: %+v", eng.Devices())
+	}
+	if err := fleet.Reboot(host); err != nil {
+		t.Fatal(err)
+	}
+	sweep(t, eng)
+	for _, d := range eng.Devices() {
+		if d.Hostname == host && !d.LastBoot.After(before) {
+			t.Errorf("%s: last boot %v after the reboot, was %v", host, d.LastBoot, before)
+		}
+	}
+}

@@ -632,6 +632,9 @@ func (e *Engine) record(ctx context.Context, d store.Device, out pollOutcome) (i
 		if upd.HasMetrics {
 			en.state.HasMetrics = true
 			en.state.CPUPct, en.state.MemPct, en.state.DiskFreePct = upd.CPUPct, upd.MemPct, upd.DiskFreePct
+			if lb := out.metrics.LastBoot.Time; !lb.IsZero() {
+				en.state.LastBoot = lb.UTC()
+			}
 		}
 		if out.mode != "" {
 			en.state.Mode = out.mode

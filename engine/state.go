@@ -30,6 +30,9 @@ type DeviceState struct {
 	LastSeen    time.Time
 	LastError   string
 	Mode        string // how it is polled: "warm" (resident PowerShell), "cold" (one powershell.exe per poll), "" before a poll
+	// LastBoot is when the host last started, as its last good poll
+	// said (zero until then): a reboot shows as a new boot time.
+	LastBoot time.Time
 }
 
 // Summary is the fleet at a glance, for headers and status lines.

@@ -362,6 +362,13 @@ func (m *Model) detailLines() []string {
 			line += "    " + th.Muted.Render("(last known)")
 		}
 		add(ansi.Truncate(line, w, g.Ellipsis))
+		if !d.LastBoot.IsZero() {
+			// "It rebooted" is visible here, not only in the Software tab.
+			boot := th.Label.Render("Uptime") + " " + th.Text.Render(Uptime(d.LastSeen.Sub(d.LastBoot))) +
+				th.Muted.Render(" at the last poll") + "    " + th.Label.Render("Last boot") + " " +
+				th.Text.Render(d.LastBoot.Format("2006-01-02 15:04:05")+" UTC ("+RelativeAge(m.now(), d.LastBoot)+")")
+			add(ansi.Truncate(" "+boot, w, g.Ellipsis))
+		}
 	}
 
 	if m.feed.caps.health != nil {

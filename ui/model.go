@@ -427,6 +427,13 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case ThemeMsg:
 		return m, m.setTheme(msg.Name)
 
+	case TitleMsg:
+		m.opts.Title = msg.Title
+		if m.opts.Title == "" {
+			m.opts.Title = "rmm"
+		}
+		return m, nil
+
 	case SettingsMsg:
 		m.settings.items = msg.Settings
 		m.clampScrolls()
@@ -542,7 +549,7 @@ func (m Model) quit() (tea.Model, tea.Cmd) {
 // quitOrAsk quits, or first asks when a request the user started is
 // still running: quitting cancels it.
 func (m Model) quitOrAsk() (tea.Model, tea.Cmd) {
-	if len(m.work) > 0 { // requests, and action runs in progress (actions_view.go)
+	if m.busyText() != "" { // requests, action runs in progress (actions_view.go), collections, pane lines
 		m.confirmQuit = true
 		return m, nil
 	}
@@ -567,7 +574,10 @@ func (m Model) key(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 		return nm, cmd
 	}
 	if msg.String() == "ctrl+c" {
-		return m.quit()
+		if m.confirmQuit {
+			return m.quit() // a second ctrl+c does not ask again
+		}
+		return m.quitOrAsk()
 	}
 	if m.confirmQuit {
 		return m.confirmKey(msg)

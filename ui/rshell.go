@@ -521,6 +521,12 @@ func (m *Model) sendQuiet(r engine.Request) tea.Cmd {
 	}
 }
 
+// shellHelp is the pane's keys, for the help.
+func (m *Model) shellHelp() []helpItem {
+	return []helpItem{{shellKeyRun, "run the line"}, {"up/down", "history"}, {"pgup/pgdown", "scroll"},
+		{shellKeyInterrupt, "interrupt the line"}, {shellKeyClose + ", " + shellKeyEOF + ", exit", "close the session"}}
+}
+
 // shellHelpItems is the status line's help while the pane is shown.
 func (m *Model) shellHelpItems() []helpItem {
 	return []helpItem{{shellKeyRun, "run"}, {"up/down", "history"}, {"pgup/pgdown", "scroll"},
