@@ -1,8 +1,10 @@
 package cmd
 
 import (
+	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -41,5 +43,21 @@ func TestEveryKindOfBadInputExitsTwo(t *testing.T) {
 				t.Errorf("rmm %v: exit %d, %q; want exit 2 and %q", tt.args, code, errb, tt.want)
 			}
 		})
+	}
+}
+
+// Newcomer: the quick start's --base-port was taken on a shared machine
+// and rmm sim said only "bind: address already in use".
+func TestSimOnATakenBasePortSaysWhatToDo(t *testing.T) {
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	port := ln.Addr().(*net.TCPAddr).Port
+	c := newCLI(t)
+	code, _, errb := c.run("sim", "--devices", "1", "--base-port", strconv.Itoa(port))
+	if code == 0 || !strings.Contains(errb, "choose another --base-port") || !strings.Contains(errb, "free ports are picked") {
+		t.Errorf("sim on a taken port: exit %d, %q", code, errb)
 	}
 }

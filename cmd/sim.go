@@ -3,6 +3,7 @@ package cmd
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -10,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -125,6 +127,10 @@ Defaults: --user %s, --password %s (loopback test credentials, not secrets).`,
 			}
 			ctx := cmd.Context()
 			if err := fleet.Start(ctx); err != nil {
+				if errors.Is(err, syscall.EADDRINUSE) && cfg.BasePort != 0 {
+					return fmt.Errorf("sim: %w: another program listens in %d..%d; choose another --base-port, "+
+						"or leave --base-port out and free ports are picked (import the new CSV then)", err, cfg.BasePort, cfg.BasePort+cfg.Devices-1)
+				}
 				return fmt.Errorf("sim: %w", err)
 			}
 			defer fleet.Close()
