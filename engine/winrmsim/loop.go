@@ -324,7 +324,7 @@ type loopAnswerV3 struct {
 // loopCapture collects what a script run by the loop produced.
 type loopCapture struct {
 	version    int
-	session    int // v3: the session runspace's line count with this line; 0 for a fresh runspace
+	session    int       // v3: the session runspace's line count with this line; 0 for a fresh runspace
 	at         time.Time // the latest instant the script did anything
 	stdout     strings.Builder
 	info       []string // Write-Host and Write-Information

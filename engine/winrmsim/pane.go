@@ -318,14 +318,14 @@ func (p *psProcess) children(dir string) ([]dirEntry, bool) {
 	installed := time.Date(2024, 11, 12, 9, 41, 0, 0, time.UTC)
 	user := p.m.user
 	known := map[string][]string{
-		`c:\`:                    {"PerfLogs", "Program Files", "Program Files (x86)", "Users", "Windows"},
-		`c:\users`:               {user, "Public"},
+		`c:\`:                     {"PerfLogs", "Program Files", "Program Files (x86)", "Users", "Windows"},
+		`c:\users`:                {user, "Public"},
 		`c:\users\` + lower(user): {"Contacts", "Desktop", "Documents", "Downloads", "Favorites", "Links", "Music", "Pictures", "Saved Games", "Searches", "Videos"},
-		`c:\users\public`:        {"Documents", "Downloads", "Music", "Pictures", "Videos"},
-		`c:\windows`:             {"Logs", "Panther", "System32", "SysWOW64", "Temp", "WinSxS"},
-		`c:\program files`:       {"Common Files", "Internet Explorer", "Windows Defender", "WindowsPowerShell"},
-		`c:\program files (x86)`: {"Common Files", "Internet Explorer", "Microsoft"},
-		`c:\windows\logs`:        {"CBS", "DISM", "WindowsUpdate"},
+		`c:\users\public`:         {"Documents", "Downloads", "Music", "Pictures", "Videos"},
+		`c:\windows`:              {"Logs", "Panther", "System32", "SysWOW64", "Temp", "WinSxS"},
+		`c:\program files`:        {"Common Files", "Internet Explorer", "Windows Defender", "WindowsPowerShell"},
+		`c:\program files (x86)`:  {"Common Files", "Internet Explorer", "Microsoft"},
+		`c:\windows\logs`:         {"CBS", "DISM", "WindowsUpdate"},
 	}
 	key := strings.ToLower(strings.TrimRight(dir, `\`))
 	if len(key) == 2 {
