@@ -611,7 +611,9 @@ func (m Model) key(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 		m.palette = palette{open: true, sel: -1}
 		return m, nil
 	}
-	if s := msg.String(); len(s) == 1 && s[0] >= '1' && s[0] <= '9' {
+	// 1..9 switch views; alt+1..9 too, as from the PowerShell pane's
+	// prompt (where the digits are typed), so one habit works everywhere.
+	if s := strings.TrimPrefix(msg.String(), "alt+"); len(s) == 1 && s[0] >= '1' && s[0] <= '9' {
 		if tabs := m.tabs(); int(s[0]-'1') < len(tabs) {
 			return m.switchTo(tabs[s[0]-'1'].id)
 		}
