@@ -368,6 +368,10 @@ func (e *Engine) device(id int64) (store.Device, bool) {
 	return en.dev, true
 }
 
+// StateOf is a stored device as the engine's state: what a filter reads
+// (rmm devices --filter reads the database, not a running engine).
+func StateOf(d store.Device) DeviceState { return stateFromStore(d) }
+
 func stateFromStore(d store.Device) DeviceState {
 	st := Status(d.Status)
 	switch st {

@@ -139,3 +139,6 @@ func (r RunReport) exec(ctx context.Context, e *Engine, id Identity) (any, error
 func (r FlushNotifications) exec(ctx context.Context, e *Engine, id Identity) (any, error) {
 	return r.run(ctx, e, id)
 }
+func (r PreviewImport) exec(ctx context.Context, e *Engine, id Identity) (any, error) {
+	return r.run(ctx, e, id)
+}
