@@ -9,6 +9,7 @@ import (
 
 	"github.com/rmmhq/rmm/creds"
 	"github.com/rmmhq/rmm/engine"
+	"github.com/rmmhq/rmm/engine/alerting"
 	"github.com/rmmhq/rmm/engine/winrmsim"
 	"github.com/rmmhq/rmm/store"
 )
@@ -178,5 +179,26 @@ func TestADevicesStateCarriesItsLastBootAndARebootMovesIt(t *testing.T) {
 		if d.Hostname == host && !d.LastBoot.After(before) {
 			t.Errorf("%s: last boot %v after the reboot, was %v", host, d.LastBoot, before)
 		}
+	}
+}
+
+// Newcomer: rmm health said "WS-0005 80 Healthy" while a disk alert on it
+// was Critical. An unresolved Critical alert makes the device Critical, a
+// High one at most Warning, and the score says why.
+func TestAnUnresolvedCriticalAlertMakesADeviceCriticalWhateverItsScore(t *testing.T) {
+	at := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	in := engine.HealthInput{State: engine.DeviceState{ID: 5, Hostname: "WS-0005", Status: engine.StatusOnline, HasMetrics: true,
+		CPUPct: 10, MemPct: 20, DiskFreePct: 50}, Thresholds: alerting.DefaultThresholds(), At: at}
+	if h := engine.ScoreHealth(in); h.Status != engine.HealthHealthy || h.Because != "" {
+		t.Fatalf("without alerts: %+v", h)
+	}
+	in.Alerts = []engine.Alert{{DeviceID: 5, Severity: engine.SeverityHigh, State: engine.AlertActive, Message: "offline 3 polls"}}
+	if h := engine.ScoreHealth(in); h.Status != engine.HealthWarning || !strings.Contains(h.Because, "High alert: offline") {
+		t.Errorf("with a High alert: %+v", h)
+	}
+	in.Alerts = append(in.Alerts, engine.Alert{DeviceID: 5, Severity: engine.SeverityCritical, State: engine.AlertAcknowledged, Message: "disk C: 95% used"})
+	h := engine.ScoreHealth(in)
+	if h.Status != engine.HealthCritical || h.Because != "Critical alert: disk C: 95% used" || h.Score < 80 {
+		t.Errorf("with an acknowledged Critical alert: %+v (the score stays, the status follows the alert)", h)
 	}
 }

@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"time"
+
 	"github.com/rmmhq/rmm/engine/filter"
 )
 
@@ -100,7 +102,8 @@ type AlertFilter = filter.Filter[Alert]
 //	                   state, message
 //	host:WS-00         substring of the hostname (host=WS-0042: exactly)
 //	sev:crit           severity starting with the text (severity= too)
-//	state:ack          state starting with the text (active, acknowledged)
+//	state:ack          state starting with the text (active, acknowledged,
+//	                   snoozed: an alert snoozed now)
 //	type:disk          substring of the type (disk_used, offline, ...)
 //	on:C:              substring of the instance (a volume, a service)
 //	msg:"93%"          substring of the message
@@ -125,7 +128,7 @@ var alertSchema = &filter.Schema[Alert]{
 	Fields: []filter.Field[Alert]{
 		{Names: []string{"host", "hostname", "name"}, Kind: filter.Text, Text: func(a *Alert) string { return a.Hostname }},
 		{Names: []string{"sev", "severity"}, Kind: filter.Prefix, Text: func(a *Alert) string { return string(a.Severity) }, Example: "critical"},
-		{Names: []string{"state"}, Kind: filter.Prefix, Text: func(a *Alert) string { return string(a.State) }, Example: "active"},
+		{Names: []string{"state"}, Kind: filter.Prefix, Text: alertStateWord, Example: "active"},
 		{Names: []string{"type"}, Kind: filter.Text, Text: func(a *Alert) string { return a.Type }, Example: "disk"},
 		{Names: []string{"on", "instance"}, Kind: filter.Text, Text: func(a *Alert) string { return a.Instance }, Example: "C:"},
 		{Names: []string{"msg", "message"}, Kind: filter.Text, Text: func(a *Alert) string { return a.Message }, Example: "full"},
@@ -133,10 +136,19 @@ var alertSchema = &filter.Schema[Alert]{
 	},
 	FreeText: func(a *Alert, text string) bool {
 		return filter.ContainsFold(a.Hostname, text) || filter.ContainsFold(a.Type, text) || filter.ContainsFold(a.Instance, text) ||
-			filter.ContainsFold(string(a.Severity), text) || filter.ContainsFold(string(a.State), text) ||
+			filter.ContainsFold(string(a.Severity), text) || filter.ContainsFold(alertStateWord(a), text) ||
 			filter.ContainsFold(a.Message, text)
 	},
 	SortKeys: [][]string{
 		{"severity", "sev"}, {"host", "hostname"}, {"type"}, {"state"}, {"count", "seen"}, {"raised", "first_seen"}, {"last", "last_seen"},
 	},
+}
+
+// alertStateWord is an alert's state as the filter reads it: Snoozed
+// while it is, else Active or Acknowledged.
+func alertStateWord(a *Alert) string {
+	if a.Snoozed(time.Now()) {
+		return "Snoozed"
+	}
+	return string(a.State)
 }

@@ -22,7 +22,7 @@ func allRequests() []Request {
 	all := []Request{PollNow{}, ImportDevices{}, PreviewImport{}, ListAudit{}, VerifyAudit{}, ExportAudit{Format: "json"}, ReloadConfig{},
 		MaintainDB{ArchiveDir: "", Vacuum: false}, BackupDB{},
 		SetCredential{Name: "rbac-test", User: "u", Secret: creds.NewSecret("not-a-real-secret")}, RemoveCredential{Name: "rbac-test"}, ListCredentials{},
-		OpenSession{}, CloseSession{}, RunSchedule{Name: "none"}, AckAlert{}, ResolveAlert{}, ListAlerts{}, HealthReport{},
+		OpenSession{}, CloseSession{}, RunSchedule{Name: "none"}, AckAlert{}, ResolveAlert{}, ChangeAlerts{Op: AlertOpAck, IDs: []int64{1}}, ListAlerts{}, HealthReport{},
 		Diagnose{Host: "127.0.0.1"}, ExportFile{Format: "csv"}}
 	all = append(all, actionRequests()...)
 	all = append(all, inventoryRequests()...)

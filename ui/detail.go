@@ -589,6 +589,11 @@ func (m *Model) healthLines() []string {
 		line += "  " + th.Muted.Render("("+itoa(got)+" of the "+itoa(of)+" points with data; parts without data are left out)")
 	}
 	out := []string{ansi.Truncate(line, w, g.Ellipsis)}
+	if h.Because != "" {
+		// The status follows an unresolved alert, not the score.
+		out = append(out, ansi.Truncate(" "+th.Label.Render(fit("Status", labelWidth, false, g.Ellipsis))+" "+
+			m.healthStatus(h.Status)+"  "+th.Text.Render(m.clean(h.Because)), w, g.Ellipsis))
+	}
 	indent := 1 + labelWidth + 1 + scoreW + 2
 	for _, p := range h.Parts {
 		score := itoa(p.Score) + "/" + itoa(p.Max)
