@@ -43,7 +43,7 @@ func (m *Model) helpLines() []string {
 		}
 		switch grp {
 		case groupAlerts:
-			items = append([]helpItem{{firstKey(m.keys.Open), "the alert's device"}}, items...)
+			items = append(append([]helpItem{{firstKey(m.keys.Open), "the alert's device, on its Alerts tab"}}, m.alertsHelpKeys()...), items...)
 		case groupAudit:
 			items = append([]helpItem{{firstKey(m.keys.Filter), "filter rows (text)"}}, items...)
 		case groupActions:

@@ -461,6 +461,11 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			m.setFilter(m.grid.filter + text)
 		case m.audit.typing:
 			m.setAuditFilter(m.audit.filter + text)
+		case m.alerts.typing && m.page == pageAlerts:
+			m.setAlertFilter(m.alerts.filter + text)
+		case m.alerts.prompt != nil && m.page == pageAlerts:
+			m.alerts.prompt.input.SetValue(m.alerts.prompt.input.Value() + text)
+			m.alerts.prompt.input.CursorEnd()
 		}
 		return m, nil
 
@@ -591,6 +596,12 @@ func (m Model) key(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 	if m.audit.typing {
 		return m.auditFilterKey(msg), nil
 	}
+	if m.alerts.typing && m.page == pageAlerts {
+		return m.alertFilterKey(msg), nil
+	}
+	if m.alerts.prompt != nil && m.page == pageAlerts {
+		return m.alertPromptKey(msg) // the note takes every key, q and digits too
+	}
 	// An error stays until a key is pressed; esc only dismisses it.
 	if m.toast.err && m.toast.text != "" {
 		m.toast = toast{}
@@ -688,7 +699,7 @@ func (m *Model) wheel(n int) {
 	case pageSettings:
 		m.settings.pos.scroll(n, len(m.settings.items), m.settingsRows())
 	case pageAlerts:
-		m.alerts.pos.scroll(n, len(m.alerts.list), m.listRows())
+		m.alerts.pos.scroll(n, len(m.alerts.shown), m.listRows())
 		m.alerts.follow()
 	case pageSchedules:
 		m.schedules.pos.scroll(n, len(m.schedules.jobs), m.listRows())
@@ -720,7 +731,7 @@ func (m *Model) bodyHeight() int {
 func (m *Model) clampScrolls() {
 	m.detail.offset = min(max(m.detail.offset, 0), max(len(m.detailLines())-m.bodyHeight(), 0))
 	m.settings.pos.clamp(len(m.settings.items), m.settingsRows())
-	m.alerts.pos.clamp(len(m.alerts.list), m.listRows())
+	m.alerts.pos.clamp(len(m.alerts.shown), m.listRows())
 	m.schedules.pos.clamp(len(m.schedules.jobs), m.listRows())
 	m.audit.pos.clamp(len(m.audit.shown), m.listRows())
 	m.helpOffset = min(max(m.helpOffset, 0), m.helpMaxOffset())

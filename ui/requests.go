@@ -117,6 +117,22 @@ func (m *Model) requestDone(msg requestMsg) tea.Cmd {
 		return m.notify("acknowledged "+alertName(msg.res, r.ID), false)
 	case engine.ResolveAlert:
 		return m.notify("resolved "+alertName(msg.res, r.ID), false)
+	case engine.ChangeAlerts:
+		done := map[string]string{engine.AlertOpAck: "acknowledged", engine.AlertOpResolve: "resolved", engine.AlertOpSnooze: "snoozed"}[r.Op]
+		res, _ := msg.res.(engine.AlertChanges)
+		n := len(res.Changed)
+		if msg.res == nil {
+			n = len(r.IDs)
+		}
+		text := done + " " + Thousands(n) + " " + plural(n, "alert", "alerts")
+		if r.Op == engine.AlertOpSnooze && r.For > 0 {
+			text += " for " + r.For.String()
+		}
+		if len(res.Failed) > 0 {
+			text += "; " + Thousands(len(res.Failed)) + " failed: " + res.Failed[0].Error
+			return m.notify(text, true)
+		}
+		return m.notify(text, false)
 	case engine.RunSchedule:
 		w.sent = true
 		m.work = append(m.work, w)
