@@ -26,8 +26,8 @@ type alertsState struct {
 	filter   string             // the / filter as typed
 	flt      engine.AlertFilter // parsed; matches nothing while fltErr is set
 	fltErr   error
-	typing   bool               // the filter has the keyboard
-	sortKey  string             // "" is the engine's order; else an engine.AlertSortKeys name
+	typing   bool   // the filter has the keyboard
+	sortKey  string // "" is the engine's order; else an engine.AlertSortKeys name
 	sortDesc bool
 	marks    map[int64]bool // alert ids marked for a bulk change
 	prompt   *alertPrompt   // the note (and snooze time) of a change being asked; nil when none
