@@ -239,3 +239,32 @@ func TestABulkChangeSaysHowManyAlertsChangedAndWhichFailed(t *testing.T) {
 		t.Errorf("toast %+v", m.toast)
 	}
 }
+
+// A Viewer (--read-only, an SSH viewer) filters and sorts the alerts like
+// anyone, but a, x and z open no note prompt and send nothing: they say
+// which role the change needs.
+func TestAViewerFiltersAlertsButChangesNone(t *testing.T) {
+	c := newFullClient(fleet(200), engine.RoleViewer)
+	tm := startConsole(t, c, Options{Role: "Viewer", Now: time.Now}, 140, 40)
+	waitFor(t, tm, "WS-0001", "[READ-ONLY]")
+	send(tm, "2", "/")
+	for _, msg := range typeText("sev:crit") {
+		tm.Send(msg)
+	}
+	waitFor(t, tm, "2 of 6 alerts")
+	send(tm, "enter", "ctrl+a", "a")
+	waitFor(t, tm, "acknowledging an alert needs the Operator role (you are Viewer)")
+	send(tm, "x", "z")
+	m := finish(t, tm)
+	if m.alerts.prompt != nil {
+		t.Error("a Viewer got a note prompt")
+	}
+	for _, r := range c.sent() {
+		if r.Permission() == engine.PermAlertsEdit {
+			t.Errorf("a Viewer's console sent %T", r)
+		}
+	}
+	if len(m.alerts.marks) != 2 || m.alerts.filter != "sev:crit" {
+		t.Errorf("marks %v, filter %q: a Viewer may still select", m.alerts.marks, m.alerts.filter)
+	}
+}
