@@ -72,14 +72,6 @@ func (c *cli) runStdin(stdin string, args ...string) (code int, stdout, stderr s
 	return code, out.String(), errb.String()
 }
 
-// runStdin is run with stdin.
-func (c *cli) runStdin(stdin string, args ...string) (code int, stdout, stderr string) {
-	c.t.Helper()
-	var out, errb bytes.Buffer
-	code = Execute(context.Background(), args, strings.NewReader(stdin), &out, &errb, func(k string) string { return c.env[k] })
-	return code, out.String(), errb.String()
-}
-
 // TestEveryCommandHasCompleteHelp walks the whole command tree, so a new
 // command or subcommand is covered without being listed here: each one
 // answers --help with its usage and the global flags, in ASCII, and is
