@@ -15,7 +15,6 @@ import (
 
 	"github.com/rmmhq/rmm/csvsafe"
 	"github.com/rmmhq/rmm/engine"
-	"github.com/rmmhq/rmm/engine/winrmsim"
 )
 
 // actionOptions maps the actions: section onto the engine's options.
@@ -26,16 +25,6 @@ func (a *app) actionOptions() engine.ActionOptions {
 		retries = -1 // config 0 means none; the engine's 0 means "default"
 	}
 	return engine.ActionOptions{QueueExpiry: c.QueueExpiry, OutputMaxBytes: c.OutputMaxBytes, WakeAddress: c.WOLAddress, Retries: retries}
-}
-
-// demoWakeAddress is where --demo sends Wake-on-LAN packets: the
-// simulator's loopback listener (127.0.0.1:9, the discard port, if it has
-// none), never a broadcast address.
-func demoWakeAddress(sim *winrmsim.Fleet) string {
-	if w := sim.WakeAddr(); w != "" {
-		return w
-	}
-	return "127.0.0.1:9"
 }
 
 // withRunEngine runs fn with an engine that can reach devices: the same

@@ -2,6 +2,7 @@ package cmd
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -34,6 +35,9 @@ type alertJSON struct {
 	ResolvedAt   *time.Time `json:"resolved_at"`
 	ResolveNote  string     `json:"resolve_note"`
 	AutoResolved bool       `json:"auto_resolved"`
+	SnoozedUntil *time.Time `json:"snoozed_until"`
+	SnoozedBy    string     `json:"snoozed_by"`
+	SnoozeNote   string     `json:"snooze_note"`
 }
 
 func toAlertJSON(a engine.Alert) alertJSON {
@@ -51,6 +55,10 @@ func toAlertJSON(a engine.Alert) alertJSON {
 		by, at := a.ResolvedBy, a.ResolvedAt.UTC()
 		j.ResolvedBy, j.ResolvedAt = &by, &at
 	}
+	if !a.SnoozedUntil.IsZero() {
+		until := a.SnoozedUntil.UTC()
+		j.SnoozedUntil, j.SnoozedBy, j.SnoozeNote = &until, a.SnoozedBy, a.SnoozeNote
+	}
 	return j
 }
 
@@ -60,7 +68,8 @@ pending_reboot, defender_stale, service_stopped), instance ("C:" for a volume,
 a service name, or ""), severity, state, message, count (detections folded
 into the alert), first_seen, last_seen, acked_by, acked_at, ack_note,
 resolved_by ("rmm" when auto-resolved), resolved_at, resolve_note,
-auto_resolved. Times are RFC 3339 UTC; absent ones are null.`
+auto_resolved, snoozed_until (null: never snoozed), snoozed_by,
+snooze_note. Times are RFC 3339 UTC; absent ones are null.`
 
 func writeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
@@ -73,10 +82,11 @@ func (a *app) alertsCommand() *cobra.Command {
 		state, severity string
 		limit           int
 		asJSON          bool
+		expr            string
 	)
 	cmd := &cobra.Command{
 		Use:   "alerts",
-		Short: "List alerts; acknowledge or resolve one",
+		Short: "List alerts; acknowledge, resolve or snooze them",
 		Long: `List alerts, most urgent severity first (Critical, High, Medium, Low, Info),
 then the most recently raised first.
 
@@ -89,11 +99,22 @@ offline alert after 2 failed polls in a row; maintenance windows raise none.
 
 --state: open (default: Active and Acknowledged), active, acknowledged,
 resolved or all. --severity: one of Critical, High, Medium, Low, Info.
+--filter EXPR: the console's filter grammar over alerts: free text,
+host:, sev:, state: (active, acknowledged, snoozed), type:, on: (the
+instance), msg:, count>N, ! or - to negate, sort:COLUMN (severity, host,
+type, state, count, raised, last).
+
+ack, resolve and snooze take one alert id, or --filter EXPR for every
+unresolved alert it matches (ack: the Active ones), with one --note and
+one audit row.
 
 --json prints an array of objects with the stable fields ` + alertJSONFields,
 		Example: `  rmm alerts
   rmm alerts --severity critical --json
+  rmm alerts --filter "host:WS-00 sev:crit"
   rmm alerts ack 42 --note "on it"
+  rmm alerts ack --filter "type:disk site" --note "ticket 1234"
+  rmm alerts snooze --filter "type:pending_reboot" --for 24h --note "patch window tonight"
   rmm alerts resolve 42 --note "disk cleaned up"`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -101,11 +122,16 @@ resolved or all. --severity: one of Critical, High, Medium, Low, Info.
 			if err := req.Validate(); err != nil {
 				return exitError{2, err}
 			}
+			f, err := engine.ParseAlertFilter(expr)
+			if err != nil {
+				return exitError{2, fmt.Errorf("alerts: --filter: %w", err)}
+			}
 			return a.withEngine(cmd, func(eng *engine.Engine, id engine.Identity) error {
-				alerts, err := engine.Call(cmd.Context(), eng, id, req)
+				all, err := engine.Call(cmd.Context(), eng, id, req)
 				if err != nil {
 					return err
 				}
+				alerts := filterAlerts(all, f)
 				if asJSON {
 					js := make([]alertJSON, len(alerts))
 					for i, al := range alerts {
@@ -145,60 +171,161 @@ resolved or all. --severity: one of Critical, High, Medium, Low, Info.
 	fl.StringVar(&severity, "severity", "", "only this severity: Critical, High, Medium, Low, Info")
 	fl.IntVar(&limit, "limit", 0, "at most N alerts, the most urgent (0: all)")
 	fl.BoolVar(&asJSON, "json", false, "print a JSON array (stable fields, see above)")
-	cmd.AddCommand(a.alertChangeCommand("ack"), a.alertChangeCommand("resolve"))
+	fl.StringVar(&expr, "filter", "", `only the alerts matching EXPR (e.g. "host:WS-0042 !sev:info")`)
+	cmd.AddCommand(a.alertChangeCommand("ack"), a.alertChangeCommand("resolve"), a.alertChangeCommand("snooze"))
 	return cmd
 }
 
-// alertChangeCommand is rmm alerts ack ID or rmm alerts resolve ID.
+// filterAlerts keeps the alerts f matches, in f's sort: order when it
+// has one.
+func filterAlerts(all []engine.Alert, f engine.AlertFilter) []engine.Alert {
+	var out []engine.Alert
+	for i := range all {
+		if f.Match(&all[i]) {
+			out = append(out, all[i])
+		}
+	}
+	if key, desc, ok := f.Sort(); ok {
+		engine.SortAlertsBy(out, key, desc)
+	}
+	return out
+}
+
+// alertChangeCommand is rmm alerts ack|resolve|snooze (ID | --filter EXPR).
 func (a *app) alertChangeCommand(verb string) *cobra.Command {
 	var (
-		note   string
-		asJSON bool
+		note, expr string
+		asJSON     bool
+		dur        time.Duration
 	)
-	short, long, done := "Acknowledge an active alert: someone is on it",
-		`Acknowledge an Active alert. Who and when are recorded with the alert and in
-the audit log, with the note. Acknowledging an unknown, already acknowledged or
-resolved alert fails (exit 1). Admin and Operator only.`, "acknowledged"
-	if verb == "resolve" {
-		short, long, done = "Resolve an active or acknowledged alert by hand",
-			`Resolve an Active or Acknowledged alert by hand. Who and when are recorded
-with the alert and in the audit log, with the note. Resolving an unknown or
-already resolved alert fails (exit 1). If its condition still holds at the
-next poll, the alert comes back (within 5 minutes: reopened). Admin and
-Operator only.`, "resolved"
+	short, long, done := "Acknowledge active alerts: someone is on it",
+		`Acknowledge an Active alert (ID), or every Active alert --filter matches.
+Who and when are recorded with the alert and in the audit log, with the
+note. Acknowledging one unknown, already acknowledged or resolved alert
+fails (exit 1). Admin and Operator only.`, "acknowledged"
+	switch verb {
+	case "resolve":
+		short, long, done = "Resolve active or acknowledged alerts by hand",
+			`Resolve an Active or Acknowledged alert (ID), or every unresolved alert
+--filter matches, by hand. Who and when are recorded with the alert and in
+the audit log, with the note. Resolving an unknown or already resolved alert
+fails (exit 1). If its condition still holds at the next poll, the alert
+comes back (within 5 minutes: reopened). Admin and Operator only.`, "resolved"
+	case "snooze":
+		short, long, done = "Snooze alerts for a while",
+			`Snooze an unresolved alert (ID), or every unresolved alert --filter
+matches, for --for (up to 30 days; 0 wakes them): it stays unresolved but
+the console does not count it in its header and lists it as Snoozed until
+then. Who, until when and the note are kept with the alert and in the
+audit log. Admin and Operator only.`, "snoozed"
 	}
 	cmd := &cobra.Command{
-		Use:   verb + " ID",
+		Use:   verb + " [ID]",
 		Short: short,
-		Long:  long + "\n\n--json prints the alert after the change, fields as in rmm alerts --json.",
-		Args:  cobra.ExactArgs(1),
+		Long: long + "\n\n--json prints the alert after the change, fields as in rmm alerts --json;\n" +
+			`with --filter, {"changed": [alerts], "failed": [{"id", "error"}]}.`,
+		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if (len(args) == 1) == (expr != "") {
+				return exitError{2, fmt.Errorf("alerts %s: give an alert id or --filter EXPR, one of them (see rmm alerts)", verb)}
+			}
+			if verb == "snooze" && !cmd.Flags().Changed("for") {
+				return exitError{2, errors.New("alerts snooze: --for is required, e.g. --for 2h")}
+			}
+			if len(args) == 0 {
+				req := engine.ChangeAlerts{Op: verb, Filter: expr, Note: note, For: dur}
+				if err := req.Validate(); err != nil {
+					return exitError{2, err}
+				}
+				return a.withEngine(cmd, func(eng *engine.Engine, id engine.Identity) error {
+					res, err := engine.Call(cmd.Context(), eng, id, req)
+					if err != nil {
+						return err
+					}
+					if asJSON {
+						out := struct {
+							Changed []alertJSON           `json:"changed"`
+							Failed  []engine.AlertFailure `json:"failed"`
+						}{Changed: make([]alertJSON, len(res.Changed)), Failed: res.Failed}
+						for i, al := range res.Changed {
+							out.Changed[i] = toAlertJSON(al)
+						}
+						if err := writeJSON(a.stdout, out); err != nil {
+							return err
+						}
+					} else {
+						for _, al := range res.Changed {
+							fmt.Fprintf(a.stdout, "alert %d (%s %s on %s) %s\n", al.ID, al.Severity, al.Type, alertHost(al), done)
+						}
+						for _, f := range res.Failed {
+							fmt.Fprintf(a.stderr, "alert %d: %s\n", f.ID, f.Error)
+						}
+						fmt.Fprintf(a.stdout, "%d %s %s by %s, %d failed\n", len(res.Changed), plural(len(res.Changed), "alert", "alerts"), done, id.User, len(res.Failed))
+					}
+					if len(res.Failed) > 0 {
+						return fmt.Errorf("%d of %d alerts not %s", len(res.Failed), len(res.Failed)+len(res.Changed), done)
+					}
+					return nil
+				})
+			}
 			alertID, err := strconv.ParseInt(args[0], 10, 64)
 			if err != nil || alertID <= 0 {
 				return exitError{2, fmt.Errorf("alert id %q: want a positive number (see rmm alerts)", args[0])}
 			}
-			return a.withEngine(cmd, func(eng *engine.Engine, id engine.Identity) error {
-				var req engine.Req[engine.Alert] = engine.AckAlert{ID: alertID, Note: note}
-				if verb == "resolve" {
-					req = engine.ResolveAlert{ID: alertID, Note: note}
+			if verb == "snooze" {
+				req := engine.ChangeAlerts{Op: verb, IDs: []int64{alertID}, Note: note, For: dur}
+				if err := req.Validate(); err != nil {
+					return exitError{2, err}
 				}
-				al, err := engine.Call(cmd.Context(), eng, id, req)
+			}
+			return a.withEngine(cmd, func(eng *engine.Engine, id engine.Identity) error {
+				var al engine.Alert
+				var err error
+				switch verb {
+				case "ack":
+					al, err = engine.Call(cmd.Context(), eng, id, engine.AckAlert{ID: alertID, Note: note})
+				case "resolve":
+					al, err = engine.Call(cmd.Context(), eng, id, engine.ResolveAlert{ID: alertID, Note: note})
+				default:
+					var res engine.AlertChanges
+					res, err = engine.Call(cmd.Context(), eng, id, engine.ChangeAlerts{Op: verb, IDs: []int64{alertID}, Note: note, For: dur})
+					if err == nil && len(res.Failed) > 0 {
+						err = errors.New(res.Failed[0].Error)
+					}
+					if err == nil {
+						al = res.Changed[0]
+					}
+				}
 				if err != nil {
 					return err
 				}
 				if asJSON {
 					return writeJSON(a.stdout, toAlertJSON(al))
 				}
-				host := al.Hostname
-				if host == "" {
-					host = "no single device"
+				what := done
+				if verb == "snooze" {
+					what = "snoozed until " + al.SnoozedUntil.UTC().Format(time.RFC3339)
+					if al.SnoozedUntil.IsZero() {
+						what = "woken"
+					}
 				}
-				fmt.Fprintf(a.stdout, "alert %d (%s %s on %s) %s by %s\n", al.ID, al.Severity, al.Type, host, done, id.User)
+				fmt.Fprintf(a.stdout, "alert %d (%s %s on %s) %s by %s\n", al.ID, al.Severity, al.Type, alertHost(al), what, id.User)
 				return nil
 			})
 		},
 	}
 	cmd.Flags().StringVar(&note, "note", "", "a note kept with the alert and in the audit log")
+	cmd.Flags().StringVar(&expr, "filter", "", "every unresolved alert matching EXPR instead of one id (see rmm alerts --help)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the changed alert as JSON")
+	if verb == "snooze" {
+		cmd.Flags().DurationVar(&dur, "for", 0, "how long, e.g. 30m, 2h, 24h (0 wakes the alerts)")
+	}
 	return cmd
+}
+
+func alertHost(al engine.Alert) string {
+	if al.Hostname == "" {
+		return "no single device"
+	}
+	return al.Hostname
 }

@@ -75,7 +75,7 @@ func TestAlertsCanBeListedAcknowledgedAndResolvedFromTheCommandLine(t *testing.T
 	}
 	slices.Sort(keys)
 	want := []string{"ack_note", "acked_at", "acked_by", "auto_resolved", "count", "device_id", "first_seen", "hostname", "id",
-		"instance", "last_seen", "message", "resolve_note", "resolved_at", "resolved_by", "severity", "state", "type"}
+		"instance", "last_seen", "message", "resolve_note", "resolved_at", "resolved_by", "severity", "snooze_note", "snoozed_by", "snoozed_until", "state", "type"}
 	if !reflect.DeepEqual(keys, want) {
 		t.Fatalf("alert JSON keys %v, want %v", keys, want)
 	}
@@ -285,5 +285,56 @@ func TestAlertAndHealthHelpIsCompleteAndASCII(t *testing.T) {
 		if !strings.Contains(out, "  "+sub+" ") {
 			t.Errorf("root help does not list %s", sub)
 		}
+	}
+}
+
+// Newcomer: 482 critical alerts and no way to act on one host's or one
+// kind's at once. ack, resolve and snooze take --filter (the console's
+// grammar), one note, one audit row; rmm alerts --filter lists them.
+func TestAlertsAreAcknowledgedResolvedAndSnoozedByFilter(t *testing.T) {
+	c := newCLI(t)
+	db := filepath.Join(t.TempDir(), "rmm.db")
+	ids := seedAlerts(t, db)
+	run := func(args ...string) (int, string, string) {
+		return c.run(append([]string{"--db", db}, args...)...)
+	}
+	code, out, _ := run("alerts", "--filter", "type:disk sort:-severity")
+	if code != 0 || !strings.Contains(out, "2 alerts") || strings.Contains(out, "offline on srv-2") {
+		t.Fatalf("list by filter: %d %q", code, out)
+	}
+	code, out, errb := run("alerts", "ack", "--filter", "type:disk", "--note", "ticket 1234")
+	if code != 0 || !strings.Contains(out, "2 alerts acknowledged by") {
+		t.Fatalf("ack by filter: %d %q %q", code, out, errb)
+	}
+	// Again: the Active ones only, so nothing to do and nothing failed.
+	if code, out, _ := run("alerts", "ack", "--filter", "type:disk"); code != 0 || !strings.Contains(out, "0 alerts acknowledged") {
+		t.Errorf("ack by filter again: %d %q", code, out)
+	}
+	code, out, _ = run("alerts", "snooze", strconv.FormatInt(ids["srv-2"], 10), "--for", "2h", "--note", "maintenance")
+	if code != 0 || !strings.Contains(out, "snoozed until") {
+		t.Fatalf("snooze: %d %q", code, out)
+	}
+	if code, out, _ := run("alerts", "--filter", "state:snoozed", "--json"); code != 0 || !strings.Contains(out, `"snooze_note": "maintenance"`) {
+		t.Errorf("the snoozed alert by filter: %d %q", code, out)
+	}
+	if code, _, errb := run("alerts", "snooze", "--filter", "host:srv"); code != 2 || !strings.Contains(errb, "--for is required") {
+		t.Errorf("snooze without --for: %d %q", code, errb)
+	}
+	if code, _, errb := run("alerts", "ack", "--filter", "cpu>abc"); code != 2 || !strings.Contains(errb, "unknown field") {
+		t.Errorf("a bad filter: %d %q", code, errb)
+	}
+	if code, _, errb := run("alerts", "resolve", "1", "--filter", "host:x"); code != 2 {
+		t.Errorf("an id and a filter: %d %q", code, errb)
+	}
+	code, out, _ = run("alerts", "resolve", "--filter", "host:srv", "--note", "fixed", "--json")
+	var res struct {
+		Changed []alertJSON `json:"changed"`
+	}
+	if code != 0 || json.Unmarshal([]byte(out), &res) != nil || len(res.Changed) != 2 || res.Changed[0].ResolveNote != "fixed" {
+		t.Errorf("resolve by filter: %d %q", code, out)
+	}
+	code, out, _ = run("audit", "--json")
+	if code != 0 || !strings.Contains(out, "alerts matching type:disk") || !strings.Contains(out, "ticket 1234") {
+		t.Errorf("the bulk ack is not audited with its filter and note: %d", code)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -28,6 +29,10 @@ const asRMM = "RMM_TEST_BINARY_AS_RMM"
 // file it writes its environment to.
 const envDump = "RMM_TEST_ENV_DUMP"
 
+// nofileEnv, set in the environment of this binary acting as rmm, is the
+// file descriptor limit (soft and hard) it sets on itself first.
+const nofileEnv = "RMM_TEST_NOFILE"
+
 func TestMain(m *testing.M) {
 	// go-keyring's mock stands in for the OS keyring in this process and
 	// its children: nothing a test does can reach the machine's real one
@@ -40,7 +45,15 @@ func TestMain(m *testing.M) {
 				os.Exit(99)
 			}
 		}
-		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		if n := os.Getenv(nofileEnv); n != "" {
+			// A lower descriptor limit, soft and hard, for this process
+			// and its children (the demo's simulator).
+			v, err := strconv.ParseUint(n, 10, 64)
+			if err != nil || syscall.Setrlimit(syscall.RLIMIT_NOFILE, &syscall.Rlimit{Cur: v, Max: v}) != nil {
+				os.Exit(98)
+			}
+		}
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 		code := Execute(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr, os.Getenv)
 		stop()
 		os.Exit(code)

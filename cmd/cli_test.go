@@ -15,6 +15,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/rmmhq/rmm/engine"
 	"github.com/rmmhq/rmm/engine/winrmsim"
 )
 
@@ -206,7 +207,7 @@ func TestSimImportPollAndDevicesWorkTogether(t *testing.T) {
 	}
 
 	code, out, _ = c.run("devices", "--json")
-	var devs []deviceJSON
+	var devs []engine.DeviceJSON
 	if err := json.Unmarshal([]byte(out), &devs); err != nil || code != 0 {
 		t.Fatalf("devices --json: %v", err)
 	}

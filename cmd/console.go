@@ -1,7 +1,6 @@
 package cmd
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -13,8 +12,6 @@ import (
 
 	"github.com/rmmhq/rmm/config"
 	"github.com/rmmhq/rmm/engine"
-	"github.com/rmmhq/rmm/engine/csvimport"
-	"github.com/rmmhq/rmm/engine/winrmsim"
 	"github.com/rmmhq/rmm/themes"
 	"github.com/rmmhq/rmm/ui"
 )
@@ -73,6 +70,11 @@ func (a *app) runConsole(ctx context.Context, c consoleFlags) error {
 		return err
 	}
 	defer src.close()
+	a.overrideInterval(src.interval)
+	if src.noticeDetail != "" {
+		// Before the screen is taken, so it stays in the terminal.
+		fmt.Fprintf(a.stderr, "rmm: %s\n", src.noticeDetail)
+	}
 
 	db, eng, err := a.openEngine(ctx, src.cred, src.vault, src.interval)
 	if err != nil {
@@ -82,7 +84,12 @@ func (a *app) runConsole(ctx context.Context, c consoleFlags) error {
 
 	hint := "No devices yet. Import some: rmm import devices.csv   (or try: rmm --demo)"
 	if !src.haveCred {
-		hint += "\nPolling is off: no credential. Store one: rmm creds set default --user DOMAIN\\user"
+		hint += "\nPolling is off: " + src.pollOff.Error()
+	}
+	// Polling off is said once to the admin (an alert, the console's
+	// banner) and refused; polling on resolves an earlier such alert.
+	if err := eng.SetPollingOff(ctx, src.pollOff); err != nil {
+		a.log.Warn("polling-off alert not written", "err", err)
 	}
 	// Rotation reminders (rt.creds): checked now and daily, shown in the
 	// status line and raised as Info alerts.
@@ -94,7 +101,7 @@ func (a *app) runConsole(ctx context.Context, c consoleFlags) error {
 		EmptyHint:  hint,
 		User:       id.User,
 		Role:       id.Role.String(),
-		Settings:   uiSettings(a.cfg, a.dirs),
+		Settings:   a.uiSettings(a.cfg),
 		ConfigPath: a.configFile(),
 		SavedViews: a.cfg.UI.Views,
 		Keys:       a.cfg.UI.Keys,
@@ -102,6 +109,7 @@ func (a *app) runConsole(ctx context.Context, c consoleFlags) error {
 		ReportDir:      a.cfg.Reports.Dir,
 		ReportLocation: scheduleLocation(a.cfg),
 		SLATarget:      a.cfg.Reports.SLATarget,
+		StartNotice:    src.notice,
 	})
 	defer model.Close()
 	prog := tea.NewProgram(model, tea.WithContext(ctx))
@@ -116,7 +124,8 @@ func (a *app) runConsole(ctx context.Context, c consoleFlags) error {
 		if n.Err {
 			return
 		}
-		prog.Send(ui.SettingsMsg{Settings: uiSettings(n.Cfg, a.dirs)})
+		prog.Send(ui.SettingsMsg{Settings: a.uiSettings(n.Cfg)})
+		prog.Send(ui.TitleMsg{Title: src.titleFor(n.Cfg.Org)}) // org: takes effect at once (newcomer B6)
 		name := n.Cfg.UI.Theme
 		if c.theme != "" {
 			name = c.theme // the flag wins over the file
@@ -134,7 +143,26 @@ func (a *app) runConsole(ctx context.Context, c consoleFlags) error {
 		return err
 	}
 
+	// A simulator child that dies (killed, out of memory) is said in the
+	// console: the demo hosts then all go offline.
+	watchDone := make(chan struct{})
+	watchStop := make(chan struct{})
+	go func() {
+		defer close(watchDone)
+		if src.sim == nil {
+			return
+		}
+		select {
+		case <-src.sim.Exited():
+			err := src.sim.ExitError()
+			a.log.Error("demo: the simulated fleet stopped", "err", err)
+			prog.Send(ui.NoticeMsg{Text: fmt.Sprintf("the simulated fleet stopped: %v (its hosts now go offline; restart rmm --demo)", err), Err: true})
+		case <-watchStop:
+		}
+	}()
 	_, uiErr := prog.Run()
+	close(watchStop)
+	<-watchDone
 	engErr, closeErr := rt.stop()
 	switch {
 	case engErr != nil:
@@ -143,24 +171,6 @@ func (a *app) runConsole(ctx context.Context, c consoleFlags) error {
 		return fmt.Errorf("console: %w", uiErr)
 	}
 	return closeErr
-}
-
-// importFleet imports the simulator's hosts through the same CSV path a
-// user's file takes.
-func (a *app) importFleet(ctx context.Context, sim *winrmsim.Fleet) error {
-	var buf bytes.Buffer
-	if err := sim.WriteCSV(&buf); err != nil {
-		return fmt.Errorf("export simulator CSV: %w", err)
-	}
-	db, err := a.openStore(ctx)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	if _, _, err := csvimport.Import(ctx, db, "simulator.csv", &buf, csvimport.Options{}); err != nil {
-		return fmt.Errorf("import simulator CSV: %w", err)
-	}
-	return nil
 }
 
 func currentUser() string {
@@ -173,6 +183,18 @@ func currentUser() string {
 // uiSettings is the effective config as the console's settings view
 // shows it. Values and defaults are in the same form, so only real
 // changes stand out.
+func (a *app) uiSettings(c config.Config) []ui.Setting {
+	out := uiSettings(c, a.dirs)
+	if a.intervalOverride != 0 {
+		for i := range out {
+			if out[i].Key == "engine.poll_interval" {
+				out[i].Doc += " (this run: --interval or --demo; the file's value applies to other runs)"
+			}
+		}
+	}
+	return out
+}
+
 func uiSettings(c config.Config, dirs config.Dirs) []ui.Setting {
 	keys := config.Keys()
 	defaults := config.Default(dirs)

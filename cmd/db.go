@@ -2,7 +2,9 @@ package cmd
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"path/filepath"
 
 	"github.com/spf13/cobra"
@@ -73,7 +75,8 @@ before and after. Admin only. Safe while a console runs.`,
 		Use:   "backup FILE",
 		Short: "Write a consistent copy of the database to FILE while rmm runs",
 		Long: `Write a consistent copy of the database (SQLite VACUUM INTO) to FILE. Writers
-keep going while it runs. FILE must not exist. Admin only.`,
+keep going while it runs. FILE must not exist; its directory must. Admin only.
+A missing directory or an existing file is exit 2.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			dest, err := filepath.Abs(args[0])
@@ -82,6 +85,9 @@ keep going while it runs. FILE must not exist. Admin only.`,
 			}
 			return a.withEngine(cmd, func(eng *engine.Engine, id engine.Identity) error {
 				if _, err := engine.Call(cmd.Context(), eng, id, engine.BackupDB{Dest: dest}); err != nil {
+					if errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrExist) {
+						return exitError{2, err}
+					}
 					return err
 				}
 				fmt.Fprintf(a.stdout, "backup written to %s\n", dest)

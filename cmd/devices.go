@@ -1,8 +1,11 @@
 package cmd
 
 import (
-	"encoding/json"
+	"cmp"
+	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -12,88 +15,60 @@ import (
 	"github.com/rmmhq/rmm/store"
 )
 
-// deviceJSON is the stable --json form of one device in rmm devices.
-type deviceJSON struct {
-	Hostname     string            `json:"hostname"`
-	FQDN         string            `json:"fqdn"`
-	IP           string            `json:"ip"`
-	MAC          string            `json:"mac"`
-	Site         string            `json:"site"`
-	Groups       []string          `json:"groups"`
-	Tags         []string          `json:"tags"`
-	OSName       string            `json:"os_name"`
-	OSVersion    string            `json:"os_version"`
-	Description  string            `json:"description"`
-	Port         int               `json:"port"`
-	Transport    string            `json:"transport"`
-	CredentialID string            `json:"credential_id"`
-	Custom       map[string]string `json:"custom"`
-	Status       string            `json:"status"`
-	LastSeen     *time.Time        `json:"last_seen"`
-	LastError    string            `json:"last_error"`
-	CPUPct       *float64          `json:"cpu_pct"`
-	MemPct       *float64          `json:"mem_pct"`
-	DiskFreePct  *float64          `json:"disk_free_pct"`
-}
-
-func toDeviceJSON(d store.Device) deviceJSON {
-	j := deviceJSON{
-		Hostname: d.Hostname, FQDN: d.FQDN, IP: d.IP, MAC: d.MAC, Site: d.Site,
-		Groups: nonNil(d.Groups), Tags: nonNil(d.Tags), OSName: d.OSName, OSVersion: d.OSVersion,
-		Description: d.Description, Port: d.Port, Transport: d.Transport, CredentialID: d.CredentialID,
-		Custom: d.Custom, Status: d.Status, LastError: d.LastError,
-	}
-	if j.Custom == nil {
-		j.Custom = map[string]string{}
-	}
-	if !d.LastSeen.IsZero() {
-		t := d.LastSeen.UTC()
-		j.LastSeen = &t
-	}
-	if d.HasMetrics {
-		cpu, mem, disk := d.CPUPct, d.MemPct, d.DiskFreePct
-		j.CPUPct, j.MemPct, j.DiskFreePct = &cpu, &mem, &disk
-	}
-	return j
-}
-
-func nonNil(s []string) []string {
-	if s == nil {
-		return []string{}
-	}
-	return s
-}
-
 func (a *app) devicesCommand() *cobra.Command {
-	var asJSON bool
+	var (
+		asJSON, asCSV bool
+		expr          string
+	)
 	cmd := &cobra.Command{
 		Use:   "devices",
 		Short: "List devices with their status and last metrics",
 		Long: `List every device with its status (Online, Offline, Unknown), last
-metrics and when it was last seen. --json prints a stable array of objects:
-hostname, fqdn, ip, mac, site, groups, tags, os_name, os_version,
-description, port, transport, credential_id, custom, status, last_seen
-(RFC 3339 UTC or null), last_error, cpu_pct, mem_pct, disk_free_pct (null
-until a poll succeeded).`,
+metrics and when it was last seen.
+
+--filter EXPR keeps the devices that match the console's filter grammar
+(free text, host: site: status: os: tag: group:, cpu>N mem>=N disk<N, !
+or - to negate, quotes, sort:COLUMN or sort:-COLUMN for the order).
+
+--csv prints the CSV rmm import reads: every column it reads (Hostname,
+FQDN, IPAddress, MACAddress, Site, Groups, OSName, OSVersion, Tags,
+Description, Port, Transport, CredentialId, Auth, CABundle,
+InsecureSkipVerify, AllowUnencrypted, Loop), then Status, LastSeen, CPU,
+Mem, DiskFree, LastError (which import reads as nothing) and one column
+per custom field, so the file imports back unchanged.
+
+--json prints a stable array of objects: hostname, fqdn, ip, mac, site,
+groups, tags, os_name, os_version, description, port, transport,
+credential_id, auth, ca_bundle, insecure_skip_verify, allow_unencrypted,
+loop, custom, status, last_seen (RFC 3339 UTC or null), last_error,
+cpu_pct, mem_pct, disk_free_pct (null until a poll succeeded).`,
+		Example: `  rmm devices --filter "status:offline site:hq"
+  rmm devices --filter "disk<10 sort:disk" --csv > low-disk.csv
+  rmm devices --csv > all.csv && rmm import all.csv --dry-run   # nothing would change`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if asJSON && asCSV {
+				return exitError{2, errors.New("devices: --json and --csv: pick one")}
+			}
+			f, err := engine.ParseDeviceFilter(expr)
+			if err != nil {
+				return exitError{2, fmt.Errorf("devices: --filter: %w", err)}
+			}
 			db, err := a.openStore(cmd.Context())
 			if err != nil {
 				return err
 			}
 			defer db.Close()
-			devs, err := db.ListDevices(cmd.Context())
+			all, err := db.ListDevices(cmd.Context())
 			if err != nil {
 				return fmt.Errorf("devices: %w", err)
 			}
-			if asJSON {
-				out := make([]deviceJSON, len(devs))
-				for i, d := range devs {
-					out[i] = toDeviceJSON(d)
-				}
-				enc := json.NewEncoder(a.stdout)
-				enc.SetIndent("", "  ")
-				return enc.Encode(out)
+			devs := filterDevices(all, f)
+			switch {
+			case asJSON:
+				return engine.WriteDevices(a.stdout, "json", devs)
+			case asCSV:
+				return engine.WriteDevices(a.stdout, "csv", devs)
 			}
 			if len(devs) == 0 {
 				fmt.Fprintln(a.stdout, "No devices. Add some with: rmm import FILE.csv (or try rmm --demo)")
@@ -118,7 +93,71 @@ until a poll succeeded).`,
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print a JSON array (stable fields, see above)")
+	cmd.Flags().BoolVar(&asCSV, "csv", false, "print the CSV rmm import reads (see above)")
+	cmd.Flags().StringVar(&expr, "filter", "", `only the devices matching EXPR, the console's filter (e.g. "status:offline site:hq")`)
 	return cmd
+}
+
+// filterDevices keeps the devices f matches, in f's sort: order when it
+// has one (else as listed: by hostname).
+func filterDevices(all []store.Device, f engine.DeviceFilter) []store.Device {
+	type kept struct {
+		d  store.Device
+		st engine.DeviceState
+	}
+	var out []kept
+	for _, d := range all {
+		st := engine.StateOf(d)
+		if f.Match(&st) {
+			out = append(out, kept{d, st})
+		}
+	}
+	if key, desc, ok := f.Sort(); ok {
+		slices.SortStableFunc(out, func(a, b kept) int {
+			c := compareDeviceKey(&a.st, &b.st, key)
+			if desc {
+				c = -c
+			}
+			return c
+		})
+	}
+	devs := make([]store.Device, len(out))
+	for i, k := range out {
+		devs[i] = k.d
+	}
+	return devs
+}
+
+// compareDeviceKey orders two devices by a device sort key
+// (engine.DeviceSortKeys): devices without metrics after those with.
+func compareDeviceKey(a, b *engine.DeviceState, key string) int {
+	metric := func(x, y float64) int {
+		switch {
+		case a.HasMetrics != b.HasMetrics:
+			if a.HasMetrics {
+				return -1
+			}
+			return 1
+		}
+		return cmp.Compare(x, y)
+	}
+	switch key {
+	case "site":
+		return cmp.Compare(strings.ToLower(a.Site), strings.ToLower(b.Site))
+	case "status":
+		return cmp.Compare(a.Status, b.Status)
+	case "cpu":
+		return metric(a.CPUPct, b.CPUPct)
+	case "mem":
+		return metric(a.MemPct, b.MemPct)
+	case "disk":
+		return metric(a.DiskFreePct, b.DiskFreePct)
+	case "last_seen":
+		return a.LastSeen.Compare(b.LastSeen)
+	case "os":
+		return cmp.Compare(a.OSName+" "+a.OSVersion, b.OSName+" "+b.OSVersion)
+	}
+	return cmp.Compare(strings.ToLower(a.Hostname), strings.ToLower(b.Hostname))
 }
 
 func pct(v float64) string { return fmt.Sprintf("%.1f%%", v) }

@@ -24,6 +24,7 @@ type deviceHealthJSON struct {
 	Site     string           `json:"site"`
 	Score    int              `json:"score"`
 	Status   string           `json:"status"`
+	Because  string           `json:"because"` // why the status is worse than the score ("" when the score decides)
 	Parts    []healthPartJSON `json:"parts"`
 	// Availability: uptime_24h_pct and uptime_7d_pct (polls that worked),
 	// latency_ms (the last TCP connect time); null when not known.
@@ -49,7 +50,7 @@ func toHealthJSON(f engine.FleetHealth) healthJSON {
 	}
 	for _, d := range f.Worst {
 		dj := deviceHealthJSON{DeviceID: d.DeviceID, Hostname: d.Hostname, Site: d.Site, Score: d.Score,
-			Status: string(d.Status), Parts: []healthPartJSON{}, Availability: d.Availability}
+			Status: string(d.Status), Because: d.Because, Parts: []healthPartJSON{}, Availability: d.Availability}
 		for _, p := range d.Parts {
 			reasons := p.Reasons
 			if reasons == nil {
@@ -79,14 +80,16 @@ compliance until inventory is collected: rmm inventory) is shown as n/a and left
 score is scaled over the parts with data.
 
 Status: Healthy (80-100), Warning (60-79), Critical (0-59), Offline, Unknown
-(never polled, or rmm cannot manage it). The average is over the Healthy,
+(never polled, or rmm cannot manage it); an unresolved alert overrides the
+score: a Critical alert makes the device Critical, a High one at most
+Warning (because says which). The average is over the Healthy,
 Warning and Critical devices; offline and unknown ones are counted, not
 averaged. Then the --worst N devices with their breakdown.
 
 --json prints an object with the stable fields: devices, by_status (Healthy,
 Warning, Critical, Offline, Unknown: counts), scored, average_score (null
 when none is scored), worst (array of device_id, hostname, site, score,
-status, parts: array of name, score, max, has_data, reasons; availability:
+status, because, parts: array of name, score, max, has_data, reasons; availability:
 uptime_24h_pct and uptime_7d_pct, the share of polls that worked, and
 latency_ms, the last TCP connect time to the WinRM port, each null when
 not known).`,
@@ -126,6 +129,9 @@ not known).`,
 				fmt.Fprintf(a.stdout, "\nWORST %d\n%-*s  %-*s  SCORE  STATUS\n", len(f.Worst), hostW, "HOST", siteW, "SITE")
 				for _, d := range f.Worst {
 					fmt.Fprintf(a.stdout, "%-*s  %-*s  %5d  %s%s\n", hostW, d.Hostname, siteW, d.Site, d.Score, d.Status, uptimeText(d.Availability))
+					if d.Because != "" {
+						fmt.Fprintf(a.stdout, "    status %s: %s\n", d.Status, d.Because)
+					}
 					for _, p := range d.Parts {
 						fmt.Fprintf(a.stdout, "    %s\n", p)
 					}

@@ -76,6 +76,9 @@ func (a *app) applyReload(ctx context.Context, eng *engine.Engine, r config.Relo
 		parts[i] = c.String()
 	}
 	cfg := r.Config
+	if a.intervalOverride != 0 {
+		cfg.Engine.PollInterval = a.intervalOverride // --interval or --demo stays on top of the file
+	}
 	alerts, err := alertOptions(cfg, file)
 	var nopts notify.Options
 	if err == nil {

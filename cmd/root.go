@@ -48,6 +48,13 @@ type app struct {
 	log       *slog.Logger
 	level     slog.LevelVar // changed live by a config reload
 	logOut    io.Closer
+	// maxIdleConns bounds the connections the engine keeps between
+	// sweeps (0: the engine's own budget); the demo sets it when the
+	// file descriptor limit does not fit every simulated host's.
+	maxIdleConns int
+	// intervalOverride is the sweep interval --interval or --demo set for
+	// this run (0: engine.poll_interval); it stays on top of reloads.
+	intervalOverride time.Duration
 
 	stdout io.Writer
 	stderr io.Writer
@@ -100,6 +107,9 @@ func (a *app) execute(ctx context.Context, args []string) int {
 		if errors.Is(err, engine.ErrDenied) {
 			return 3
 		}
+		if errors.Is(err, engine.ErrBadInput) {
+			return 2
+		}
 		return 1
 	}
 	return 0
@@ -145,6 +155,11 @@ func (a *app) setup(cmd *cobra.Command) error {
 			return exitError{2, fmt.Errorf("--log-level %q is not one of debug, info, warn, error", a.logLevel)}
 		}
 	}
+	if demoRun(cmd) {
+		// The demo's log lines never mix with the real fleet's (rmm logs
+		// --device would show simulated hosts' lines otherwise).
+		cfg.Log.File = demoLogFile(cfg.Log.File)
+	}
 	a.cfg = cfg
 	if a.alertOpts, err = alertOptions(cfg, a.configFile()); err != nil {
 		return err
@@ -171,6 +186,17 @@ func (a *app) openLog() error {
 	}
 	a.log = slog.New(h)
 	return nil
+}
+
+// overrideInterval makes interval (from --interval or --demo) the sweep
+// interval in effect: what the settings view shows, and what a config
+// reload keeps.
+func (a *app) overrideInterval(interval time.Duration) {
+	if interval == 0 || interval == a.cfg.Engine.PollInterval {
+		return
+	}
+	a.intervalOverride = interval
+	a.cfg.Engine.PollInterval = interval
 }
 
 // openEngine opens the store and an engine over it with the given
@@ -255,6 +281,7 @@ func (a *app) engineOptions(cred engine.Credential) engine.Options {
 		Alerts:           a.alertOpts,
 		Actions:          a.actionOptions(),
 		ExportsDir:       a.cfg.SSH.ExportsDir,
+		MaxIdleConns:     a.maxIdleConns,
 	}
 }
 
@@ -278,17 +305,26 @@ var errNoCredential = errors.New("no WinRM credential")
 // pollCredentials gives the engine its credentials: the credentials store
 // when it opens without a prompt (keyring, or the vault with --identity or
 // RMM_VAULT_PASSPHRASE), and the environment's credential as the fallback
-// for devices without a stored one. Neither is an error.
+// for devices without a stored one. Neither is an error. The error says
+// the cause first: a locked vault, a wrong passphrase, nothing stored.
 func (a *app) pollCredentials() (engine.Credential, creds.Store, error) {
+	return a.pollCredentialsWith(false)
+}
+
+// pollCredentialsWith is pollCredentials; with prompt, a locked vault is
+// asked for its passphrase on the terminal first (the console).
+func (a *app) pollCredentialsWith(prompt bool) (engine.Credential, creds.Store, error) {
 	env := a.envCredential()
 	if (env.User == "") != (env.Password == "") {
 		return env, nil, exitError{2, errors.New("set both RMM_WINRM_USER and RMM_WINRM_PASSWORD, or neither")}
 	}
 	store, err := a.openCreds(false)
+	if err != nil && prompt && env.User == "" {
+		store, err = a.unlockForConsole(err)
+	}
 	if err != nil {
 		if env.User == "" {
-			return env, nil, exitError{2, fmt.Errorf("%w: store one with rmm creds set default --user DOMAIN\\user, "+
-				"or set RMM_WINRM_USER and RMM_WINRM_PASSWORD (the credentials store said: %v)", errNoCredential, err)}
+			return env, nil, exitError{2, a.explainCredsError(err)}
 		}
 		a.log.Info("credentials store not opened; using RMM_WINRM_USER for every device", "reason", err.Error())
 		return env, nil, nil
@@ -365,6 +401,7 @@ Exit status: 0 ok, 1 error, 2 bad input, 3 permission denied, 5 doctor found a f
 		a.reportCommand(),
 		a.versionCommand(),
 	)
+	usageErrors(root)
 	return root
 }
 

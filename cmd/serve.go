@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -18,6 +16,7 @@ import (
 	"github.com/rmmhq/rmm/config"
 	"github.com/rmmhq/rmm/creds"
 	"github.com/rmmhq/rmm/engine"
+	"github.com/rmmhq/rmm/engine/bench"
 	"github.com/rmmhq/rmm/engine/winrmsim"
 	"github.com/rmmhq/rmm/themes"
 	"github.com/rmmhq/rmm/ui"
@@ -147,6 +146,7 @@ func (a *app) runServe(ctx context.Context, f serveFlags) error {
 		return err
 	}
 	defer src.close()
+	a.overrideInterval(src.interval)
 
 	db, eng, err := a.openEngine(ctx, src.cred, src.vault, src.interval)
 	if err != nil {
@@ -163,7 +163,12 @@ func (a *app) runServe(ctx context.Context, f serveFlags) error {
 
 	hint := "No devices yet. An operator can import some: rmm import devices.csv"
 	if !src.haveCred {
-		hint += "\nPolling is off: no credential. Store one: rmm creds set default --user DOMAIN\\user"
+		hint += "\nPolling is off: " + src.pollOff.Error()
+	}
+	// Polling off is said once to the admin (an alert, the console's
+	// banner) and refused; polling on resolves an earlier such alert.
+	if err := eng.SetPollingOff(ctx, src.pollOff); err != nil {
+		a.log.Warn("polling-off alert not written", "err", err)
 	}
 	srv, err := sshserve.New(sshserve.Config{
 		Addr:        addr,
@@ -250,10 +255,27 @@ func (a *app) runServe(ctx context.Context, f serveFlags) error {
 type fleetSource struct {
 	cred     engine.Credential
 	vault    creds.Store
-	haveCred bool // false: no credential, polling is off
+	haveCred bool  // false: no credential, polling is off
+	pollOff  error // why polling is off, cause and fix; nil when haveCred
 	interval time.Duration
 	title    string
+	demo     bool
 	close    func()
+
+	// The demo's: what rmm says about the file descriptor limit (""
+	// when the fleet fits) and the simulator child.
+	notice       string
+	noticeDetail string // the notice with its reasons, for stderr
+	sim          *bench.ChildFleet
+}
+
+// titleFor is the console's title for org: the org, and that it is the
+// demo.
+func (s fleetSource) titleFor(org string) string {
+	if s.demo {
+		return org + " (demo: simulated fleet)"
+	}
+	return org
 }
 
 // openFleetSource starts the demo fleet (demo) or reads the polling
@@ -266,22 +288,28 @@ func (a *app) openFleetSource(ctx context.Context, demo bool, devices int, seed 
 		src.interval = interval
 	}
 	if demo {
-		stop, err := a.startDemo(ctx, devices, seed, offline)
+		d, err := a.startDemo(ctx, devices, seed, offline, announce)
 		if err != nil {
 			return fleetSource{}, err
 		}
-		src.close = stop
+		src.close, src.notice, src.noticeDetail, src.sim = d.stop, d.notice, d.detail, d.sim
+		a.maxIdleConns = d.keep
 		if interval == 0 {
 			src.interval = 15 * time.Second
 		}
 		src.cred = engine.Credential{User: winrmsim.DefaultUser, Password: winrmsim.DefaultPassword}
-		src.title += " (demo: simulated fleet)"
+		src.demo = true
+		src.title = src.titleFor(a.cfg.Org)
 		return src, nil
 	}
 	var err error
-	src.cred, src.vault, err = a.pollCredentials()
+	src.cred, src.vault, err = a.pollCredentialsWith(true)
 	if err != nil {
 		src.haveCred = false
+		src.pollOff = errors.Unwrap(err) // the exitError's cause: the message, cause first
+		if src.pollOff == nil {
+			src.pollOff = err
+		}
 		a.log.Warn("polling is off", "err", err)
 		if announce != nil {
 			fmt.Fprintf(announce, "rmm: polling is off: %v\n", err)
@@ -292,61 +320,6 @@ func (a *app) openFleetSource(ctx context.Context, demo bool, devices int, seed 
 		src.close = func() { _ = v.Close() }
 	}
 	return src, nil
-}
-
-// startDemo starts a simulated fleet and imports it into the database
-// (a temporary one unless --db), for rmm --demo and rmm serve --demo.
-// stop ends the fleet
-// and removes the temporary database.
-func (a *app) startDemo(ctx context.Context, devices int, seed int64, offline float64) (stop func(), err error) {
-	if devices < 1 || devices > 100000 {
-		return nil, exitError{2, fmt.Errorf("--devices %d is out of range 1..100000", devices)}
-	}
-	if offline < 0 || offline > 1 {
-		return nil, exitError{2, fmt.Errorf("--offline %v is out of range 0..1", offline)}
-	}
-	var cleanups []func()
-	stop = func() {
-		for i := len(cleanups) - 1; i >= 0; i-- {
-			cleanups[i]()
-		}
-	}
-	if a.dbPath == "" {
-		dir, err := os.MkdirTemp("", "rmm-demo-")
-		if err != nil {
-			return nil, fmt.Errorf("demo: temporary directory: %w", err)
-		}
-		cleanups = append(cleanups, func() { _ = os.RemoveAll(dir) })
-		a.cfg.Store.DB = filepath.Join(dir, "rmm.db")
-	}
-	if seed == 0 {
-		seed = time.Now().UnixNano()
-	}
-	// The demo mixes every kind of host the simulator plays (Server
-	// Core, 2012 R2 with WinRM 2.0 limits, German, Constrained Language)
-	// among Windows 10/11 and Server 2016-2025. Its hosts serve plain
-	// HTTP on loopback, configured to allow unencrypted Basic.
-	sim, err := winrmsim.New(winrmsim.Config{
-		Devices: devices, Seed: seed, OfflineFraction: offline,
-		PSStart: 400 * time.Millisecond, ScriptTime: 250 * time.Millisecond,
-		Profile: winrmsim.ProfileMixed, AllowUnencrypted: true,
-	})
-	if err != nil {
-		stop()
-		return nil, fmt.Errorf("demo: %w", err)
-	}
-	if err := sim.Start(ctx); err != nil {
-		stop()
-		return nil, fmt.Errorf("demo: start simulator: %w", err)
-	}
-	cleanups = append(cleanups, func() { _ = sim.Close() })
-	a.cfg.Actions.WOLAddress = demoWakeAddress(sim) // Wake-on-LAN only to the simulator, never the LAN
-	if err := a.importFleet(ctx, sim); err != nil {
-		stop()
-		return nil, fmt.Errorf("demo: %w", err)
-	}
-	a.log.Info("demo started", "devices", devices, "seed", seed, "db", a.cfg.Store.DB)
-	return stop, nil
 }
 
 // sshUsers turns the config's users into the SSH server's, parsing their

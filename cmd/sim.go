@@ -3,6 +3,7 @@ package cmd
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -10,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -78,8 +80,8 @@ fleet serves until interrupted (Ctrl+C). With --base-port the ports stay
 the same from run to run, so an imported CSV keeps working.
 
 --ready-file FILE writes one JSON object once every host, the control
-endpoint and the CSV are ready: {"pid", "control", "csv", "hosts"}, with
-control the endpoint's URL (so --control 127.0.0.1:0 can pick a free
+endpoint and the CSV are ready: {"pid", "control", "csv", "hosts", "wake"},
+with control the endpoint's URL and wake the Wake-on-LAN listener (so --control 127.0.0.1:0 can pick a free
 port). rmm bench sweep starts its simulator child this way.
 
 Defaults: --user %s, --password %s (loopback test credentials, not secrets).`,
@@ -125,6 +127,10 @@ Defaults: --user %s, --password %s (loopback test credentials, not secrets).`,
 			}
 			ctx := cmd.Context()
 			if err := fleet.Start(ctx); err != nil {
+				if errors.Is(err, syscall.EADDRINUSE) && cfg.BasePort != 0 {
+					return fmt.Errorf("sim: %w: another program listens in %d..%d; choose another --base-port, "+
+						"or leave --base-port out and free ports are picked (import the new CSV then)", err, cfg.BasePort, cfg.BasePort+cfg.Devices-1)
+				}
 				return fmt.Errorf("sim: %w", err)
 			}
 			defer fleet.Close()
@@ -163,7 +169,7 @@ Defaults: --user %s, --password %s (loopback test credentials, not secrets).`,
 				fmt.Fprintf(a.stdout, "control endpoint on %s (GET %s/ lists the routes)\n", ctlURL, ctlURL)
 			}
 			if readyFile != "" {
-				if err := writeSimReady(readyFile, winrmsim.Ready{PID: os.Getpid(), Control: ctlURL, CSV: exportCSV, Hosts: len(hosts)}); err != nil {
+				if err := writeSimReady(readyFile, winrmsim.Ready{PID: os.Getpid(), Control: ctlURL, CSV: exportCSV, Hosts: len(hosts), Wake: fleet.WakeAddr()}); err != nil {
 					return fmt.Errorf("sim: ready file: %w", err)
 				}
 			}
@@ -191,7 +197,7 @@ Defaults: --user %s, --password %s (loopback test credentials, not secrets).`,
 	f.StringVar(&caOut, "ca-out", "", "with --https: write the test CA's certificate (PEM) to this file, for winrm.ca_bundle")
 	f.StringVar(&controlAddr, "control", "", "serve the HTTP control endpoint on this loopback IP:port (e.g. 127.0.0.1:5990)")
 	f.StringVar(&cfg.WakeListen, "wake", "", "loopback UDP IP:port for Wake-on-LAN magic packets (default: a free port on 127.0.0.1)")
-	f.StringVar(&readyFile, "ready-file", "", `when serving, write {"pid","control","csv","hosts"} (JSON) to this file`)
+	f.StringVar(&readyFile, "ready-file", "", `when serving, write {"pid","control","csv","hosts","wake"} (JSON) to this file`)
 	f.DurationVar(&cfg.RebootDowntime, "reboot-downtime", winrmsim.DefaultRebootDowntime, "how long a rebooting host stays unreachable")
 	f.StringVar(&cfg.Profile, "profile", winrmsim.ProfileModern, "kinds of host: modern, mixed, or profile names separated by commas (see above)")
 	f.BoolVar(&cfg.AllowUnencrypted, "allow-unencrypted", true, "hosts accept Basic over plain HTTP (Windows' default refuses it; false models that)")

@@ -43,6 +43,9 @@ var (
 	ErrNoKeyring = errors.New("no OS keyring available")
 	// ErrClosed: the Store was closed.
 	ErrClosed = errors.New("credential store is closed")
+	// ErrNoUnlock: the vault is the store to use and nothing was given
+	// to unlock it (no passphrase, no identity file).
+	ErrNoUnlock = errors.New("no vault passphrase or identity given")
 )
 
 // Credential is a WinRM account: a user name and its password.

@@ -1,7 +1,6 @@
 package creds
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -71,15 +70,24 @@ func Open(opts OpenOptions) (Store, error) {
 	}
 }
 
+// errNoUnlockMark wraps ErrNoUnlock into an error without adding to its
+// text (the messages above already say it).
+var errNoUnlockMark = silentErr{ErrNoUnlock}
+
+type silentErr struct{ err error }
+
+func (silentErr) Error() string   { return "" }
+func (e silentErr) Unwrap() error { return e.err }
+
 // openVaultOpts opens the vault of opts; noKeyring is why auto mode fell
 // back to it, for the message when no unlock was given.
 func openVaultOpts(opts OpenOptions, noKeyring error) (Store, error) {
 	if opts.Unlock == nil {
 		msg := "no vault passphrase: set " + EnvPassphrase + " or use --identity FILE"
 		if noKeyring != nil {
-			return nil, fmt.Errorf("creds: no keyring available and %s (%w)", msg, noKeyring)
+			return nil, fmt.Errorf("creds: no keyring available and %s (%w)%w", msg, noKeyring, errNoUnlockMark)
 		}
-		return nil, errors.New("creds: vault backend: " + msg)
+		return nil, fmt.Errorf("creds: vault backend: %s%w", msg, errNoUnlockMark)
 	}
 	path := opts.VaultPath
 	if path == "" {

@@ -27,19 +27,19 @@ const MaxScriptBytes = 256 << 10
 func (e *Engine) addScript(ctx context.Context, id Identity, r AddScript) (LibraryScript, error) {
 	name := strings.TrimSpace(r.Name)
 	if name == "" || len(name) > 100 || strings.ContainsAny(name, " \t\r\n/\\") {
-		return LibraryScript{}, fmt.Errorf("script name %q: want 1..100 characters without spaces or slashes", r.Name)
+		return LibraryScript{}, badInput(fmt.Errorf("script name %q: want 1..100 characters without spaces or slashes", r.Name))
 	}
 	if strings.TrimSpace(r.Body) == "" {
-		return LibraryScript{}, fmt.Errorf("script %s: the body is empty", name)
+		return LibraryScript{}, badInput(fmt.Errorf("script %s: the body is empty", name))
 	}
 	if len(r.Body) > MaxScriptBytes {
-		return LibraryScript{}, fmt.Errorf("script %s: the body is %d bytes; at most %d", name, len(r.Body), MaxScriptBytes)
+		return LibraryScript{}, badInput(fmt.Errorf("script %s: the body is %d bytes; at most %d", name, len(r.Body), MaxScriptBytes))
 	}
 	if r.Timeout < 0 || r.Timeout > 24*time.Hour {
-		return LibraryScript{}, fmt.Errorf("script %s: timeout %s is out of range 0..24h", name, r.Timeout)
+		return LibraryScript{}, badInput(fmt.Errorf("script %s: timeout %s is out of range 0..24h", name, r.Timeout))
 	}
 	if err := CheckParamSpecs(r.Params); err != nil {
-		return LibraryScript{}, fmt.Errorf("script %s: %w", name, err)
+		return LibraryScript{}, badInput(fmt.Errorf("script %s: %w", name, err))
 	}
 	params := r.Params
 	if params == nil {

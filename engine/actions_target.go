@@ -237,7 +237,7 @@ func (e *Engine) resolveTarget(t RunTarget) ([]DeviceState, error) {
 	default:
 		terms, err := parseSelection(t.Filter)
 		if err != nil {
-			return nil, fmt.Errorf("target: %w", err)
+			return nil, badInput(fmt.Errorf("target: %w", err))
 		}
 		for i := range all {
 			ok := true

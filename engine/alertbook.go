@@ -602,6 +602,17 @@ func (b *alertBook) ack(ctx context.Context, id int64, who, note string, at time
 	return out, nil
 }
 
+// snooze snoozes alert id until until as who.
+func (b *alertBook) snooze(ctx context.Context, id int64, who, note string, until time.Time) (Alert, error) {
+	a, err := b.db.SnoozeAlert(ctx, id, who, note, until)
+	if err != nil {
+		return Alert{}, err
+	}
+	out := alertFromStore(a)
+	b.put(out)
+	return out, nil
+}
+
 // resolve resolves alert id by hand as who.
 func (b *alertBook) resolve(ctx context.Context, id int64, who, note string, at time.Time) (Alert, error) {
 	a, err := b.db.ResolveAlert(ctx, id, who, note, at)
@@ -637,9 +648,10 @@ func zeroAlertCounts() map[Severity]int {
 // every severity has an entry.
 func (b *alertBook) counts() map[Severity]int {
 	out := zeroAlertCounts()
+	now := time.Now()
 	b.mu.RLock()
 	for _, a := range b.active {
-		if a.State == AlertActive {
+		if a.State == AlertActive && !a.Snoozed(now) {
 			out[a.Severity]++
 		}
 	}

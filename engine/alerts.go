@@ -157,7 +157,16 @@ type Alert struct {
 	ResolvedAt   time.Time // zero while unresolved
 	ResolveNote  string
 	AutoResolved bool
+	// SnoozedUntil is when a snoozed alert wakes (zero when never
+	// snoozed). Until then it is unresolved as before, but not counted
+	// in the header (AlertCounts) and listed as Snoozed.
+	SnoozedUntil time.Time
+	SnoozedBy    string
+	SnoozeNote   string
 }
+
+// Snoozed reports whether the alert is snoozed at now.
+func (a Alert) Snoozed(now time.Time) bool { return now.Before(a.SnoozedUntil) }
 
 func alertFromStore(a store.Alert) Alert {
 	return Alert{
@@ -165,6 +174,7 @@ func alertFromStore(a store.Alert) Alert {
 		Severity: Severity(a.Severity), State: AlertState(a.State), Message: a.Message, Count: a.Count,
 		FirstSeen: a.FirstSeen, LastSeen: a.LastSeen, AckedBy: a.AckedBy, AckedAt: a.AckedAt, AckNote: a.AckNote,
 		ResolvedBy: a.ResolvedBy, ResolvedAt: a.ResolvedAt, ResolveNote: a.ResolveNote, AutoResolved: a.AutoResolved,
+		SnoozedUntil: a.SnoozedUntil, SnoozedBy: a.SnoozedBy, SnoozeNote: a.SnoozeNote,
 	}
 }
 
@@ -179,6 +189,43 @@ func SortAlerts(as []Alert) {
 		return cmp.Or(cmp.Compare(a.Severity.Rank(), b.Severity.Rank()),
 			b.FirstSeen.Compare(a.FirstSeen), cmp.Compare(b.ID, a.ID))
 	})
+}
+
+// SortAlertsBy orders alerts by an alert sort key (AlertSortKeys:
+// severity, host, type, state, count, raised, last), ascending or
+// descending, ties in SortAlerts' order. "severity" ascending is most
+// urgent first.
+func SortAlertsBy(as []Alert, key string, desc bool) {
+	SortAlerts(as)
+	slices.SortStableFunc(as, func(a, b Alert) int {
+		c := CompareAlerts(&a, &b, key)
+		if desc {
+			c = -c
+		}
+		return c
+	})
+}
+
+// CompareAlerts compares two alerts by an alert sort key; an unknown key
+// compares equal.
+func CompareAlerts(a, b *Alert, key string) int {
+	switch key {
+	case "severity":
+		return cmp.Compare(a.Severity.Rank(), b.Severity.Rank())
+	case "host":
+		return cmp.Compare(strings.ToLower(a.Hostname), strings.ToLower(b.Hostname))
+	case "type":
+		return cmp.Or(cmp.Compare(a.Type, b.Type), cmp.Compare(a.Instance, b.Instance))
+	case "state":
+		return cmp.Compare(alertStateWord(a), alertStateWord(b))
+	case "count":
+		return cmp.Compare(a.Count, b.Count)
+	case "raised":
+		return a.FirstSeen.Compare(b.FirstSeen)
+	case "last":
+		return a.LastSeen.Compare(b.LastSeen)
+	}
+	return 0
 }
 
 // HostFacts are what inventory collection learnt of a device's security

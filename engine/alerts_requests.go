@@ -62,7 +62,7 @@ func (e *Engine) ActiveAlerts() []Alert {
 	return e.alerts.unresolved()
 }
 
-// AlertCounts counts the Active alerts (raised and not yet acknowledged)
+// AlertCounts counts the Active alerts (raised, not acknowledged, not snoozed)
 // by severity, for a header; every severity has an entry.
 func (e *Engine) AlertCounts() map[Severity]int {
 	if e.alerts == nil {

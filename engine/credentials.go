@@ -67,17 +67,26 @@ func (en credEntry) fresh(now time.Time) bool {
 // Configuration error, and nothing is sent.
 func (e *Engine) credentialFor(ctx context.Context, o Options, d store.Device) (Credential, error) {
 	if o.Credentials == nil {
+		if o.Credential.User == "" {
+			// Nothing to send: never an empty Basic header (a 401 from
+			// every host would say nothing about them).
+			why := e.PollingOff()
+			if why == nil {
+				why = errors.New("no WinRM credential: store one with rmm creds set default --user DOMAIN\\user, or set RMM_WINRM_USER and RMM_WINRM_PASSWORD")
+			}
+			return Credential{}, credentialUnavailable(d, why)
+		}
 		return o.Credential, nil
 	}
 	en, err := e.lookupCredential(ctx, o.Credentials, d.CredentialID, d.Site)
 	if err != nil {
-		return Credential{}, &winrm.Error{Class: winrm.ClassConfiguration, Device: d.Hostname, Step: "credential", Err: err}
+		return Credential{}, credentialUnavailable(d, err) // the store did not answer in time
 	}
 	if en.err != nil {
 		if errors.Is(en.err, creds.ErrNotFound) && o.Credential.User != "" && d.CredentialID == "" {
 			return o.Credential, nil // nothing stored for it: the environment's credential
 		}
-		return Credential{}, &winrm.Error{Class: winrm.ClassConfiguration, Device: d.Hostname, Step: "credential", Err: en.err}
+		return Credential{}, credentialUnavailable(d, en.err)
 	}
 	if err := en.scope.Allows(scopeTarget(d)); err != nil {
 		return Credential{}, &winrm.Error{Class: winrm.ClassConfiguration, Device: d.Hostname, Step: "credential",

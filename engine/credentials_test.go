@@ -23,7 +23,9 @@ var simCred = engine.Credential{User: winrmsim.DefaultUser, Password: winrmsim.D
 // Code review B1: credentialFor fell back to the environment's credential
 // on any store error, so a keyring that did not answer sent the
 // environment's (often an admin's) account to every device. Only "not
-// found" may fall back.
+// found" may fall back. Newcomer B2: a credential rmm cannot get is one
+// alert for the admin; the devices, to which nothing was sent, keep their
+// status and get no alert of their own.
 func TestAKeyringErrorNeverFallsBackToTheEnvironmentsCredential(t *testing.T) {
 	t.Setenv("XDG_CACHE_HOME", t.TempDir())
 	for _, tt := range []struct {
@@ -49,9 +51,31 @@ func TestAKeyringErrorNeverFallsBackToTheEnvironmentsCredential(t *testing.T) {
 			eng := newEngine(t, db, engine.Options{Credentials: k, Credential: simCred, Retries: -1})
 			sweep(t, eng)
 			for _, d := range eng.Devices() {
-				if d.Status != tt.status || !strings.Contains(d.LastError, tt.errHas) {
-					t.Errorf("%s: %s %q, want %s with %q", d.Hostname, d.Status, d.LastError, tt.status, tt.errHas)
+				if d.Status != tt.status {
+					t.Errorf("%s: %s %q, want %s", d.Hostname, d.Status, d.LastError, tt.status)
 				}
+			}
+			var credAlerts, deviceAlerts []engine.Alert
+			for _, a := range eng.ActiveAlerts() {
+				switch {
+				case a.DeviceID == 0 && a.Type == engine.AlertTypeCredentialUnavailable:
+					credAlerts = append(credAlerts, a)
+				case a.DeviceID != 0 && a.Type == engine.AlertTypeUnmanageable:
+					deviceAlerts = append(deviceAlerts, a)
+				}
+			}
+			if len(deviceAlerts) > 0 {
+				t.Errorf("per-device alerts for the credential: %+v", deviceAlerts)
+			}
+			if tt.errHas == "" {
+				if len(credAlerts) > 0 {
+					t.Errorf("credential alerts though every poll had one: %+v", credAlerts)
+				}
+				return
+			}
+			if len(credAlerts) != 1 || !strings.Contains(credAlerts[0].Message, tt.errHas) ||
+				!strings.Contains(credAlerts[0].Message, "3 device(s) not polled") || credAlerts[0].Severity != engine.SeverityHigh {
+				t.Errorf("credential alerts %+v, want one High naming %q and the 3 devices", credAlerts, tt.errHas)
 			}
 		})
 	}
@@ -102,10 +126,9 @@ func TestAHungKeyringCostsOneLookupAndNoPollWaitsPastItsDeadline(t *testing.T) {
 	if n := s.gets.Load(); n != want {
 		t.Errorf("%d keyring lookups for %d polls in %d sites, want %d", n, hosts, want, want)
 	}
-	for _, d := range eng.Devices() {
-		if !strings.Contains(d.LastError, "credential") {
-			t.Errorf("%s: %q does not name the credential step", d.Hostname, d.LastError)
-		}
+	if as := eng.ActiveAlerts(); len(as) != 1 || as[0].Type != engine.AlertTypeCredentialUnavailable ||
+		!strings.Contains(as[0].Message, "credential lookup") {
+		t.Errorf("alerts %+v, want one credential_unavailable naming the lookup", as)
 	}
 	sweep(t, eng)
 	if n := s.gets.Load(); n != want {

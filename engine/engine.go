@@ -149,6 +149,7 @@ type Engine struct {
 	devices  map[int64]*entry
 	counts   map[Status]int
 	sweeping bool
+	pollOff  error // why polling is off (SetPollingOff); nil while it is on
 	done     int
 	lastEnd  time.Time
 	lastTook time.Duration
@@ -165,6 +166,12 @@ type Engine struct {
 	proc            processReg     // this process in the processes table (recovery.go)
 	shellRecs       *shellRecorder // records of the shells the pool opens (recovery.go)
 	leftoverDeleted atomic.Int64   // shells of ended processes deleted since start
+	// noFiles counts the polls of the current sweep that this process
+	// could not send for want of file descriptors (logged once a sweep).
+	noFiles atomic.Int64
+	// credTrouble collects the credentials the current sweep could not
+	// get (credtrouble.go).
+	credTrouble credTrouble
 
 	inv inventoryState // inventory collectors and extended-metrics state (inventory.go)
 
@@ -379,6 +386,10 @@ func (e *Engine) device(id int64) (store.Device, bool) {
 	return en.dev, true
 }
 
+// StateOf is a stored device as the engine's state: what a filter reads
+// (rmm devices --filter reads the database, not a running engine).
+func StateOf(d store.Device) DeviceState { return stateFromStore(d) }
+
 func stateFromStore(d store.Device) DeviceState {
 	st := Status(d.Status)
 	switch st {
@@ -423,6 +434,12 @@ func (e *Engine) summaryLocked() Summary {
 		Done:     e.done,
 		LastEnd:  e.lastEnd,
 		LastTook: e.lastTook,
+		PollingOff: func() string {
+			if e.pollOff == nil {
+				return ""
+			}
+			return e.pollOff.Error()
+		}(),
 	}
 }
 
@@ -451,6 +468,9 @@ func (e *Engine) Sweep(ctx context.Context) (SweepResult, error) {
 	if err := e.Fatal(); err != nil {
 		return SweepResult{}, err
 	}
+	if off := e.PollingOff(); off != nil {
+		return SweepResult{}, fmt.Errorf("polling is off: %w", off)
+	}
 	start := time.Now()
 
 	e.mu.Lock()
@@ -462,6 +482,7 @@ func (e *Engine) Sweep(ctx context.Context) (SweepResult, error) {
 	sum := e.summaryLocked()
 	e.mu.Unlock()
 	e.hub.Publish(nil, sum)
+	e.noFiles.Store(0)
 
 	// Group by site so a site's hosts go out together (they share links
 	// and jump boxes), then by hostname for a stable order.
@@ -482,6 +503,14 @@ func (e *Engine) Sweep(ctx context.Context) (SweepResult, error) {
 		}
 		p.Go(func(ctx context.Context) error {
 			out := e.pollDevice(ctx, o, d)
+			if out.skipped {
+				// Not sent (no credential, no descriptor): nothing was
+				// learnt about the device, its status stays.
+				resMu.Lock()
+				res.Errors[winrm.ClassOf(out.err).String()]++
+				resMu.Unlock()
+				return nil
+			}
 			if out.cancelled {
 				return nil // cut short by quit: nothing was learnt, record nothing
 			}
@@ -500,6 +529,15 @@ func (e *Engine) Sweep(ctx context.Context) (SweepResult, error) {
 		err = ferr
 	}
 	took := time.Since(start)
+	if trouble := e.credTrouble.take(); ctx.Err() == nil {
+		if cerr := e.credentialAlerts(context.WithoutCancel(ctx), trouble, time.Now().UTC()); cerr != nil {
+			e.log.Warn("credential alerts not written", "err", cerr)
+		}
+	}
+	if n := e.noFiles.Load(); n > 0 {
+		e.log.Warn("polls not sent: this process is out of file descriptors; their devices keep their last status",
+			"polls", n, "fd_limit", winrm.OpenFileLimit(), "fix", "raise ulimit -n, or lower engine.throttle")
+	}
 
 	e.mu.Lock()
 	e.sweeping = false
@@ -617,6 +655,9 @@ func (e *Engine) record(ctx context.Context, d store.Device, out pollOutcome) (i
 		if upd.HasMetrics {
 			en.state.HasMetrics = true
 			en.state.CPUPct, en.state.MemPct, en.state.DiskFreePct = upd.CPUPct, upd.MemPct, upd.DiskFreePct
+			if lb := out.metrics.LastBoot.Time; !lb.IsZero() {
+				en.state.LastBoot = lb.UTC()
+			}
 		}
 		if out.mode != "" {
 			en.state.Mode = out.mode

@@ -29,6 +29,8 @@ import (
 	"time"
 
 	"github.com/rmmhq/rmm/csvsafe"
+	"github.com/rmmhq/rmm/engine/csvimport"
+	"github.com/rmmhq/rmm/store"
 )
 
 // MaxExportsPerUser is how many export files an SSH user's directory
@@ -107,7 +109,7 @@ func (r ExportFile) run(_ context.Context, e *Engine, id Identity) (ExportInfo, 
 		if r.results() {
 			return WriteResults(w, r.Format, r.Results)
 		}
-		return WriteDevices(w, r.Format, r.Devices)
+		return WriteDevices(w, r.Format, e.exportDevices(r.Devices))
 	}
 	if id.Via == ViaSSH {
 		info, err := exportConfined(e.opts.ExportsDir, id.User, r.Path, r.rows(), write)
@@ -342,67 +344,23 @@ func writeFileAtomic(path string, write func(io.Writer) error) error {
 	return nil
 }
 
-// DeviceExportColumns are the columns of a devices export (CSV header,
-// JSON keys), in order.
-func DeviceExportColumns() []string {
-	return []string{"hostname", "site", "status", "cpu_pct", "mem_pct", "disk_free_pct", "last_seen", "os", "tags"}
-}
+// DeviceExportColumns are the columns of a device CSV export before the
+// custom fields: every column rmm import reads, then the report columns
+// (status, last seen, metrics, last error) it reads as nothing, so an
+// export imports back unchanged (csvimport.WriteDevices).
+func DeviceExportColumns() []string { return csvimport.ExportColumns() }
 
-// WriteDevices writes devices as CSV (a header line, then one line per
-// device; tags joined by ";"; metrics and last_seen empty when unknown)
-// or JSON (an array of objects; null when unknown). Times are RFC 3339
-// in UTC. CSV cells from hosts or people go through csvsafe.Cell.
-func WriteDevices(w io.Writer, format string, ds []DeviceState) error {
+// WriteDevices writes devices as CSV (csvimport.WriteDevices: the
+// columns rmm import reads, then the report columns and the custom
+// fields) or JSON (an array of DeviceJSON, as rmm devices --json prints).
+func WriteDevices(w io.Writer, format string, ds []store.Device) error {
 	switch format {
 	case "csv":
-		cw := csvsafe.NewWriter(w)
-		if err := cw.Header(DeviceExportColumns()); err != nil {
-			return err
-		}
-		for i := range ds {
-			d := &ds[i]
-			cpu, mem, disk, seen := "", "", "", ""
-			if d.HasMetrics {
-				cpu, mem, disk = exportNum(d.CPUPct), exportNum(d.MemPct), exportNum(d.DiskFreePct)
-			}
-			if !d.LastSeen.IsZero() {
-				seen = d.LastSeen.UTC().Format(time.RFC3339)
-			}
-			// Computed by rmm: status, the metrics, last_seen.
-			if err := cw.Row([]string{d.Hostname, d.Site, string(d.Status), cpu, mem, disk, seen, d.OSName, strings.Join(d.Tags, ";")},
-				2, 3, 4, 5, 6); err != nil {
-				return err
-			}
-		}
-		return cw.Flush()
+		return csvimport.WriteDevices(w, ds)
 	case "json":
-		type row struct {
-			Hostname    string   `json:"hostname"`
-			Site        string   `json:"site"`
-			Status      string   `json:"status"`
-			CPUPct      *float64 `json:"cpu_pct"`
-			MemPct      *float64 `json:"mem_pct"`
-			DiskFreePct *float64 `json:"disk_free_pct"`
-			LastSeen    *string  `json:"last_seen"`
-			OS          string   `json:"os"`
-			Tags        []string `json:"tags"`
-		}
-		out := make([]row, len(ds))
-		for i := range ds {
-			d := &ds[i]
-			r := row{Hostname: d.Hostname, Site: d.Site, Status: string(d.Status), OS: d.OSName, Tags: d.Tags}
-			if r.Tags == nil {
-				r.Tags = []string{}
-			}
-			if d.HasMetrics {
-				cpu, mem, disk := d.CPUPct, d.MemPct, d.DiskFreePct
-				r.CPUPct, r.MemPct, r.DiskFreePct = &cpu, &mem, &disk
-			}
-			if !d.LastSeen.IsZero() {
-				s := d.LastSeen.UTC().Format(time.RFC3339)
-				r.LastSeen = &s
-			}
-			out[i] = r
+		out := make([]DeviceJSON, len(ds))
+		for i, d := range ds {
+			out[i] = NewDeviceJSON(d)
 		}
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
@@ -411,7 +369,88 @@ func WriteDevices(w io.Writer, format string, ds []DeviceState) error {
 	return fmt.Errorf("unknown export format %q", format)
 }
 
-func exportNum(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
+// DeviceJSON is the stable JSON form of one device: rmm devices --json
+// and the console's :export json.
+type DeviceJSON struct {
+	Hostname           string            `json:"hostname"`
+	FQDN               string            `json:"fqdn"`
+	IP                 string            `json:"ip"`
+	MAC                string            `json:"mac"`
+	Site               string            `json:"site"`
+	Groups             []string          `json:"groups"`
+	Tags               []string          `json:"tags"`
+	OSName             string            `json:"os_name"`
+	OSVersion          string            `json:"os_version"`
+	Description        string            `json:"description"`
+	Port               int               `json:"port"`
+	Transport          string            `json:"transport"`
+	CredentialID       string            `json:"credential_id"`
+	Auth               string            `json:"auth"`
+	CABundle           string            `json:"ca_bundle"`
+	InsecureSkipVerify bool              `json:"insecure_skip_verify"`
+	AllowUnencrypted   bool              `json:"allow_unencrypted"`
+	Loop               string            `json:"loop"`
+	Custom             map[string]string `json:"custom"`
+	Status             string            `json:"status"`
+	LastSeen           *time.Time        `json:"last_seen"`
+	LastError          string            `json:"last_error"`
+	CPUPct             *float64          `json:"cpu_pct"`
+	MemPct             *float64          `json:"mem_pct"`
+	DiskFreePct        *float64          `json:"disk_free_pct"`
+}
+
+// NewDeviceJSON is d as DeviceJSON: lists and maps never null, metrics
+// and last_seen null until known, times UTC.
+func NewDeviceJSON(d store.Device) DeviceJSON {
+	j := DeviceJSON{
+		Hostname: d.Hostname, FQDN: d.FQDN, IP: d.IP, MAC: d.MAC, Site: d.Site,
+		Groups: nonNilStrings(d.Groups), Tags: nonNilStrings(d.Tags), OSName: d.OSName, OSVersion: d.OSVersion,
+		Description: d.Description, Port: d.Port, Transport: d.Transport, CredentialID: d.CredentialID,
+		Auth: d.Auth, CABundle: d.CABundle, InsecureSkipVerify: d.InsecureSkipVerify, AllowUnencrypted: d.AllowUnencrypted,
+		Loop: "on", Custom: d.Custom, Status: d.Status, LastError: d.LastError,
+	}
+	if d.LoopOff {
+		j.Loop = "off"
+	}
+	if j.Custom == nil {
+		j.Custom = map[string]string{}
+	}
+	if !d.LastSeen.IsZero() {
+		t := d.LastSeen.UTC()
+		j.LastSeen = &t
+	}
+	if d.HasMetrics {
+		cpu, mem, disk := d.CPUPct, d.MemPct, d.DiskFreePct
+		j.CPUPct, j.MemPct, j.DiskFreePct = &cpu, &mem, &disk
+	}
+	return j
+}
+
+func nonNilStrings(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// exportDevices are the stored devices behind states, with the live
+// status and metrics the console showed: everything an import reads.
+func (e *Engine) exportDevices(states []DeviceState) []store.Device {
+	out := make([]store.Device, len(states))
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	for i, st := range states {
+		d := store.Device{Hostname: st.Hostname, Site: st.Site, OSName: st.OSName, OSVersion: st.OSVersion,
+			Tags: st.Tags, Groups: st.Groups}
+		if en, ok := e.devices[st.ID]; ok {
+			d = en.dev
+		}
+		d.Status, d.LastSeen, d.LastError = string(st.Status), st.LastSeen, st.LastError
+		d.HasMetrics, d.CPUPct, d.MemPct, d.DiskFreePct = st.HasMetrics, st.CPUPct, st.MemPct, st.DiskFreePct
+		out[i] = d
+	}
+	return out
+}
 
 // ResultExportColumns are the columns of a results export (CSV header,
 // JSON keys), in order.

@@ -268,15 +268,15 @@ var formulaPayloads = []string{`=cmd|' /C calc'!A0`, `+SUM(1+1)*cmd|' /C calc'!A
 func TestDeviceAndResultCSVExportsNeutraliseFormulas(t *testing.T) {
 	for _, p := range formulaPayloads {
 		var b bytes.Buffer
-		d := engine.DeviceState{Hostname: "INJ-0", Site: p, OSName: p, Tags: []string{p}, Status: engine.StatusUnknown}
-		if err := engine.WriteDevices(&b, "csv", []engine.DeviceState{d}); err != nil {
+		d := store.Device{Hostname: "INJ-0", Site: p, OSName: p, Tags: []string{p}, Description: p, Status: string(engine.StatusUnknown)}
+		if err := engine.WriteDevices(&b, "csv", []store.Device{d}); err != nil {
 			t.Fatal(err)
 		}
 		recs, err := csv.NewReader(&b).ReadAll()
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, i := range []int{1, 7, 8} {
+		for _, i := range []int{4, 6, 8, 9} { // Site, OSName, Tags, Description
 			if c := recs[1][i]; c != "'"+p {
 				t.Errorf("device column %s = %q, want %q", recs[0][i], c, "'"+p)
 			}
@@ -303,13 +303,14 @@ func TestDeviceAndResultCSVExportsNeutraliseFormulas(t *testing.T) {
 }
 
 func TestAnExportOfDevicesWithoutMetricsLeavesThemEmpty(t *testing.T) {
-	ds := []engine.DeviceState{{ID: 1, Hostname: "NEW-1", Status: engine.StatusUnknown}}
+	ds := []store.Device{{ID: 1, Hostname: "NEW-1", Status: string(engine.StatusUnknown)}}
 	var b bytes.Buffer
 	if err := engine.WriteDevices(&b, "csv", ds); err != nil {
 		t.Fatal(err)
 	}
-	if got := b.String(); got != "hostname,site,status,cpu_pct,mem_pct,disk_free_pct,last_seen,os,tags\nNEW-1,,Unknown,,,,,,\n" {
-		t.Errorf("csv = %q", got)
+	want := strings.Join(engine.DeviceExportColumns(), ",") + "\nNEW-1,,,,,,,,,,,,,,,false,false,on,Unknown,,,,,\n"
+	if got := b.String(); got != want {
+		t.Errorf("csv = %q, want %q", got, want)
 	}
 	b.Reset()
 	if err := engine.WriteDevices(&b, "json", ds); err != nil {

@@ -95,6 +95,10 @@ type HealthScore struct {
 	Score  int // 0..100 over the parts with data
 	Status HealthStatus
 	Parts  []HealthPart
+	// Because says why Status is worse than Score alone would make it:
+	// an unresolved alert ("Critical alert: disk C: 93% used"); "" when
+	// the score decides.
+	Because string
 }
 
 // DeviceHealth is one device's score.
@@ -121,6 +125,10 @@ type HealthInput struct {
 	Failures int             // failed polls in a row now
 	Facts    *HostFacts
 	At       time.Time
+	// Alerts are the device's unresolved alerts: one that is Critical
+	// makes the status Critical, one that is High at most Warning,
+	// whatever the score (rmm health and the alerts agree).
+	Alerts []Alert
 }
 
 // ScoreHealth computes a device's health score (see the top of this file).
@@ -157,8 +165,41 @@ func ScoreHealth(in HealthInput) HealthScore {
 		h.Status = HealthOffline
 	case StatusUnknown:
 		h.Status = HealthUnknown
+	default:
+		capByAlerts(&h, in.Alerts)
 	}
 	return h
+}
+
+// capByAlerts lowers a scored status to what the device's worst
+// unresolved alert says: a Critical alert is a Critical device, a High
+// one at least a Warning (newcomer: "WS-0005 80 Healthy" beside an active
+// Critical disk alert).
+func capByAlerts(h *HealthScore, alerts []Alert) {
+	if h.Status != HealthHealthy && h.Status != HealthWarning {
+		return
+	}
+	var worst *Alert
+	for i := range alerts {
+		a := &alerts[i]
+		if a.Severity != SeverityCritical && a.Severity != SeverityHigh {
+			continue
+		}
+		if worst == nil || a.Severity == SeverityCritical && worst.Severity != SeverityCritical {
+			worst = a
+		}
+	}
+	switch {
+	case worst == nil:
+		return
+	case worst.Severity == SeverityCritical:
+		h.Status = HealthCritical
+	case h.Status == HealthHealthy:
+		h.Status = HealthWarning
+	default:
+		return
+	}
+	h.Because = string(worst.Severity) + " alert: " + worst.Message
 }
 
 // share is Max points times the fraction kept, rounded, within 0..Max.
@@ -366,9 +407,13 @@ func (e *Engine) Health(ctx context.Context, at time.Time) ([]DeviceHealth, erro
 	// For a device without sustain timers here, an unresolved CPU or
 	// memory alert says since when: it was raised a sustain time into the run.
 	alertSince := map[store.AlertKey]time.Time{}
+	byDevice := map[int64][]Alert{}
 	for _, a := range alerts {
 		if a.Type == AlertTypeCPU || a.Type == AlertTypeMemory {
 			alertSince[a.key()] = a.FirstSeen
+		}
+		if a.DeviceID != 0 {
+			byDevice[a.DeviceID] = append(byDevice[a.DeviceID], a)
 		}
 	}
 
@@ -378,7 +423,7 @@ func (e *Engine) Health(ctx context.Context, at time.Time) ([]DeviceHealth, erro
 		th := opts.Thresholds.For(d.Hostname, d.Groups)
 		in := HealthInput{State: d, Thresholds: th, Weights: opts.Weights, Metrics: w.metrics,
 			CPUSince: w.cpu.warnSince, MemSince: w.mem.warnSince, Polls: polls[d.ID], Failures: w.failures,
-			Facts: w.facts, At: at}
+			Facts: w.facts, At: at, Alerts: byDevice[d.ID]}
 		if in.Metrics == nil && d.HasMetrics {
 			if vols := disks[d.ID]; len(vols) > 0 {
 				m := &scripts.HostMetrics{CPUPct: d.CPUPct, MemPct: d.MemPct}

@@ -23,6 +23,9 @@ type pollOutcome struct {
 	// extra are the poll's other metric rows (extended metrics, the
 	// availability probe after a failure), stored with its own.
 	extra []store.Metric
+	// skipped: the poll was never sent (no credential, out of file
+	// descriptors): record nothing, count its class.
+	skipped bool
 }
 
 // PoolStats returns the WinRM client's counters: the session pool's
@@ -51,6 +54,9 @@ func (e *Engine) PollDevice(ctx context.Context, id int64, force bool) (DeviceSt
 		return DeviceState{}, fmt.Errorf("poll device %d: not found", id)
 	}
 	out := e.pollDevice(ctx, e.options(), d)
+	if out.skipped {
+		return DeviceState{}, out.err // not sent: no credential, or out of file descriptors
+	}
 	if out.cancelled {
 		return DeviceState{}, fmt.Errorf("poll %s: %w", d.Hostname, context.Cause(ctx))
 	}
@@ -116,6 +122,20 @@ func (e *Engine) pollDevice(ctx context.Context, o Options, d store.Device) (out
 			return pollOutcome{cancelled: true, err: err, at: time.Now().UTC()}
 		case <-t.C:
 		}
+	}
+	if winrm.OutOfDescriptors(err) {
+		// The poll never left this process: nothing was learnt about the
+		// device, so it keeps its status (Sweep logs the count).
+		e.noFiles.Add(1)
+		return pollOutcome{skipped: true, err: err, at: time.Now().UTC()}
+	}
+	var cu *CredentialUnavailableError
+	if errors.As(err, &cu) {
+		// Nothing was sent: the credential is the admin's problem, said
+		// once for the fleet by the sweep's alert (credtrouble.go).
+		e.credTrouble.note(cu.Name, d.Hostname, cu)
+		log.Debug("poll not sent: credential unavailable", "device", d.Hostname, "credential", cu.Name, "err", cu.Err)
+		return pollOutcome{skipped: true, err: err, at: time.Now().UTC()}
 	}
 	out = pollOutcome{err: err, at: time.Now().UTC(), mode: mode}
 	switch winrm.ClassOf(err) {

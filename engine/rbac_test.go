@@ -19,10 +19,10 @@ import (
 // allRequests lists one value of every request type, for the role matrix
 // test; a request type missing here fails that test.
 func allRequests() []Request {
-	all := []Request{PollNow{}, ImportDevices{}, ListAudit{}, VerifyAudit{}, ExportAudit{Format: "json"}, ReloadConfig{},
+	all := []Request{PollNow{}, ImportDevices{}, PreviewImport{}, ListAudit{}, VerifyAudit{}, ExportAudit{Format: "json"}, ReloadConfig{},
 		MaintainDB{ArchiveDir: "", Vacuum: false}, BackupDB{},
 		SetCredential{Name: "rbac-test", User: "u", Secret: creds.NewSecret("not-a-real-secret")}, RemoveCredential{Name: "rbac-test"}, ListCredentials{},
-		OpenSession{}, CloseSession{}, RefuseLogin{Reason: "unknown key"}, RunSchedule{Name: "none"}, AckAlert{}, ResolveAlert{}, ListAlerts{}, HealthReport{},
+		OpenSession{}, CloseSession{}, RefuseLogin{Reason: "unknown key"}, RunSchedule{Name: "none"}, AckAlert{}, ResolveAlert{}, ChangeAlerts{Op: AlertOpAck, IDs: []int64{1}}, ListAlerts{}, HealthReport{},
 		Diagnose{Host: "127.0.0.1"}, ExportFile{Format: "csv"}}
 	all = append(all, actionRequests()...)
 	all = append(all, inventoryRequests()...)

@@ -11,6 +11,19 @@ import (
 	"github.com/rmmhq/rmm/store"
 )
 
+// ErrBadInput marks a request's refusal of input the caller can fix (a
+// name, a parameter, a filter expression): front ends say so (the CLI
+// exits 2). Test with errors.Is.
+var ErrBadInput = errors.New("bad input")
+
+// badInput wraps err with ErrBadInput without changing its text.
+func badInput(err error) error { return badInputError{err} }
+
+type badInputError struct{ err error }
+
+func (e badInputError) Error() string   { return e.err.Error() }
+func (e badInputError) Unwrap() []error { return []error{e.err, ErrBadInput} }
+
 // maxAuditTargets bounds the target list of one audit row; the full count
 // is in the details.
 const maxAuditTargets = 100

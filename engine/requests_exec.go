@@ -142,3 +142,9 @@ func (r FlushNotifications) exec(ctx context.Context, e *Engine, id Identity) (a
 func (r RefuseLogin) exec(ctx context.Context, e *Engine, id Identity) (any, error) {
 	return r.run(ctx, e, id)
 }
+func (r PreviewImport) exec(ctx context.Context, e *Engine, id Identity) (any, error) {
+	return r.run(ctx, e, id)
+}
+func (r ChangeAlerts) exec(ctx context.Context, e *Engine, id Identity) (any, error) {
+	return r.run(ctx, e, id)
+}

@@ -47,6 +47,9 @@ type ShellRun struct {
 	// ShellInterrupt of this line that arrives before the line does
 	// still stops it.
 	Seq int64
+	// Width is the pane's width in columns: the line's output is
+	// formatted that wide (0: winrm.DefaultSessionWidth).
+	Width int
 }
 
 // Action implements Request.
@@ -67,7 +70,7 @@ func (r ShellRun) Details() map[string]any {
 }
 
 func (r ShellRun) run(ctx context.Context, e *Engine, id Identity) (ShellOutput, error) {
-	return e.shellRun(ctx, id, r.SessionID, r.Line, r.Seq)
+	return e.shellRun(ctx, id, r.SessionID, r.Line, r.Seq, r.Width)
 }
 
 // ShellInterrupt stops the line running in a session (ctrl+c): the

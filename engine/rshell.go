@@ -20,9 +20,13 @@ import (
 // and Receive as a warm poll, but a shell of its own, never shared with
 // polling and not counted against the pool's shells of the host. This
 // file keeps the sessions' owners, idle timers and interrupts.
-// Each line the user types is one loop request, so it runs in a fresh
-// runspace: variables, functions and the current directory do not carry
-// over from one line to the next (the loop's design; see loop.ps1).
+// Each line the user types is one loop request in the loop's session
+// runspace (loop v3), so variables, functions and the current location
+// carry over from one line to the next, as in Enter-PSSession, until the
+// shell is replaced (ctrl+c, a failure, the host's reboot):
+// ShellOutput.SessionLines says when that happened. A host that cannot
+// run the loop runs each line as a powershell.exe of its own, where
+// nothing carries over (ShellOutput.Mode ModeCold).
 //
 // ctrl+c (ShellInterrupt) cancels the line: the loop command is signalled
 // to terminate and the shell deleted; the next line starts a new shell.
@@ -63,6 +67,10 @@ type ShellOutput struct {
 	Exit     int           `json:"exit"`               // the line's exit N, else 1 when it wrote errors
 	Duration time.Duration `json:"duration"`           // as the engine measured it
 	Mode     string        `json:"mode"`               // ModeWarm (the resident loop) or ModeCold (a powershell.exe per line)
+	// SessionLines is how many lines the session's PowerShell runspace
+	// has run, this one included: 1 means a new runspace (the variables
+	// and location of earlier lines are gone). 0 when the line ran cold.
+	SessionLines int `json:"session_lines"`
 }
 
 // shellBook holds the engine's remote shell sessions. Its zero value is
@@ -220,7 +228,7 @@ func (b *shellBook) sessionLocked(sessionID string, id Identity) (*rshell, error
 }
 
 // shellRun runs one line in a session.
-func (e *Engine) shellRun(ctx context.Context, id Identity, sessionID, line string, seq int64) (ShellOutput, error) {
+func (e *Engine) shellRun(ctx context.Context, id Identity, sessionID, line string, seq int64, width int) (ShellOutput, error) {
 	b := &e.shells
 	b.mu.Lock()
 	s, err := b.sessionLocked(sessionID, id)
@@ -248,6 +256,9 @@ func (e *Engine) shellRun(ctx context.Context, id Identity, sessionID, line stri
 	// Interrupted, failed or closed meanwhile, the session terminates what
 	// runs and deletes the shell; the next line starts a new one.
 	start := time.Now()
+	if width > 0 {
+		s.sess.SetWidth(width)
+	}
 	res, err := s.sess.Run(rctx, winrm.NewScript("shell", line))
 
 	b.mu.Lock()
@@ -265,7 +276,7 @@ func (e *Engine) shellRun(ctx context.Context, id Identity, sessionID, line stri
 		return ShellOutput{}, err
 	}
 	return ShellOutput{Output: string(res.Stdout), Info: res.Info, Warnings: res.Warnings, Errors: res.Errors, Exit: res.Exit,
-		Mode: res.Mode, Duration: time.Since(start)}, nil
+		Mode: res.Mode, Duration: time.Since(start), SessionLines: res.SessionLines}, nil
 }
 
 // shellInterrupt stops the line running in a session, if any, and with

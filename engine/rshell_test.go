@@ -73,7 +73,7 @@ func TestRemoteShellRunsEachLineOnItsOwnShellAndAuditsIt(t *testing.T) {
 		t.Errorf("Write-Output hi: %+v, %v", out, err)
 	}
 	out, err = shellRun(eng, shellAdmin, info.SessionID, "Get-Nothing")
-	if err != nil || out.Exit != 1 || len(out.Errors) != 1 || !strings.Contains(out.Errors[0], "'Get-Nothing' is not recognized") {
+	if err != nil || out.Exit != 1 || len(out.Errors) != 1 || !strings.Contains(out.Errors[0], "the simulated host does not implement Get-Nothing") {
 		t.Errorf("an unknown command: %+v, %v", out, err)
 	}
 	// The session's shell is its own: one shell, one loop, three requests,
@@ -261,5 +261,57 @@ func TestRemoteShellFollowsTheDeviceTransportPolicy(t *testing.T) {
 	}
 	if hs := hostStats(t, fleet, d.Hostname); hs.Requests != 0 {
 		t.Errorf("%d requests reached the host", hs.Requests)
+	}
+}
+
+// Newcomer: "$x = 5" then "$x" printed nothing; each line had its own
+// scope. The pane's session keeps variables, functions and the location
+// from line to line, as Enter-PSSession does, and says when a new
+// runspace started (ctrl+c replaces the shell: the state is gone).
+func TestTheRemoteShellKeepsItsStateFromLineToLine(t *testing.T) {
+	fleet, db := testFleet(t, winrmsim.Config{Devices: 2, Seed: 12})
+	eng := newEngine(t, db, engine.Options{})
+	d := onlineDevice(t, fleet, eng)
+	info := openShell(t, eng, shellAdmin, d)
+	for i, st := range []struct{ line, want string }{
+		{"$x = 5", ""},
+		{"$x", "5"},
+		{"function Where-Am-I { pwd }", ""},
+		{`cd C:\Windows`, ""},
+		{"Where-Am-I", `C:\Windows`},
+	} {
+		out, err := shellRun(eng, shellAdmin, info.SessionID, st.line)
+		if err != nil {
+			t.Fatalf("%q: %v", st.line, err)
+		}
+		if !strings.Contains(out.Output, st.want) || out.SessionLines != i+1 || out.Mode != engine.ModeWarm || len(out.Errors) != 0 {
+			t.Errorf("%q: %+v; want %q and session line %d", st.line, out, st.want, i+1)
+		}
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := shellRun(eng, shellAdmin, info.SessionID, "Start-Sleep 30")
+		done <- err
+	}()
+	deadline := time.After(10 * time.Second)
+wait:
+	for {
+		if _, err := engine.Call(context.Background(), eng, shellAdmin, engine.ShellInterrupt{SessionID: info.SessionID}); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case err := <-done:
+			if !errors.Is(err, engine.ErrShellInterrupted) {
+				t.Fatalf("interrupted line: %v", err)
+			}
+			break wait
+		case <-deadline:
+			t.Fatal("Start-Sleep 30 was not interrupted")
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	out, err := shellRun(eng, shellAdmin, info.SessionID, "$x")
+	if err != nil || strings.TrimSpace(out.Output) != "" || out.SessionLines != 1 {
+		t.Errorf("after ctrl+c: %+v, %v; want a new runspace (session line 1) without $x", out, err)
 	}
 }

@@ -30,6 +30,9 @@ type DeviceState struct {
 	LastSeen    time.Time
 	LastError   string
 	Mode        string // how it is polled: "warm" (resident PowerShell), "cold" (one powershell.exe per poll), "" before a poll
+	// LastBoot is when the host last started, as its last good poll
+	// said (zero until then): a reboot shows as a new boot time.
+	LastBoot time.Time
 }
 
 // Summary is the fleet at a glance, for headers and status lines.
@@ -42,4 +45,7 @@ type Summary struct {
 	Done     int           // devices finished in the current (or last) sweep
 	LastEnd  time.Time     // when the last complete sweep ended; zero if none yet
 	LastTook time.Duration // how long the last complete sweep took
+	// PollingOff is why polling is off (no credential: the vault is
+	// locked, nothing stored), with the fix; "" while polling is on.
+	PollingOff string
 }

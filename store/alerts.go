@@ -51,6 +51,9 @@ type Alert struct {
 	ResolvedAt   time.Time // zero while unresolved
 	ResolveNote  string
 	AutoResolved bool
+	SnoozedUntil time.Time // zero when never snoozed
+	SnoozedBy    string
+	SnoozeNote   string
 }
 
 // Key returns what identifies the alert's condition.
@@ -143,7 +146,7 @@ const severityRank = `CASE a.severity WHEN 'Critical' THEN 0 WHEN 'High' THEN 1 
 
 const selectAlert = `SELECT a.id, a.device_id, coalesce(d.hostname, ''), a.type, a.instance, a.severity, a.state,
 	a.message, a.count, a.first_seen, a.last_seen, a.acked_by, a.acked_at, a.ack_note, a.resolved_by, a.resolved_at,
-	a.resolve_note, a.auto_resolved
+	a.resolve_note, a.auto_resolved, a.snoozed_until, a.snoozed_by, a.snooze_note
 	FROM alerts a LEFT JOIN devices d ON d.id = a.device_id`
 
 func scanAlert(r rowScanner) (Alert, error) {
@@ -153,10 +156,15 @@ func scanAlert(r rowScanner) (Alert, error) {
 		first, last         int64
 		ackedBy, resolvedBy sql.NullString
 		ackedAt, resolvedAt sql.NullInt64
+		snoozed             int64
 	)
 	if err := r.Scan(&a.ID, &deviceID, &a.Hostname, &a.Type, &a.Instance, &a.Severity, &a.State, &a.Message, &a.Count,
-		&first, &last, &ackedBy, &ackedAt, &a.AckNote, &resolvedBy, &resolvedAt, &a.ResolveNote, &a.AutoResolved); err != nil {
+		&first, &last, &ackedBy, &ackedAt, &a.AckNote, &resolvedBy, &resolvedAt, &a.ResolveNote, &a.AutoResolved,
+		&snoozed, &a.SnoozedBy, &a.SnoozeNote); err != nil {
 		return Alert{}, err
+	}
+	if snoozed > 0 {
+		a.SnoozedUntil = time.UnixMilli(snoozed).UTC()
 	}
 	a.DeviceID = deviceID.Int64
 	a.State = stateFromDB(a.State)
@@ -343,6 +351,22 @@ func (db *DB) AckAlert(ctx context.Context, id int64, by, note string, at time.T
 		acked_at = ?, ack_note = ? WHERE id = ? AND state = 'Open' RETURNING id`, by, toMS(at), note, id)
 	if err != nil {
 		return Alert{}, fmt.Errorf("acknowledge %w", err)
+	}
+	return a, nil
+}
+
+// SnoozeAlert snoozes an Active or Acknowledged alert until until (the
+// zero time wakes it now): by and note are recorded; its state stays.
+// Errors as AckAlert's.
+func (db *DB) SnoozeAlert(ctx context.Context, id int64, by, note string, until time.Time) (Alert, error) {
+	ms := int64(0)
+	if !until.IsZero() {
+		ms = toMS(until)
+	}
+	a, err := db.changeAlert(ctx, id, []string{AlertActive, AlertAcknowledged}, `UPDATE alerts SET snoozed_until = ?,
+		snoozed_by = ?, snooze_note = ? WHERE id = ? AND state IN ('Open', 'Acked') RETURNING id`, ms, by, note, id)
+	if err != nil {
+		return Alert{}, fmt.Errorf("snooze %w", err)
 	}
 	return a, nil
 }

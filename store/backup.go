@@ -12,7 +12,9 @@ import (
 )
 
 // Backup writes a consistent copy of the database to dest, a new file
-// (mode 0600; its directory is created 0700 when missing). It runs
+// (mode 0600) in a directory that exists: a missing one is refused
+// (wrapping fs.ErrNotExist) rather than created, since a mistyped path
+// would otherwise leave a directory tree behind. It runs
 // VACUUM INTO a temporary file in dest's directory on a connection of its
 // own, which reads one snapshot and so neither blocks writers nor sees
 // half of a batch, then fsyncs the copy and moves it to dest. The
@@ -39,8 +41,10 @@ func (db *DB) backup(ctx context.Context, dest string) error {
 		return err
 	}
 	dir := filepath.Dir(dest)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("create directory: %w", err)
+	if fi, err := os.Stat(dir); err != nil {
+		return fmt.Errorf("directory %s: %w: create it first, or choose an existing one", dir, err)
+	} else if !fi.IsDir() {
+		return fmt.Errorf("%s is not a directory", dir)
 	}
 	// VACUUM INTO accepts an existing empty file, so CreateTemp gives it a
 	// unique name and mode 0600.

@@ -28,7 +28,7 @@ func TestBackupWhileTheWriterWrites(t *testing.T) {
 	})
 	eventually(t, "rows are committed", func() bool { return w.Stats().Rows > 100 })
 
-	dest := filepath.Join(t.TempDir(), "backups", "rmm-backup.db")
+	dest := filepath.Join(t.TempDir(), "rmm-backup.db")
 	err := db.Backup(context.Background(), dest)
 	during := w.Stats().Batches
 	eventually(t, "the writer goes on after the backup", func() bool { return w.Stats().Batches > during })
@@ -75,5 +75,21 @@ func TestBackupRefusesAnExistingFile(t *testing.T) {
 	}
 	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
 		t.Errorf("files left in %s: %v", dir, entries)
+	}
+}
+
+// Newcomer: rmm db backup /nonexistent/dir/b.db created /nonexistent/dir
+// and said "backup written". A missing directory is refused, and nothing
+// is created.
+func TestBackupRefusesADirectoryThatDoesNotExist(t *testing.T) {
+	db := openTestDB(t)
+	root := t.TempDir()
+	dest := filepath.Join(root, "nonexistent", "dir", "b.db")
+	err := db.Backup(context.Background(), dest)
+	if !errors.Is(err, fs.ErrNotExist) || !strings.Contains(err.Error(), "create it first") {
+		t.Errorf("backup into a missing directory: %v, want a refusal wrapping fs.ErrNotExist", err)
+	}
+	if _, err := os.Stat(filepath.Join(root, "nonexistent")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the missing directory was created (%v)", err)
 	}
 }

@@ -100,10 +100,31 @@ func open(ctx context.Context, path string, audit AuditOptions) (*DB, error) {
 	r.SetMaxOpenConns(n)
 	r.SetMaxIdleConns(n)
 	db.reader = r
-	if err := r.PingContext(ctx); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("open reader: %w", err)
+	// Every reader connection is opened now and kept (no idle or
+	// lifetime limit): the database's descriptors are taken while the
+	// process has them, so a console that later runs short of sockets
+	// (thousands of WinRM connections) never fails to open its database.
+	conns := make([]*sql.Conn, 0, n)
+	release := func() {
+		for _, c := range conns {
+			_ = c.Close() // back to the pool, still open
+		}
 	}
+	for range n {
+		c, err := r.Conn(ctx)
+		if err == nil {
+			err = c.PingContext(ctx)
+		}
+		if err != nil {
+			release()
+			db.Close()
+			return nil, fmt.Errorf("open reader: %w", err)
+		}
+		conns = append(conns, c)
+	}
+	// Handed back before anything below reads (the audit triggers' check
+	// appends a row, which reads the chain): held, they would be waited on.
+	release()
 	restored, err := db.restoreAuditTriggers(ctx)
 	if err != nil {
 		db.Close()
@@ -144,6 +165,11 @@ func dsn(path string, writer bool) string {
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "foreign_keys(ON)")
 	q.Add("_pragma", "synchronous(NORMAL)")
+	// Statement journals, sorts and temporary tables in memory, not in
+	// files opened on demand: out of descriptors (a console holding
+	// thousands of sockets), SQLite would fail a commit with "unable to
+	// open database file". VACUUM switches to files for its copy.
+	q.Add("_pragma", "temp_store(MEMORY)")
 	if writer {
 		// Take the write lock at BEGIN: a deferred transaction that reads
 		// first and then writes can fail with SQLITE_BUSY without waiting.

@@ -79,7 +79,16 @@ func (db *DB) maintain(ctx context.Context, vacuum bool) (MaintainReport, error)
 	}
 	rep.Analyzed = true
 	if vacuum {
-		if _, err := db.writer.ExecContext(ctx, "VACUUM"); err != nil {
+		// VACUUM copies the database into a temporary one: on disk, not
+		// in memory (the connections' temp_store is MEMORY, see dsn).
+		if _, err := db.writer.ExecContext(ctx, "PRAGMA temp_store = FILE"); err != nil {
+			return rep, fmt.Errorf("vacuum: %w", classifyCorrupt(err))
+		}
+		_, err := db.writer.ExecContext(ctx, "VACUUM")
+		if _, rerr := db.writer.ExecContext(ctx, "PRAGMA temp_store = MEMORY"); rerr != nil && err == nil {
+			err = rerr
+		}
+		if err != nil {
 			return rep, fmt.Errorf("vacuum: %w", classifyCorrupt(err))
 		}
 		rep.Vacuumed = true

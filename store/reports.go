@@ -132,7 +132,7 @@ func (db *DB) AlertsInRange(ctx context.Context, r AlertRange) ([]Alert, map[int
 	sc, args := r.Scope.where()
 	q := `SELECT a.id, a.device_id, coalesce(d.hostname, ''), a.type, a.instance, a.severity, a.state,
 		a.message, a.count, a.first_seen, a.last_seen, a.acked_by, a.acked_at, a.ack_note, a.resolved_by, a.resolved_at,
-		a.resolve_note, a.auto_resolved, coalesce(s.name, '')
+		a.resolve_note, a.auto_resolved, a.snoozed_until, a.snoozed_by, a.snooze_note, coalesce(s.name, '')
 		FROM alerts a JOIN devices d ON d.id = a.device_id JOIN sites s ON s.id = d.site_id WHERE ` + sc
 	if r.Overlap {
 		q += " AND a.first_seen < ? AND (a.resolved_at IS NULL OR a.resolved_at >= ?)"

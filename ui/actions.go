@@ -130,6 +130,38 @@ func (m *Model) actionTargets() ([]int64, []string) {
 	return []int64{d.ID}, []string{d.Hostname}
 }
 
+// harmlessDefault is where the catalog's cursor starts: Flush DNS cache,
+// else the first action that is not destructive.
+func harmlessDefault(cat []engine.ActionSpec) int {
+	if i := slices.IndexFunc(cat, func(a engine.ActionSpec) bool { return a.Name == engine.ActFlushDNS }); i >= 0 {
+		return i
+	}
+	return max(slices.IndexFunc(cat, func(a engine.ActionSpec) bool { return !a.Destructive }), 0)
+}
+
+// confirmPhrase is what the confirmation says will run: "Restart
+// (delay_s=30)", "Run script cleanup (Days=30)".
+func confirmPhrase(spec engine.ActionSpec, params map[string]string) string {
+	if spec.Name == engine.ActRunScript && params["script"] != "" {
+		rest := make(map[string]string, len(params))
+		for k, v := range params {
+			if k != "script" {
+				rest[k] = v
+			}
+		}
+		s := "Run script " + params["script"]
+		if pt := paramText(spec, rest); pt != "" {
+			s += " (" + pt + ")"
+		}
+		return s
+	}
+	s := spec.Title
+	if pt := paramText(spec, params); pt != "" {
+		s += " (" + pt + ")"
+	}
+	return s
+}
+
 // openDialog opens the action dialog on the devices.
 func (m Model) openDialog(ids []int64, hosts []string) (Model, tea.Cmd) {
 	cat := engine.Catalog()
@@ -137,6 +169,9 @@ func (m Model) openDialog(ids []int64, hosts []string) (Model, tea.Cmd) {
 		return m, m.notify("the engine offers no actions", true)
 	}
 	m.dialog = &actionDialog{ids: ids, hosts: hosts, catalog: cat}
+	// The cursor starts on a harmless action: x, enter, enter must never
+	// restart a host (the catalog lists Restart first).
+	m.dialog.pos.cursor = harmlessDefault(cat)
 	return m, nil
 }
 
@@ -413,7 +448,7 @@ func (m *Model) dialogWidth() int {
 
 // dialogRows is how many catalog entries the dialog lists at once.
 func (m *Model) dialogRows() int {
-	return max(m.height-helpChromeH-8, 3)
+	return max(m.height-helpChromeH-10, 3) // 10: title, description, help, the "more" markers
 }
 
 // targetText is "WS-0001" or "50 devices (WS-0001, WS-0002, ...)".
@@ -501,6 +536,9 @@ func (m *Model) dialogBox() string {
 			tw = max(tw, ansi.StringWidth(a.Title))
 		}
 		tw = min(tw, w/2)
+		if dl.pos.offset > 0 {
+			add(th.Muted.Render(g.Ellipsis + " " + itoa(dl.pos.offset) + " more above"))
+		}
 		for i := dl.pos.offset; i < min(dl.pos.offset+vis, len(dl.catalog)); i++ {
 			a := dl.catalog[i]
 			note := a.Name
@@ -513,6 +551,9 @@ func (m *Model) dialogBox() string {
 			} else {
 				add(th.Text.Render(fit("  "+line, w, false, g.Ellipsis)))
 			}
+		}
+		if below := len(dl.catalog) - (dl.pos.offset + vis); below > 0 {
+			add(th.Muted.Render(g.Ellipsis + " " + itoa(below) + " more below"))
 		}
 		add("", th.Muted.Render(dl.catalog[dl.pos.cursor].Description))
 		add("", th.Muted.Render(moveLabel(&m.keys)+" choose  enter select  esc close"))
@@ -554,18 +595,21 @@ func (m *Model) dialogBox() string {
 		}
 		add("", th.Muted.Render("tab/up/down field  left/right choice  enter next, on the last: confirm  esc back"))
 	case stepConfirm:
-		what := dl.spec.Title
-		if pt := paramText(dl.spec, dl.params); pt != "" {
-			what += " (" + pt + ")"
-		}
+		what := confirmPhrase(dl.spec, dl.params)
 		n := len(dl.ids)
 		add(th.HelpTitle.Render("Confirm"), "")
 		on := "on " + m.targetText()
 		if n == 1 {
 			on = "on 1 device: " + m.targetText()
 		}
-		add(th.Text.Render("Run "+what), th.Text.Render(on))
-		add("", th.Muted.Render("Offline devices get the action queued until they are back (default expiry 7 days)."))
+		add(th.Text.Render(what), th.Text.Render(on))
+		switch dl.spec.Name {
+		case engine.ActWake: // meant for offline devices: nothing waits for them
+		case engine.ActFilePush, engine.ActFilePull:
+			add("", th.Muted.Render("Offline devices fail: file copies are not queued."))
+		default:
+			add("", th.Muted.Render("Offline devices get the action queued until they are back (default expiry 7 days)."))
+		}
 		if dl.spec.NeedsConfirm(dl.params) {
 			add(th.Warn.Render("This action is destructive."))
 		}

@@ -44,6 +44,7 @@ func TestActionDialogStopsAServiceOnTwelveDevices(t *testing.T) {
 	waitFor(t, tm, s.firstOnline(t).Hostname)
 	send(tm, "a", "x") // mark all 12, open the dialog
 	waitFor(t, tm, "Run an action on 12 devices")
+	send(tm, "g") // the cursor starts on a harmless action: from the top
 	for range catalogIndex(t, "service") {
 		send(tm, "j")
 	}
@@ -141,13 +142,13 @@ func TestConfirmationIsPlainForFewDevices(t *testing.T) {
 	if m.dialog == nil {
 		t.Fatal("x did not open the dialog")
 	}
-	m = update(m, keys(strings.Split(strings.Repeat("j", catalogIndex(t, "reboot")), "")...)...)
+	m = update(m, keys(append([]string{"g"}, strings.Split(strings.Repeat("j", catalogIndex(t, "reboot")), "")...)...)...)
 	m = update(m, keyPress("enter"), keyPress("enter")) // reboot has one field (delay_s, default 0)
 	if m.dialog.step != stepConfirm || m.dialog.needType {
 		t.Fatalf("step %d, typed %v: want a plain confirmation for one device", m.dialog.step, m.dialog.needType)
 	}
 	box := screenText(m)
-	for _, want := range []string{"Run Restart (delay_s=0)", "on 1 device: " + host, "This action is destructive", "enter or y run"} {
+	for _, want := range []string{"Restart (delay_s=0)", "on 1 device: " + host, "This action is destructive", "enter or y run"} {
 		if !strings.Contains(box, want) {
 			t.Errorf("confirmation lacks %q:\n%s", want, box)
 		}
@@ -308,7 +309,7 @@ func TestNewViewsFitAndStayASCII(t *testing.T) {
 	}
 	m = update(m, keyPress("a"), keyPress("x"))
 	check("catalog", m)
-	m = update(m, keys(strings.Split(strings.Repeat("j", catalogIndex(t, "registry-set")), "")...)...)
+	m = update(m, keys(append([]string{"g"}, strings.Split(strings.Repeat("j", catalogIndex(t, "registry-set")), "")...)...)...)
 	m = update(m, keyPress("enter"))
 	check("form", m)
 	m = update(m, keyPress("enter"), keyPress("enter"), keyPress("enter"), keyPress("enter"))
@@ -368,7 +369,7 @@ func stripANSI(s string) string { return ansi.Strip(s) }
 func TestRunScriptTakesTheScriptsOwnParameters(t *testing.T) {
 	m := loadedWith(t, newFullClient(fleet(5), engine.RoleOperator), Options{Role: "Operator"}, 120, 40)
 	m = update(m, keyPress("x"))
-	m = update(m, keys(strings.Split(strings.Repeat("j", catalogIndex(t, engine.ActRunScript)), "")...)...)
+	m = update(m, keys(append([]string{"g"}, strings.Split(strings.Repeat("j", catalogIndex(t, engine.ActRunScript)), "")...)...)...)
 	m = update(m, keyPress("enter"))
 	m = update(m, typeText("hello")...)
 	m = update(m, keyPress("tab"), keyPress("tab")) // past version, to script-params
@@ -387,7 +388,7 @@ func TestRunScriptTakesTheScriptsOwnParameters(t *testing.T) {
 	if !maps.Equal(m.dialog.params, want) {
 		t.Errorf("params %v, want %v", m.dialog.params, want)
 	}
-	if scr := screenText(m); !strings.Contains(scr, "Run Run a library script (script=hello, n=3, who=big world)") {
+	if scr := screenText(m); !strings.Contains(scr, "Run script hello (n=3, who=big world)") {
 		t.Errorf("confirmation:\n%s", scr)
 	}
 }
@@ -524,5 +525,35 @@ func TestBigRunsAreReadLessOften(t *testing.T) {
 		if got, ok := m.pollNeeded(); !ok || got != tt.want {
 			t.Errorf("followed %d, open %d: every %v (%v), want %v", tt.followed, tt.open, got, ok, tt.want)
 		}
+	}
+}
+
+// Newcomer: x, enter, enter, enter restarted the selected host (Restart
+// was the default), and at 80x24 the catalog scrolled with no marker.
+// The dialog starts on Flush DNS cache and says what is above and below.
+func TestTheActionDialogStartsOnAHarmlessActionAndMarksMoreBelow(t *testing.T) {
+	m := loadedWith(t, newFullClient(fleet(20), engine.RoleOperator), Options{Role: "Operator"}, 80, 24)
+	m = update(m, keyPress("x"))
+	if m.dialog == nil {
+		t.Fatal("x did not open the dialog")
+	}
+	if got := m.dialog.catalog[m.dialog.pos.cursor].Name; got != engine.ActFlushDNS {
+		t.Errorf("the dialog starts on %s, want %s", got, engine.ActFlushDNS)
+	}
+	scr := screenText(m)
+	if !strings.Contains(scr, "more below") && !strings.Contains(scr, "more above") {
+		t.Errorf("no scroll marker at 80x24:\n%s", scr)
+	}
+	m = update(m, keyPress("enter"))
+	if m.dialog == nil || m.dialog.step != stepConfirm || m.dialog.spec.Name != engine.ActFlushDNS || m.dialog.spec.Destructive {
+		t.Fatalf("enter from the start reached %+v, want the confirmation of flush-dns", m.dialog)
+	}
+	m = update(m, keyPress("esc"), keyPress("esc"))
+	if m.dialog != nil {
+		t.Fatal("esc, esc did not close the dialog")
+	}
+	m = update(m, keyPress("x"), keyPress("G"))
+	if scr := screenText(m); !strings.Contains(scr, "more above") {
+		t.Errorf("no marker above at the bottom of the catalog:\n%s", scr)
 	}
 }

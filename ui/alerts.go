@@ -16,11 +16,21 @@ import (
 // read (sorted by severity, then newest first), their counts for the
 // header, and the selection, which follows its alert through refreshes.
 type alertsState struct {
-	list   []engine.Alert
+	list   []engine.Alert // every unresolved alert, as the engine sorts them
+	shown  []engine.Alert // what the view lists: list filtered and sorted (alerts_view.go)
 	counts map[engine.Severity]int
 	read   bool // the engine's alerts have been read once
 	pos    listPos
 	selID  int64
+
+	filter   string             // the / filter as typed
+	flt      engine.AlertFilter // parsed; matches nothing while fltErr is set
+	fltErr   error
+	typing   bool   // the filter has the keyboard
+	sortKey  string // "" is the engine's order; else an engine.AlertSortKeys name
+	sortDesc bool
+	marks    map[int64]bool // alert ids marked for a bulk change
+	prompt   *alertPrompt   // the note (and snooze time) of a change being asked; nil when none
 	// The widest host and what of the list, measured once per read, not
 	// per frame: a fleet in trouble has thousands of alerts.
 	hostW, whatW int
@@ -44,17 +54,18 @@ func (m *Model) setLive(l live) {
 		a.hostW = max(a.hostW, ansi.StringWidth(a.list[i].Hostname))
 		a.whatW = max(a.whatW, ansi.StringWidth(alertWhat(a.list[i])))
 	}
+	a.reshow()
 	// Until the user picks an alert, the cursor stays on the most urgent.
 	picked := a.selID != 0
 	if picked {
-		for i := range a.list {
-			if a.list[i].ID == a.selID {
+		for i := range a.shown {
+			if a.shown[i].ID == a.selID {
 				a.pos.cursor = i
 				break
 			}
 		}
 	}
-	a.pos.clamp(len(a.list), m.listRows())
+	a.pos.clamp(len(a.shown), m.listRows())
 	if picked {
 		a.follow() // the picked one may be gone: the one now under the cursor
 	}
@@ -63,17 +74,17 @@ func (m *Model) setLive(l live) {
 // follow records which alert the cursor is on: the selection follows it
 // through refreshes from then on.
 func (a *alertsState) follow() {
-	if len(a.list) > 0 {
-		a.selID = a.list[a.pos.cursor].ID
+	if len(a.shown) > 0 {
+		a.selID = a.shown[min(a.pos.cursor, len(a.shown)-1)].ID
 	}
 }
 
 // selected is the alert under the cursor.
 func (a *alertsState) selected() (engine.Alert, bool) {
-	if len(a.list) == 0 {
+	if len(a.shown) == 0 {
 		return engine.Alert{}, false
 	}
-	return a.list[min(a.pos.cursor, len(a.list)-1)], true
+	return a.shown[min(a.pos.cursor, len(a.shown)-1)], true
 }
 
 // deviceAlerts are the unresolved alerts of one device, most urgent first.
@@ -90,13 +101,45 @@ func (a *alertsState) deviceAlerts(id int64) []engine.Alert {
 func alertsKey(m Model, msg tea.KeyPressMsg) (Model, tea.Cmd) {
 	k := &m.keys
 	a := &m.alerts
-	if a.pos.move(k, msg, len(a.list), m.listRows()) {
+	if a.prompt != nil {
+		return m.alertPromptKey(msg)
+	}
+	if a.pos.move(k, msg, len(a.shown), m.listRows()) {
 		a.follow()
 		return m, nil
 	}
 	switch {
 	case key.Matches(msg, k.Back):
-		m.page = pageDevices
+		switch {
+		case a.filter != "":
+			m.setAlertFilter("")
+		case len(a.marks) > 0:
+			a.marks = nil // a new nil map: copies keep theirs
+		default:
+			m.page = pageDevices
+		}
+	case key.Matches(msg, k.Filter):
+		a.typing = true
+	case key.Matches(msg, k.Sort):
+		m.cycleAlertSort()
+	case key.Matches(msg, k.Reverse):
+		a.sortDesc = !a.sortDesc
+		if a.sortKey == "" {
+			a.sortKey = "severity"
+		}
+		a.reshow()
+	case key.Matches(msg, k.Mark):
+		if al, ok := a.selected(); ok {
+			a.toggleMark(al.ID)
+			a.pos.move(k, keyDown, len(a.shown), m.listRows())
+			a.follow()
+		}
+	case key.Matches(msg, k.MarkAlerts):
+		for _, al := range a.shown {
+			a.mark(al.ID)
+		}
+	case key.Matches(msg, k.ClearMarks):
+		a.marks = nil
 	case key.Matches(msg, k.Open):
 		al, ok := a.selected()
 		switch {
@@ -105,27 +148,31 @@ func alertsKey(m Model, msg tea.KeyPressMsg) (Model, tea.Cmd) {
 		case al.DeviceID == 0:
 			return m, m.notify("alert "+strconv.FormatInt(al.ID, 10)+" concerns no single device", true)
 		}
-		return m.openDeviceDetail(al.DeviceID, al.Hostname)
+		// The device, on its Alerts tab: what the alert is about.
+		nm, cmd := m.openDeviceDetail(al.DeviceID, al.Hostname)
+		nm.detail.tab = alertsTabIndex()
+		return nm, cmd
 	case key.Matches(msg, k.Ack):
 		if m.denied(engine.PermAlertsEdit, "acknowledging an alert") {
 			return m, nil
 		}
-		if al, ok := a.selected(); ok {
-			return m, m.send(engine.AckAlert{ID: al.ID}, "acknowledging alert "+strconv.FormatInt(al.ID, 10))
-		}
+		m.askAlertChange(engine.AlertOpAck)
 	case key.Matches(msg, k.Resolve):
 		if m.denied(engine.PermAlertsEdit, "resolving an alert") {
 			return m, nil
 		}
-		if al, ok := a.selected(); ok {
-			return m, m.send(engine.ResolveAlert{ID: al.ID}, "resolving alert "+strconv.FormatInt(al.ID, 10))
+		m.askAlertChange(engine.AlertOpResolve)
+	case key.Matches(msg, k.Snooze):
+		if m.denied(engine.PermAlertsEdit, "snoozing an alert") {
+			return m, nil
 		}
+		m.askAlertChange(engine.AlertOpSnooze)
 	}
 	return m, nil
 }
 
 func alertsClick(m Model, _, y int) (Model, tea.Cmd) {
-	if m.alerts.pos.click(y, len(m.alerts.list), m.listRows()) {
+	if m.alerts.pos.click(y, len(m.alerts.shown), m.listRows()) {
 		m.alerts.follow()
 	}
 	return m, nil
@@ -230,18 +277,28 @@ func (m *Model) alertsBody(height int) []string {
 	if len(a.list) == 0 {
 		return []string{m.centered("No unresolved alerts.", height)}
 	}
+	if len(a.shown) == 0 {
+		return []string{m.centered("No alert matches the filter "+strconv.Quote(a.filter)+" ("+firstKey(m.keys.Back)+" clears it).", height)}
+	}
 	ell := g.Ellipsis
 	cols := m.alertColumns()
 	out := make([]string, 0, height)
 	out = append(out, m.listTitles(cols))
 	vis := min(m.listRows(), height-1)
 	now := m.now()
-	for i := a.pos.offset; i < min(a.pos.offset+vis, len(a.list)); i++ {
-		al := &a.list[i]
+	for i := a.pos.offset; i < min(a.pos.offset+vis, len(a.shown)); i++ {
+		al := &a.shown[i]
 		sel := i == a.pos.cursor
 		sym, st := m.sevLook(al.Severity)
+		if a.marks[al.ID] {
+			sym = g.Mark
+		}
 		sev := fit(sym+" "+string(al.Severity), cols[0].width, false, ell)
-		state := fit(stateWord(al.State), cols[1].width, false, ell)
+		word := stateWord(al.State)
+		if al.Snoozed(now) {
+			word = "Snoozd"
+		}
+		state := fit(word, cols[1].width, false, ell)
 		host := al.Hostname
 		if host == "" {
 			host = "-"
@@ -251,8 +308,11 @@ func (m *Model) alertsBody(height int) []string {
 			fit(RelativeAge(now, al.FirstSeen), cols[6].width, true, ell)}
 		if !sel {
 			cells[0] = st.Render(cells[0])
-			if al.State == engine.AlertAcknowledged {
+			if al.State == engine.AlertAcknowledged || al.Snoozed(now) {
 				cells[1] = th.Muted.Render(cells[1])
+			}
+			if a.marks[al.ID] {
+				cells[0] = th.Mark.Render(cells[0])
 			}
 		}
 		out = append(out, m.listLine(cells, sel))
@@ -282,6 +342,12 @@ func (m *Model) alertFooter(al engine.Alert) []string {
 		when += "; acknowledged by " + al.AckedBy + " " + RelativeAge(now, al.AckedAt)
 		if al.AckNote != "" {
 			when += ": " + oneLine(al.AckNote)
+		}
+	}
+	if al.Snoozed(now) {
+		when += "; snoozed by " + al.SnoozedBy + " until " + m.stamp(al.SnoozedUntil)
+		if al.SnoozeNote != "" {
+			when += ": " + oneLine(al.SnoozeNote)
 		}
 	}
 	return []string{

@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rmmhq/rmm/engine"
 )
@@ -69,9 +70,9 @@ func TestAckSendsTheSelectedAlertAndTheViewFollowsLive(t *testing.T) {
 	c := newFullClient(fleet(200), engine.RoleOperator)
 	tm := startConsole(t, c, Options{Role: "Operator"}, 120, 40)
 	waitFor(t, tm, "WS-0001")
-	send(tm, "2", "j", "a") // WS-0012 disk_used D:
+	send(tm, "2", "j", "a", "enter") // WS-0012 disk_used D:, no note
 	waitFor(t, tm, "acknowledged alert 16 (WS-0012 disk_used D:)")
-	send(tm, "j", "x") // the selection stayed on 16 through the refresh: j is 15
+	send(tm, "j", "x", "enter") // the selection stayed on 16 through the refresh: j is 15
 	waitFor(t, tm, "resolved alert 15 (WS-0005 service_stopped Spooler)")
 	settled(t, c) // the engine's update that follows
 	m := finish(t, tm)
@@ -144,5 +145,126 @@ func TestAlertCursorStaysOnTheMostUrgentUntilPicked(t *testing.T) {
 	picked = refresh(picked, gone)
 	if a, _ := picked.alerts.selected(); picked.alerts.selID != a.ID {
 		t.Errorf("the picked alert went: selection %d, cursor on %d", picked.alerts.selID, a.ID)
+	}
+}
+
+// Newcomer: the alerts view had no filter, sort or marks, so no bulk
+// acknowledge; enter opened the device on the last-used tab. Now: / with
+// the alert grammar and a live count, s sorts, ctrl+a marks what is
+// shown, a acknowledges the marked ones with a note in one request, z
+// snoozes for a time, and enter opens the device on its Alerts tab.
+func TestTheAlertsViewFiltersSortsMarksAndChangesInBulk(t *testing.T) {
+	c := newFullClient(fleet(200), engine.RoleOperator)
+	tm := startConsole(t, c, Options{Role: "Operator", Now: time.Now}, 140, 40)
+	waitFor(t, tm, "WS-0001")
+	send(tm, "2", "/")
+	for _, msg := range typeText("host:WS-0005") {
+		tm.Send(msg)
+	}
+	waitFor(t, tm, "2 of 6 alerts")
+	send(tm, "enter", "ctrl+a") // keep the filter, mark both
+	waitFor(t, tm, "2 marked")
+	send(tm, "a")
+	waitFor(t, tm, "acknowledge 2 alerts, note:")
+	for _, msg := range typeText("ticket 1234") {
+		tm.Send(msg)
+	}
+	send(tm, "enter")
+	bulkSent := func(n int) func() bool {
+		return func() bool {
+			k := 0
+			for _, r := range c.sent() {
+				if _, ok := r.(engine.ChangeAlerts); ok {
+					k++
+				}
+			}
+			return k >= n
+		}
+	}
+	waitUntil(t, "the bulk acknowledge", bulkSent(1))
+
+	send(tm, "esc") // the filter goes: all six again
+	waitFor(t, tm, "WS-0012")
+	send(tm, "s", "s") // severity, then host
+	waitFor(t, tm, "sorted by host asc")
+	send(tm, "g", "z")
+	waitFor(t, tm, "snooze alert")
+	send(tm, "ctrl+u")
+	for _, msg := range typeText("2h waiting for the patch window") {
+		tm.Send(msg)
+	}
+	send(tm, "enter")
+	waitUntil(t, "the snooze", bulkSent(2))
+	send(tm, "enter") // the first alert by host: WS-0003's, on its Alerts tab
+	waitFor(t, tm, "[Alerts]")
+	m := finish(t, tm)
+	if m.page != pageDetail || detailTabs()[m.detail.tab].name != "Alerts" || m.detail.hostname != "WS-0003" {
+		t.Errorf("enter opened %v tab %d of %s, want WS-0003's Alerts tab", m.page, m.detail.tab, m.detail.hostname)
+	}
+	var bulk []engine.ChangeAlerts
+	for _, r := range c.sent() {
+		if ch, ok := r.(engine.ChangeAlerts); ok {
+			bulk = append(bulk, ch)
+		}
+	}
+	if len(bulk) != 2 || bulk[0].Op != engine.AlertOpAck || !slices.Equal(sortedIDs(bulk[0].IDs), []int64{12, 15}) ||
+		bulk[0].Note != "ticket 1234" || bulk[1].Op != engine.AlertOpSnooze || bulk[1].For != 2*time.Hour ||
+		bulk[1].Note != "waiting for the patch window" || !slices.Equal(bulk[1].IDs, []int64{11}) {
+		t.Errorf("bulk requests %+v", bulk)
+	}
+}
+
+func sortedIDs(ids []int64) []int64 {
+	out := slices.Clone(ids)
+	slices.Sort(out)
+	return out
+}
+
+func TestAnAlertFilterErrorIsSaidAndMatchesNothing(t *testing.T) {
+	m := loadedWith(t, newFullClient(fleet(20), 0), Options{}, 120, 40)
+	m = update(m, keyPress("2"), keyPress("/"))
+	m = update(m, typeText("colour:red")...)
+	if scr := screenText(m); !strings.Contains(scr, `unknown field "colour"`) || len(m.alerts.shown) != 0 {
+		t.Errorf("a bad filter: %d shown\n%s", len(m.alerts.shown), scr)
+	}
+}
+
+func TestABulkChangeSaysHowManyAlertsChangedAndWhichFailed(t *testing.T) {
+	m := loadedWith(t, newFullClient(fleet(20), engine.RoleOperator), Options{}, 120, 40)
+	req := engine.ChangeAlerts{Op: engine.AlertOpAck, IDs: []int64{12, 15, 16}, Note: "x"}
+	m.work = []work{{id: 7, req: req}}
+	res := engine.AlertChanges{Changed: []engine.Alert{{ID: 12}, {ID: 15}}, Failed: []engine.AlertFailure{{ID: 16, Error: "acknowledge alert 16: already acknowledged"}}}
+	m = update(m, requestMsg{id: 7, req: req, res: res})
+	if !m.toast.err || m.toast.text != "acknowledged 2 alerts; 1 failed: acknowledge alert 16: already acknowledged" {
+		t.Errorf("toast %+v", m.toast)
+	}
+}
+
+// A Viewer (--read-only, an SSH viewer) filters and sorts the alerts like
+// anyone, but a, x and z open no note prompt and send nothing: they say
+// which role the change needs.
+func TestAViewerFiltersAlertsButChangesNone(t *testing.T) {
+	c := newFullClient(fleet(200), engine.RoleViewer)
+	tm := startConsole(t, c, Options{Role: "Viewer", Now: time.Now}, 140, 40)
+	waitFor(t, tm, "WS-0001", "[READ-ONLY]")
+	send(tm, "2", "/")
+	for _, msg := range typeText("sev:crit") {
+		tm.Send(msg)
+	}
+	waitFor(t, tm, "2 of 6 alerts")
+	send(tm, "enter", "ctrl+a", "a")
+	waitFor(t, tm, "acknowledging an alert needs the Operator role (you are Viewer)")
+	send(tm, "x", "z")
+	m := finish(t, tm)
+	if m.alerts.prompt != nil {
+		t.Error("a Viewer got a note prompt")
+	}
+	for _, r := range c.sent() {
+		if r.Permission() == engine.PermAlertsEdit {
+			t.Errorf("a Viewer's console sent %T", r)
+		}
+	}
+	if len(m.alerts.marks) != 2 || m.alerts.filter != "sev:crit" {
+		t.Errorf("marks %v, filter %q: a Viewer may still select", m.alerts.marks, m.alerts.filter)
 	}
 }

@@ -323,8 +323,9 @@ func TestGoldenScreens(t *testing.T) {
 		{"full_ascii_80x24", "ascii", 80, 24, []string{"j", "j"}, "", true, nil, ""},
 		{"alerts_120x40", "default", 120, 40, []string{"2", "j"}, "SEVERITY", true, nil, ""},
 		{"alerts_ascii_80x24", "ascii", 80, 24, []string{"2", "j"}, "SEVERITY", true, nil, ""},
-		{"alert_detail_120x40", "default", 120, 40, []string{"2", "j", "j", "j", "enter"}, "availability", true, nil, ""},
-		{"health_ascii_80x24", "ascii", 80, 24, []string{"2", "j", "j", "j", "enter"}, "availability", true, nil, ""},
+		// enter opens the alert's device on its Alerts tab; right wraps to the Overview.
+		{"alert_detail_120x40", "default", 120, 40, []string{"2", "j", "j", "j", "enter", "right"}, "availability", true, nil, ""},
+		{"health_ascii_80x24", "ascii", 80, 24, []string{"2", "j", "j", "j", "enter", "right"}, "availability", true, nil, ""},
 		{"schedules_120x40", "default", 120, 40, []string{"4"}, "daily 05:00", true, []string{"j"}, ""},
 		{"schedules_ascii_80x24", "ascii", 80, 24, []string{"4"}, "daily 05:00", true, []string{"j"}, ""},
 		{"audit_120x40", "default", 120, 40, []string{"5"}, "devices.import", true, []string{"j"}, ""},

@@ -362,6 +362,13 @@ func (m *Model) detailLines() []string {
 			line += "    " + th.Muted.Render("(last known)")
 		}
 		add(ansi.Truncate(line, w, g.Ellipsis))
+		if !d.LastBoot.IsZero() {
+			// "It rebooted" is visible here, not only in the Software tab.
+			boot := th.Label.Render("Uptime") + " " + th.Text.Render(Uptime(d.LastSeen.Sub(d.LastBoot))) +
+				th.Muted.Render(" at the last poll") + "    " + th.Label.Render("Last boot") + " " +
+				th.Text.Render(d.LastBoot.Format("2006-01-02 15:04:05")+" UTC ("+RelativeAge(m.now(), d.LastBoot)+")")
+			add(ansi.Truncate(" "+boot, w, g.Ellipsis))
+		}
 	}
 
 	if m.feed.caps.health != nil {
@@ -582,6 +589,11 @@ func (m *Model) healthLines() []string {
 		line += "  " + th.Muted.Render("("+itoa(got)+" of the "+itoa(of)+" points with data; parts without data are left out)")
 	}
 	out := []string{ansi.Truncate(line, w, g.Ellipsis)}
+	if h.Because != "" {
+		// The status follows an unresolved alert, not the score.
+		out = append(out, ansi.Truncate(" "+th.Label.Render(fit("Status", labelWidth, false, g.Ellipsis))+" "+
+			m.healthStatus(h.Status)+"  "+th.Text.Render(m.clean(h.Because)), w, g.Ellipsis))
+	}
 	indent := 1 + labelWidth + 1 + scoreW + 2
 	for _, p := range h.Parts {
 		score := itoa(p.Score) + "/" + itoa(p.Max)

@@ -57,9 +57,17 @@ func TestAckThroughARealEngine(t *testing.T) {
 	send(tm, "2")
 	waitFor(t, tm, "defender_stale", "Defender signatures 10d old (limit 3d)")
 	send(tm, "a")
-	// The ack's reply, then the engine's update: the header's alert count
-	// (written whole: the text around it moves).
-	waitFor(t, tm, "acknowledged alert", "no active alerts")
+	waitFor(t, tm, "acknowledge alert", "note:")
+	for _, msg := range typeText("on it") {
+		tm.Send(msg)
+	}
+	send(tm, "enter")
+	// The toast reuses the prompt's cells ("acknowledge..."): wait on the engine.
+	waitUntil(t, "the ack", func() bool {
+		as := eng.ActiveAlerts()
+		return len(as) == 1 && as[0].State == engine.AlertAcknowledged && as[0].AckNote == "on it"
+	})
+	time.Sleep(3 * minUpdateGap) // the engine's update after the ack
 	send(tm, "5")
 	waitFor(t, tm, "alerts.ack")
 	m := finish(t, tm)

@@ -349,6 +349,31 @@ func (c *fullClient) Do(ctx context.Context, r engine.Request) (any, error) {
 		return c.sweep, nil
 	case engine.AckAlert, engine.ResolveAlert:
 		return c.changeAlert(r)
+	case engine.ChangeAlerts:
+		out := engine.AlertChanges{}
+		for _, id := range r.IDs {
+			var one engine.Request = engine.AckAlert{ID: id, Note: r.Note}
+			switch r.Op {
+			case engine.AlertOpResolve:
+				one = engine.ResolveAlert{ID: id, Note: r.Note}
+			case engine.AlertOpSnooze:
+				c.fmu.Lock()
+				if i := slices.IndexFunc(c.alerts, func(a engine.Alert) bool { return a.ID == id }); i >= 0 {
+					c.alerts[i].SnoozedUntil, c.alerts[i].SnoozedBy, c.alerts[i].SnoozeNote = time.Now().Add(r.For), "alice", r.Note
+					out.Changed = append(out.Changed, c.alerts[i])
+				}
+				c.fmu.Unlock()
+				continue
+			}
+			a, err := c.changeAlert(one)
+			if err != nil {
+				out.Failed = append(out.Failed, engine.AlertFailure{ID: id, Error: err.Error()})
+				continue
+			}
+			out.Changed = append(out.Changed, a.(engine.Alert))
+		}
+		c.hub.Publish(nil, c.Summary())
+		return out, nil
 	case engine.RunSchedule:
 		return nil, c.runJob(r.Name, hold)
 	case engine.ListAudit:

@@ -39,9 +39,23 @@ func Thousands(n int) string {
 	return b.String()
 }
 
-// RelativeAge says how long ago t was, seen from now, in the largest whole
-// unit: "4s ago", "3m ago", "5h ago", "12d ago"; "never" for the zero
-// time. A t slightly in the future (clock skew between hosts) is "0s ago".
+// Uptime is a running time as an admin reads it: "3d 4h", "5h 12m",
+// "42m", "30s".
+func Uptime(d time.Duration) string {
+	d = max(d, 0).Truncate(time.Second)
+	days, h, mi := int(d/(24*time.Hour)), int(d/time.Hour)%24, int(d/time.Minute)%60
+	switch {
+	case days > 0:
+		return itoa(days) + "d " + itoa(h) + "h"
+	case h > 0:
+		return itoa(h) + "h " + itoa(mi) + "m"
+	case mi > 0:
+		return itoa(mi) + "m"
+	}
+	return itoa(int(d/time.Second)) + "s"
+}
+
+// RelativeAge is how long ago t was.
 func RelativeAge(now, t time.Time) string {
 	if t.IsZero() {
 		return "never"

@@ -43,7 +43,7 @@ func (m *Model) helpLines() []string {
 		}
 		switch grp {
 		case groupAlerts:
-			items = append([]helpItem{{firstKey(m.keys.Open), "the alert's device"}}, items...)
+			items = append(append([]helpItem{{firstKey(m.keys.Open), "the alert's device, on its Alerts tab"}}, m.alertsHelpKeys()...), items...)
 		case groupAudit:
 			items = append([]helpItem{{firstKey(m.keys.Filter), "filter rows (text)"}}, items...)
 		case groupActions:
@@ -55,14 +55,24 @@ func (m *Model) helpLines() []string {
 			cols = append(cols, m.helpColumn(grp, items))
 		}
 	}
+	// The views' own keys, which are not in the key map.
+	if m.available(pageOf(pageDetail)) {
+		items := []helpItem{{keyTabPrev + "/" + keyTabNext, "previous / next tab"}, {keyTabNextAlt + "/" + keyTabPrevAlt, "next / previous tab"}}
+		if m.may(engine.PermDevicesPoll) {
+			items = append(items, helpItem{keyCollect, "collect the tab's inventory now"})
+		}
+		items = append(items, helpItem{firstKey(m.keys.Back), "back to the grid"})
+		cols = append(cols, m.helpColumn("Detail", items))
+	}
+	if m.may(engine.PermActionsRun) {
+		cols = append(cols, m.helpColumn("PowerShell pane ("+firstKey(m.keys.Shell)+")", m.shellHelp()),
+			m.helpColumn("Action dialog ("+firstKey(m.keys.RunAction)+")", []helpItem{
+				{"enter", "pick, next step"}, {"tab/up/down", "form fields"}, {"left/right", "cycle a choice"},
+				{"pgup/pgdown", "scroll the catalog"}, {firstKey(m.keys.Back), "back a step"},
+				{"y / n", "confirm / cancel"}, {"a number", "confirm more than " + itoa(typedConfirmOver) + " devices (destructive)"}}))
+	}
 	add(m.sideBySide(cols, w)...)
 	add("", th.Muted.Render("mouse: click a tab, a row, or a column title (sorts); the wheel scrolls"))
-	if m.may(engine.PermActionsRun) {
-		add(th.Muted.Render("PowerShell pane ("+firstKey(m.keys.Shell)+"): enter runs the line, up/down history, pgup/pgdown scroll, ctrl+c interrupts, esc or ctrl+d closes;"),
-			th.Muted.Render("  each line runs in its own scope (variables do not carry over) and is audited"),
-			th.Muted.Render("action dialog ("+firstKey(m.keys.RunAction)+"): enter picks, tab/up/down fields, left/right cycle a choice, esc goes back; more than "+
-				itoa(typedConfirmOver)+" devices and a destructive action: type the count"))
-	}
 
 	add("", th.HelpTitle.Render("Filter")+th.Muted.Render("  (/ as you type, or :filter EXPR; terms are AND-ed)"))
 	syntax := []helpItem{
@@ -81,8 +91,9 @@ func (m *Model) helpLines() []string {
 	add("", th.HelpTitle.Render("Commands")+th.Muted.Render("  (: then tab completes, up/down pick)"))
 	var cmds []helpItem
 	for _, c := range m.commands {
+		desc := c.desc
 		if c.hidden != nil && c.hidden(m) {
-			continue
+			desc += " (not available now)" // listed all the same: help says everything the console knows
 		}
 		name := ":" + c.name
 		for _, a := range c.aliases {
@@ -91,7 +102,7 @@ func (m *Model) helpLines() []string {
 		if c.args != "" {
 			name += " " + c.args
 		}
-		cmds = append(cmds, helpItem{name, c.desc})
+		cmds = append(cmds, helpItem{name, desc})
 	}
 	add(m.helpColumn("", cmds)...)
 	if names := m.viewNames(); len(names) > 0 {

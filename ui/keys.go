@@ -41,10 +41,13 @@ type KeyMap struct {
 	// when the console can send requests and the role holds the
 	// permission; see Model.may.
 	PollNow key.Binding // devices: sweep every device now
-	Ack     key.Binding // alerts: acknowledge the selected alert
-	Resolve key.Binding // alerts: resolve the selected alert
-	RunNow  key.Binding // schedules: run the selected job now
-	Refresh key.Binding // audit, notifications: read the rows again
+	Ack     key.Binding // alerts: acknowledge the marked alerts, or the selected one
+	Resolve key.Binding // alerts: resolve the marked alerts, or the selected one
+	Snooze  key.Binding // alerts: snooze the marked alerts, or the selected one
+
+	MarkAlerts key.Binding // alerts: mark every alert the filter shows
+	RunNow     key.Binding // schedules: run the selected job now
+	Refresh    key.Binding // audit, notifications: read the rows again
 
 	RetrySend key.Binding // notifications: queue the selected failed message again
 
@@ -89,6 +92,7 @@ var (
 	onNotify    = []pageID{pageNotify}
 	onActions   = []pageID{pageActions}
 	onDevice    = []pageID{pageDevices, pageDetail}
+	onLists     = []pageID{pageDevices, pageAlerts} // the views with sort and marks
 )
 
 // actions is every configurable action, in help order. A function, not a
@@ -104,16 +108,18 @@ func actions() []action {
 		{"top", "first row", groupMove, nil, "", func(k *KeyMap) *key.Binding { return &k.Top }},
 		{"bottom", "last row", groupMove, nil, "", func(k *KeyMap) *key.Binding { return &k.Bottom }},
 		{"open", "device detail", groupDevices, []pageID{pageDevices, pageAlerts}, "", func(k *KeyMap) *key.Binding { return &k.Open }},
-		{"filter", "filter", groupDevices, []pageID{pageDevices, pageAudit}, "", func(k *KeyMap) *key.Binding { return &k.Filter }},
-		{"sort", "sort by next column", groupDevices, onDevices, "", func(k *KeyMap) *key.Binding { return &k.Sort }},
-		{"reverse_sort", "reverse sort", groupDevices, onDevices, "", func(k *KeyMap) *key.Binding { return &k.Reverse }},
+		{"filter", "filter", groupDevices, []pageID{pageDevices, pageAlerts, pageAudit}, "", func(k *KeyMap) *key.Binding { return &k.Filter }},
+		{"sort", "sort by next column", groupDevices, onLists, "", func(k *KeyMap) *key.Binding { return &k.Sort }},
+		{"reverse_sort", "reverse sort", groupDevices, onLists, "", func(k *KeyMap) *key.Binding { return &k.Reverse }},
 		{"group", "group by site", groupDevices, onDevices, "", func(k *KeyMap) *key.Binding { return &k.Group }},
-		{"mark", "mark device, next row", groupDevices, onDevices, "", func(k *KeyMap) *key.Binding { return &k.Mark }},
+		{"mark", "mark row, next row", groupDevices, onLists, "", func(k *KeyMap) *key.Binding { return &k.Mark }},
 		{"mark_all", "mark all shown", groupDevices, onDevices, "", func(k *KeyMap) *key.Binding { return &k.MarkAll }},
-		{"clear_marks", "clear marks", groupDevices, onDevices, "", func(k *KeyMap) *key.Binding { return &k.ClearMarks }},
+		{"clear_marks", "clear marks", groupDevices, onLists, "", func(k *KeyMap) *key.Binding { return &k.ClearMarks }},
 		{"poll_now", "poll every device now", groupDevices, onDevices, engine.PermDevicesPoll, func(k *KeyMap) *key.Binding { return &k.PollNow }},
 		{"ack_alert", "acknowledge alert", groupAlerts, onAlerts, engine.PermAlertsEdit, func(k *KeyMap) *key.Binding { return &k.Ack }},
 		{"resolve_alert", "resolve alert", groupAlerts, onAlerts, engine.PermAlertsEdit, func(k *KeyMap) *key.Binding { return &k.Resolve }},
+		{"snooze_alert", "snooze alert (for a while)", groupAlerts, onAlerts, engine.PermAlertsEdit, func(k *KeyMap) *key.Binding { return &k.Snooze }},
+		{"mark_all_alerts", "mark every alert shown", groupAlerts, onAlerts, "", func(k *KeyMap) *key.Binding { return &k.MarkAlerts }},
 		{"run_schedule", "run the job now", groupSchedules, onSchedules, engine.PermConfigEdit, func(k *KeyMap) *key.Binding { return &k.RunNow }},
 		{"refresh", "read the audit log or the outbox again", groupAudit, onAudit, "", func(k *KeyMap) *key.Binding { return &k.Refresh }},
 		{"retry_notification", "queue a failed notification again", groupAudit, onNotify, engine.PermAlertsEdit, func(k *KeyMap) *key.Binding { return &k.RetrySend }},
@@ -150,7 +156,7 @@ func DefaultKeyMap() KeyMap {
 		"filter": {"/"}, "command": {":"},
 		"sort": {"s"}, "reverse_sort": {"S"}, "group": {"b"},
 		"mark": {"space"}, "mark_all": {"a"}, "clear_marks": {"A"},
-		"poll_now": {"r"}, "ack_alert": {"a"}, "resolve_alert": {"x"},
+		"poll_now": {"r"}, "ack_alert": {"a"}, "resolve_alert": {"x"}, "snooze_alert": {"z"}, "mark_all_alerts": {"ctrl+a"},
 		"run_schedule": {"x", "enter"}, "refresh": {"r"}, "retry_notification": {"R"},
 		"shell": {"p"}, "action": {"x"}, "cancel": {"c"}, "export_results": {"e"},
 		"help": {"?"}, "quit": {"q"},

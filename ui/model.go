@@ -171,6 +171,10 @@ type Options struct {
 	ReportDir      string
 	ReportLocation *time.Location
 	SLATarget      float64
+	// StartNotice is shown in the status line from the start, in the
+	// error style until a key is pressed: what the user must not miss
+	// (the demo cut down to the file descriptor limit).
+	StartNotice string
 	// Keys overrides DefaultKeyMap by action name (see Actions), e.g.
 	// {"filter": {"/", "f"}}. Check it with ValidateKeys: a bad map is
 	// ignored (the defaults apply) and the console says so.
@@ -297,6 +301,9 @@ func New(c Client, opts Options) Model {
 		settings: settingsState{items: opts.Settings},
 		acts:     &actionsState{},
 	}
+	if opts.StartNotice != "" {
+		startErrs = append(startErrs, opts.StartNotice)
+	}
 	if len(startErrs) > 0 {
 		m.toast = toast{text: strings.Join(startErrs, "; "), err: true}
 	}
@@ -420,6 +427,13 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case ThemeMsg:
 		return m, m.setTheme(msg.Name)
 
+	case TitleMsg:
+		m.opts.Title = msg.Title
+		if m.opts.Title == "" {
+			m.opts.Title = "rmm"
+		}
+		return m, nil
+
 	case SettingsMsg:
 		m.settings.items = msg.Settings
 		m.clampScrolls()
@@ -447,6 +461,11 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			m.setFilter(m.grid.filter + text)
 		case m.audit.typing:
 			m.setAuditFilter(m.audit.filter + text)
+		case m.alerts.typing && m.page == pageAlerts:
+			m.setAlertFilter(m.alerts.filter + text)
+		case m.alerts.prompt != nil && m.page == pageAlerts:
+			m.alerts.prompt.input.SetValue(m.alerts.prompt.input.Value() + text)
+			m.alerts.prompt.input.CursorEnd()
 		}
 		return m, nil
 
@@ -535,7 +554,7 @@ func (m Model) quit() (tea.Model, tea.Cmd) {
 // quitOrAsk quits, or first asks when a request the user started is
 // still running: quitting cancels it.
 func (m Model) quitOrAsk() (tea.Model, tea.Cmd) {
-	if len(m.work) > 0 { // requests, and action runs in progress (actions_view.go)
+	if m.busyText() != "" { // requests, action runs in progress (actions_view.go), collections, pane lines
 		m.confirmQuit = true
 		return m, nil
 	}
@@ -560,7 +579,10 @@ func (m Model) key(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 		return nm, cmd
 	}
 	if msg.String() == "ctrl+c" {
-		return m.quit()
+		if m.confirmQuit {
+			return m.quit() // a second ctrl+c does not ask again
+		}
+		return m.quitOrAsk()
 	}
 	if m.confirmQuit {
 		return m.confirmKey(msg)
@@ -573,6 +595,12 @@ func (m Model) key(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 	}
 	if m.audit.typing {
 		return m.auditFilterKey(msg), nil
+	}
+	if m.alerts.typing && m.page == pageAlerts {
+		return m.alertFilterKey(msg), nil
+	}
+	if m.alerts.prompt != nil && m.page == pageAlerts {
+		return m.alertPromptKey(msg) // the note takes every key, q and digits too
 	}
 	// An error stays until a key is pressed; esc only dismisses it.
 	if m.toast.err && m.toast.text != "" {
@@ -594,7 +622,9 @@ func (m Model) key(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 		m.palette = palette{open: true, sel: -1}
 		return m, nil
 	}
-	if s := msg.String(); len(s) == 1 && s[0] >= '1' && s[0] <= '9' {
+	// 1..9 switch views; alt+1..9 too, as from the PowerShell pane's
+	// prompt (where the digits are typed), so one habit works everywhere.
+	if s := strings.TrimPrefix(msg.String(), "alt+"); len(s) == 1 && s[0] >= '1' && s[0] <= '9' {
 		if tabs := m.tabs(); int(s[0]-'1') < len(tabs) {
 			return m.switchTo(tabs[s[0]-'1'].id)
 		}
@@ -669,7 +699,7 @@ func (m *Model) wheel(n int) {
 	case pageSettings:
 		m.settings.pos.scroll(n, len(m.settings.items), m.settingsRows())
 	case pageAlerts:
-		m.alerts.pos.scroll(n, len(m.alerts.list), m.listRows())
+		m.alerts.pos.scroll(n, len(m.alerts.shown), m.listRows())
 		m.alerts.follow()
 	case pageSchedules:
 		m.schedules.pos.scroll(n, len(m.schedules.jobs), m.listRows())
@@ -701,7 +731,7 @@ func (m *Model) bodyHeight() int {
 func (m *Model) clampScrolls() {
 	m.detail.offset = min(max(m.detail.offset, 0), max(len(m.detailLines())-m.bodyHeight(), 0))
 	m.settings.pos.clamp(len(m.settings.items), m.settingsRows())
-	m.alerts.pos.clamp(len(m.alerts.list), m.listRows())
+	m.alerts.pos.clamp(len(m.alerts.shown), m.listRows())
 	m.schedules.pos.clamp(len(m.schedules.jobs), m.listRows())
 	m.audit.pos.clamp(len(m.audit.shown), m.listRows())
 	m.helpOffset = min(max(m.helpOffset, 0), m.helpMaxOffset())

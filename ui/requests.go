@@ -117,6 +117,22 @@ func (m *Model) requestDone(msg requestMsg) tea.Cmd {
 		return m.notify("acknowledged "+alertName(msg.res, r.ID), false)
 	case engine.ResolveAlert:
 		return m.notify("resolved "+alertName(msg.res, r.ID), false)
+	case engine.ChangeAlerts:
+		done := map[string]string{engine.AlertOpAck: "acknowledged", engine.AlertOpResolve: "resolved", engine.AlertOpSnooze: "snoozed"}[r.Op]
+		res, _ := msg.res.(engine.AlertChanges)
+		n := len(res.Changed)
+		if msg.res == nil {
+			n = len(r.IDs)
+		}
+		text := done + " " + Thousands(n) + " " + plural(n, "alert", "alerts")
+		if r.Op == engine.AlertOpSnooze && r.For > 0 {
+			text += " for " + r.For.String()
+		}
+		if len(res.Failed) > 0 {
+			text += "; " + Thousands(len(res.Failed)) + " failed: " + res.Failed[0].Error
+			return m.notify(text, true)
+		}
+		return m.notify(text, false)
 	case engine.RunSchedule:
 		w.sent = true
 		m.work = append(m.work, w)
@@ -151,13 +167,25 @@ func alertName(res any, id int64) string {
 
 // busyText is why quitting asks: "a sweep is running".
 func (m *Model) busyText() string {
-	switch len(m.work) {
+	whats := make([]string, 0, len(m.work)+2)
+	for _, w := range m.work {
+		whats = append(whats, w.what)
+	}
+	// Requests that are not in m.work: an inventory collection the
+	// detail view waits for, a line in the PowerShell pane (newcomer B7).
+	if m.detail.collecting {
+		whats = append(whats, "collecting inventory from "+m.detail.hostname)
+	}
+	if m.shell != nil && m.shell.running != "" {
+		whats = append(whats, "a PowerShell line on "+m.shell.host)
+	}
+	switch len(whats) {
 	case 0:
 		return ""
 	case 1:
-		return m.work[0].what + " is running"
+		return whats[0] + " is running"
 	}
-	return itoa(len(m.work)) + " requests are running"
+	return itoa(len(whats)) + " requests are running"
 }
 
 // pollNow sweeps the fleet now, unless a sweep the user started is

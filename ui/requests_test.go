@@ -193,8 +193,8 @@ func TestRequestErrorsAreErrorToasts(t *testing.T) {
 	c := newFullClient(fleet(20), engine.RoleAdmin)
 	c.doErr = errors.New("acknowledge alert 12: database is locked")
 	m := loadedWith(t, c, Options{Role: "Admin"}, 120, 40)
-	m = update(m, keyPress("2"))
-	nm, cmd := m.Update(keyPress("a"))
+	m = update(m, keyPress("2"), keyPress("a"))
+	nm, cmd := m.Update(keyPress("enter"))
 	m = update(nm.(Model), cmd())
 	if !m.toast.err || m.toast.text != "acknowledge alert 12: database is locked" {
 		t.Errorf("toast = %+v", m.toast)

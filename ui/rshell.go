@@ -20,9 +20,12 @@ import (
 // The remote PowerShell pane: a prompt "PS HOST> " on one device, the
 // scrollback above it, history with up/down. Each line goes to the engine
 // as a ShellRun (audited with the line) on a session of its own (see
-// engine/rshell.go); ctrl+c sends ShellInterrupt, esc or ctrl+d closes
-// the session. Each line runs in its own PowerShell scope on the host:
-// variables do not carry over, and the pane says so.
+// engine/rshell.go), whose runspace keeps variables, functions and the
+// location from line to line, as Enter-PSSession does; the pane says
+// when a new runspace started. ctrl+c sends ShellInterrupt; esc goes
+// back to the view the pane came from and keeps the session (its tab
+// stays; alt+1..9 switch views from the prompt too); ctrl+d or exit
+// closes the session.
 
 // Scrollback and history bounds.
 const (
@@ -50,6 +53,9 @@ type shellPane struct {
 	draft   string // what was typed before browsing the history
 	from    pageID // where esc goes back
 	w, h    int    // the viewport's size last laid out
+
+	ran  int  // lines that ran and answered, for "a new session" notes
+	cold bool // the host runs each line in its own powershell.exe: nothing carries over
 }
 
 // shellMsg is a finished OpenShell (line == "") or ShellRun.
@@ -70,8 +76,9 @@ type shellClosedMsg struct{ err error }
 const (
 	shellKeyRun       = "enter"
 	shellKeyInterrupt = "ctrl+c"
-	shellKeyClose     = "esc"
+	shellKeyLeave     = "esc"
 	shellKeyEOF       = "ctrl+d"
+	shellKeyView      = "alt+1..9"
 )
 
 // openShell opens the pane on device d: the session is opened at once,
@@ -184,9 +191,12 @@ func (m *Model) shellBody(height int) []string {
 			more = ", " + itoa(n) + " more typed ahead"
 		}
 		hint = th.Warn.Render(fit("running: "+m.clean(sp.running)+"   (ctrl+c interrupts"+more+")", m.width, false, th.Glyphs.Ellipsis))
-	default:
-		hint = th.Section.Render(fit("PowerShell on "+sp.host+"  "+th.Glyphs.Separator+"  each line runs in its own scope: variables do not carry over to the next line; every line is audited",
+	case sp.cold:
+		hint = th.Section.Render(fit("PowerShell on "+sp.host+"  "+th.Glyphs.Separator+"  this host runs each line in its own powershell.exe: variables do not carry over; every line is audited",
 			m.width, false, th.Glyphs.Ellipsis))
+	default:
+		hint = th.Section.Render(fit("PowerShell on "+sp.host+"  "+th.Glyphs.Separator+"  a session: variables, functions and the location carry over; every line is audited  "+
+			th.Glyphs.Separator+"  esc back (stays open), ctrl+d closes", m.width, false, th.Glyphs.Ellipsis))
 	}
 	out := []string{hint}
 	out = append(out, strings.Split(sp.view.View(), "\n")...)
@@ -211,6 +221,14 @@ func padLines(lines []string, height int) []string {
 // as in a console window.
 func (m Model) shellKey(msg tea.KeyPressMsg) (Model, tea.Cmd) {
 	sp := m.shell
+	// alt+1..9 switch views without closing the session (the digits
+	// themselves belong to the prompt).
+	if s := msg.String(); len(s) == 5 && strings.HasPrefix(s, "alt+") && s[4] >= '1' && s[4] <= '9' {
+		if tabs := m.tabs(); int(s[4]-'1') < len(tabs) {
+			return m.switchTo(tabs[s[4]-'1'].id)
+		}
+		return m, nil
+	}
 	switch msg.String() {
 	case shellKeyInterrupt:
 		if sp.running == "" {
@@ -221,7 +239,9 @@ func (m Model) shellKey(msg tea.KeyPressMsg) (Model, tea.Cmd) {
 		sp.queue = nil // ctrl+c drops what was typed ahead
 		sp.add(m.theme.Warn.Render("^C interrupting " + m.clean(sp.running)))
 		return m, m.sendQuiet(engine.ShellInterrupt{SessionID: sp.session, Seq: int64(sp.seq)})
-	case shellKeyClose, shellKeyEOF:
+	case shellKeyLeave:
+		return m.leaveShellPane(), nil
+	case shellKeyEOF:
 		return m.closeShellPane()
 	case "pgup":
 		sp.view.PageUp()
@@ -308,6 +328,17 @@ func (m *Model) nextLine() tea.Cmd {
 	return nil
 }
 
+// leaveShellPane goes back to the view the pane was opened from; the
+// session and the pane's tab stay (its number key, p on the device or a
+// click on the tab come back).
+func (m Model) leaveShellPane() Model {
+	m.page = m.shell.from
+	if !m.available(pageOf(m.page)) || m.page == pageShell {
+		m.page = pageDevices
+	}
+	return m
+}
+
 // closeShellPane closes the pane and its session and goes back to the
 // view it was opened from.
 func (m Model) closeShellPane() (Model, tea.Cmd) {
@@ -348,6 +379,7 @@ func (m *Model) shellLineCmd(line string) tea.Cmd {
 	sp := m.shell
 	rq, ctx := m.feed.caps.req, m.feed.ctx
 	session, id, host, seq := sp.session, sp.deviceID, sp.host, sp.seq
+	width := max(sp.w-2, 40) // the output fits the pane
 	return func() tea.Msg {
 		msg := shellMsg{seq: seq, line: line}
 		open := func() bool {
@@ -362,13 +394,13 @@ func (m *Model) shellLineCmd(line string) tea.Cmd {
 		if session == "" && !open() {
 			return msg
 		}
-		out, err := engine.Ask(ctx, rq, engine.ShellRun{SessionID: session, Line: line, Seq: int64(seq)})
+		out, err := engine.Ask(ctx, rq, engine.ShellRun{SessionID: session, Line: line, Seq: int64(seq), Width: width})
 		if errors.Is(err, engine.ErrNoShell) && msg.info == nil {
 			msg.reopened = true
 			if !open() {
 				return msg
 			}
-			out, err = engine.Ask(ctx, rq, engine.ShellRun{SessionID: session, Line: line, Seq: int64(seq)})
+			out, err = engine.Ask(ctx, rq, engine.ShellRun{SessionID: session, Line: line, Seq: int64(seq), Width: width})
 		}
 		msg.out, msg.err = out, err
 		return msg
@@ -410,14 +442,14 @@ func (m *Model) shellDone(msg shellMsg) tea.Cmd {
 			sp.add(th.Error.Render(m.clean(msg.err.Error())), th.Muted.Render("(the next line tries to connect again; esc closes)"))
 			return nil
 		}
-		sp.add(th.Muted.Render("Connected: Windows PowerShell on " + sp.host + ". Lines are audited. ctrl+c interrupts, esc closes."))
+		sp.add(th.Muted.Render("Connected: Windows PowerShell on " + sp.host + ". Lines are audited. ctrl+c interrupts, esc goes back (the session stays), ctrl+d or exit closes."))
 		return m.nextLine()
 	}
 	sp.running = ""
 	if msg.err != nil {
 		switch {
 		case errors.Is(msg.err, engine.ErrShellInterrupted):
-			sp.add(th.Warn.Render("(interrupted; the next line starts a new PowerShell)"))
+			sp.add(th.Warn.Render("(interrupted; the next line starts a new PowerShell session: variables and the location are gone)"))
 		case errors.Is(msg.err, engine.ErrNoShell):
 			sp.session = ""
 			sp.add(th.Error.Render(m.clean(msg.err.Error())))
@@ -432,6 +464,14 @@ func (m *Model) shellDone(msg shellMsg) tea.Cmd {
 		}
 		return m.nextLine()
 	}
+	switch {
+	case msg.out.Mode == engine.ModeCold && !sp.cold:
+		sp.cold = true
+		sp.add(th.Muted.Render("(" + sp.host + " runs each line in its own powershell.exe: variables and the location do not carry over)"))
+	case msg.out.SessionLines == 1 && sp.ran > 0:
+		sp.add(th.Muted.Render("(a new PowerShell session on " + sp.host + ": the variables, functions and location of earlier lines are gone)"))
+	}
+	sp.ran++
 	// Write-Host text first: the loop returns it apart from the output
 	// (cold, it is already in the output, where the console host put it).
 	for _, l := range msg.out.Info {
@@ -521,8 +561,15 @@ func (m *Model) sendQuiet(r engine.Request) tea.Cmd {
 	}
 }
 
+// shellHelp is the pane's keys, for the help.
+func (m *Model) shellHelp() []helpItem {
+	return []helpItem{{shellKeyRun, "run the line"}, {"up/down", "history"}, {"pgup/pgdown", "scroll"},
+		{shellKeyInterrupt, "interrupt the line"}, {shellKeyLeave, "back (the session stays open)"},
+		{shellKeyView, "switch view (the session stays open)"}, {shellKeyEOF + ", exit", "close the session"}}
+}
+
 // shellHelpItems is the status line's help while the pane is shown.
 func (m *Model) shellHelpItems() []helpItem {
 	return []helpItem{{shellKeyRun, "run"}, {"up/down", "history"}, {"pgup/pgdown", "scroll"},
-		{shellKeyInterrupt, "interrupt"}, {shellKeyClose, "close"}}
+		{shellKeyInterrupt, "interrupt"}, {shellKeyLeave, "back"}, {shellKeyView, "view"}, {shellKeyEOF, "close"}}
 }

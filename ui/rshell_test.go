@@ -153,7 +153,7 @@ func TestPowerShellPaneRunsLinesOnTheHost(t *testing.T) {
 	typeLine(tm, "Start-Sleep 30")
 	waitUntil(t, "Start-Sleep to reach the host", func() bool { return hostSends(t, s, d.Hostname) > sends })
 	send(tm, "ctrl+c")
-	waitFor(t, tm, "(interrupted; the next line starts a new PowerShell)")
+	waitFor(t, tm, "(interrupted; the next line starts a new PowerShell session")
 	typeLine(tm, "whoami")
 	waitFor(t, tm, whoami)
 
@@ -188,7 +188,12 @@ func TestPowerShellPaneRunsLinesOnTheHost(t *testing.T) {
 	}
 }
 
-func TestPowerShellPaneEscClosesTheSession(t *testing.T) {
+// Newcomer: the keyboard could not leave the pane without closing it
+// (number keys typed into the prompt, esc closed the session) and each
+// line forgot the one before. esc goes back and keeps the session,
+// alt+N switches views from the prompt, the pane's number comes back to
+// it with the session's state intact; ctrl+d closes it.
+func TestThePowerShellPaneIsASessionTheKeyboardCanLeaveAndComeBackTo(t *testing.T) {
 	s := newSimEngine(t, winrmsim.Config{Devices: 2, Seed: 22})
 	d := s.firstOnline(t)
 	admin := engine.Identity{User: "alice", Role: engine.RoleOperator, Via: engine.ViaLocal}
@@ -196,18 +201,41 @@ func TestPowerShellPaneEscClosesTheSession(t *testing.T) {
 	waitFor(t, tm, d.Hostname)
 	moveTo(tm, s, d.Hostname)
 	send(tm, "p")
-	waitFor(t, tm, "Connected: Windows PowerShell")
-	send(tm, "esc")
+	waitFor(t, tm, "Connected: Windows PowerShell", "variables, functions and the location carry over")
+	typeLine(tm, "$greeting = 'kept across lines'")
+	typeLine(tm, `cd C:\Windows`)
+	typeLine(tm, "$PSVersionTable")
+	waitFor(t, tm, "PSEdition")
+
+	send(tm, "esc") // back to the grid, the session stays
+	waitFor(t, tm, "9 PS "+d.Hostname, "j/k move")
+	if n := s.eng.ShellSessions(); n != 1 {
+		t.Fatalf("%d sessions after esc, want the pane's still open", n)
+	}
+	send(tm, "9") // back to the pane
+	typeLine(tm, "$greeting")
+	typeLine(tm, "pwd")
+	waitFor(t, tm, "kept across lines", `C:\Windows`)
+
+	send(tm, "alt+2") // the alerts view, from the prompt
+	waitFor(t, tm, "Alerts")
+	send(tm, "alt+9")
+	typeLine(tm, "Get-Service | Where-Object { $_.Status -eq 'Running' } | Select-Object -First 2")
+	waitFor(t, tm, "Status", "Running")
+	send(tm, "ctrl+d")
 	waitUntil(t, "the session to close", func() bool { return s.eng.ShellSessions() == 0 })
 	m := finish(t, tm)
 	if m.shell != nil || m.page != pageDevices {
-		t.Errorf("after esc: pane %v, page %v; want the grid back", m.shell != nil, m.page)
+		t.Errorf("after ctrl+d: pane %v, page %v; want the grid back", m.shell != nil, m.page)
 	}
 	// The session leaves the engine's book before its Delete reaches the
 	// host: wait for the host to have deleted it.
 	waitUntil(t, "the host to delete the shell", func() bool { return s.fleet.Stats().ShellsDeleted == 1 })
 	if st := s.fleet.Stats(); st.ShellsOpen != 0 || st.ShellsDeleted != 1 {
 		t.Errorf("simulator: %d open, %d deleted", st.ShellsOpen, st.ShellsDeleted)
+	}
+	if got := strings.Join(s.auditLines(t, "alice"), "|"); !strings.Contains(got, "$greeting|pwd") {
+		t.Errorf("audited lines %q", got)
 	}
 }
 

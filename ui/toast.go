@@ -23,6 +23,12 @@ type ThemeMsg struct {
 	Name string
 }
 
+// TitleMsg replaces the header's title (the org, after a config reload
+// changed org:); "" is "rmm".
+type TitleMsg struct {
+	Title string
+}
+
 // SettingsMsg replaces what the settings view shows (config reload).
 type SettingsMsg struct {
 	Settings []Setting

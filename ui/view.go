@@ -131,6 +131,10 @@ func (m *Model) fleetLine() string {
 		parts = append(parts, part{m.alertCountsSegment(), "", 2})
 	}
 	switch {
+	case s.PollingOff != "":
+		// Said until fixed, with the fix: never a silent "no sweep yet"
+		// (newcomer B2). It is kept longest; the counts go first.
+		parts = append(parts, part{th.Error.Render("POLLING OFF: " + s.PollingOff), "", -1})
 	case s.Sweeping:
 		parts = append(parts, part{th.Text.Render("sweeping " + Thousands(s.Done) + "/" + Thousands(s.Devices)), "", 3})
 	case !s.LastEnd.IsZero():
@@ -186,6 +190,9 @@ func (m *Model) tabLine() string {
 		x += t.width
 	}
 	var notes []string
+	if m.page == pageAlerts && m.alerts.sortText() != "" {
+		notes = append(notes, m.alerts.sortText())
+	}
 	if m.grid.view != "" {
 		notes = append(notes, "view "+m.grid.view)
 	}
@@ -247,7 +254,10 @@ func (m *Model) statusLine() string {
 			right = append(right, th.Text.Render(Thousands(m.settings.pos.cursor+1)+"/"+Thousands(n)))
 		}
 	case pageAlerts:
-		if n := len(m.alerts.list); n > 0 {
+		if n := len(m.alerts.marks); n > 0 {
+			right = append(right, th.Mark.Render(Thousands(n)+" marked"))
+		}
+		if n := len(m.alerts.shown); n > 0 {
 			right = append(right, th.Text.Render(Thousands(m.alerts.pos.cursor+1)+"/"+Thousands(n)))
 		}
 	case pageSchedules:
@@ -297,6 +307,23 @@ func (m *Model) statusLine() string {
 	case m.audit.typing:
 		left = " " + th.Prompt.Render("/") + th.Input.Render(inputTail(m.audit.filter, room-3, g.Ellipsis)) + th.CursorStyle.Render(g.Cursor) + "  " +
 			th.Text.Render(m.auditMatchCount()) + "  " + th.Muted.Render("enter keep  esc clear")
+	case m.alerts.typing && m.page == pageAlerts:
+		a := &m.alerts
+		left = " " + th.Prompt.Render("/") + th.Input.Render(inputTail(a.filter, room-3, g.Ellipsis)) + th.CursorStyle.Render(g.Cursor) + "  "
+		if a.fltErr != nil {
+			left += th.Error.Render(a.fltErr.Error())
+		} else {
+			left += th.Text.Render(m.alertMatchCount()) + "  " + th.Muted.Render("enter keep  esc clear")
+		}
+	case m.alerts.prompt != nil && m.page == pageAlerts:
+		p := m.alerts.prompt
+		r, room = "", m.width-1
+		left = " " + th.Prompt.Render(m.alertPromptText()) + th.Input.Render(p.input.Value()) + th.CursorStyle.Render(g.Cursor)
+		if p.err != "" {
+			left += "  " + th.Error.Render(p.err)
+		} else {
+			left += "  " + th.Muted.Render("enter "+p.op+"  esc cancel")
+		}
 	case m.showHelp:
 		left = " " + th.Muted.Render(moveLabel(&m.keys)+" scroll  "+firstKey(m.keys.Help)+" or "+firstKey(m.keys.Back)+" close  "+firstKey(m.keys.Quit)+" quit")
 	case m.toast.text != "":
@@ -311,6 +338,18 @@ func (m *Model) statusLine() string {
 			left += th.Error.Render(gr.fltErr.Error())
 		} else {
 			left += th.Text.Render(m.matchCount())
+		}
+		left += "  " + th.Muted.Render(firstKey(m.keys.Back)+" clear")
+		if rest := room - ansi.StringWidth(left) - 2; rest > 10 {
+			left += "  " + m.shortHelp(rest)
+		}
+	case m.alerts.filter != "" && m.page == pageAlerts:
+		a := &m.alerts
+		left = " " + th.Prompt.Render("/") + th.Input.Render(a.filter) + "  "
+		if a.fltErr != nil {
+			left += th.Error.Render(a.fltErr.Error())
+		} else {
+			left += th.Text.Render(m.alertMatchCount())
 		}
 		left += "  " + th.Muted.Render(firstKey(m.keys.Back)+" clear")
 		if rest := room - ansi.StringWidth(left) - 2; rest > 10 {

@@ -247,7 +247,7 @@ func Sweep(ctx context.Context, cfg SweepConfig) (SweepResult, error) {
 		Transport: cfg.transport(), IntervalS: cfg.Interval.Seconds(),
 	}
 	var fleet simFleet
-	var child *childFleet
+	var child *ChildFleet
 	if len(cfg.SimCommand) > 0 {
 		if child, err = startChild(ctx, cfg, dir); err != nil {
 			return SweepResult{}, fmt.Errorf("bench: %w", err)

@@ -84,12 +84,16 @@ func (p *inProcessFleet) caBundle() string           { return p.ca }
 func (p *inProcessFleet) csv(w io.Writer) error      { return p.f.WriteCSV(w) }
 func (p *inProcessFleet) close() error               { return p.f.Close() }
 
-// childFleet is `rmm sim` in a child process: started with --control
-// 127.0.0.1:0, --export-csv and --ready-file, read over GET /stats,
-// stopped with an interrupt.
-type childFleet struct {
+// ChildFleet is `rmm sim` in a child process: started with --control
+// 127.0.0.1:0, --export-csv and --ready-file, read over its control
+// endpoint, stopped with an interrupt. rmm bench sweep and rmm --demo run
+// their simulated hosts this way, so the hosts' listeners and their ends
+// of the connections count against the child's file descriptors, not
+// the console's.
+type ChildFleet struct {
 	cmd     *exec.Cmd
 	control string // the control endpoint's URL
+	wake    string // the Wake-on-LAN listener's address
 	csvPath string
 	caPath  string // the CA's PEM file (--ca-out); "" over HTTP
 	client  *http.Client
@@ -105,39 +109,73 @@ type childFleet struct {
 	state *os.ProcessState
 }
 
+// ChildOptions say how to start the simulator child.
+type ChildOptions struct {
+	// Command is the argv that runs `rmm sim`: this executable and "sim".
+	Command []string
+	// Env is the child's environment (nil: this process's).
+	Env []string
+	// Args are the simulator's own flags (--devices, --seed, --offline,
+	// --profile, ...); StartChild adds --control, --export-csv and
+	// --ready-file.
+	Args []string
+	// Dir holds the CSV and the ready file; the caller removes it.
+	Dir string
+	// CAPath, when set, is where the child writes its CA (--https
+	// --ca-out CAPath).
+	CAPath string
+}
+
 // childStartTimeout bounds how long the child may take to bring its hosts up.
 const childStartTimeout = 3 * time.Minute
 
-func startChild(ctx context.Context, cfg SweepConfig, dir string) (*childFleet, error) {
+func startChild(ctx context.Context, cfg SweepConfig, dir string) (*ChildFleet, error) {
 	if len(cfg.SimCommand) == 0 {
 		return nil, errors.New("no simulator command")
 	}
-	ready := filepath.Join(dir, "sim-ready.json")
-	c := &childFleet{
-		csvPath: filepath.Join(dir, "fleet.csv"),
+	o := ChildOptions{Command: cfg.SimCommand, Env: cfg.SimEnv, Dir: dir, Args: []string{
+		"--devices", strconv.Itoa(cfg.Devices), "--seed", strconv.FormatInt(cfg.Seed, 10),
+		"--rtt", cfg.RTT.String(), "--ps-start", cfg.PSStart.String(), "--script-time", cfg.ScriptTime.String(),
+		"--password", cfg.password, // a loopback test password of this run, not a secret (runPassword)
+	}}
+	if cfg.transport() == TransportHTTPS {
+		o.CAPath = filepath.Join(dir, "sim-ca.pem")
+	}
+	return StartChild(ctx, o)
+}
+
+// StartChild starts the simulated fleet in a child process and returns
+// once every host serves (the child wrote its ready file). On Linux the
+// child is sent SIGTERM when this process dies, so a killed console
+// leaves no fleet behind.
+func StartChild(ctx context.Context, o ChildOptions) (*ChildFleet, error) {
+	if len(o.Command) == 0 {
+		return nil, errors.New("no simulator command")
+	}
+	ready := filepath.Join(o.Dir, "sim-ready.json")
+	c := &ChildFleet{
+		csvPath: filepath.Join(o.Dir, "fleet.csv"),
+		caPath:  o.CAPath,
 		client:  &http.Client{Timeout: time.Minute},
 		out:     &lockedBuffer{},
 		done:    make(chan struct{}),
 	}
-	args := append([]string(nil), cfg.SimCommand[1:]...)
-	args = append(args,
-		"--devices", strconv.Itoa(cfg.Devices), "--seed", strconv.FormatInt(cfg.Seed, 10),
-		"--rtt", cfg.RTT.String(), "--ps-start", cfg.PSStart.String(), "--script-time", cfg.ScriptTime.String(),
-		"--control", "127.0.0.1:0", "--export-csv", c.csvPath, "--ready-file", ready,
-		"--password", cfg.password) // a loopback test password of this run, not a secret (runPassword)
-	if cfg.transport() == TransportHTTPS {
-		c.caPath = filepath.Join(dir, "sim-ca.pem")
-		args = append(args, "--https", "--ca-out", c.caPath)
+	args := append([]string(nil), o.Command[1:]...)
+	args = append(args, o.Args...)
+	args = append(args, "--control", "127.0.0.1:0", "--export-csv", c.csvPath, "--ready-file", ready)
+	if o.CAPath != "" {
+		args = append(args, "--https", "--ca-out", o.CAPath)
 	}
 	// Not exec.CommandContext: the child is stopped with an interrupt
-	// (so it closes its hosts and reports), by close.
-	c.cmd = exec.Command(cfg.SimCommand[0], args...)
-	c.cmd.Env = cfg.SimEnv
+	// (so it closes its hosts and reports), by Close.
+	c.cmd = exec.Command(o.Command[0], args...)
+	c.cmd.Env = o.Env
 	c.cmd.Stdout, c.cmd.Stderr = c.out, c.out
+	dieWithParent(c.cmd)
 	if err := c.cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start simulator %s: %w", cfg.SimCommand[0], err)
+		return nil, fmt.Errorf("start simulator %s: %w", o.Command[0], err)
 	}
-	go func() { // owned by c: ends when the child exits; close waits for it
+	go func() { // owned by c: ends when the child exits; Close waits for it
 		c.waitErr = c.cmd.Wait()
 		c.state = c.cmd.ProcessState
 		close(c.done)
@@ -150,10 +188,10 @@ func startChild(ctx context.Context, cfg SweepConfig, dir string) (*childFleet, 
 		if err == nil {
 			var r winrmsim.Ready
 			if err := json.Unmarshal(b, &r); err != nil || r.Control == "" {
-				_ = c.close()
+				_ = c.Close()
 				return nil, fmt.Errorf("simulator ready file %q: %v", b, err)
 			}
-			c.control = r.Control
+			c.control, c.wake = r.Control, r.Wake
 			return c, nil
 		}
 		select {
@@ -161,16 +199,44 @@ func startChild(ctx context.Context, cfg SweepConfig, dir string) (*childFleet, 
 		case <-c.done:
 			return nil, fmt.Errorf("simulator exited before it was ready (%v): %s", c.waitErr, c.out.tail())
 		case <-deadline:
-			_ = c.close()
+			_ = c.Close()
 			return nil, fmt.Errorf("simulator not ready after %s: %s", childStartTimeout, c.out.tail())
 		case <-ctx.Done():
-			_ = c.close()
+			_ = c.Close()
 			return nil, ctx.Err()
 		}
 	}
 }
 
-func (c *childFleet) stats(ctx context.Context) (winrmsim.ControlStats, error) {
+// WakeAddr is the child's Wake-on-LAN listener (UDP, loopback); "" when
+// it did not say.
+func (c *ChildFleet) WakeAddr() string { return c.wake }
+
+// PID is the child's process ID.
+func (c *ChildFleet) PID() int { return c.cmd.Process.Pid }
+
+// Exited is closed when the child has exited, by Close or on its own;
+// ExitError then says how it ended.
+func (c *ChildFleet) Exited() <-chan struct{} { return c.done }
+
+// ExitError is how the child ended, with the tail of its output; nil
+// while it runs.
+func (c *ChildFleet) ExitError() error {
+	select {
+	case <-c.done:
+	default:
+		return nil
+	}
+	if c.waitErr == nil {
+		return errors.New("simulator exited")
+	}
+	return fmt.Errorf("simulator: %w: %s", c.waitErr, c.out.tail())
+}
+
+func (c *ChildFleet) stats(ctx context.Context) (winrmsim.ControlStats, error) { return c.Stats(ctx) }
+
+// Stats reads the fleet's counters from its control endpoint.
+func (c *ChildFleet) Stats(ctx context.Context) (winrmsim.ControlStats, error) {
 	var s winrmsim.ControlStats
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.control+"/stats", nil)
 	if err != nil {
@@ -195,13 +261,17 @@ func (c *childFleet) stats(ctx context.Context) (winrmsim.ControlStats, error) {
 	return s, nil
 }
 
-func (c *childFleet) separate() bool   { return true }
-func (c *childFleet) caBundle() string { return c.caPath }
+func (c *ChildFleet) separate() bool { return true }
+
+// CABundle is the PEM file of the CA the hosts' certificates come from
+// (CAPath), "" when they serve HTTP.
+func (c *ChildFleet) CABundle() string { return c.caPath }
+func (c *ChildFleet) caBundle() string { return c.caPath }
 
 // cpu reads the child's user+system time from /proc/PID/stat (fields 14
 // and 15, in clock ticks of 1/100 s: USER_HZ is 100 on Linux); ok is
 // false where there is no /proc (macOS).
-func (c *childFleet) cpu() (time.Duration, bool) {
+func (c *ChildFleet) cpu() (time.Duration, bool) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", c.cmd.Process.Pid))
 	if err != nil {
 		return 0, false
@@ -230,7 +300,10 @@ func parseProcStatCPU(line string) (time.Duration, bool) {
 	return time.Duration(ut+st) * time.Second / userHZ, true
 }
 
-func (c *childFleet) csv(w io.Writer) error {
+func (c *ChildFleet) csv(w io.Writer) error { return c.WriteCSV(w) }
+
+// WriteCSV copies the hosts' CSV (what rmm import reads) to w.
+func (c *ChildFleet) WriteCSV(w io.Writer) error {
 	f, err := os.Open(c.csvPath)
 	if err != nil {
 		return err
@@ -243,7 +316,11 @@ func (c *childFleet) csv(w io.Writer) error {
 // childStopTimeout bounds a clean stop before the child is killed.
 const childStopTimeout = time.Minute
 
-func (c *childFleet) close() error {
+func (c *ChildFleet) close() error { return c.Close() }
+
+// Close interrupts the child and waits for it to exit (killed after
+// childStopTimeout). It is safe to call more than once.
+func (c *ChildFleet) Close() error {
 	c.closeOnce.Do(func() {
 		_ = c.cmd.Process.Signal(os.Interrupt)
 		select {

@@ -19,6 +19,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/rmmhq/rmm/csvsafe"
 	"github.com/rmmhq/rmm/store"
 )
 
@@ -26,6 +27,9 @@ import (
 type Row struct {
 	Line   int // physical line where the record starts (the header is line 1)
 	Device store.DeviceInput
+	// Disabled is a computer account the file marks disabled (an Enabled
+	// column, as Get-ADComputer exports it, saying False).
+	Disabled bool
 }
 
 // Options tunes Import and Stream.
@@ -37,6 +41,10 @@ type Options struct {
 	// once at the end, with the rows read so far and the bytes of the
 	// file read so far (for a progress line on a terminal).
 	Progress func(rows int, bytes int64)
+	// IncludeDisabled imports the rows of disabled computer accounts (an
+	// Enabled column saying False), which are otherwise left out and
+	// counted (Stream.Disabled).
+	IncludeDisabled bool
 }
 
 // ProgressEvery is how many data rows pass between Options.Progress calls.
@@ -91,6 +99,9 @@ const (
 	fInsecureSkipVerify
 	fAllowUnencrypted
 	fLoop
+	fDN      // DistinguishedName: its OUs become groups
+	fEnabled // Enabled: False leaves the row out
+	fIgnored // read and dropped: rmm's own report columns, AD's collection metadata
 )
 
 // fieldOf maps a normalised header name (see normaliseHeader) to its
@@ -99,9 +110,9 @@ func fieldOf(h string) (f field, ok bool) {
 	switch h {
 	case "hostname", "computername", "name":
 		return fHostname, true
-	case "fqdn":
+	case "fqdn", "dnshostname":
 		return fFQDN, true
-	case "ipaddress", "ip":
+	case "ipaddress", "ip", "ipv4address":
 		return fIP, true
 	case "macaddress", "mac":
 		return fMAC, true
@@ -109,10 +120,20 @@ func fieldOf(h string) (f field, ok bool) {
 		return fSite, true
 	case "groupid", "group", "groupids", "groups":
 		return fGroups, true
-	case "osname":
+	case "osname", "operatingsystem":
 		return fOSName, true
-	case "osversion":
+	case "osversion", "operatingsystemversion":
 		return fOSVersion, true
+	case "distinguishedname":
+		return fDN, true
+	case "enabled":
+		return fEnabled, true
+	case "status", "lastseen", "cpu", "cpupct", "mem", "mempct", "diskfree", "diskfreepct", "lasterror",
+		"propertynames", "addedproperties", "removedproperties", "modifiedproperties", "propertycount":
+		// What rmm devices --csv writes besides the columns it reads (so an
+		// export imports back unchanged), and the ADPropertyValueCollection
+		// bookkeeping Export-Csv writes for Get-ADComputer objects.
+		return fIgnored, true
 	case "tags":
 		return fTags, true
 	case "description":
@@ -193,16 +214,18 @@ func mapHeader(file string, line int, header []string) ([]column, []Problem) {
 			cols[i].field = fCustom
 			continue
 		}
-		if prev, dup := byField[f]; dup {
+		if prev, dup := byField[f]; dup && f != fIgnored {
 			ps = append(ps, Problem{File: file, Line: line, Field: h,
 				Reason: fmt.Sprintf("columns %s and %s mean the same thing; keep one", quote(prev), quote(h))})
 		}
 		byField[f] = h
 		cols[i].field = f
 	}
-	if _, ok := byField[fHostname]; !ok {
+	_, host := byField[fHostname]
+	_, fqdn := byField[fFQDN]
+	if !host && !fqdn {
 		ps = append(ps, Problem{File: file, Line: line, Field: "Hostname",
-			Reason: "no hostname column (name one Hostname, ComputerName or Name)"})
+			Reason: "no hostname column (name one Hostname, ComputerName, Name, or DNSHostName/FQDN)"})
 	}
 	return cols, ps
 }
@@ -228,12 +251,13 @@ func parseRow(file string, line int, cols []column, hostCol int, rec []string, s
 		return Row{}, ps
 	}
 	d := store.DeviceInput{}
+	disabled := false
 	for i, raw := range rec {
 		c := cols[i]
 		if c.name == "" {
 			continue
 		}
-		v := strings.TrimSpace(raw)
+		v := unneutralise(strings.TrimSpace(raw))
 		if !utf8.ValidString(v) {
 			bad(c.name, "not valid UTF-8; save the file as UTF-8")
 			continue
@@ -288,7 +312,16 @@ func parseRow(file string, line int, cols []column, hostCol int, rec []string, s
 		case fOSName:
 			d.OSName = v
 		case fOSVersion:
-			d.OSVersion = v
+			d.OSVersion = adVersion(v)
+		case fDN:
+			d.Groups = append(d.Groups, ouGroups(v)...)
+		case fEnabled:
+			b, ok := parseBool(v)
+			if !ok {
+				bad(c.name, fmt.Sprintf("invalid value %s: want True or False", quote(v)))
+			}
+			disabled = b != nil && !*b
+		case fIgnored:
 		case fTags:
 			d.Tags = splitList(v)
 		case fDescription:
@@ -350,13 +383,94 @@ func parseRow(file string, line int, cols []column, hostCol int, rec []string, s
 			}
 		}
 	}
-	if hostCol < 0 {
-		bad("Hostname", "missing hostname")
+	if hostCol < 0 && d.Hostname == "" {
+		// Get-ADComputer | Export-Csv without Name: the DNS name's first
+		// label is the computer name.
+		short, _, _ := strings.Cut(d.FQDN, ".")
+		switch {
+		case short == "":
+			bad("Hostname", "missing hostname (the DNSHostName/FQDN cell is empty)")
+		case checkHostname(short) != "":
+			bad("Hostname", checkHostname(short))
+		default:
+			key := strings.ToLower(short)
+			if first, dup := seen[key]; dup {
+				bad("Hostname", fmt.Sprintf("duplicate of line %d", first))
+			} else {
+				seen[key] = line
+			}
+			d.Hostname = short
+		}
+	}
+	if len(d.Groups) > 1 {
+		d.Groups = splitList(strings.Join(d.Groups, ";")) // Groups and the OUs, once each
 	}
 	if len(ps) > 0 {
 		return Row{}, ps
 	}
-	return Row{Line: line, Device: d}, nil
+	return Row{Line: line, Device: d, Disabled: disabled}, nil
+}
+
+// unneutralise undoes the leading ' that rmm's exports (csvsafe.Cell)
+// and spreadsheets put before a value starting like a formula, so an
+// exported file imports back unchanged.
+func unneutralise(v string) string {
+	if len(v) >= 2 && v[0] == '\'' && csvsafe.Risky(v[1:]) {
+		return v[1:]
+	}
+	return v
+}
+
+// adVersion turns Active Directory's OperatingSystemVersion ("10.0
+// (19045)") into the version rmm shows ("10.0.19045"); anything else is
+// kept as written.
+func adVersion(v string) string {
+	base, build, ok := strings.Cut(v, " (")
+	if !ok || !strings.HasSuffix(build, ")") {
+		return v
+	}
+	build = strings.TrimSuffix(build, ")")
+	if _, err := strconv.Atoi(build); err != nil {
+		return v
+	}
+	return base + "." + build
+}
+
+// ouGroups are the organisational units of a distinguished name, outer
+// first ("CN=WS-1,OU=Laptops,OU=London,DC=corp,DC=example" gives London
+// and Laptops): each becomes a group, so group:London selects them.
+func ouGroups(dn string) []string {
+	var ous []string
+	for _, part := range splitDN(dn) {
+		k, v, ok := strings.Cut(part, "=")
+		if ok && strings.EqualFold(strings.TrimSpace(k), "OU") && strings.TrimSpace(v) != "" {
+			ous = append(ous, strings.TrimSpace(v))
+		}
+	}
+	for i, j := 0, len(ous)-1; i < j; i, j = i+1, j-1 {
+		ous[i], ous[j] = ous[j], ous[i]
+	}
+	return ous
+}
+
+// splitDN splits a distinguished name at commas that are not escaped
+// (a\,b is one value).
+func splitDN(dn string) []string {
+	var out []string
+	var b strings.Builder
+	for i := 0; i < len(dn); i++ {
+		switch c := dn[i]; {
+		case c == '\\' && i+1 < len(dn):
+			b.WriteByte(dn[i+1])
+			i++
+		case c == ',':
+			out = append(out, b.String())
+			b.Reset()
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return append(out, b.String())
 }
 
 // checkHostname returns why h is not a valid host name, or "". Allowed:

@@ -16,6 +16,9 @@ import (
 	"io"
 	"unicode/utf8"
 
+	"golang.org/x/text/encoding/unicode"
+	"golang.org/x/text/transform"
+
 	"github.com/rmmhq/rmm/store"
 )
 
@@ -69,10 +72,27 @@ type Stream struct {
 	omitted  int
 	invalid  int
 	rows     int
+	disabled int // rows of disabled computer accounts left out
 	sample   []string
+	notes    []string
 	fatal    bool // the header is unusable: no row can be imported
 	ran      bool
 }
+
+// Notes say how the file was read when it was not plain comma-separated
+// UTF-8: converted from UTF-16, semicolon-delimited, an Export-Csv #TYPE
+// line skipped, disabled accounts left out.
+func (s *Stream) Notes() []string {
+	out := s.notes
+	if s.disabled > 0 {
+		out = append(out[:len(out):len(out)], fmt.Sprintf("left out %d disabled computer %s (Enabled False; --include-disabled imports them)",
+			s.disabled, plural(s.disabled, "account", "accounts")))
+	}
+	return out
+}
+
+// Disabled is how many rows of disabled computer accounts were left out.
+func (s *Stream) Disabled() int { return s.disabled }
 
 // NewStream prepares a pass over the CSV r, named name in problems.
 func NewStream(name string, r io.Reader, opts Options) *Stream {
@@ -200,26 +220,46 @@ func Import(ctx context.Context, db *store.DB, name string, r io.Reader, opts Op
 // read as a whole, a read error, or fn's error.
 func (s *Stream) scan(fn func(Row) error) error {
 	name := s.name
-	br := bufio.NewReaderSize(s.r, 64<<10)
+	file := &countingReader{r: s.r} // the file's bytes, for progress (a UTF-16 file is decoded below)
+	raw := bufio.NewReaderSize(file, 64<<10)
 	fileProblem := func(line int, field, reason string) error {
 		s.fatal = true
 		return &Problem{File: name, Line: line, Field: field, Reason: reason}
+	}
+	br := raw
+	if bom, _ := raw.Peek(2); bytes.HasPrefix(bom, []byte{0xFF, 0xFE}) || bytes.HasPrefix(bom, []byte{0xFE, 0xFF}) {
+		// Out-File and > in Windows PowerShell 5.1 write UTF-16 with a
+		// byte order mark: read as UTF-8 from here on.
+		dec := unicode.UTF16(unicode.LittleEndian, unicode.ExpectBOM).NewDecoder()
+		br = bufio.NewReaderSize(transform.NewReader(raw, dec), 64<<10)
+		s.notes = append(s.notes, "read as UTF-16 (converted to UTF-8)")
 	}
 	head, err := br.Peek(64 << 10)
 	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, bufio.ErrBufferFull) {
 		return fmt.Errorf("read %s: %w", name, err)
 	}
 	switch {
-	case bytes.HasPrefix(head, []byte{0xFF, 0xFE}), bytes.HasPrefix(head, []byte{0xFE, 0xFF}):
-		return fileProblem(1, "encoding", "file is UTF-16; save it as UTF-8")
 	case bytes.IndexByte(firstLine(head), 0) >= 0:
-		return fileProblem(1, "encoding", "file contains NUL bytes (UTF-16 without a byte order mark?); save it as UTF-8")
+		return fileProblem(1, "encoding", "file contains NUL bytes (UTF-16 without a byte order mark?); save it as UTF-8 or as UTF-16 with its byte order mark")
 	case bytes.HasPrefix(head, []byte(utf8BOM)):
 		_, _ = br.Discard(len(utf8BOM))
+		head = head[len(utf8BOM):]
+	}
+	comma, typeLine := sniff(head)
+	if typeLine {
+		s.notes = append(s.notes, "skipped Export-Csv's #TYPE line")
+	}
+	switch comma {
+	case ';':
+		s.notes = append(s.notes, "semicolon-delimited (as Excel saves CSV in many locales)")
+	case '\t':
+		s.notes = append(s.notes, "tab-delimited")
 	}
 
-	g := &guard{r: br, line: 1, fieldStart: true}
+	g := &guard{r: br, line: 1, fieldStart: true, comma: byte(comma)}
 	cr := csv.NewReader(g)
+	cr.Comma = comma
+	cr.Comment = '#'        // for the lines before the header (#TYPE); set back once it is read
 	cr.FieldsPerRecord = -1 // counted here, so a short row is one problem, not the end of the file
 	cr.TrimLeadingSpace = true
 	cr.ReuseRecord = true
@@ -249,6 +289,7 @@ func (s *Stream) scan(fn func(Row) error) error {
 		}
 		return readErr(err)
 	}
+	cr.Comment = 0                            // data rows are never comments
 	header = append([]string(nil), header...) // the record is reused
 	headerLine, _ := cr.FieldPos(0)
 	for _, h := range header {
@@ -273,7 +314,7 @@ func (s *Stream) scan(fn func(Row) error) error {
 	records := 0
 	progress := func() {
 		if s.opts.Progress != nil {
-			s.opts.Progress(records, g.n)
+			s.opts.Progress(records, file.n)
 		}
 	}
 	defer progress()
@@ -310,6 +351,10 @@ func (s *Stream) scan(fn func(Row) error) error {
 			s.invalid++
 			continue
 		}
+		if row.Disabled && !s.opts.IncludeDisabled {
+			s.disabled++
+			continue
+		}
 		s.rows++
 		if len(s.sample) < maxSample {
 			s.sample = append(s.sample, row.Device.Hostname)
@@ -318,6 +363,48 @@ func (s *Stream) scan(fn func(Row) error) error {
 			return err
 		}
 	}
+}
+
+// sniff reads how the file is written from its first bytes: the
+// delimiter of its header line (the most frequent of comma, semicolon and
+// tab outside quotes; comma on a tie), and whether lines starting with #
+// (Export-Csv's "#TYPE ...") come before it.
+func sniff(head []byte) (comma rune, typeLine bool) {
+	for len(head) > 0 && head[0] == '#' {
+		typeLine = true
+		head = head[len(firstLine(head)):]
+		head = bytes.TrimLeft(head, "\r\n")
+	}
+	line := firstLine(head)
+	counts := map[byte]int{}
+	inQuote := false
+	for _, c := range line {
+		switch {
+		case c == '"':
+			inQuote = !inQuote
+		case !inQuote && (c == ',' || c == ';' || c == '\t'):
+			counts[c]++
+		}
+	}
+	best := byte(',')
+	for _, c := range []byte{';', '\t'} {
+		if counts[c] > counts[best] {
+			best = c
+		}
+	}
+	return rune(best), typeLine
+}
+
+// countingReader counts the bytes read through it.
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
 }
 
 // firstLine returns data up to its first newline.
@@ -358,6 +445,7 @@ type guard struct {
 	quoteLine  int  // line where the current quoted field opened
 	eof        bool
 	err        error
+	comma      byte // the delimiter (sniff)
 }
 
 func (g *guard) Read(p []byte) (int, error) {
@@ -401,7 +489,7 @@ func (g *guard) step(b byte) bool {
 		}
 	}
 	switch {
-	case b == ',':
+	case b == g.comma:
 		g.col, g.cell, g.fieldStart = g.col+1, 0, true
 	case b == '\n':
 		g.line++

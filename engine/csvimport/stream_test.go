@@ -13,18 +13,6 @@ import (
 	"github.com/rmmhq/rmm/store"
 )
 
-// countingReader counts what was read from it.
-type countingReader struct {
-	r io.Reader
-	n int64
-}
-
-func (c *countingReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n += int64(n)
-	return n, err
-}
-
 // repeatReader yields n bytes of b.
 type repeatReader struct {
 	b byte

@@ -257,6 +257,12 @@ type Result struct {
 	// records, else 0 (warm); powershell.exe's exit code (cold).
 	Exit int
 	Mode string // ModeWarm or ModeCold
+	// SessionLines is, for a Session's line run by the resident loop,
+	// how many lines its session runspace has run, this one included: 1
+	// means a new runspace (the state of earlier lines is gone). 0 when
+	// the line ran cold (each line its own powershell.exe) or outside a
+	// session.
+	SessionLines int
 }
 
 // Stats counts what the client did since it was made. Its JSON form is

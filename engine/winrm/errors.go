@@ -136,6 +136,11 @@ func classify(err error) Class {
 	if errors.Is(err, ErrNotTLS) || errors.Is(err, http.ErrSchemeMismatch) {
 		return ClassConfiguration
 	}
+	if OutOfDescriptors(err) {
+		// This process ran out of sockets: nothing is known about the
+		// device; a later attempt may find one free.
+		return ClassTransient
+	}
 	switch {
 	case errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.EHOSTUNREACH),
 		errors.Is(err, syscall.ENETUNREACH), errors.Is(err, syscall.EHOSTDOWN):
@@ -158,6 +163,13 @@ func classify(err error) Class {
 	// An answer the engine cannot use (bad JSON, a script error) is the
 	// host's problem; retrying would not change it.
 	return ClassDevice
+}
+
+// OutOfDescriptors reports an error of this process running out of file
+// descriptors (EMFILE, ENFILE) or socket buffers (ENOBUFS): the request
+// never left, so it says nothing about the device.
+func OutOfDescriptors(err error) bool {
+	return errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) || errors.Is(err, syscall.ENOBUFS)
 }
 
 // Backoff returns the wait before retry number attempt (0-based):

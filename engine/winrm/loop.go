@@ -26,18 +26,23 @@ import (
 // change all three together and bump the version):
 //   - powershell.exe starts with loopBootstrap as its -EncodedCommand: a
 //     few fixed lines that read the loop script (base64 of its UTF-8
-//     text, marker line "# rmm:script=loop v2") from the first stdin
-//     line and run it. On start the loop prints "READY loop v2" and
+//     text, marker line "# rmm:script=loop v3") from the first stdin
+//     line and run it. On start the loop prints "READY loop v3" and
 //     flushes.
 //   - Request: one ASCII line "<id> <base64 of the UTF-8 script>", id
-//     matching [A-Za-z0-9-]{1,64}. The line "<id> EXIT" ends the loop
-//     cleanly (exit code 0); so does the end of stdin.
-//   - The loop runs the script in its own runspace (see loop.ps1 for how
-//     exit, errors and the streams are taken, as Windows PowerShell 5.1
-//     behaves), then answers with exactly three lines and a flush:
-//     "BEGIN <id>", the base64 of a UTF-8 JSON document
-//     {"id":"..","output":"<stdout text>","errors":[".."],"warnings":[".."],
-//     "info":[".."],"exit":N,"ms":N}, "END <id>".
+//     matching [A-Za-z0-9-]{1,64}, run in a fresh runspace; or (v3) "<id>
+//     SESSION <cols> <base64>", run in the loop's session runspace, which
+//     is kept from line to line (the PowerShell pane: variables,
+//     functions and the location carry over) and formats its output
+//     <cols> wide. The line "<id> EXIT" ends the loop cleanly (exit code
+//     0); so does the end of stdin.
+//   - The loop runs the script (see loop.ps1 for how exit, errors and the
+//     streams are taken, as Windows PowerShell 5.1 behaves), then answers
+//     with exactly three lines and a flush: "BEGIN <id>", the base64 of a
+//     UTF-8 JSON document {"id":"..","output":"<stdout text>",
+//     "errors":[".."],"warnings":[".."],"info":[".."],"exit":N,"ms":N,
+//     "session":N}, "END <id>"; session is the session runspace's line
+//     count with this one (1: it is new), 0 for a fresh runspace.
 //   - The script is a normal rmm script with its marker line.
 //
 // The loop is started with WINRS_CONSOLEMODE_STDIN=FALSE and
@@ -48,7 +53,7 @@ import (
 // characters, CreateProcess at 32,767): the command lines rmm starts are
 // the two fixed bootstraps below, and every script goes over stdin.
 
-const loopReadyLine = "READY loop v2"
+const loopReadyLine = "READY loop v3"
 
 // loopScript is the resident loop, sent as the first stdin line of the
 // powershell.exe that loopBootstrap starts.
@@ -61,7 +66,7 @@ var loopScript string
 // runs it. It is fixed, so the command line is the same on every host
 // and for every rmm build with this loop version (an EDR allow-list can
 // name it; README "Tested against").
-const loopBootstrap = "# rmm:bootstrap=loop v2\n" +
+const loopBootstrap = "# rmm:bootstrap=loop v3\n" +
 	"$rmmLoop = [Console]::In.ReadLine()\n" +
 	"if ($rmmLoop) { & ([scriptblock]::Create([Text.Encoding]::UTF8.GetString([Convert]::FromBase64String($rmmLoop)))) }\n"
 
@@ -119,6 +124,7 @@ type loopAnswer struct {
 	Info     psjson.List[string] `json:"info"`
 	Exit     int                 `json:"exit"`
 	MS       int64               `json:"ms"`
+	Session  int                 `json:"session"` // v3: the session runspace's lines, this one included; 0 for a fresh runspace
 }
 
 // LoopExitError is the resident loop ending without answering: it
@@ -211,16 +217,32 @@ func (s *pooledShell) startLoop(ctx context.Context, ls loopStart) error {
 	return nil
 }
 
-// request runs one script through the loop and returns its answer.
-func (s *pooledShell) request(ctx context.Context, id string, sc *Script) (Result, error) {
+// sessionMode is how a request runs: in a fresh runspace (width 0), or
+// in the loop's session runspace with output that many columns wide.
+type sessionMode struct{ width int }
+
+// Session widths the loop accepts.
+const (
+	minSessionWidth = 20
+	maxSessionWidth = 1000
+)
+
+// request runs one script through the loop and returns its answer; with
+// mode.width set it runs in the loop's session runspace.
+func (s *pooledShell) request(ctx context.Context, id string, sc *Script, mode sessionMode) (Result, error) {
 	w := s.loop
+	var prefix string
+	if mode.width > 0 {
+		prefix = "SESSION " + strconv.Itoa(min(max(mode.width, minSessionWidth), maxSessionWidth)) + " "
+	}
 	// The line is encoded into the Send's envelope, so its buffer goes
 	// back to the pool as soon as send returns.
-	lp := s.ep.buffer(len(s.stdin) + len(id) + len(sc.b64) + 2)
+	lp := s.ep.buffer(len(s.stdin) + len(id) + len(prefix) + len(sc.b64) + 2)
 	line := append((*lp)[:0], s.stdin...)
 	s.stdin = nil
 	line = append(line, id...)
 	line = append(line, ' ')
+	line = append(line, prefix...)
 	line = append(line, sc.b64...)
 	line = append(line, '\n')
 	err := w.send(ctx, line, false)
@@ -256,7 +278,8 @@ func (s *pooledShell) request(ctx context.Context, id string, sc *Script) (Resul
 			if err != nil {
 				return Result{}, failed("read answer", err)
 			}
-			return Result{Stdout: []byte(ans.Output), Errors: ans.Errors, Warnings: ans.Warnings, Info: ans.Info, Exit: ans.Exit, Mode: ModeWarm}, nil
+			return Result{Stdout: []byte(ans.Output), Errors: ans.Errors, Warnings: ans.Warnings, Info: ans.Info, Exit: ans.Exit, Mode: ModeWarm,
+				SessionLines: ans.Session}, nil
 		}
 		if res.done {
 			s.loop, s.running = nil, nil
@@ -439,8 +462,10 @@ func scanAnswer(doc []byte, id string) (ans loopAnswer, ok bool) {
 			return psjson.ScanInt(s, &ans.Exit)
 		case "ms":
 			return psjson.ScanInt(s, &ans.MS)
+		case "session":
+			return psjson.ScanInt(s, &ans.Session)
 		}
-		return s.Other(key, "id", "output", "errors", "warnings", "info", "exit", "ms")
+		return s.Other(key, "id", "output", "errors", "warnings", "info", "exit", "ms", "session")
 	})
 	return ans, ok && s.End()
 }

@@ -244,7 +244,7 @@ func (p *sessionPool) runOn(ctx context.Context, s *pooledShell, slot *hostSlot,
 		}
 		p.loopStarts.Add(1)
 	}
-	res, err := s.request(ctx, requestID(p.seq.Add(1)), sc)
+	res, err := s.request(ctx, requestID(p.seq.Add(1)), sc, sessionMode{})
 	if le, ok := isLoopExit(err); ok && !le.Ready {
 		// The loop could not start on this host (it exited before READY,
 		// so it never read the request): run plain commands here for a

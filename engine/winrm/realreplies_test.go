@@ -110,7 +110,7 @@ func TestReceiveOfAScriptErrorDecodesItsCLIXMLRecord(t *testing.T) {
 
 func TestAByteOrderMarkBeforeTheAnswerIsAccepted(t *testing.T) {
 	doc := `{"id":"r1","output":"ok","errors":[],"warnings":"careful","info":["hello"],"exit":0,"ms":3}`
-	b := []byte("\xEF\xBB\xBFREADY loop v2\r\n\xEF\xBB\xBFBEGIN r1\r\n" + base64.StdEncoding.EncodeToString([]byte(doc)) + "\r\nEND r1\r\n")
+	b := []byte("\xEF\xBB\xBFREADY loop v3\r\n\xEF\xBB\xBFBEGIN r1\r\n" + base64.StdEncoding.EncodeToString([]byte(doc)) + "\r\nEND r1\r\n")
 	rest, ok := cutReady(b)
 	if !ok {
 		t.Fatal("READY behind a BOM not found")

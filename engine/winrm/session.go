@@ -1,6 +1,7 @@
 package winrm
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -12,7 +13,12 @@ import (
 // Session is one WinRM shell kept for a single caller (the console's
 // PowerShell pane): a shell of its own with the resident loop running in
 // it, never shared with the pool and not counted against the pool's
-// shells of its host. Each Run is one loop request.
+// shells of its host. Each Run is one loop request in the loop's session
+// runspace, so variables, functions and the location carry over from one
+// Run to the next, until the shell is replaced (an interrupt, a failure,
+// a reboot: Result.SessionLines is then 1 again). On a host where the
+// loop cannot start, each Run is a powershell.exe of its own and nothing
+// carries over (Result.SessionLines 0).
 //
 // Run is not for concurrent use: a second Run while one runs fails.
 // Close may come at any time: a Run in progress is ended by its context,
@@ -27,6 +33,7 @@ type Session struct {
 	mu     sync.Mutex
 	sh     *pooledShell // nil until the next Run creates one
 	cold   bool         // the loop cannot start on this host: one powershell.exe per Run
+	width  int          // the output's width in columns (SetWidth); 0: DefaultSessionWidth
 	busy   bool
 	closed bool
 }
@@ -209,13 +216,29 @@ func (s *Session) runLine(ctx context.Context, sh *pooledShell, sc *Script) (*po
 	}
 }
 
-// runOn runs one script on the shell: through its loop, or as a
+// DefaultSessionWidth is how wide a session's output is formatted when
+// SetWidth was not called.
+const DefaultSessionWidth = 120
+
+// SetWidth sets how many columns wide the next lines' output is
+// formatted (the pane's width), within 20..1000.
+func (s *Session) SetWidth(cols int) {
+	s.mu.Lock()
+	s.width = min(max(cols, minSessionWidth), maxSessionWidth)
+	s.mu.Unlock()
+}
+
+// runOn runs one script on the shell: through its loop, in the loop's
+// session runspace (state carries over from line to line), or as a
 // powershell.exe of its own where the loop cannot start.
 func (s *Session) runOn(ctx context.Context, sh *pooledShell, sc *Script) (Result, error) {
 	if sh.loop == nil {
 		return sh.runCold(ctx, sc)
 	}
-	res, err := sh.request(ctx, "s"+requestID(s.c.shell.seq.Add(1)), sc)
+	s.mu.Lock()
+	width := cmp.Or(s.width, DefaultSessionWidth)
+	s.mu.Unlock()
+	res, err := sh.request(ctx, "s"+requestID(s.c.shell.seq.Add(1)), sc, sessionMode{width: width})
 	if le, ok := isLoopExit(err); ok && !le.Ready {
 		s.mu.Lock()
 		s.cold = true

@@ -160,7 +160,7 @@ func TestTheLoopTravelsOverStdinBehindAFixedBootstrap(t *testing.T) {
 		t.Fatal(err)
 	}
 	boot := decodeEncoded(t, ls.cmdline)
-	if !strings.HasPrefix(boot, "# rmm:bootstrap=loop v2\n") || !strings.Contains(boot, "[Console]::In.ReadLine()") {
+	if !strings.HasPrefix(boot, "# rmm:bootstrap=loop v3\n") || !strings.Contains(boot, "[Console]::In.ReadLine()") {
 		t.Errorf("loop bootstrap %q", boot)
 	}
 	if len(ls.cmdline) > 1000 || ls.cmdline != LoopCommandLine() {
@@ -174,10 +174,10 @@ func TestTheLoopTravelsOverStdinBehindAFixedBootstrap(t *testing.T) {
 		t.Fatal(err)
 	}
 	body := string(raw)
-	if !strings.HasPrefix(body, "# rmm:script=loop v2\n") || strings.Contains(body, "Framing protocol") {
+	if !strings.HasPrefix(body, "# rmm:script=loop v3\n") || strings.Contains(body, "Framing protocol") {
 		t.Errorf("loop body starts %q", body[:40])
 	}
-	for _, want := range []string{"[Console]::In", "ReadLine()", "'READY loop v2'", "'BEGIN '", "'END '", "ProgressPreference",
+	for _, want := range []string{"[Console]::In", "ReadLine()", "'READY loop v3'", "'BEGIN '", "'END '", "ProgressPreference",
 		"[runspacefactory]::CreateRunspace()", "-ceq 'EXIT'", "ExitStatementAst", "Streams.Warning", "Streams.Information"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("the loop lacks %q", want)

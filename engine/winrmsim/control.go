@@ -61,6 +61,7 @@ type Ready struct {
 	Control string `json:"control"` // the control endpoint's URL, "" without --control
 	CSV     string `json:"csv"`     // the --export-csv file, "" without it
 	Hosts   int    `json:"hosts"`   // how many hosts serve
+	Wake    string `json:"wake"`    // the Wake-on-LAN listener (UDP IP:port on loopback)
 }
 
 func controlStats(s Stats) ControlStats {

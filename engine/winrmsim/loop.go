@@ -22,11 +22,15 @@ import (
 // the same):
 //   - On start the loop prints "READY loop vN" and flushes.
 //   - Request: one ASCII line "<id> <base64 of the UTF-8 script>", id
-//     matching [A-Za-z0-9-]{1,64}. The line "<id> EXIT" ends the loop
-//     cleanly (exit code 0); so does the end of stdin.
+//     matching [A-Za-z0-9-]{1,64}; from v3 also "<id> SESSION <cols>
+//     <base64>", run in the loop's session runspace (kept from line to
+//     line: variables, functions and the location carry over). The line
+//     "<id> EXIT" ends the loop cleanly (exit code 0); so does the end of
+//     stdin.
 //   - The answer is exactly three lines and a flush: "BEGIN <id>", the
 //     base64 of a UTF-8 JSON document, "END <id>".
-//   - A line that is not a request is ignored.
+//   - A line that is not a request is ignored (a v2 loop ignores SESSION
+//     lines: they are not two words).
 //
 // What a script's answer holds follows how Windows PowerShell 5.1 runs
 // each version's loop (../shared/research/fidelity-review.md):
@@ -41,6 +45,9 @@ import (
 //     else from the error records written. It returns warnings and the
 //     information stream (Write-Host, Write-Information).
 //     {"id","output","errors","warnings","info","exit","ms"}.
+//   - v3 is v2 with the session runspace; its answer adds "session": the
+//     lines the session runspace has run, this one included (0 for a
+//     fresh-runspace request).
 //
 // Costs: Config.PSStart once, when the loop starts (READY appears then);
 // Config.ScriptTime per recognised script, one request after another.
@@ -51,7 +58,7 @@ const (
 	loopBootstrap    = "bootstrap=loop" // marker name of the loop's bootstrap
 	stdinBootstrap   = "bootstrap=stdin"
 	loopVersionFirst = 1
-	loopVersionLast  = 2
+	loopVersionLast  = 3
 )
 
 // accessViolationExitCode is STATUS_ACCESS_VIOLATION (0xC0000005) as a
@@ -71,6 +78,11 @@ type psLoop struct {
 	hung     bool      // took a request it will never answer
 	dead     bool      // cannot run (no-loop, Constrained Language) or crashed
 	readyOut bool      // READY was scheduled
+	// session is the v3 session runspace: the interpreter whose state
+	// (variables, functions, location) SESSION lines share; nil until the
+	// first one. sessionLines counts them.
+	session      *psProcess
+	sessionLines int
 }
 
 // newLoop is powershell.exe started with loop script version v.
@@ -175,7 +187,7 @@ func (p *psLoop) loadScript(pio *procIO, line []byte) {
 	if v < loopVersionFirst || v > loopVersionLast {
 		p.dead = true
 		ps := &psProcess{m: p.m, encoded: true}
-		msg := "The simulated host does not know this resident loop (want # rmm:script=loop v1 or v2)."
+		msg := "The simulated host does not know this resident loop (want # rmm:script=loop v1, v2 or v3)."
 		if err != nil {
 			msg = `Exception calling "FromBase64String" with "1" argument(s): "The input is not a valid Base-64 string as it contains a non-base 64 character, more than two padding characters, or an illegal character among the padding characters. "`
 		}
@@ -201,8 +213,20 @@ func (p *psLoop) line(pio *procIO, line []byte) {
 		return
 	}
 	rawID, arg, ok := bytes.Cut(line, []byte(" "))
-	if !ok || !validLoopID(rawID) || len(arg) == 0 || bytes.IndexByte(arg, ' ') >= 0 {
+	if !ok || !validLoopID(rawID) || len(arg) == 0 {
 		return // not a request
+	}
+	inSession := false
+	if bytes.IndexByte(arg, ' ') >= 0 {
+		// v3: "SESSION <cols> <base64>" (the loop splits at single blanks:
+		// exactly four words).
+		f := bytes.Split(arg, []byte(" "))
+		cols, err := strconv.Atoi(string(f[min(1, len(f)-1)]))
+		if p.version < 3 || len(f) != 3 || string(f[0]) != "SESSION" || err != nil || len(f[1]) < 2 || len(f[1]) > 4 ||
+			cols < 20 || cols > 1000 {
+			return // not a request
+		}
+		inSession, arg = true, f[2]
 	}
 	id := string(rawID)
 	at := p.start(pio)
@@ -228,9 +252,17 @@ func (p *psLoop) line(pio *procIO, line []byte) {
 		out.errors = append(out.errors, `Exception calling "FromBase64String" with "1" argument(s): "The input is not a valid Base-64 string as it contains a non-base 64 character, more than two padding characters, or an illegal character among the padding characters. "`)
 		out.thrown = true
 	} else {
-		// The script runs in the loop's runspace: no CLIXML, errors as
-		// records.
+		// The script runs in a runspace of the loop's: no CLIXML, errors
+		// as records. A SESSION line runs in the session runspace, whose
+		// state the next SESSION line sees.
 		inner := &psProcess{m: p.m}
+		if inSession {
+			if p.session == nil {
+				p.session, p.sessionLines = &psProcess{m: p.m, session: true}, 0
+			}
+			p.sessionLines++
+			inner, out.session = p.session, p.sessionLines
+		}
 		inner.run(out, at, string(raw))
 	}
 	done := out.at
@@ -283,9 +315,16 @@ type loopAnswerV2 struct {
 	MS       int64    `json:"ms"`
 }
 
+// loopAnswerV3 is the JSON document of a v3 answer frame.
+type loopAnswerV3 struct {
+	loopAnswerV2
+	Session int `json:"session"`
+}
+
 // loopCapture collects what a script run by the loop produced.
 type loopCapture struct {
 	version    int
+	session    int       // v3: the session runspace's line count with this line; 0 for a fresh runspace
 	at         time.Time // the latest instant the script did anything
 	stdout     strings.Builder
 	info       []string // Write-Host and Write-Information
@@ -375,6 +414,10 @@ func (c *loopCapture) answer(id string, ms int64) []byte {
 		a.Exit = c.code
 	case c.thrown || len(c.errors) > 0:
 		a.Exit = 1
+	}
+	if c.version >= 3 {
+		doc, _ = json.Marshal(loopAnswerV3{loopAnswerV2: a, Session: c.session})
+		return doc
 	}
 	doc, _ = json.Marshal(a)
 	return doc

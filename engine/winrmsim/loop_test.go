@@ -3,6 +3,7 @@ package winrmsim
 import (
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -329,5 +330,129 @@ func TestValidLoopIDs(t *testing.T) {
 		if got := validLoopID([]byte(id)); got != want {
 			t.Errorf("validLoopID(%q) = %v, want %v", id, got, want)
 		}
+	}
+}
+
+const (
+	testLoopV3          = "# rmm:script=loop v3\n$stdin = [Console]::In\n"
+	testLoopBootstrapV3 = "# rmm:bootstrap=loop v3\n$rmmLoop = [Console]::In.ReadLine()\n"
+)
+
+// startLoopV3 starts loop v3 behind its bootstrap, as rmm does.
+func startLoopV3(t *testing.T, f *Fleet, host int) *loopSession {
+	t.Helper()
+	c := newRawClient(t, f.Hosts()[host])
+	s := &loopSession{t: t, c: c, timeout: "PT5S"}
+	s.shell = c.createShell(t)
+	s.cmd = c.command(t, s.shell, "powershell -NoProfile -NonInteractive -EncodedCommand "+encode(testLoopBootstrapV3))
+	s.send(base64.StdEncoding.EncodeToString([]byte(testLoopV3))+"\n", false)
+	return s
+}
+
+// sessionLine sends a line to the loop's session runspace.
+func (s *loopSession) sessionLine(id, line string) loopAnswerSession {
+	s.t.Helper()
+	s.send(id+" SESSION 120 "+base64.StdEncoding.EncodeToString([]byte(line))+"\n", false)
+	a := s.answer(id)
+	out := s.stdout.String()
+	begin := strings.Index(out, "BEGIN "+id+"\r\n")
+	doc, _ := base64.StdEncoding.DecodeString(strings.Split(out[begin:], "\r\n")[1])
+	var extra struct {
+		Session *int `json:"session"`
+	}
+	_ = json.Unmarshal(doc, &extra)
+	if extra.Session == nil {
+		s.t.Fatalf("answer of %s has no session field: %s", id, doc)
+	}
+	return loopAnswerSession{a, *extra.Session}
+}
+
+type loopAnswerSession struct {
+	loopAnswer
+	session int
+}
+
+// The pane's session (loop v3): variables, functions and the location
+// carry over from line to line, a fresh-runspace request sees none of
+// them, and the answers count the session's lines.
+func TestLoopV3KeepsTheSessionsStateFromLineToLine(t *testing.T) {
+	f := startFleet(t, Config{Devices: 1, Seed: 5, ScriptTime: time.Millisecond})
+	s := startLoopV3(t, f, 0)
+	s.until("READY loop v3\r\n")
+	steps := []struct {
+		line, want string
+		lines      int
+	}{
+		{"$x = 5", "", 1},
+		{"$x", "5\r\n", 2},
+		{"function Greet { Write-Output 'hi from the function' }", "", 3},
+		{"Greet", "hi from the function\r\n", 4},
+		{`cd C:\Windows`, "", 5},
+		{"Get-Location", "\r\nPath\r\n----\r\nC:\\Windows\r\n\r\n\r\n", 6},
+	}
+	for i, st := range steps {
+		a := s.sessionLine(fmt.Sprintf("s%d", i), st.line)
+		if a.Output != st.want || a.Exit != 0 || len(a.Errors) != 0 || a.session != st.lines {
+			t.Errorf("%q: output %q exit %d errors %q session %d; want %q and session %d", st.line, a.Output, a.Exit, a.Errors, a.session, st.want, st.lines)
+		}
+	}
+	s.request("fresh", "$x")
+	if a := s.answer("fresh"); a.Output != "\r\n" {
+		t.Errorf("a fresh runspace sees the session's $x: %q", a.Output)
+	}
+	if a := s.sessionLine("s9", "$x"); a.Output != "5\r\n" || a.session != 7 {
+		t.Errorf("after a fresh request the session lost its state: %+v", a)
+	}
+}
+
+// The commands an admin types in the pane's first minutes answer as
+// Windows would, and anything else says the simulator does not implement
+// it.
+func TestThePanesFirstMinutesCommandsAnswerAsWindowsWould(t *testing.T) {
+	f := startFleet(t, Config{Devices: 1, Seed: 5, ScriptTime: time.Millisecond})
+	s := startLoopV3(t, f, 0)
+	h := f.Hosts()[0]
+	tests := []struct {
+		line    string
+		want    []string
+		wantErr string
+	}{
+		{"$PSVersionTable", []string{"PSVersion", "5.1.", "PSEdition", "Desktop"}, ""},
+		{"$PSVersionTable.PSVersion", []string{"Major  Minor  Build  Revision", "5      1"}, ""},
+		{"dir", nil, ""}, // Documents is empty: nothing, as on Windows
+		{"cd ~; dir", []string{"Directory: C:\\Users\\rmm", "Desktop", "Downloads"}, ""},
+		{`Get-ChildItem C:\`, []string{"Mode", "LastWriteTime", "Name", "Program Files", "Windows", "Users"}, ""},
+		{`ls C:\nope`, nil, "Cannot find path 'C:\\nope' because it does not exist."},
+		{"ipconfig", []string{"Windows IP Configuration", "IPv4 Address"}, ""},
+		{"Get-CimInstance Win32_OperatingSystem", []string{"SystemDirectory", "BuildNumber", "Version"}, ""},
+		{"Get-CimInstance -ClassName Win32_LogicalDisk | Select-Object DeviceID, FreeSpace", []string{"DeviceID", "FreeSpace", "C:"}, ""},
+		{"gcim Win32_ComputerSystem | Format-List Name, Domain", []string{"Name   : " + h.Hostname, "Domain : "}, ""},
+		{"Get-CimInstance Win32_Nope", nil, "the simulated host does not implement the class Win32_Nope"},
+		{"Get-Service | Where-Object { $_.Status -eq 'Running' } | Select-Object -First 3", []string{"Status", "Running"}, ""},
+		{"Get-Service | Where-Object Status -eq Stopped | Measure-Object", []string{"Count    :"}, ""},
+		{"Get-Process | Sort-Object Id -Descending | Select-Object -First 2 Name, Id", []string{"Name", "Id"}, ""},
+		{"$s = Get-Service; $s.Count", []string{"\r\n"}, ""},
+		{"Get-Command", []string{"CommandType", "Get-ChildItem", "Where-Object", "ipconfig.exe"}, ""},
+		{"help dir", []string{"NAME", "Get-ChildItem", "SYNOPSIS"}, ""},
+		{"Get-NetIPAddress", nil, "the simulated host does not implement Get-NetIPAddress"},
+	}
+	for i, tt := range tests {
+		a := s.sessionLine(fmt.Sprintf("c%d", i), tt.line)
+		for _, w := range tt.want {
+			if !strings.Contains(a.Output, w) {
+				t.Errorf("%q: output lacks %q:\n%s (errors %q)", tt.line, w, a.Output, a.Errors)
+			}
+		}
+		switch {
+		case tt.wantErr == "" && (len(a.Errors) > 0 || a.Exit != 0):
+			t.Errorf("%q: errors %q exit %d", tt.line, a.Errors, a.Exit)
+		case tt.wantErr != "" && (len(a.Errors) == 0 || !strings.Contains(a.Errors[0], tt.wantErr) || a.Exit != 1):
+			t.Errorf("%q: errors %q exit %d, want %q and exit 1", tt.line, a.Errors, a.Exit, tt.wantErr)
+		}
+	}
+	// Select -First keeps three rows of the table.
+	a := s.sessionLine("rows", "Get-Service | Select-Object -First 3")
+	if n := strings.Count(strings.TrimSpace(a.Output), "\r\n"); n != 4 {
+		t.Errorf("Select-Object -First 3: %d lines after the title, want title, dashes and 3 rows:\n%s", n, a.Output)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"regexp"
 	"strconv"
 	"strings"
@@ -46,6 +47,13 @@ type psProcess struct {
 	ready     time.Time // powershell.exe has started
 	input     []byte
 	vars      map[string]string // $name = value assignments (psstate.go)
+	// session: the loop's session runspace (v3), whose state lasts from
+	// line to line: the variables above, functions and the location.
+	session bool
+	funcs   map[string]string    // function name (lower case) -> its body
+	objVars map[string]*psResult // $name = <pipeline>: the objects it holds (pane.go)
+	cwd     string               // the current location; "" is the profile's default
+	depth   int                  // function calls in progress (a bound on recursion)
 }
 
 func newPowerShell(m *machine, rest string) *psProcess {
@@ -128,7 +136,7 @@ func newPowerShellProcess(m *machine, rest string) process {
 	}
 	if bm := bootstrapMarker.FindStringSubmatch(p.script); bm != nil {
 		switch {
-		case bm[1] == "loop" && bm[2] == "2":
+		case bm[1] == "loop" && (bm[2] == "2" || bm[2] == "3"):
 			return newLoopBootstrap(m)
 		case bm[1] == "stdin" && bm[2] == "1":
 			p.fromStdin = true
@@ -318,22 +326,46 @@ func (p *psProcess) notFound(out psOutput, at time.Time, script, name string, ve
 	out.Done(at)
 }
 
-// evaluate runs the few statements a generic script is likely to hold:
-// output of literals and environment variables, hostname, whoami,
-// Start-Sleep, Write-Error, throw and exit. Anything else is "not
-// recognized", as PowerShell says of a command it cannot find.
+// evaluate runs the statements a generic script or a pane line is likely
+// to hold: output of literals and variables, hostname, whoami,
+// Start-Sleep, Write-*, throw and exit, the state cmdlets (psstate.go),
+// functions, and the pipelines and commands of pane.go. Anything else is
+// an error record saying the simulated host does not implement it.
 func (p *psProcess) evaluate(out psOutput, at time.Time, script string) {
-	t := at
+	t, errs, exited, _, code := p.runStatements(out, at, statements(script))
+	out.ErrorRecords(t, errs)
+	if exited {
+		out.Exit(t, code)
+		return
+	}
+	out.Done(t)
+}
+
+// maxCallDepth bounds function calls inside function calls (PowerShell's
+// own limit is far higher; a simulated script never needs more).
+const maxCallDepth = 50
+
+// runStatements runs statements from t on; it stops at exit or throw.
+func (p *psProcess) runStatements(out psOutput, t time.Time, stmts []statement) (time.Time, [][]string, bool, bool, int) {
 	var errs [][]string
 	exited, thrown := false, false
 	code := 0
-	for _, st := range statements(script) {
+	for _, st := range stmts {
 		word, arg := firstWord(st.text)
 		lw := strings.ToLower(word)
+		segs := splitTop(st.text, '|')
+		formatOnly := true
+		for _, sg := range segs[1:] {
+			formatOnly = formatOnly && formatPipeline(sg)
+		}
 		switch {
+		case lw == "function" || lw == "filter":
+			if e := p.define(arg, st); e != nil {
+				errs = append(errs, e)
+			}
 		case strings.HasPrefix(st.text, "$") && isAssignment(st.text):
-			p.assign(st.text)
-		case isStateCmdlet(lw):
+			p.assignStatement(st, t, &errs)
+		case isStateCmdlet(lw) && formatOnly:
 			o, e := p.stateCmdlet(lw, arg, st)
 			out.Stdout(t, []byte(o))
 			if len(e) > 0 && errorActionQuiet(arg) {
@@ -341,63 +373,141 @@ func (p *psProcess) evaluate(out psOutput, at time.Time, script string) {
 			} else {
 				errs = append(errs, e...)
 			}
-		case isValue(st.text):
-			out.Stdout(t, []byte(p.value(st.text)+"\r\n"))
-		case lw == "write-output" || lw == "echo" || lw == "write":
-			out.Stdout(t, []byte(p.value(arg)+"\r\n"))
-		case lw == "write-host":
-			out.Host(t, p.value(arg))
-		case lw == "write-warning":
-			out.Warning(t, p.value(arg))
-		case lw == "write-information":
-			out.Information(t, p.value(arg))
-		case lw == "hostname" || lw == "hostname.exe":
-			out.Stdout(t, []byte(p.m.h.name+"\r\n"))
-		case lw == "whoami" || lw == "whoami.exe":
-			out.Stdout(t, []byte(strings.ToLower(p.m.h.name)+`\`+p.m.user+"\r\n"))
-		case lw == "get-date":
-			out.Stdout(t, []byte("\r\n"+t.Format("Monday, January 2, 2006 3:04:05 PM")+"\r\n\r\n\r\n"))
-		case lw == "start-sleep" || lw == "sleep":
-			t = t.Add(sleepArg(arg))
-		case lw == "write-error":
-			msg := p.value(arg)
-			errs = append(errs, []string{
-				st.text + " : " + msg,
-				"    + CategoryInfo          : NotSpecified: (:) [Write-Error], WriteErrorException",
-				"    + FullyQualifiedErrorId : Microsoft.PowerShell.Commands.WriteErrorException",
-				" ",
-			})
-		case lw == "throw":
-			msg := p.value(arg)
-			if msg == "" {
-				msg = "ScriptHalted"
-			}
-			errs = append(errs, []string{
-				msg,
-				"At line:" + strconv.Itoa(st.line) + " char:" + strconv.Itoa(st.col),
-				"+ " + st.src,
-				"+ " + strings.Repeat(" ", st.col-1) + strings.Repeat("~", len(st.text)),
-				"    + CategoryInfo          : OperationStopped: (" + msg + ":String) [], RuntimeException",
-				"    + FullyQualifiedErrorId : " + msg,
-				" ",
-			})
-			thrown = true
-		case lw == "exit":
-			code, _ = strconv.Atoi(strings.TrimSpace(arg))
-			exited = true
+		case strings.EqualFold(strings.TrimSpace(st.text), "$PSVersionTable.PSVersion"):
+			// System.Version's view: left-aligned columns.
+			v := strings.SplitN(psVersion(p.m.h), ".", 4)
+			out.Stdout(t, []byte(fmt.Sprintf("\r\nMajor  Minor  Build  Revision\r\n-----  -----  -----  --------\r\n%-6s %-6s %-6s %s\r\n\r\n\r\n",
+				v[0], v[1], v[2], v[3])))
+		case strings.HasPrefix(word, "$") && strings.HasSuffix(lw, ".count") && p.objVars[lw[1:len(lw)-6]] != nil:
+			out.Stdout(t, []byte(strconv.Itoa(len(p.objVars[lw[1:len(lw)-6]].objs))+"\r\n"))
 		default:
-			errs = append(errs, commandNotFound(word, st.line, st.col, st.src))
+			if o, e, ok := p.pipeline(st, t); ok {
+				out.Stdout(t, []byte(o))
+				errs = append(errs, e...)
+				break
+			}
+			t = p.simple(out, t, st, word, arg, lw, &errs, &exited, &thrown, &code)
 		}
 		if exited || thrown {
 			break
 		}
 	}
-	out.ErrorRecords(t, errs)
-	if exited {
-		out.Exit(t, code)
-		return
+	return t, errs, exited, thrown, code
+}
+
+// simple runs a statement that is one command: values, Write-*, the
+// native commands, location, help, functions.
+func (p *psProcess) simple(out psOutput, t time.Time, st statement, word, arg, lw string, errs *[][]string, exited, thrown *bool, code *int) time.Time {
+	switch {
+	case isValue(st.text):
+		out.Stdout(t, []byte(p.value(st.text)+"\r\n"))
+	case lw == "write-output" || lw == "echo" || lw == "write":
+		out.Stdout(t, []byte(p.value(arg)+"\r\n"))
+	case lw == "write-host":
+		out.Host(t, p.value(arg))
+	case lw == "write-warning":
+		out.Warning(t, p.value(arg))
+	case lw == "write-information":
+		out.Information(t, p.value(arg))
+	case lw == "hostname" || lw == "hostname.exe":
+		out.Stdout(t, []byte(p.m.h.name+"\r\n"))
+	case lw == "whoami" || lw == "whoami.exe":
+		out.Stdout(t, []byte(strings.ToLower(p.m.h.name)+`\`+p.m.user+"\r\n"))
+	case lw == "ipconfig" || lw == "ipconfig.exe":
+		out.Stdout(t, []byte(ipconfig(p.m.h)))
+	case lw == "get-date":
+		out.Stdout(t, []byte("\r\n"+t.Format("Monday, January 2, 2006 3:04:05 PM")+"\r\n\r\n\r\n"))
+	case lw == "start-sleep" || lw == "sleep":
+		t = t.Add(sleepArg(arg))
+	case lw == "set-location" || lw == "cd" || lw == "sl" || lw == "chdir":
+		*errs = append(*errs, p.setLocation(arg, st)...)
+	case lw == "cd.." || lw == "cd\\":
+		*errs = append(*errs, p.setLocation(strings.TrimPrefix(lw, "cd"), st)...)
+	case lw == "get-help" || lw == "help" || lw == "man":
+		o, e := p.help(arg, st)
+		out.Stdout(t, []byte(o))
+		*errs = append(*errs, e...)
+	case lw == "write-error":
+		msg := p.value(arg)
+		*errs = append(*errs, []string{
+			st.text + " : " + msg,
+			"    + CategoryInfo          : NotSpecified: (:) [Write-Error], WriteErrorException",
+			"    + FullyQualifiedErrorId : Microsoft.PowerShell.Commands.WriteErrorException",
+			" ",
+		})
+	case lw == "throw":
+		msg := p.value(arg)
+		if msg == "" {
+			msg = "ScriptHalted"
+		}
+		*errs = append(*errs, []string{
+			msg,
+			"At line:" + strconv.Itoa(st.line) + " char:" + strconv.Itoa(st.col),
+			"+ " + st.src,
+			"+ " + strings.Repeat(" ", max(st.col-1, 0)) + strings.Repeat("~", len(st.text)),
+			"    + CategoryInfo          : OperationStopped: (" + msg + ":String) [], RuntimeException",
+			"    + FullyQualifiedErrorId : " + msg,
+			" ",
+		})
+		*thrown = true
+	case lw == "exit":
+		*code, _ = strconv.Atoi(strings.TrimSpace(arg))
+		*exited = true
+	case p.funcs[lw] != "":
+		if p.depth >= maxCallDepth {
+			*errs = append(*errs, []string{"The script failed due to call depth overflow."})
+			*thrown = true
+			break
+		}
+		p.depth++
+		var e [][]string
+		t, e, *exited, *thrown, *code = p.runStatements(out, t, statements(p.funcs[lw]))
+		p.depth--
+		*errs = append(*errs, e...)
+	default:
+		*errs = append(*errs, notImplemented(word, st))
 	}
-	out.Done(t)
+	return t
+}
+
+// define stores `function NAME { BODY }` (filter too, as a function).
+func (p *psProcess) define(arg string, st statement) []string {
+	name, body, ok := strings.Cut(arg, "{")
+	name = strings.TrimSpace(name)
+	if !ok || name == "" || !strings.HasSuffix(strings.TrimSpace(body), "}") || strings.ContainsAny(name, " ($") {
+		return []string{"the simulated host does not implement this function definition: " + st.text +
+			" (it takes: function Name { statements })"}
+	}
+	body = strings.TrimSpace(body)
+	if p.funcs == nil {
+		p.funcs = make(map[string]string)
+	}
+	p.funcs[strings.ToLower(name)] = strings.TrimSpace(body[:len(body)-1])
+	return nil
+}
+
+// assignStatement runs `$name = value`: a pipeline's objects are kept as
+// objects, anything else as text.
+func (p *psProcess) assignStatement(st statement, t time.Time, errs *[][]string) {
+	i := strings.IndexByte(st.text, '=')
+	name := strings.ToLower(strings.TrimSpace(st.text[1:i]))
+	rhs := strings.TrimSpace(st.text[i+1:])
+	w, _ := firstWord(splitTop(rhs, '|')[0])
+	if objectCommand(w) || strings.HasPrefix(w, "$") && p.objVars[strings.ToLower(w[1:])] != nil || len(splitTop(rhs, '|')) > 1 {
+		sub := st
+		sub.text = rhs
+		if r, e, ok := p.pipelineResult(sub, t); ok {
+			*errs = append(*errs, e...)
+			if p.objVars == nil {
+				p.objVars = make(map[string]*psResult)
+			}
+			p.objVars[name] = &r
+			delete(p.vars, name)
+			return
+		}
+	}
+	delete(p.objVars, name)
+	p.assign(st.text)
 }
 
 // errorActionQuiet reports -ErrorAction SilentlyContinue or Ignore (or
@@ -492,35 +602,43 @@ type statement struct {
 }
 
 // statements splits a script at newlines and semicolons outside quotes,
-// dropping comments.
+// braces and parentheses, dropping comments: a function body or a
+// script block spans lines and holds semicolons.
 func statements(script string) []statement {
 	lines := strings.Split(strings.ReplaceAll(script, "\r\n", "\n"), "\n")
 	var out []statement
+	var cur strings.Builder
+	startLine, startCol, startSrc := 0, 0, ""
+	depth := 0
 	inBlock := false
-	for li, src := range lines {
-		start := 0
-		var quote byte
-		emit := func(end int) {
-			raw := src[start:end]
-			text := strings.TrimSpace(raw)
-			if text != "" {
-				col := start + 1 + len(raw) - len(strings.TrimLeft(raw, " \t"))
-				out = append(out, statement{text: text, line: li + 1, col: col, src: src})
-			}
+	var quote byte
+	emit := func() {
+		text := strings.TrimSpace(cur.String())
+		cur.Reset()
+		if text != "" {
+			out = append(out, statement{text: text, line: startLine, col: startCol, src: startSrc})
 		}
+		startLine = 0
+	}
+	for li, src := range lines {
 		for i := 0; i < len(src); i++ {
 			c := src[i]
+			if startLine == 0 && !inBlock && quote == 0 && c != ' ' && c != '\t' && c != ';' && c != '#' && !strings.HasPrefix(src[i:], "<#") {
+				startLine, startCol, startSrc = li+1, i+1, src
+			}
 			switch {
 			case inBlock:
 				if strings.HasPrefix(src[i:], "#>") {
 					inBlock = false
 					i++
-					start = i + 1
 				}
+				continue
 			case quote == '\'':
 				if q := singleQuoteLen(src, i); q > 0 {
 					quote = 0 // a doubled quote closes and reopens: the same split
+					cur.WriteString(src[i : i+q])
 					i += q - 1
+					continue
 				}
 			case quote != 0:
 				if c == quote {
@@ -528,26 +646,36 @@ func statements(script string) []statement {
 				}
 			case singleQuoteLen(src, i) > 0:
 				quote = '\''
-				i += singleQuoteLen(src, i) - 1
+				q := singleQuoteLen(src, i)
+				cur.WriteString(src[i : i+q])
+				i += q - 1
+				continue
 			case c == '"':
 				quote = c
 			case strings.HasPrefix(src[i:], "<#"):
-				emit(i)
 				inBlock = true
 				i++
+				continue
 			case c == '#':
-				emit(i)
-				start = len(src)
 				i = len(src)
-			case c == ';':
-				emit(i)
-				start = i + 1
+				continue
+			case c == '{' || c == '(':
+				depth++
+			case c == '}' || c == ')':
+				depth = max(depth-1, 0)
+			case c == ';' && depth == 0:
+				emit()
+				continue
 			}
+			cur.WriteByte(c)
 		}
-		if !inBlock && start < len(src) {
-			emit(len(src))
+		if depth == 0 && quote == 0 {
+			emit()
+		} else if cur.Len() > 0 {
+			cur.WriteByte('\n')
 		}
 	}
+	emit()
 	return out
 }
 

@@ -120,7 +120,7 @@ func TestCommandsAnswerLikeWindows(t *testing.T) {
 		{"powershell prints literals and environment variables", winrm.Powershell("Write-Output 'hello'; $env:COMPUTERNAME"), "hello\r\n" + h.Hostname + "\r\n", "", "#< CLIXML\r\n", 0},
 		{"powershell -Command runs plain text", `powershell.exe -NoProfile -NonInteractive -Command "hostname"`, h.Hostname + "\r\n", "", "", 0},
 		{"powershell exit sets the exit code", winrm.Powershell("exit 3"), "", "", "", 3},
-		{"powershell reports an unknown cmdlet in CLIXML", winrm.Powershell("Get-NoSuchThing"), "", "", "is not recognized as the name of a cmdlet", 1},
+		{"powershell reports an unknown cmdlet in CLIXML", winrm.Powershell("Get-NoSuchThing"), "", "", "the simulated host does not implement Get-NoSuchThing", 1},
 		{"powershell -enc is -EncodedCommand", strings.Replace(winrm.Powershell("hostname"), "-EncodedCommand", "-NoProfile -enc", 1), h.Hostname + "\r\n", "", "", 0},
 		{"powershell -e is -EncodedCommand", strings.Replace(winrm.Powershell("hostname"), "-EncodedCommand", "-NonInteractive -e", 1), h.Hostname + "\r\n", "", "", 0},
 	}

@@ -164,7 +164,7 @@ func TestAViewerExportsOverSSHOnlyIntoTheirOwnDirectoryAndFetchesItWithSCP(t *te
 	if err != nil {
 		t.Fatalf("scp fetch: %v", err)
 	}
-	if got.name != "fleet.csv" || got.mode != "0600" || string(got.data) != string(want) || !strings.HasPrefix(string(got.data), "hostname,site,") {
+	if got.name != "fleet.csv" || got.mode != "0600" || string(got.data) != string(want) || !strings.HasPrefix(string(got.data), "Hostname,FQDN,") {
 		t.Errorf("fetched %s mode %s: %q; want %q", got.name, got.mode, got.data, want)
 	}
 	for _, p := range []string{"/fleet.csv", "~/fleet.csv", "./fleet.csv"} {
