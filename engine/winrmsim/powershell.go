@@ -320,10 +320,13 @@ func (p *psProcess) notFound(out psOutput, at time.Time, script, name string, ve
 
 // evaluate runs the few statements a generic script is likely to hold:
 // output of literals and environment variables, hostname, whoami,
-// Start-Sleep, Write-Error, throw and exit. Anything else is "not
-// recognized", as PowerShell says of a command it cannot find.
+// Start-Sleep, Write-Error, throw and exit, the state cmdlets
+// (psstate.go) with Select-Object, a property of one, and $PSVersionTable
+// (psselect.go). A common Windows command it does not run is an error
+// saying so; any other name is "not recognized", as PowerShell says of a
+// command it cannot find. The script takes Config.CommandTime.
 func (p *psProcess) evaluate(out psOutput, at time.Time, script string) {
-	t := at
+	t := at.Add(p.m.fleet.cfg.CommandTime)
 	var errs [][]string
 	exited, thrown := false, false
 	code := 0
@@ -341,6 +344,17 @@ func (p *psProcess) evaluate(out psOutput, at time.Time, script string) {
 			} else {
 				errs = append(errs, e...)
 			}
+		case strings.HasPrefix(st.text, "("):
+			o, e, ok := p.propertyOf(st)
+			if !ok {
+				e = [][]string{notImplemented(st.text, st)}
+			}
+			out.Stdout(t, []byte(o))
+			errs = append(errs, e...)
+		case strings.HasPrefix(strings.ToLower(st.text), "$psversiontable"):
+			o, e, _ := p.psVersionTable(st.text)
+			out.Stdout(t, []byte(o))
+			errs = append(errs, e...)
 		case isValue(st.text):
 			out.Stdout(t, []byte(p.value(st.text)+"\r\n"))
 		case lw == "write-output" || lw == "echo" || lw == "write":
@@ -385,6 +399,8 @@ func (p *psProcess) evaluate(out psOutput, at time.Time, script string) {
 		case lw == "exit":
 			code, _ = strconv.Atoi(strings.TrimSpace(arg))
 			exited = true
+		case unimplemented[lw]:
+			errs = append(errs, notImplemented(word, st))
 		default:
 			errs = append(errs, commandNotFound(word, st.line, st.col, st.src))
 		}
