@@ -139,3 +139,21 @@ func (r RunReport) exec(ctx context.Context, e *Engine, id Identity) (any, error
 func (r FlushNotifications) exec(ctx context.Context, e *Engine, id Identity) (any, error) {
 	return r.run(ctx, e, id)
 }
+func (r ListCollections) exec(ctx context.Context, e *Engine, id Identity) (any, error) {
+	return r.run(ctx, e, id)
+}
+func (r GetCollection) exec(ctx context.Context, e *Engine, id Identity) (any, error) {
+	return r.run(ctx, e, id)
+}
+func (r SaveCollection) exec(ctx context.Context, e *Engine, id Identity) (any, error) {
+	return r.run(ctx, e, id)
+}
+func (r RemoveCollection) exec(ctx context.Context, e *Engine, id Identity) (any, error) {
+	return r.run(ctx, e, id)
+}
+func (r RunCommand) exec(ctx context.Context, e *Engine, id Identity) (any, error) {
+	return r.run(ctx, e, id)
+}
+func (r GetCommandRun) exec(ctx context.Context, e *Engine, id Identity) (any, error) {
+	return r.run(ctx, e, id)
+}

@@ -1,6 +1,10 @@
 package engine
 
-import "time"
+import (
+	"time"
+
+	"github.com/rmmhq/rmm/engine/filter"
+)
 
 // Status is a device's reachability as the engine last saw it.
 type Status string
@@ -30,6 +34,23 @@ type DeviceState struct {
 	LastSeen    time.Time
 	LastError   string
 	Mode        string // how it is polled: "warm" (resident PowerShell), "cold" (one powershell.exe per poll), "" before a poll
+
+	// What the latest poll said of the last boot and a pending reboot
+	// (metrics script v2); zero and Unknown until one did.
+	LastBoot time.Time
+	Reboot   filter.Tri
+	// Facts are the device's indexed inventory facts (software,
+	// services, hotfixes, BitLocker...), nil until an inventory was
+	// stored or the index loaded (Engine.LoadFacts). Shared and
+	// immutable: never modify.
+	Facts *filter.Facts
+}
+
+// FilterRow is what a filter reads of the device (filter.Row).
+func (d *DeviceState) FilterRow() filter.Row {
+	return filter.Row{Hostname: d.Hostname, Site: d.Site, Status: string(d.Status), OSName: d.OSName, OSVersion: d.OSVersion,
+		Tags: d.Tags, Groups: d.Groups, HasMetrics: d.HasMetrics, CPU: d.CPUPct, Mem: d.MemPct, Disk: d.DiskFreePct,
+		LastBoot: d.LastBoot, Reboot: d.Reboot, Facts: d.Facts}
 }
 
 // Summary is the fleet at a glance, for headers and status lines.

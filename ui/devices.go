@@ -151,29 +151,6 @@ func SortDevices(ds []engine.DeviceState, by Column, desc bool) {
 	})
 }
 
-// containsFold is a case-insensitive strings.Contains that does not
-// allocate for ASCII, which hostnames and sites almost always are: the
-// filter runs over every device on every keystroke.
-func containsFold(s, sub string) bool {
-	if len(sub) == 0 {
-		return true
-	}
-	if !isASCII(s) || !isASCII(sub) {
-		return strings.Contains(strings.ToLower(s), strings.ToLower(sub))
-	}
-	n := len(sub)
-outer:
-	for i := 0; i+n <= len(s); i++ {
-		for j := 0; j < n; j++ {
-			if lowerASCII(s[i+j]) != lowerASCII(sub[j]) {
-				continue outer
-			}
-		}
-		return true
-	}
-	return false
-}
-
 func isASCII(s string) bool {
 	for i := 0; i < len(s); i++ {
 		if s[i] >= utf8.RuneSelf {

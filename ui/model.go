@@ -493,7 +493,7 @@ func (m *Model) apply(ds []engine.DeviceState) (reorder, detail bool) {
 		}
 		old := &m.devices[i]
 		if !reorder && (CompareDevices(old, &d, g.sortBy, false) != 0 ||
-			g.flt.match(old) != g.flt.match(&d) ||
+			matches(&g.flt, old) != matches(&g.flt, &d) ||
 			g.grouped && (old.Site != d.Site || old.Status != d.Status)) {
 			reorder = true
 		}

@@ -1,0 +1,338 @@
+package filter
+
+import (
+	"cmp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// The inventory facts the grammar reads (software:, service:, missing:,
+// bitlocker: ...), indexed when inventory is stored so that a filter never
+// reads an inventory document: every distinct application (name and
+// version), service (name and state) and hotfix is interned once in a
+// Catalog, and each device's Facts hold only the catalog ids it has. A
+// term is first matched against the catalog (a few thousand entries, once
+// per filter and catalog size), which leaves one bit test per id and
+// device.
+
+// Kind is what a catalog entry is.
+type Kind uint8
+
+// Catalog entry kinds.
+const (
+	KindApp     Kind = iota + 1 // an installed application: Name, Value = version
+	KindService                 // a service: Name, Value = state (Running, Stopped...)
+	KindHotfix                  // a hotfix: Name = "KB5034441", Value = ""
+)
+
+// Entry is one interned fact.
+type Entry struct {
+	Kind  Kind
+	Name  string
+	Value string
+	lower string // Name in lower case, for substring terms
+}
+
+// Catalog interns facts. It is safe for concurrent use; entries are only
+// ever added, never changed, so an id stays valid for the catalog's life.
+// The zero value is not usable: create one with NewCatalog.
+type Catalog struct {
+	mu      sync.RWMutex
+	ids     map[catKey]uint32
+	entries []Entry
+}
+
+type catKey struct {
+	kind        Kind
+	name, value string
+}
+
+// NewCatalog returns an empty catalog.
+func NewCatalog() *Catalog {
+	return &Catalog{ids: make(map[catKey]uint32)}
+}
+
+// snapshot is every entry added so far. The slice is never written below
+// its length, so it can be read without the lock.
+func (c *Catalog) snapshot() []Entry {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.entries
+}
+
+// Len is the number of entries.
+func (c *Catalog) Len() int { return len(c.snapshot()) }
+
+// Entry returns entry id.
+func (c *Catalog) Entry(id uint32) Entry { return c.snapshot()[id] }
+
+// intern returns the ids of items (kind, name, value), adding the new
+// ones, sorted and without duplicates.
+func (c *Catalog) intern(kind Kind, items [][2]string) []uint32 {
+	if len(items) == 0 {
+		return nil
+	}
+	out := make([]uint32, 0, len(items))
+	missing := false
+	c.mu.RLock()
+	for _, it := range items {
+		id, ok := c.ids[catKey{kind, it[0], it[1]}]
+		if !ok {
+			missing = true
+			break
+		}
+		out = append(out, id)
+	}
+	c.mu.RUnlock()
+	if missing {
+		out = out[:0]
+		c.mu.Lock()
+		for _, it := range items {
+			k := catKey{kind, it[0], it[1]}
+			id, ok := c.ids[k]
+			if !ok {
+				id = uint32(len(c.entries))
+				c.entries = append(c.entries, Entry{Kind: kind, Name: it[0], Value: it[1], lower: strings.ToLower(it[0])})
+				c.ids[k] = id
+			}
+			out = append(out, id)
+		}
+		c.mu.Unlock()
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// Tri is a fact that may be unknown.
+type Tri int8
+
+// Tri values.
+const (
+	Unknown Tri = iota
+	No
+	Yes
+)
+
+// TriOf is Yes or No.
+func TriOf(b bool) Tri {
+	if b {
+		return Yes
+	}
+	return No
+}
+
+// String is "yes", "no" or "" (unknown).
+func (t Tri) String() string {
+	switch t {
+	case Yes:
+		return "yes"
+	case No:
+		return "no"
+	}
+	return ""
+}
+
+// ParseTri reads "yes"/"no" (and "", unknown).
+func ParseTri(s string) Tri {
+	switch s {
+	case "yes":
+		return Yes
+	case "no":
+		return No
+	}
+	return Unknown
+}
+
+// FactsDoc is the stored form of a device's facts (the engine keeps one
+// per device beside its inventory documents) and what Facts are built
+// from. The software part comes from the software inventory, the security
+// part from the security inventory; either may be absent.
+type FactsDoc struct {
+	SoftwareAt time.Time   `json:"software_at,omitzero"` // zero: no software inventory
+	Apps       [][2]string `json:"apps,omitempty"`       // name, version
+	Services   [][2]string `json:"services,omitempty"`   // name, state
+	Hotfixes   []string    `json:"hotfixes,omitempty"`   // "KB5034441"
+	LastBoot   time.Time   `json:"last_boot,omitzero"`
+	OS         string      `json:"os,omitempty"` // the caption the inventory saw
+
+	SecurityAt time.Time `json:"security_at,omitzero"` // zero: no security inventory
+	BitLocker  string    `json:"bitlocker,omitempty"`  // on, off; "" unknown
+	Firewall   string    `json:"firewall,omitempty"`   // on, off; "" unknown
+	Defender   string    `json:"defender,omitempty"`   // on, off; "" unknown
+	Reboot     string    `json:"reboot,omitempty"`     // yes, no; "" unknown
+}
+
+// Facts are one device's indexed inventory facts. They are immutable: a
+// new inventory builds new Facts.
+type Facts struct {
+	cat      *Catalog
+	apps     []uint32
+	services []uint32
+	hotfixes []uint32
+	doc      FactsDoc // the scalars; its lists are nil (they are the ids above)
+}
+
+// Build interns a device's facts in the catalog.
+func (c *Catalog) Build(d FactsDoc) *Facts {
+	f := &Facts{cat: c}
+	if !d.SoftwareAt.IsZero() {
+		f.apps = c.intern(KindApp, d.Apps)
+		f.services = c.intern(KindService, d.Services)
+		kbs := make([][2]string, len(d.Hotfixes))
+		for i, h := range d.Hotfixes {
+			kbs[i] = [2]string{NormalizeKB(h), ""}
+		}
+		f.hotfixes = c.intern(KindHotfix, kbs)
+	}
+	d.Apps, d.Services, d.Hotfixes = nil, nil, nil
+	f.doc = d
+	return f
+}
+
+// Doc returns the facts in their stored form, lists sorted.
+func (f *Facts) Doc() FactsDoc {
+	d := f.doc
+	ents := f.cat.snapshot()
+	pairs := func(ids []uint32) [][2]string {
+		if len(ids) == 0 {
+			return nil
+		}
+		out := make([][2]string, len(ids))
+		for i, id := range ids {
+			out[i] = [2]string{ents[id].Name, ents[id].Value}
+		}
+		slices.SortFunc(out, func(a, b [2]string) int { return cmp.Or(strings.Compare(a[0], b[0]), strings.Compare(a[1], b[1])) })
+		return out
+	}
+	d.Apps, d.Services = pairs(f.apps), pairs(f.services)
+	for _, id := range f.hotfixes {
+		d.Hotfixes = append(d.Hotfixes, ents[id].Name)
+	}
+	slices.Sort(d.Hotfixes)
+	return d
+}
+
+// HasSoftware reports whether the software inventory is known.
+func (f *Facts) HasSoftware() bool { return f != nil && !f.doc.SoftwareAt.IsZero() }
+
+// HasSecurity reports whether the security inventory is known.
+func (f *Facts) HasSecurity() bool { return f != nil && !f.doc.SecurityAt.IsZero() }
+
+// LastBoot is the last boot the software inventory saw; zero if unknown.
+func (f *Facts) LastBoot() time.Time {
+	if f == nil {
+		return time.Time{}
+	}
+	return f.doc.LastBoot
+}
+
+// Reboot is whether the security inventory saw a reboot pending.
+func (f *Facts) Reboot() Tri {
+	if f == nil {
+		return Unknown
+	}
+	return ParseTri(f.doc.Reboot)
+}
+
+// App is one installed application.
+type App struct {
+	Name    string `json:"name"`
+	Version string `json:"version"`
+}
+
+// Apps lists the device's applications, sorted by name.
+func (f *Facts) Apps() []App {
+	if f == nil {
+		return nil
+	}
+	ents := f.cat.snapshot()
+	out := make([]App, len(f.apps))
+	for i, id := range f.apps {
+		out[i] = App{ents[id].Name, ents[id].Value}
+	}
+	slices.SortFunc(out, func(a, b App) int { return cmp.Or(strings.Compare(a.Name, b.Name), strings.Compare(a.Version, b.Version)) })
+	return out
+}
+
+// Sizes are how many applications, services and hotfixes the facts hold.
+func (f *Facts) Sizes() (apps, services, hotfixes int) {
+	if f == nil {
+		return 0, 0, 0
+	}
+	return len(f.apps), len(f.services), len(f.hotfixes)
+}
+
+// NormalizeKB writes a hotfix id as Windows does: "KB" and the digits
+// ("5034441", "kb5034441" -> "KB5034441").
+func NormalizeKB(s string) string {
+	s = strings.ToUpper(strings.TrimSpace(s))
+	if s != "" && s[0] >= '0' && s[0] <= '9' {
+		return "KB" + s
+	}
+	return s
+}
+
+// CompareVersions orders two version strings the way an admin reads
+// them: split at dots (and dashes, underscores, spaces, plus signs), each
+// part compared as a number when both are numbers, else as text without
+// case; a missing part counts as 0 ("5.17" equals "5.17.0", and is older
+// than "5.17.0.1234").
+func CompareVersions(a, b string) int {
+	pa, pb := versionParts(a), versionParts(b)
+	for i := range max(len(pa), len(pb)) {
+		x, y := "0", "0"
+		if i < len(pa) {
+			x = pa[i]
+		}
+		if i < len(pb) {
+			y = pb[i]
+		}
+		nx, ex := strconv.ParseUint(x, 10, 64)
+		ny, ey := strconv.ParseUint(y, 10, 64)
+		var c int
+		switch {
+		case ex == nil && ey == nil:
+			c = cmp.Compare(nx, ny)
+		case ex == nil:
+			c = -1 // a number before text: 5.17 < 5.17b
+		case ey == nil:
+			c = 1
+		default:
+			c = strings.Compare(strings.ToLower(x), strings.ToLower(y))
+		}
+		if c != 0 {
+			return c
+		}
+	}
+	return 0
+}
+
+func versionParts(s string) []string {
+	return strings.FieldsFunc(strings.TrimSpace(s), func(r rune) bool {
+		return r == '.' || r == '-' || r == '_' || r == ' ' || r == '+' || r == ','
+	})
+}
+
+// bitset is which catalog entries a term accepts, for the first n entries.
+type bitset struct {
+	cat  *Catalog
+	n    int
+	bits []uint64
+}
+
+func (b *bitset) has(id uint32) bool { return b.bits[id>>6]&(1<<(id&63)) != 0 }
+
+// newBitset evaluates accept over every entry of cat.
+func newBitset(cat *Catalog, accept func(*Entry) bool) *bitset {
+	ents := cat.snapshot()
+	b := &bitset{cat: cat, n: len(ents), bits: make([]uint64, (len(ents)+63)/64)}
+	for i := range ents {
+		if accept(&ents[i]) {
+			b.bits[i>>6] |= 1 << (uint(i) & 63)
+		}
+	}
+	return b
+}
