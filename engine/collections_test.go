@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -152,7 +153,6 @@ func TestACollectionFollowsTheInventoryAndIsATarget(t *testing.T) {
 	}
 }
 
-
 func TestCollectionsAreOperatorsAndTheConfigsWin(t *testing.T) {
 	_, db := testFleet(t, winrmsim.Config{Devices: 3, Seed: 2})
 	eng := newEngine(t, db, engine.Options{})
@@ -215,5 +215,48 @@ func TestCollectionsAreOperatorsAndTheConfigsWin(t *testing.T) {
 	}
 	if saves != 2 {
 		t.Errorf("%d successful collections.save audit rows, want 2", saves)
+	}
+}
+
+func TestAnInventoryQueryListsEveryHostWithItsZoomVersion(t *testing.T) {
+	_, db := testFleet(t, winrmsim.Config{Devices: 30, Seed: 23})
+	eng := newEngine(t, db, engine.Options{Throttle: 16})
+	ctx := context.Background()
+	if _, err := engine.Call(ctx, eng, operator, engine.CollectFleetInventory{Categories: []string{engine.InventorySoftware}}); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{} // host -> Zoom version, from the documents
+	for _, d := range eng.Devices() {
+		docs, _ := eng.StoredInventory(ctx, d.ID, []string{engine.InventorySoftware})
+		var sw scripts.SoftwareInventory
+		if err := json.Unmarshal(docs[0].Data, &sw); err != nil {
+			t.Fatal(err)
+		}
+		for _, a := range sw.Applications.Value {
+			if strings.HasPrefix(string(a.Name), "Zoom") {
+				want[d.Hostname] = string(a.Version)
+			}
+		}
+	}
+	tab, err := engine.Call(ctx, eng, viewer, engine.QueryInventory{Expr: "software:zoom", Columns: []string{"host", "software.version", "apps"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, r := range tab.Rows {
+		got[r[0]] = r[1]
+		if n, err := strconv.Atoi(r[2]); err != nil || n < 50 {
+			t.Errorf("%s has %q applications", r[0], r[2])
+		}
+	}
+	if len(want) == 0 || !maps.Equal(got, want) || tab.Devices != len(want) {
+		t.Errorf("query answered %v (%d devices), the documents say %v", got, tab.Devices, want)
+	}
+	if _, err := engine.Call(ctx, eng, viewer, engine.QueryInventory{Expr: "host:x", Columns: []string{"nope"}}); err == nil || !strings.Contains(err.Error(), `unknown column "nope"`) {
+		t.Errorf("an unknown column: %v", err)
+	}
+	def, err := engine.Call(ctx, eng, viewer, engine.QueryInventory{Expr: "software:zoom software.version<5.17"})
+	if err != nil || strings.Join(def.Columns, ",") != "host,site,status,os,software,software.version" {
+		t.Errorf("default columns %v, %v", def.Columns, err)
 	}
 }

@@ -19,13 +19,17 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
 
+	"github.com/rmmhq/rmm/csvsafe"
 	"github.com/rmmhq/rmm/engine/winrm"
 	"github.com/rmmhq/rmm/store"
 )
@@ -139,18 +143,11 @@ func (e *Engine) startCommand(ctx context.Context, id Identity, r RunCommand) (R
 	return e.launchRun(ctx, id, plan, devs, r.Target)
 }
 
-// commandOutcome reads a command's result: exit 0 without error records
-// is Completed (the message is the first line of output), anything else
-// Failed with the first error line.
-func commandOutcome(res winrm.Result) actionOutcome {
-	out := libraryOutcome(res)
-	if out.status == ActionCompleted {
-		if first := firstLine(string(res.Stdout)); first != "" {
-			out.message = first
-		}
-	}
-	return out
-}
+// commandOutcome reads a command's result as a library script's: exit 0
+// without error records is Completed (the message is the last line of
+// output: a one-row table's row), anything else Failed with the first
+// error line.
+func commandOutcome(res winrm.Result) actionOutcome { return libraryOutcome(res) }
 
 // NormalizeOutput is a command's output as results are grouped by it:
 // line endings made \n, trailing blanks cut from every line, blank lines
@@ -414,15 +411,15 @@ func statusRank(s string) int {
 const maxLabel = 160
 
 // labelGroups gives each group its one-line label: for completed groups
-// the output lines that are not in every completed group's output (so
-// " Status / ------ / Running" and "... / Stopped" read "Running" and
-// "Stopped"), the whole output when that leaves nothing; for the others
-// their message.
+// their output without a table's header (" Status / ------ / Running"
+// reads "Running") and without the lines every completed group shares,
+// the whole output when that leaves nothing; for the others their
+// message.
 func labelGroups(gs []OutputGroup) {
 	var outs [][]string
 	for i := range gs {
 		if gs[i].Status == ActionCompleted && gs[i].OutputRead {
-			outs = append(outs, strings.Split(gs[i].Output, "\n"))
+			outs = append(outs, tableRows(strings.Split(gs[i].Output, "\n")))
 		}
 	}
 	common := map[string]bool{}
@@ -456,7 +453,7 @@ func labelGroups(gs []OutputGroup) {
 			continue
 		}
 		var keep, all []string
-		for _, l := range strings.Split(g.Output, "\n") {
+		for _, l := range tableRows(strings.Split(g.Output, "\n")) {
 			t := strings.TrimSpace(l)
 			if t == "" {
 				continue
@@ -483,6 +480,19 @@ func labelGroups(gs []OutputGroup) {
 	}
 }
 
+// tableRows leaves out a table's header: the lines up to a line of
+// dashes (and spaces) among the first three, as PowerShell prints
+// " Status" over " ------"; other output is returned as it is.
+func tableRows(lines []string) []string {
+	for i := 0; i < len(lines) && i < 3; i++ {
+		l := strings.TrimSpace(lines[i])
+		if l != "" && strings.Trim(l, "- ") == "" && i+1 < len(lines) {
+			return lines[i+1:]
+		}
+	}
+	return lines
+}
+
 // FormatOutputGroups renders groups as one line: "193 Running / 7
 // Stopped / 10 Failed: Device offline (connection refused)".
 func FormatOutputGroups(gs []OutputGroup) string {
@@ -498,4 +508,82 @@ func FormatOutputGroups(gs []OutputGroup) string {
 		}
 	}
 	return strings.Join(parts, " / ")
+}
+
+// CommandExportColumns are the columns of a command run's export (CSV
+// header, JSON keys of each result), in order.
+func CommandExportColumns() []string {
+	return []string{"host", "status", "group", "group_label", "group_size", "exit_code", "message", "stdout", "stderr"}
+}
+
+// commandExportRow is one device of a command export.
+type commandExportRow struct {
+	Host       string `json:"host"`
+	Status     string `json:"status"`
+	Group      int    `json:"group"` // 1 is the biggest group
+	GroupLabel string `json:"group_label"`
+	GroupSize  int    `json:"group_size"`
+	ExitCode   *int   `json:"exit_code"`
+	Message    string `json:"message"`
+	Stdout     string `json:"stdout"`
+	Stderr     string `json:"stderr"`
+}
+
+// commandExportRows joins a grouped run with its full results (by id).
+func commandExportRows(cr CommandRun, full []ActionResult) []commandExportRow {
+	byID := make(map[int64]*ActionResult, len(full))
+	for i := range full {
+		byID[full[i].ID] = &full[i]
+	}
+	out := make([]commandExportRow, len(cr.Results))
+	for i, r := range cr.Results {
+		g := cr.Groups[r.Group]
+		row := commandExportRow{Host: r.Host, Status: r.Status, Group: r.Group + 1, GroupLabel: g.Label, GroupSize: g.Count, Message: r.Message}
+		if a := byID[r.ID]; a != nil {
+			row.ExitCode, row.Stdout, row.Stderr = a.ExitCode, a.Stdout, a.Stderr
+		}
+		out[i] = row
+	}
+	return out
+}
+
+// WriteCommandResults writes a command run's per-device results with
+// their groups as CSV (a header, one line per device) or JSON (an object:
+// the run's summary, script, target, groups, and results with the same
+// keys as the CSV columns). full are the run's results with their
+// outputs (GetRun); cells that came from hosts or people go through
+// csvsafe.Cell.
+func WriteCommandResults(w io.Writer, format string, cr CommandRun, full []ActionResult) error {
+	rows := commandExportRows(cr, full)
+	switch format {
+	case "csv":
+		cw := csvsafe.NewWriter(w)
+		if err := cw.Header(CommandExportColumns()); err != nil {
+			return err
+		}
+		for _, r := range rows {
+			exit := ""
+			if r.ExitCode != nil {
+				exit = strconv.Itoa(*r.ExitCode)
+			}
+			// Computed by rmm: status, group number and size, exit code.
+			if err := cw.Row([]string{r.Host, r.Status, strconv.Itoa(r.Group), r.GroupLabel, strconv.Itoa(r.GroupSize), exit,
+				r.Message, r.Stdout, r.Stderr}, 1, 2, 4, 5); err != nil {
+				return err
+			}
+		}
+		return cw.Flush()
+	case "json":
+		doc := struct {
+			CommandRun
+			Results []commandExportRow `json:"results"`
+		}{CommandRun: cr, Results: rows}
+		if doc.Results == nil {
+			doc.Results = []commandExportRow{}
+		}
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(doc)
+	}
+	return fmt.Errorf("unknown export format %q", format)
 }

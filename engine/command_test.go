@@ -269,3 +269,26 @@ func TestACommandTravelsThroughTheResidentLoop(t *testing.T) {
 			engine.FormatOutputGroups(cr.Groups), before.LoopRequests, after.LoopRequests, before.CommandRequests, after.CommandRequests, before.LoopStarts, after.LoopStarts)
 	}
 }
+
+func TestACommandsExportNeutralisesFormulasAndKeepsItsGroups(t *testing.T) {
+	cr := engine.CommandRun{Groups: []engine.OutputGroup{{Status: engine.ActionCompleted, Label: "=HYPERLINK(1)", Count: 1}},
+		Results: []engine.CommandEntry{{ID: 7, Host: "WS-01", Status: engine.ActionCompleted, Message: "@SUM(1)", Group: 0}}}
+	exit := -1
+	full := []engine.ActionResult{{ID: 7, Host: "WS-01", Stdout: "=HYPERLINK(1)\r\n", Stderr: "+x", ExitCode: &exit}}
+	var b strings.Builder
+	if err := engine.WriteCommandResults(&b, "csv", cr, full); err != nil {
+		t.Fatal(err)
+	}
+	want := "host,status,group,group_label,group_size,exit_code,message,stdout,stderr\n" +
+		"WS-01,Completed,1,'=HYPERLINK(1),1,-1,'@SUM(1),\"'=HYPERLINK(1)\r\n\",'+x\n"
+	if b.String() != want {
+		t.Errorf("CSV\n%q\nwant\n%q", b.String(), want)
+	}
+	b.Reset()
+	if err := engine.WriteCommandResults(&b, "json", cr, full); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), `"stdout": "=HYPERLINK(1)\r\n"`) || !strings.Contains(b.String(), `"group_label": "=HYPERLINK(1)"`) {
+		t.Errorf("JSON keeps values as they are:\n%s", b.String())
+	}
+}

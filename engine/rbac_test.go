@@ -42,7 +42,7 @@ func notifyRequests() []Request {
 func collectionRequests() []Request {
 	return []Request{ListCollections{}, GetCollection{Name: "rbac-test"}, SaveCollection{Name: "rbac-test", Expr: "tag:none"},
 		RemoveCollection{Name: "rbac-test"}, RunCommand{Script: "hostname", Target: RunTarget{Hosts: []string{"rbac-test-host"}}},
-		GetCommandRun{RunID: "rbac-test"}}
+		GetCommandRun{RunID: "rbac-test"}, QueryInventory{Expr: "software:zoom"}}
 }
 
 // actionRequests: remote actions, runs, the script library and the

@@ -157,3 +157,6 @@ func (r RunCommand) exec(ctx context.Context, e *Engine, id Identity) (any, erro
 func (r GetCommandRun) exec(ctx context.Context, e *Engine, id Identity) (any, error) {
 	return r.run(ctx, e, id)
 }
+func (r QueryInventory) exec(ctx context.Context, e *Engine, id Identity) (any, error) {
+	return r.run(ctx, e, id)
+}

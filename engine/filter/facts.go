@@ -215,6 +215,15 @@ func (f *Facts) Doc() FactsDoc {
 	return d
 }
 
+// Scalars returns the facts in their stored form without the lists (no
+// copy of them is made): times, OS, BitLocker, firewall, Defender, reboot.
+func (f *Facts) Scalars() FactsDoc {
+	if f == nil {
+		return FactsDoc{}
+	}
+	return f.doc
+}
+
 // HasSoftware reports whether the software inventory is known.
 func (f *Facts) HasSoftware() bool { return f != nil && !f.doc.SoftwareAt.IsZero() }
 
@@ -253,7 +262,9 @@ func (f *Facts) Apps() []App {
 	for i, id := range f.apps {
 		out[i] = App{ents[id].Name, ents[id].Value}
 	}
-	slices.SortFunc(out, func(a, b App) int { return cmp.Or(strings.Compare(a.Name, b.Name), strings.Compare(a.Version, b.Version)) })
+	slices.SortFunc(out, func(a, b App) int {
+		return cmp.Or(strings.Compare(a.Name, b.Name), strings.Compare(a.Version, b.Version))
+	})
 	return out
 }
 

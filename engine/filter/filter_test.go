@@ -124,16 +124,16 @@ func inventoryFleet(cat *Catalog) []Row {
 	docs := []FactsDoc{
 		{ // LON-WS-001: an old Zoom, BitLocker on, Spooler running
 			SoftwareAt: t0, LastBoot: boot(45),
-			Apps:     [][2]string{{"Zoom (64-bit)", "5.16.10.26186"}, {"7-Zip 23.01 (x64)", "23.01"}, {"Google Chrome", "131.0.6778.86"}},
-			Services: [][2]string{{"Spooler", "Running"}, {"W32Time", "Running"}, {"WinRM", "Running"}},
-			Hotfixes: []string{"KB5034441", "KB5034763"},
+			Apps:       [][2]string{{"Zoom (64-bit)", "5.16.10.26186"}, {"7-Zip 23.01 (x64)", "23.01"}, {"Google Chrome", "131.0.6778.86"}},
+			Services:   [][2]string{{"Spooler", "Running"}, {"W32Time", "Running"}, {"WinRM", "Running"}},
+			Hotfixes:   []string{"KB5034441", "KB5034763"},
 			SecurityAt: t0, BitLocker: "on", Firewall: "on", Defender: "on", Reboot: "no",
 		},
 		{ // PAR-SRV-01: no Zoom, Spooler stopped, BitLocker off, reboot pending
 			SoftwareAt: t0, LastBoot: boot(3),
-			Apps:     [][2]string{{"Microsoft SQL Server 2019 (64-bit)", ""}, {"7-Zip 23.01 (x64)", "23.01"}},
-			Services: [][2]string{{"Spooler", "Stopped"}, {"MSSQLSERVER", "Running"}, {"WinRM", "Running"}},
-			Hotfixes: []string{"KB5034763"},
+			Apps:       [][2]string{{"Microsoft SQL Server 2019 (64-bit)", ""}, {"7-Zip 23.01 (x64)", "23.01"}},
+			Services:   [][2]string{{"Spooler", "Stopped"}, {"MSSQLSERVER", "Running"}, {"WinRM", "Running"}},
+			Hotfixes:   []string{"KB5034763"},
 			SecurityAt: t0, BitLocker: "off", Firewall: "off", Defender: "on", Reboot: "yes",
 		},
 		{}, // BER-WS-007: never inventoried
