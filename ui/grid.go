@@ -420,6 +420,8 @@ func gridKey(m Model, msg tea.KeyPressMsg) (Model, tea.Cmd) {
 		m.grid.typing = true
 	case key.Matches(msg, k.Open):
 		return m.switchTo(pageDetail)
+	case key.Matches(msg, k.Collections):
+		return m.switchTo(pageCollections)
 	case key.Matches(msg, k.Up):
 		m.moveTo(m.grid.cursor - 1)
 	case key.Matches(msg, k.Down):

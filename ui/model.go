@@ -221,9 +221,13 @@ type Model struct {
 	notif     notifyState // the notifications view (notify.go)
 	palette   palette
 
-	shell  *shellPane    // the remote PowerShell pane; nil when closed (rshell.go)
-	dialog *actionDialog // the action dialog; nil when closed (actions.go)
-	acts   *actionsState // the actions view, runs followed for toasts (actions_view.go)
+	shell  *shellPane     // the remote PowerShell pane; nil when closed (rshell.go)
+	dialog *actionDialog  // the action dialog; nil when closed (actions.go)
+	cmd    *commandDialog // the command dialog; nil when closed (command.go)
+
+	cmdHistory []string          // commands run from this console, oldest first (command.go)
+	acts       *actionsState     // the actions view, runs followed for toasts (actions_view.go)
+	colls      *collectionsState // the collections view (collections.go)
 
 	pool    engine.PoolStats
 	hasPool bool // pool has been read
@@ -296,6 +300,7 @@ func New(c Client, opts Options) Model {
 		grid:     newGrid(),
 		settings: settingsState{items: opts.Settings},
 		acts:     &actionsState{},
+		colls:    &collectionsState{},
 	}
 	if len(startErrs) > 0 {
 		m.toast = toast{text: strings.Join(startErrs, "; "), err: true}
@@ -470,6 +475,9 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m.click(msg.Mouse())
 	}
 	if nm, cmd, ok := m.actionsUpdate(msg); ok {
+		return nm, cmd
+	}
+	if nm, cmd, ok := m.collectionsUpdate(msg); ok {
 		return nm, cmd
 	}
 	return m, nil
@@ -684,6 +692,8 @@ func (m *Model) wheel(n int) {
 		}
 	case pageActions:
 		m.actionsWheel(n)
+	case pageCollections:
+		m.colls.pos.scroll(n, len(m.colls.list), m.listRows())
 	}
 	m.clampScrolls()
 }
