@@ -206,7 +206,8 @@ type runPlan struct {
 	requestedBy   string
 	expiry        time.Duration
 	queueable     bool
-	command       bool // an ad-hoc command (command.go): its text on the run's row only, results with output keys
+	command       bool         // an ad-hoc command (command.go): its text on the run's row only, results with output keys
+	rec           *runRecorder // the fan-out's batched writes; nil for a replay (actions_record.go)
 }
 
 // newRunID returns an id people can type: date, time and 6 hex digits.
@@ -394,6 +395,7 @@ func paramsLine(params map[string]string) string {
 // and records each result.
 func (e *Engine) fanOut(ctx context.Context, id Identity, p *runPlan, devs []DeviceState, rowIDs []int64) {
 	o := e.options()
+	p.rec = newRunRecorder(ctx, e, p.id)
 	wp := pool.New().WithMaxGoroutines(o.Throttle)
 	for i, d := range devs {
 		if ctx.Err() != nil {
@@ -413,6 +415,7 @@ func (e *Engine) fanOut(ctx context.Context, id Identity, p *runPlan, devs []Dev
 		})
 	}
 	wp.Wait()
+	p.rec.close() // every result recorded before the rest is cancelled and the run finished
 	wctx := context.WithoutCancel(ctx)
 	now := time.Now().UTC()
 	msg := "Cancelled before it started"
@@ -463,7 +466,9 @@ type actionOutcome struct {
 // retries; a device that cannot be reached gets the action queued.
 func (e *Engine) runDevice(ctx context.Context, id Identity, p *runPlan, d store.Device, rowID int64) {
 	start := time.Now().UTC()
-	if err := e.db.StartAction(context.WithoutCancel(ctx), rowID, start); err != nil {
+	if p.rec != nil {
+		p.rec.started(rowID)
+	} else if err := e.db.StartAction(context.WithoutCancel(ctx), rowID, start); err != nil {
 		e.log.Error("start action", "run", p.id, "device", d.Hostname, "err", err)
 	}
 	out := e.attemptWithRetries(ctx, p, d)
@@ -494,6 +499,10 @@ func (e *Engine) finishRow(ctx context.Context, id Identity, p *runPlan, rowID i
 		Stdout: truncateOutput(out.stdout, ao.OutputMaxBytes), Stderr: truncateOutput(out.stderr, ao.OutputMaxBytes),
 		ExitCode: out.exit, Duration: now.Sub(start), Attempts: out.attempts, ScriptVersion: p.scriptVersion,
 		StartedAt: start, FinishedAt: now}
+	if p.rec != nil && !replay {
+		p.rec.finished(e.resultRecord(id, p, row, host, out, replay))
+		return
+	}
 	finish := func() error { return e.db.FinishAction(context.WithoutCancel(ctx), row) }
 	if p.command {
 		finish = func() error { return e.finishCommandRow(ctx, row, out, host) }

@@ -242,6 +242,12 @@ func (e *Engine) audit(ctx context.Context, id Identity, r Request, result strin
 // appendAudit writes one row for r; pending, when not 0, is the id of
 // the row that announced it.
 func (e *Engine) appendAudit(ctx context.Context, id Identity, r Request, result string, reqErr error, pending int64) (store.AuditEntry, error) {
+	return e.db.AppendAudit(context.WithoutCancel(ctx), auditEntry(id, r, result, reqErr, pending))
+}
+
+// auditEntry is the audit row of a request; pending, when not 0, is the
+// id of the row that announced it.
+func auditEntry(id Identity, r Request, result string, reqErr error, pending int64) store.AuditEntry {
 	details := r.Details()
 	if details == nil {
 		details = map[string]any{}
@@ -252,8 +258,8 @@ func (e *Engine) appendAudit(ctx context.Context, id Identity, r Request, result
 	if pending != 0 {
 		details["pending"] = pending
 	}
-	return e.db.AppendAudit(context.WithoutCancel(ctx), store.AuditEntry{
+	return store.AuditEntry{
 		At: time.Now().UTC(), User: id.User, Role: id.Role.String(), Via: string(id.Via), RemoteAddr: id.RemoteAddr,
 		Action: r.Action(), Targets: r.Targets(), Result: result, Details: details,
-	})
+	}
 }

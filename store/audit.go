@@ -240,7 +240,7 @@ func validUTF8(s string) string { return strings.ToValidUTF8(s, "\uFFFD") }
 // IMMEDIATE), which reads the chain's head and inserts after it, so
 // concurrent appenders, in this process or another, never fork the chain.
 func (db *DB) AppendAudit(ctx context.Context, e AuditEntry) (AuditEntry, error) {
-	e, detailsText, targetsText, err := db.prepareAudit(e)
+	p, err := db.prepareAudit(e)
 	if err != nil {
 		return AuditEntry{}, fmt.Errorf("append audit %q by %q: %w", e.Action, e.User, err)
 	}
@@ -249,28 +249,49 @@ func (db *DB) AppendAudit(ctx context.Context, e AuditEntry) (AuditEntry, error)
 		if err != nil {
 			return err
 		}
-		e.ID, e.PrevHash = id+1, hash
-		if e.Hash, err = auditHash(e); err != nil {
-			return err
-		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO audit_log
-			(id, ts, user, role, via, action, targets, result, remote_addr, details, prev_hash, hash)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			e.ID, toMS(e.At), e.User, e.Role, e.Via, e.Action, targetsText, e.Result, e.RemoteAddr,
-			detailsText, e.PrevHash, e.Hash)
-		if err != nil {
-			return fmt.Errorf("insert row %d: %w", e.ID, err)
-		}
-		return nil
+		_, err = insertAudit(ctx, tx, &p, id, hash)
+		return err
 	})
 	if err != nil {
 		return AuditEntry{}, fmt.Errorf("append audit %q by %q: %w", e.Action, e.User, err)
 	}
-	return e, nil
+	return p.e, nil
+}
+
+// preparedAudit is an entry in its stored form, ready to be chained.
+type preparedAudit struct {
+	e                        AuditEntry
+	detailsText, targetsText string
+}
+
+// insertAudit chains a prepared entry after the row (prevID, prevHash)
+// and inserts it, in tx; it returns the new row's hash, which the next
+// row chains to.
+func insertAudit(ctx context.Context, tx *sql.Tx, p *preparedAudit, prevID int64, prevHash string) (string, error) {
+	e := &p.e
+	e.ID, e.PrevHash = prevID+1, prevHash
+	var err error
+	if e.Hash, err = auditHash(*e); err != nil {
+		return "", err
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO audit_log
+		(id, ts, user, role, via, action, targets, result, remote_addr, details, prev_hash, hash)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		e.ID, toMS(e.At), e.User, e.Role, e.Via, e.Action, p.targetsText, e.Result, e.RemoteAddr,
+		p.detailsText, e.PrevHash, e.Hash)
+	if err != nil {
+		return "", fmt.Errorf("insert row %d: %w", e.ID, err)
+	}
+	return e.Hash, nil
 }
 
 // prepareAudit checks e and brings it to its stored form.
-func (db *DB) prepareAudit(e AuditEntry) (AuditEntry, string, string, error) {
+func (db *DB) prepareAudit(e AuditEntry) (preparedAudit, error) {
+	e, details, targets, err := db.prepareAuditFields(e)
+	return preparedAudit{e: e, detailsText: details, targetsText: targets}, err
+}
+
+func (db *DB) prepareAuditFields(e AuditEntry) (AuditEntry, string, string, error) {
 	if e.ID != 0 {
 		return e, "", "", fmt.Errorf("id %d given: the log assigns ids", e.ID)
 	}
