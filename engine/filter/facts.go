@@ -43,6 +43,11 @@ type Catalog struct {
 	mu      sync.RWMutex
 	ids     map[catKey]uint32
 	entries []Entry
+	// Entries grouped by kind and name: a term matches names (a few
+	// thousand even in a big fleet), then only the matching names'
+	// entries (their versions or states), not every entry.
+	names  map[nameKey]int
+	groups [][]nameGroup // by kind
 }
 
 type catKey struct {
@@ -50,9 +55,20 @@ type catKey struct {
 	name, value string
 }
 
+type nameKey struct {
+	kind Kind
+	name string
+}
+
+// nameGroup is the entries of one name of one kind.
+type nameGroup struct {
+	name, lower string
+	ids         []uint32
+}
+
 // NewCatalog returns an empty catalog.
 func NewCatalog() *Catalog {
-	return &Catalog{ids: make(map[catKey]uint32)}
+	return &Catalog{ids: make(map[catKey]uint32), names: make(map[nameKey]int), groups: make([][]nameGroup, KindHotfix+1)}
 }
 
 // snapshot is every entry added so far. The slice is never written below
@@ -95,8 +111,17 @@ func (c *Catalog) intern(kind Kind, items [][2]string) []uint32 {
 			id, ok := c.ids[k]
 			if !ok {
 				id = uint32(len(c.entries))
-				c.entries = append(c.entries, Entry{Kind: kind, Name: it[0], Value: it[1], lower: strings.ToLower(it[0])})
+				lower := strings.ToLower(it[0])
+				c.entries = append(c.entries, Entry{Kind: kind, Name: it[0], Value: it[1], lower: lower})
 				c.ids[k] = id
+				nk := nameKey{kind, it[0]}
+				g, ok := c.names[nk]
+				if !ok {
+					g = len(c.groups[kind])
+					c.names[nk] = g
+					c.groups[kind] = append(c.groups[kind], nameGroup{name: it[0], lower: lower})
+				}
+				c.groups[kind][g].ids = append(c.groups[kind][g].ids, id)
 			}
 			out = append(out, id)
 		}
@@ -327,23 +352,69 @@ func versionParts(s string) []string {
 	})
 }
 
-// bitset is which catalog entries a term accepts, for the first n entries.
+// bitset is which catalog entries a term accepts, for the first n
+// entries. few lists them, sorted, when they are few (a service in a
+// state, one hotfix): a host's list is then searched for each, not read
+// whole.
 type bitset struct {
 	cat  *Catalog
 	n    int
 	bits []uint64
+	few  []uint32 // nil when more than maxFew
 }
+
+// maxFew is the most accepted entries a bitset lists.
+const maxFew = 16
 
 func (b *bitset) has(id uint32) bool { return b.bits[id>>6]&(1<<(id&63)) != 0 }
 
-// newBitset evaluates accept over every entry of cat.
-func newBitset(cat *Catalog, accept func(*Entry) bool) *bitset {
-	ents := cat.snapshot()
+// newBitset is the set of entries of one kind whose name nameOK accepts
+// and whose entry entryOK accepts, computed under the catalog's read lock
+// over the names of that kind and the matching names' entries only.
+func newBitset(cat *Catalog, kind Kind, nameOK func(name, lower string) bool, entryOK func(*Entry) bool) *bitset {
+	cat.mu.RLock()
+	defer cat.mu.RUnlock()
+	ents := cat.entries
 	b := &bitset{cat: cat, n: len(ents), bits: make([]uint64, (len(ents)+63)/64)}
-	for i := range ents {
-		if accept(&ents[i]) {
-			b.bits[i>>6] |= 1 << (uint(i) & 63)
+	count := 0
+	for _, g := range cat.groups[kind] {
+		if !nameOK(g.name, g.lower) {
+			continue
+		}
+		for _, id := range g.ids {
+			if entryOK(&ents[id]) {
+				b.bits[id>>6] |= 1 << (id & 63)
+				if count++; count <= maxFew {
+					b.few = append(b.few, id)
+				}
+			}
+		}
+	}
+	if count > maxFew {
+		b.few = nil
+	} else {
+		slices.Sort(b.few)
+		if b.few == nil {
+			b.few = []uint32{}
 		}
 	}
 	return b
+}
+
+// anyOf reports whether one of ids (sorted) is in the set.
+func (b *bitset) anyOf(ids []uint32) bool {
+	if b.few != nil && len(b.few)*8 < len(ids) {
+		for _, id := range b.few {
+			if _, ok := slices.BinarySearch(ids, id); ok {
+				return true
+			}
+		}
+		return false
+	}
+	for _, id := range ids {
+		if b.has(id) {
+			return true
+		}
+	}
+	return false
 }

@@ -449,13 +449,7 @@ func (t *term) anyIn(fa *Facts, ids []uint32) bool {
 	if fa == nil || len(ids) == 0 {
 		return false
 	}
-	b := t.set(fa.cat, ids[len(ids)-1]) // ids are sorted: the last is the largest
-	for _, id := range ids {
-		if b.has(id) {
-			return true
-		}
-	}
-	return false
+	return t.set(fa.cat, ids[len(ids)-1]).anyOf(ids) // ids are sorted: the last is the largest
 }
 
 // set returns the term's bitset over cat covering id, computing it again
@@ -469,44 +463,40 @@ func (t *term) set(cat *Catalog, id uint32) *bitset {
 	if b := t.sets.cur.Load(); b != nil && b.cat == cat && int(id) < b.n {
 		return b
 	}
-	b := newBitset(cat, t.accepts)
+	b := t.bitset(cat)
 	t.sets.cur.Store(b)
 	return b
 }
 
-// accepts reports whether a catalog entry satisfies a catalog term.
-func (t *term) accepts(e *Entry) bool {
+// bitset evaluates a catalog term over cat: its name condition over the
+// names of its kind, then its value condition over their entries.
+func (t *term) bitset(cat *Catalog) *bitset {
 	switch t.kind {
 	case termApp:
-		if e.Kind != KindApp {
-			return false
-		}
-		switch {
-		case t.op == opEqual:
-			if !strings.EqualFold(e.Name, t.text) {
-				return false
+		return newBitset(cat, KindApp, func(name, lower string) bool {
+			if t.op == opEqual {
+				return strings.EqualFold(name, t.text)
 			}
-		case !strings.Contains(e.lower, t.text): // t.text is lower case
-			return false
-		}
-		for _, q := range t.vers {
-			if q.accepts(e.Value) == q.neg {
-				return false
+			return strings.Contains(lower, t.text) // t.text is lower case
+		}, func(e *Entry) bool {
+			for _, q := range t.vers {
+				if q.accepts(e.Value) == q.neg {
+					return false
+				}
 			}
-		}
-		return true
+			return true
+		})
 	case termService:
-		if e.Kind != KindService {
-			return false
-		}
-		if t.prefix && !hasPrefixFold(e.Name, t.text) || !t.prefix && !strings.EqualFold(e.Name, t.text) {
-			return false
-		}
-		return t.state == "" || hasPrefixFold(e.Value, t.state)
-	case termInstalled, termMissing:
-		return e.Kind == KindHotfix && e.Name == t.text
+		return newBitset(cat, KindService, func(name, _ string) bool {
+			if t.prefix {
+				return hasPrefixFold(name, t.text)
+			}
+			return strings.EqualFold(name, t.text)
+		}, func(e *Entry) bool { return t.state == "" || hasPrefixFold(e.Value, t.state) })
+	default: // installed:, missing:
+		return newBitset(cat, KindHotfix, func(name, _ string) bool { return name == t.text },
+			func(*Entry) bool { return true })
 	}
-	return false
 }
 
 // accepts reports whether an application version meets the condition;

@@ -402,3 +402,33 @@ func TestNeedsFacts(t *testing.T) {
 		}
 	}
 }
+
+// TestFewAndManyMatchesAgree checks the two ways a host's list is matched
+// (searched for a few accepted entries, read whole against many) against
+// the facts themselves.
+func TestFewAndManyMatchesAgree(t *testing.T) {
+	rows := benchFleet(300, 40)
+	for _, expr := range []string{"service:Svc007=stopped", "service:Svc0*=stopped", "software:zoom", "software:application software.version<3"} {
+		f := MustParse(expr)
+		for i := range rows {
+			d := rows[i].Facts.Doc()
+			want := false
+			for _, s := range d.Services {
+				if strings.HasPrefix(expr, "service:Svc007") && s[0] == "Svc007" && s[1] == "Stopped" ||
+					strings.HasPrefix(expr, "service:Svc0*") && strings.HasPrefix(s[0], "Svc0") && s[1] == "Stopped" {
+					want = true
+				}
+			}
+			for _, a := range d.Apps {
+				l := strings.ToLower(a[0])
+				if expr == "software:zoom" && strings.Contains(l, "zoom") ||
+					strings.HasPrefix(expr, "software:application") && strings.Contains(l, "application") && CompareVersions(a[1], "3") < 0 {
+					want = true
+				}
+			}
+			if got := f.Match(&rows[i]); got != want {
+				t.Fatalf("%s on %s: %v, the facts say %v", expr, rows[i].Hostname, got, want)
+			}
+		}
+	}
+}
