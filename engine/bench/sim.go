@@ -47,7 +47,8 @@ type inProcessFleet struct {
 }
 
 func startInProcess(ctx context.Context, cfg SweepConfig, dir string) (*inProcessFleet, error) {
-	sc := winrmsim.Config{Devices: cfg.Devices, Seed: cfg.Seed, RTT: cfg.RTT, PSStart: cfg.PSStart, ScriptTime: cfg.ScriptTime}
+	sc := winrmsim.Config{Devices: cfg.Devices, Seed: cfg.Seed, RTT: cfg.RTT, PSStart: cfg.PSStart, ScriptTime: cfg.ScriptTime,
+		CommandTime: cfg.CommandTime}
 	if cfg.transport() == TransportHTTPS {
 		sc.TLS = &winrmsim.TLSOptions{}
 	} else {
@@ -120,6 +121,7 @@ func startChild(ctx context.Context, cfg SweepConfig, dir string) (*childFleet, 
 	args = append(args,
 		"--devices", strconv.Itoa(cfg.Devices), "--seed", strconv.FormatInt(cfg.Seed, 10),
 		"--rtt", cfg.RTT.String(), "--ps-start", cfg.PSStart.String(), "--script-time", cfg.ScriptTime.String(),
+		"--command-time", cfg.CommandTime.String(),
 		"--control", "127.0.0.1:0", "--export-csv", c.csvPath, "--ready-file", ready)
 	if cfg.transport() == TransportHTTPS {
 		c.caPath = filepath.Join(dir, "sim-ca.pem")
