@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/rmmhq/rmm/engine/filter"
+	"github.com/rmmhq/rmm/engine/psjson"
 	"github.com/rmmhq/rmm/engine/scripts"
 	"github.com/rmmhq/rmm/store"
 )
@@ -100,8 +101,11 @@ func encodeFacts(d filter.FactsDoc) ([]byte, error) {
 
 func decodeFacts(b []byte) (filter.FactsDoc, error) {
 	var s storedFacts
-	if err := json.Unmarshal(b, &s); err != nil {
-		return filter.FactsDoc{}, fmt.Errorf("inventory index: %w", err)
+	if !scanFacts(b, &s) {
+		s = storedFacts{}
+		if err := json.Unmarshal(b, &s); err != nil {
+			return filter.FactsDoc{}, fmt.Errorf("inventory index: %w", err)
+		}
 	}
 	d := filter.FactsDoc{SoftwareAt: s.SoftwareAt, Apps: splitPairs(s.Apps), Services: splitPairs(s.Services),
 		LastBoot: s.LastBoot, OS: s.OS, SecurityAt: s.SecurityAt, BitLocker: s.BitLocker, Firewall: s.Firewall,
@@ -110,6 +114,43 @@ func decodeFacts(b []byte) (filter.FactsDoc, error) {
 		d.Hotfixes = strings.Split(s.Hotfixes, "\n")
 	}
 	return d, nil
+}
+
+// scanFacts reads a stored index document without reflection (a restart
+// reads one per device); false leaves it to encoding/json.
+func scanFacts(b []byte, s *storedFacts) bool {
+	sc := psjson.NewScanner(b)
+	var soft, sec, boot psjson.PSDate
+	ok := sc.Object(func(key []byte) bool {
+		switch string(key) {
+		case "software_at":
+			return sc.Date(&soft)
+		case "apps":
+			return sc.String(&s.Apps)
+		case "services":
+			return sc.String(&s.Services)
+		case "hotfixes":
+			return sc.String(&s.Hotfixes)
+		case "last_boot":
+			return sc.Date(&boot)
+		case "os":
+			return sc.String(&s.OS)
+		case "security_at":
+			return sc.Date(&sec)
+		case "bitlocker":
+			return sc.String(&s.BitLocker)
+		case "firewall":
+			return sc.String(&s.Firewall)
+		case "defender":
+			return sc.String(&s.Defender)
+		case "reboot":
+			return sc.String(&s.Reboot)
+		}
+		return sc.Other(key, "software_at", "apps", "services", "hotfixes", "last_boot", "os", "security_at",
+			"bitlocker", "firewall", "defender", "reboot")
+	}) && sc.End()
+	s.SoftwareAt, s.SecurityAt, s.LastBoot = soft.Time, sec.Time, boot.Time
+	return ok
 }
 
 // factsPart merges what a parsed inventory document says into base: the
