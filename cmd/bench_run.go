@@ -13,9 +13,10 @@ import (
 
 func (a *app) benchRunCommand() *cobra.Command {
 	var (
-		cfg       bench.RunConfig
-		asJSON    bool
-		inProcess bool
+		cfg        bench.RunConfig
+		asJSON     bool
+		inProcess  bool
+		cpuProfile string
 	)
 	cmd := &cobra.Command{
 		Use:   "run",
@@ -40,6 +41,7 @@ inventory (indexed as it is stored) and evaluate --query over the fleet
   peak_rss_mb          this process's peak resident memory
   inventory_ms         collecting every host's software inventory
   index_load_ms        building every device's facts from the stored index
+  heap_mb              this process's live heap after the index loaded
   apps_per_host        applications per host in the index
   query, query_matches, query_median_ms, query_max_ms,
   query_target_ms      100
@@ -62,6 +64,14 @@ inventory (indexed as it is stored) and evaluate --query over the fleet
 			}
 			if err := cfg.Check(); err != nil {
 				return exitError{2, fmt.Errorf("bench: %w", err)}
+			}
+			if cpuProfile != "" {
+				f, err := os.Create(cpuProfile)
+				if err != nil {
+					return fmt.Errorf("bench: cpu profile: %w", err)
+				}
+				defer f.Close()
+				cfg.CPUProfile = f
 			}
 			res, err := bench.Run(cmd.Context(), cfg)
 			if err != nil {
@@ -87,6 +97,7 @@ inventory (indexed as it is stored) and evaluate --query over the fleet
 				fmt.Fprintf(w, "  %-22s %.3f (target %g ms)\n", "median / target", res.QueryVsTarget, res.QueryTargetMS)
 				fmt.Fprintf(w, "  %-22s %.0f ms\n", "inventory collection", res.InventoryMS)
 				fmt.Fprintf(w, "  %-22s %.0f ms\n", "index load", res.IndexLoadMS)
+				fmt.Fprintf(w, "  %-22s %.0f MB\n", "live heap after", res.HeapMB)
 			}
 			fmt.Fprintf(w, "  %-22s %.0f MB\n", "peak RSS", res.PeakRSSMB)
 			return nil
@@ -105,6 +116,7 @@ inventory (indexed as it is stored) and evaluate --query over the fleet
 	f.BoolVar(&cfg.SkipQuery, "no-query", false, "skip the inventory collection and the query")
 	f.Int64Var(&cfg.Seed, "seed", 1, "simulator seed")
 	f.BoolVar(&asJSON, "json", false, "print one JSON object")
+	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile (pprof) of the command's run to this file")
 	f.BoolVar(&inProcess, "in-process", false, "run the simulated hosts in this process (their CPU then counts in cpu_ms_per_host)")
 	return cmd
 }

@@ -10,6 +10,8 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime"
+	"runtime/pprof"
 	"slices"
 	"time"
 
@@ -35,8 +37,11 @@ type RunConfig struct {
 	Queries     int    // times the query is evaluated (the median is reported); default 21
 	SkipQuery   bool   // no inventory collection, no query
 	Logf        func(format string, args ...any)
-	SimCommand  []string // as SweepConfig's: `rmm sim` in a child process; empty: in this process
-	SimEnv      []string
+	// CPUProfile, when set, receives a pprof CPU profile of the command
+	// (request to the last result recorded).
+	CPUProfile io.Writer
+	SimCommand []string // as SweepConfig's: `rmm sim` in a child process; empty: in this process
+	SimEnv     []string
 }
 
 // RunResult is the stable output of `rmm bench run --json`.
@@ -58,6 +63,7 @@ type RunResult struct {
 
 	InventoryMS   float64 `json:"inventory_ms"`  // collecting every host's software inventory (indexed as it is stored)
 	IndexLoadMS   float64 `json:"index_load_ms"` // building every device's facts from the stored index, as a new engine does
+	HeapMB        float64 `json:"heap_mb"`       // this process's live heap after the index loaded (engine, pool, index)
 	AppsPerHost   float64 `json:"apps_per_host"` // applications per host in the index
 	Query         string  `json:"query"`
 	QueryMatches  int     `json:"query_matches"`   // devices the query matched
@@ -180,6 +186,11 @@ func Run(ctx context.Context, cfg RunConfig) (RunResult, error) {
 	waves := math.Ceil(float64(cfg.Devices) / float64(cfg.Throttle))
 	res.FloorMS = round(waves*(res.RTTMS+max(res.RTTMS, res.CommandMS)), 1)
 	sys := engine.SystemIdentity()
+	if cfg.CPUProfile != nil {
+		if err := pprof.StartCPUProfile(cfg.CPUProfile); err != nil {
+			return res, fmt.Errorf("bench: cpu profile: %w", err)
+		}
+	}
 	sim0, _ := fleet.cpu()
 	cpu0 := CPUTime()
 	start = time.Now()
@@ -193,6 +204,9 @@ func Run(ctx context.Context, cfg RunConfig) (RunResult, error) {
 	wall := time.Since(start)
 	cpu1 := CPUTime()
 	sim1, _ := fleet.cpu()
+	if cfg.CPUProfile != nil {
+		pprof.StopCPUProfile()
+	}
 	res.WallMS = round(ms(wall), 1)
 	if res.FloorMS > 0 {
 		res.Ratio = round(res.WallMS/res.FloorMS, 3)
@@ -231,6 +245,10 @@ func Run(ctx context.Context, cfg RunConfig) (RunResult, error) {
 			return res, fmt.Errorf("bench: %w", err)
 		}
 		res.IndexLoadMS = round(ms(time.Since(start)), 1)
+		runtime.GC()
+		var mem runtime.MemStats
+		runtime.ReadMemStats(&mem)
+		res.HeapMB = round(float64(mem.HeapAlloc)/(1<<20), 1)
 		var took []float64
 		for range cfg.Queries {
 			t0 := time.Now()

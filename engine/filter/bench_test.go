@@ -8,9 +8,10 @@ import (
 )
 
 // benchFleet is n rows with apps applications each, drawn from a pool of
-// 2,000 names in one to six versions each (what a fleet of mixed
-// workstations and servers holds), plus 250 services and a dozen
-// hotfixes, all interned in one catalog.
+// 2,000 names in one to six versions each, a fifth of them named with a
+// build number (as SDK parts, runtimes and drivers are: a name per host,
+// hundreds of thousands in all), plus 250 services and a dozen hotfixes,
+// all interned in one catalog.
 func benchFleet(n, apps int) []Row {
 	r := rand.New(rand.NewPCG(1, 2))
 	cat := NewCatalog()
@@ -30,10 +31,17 @@ func benchFleet(n, apps int) []Row {
 				i = 7 + r.IntN(2)
 			}
 			v := versions(i)
-			if i == 7 || i == 8 {
+			name := names[i]
+			switch {
+			case i == 7 || i == 8:
 				v = []string{"5.13.11", "5.16.10", "5.17.5", "6.2.11"}[r.IntN(4)]
+			case a%5 == 4:
+				// Installers that put a build in the name (SDK parts, .NET
+				// runtimes, drivers): a name per host.
+				v = fmt.Sprintf("10.1.%d.%d", 19041+r.IntN(8)*1000, r.IntN(5000))
+				name = "Windows SDK AddOn " + v
 			}
-			doc.Apps = append(doc.Apps, [2]string{names[i], v})
+			doc.Apps = append(doc.Apps, [2]string{name, v})
 		}
 		for s := range 250 {
 			st := "Running"

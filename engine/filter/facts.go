@@ -1,6 +1,7 @@
 package filter
 
 import (
+	"bytes"
 	"cmp"
 	"slices"
 	"strconv"
@@ -48,6 +49,13 @@ type Catalog struct {
 	// entries (their versions or states), not every entry.
 	names  map[nameKey]int
 	groups [][]nameGroup // by kind
+	// text holds each kind's lower-case names, each followed by a NUL,
+	// in group order, and starts where each begins: a substring term
+	// (software:zoom) finds its names with bytes.Index over the text (a
+	// fleet's application names run to hundreds of thousands when
+	// installers put versions in them), not a Contains per name.
+	text   [][]byte
+	starts [][]int
 }
 
 type catKey struct {
@@ -68,7 +76,8 @@ type nameGroup struct {
 
 // NewCatalog returns an empty catalog.
 func NewCatalog() *Catalog {
-	return &Catalog{ids: make(map[catKey]uint32), names: make(map[nameKey]int), groups: make([][]nameGroup, KindHotfix+1)}
+	return &Catalog{ids: make(map[catKey]uint32), names: make(map[nameKey]int), groups: make([][]nameGroup, KindHotfix+1),
+		text: make([][]byte, KindHotfix+1), starts: make([][]int, KindHotfix+1)}
 }
 
 // snapshot is every entry added so far. The slice is never written below
@@ -120,6 +129,8 @@ func (c *Catalog) intern(kind Kind, items [][2]string) []uint32 {
 					g = len(c.groups[kind])
 					c.names[nk] = g
 					c.groups[kind] = append(c.groups[kind], nameGroup{name: it[0], lower: lower})
+					c.starts[kind] = append(c.starts[kind], len(c.text[kind]))
+					c.text[kind] = append(append(c.text[kind], lower...), 0)
 				}
 				c.groups[kind][g].ids = append(c.groups[kind][g].ids, id)
 			}
@@ -368,6 +379,30 @@ const maxFew = 16
 
 func (b *bitset) has(id uint32) bool { return b.bits[id>>6]&(1<<(id&63)) != 0 }
 
+// groupsContaining calls fn with each group of a kind whose lower-case
+// name contains sub (lower case, no NUL), under the catalog's read lock.
+func (c *Catalog) groupsContaining(kind Kind, sub string, fn func(g *nameGroup)) {
+	text, starts, groups := c.text[kind], c.starts[kind], c.groups[kind]
+	needle := []byte(sub)
+	for pos := 0; pos < len(text); {
+		i := bytes.Index(text[pos:], needle)
+		if i < 0 {
+			return
+		}
+		at := pos + i
+		g, _ := slices.BinarySearch(starts, at+1) // the group whose name holds at
+		g--
+		if bytes.IndexByte(text[at:at+len(needle)], 0) < 0 { // within one name
+			fn(&groups[g])
+		}
+		if g+1 < len(starts) {
+			pos = starts[g+1]
+		} else {
+			return
+		}
+	}
+}
+
 // newBitset is the set of entries of one kind whose name nameOK accepts
 // and whose entry entryOK accepts, computed under the catalog's read lock
 // over the names of that kind and the matching names' entries only.
@@ -390,15 +425,41 @@ func newBitset(cat *Catalog, kind Kind, nameOK func(name, lower string) bool, en
 			}
 		}
 	}
+	b.finish(count)
+	return b
+}
+
+// newBitsetContaining is newBitset for the names of a kind that contain
+// sub (lower case).
+func newBitsetContaining(cat *Catalog, kind Kind, sub string, entryOK func(*Entry) bool) *bitset {
+	cat.mu.RLock()
+	defer cat.mu.RUnlock()
+	ents := cat.entries
+	b := &bitset{cat: cat, n: len(ents), bits: make([]uint64, (len(ents)+63)/64)}
+	count := 0
+	cat.groupsContaining(kind, sub, func(g *nameGroup) {
+		for _, id := range g.ids {
+			if entryOK(&ents[id]) {
+				b.bits[id>>6] |= 1 << (id & 63)
+				if count++; count <= maxFew {
+					b.few = append(b.few, id)
+				}
+			}
+		}
+	})
+	b.finish(count)
+	return b
+}
+
+func (b *bitset) finish(count int) {
 	if count > maxFew {
 		b.few = nil
-	} else {
-		slices.Sort(b.few)
-		if b.few == nil {
-			b.few = []uint32{}
-		}
+		return
 	}
-	return b
+	slices.Sort(b.few)
+	if b.few == nil {
+		b.few = []uint32{}
+	}
 }
 
 // anyOf reports whether one of ids (sorted) is in the set.

@@ -473,19 +473,18 @@ func (t *term) set(cat *Catalog, id uint32) *bitset {
 func (t *term) bitset(cat *Catalog) *bitset {
 	switch t.kind {
 	case termApp:
-		return newBitset(cat, KindApp, func(name, lower string) bool {
-			if t.op == opEqual {
-				return strings.EqualFold(name, t.text)
-			}
-			return strings.Contains(lower, t.text) // t.text is lower case
-		}, func(e *Entry) bool {
+		versions := func(e *Entry) bool {
 			for _, q := range t.vers {
 				if q.accepts(e.Value) == q.neg {
 					return false
 				}
 			}
 			return true
-		})
+		}
+		if t.op == opEqual {
+			return newBitset(cat, KindApp, func(name, _ string) bool { return strings.EqualFold(name, t.text) }, versions)
+		}
+		return newBitsetContaining(cat, KindApp, t.text, versions) // t.text is lower case
 	case termService:
 		return newBitset(cat, KindService, func(name, _ string) bool {
 			if t.prefix {
