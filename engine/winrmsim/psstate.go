@@ -249,13 +249,19 @@ func (p *psProcess) getServices(a cmdletArgs, st statement) ([]ServiceInfo, [][]
 	}
 	for _, n := range a.names {
 		found := false
+		wild := strings.ContainsAny(n, "*?[")
+		pattern := strings.ToLower(n)
 		for _, s := range all {
-			if ok, _ := path.Match(strings.ToLower(n), strings.ToLower(s.Name)); ok {
+			match := !wild && strings.EqualFold(n, s.Name)
+			if wild {
+				match, _ = path.Match(pattern, strings.ToLower(s.Name))
+			}
+			if match {
 				shown = append(shown, s)
 				found = true
 			}
 		}
-		if !found && !strings.ContainsAny(n, "*?[") {
+		if !found && !wild {
 			errs = append(errs, cmdletError(cmdlet, "Cannot find any service with service name '"+n+"'.", "ObjectNotFound", n, "ServiceCommandException", "NoServiceFoundForGivenName,Microsoft.PowerShell.Commands.GetServiceCommand", st))
 		}
 	}
