@@ -3,6 +3,7 @@ package filter
 import (
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"testing"
 	"time"
 )
@@ -38,7 +39,7 @@ func benchFleet(n, apps int) []Row {
 			case a%5 == 4:
 				// Installers that put a build in the name (SDK parts, .NET
 				// runtimes, drivers): a name per host.
-				v = fmt.Sprintf("10.1.%d.%d", 19041+r.IntN(8)*1000, r.IntN(5000))
+				v = fmt.Sprintf("10.1.%d.%d", 19041+r.IntN(8)*1000, r.IntN(500000))
 				name = "Windows SDK AddOn " + v
 			}
 			doc.Apps = append(doc.Apps, [2]string{name, v})
@@ -87,4 +88,28 @@ func BenchmarkCollectionQuery(b *testing.B) {
 			b.ReportMetric(float64(matched), "matches")
 		})
 	}
+}
+
+// TestTheIndexOfTenThousandHostsFitsInMemory builds the benchmark fleet
+// (10,000 hosts x 200 applications, a fifth of the names per host, 250
+// services) and reports the heap its catalog and facts hold; it fails only
+// past 300 MB, a bound far above what it measures, to catch a leak of a
+// copy per host.
+func TestTheIndexOfTenThousandHostsFitsInMemory(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds 10,000 hosts' facts")
+	}
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	rows := benchFleet(10000, 200)
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	mb := float64(after.HeapAlloc-before.HeapAlloc) / (1 << 20)
+	cat := rows[0].Facts.cat
+	t.Logf("10,000 hosts x 200 applications: %d catalog entries, %.0f MB of heap", cat.Len(), mb)
+	if mb > 300 {
+		t.Errorf("the index holds %.0f MB", mb)
+	}
+	runtime.KeepAlive(rows)
 }

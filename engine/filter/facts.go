@@ -34,7 +34,6 @@ type Entry struct {
 	Kind  Kind
 	Name  string
 	Value string
-	lower string // Name in lower case, for substring terms
 }
 
 // Catalog interns facts. It is safe for concurrent use; entries are only
@@ -42,7 +41,6 @@ type Entry struct {
 // The zero value is not usable: create one with NewCatalog.
 type Catalog struct {
 	mu      sync.RWMutex
-	ids     map[catKey]uint32
 	entries []Entry
 	// Entries grouped by kind and name: a term matches names (a few
 	// thousand even in a big fleet), then only the matching names'
@@ -58,25 +56,45 @@ type Catalog struct {
 	starts [][]int
 }
 
-type catKey struct {
-	kind        Kind
-	name, value string
-}
-
 type nameKey struct {
 	kind Kind
 	name string
 }
 
-// nameGroup is the entries of one name of one kind.
+// nameGroup is the entries of one name of one kind (its lower-case form
+// is in the catalog's text). A name with many values (a driver whose
+// version differs on every host) gets a map of them.
 type nameGroup struct {
-	name, lower string
-	ids         []uint32
+	name    string
+	ids     []uint32
+	byValue map[string]uint32 // nil until the group has more than groupScan values
+}
+
+// groupScan is how many values of a name are searched one by one.
+const groupScan = 16
+
+// lookup finds an entry; c.mu is held.
+func (c *Catalog) lookup(kind Kind, name, value string) (uint32, bool) {
+	g, ok := c.names[nameKey{kind, name}]
+	if !ok {
+		return 0, false
+	}
+	grp := &c.groups[kind][g]
+	if grp.byValue != nil {
+		id, ok := grp.byValue[value]
+		return id, ok
+	}
+	for _, id := range grp.ids {
+		if c.entries[id].Value == value {
+			return id, true
+		}
+	}
+	return 0, false
 }
 
 // NewCatalog returns an empty catalog.
 func NewCatalog() *Catalog {
-	return &Catalog{ids: make(map[catKey]uint32), names: make(map[nameKey]int), groups: make([][]nameGroup, KindHotfix+1),
+	return &Catalog{names: make(map[nameKey]int), groups: make([][]nameGroup, KindHotfix+1),
 		text: make([][]byte, KindHotfix+1), starts: make([][]int, KindHotfix+1)}
 }
 
@@ -104,7 +122,7 @@ func (c *Catalog) intern(kind Kind, items [][2]string) []uint32 {
 	missing := false
 	c.mu.RLock()
 	for _, it := range items {
-		id, ok := c.ids[catKey{kind, it[0], it[1]}]
+		id, ok := c.lookup(kind, it[0], it[1])
 		if !ok {
 			missing = true
 			break
@@ -116,23 +134,9 @@ func (c *Catalog) intern(kind Kind, items [][2]string) []uint32 {
 		out = out[:0]
 		c.mu.Lock()
 		for _, it := range items {
-			k := catKey{kind, it[0], it[1]}
-			id, ok := c.ids[k]
+			id, ok := c.lookup(kind, it[0], it[1])
 			if !ok {
-				id = uint32(len(c.entries))
-				lower := strings.ToLower(it[0])
-				c.entries = append(c.entries, Entry{Kind: kind, Name: it[0], Value: it[1], lower: lower})
-				c.ids[k] = id
-				nk := nameKey{kind, it[0]}
-				g, ok := c.names[nk]
-				if !ok {
-					g = len(c.groups[kind])
-					c.names[nk] = g
-					c.groups[kind] = append(c.groups[kind], nameGroup{name: it[0], lower: lower})
-					c.starts[kind] = append(c.starts[kind], len(c.text[kind]))
-					c.text[kind] = append(append(c.text[kind], lower...), 0)
-				}
-				c.groups[kind][g].ids = append(c.groups[kind][g].ids, id)
+				id = c.add(kind, it[0], it[1])
 			}
 			out = append(out, id)
 		}
@@ -140,6 +144,33 @@ func (c *Catalog) intern(kind Kind, items [][2]string) []uint32 {
 	}
 	slices.Sort(out)
 	return slices.Compact(out)
+}
+
+// add adds an entry; c.mu is held for writing.
+func (c *Catalog) add(kind Kind, name, value string) uint32 {
+	id := uint32(len(c.entries))
+	c.entries = append(c.entries, Entry{Kind: kind, Name: name, Value: value})
+	nk := nameKey{kind, name}
+	g, ok := c.names[nk]
+	if !ok {
+		g = len(c.groups[kind])
+		c.names[nk] = g
+		c.groups[kind] = append(c.groups[kind], nameGroup{name: name})
+		c.starts[kind] = append(c.starts[kind], len(c.text[kind]))
+		c.text[kind] = append(append(c.text[kind], strings.ToLower(name)...), 0)
+	}
+	grp := &c.groups[kind][g]
+	grp.ids = append(grp.ids, id)
+	switch {
+	case grp.byValue != nil:
+		grp.byValue[value] = id
+	case len(grp.ids) > groupScan:
+		grp.byValue = make(map[string]uint32, len(grp.ids))
+		for _, e := range grp.ids {
+			grp.byValue[c.entries[e].Value] = e
+		}
+	}
+	return id
 }
 
 // Tri is a fact that may be unknown.
@@ -406,14 +437,14 @@ func (c *Catalog) groupsContaining(kind Kind, sub string, fn func(g *nameGroup))
 // newBitset is the set of entries of one kind whose name nameOK accepts
 // and whose entry entryOK accepts, computed under the catalog's read lock
 // over the names of that kind and the matching names' entries only.
-func newBitset(cat *Catalog, kind Kind, nameOK func(name, lower string) bool, entryOK func(*Entry) bool) *bitset {
+func newBitset(cat *Catalog, kind Kind, nameOK func(name string) bool, entryOK func(*Entry) bool) *bitset {
 	cat.mu.RLock()
 	defer cat.mu.RUnlock()
 	ents := cat.entries
 	b := &bitset{cat: cat, n: len(ents), bits: make([]uint64, (len(ents)+63)/64)}
 	count := 0
 	for _, g := range cat.groups[kind] {
-		if !nameOK(g.name, g.lower) {
+		if !nameOK(g.name) {
 			continue
 		}
 		for _, id := range g.ids {

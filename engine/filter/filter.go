@@ -482,18 +482,18 @@ func (t *term) bitset(cat *Catalog) *bitset {
 			return true
 		}
 		if t.op == opEqual {
-			return newBitset(cat, KindApp, func(name, _ string) bool { return strings.EqualFold(name, t.text) }, versions)
+			return newBitset(cat, KindApp, func(name string) bool { return strings.EqualFold(name, t.text) }, versions)
 		}
 		return newBitsetContaining(cat, KindApp, t.text, versions) // t.text is lower case
 	case termService:
-		return newBitset(cat, KindService, func(name, _ string) bool {
+		return newBitset(cat, KindService, func(name string) bool {
 			if t.prefix {
 				return hasPrefixFold(name, t.text)
 			}
 			return strings.EqualFold(name, t.text)
 		}, func(e *Entry) bool { return t.state == "" || hasPrefixFold(e.Value, t.state) })
 	default: // installed:, missing:
-		return newBitset(cat, KindHotfix, func(name, _ string) bool { return name == t.text },
+		return newBitset(cat, KindHotfix, func(name string) bool { return name == t.text },
 			func(*Entry) bool { return true })
 	}
 }
