@@ -149,7 +149,7 @@ func TestBangRunsACommandOnEveryShownDeviceAndGroupsTheOutput(t *testing.T) {
 		}
 	}
 
-	rows, err := s.db.ListAudit(ctx, store.AuditFilter{Action: "command.run", User: "olga"})
+	rows, err := s.db.ListAudit(ctx, store.AuditFilter{Action: "command.run", User: "olga", Result: store.AuditSuccess})
 	if err != nil || len(rows) != 3 || rows[len(rows)-1].Details["script"] != "Get-Service Spooler | Select Status" {
 		t.Errorf("command.run audit rows %+v, %v", rows, err)
 	}
