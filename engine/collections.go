@@ -62,13 +62,12 @@ type Collection struct {
 
 // collectionBook holds the collections and their members.
 type collectionBook struct {
-	mu      sync.RWMutex
-	loaded  bool // the database's were read
-	db      []store.Collection
-	config  map[string]string
-	live    []*liveCollection // the effective ones, by name
-	version atomic.Int64      // bumped on every change of the list
-	count   atomic.Int32      // len(live), read without the lock by observe
+	mu     sync.RWMutex
+	loaded bool // the database's were read
+	db     []store.Collection
+	config map[string]string
+	live   []*liveCollection // the effective ones, by name
+	count  atomic.Int32      // len(live), read without the lock by observe
 }
 
 type liveCollection struct {
@@ -182,7 +181,6 @@ func (b *collectionBook) rebuild(e *Engine) {
 	}
 	b.live = live
 	b.count.Store(int32(len(live)))
-	b.version.Add(1)
 }
 
 func (c *liveCollection) compile() {

@@ -152,7 +152,7 @@ func (e *Engine) queryInventory(ctx context.Context, expr string, columns []stri
 	all := queryColumns()
 	if len(columns) == 0 {
 		columns = []string{"host", "site", "status", "os"}
-		if strings.Contains(strings.ToLower(expr), "software") || strings.Contains(strings.ToLower(expr), "app") {
+		if f.NamesSoftware() {
 			columns = append(columns, "software", "software.version")
 		}
 	}

@@ -290,6 +290,17 @@ func (f Filter) NeedsFacts() bool {
 	return false
 }
 
+// NamesSoftware reports whether the expression has a software: term (not
+// negated): an inventory query then shows the applications it names.
+func (f Filter) NamesSoftware() bool {
+	for _, t := range f.terms {
+		if t.kind == termApp && !t.neg {
+			return true
+		}
+	}
+	return false
+}
+
 // MatchingApps are the row's applications that the filter's software:
 // terms (not negated) accept, with their qualifiers; every application
 // when it has none. For rmm inventory query's software columns.
