@@ -209,9 +209,15 @@ func (m *Model) tabs() []tab {
 		}
 		total += ansi.StringWidth(labels[i]) + len(" 1  ") + 1
 	}
-	// When they do not fit, the tabs lose their right padding first.
+	// When they do not fit, the tabs lose their right padding first; a
+	// saved view or collection the grid shows is named on the right of
+	// the bar, so it is given room first.
+	room := m.width
+	if m.grid.view != "" {
+		room -= ansi.StringWidth("view "+m.grid.view) + 3
+	}
 	pad := " "
-	if total-1 > m.width {
+	if total-1 > room {
 		pad = ""
 		total -= len(ps)
 	}
