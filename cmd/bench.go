@@ -17,7 +17,7 @@ func (a *app) benchCommand() *cobra.Command {
 		Short: "Headless benchmarks that print ratios",
 		Args:  cobra.NoArgs,
 	}
-	cmd.AddCommand(a.benchSweepCommand())
+	cmd.AddCommand(a.benchSweepCommand(), a.benchRunCommand())
 	return cmd
 }
 

@@ -111,6 +111,7 @@ README): arrays are always arrays, dates RFC 3339 UTC, enums numbers.`,
 			})
 		},
 	}
+	cmd.AddCommand(a.inventoryQueryCommand(), a.inventoryCollectCommand())
 	f := cmd.Flags()
 	f.StringSliceVar(&categories, "category", nil, "hardware, software, security or network (repeatable; default all)")
 	f.BoolVar(&asJSON, "json", false, "print a JSON object (stable fields, see above)")

@@ -96,6 +96,7 @@ func (a *app) applyReload(ctx context.Context, eng *engine.Engine, r config.Relo
 		a.log.Error("config reload could not be applied", "err", err)
 		return reloadNotice{Text: "config reload failed: " + err.Error(), Err: true, Cfg: running}
 	}
+	eng.SetConfigCollections(cfg.Collections) // audited above, with the other changes
 	a.fileCfg = cfg
 	// Flags and --demo stay on top of the file: the database and log file
 	// in use, and a --log-level given on the command line.

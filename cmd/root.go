@@ -237,6 +237,7 @@ func (a *app) openEngine(ctx context.Context, cred engine.Credential, vault cred
 		return nil, nil, err
 	}
 	a.releaseNotify = append(a.releaseNotify, release)
+	eng.SetConfigCollections(a.cfg.Collections)
 	return db, eng, nil
 }
 
@@ -395,6 +396,8 @@ Exit status: 0 ok, 1 error, 2 bad input, 3 permission denied, 5 doctor found a f
 		a.healthCommand(),
 		a.inventoryCommand(),
 		a.actionCommand(),
+		a.runCommand(),
+		a.collectionsCommand(),
 		a.queueCommand(),
 		a.scriptsCommand(),
 		a.notifyCommand(),

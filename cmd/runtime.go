@@ -27,6 +27,10 @@ type fleetRuntime struct {
 	// error.
 	onReload func(reloadNotice)
 	onFatal  func()
+	// collectAtStart, when set, are inventory categories collected from
+	// every device once the engine starts (--demo: so collections and
+	// inventory queries have facts at once, not at the nightly schedule).
+	collectAtStart []string
 
 	cancel     context.CancelFunc // ends the scheduler, the watch and the sweeps
 	stopWatch  context.CancelFunc // ends the config watch, first
@@ -34,6 +38,7 @@ type fleetRuntime struct {
 	schedDone  chan struct{}
 	credDone   chan struct{}
 	notifyDone chan struct{} // the notifier's passes (notifications out)
+	factsDone  chan struct{} // the inventory index load (and collectAtStart)
 	runDone    chan struct{} // closed when the sweeps end; nil without poll
 	runErr     error         // Engine.Run's result, set before runDone closes
 }
@@ -78,6 +83,21 @@ func (r *fleetRuntime) start(ctx context.Context, db *store.DB) error {
 	go func() {
 		defer close(r.notifyDone)
 		_ = r.eng.RunNotifier(ctx)
+	}()
+
+	// The inventory index (collections, inventory terms in filters) loads
+	// beside the console rather than before its first frame.
+	r.factsDone = make(chan struct{})
+	go func() {
+		defer close(r.factsDone)
+		if err := r.eng.LoadFacts(ctx); err != nil && ctx.Err() == nil {
+			a.log.Warn("inventory index not loaded; collections read no inventory until it is", "err", err)
+		}
+		if len(r.collectAtStart) > 0 && r.poll && ctx.Err() == nil {
+			if _, err := r.eng.Do(ctx, engine.SystemIdentity(), engine.CollectFleetInventory{Categories: r.collectAtStart}); err != nil && ctx.Err() == nil {
+				a.log.Warn("inventory at start", "err", err)
+			}
+		}
 	}()
 
 	// Run returns nil only when ctx ends, or the Fatal error that stopped
@@ -126,6 +146,7 @@ func (r *fleetRuntime) stop() (runErr, closeErr error) {
 	r.cancel()
 	<-r.credDone
 	<-r.notifyDone
+	<-r.factsDone
 	<-r.schedDone
 	if r.runDone != nil {
 		<-r.runDone

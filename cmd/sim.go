@@ -191,6 +191,7 @@ Defaults: --user %s, --password %s (loopback test credentials, not secrets).`,
 	f.DurationVar(&cfg.RTT, "rtt", 0, "added latency per request")
 	f.DurationVar(&cfg.PSStart, "ps-start", 400*time.Millisecond, "cost of starting powershell.exe")
 	f.DurationVar(&cfg.ScriptTime, "script-time", 250*time.Millisecond, "run time of a recognised rmm script")
+	f.DurationVar(&cfg.CommandTime, "command-time", 0, "run time of a typed command (a script without rmm's marker line, rmm run)")
 	f.StringVar(&cfg.Faults, "faults", "", `hosts that misbehave, chosen by seed: e.g. "refuse=2%,hang=1%,http500=1%,malformed=1%" (also no-loop, loop-crash, loop-hang, access-denied)`)
 	f.StringVar(&exportCSV, "export-csv", "", "write the hosts as CSV for rmm import")
 	f.BoolVar(&https, "https", false, "serve HTTPS with certificates from a generated test CA")

@@ -44,6 +44,7 @@ type Config struct {
 
 	Notifications NotificationsConfig // where alert changes are sent (channels, routes, the outbox)
 	Reports       ReportsConfig       // reports: where they are written, the SLA target
+	Collections   map[string]string   // collections: name -> filter expression (engine/filter)
 }
 
 // SessionsConfig is the `sessions:` section.

@@ -87,6 +87,7 @@ func TestAGoodFileSetsEveryKey(t *testing.T) {
 		},
 	}
 	want.Reports = ReportsConfig{Dir: "/var/lib/rmm/reports", SLATarget: 99.9}
+	want.Collections = map[string]string{"Zoom older than 5.17": `software:"Zoom" software.version<5.17`, "BitLocker off": "bitlocker:off -os:server"}
 	if !cfg.Equal(want) {
 		t.Fatalf("got  %+v\nwant %+v", cfg, want)
 	}
@@ -171,6 +172,10 @@ func TestBadValuesNameFileLineAndKey(t *testing.T) {
 		{"a user with an unknown field", "users:\n  - {name: a, role: admin, password: x}\n", []string{"c.yaml:2: users[0].password: unknown key"}},
 		{"a view without an expression", "ui:\n  views:\n    empty: \"\"\n", []string{"c.yaml:3: ui.views.empty: must be a filter expression"}},
 		{"a key binding without keys", "ui:\n  keys:\n    quit: []\n", []string{"c.yaml:3: ui.keys.quit: must be a key or a list of keys"}},
+		{"a collection with a bad term", "collections:\n  old zoom: software:zoom software.version<\n", []string{"c.yaml:2: collections.old zoom: software.version<: needs a version"}},
+		{"a collection twice", "collections:\n  Servers: os:server\n  servers: os:2019\n", []string{"c.yaml:3: collections.servers: defined twice"}},
+		{"a collection without an expression", "collections:\n  x: \"\"\n", []string{"c.yaml:2: collections.x: must be a filter expression"}},
+		{"collections not a mapping", "collections: [a]\n", []string{"c.yaml:1: collections: must be a mapping"}},
 		{"a threshold above 100%", "thresholds:\n  cpu_warning: 120\n", []string{`c.yaml:2: thresholds.cpu_warning: "120" is not a percentage 0..100`}},
 		{"an unknown threshold", "thresholds:\n  cpu_warn: 80\n", []string{"c.yaml:2: thresholds.cpu_warn: unknown threshold"}},
 		{"a bad group override", "thresholds:\n  groups:\n    sql:\n      disk_used_warning: lots\n", []string{`c.yaml:4: thresholds.groups.sql.disk_used_warning: "lots" is not a percentage`}},

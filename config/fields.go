@@ -290,6 +290,8 @@ var fields = map[string]field{
 			return nil
 		},
 		show: func(c Config) string { return strconv.FormatFloat(c.Reports.SLATarget, 'f', -1, 64) }},
+	"collections": {def: "(none)", doc: "saved device collections: name: filter expression (inventory terms allowed, e.g. software:zoom software.version<5.17); they win over stored ones of the same name",
+		show: func(c Config) string { return showMap(c.Collections) }},
 	"users": {def: "(none: the local OS user is Admin)", doc: "users: [{name, role: admin|operator|viewer, keys: [ssh public keys]}]",
 		show: func(c Config) string { return showUsers(c.Users) }},
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/sourcegraph/conc/pool"
 
 	"github.com/rmmhq/rmm/creds"
+	"github.com/rmmhq/rmm/engine/filter"
 	"github.com/rmmhq/rmm/engine/scripts"
 	"github.com/rmmhq/rmm/engine/winrm"
 	"github.com/rmmhq/rmm/store"
@@ -173,7 +174,9 @@ type Engine struct {
 	// get (credtrouble.go).
 	credTrouble credTrouble
 
-	inv inventoryState // inventory collectors and extended-metrics state (inventory.go)
+	inv   inventoryState  // inventory collectors and extended-metrics state (inventory.go)
+	facts factIndex       // the inventory index the filter grammar reads (facts.go)
+	colls *collectionBook // saved collections and their members (collections.go)
 
 	hosts hostBook  // devices whose address answered as another computer (hostcheck.go)
 	hooks testHooks // nil in production; set by tests (export_test.go)
@@ -238,6 +241,8 @@ func New(ctx context.Context, db *store.DB, opts Options) (*Engine, error) {
 		fatalC:  make(chan struct{}),
 		reconf:  make(chan struct{}, 1),
 		notify:  newNotifier(),
+		facts:   factIndex{cat: filter.NewCatalog()},
+		colls:   newCollectionBook(),
 	}
 	e.initProcess()
 	e.shellRecs = newShellRecorder(e)
@@ -372,7 +377,23 @@ func (e *Engine) Reload(ctx context.Context) error {
 		e.hub.PublishRemoved(removed, sum)
 	}
 	e.hub.Publish(states, sum)
+	ids := make([]int64, 0, len(states)+len(removed))
+	for i := range states {
+		ids = append(ids, states[i].ID)
+	}
+	e.colls.observe(e, append(ids, removed...)...)
 	return nil
+}
+
+// deviceState returns the engine's state of device id.
+func (e *Engine) deviceState(id int64) (DeviceState, bool) {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	en, ok := e.devices[id]
+	if !ok {
+		return DeviceState{}, false
+	}
+	return en.state, true
 }
 
 // device returns the engine's record of device id.
@@ -658,6 +679,9 @@ func (e *Engine) record(ctx context.Context, d store.Device, out pollOutcome) (i
 			if lb := out.metrics.LastBoot.Time; !lb.IsZero() {
 				en.state.LastBoot = lb.UTC()
 			}
+			if m := &out.metrics; m.PendingReboot != nil {
+				en.state.Reboot = filter.TriOf(*m.PendingReboot)
+			}
 		}
 		if out.mode != "" {
 			en.state.Mode = out.mode
@@ -676,6 +700,7 @@ func (e *Engine) record(ctx context.Context, d store.Device, out pollOutcome) (i
 			m = &out.metrics
 		}
 		rows = append(rows, e.evaluate(ctx, d, st, m, out.err, now)...)
+		e.colls.observe(e, d.ID)
 		e.onDeviceStatus(d, out.status) // back online: its offline queue is replayed (actions_queue.go)
 	}
 	rows = append(rows, out.extra...)

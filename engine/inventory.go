@@ -270,6 +270,9 @@ func (e *Engine) collectFromHost(ctx context.Context, d store.Device, category s
 	if err := e.db.PutInventory(wctx, store.Inventory{DeviceID: d.ID, Category: category, Data: norm, CollectedAt: at}); err != nil {
 		return InventoryDoc{}, err
 	}
+	if err := e.indexInventory(wctx, d, v, at); err != nil {
+		e.log.Warn("inventory not indexed", "device", d.Hostname, "category", category, "err", err)
+	}
 	if u, ok := factsOf(v, at); ok {
 		f, err := e.mergedFacts(wctx, d, u, at)
 		if err == nil && e.alerts != nil {

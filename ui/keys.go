@@ -53,8 +53,12 @@ type KeyMap struct {
 
 	Shell     key.Binding // devices, detail: the remote PowerShell pane on the device (rshell.go)
 	RunAction key.Binding // devices, detail: the action dialog on the marked devices, or the selected one (actions.go)
-	Cancel    key.Binding // actions: cancel the selected run, or the selected queued action
-	ExportRun key.Binding // actions: export the open run's results (CSV or JSON)
+
+	RunCommand  key.Binding // devices, detail, collections: the command dialog (command.go)
+	Collections key.Binding // devices: the Collections view (collections.go)
+	MaskHost    key.Binding // actions: mask host names in a command run's groups
+	Cancel      key.Binding // actions: cancel the selected run, or the selected queued action
+	ExportRun   key.Binding // actions: export the open run's results (CSV or JSON)
 }
 
 // action is one configurable action: its name in the config, what it
@@ -93,6 +97,7 @@ var (
 	onActions   = []pageID{pageActions}
 	onDevice    = []pageID{pageDevices, pageDetail}
 	onLists     = []pageID{pageDevices, pageAlerts} // the views with sort and marks
+	onCommand   = []pageID{pageDevices, pageDetail, pageCollections}
 )
 
 // actions is every configurable action, in help order. A function, not a
@@ -125,7 +130,10 @@ func actions() []action {
 		{"retry_notification", "queue a failed notification again", groupAudit, onNotify, engine.PermAlertsEdit, func(k *KeyMap) *key.Binding { return &k.RetrySend }},
 		{"shell", "remote PowerShell on the device", groupDevices, onDevice, engine.PermActionsRun, func(k *KeyMap) *key.Binding { return &k.Shell }},
 		{"action", "run an action on the marked (or selected) devices", groupDevices, onDevice, engine.PermActionsRun, func(k *KeyMap) *key.Binding { return &k.RunAction }},
+		{"run_command", "run a PowerShell command on the marked or shown devices", groupDevices, onCommand, engine.PermActionsRun, func(k *KeyMap) *key.Binding { return &k.RunCommand }},
+		{"collections", "the saved collections and their counts", groupDevices, onDevices, "", func(k *KeyMap) *key.Binding { return &k.Collections }},
 		{"cancel", "cancel the run or the queued action", groupActions, onActions, engine.PermActionsRun, func(k *KeyMap) *key.Binding { return &k.Cancel }},
+		{"mask_host", "mask host names in a command's groups", groupActions, onActions, "", func(k *KeyMap) *key.Binding { return &k.MaskHost }},
 		{"export_results", "export the run's results", groupActions, onActions, "", func(k *KeyMap) *key.Binding { return &k.ExportRun }},
 		{"command", "command palette", groupGeneral, nil, "", func(k *KeyMap) *key.Binding { return &k.Command }},
 		{"back", "back / clear filter / close", groupGeneral, nil, "", func(k *KeyMap) *key.Binding { return &k.Back }},
@@ -159,6 +167,7 @@ func DefaultKeyMap() KeyMap {
 		"poll_now": {"r"}, "ack_alert": {"a"}, "resolve_alert": {"x"}, "snooze_alert": {"z"}, "mark_all_alerts": {"ctrl+a"},
 		"run_schedule": {"x", "enter"}, "refresh": {"r"}, "retry_notification": {"R"},
 		"shell": {"p"}, "action": {"x"}, "cancel": {"c"}, "export_results": {"e"},
+		"run_command": {"!"}, "mask_host": {"m"}, "collections": {"C"},
 		"help": {"?"}, "quit": {"q"},
 	}
 	for _, a := range actions() {
@@ -360,6 +369,8 @@ func (m *Model) shortHelpItems() []helpItem {
 		return m.shellHelpItems()
 	case pageActions:
 		items = m.actionsHelpItems()
+	case pageCollections:
+		items = m.collectionsHelpItems()
 	case pageDetail:
 		items = []helpItem{item(k.Back, "back"), {moveLabel(k), "scroll"}, {keyTabPrev + "/" + keyTabNext, "tab"}}
 		if m.detailOnInventory() && m.may(engine.PermDevicesPoll) {
@@ -396,7 +407,7 @@ func (m *Model) shortHelpItems() []helpItem {
 			items = append(items, item(k.PollNow, "poll now"))
 		}
 		if m.may(engine.PermActionsRun) {
-			items = append(items, item(k.RunAction, "action"), item(k.Shell, "PowerShell"))
+			items = append(items, item(k.RunAction, "action"), item(k.RunCommand, "run"), item(k.Shell, "PowerShell"))
 		}
 	}
 	return append(items, tail...)

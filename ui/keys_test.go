@@ -157,7 +157,7 @@ func TestNormalizeKey(t *testing.T) {
 func TestActionsAreTheKeyMap(t *testing.T) {
 	k := DefaultKeyMap()
 	names := Actions()
-	if len(names) != 32 || !slices.Contains(names, "filter") || !slices.Contains(names, "mark_all") || !slices.Contains(names, "ack_alert") {
+	if len(names) != 35 || !slices.Contains(names, "filter") || !slices.Contains(names, "mark_all") || !slices.Contains(names, "ack_alert") {
 		t.Errorf("Actions() = %v", names)
 	}
 	seen := map[string]bool{}

@@ -225,9 +225,13 @@ type Model struct {
 	notif     notifyState // the notifications view (notify.go)
 	palette   palette
 
-	shell  *shellPane    // the remote PowerShell pane; nil when closed (rshell.go)
-	dialog *actionDialog // the action dialog; nil when closed (actions.go)
-	acts   *actionsState // the actions view, runs followed for toasts (actions_view.go)
+	shell  *shellPane     // the remote PowerShell pane; nil when closed (rshell.go)
+	dialog *actionDialog  // the action dialog; nil when closed (actions.go)
+	cmd    *commandDialog // the command dialog; nil when closed (command.go)
+
+	cmdHistory []string          // commands run from this console, oldest first (command.go)
+	acts       *actionsState     // the actions view, runs followed for toasts (actions_view.go)
+	colls      *collectionsState // the collections view (collections.go)
 
 	pool    engine.PoolStats
 	hasPool bool // pool has been read
@@ -300,6 +304,7 @@ func New(c Client, opts Options) Model {
 		grid:     newGrid(),
 		settings: settingsState{items: opts.Settings},
 		acts:     &actionsState{},
+		colls:    &collectionsState{},
 	}
 	if opts.StartNotice != "" {
 		startErrs = append(startErrs, opts.StartNotice)
@@ -491,6 +496,9 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	if nm, cmd, ok := m.actionsUpdate(msg); ok {
 		return nm, cmd
 	}
+	if nm, cmd, ok := m.collectionsUpdate(msg); ok {
+		return nm, cmd
+	}
 	return m, nil
 }
 
@@ -512,7 +520,7 @@ func (m *Model) apply(ds []engine.DeviceState) (reorder, detail bool) {
 		}
 		old := &m.devices[i]
 		if !reorder && (CompareDevices(old, &d, g.sortBy, false) != 0 ||
-			g.flt.match(old) != g.flt.match(&d) ||
+			matches(&g.flt, old) != matches(&g.flt, &d) ||
 			g.grouped && (old.Site != d.Site || old.Status != d.Status)) {
 			reorder = true
 		}
@@ -714,6 +722,8 @@ func (m *Model) wheel(n int) {
 		}
 	case pageActions:
 		m.actionsWheel(n)
+	case pageCollections:
+		m.colls.pos.scroll(n, len(m.colls.list), m.listRows())
 	}
 	m.clampScrolls()
 }

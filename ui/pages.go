@@ -19,9 +19,10 @@ const (
 	pageSchedules
 	pageAudit
 	pageSettings
-	pageActions // runs and the offline queue (actions_view.go)
-	pageNotify  // the notification outbox (notify.go)
-	pageShell   // the remote PowerShell pane, while open (rshell.go)
+	pageActions     // runs and the offline queue (actions_view.go)
+	pageNotify      // the notification outbox (notify.go)
+	pageShell       // the remote PowerShell pane, while open (rshell.go)
+	pageCollections // saved collections and their counts (collections.go)
 )
 
 // page is one view of the console. The tab bar, the number keys, the
@@ -48,6 +49,10 @@ type page struct {
 	// Client offers the data (AlertSource, ScheduleSource, Requester).
 	// nil is always. A view that is not available is nowhere on screen.
 	avail func(m *Model) bool
+	// tabWhenOpen keeps the view off the tab bar and the number keys
+	// unless it is shown (it opens with a key or its command): the bar
+	// holds the views used all day, in 80 columns.
+	tabWhenOpen bool
 	// allowed reports whether the user's role may use the view; nil is
 	// always. A view it may not is left out of the tab bar and the
 	// palette, but typing its command opens it and shows the engine's
@@ -101,6 +106,11 @@ func pages() []page {
 			id: pageNotify, name: "notifications", tab: "Notify", desc: "the notification outbox: sends, retries, failures",
 			avail: func(m *Model) bool { return m.feed.caps.req != nil },
 			open:  openNotify, body: (*Model).notifyBody, key: notifyKey, click: notifyClick,
+		},
+		{
+			id: pageCollections, name: "collections", tab: "Collections", desc: "saved collections (dynamic groups) and their members",
+			avail: func(m *Model) bool { return m.feed.caps.req != nil }, tabWhenOpen: true,
+			open: openCollections, body: (*Model).collectionsBody, key: collectionsKey, click: collectionsClick,
 		},
 		{
 			id: pageShell, name: "shell", tab: "PS", desc: "the open remote PowerShell pane",
@@ -185,7 +195,7 @@ type tab struct {
 func (m *Model) tabs() []tab {
 	var ps []page
 	for _, p := range pages() {
-		if m.listed(p) || p.id == m.page {
+		if m.listed(p) && !p.tabWhenOpen || p.id == m.page {
 			ps = append(ps, p)
 		}
 	}
@@ -199,9 +209,15 @@ func (m *Model) tabs() []tab {
 		}
 		total += ansi.StringWidth(labels[i]) + len(" 1  ") + 1
 	}
-	// When they do not fit, the tabs lose their right padding first.
+	// When they do not fit, the tabs lose their right padding first; a
+	// saved view or collection the grid shows is named on the right of
+	// the bar, so it is given room first.
+	room := m.width
+	if m.grid.view != "" {
+		room -= ansi.StringWidth("view "+m.grid.view) + 3
+	}
 	pad := " "
-	if total-1 > m.width {
+	if total-1 > room {
 		pad = ""
 		total -= len(ps)
 	}

@@ -49,8 +49,11 @@ type SweepConfig struct {
 	RTT        time.Duration // added latency per HTTP request
 	PSStart    time.Duration // what starting powershell.exe costs
 	ScriptTime time.Duration // run time of the metrics script
-	Sweeps     int           // sweeps per mode, >= 2: the first is cold, the rest warm
-	Seed       int64         // the fleet's seed
+	// CommandTime is the run time of a script without a marker line (an
+	// ad-hoc command, rmm bench run); zero for the sweeps.
+	CommandTime time.Duration
+	Sweeps      int   // sweeps per mode, >= 2: the first is cold, the rest warm
+	Seed        int64 // the fleet's seed
 	// Transport is what the hosts serve: TransportHTTPS (also when
 	// empty: a console's default) or TransportHTTP.
 	Transport string

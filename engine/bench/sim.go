@@ -50,7 +50,7 @@ type inProcessFleet struct {
 
 func startInProcess(ctx context.Context, cfg SweepConfig, dir string) (*inProcessFleet, error) {
 	sc := winrmsim.Config{Devices: cfg.Devices, Seed: cfg.Seed, RTT: cfg.RTT, PSStart: cfg.PSStart, ScriptTime: cfg.ScriptTime,
-		Password: cfg.password}
+		CommandTime: cfg.CommandTime, Password: cfg.password}
 	if cfg.transport() == TransportHTTPS {
 		sc.TLS = &winrmsim.TLSOptions{}
 	} else {
@@ -136,6 +136,7 @@ func startChild(ctx context.Context, cfg SweepConfig, dir string) (*ChildFleet, 
 	o := ChildOptions{Command: cfg.SimCommand, Env: cfg.SimEnv, Dir: dir, Args: []string{
 		"--devices", strconv.Itoa(cfg.Devices), "--seed", strconv.FormatInt(cfg.Seed, 10),
 		"--rtt", cfg.RTT.String(), "--ps-start", cfg.PSStart.String(), "--script-time", cfg.ScriptTime.String(),
+		"--command-time", cfg.CommandTime.String(),
 		"--password", cfg.password, // a loopback test password of this run, not a secret (runPassword)
 	}}
 	if cfg.transport() == TransportHTTPS {

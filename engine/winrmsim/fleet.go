@@ -61,6 +61,10 @@ type Config struct {
 	PSStart time.Duration
 	// ScriptTime is the run time of a recognised script (a marker line).
 	ScriptTime time.Duration
+	// CommandTime is the run time of a script without a marker line: a
+	// command an operator typed (rmm run, the PowerShell pane). Zero:
+	// it answers at once.
+	CommandTime time.Duration
 	// OperationTimeoutMax caps a Receive's long-poll; the request's own
 	// w:OperationTimeout is honoured below the cap. Default 60s.
 	OperationTimeoutMax time.Duration

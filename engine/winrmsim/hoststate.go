@@ -184,7 +184,7 @@ func (h *host) servicesLocked() *hostState {
 		st.services = append(st.services, svcSlot{def: uint16(i), running: running})
 	}
 	slices.SortFunc(st.services, func(a, b svcSlot) int {
-		return strings.Compare(strings.ToLower(st.nameOf(a)), strings.ToLower(st.nameOf(b)))
+		return compareFold(st.nameOf(a), st.nameOf(b))
 	})
 	// About one host in eight has an Automatic service or two that did not
 	// start (or crashed): what "watched service stopped" alerts are for.
@@ -607,4 +607,30 @@ func (h *host) hs() *hostState {
 	}
 	h.st.CompareAndSwap(nil, &hostState{})
 	return h.st.Load()
+}
+
+// compareFold orders two names as strings.Compare of their lower-case
+// forms does, for ASCII without allocating (the service table of a host
+// is sorted once, on its first Get-Service; 10,000 hosts do it at once
+// under rmm bench run); anything else falls back to strings.ToLower.
+func compareFold(a, b string) int {
+	for i := 0; i < len(a) && i < len(b); i++ {
+		ca, cb := a[i], b[i]
+		if ca >= 0x80 || cb >= 0x80 {
+			return strings.Compare(strings.ToLower(a), strings.ToLower(b))
+		}
+		if 'A' <= ca && ca <= 'Z' {
+			ca += 'a' - 'A'
+		}
+		if 'A' <= cb && cb <= 'Z' {
+			cb += 'a' - 'A'
+		}
+		if ca != cb {
+			if ca < cb {
+				return -1
+			}
+			return 1
+		}
+	}
+	return len(a) - len(b)
 }

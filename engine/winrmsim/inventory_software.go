@@ -192,6 +192,7 @@ func (h *host) applications(epoch time.Time) []obj {
 			pick(devApps, 90)
 		}
 	}
+	h.ageZoom(apps)
 	// Visual C++ redistributables: every year, both architectures, with
 	// their Minimum and Additional Runtime entries.
 	for _, vc := range []struct{ year, ver string }{
@@ -265,6 +266,27 @@ func (h *host) applications(epoch time.Time) []obj {
 		out[i] = obj{{"name", a.name}, {"version", version}, {"publisher", a.publisher}, {"install_date", date}, {"size_kb", size}, {"arch", a.arch}}
 	}
 	return out
+}
+
+// zoomReleases are the Zoom clients a fleet runs side by side: the 5.x
+// client ("Zoom (64-bit)") that some machines never updated, and the 6.x
+// one renamed "Zoom Workplace".
+var zoomReleases = []struct{ name, version string }{
+	{"Zoom (64-bit)", "5.13.11.16405"}, {"Zoom (64-bit)", "5.14.10.19202"}, {"Zoom (64-bit)", "5.15.12.22445"},
+	{"Zoom (64-bit)", "5.16.10.26186"}, {"Zoom (64-bit)", "5.17.5.31030"}, {"Zoom (64-bit)", "5.17.11.34827"},
+	{"Zoom Workplace (64-bit)", "6.0.12.38402"}, {"Zoom Workplace (64-bit)", "6.1.6.42000"},
+	{"Zoom Workplace (64-bit)", "6.2.11"}, {"Zoom Workplace (64-bit)", "6.2.11"}, {"Zoom Workplace (64-bit)", "6.3.0.44805"},
+}
+
+// ageZoom gives a host's Zoom (when it has one) its own release, from a
+// random stream of its own so that nothing else the host has changes.
+func (h *host) ageZoom(apps []app) {
+	for i := range apps {
+		if strings.HasPrefix(apps[i].name, "Zoom ") {
+			z := zoomReleases[h.rngFor(0x2007).IntN(len(zoomReleases))]
+			apps[i].name, apps[i].version = z.name, z.version
+		}
+	}
 }
 
 func (h *host) startup() []obj {
