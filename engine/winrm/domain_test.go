@@ -1,8 +1,13 @@
 package winrm_test
 
 import (
+	"bytes"
 	"context"
+	"errors"
+	"log/slog"
+	"net"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -190,4 +195,165 @@ func mustRunAs(t *testing.T, c *winrm.Client, tg winrm.Target, cred winrm.Creden
 		t.Fatalf("run on %s: stdout %q exit %d", tg.Host, got, res.Exit)
 	}
 	return res
+}
+
+func TestNegotiateFallsBackToNTLMWhereKerberosCannotBeUsedAsWindowsDoes(t *testing.T) {
+	d := startDomain(t, winrmsim.Config{Devices: 1, Seed: 160})
+	h := d.fleet.Hosts()[0]
+	c := d.client(t, winrm.Options{})
+	// Known only by its address: no name for an SPN.
+	tg := domainTarget(h, winrm.AuthNegotiate)
+	tg.ServerName = h.IP
+	mustRunAs(t, c, tg, winrm.Credential{User: `RMMLAB\` + winrmsim.DefaultUser, Password: winrmsim.DefaultPassword})
+	st := c.Stats()
+	hs := hostStats(t, d.fleet, h.Hostname)
+	if st.NTLMFallbacks != 1 || hs.NTLMContexts != 1 || hs.KerberosContexts != 0 || st.KDCRequests != 0 {
+		t.Errorf("client %+v, host %+v: want Negotiate to use NTLM without asking the KDC", st, hs)
+	}
+}
+
+func TestKerberosBadInputIsAClearConfigurationErrorWithoutARetryStormOrASecretShown(t *testing.T) {
+	k := startKDC(t)
+	ctx := testContext(t)
+	if err := k.AddUser(ctx, "expired", "Expired-pw-1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := k.Kadmin(ctx, "modprinc +needchange expired"); err != nil {
+		t.Fatal(err)
+	}
+	// "expired": its password must be changed (MIT answers as AD does for
+	// an expired password: KDC_ERR_KEY_EXPIRED). A KDC that accepts
+	// connections and never answers.
+	silent, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var held sync.WaitGroup
+	accepted := make(chan net.Conn, 64)
+	held.Add(1)
+	go func() {
+		defer held.Done()
+		for {
+			c, err := silent.Accept()
+			if err != nil {
+				return
+			}
+			accepted <- c
+		}
+	}()
+	t.Cleanup(func() {
+		silent.Close()
+		held.Wait()
+		close(accepted)
+		for c := range accepted {
+			c.Close()
+		}
+	})
+
+	tests := []struct {
+		name     string
+		cred     winrm.Credential
+		target   func(winrm.Target) winrm.Target
+		kdcs     map[string][]string
+		reason   string // KerberosError.Reason
+		fixHas   string
+		kdcCalls int64 // KDC messages for the first attempt (none after)
+	}{
+		{"an address without a name", domainUser, func(tg winrm.Target) winrm.Target { tg.ServerName = tg.Address; return tg }, nil,
+			"no host name", "FQDN", 0},
+		{"a wrong password", winrm.Credential{User: domainUser.User, Password: "not-the-password"}, nil, nil,
+			"wrong password", "rmm creds set", 2},
+		{"an expired password", winrm.Credential{User: "expired@" + testRealm, Password: "Expired-pw-1"}, nil, nil,
+			"password expired", "change it", 1},
+		{"an unknown user", winrm.Credential{User: "nobody@" + testRealm, Password: "whatever-1"}, nil, nil,
+			"unknown principal", "realm", 1},
+		{"a realm without a KDC", winrm.Credential{User: winrmsim.DefaultUser + "@NOWHERE.INVALID", Password: "Nowhere-pw-9"}, nil, nil,
+			"no KDC", "winrm.kerberos_kdc", 0},
+		{"a realm the KDC does not serve", winrm.Credential{User: winrmsim.DefaultUser + "@OTHER.TEST", Password: "Other-pw-7"}, nil,
+			map[string][]string{"": {k.Addr}}, "wrong realm", "realm", 1},
+		{"a KDC that does not answer", domainUser, nil, map[string][]string{testRealm: {silent.Addr().String()}},
+			"KDC unreachable", "port 88", 1},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := startDomainWith(t, k, winrmsim.Config{Devices: 3, Seed: 170 + int64(i)})
+			var logs bytes.Buffer
+			c := newClient(t, winrm.Options{Timeout: 2 * time.Second, Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+			o := d.kerberosOptions()
+			if tt.kdcs != nil {
+				o.Kerberos.KDCs = tt.kdcs
+			}
+			if err := c.SetTransportOptions(o); err != nil {
+				t.Fatal(err)
+			}
+			before := d.fleet.Stats().Requests
+			// Every host of the fleet, twice, at once: one KDC exchange
+			// at most, then the failure is remembered.
+			var errs []error
+			var mu sync.Mutex
+			var wg sync.WaitGroup
+			for round := range 2 {
+				for _, h := range d.fleet.Hosts() {
+					tg := domainTarget(h, winrm.AuthKerberos)
+					if tt.target != nil {
+						tg = tt.target(tg)
+					}
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						rctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+						defer cancel()
+						_, err := c.Run(rctx, tg, tt.cred, hostnameScript)
+						mu.Lock()
+						errs = append(errs, err)
+						mu.Unlock()
+					}()
+				}
+				if round == 0 {
+					wg.Wait()
+				}
+			}
+			wg.Wait()
+			for _, err := range errs {
+				var ke *winrm.KerberosError
+				if !errors.As(err, &ke) || ke.Reason != tt.reason || !strings.Contains(ke.Fix, tt.fixHas) || winrm.ClassOf(err) != winrm.ClassConfiguration {
+					t.Fatalf("error %v; want a configuration error %q whose fix says %q", err, tt.reason, tt.fixHas)
+				}
+				if tt.cred.Password != "" && strings.Contains(err.Error(), tt.cred.Password) {
+					t.Fatalf("the error shows the password: %v", err)
+				}
+			}
+			if st := c.Stats(); st.KDCRequests != tt.kdcCalls {
+				t.Errorf("%d KDC messages for 6 runs; want %d (the failure remembered)", st.KDCRequests, tt.kdcCalls)
+			}
+			if n := d.fleet.Stats().Requests - before; n != 0 {
+				t.Errorf("%d requests reached the hosts; Kerberos failed before any was needed", n)
+			}
+			if strings.Contains(logs.String(), tt.cred.Password) {
+				t.Errorf("the log shows the password:\n%s", logs.String())
+			}
+		})
+	}
+}
+
+func TestATicketTheHostRejectsIsAConfigurationErrorAskedOnceNotPerPoll(t *testing.T) {
+	d := startDomain(t, winrmsim.Config{Devices: 1, Seed: 180})
+	h := d.fleet.Hosts()[0]
+	// The computer account's key changes in the KDC (a reset), the host
+	// keeps the old one: its tickets no longer decrypt there.
+	if err := d.kdc.Kadmin(testContext(t), "cpw -randkey HTTP/"+h.FQDN); err != nil {
+		t.Fatal(err)
+	}
+	c := d.client(t, winrm.Options{})
+	tg := domainTarget(h, winrm.AuthKerberos)
+	for range 3 {
+		_, err := c.Run(testContext(t), tg, domainUser, hostnameScript)
+		var ke *winrm.KerberosError
+		if !errors.As(err, &ke) || ke.Reason != "ticket rejected" || winrm.ClassOf(err) != winrm.ClassConfiguration || !strings.Contains(ke.Fix, "setspn") {
+			t.Fatalf("run: %v; want a configuration error: ticket rejected, with the fix", err)
+		}
+	}
+	if hs := hostStats(t, d.fleet, h.Hostname); hs.AuthFailures != 1 || hs.ShellsCreated != 0 {
+		t.Errorf("host %+v: want the ticket refused once, no shell", hs)
+	}
 }

@@ -99,7 +99,11 @@ func (e *KerberosError) Unwrap() error { return e.Err }
 type KDCError struct {
 	Code  int32
 	Text  string
+	KDC   string // the KDC that answered
 	eData []byte // the error's e-data (pre-authentication hints)
+	// anyRealm: the KDC was found through winrm.kerberos_kdc's entry
+	// for every realm, not one for this realm: it may not serve it.
+	anyRealm bool
 }
 
 func (e *KDCError) Error() string {
@@ -426,7 +430,7 @@ func (k *kerberosClient) serviceTicket(ctx context.Context, c *krbCred, host str
 		c.mu.Lock()
 		defer c.mu.Unlock()
 		if err != nil {
-			if ctx.Err() == nil {
+			if !errors.Is(ctx.Err(), context.Canceled) {
 				c.fails[spn] = krbFailure{err: err, until: time.Now().Add(failDelay(err))}
 			}
 			return nil, err
@@ -500,7 +504,7 @@ func (k *kerberosClient) tgt(ctx context.Context, c *krbCred) (*krbTicket, error
 		c.mu.Lock()
 		defer c.mu.Unlock()
 		if err != nil {
-			if ctx.Err() == nil {
+			if !errors.Is(ctx.Err(), context.Canceled) {
 				c.fails["tgt"] = krbFailure{err: err, until: time.Now().Add(failDelay(err))}
 			}
 			return nil, err
@@ -713,6 +717,13 @@ func (k *kerberosClient) kdcFailure(err error, p krbPrincipal, spn string) error
 		return err // a KerberosError already (no KDC, unreachable) or a malformed answer
 	}
 	e := &KerberosError{Code: ke.Code, Err: err}
+	if ke.Code == errorcode.KDC_ERR_C_PRINCIPAL_UNKNOWN && ke.anyRealm {
+		// MIT answers so for a realm it does not serve; the KDC was not
+		// configured for this realm, so the realm is the likelier fault.
+		e.Reason, e.Detail = "wrong realm", "the KDC at "+ke.KDC+" does not know "+p.String()+": "+p.realm+" is likely not its realm (or the user name is wrong)"
+		e.Fix = "check the realm: a domain's realm is its DNS name in capitals (user@CONTOSO.COM; DOMAIN\\user through winrm.kerberos_realm_map), and the KDC (winrm.kerberos_kdc REALM=host)"
+		return e
+	}
 	switch ke.Code {
 	case errorcode.KDC_ERR_C_PRINCIPAL_UNKNOWN:
 		e.Reason, e.Detail = "unknown principal", "the KDC of "+p.realm+" does not know the user "+p.String()
@@ -733,7 +744,7 @@ func (k *kerberosClient) kdcFailure(err error, p krbPrincipal, spn string) error
 		e.Reason, e.Detail = "clock skew", "this machine's clock and the KDC's of "+p.realm+" differ by more than 5 minutes"
 		e.Fix = "synchronise the clock with the domain (NTP, or the domain controllers' time source)"
 	case errorcode.KDC_ERR_WRONG_REALM:
-		e.Reason, e.Detail = "wrong realm", "the KDC asked for "+p.realm+" is not that realm's"
+		e.Reason, e.Detail = "wrong realm", "the KDC at "+ke.KDC+" is not a KDC of "+p.realm
 		e.Fix = "check the realm (user@REALM, winrm.kerberos_realm, winrm.kerberos_realm_map) and the KDC (winrm.kerberos_kdc)"
 	case errorcode.KDC_ERR_ETYPE_NOSUPP:
 		e.Reason, e.Detail = "no AES key", "the KDC has no AES key for "+p.String()+" or "+spn
@@ -751,6 +762,13 @@ func (k *kerberosClient) kdcFailure(err error, p krbPrincipal, spn string) error
 // kdcsFor lists the KDCs of a realm: winrm.kerberos_kdc, krb5.conf's
 // [realms], else DNS SRV records (_kerberos._tcp.<realm>).
 func (k *kerberosClient) kdcsFor(ctx context.Context, realm string) ([]string, error) {
+	addrs, _, err := k.kdcsOf(ctx, realm)
+	return addrs, err
+}
+
+// kdcsOf is kdcsFor, and whether the KDCs came from winrm.kerberos_kdc's
+// entry for every realm.
+func (k *kerberosClient) kdcsOf(ctx context.Context, realm string) ([]string, bool, error) {
 	k.mu.Lock()
 	o, conf := k.opts, k.conf
 	cached, ok := k.srv[realm]
@@ -771,23 +789,23 @@ func (k *kerberosClient) kdcsFor(ctx context.Context, realm string) ([]string, e
 	}
 	for r, list := range o.KDCs {
 		if strings.EqualFold(r, realm) {
-			return withPort(list), nil
+			return withPort(list), false, nil
 		}
 	}
 	for _, r := range conf.Realms {
 		if strings.EqualFold(r.Realm, realm) && len(r.KDC) > 0 {
-			return withPort(r.KDC), nil
+			return withPort(r.KDC), false, nil
 		}
 	}
 	if list := o.KDCs[""]; len(list) > 0 {
-		return withPort(list), nil
+		return withPort(list), true, nil
 	}
 	if ok && time.Now().Before(cached.until) {
-		return cached.addrs, nil
+		return cached.addrs, false, nil
 	}
 	_, srvs, err := net.DefaultResolver.LookupSRV(ctx, "kerberos", "tcp", strings.ToLower(realm))
 	if err != nil || len(srvs) == 0 {
-		return nil, &KerberosError{Reason: "no KDC", Detail: "no KDC is known for the realm " + realm + " (not in winrm.kerberos_kdc or a krb5.conf, and no DNS SRV record _kerberos._tcp." + strings.ToLower(realm) + ")",
+		return nil, false, &KerberosError{Reason: "no KDC", Detail: "no KDC is known for the realm " + realm + " (not in winrm.kerberos_kdc or a krb5.conf, and no DNS SRV record _kerberos._tcp." + strings.ToLower(realm) + ")",
 			Fix: "set winrm.kerberos_kdc to the domain controllers (dc1.example.com:88), or check the realm's spelling", fallback: true, Err: err}
 	}
 	addrs := make([]string, 0, len(srvs))
@@ -797,22 +815,23 @@ func (k *kerberosClient) kdcsFor(ctx context.Context, realm string) ([]string, e
 	k.mu.Lock()
 	k.srv[realm] = srvEntry{addrs: addrs, until: time.Now().Add(10 * time.Minute)}
 	k.mu.Unlock()
-	return addrs, nil
+	return addrs, false, nil
 }
 
 // send sends one message to a KDC of the realm (over TCP, or UDP where
 // TCP is refused) and returns its answer; a KRB-ERROR is a *KDCError.
 // Each KDC is tried in turn; every message sent is counted.
 func (k *kerberosClient) send(ctx context.Context, realm string, msg []byte) ([]byte, error) {
-	kdcs, err := k.kdcsFor(ctx, realm)
+	kdcs, anyRealm, err := k.kdcsOf(ctx, realm)
 	if err != nil {
 		k.failures.Add(1)
 		return nil, err
 	}
 	var errs []string
 	for _, addr := range kdcs {
-		if err := ctx.Err(); err != nil {
-			return nil, err
+		if ctx.Err() != nil {
+			errs = append(errs, addr+": not tried: "+ctx.Err().Error())
+			continue
 		}
 		k.requests.Add(1)
 		reply, err := exchangeTCP(ctx, addr, msg)
@@ -830,14 +849,17 @@ func (k *kerberosClient) send(ctx context.Context, realm string, msg []byte) ([]
 				return nil, fmt.Errorf("kerberos: the KDC's error: %w", err)
 			}
 			k.failures.Add(1)
-			return nil, &KDCError{Code: ke.ErrorCode, Text: ke.EText, eData: ke.EData}
+			return nil, &KDCError{Code: ke.ErrorCode, Text: ke.EText, KDC: addr, eData: ke.EData, anyRealm: anyRealm}
 		}
 		return reply, nil
 	}
 	k.failures.Add(1)
-	if err := ctx.Err(); err != nil {
-		return nil, err
+	if errors.Is(ctx.Err(), context.Canceled) {
+		return nil, ctx.Err()
 	}
+	// A KDC that did not answer within the request's deadline did not
+	// answer: remembered like a refused connection, so the next devices
+	// do not each wait for it.
 	return nil, &KerberosError{Reason: "KDC unreachable", Detail: "no KDC of " + realm + " answered: " + strings.Join(errs, "; "),
 		Fix: "check that port 88 of " + strings.Join(kdcs, ", ") + " is reachable from this machine (firewall, VPN) and winrm.kerberos_kdc", fallback: true}
 }
@@ -910,4 +932,12 @@ func (k *kerberosClient) ticketCount() int {
 		c.mu.Unlock()
 	}
 	return n
+}
+
+// KerberosFallsBack reports whether err says Kerberos cannot be used for
+// a target at all (no host name, no realm, no KDC, no SPN), the cases in
+// which Negotiate uses NTLM instead, as Windows does.
+func KerberosFallsBack(err error) bool {
+	var ke *KerberosError
+	return errors.As(err, &ke) && ke.fallback
 }

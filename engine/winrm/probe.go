@@ -106,6 +106,99 @@ func (c *Client) Identify(ctx context.Context, t Target, cred *Credential) (Iden
 	return id, nil
 }
 
+// AuthReport is what an authenticated Identify showed of a target's
+// authentication: which method authenticated (Negotiate says whether it
+// chose Kerberos or fell back to NTLM), and how the messages travelled.
+type AuthReport struct {
+	Method   string // "basic", "kerberos" or "ntlm"
+	Sealed   bool   // messages sealed with Protocol (HTTP)
+	Protocol string // e.g. application/HTTP-Kerberos-session-encrypted
+	Bound    bool   // the handshake carried the TLS channel bindings (HTTPS)
+	Identity Identity
+}
+
+// ProbeAuth sends an authenticated Identify with the target's method,
+// outside the pool, and reports how it authenticated.
+func (c *Client) ProbeAuth(ctx context.Context, t Target, cred Credential) (AuthReport, error) {
+	t = t.Prepare()
+	dt, err := c.transportFor(ctx, t)
+	if err != nil {
+		return AuthReport{}, err
+	}
+	ep := c.endpointFor(t, dt, cred, nil)
+	body := `<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope" xmlns:wsmid="http://schemas.dmtf.org/wbem/wsman/identity/1/wsmanidentity.xsd"><s:Header/><s:Body><wsmid:Identify/></s:Body></s:Envelope>`
+	rctx, cancel := context.WithTimeout(ctx, c.opts.Timeout)
+	defer cancel()
+	p, err := ep.post(rctx, []byte(body))
+	if err != nil {
+		return AuthReport{}, err
+	}
+	rep := AuthReport{Method: AuthBasic}
+	if m := identVendorRE.FindSubmatch(*p); m != nil {
+		rep.Identity.Vendor = string(m[1])
+	}
+	if m := identVersionRE.FindSubmatch(*p); m != nil {
+		rep.Identity.Version = string(m[1])
+	}
+	if ep.sec != nil {
+		if cs := ep.sec.last.Load(); cs != nil {
+			rep.Method, rep.Sealed, rep.Protocol, rep.Bound = cs.mech, cs.protocol != "", cs.protocol, cs.bound
+		}
+	}
+	return rep, nil
+}
+
+// KerberosReport is what the KDC said about a target and a credential.
+type KerberosReport struct {
+	Principal string        // the credential's principal, user@REALM
+	SPN       string        // HTTP/<fqdn>@REALM
+	KDCs      []string      // the KDCs of the user's realm
+	Skew      time.Duration // the KDC's clock minus this machine's (at the last AS exchange)
+	TicketEnd time.Time     // the service ticket's end
+	// Failed names the step that failed: "name" (principal or SPN),
+	// "kdc" (finding one), "tgt" (the AS exchange) or "spn" (the
+	// service ticket); "" when none did.
+	Failed string
+}
+
+// ProbeKerberos derives the target's SPN and the credential's principal,
+// finds the realm's KDCs, and gets (or finds cached) a TGT and a service
+// ticket: what Kerberos needs before the host is asked anything. The
+// report holds what was found before a step failed; the error is a
+// *KerberosError saying which step and what to do.
+func (c *Client) ProbeKerberos(ctx context.Context, t Target, cred Credential) (KerberosReport, error) {
+	t = t.Prepare()
+	rep := KerberosReport{Failed: "name"}
+	host, err := spnHost(t)
+	if err != nil {
+		return rep, err
+	}
+	kc, err := c.krb.credFor(cred.User, krbSecret{password: cred.Password, keytab: cred.Keytab})
+	if err != nil {
+		return rep, err
+	}
+	rep.Principal = kc.p.String()
+	realm := c.krb.spnRealm(host, kc.p)
+	rep.SPN = "HTTP/" + host + "@" + realm
+	rep.Failed = "kdc"
+	if rep.KDCs, err = c.krb.kdcsFor(ctx, kc.p.realm); err != nil {
+		return rep, err
+	}
+	rep.Failed = "tgt"
+	if _, err := c.krb.tgt(ctx, kc); err != nil {
+		return rep, err
+	}
+	rep.Skew = c.krb.clockSkew()
+	rep.Failed = "spn"
+	tk, err := c.krb.serviceTicket(ctx, kc, host)
+	if err != nil {
+		return rep, err
+	}
+	rep.Failed = ""
+	rep.TicketEnd = tk.end
+	return rep, nil
+}
+
 // Offers returns the authentication schemes the host offers (the
 // WWW-Authenticate of its 401 to a request without credentials).
 func (c *Client) Offers(ctx context.Context, t Target) ([]string, error) {

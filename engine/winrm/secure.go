@@ -65,6 +65,7 @@ type secureAuth struct {
 	id     [32]byte // the method, credential and target: a connection's context serves only this
 	kc     *kerberosClient
 	counts *authCounters
+	last   atomic.Pointer[connSecurity] // the last context established (doctor's probe reads it)
 }
 
 func newSecureAuth(spec authSpec, rawURL, user, password string, kc *kerberosClient, counts *authCounters) *secureAuth {
@@ -106,6 +107,7 @@ type connSecurity struct {
 	ntlm     *ntlmssp.SecuritySession
 	krb      *krbSeal
 	expires  time.Time // Kerberos: the ticket's end (the host ends the context then)
+	bound    bool      // the handshake carried TLS channel bindings
 }
 
 func (cs *connSecurity) usable(id [32]byte, now time.Time) bool {
@@ -150,6 +152,7 @@ func (a *secureAuth) post(ctx context.Context, ep *endpoint, body []byte) (*[]by
 				return nil, err
 			}
 			hc.SetState(cs)
+			a.last.Store(cs)
 		}
 		p, status, err := a.exchange(ctx, hc, cs, ep, body)
 		if err != nil {
@@ -364,7 +367,7 @@ func (a *secureAuth) ntlmHandshake(ctx context.Context, hc *h1.Conn, cbt []byte)
 		}
 		return nil, fmt.Errorf("ntlm: %w", he)
 	}
-	cs := &connSecurity{id: a.id, mech: "ntlm", ntlm: sess}
+	cs := &connSecurity{id: a.id, mech: "ntlm", ntlm: sess, bound: cbt != nil}
 	if !a.spec.https {
 		cs.protocol = protoSPNEGO
 	}
@@ -430,7 +433,7 @@ func (a *secureAuth) krbHandshake(ctx context.Context, hc *h1.Conn, cbt []byte, 
 	if err != nil {
 		return nil, err
 	}
-	cs := &connSecurity{id: a.id, mech: "kerberos", krb: seal, expires: t.end}
+	cs := &connSecurity{id: a.id, mech: "kerberos", krb: seal, expires: t.end, bound: cbt != nil}
 	switch {
 	case a.spec.https:
 	case scheme == "Kerberos":
