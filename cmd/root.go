@@ -235,8 +235,10 @@ func (a *app) engineOptions(cred engine.Credential) engine.Options {
 // transportOptions maps the winrm: transport keys onto the engine's.
 func (a *app) transportOptions() winrm.TransportOptions {
 	w := a.cfg.WinRM
+	kdcs, _ := config.ParseKDCs(w.KerberosKDC)           // checked when the config was read
+	realms, _ := config.ParseRealmMap(w.KerberosRealmMap) // checked too
 	return winrm.TransportOptions{CABundle: w.CABundle,
-		Kerberos: winrm.KerberosOptions{Realm: w.KerberosRealm, Krb5Conf: w.Krb5Conf, CCache: w.KerberosCCache}}
+		Kerberos: winrm.KerberosOptions{Realm: w.KerberosRealm, Krb5Conf: w.Krb5Conf, CCache: w.KerberosCCache, KDCs: kdcs, RealmMap: realms}}
 }
 
 // envCredential reads the WinRM credential from the environment

@@ -37,7 +37,8 @@ func TestAGoodFileSetsEveryKey(t *testing.T) {
 	want.Org = "Contoso IT"
 	want.Engine = EngineConfig{Throttle: 200, PollInterval: 2 * time.Minute, MemoryLimitMB: 300}
 	want.WinRM = WinRMConfig{Timeout: 20 * time.Second, Retries: 2, CABundle: "/etc/rmm/corp-ca.pem", Krb5Conf: "/etc/rmm/krb5.conf",
-		KerberosRealm: "CORP.EXAMPLE", KerberosCCache: "/tmp/krb5cc_rmm"}
+		KerberosRealm: "CORP.EXAMPLE", KerberosCCache: "/tmp/krb5cc_rmm",
+		KerberosKDC: "dc1.corp.example:88, FABRIKAM.LOCAL=dc9.fabrikam.local", KerberosRealmMap: "CORP=CORP.EXAMPLE, fabrikam.local=FABRIKAM.LOCAL"}
 	want.Sessions = SessionsConfig{TTL: 10 * time.Minute, PerHost: 3, MaxCommands: 500, LoopOff: []string{"SRV-0042", "tag:edr-strict"}}
 	want.Store = StoreConfig{DB: "/var/lib/rmm/rmm.db", ArchiveDir: "/var/lib/rmm/archive", BatchRows: 500, FlushInterval: 250 * time.Millisecond}
 	want.Retention = RetentionConfig{Metrics: 14 * day, Data: 180 * day, Archive: 365 * day}
@@ -49,23 +50,23 @@ func TestAGoodFileSetsEveryKey(t *testing.T) {
 	want.UI = UIConfig{Theme: "ascii", Views: map[string]string{"sql-down": "tag:sql status:offline", "hot": "cpu>90"},
 		Keys: map[string][]string{"filter": {"/", "f"}, "quit": {"q"}}}
 	want.Users = []User{
-		{Name: "alice", Role: "admin", Keys: []string{testKey + " alice@laptop"}, Line: 58},
-		{Name: "bob", Role: "viewer", Line: 61},
+		{Name: "alice", Role: "admin", Keys: []string{testKey + " alice@laptop"}, Line: 60},
+		{Name: "bob", Role: "viewer", Line: 63},
 	}
 	f := func(v float64) *float64 { return &v }
 	want.Thresholds = ThresholdsConfig{
 		Defaults: alerting.Thresholds{CPUWarning: 85, CPUCritical: 97, CPUSustain: 10 * time.Minute, MemWarning: 85, MemCritical: 97,
 			MemSustain: 10 * time.Minute, DiskWarning: 85, DiskCritical: 95, PendingReboot: 14 * day, SignatureAge: 2 * day,
 			UpdatesAge: 45 * day, WatchedServices: []string{"Spooler", "W32Time"}},
-		Groups:  map[string]ThresholdOverride{"sql": {alerting.ThresholdOverride{CPUWarning: f(90), WatchedServices: []string{"MSSQLSERVER"}}, 78}},
-		Devices: map[string]ThresholdOverride{"FS-01": {alerting.ThresholdOverride{DiskWarning: f(95)}, 82}},
+		Groups:  map[string]ThresholdOverride{"sql": {alerting.ThresholdOverride{CPUWarning: f(90), WatchedServices: []string{"MSSQLSERVER"}}, 80}},
+		Devices: map[string]ThresholdOverride{"FS-01": {alerting.ThresholdOverride{DiskWarning: f(95)}, 84}},
 	}
 	want.Alerts = AlertsConfig{DedupWindow: 10 * time.Minute, OfflineAfter: 3}
 	want.Health = alerting.HealthWeights{Availability: 40, Performance: 30, Security: 20, Compliance: 10}
 	want.Actions = ActionsConfig{QueueExpiry: 3 * day, OutputMaxBytes: 32768, WOLAddress: "192.168.10.255:9", Retries: 2}
 	want.Maintenance = []MaintenanceWindow{
-		{Name: "patch night", Group: "servers", Every: "Sat 22:00 + 4h", Line: 92},
-		{Name: "FS-01 migration", Device: "FS-01", Start: mustTime(t, "2026-12-24T18:00:00+01:00"), End: mustTime(t, "2026-12-25T06:00:00+01:00"), Line: 95},
+		{Name: "patch night", Group: "servers", Every: "Sat 22:00 + 4h", Line: 94},
+		{Name: "FS-01 migration", Device: "FS-01", Start: mustTime(t, "2026-12-24T18:00:00+01:00"), End: mustTime(t, "2026-12-25T06:00:00+01:00"), Line: 97},
 	}
 	if !cfg.Equal(want) {
 		t.Fatalf("got  %+v\nwant %+v", cfg, want)
@@ -102,6 +103,9 @@ func TestBadValuesNameFileLineAndKey(t *testing.T) {
 		{"interval too short", "engine:\n  poll_interval: 1s\n", []string{"c.yaml:2: engine.poll_interval: 1s is out of range 10s..24h0m0s"}},
 		{"timeout too long", "winrm:\n  timeout: 1h\n", []string{"c.yaml:2: winrm.timeout: 1h0m0s is out of range 1s..10m0s"}},
 		{"retries negative", "winrm:\n  retries: -1\n", []string{"c.yaml:2: winrm.retries: -1 is out of range 0..10"}},
+		{"a KDC with a bad port", "winrm:\n  kerberos_kdc: \"dc1:99999\"\n", []string{`c.yaml:2: winrm.kerberos_kdc: "dc1:99999": port "99999" is not 1..65535`}},
+		{"a KDC without a realm before =", "winrm:\n  kerberos_kdc: \"=dc1\"\n", []string{`c.yaml:2: winrm.kerberos_kdc: "=dc1": the realm before = must be a realm like CONTOSO.COM`}},
+		{"a realm map entry without =", "winrm:\n  kerberos_realm_map: CONTOSO\n", []string{`c.yaml:2: winrm.kerberos_realm_map: "CONTOSO": want DOMAIN=REALM or dns.suffix=REALM`}},
 		{"relative db path", "store:\n  db: rmm.db\n", []string{`c.yaml:2: store.db: "rmm.db" must be an absolute path (or start with ~/)`}},
 		{"batch rows zero", "store:\n  batch_rows: 0\n", []string{"c.yaml:2: store.batch_rows: 0 is out of range 1..100000"}},
 		{"unknown level", "log:\n  level: loud\n", []string{`c.yaml:2: log.level: "loud" is not one of debug, info, warn, error`}},
