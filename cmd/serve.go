@@ -321,9 +321,11 @@ func (a *app) startDemo(ctx context.Context, devices int, seed int64, offline fl
 		seed = time.Now().UnixNano()
 	}
 	// The demo mixes every kind of host the simulator plays (Server
-	// Core, 2012 R2 with WinRM 2.0 limits, German, Constrained Language)
-	// among Windows 10/11 and Server 2016-2025. Its hosts serve plain
-	// HTTP on loopback, configured to allow unencrypted Basic.
+	// Core, 2012 R2 with WinRM 2.0 limits, German, Constrained Language,
+	// domain-joined) among Windows 10/11 and Server 2016-2025. Its hosts
+	// serve plain HTTP on loopback, configured to allow unencrypted
+	// Basic; the joined ones refuse Basic and are reached with Negotiate
+	// (NTLM, as no KDC serves the simulated realm), every message sealed.
 	sim, err := winrmsim.New(winrmsim.Config{
 		Devices: devices, Seed: seed, OfflineFraction: offline,
 		PSStart: 400 * time.Millisecond, ScriptTime: 250 * time.Millisecond,
@@ -338,6 +340,9 @@ func (a *app) startDemo(ctx context.Context, devices int, seed int64, offline fl
 		return nil, fmt.Errorf("demo: start simulator: %w", err)
 	}
 	cleanups = append(cleanups, func() { _ = sim.Close() })
+	if _, ok := sim.Domain(); ok {
+		a.demoDomain = true
+	}
 	a.cfg.Actions.WOLAddress = demoWakeAddress(sim) // Wake-on-LAN only to the simulator, never the LAN
 	if err := a.importFleet(ctx, sim); err != nil {
 		stop()

@@ -147,7 +147,11 @@ func newKerberosClient(log *slog.Logger) *kerberosClient {
 // tickets obtained so far are kept (they stay valid). A configured
 // krb5.conf that cannot be read is an error, and nothing changes.
 func (k *kerberosClient) configure(o KerberosOptions) error {
-	conf, err := loadKrb5Conf(o.Krb5Conf)
+	path := o.Krb5Conf
+	if o.NoKrb5Conf {
+		path = os.DevNull // an empty configuration: gokrb5's defaults
+	}
+	conf, err := loadKrb5Conf(path)
 	if err != nil {
 		return err
 	}
@@ -802,6 +806,9 @@ func (k *kerberosClient) kdcsOf(ctx context.Context, realm string) ([]string, bo
 	}
 	if ok && time.Now().Before(cached.until) {
 		return cached.addrs, false, nil
+	}
+	if o.NoKrb5Conf {
+		return nil, false, &KerberosError{Reason: "no KDC", Detail: "no KDC is configured for the realm " + realm, Fix: "set winrm.kerberos_kdc", fallback: true}
 	}
 	_, srvs, err := net.DefaultResolver.LookupSRV(ctx, "kerberos", "tcp", strings.ToLower(realm))
 	if err != nil || len(srvs) == 0 {

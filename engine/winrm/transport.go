@@ -122,6 +122,10 @@ type KerberosOptions struct {
 	KDCs     map[string][]string
 	Krb5Conf string // winrm.krb5_conf: read when set (an error if unreadable); else /etc/krb5.conf when present
 	CCache   string // winrm.kerberos_ccache: a ticket cache to use instead of a password
+	// NoKrb5Conf reads no krb5.conf at all, and looks up no KDC in DNS:
+	// for a simulated domain (rmm --demo), whose realm no real KDC
+	// serves and no query should leave the machine for.
+	NoKrb5Conf bool
 }
 
 // DefaultKrb5Conf is read, when it exists, where winrm.krb5_conf is not
