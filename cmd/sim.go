@@ -236,6 +236,7 @@ Defaults: --user %s, --password %s (loopback test credentials, not secrets).`,
 	f.StringVar(&cfg.Domain, "domain", "", `join the "domain" profile's hosts to this realm (e.g. RMMLAB.TEST): Basic off, Negotiate/Kerberos/NTLM sealed over HTTP`)
 	f.StringVar(&cfg.KDC, "kdc", "", "with --domain: the domain's KDC, HOST:PORT (printed for winrm.kerberos_kdc)")
 	f.StringVar(&keytabFile, "keytab", "", "with --domain: keytab with the keys of HTTP/<fqdn>@REALM of the joined hosts")
+	f.BoolVar(&cfg.JoinedBasic, "domain-basic", false, "with --domain: the joined hosts take Basic too (as with Basic=\"true\" on the service)")
 	return cmd
 }
 

@@ -120,6 +120,10 @@ type Config struct {
 	// KDC is the domain's KDC (host:port): nothing the hosts need (they
 	// have the keytab), it is what the fleet tells clients (rmm sim).
 	KDC string
+	// JoinedBasic makes the joined hosts take Basic too, as an admin
+	// enables it (winrm set winrm/config/service/auth @{Basic="true"}):
+	// the benchmark's baseline on the same hosts.
+	JoinedBasic bool
 	// Logf, when set, receives debug lines (ASCII).
 	Logf func(format string, args ...any)
 }

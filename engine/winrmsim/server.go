@@ -50,7 +50,7 @@ func (f *Fleet) serveRequest(sc *serverConn, hr *httpRequest) bool {
 		return !x.clientLeft && !hr.closeAfter
 	}
 	// A joined host has Basic off, as Windows' default does.
-	authed := secAuthed || !h.hp.domain && f.authorized(hr)
+	authed := secAuthed || (!h.hp.domain || f.cfg.JoinedBasic) && f.authorized(hr)
 	if authed && !secAuthed && !f.cfg.AllowUnencrypted && f.transport(h.name) == "http" {
 		// Basic over plain HTTP: Windows refuses it unless the service
 		// allows unencrypted traffic (its default does not), and offers
