@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"hash"
 	"strings"
+	"time"
 
 	"github.com/bodgit/ntlmssp"
 	"github.com/jcmturner/gofork/encoding/asn1"
@@ -81,7 +82,7 @@ type krbInitiator struct {
 // newKrbInitiator makes the AP-REQ for a ticket, as a GSS token; cbt
 // is the channel bindings' application data (tls-server-end-point),
 // nil over HTTP.
-func newKrbInitiator(p krbPrincipal, t *krbTicket, cbt []byte) (*krbInitiator, []byte, error) {
+func (k *kerberosClient) newKrbInitiator(p krbPrincipal, t *krbTicket, cbt []byte) (*krbInitiator, []byte, error) {
 	et, err := crypto.GetEtype(t.key.KeyType)
 	if err != nil {
 		return nil, nil, fmt.Errorf("kerberos: %w", err)
@@ -90,6 +91,11 @@ func newKrbInitiator(p krbPrincipal, t *krbTicket, cbt []byte) (*krbInitiator, [
 	if err != nil {
 		return nil, nil, fmt.Errorf("kerberos: authenticator: %w", err)
 	}
+	// Two authenticators of one client must differ in their time, or a
+	// host's replay cache refuses the second (KRB_AP_ERR_REPEAT): hundreds
+	// of handshakes start within one microsecond in a sweep. MIT's
+	// library does the same (krb5_us_timeofday).
+	auth.CTime, auth.Cusec = k.uniqueTime()
 	if err := auth.GenerateSeqNumberAndSubKey(t.key.KeyType, et.GetKeyByteSize()); err != nil {
 		return nil, nil, fmt.Errorf("kerberos: authenticator: %w", err)
 	}
@@ -283,4 +289,17 @@ func (i *ntlmInitiator) authenticate(challenge, cbt []byte) ([]byte, *ntlmssp.Se
 		return nil, nil, errors.New("ntlm: the host did not agree to session security (signing and sealing)")
 	}
 	return b, s, nil
+}
+
+// uniqueTime is now, in an authenticator's form (seconds and
+// microseconds), later than any time the client handed out before.
+func (k *kerberosClient) uniqueTime() (time.Time, int) {
+	now := time.Now().UnixMicro()
+	for {
+		last := k.lastAuth.Load()
+		t := max(now, last+1)
+		if k.lastAuth.CompareAndSwap(last, t) {
+			return time.Unix(t/1e6, 0).UTC(), int(t % 1e6)
+		}
+	}
 }

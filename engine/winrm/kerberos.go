@@ -66,6 +66,10 @@ const (
 	maxKrbCreds = 256
 	// maxClockSkew is Kerberos' (and Windows') default tolerance.
 	maxClockSkew = 5 * time.Minute
+	// kdcInFlight bounds the exchanges with KDCs at once: a cold sweep
+	// of thousands of hosts asks a ticket for each, and a KDC drops TCP
+	// connections beyond its own limit (MIT's resets them).
+	kdcInFlight = 16
 )
 
 // KerberosError is a Kerberos failure in the admin's words: which
@@ -130,6 +134,9 @@ type kerberosClient struct {
 	requests atomic.Int64 // messages sent to KDCs
 	failures atomic.Int64 // exchanges that failed (KRB-ERROR or no answer)
 	skewNS   atomic.Int64 // the KDC's clock minus ours, at the last AS exchange
+
+	slots    chan struct{} // kdcInFlight exchanges at once
+	lastAuth atomic.Int64  // the last authenticator time handed out (uniqueTime)
 }
 
 type srvEntry struct {
@@ -138,7 +145,7 @@ type srvEntry struct {
 }
 
 func newKerberosClient(log *slog.Logger) *kerberosClient {
-	k := &kerberosClient{log: log, creds: make(map[string]*krbCred), srv: make(map[string]srvEntry)}
+	k := &kerberosClient{log: log, creds: make(map[string]*krbCred), srv: make(map[string]srvEntry), slots: make(chan struct{}, kdcInFlight)}
 	_ = k.configure(KerberosOptions{}) // no configured file: no error
 	return k
 }
@@ -834,6 +841,12 @@ func (k *kerberosClient) send(ctx context.Context, realm string, msg []byte) ([]
 		k.failures.Add(1)
 		return nil, err
 	}
+	select {
+	case k.slots <- struct{}{}:
+		defer func() { <-k.slots }()
+	case <-ctx.Done():
+		return nil, k.unanswered(ctx, realm, kdcs, []string{"waiting for a turn: " + ctx.Err().Error()})
+	}
 	var errs []string
 	for _, addr := range kdcs {
 		if ctx.Err() != nil {
@@ -842,6 +855,11 @@ func (k *kerberosClient) send(ctx context.Context, realm string, msg []byte) ([]
 		}
 		k.requests.Add(1)
 		reply, err := exchangeTCP(ctx, addr, msg)
+		if errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) {
+			// The KDC closed the connection (busy): once more.
+			k.requests.Add(1)
+			reply, err = exchangeTCP(ctx, addr, msg)
+		}
 		if errors.Is(err, syscall.ECONNREFUSED) {
 			k.requests.Add(1)
 			reply, err = exchangeUDP(ctx, addr, msg)
@@ -855,19 +873,26 @@ func (k *kerberosClient) send(ctx context.Context, realm string, msg []byte) ([]
 			if err := ke.Unmarshal(reply); err != nil {
 				return nil, fmt.Errorf("kerberos: the KDC's error: %w", err)
 			}
-			k.failures.Add(1)
+			if ke.ErrorCode != errorcode.KDC_ERR_PREAUTH_REQUIRED { // a step of the AS exchange, not a failure
+				k.failures.Add(1)
+			}
 			return nil, &KDCError{Code: ke.ErrorCode, Text: ke.EText, KDC: addr, eData: ke.EData, anyRealm: anyRealm}
 		}
 		return reply, nil
 	}
+	return nil, k.unanswered(ctx, realm, kdcs, errs)
+}
+
+// unanswered is the error of a message no KDC answered.
+func (k *kerberosClient) unanswered(ctx context.Context, realm string, kdcs, errs []string) error {
 	k.failures.Add(1)
 	if errors.Is(ctx.Err(), context.Canceled) {
-		return nil, ctx.Err()
+		return ctx.Err()
 	}
 	// A KDC that did not answer within the request's deadline did not
 	// answer: remembered like a refused connection, so the next devices
 	// do not each wait for it.
-	return nil, &KerberosError{Reason: "KDC unreachable", Detail: "no KDC of " + realm + " answered: " + strings.Join(errs, "; "),
+	return &KerberosError{Reason: "KDC unreachable", Detail: "no KDC of " + realm + " answered: " + strings.Join(errs, "; "),
 		Fix: "check that port 88 of " + strings.Join(kdcs, ", ") + " is reachable from this machine (firewall, VPN) and winrm.kerberos_kdc", fallback: true}
 }
 

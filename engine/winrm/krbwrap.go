@@ -2,11 +2,18 @@ package winrm
 
 import (
 	"bytes"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha1" //nolint:gosec // RFC 3962's aes*-cts-hmac-sha1-96
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash"
 
 	"github.com/jcmturner/gokrb5/v8/crypto"
+	"github.com/jcmturner/gokrb5/v8/crypto/common"
 	"github.com/jcmturner/gokrb5/v8/crypto/etype"
 	"github.com/jcmturner/gokrb5/v8/iana/keyusage"
 	"github.com/jcmturner/gokrb5/v8/types"
@@ -36,13 +43,20 @@ const (
 // (the acceptor's subkey when it sent one), whose side this is, and the
 // sequence numbers each way. It is used by one connection at a time.
 type krbSeal struct {
-	key       types.EncryptionKey
-	et        etype.EType
-	acceptor  bool   // this side accepted the context (the simulator's side)
-	subkey    bool   // key is the acceptor's subkey (flag AcceptorSubkey)
-	sendSeq   uint64 // the next sequence number sent
-	recvSeq   uint64 // the next sequence number expected
-	headerLen int    // 16 + RRC + confounder: what goes as the signature
+	key types.EncryptionKey
+	et  etype.EType
+	// The keys RFC 3961 derives for each direction (encryption and
+	// integrity), derived once per context: gokrb5's EncryptMessage
+	// derives them again for every message (aes*-cts-hmac-sha1-96 only;
+	// the SHA-2 types go through gokrb5).
+	sendKe, sendKi, recvKe, recvKi []byte
+	sendBlock, recvBlock           cipher.Block // AES with sendKe and recvKe, expanded once
+	sendMAC, recvMAC               hash.Hash    // HMAC-SHA1 with sendKi and recvKi, reset per message
+	acceptor                       bool         // this side accepted the context (the simulator's side)
+	subkey                         bool         // key is the acceptor's subkey (flag AcceptorSubkey)
+	sendSeq                        uint64       // the next sequence number sent
+	recvSeq                        uint64       // the next sequence number expected
+	headerLen                      int          // 16 + RRC + confounder: what goes as the signature
 }
 
 func newKrbSeal(key types.EncryptionKey, acceptor, subkey bool, sendSeq, recvSeq uint64) (*krbSeal, error) {
@@ -57,6 +71,30 @@ func newKrbSeal(key types.EncryptionKey, acceptor, subkey bool, sendSeq, recvSeq
 	}
 	s := &krbSeal{key: key, et: et, acceptor: acceptor, subkey: subkey, sendSeq: sendSeq, recvSeq: recvSeq}
 	s.headerLen = 16 + s.rrc() + et.GetConfounderByteSize()
+	if key.KeyType == 17 || key.KeyType == 18 {
+		derive := func(usage uint32, ki bool) ([]byte, error) {
+			u := common.GetUsageKe(usage)
+			if ki {
+				u = common.GetUsageKi(usage)
+			}
+			return et.DeriveKey(key.KeyValue, u)
+		}
+		var errs [4]error
+		s.sendKe, errs[0] = derive(s.usage(true), false)
+		s.sendKi, errs[1] = derive(s.usage(true), true)
+		s.recvKe, errs[2] = derive(s.usage(false), false)
+		s.recvKi, errs[3] = derive(s.usage(false), true)
+		if err := errors.Join(errs[:]...); err != nil {
+			return nil, fmt.Errorf("kerberos: derive keys: %w", err)
+		}
+		if s.sendBlock, err = aes.NewCipher(s.sendKe); err != nil {
+			return nil, fmt.Errorf("kerberos: %w", err)
+		}
+		if s.recvBlock, err = aes.NewCipher(s.recvKe); err != nil {
+			return nil, fmt.Errorf("kerberos: %w", err)
+		}
+		s.sendMAC, s.recvMAC = hmac.New(sha1.New, s.sendKi), hmac.New(sha1.New, s.recvKi)
+	}
 	return s, nil
 }
 
@@ -95,23 +133,28 @@ func wrapHeader(flags byte, ec, rrc uint16, seq uint64) [16]byte {
 // seal wraps msg: the head of the rotated token (the signature of the
 // encrypted body) and its data part, as long as msg.
 func (s *krbSeal) seal(msg []byte) (head, data []byte, err error) {
+	tok, err := s.sealTo(nil, msg)
+	if err != nil {
+		return nil, nil, err
+	}
+	return tok[:s.headerLen], tok[s.headerLen:], nil
+}
+
+// sealTo appends the rotated wrap token of msg to dst: its first
+// headerLen bytes are the encrypted body's signature, the rest its data.
+func (s *krbSeal) sealTo(dst, msg []byte) ([]byte, error) {
 	flags := s.flags(true)
 	inner := wrapHeader(flags, 0, 0, s.sendSeq)
-	plain := make([]byte, 0, len(msg)+16)
-	plain = append(plain, msg...)
-	plain = append(plain, inner[:]...)
-	_, ct, err := s.et.EncryptMessage(s.key.KeyValue, plain, s.usage(true))
+	ct, err := s.encrypt(msg, inner[:])
 	if err != nil {
-		return nil, nil, fmt.Errorf("kerberos: seal: %w", err)
+		return nil, fmt.Errorf("kerberos: seal: %w", err)
 	}
 	rrc := s.rrc()
 	outer := wrapHeader(flags, 0, uint16(rrc), s.sendSeq)
 	s.sendSeq++
-	tok := make([]byte, 0, 16+len(ct))
-	tok = append(tok, outer[:]...)
-	tok = append(tok, ct[len(ct)-rrc:]...) // rotate right by RRC
-	tok = append(tok, ct[:len(ct)-rrc]...)
-	return tok[:s.headerLen], tok[s.headerLen:], nil
+	dst = append(dst, outer[:]...)
+	dst = append(dst, ct[len(ct)-rrc:]...) // rotate right by RRC
+	return append(dst, ct[:len(ct)-rrc]...), nil
 }
 
 // errWrapToken is a wrap token that does not verify.
@@ -120,12 +163,23 @@ var errWrapToken = errors.New("kerberos: the sealed message does not verify")
 // unseal checks and decrypts a token sent by the other side, given as
 // its head and data parts (any split: they are joined).
 func (s *krbSeal) unseal(head, data []byte) ([]byte, error) {
-	tok := make([]byte, 0, len(head)+len(data))
-	tok = append(tok, head...)
-	tok = append(tok, data...)
-	if len(tok) < 16 || tok[0] != 0x05 || tok[1] != 0x04 || tok[3] != 0xFF {
+	return s.unsealTo(nil, head, data)
+}
+
+// unsealTo is unseal that decrypts in dst's space (grown as needed) and
+// returns the message as a slice of it.
+func (s *krbSeal) unsealTo(dst, head, data []byte) ([]byte, error) {
+	if len(head) < 16 {
+		// The head holds at least the token header (a peer splits at
+		// its own header length, 60 for AES with SHA-1).
+		head, data = append(append([]byte(nil), head...), data...), nil
+	}
+	if len(head) < 16 || head[0] != 0x05 || head[1] != 0x04 || head[3] != 0xFF {
 		return nil, fmt.Errorf("%w: not a wrap token", errWrapToken)
 	}
+	var hdr [16]byte
+	copy(hdr[:], head)
+	tok := hdr[:]
 	flags := tok[2]
 	if flags&wrapSealed == 0 {
 		return nil, fmt.Errorf("%w: the message is signed only, not sealed", errWrapToken)
@@ -136,17 +190,17 @@ func (s *krbSeal) unseal(head, data []byte) ([]byte, error) {
 	ec := int(binary.BigEndian.Uint16(tok[4:]))
 	rrc := int(binary.BigEndian.Uint16(tok[6:]))
 	seq := binary.BigEndian.Uint64(tok[8:])
-	ct := tok[16:]
-	if len(ct) == 0 {
+	// The ciphertext is head[16:] || data rotated right by RRC: undo the
+	// rotation while copying it once.
+	rest := len(head) - 16 + len(data)
+	if rest == 0 {
 		return nil, fmt.Errorf("%w: empty", errWrapToken)
 	}
-	if rrc %= len(ct); rrc > 0 { // rotate left by RRC
-		r := make([]byte, 0, len(ct))
-		r = append(r, ct[rrc:]...)
-		ct = append(r, ct[:rrc]...)
-	}
-	key := s.key
-	plain, err := s.et.DecryptMessage(key.KeyValue, ct, s.usage(false))
+	rrc %= rest
+	ct := dst[:0]
+	ct = appendRange(ct, head[16:], data, rrc, rest)
+	ct = appendRange(ct, head[16:], data, 0, rrc)
+	plain, err := s.decrypt(ct)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", errWrapToken, err)
 	}
@@ -164,4 +218,114 @@ func (s *krbSeal) unseal(head, data []byte) ([]byte, error) {
 	}
 	s.recvSeq++
 	return plain[:len(plain)-16-ec], nil
+}
+
+// encrypt is RFC 3961's encryption of msg||tail with the send keys: a
+// random confounder, AES-CTS, and the truncated HMAC of the plaintext.
+func (s *krbSeal) encrypt(msg, tail []byte) ([]byte, error) {
+	cl := s.et.GetConfounderByteSize()
+	n := cl + len(msg) + len(tail)
+	hl := s.et.GetHMACBitLength() / 8
+	// Room for the zero padding of the last block and the checksum.
+	buf := make([]byte, n, n+aes.BlockSize+hl)
+	_, _ = rand.Read(buf[:cl]) // crypto/rand.Read never fails
+	copy(buf[cl:], msg)
+	copy(buf[cl+len(msg):], tail)
+	if s.sendBlock == nil {
+		_, ct, err := s.et.EncryptMessage(s.key.KeyValue, buf[cl:], s.usage(true))
+		return ct, err
+	}
+	s.sendMAC.Reset()
+	s.sendMAC.Write(buf)
+	var sum [sha1.Size]byte
+	mac := s.sendMAC.Sum(sum[:0])[:hl]
+	return append(ctsEncrypt(s.sendBlock, buf), mac...), nil
+}
+
+// ctsEncrypt encrypts p in place with AES-CBC and ciphertext stealing
+// (RFC 3962: CBC over the zero-padded plaintext, the last two blocks
+// swapped, the result cut to the plaintext's length). len(p) > 16; p
+// has room for the padding.
+func ctsEncrypt(b cipher.Block, p []byte) []byte {
+	const bs = aes.BlockSize
+	n := len(p)
+	padded := (n + bs - 1) / bs * bs
+	p = p[:padded]
+	clear(p[n:])
+	var iv [bs]byte
+	cipher.NewCBCEncrypter(b, iv[:]).CryptBlocks(p, p)
+	last, pen := p[padded-bs:], p[padded-2*bs:padded-bs]
+	var tmp [bs]byte
+	copy(tmp[:], pen)
+	copy(pen, last)
+	copy(last, tmp[:])
+	return p[:n]
+}
+
+// ctsDecrypt decrypts c in place (the inverse of ctsEncrypt); len(c) > 16.
+func ctsDecrypt(b cipher.Block, c []byte) {
+	const bs = aes.BlockSize
+	var zero [bs]byte
+	n := len(c)
+	if n%bs == 0 {
+		pen, last := c[n-2*bs:n-bs], c[n-bs:]
+		var tmp [bs]byte
+		copy(tmp[:], pen)
+		copy(pen, last)
+		copy(last, tmp[:])
+		cipher.NewCBCDecrypter(b, zero[:]).CryptBlocks(c, c)
+		return
+	}
+	d := n % bs
+	full := n - d // the stolen block's end: c[full-bs:full] is the last block's ciphertext
+	var dn, cn1, prev, pn1 [bs]byte
+	b.Decrypt(dn[:], c[full-bs:full])
+	copy(cn1[:], c[full:])
+	copy(cn1[d:], dn[d:])
+	if full-bs >= bs {
+		copy(prev[:], c[full-2*bs:full-bs])
+	}
+	for i := 0; i < d; i++ {
+		c[full+i] ^= dn[i] // the last, partial plaintext block
+	}
+	b.Decrypt(pn1[:], cn1[:])
+	for i := range pn1 {
+		pn1[i] ^= prev[i]
+	}
+	if full-bs > 0 {
+		cipher.NewCBCDecrypter(b, zero[:]).CryptBlocks(c[:full-bs], c[:full-bs])
+	}
+	copy(c[full-bs:full], pn1[:])
+}
+
+// decrypt checks and decrypts a ciphertext with the receive keys and
+// returns the plaintext without its confounder.
+func (s *krbSeal) decrypt(ct []byte) ([]byte, error) {
+	if s.recvKe == nil {
+		return s.et.DecryptMessage(s.key.KeyValue, ct, s.usage(false))
+	}
+	hl := s.et.GetHMACBitLength() / 8
+	if len(ct) <= aes.BlockSize+hl {
+		return nil, errors.New("too short")
+	}
+	plain, mac := ct[:len(ct)-hl], ct[len(ct)-hl:]
+	ctsDecrypt(s.recvBlock, plain) // in place: ct is the caller's copy
+	s.recvMAC.Reset()
+	s.recvMAC.Write(plain)
+	var sum [sha1.Size]byte
+	if !hmac.Equal(s.recvMAC.Sum(sum[:0])[:hl], mac) {
+		return nil, errors.New("integrity verification failed")
+	}
+	return plain[s.et.GetConfounderByteSize():], nil
+}
+
+// appendRange appends bytes [from, to) of a||b to dst.
+func appendRange(dst, a, b []byte, from, to int) []byte {
+	if from < len(a) {
+		dst = append(dst, a[from:min(to, len(a))]...)
+	}
+	if to > len(a) {
+		dst = append(dst, b[max(from-len(a), 0):to-len(a)]...)
+	}
+	return dst
 }

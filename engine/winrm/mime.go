@@ -50,15 +50,21 @@ func encryptedContentType(protocol string) string {
 // appendEncrypted appends the multipart/encrypted body of one sealed
 // message: plainLen is the length of the envelope before sealing.
 func appendEncrypted(b []byte, protocol string, plainLen int, sig, sealed []byte) []byte {
-	b = append(b, mimeBoundary+"\r\n\tContent-Type: "...)
-	b = append(b, protocol...)
-	b = append(b, "\r\n\t"+mimeOriginal...)
-	b = strconv.AppendInt(b, int64(plainLen), 10)
-	b = append(b, "\r\n"+mimeBoundary+"\r\n\t"+mimeOctetStream+"\r\n"...)
+	b = appendEncryptedHead(b, protocol, plainLen)
 	b = binary.LittleEndian.AppendUint32(b, uint32(len(sig)))
 	b = append(b, sig...)
 	b = append(b, sealed...)
 	return append(b, mimeEnd...)
+}
+
+// appendEncryptedHead appends the parts' headers, up to where the
+// signature's length and the sealed data go (then mimeEnd).
+func appendEncryptedHead(b []byte, protocol string, plainLen int) []byte {
+	b = append(b, mimeBoundary+"\r\n\tContent-Type: "...)
+	b = append(b, protocol...)
+	b = append(b, "\r\n\t"+mimeOriginal...)
+	b = strconv.AppendInt(b, int64(plainLen), 10)
+	return append(b, "\r\n"+mimeBoundary+"\r\n\t"+mimeOctetStream+"\r\n"...)
 }
 
 // encryptedLen is the length appendEncrypted makes.

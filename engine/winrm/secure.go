@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -60,6 +61,7 @@ type authCounters struct {
 type secureAuth struct {
 	spec   authSpec
 	u      *url.URL
+	rawURL string
 	user   string
 	secret krbSecret
 	id     [32]byte // the method, credential and target: a connection's context serves only this
@@ -70,7 +72,7 @@ type secureAuth struct {
 
 func newSecureAuth(spec authSpec, rawURL, user, password string, kc *kerberosClient, counts *authCounters) *secureAuth {
 	u, _ := url.Parse(rawURL) // made by Target.Prepare: it parses
-	a := &secureAuth{spec: spec, u: u, user: user, secret: krbSecret{password: password, keytab: spec.keytab}, kc: kc, counts: counts}
+	a := &secureAuth{spec: spec, u: u, rawURL: rawURL, user: user, secret: krbSecret{password: password, keytab: spec.keytab}, kc: kc, counts: counts}
 	h := sha256.New()
 	for _, s := range []string{spec.method, spec.host, rawURL, user, password} {
 		h.Write([]byte(s))
@@ -102,8 +104,9 @@ func (e *AuthError) Unwrap() error { return e.Err }
 // connSecurity is the security context of one kept connection.
 type connSecurity struct {
 	id       [32]byte
-	mech     string // "ntlm" or "kerberos"
-	protocol string // the encrypted body's protocol; "" over HTTPS (no sealing)
+	mech     string   // "ntlm" or "kerberos"
+	protocol string   // the encrypted body's protocol; "" over HTTPS (no sealing)
+	ctype    []string // the Content-Type of a sealed request
 	ntlm     *ntlmssp.SecuritySession
 	krb      *krbSeal
 	expires  time.Time // Kerberos: the ticket's end (the host ends the context then)
@@ -189,17 +192,18 @@ func (a *secureAuth) exchange(ctx context.Context, hc *h1.Conn, cs *connSecurity
 	ctype := soapContentType
 	wire := body
 	if cs.protocol != "" {
-		sig, sealed, err := cs.seal(body)
+		wp := ep.buffer(encryptedLen(cs.protocol, len(body), maxSignatureBytes, len(body)+aesOverhead))
+		b, err := cs.sealTo(appendEncryptedHead((*wp)[:0], cs.protocol, len(body)), body)
 		if err != nil {
+			ep.release(wp)
 			return nil, 0, err
 		}
-		wp := ep.buffer(encryptedLen(cs.protocol, len(body), len(sig), len(sealed)))
-		*wp = appendEncrypted((*wp)[:0], cs.protocol, len(body), sig, sealed)
+		*wp = append(b, mimeEnd...)
 		defer ep.release(wp)
 		wire = *wp
-		ctype = []string{encryptedContentType(cs.protocol)}
+		ctype = cs.ctype
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, a.u.String(), bytes.NewReader(wire))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, a.rawURL, bytes.NewReader(wire))
 	if err != nil {
 		return nil, 0, fmt.Errorf("build request: %w", err)
 	}
@@ -235,37 +239,50 @@ func (a *secureAuth) exchange(ctx context.Context, hc *h1.Conn, cs *connSecurity
 		ep.release(p)
 		return nil, 0, err
 	}
-	plain, err := cs.unseal(sig, sealed)
+	out := ep.buffer(len(sig) + len(sealed))
+	plain, err := cs.unsealTo((*out)[:0], sig, sealed)
 	ep.release(p)
 	if err != nil {
+		ep.release(out)
 		return nil, 0, err
 	}
+	*out = plain
 	if len(plain) != n {
+		ep.release(out)
 		return nil, 0, fmt.Errorf("%w: the unsealed reply is %d bytes, its header says %d", errMalformed, len(plain), n)
 	}
-	return &plain, resp.StatusCode, nil
+	return out, resp.StatusCode, nil
 }
 
-func (cs *connSecurity) seal(body []byte) (sig, sealed []byte, err error) {
+// aesOverhead bounds what a Kerberos wrap token adds to a message
+// (confounder, header copy, checksum, padding) beyond its signature.
+const aesOverhead = 96
+
+// sealTo appends the sealed body's payload to dst: the signature's
+// length (4 bytes, little-endian), the signature, the sealed message.
+func (cs *connSecurity) sealTo(dst, body []byte) ([]byte, error) {
 	if cs.krb != nil {
-		return cs.krb.seal(body)
+		dst = binary.LittleEndian.AppendUint32(dst, uint32(cs.krb.headerLen))
+		return cs.krb.sealTo(dst, body)
 	}
-	sealed, sig, err = cs.ntlm.Wrap(body)
+	sealed, sig, err := cs.ntlm.Wrap(body)
 	if err != nil {
-		return nil, nil, fmt.Errorf("ntlm: seal: %w", err)
+		return nil, fmt.Errorf("ntlm: seal: %w", err)
 	}
-	return sig, sealed, nil
+	dst = binary.LittleEndian.AppendUint32(dst, uint32(len(sig)))
+	return append(append(dst, sig...), sealed...), nil
 }
 
-func (cs *connSecurity) unseal(sig, sealed []byte) ([]byte, error) {
+// unsealTo decrypts and checks a sealed message into dst's space.
+func (cs *connSecurity) unsealTo(dst, sig, sealed []byte) ([]byte, error) {
 	if cs.krb != nil {
-		return cs.krb.unseal(sig, sealed)
+		return cs.krb.unsealTo(dst, sig, sealed)
 	}
 	plain, err := cs.ntlm.Unwrap(sealed, sig)
 	if err != nil {
 		return nil, fmt.Errorf("ntlm: the sealed reply does not verify: %w", err)
 	}
-	return plain, nil
+	return append(dst, plain...), nil
 }
 
 // handshake authenticates a new connection: Kerberos, NTLM, or
@@ -295,7 +312,7 @@ func (a *secureAuth) handshake(ctx context.Context, hc *h1.Conn) (*connSecurity,
 // returns the status and the token of the scheme's WWW-Authenticate
 // (nil when none), with the schemes the host offers.
 func (a *secureAuth) authRoundTrip(ctx context.Context, hc *h1.Conn, scheme string, token []byte) (int, []byte, []string, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, a.u.String(), http.NoBody)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, a.rawURL, http.NoBody)
 	if err != nil {
 		return 0, nil, nil, fmt.Errorf("build request: %w", err)
 	}
@@ -370,6 +387,7 @@ func (a *secureAuth) ntlmHandshake(ctx context.Context, hc *h1.Conn, cbt []byte)
 	cs := &connSecurity{id: a.id, mech: "ntlm", ntlm: sess, bound: cbt != nil}
 	if !a.spec.https {
 		cs.protocol = protoSPNEGO
+		cs.ctype = []string{encryptedContentType(cs.protocol)}
 	}
 	return cs, nil
 }
@@ -389,7 +407,7 @@ func (a *secureAuth) krbHandshake(ctx context.Context, hc *h1.Conn, cbt []byte, 
 		return nil, err
 	}
 	a.counts.handshakes.Add(1)
-	init, tok, err := newKrbInitiator(c.p, t, cbt)
+	init, tok, err := a.kc.newKrbInitiator(c.p, t, cbt)
 	if err != nil {
 		return nil, err
 	}
@@ -440,6 +458,9 @@ func (a *secureAuth) krbHandshake(ctx context.Context, hc *h1.Conn, cbt []byte, 
 		cs.protocol = protoKerberos
 	default:
 		cs.protocol = protoSPNEGO
+	}
+	if cs.protocol != "" {
+		cs.ctype = []string{encryptedContentType(cs.protocol)}
 	}
 	return cs, nil
 }

@@ -2,11 +2,16 @@ package winrmsim
 
 import (
 	"bytes"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/hmac"
 	"crypto/md5" //nolint:gosec // RFC 4121 channel bindings are defined with MD5
 	"crypto/rand"
+	"crypto/sha1" //nolint:gosec // RFC 3962's aes*-cts-hmac-sha1-96
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash"
 	"math/big"
 	"strings"
 	"sync"
@@ -15,6 +20,7 @@ import (
 	"github.com/jcmturner/gofork/encoding/asn1"
 	"github.com/jcmturner/gokrb5/v8/asn1tools"
 	"github.com/jcmturner/gokrb5/v8/crypto"
+	"github.com/jcmturner/gokrb5/v8/crypto/common"
 	"github.com/jcmturner/gokrb5/v8/crypto/etype"
 	"github.com/jcmturner/gokrb5/v8/gssapi"
 	"github.com/jcmturner/gokrb5/v8/iana/asnAppTag"
@@ -122,7 +128,7 @@ func (a *krbAcceptor) accept(tok, cbt []byte) (*krbAccepted, error) {
 	if d := now.Sub(ct); d > krbMaxSkew || d < -krbMaxSkew {
 		return nil, a.refuse(errorcode.KRB_AP_ERR_SKEW, "clock skew too great")
 	}
-	if a.replay.seen(au.CName.PrincipalNameString()+"@"+au.CRealm, au.CTime, au.Cusec, now) {
+	if a.replay.seen(a.spn.PrincipalNameString()+"|"+au.CName.PrincipalNameString()+"@"+au.CRealm, au.CTime, au.Cusec, now) {
 		return nil, a.refuse(errorcode.KRB_AP_ERR_REPEAT, "a replayed authenticator")
 	}
 	if au.Cksum.CksumType != chksumtype.GSSAPI || len(au.Cksum.Checksum) < 24 || binary.LittleEndian.Uint32(au.Cksum.Checksum) != 16 {
@@ -273,6 +279,11 @@ type simSeal struct {
 	et      etype.EType
 	sendSeq uint64
 	recvSeq uint64
+	// RFC 3961's derived keys for each direction, derived once (AES with
+	// SHA-1; gokrb5 derives them for every message).
+	sendKe, sendKi, recvKe, recvKi []byte
+	sendBlock, recvBlock           cipher.Block
+	sendMAC, recvMAC               hash.Hash
 }
 
 func newSimSeal(key types.EncryptionKey, send, recv uint64) (*simSeal, error) {
@@ -280,7 +291,114 @@ func newSimSeal(key types.EncryptionKey, send, recv uint64) (*simSeal, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &simSeal{key: key, et: et, sendSeq: send, recvSeq: recv}, nil
+	s := &simSeal{key: key, et: et, sendSeq: send, recvSeq: recv}
+	if key.KeyType == 17 || key.KeyType == 18 {
+		var errs [4]error
+		s.sendKe, errs[0] = et.DeriveKey(key.KeyValue, common.GetUsageKe(keyusage.GSSAPI_ACCEPTOR_SEAL))
+		s.sendKi, errs[1] = et.DeriveKey(key.KeyValue, common.GetUsageKi(keyusage.GSSAPI_ACCEPTOR_SEAL))
+		s.recvKe, errs[2] = et.DeriveKey(key.KeyValue, common.GetUsageKe(keyusage.GSSAPI_INITIATOR_SEAL))
+		s.recvKi, errs[3] = et.DeriveKey(key.KeyValue, common.GetUsageKi(keyusage.GSSAPI_INITIATOR_SEAL))
+		if err := errors.Join(errs[:]...); err != nil {
+			return nil, err
+		}
+		if s.sendBlock, err = aes.NewCipher(s.sendKe); err != nil {
+			return nil, err
+		}
+		if s.recvBlock, err = aes.NewCipher(s.recvKe); err != nil {
+			return nil, err
+		}
+		s.sendMAC, s.recvMAC = hmac.New(sha1.New, s.sendKi), hmac.New(sha1.New, s.recvKi)
+	}
+	return s, nil
+}
+
+// encrypt is RFC 3961's encryption with the acceptor's keys.
+func (s *simSeal) encrypt(plain []byte) ([]byte, error) {
+	if s.sendKe == nil {
+		_, ct, err := s.et.EncryptMessage(s.key.KeyValue, plain, keyusage.GSSAPI_ACCEPTOR_SEAL)
+		return ct, err
+	}
+	cl, hl := s.et.GetConfounderByteSize(), s.et.GetHMACBitLength()/8
+	p := make([]byte, cl, cl+len(plain)+aes.BlockSize+hl)
+	_, _ = rand.Read(p)
+	p = append(p, plain...)
+	s.sendMAC.Reset()
+	s.sendMAC.Write(p)
+	var sum [sha1.Size]byte
+	mac := s.sendMAC.Sum(sum[:0])[:hl]
+	return append(ctsEncrypt(s.sendBlock, p), mac...), nil
+}
+
+// decrypt checks and decrypts an initiator's ciphertext.
+func (s *simSeal) decrypt(ct []byte) ([]byte, error) {
+	if s.recvKe == nil {
+		return s.et.DecryptMessage(s.key.KeyValue, ct, keyusage.GSSAPI_INITIATOR_SEAL)
+	}
+	hl := s.et.GetHMACBitLength() / 8
+	if len(ct) <= aes.BlockSize+hl {
+		return nil, errWrap
+	}
+	p, mac := ct[:len(ct)-hl], ct[len(ct)-hl:]
+	ctsDecrypt(s.recvBlock, p) // in place: ct is unseal's own copy
+	s.recvMAC.Reset()
+	s.recvMAC.Write(p)
+	var sum [sha1.Size]byte
+	if !hmac.Equal(s.recvMAC.Sum(sum[:0])[:hl], mac) {
+		return nil, errWrap
+	}
+	return p[s.et.GetConfounderByteSize():], nil
+}
+
+// ctsEncrypt encrypts p in place with AES-CBC and ciphertext stealing
+// (RFC 3962); len(p) > 16 and p has room for the padding.
+func ctsEncrypt(b cipher.Block, p []byte) []byte {
+	const bs = aes.BlockSize
+	n := len(p)
+	padded := (n + bs - 1) / bs * bs
+	p = p[:padded]
+	clear(p[n:])
+	var iv [bs]byte
+	cipher.NewCBCEncrypter(b, iv[:]).CryptBlocks(p, p)
+	var tmp [bs]byte
+	copy(tmp[:], p[padded-2*bs:padded-bs])
+	copy(p[padded-2*bs:padded-bs], p[padded-bs:])
+	copy(p[padded-bs:], tmp[:])
+	return p[:n]
+}
+
+// ctsDecrypt decrypts c in place (the inverse of ctsEncrypt); len(c) > 16.
+func ctsDecrypt(b cipher.Block, c []byte) {
+	const bs = aes.BlockSize
+	var zero [bs]byte
+	n := len(c)
+	if n%bs == 0 {
+		var tmp [bs]byte
+		copy(tmp[:], c[n-2*bs:n-bs])
+		copy(c[n-2*bs:n-bs], c[n-bs:])
+		copy(c[n-bs:], tmp[:])
+		cipher.NewCBCDecrypter(b, zero[:]).CryptBlocks(c, c)
+		return
+	}
+	d := n % bs
+	full := n - d
+	var dn, cn1, prev, pn1 [bs]byte
+	b.Decrypt(dn[:], c[full-bs:full])
+	copy(cn1[:], c[full:])
+	copy(cn1[d:], dn[d:])
+	if full-bs >= bs {
+		copy(prev[:], c[full-2*bs:full-bs])
+	}
+	for i := 0; i < d; i++ {
+		c[full+i] ^= dn[i]
+	}
+	b.Decrypt(pn1[:], cn1[:])
+	for i := range pn1 {
+		pn1[i] ^= prev[i]
+	}
+	if full-bs > 0 {
+		cipher.NewCBCDecrypter(b, zero[:]).CryptBlocks(c[:full-bs], c[:full-bs])
+	}
+	copy(c[full-bs:full], pn1[:])
 }
 
 const (
@@ -301,7 +419,7 @@ func wrapHead(flags byte, rrc uint16, seq uint64) []byte {
 func (s *simSeal) seal(msg []byte) (sig, data []byte, err error) {
 	flags := byte(wrapFromAcceptor | wrapSealedFlag | wrapSubkeyFlag)
 	plain := append(append([]byte(nil), msg...), wrapHead(flags, 0, s.sendSeq)...)
-	_, ct, err := s.et.EncryptMessage(s.key.KeyValue, plain, keyusage.GSSAPI_ACCEPTOR_SEAL)
+	ct, err := s.encrypt(plain)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -336,7 +454,7 @@ func (s *simSeal) unseal(head, data []byte) ([]byte, error) {
 	if rrc %= len(ct); rrc > 0 {
 		ct = append(append([]byte(nil), ct[rrc:]...), ct[:rrc]...)
 	}
-	plain, err := s.et.DecryptMessage(s.key.KeyValue, ct, keyusage.GSSAPI_INITIATOR_SEAL)
+	plain, err := s.decrypt(ct)
 	if err != nil || len(plain) < 16+ec {
 		return nil, fmt.Errorf("%w: %v", errWrap, err)
 	}
