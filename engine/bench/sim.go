@@ -37,11 +37,13 @@ type simFleet interface {
 // inProcessFleet is a fleet in this process.
 type inProcessFleet struct{ f *winrmsim.Fleet }
 
-func startInProcess(ctx context.Context, cfg SweepConfig) (*inProcessFleet, error) {
-	fleet, err := winrmsim.New(winrmsim.Config{
+func startInProcess(ctx context.Context, cfg SweepConfig, auth *authSetup) (*inProcessFleet, error) {
+	sc := winrmsim.Config{
 		Devices: cfg.Devices, Seed: cfg.Seed, RTT: cfg.RTT, PSStart: cfg.PSStart, ScriptTime: cfg.ScriptTime,
 		AllowUnencrypted: true, // the fleet serves HTTP: its hosts allow unencrypted Basic
-	})
+	}
+	auth.simConfig(&sc)
+	fleet, err := winrmsim.New(sc)
 	if err != nil {
 		return nil, err
 	}
@@ -82,7 +84,7 @@ type childFleet struct {
 // childStartTimeout bounds how long the child may take to bring its hosts up.
 const childStartTimeout = 3 * time.Minute
 
-func startChild(ctx context.Context, cfg SweepConfig, dir string) (*childFleet, error) {
+func startChild(ctx context.Context, cfg SweepConfig, dir string, extra []string) (*childFleet, error) {
 	if len(cfg.SimCommand) == 0 {
 		return nil, errors.New("no simulator command")
 	}
@@ -98,6 +100,7 @@ func startChild(ctx context.Context, cfg SweepConfig, dir string) (*childFleet, 
 		"--devices", strconv.Itoa(cfg.Devices), "--seed", strconv.FormatInt(cfg.Seed, 10),
 		"--rtt", cfg.RTT.String(), "--ps-start", cfg.PSStart.String(), "--script-time", cfg.ScriptTime.String(),
 		"--control", "127.0.0.1:0", "--export-csv", c.csvPath, "--ready-file", ready)
+	args = append(args, extra...)
 	// Not exec.CommandContext: the child is stopped with an interrupt
 	// (so it closes its hosts and reports), by close.
 	c.cmd = exec.Command(cfg.SimCommand[0], args...)
