@@ -14,6 +14,7 @@ import (
 
 	"github.com/jcmturner/gokrb5/v8/crypto"
 	"github.com/jcmturner/gokrb5/v8/crypto/common"
+	"github.com/jcmturner/gokrb5/v8/crypto/rfc3961"
 	"github.com/jcmturner/gokrb5/v8/crypto/etype"
 	"github.com/jcmturner/gokrb5/v8/iana/keyusage"
 	"github.com/jcmturner/gokrb5/v8/types"
@@ -72,18 +73,11 @@ func newKrbSeal(key types.EncryptionKey, acceptor, subkey bool, sendSeq, recvSeq
 	s := &krbSeal{key: key, et: et, acceptor: acceptor, subkey: subkey, sendSeq: sendSeq, recvSeq: recvSeq}
 	s.headerLen = 16 + s.rrc() + et.GetConfounderByteSize()
 	if key.KeyType == 17 || key.KeyType == 18 {
-		derive := func(usage uint32, ki bool) ([]byte, error) {
-			u := common.GetUsageKe(usage)
-			if ki {
-				u = common.GetUsageKi(usage)
-			}
-			return et.DeriveKey(key.KeyValue, u)
-		}
 		var errs [4]error
-		s.sendKe, errs[0] = derive(s.usage(true), false)
-		s.sendKi, errs[1] = derive(s.usage(true), true)
-		s.recvKe, errs[2] = derive(s.usage(false), false)
-		s.recvKi, errs[3] = derive(s.usage(false), true)
+		s.sendKe, errs[0] = deriveAES(key.KeyValue, s.usage(true), false)
+		s.sendKi, errs[1] = deriveAES(key.KeyValue, s.usage(true), true)
+		s.recvKe, errs[2] = deriveAES(key.KeyValue, s.usage(false), false)
+		s.recvKi, errs[3] = deriveAES(key.KeyValue, s.usage(false), true)
 		if err := errors.Join(errs[:]...); err != nil {
 			return nil, fmt.Errorf("kerberos: derive keys: %w", err)
 		}
@@ -328,4 +322,46 @@ func appendRange(dst, a, b []byte, from, to int) []byte {
 		dst = append(dst, b[max(from-len(a), 0):to-len(a)]...)
 	}
 	return dst
+}
+
+// foldedUsages are the n-folded (128-bit) constants of RFC 3961's key
+// derivation for the two GSS seal usages, encryption (Ke) and integrity
+// (Ki): they do not depend on the key, and gokrb5 folds them again for
+// every derivation, the larger part of a handshake's CPU. Computed once,
+// never changed.
+var foldedUsages = func() map[[2]uint32][]byte {
+	m := make(map[[2]uint32][]byte, 4)
+	for _, u := range []uint32{keyusage.GSSAPI_ACCEPTOR_SEAL, keyusage.GSSAPI_INITIATOR_SEAL} {
+		m[[2]uint32{u, 0}] = rfc3961.Nfold(common.GetUsageKe(u), aes.BlockSize*8)
+		m[[2]uint32{u, 1}] = rfc3961.Nfold(common.GetUsageKi(u), aes.BlockSize*8)
+	}
+	return m
+}()
+
+// deriveAES is RFC 3961's DK(key, usage) for the AES types (RFC 3962):
+// the folded constant encrypted with the key, again and again, until
+// there are as many bytes as the key has (random-to-key is the identity
+// for AES).
+func deriveAES(key []byte, usage uint32, integrity bool) ([]byte, error) {
+	kind := uint32(0)
+	if integrity {
+		kind = 1
+	}
+	folded, ok := foldedUsages[[2]uint32{usage, kind}]
+	if !ok {
+		return nil, fmt.Errorf("no folded constant for usage %d", usage)
+	}
+	b, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]byte, len(key))
+	var blk [aes.BlockSize]byte
+	b.Encrypt(blk[:], folded)
+	n := copy(out, blk[:])
+	for n < len(out) {
+		b.Encrypt(blk[:], blk[:])
+		n += copy(out[n:], blk[:])
+	}
+	return out, nil
 }

@@ -5,6 +5,8 @@ import (
 	"crypto/rand"
 	"testing"
 
+	"github.com/jcmturner/gokrb5/v8/crypto"
+	"github.com/jcmturner/gokrb5/v8/crypto/common"
 	"github.com/jcmturner/gokrb5/v8/iana/keyusage"
 	"github.com/jcmturner/gokrb5/v8/types"
 )
@@ -64,6 +66,30 @@ func TestSealedTokensAreRFC3961AndRoundTripBetweenInitiatorAndAcceptorForEveryLe
 			head, data, _ := ini.seal(msg)
 			if _, err := ini.unseal(head, data); err == nil {
 				t.Fatalf("etype %d: a token was accepted by its own sender", kt)
+			}
+		}
+	}
+}
+
+func TestTheFastKeyDerivationIsRFC3961s(t *testing.T) {
+	for _, size := range []int{16, 32} {
+		key := make([]byte, size)
+		_, _ = rand.Read(key)
+		et, _ := crypto.GetEtype(map[int]int32{16: 17, 32: 18}[size])
+		for _, u := range []uint32{keyusage.GSSAPI_ACCEPTOR_SEAL, keyusage.GSSAPI_INITIATOR_SEAL} {
+			for _, ki := range []bool{false, true} {
+				got, err := deriveAES(key, u, ki)
+				if err != nil {
+					t.Fatal(err)
+				}
+				c := common.GetUsageKe(u)
+				if ki {
+					c = common.GetUsageKi(u)
+				}
+				want, err := et.DeriveKey(key, c)
+				if err != nil || !bytes.Equal(got, want) {
+					t.Fatalf("key %d bytes, usage %d, integrity %v: %x, gokrb5 %x (%v)", size, u, ki, got, want, err)
+				}
 			}
 		}
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/jcmturner/gokrb5/v8/asn1tools"
 	"github.com/jcmturner/gokrb5/v8/crypto"
 	"github.com/jcmturner/gokrb5/v8/crypto/common"
+	"github.com/jcmturner/gokrb5/v8/crypto/rfc3961"
 	"github.com/jcmturner/gokrb5/v8/crypto/etype"
 	"github.com/jcmturner/gokrb5/v8/gssapi"
 	"github.com/jcmturner/gokrb5/v8/iana/asnAppTag"
@@ -294,10 +295,10 @@ func newSimSeal(key types.EncryptionKey, send, recv uint64) (*simSeal, error) {
 	s := &simSeal{key: key, et: et, sendSeq: send, recvSeq: recv}
 	if key.KeyType == 17 || key.KeyType == 18 {
 		var errs [4]error
-		s.sendKe, errs[0] = et.DeriveKey(key.KeyValue, common.GetUsageKe(keyusage.GSSAPI_ACCEPTOR_SEAL))
-		s.sendKi, errs[1] = et.DeriveKey(key.KeyValue, common.GetUsageKi(keyusage.GSSAPI_ACCEPTOR_SEAL))
-		s.recvKe, errs[2] = et.DeriveKey(key.KeyValue, common.GetUsageKe(keyusage.GSSAPI_INITIATOR_SEAL))
-		s.recvKi, errs[3] = et.DeriveKey(key.KeyValue, common.GetUsageKi(keyusage.GSSAPI_INITIATOR_SEAL))
+		s.sendKe, errs[0] = deriveAES(key.KeyValue, simFolded.acceptorKe)
+		s.sendKi, errs[1] = deriveAES(key.KeyValue, simFolded.acceptorKi)
+		s.recvKe, errs[2] = deriveAES(key.KeyValue, simFolded.initiatorKe)
+		s.recvKi, errs[3] = deriveAES(key.KeyValue, simFolded.initiatorKi)
 		if err := errors.Join(errs[:]...); err != nil {
 			return nil, err
 		}
@@ -476,4 +477,31 @@ func channelBindingsHash(app []byte) []byte {
 	binary.LittleEndian.PutUint32(b[16:], uint32(len(app)))
 	sum := md5.Sum(append(b, app...)) //nolint:gosec // defined so
 	return sum[:]
+}
+
+// simFolded are RFC 3961's n-folded constants of the GSS seal usages:
+// independent of the key, folded once (gokrb5 folds them per derivation).
+var simFolded = struct{ acceptorKe, acceptorKi, initiatorKe, initiatorKi []byte }{
+	rfc3961.Nfold(common.GetUsageKe(keyusage.GSSAPI_ACCEPTOR_SEAL), 128),
+	rfc3961.Nfold(common.GetUsageKi(keyusage.GSSAPI_ACCEPTOR_SEAL), 128),
+	rfc3961.Nfold(common.GetUsageKe(keyusage.GSSAPI_INITIATOR_SEAL), 128),
+	rfc3961.Nfold(common.GetUsageKi(keyusage.GSSAPI_INITIATOR_SEAL), 128),
+}
+
+// deriveAES is RFC 3961's DK for the AES types: the folded constant
+// encrypted with the key until the key's length is reached.
+func deriveAES(key, folded []byte) ([]byte, error) {
+	b, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]byte, len(key))
+	var blk [aes.BlockSize]byte
+	b.Encrypt(blk[:], folded)
+	n := copy(out, blk[:])
+	for n < len(out) {
+		b.Encrypt(blk[:], blk[:])
+		n += copy(out[n:], blk[:])
+	}
+	return out, nil
 }
