@@ -357,3 +357,32 @@ func TestATicketTheHostRejectsIsAConfigurationErrorAskedOnceNotPerPoll(t *testin
 		t.Errorf("host %+v: want the ticket refused once, no shell", hs)
 	}
 }
+
+func TestANewConnectionAuthenticatesAgainFromTheCachedTicketWithoutTheKDC(t *testing.T) {
+	d := startDomain(t, winrmsim.Config{Devices: 2, Seed: 190})
+	c := d.client(t, winrm.Options{})
+	hosts := d.fleet.Hosts()
+	for _, h := range hosts {
+		mustRunAs(t, c, domainTarget(h, winrm.AuthKerberos), domainUser)
+	}
+	st := c.Stats()
+	if st.KDCRequests != 2+2 || st.AuthHandshakes != 2 {
+		t.Fatalf("first runs: %+v; want 4 KDC requests (a TGT, 2 tickets) and 2 handshakes", st)
+	}
+	// The kept connections go (the host's idle timeout, a network blip):
+	// the next requests open new ones, each authenticated once more from
+	// the ticket already held.
+	c.CloseIdleConnections()
+	for range 3 {
+		for _, h := range hosts {
+			mustRunAs(t, c, domainTarget(h, winrm.AuthKerberos), domainUser)
+		}
+	}
+	st = c.Stats()
+	if st.KDCRequests != 4 || st.AuthHandshakes != 4 {
+		t.Errorf("after new connections: %+v; want still 4 KDC requests and 4 handshakes (one per new connection)", st)
+	}
+	if s := d.fleet.Stats(); s.KerberosContexts != 4 || s.AuthFailures != 0 {
+		t.Errorf("fleet %+v: want 4 Kerberos contexts and no failure", s)
+	}
+}
