@@ -11,6 +11,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/jcmturner/gokrb5/v8/keytab"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
@@ -85,6 +86,9 @@ func (a *app) readSecret(fromStdin bool, user string) (creds.Secret, error) {
 		defer clear(b)
 		if len(b) == 0 {
 			return creds.Secret{}, exitError{2, errors.New("empty password on stdin")}
+		}
+		if bytes.HasPrefix(b, []byte("rmm-keytab:")) {
+			return creds.Secret{}, exitError{2, creds.ErrKeytabPrefix}
 		}
 		return creds.SecretFromBytes(b), nil
 	}
@@ -181,13 +185,21 @@ messages. Admin only (list: Operator).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
-	var user string
+	var user, keytabFile string
 	var fromStdin bool
 	var scopes []string
 	set := &cobra.Command{
-		Use:   "set NAME --user DOMAIN\\user [--scope KEY=VALUE...]",
-		Short: "Store a credential (the password is read with no echo, or from stdin)",
+		Use:   "set NAME --user DOMAIN\\user [--keytab FILE] [--scope KEY=VALUE...]",
+		Short: "Store a credential (the password is read with no echo, or from stdin; or a keytab)",
 		Long: `Store a credential. The password is read with no echo, or from stdin.
+
+The user is written as Windows admins write it: DOMAIN\user or
+user@REALM for a domain account (auth negotiate or kerberos: the realm
+comes from the name, DOMAIN through winrm.kerberos_realm_map), or user for
+a local account. --keytab FILE stores a Kerberos keytab for the account
+instead of a password (auth kerberos or negotiate; NTLM needs a password):
+its content is kept like a password, in the keyring or the vault, never in
+the database, a log or an error.
 
 --scope limits the devices the credential is ever sent to; repeat it, or
 give several values with commas. Every key given must hold, one value of a
@@ -201,6 +213,7 @@ key is enough:
 Without --scope the credential may go to any device. Setting a credential
 again replaces its scope.`,
 		Example: `  rmm creds set default --user 'CONTOSO\svc-rmm' --scope domain=contoso.com
+  rmm creds set default --user svc-rmm@CONTOSO.COM --keytab /etc/rmm/svc-rmm.keytab
   rmm creds set dc-admins --user 'CONTOSO\rmm-dc' --scope host=DC* --scope domain=contoso.com
   rmm creds set site:hq --user 'HQ\rmm' --scope site=hq --password-stdin < pw.txt`,
 		Args: cobra.ExactArgs(1),
@@ -216,7 +229,13 @@ again replaces its scope.`,
 				return exitError{2, err}
 			}
 			return a.withCredsEngine(cmd, func(eng *engine.Engine, id engine.Identity) error {
-				secret, err := a.readSecret(fromStdin, user)
+				var secret creds.Secret
+				var err error
+				if keytabFile != "" {
+					secret, err = readKeytab(keytabFile, user)
+				} else {
+					secret, err = a.readSecret(fromStdin, user)
+				}
 				if err != nil {
 					return err
 				}
@@ -231,6 +250,7 @@ again replaces its scope.`,
 	}
 	set.Flags().StringVar(&user, "user", "", `account, e.g. CONTOSO\svc-rmm or svc-rmm@contoso.com`)
 	set.Flags().BoolVar(&fromStdin, "password-stdin", false, "read the password from stdin instead of a prompt")
+	set.Flags().StringVar(&keytabFile, "keytab", "", "store this Kerberos keytab file for the user instead of a password")
 	set.Flags().StringArrayVar(&scopes, "scope", nil, "limit the devices it is sent to: site=, group=, host=PATTERN or domain= (repeatable)")
 
 	var asJSON bool
@@ -317,4 +337,34 @@ Exit status 0 when it works, 5 when a step failed. Admin only; audited.`,
 	test.Flags().StringVar(&target, "target", "", "a device's hostname, or an address")
 	cmd.AddCommand(set, list, rm, test)
 	return cmd
+}
+
+// readKeytab reads a keytab file for creds set --keytab: it must parse as
+// a keytab and hold a key for the user's name (its realm too when the
+// user names one). Errors name the file, never its content.
+func readKeytab(path, user string) (creds.Secret, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return creds.Secret{}, exitError{2, fmt.Errorf("--keytab: %w", err)}
+	}
+	defer clear(b)
+	if len(b) > 1<<20 {
+		return creds.Secret{}, exitError{2, fmt.Errorf("--keytab %s: %d bytes is no keytab (at most 1 MiB)", path, len(b))}
+	}
+	kt := new(keytab.Keytab)
+	if err := kt.Unmarshal(b); err != nil {
+		return creds.Secret{}, exitError{2, fmt.Errorf("--keytab %s: not a keytab file: %v", path, err)}
+	}
+	name, realm := user, ""
+	if _, n, ok := strings.Cut(user, `\`); ok {
+		name = n // DOMAIN's realm comes from winrm.kerberos_realm_map
+	} else if n, r, ok := strings.Cut(user, "@"); ok {
+		name, realm = n, r
+	}
+	for _, e := range kt.Entries {
+		if strings.EqualFold(strings.Join(e.Principal.Components, "/"), name) && (realm == "" || strings.EqualFold(e.Principal.Realm, realm)) {
+			return creds.KeytabSecret(b), nil
+		}
+	}
+	return creds.Secret{}, exitError{2, fmt.Errorf("--keytab %s: it holds no key for %s (klist -k %s lists its principals)", path, user, path)}
 }

@@ -155,9 +155,13 @@ func (a *app) startDemo(ctx context.Context, devices int, seed int64, offline fl
 		return demoFleet{}, fmt.Errorf("demo: simulator child: %w", err)
 	}
 	// The demo mixes every kind of host the simulator plays (Server
-	// Core, 2012 R2 with WinRM 2.0 limits, German, Constrained Language)
-	// among Windows 10/11 and Server 2016-2025. Its hosts serve plain
-	// HTTP on loopback, configured to allow unencrypted Basic.
+	// Core, 2012 R2 with WinRM 2.0 limits, German, Constrained Language,
+	// domain-joined) among Windows 10/11 and Server 2016-2025. Its hosts
+	// serve plain HTTP on loopback, configured to allow unencrypted
+	// Basic; the joined ones refuse Basic and are reached with Negotiate
+	// (NTLM, as no KDC serves the simulated realm), every message sealed.
+	// Its realm is simulated: no Kerberos query may leave the machine.
+	a.demoDomain = true
 	sim, err := bench.StartChild(ctx, bench.ChildOptions{
 		Command: []string{exe, "sim"},
 		Env:     a.simChildEnv(),

@@ -34,6 +34,7 @@ var version = "dev"
 
 // app is what every command shares: flags, the effective config, the log.
 type app struct {
+	demoDomain   bool // --demo with joined hosts: Kerberos stays on the machine (transportOptions)
 	configPath   string
 	dbPath       string
 	logLevel     string
@@ -289,8 +290,16 @@ func (a *app) engineOptions(cred engine.Credential) engine.Options {
 // transportOptions maps the winrm: transport keys onto the engine's.
 func (a *app) transportOptions() winrm.TransportOptions {
 	w := a.cfg.WinRM
+	kdcs, _ := config.ParseKDCs(w.KerberosKDC)            // checked when the config was read
+	realms, _ := config.ParseRealmMap(w.KerberosRealmMap) // checked too
+	if a.demoDomain {
+		// The demo's domain is simulated: no real KDC serves its realm,
+		// and no Kerberos query leaves the machine (its joined hosts are
+		// reached with Negotiate, which uses NTLM then).
+		return winrm.TransportOptions{CABundle: w.CABundle, Kerberos: winrm.KerberosOptions{NoKrb5Conf: true}}
+	}
 	return winrm.TransportOptions{CABundle: w.CABundle,
-		Kerberos: winrm.KerberosOptions{Realm: w.KerberosRealm, Krb5Conf: w.Krb5Conf, CCache: w.KerberosCCache}}
+		Kerberos: winrm.KerberosOptions{Realm: w.KerberosRealm, Krb5Conf: w.Krb5Conf, CCache: w.KerberosCCache, KDCs: kdcs, RealmMap: realms}}
 }
 
 // envCredential reads the WinRM credential from the environment

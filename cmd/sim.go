@@ -28,6 +28,7 @@ func (a *app) simCommand() *cobra.Command {
 		https       bool
 		caOut       string
 		readyFile   string
+		keytabFile  string
 	)
 	cmd := &cobra.Command{
 		Use:   "sim",
@@ -49,7 +50,8 @@ access-denied (the account is refused after it authenticated).
 
 --profile picks the kinds of host: modern (the default: Windows 10/11 and
 Server 2016-2025, by seed), mixed (those and, by seed, the profiles that
-break assumptions: Server Core, 2012 R2, de-DE, Constrained Language), or
+break assumptions: Server Core, 2012 R2, de-DE, Constrained Language,
+domain-joined), or
 one or more profile names separated by commas:
 %s
 Each is as strict as that kind of Windows host: cmd.exe refuses command
@@ -74,6 +76,18 @@ faults: GET / on it lists the routes.
 certificates for each hostname from a test CA generated at start;
 --ca-out FILE writes that CA's certificate (PEM) so rmm can trust it:
 set winrm.ca_bundle to FILE. The exported CSV then says Transport https.
+
+--domain REALM joins the hosts of the "domain" profile (--profile domain,
+or mixed, which draws some) to a simulated Active Directory domain: their
+FQDN is <host>.<realm in lower case>, Basic is off, they take Negotiate
+(NTLM for --user with --password, and Kerberos) and Kerberos, and over
+HTTP they take only sealed messages (WinRM message encryption) and seal
+their replies; a readable message gets HTTP 500, as Windows answers.
+--keytab FILE holds the keys of their SPNs, HTTP/<fqdn>@REALM (kadmin's
+ktadd or ktpass export it); without it they take NTLM only. --kdc
+HOST:PORT names the domain's KDC, for what the simulator prints: set
+winrm.kerberos_kdc to it. Every host, joined or not, takes NTLM for its
+local account --user, as Windows' default does.
 
 --export-csv writes the hosts as a CSV that rmm import reads, then the
 fleet serves until interrupted (Ctrl+C). With --base-port the ports stay
@@ -107,6 +121,19 @@ Defaults: --user %s, --password %s (loopback test credentials, not secrets).`,
 			}
 			if https {
 				cfg.TLS = &winrmsim.TLSOptions{}
+			}
+			if keytabFile != "" {
+				kt, err := os.ReadFile(keytabFile)
+				if err != nil {
+					return exitError{2, fmt.Errorf("--keytab: %w", err)}
+				}
+				cfg.Keytab = kt
+			}
+			if (cfg.KDC != "" || keytabFile != "") && cfg.Domain == "" {
+				return exitError{2, fmt.Errorf("--kdc and --keytab need --domain REALM")}
+			}
+			if cfg.Domain != "" && cfg.Profile == winrmsim.ProfileModern {
+				cfg.Profile = "domain" // a domain without joined hosts serves nothing
 			}
 			// A host's listener and the connection a client keeps to it
 			// are two descriptors; short of them, connections are refused.
@@ -168,6 +195,17 @@ Defaults: --user %s, --password %s (loopback test credentials, not secrets).`,
 			if ctlURL != "" {
 				fmt.Fprintf(a.stdout, "control endpoint on %s (GET %s/ lists the routes)\n", ctlURL, ctlURL)
 			}
+			if d, ok := fleet.Domain(); ok {
+				how := "NTLM only (no --keytab)"
+				if d.Keytab {
+					how = "Kerberos and NTLM"
+				}
+				fmt.Fprintf(a.stdout, "domain %s (%s): joined hosts take %s for %s@%s or %s\\%s, sealed over HTTP\n",
+					d.Realm, d.NetBIOS, how, userOrDefault(cfg.User), d.Realm, d.NetBIOS, userOrDefault(cfg.User))
+				if d.KDC != "" {
+					fmt.Fprintf(a.stdout, "KDC %s: set winrm.kerberos_kdc: %s\n", d.KDC, d.KDC)
+				}
+			}
 			if readyFile != "" {
 				if err := writeSimReady(readyFile, winrmsim.Ready{PID: os.Getpid(), Control: ctlURL, CSV: exportCSV, Hosts: len(hosts), Wake: fleet.WakeAddr()}); err != nil {
 					return fmt.Errorf("sim: ready file: %w", err)
@@ -202,6 +240,10 @@ Defaults: --user %s, --password %s (loopback test credentials, not secrets).`,
 	f.DurationVar(&cfg.RebootDowntime, "reboot-downtime", winrmsim.DefaultRebootDowntime, "how long a rebooting host stays unreachable")
 	f.StringVar(&cfg.Profile, "profile", winrmsim.ProfileModern, "kinds of host: modern, mixed, or profile names separated by commas (see above)")
 	f.BoolVar(&cfg.AllowUnencrypted, "allow-unencrypted", true, "hosts accept Basic over plain HTTP (Windows' default refuses it; false models that)")
+	f.StringVar(&cfg.Domain, "domain", "", `join the "domain" profile's hosts to this realm (e.g. RMMLAB.TEST): Basic off, Negotiate/Kerberos/NTLM sealed over HTTP`)
+	f.StringVar(&cfg.KDC, "kdc", "", "with --domain: the domain's KDC, HOST:PORT (printed for winrm.kerberos_kdc)")
+	f.StringVar(&keytabFile, "keytab", "", "with --domain: keytab with the keys of HTTP/<fqdn>@REALM of the joined hosts")
+	f.BoolVar(&cfg.JoinedBasic, "domain-basic", false, "with --domain: the joined hosts take Basic too (as with Basic=\"true\" on the service)")
 	return cmd
 }
 

@@ -122,9 +122,14 @@ type WinRMConfig struct {
 	Timeout        time.Duration // winrm.timeout: deadline of one command
 	Retries        int           // winrm.retries: retries of a transient failure, 0..10
 	CABundle       string        // winrm.ca_bundle: PEM file of CAs trusted for HTTPS endpoints; "": the system's
-	Krb5Conf       string        // winrm.krb5_conf: Kerberos configuration for auth kerberos; "": /etc/krb5.conf
-	KerberosRealm  string        // winrm.kerberos_realm: "": the user's domain, upper-cased
+	Krb5Conf       string        // winrm.krb5_conf: an optional krb5.conf; "": /etc/krb5.conf when present
+	KerberosRealm  string        // winrm.kerberos_realm: the realm of user names that name none
 	KerberosCCache string        // winrm.kerberos_ccache: a ticket cache used instead of the password
+	// KerberosKDC is winrm.kerberos_kdc: "host[:port], REALM=host[:port]"
+	// (ParseKDCs reads it); KerberosRealmMap is winrm.kerberos_realm_map:
+	// "DOMAIN=REALM, dns.suffix=REALM" (ParseRealmMap).
+	KerberosKDC      string
+	KerberosRealmMap string
 }
 
 // StoreConfig is the `store:` section.

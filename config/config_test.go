@@ -37,53 +37,54 @@ func TestAGoodFileSetsEveryKey(t *testing.T) {
 	want.Org = "Contoso IT"
 	want.Engine = EngineConfig{Throttle: 200, PollInterval: 2 * time.Minute, MemoryLimitMB: 300}
 	want.WinRM = WinRMConfig{Timeout: 20 * time.Second, Retries: 2, CABundle: "/etc/rmm/corp-ca.pem", Krb5Conf: "/etc/rmm/krb5.conf",
-		KerberosRealm: "CORP.EXAMPLE", KerberosCCache: "/tmp/krb5cc_rmm"}
+		KerberosRealm: "CORP.EXAMPLE", KerberosCCache: "/tmp/krb5cc_rmm",
+		KerberosKDC: "dc1.corp.example:88, FABRIKAM.LOCAL=dc9.fabrikam.local", KerberosRealmMap: "CORP=CORP.EXAMPLE, fabrikam.local=FABRIKAM.LOCAL"}
 	want.Sessions = SessionsConfig{TTL: 10 * time.Minute, PerHost: 3, MaxCommands: 500, LoopOff: []string{"SRV-0042", "tag:edr-strict"}}
 	want.Store = StoreConfig{DB: "/var/lib/rmm/rmm.db", ArchiveDir: "/var/lib/rmm/archive", BatchRows: 500, FlushInterval: 250 * time.Millisecond}
 	want.Retention = RetentionConfig{Metrics: 14 * day, Data: 180 * day, Archive: 365 * day, Rollups: 400 * day, RollupsHourly: 31 * day}
 	want.Schedules = SchedulesConfig{TimeZone: "Europe/Berlin",
 		Inventory: "daily 01:00", Security: "daily 03:30", Cleanup: "daily 06:00", Maintenance: "weekly sat 23:00",
 		Rollups: "every 30m", Reports: []ScheduledReport{{Name: "monthly-uptime", Type: "uptime", When: "monthly 1 06:00",
-			Format: "pdf", Route: "managers", Group: "servers", Period: "previous-month", Line: 37}}}
+			Format: "pdf", Route: "managers", Group: "servers", Period: "previous-month", Line: 39}}}
 	want.Security = SecurityConfig{CredentialMaxAge: 30 * day, Backend: "vault", VaultFile: "/var/lib/rmm/vault.age"}
 	want.SSH = SSHConfig{Listen: "0.0.0.0:2022", HostKey: "/var/lib/rmm/host_key", ExportsDir: "/var/lib/rmm/exports", IdleTimeout: time.Hour, MaxSessions: 20}
 	want.Log = LogConfig{Level: "debug", File: "/var/log/rmm/rmm.log", Format: "json", MaxSizeMB: 50, MaxBackups: 10}
 	want.UI = UIConfig{Theme: "ascii", Views: map[string]string{"sql-down": "tag:sql status:offline", "hot": "cpu>90"},
 		Keys: map[string][]string{"filter": {"/", "f"}, "quit": {"q"}}}
 	want.Users = []User{
-		{Name: "alice", Role: "admin", Keys: []string{testKey + " alice@laptop"}, Line: 69},
-		{Name: "bob", Role: "viewer", Line: 72},
+		{Name: "alice", Role: "admin", Keys: []string{testKey + " alice@laptop"}, Line: 71},
+		{Name: "bob", Role: "viewer", Line: 74},
 	}
 	f := func(v float64) *float64 { return &v }
 	want.Thresholds = ThresholdsConfig{
 		Defaults: alerting.Thresholds{CPUWarning: 85, CPUCritical: 97, CPUSustain: 10 * time.Minute, MemWarning: 85, MemCritical: 97,
 			MemSustain: 10 * time.Minute, DiskWarning: 85, DiskCritical: 95, PendingReboot: 14 * day, SignatureAge: 2 * day,
 			UpdatesAge: 45 * day, WatchedServices: []string{"Spooler", "W32Time"}},
-		Groups:  map[string]ThresholdOverride{"sql": {alerting.ThresholdOverride{CPUWarning: f(90), WatchedServices: []string{"MSSQLSERVER"}}, 89}},
-		Devices: map[string]ThresholdOverride{"FS-01": {alerting.ThresholdOverride{DiskWarning: f(95)}, 93}},
+		Groups:  map[string]ThresholdOverride{"sql": {alerting.ThresholdOverride{CPUWarning: f(90), WatchedServices: []string{"MSSQLSERVER"}}, 91}},
+		Devices: map[string]ThresholdOverride{"FS-01": {alerting.ThresholdOverride{DiskWarning: f(95)}, 95}},
 	}
 	want.Alerts = AlertsConfig{DedupWindow: 10 * time.Minute, OfflineAfter: 3}
 	want.Health = alerting.HealthWeights{Availability: 40, Performance: 30, Security: 20, Compliance: 10}
 	want.Actions = ActionsConfig{QueueExpiry: 3 * day, OutputMaxBytes: 32768, WOLAddress: "192.168.10.255:9", Retries: 2}
 	want.Maintenance = []MaintenanceWindow{
-		{Name: "patch night", Group: "servers", Every: "Sat 22:00 + 4h", Line: 103},
-		{Name: "FS-01 migration", Device: "FS-01", Start: mustTime(t, "2026-12-24T18:00:00+01:00"), End: mustTime(t, "2026-12-25T06:00:00+01:00"), Line: 106},
+		{Name: "patch night", Group: "servers", Every: "Sat 22:00 + 4h", Line: 105},
+		{Name: "FS-01 migration", Device: "FS-01", Start: mustTime(t, "2026-12-24T18:00:00+01:00"), End: mustTime(t, "2026-12-25T06:00:00+01:00"), Line: 108},
 	}
 	want.Notifications = NotificationsConfig{MaxAge: 6 * time.Hour, Attempts: 5, Backoff: time.Minute, MaxBackoff: 30 * time.Minute, Keep: 60 * day,
 		Channels: map[string]ChannelConfig{
 			"ops-mail": {Type: "email", Host: "smtp.example.com", Port: 587, TLS: "starttls", From: "rmm@example.com",
-				To: []string{"ops@example.com", "oncall@example.com"}, Auth: "login", CABundle: "/etc/rmm/corp-ca.pem", Line: 122},
-			"teams-ops": {Type: "teams", Line: 131},
-			"pager":     {Type: "pagerduty", Line: 133},
-			"hook":      {Type: "webhook", URL: "https://hooks.example.com/rmm", Headers: map[string]string{"X-Source": "rmm-hq"}, Line: 135},
+				To: []string{"ops@example.com", "oncall@example.com"}, Auth: "login", CABundle: "/etc/rmm/corp-ca.pem", Line: 124},
+			"teams-ops": {Type: "teams", Line: 133},
+			"pager":     {Type: "pagerduty", Line: 135},
+			"hook":      {Type: "webhook", URL: "https://hooks.example.com/rmm", Headers: map[string]string{"X-Source": "rmm-hq"}, Line: 137},
 		},
 		Routes: []RouteConfig{
 			{Name: "critical", Severity: []string{"Critical", "High"}, Groups: []string{"servers"}, Channels: []string{"pager", "teams-ops"},
-				Repeat: 4 * time.Hour, OnResolve: true, Line: 141},
+				Repeat: 4 * time.Hour, OnResolve: true, Line: 143},
 			{Name: "managers", Sites: []string{"hq"}, Types: []string{"offline", "disk_used"}, Tags: []string{"prod"}, Channels: []string{"ops-mail"},
-				Digest: 15 * time.Minute, OnResolve: false, OnAck: true, Line: 147,
+				Digest: 15 * time.Minute, OnResolve: false, OnAck: true, Line: 149,
 				Quiet: &QuietHoursConfig{From: "22:00", To: "07:00", TimeZone: "America/New_York", Days: []string{"mon", "tue", "wed", "thu", "fri"}, Except: []string{"Critical"}}},
-			{Name: "everything", Channels: []string{"hook"}, OnResolve: true, Line: 162},
+			{Name: "everything", Channels: []string{"hook"}, OnResolve: true, Line: 164},
 		},
 	}
 	want.Reports = ReportsConfig{Dir: "/var/lib/rmm/reports", SLATarget: 99.9}
@@ -126,6 +127,9 @@ func TestBadValuesNameFileLineAndKey(t *testing.T) {
 		{"interval too short", "engine:\n  poll_interval: 1s\n", []string{"c.yaml:2: engine.poll_interval: 1s is out of range 10s..24h0m0s"}},
 		{"timeout too long", "winrm:\n  timeout: 1h\n", []string{"c.yaml:2: winrm.timeout: 1h0m0s is out of range 1s..10m0s"}},
 		{"retries negative", "winrm:\n  retries: -1\n", []string{"c.yaml:2: winrm.retries: -1 is out of range 0..10"}},
+		{"a KDC with a bad port", "winrm:\n  kerberos_kdc: \"dc1:99999\"\n", []string{`c.yaml:2: winrm.kerberos_kdc: "dc1:99999": port "99999" is not 1..65535`}},
+		{"a KDC without a realm before =", "winrm:\n  kerberos_kdc: \"=dc1\"\n", []string{`c.yaml:2: winrm.kerberos_kdc: "=dc1": the realm before = must be a realm like CONTOSO.COM`}},
+		{"a realm map entry without =", "winrm:\n  kerberos_realm_map: CONTOSO\n", []string{`c.yaml:2: winrm.kerberos_realm_map: "CONTOSO": want DOMAIN=REALM or dns.suffix=REALM`}},
 		{"relative db path", "store:\n  db: rmm.db\n", []string{`c.yaml:2: store.db: "rmm.db" must be an absolute path (or start with ~/)`}},
 		{"batch rows zero", "store:\n  batch_rows: 0\n", []string{"c.yaml:2: store.batch_rows: 0 is out of range 1..100000"}},
 		{"unknown level", "log:\n  level: loud\n", []string{`c.yaml:2: log.level: "loud" is not one of debug, info, warn, error`}},

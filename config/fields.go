@@ -62,10 +62,28 @@ var fields = map[string]field{
 	"winrm.ca_bundle": {def: "(none)", doc: "PEM file of the CAs trusted for HTTPS endpoints without a CABundle of their own; empty: the system trust store",
 		set:  func(c *Config, v string, d Dirs) error { return optionalPath(v, &c.WinRM.CABundle) },
 		show: func(c Config) string { return c.WinRM.CABundle }},
-	"winrm.krb5_conf": {def: "/etc/krb5.conf", doc: "Kerberos configuration (realm, KDC) for devices with auth kerberos",
+	"winrm.krb5_conf": {def: "(/etc/krb5.conf when present)", doc: "a krb5.conf naming realms and KDCs for auth kerberos and negotiate; optional: winrm.kerberos_kdc or DNS SRV records do without",
 		set:  func(c *Config, v string, d Dirs) error { return optionalPath(v, &c.WinRM.Krb5Conf) },
 		show: func(c Config) string { return c.WinRM.Krb5Conf }},
-	"winrm.kerberos_realm": {def: "(the user's domain)", doc: "Kerberos realm for auth kerberos; empty: the credential's DOMAIN, upper-cased",
+	"winrm.kerberos_kdc": {def: "(krb5.conf, else DNS SRV)", doc: "KDCs (domain controllers), host[:port] separated by commas; REALM=host[:port] for one realm's",
+		set: func(c *Config, v string, _ Dirs) error {
+			if _, err := ParseKDCs(v); err != nil {
+				return err
+			}
+			c.WinRM.KerberosKDC = strings.TrimSpace(v)
+			return nil
+		},
+		show: func(c Config) string { return c.WinRM.KerberosKDC }},
+	"winrm.kerberos_realm_map": {def: "(none)", doc: "realms of NetBIOS domains (CONTOSO=CONTOSO.COM, for DOMAIN\\user) and DNS suffixes (corp.contoso.com=CONTOSO.COM), separated by commas",
+		set: func(c *Config, v string, _ Dirs) error {
+			if _, err := ParseRealmMap(v); err != nil {
+				return err
+			}
+			c.WinRM.KerberosRealmMap = strings.TrimSpace(v)
+			return nil
+		},
+		show: func(c Config) string { return c.WinRM.KerberosRealmMap }},
+	"winrm.kerberos_realm": {def: "(from the user name)", doc: "Kerberos realm of user names that name none (user@REALM and DOMAIN\\user name theirs)",
 		set: func(c *Config, v string, _ Dirs) error {
 			c.WinRM.KerberosRealm = strings.ToUpper(strings.TrimSpace(v))
 			return nil
@@ -515,4 +533,56 @@ type ActionsConfig struct {
 	OutputMaxBytes int           // actions.output_max_bytes
 	WOLAddress     string        // actions.wol_address
 	Retries        int           // actions.retries
+}
+
+// ParseKDCs reads winrm.kerberos_kdc: KDCs separated by commas, each
+// host or host:port, optionally REALM=host[:port] for one realm's. The
+// map's key "" holds the KDCs for every realm without its own.
+func ParseKDCs(v string) (map[string][]string, error) {
+	out := map[string][]string{}
+	for item := range strings.SplitSeq(v, ",") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			continue
+		}
+		realm, addr, ok := strings.Cut(item, "=")
+		if !ok {
+			realm, addr = "", item
+		}
+		realm, addr = strings.ToUpper(strings.TrimSpace(realm)), strings.TrimSpace(addr)
+		if ok && (realm == "" || strings.ContainsAny(realm, " @/\\")) {
+			return nil, fmt.Errorf("%q: the realm before = must be a realm like CONTOSO.COM", item)
+		}
+		host := addr
+		if h, port, err := net.SplitHostPort(addr); err == nil {
+			host = h
+			if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+				return nil, fmt.Errorf("%q: port %q is not 1..65535", item, port)
+			}
+		}
+		if host == "" || strings.ContainsAny(host, " /@") {
+			return nil, fmt.Errorf("%q: want host or host:port", item)
+		}
+		out[realm] = append(out[realm], addr)
+	}
+	return out, nil
+}
+
+// ParseRealmMap reads winrm.kerberos_realm_map: NAME=REALM pairs
+// separated by commas, NAME a NetBIOS domain or a DNS suffix.
+func ParseRealmMap(v string) (map[string]string, error) {
+	out := map[string]string{}
+	for item := range strings.SplitSeq(v, ",") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			continue
+		}
+		name, realm, ok := strings.Cut(item, "=")
+		name, realm = strings.TrimSpace(name), strings.ToUpper(strings.TrimSpace(realm))
+		if !ok || name == "" || realm == "" || strings.ContainsAny(name+realm, " @/\\") {
+			return nil, fmt.Errorf("%q: want DOMAIN=REALM or dns.suffix=REALM", item)
+		}
+		out[name] = realm
+	}
+	return out, nil
 }

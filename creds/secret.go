@@ -1,6 +1,9 @@
 package creds
 
 import (
+	"bytes"
+	"encoding/base64"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -152,3 +155,45 @@ var (
 	_ fmt.Formatter  = Secret{}
 	_ slog.LogValuer = Secret{}
 )
+
+// keytabPrefix marks a secret that holds a Kerberos keytab (the file's
+// content, base64) instead of a password: the store keeps it like any
+// secret, in the keyring or the vault, never in the database.
+const keytabPrefix = "rmm-keytab:v1:"
+
+// ErrKeytabPrefix is a password that begins as a stored keytab does.
+var ErrKeytabPrefix = errors.New("a password may not begin with " + keytabPrefix)
+
+// KeytabSecret is a Secret holding a keytab file's content.
+func KeytabSecret(keytab []byte) Secret {
+	b := make([]byte, len(keytabPrefix)+base64.StdEncoding.EncodedLen(len(keytab)))
+	copy(b, keytabPrefix)
+	base64.StdEncoding.Encode(b[len(keytabPrefix):], keytab)
+	return newSecretOwning(b)
+}
+
+// IsKeytab reports whether the secret is a keytab (KeytabSecret).
+func (s Secret) IsKeytab() bool {
+	if s.buf == nil {
+		return false
+	}
+	s.buf.mu.Lock()
+	defer s.buf.mu.Unlock()
+	return bytes.HasPrefix(s.buf.b, []byte(keytabPrefix))
+}
+
+// RevealKeytab returns the keytab a KeytabSecret holds; ok is false for
+// a password. Call it only where the keytab is used, as Reveal.
+func (s Secret) RevealKeytab() (keytab []byte, ok bool) {
+	b := s.bytes()
+	defer clear(b)
+	rest, found := bytes.CutPrefix(b, []byte(keytabPrefix))
+	if !found {
+		return nil, false
+	}
+	kt, err := base64.StdEncoding.DecodeString(string(rest))
+	if err != nil {
+		return nil, false
+	}
+	return kt, true
+}

@@ -135,7 +135,7 @@ func (e *Engine) lookupCredential(ctx context.Context, s creds.Store, credID, si
 		if err != nil {
 			en.err = err
 		} else {
-			en.cred = Credential{User: cr.User, Password: cr.Secret.Reveal()}
+			en.cred = credentialOf(cr)
 			en.name, en.scope = cr.Name, cr.Scope
 			cr.Secret.Wipe()
 		}
@@ -300,4 +300,13 @@ func (e *Engine) StaleCredentials(ctx context.Context, maxAge time.Duration) ([]
 		return nil, fmt.Errorf("stale credentials: %w", err)
 	}
 	return creds.Stale(metas, time.Now(), maxAge), nil
+}
+
+// credentialOf is a stored credential as the WinRM client takes it: a
+// password, or a keytab (creds.KeytabSecret) for Kerberos.
+func credentialOf(cr creds.Credential) Credential {
+	if kt, ok := cr.Secret.RevealKeytab(); ok {
+		return Credential{User: cr.User, Keytab: string(kt)}
+	}
+	return Credential{User: cr.User, Password: cr.Secret.Reveal()}
 }

@@ -17,6 +17,7 @@ type DeviceDetail struct {
 	OSVersion    string
 	Description  string
 	Transport    string // "http" or "https"
+	Auth         string // "basic", "negotiate", "kerberos" or "ntlm"
 	Port         int
 	CredentialID string
 	Groups       []string
@@ -41,7 +42,7 @@ func (e *Engine) Detail(ctx context.Context, id int64) (DeviceDetail, error) {
 		dev := en.dev
 		d = DeviceDetail{
 			State: en.state, FQDN: dev.FQDN, IP: dev.IP, MAC: dev.MAC, OSName: dev.OSName, OSVersion: dev.OSVersion,
-			Description: dev.Description, Transport: dev.Transport, Port: dev.Port, CredentialID: dev.CredentialID,
+			Description: dev.Description, Transport: dev.Transport, Auth: dev.Auth, Port: dev.Port, CredentialID: dev.CredentialID,
 			Groups: append([]string(nil), dev.Groups...), Tags: append([]string(nil), dev.Tags...),
 			Custom: make(map[string]string, len(dev.Custom)), Endpoint: en.target.URL(),
 		}

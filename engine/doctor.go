@@ -39,9 +39,10 @@ type DoctorReport struct {
 }
 
 // Diagnose checks, step by step, why a host can or cannot be managed:
-// name resolution, TCP, TLS, WS-Man Identify, authentication, the
-// unencrypted policy, shell creation (and quota), the PowerShell version
-// and the resident loop. It stops at the first failing step that makes
+// name resolution, TCP, TLS, WS-Man Identify, the authentication the host
+// offers, for Kerberos the KDC, the clock skew and the host's SPN,
+// authentication, message encryption, the unencrypted policy, shell
+// creation (and quota), the PowerShell version and the resident loop. It stops at the first failing step that makes
 // the rest meaningless and says how to fix it.
 type Diagnose struct {
 	Host string // a device's hostname, or an address not in the database
@@ -182,6 +183,9 @@ func (e *Engine) diagnoseSteps(ctx context.Context, host, credName string, role 
 	}
 	s.done("ok", strings.TrimSpace(ident.Vendor+" "+ident.Version), "")
 
+	s = d.start("auth offered")
+	e.offeredStep(ctx, s, t)
+
 	s = d.start("credential")
 	if !known && role < RoleAdmin {
 		// The default credential would go to a host rmm does not manage,
@@ -208,12 +212,25 @@ func (e *Engine) diagnoseSteps(ctx context.Context, host, credName string, role 
 		s.done("fail", msg, fix)
 		return d.rep
 	}
-	s.done("ok", "user "+cred.User, "")
+	what := "user " + cred.User
+	if cred.Keytab != "" {
+		what += " (a keytab)"
+	}
+	s.done("ok", what, "")
+
+	if t.Auth == winrm.AuthKerberos || t.Auth == winrm.AuthNegotiate {
+		if !e.kerberosSteps(ctx, &d, t, cred) {
+			return d.rep
+		}
+	}
 
 	s = d.start("auth " + t.Auth)
-	if !e.authStep(ctx, s, t, cred) {
+	rep, ok := e.authStep(ctx, s, t, cred)
+	if !ok {
 		return d.rep
 	}
+	s = d.start("encryption")
+	encryptionStep(s, t, rep)
 
 	s = d.start("shell")
 	if !e.shellStep(ctx, s, o, t, cred) {
@@ -225,10 +242,8 @@ func (e *Engine) diagnoseSteps(ctx context.Context, host, credName string, role 
 
 	s = d.start("warm loop")
 	switch {
-	case !e.winrm.Pooled(t) && t.Auth == winrm.AuthBasic:
-		s.done("skipped", "the session pool is off", "")
 	case !e.winrm.Pooled(t):
-		s.done("skipped", "auth "+t.Auth+" devices are polled through masterzen/winrm, one shell per request, without the resident loop", "")
+		s.done("skipped", "the session pool is off", "")
 	case t.NoLoop:
 		s.done("skipped", "the resident loop is off for this device (CSV column Loop or sessions.loop_off): one powershell.exe per poll", "")
 	default:
@@ -283,7 +298,7 @@ func (e *Engine) identityStep(ctx context.Context, s *DoctorStep, o Options, dev
 func policyStep(s *DoctorStep, dev store.Device, err error) bool {
 	switch {
 	case err != nil:
-		fix := "use an HTTPS listener (port 5986) and set Transport https in the CSV; or Auth ntlm (encrypted messages over HTTP); or, on a trusted network only, AllowUnencrypted=true"
+		fix := "use an HTTPS listener (port 5986) and set Transport https in the CSV; or Auth negotiate (domain accounts; encrypted messages over HTTP); or, on a trusted network only, AllowUnencrypted=true"
 		var ce *winrm.Error
 		if errors.As(err, &ce) {
 			err = ce.Err
@@ -291,14 +306,14 @@ func policyStep(s *DoctorStep, dev store.Device, err error) bool {
 		if dev.Transport != "http" {
 			fix = "fix the device's CABundle or winrm.ca_bundle"
 		}
-		if dev.Auth == store.AuthKerberos && dev.Transport != "http" {
-			fix = "set winrm.krb5_conf to a krb5.conf that names the realm's KDC"
+		if strings.Contains(err.Error(), "unknown auth") {
+			fix = "set the device's Auth to basic, negotiate, kerberos or ntlm (rmm import)"
 		}
 		return s.done("fail", err.Error(), fix)
 	case dev.Transport != "http":
 		return s.done("ok", "HTTPS: credentials and messages are encrypted in transit", "")
-	case dev.Auth == store.AuthNTLM:
-		return s.done("ok", "HTTP with NTLM message encryption (masterzen/winrm)", "")
+	case dev.Auth != store.AuthBasic:
+		return s.done("ok", "HTTP with WinRM message encryption: auth "+dev.Auth+" seals every message", "")
 	}
 	return s.done("warn", "auth "+dev.Auth+" over plain HTTP allowed by AllowUnencrypted: messages cross the network readable",
 		"use an HTTPS listener (port 5986) and set Transport https")
@@ -353,32 +368,117 @@ func (e *Engine) tlsStep(ctx context.Context, s *DoctorStep, t winrm.Target) boo
 	return s.done("ok", "verified: "+detail, "")
 }
 
-// authStep tries the device's auth method with the credential. Basic and
-// NTLM over HTTPS are tried with an authenticated Identify; NTLM over
-// HTTP and Kerberos go through masterzen/winrm's transports, tried by the
-// shell step.
-func (e *Engine) authStep(ctx context.Context, s *DoctorStep, t winrm.Target, cred Credential) bool {
-	if t.Auth != winrm.AuthBasic && !(t.Auth == winrm.AuthNTLM && t.HTTPS) {
-		return s.done("skipped", "auth "+t.Auth+" is tried by the shell step (masterzen/winrm's transport)", "")
+// offeredStep asks the host, without credentials, which authentication
+// it offers (its 401's WWW-Authenticate) and checks the device's method
+// is among them.
+func (e *Engine) offeredStep(ctx context.Context, s *DoctorStep, t winrm.Target) bool {
+	offers, err := e.winrm.Offers(ctx, t)
+	if err != nil {
+		return s.done("warn", err.Error(), "")
 	}
-	ident, err := e.winrm.Identify(ctx, t, &cred)
+	want := map[string]string{winrm.AuthBasic: "Basic", winrm.AuthNTLM: "Negotiate", winrm.AuthNegotiate: "Negotiate", winrm.AuthKerberos: "Kerberos"}[t.Auth]
+	list := strings.Join(offers, ", ")
+	for _, o := range offers {
+		if strings.EqualFold(o, want) {
+			return s.done("ok", "the host offers "+list, "")
+		}
+	}
+	fix := "enable it on the host: winrm set winrm/config/service/auth @{" + want + "=\"true\"}"
+	if t.Auth == winrm.AuthBasic && slices.ContainsFunc(offers, func(o string) bool { return strings.EqualFold(o, "Negotiate") }) {
+		fix = "Basic is off there (Windows' default): use Auth negotiate with a domain account, or enable Basic on the host (winrm set winrm/config/service/auth @{Basic=\"true\"})"
+	}
+	return s.done("fail", "the host offers "+list+", not "+want, fix)
+}
+
+// kerberosSteps checks what Kerberos needs before the host is asked:
+// the principal and the SPN, a KDC, a TGT (and the clock skew it shows),
+// and a service ticket for HTTP/<fqdn>. For Negotiate, a reason
+// Kerberos cannot be used is a warning: it falls back to NTLM.
+func (e *Engine) kerberosSteps(ctx context.Context, d *doctor, t winrm.Target, cred Credential) bool {
+	rctx, cancel := context.WithTimeout(ctx, e.options().Timeout)
+	defer cancel()
+	rep, err := e.winrm.ProbeKerberos(rctx, t, cred)
+	fail := func(s *DoctorStep) bool {
+		var ke *winrm.KerberosError
+		detail, fix := err.Error(), ""
+		if errors.As(err, &ke) {
+			detail, fix = ke.Reason+": "+ke.Detail, ke.Fix
+		}
+		if t.Auth == winrm.AuthNegotiate && winrm.KerberosFallsBack(err) {
+			return s.done("warn", detail+"; Negotiate will use NTLM", fix)
+		}
+		return s.done("fail", detail, fix)
+	}
+	s := d.start("kerberos names")
+	if rep.Failed == "name" {
+		return fail(s)
+	}
+	s.done("ok", "user "+rep.Principal+", host SPN "+rep.SPN, "")
+	s = d.start("kdc")
+	switch rep.Failed {
+	case "kdc", "tgt":
+		return fail(s)
+	}
+	s.done("ok", "a TGT for "+rep.Principal+" from "+strings.Join(rep.KDCs, ", "), "")
+	s = d.start("clock skew")
+	switch skew := rep.Skew.Round(time.Millisecond); {
+	case skew > 5*time.Minute || skew < -5*time.Minute:
+		s.done("fail", "this machine's clock differs from the KDC's by "+skew.String(), "synchronise it with the domain (NTP)")
+	case skew > time.Minute || skew < -time.Minute:
+		s.done("warn", "this machine's clock differs from the KDC's by "+skew.String()+" (Kerberos allows 5m)", "synchronise it with the domain (NTP)")
+	default:
+		s.done("ok", "within "+skew.Abs().String()+" of the KDC's", "")
+	}
+	s = d.start("spn")
+	if rep.Failed == "spn" {
+		return fail(s)
+	}
+	return s.done("ok", "the KDC knows "+rep.SPN+"; a ticket valid until "+rep.TicketEnd.UTC().Format("2006-01-02 15:04 UTC"), "")
+}
+
+// authStep sends an authenticated Identify with the device's method and
+// reports how the host authenticated it.
+func (e *Engine) authStep(ctx context.Context, s *DoctorStep, t winrm.Target, cred Credential) (winrm.AuthReport, bool) {
+	rep, err := e.winrm.ProbeAuth(ctx, t, cred)
 	if err == nil {
-		return s.done("ok", "accepted; "+ident.Version, "")
+		detail := "accepted"
+		switch {
+		case t.Auth == winrm.AuthNegotiate:
+			detail = "accepted; Negotiate chose " + rep.Method
+		case rep.Method != winrm.AuthBasic:
+			detail = "accepted (" + rep.Method + ")"
+		}
+		return rep, s.done("ok", detail+"; "+rep.Identity.Version, "")
 	}
-	var he *winrm.HTTPError
+	var (
+		he *winrm.HTTPError
+		ke *winrm.KerberosError
+	)
 	fix := "the host refused the request"
 	switch {
-	case errors.As(err, &he) && he.Status == http.StatusUnauthorized && t.Auth == winrm.AuthNTLM:
-		fix = "check the user and password (rmm creds set) and that Negotiate auth is on: winrm set winrm/config/service/auth @{Negotiate=\"true\"}"
-		if len(he.Offers) > 0 && !slices.Contains(he.Offers, "Negotiate") && !slices.Contains(he.Offers, "NTLM") {
-			fix = "the host does not offer NTLM (it offers " + strings.Join(he.Offers, ", ") + "): set Auth to one of those, or enable Negotiate on the host"
-		}
+	case errors.As(err, &ke):
+		fix = ke.Fix
+	case errors.As(err, &he) && he.Status == http.StatusUnauthorized && t.Auth != winrm.AuthBasic:
+		fix = "check the user and password (rmm creds set), that the account is in the host's Administrators or Remote Management Users group, and that Negotiate auth is on: winrm set winrm/config/service/auth @{Negotiate=\"true\"}"
 	case errors.As(err, &he) && he.Status == http.StatusUnauthorized:
 		fix = "check the user and password (rmm creds set), that the account is in the host's Administrators or Remote Management Users group, and that Basic auth is on: winrm set winrm/config/service/auth @{Basic=\"true\"}"
 	case errors.As(err, &he):
 		fix = "the host refused the request: " + he.Error()
 	}
-	return s.done("fail", err.Error(), fix)
+	return rep, s.done("fail", err.Error(), fix)
+}
+
+// encryptionStep says how the messages travel.
+func encryptionStep(s *DoctorStep, t winrm.Target, rep winrm.AuthReport) bool {
+	switch {
+	case t.HTTPS && rep.Bound:
+		return s.done("ok", "TLS; the "+rep.Method+" handshake is bound to the TLS channel (Extended Protection)", "")
+	case t.HTTPS:
+		return s.done("ok", "TLS", "")
+	case rep.Sealed:
+		return s.done("ok", "every message sealed ("+rep.Protocol+")", "")
+	}
+	return s.done("warn", "messages cross the network readable (Basic over HTTP, AllowUnencrypted)", "use HTTPS, or Auth negotiate with a domain account")
 }
 
 func (e *Engine) shellStep(ctx context.Context, s *DoctorStep, o Options, t winrm.Target, cred Credential) bool {
@@ -449,7 +549,7 @@ func (e *Engine) namedCredential(ctx context.Context, name string, d store.Devic
 	if err := c.Scope.Allows(scopeTarget(d)); err != nil {
 		return Credential{}, fmt.Errorf("credential %q was not sent: the device is %w (scope: %s)", name, err, c.Scope)
 	}
-	return Credential{User: c.User, Password: c.Secret.Reveal()}, nil
+	return credentialOf(c), nil
 }
 
 // otherWinRMPort is the standard WinRM port to try when the device's own

@@ -165,13 +165,19 @@ func TestDoctorReportsTheAuthMethodAndTheUnencryptedPolicy(t *testing.T) {
 	}
 
 	rep, _ = engine.Call(ctx, eng, op, engine.Diagnose{Host: hs[1].Hostname})
-	if s := stepOf(rep, "unencrypted policy"); s.Status != "ok" || !strings.Contains(s.Detail, "NTLM message encryption") {
+	if s := stepOf(rep, "unencrypted policy"); s.Status != "ok" || !strings.Contains(s.Detail, "message encryption") {
 		t.Errorf("NTLM over HTTP policy: %+v", s)
 	}
-	if s := stepOf(rep, "auth ntlm"); s.Status != "skipped" {
-		t.Errorf("auth step of an NTLM-over-HTTP device: %+v", s)
+	if s := stepOf(rep, "auth offered"); s.Status != "ok" || !strings.Contains(s.Detail, "Negotiate") {
+		t.Errorf("the schemes the host offers: %+v", s)
 	}
-	if s := stepOf(rep, "shell"); rep.OK || s.Status != "fail" || !strings.Contains(s.Detail, "ntlm authentication failed") {
-		t.Errorf("NTLM against a Basic-only host: %+v", rep)
+	if s := stepOf(rep, "auth ntlm"); s.Status != "ok" || !strings.Contains(s.Detail, "ntlm") {
+		t.Errorf("auth step of an NTLM-over-HTTP device (the host's local account): %+v", s)
+	}
+	if s := stepOf(rep, "encryption"); s.Status != "ok" || !strings.Contains(s.Detail, "every message sealed") {
+		t.Errorf("encryption of an NTLM-over-HTTP device: %+v", s)
+	}
+	if s := stepOf(rep, "warm loop"); !rep.OK || s.Status != "ok" {
+		t.Errorf("NTLM through the pool and the loop: %+v", rep)
 	}
 }

@@ -198,14 +198,15 @@ func TestBasicOverPlainHTTPIsRefusedUnlessTheDeviceAllowsIt(t *testing.T) {
 	}
 }
 
-func TestNTLMIsSelectedAndFailsClearlyAgainstABasicOnlyHost(t *testing.T) {
+func TestNTLMDevicesArePolledWarmSealedOverHTTPAndAWrongPasswordIsAConfigurationError(t *testing.T) {
 	fleet, db := testFleet(t, winrmsim.Config{Devices: 2, Seed: 10, TLS: &winrmsim.TLSOptions{Hosts: nil}})
 	hosts := fleet.Hosts()
 	for _, h := range hosts {
 		setDevice(t, db, store.DeviceInput{Hostname: h.Hostname, Auth: store.AuthNTLM})
 	}
-	// The second host over HTTP: masterzen's NTLM message encryption.
-	plain, err := winrmsim.New(winrmsim.Config{Devices: 1, Seed: 11, AllowUnencrypted: true})
+	// A third host over HTTP, its AllowUnencrypted off as Windows' default:
+	// NTLM's messages are sealed there.
+	plain, err := winrmsim.New(winrmsim.Config{Devices: 1, Seed: 11})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -214,45 +215,61 @@ func TestNTLMIsSelectedAndFailsClearlyAgainstABasicOnlyHost(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = plain.Close() })
 	ph := plain.Hosts()[0]
-	setDevice(t, db, store.DeviceInput{Hostname: "NTLM-HTTP", IP: ph.IP, Port: ph.Port, Transport: "http", Auth: store.AuthNTLM})
+	setDevice(t, db, store.DeviceInput{Hostname: ph.Hostname + "-HTTP", IP: ph.IP, Port: ph.Port, Transport: "http", Auth: store.AuthNTLM})
 
 	eng := newEngine(t, db, engine.Options{Retries: -1})
 	if err := eng.SetTransportOptions(winrm.TransportOptions{CABundle: caFile(t, fleet)}); err != nil {
 		t.Fatal(err)
 	}
-	st := pollOne(t, eng, hosts[0].Hostname)
-	if st.Status != engine.StatusUnknown || !strings.Contains(st.LastError, "401") || !strings.Contains(st.LastError, "Basic") {
-		t.Errorf("NTLM over HTTPS against a Basic-only host: %s %q", st.Status, st.LastError)
+	for range 2 {
+		res, err := eng.Sweep(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Online != 2 || res.Errors["configuration"] != 1 {
+			// The HTTP device answers as another computer (its hostname
+			// is the simulator's): the identity check says so.
+			t.Fatalf("sweep: %+v", res)
+		}
 	}
-	st = pollOne(t, eng, "NTLM-HTTP")
-	if st.Status != engine.StatusUnknown || !strings.Contains(st.LastError, "ntlm authentication failed") {
-		t.Errorf("NTLM over HTTP against a Basic-only host: %s %q", st.Status, st.LastError)
+	for _, h := range hosts {
+		st := stateOf(t, eng, h.Hostname)
+		if st.Status != engine.StatusOnline || st.Mode != engine.ModeWarm {
+			t.Errorf("%s over HTTPS: %s %s %q; want online, warm", h.Hostname, st.Status, st.Mode, st.LastError)
+		}
 	}
-	if plain.Stats().Requests == 0 {
-		t.Error("NTLM over HTTP (message encryption) sent nothing: it was allowed without trying")
+	if ps := plain.Stats(); ps.NTLMContexts != 1 || ps.Sealed == 0 || ps.PlainRefused != 0 {
+		t.Errorf("the HTTP host %+v: want one NTLM context and sealed messages", ps)
 	}
-	res, err := eng.Sweep(context.Background())
-	if err != nil {
+
+	wrong := newEngine(t, db, engine.Options{Retries: -1, Credential: engine.Credential{User: winrmsim.DefaultUser, Password: "not-it"}})
+	if err := wrong.SetTransportOptions(winrm.TransportOptions{CABundle: caFile(t, fleet)}); err != nil {
 		t.Fatal(err)
 	}
-	if res.Errors["configuration"] != 3 || res.Pool.LoopStarts != 0 {
-		t.Errorf("NTLM devices: errors %v, pool %+v: want 3 configuration, no resident loop", res.Errors, res.Pool)
+	st := pollOne(t, wrong, hosts[0].Hostname)
+	if st.Status != engine.StatusUnknown || !strings.Contains(st.LastError, "refused the user") || strings.Contains(st.LastError, "not-it") {
+		t.Errorf("NTLM with a wrong password: %s %q; want Unknown, the user refused, no password shown", st.Status, st.LastError)
 	}
 }
 
-func TestKerberosWithoutAKrb5ConfIsAConfigurationError(t *testing.T) {
-	fleet, db := testFleet(t, winrmsim.Config{Devices: 1, Seed: 12, TLS: &winrmsim.TLSOptions{}})
+func TestKerberosForAUserWithoutARealmIsAConfigurationErrorThatSaysHowToNameIt(t *testing.T) {
+	fleet, db := testFleet(t, winrmsim.Config{Devices: 1, Seed: 12})
 	host := fleet.Hosts()[0].Hostname
-	setDevice(t, db, store.DeviceInput{Hostname: host, Auth: store.AuthKerberos})
+	setDevice(t, db, store.DeviceInput{Hostname: host, Auth: store.AuthKerberos, FQDN: strings.ToLower(host) + ".corp.example"})
 	eng := newEngine(t, db, engine.Options{Retries: -1})
 	missing := filepath.Join(t.TempDir(), "krb5.conf")
-	if err := eng.SetTransportOptions(winrm.TransportOptions{CABundle: caFile(t, fleet),
-		Kerberos: winrm.KerberosOptions{Krb5Conf: missing}}); err != nil {
+	if err := eng.SetTransportOptions(winrm.TransportOptions{Kerberos: winrm.KerberosOptions{Krb5Conf: missing}}); err == nil || !strings.Contains(err.Error(), "winrm.krb5_conf") {
+		t.Fatalf("a krb5.conf that cannot be read: %v; want an error naming winrm.krb5_conf", err)
+	}
+	if err := eng.SetTransportOptions(winrm.TransportOptions{Kerberos: winrm.KerberosOptions{NoKrb5Conf: true}}); err != nil {
 		t.Fatal(err)
 	}
 	st := pollOne(t, eng, host)
-	if st.Status != engine.StatusUnknown || !strings.Contains(st.LastError, "winrm.krb5_conf") {
-		t.Errorf("kerberos without krb5.conf: %s %q", st.Status, st.LastError)
+	if st.Status != engine.StatusUnknown || !strings.Contains(st.LastError, "user@REALM") || !strings.Contains(st.LastError, "winrm.kerberos_realm") {
+		t.Errorf("kerberos for %q: %s %q; want Unknown saying how to name the realm", winrmsim.DefaultUser, st.Status, st.LastError)
+	}
+	if n := fleet.Stats().Requests; n != 0 {
+		t.Errorf("%d requests reached the host", n)
 	}
 }
 

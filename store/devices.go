@@ -24,18 +24,18 @@ const (
 	AuthBasic    = "basic"
 	AuthNTLM     = "ntlm"
 	AuthKerberos = "kerberos"
+	// AuthNegotiate is Kerberos, and NTLM where Kerberos cannot be used.
+	AuthNegotiate = "negotiate"
 )
 
 // ParseAuth reads an authentication method in any case; "" is "" (the
 // stored or default method).
 func ParseAuth(s string) (string, error) {
 	switch a := strings.ToLower(strings.TrimSpace(s)); a {
-	case "", AuthBasic, AuthNTLM, AuthKerberos:
+	case "", AuthBasic, AuthNegotiate, AuthNTLM, AuthKerberos:
 		return a, nil
-	case "negotiate":
-		return AuthNTLM, nil
 	}
-	return "", fmt.Errorf("auth %q: want basic, ntlm or kerberos", s)
+	return "", fmt.Errorf("auth %q: want basic, negotiate, kerberos or ntlm", s)
 }
 
 // DefaultPort returns the WinRM port for a transport: 5985 for http,

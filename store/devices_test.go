@@ -145,7 +145,7 @@ func TestAFailingUpsertLeavesTheDatabaseExactlyAsBefore(t *testing.T) {
 		{"when the third row has an unknown transport", DeviceInput{Hostname: "NEW-3", Transport: "ftp"},
 			`upsert devices: device 3 (NEW-3): transport "ftp": want http or https`},
 		{"when the third row has an unknown auth", DeviceInput{Hostname: "NEW-3", Auth: "digest"},
-			`upsert devices: device 3 (NEW-3): auth "digest": want basic, ntlm or kerberos`},
+			`upsert devices: device 3 (NEW-3): auth "digest": want basic, negotiate, kerberos or ntlm`},
 		{"when the third row has no hostname", DeviceInput{Hostname: "  "},
 			"upsert devices: device 3 (  ): empty hostname"},
 	}

@@ -31,7 +31,7 @@ type DeviceInput struct {
 	// WinRM transport security (engine/transport.go). Empty or nil leaves
 	// the stored value; a new device gets basic, no CA bundle, verify on,
 	// encryption required.
-	Auth               string // "basic", "ntlm" or "kerberos"
+	Auth               string // "basic", "negotiate", "ntlm" or "kerberos"
 	CABundle           string // PEM file of the CAs trusted for the device's certificate
 	InsecureSkipVerify *bool  // skip TLS verification (logged and audited when used)
 	AllowUnencrypted   *bool  // allow Basic or Kerberos over plain HTTP
@@ -63,7 +63,7 @@ type Device struct {
 	CredentialID string
 	Custom       map[string]string
 
-	Auth               string // AuthBasic, AuthNTLM or AuthKerberos
+	Auth               string // AuthBasic, AuthNegotiate, AuthNTLM or AuthKerberos
 	CABundle           string // PEM file of trusted CAs; "" for the global one or the system's
 	InsecureSkipVerify bool   // TLS verification is skipped for this device
 	AllowUnencrypted   bool   // Basic or Kerberos may go over plain HTTP

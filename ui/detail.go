@@ -434,6 +434,9 @@ func (m *Model) detailLines() []string {
 		if in.Port != 0 {
 			transport += ", port " + strconv.Itoa(in.Port)
 		}
+		if in.Auth != "" && in.Auth != "basic" {
+			transport += ", auth " + in.Auth
+		}
 		field("Transport", strings.TrimPrefix(transport, ", "))
 		cred := in.CredentialID
 		if cred == "" {

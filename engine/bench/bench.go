@@ -38,7 +38,6 @@ import (
 	"github.com/rmmhq/rmm/engine"
 	"github.com/rmmhq/rmm/engine/csvimport"
 	"github.com/rmmhq/rmm/engine/winrm"
-	"github.com/rmmhq/rmm/engine/winrmsim"
 	"github.com/rmmhq/rmm/store"
 )
 
@@ -61,6 +60,10 @@ type SweepConfig struct {
 	// engine.poll_interval does (the engine's idle shells then live
 	// engine.WarmTTL(Interval), as under Run); 0 runs them back to back.
 	Interval time.Duration
+	// Auth is how the engine authenticates: AuthBasic (also when empty),
+	// or AuthNTLM, AuthKerberos or AuthNegotiate against the simulator's
+	// domain-joined hosts, every message sealed over HTTP (auth.go).
+	Auth string
 	// Logf, when set, receives one line per sweep.
 	Logf func(format string, args ...any)
 	// CPUProfile, when set, receives a CPU profile (pprof) of the warm
@@ -122,6 +125,18 @@ type SweepResult struct {
 	// SimPeakRSSMB is the child's peak resident memory (maxrss); 0 in-process.
 	SimPeakRSSMB    float64 `json:"sim_peak_rss_mb"`
 	ShellsOpenAfter int64   `json:"shells_open_after"` // shells left on the hosts after the engine closed
+	// Auth is the method of the pooled and unpooled sweeps; with a
+	// domain method, KDCRequestsCold and KDCRequestsPerPoll are the KDC
+	// messages of the first sweep and per device over the warm ones,
+	// and the Basic* fields the same pooled sweeps with Basic on the
+	// same hosts in the same run (CPUVsBasic: cpu_ms_per_poll over
+	// Basic's).
+	Auth               string  `json:"auth"`
+	KDCRequestsCold    int64   `json:"kdc_requests_cold"`
+	KDCRequestsPerPoll float64 `json:"kdc_requests_per_poll"`
+	BasicWarmWallMS    float64 `json:"basic_warm_wall_ms"`
+	BasicCPUMSPerPoll  float64 `json:"basic_cpu_ms_per_poll"`
+	CPUVsBasic         float64 `json:"cpu_vs_basic"`
 	// ConnsDialedPerPoll is the TCP connections the engine opened per
 	// device over the warm pooled sweeps (the engine's count): 0 when
 	// every host's connection was kept from the sweep before.
@@ -202,16 +217,30 @@ func (c *SweepConfig) Check() error {
 		return fmt.Errorf("transport %q: want https or http", c.Transport)
 	case c.Interval < 0 || (c.Interval > 0 && c.Interval < time.Second):
 		return fmt.Errorf("interval %s: want 0 (back to back) or at least 1s, as engine.poll_interval", c.Interval)
+	case !slices.Contains([]string{AuthBasic, AuthNTLM, AuthKerberos, AuthNegotiate}, c.auth()):
+		return fmt.Errorf("auth %q: want basic, ntlm, kerberos or negotiate", c.Auth)
 	}
 	return nil
 }
 
-// transport is the configuration's transport, https when unset.
+// transport is the configuration's transport: https when unset, http
+// with a domain auth (whose messages are sealed over HTTP).
 func (c *SweepConfig) transport() string {
-	if c.Transport == "" {
-		return TransportHTTPS
+	switch {
+	case c.Transport != "":
+		return c.Transport
+	case c.auth() != AuthBasic:
+		return TransportHTTP
 	}
-	return c.Transport
+	return TransportHTTPS
+}
+
+// auth is the sweep's auth method.
+func (c *SweepConfig) auth() string {
+	if c.Auth == "" {
+		return AuthBasic
+	}
+	return strings.ToLower(c.Auth)
 }
 
 // Sweep runs the benchmark: the fleet, then Sweeps sweeps with the
@@ -247,16 +276,21 @@ func Sweep(ctx context.Context, cfg SweepConfig) (SweepResult, error) {
 	res := SweepResult{
 		Devices: cfg.Devices, Throttle: cfg.Throttle, Simulator: "in-process", MemoryLimitMB: max(cfg.MemoryLimitMB, 0),
 		RTTMS: ms(cfg.RTT), PSStartMS: ms(cfg.PSStart), ScriptMS: ms(cfg.ScriptTime),
-		Transport: cfg.transport(), IntervalS: cfg.Interval.Seconds(),
+		Transport: cfg.transport(), IntervalS: cfg.Interval.Seconds(), Auth: cfg.auth(),
 	}
+	auth, err := setupAuth(ctx, cfg, dir, logf)
+	if err != nil {
+		return SweepResult{}, fmt.Errorf("bench: %w", err)
+	}
+	defer auth.close()
 	var fleet simFleet
 	var child *ChildFleet
 	if len(cfg.SimCommand) > 0 {
-		if child, err = startChild(ctx, cfg, dir); err != nil {
+		if child, err = startChild(ctx, cfg, dir, auth.sim); err != nil {
 			return SweepResult{}, fmt.Errorf("bench: %w", err)
 		}
 		fleet, res.Simulator = child, "child-process"
-	} else if fleet, err = startInProcess(ctx, cfg, dir); err != nil {
+	} else if fleet, err = startInProcess(ctx, cfg, dir, auth); err != nil {
 		return SweepResult{}, fmt.Errorf("bench: %w", err)
 	}
 	defer fleet.close()
@@ -275,17 +309,42 @@ func Sweep(ctx context.Context, cfg SweepConfig) (SweepResult, error) {
 	}
 
 	res.FloorMS = round(FloorMS(cfg.Devices, cfg.Throttle, cfg.RTT, cfg.ScriptTime), 1)
+	devices, err := db.ListDevices(ctx)
+	if err != nil {
+		return res, fmt.Errorf("bench: %w", err)
+	}
+	if err := auth.setDevices(ctx, db, devices, auth.method); err != nil {
+		return res, fmt.Errorf("bench: %w", err)
+	}
 
-	pooled, err := runSweeps(ctx, db, fleet, cfg, false, logf)
+	pooled, err := runSweeps(ctx, db, fleet, cfg, auth, auth.method, false, logf)
 	if err != nil {
 		return res, err
+	}
+	if auth.method != AuthBasic {
+		// The baseline: Basic on the same hosts, in the same run.
+		if err := auth.setDevices(ctx, db, devices, AuthBasic); err != nil {
+			return res, fmt.Errorf("bench: %w", err)
+		}
+		basic, err := runSweeps(ctx, db, fleet, cfg, auth, AuthBasic, false, logf)
+		if err != nil {
+			return res, err
+		}
+		res.BasicWarmWallMS = round(basic.warm, 1)
+		res.BasicCPUMSPerPoll = round(basic.cpuMSPerPoll, 3)
+		if basic.cpuMSPerPoll > 0 {
+			res.CPUVsBasic = round(pooled.cpuMSPerPoll/basic.cpuMSPerPoll, 3)
+		}
+		if err := auth.setDevices(ctx, db, devices, auth.method); err != nil {
+			return res, fmt.Errorf("bench: %w", err)
+		}
 	}
 	after, err := fleet.stats(ctx)
 	if err != nil {
 		return res, fmt.Errorf("bench: %w", err)
 	}
 	res.ShellsOpenAfter = after.ShellsOpen
-	unpooled, err := runSweeps(ctx, db, fleet, cfg, true, logf)
+	unpooled, err := runSweeps(ctx, db, fleet, cfg, auth, auth.method, true, logf)
 	if err != nil {
 		return res, err
 	}
@@ -300,6 +359,8 @@ func Sweep(ctx context.Context, cfg SweepConfig) (SweepResult, error) {
 		res.PooledVsUnpooled = round(res.WarmWallMS/res.UnpooledWarmWallMS, 3)
 	}
 	res.RequestsPerPoll = round(pooled.requestsPerPoll, 3)
+	res.KDCRequestsCold = pooled.kdcCold
+	res.KDCRequestsPerPoll = round(pooled.kdcPerPoll, 4)
 	res.ConnsDialedPerPoll = round(pooled.dialsPerPoll, 3)
 	res.ConnsAcceptedPerPoll = round(pooled.acceptsPerPoll, 3)
 	res.IdleConnLimit = cfg.idleConns
@@ -326,24 +387,30 @@ type modeResult struct {
 	acceptsPerPoll  float64
 	cpuMSPerPoll    float64
 	simCPUMSPerPoll float64 // -1: the child's CPU could not be read
+	kdcCold         int64   // KDC messages in the first sweep
+	kdcPerPoll      float64 // KDC messages per device, warm sweeps
 }
 
-// runSweeps builds an engine (pooled or not), sweeps cfg.Sweeps times and
+// runSweeps builds an engine (pooled or not) that authenticates with
+// method, sweeps cfg.Sweeps times and
 // closes it. With cfg.Interval the sweeps start that far apart. Every
 // warm figure covers a poll cycle: from just after the counters were
 // read at the end of the sweep before to the end of this one, so what
 // the engine does between sweeps (expiring connections and shells)
 // counts, and the harness's own reads of the counters do not.
-func runSweeps(ctx context.Context, db *store.DB, fleet simFleet, cfg SweepConfig, unpooled bool, logf func(string, ...any)) (modeResult, error) {
+func runSweeps(ctx context.Context, db *store.DB, fleet simFleet, cfg SweepConfig, auth *authSetup, method string, unpooled bool, logf func(string, ...any)) (modeResult, error) {
 	mode := "pooled"
 	if unpooled {
 		mode = "unpooled"
+	}
+	if method != AuthBasic || auth.method != AuthBasic {
+		mode += " " + method
 	}
 	opts := engine.Options{
 		Throttle:   cfg.Throttle,
 		Interval:   time.Hour,
 		Timeout:    engine.DefaultTimeout,
-		Credential: engine.Credential{User: winrmsim.DefaultUser, Password: cfg.password},
+		Credential: auth.credential(method),
 		Logger:     slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Unpooled:   unpooled,
 		// At least 1: zero would mean the engine's own budget.
@@ -358,14 +425,15 @@ func runSweeps(ctx context.Context, db *store.DB, fleet simFleet, cfg SweepConfi
 	if err != nil {
 		return modeResult{}, fmt.Errorf("bench: %w", err)
 	}
-	if ca := fleet.caBundle(); ca != "" {
-		if err := eng.SetTransportOptions(winrm.TransportOptions{CABundle: ca}); err != nil {
-			_ = eng.Close()
-			return modeResult{}, fmt.Errorf("bench: %w", err)
-		}
+	topts := auth.transport()
+	topts.CABundle = fleet.caBundle() // "" over HTTP
+	if err := eng.SetTransportOptions(topts); err != nil {
+		_ = eng.Close()
+		return modeResult{}, fmt.Errorf("bench: %w", err)
 	}
 	var r modeResult
 	var warm []float64
+	var kdc, kdcWarm int64
 	var requests, accepted, dials, dialed int64
 	var cpu, simCPU time.Duration
 	simCPUKnown := true
@@ -394,7 +462,7 @@ func runSweeps(ctx context.Context, db *store.DB, fleet simFleet, cfg SweepConfi
 				return r, fmt.Errorf("bench: %w", ctx.Err())
 			}
 		}
-		if i == 1 && !unpooled && cfg.CPUProfile != nil {
+		if i == 1 && !unpooled && method == auth.method && cfg.CPUProfile != nil {
 			if err := pprof.StartCPUProfile(cfg.CPUProfile); err != nil {
 				_ = eng.Close()
 				return r, fmt.Errorf("bench: cpu profile: %w", err)
@@ -422,9 +490,13 @@ func runSweeps(ctx context.Context, db *store.DB, fleet simFleet, cfg SweepConfi
 			mode, i+1, wall, st1.Requests-st0.Requests, st1.Connections-st0.Connections, ms(cpu1-cpu0), ms(sim1-sim0), rssMB("VmRSS:"), PeakRSSMB(), sr.Pool)
 		newConns := sr.Pool.ConnsDialed - dialed
 		dialed = sr.Pool.ConnsDialed
+		newKDC := sr.Pool.KDCRequests - kdc
+		kdc = sr.Pool.KDCRequests
 		if i == 0 {
 			r.cold = wall
+			r.kdcCold = newKDC
 		} else {
+			kdcWarm += newKDC
 			warm = append(warm, wall)
 			dials += newConns
 			requests += st1.Requests - st0.Requests
@@ -459,6 +531,7 @@ func runSweeps(ctx context.Context, db *store.DB, fleet simFleet, cfg SweepConfi
 	default:
 		r.simCPUMSPerPoll = ms(simCPU) / polls
 	}
+	r.kdcPerPoll = float64(kdcWarm) / polls
 	return r, nil
 }
 

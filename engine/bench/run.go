@@ -17,7 +17,6 @@ import (
 
 	"github.com/rmmhq/rmm/engine"
 	"github.com/rmmhq/rmm/engine/csvimport"
-	"github.com/rmmhq/rmm/engine/winrmsim"
 	"github.com/rmmhq/rmm/store"
 )
 
@@ -124,6 +123,9 @@ func Run(ctx context.Context, cfg RunConfig) (RunResult, error) {
 	sc := SweepConfig{Devices: cfg.Devices, Throttle: cfg.Throttle, RTT: cfg.RTT, PSStart: cfg.PSStart, ScriptTime: cfg.ScriptTime,
 		CommandTime: cfg.CommandTime, Sweeps: 2, Seed: cfg.Seed, SimCommand: cfg.SimCommand, SimEnv: cfg.SimEnv,
 		Transport: TransportHTTP}
+	// The hosts take a password of this run alone (see Sweep).
+	sc.password = runPassword()
+	auth := &authSetup{method: AuthBasic, password: sc.password}
 	idle, err := fileBudget(sc, logf)
 	if err != nil {
 		return RunResult{}, fmt.Errorf("bench: %w", err)
@@ -137,12 +139,12 @@ func Run(ctx context.Context, cfg RunConfig) (RunResult, error) {
 		Simulator: "in-process", Script: cfg.Script, Query: cfg.Query, QueryTargetMS: ms(QueryTarget)}
 	var fleet simFleet
 	if len(cfg.SimCommand) > 0 {
-		child, err := startChild(ctx, sc, dir)
+		child, err := startChild(ctx, sc, dir, nil)
 		if err != nil {
 			return res, fmt.Errorf("bench: %w", err)
 		}
 		fleet, res.Simulator = child, "child-process"
-	} else if fleet, err = startInProcess(ctx, sc, dir); err != nil {
+	} else if fleet, err = startInProcess(ctx, sc, dir, auth); err != nil {
 		return res, fmt.Errorf("bench: %w", err)
 	}
 	defer fleet.close()
@@ -163,7 +165,7 @@ func Run(ctx context.Context, cfg RunConfig) (RunResult, error) {
 		Throttle:     cfg.Throttle,
 		Interval:     time.Hour,
 		Timeout:      engine.DefaultTimeout,
-		Credential:   engine.Credential{User: winrmsim.DefaultUser, Password: winrmsim.DefaultPassword},
+		Credential:   auth.credential(AuthBasic),
 		Logger:       slog.New(slog.NewTextHandler(io.Discard, nil)),
 		MaxIdleConns: max(idle, 1),
 	})

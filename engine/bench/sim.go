@@ -48,7 +48,7 @@ type inProcessFleet struct {
 	ca string // the CA's PEM file; "" over HTTP
 }
 
-func startInProcess(ctx context.Context, cfg SweepConfig, dir string) (*inProcessFleet, error) {
+func startInProcess(ctx context.Context, cfg SweepConfig, dir string, auth *authSetup) (*inProcessFleet, error) {
 	sc := winrmsim.Config{Devices: cfg.Devices, Seed: cfg.Seed, RTT: cfg.RTT, PSStart: cfg.PSStart, ScriptTime: cfg.ScriptTime,
 		CommandTime: cfg.CommandTime, Password: cfg.password}
 	if cfg.transport() == TransportHTTPS {
@@ -56,6 +56,7 @@ func startInProcess(ctx context.Context, cfg SweepConfig, dir string) (*inProces
 	} else {
 		sc.AllowUnencrypted = true // the fleet serves HTTP: its hosts allow unencrypted Basic
 	}
+	auth.simConfig(&sc)
 	fleet, err := winrmsim.New(sc)
 	if err != nil {
 		return nil, err
@@ -129,7 +130,7 @@ type ChildOptions struct {
 // childStartTimeout bounds how long the child may take to bring its hosts up.
 const childStartTimeout = 3 * time.Minute
 
-func startChild(ctx context.Context, cfg SweepConfig, dir string) (*ChildFleet, error) {
+func startChild(ctx context.Context, cfg SweepConfig, dir string, extra []string) (*ChildFleet, error) {
 	if len(cfg.SimCommand) == 0 {
 		return nil, errors.New("no simulator command")
 	}
@@ -139,6 +140,7 @@ func startChild(ctx context.Context, cfg SweepConfig, dir string) (*ChildFleet, 
 		"--command-time", cfg.CommandTime.String(),
 		"--password", cfg.password, // a loopback test password of this run, not a secret (runPassword)
 	}}
+	o.Args = append(o.Args, extra...)
 	if cfg.transport() == TransportHTTPS {
 		o.CAPath = filepath.Join(dir, "sim-ca.pem")
 	}

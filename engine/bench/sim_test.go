@@ -31,7 +31,7 @@ func TestAnotherPollerWithTheDefaultCredentialCannotOpenShellsOnTheBenchsFleet(t
 	if cfg.password == winrmsim.DefaultPassword || cfg.password == runPassword() {
 		t.Fatal("the run's password is not a fresh random one")
 	}
-	fleet, err := startInProcess(ctx, cfg, t.TempDir())
+	fleet, err := startInProcess(ctx, cfg, t.TempDir(), &authSetup{method: AuthBasic})
 	if err != nil {
 		t.Fatal(err)
 	}

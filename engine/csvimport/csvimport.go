@@ -345,7 +345,7 @@ func parseRow(file string, line int, cols []column, hostCol int, rec []string, s
 		case fAuth:
 			a, err := store.ParseAuth(v)
 			if err != nil {
-				bad(c.name, fmt.Sprintf("invalid auth %s: want basic, ntlm or kerberos", quote(v)))
+				bad(c.name, fmt.Sprintf("invalid auth %s: want basic, negotiate, kerberos or ntlm", quote(v)))
 			}
 			d.Auth = a
 		case fCABundle:

@@ -145,7 +145,7 @@ func TestParseRowProblems(t *testing.T) {
 		{"a stray quote inside a quoted field is reported where the record starts", "Hostname,Tags\nWS-1,\"a\"b\"\nWS-2,x\n",
 			[]string{`t.csv:2: Tags: extraneous " in a quoted field (double the quotes inside a quoted field)`}},
 		{"an unknown auth method is refused", "Hostname,Auth\nWS-1,digest\n",
-			[]string{`t.csv:2: Auth: invalid auth "digest": want basic, ntlm or kerberos`}},
+			[]string{`t.csv:2: Auth: invalid auth "digest": want basic, negotiate, kerberos or ntlm`}},
 		{"a yes/no column refuses other words", "Hostname,Allow Unencrypted,skip_verify\nWS-1,maybe,sure\n",
 			[]string{`t.csv:2: Allow Unencrypted: invalid value "maybe": want true or false (or empty to keep)`,
 				`t.csv:2: skip_verify: invalid value "sure": want true or false (or empty to keep)`}},

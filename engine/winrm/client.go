@@ -1,5 +1,6 @@
 // Package winrm is rmm's WinRM (WS-Management) client: targets and their
-// transports (HTTP and HTTPS; Basic, NTLM and Kerberos), the SOAP
+// transports (HTTP and HTTPS; Basic, NTLM, Kerberos and Negotiate, with
+// WinRM message encryption over HTTP), the SOAP
 // envelopes and faults, the error classes, the session pool of shells
 // kept warm across requests, each with a resident PowerShell loop, and
 // the decoding of what powershell.exe writes (CLIXML, the loop's frames).
@@ -150,6 +151,9 @@ type Client struct {
 	loop  loopStart    // how a shell starts the resident loop
 	shell sessionBook  // interactive sessions (session.go)
 
+	krb        *kerberosClient // tickets of Kerberos and Negotiate targets
+	authCounts authCounters    // connection handshakes of NTLM, Kerberos and Negotiate
+
 	closed atomic.Bool // Close was called: requests outside the pool fail too
 }
 
@@ -162,7 +166,7 @@ func New(o Options) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("winrm client: %w", err)
 	}
-	c := &Client{opts: o, log: o.Logger, loop: ls}
+	c := &Client{opts: o, log: o.Logger, loop: ls, krb: newKerberosClient(o.Logger)}
 	c.http = newHTTPClient(o.Throttle, o.SessionsPerHost, o.MaxIdleConns, o.Timeout)
 	c.ts = c.http.Transport.(*transportSet)
 	if !o.Unpooled {
@@ -290,11 +294,21 @@ type Stats struct {
 	DeleteRetries int64 `json:"delete_retries"`
 	DeletesFailed int64 `json:"deletes_failed"`
 
-	// The HTTP connections of Basic targets (kept alive across requests).
+	// The HTTP connections (kept alive across requests).
 	ConnsDialed int64 `json:"conns_dialed"` // TCP (and TLS) connections opened
 	ConnsReused int64 `json:"conns_reused"` // requests sent on a kept connection
 	ConnsStale  int64 `json:"conns_stale"`  // kept connections the host had closed, or idle past 110 s
 	ConnsIdle   int   `json:"conns_idle"`   // connections kept open now
+
+	// NTLM, Kerberos and Negotiate: security contexts established (one
+	// per kept connection), Negotiate handshakes that fell back to NTLM,
+	// messages sent to KDCs (AS and TGS requests, all KDCs tried),
+	// KDC exchanges that failed, and service tickets cached.
+	AuthHandshakes int64 `json:"auth_handshakes"`
+	NTLMFallbacks  int64 `json:"ntlm_fallbacks"`
+	KDCRequests    int64 `json:"kdc_requests"`
+	KDCFailures    int64 `json:"kdc_failures"`
+	Tickets        int   `json:"tickets"`
 }
 
 // Stats returns the session pool's counters (shell counters all zero when
@@ -306,6 +320,9 @@ func (c *Client) Stats() Stats {
 	}
 	cs := c.ts.connStats()
 	st.ConnsDialed, st.ConnsReused, st.ConnsStale, st.ConnsIdle = cs.Dialed, cs.Reused, cs.Stale, cs.Idle
+	st.AuthHandshakes, st.NTLMFallbacks = c.authCounts.handshakes.Load(), c.authCounts.fallbacks.Load()
+	st.KDCRequests, st.KDCFailures = c.krb.stats()
+	st.Tickets = c.krb.ticketCount()
 	return st
 }
 
@@ -329,12 +346,15 @@ func (c *Client) ExpireIdle(now time.Time) {
 }
 
 // Pooled reports whether requests to t go through the session pool and
-// its resident loop: Basic targets while the pool is on. NTLM and
-// Kerberos go through masterzen/winrm's transports, one shell per
-// request.
-func (c *Client) Pooled(t Target) bool {
-	return c.pool != nil && t.Prepare().Auth == AuthBasic
+// its resident loop: every target while the pool is on, whatever its
+// auth method.
+func (c *Client) Pooled(Target) bool {
+	return c.pool != nil
 }
+
+// KerberosSkew is the KDC's clock minus this machine's, as the last AS
+// exchange saw it (zero before any).
+func (c *Client) KerberosSkew() time.Duration { return c.krb.clockSkew() }
 
 // Run runs a script on the target as cred, within ctx: through the session
 // pool and its resident loop where the target allows, else as a new shell
@@ -347,15 +367,15 @@ func (c *Client) Run(ctx context.Context, t Target, cred Credential, s *Script) 
 	if err != nil {
 		return Result{}, err
 	}
-	if c.pool != nil && dt.pooled() {
+	if c.pool != nil {
 		return c.pool.run(ctx, c.poolTarget(t, dt, cred), s)
 	}
 	return c.runUnpooled(ctx, t, dt, cred, s)
 }
 
-// RunUnpooled runs a script as a new shell and powershell.exe through
-// masterzen/winrm, whatever the pool: how rmm ran every request before
-// the pool, kept for doctor and the benchmark's comparison.
+// RunUnpooled runs a script as a new shell and powershell.exe, whatever
+// the pool: how rmm ran every request before the pool, kept for doctor
+// and the benchmark's comparison.
 func (c *Client) RunUnpooled(ctx context.Context, t Target, cred Credential, s *Script) (Result, error) {
 	t = t.Prepare()
 	dt, err := c.transportFor(ctx, t)

@@ -119,6 +119,15 @@ func classify(err error) Class {
 		return ClassConfiguration
 	}
 	var (
+		krbErr  *KerberosError
+		authErr *AuthError
+	)
+	if errors.As(err, &krbErr) || errors.As(err, &authErr) || errors.Is(err, errNotEncrypted) {
+		// An account, a realm, a clock or a host's setup to fix; a host
+		// that answers readable on a sealed connection is set up wrong.
+		return ClassConfiguration
+	}
+	var (
 		unknownCA x509.UnknownAuthorityError
 		hostErr   x509.HostnameError
 		certErr   x509.CertificateInvalidError

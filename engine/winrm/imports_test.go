@@ -155,19 +155,23 @@ func TestTheWinRMClientImportsNothingOfTheEngineStoreConfigOrUI(t *testing.T) {
 func TestTheWinRMClientsTestsUseOnlyTheClientAndTheSimulator(t *testing.T) {
 	root, mod := moduleRoot(t)
 	self, psjson, sim := mod+"/engine/winrm", mod+"/engine/psjson", mod+"/engine/winrmsim"
+	kdc := mod + "/internal/mitkdc" // a real MIT KDC for the Kerberos tests
 	for _, rel := range []string{"engine/winrm", "engine/winrm/h1"} {
 		for _, imp := range moduleImports(t, root, rel, true) {
-			if allowed(imp, mod) && !allowed(imp, self, psjson, sim) {
-				t.Errorf("the tests of %s import %s: they run against engine/winrmsim alone", rel, imp)
+			if allowed(imp, mod) && !allowed(imp, self, psjson, sim, kdc) {
+				t.Errorf("the tests of %s import %s: they run against engine/winrmsim (and a real KDC) alone", rel, imp)
 			}
 		}
 	}
-	// The simulator plays Windows: it imports nothing of rmm, so these
-	// tests do not reach the engine through it.
-	by := walkModuleImports(t, root, mod, []string{sim})
-	for p, from := range by {
-		if p != sim {
-			t.Errorf("%s imports %s: engine/winrmsim imports nothing of rmm", from, p)
+	// The simulator plays Windows, and the KDC harness runs MIT's: they
+	// import nothing of rmm, so these tests do not reach the engine
+	// through them.
+	for _, start := range []string{sim, kdc} {
+		by := walkModuleImports(t, root, mod, []string{start})
+		for p, from := range by {
+			if p != start {
+				t.Errorf("%s imports %s: %s imports nothing of rmm", from, p, start)
+			}
 		}
 	}
 }

@@ -33,7 +33,7 @@ type poolOptions struct {
 }
 
 // target is one device as the pool reaches it. The password is used for
-// the Authorization header only, never in keys or logs.
+// authentication only, never in keys or logs.
 type target struct {
 	ref      int64  // Target.Ref
 	host     string // device hostname, for errors and logs
@@ -42,6 +42,19 @@ type target struct {
 	password string
 	client   *http.Client // the device's TLS profile (transportFor); nil: the pool's client
 	noLoop   bool         // the device's loop is off: one powershell.exe per request
+	// auth: NTLM, Kerberos or Negotiate (connection-bound, sealed over
+	// HTTP; secure.go); zero for Basic.
+	auth   authSpec
+	kc     *kerberosClient
+	counts *authCounters
+}
+
+// endpoint makes the target's endpoint.
+func (t target) endpoint(client *http.Client, bufs *sync.Pool) *endpoint {
+	if t.auth.method == "" {
+		return newEndpoint(client, bufs, t.url, t.user, t.password)
+	}
+	return newSecureEndpoint(bufs, t.url, t.user, t.password, t.auth, t.kc, t.counts)
 }
 
 // sessionPool keeps WinRM shells per endpoint and credential, each with a
@@ -279,8 +292,8 @@ func (p *sessionPool) acquire(ctx context.Context, t target) (*pooledShell, *hos
 	if client == nil {
 		client = p.client
 	}
-	if ep == nil || ep.user != t.user || ep.password != t.password || ep.client != client {
-		ep = newEndpoint(client, &p.bufs, t.url, t.user, t.password)
+	if ep == nil || ep.user != t.user || ep.password != t.password || !ep.sameAuth(t.auth) || (t.auth.method == "" && ep.client != client) {
+		ep = t.endpoint(client, &p.bufs)
 		slot.ep = ep
 	}
 	for {
@@ -357,7 +370,7 @@ func (p *sessionPool) takeIdleLocked(slot *hostSlot, ep *endpoint) *pooledShell 
 			continue
 		}
 		slot.idle = slices.Delete(slot.idle, i, i+1)
-		if s.ep.password != ep.password || s.ep.client != ep.client {
+		if s.ep.password != ep.password || s.ep.client != ep.client || s.ep.sec != ep.sec && (s.ep.sec == nil || ep.sec == nil || s.ep.sec.id != ep.sec.id) {
 			p.dropLocked(slot, s)
 			continue
 		}

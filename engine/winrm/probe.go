@@ -46,48 +46,52 @@ var (
 )
 
 // Identify sends a WS-Man Identify to the target: anonymous when cred is
-// nil, else authenticated as cred with the target's auth method (Basic,
-// or NTLM over HTTPS; the other methods are tried by TryShell). A 401
-// carries the schemes the host offers (HTTPError.Offers).
+// nil, else authenticated as cred with the target's auth method (sealed
+// over HTTP for NTLM, Kerberos and Negotiate). A 401 carries the schemes
+// the host offers (HTTPError.Offers).
 func (c *Client) Identify(ctx context.Context, t Target, cred *Credential) (Identity, error) {
 	t = t.Prepare()
-	client := c.http
-	// With a credential the transport policy applies as to Run: no Basic
-	// password over plain HTTP unless the target allows it.
-	if t.HTTPS || cred != nil {
-		dt, err := c.transportFor(ctx, t)
-		if err != nil && dt.profile == nil {
-			return Identity{}, err
-		}
-		client = dt.client(c.http)
-		if cred != nil && t.Auth == AuthNTLM && dt.profile != nil {
-			client = dt.profile.ntlm
-		}
-	}
-	if cred != nil && t.Auth != AuthBasic && !(t.Auth == AuthNTLM && t.HTTPS) {
-		return Identity{}, fmt.Errorf("an authenticated Identify supports Basic, and NTLM over HTTPS; auth %s is tried by creating a shell", t.Auth)
-	}
 	body := `<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope" xmlns:wsmid="http://schemas.dmtf.org/wbem/wsman/identity/1/wsmanidentity.xsd"><s:Header/><s:Body><wsmid:Identify/></s:Body></s:Envelope>`
 	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(rctx, http.MethodPost, t.url, strings.NewReader(body))
-	if err != nil {
-		return Identity{}, err
-	}
-	req.Header.Set("Content-Type", "application/soap+xml;charset=UTF-8")
-	if cred == nil {
-		req.Header.Set("WSMANIDENTIFY", "unauthenticated")
+	var b []byte
+	if cred != nil {
+		// With a credential the transport policy applies as to Run: no
+		// Basic password over plain HTTP unless the target allows it.
+		dt, err := c.transportFor(ctx, t)
+		if err != nil {
+			return Identity{}, err
+		}
+		ep := c.endpointFor(t, dt, *cred, nil)
+		p, err := ep.post(rctx, []byte(body))
+		if err != nil {
+			return Identity{}, err
+		}
+		b = *p
 	} else {
-		req.SetBasicAuth(cred.User, cred.Password)
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return Identity{}, err
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if resp.StatusCode != http.StatusOK {
-		return Identity{}, httpError(resp, b)
+		client := c.http
+		if t.HTTPS {
+			dt, err := c.transportFor(ctx, t)
+			if err != nil && dt.profile == nil {
+				return Identity{}, err
+			}
+			client = dt.client(c.http)
+		}
+		req, err := http.NewRequestWithContext(rctx, http.MethodPost, t.url, strings.NewReader(body))
+		if err != nil {
+			return Identity{}, err
+		}
+		req.Header.Set("Content-Type", "application/soap+xml;charset=UTF-8")
+		req.Header.Set("WSMANIDENTIFY", "unauthenticated")
+		resp, err := client.Do(req)
+		if err != nil {
+			return Identity{}, err
+		}
+		defer resp.Body.Close()
+		b, _ = io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		if resp.StatusCode != http.StatusOK {
+			return Identity{}, httpError(resp, b)
+		}
 	}
 	var id Identity
 	if m := identVendorRE.FindSubmatch(b); m != nil {
@@ -100,6 +104,130 @@ func (c *Client) Identify(ctx context.Context, t Target, cred *Credential) (Iden
 		return Identity{}, errors.New("the answer is not an IdentifyResponse")
 	}
 	return id, nil
+}
+
+// AuthReport is what an authenticated Identify showed of a target's
+// authentication: which method authenticated (Negotiate says whether it
+// chose Kerberos or fell back to NTLM), and how the messages travelled.
+type AuthReport struct {
+	Method   string // "basic", "kerberos" or "ntlm"
+	Sealed   bool   // messages sealed with Protocol (HTTP)
+	Protocol string // e.g. application/HTTP-Kerberos-session-encrypted
+	Bound    bool   // the handshake carried the TLS channel bindings (HTTPS)
+	Identity Identity
+}
+
+// ProbeAuth sends an authenticated Identify with the target's method,
+// outside the pool, and reports how it authenticated.
+func (c *Client) ProbeAuth(ctx context.Context, t Target, cred Credential) (AuthReport, error) {
+	t = t.Prepare()
+	dt, err := c.transportFor(ctx, t)
+	if err != nil {
+		return AuthReport{}, err
+	}
+	ep := c.endpointFor(t, dt, cred, nil)
+	body := `<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope" xmlns:wsmid="http://schemas.dmtf.org/wbem/wsman/identity/1/wsmanidentity.xsd"><s:Header/><s:Body><wsmid:Identify/></s:Body></s:Envelope>`
+	rctx, cancel := context.WithTimeout(ctx, c.opts.Timeout)
+	defer cancel()
+	p, err := ep.post(rctx, []byte(body))
+	if err != nil {
+		return AuthReport{}, err
+	}
+	rep := AuthReport{Method: AuthBasic}
+	if m := identVendorRE.FindSubmatch(*p); m != nil {
+		rep.Identity.Vendor = string(m[1])
+	}
+	if m := identVersionRE.FindSubmatch(*p); m != nil {
+		rep.Identity.Version = string(m[1])
+	}
+	if ep.sec != nil {
+		if cs := ep.sec.last.Load(); cs != nil {
+			rep.Method, rep.Sealed, rep.Protocol, rep.Bound = cs.mech, cs.protocol != "", cs.protocol, cs.bound
+		}
+	}
+	return rep, nil
+}
+
+// KerberosReport is what the KDC said about a target and a credential.
+type KerberosReport struct {
+	Principal string        // the credential's principal, user@REALM
+	SPN       string        // HTTP/<fqdn>@REALM
+	KDCs      []string      // the KDCs of the user's realm
+	Skew      time.Duration // the KDC's clock minus this machine's (at the last AS exchange)
+	TicketEnd time.Time     // the service ticket's end
+	// Failed names the step that failed: "name" (principal or SPN),
+	// "kdc" (finding one), "tgt" (the AS exchange) or "spn" (the
+	// service ticket); "" when none did.
+	Failed string
+}
+
+// ProbeKerberos derives the target's SPN and the credential's principal,
+// finds the realm's KDCs, and gets (or finds cached) a TGT and a service
+// ticket: what Kerberos needs before the host is asked anything. The
+// report holds what was found before a step failed; the error is a
+// *KerberosError saying which step and what to do.
+func (c *Client) ProbeKerberos(ctx context.Context, t Target, cred Credential) (KerberosReport, error) {
+	t = t.Prepare()
+	rep := KerberosReport{Failed: "name"}
+	host, err := spnHost(t)
+	if err != nil {
+		return rep, err
+	}
+	kc, err := c.krb.credFor(cred.User, krbSecret{password: cred.Password, keytab: cred.Keytab})
+	if err != nil {
+		return rep, err
+	}
+	rep.Principal = kc.p.String()
+	realm := c.krb.spnRealm(host, kc.p)
+	rep.SPN = "HTTP/" + host + "@" + realm
+	rep.Failed = "kdc"
+	if rep.KDCs, err = c.krb.kdcsFor(ctx, kc.p.realm); err != nil {
+		return rep, err
+	}
+	rep.Failed = "tgt"
+	if _, err := c.krb.tgt(ctx, kc); err != nil {
+		return rep, err
+	}
+	rep.Skew = c.krb.clockSkew()
+	rep.Failed = "spn"
+	tk, err := c.krb.serviceTicket(ctx, kc, host)
+	if err != nil {
+		return rep, err
+	}
+	rep.Failed = ""
+	rep.TicketEnd = tk.end
+	return rep, nil
+}
+
+// Offers returns the authentication schemes the host offers (the
+// WWW-Authenticate of its 401 to a request without credentials).
+func (c *Client) Offers(ctx context.Context, t Target) ([]string, error) {
+	t = t.Prepare()
+	client := c.http
+	if t.HTTPS {
+		dt, err := c.transportFor(ctx, t)
+		if err != nil && dt.profile == nil {
+			return nil, err
+		}
+		client = dt.client(c.http)
+	}
+	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(rctx, http.MethodPost, t.url, http.NoBody)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/soap+xml;charset=UTF-8")
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		return nil, fmt.Errorf("the host answered HTTP %d to a request without credentials, not 401", resp.StatusCode)
+	}
+	return httpError(resp, b).Offers, nil
 }
 
 // httpError is a non-200 answer as an *HTTPError, with its WS-Man fault
@@ -164,7 +292,7 @@ func (c *Client) InspectTLS(ctx context.Context, t Target) (CertReport, error) {
 }
 
 // TryShell creates a shell on the target as cred and deletes it again,
-// through masterzen/winrm with the target's auth method: it proves that
+// outside the pool, with the target's auth method: it proves that
 // authentication, the shell quota and the listener all work.
 func (c *Client) TryShell(ctx context.Context, t Target, cred Credential) error {
 	t = t.Prepare()

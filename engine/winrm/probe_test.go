@@ -237,8 +237,9 @@ func TestCheckPolicyRefusesWhatWouldCrossTheNetworkReadableOrCannotBeVerified(t 
 		{"Basic over HTTP is refused", base, "", "Basic authentication over plain HTTP is refused"},
 		{"Basic over HTTP is allowed where the target allows unencrypted", with(func(tg *winrm.Target) { tg.AllowUnencrypted = true }), "", ""},
 		{"NTLM over HTTP is allowed (its messages are encrypted)", with(func(tg *winrm.Target) { tg.Auth = winrm.AuthNTLM }), "", ""},
-		{"Kerberos over HTTP is refused", with(func(tg *winrm.Target) { tg.Auth = winrm.AuthKerberos }), "", "Kerberos over plain HTTP is refused"},
-		{"Kerberos without a krb5.conf is refused", with(func(tg *winrm.Target) { tg.Auth, tg.HTTPS = winrm.AuthKerberos, true }), missing, "krb5.conf"},
+		{"Kerberos over HTTP is allowed (its messages are sealed)", with(func(tg *winrm.Target) { tg.Auth = winrm.AuthKerberos }), "", ""},
+		{"Negotiate over HTTP is allowed (its messages are sealed)", with(func(tg *winrm.Target) { tg.Auth = winrm.AuthNegotiate }), "", ""},
+		{"an unknown auth method is refused", with(func(tg *winrm.Target) { tg.Auth = "digest" }), "", "unknown auth"},
 		{"a CA bundle that cannot be read is refused", with(func(tg *winrm.Target) { tg.HTTPS, tg.CABundle = true, missing }), "", "CA bundle"},
 		{"a CA bundle without a certificate is refused", with(func(tg *winrm.Target) { tg.HTTPS, tg.CABundle = true, notPEM }), "", "no PEM certificate"},
 	}
@@ -263,5 +264,8 @@ func TestCheckPolicyRefusesWhatWouldCrossTheNetworkReadableOrCannotBeVerified(t 
 	}
 	if err := c.SetTransportOptions(winrm.TransportOptions{CABundle: missing}); err == nil {
 		t.Error("SetTransportOptions took a CA bundle that cannot be read")
+	}
+	if err := c.SetTransportOptions(winrm.TransportOptions{Kerberos: winrm.KerberosOptions{Krb5Conf: missing}}); err == nil || !strings.Contains(err.Error(), "winrm.krb5_conf") {
+		t.Errorf("SetTransportOptions with a krb5.conf that cannot be read: %v; want an error naming winrm.krb5_conf", err)
 	}
 }

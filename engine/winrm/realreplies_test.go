@@ -2,13 +2,10 @@ package winrm
 
 import (
 	"encoding/base64"
-	"errors"
-	"fmt"
 	"strings"
 	"testing"
 
 	mz "github.com/masterzen/winrm"
-	"github.com/masterzen/winrm/soap"
 )
 
 // The shapes of real Windows replies (testdata/wsman/README says where
@@ -121,48 +118,5 @@ func TestAByteOrderMarkBeforeTheAnswerIsAccepted(t *testing.T) {
 	}
 	if ans.Output != "ok" || len(ans.Warnings) != 1 || ans.Warnings[0] != "careful" || len(ans.Info) != 1 || ans.Info[0] != "hello" {
 		t.Errorf("answer %+v", ans)
-	}
-}
-
-// fakeTransporter is one of masterzen's transports as far as authTransport
-// sees it: a canned body or error.
-type fakeTransporter struct {
-	body string
-	err  error
-}
-
-func (f fakeTransporter) Post(*mz.Client, *soap.SoapMessage) (string, error) { return f.body, f.err }
-func (fakeTransporter) Transport(*mz.Endpoint) error                         { return nil }
-
-func TestNTLMAndKerberosTransportsKeepTheWSManFault(t *testing.T) {
-	timedOut := string(wsmanFixture(t, "fault_timed_out.xml"))
-	denied := string(wsmanFixture(t, "fault_access_denied_hresult.xml"))
-	tests := []struct {
-		name  string
-		tr    fakeTransporter
-		code  uint64
-		class Class
-	}{
-		{"NTLM encryption hands a fault back as a body", fakeTransporter{body: timedOut}, FaultTimedOut, ClassTransient},
-		{"Kerberos puts the status and body in its error", fakeTransporter{err: fmt.Errorf("request returned: 500 - 500 Internal Server Error. Response body:\n%s", denied)}, FaultAccessDeniedHRESULT, ClassConfiguration},
-		{"a 401 in the NTLM handshake is a configuration error", fakeTransporter{err: errors.New("http error 401")}, 0, ClassConfiguration},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			_, err := authTransport{Transporter: tt.tr, auth: "kerberos"}.Post(nil, nil)
-			if err == nil {
-				t.Fatal("no error")
-			}
-			if got := ClassOf(err); got != tt.class {
-				t.Errorf("class %s, want %s (%v)", got, tt.class, err)
-			}
-			var he *HTTPError
-			if tt.code != 0 && (!errors.As(err, &he) || he.Fault == nil || he.Fault.Code != tt.code) {
-				t.Errorf("err %v does not carry fault %d", err, tt.code)
-			}
-		})
-	}
-	if body, err := (authTransport{Transporter: fakeTransporter{body: string(wsmanFixture(t, "command_response.xml"))}}).Post(nil, nil); err != nil || body == "" {
-		t.Errorf("a good reply: %v", err)
 	}
 }

@@ -53,24 +53,19 @@ var ErrSessionClosed = errors.New("session closed")
 
 // OpenSession creates a shell on the target and starts the resident loop
 // in it, so an unreachable host says so at once and the first Run is
-// warm. The target's transport policy applies as to Run. Sessions need
-// Basic authentication (NTLM and Kerberos targets run one command per
-// shell through masterzen/winrm).
+// warm. The target's transport policy applies as to Run, with any auth
+// method.
 func (c *Client) OpenSession(ctx context.Context, t Target, cred Credential) (*Session, error) {
 	t = t.Prepare()
 	dt, err := c.transportFor(ctx, t)
 	if err != nil {
 		return nil, err
 	}
-	if !dt.pooled() {
-		return nil, &Error{Class: ClassConfiguration, Device: t.Host, Step: "open shell",
-			Err: fmt.Errorf("the PowerShell pane needs Basic authentication; this device uses %s, which rmm runs one command per shell through masterzen/winrm", t.Auth)}
-	}
 	var bufs *sync.Pool
 	if c.pool != nil {
 		bufs = &c.pool.bufs
 	}
-	s := &Session{c: c, ref: t.Ref, host: t.Host, ep: newEndpoint(dt.client(c.http), bufs, t.url, cred.User, cred.Password), cold: t.NoLoop}
+	s := &Session{c: c, ref: t.Ref, host: t.Host, ep: c.endpointFor(t, dt, cred, bufs), cold: t.NoLoop}
 	b := &c.shell
 	b.mu.Lock()
 	if b.closed {

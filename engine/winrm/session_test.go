@@ -106,19 +106,25 @@ func TestASessionOnAHostThatCannotRunTheLoopRunsCold(t *testing.T) {
 	}
 }
 
-func TestOpenSessionOnAnNTLMTargetIsAConfigurationError(t *testing.T) {
+func TestASessionOverNTLMRunsWarmWithItsMessagesSealed(t *testing.T) {
 	f := startFleet(t, winrmsim.Config{Devices: 1, Seed: 65})
 	h := f.Hosts()[0]
 	c := newClient(t, winrm.Options{})
 	tg := targetOf(h)
-	tg.Auth = winrm.AuthNTLM
+	tg.Auth, tg.AllowUnencrypted = winrm.AuthNTLM, false // the host's local account, as Windows' default Negotiate takes it
 	s, err := c.OpenSession(testContext(t), tg, simCred)
-	var ce *winrm.Error
-	if s != nil || !errors.As(err, &ce) || ce.Class != winrm.ClassConfiguration || ce.Device != h.Hostname || ce.Step != "open shell" {
-		t.Fatalf("OpenSession over NTLM: %v, %v; want a configuration error of %s at step open shell", s, err, h.Hostname)
+	if err != nil {
+		t.Fatalf("OpenSession over NTLM: %v", err)
 	}
-	if hs := hostStats(t, f, h.Hostname); hs.Requests != 0 {
-		t.Errorf("the host saw %d requests", hs.Requests)
+	defer s.Close()
+	for i := range 3 {
+		res, err := s.Run(testContext(t), hostnameScript)
+		if err != nil || string(res.Stdout) != h.Hostname+"\r\n" || res.Mode != winrm.ModeWarm {
+			t.Fatalf("run %d: %q %q, %v; want the host's name, warm", i+1, res.Stdout, res.Mode, err)
+		}
+	}
+	if hs := hostStats(t, f, h.Hostname); hs.NTLMContexts != 1 || hs.Sealed == 0 || hs.PlainRefused != 0 {
+		t.Errorf("the host %+v; want one NTLM context and every message sealed", hs)
 	}
 }
 

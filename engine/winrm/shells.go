@@ -180,33 +180,23 @@ func (ep *endpoint) listShells(ctx context.Context) ([]ShellInfo, error) {
 	return nil, fmt.Errorf("%w: the shell enumeration did not end after %d pulls", errMalformed, maxPulls)
 }
 
-// errNotPooled refuses shell management for targets outside the pool.
-var errNotPooled = errors.New("listing and deleting shells by id is done for Basic targets (the session pool); " +
-	"NTLM and Kerberos run one shell per request and delete it after")
-
-// endpointFor builds the pool's kind of endpoint for a Basic target.
-func (c *Client) endpointFor(ctx context.Context, t Target, cred Credential) (*endpoint, error) {
+// shellEndpoint builds an endpoint of the target for listing and
+// deleting shells by id, with the target's own auth (sealed for NTLM,
+// Kerberos and Negotiate, as the pool's).
+func (c *Client) shellEndpoint(ctx context.Context, t Target, cred Credential) (*endpoint, error) {
 	t = t.Prepare()
 	dt, err := c.transportFor(ctx, t)
 	if err != nil {
 		return nil, err
 	}
-	if !dt.pooled() {
-		return nil, errNotPooled
-	}
-	pt := c.poolTarget(t, dt, cred)
-	client := pt.client
-	if client == nil {
-		client = c.http
-	}
-	return newEndpoint(client, nil, pt.url, pt.user, pt.password), nil
+	return c.endpointFor(t, dt, cred, nil), nil
 }
 
 // ListShells returns the shells the target lists to cred's account
 // (WS-Man Enumerate of .../windows/shell): its own, or every user's for an
 // administrator. Errors are classed *Error values.
 func (c *Client) ListShells(ctx context.Context, t Target, cred Credential) ([]ShellInfo, error) {
-	ep, err := c.endpointFor(ctx, t, cred)
+	ep, err := c.shellEndpoint(ctx, t, cred)
 	if err != nil {
 		return nil, classed(t.Host, failed("list shells", err))
 	}
@@ -220,7 +210,7 @@ func (c *Client) ListShells(ctx context.Context, t Target, cred Credential) ([]S
 // DeleteShell deletes one shell of the target by id. A shell the host no
 // longer knows is not an error.
 func (c *Client) DeleteShell(ctx context.Context, t Target, cred Credential, shellID string) error {
-	ep, err := c.endpointFor(ctx, t, cred)
+	ep, err := c.shellEndpoint(ctx, t, cred)
 	if err != nil {
 		return classed(t.Host, failed("delete shell", err))
 	}

@@ -20,15 +20,22 @@ const (
 	PortHTTPS = 5986
 )
 
-// Credential is the account a request authenticates as. The password is
-// kept in memory only and never logged or formatted.
+// Credential is the account a request authenticates as: a password, or
+// for Kerberos a keytab (the content of a keytab file) instead. Secrets
+// are kept in memory only and never logged or formatted.
 type Credential struct {
-	User     string
+	User     string // user, DOMAIN\user or user@REALM
 	Password string
+	Keytab   string // a keytab file's content (binary), instead of the password
 }
 
-// String hides the password from any accidental formatting.
-func (c Credential) String() string { return "Credential{User: " + c.User + ", Password: <redacted>}" }
+// String hides the secrets from any accidental formatting.
+func (c Credential) String() string {
+	if len(c.Keytab) > 0 {
+		return "Credential{User: " + c.User + ", Keytab: <redacted>}"
+	}
+	return "Credential{User: " + c.User + ", Password: <redacted>}"
+}
 
 // GoString hides the password from %#v.
 func (c Credential) GoString() string { return c.String() }
@@ -44,7 +51,7 @@ type Target struct {
 	ServerName string // the name the certificate must hold (and Kerberos' SPN host); default Host
 	Port       int    // default 5986 for HTTPS, 5985 for HTTP
 	HTTPS      bool
-	Auth       string // AuthBasic (default), AuthNTLM or AuthKerberos
+	Auth       string // AuthBasic (default), AuthNegotiate, AuthKerberos or AuthNTLM
 
 	// TLS: a PEM bundle of trusted CAs for this target ("" takes the
 	// client's default, TransportOptions.CABundle, or the system store),
@@ -52,8 +59,9 @@ type Target struct {
 	// process through Options.OnInsecure).
 	CABundle           string
 	InsecureSkipVerify bool
-	// AllowUnencrypted lets Basic and Kerberos go over plain HTTP, where
-	// messages and (for Basic) the password cross the network readable.
+	// AllowUnencrypted lets Basic go over plain HTTP, where messages and
+	// the password cross the network readable. (NTLM, Kerberos and
+	// Negotiate seal every message over HTTP whatever it says.)
 	AllowUnencrypted bool
 	// NoLoop never starts the resident PowerShell loop on the target:
 	// every request is a powershell.exe of its own (for hosts whose EDR

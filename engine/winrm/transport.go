@@ -6,20 +6,13 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
-	"regexp"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/Azure/go-ntlmssp"
-	mz "github.com/masterzen/winrm"
-	"github.com/masterzen/winrm/soap"
 
 	"github.com/rmmhq/rmm/engine/winrm/h1"
 )
@@ -33,8 +26,9 @@ import (
 // ~30 KB per idle connection, which does not fit 10,000 hosts in the
 // memory budget). Idle connections are bounded by the file descriptors
 // the process may open, and by idleTLSConns over TLS, whose idle state
-// keeps record buffers. NTLM keeps net/http's transport: its handshake
-// is bound to a connection, which go-ntlmssp's Negotiator drives.
+// keeps record buffers. NTLM, Kerberos and Negotiate go through the same
+// transport: their security context is bound to a kept connection
+// (h1.Conn, secure.go).
 //
 // Response headers may take the WS-Man OperationTimeout (a Receive
 // long-polls that long) plus a margin; the request's context ends an
@@ -102,67 +96,6 @@ func idleConnBudget(throttle, perHost int) int {
 	return min(max(OpenFileLimit()-reserve, 64), 1<<16)
 }
 
-// soapTransport is the mz.Transporter the engine hands to
-// masterzen/winrm: it posts through the shared client, honours the
-// caller's context and returns typed errors (HTTPError) so errors are
-// classed on status and fault codes.
-type soapTransport struct {
-	ctx      context.Context
-	client   *http.Client
-	url      string
-	user     string
-	password string
-}
-
-var _ mz.Transporter = (*soapTransport)(nil)
-
-// Transport is called by mz.NewClientWithParameters; the shared client
-// is already configured.
-func (t *soapTransport) Transport(*mz.Endpoint) error { return nil }
-
-// Post sends one SOAP envelope and returns the response body.
-func (t *soapTransport) Post(_ *mz.Client, msg *soap.SoapMessage) (string, error) {
-	body := msg.String()
-	ctx := t.ctx
-	// Cleanup (Signal, Delete) must reach the host even when the caller's
-	// context is already cancelled, or the host keeps the shell.
-	if strings.Contains(body, "/shell/Signal<") || strings.Contains(body, "/transfer/Delete<") {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		defer cancel()
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.url, strings.NewReader(body))
-	if err != nil {
-		return "", fmt.Errorf("build request: %w", err)
-	}
-	req.Header.Set("Content-Type", "application/soap+xml;charset=UTF-8")
-	req.SetBasicAuth(t.user, t.password)
-	resp, err := t.client.Do(req)
-	if err != nil {
-		return "", err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
-	if err != nil {
-		return "", fmt.Errorf("read response: %w", err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		he := &HTTPError{Status: resp.StatusCode, Fault: parseFault(string(b))}
-		if resp.StatusCode == http.StatusUnauthorized {
-			for _, v := range resp.Header.Values("Www-Authenticate") {
-				if scheme, _, _ := strings.Cut(v, " "); scheme != "" {
-					he.Offers = append(he.Offers, scheme)
-				}
-			}
-		}
-		return "", he
-	}
-	if ct := resp.Header.Get("Content-Type"); !strings.Contains(ct, "application/soap+xml") {
-		return "", fmt.Errorf("response content type %q is not application/soap+xml", ct)
-	}
-	return string(b), nil
-}
-
 // TransportOptions are the engine-wide WinRM transport settings (the
 // winrm: section of the config). Per-device settings (auth, CA bundle,
 // insecure skip, allow unencrypted) come from the device record.
@@ -174,16 +107,29 @@ type TransportOptions struct {
 	Kerberos KerberosOptions
 }
 
-// KerberosOptions configure auth kerberos (masterzen/winrm's Kerberos
-// transport, gokrb5). The KDC is found through krb5.conf.
+// KerberosOptions configure Kerberos (auth kerberos, and negotiate's
+// first choice). A krb5.conf is optional: the realm comes from the
+// credential (user@REALM, DOMAIN\user through RealmMap) or Realm, and
+// the KDCs from KDCs, a krb5.conf, or DNS SRV records.
 type KerberosOptions struct {
-	Realm    string // winrm.kerberos_realm; default: the user's domain, upper-cased
-	Krb5Conf string // winrm.krb5_conf; default /etc/krb5.conf
-	CCache   string // winrm.kerberos_ccache: a ticket cache to use instead of the password
+	Realm string // winrm.kerberos_realm: the realm of user names that name none
+	// RealmMap maps a NetBIOS domain (DOMAIN\user) or a DNS suffix (a
+	// UPN's, or a host's for its SPN) to its realm
+	// (winrm.kerberos_realm_map), e.g. CONTOSO -> CONTOSO.COM.
+	RealmMap map[string]string
+	// KDCs are the KDCs (host or host:port) of each realm; the key ""
+	// serves every realm without its own (winrm.kerberos_kdc).
+	KDCs     map[string][]string
+	Krb5Conf string // winrm.krb5_conf: read when set (an error if unreadable); else /etc/krb5.conf when present
+	CCache   string // winrm.kerberos_ccache: a ticket cache to use instead of a password
+	// NoKrb5Conf reads no krb5.conf at all, and looks up no KDC in DNS:
+	// for a simulated domain (rmm --demo), whose realm no real KDC
+	// serves and no query should leave the machine for.
+	NoKrb5Conf bool
 }
 
-// DefaultKrb5Conf is where the Kerberos configuration is read from when
-// winrm.krb5_conf is not set.
+// DefaultKrb5Conf is read, when it exists, where winrm.krb5_conf is not
+// set.
 const DefaultKrb5Conf = "/etc/krb5.conf"
 
 // transportSet is the engine's HTTP client state: one http.Transport per
@@ -216,10 +162,9 @@ type tlsProfile struct {
 	key    tlsKey
 	caPEM  []byte // the bundle's content, for masterzen's transports
 	cfg    *tls.Config
-	tr     *http.Transport // NTLM's
-	lean   *h1.Transport   // Basic's
+	tr     *http.Transport // net/http's, for what needs it (none of the WinRM traffic)
+	lean   *h1.Transport   // every auth method's kept connections
 	client *http.Client    // Basic: the Authorization header is set per request
-	ntlm   *http.Client    // NTLM over HTTPS: go-ntlmssp's Negotiator, as masterzen's ClientNTLM
 	dialer *net.Dialer
 	names  sync.Map // "host:port" -> the TLS server name to verify
 }
@@ -288,7 +233,6 @@ func (s *transportSet) profile(key tlsKey) (*tlsProfile, error) {
 	tr.DialTLSContext = p.dialTLS
 	p.lean = s.newLean(p.dialTLS)
 	p.client = &http.Client{Transport: p.lean}
-	p.ntlm = &http.Client{Transport: ntlmssp.Negotiator{RoundTripper: tr}}
 	s.profiles[key] = p
 	return p, nil
 }
@@ -314,13 +258,17 @@ func (p *tlsProfile) dialTLS(ctx context.Context, network, addr string) (net.Con
 }
 
 // SetTransportOptions applies the client-wide transport settings (config
-// winrm.ca_bundle and the Kerberos keys). A CA bundle that cannot be read
-// is an error now, rather than at every request.
+// winrm.ca_bundle and the Kerberos keys). A CA bundle or a configured
+// krb5.conf that cannot be read is an error now, rather than at every
+// request.
 func (c *Client) SetTransportOptions(o TransportOptions) error {
 	if o.CABundle != "" {
 		if _, err := c.ts.profile(tlsKey{caBundle: o.CABundle}); err != nil {
 			return fmt.Errorf("winrm.ca_bundle: %w", err)
 		}
+	}
+	if err := c.krb.configure(o.Kerberos); err != nil {
+		return err
 	}
 	c.ts.opts.Store(&o)
 	return nil
@@ -343,11 +291,6 @@ type deviceTransport struct {
 	serverName string
 }
 
-// pooled reports whether the session pool can carry the target: Basic
-// (over HTTPS, or HTTP where allowed). NTLM and Kerberos go through
-// masterzen/winrm's transports, one shell per request.
-func (dt deviceTransport) pooled() bool { return dt.auth == AuthBasic }
-
 // client is the HTTP client for Basic requests to the target.
 func (dt deviceTransport) client(def *http.Client) *http.Client {
 	if dt.profile != nil {
@@ -356,45 +299,45 @@ func (dt deviceTransport) client(def *http.Client) *http.Client {
 	return def
 }
 
+// lean is the kept-connection transport of the target.
+func (dt deviceTransport) lean(ts *transportSet) *h1.Transport {
+	if dt.profile != nil {
+		return dt.profile.lean
+	}
+	return ts.def.lean
+}
+
 // errBasicOverHTTP refuses to send a password readable on the network.
 var errBasicOverHTTP = errors.New("Basic authentication over plain HTTP is refused: the password would cross the network readable. " +
-	"Use Transport https (port 5986) or Auth ntlm (encrypted messages), or, on a trusted network only, set AllowUnencrypted=true for the device")
-
-// errKerberosOverHTTP refuses Kerberos without message encryption.
-var errKerberosOverHTTP = errors.New("Kerberos over plain HTTP is refused: masterzen/winrm does not encrypt Kerberos messages, so commands and output would cross the network readable. " +
-	"Use Transport https, or set AllowUnencrypted=true for the device")
+	"Use Transport https (port 5986), or Auth negotiate, kerberos or ntlm (encrypted messages over HTTP), or, on a trusted network only, set AllowUnencrypted=true for the device")
 
 // CheckPolicy reports whether requests to t may be sent: the security
-// policy (Basic and Kerberos over plain HTTP only where the target allows
-// unencrypted traffic; a krb5.conf for Kerberos) and a readable CA bundle.
-// The error is a Configuration-class *Error.
+// policy (Basic over plain HTTP only where the target allows unencrypted
+// traffic; a readable krb5.conf when one is configured) and a readable CA
+// bundle. The error is a Configuration-class *Error.
 func (c *Client) CheckPolicy(t Target) error {
 	_, err := c.transportFor(context.Background(), t.Prepare())
 	return err
 }
 
 // transportFor decides how to reach a prepared target, applying the
-// security policy: Basic and Kerberos over plain HTTP only where the
-// target allows unencrypted traffic, TLS verified unless the target skips
-// it (reported once per process through OnInsecure). Errors are
-// Configuration-class.
+// security policy: Basic over plain HTTP only where the target allows
+// unencrypted traffic (NTLM, Kerberos and Negotiate seal every message
+// there), TLS verified unless the target skips it (reported once per
+// process through OnInsecure). Errors are Configuration-class.
 func (c *Client) transportFor(ctx context.Context, t Target) (deviceTransport, error) {
 	dt := deviceTransport{auth: t.Auth, https: t.HTTPS}
 	fail := func(err error) (deviceTransport, error) {
 		return dt, &Error{Class: ClassConfiguration, Device: t.Host, Step: "transport", Err: err}
 	}
-	if !dt.https {
-		switch {
-		case dt.auth == AuthBasic && !t.AllowUnencrypted:
+	switch dt.auth {
+	case AuthBasic:
+		if !dt.https && !t.AllowUnencrypted {
 			return fail(errBasicOverHTTP)
-		case dt.auth == AuthKerberos && !t.AllowUnencrypted:
-			return fail(errKerberosOverHTTP)
 		}
-	}
-	if dt.auth == AuthKerberos {
-		if err := c.checkKerberos(); err != nil {
-			return fail(err)
-		}
+	case AuthNTLM, AuthKerberos, AuthNegotiate:
+	default:
+		return fail(fmt.Errorf("unknown auth %q (want basic, negotiate, kerberos or ntlm)", dt.auth))
 	}
 	if !dt.https {
 		return dt, nil
@@ -417,18 +360,6 @@ func (c *Client) transportFor(ctx context.Context, t Target) (deviceTransport, e
 	return dt, nil
 }
 
-// checkKerberos checks that a krb5.conf can be read.
-func (c *Client) checkKerberos() error {
-	conf := c.transportOptions().Kerberos.Krb5Conf
-	if conf == "" {
-		conf = DefaultKrb5Conf
-	}
-	if _, err := os.Stat(conf); err != nil {
-		return fmt.Errorf("auth kerberos needs a krb5.conf naming the realm's KDC (set winrm.krb5_conf): %w", err)
-	}
-	return nil
-}
-
 // noteInsecure reports, through OnInsecure, the first use in this process
 // of a host whose certificate is not verified.
 func (c *Client) noteInsecure(ctx context.Context, host string) {
@@ -440,130 +371,31 @@ func (c *Client) noteInsecure(ctx context.Context, host string) {
 	}
 }
 
-// poolTarget is the session pool's target for a Basic target.
+// poolTarget is the session pool's target.
 func (c *Client) poolTarget(t Target, dt deviceTransport, cred Credential) target {
-	return target{ref: t.Ref, host: t.Host, url: t.url, user: cred.User, password: cred.Password, client: dt.client(c.http), noLoop: t.NoLoop}
+	pt := target{ref: t.Ref, host: t.Host, url: t.url, user: cred.User, password: cred.Password, client: dt.client(c.http), noLoop: t.NoLoop}
+	if dt.auth != AuthBasic {
+		pt.auth = c.authSpecOf(t, dt, cred)
+		pt.kc, pt.counts = c.krb, &c.authCounts
+	}
+	return pt
 }
 
-// masterzenClient builds a masterzen/winrm client for one target with the
-// transport its auth needs, and returns that transport: Basic through the
-// client's own transport (typed errors, the target's TLS profile); NTLM
-// over HTTPS through go-ntlmssp's Negotiator on the same profile (what
-// masterzen's ClientNTLM does); NTLM over HTTP through masterzen's NTLM
-// message encryption; Kerberos through masterzen's ClientKerberos.
-// Errors of the last two keep the WS-Man fault they carried
-// (authTransport).
-func (c *Client) masterzenClient(ctx context.Context, t Target, dt deviceTransport, cred Credential) (*mz.Client, mz.Transporter, error) {
-	ep := &mz.Endpoint{Host: t.Address, Port: t.Port, HTTPS: dt.https, Timeout: c.opts.Timeout,
-		Insecure: dt.insecure, TLSServerName: dt.serverName}
-	if dt.profile != nil {
-		ep.CACert = dt.profile.caPEM
+// authSpecOf is how a target authenticates with NTLM, Kerberos or
+// Negotiate.
+func (c *Client) authSpecOf(t Target, dt deviceTransport, cred Credential) authSpec {
+	spec := authSpec{method: dt.auth, https: dt.https, lean: dt.lean(c.ts), keytab: cred.Keytab}
+	if dt.auth != AuthNTLM {
+		spec.host, spec.spnErr = spnHost(t)
 	}
-	params := mz.NewParameters(opTimeoutText, "en-US", envelopeSize)
-	var tr mz.Transporter
-	switch {
-	case dt.auth == AuthBasic:
-		tr = &soapTransport{ctx: ctx, client: dt.client(c.http), url: t.url, user: cred.User, password: cred.Password}
-	case dt.auth == AuthNTLM && dt.https:
-		tr = &soapTransport{ctx: ctx, client: dt.profile.ntlm, url: t.url, user: cred.User, password: cred.Password}
-	case dt.auth == AuthNTLM:
-		enc, _ := mz.NewEncryption("ntlm") // "ntlm" is supported: no error
-		tr = authTransport{Transporter: enc, auth: "ntlm"}
-	case dt.auth == AuthKerberos:
-		kc := c.transportOptions().Kerberos
-		user, realm := splitKerberosUser(cred.User)
-		if kc.Realm != "" {
-			realm = kc.Realm
-		}
-		if kc.Krb5Conf == "" {
-			kc.Krb5Conf = DefaultKrb5Conf
-		}
-		proto := "http"
-		if dt.https {
-			proto = "https"
-		}
-		tr = authTransport{auth: "kerberos", Transporter: mz.NewClientKerberos(&mz.Settings{
-			WinRMUsername: user, WinRMPassword: cred.Password, WinRMHost: t.Address, WinRMPort: t.Port,
-			WinRMProto: proto, WinRMInsecure: dt.insecure, KrbRealm: realm, KrbConfig: kc.Krb5Conf,
-			KrbSpn: "HTTP/" + t.ServerName, KrbCCache: kc.CCache,
-		})}
-	default:
-		return nil, nil, &Error{Class: ClassConfiguration, Device: t.Host, Step: "winrm client", Err: fmt.Errorf("unknown auth %q", dt.auth)}
-	}
-	params.TransportDecorator = func() mz.Transporter { return tr }
-	mc, err := mz.NewClientWithParameters(ep, cred.User, cred.Password, params)
-	if err != nil {
-		return nil, nil, &Error{Class: ClassConfiguration, Device: t.Host, Step: "winrm client", Err: err}
-	}
-	return mc, tr, nil
+	return spec
 }
 
-// splitKerberosUser splits DOMAIN\user or user@REALM into the user and
-// the realm (upper-cased).
-func splitKerberosUser(u string) (user, realm string) {
-	if d, n, ok := strings.Cut(u, `\`); ok {
-		return n, strings.ToUpper(d)
+// endpointFor is an endpoint of the target with a credential, outside
+// the pool (doctor's probes, unpooled runs, the PowerShell pane).
+func (c *Client) endpointFor(t Target, dt deviceTransport, cred Credential, bufs *sync.Pool) *endpoint {
+	if dt.auth == AuthBasic {
+		return newEndpoint(dt.client(c.http), bufs, t.url, cred.User, cred.Password)
 	}
-	if n, r, ok := strings.Cut(u, "@"); ok {
-		return n, strings.ToUpper(r)
-	}
-	return u, ""
-}
-
-// authTransport classes the errors of masterzen's NTLM-encryption and
-// Kerberos transports, which return untyped errors. A WS-Man fault the
-// host sent keeps its status and code (an *HTTPError): the Kerberos
-// transport puts the status and the body in its error text, the
-// encryption transport hands any body back as a success. A network
-// failure keeps its class; anything else failed in authentication or its
-// configuration (a 401, a bad ticket, an unreadable krb5.conf) and is a
-// Configuration error naming the method.
-type authTransport struct {
-	mz.Transporter
-	auth string
-}
-
-// mzStatusRE reads the status masterzen's transports put in their error
-// text ("request returned: 500 - ..." for Kerberos, "http error 401" for
-// the NTLM handshake).
-var mzStatusRE = regexp.MustCompile(`(?:request returned: |http error )(\d{3})\b`)
-
-// Post sends through the wrapped transport and classes its error.
-func (t authTransport) Post(c *mz.Client, m *soap.SoapMessage) (string, error) {
-	body, err := t.Transporter.Post(c, m)
-	if err == nil {
-		if f := faultIn(body); f != nil {
-			// masterzen's encryption transport returns the body of a
-			// fault as if it were an answer.
-			return "", &HTTPError{Status: http.StatusInternalServerError, Fault: f}
-		}
-		return body, nil
-	}
-	return "", t.classify(err)
-}
-
-// classify turns a transport's error into a typed one.
-func (t authTransport) classify(err error) error {
-	if m := mzStatusRE.FindStringSubmatch(err.Error()); m != nil {
-		status, _ := strconv.Atoi(m[1])
-		he := &HTTPError{Status: status, Fault: parseFault(err.Error())}
-		if status == http.StatusUnauthorized || status == http.StatusForbidden {
-			return &Error{Class: ClassConfiguration, Step: t.auth, Err: fmt.Errorf("%s authentication failed: %w", t.auth, he)}
-		}
-		return he
-	}
-	var op *net.OpError
-	if errors.As(err, &op) || classify(err) != ClassDevice {
-		return err
-	}
-	return &Error{Class: ClassConfiguration, Step: t.auth, Err: fmt.Errorf("%s authentication failed: %w", t.auth, err)}
-}
-
-// faultIn returns the WS-Man fault of a reply body that is a SOAP fault,
-// or nil for any other body.
-func faultIn(body string) *Fault {
-	if !strings.Contains(body, ":Fault>") && !strings.Contains(body, "<Fault>") {
-		return nil
-	}
-	return parseFault(body)
+	return newSecureEndpoint(bufs, t.url, cred.User, cred.Password, c.authSpecOf(t, dt, cred), c.krb, &c.authCounts)
 }

@@ -4,19 +4,22 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
+	"sync"
 	"time"
 
 	mz "github.com/masterzen/winrm"
 	"github.com/masterzen/winrm/soap"
 )
 
-// unpooled.go: one script as a new shell and a new powershell.exe,
-// through masterzen/winrm's transports (how NTLM and Kerberos targets are
-// reached, and the benchmark's baseline). masterzen's RunWithContext is
+// unpooled.go: one script as a new shell and a new powershell.exe (the
+// benchmark's baseline, doctor's probes). masterzen's RunWithContext is
 // not used: it runs the command line through cmd.exe (8,191 characters at
 // most), with a console as stdin, and gives up on the Receive timeout
 // fault unless the transport's error text names it. Here the steps are
-// rmm's own, over masterzen's request builders and transports: Create,
+// rmm's own, over masterzen's request builders and the client's own
+// endpoint (every auth method, sealed over HTTP as in the pool): Create,
 // Command (the fixed cold bootstrap, no cmd.exe, stdin a pipe), Send (the
 // script, ended with End="true"), Receive until Done (the w:TimedOut fault
 // only means no output yet), Signal when it did not finish, Delete.
@@ -51,9 +54,8 @@ func (c *Client) runUnpooled(ctx context.Context, t Target, dt deviceTransport, 
 	var cmdID string
 	done := false
 	defer func() {
-		// Cleanup reaches the host even when ctx is over (soapTransport
-		// gives Signal and Delete their own deadline; the other
-		// transports have their own timeout).
+		// Cleanup reaches the host even when ctx is over (post gives
+		// Signal and Delete their own deadline).
 		if cmdID != "" && !done {
 			_, _ = u.post(mz.NewSignalRequest(u.url, shellID, cmdID, u.params))
 		}
@@ -103,22 +105,32 @@ func (c *Client) runUnpooled(ctx context.Context, t Target, dt deviceTransport, 
 	}
 }
 
-// unpooledSteps prepares the WS-Management steps of one run over the
-// target's masterzen transport.
+// unpooledSteps prepares the WS-Management steps of one run over an
+// endpoint of its own.
 func (c *Client) unpooledSteps(ctx context.Context, t Target, dt deviceTransport, cred Credential) (*unpooledRun, error) {
-	mc, tr, err := c.masterzenClient(ctx, t, dt, cred)
-	if err != nil {
-		return nil, err
+	var bufs *sync.Pool
+	if c.pool != nil {
+		bufs = &c.pool.bufs
 	}
-	return &unpooledRun{url: t.url, params: mz.NewParameters(opTimeoutText, "en-US", envelopeSize), post: func(msg *soap.SoapMessage) ([]byte, error) {
-		body, err := tr.Post(mc, msg)
+	ep := c.endpointFor(t, dt, cred, bufs)
+	return &unpooledRun{url: t.url, params: ep.params, post: func(msg *soap.SoapMessage) ([]byte, error) {
+		body := msg.String()
+		pctx := ctx
+		// Cleanup (Signal, Delete) must reach the host even when the
+		// caller's context is already cancelled, or the host keeps the
+		// shell.
+		if strings.Contains(body, "/shell/Signal<") || strings.Contains(body, "/transfer/Delete<") {
+			var cancel context.CancelFunc
+			pctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), unpooledCleanup)
+			defer cancel()
+		}
+		p, err := ep.post(pctx, []byte(body))
 		if err != nil {
 			return nil, err
 		}
-		if f := faultIn(body); f != nil {
-			return nil, &HTTPError{Status: 500, Fault: f}
-		}
-		return []byte(body), nil
+		out := slices.Clone(*p)
+		ep.release(p)
+		return out, nil
 	}}, nil
 }
 

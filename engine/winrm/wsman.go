@@ -76,8 +76,11 @@ type endpoint struct {
 	url      string
 	user     string
 	password string   // never logged; String hides it
-	auth     []string // the Authorization header value; never logged
+	auth     []string // Basic: the Authorization header value; never logged
 	params   *mz.Parameters
+	// sec authenticates connection by connection (NTLM, Kerberos,
+	// Negotiate) and seals messages over HTTP; nil for Basic.
+	sec *secureAuth
 }
 
 // String names the endpoint without its credential.
@@ -104,11 +107,36 @@ func newEndpoint(client *http.Client, bufs *sync.Pool, url, user, password strin
 	}
 }
 
+// newSecureEndpoint is an endpoint whose connections authenticate with
+// spec's method (NTLM, Kerberos, Negotiate).
+func newSecureEndpoint(bufs *sync.Pool, url, user, password string, spec authSpec, kc *kerberosClient, counts *authCounters) *endpoint {
+	return &endpoint{
+		client:   &http.Client{Transport: spec.lean},
+		bufs:     bufs,
+		url:      url,
+		user:     user,
+		password: password,
+		params:   mz.NewParameters(opTimeoutText, "en-US", envelopeSize),
+		sec:      newSecureAuth(spec, url, user, password, kc, counts),
+	}
+}
+
+// sameAuth reports whether the endpoint authenticates as spec says.
+func (ep *endpoint) sameAuth(spec authSpec) bool {
+	if ep.sec == nil {
+		return spec.method == ""
+	}
+	return ep.sec.spec.equal(spec)
+}
+
 // post sends one envelope and returns the reply body of an HTTP 200, in
 // a pooled buffer the caller gives back with release once it is done
 // with it. Any other status is an *HTTPError carrying the WS-Man fault,
 // if any.
 func (ep *endpoint) post(ctx context.Context, body []byte) (*[]byte, error) {
+	if ep.sec != nil {
+		return ep.sec.post(ctx, ep, body)
+	}
 	return ep.postBody(ctx, bytes.NewReader(body), len(body))
 }
 
@@ -117,6 +145,10 @@ func (ep *endpoint) post(ctx context.Context, body []byte) (*[]byte, error) {
 // body, which an http.RoundTripper does once it no longer reads it (net/http
 // may do so after RoundTrip returned).
 func (ep *endpoint) postPooled(ctx context.Context, p *[]byte) (*[]byte, error) {
+	if ep.sec != nil {
+		defer ep.release(p)
+		return ep.sec.post(ctx, ep, *p)
+	}
 	b := &pooledBody{ep: ep, p: p}
 	b.Reset(*p)
 	return ep.postBody(ctx, b, len(*p))
@@ -152,8 +184,24 @@ func (ep *endpoint) postBody(ctx context.Context, body io.Reader, n int) (*[]byt
 	if err != nil {
 		return nil, err
 	}
+	p, err := ep.readBody(resp)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode == http.StatusOK {
+		if ct := resp.Header.Get("Content-Type"); !strings.Contains(ct, "application/soap+xml") {
+			ep.release(p)
+			return nil, fmt.Errorf("%w: content type %q is not application/soap+xml", errMalformed, ct)
+		}
+	}
+	return ep.finish(p, resp.StatusCode, resp.Header)
+}
+
+// readBody reads a response's body into a pooled buffer and closes it.
+func (ep *endpoint) readBody(resp *http.Response) (*[]byte, error) {
 	defer resp.Body.Close()
 	var p *[]byte
+	var err error
 	if n := resp.ContentLength; n >= 0 && n <= maxResponseBytes {
 		p = ep.buffer(int(n))
 		_, err = io.ReadFull(resp.Body, *p)
@@ -166,19 +214,28 @@ func (ep *endpoint) postBody(ctx context.Context, body io.Reader, n int) (*[]byt
 		ep.release(p)
 		return nil, fmt.Errorf("read response: %w", err)
 	}
-	if resp.StatusCode != http.StatusOK {
-		var f *Fault
-		if len(*p) > 0 {
-			f = parseFault(string(*p))
-		}
-		ep.release(p)
-		return nil, &HTTPError{Status: resp.StatusCode, Fault: f}
-	}
-	if ct := resp.Header.Get("Content-Type"); !strings.Contains(ct, "application/soap+xml") {
-		ep.release(p)
-		return nil, fmt.Errorf("%w: content type %q is not application/soap+xml", errMalformed, ct)
-	}
 	return p, nil
+}
+
+// finish returns the body of a 200, else an *HTTPError with the fault
+// the body carried (and on a 401 the schemes the host offers).
+func (ep *endpoint) finish(p *[]byte, status int, h http.Header) (*[]byte, error) {
+	if status == http.StatusOK {
+		return p, nil
+	}
+	he := &HTTPError{Status: status}
+	if len(*p) > 0 {
+		he.Fault = parseFault(string(*p))
+	}
+	ep.release(p)
+	if status == http.StatusUnauthorized {
+		for _, v := range h.Values("Www-Authenticate") {
+			if scheme, _, _ := strings.Cut(v, " "); scheme != "" {
+				he.Offers = append(he.Offers, scheme)
+			}
+		}
+	}
+	return nil, he
 }
 
 // buffer returns a reply buffer of length n.

@@ -8,10 +8,11 @@ import (
 	"strings"
 )
 
-// csvHeader is the column set `rmm import` reads. HTTP hosts are marked
-// AllowUnencrypted: the simulator speaks Basic, which rmm refuses over
-// plain HTTP unless the device is marked.
-var csvHeader = []string{"Hostname", "IPAddress", "Port", "Transport", "Site", "OSName", "OSVersion", "MACAddress", "Tags", "AllowUnencrypted"}
+// csvHeader is the column set `rmm import` reads. HTTP hosts that take
+// Basic are marked AllowUnencrypted (rmm refuses Basic over plain HTTP
+// unless the device is marked); joined hosts have their FQDN and Auth
+// negotiate, and need no mark: their messages are sealed.
+var csvHeader = []string{"Hostname", "IPAddress", "Port", "Transport", "Site", "OSName", "OSVersion", "MACAddress", "Tags", "AllowUnencrypted", "FQDN", "Auth"}
 
 // WriteCSV writes the fleet as a device list for `rmm import`: one row per
 // host in Hosts order, tags as one comma-separated (and so quoted) field.
@@ -26,11 +27,11 @@ func (f *Fleet) WriteCSV(w io.Writer) error {
 			return fmt.Errorf("winrmsim: write csv: %s has no port yet; call Start first or set BasePort", h.Hostname)
 		}
 		unencrypted := ""
-		if h.Transport == "http" {
+		if h.Transport == "http" && h.Auth == "" {
 			unencrypted = "true"
 		}
 		row := []string{h.Hostname, h.IP, strconv.Itoa(h.Port), h.Transport, h.Site, h.OSName, h.OSVersion, h.MAC,
-			strings.Join(h.Tags, ","), unencrypted}
+			strings.Join(h.Tags, ","), unencrypted, h.FQDN, h.Auth}
 		if err := cw.Write(row); err != nil {
 			return fmt.Errorf("winrmsim: write csv: %w", err)
 		}

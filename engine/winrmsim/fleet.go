@@ -111,6 +111,23 @@ type Config struct {
 	// TLS, when set, makes hosts serve HTTPS with certificates from a CA
 	// (see TLSOptions); nil: every host serves HTTP.
 	TLS *TLSOptions
+	// Domain is the realm of the simulated Active Directory domain the
+	// hosts of the "domain" profile are joined to (DefaultDomain when
+	// empty): their FQDN is <hostname>.<domain, lower-cased>, they
+	// refuse Basic and take Negotiate (Kerberos, NTLM) and Kerberos for
+	// User in the domain, sealed over HTTP (secauth.go).
+	Domain string
+	// Keytab is the content of a keytab with the keys of the joined
+	// hosts' SPNs, HTTP/<fqdn>@<Domain> (what kadmin's ktadd or ktpass
+	// exports); a joined host without its key takes NTLM only.
+	Keytab []byte
+	// KDC is the domain's KDC (host:port): nothing the hosts need (they
+	// have the keytab), it is what the fleet tells clients (rmm sim).
+	KDC string
+	// JoinedBasic makes the joined hosts take Basic too, as an admin
+	// enables it (winrm set winrm/config/service/auth @{Basic="true"}):
+	// the benchmark's baseline on the same hosts.
+	JoinedBasic bool
 	// Logf, when set, receives debug lines (ASCII).
 	Logf func(format string, args ...any)
 }
@@ -130,6 +147,29 @@ type HostInfo struct {
 	Online    bool
 	Fault     FaultKind // what the host does wrong on purpose; FaultNone when healthy
 	Profile   string    // the host profile (Profiles), e.g. win11 or server-core
+	// FQDN is a joined host's DNS name (its SPN is HTTP/<FQDN>); "" for
+	// the others.
+	FQDN string
+	// Auth is how a client reaches the host: "negotiate" for a joined
+	// host (it refuses Basic), "" (Basic) for the others.
+	Auth string
+}
+
+// DomainInfo describes the simulated domain.
+type DomainInfo struct {
+	Realm   string // e.g. RMMLAB.TEST
+	NetBIOS string // e.g. RMMLAB
+	KDC     string // Config.KDC
+	Keytab  bool   // a keytab was given: joined hosts take Kerberos
+}
+
+// Domain describes the simulated domain; ok is false when no host is
+// joined to one.
+func (f *Fleet) Domain() (DomainInfo, bool) {
+	if f.dom == nil {
+		return DomainInfo{}, false
+	}
+	return DomainInfo{Realm: f.dom.realm, NetBIOS: f.dom.netbios, KDC: f.dom.kdc, Keytab: f.dom.keytabOK}, true
 }
 
 // Fleet is a set of simulated Windows hosts. Create it with New, open its
@@ -155,8 +195,9 @@ type Fleet struct {
 	shutdownOnce sync.Once
 	shutdownErr  error
 
-	acceptor *acceptor // accepts for every listener (Linux); nil: a goroutine per listener
-	tls      *fleetTLS // HTTPS hosts and their certificates (tls.go); nil: all HTTP
+	acceptor *acceptor  // accepts for every listener (Linux); nil: a goroutine per listener
+	tls      *fleetTLS  // HTTPS hosts and their certificates (tls.go); nil: all HTTP
+	dom      *simDomain // the simulated domain (secauth.go); nil when no host is joined
 
 	bufs buffers // recycled request, reply and scanner buffers
 
@@ -247,6 +288,20 @@ func New(cfg Config) (*Fleet, error) {
 		}
 	}
 	assignFaults(f.hosts, shares, cfg.Seed)
+	joined := cfg.Domain != "" || len(cfg.Keytab) > 0
+	for _, h := range f.hosts {
+		joined = joined || h.hp.domain
+	}
+	if joined {
+		if f.dom, err = newSimDomain(cfg); err != nil {
+			return nil, fmt.Errorf("winrmsim: config: %w", err)
+		}
+		for _, h := range f.hosts {
+			if h.hp.domain {
+				h.fqdn = f.dom.fqdn(h.name)
+			}
+		}
+	}
 	if cfg.TLS != nil {
 		if f.tls, err = newFleetTLS(cfg.TLS, f.byName); err != nil {
 			return nil, fmt.Errorf("winrmsim: config: %w", err)

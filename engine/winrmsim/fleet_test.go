@@ -279,7 +279,7 @@ func TestWriteCSVListsEveryHostForImport(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the CSV does not parse: %v", err)
 	}
-	wantHeader := []string{"Hostname", "IPAddress", "Port", "Transport", "Site", "OSName", "OSVersion", "MACAddress", "Tags", "AllowUnencrypted"}
+	wantHeader := []string{"Hostname", "IPAddress", "Port", "Transport", "Site", "OSName", "OSVersion", "MACAddress", "Tags", "AllowUnencrypted", "FQDN", "Auth"}
 	if !slices.Equal(rows[0], wantHeader) {
 		t.Fatalf("header = %v, want %v", rows[0], wantHeader)
 	}
@@ -289,7 +289,7 @@ func TestWriteCSVListsEveryHostForImport(t *testing.T) {
 	}
 	multiTag := false
 	for i, h := range hosts {
-		want := []string{h.Hostname, h.IP, strconv.Itoa(h.Port), "http", h.Site, h.OSName, h.OSVersion, h.MAC, strings.Join(h.Tags, ","), "true"}
+		want := []string{h.Hostname, h.IP, strconv.Itoa(h.Port), "http", h.Site, h.OSName, h.OSVersion, h.MAC, strings.Join(h.Tags, ","), "true", "", ""}
 		if !slices.Equal(rows[i+1], want) {
 			t.Errorf("row %d = %v, want %v", i+1, rows[i+1], want)
 		}

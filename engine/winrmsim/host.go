@@ -100,6 +100,9 @@ type counters struct {
 	loopStarts, loopRequests, loopExits atomic.Int64
 	// injected counts requests (or loop requests) a host fault spoiled.
 	injected atomic.Int64
+	// Negotiate and Kerberos (secauth.go): contexts established, sealed
+	// requests, readable requests refused on a sealed connection.
+	ntlmContexts, krbContexts, sealed, plainRefused atomic.Int64
 }
 
 // host is one simulated Windows machine. Identity and profile are fixed at
@@ -119,6 +122,7 @@ type host struct {
 	prof    profile
 	// hp is the host's kind (profiles.go): never nil after buildHosts.
 	hp    *hostProfile
+	fqdn  string // a joined host's DNS name (secauth.go)
 	stats counters
 	// st is what actions change (services, processes, registry, files),
 	// allocated on first use (see hs) and built lazily; hoststate.go.
@@ -341,6 +345,8 @@ func (h *host) infoLocked(ip string) HostInfo {
 		Online:    h.online,
 		Fault:     h.fault(),
 		Profile:   h.hp.name,
+		FQDN:      h.fqdn,
+		Auth:      map[bool]string{true: "negotiate"}[h.hp.domain],
 	}
 }
 

@@ -45,8 +45,11 @@ type httpRequest struct {
 	hasAuth      bool   // an Authorization header came
 	basicUser    []byte // decoded Basic credentials, if any
 	basicPass    []byte
-	soapContent  bool // Content-Type application/soap+xml
-	identifyAnon bool // WSMANIDENTIFY: unauthenticated
+	authScheme   string // "Negotiate" or "Kerberos" as sent (secauth.go); "" otherwise
+	authToken    []byte // that scheme's decoded token
+	soapContent  bool   // Content-Type application/soap+xml
+	encrypted    string // Content-Type multipart/encrypted: its protocol (message encryption)
+	identifyAnon bool   // WSMANIDENTIFY: unauthenticated
 	body         *[]byte
 	tooBig       bool // the body was over maxRequestBytes and was not read
 }
@@ -65,6 +68,8 @@ type serverConn struct {
 	// client left.
 	peek   [1]byte
 	peeked bool // the background read got a byte; Read returns it first
+
+	auth *connAuth // Negotiate or Kerberos on this connection (secauth.go)
 }
 
 // Read reads from the connection, first the byte a watch read, if any.
@@ -191,6 +196,9 @@ func (sc *serverConn) readRequest() (*httpRequest, error) {
 			chunked = asciiEqualFold(value, "chunked")
 		case asciiEqualFold(name, "Content-Type"):
 			req.soapContent = len(value) >= 20 && asciiEqualFold(value[:20], "application/soap+xml")
+			if len(value) >= 19 && asciiEqualFold(value[:19], "multipart/encrypted") {
+				req.encrypted = encryptedProtocol(value)
+			}
 		case asciiEqualFold(name, "Authorization"):
 			req.hasAuth = true
 			if len(value) > 6 && asciiEqualFold(value[:6], "Basic ") {
@@ -198,6 +206,11 @@ func (sc *serverConn) readRequest() (*httpRequest, error) {
 					if u, p, ok := bytes.Cut(raw, []byte(":")); ok {
 						req.basicUser, req.basicPass = u, p
 					}
+				}
+			}
+			if scheme, tok, ok := bytes.Cut(value, []byte(" ")); ok && (asciiEqualFold(scheme, "Negotiate") || asciiEqualFold(scheme, "Kerberos")) {
+				if raw, err := base64.StdEncoding.AppendDecode(nil, bytes.TrimSpace(tok)); err == nil && len(raw) > 0 {
+					req.authScheme, req.authToken = string(scheme), raw
 				}
 			}
 		case asciiEqualFold(name, "WSMANIDENTIFY"):

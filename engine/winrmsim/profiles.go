@@ -44,6 +44,10 @@ type hostProfile struct {
 	// the resident loop cannot start and method calls on .NET types that
 	// are not core types are refused.
 	clm bool
+	// domain: joined to the simulated domain (Config.Domain): Basic off,
+	// Negotiate (Kerberos, NTLM) and Kerberos with message encryption
+	// over HTTP, Extended Protection strict (secauth.go).
+	domain bool
 }
 
 // legacyReleases is Windows Server 2012 R2 (WMF 5.1 installed).
@@ -63,6 +67,7 @@ var hostProfiles = []*hostProfile{
 	{name: "server2012r2", summary: "Windows Server 2012 R2, WinRM 2.0 limits: 150 KB envelopes, 15 operations per shell, ShellId only in the Create selector, quota faults as MSFT_WmiError; no Defender or LocalAccounts", server: true, releases: legacyReleases, legacy: true},
 	{name: "de-de", summary: "Windows 10 Pro with German display language: quser (and its no-user text) and gpupdate in German", releases: workstationReleases[:1], editions: []string{"Pro"}, german: true},
 	{name: "clm", summary: "Windows 11 Enterprise in Constrained Language mode (AppLocker/WDAC): the resident loop cannot start, method calls on .NET types are refused", releases: workstationReleases[1:], editions: []string{"Enterprise"}, clm: true},
+	{name: "domain", summary: "Windows 11 Enterprise joined to the simulated domain (--domain): Basic off; Negotiate (Kerberos with a keytab, else NTLM) and Kerberos, messages sealed over HTTP (readable ones refused with HTTP 500); channel bindings required over HTTPS", releases: workstationReleases[1:], editions: []string{"Enterprise"}, domain: true},
 }
 
 // ProfileInfo describes one host profile.
@@ -155,6 +160,8 @@ func (s profileSpec) choose(seed int64, i int, server bool) *hostProfile {
 		return profileNamed("de-de")
 	case n < 18:
 		return profileNamed("clm")
+	case n < 40:
+		return profileNamed("domain")
 	}
 	return nil
 }
@@ -163,7 +170,7 @@ func (s profileSpec) choose(seed int64, i int, server bool) *hostProfile {
 // modern releases.
 func modernProfile(server bool, rel *osRelease) *hostProfile {
 	for _, p := range hostProfiles {
-		if p.server != server || p.core || p.legacy || p.german || p.clm {
+		if p.server != server || p.core || p.legacy || p.german || p.clm || p.domain {
 			continue
 		}
 		for i := range p.releases {

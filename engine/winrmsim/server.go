@@ -45,8 +45,13 @@ func (f *Fleet) serveRequest(sc *serverConn, hr *httpRequest) bool {
 		x.respond(http.StatusMethodNotAllowed, "", []string{"Allow", http.MethodPost}, nil)
 		return true
 	}
-	authed := f.authorized(hr)
-	if authed && !f.cfg.AllowUnencrypted && f.transport(h.name) == "http" {
+	done, secAuthed := x.secure()
+	if done {
+		return !x.clientLeft && !hr.closeAfter
+	}
+	// A joined host has Basic off, as Windows' default does.
+	authed := secAuthed || (!h.hp.domain || f.cfg.JoinedBasic) && f.authorized(hr)
+	if authed && !secAuthed && !f.cfg.AllowUnencrypted && f.transport(h.name) == "http" {
 		// Basic over plain HTTP: Windows refuses it unless the service
 		// allows unencrypted traffic (its default does not), and offers
 		// only what encrypts the messages.
@@ -123,9 +128,15 @@ func (f *Fleet) serveRequest(sc *serverConn, hr *httpRequest) bool {
 	return !x.clientLeft
 }
 
-// unauthorized answers 401 with the schemes Windows offers.
+// unauthorized answers 401 with the schemes Windows offers: a joined
+// host Negotiate and Kerberos (Basic is off), the others Negotiate and
+// Basic.
 func (x *exchange) unauthorized() {
 	x.h.stats.authFailures.Add(1)
+	if x.h.hp.domain {
+		x.respond(http.StatusUnauthorized, "", []string{"WWW-Authenticate", "Negotiate", "WWW-Authenticate", "Kerberos"}, nil)
+		return
+	}
 	x.respond(http.StatusUnauthorized, "", []string{"WWW-Authenticate", "Negotiate", "WWW-Authenticate", `Basic realm="WSMAN"`}, nil)
 }
 
@@ -152,6 +163,13 @@ type exchange struct {
 	gone       <-chan struct{} // closed when the client left; nil until watched
 	stop       func()          // ends the watch
 	clientLeft bool            // the handler gave up because the client left
+
+	// Message encryption (secauth.go): the request came sealed with this
+	// context, so the reply is sealed too; authHeader is the mutual
+	// authentication token of a handshake that ended with this request.
+	sealWith   *connAuth
+	sealProto  string
+	authHeader []string
 }
 
 // clientGone starts watching the connection (once) and returns a channel
@@ -170,8 +188,23 @@ func (x *exchange) stopWatch() {
 	}
 }
 
-// respond writes a whole response.
+// respond writes a whole response: sealed when the request was, with
+// the handshake's mutual authentication token when it ended now.
 func (x *exchange) respond(status int, contentType string, extra []string, body []byte) {
+	if x.sealWith != nil && len(body) > 0 {
+		sealed, err := sealBody(x.sealWith, x.sealProto, body)
+		if err != nil {
+			x.f.logf("winrmsim: %s: seal the reply: %v", x.h.name, err)
+			x.sc.writeResponse(http.StatusInternalServerError, "", nil, nil, true)
+			return
+		}
+		body = sealed
+		contentType = `multipart/encrypted;protocol="` + x.sealProto + `";boundary="Encrypted Boundary"`
+	}
+	if x.authHeader != nil {
+		extra = append(append([]string(nil), extra...), x.authHeader...)
+		x.authHeader = nil
+	}
 	x.sc.writeResponse(status, contentType, extra, body, x.hr.closeAfter)
 }
 

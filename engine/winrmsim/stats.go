@@ -21,6 +21,12 @@ type HostStats struct {
 	LoopRequests int64 // requests the resident loops answered
 	LoopExits    int64 // loops that ended cleanly (EXIT or end of input)
 	Injected     int64 // requests spoiled by a host fault (SetFault, Config.Faults)
+
+	// Negotiate and Kerberos: security contexts established (one per
+	// authenticated connection), requests that came sealed (message
+	// encryption), and readable requests refused on such a connection
+	// over HTTP.
+	NTLMContexts, KerberosContexts, Sealed, PlainRefused int64
 }
 
 // Stats is the fleet's totals: the same counters summed over every host,
@@ -45,6 +51,8 @@ type Stats struct {
 	LoopRequests int64
 	LoopExits    int64
 	Injected     int64
+
+	NTLMContexts, KerberosContexts, Sealed, PlainRefused int64
 }
 
 // HostStats returns one host's counters.
@@ -86,31 +94,39 @@ func (f *Fleet) Stats() Stats {
 		s.LoopRequests += hs.LoopRequests
 		s.LoopExits += hs.LoopExits
 		s.Injected += hs.Injected
+		s.NTLMContexts += hs.NTLMContexts
+		s.KerberosContexts += hs.KerberosContexts
+		s.Sealed += hs.Sealed
+		s.PlainRefused += hs.PlainRefused
 	}
 	return s
 }
 
 func (c *counters) snapshot() HostStats {
 	return HostStats{
-		Requests:        c.requests.Load(),
-		Connections:     c.connections.Load(),
-		ShellsCreated:   c.shellsCreated.Load(),
-		ShellsOpen:      c.shellsOpen.Load(),
-		ShellsDeleted:   c.shellsDeleted.Load(),
-		ShellsDropped:   c.shellsDropped.Load(),
-		Commands:        c.commands.Load(),
-		Faults:          c.faults.Load(),
-		AuthFailures:    c.authFailures.Load(),
-		Creates:         c.creates.Load(),
-		CommandRequests: c.commandRequests.Load(),
-		Sends:           c.sends.Load(),
-		Receives:        c.receives.Load(),
-		Signals:         c.signals.Load(),
-		Deletes:         c.deletes.Load(),
-		Enumerates:      c.enumerates.Load(),
-		LoopStarts:      c.loopStarts.Load(),
-		LoopRequests:    c.loopRequests.Load(),
-		LoopExits:       c.loopExits.Load(),
-		Injected:        c.injected.Load(),
+		Requests:         c.requests.Load(),
+		Connections:      c.connections.Load(),
+		ShellsCreated:    c.shellsCreated.Load(),
+		ShellsOpen:       c.shellsOpen.Load(),
+		ShellsDeleted:    c.shellsDeleted.Load(),
+		ShellsDropped:    c.shellsDropped.Load(),
+		Commands:         c.commands.Load(),
+		Faults:           c.faults.Load(),
+		AuthFailures:     c.authFailures.Load(),
+		Creates:          c.creates.Load(),
+		CommandRequests:  c.commandRequests.Load(),
+		Sends:            c.sends.Load(),
+		Receives:         c.receives.Load(),
+		Signals:          c.signals.Load(),
+		Deletes:          c.deletes.Load(),
+		Enumerates:       c.enumerates.Load(),
+		LoopStarts:       c.loopStarts.Load(),
+		LoopRequests:     c.loopRequests.Load(),
+		LoopExits:        c.loopExits.Load(),
+		Injected:         c.injected.Load(),
+		NTLMContexts:     c.ntlmContexts.Load(),
+		KerberosContexts: c.krbContexts.Load(),
+		Sealed:           c.sealed.Load(),
+		PlainRefused:     c.plainRefused.Load(),
 	}
 }

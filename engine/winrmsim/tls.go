@@ -99,7 +99,7 @@ const (
 )
 
 // issue makes a leaf certificate for hostname, signed by the CA.
-func (c *CA) issue(hostname string, kind certKind) (tls.Certificate, error) {
+func (c *CA) issue(hostname string, kind certKind, fqdn string) (tls.Certificate, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return tls.Certificate{}, fmt.Errorf("key: %w", err)
@@ -113,10 +113,16 @@ func (c *CA) issue(hostname string, kind certKind) (tls.Certificate, error) {
 	case certExpired:
 		notBefore, notAfter = now.Add(-72*time.Hour), now.Add(-24*time.Hour)
 	}
+	names := []string{name}
+	if fqdn != "" && kind != certWrongName {
+		// A joined host's certificate is for its DNS name, the name the
+		// client checks (and its SPN's) as well as its short name.
+		names = append(names, fqdn)
+	}
 	tmpl := &x509.Certificate{
 		SerialNumber: serial(),
 		Subject:      pkix.Name{CommonName: name},
-		DNSNames:     []string{name},
+		DNSNames:     names,
 		NotBefore:    notBefore,
 		NotAfter:     notAfter,
 		KeyUsage:     x509.KeyUsageDigitalSignature,
@@ -142,6 +148,7 @@ type fleetTLS struct {
 	all     bool
 	https   map[string]bool
 	kinds   map[string]certKind
+	fqdns   map[string]string // a joined host's DNS name, also in its certificate
 	mu      sync.Mutex
 	configs map[string]*tls.Config // by hostname, made on first connection
 }
@@ -149,7 +156,12 @@ type fleetTLS struct {
 // newFleetTLS checks the options against the fleet's hostnames.
 func newFleetTLS(o *TLSOptions, known map[string]*host) (*fleetTLS, error) {
 	t := &fleetTLS{ca: o.CA, all: len(o.Hosts) == 0, https: map[string]bool{}, kinds: map[string]certKind{},
-		configs: map[string]*tls.Config{}}
+		fqdns: map[string]string{}, configs: map[string]*tls.Config{}}
+	for name, h := range known {
+		if h.fqdn != "" {
+			t.fqdns[name] = h.fqdn
+		}
+	}
 	if t.ca == nil {
 		ca, err := NewCA("rmm simulator test CA")
 		if err != nil {
@@ -191,7 +203,7 @@ func (t *fleetTLS) serverConfig(hostname string) (*tls.Config, error) {
 	if c, ok := t.configs[hostname]; ok {
 		return c, nil
 	}
-	cert, err := t.ca.issue(hostname, t.kinds[hostname])
+	cert, err := t.ca.issue(hostname, t.kinds[hostname], t.fqdns[hostname])
 	if err != nil {
 		return nil, fmt.Errorf("winrmsim: %s: %w", hostname, err)
 	}

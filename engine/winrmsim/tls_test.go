@@ -85,8 +85,8 @@ func TestHTTPSHostsPresentCertificatesFromTheCAWithTheKnobsTestsNeed(t *testing.
 		t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimSpace(csv.String()), "\n")
-	if !strings.HasSuffix(lines[0], ",AllowUnencrypted") || !strings.Contains(lines[1], ",https,") || !strings.HasSuffix(lines[1], ",") ||
-		!strings.HasSuffix(lines[4], ",true") {
+	if !strings.HasSuffix(lines[0], ",AllowUnencrypted,FQDN,Auth") || !strings.Contains(lines[1], ",https,") || !strings.HasSuffix(lines[1], ",,,") ||
+		!strings.HasSuffix(lines[4], ",true,,") {
 		t.Errorf("CSV does not mark transports and unencrypted hosts:\n%s", csv.String())
 	}
 }

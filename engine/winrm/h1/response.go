@@ -176,6 +176,7 @@ type body struct {
 	eof       bool // the body was read to its end
 	closed    bool // the connection was handed back or closed
 	err       error
+	held      *Conn // the connection is held: it goes back to the holder, not to the idle list
 }
 
 // done reports whether the body has been read to its end.
@@ -259,11 +260,15 @@ func (b *body) finish(complete bool) {
 	}
 	b.closed = true
 	watching := b.stop()
-	if complete && b.keep && watching && b.br.Buffered() == 0 {
-		b.t.putReader(b.br)
+	reusable := complete && b.keep && watching && b.br.Buffered() == 0
+	b.t.putReader(b.br)
+	if b.held != nil {
+		b.held.exchanged(reusable)
+		return
+	}
+	if reusable {
 		b.t.putIdle(b.c)
 		return
 	}
-	b.t.putReader(b.br)
 	_ = b.c.nc.Close()
 }

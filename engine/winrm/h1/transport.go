@@ -112,6 +112,10 @@ type conn struct {
 	raw        net.Conn // the TCP connection under nc, checked for a close while idle
 	idleAt     time.Time
 	prev, next *conn
+	// state is what a caller bound to the connection (Conn.SetState): a
+	// security context that lives as long as the connection does.
+	state any
+	held  *Conn // the holder while the connection is held (Acquire)
 }
 
 // connList is a doubly linked list of idle connections.
@@ -211,22 +215,9 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 }
 
 func (t *Transport) roundTrip(req *http.Request) (*http.Response, error) {
-	if req.URL == nil {
-		return nil, errors.New("h1: request has no URL")
-	}
-	key := hostKey{addr: req.URL.Host}
-	switch req.URL.Scheme {
-	case "http":
-		if req.URL.Port() == "" {
-			key.addr = net.JoinHostPort(req.URL.Hostname(), "80")
-		}
-	case "https":
-		key.tls = true
-		if req.URL.Port() == "" {
-			key.addr = net.JoinHostPort(req.URL.Hostname(), "443")
-		}
-	default:
-		return nil, fmt.Errorf("h1: unsupported protocol scheme %q", req.URL.Scheme)
+	key, err := keyOf(req.URL)
+	if err != nil {
+		return nil, err
 	}
 	ctx := req.Context()
 	if err := ctx.Err(); err != nil {
@@ -583,6 +574,7 @@ func (t *Transport) exchange(ctx context.Context, req *http.Request, c *conn, wi
 	}
 	b.t, b.c, b.br, b.stop = t, c, br, stop
 	b.keep = b.keep && !req.Close
+	b.held = c.held
 	if b.done() {
 		b.finish(true)
 	}
