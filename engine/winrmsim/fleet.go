@@ -104,6 +104,14 @@ type Config struct {
 	// deleted); DefaultMaxOperationsPerShell when zero, and
 	// LegacyMaxOperationsPerShell on hosts with WinRM 2.0 limits.
 	MaxOperationsPerShell int
+	// PatchInstallTime is how long one update takes to download and
+	// install in a patch task (wua.go); DefaultPatchInstallTime when
+	// zero.
+	PatchInstallTime time.Duration
+	// ServicingTime is how long Component Based Servicing stays busy
+	// (ServicingInProgress 2) after a restart that completed installs;
+	// DefaultServicingTime when zero, none when negative.
+	ServicingTime time.Duration
 	// TLS, when set, makes hosts serve HTTPS with certificates from a CA
 	// (see TLSOptions); nil: every host serves HTTP.
 	TLS *TLSOptions
@@ -157,6 +165,8 @@ type Fleet struct {
 	bufs buffers // recycled request, reply and scanner buffers
 
 	power powerCtl // reboot/shutdown timers and the wake listener (wake.go)
+
+	wu wuCatalog // the updates hosts are offered (wua.go)
 }
 
 // New validates cfg and builds the hosts. It opens no sockets.
@@ -214,6 +224,18 @@ func New(cfg Config) (*Fleet, error) {
 	}
 	if cfg.ShellIdleTimeout == 0 {
 		cfg.ShellIdleTimeout = DefaultShellIdleTimeout
+	}
+	if cfg.PatchInstallTime < 0 {
+		return nil, fmt.Errorf("winrmsim: config: PatchInstallTime must not be negative, got %v", cfg.PatchInstallTime)
+	}
+	if cfg.PatchInstallTime == 0 {
+		cfg.PatchInstallTime = DefaultPatchInstallTime
+	}
+	switch {
+	case cfg.ServicingTime == 0:
+		cfg.ServicingTime = DefaultServicingTime
+	case cfg.ServicingTime < 0:
+		cfg.ServicingTime = 0
 	}
 	if err := cfg.checkPower(); err != nil {
 		return nil, err
@@ -597,7 +619,7 @@ func (f *Fleet) Reboot(hostname string) error {
 	for _, c := range drop {
 		_ = c.Close()
 	}
-	h.rebootState()
+	h.rebootState(f.cfg.ServicingTime)
 	f.logf("winrmsim: %s rebooted", h.name)
 	return nil
 }

@@ -254,7 +254,7 @@ func (p *psProcess) run(out psOutput, at time.Time, script string) {
 	mk := scriptMarker.FindStringSubmatchIndex(script)
 	if p.m.h.hp.clm {
 		if v, bad := findCLMViolation(script); bad {
-			if msg, guarded := clmGuard(script, v.offset); guarded && mk != nil && strings.HasPrefix(script[mk[2]:mk[3]], "action_") {
+			if msg, guarded := clmGuard(script, v.offset); guarded && mk != nil && (strings.HasPrefix(script[mk[2]:mk[3]], "action_") || strings.HasPrefix(script[mk[2]:mk[3]], "patch_")) {
 				// The script's own check comes first: it throws, its
 				// catch reports the message as the answer.
 				doc, _ := json.Marshal(failReply(msg))
@@ -300,6 +300,8 @@ func (p *psProcess) runMarked(out psOutput, at time.Time, script, name string, v
 		p.runAction(out, at, script, name, version, pos)
 	case strings.HasPrefix(name, "inventory_"):
 		p.runInventory(out, at, script, name, version, pos)
+	case strings.HasPrefix(name, "patch_"):
+		p.runPatch(out, at, script, name, version, pos)
 	default:
 		p.notFound(out, at, script, name, version, pos)
 	}
@@ -331,6 +333,19 @@ func (p *psProcess) evaluate(out psOutput, at time.Time, script string) {
 		word, arg := firstWord(st.text)
 		lw := strings.ToLower(word)
 		switch {
+		case isWURemoteCall(st.text):
+			// The Windows Update Agent's downloader and installer refuse
+			// a remote (network logon) caller.
+			m, _ := wuRemoteCall(st.text)
+			errs = append(errs, []string{
+				accessDenied(m),
+				"At line:" + strconv.Itoa(st.line) + " char:" + strconv.Itoa(st.col),
+				"+ " + st.src,
+				"+ " + strings.Repeat(" ", st.col-1) + strings.Repeat("~", len(st.text)),
+				"    + CategoryInfo          : NotSpecified: (:) [], MethodInvocationException",
+				"    + FullyQualifiedErrorId : UnauthorizedAccessException",
+				" ",
+			})
 		case strings.HasPrefix(st.text, "$") && isAssignment(st.text):
 			p.assign(st.text)
 		case isStateCmdlet(lw):
