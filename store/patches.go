@@ -406,11 +406,12 @@ type PatchJob struct {
 	NextAt           time.Time
 	ExpiresAt        time.Time
 	FinishedAt       time.Time
+	CancelBy         string // who asked to cancel it; the next step does
 }
 
 const jobColumns = `j.id, j.run_id, j.device_id, d.hostname, j.state, j.kbs, j.reboot, j.max_rounds, j.round, j.update_ids, j.task,
 	j.progress, j.message, j.hresult, j.installed, j.failed, j.reboot_required, j.requested_by, j.requested_at, j.task_started_at,
-	j.boot_before, j.reboot_at, j.state_since, j.unreachable_since, j.next_at, j.expires_at, j.finished_at`
+	j.boot_before, j.reboot_at, j.state_since, j.unreachable_since, j.next_at, j.expires_at, j.finished_at, j.cancel_by`
 
 func scanPatchJob(r rowScanner) (PatchJob, error) {
 	var (
@@ -421,7 +422,7 @@ func scanPatchJob(r rowScanner) (PatchJob, error) {
 	)
 	if err := r.Scan(&j.ID, &j.RunID, &j.DeviceID, &j.Host, &j.State, &kbs, &j.Reboot, &j.MaxRounds, &j.Round, &ids, &j.Task,
 		&progress, &j.Message, &j.HResult, &j.Installed, &j.Failed, &j.RebootRequired, &j.RequestedBy, &requested, &started,
-		&boot, &reboot, &since, &unreach, &next, &expires, &finished); err != nil {
+		&boot, &reboot, &since, &unreach, &next, &expires, &finished, &j.CancelBy); err != nil {
 		return j, err
 	}
 	if err := json.Unmarshal([]byte(kbs), &j.KBs); err != nil {
@@ -533,6 +534,47 @@ func (db *DB) ClaimPatchJob(ctx context.Context, id int64, now, until time.Time)
 		return PatchJob{}, false, err
 	}
 	return j, true, nil
+}
+
+// RequestPatchJobCancel marks unfinished jobs to be cancelled by by and
+// makes them due now; it returns the ids it marked.
+func (db *DB) RequestPatchJobCancel(ctx context.Context, ids []int64, by string, now time.Time) ([]int64, error) {
+	var out []int64
+	err := db.writeTx(ctx, func(tx *sql.Tx) error {
+		st, err := tx.PrepareContext(ctx, `UPDATE patch_jobs SET cancel_by = ?, next_at = ? WHERE id = ? AND finished_at IS NULL AND cancel_by = ''`)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		for _, id := range ids {
+			res, err := st.ExecContext(ctx, by, toMS(now), id)
+			if err != nil {
+				return err
+			}
+			if n, _ := res.RowsAffected(); n > 0 {
+				out = append(out, id)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("cancel patch jobs: %w", err)
+	}
+	return out, nil
+}
+
+// LatestPatchResults returns each device's latest outcome per update.
+func (db *DB) LatestPatchResults(ctx context.Context) ([]PatchResult, error) {
+	return queryAll(ctx, db, "latest patch results", func(r rowScanner) (PatchResult, error) {
+		var (
+			p  PatchResult
+			at int64
+		)
+		err := r.Scan(&p.ID, &p.JobID, &p.DeviceID, &p.Round, &p.UpdateID, &p.KB, &p.ResultCode, &p.HResult, &p.RebootRequired, &at)
+		p.FinishedAt = time.UnixMilli(at).UTC()
+		return p, err
+	}, `SELECT r.id, r.job_id, r.device_id, r.round, r.update_id, r.kb, r.result_code, r.hresult, r.reboot_required, r.finished_at
+		FROM patch_results r JOIN (SELECT max(id) AS id FROM patch_results GROUP BY device_id, update_id) l ON l.id = r.id`)
 }
 
 // ReleasePatchJob gives a claimed job back unchanged.

@@ -593,7 +593,8 @@ type wuTask struct {
 	job        string
 	ids        []string
 	registered time.Time
-	started    time.Time // zero: never ran
+	ran        time.Time // Run started it (the Task Scheduler's last run time); zero: never ran
+	started    time.Time // the script started (powershell.exe up), a moment after ran
 	stopped    time.Time // stopped (cancel) or killed (restart, shutdown); zero: not
 	killed     bool      // by a restart or shutdown, not by Stop
 	plan       []wuStep  // what each update does, fixed when it starts
@@ -633,7 +634,7 @@ func (t *wuTask) cutoff(at time.Time) time.Time {
 
 // runningAt reports a task that runs at at.
 func (t *wuTask) runningAt(at time.Time) bool {
-	return !t.started.IsZero() && !at.Before(t.started) && at.Before(t.finish()) && (t.stopped.IsZero() || at.Before(t.stopped))
+	return !t.ran.IsZero() && !at.Before(t.ran) && at.Before(t.finish()) && (t.stopped.IsZero() || at.Before(t.stopped))
 }
 
 // planLocked fixes what each update of a task does, from the host's
@@ -709,7 +710,7 @@ func (h *host) advanceLocked(w *wuHost, at time.Time) {
 // downLocked kills the tasks running at at: the host is going down.
 func (w *wuHost) downLocked(at time.Time) {
 	for _, t := range w.tasks {
-		if t.runningAt(at) || (!t.started.IsZero() && t.started.After(at) && t.stopped.IsZero()) {
+		if t.runningAt(at) {
 			t.stopped, t.killed = at, true
 		}
 	}
@@ -754,7 +755,7 @@ func (h *host) wuDown(at time.Time) {
 // progressDoc is what the task's progress file holds at at ("" when the
 // script has not written it yet), as patch_install writes it.
 func (h *host) progressDoc(t *wuTask, at time.Time) string {
-	if t.started.IsZero() || at.Before(t.started) || t.silent {
+	if t.started.IsZero() || at.Before(t.started) || t.silent || !t.stopped.IsZero() && t.stopped.Before(t.started) {
 		return ""
 	}
 	cut := t.cutoff(at)
@@ -822,16 +823,16 @@ func (h *host) taskStateLocked(f *Fleet, m *machine, name, progress string, at t
 		exists = true
 		state = 3
 		switch {
-		case t.started.IsZero():
+		case t.ran.IsZero() || at.Before(t.ran):
 			lastResult = schedTaskNotRun
 		case t.runningAt(at):
-			state, lastRun, lastResult = 4, wuTime(t.started), schedTaskRunning
+			state, lastRun, lastResult = 4, wuTime(t.ran), schedTaskRunning
 		case t.killed:
-			lastRun, lastResult = wuTime(t.started), hresult64(hrCancelled)
+			lastRun, lastResult = wuTime(t.ran), hresult64(hrCancelled)
 		case !t.stopped.IsZero() && t.stopped.Before(t.finish()):
-			lastRun, lastResult = wuTime(t.started), schedTaskTerminated
+			lastRun, lastResult = wuTime(t.ran), schedTaskTerminated
 		default:
-			lastRun = wuTime(t.started)
+			lastRun = wuTime(t.ran)
 		}
 		if strings.EqualFold(t.progress, progress) {
 			text = h.progressDoc(t, at)
@@ -893,7 +894,7 @@ func (p *psProcess) patchTaskReply(at time.Time, params map[string]string) actio
 		if mk == nil || mk[1] != "patch_install" || mk[2] != "1" || perr != nil {
 			// powershell.exe -File runs something the simulator does not
 			// know: it ends at once, with nothing written.
-			t.started, t.stopped, t.silent = at, at, true
+			t.ran, t.started, t.stopped, t.silent = at, at, at, true
 			return okReply("Task "+name+" registered and started", h.taskStateLocked(f, p.m, name, progress, at))
 		}
 		t.job = installParams["job"]
@@ -906,6 +907,7 @@ func (p *psProcess) patchTaskReply(at time.Time, params map[string]string) actio
 			t.progress = installParams["progress"]
 		}
 		if h.fault() != FaultTaskStuck {
+			t.ran = at
 			t.started = at.Add(500 * time.Millisecond) // the Task Scheduler starts powershell.exe
 			busy := false
 			for _, o := range w.tasks {

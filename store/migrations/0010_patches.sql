@@ -16,7 +16,8 @@
 --     the engine advances (queued while the device is offline, starting,
 --     installing, reboot_wait, rebooting, settling, rescanning, then
 --     completed, failed, cancelled or expired). lease_until keeps two rmm
---     processes on one database from stepping the same job at once.
+--     processes on one database from stepping the same job at once;
+--     cancel_by asks the next step to cancel it (stop the task).
 --   * patch_results: each update's outcome in a job round: the WUA's
 --     ResultCode and HResult, restart required.
 
@@ -95,6 +96,7 @@ CREATE TABLE patch_jobs (
     unreachable_since INTEGER,
     next_at           INTEGER NOT NULL,
     lease_until       INTEGER,
+    cancel_by         TEXT    NOT NULL DEFAULT '',   -- who asked to cancel; the engine's next step does it
     expires_at        INTEGER NOT NULL,
     finished_at       INTEGER
 );
