@@ -94,7 +94,9 @@ func (ScanFleetPatches) Mutating() bool { return true }
 func (ScanFleetPatches) Targets() []string { return []string{"all devices"} }
 
 // Details implements Request.
-func (r ScanFleetPatches) Details() map[string]any { return map[string]any{"max_age": r.MaxAge.String()} }
+func (r ScanFleetPatches) Details() map[string]any {
+	return map[string]any{"max_age": r.MaxAge.String()}
+}
 
 func (r ScanFleetPatches) run(ctx context.Context, e *Engine, _ Identity) (FleetPatchScan, error) {
 	return e.scanFleet(ctx, r.MaxAge)
@@ -477,7 +479,9 @@ func (r InstallPatches) run(ctx context.Context, e *Engine, id Identity) (PatchR
 		var unknown []string
 		for _, k := range r.KBs {
 			k = strings.TrimSpace(k)
-			if !slices.ContainsFunc(cat, func(u store.PatchUpdate) bool { return strings.EqualFold(u.KB, normalKB(k)) || strings.EqualFold(u.UpdateID, k) }) {
+			if !slices.ContainsFunc(cat, func(u store.PatchUpdate) bool {
+				return strings.EqualFold(u.KB, normalKB(k)) || strings.EqualFold(u.UpdateID, k)
+			}) {
 				unknown = append(unknown, k)
 				continue
 			}
@@ -694,7 +698,9 @@ func (ListPatchJobs) Mutating() bool { return false }
 func (ListPatchJobs) Targets() []string { return nil }
 
 // Details implements Request.
-func (r ListPatchJobs) Details() map[string]any { return map[string]any{"run": r.RunID, "host": r.Host} }
+func (r ListPatchJobs) Details() map[string]any {
+	return map[string]any{"run": r.RunID, "host": r.Host}
+}
 
 func (r ListPatchJobs) run(ctx context.Context, e *Engine, _ Identity) ([]PatchJobInfo, error) {
 	f := store.PatchJobFilter{RunID: r.RunID, Active: r.Active, Limit: r.Limit}

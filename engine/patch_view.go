@@ -81,7 +81,7 @@ type PatchHostRow struct {
 	Counts      Counts        `json:"counts"` // updates per state
 	Security    int           `json:"missing_security"`
 	NeedsReboot bool          `json:"needs_reboot"`
-	Compliant   bool          `json:"compliant"` // scanned, no security or critical update missing (denied ones aside)
+	Compliant   bool          `json:"compliant"`     // scanned, no security or critical update missing (denied ones aside)
 	Job         *PatchJobInfo `json:"job,omitempty"` // the unfinished job, if any
 }
 
