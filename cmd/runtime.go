@@ -9,10 +9,10 @@ import (
 
 // fleetRuntime is what runs beside a console, local (rmm) or over SSH
 // (rmm serve), on one engine: the scheduler's jobs (cleanup, maintenance,
-// inventory, security, rollups, scheduled reports), the credential
-// rotation watch, the notifier (alert changes out to the channels), the
-// engine's sweeps, and the config watch that applies edits of the config
-// file.
+// inventory, security, patch_scan, rollups, scheduled reports), the
+// credential rotation watch, the notifier (alert changes out to the
+// channels), the engine's sweeps and its patch job driver, and the config
+// watch that applies edits of the config file.
 // It owns the goroutines it starts: start starts them, stop ends them in
 // order and waits for each before it closes the engine.
 type fleetRuntime struct {
@@ -83,6 +83,9 @@ func (r *fleetRuntime) start(ctx context.Context, db *store.DB) error {
 	// Run returns nil only when ctx ends, or the Fatal error that stopped
 	// it.
 	if r.poll {
+		// Install jobs move on while the console runs (the engine's
+		// Close stops the driver).
+		r.eng.StartPatchDriver()
 		r.runDone = make(chan struct{})
 		go func() {
 			defer close(r.runDone)

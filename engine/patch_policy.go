@@ -130,6 +130,8 @@ func (o PatchOptions) withDefaults(queueExpiry time.Duration) (PatchOptions, err
 	if o.Dir == "" {
 		o.Dir = DefaultPatchDir
 	}
+	o.Deny = slices.Clone(o.Deny)
+	o.Rules = slices.Clone(o.Rules)
 	var errs []error
 	if o.Reboot != RebootInWindow && o.Reboot != RebootNever {
 		errs = append(errs, fmt.Errorf("patches.reboot %q: want window or never", o.Reboot))
@@ -397,4 +399,11 @@ func patchOrder(a, b store.PatchUpdate) int {
 		return 2
 	}
 	return cmp.Or(cmp.Compare(rank(a), rank(b)), cmp.Compare(a.KB, b.KB), cmp.Compare(a.Title, b.Title))
+}
+
+// CheckPatchOptions reports what SetPatchOptions would refuse (for a
+// config check before anything starts).
+func CheckPatchOptions(o PatchOptions) error {
+	_, err := o.withDefaults(DefaultQueueExpiry)
+	return err
 }
