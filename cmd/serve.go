@@ -18,6 +18,7 @@ import (
 	"github.com/rmmhq/rmm/config"
 	"github.com/rmmhq/rmm/creds"
 	"github.com/rmmhq/rmm/engine"
+	"github.com/rmmhq/rmm/engine/alerting"
 	"github.com/rmmhq/rmm/engine/winrmsim"
 	"github.com/rmmhq/rmm/themes"
 	"github.com/rmmhq/rmm/ui"
@@ -330,6 +331,9 @@ func (a *app) startDemo(ctx context.Context, devices int, seed int64, offline fl
 		Devices: devices, Seed: seed, OfflineFraction: offline,
 		PSStart: 400 * time.Millisecond, ScriptTime: 250 * time.Millisecond,
 		Profile: winrmsim.ProfileMixed, AllowUnencrypted: true,
+		// Updates install in seconds, not minutes, and servicing settles
+		// quickly after a restart, so a demo install is watchable.
+		PatchInstallTime: 3 * time.Second, ServicingTime: 10 * time.Second,
 	})
 	if err != nil {
 		stop()
@@ -345,6 +349,7 @@ func (a *app) startDemo(ctx context.Context, devices int, seed int64, offline fl
 		stop()
 		return nil, fmt.Errorf("demo: %w", err)
 	}
+	a.demoPatches(sim, time.Now())
 	a.log.Info("demo started", "devices", devices, "seed", seed, "db", a.cfg.Store.DB)
 	return stop, nil
 }
@@ -381,4 +386,36 @@ func anyKeys(us []sshserve.User) bool {
 		}
 	}
 	return false
+}
+
+// demoPatches gives --demo a patch policy when the config has none: the
+// lab site is the pilot ring, production follows it (90% of the pilot's
+// installs of an update succeeded, 10 minutes' soak), Defender's
+// definitions are approved by a rule, and the lab's hosts get a
+// maintenance window that opens two minutes after the demo starts (for
+// two hours), so a restart after an install first waits for it. Install
+// jobs are read every 3 seconds.
+func (a *app) demoPatches(sim *winrmsim.Fleet, now time.Time) {
+	if len(a.cfg.Patches.Rings) > 0 || len(a.cfg.Patches.Rules) > 0 {
+		return // the config's own policy
+	}
+	zero := 0
+	o := a.patchOpts
+	o.PollInterval = 3 * time.Second
+	o.Rings = []engine.PatchRing{{Name: "pilot", Devices: "site:lab"},
+		{Name: "production", After: "pilot", SuccessRate: 90, Soak: 10 * time.Minute}}
+	o.Rules = []engine.PatchRule{{Name: "definitions", Classifications: []string{"Definition Updates"}, DeferralDays: &zero}}
+	if err := engine.CheckPatchOptions(o); err != nil {
+		a.log.Warn("demo patch policy not applied", "err", err)
+		return
+	}
+	a.patchOpts = o
+	start := now.Add(2 * time.Minute).Truncate(time.Minute)
+	for _, h := range sim.Hosts() {
+		if h.Site == "lab" {
+			a.alertOpts.Maintenance = append(a.alertOpts.Maintenance, alerting.MaintenanceWindow{Name: "demo: lab patch window",
+				Device: h.Hostname, Start: start, End: start.Add(2 * time.Hour)})
+		}
+	}
+	a.log.Info("demo patch policy", "pilot", "site:lab", "window_opens", start.Format(time.RFC3339))
 }

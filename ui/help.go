@@ -48,6 +48,8 @@ func (m *Model) helpLines() []string {
 			items = append([]helpItem{{firstKey(m.keys.Filter), "filter rows (text)"}}, items...)
 		case groupActions:
 			items = append([]helpItem{{firstKey(m.keys.Open), "the run's results, a host's output"}, {"tab", "runs / offline queue"}}, items...)
+		case groupPatches:
+			items = append([]helpItem{{firstKey(m.keys.Open), "a host's updates and jobs, an update's rings"}}, items...)
 		case groupGeneral:
 			items = append(items, helpItem{"1.." + itoa(min(len(m.tabs()), 9)), "switch view"}, helpItem{"ctrl+c", "quit"})
 		}
@@ -136,6 +138,9 @@ func (m *Model) helpGroups() []string {
 	}
 	if m.available(pageOf(pageActions)) {
 		groups = append(groups, groupActions)
+	}
+	if m.available(pageOf(pagePatches)) {
+		groups = append(groups, groupPatches)
 	}
 	return append(groups, groupGeneral)
 }

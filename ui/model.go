@@ -92,13 +92,14 @@ type InventorySource interface {
 
 // caps are the optional interfaces the Client implements; nil when not.
 type caps struct {
-	req    Requester
-	alerts AlertSource
-	health HealthSource
-	scheds ScheduleSource
-	pool   PoolSource
-	creds  CredentialAgeSource
-	inv    InventorySource
+	req     Requester
+	alerts  AlertSource
+	health  HealthSource
+	scheds  ScheduleSource
+	pool    PoolSource
+	creds   CredentialAgeSource
+	inv     InventorySource
+	patches PatchSource
 }
 
 func capsOf(c Client) caps {
@@ -110,6 +111,7 @@ func capsOf(c Client) caps {
 	k.scheds, _ = c.(ScheduleSource)
 	k.pool, _ = c.(PoolSource)
 	k.creds, _ = c.(CredentialAgeSource)
+	k.patches, _ = c.(PatchSource)
 	return k
 }
 
@@ -219,6 +221,7 @@ type Model struct {
 	schedules schedulesState
 	audit     auditState
 	notif     notifyState // the notifications view (notify.go)
+	patches   patchesState
 	palette   palette
 
 	shell  *shellPane    // the remote PowerShell pane; nil when closed (rshell.go)
@@ -346,6 +349,9 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		if m.notifyDue() {
 			cmds = append(cmds, m.loadNotify())
 		}
+		if c := m.patchesTick(); c != nil {
+			cmds = append(cmds, c)
+		}
 		if m.feed.caps.pool != nil {
 			cmds = append(cmds, m.feed.readPool)
 		}
@@ -470,6 +476,9 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m.click(msg.Mouse())
 	}
 	if nm, cmd, ok := m.actionsUpdate(msg); ok {
+		return nm, cmd
+	}
+	if nm, cmd, ok := m.patchesUpdate(msg); ok {
 		return nm, cmd
 	}
 	return m, nil
@@ -684,6 +693,8 @@ func (m *Model) wheel(n int) {
 		}
 	case pageActions:
 		m.actionsWheel(n)
+	case pagePatches:
+		m.patchesWheel(n)
 	}
 	m.clampScrolls()
 }

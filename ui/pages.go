@@ -22,6 +22,7 @@ const (
 	pageActions // runs and the offline queue (actions_view.go)
 	pageNotify  // the notification outbox (notify.go)
 	pageShell   // the remote PowerShell pane, while open (rshell.go)
+	pagePatches // Windows updates: hosts by updates, approvals, installs (patches.go)
 )
 
 // page is one view of the console. The tab bar, the number keys, the
@@ -101,6 +102,11 @@ func pages() []page {
 			id: pageNotify, name: "notifications", tab: "Notify", desc: "the notification outbox: sends, retries, failures",
 			avail: func(m *Model) bool { return m.feed.caps.req != nil },
 			open:  openNotify, body: (*Model).notifyBody, key: notifyKey, click: notifyClick,
+		},
+		{
+			id: pagePatches, name: "patches", tab: "Patches", desc: "Windows updates: the fleet by updates and hosts, approvals, installs",
+			avail: func(m *Model) bool { return m.feed.caps.req != nil && m.feed.caps.patches != nil },
+			open:  openPatches, body: (*Model).patchesBody, key: patchesKey, click: patchesClick,
 		},
 		{
 			id: pageShell, name: "shell", tab: "PS", desc: "the open remote PowerShell pane",
@@ -208,9 +214,29 @@ func (m *Model) tabs() []tab {
 	if over := total - 1 - m.width; over > 0 {
 		for i, p := range ps {
 			if w := ansi.StringWidth(labels[i]); p.label != nil && w > len(p.tab) {
-				labels[i] = Truncate(labels[i], max(w-over, len(p.tab)), ell)
+				cut := min(over, w-len(p.tab))
+				labels[i] = Truncate(labels[i], w-cut, ell)
+				over -= cut
 				break
 			}
+		}
+		// Still too wide (many views on 80 columns): the other views'
+		// labels lose letters, the longest first, down to four; the
+		// current view keeps its name.
+		for over > 0 {
+			longest := -1
+			for i, p := range ps {
+				w := ansi.StringWidth(labels[i])
+				if p.id != m.page && w > 4 && (longest < 0 || w > ansi.StringWidth(labels[longest])) {
+					longest = i
+				}
+			}
+			if longest < 0 {
+				break
+			}
+			w := ansi.StringWidth(labels[longest])
+			labels[longest] = Truncate(labels[longest], w-1, ell)
+			over--
 		}
 	}
 	out := make([]tab, 0, len(ps))

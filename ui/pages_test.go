@@ -41,7 +41,7 @@ func TestTabClickAndNumberKeysSwitchViews(t *testing.T) {
 
 func TestTabsComeFromThePageTable(t *testing.T) {
 	m := loaded(t, fleet(5), Options{}, 120, 40)
-	full := loadedWith(t, newFullClient(fleet(5), 0), Options{Role: "Admin"}, 120, 40)
+	full := loadedWith(t, newPatchClient(fleet(5), 0), Options{Role: "Admin"}, 120, 40)
 	tabLine := strings.Split(screenText(full), "\n")[tabsY]
 	for i, p := range pages() {
 		if p.id == pageShell {
