@@ -27,6 +27,9 @@ type fleetRuntime struct {
 	// error.
 	onReload func(reloadNotice)
 	onFatal  func()
+	// runAtStart are scheduled jobs run once as soon as the scheduler
+	// starts (--demo scans for updates at once, not at 03:00).
+	runAtStart []string
 
 	cancel     context.CancelFunc // ends the scheduler, the watch and the sweeps
 	stopWatch  context.CancelFunc // ends the config watch, first
@@ -67,6 +70,11 @@ func (r *fleetRuntime) start(ctx context.Context, db *store.DB) error {
 			a.log.Error("scheduler stopped", "err", err)
 		}
 	}()
+	for _, name := range r.runAtStart {
+		if err := sched.RunNow(name); err != nil {
+			a.log.Warn("job not run at start", "job", name, "err", err)
+		}
+	}
 
 	r.credDone = make(chan struct{})
 	go func() {

@@ -155,6 +155,9 @@ func (a *app) runServe(ctx context.Context, f serveFlags) error {
 	}
 	defer db.Close()
 	rt := a.newFleetRuntime(eng, src.haveCred)
+	if f.demo {
+		rt.runAtStart = []string{"patch_scan"}
+	}
 	started := false // once started, rt.stop closes the engine
 	defer func() {
 		if !started {

@@ -60,16 +60,18 @@ type DevicePatch struct {
 // PutPatchScan stores a device's scan: a scan that worked replaces what
 // the device's last scan found (missing and installed) and adds new
 // updates to the catalog; a failed one only records the failure (what was
-// found before stays). One transaction.
+// found before stays). One transaction. An update's title stays the one
+// first seen: hosts report titles in their display language, and the
+// catalog's must not change with whichever host scanned last.
 func (db *DB) PutPatchScan(ctx context.Context, s PatchScan, missing, installed []PatchUpdate) error {
 	err := db.writeTx(ctx, func(tx *sql.Tx) error {
 		if s.OK {
 			cat, err := tx.PrepareContext(ctx, `INSERT INTO patch_catalog (update_id, kb, title, classification, severity,
 				size_bytes, reboot_behavior, released_at, first_seen) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-				ON CONFLICT (update_id) DO UPDATE SET kb = excluded.kb, title = excluded.title,
+				ON CONFLICT (update_id) DO UPDATE SET kb = excluded.kb,
 				classification = excluded.classification, severity = excluded.severity, size_bytes = excluded.size_bytes,
 				reboot_behavior = excluded.reboot_behavior, released_at = excluded.released_at
-				WHERE kb IS NOT excluded.kb OR title IS NOT excluded.title OR classification IS NOT excluded.classification
+				WHERE kb IS NOT excluded.kb OR classification IS NOT excluded.classification
 				OR severity IS NOT excluded.severity OR size_bytes IS NOT excluded.size_bytes
 				OR reboot_behavior IS NOT excluded.reboot_behavior OR released_at IS NOT excluded.released_at`)
 			if err != nil {

@@ -181,18 +181,25 @@ func (m *Model) shownUpdates() []engine.PatchUpdateRow {
 	return out
 }
 
-// shownHosts are the hosts the state filter lets through.
+// shownHosts are the hosts the state filter lets through, those with an
+// install job first (their progress on top), then by hostname.
 func (m *Model) shownHosts() []engine.PatchHostRow {
 	p := &m.patches
-	if p.state == "" {
-		return p.fleet.Hosts
-	}
 	out := make([]engine.PatchHostRow, 0, len(p.fleet.Hosts))
 	for _, h := range p.fleet.Hosts {
-		if h.Counts[p.state] > 0 {
+		if p.state == "" || h.Counts[p.state] > 0 {
 			out = append(out, h)
 		}
 	}
+	slices.SortStableFunc(out, func(a, b engine.PatchHostRow) int {
+		switch {
+		case (a.Job == nil) == (b.Job == nil):
+			return 0
+		case a.Job != nil:
+			return -1
+		}
+		return 1
+	})
 	return out
 }
 
