@@ -698,7 +698,8 @@ func (e *Engine) stepRescan(ctx context.Context, d store.Device, j store.PatchJo
 	o := e.patchOptions()
 	now := time.Now().UTC()
 	res := e.scanOne(ctx, d.ID)
-	if err := e.autoApprove(context.WithoutCancel(ctx)); err != nil {
+	st0, _ := e.deviceState(d.ID)
+	if err := e.autoApprove(context.WithoutCancel(ctx), &st0); err != nil {
 		e.log.Warn("patch approval rules not applied", "err", err)
 	}
 	if res.Error != "" {
@@ -781,6 +782,13 @@ func (e *Engine) installable(ctx context.Context, d DeviceState, sel []string, e
 	if err != nil {
 		return nil, nil, err
 	}
+	out, left := p.installable(d, sel, exclude)
+	return out, left, nil
+}
+
+// installable is what a device would install, from a picture that holds
+// it (see Engine.installable).
+func (p *patchPicture) installable(d DeviceState, sel []string, exclude map[string]bool) ([]store.PatchUpdate, []string) {
 	var out []store.PatchUpdate
 	var left []string
 	for _, id := range p.missing[d.ID] {
@@ -819,7 +827,7 @@ func (e *Engine) installable(ctx context.Context, d DeviceState, sel []string, e
 	}
 	slices.SortFunc(out, patchOrder)
 	slices.Sort(left)
-	return out, left, nil
+	return out, left
 }
 
 // cancelJob stops a job someone asked to cancel: a running task is

@@ -513,6 +513,10 @@ func (r InstallPatches) run(ctx context.Context, e *Engine, id Identity) (PatchR
 	for _, j := range active {
 		busy[j.DeviceID] = j.ID
 	}
+	pic, err := e.readPicture(ctx, nil)
+	if err != nil {
+		return PatchRunInfo{}, err
+	}
 	now := time.Now().UTC()
 	runID := newRunID(now)
 	var jobs []store.PatchJob
@@ -525,11 +529,8 @@ func (r InstallPatches) run(ctx context.Context, e *Engine, id Identity) (PatchR
 			jobs = append(jobs, j)
 			continue
 		}
-		ups, left, err := e.installable(ctx, d, sel, nil)
-		if err != nil {
-			return PatchRunInfo{}, err
-		}
-		if len(ups) == 0 && reboot == RebootNow && e.restartPending(ctx, d) {
+		ups, left := pic.installable(d, sel, nil)
+		if len(ups) == 0 && reboot == RebootNow && pic.hostRow(d).NeedsReboot {
 			// Reboot now with nothing left to install: the restart that
 			// finishes what was installed, then a scan.
 			j.State, j.Message = store.JobRebootWait, "a restart is pending: restarting now"
@@ -541,7 +542,7 @@ func (r InstallPatches) run(ctx context.Context, e *Engine, id Identity) (PatchR
 			j.Message = "nothing to install"
 			if len(left) > 0 {
 				j.Message += ": " + strings.Join(left, ", ")
-			} else if _, scanned := e.scannedAt(ctx, d.ID); !scanned {
+			} else if _, scanned := pic.scans[d.ID]; !scanned {
 				j.Message += ": the device was never scanned (rmm patch scan)"
 			} else {
 				j.Message += ": no approved update is missing"
@@ -579,23 +580,6 @@ func (r InstallPatches) run(ctx context.Context, e *Engine, id Identity) (PatchR
 	}
 	e.kickPatches()
 	return info, nil
-}
-
-// restartPending reports a device that needs a restart for updates, by
-// its last scan or the results of installs since.
-func (e *Engine) restartPending(ctx context.Context, d DeviceState) bool {
-	p, err := e.readPicture(ctx, []DeviceState{d})
-	return err == nil && p.hostRow(d).NeedsReboot
-}
-
-// scannedAt is when a device was last scanned.
-func (e *Engine) scannedAt(ctx context.Context, deviceID int64) (time.Time, bool) {
-	at, err := e.db.InventoryCollected(ctx, InventoryPatches)
-	if err != nil {
-		return time.Time{}, false
-	}
-	t, ok := at[deviceID]
-	return t, ok
 }
 
 // CancelPatches cancels unfinished jobs: of a run, of some hosts, or by

@@ -225,7 +225,7 @@ func (e *Engine) scanDevices(ctx context.Context, devs []DeviceState) []PatchSca
 		})
 	}
 	_ = p.Wait()
-	if err := e.autoApprove(context.WithoutCancel(ctx)); err != nil {
+	if err := e.autoApprove(context.WithoutCancel(ctx), nil); err != nil {
 		e.log.Warn("patch approval rules not applied", "err", err)
 	}
 	return out
@@ -311,15 +311,16 @@ func (e *Engine) scanFleet(ctx context.Context, maxAge time.Duration) (FleetPatc
 // --- approval rules -----------------------------------------------------------
 
 // autoApprove applies the approval rules: an update some device of a
-// ring misses, with no decision for that ring yet, that a rule approves
-// now, is approved for the ring, through AutoApprovePatches (audited as
-// the scheduler). Nothing is written when there is nothing new.
-func (e *Engine) autoApprove(ctx context.Context) error {
+// ring misses (of the device scanned, when one is named), with no
+// decision for that ring yet, that a rule approves now, is approved for
+// the ring, through AutoApprovePatches (audited as the scheduler).
+// Nothing is written when there is nothing new.
+func (e *Engine) autoApprove(ctx context.Context, only *DeviceState) error {
 	o := e.patchOptions()
 	if len(o.Rules) == 0 {
 		return nil
 	}
-	cands, err := e.ruleCandidates(ctx, o, time.Now().UTC())
+	cands, err := e.ruleCandidates(ctx, o, time.Now().UTC(), only)
 	if err != nil || len(cands) == 0 {
 		return err
 	}
@@ -329,28 +330,43 @@ func (e *Engine) autoApprove(ctx context.Context) error {
 
 // ruleCandidates lists what the rules would approve now that is not
 // decided yet.
-func (e *Engine) ruleCandidates(ctx context.Context, o PatchOptions, at time.Time) ([]store.PatchApproval, error) {
-	cat, err := e.db.PatchCatalog(ctx)
-	if err != nil {
-		return nil, err
+func (e *Engine) ruleCandidates(ctx context.Context, o PatchOptions, at time.Time, only *DeviceState) ([]store.PatchApproval, error) {
+	var missing []store.DevicePatch
+	var cat []store.PatchUpdate
+	rings := map[int64]string{}
+	if only != nil {
+		ids, err := e.db.DeviceMissing(ctx, only.ID)
+		if err != nil {
+			return nil, err
+		}
+		for _, id := range ids {
+			missing = append(missing, store.DevicePatch{DeviceID: only.ID, UpdateID: id, State: store.PatchMissing})
+		}
+		if cat, err = e.db.PatchCatalogOf(ctx, ids); err != nil {
+			return nil, err
+		}
+		rings[only.ID] = o.ringOf(only)
+	} else {
+		var err error
+		if cat, err = e.db.PatchCatalog(ctx); err != nil {
+			return nil, err
+		}
+		if missing, err = e.db.DevicePatchRows(ctx, store.PatchMissing); err != nil {
+			return nil, err
+		}
+		for _, st := range e.Devices() {
+			rings[st.ID] = o.ringOf(&st)
+		}
 	}
 	byID := make(map[string]store.PatchUpdate, len(cat))
 	for _, u := range cat {
 		byID[u.UpdateID] = u
-	}
-	missing, err := e.db.DevicePatchRows(ctx, store.PatchMissing)
-	if err != nil {
-		return nil, err
 	}
 	approvals, err := e.db.PatchApprovals(ctx)
 	if err != nil {
 		return nil, err
 	}
 	book := newApprovalBook(approvals)
-	rings := map[int64]string{}
-	for _, st := range e.Devices() {
-		rings[st.ID] = o.ringOf(&st)
-	}
 	type key struct{ update, ring string }
 	seen := map[key]bool{}
 	var out []store.PatchApproval

@@ -789,3 +789,61 @@ func (db *DB) PatchResults(ctx context.Context, f PatchResultFilter) ([]PatchRes
 
 // ErrPatchJobBusy is wrapped when a device already has an unfinished job.
 var ErrPatchJobBusy = errors.New("a patch job is already running on the device")
+
+// DeviceMissing returns the UpdateIDs one device's last scan found
+// missing.
+func (db *DB) DeviceMissing(ctx context.Context, deviceID int64) ([]string, error) {
+	return queryAll(ctx, db, "missing updates", func(r rowScanner) (string, error) {
+		var id string
+		err := r.Scan(&id)
+		return id, err
+	}, `SELECT update_id FROM device_patches WHERE device_id = ? AND state = 'missing' ORDER BY update_id`, deviceID)
+}
+
+// PatchScanOf returns one device's last scan; ok is false when it was
+// never scanned.
+func (db *DB) PatchScanOf(ctx context.Context, deviceID int64) (PatchScan, bool, error) {
+	list, err := queryAll(ctx, db, "patch scan", scanPatchScan, `SELECT device_id, scanned_at, ok, error, hresult, service, server,
+		last_search_success, last_install_success, reboot_required, missing, installed FROM patch_scans WHERE device_id = ?`, deviceID)
+	if err != nil || len(list) == 0 {
+		return PatchScan{}, false, err
+	}
+	return list[0], true, nil
+}
+
+// PatchCatalogOf returns the catalog entries of some updates.
+func (db *DB) PatchCatalogOf(ctx context.Context, ids []string) ([]PatchUpdate, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	args := make([]any, len(ids))
+	for i, id := range ids {
+		args[i] = id
+	}
+	return queryAll(ctx, db, "patch catalog", scanPatchUpdate, `SELECT `+catalogColumns+` FROM patch_catalog
+		WHERE update_id IN (`+strings.TrimSuffix(strings.Repeat("?,", len(ids)), ",")+`)`, args...)
+}
+
+// LatestPatchResultsOf returns, for some updates, each device's latest
+// outcome.
+func (db *DB) LatestPatchResultsOf(ctx context.Context, ids []string) ([]PatchResult, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	args := make([]any, len(ids))
+	for i, id := range ids {
+		args[i] = id
+	}
+	in := strings.TrimSuffix(strings.Repeat("?,", len(ids)), ",")
+	return queryAll(ctx, db, "latest patch results", func(r rowScanner) (PatchResult, error) {
+		var (
+			p  PatchResult
+			at int64
+		)
+		err := r.Scan(&p.ID, &p.JobID, &p.DeviceID, &p.Round, &p.UpdateID, &p.KB, &p.ResultCode, &p.HResult, &p.RebootRequired, &at)
+		p.FinishedAt = time.UnixMilli(at).UTC()
+		return p, err
+	}, `SELECT r.id, r.job_id, r.device_id, r.round, r.update_id, r.kb, r.result_code, r.hresult, r.reboot_required, r.finished_at
+		FROM patch_results r JOIN (SELECT max(id) AS id FROM patch_results WHERE update_id IN (`+in+`) GROUP BY device_id, update_id) l
+		ON l.id = r.id`, args...)
+}

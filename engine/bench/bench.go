@@ -74,7 +74,9 @@ type SweepConfig struct {
 	// run, and restored after.
 	MemoryLimitMB int
 
-	idleConns int // connections the engine may keep (fileBudget)
+	idleConns int      // connections the engine may keep (fileBudget)
+	simArgs   []string // more flags for the simulator child (the patch benchmark's)
+	simCfg    func(*winrmsim.Config)
 }
 
 // SweepResult is the benchmark's one JSON object; its field names are the

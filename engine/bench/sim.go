@@ -53,6 +53,9 @@ func startInProcess(ctx context.Context, cfg SweepConfig, dir string) (*inProces
 	} else {
 		sc.AllowUnencrypted = true // the fleet serves HTTP: its hosts allow unencrypted Basic
 	}
+	if cfg.simCfg != nil {
+		cfg.simCfg(&sc)
+	}
 	fleet, err := winrmsim.New(sc)
 	if err != nil {
 		return nil, err
@@ -125,6 +128,7 @@ func startChild(ctx context.Context, cfg SweepConfig, dir string) (*childFleet, 
 		c.caPath = filepath.Join(dir, "sim-ca.pem")
 		args = append(args, "--https", "--ca-out", c.caPath)
 	}
+	args = append(args, cfg.simArgs...)
 	// Not exec.CommandContext: the child is stopped with an interrupt
 	// (so it closes its hosts and reports), by close.
 	c.cmd = exec.Command(cfg.SimCommand[0], args...)

@@ -112,6 +112,10 @@ type Config struct {
 	// (ServicingInProgress 2) after a restart that completed installs;
 	// DefaultServicingTime when zero, none when negative.
 	ServicingTime time.Duration
+	// PatchBehind, when 1 or 2, puts every host that many months behind
+	// on its Windows updates (a Patch Tuesday for the whole fleet); 0:
+	// each host's own patch level, from its seed.
+	PatchBehind int
 	// TLS, when set, makes hosts serve HTTPS with certificates from a CA
 	// (see TLSOptions); nil: every host serves HTTP.
 	TLS *TLSOptions
@@ -224,6 +228,9 @@ func New(cfg Config) (*Fleet, error) {
 	}
 	if cfg.ShellIdleTimeout == 0 {
 		cfg.ShellIdleTimeout = DefaultShellIdleTimeout
+	}
+	if cfg.PatchBehind < 0 || cfg.PatchBehind > 2 {
+		return nil, fmt.Errorf("winrmsim: config: PatchBehind must be 0..2, got %d", cfg.PatchBehind)
 	}
 	if cfg.PatchInstallTime < 0 {
 		return nil, fmt.Errorf("winrmsim: config: PatchInstallTime must not be negative, got %v", cfg.PatchInstallTime)

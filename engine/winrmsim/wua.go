@@ -355,8 +355,11 @@ func (h *host) wuLocked(f *Fleet) *wuHost {
 	default:
 		w.level = 2
 	}
-	if h.forcedLevel >= 0 {
+	switch {
+	case h.forcedLevel >= 0:
 		w.level = h.forcedLevel
+	case f.cfg.PatchBehind > 0:
+		w.level = f.cfg.PatchBehind
 	}
 	wsusPct := 25
 	if h.server {
