@@ -10,7 +10,7 @@ import (
 	"time"
 )
 
-// Patch management's tables (migration 0010): the catalog of updates,
+// Patch management's tables (migration 0012): the catalog of updates,
 // what each device's last scan found, approvals per update and ring,
 // install jobs and their per-update results. The engine decides; the
 // store keeps.

@@ -32,7 +32,10 @@ type page struct {
 	id   pageID
 	name string // its command (:devices) and, capitalised, its tab
 	tab  string // the tab's label
-	desc string // the command's description in the palette
+	// short is the label when the tabs do not fit (80 columns): at most
+	// five letters, no ellipsis. Empty: tab.
+	short string
+	desc  string // the command's description in the palette
 	// label, when set, is the tab's label while the page is shown
 	// ("Detail: WS-0042").
 	label func(m *Model) string
@@ -60,11 +63,11 @@ type page struct {
 func pages() []page {
 	return []page{
 		{
-			id: pageDevices, name: "devices", tab: "Devices", desc: "the device grid",
+			id: pageDevices, name: "devices", tab: "Devices", short: "Dev", desc: "the device grid",
 			body: (*Model).gridBody, key: gridKey, click: gridClick,
 		},
 		{
-			id: pageAlerts, name: "alerts", tab: "Alerts", desc: "the unresolved alerts, most urgent first",
+			id: pageAlerts, name: "alerts", tab: "Alerts", short: "Alert", desc: "the unresolved alerts, most urgent first",
 			avail: func(m *Model) bool { return m.feed.caps.alerts != nil },
 			body:  (*Model).alertsBody, key: alertsKey, click: alertsClick,
 		},
@@ -79,7 +82,7 @@ func pages() []page {
 			open: openDetail, body: (*Model).detailBody, key: detailKey, click: noClick,
 		},
 		{
-			id: pageSchedules, name: "schedules", tab: "Schedules", desc: "scheduled jobs, next runs; run one now",
+			id: pageSchedules, name: "schedules", tab: "Schedules", short: "Sched", desc: "scheduled jobs, next runs; run one now",
 			avail: func(m *Model) bool { return m.feed.caps.scheds != nil },
 			open:  openSchedules, body: (*Model).schedulesBody, key: schedulesKey, click: schedulesClick,
 		},
@@ -90,21 +93,21 @@ func pages() []page {
 			open:    openAudit, body: (*Model).auditBody, key: auditKey, click: auditClick,
 		},
 		{
-			id: pageSettings, name: "settings", tab: "Settings", desc: "the effective configuration (read-only)",
+			id: pageSettings, name: "settings", tab: "Settings", short: "Set", desc: "the effective configuration (read-only)",
 			body: (*Model).settingsBody, key: settingsKey, click: settingsClick,
 		},
 		{
-			id: pageActions, name: "actions", tab: "Actions", desc: "action runs, their results, the offline queue",
+			id: pageActions, name: "actions", tab: "Actions", short: "Act", desc: "action runs, their results, the offline queue",
 			avail: func(m *Model) bool { return m.feed.caps.req != nil },
 			open:  openActions, body: (*Model).actionsBody, key: actionsKey, click: actionsClick,
 		},
 		{
-			id: pageNotify, name: "notifications", tab: "Notify", desc: "the notification outbox: sends, retries, failures",
+			id: pageNotify, name: "notifications", tab: "Notify", short: "Notif", desc: "the notification outbox: sends, retries, failures",
 			avail: func(m *Model) bool { return m.feed.caps.req != nil },
 			open:  openNotify, body: (*Model).notifyBody, key: notifyKey, click: notifyClick,
 		},
 		{
-			id: pagePatches, name: "patches", tab: "Patches", desc: "Windows updates: the fleet by updates and hosts, approvals, installs",
+			id: pagePatches, name: "patches", tab: "Patches", short: "Patch", desc: "Windows updates: the fleet by updates and hosts, approvals, installs",
 			avail: func(m *Model) bool { return m.feed.caps.req != nil && m.feed.caps.patches != nil },
 			open:  openPatches, body: (*Model).patchesBody, key: patchesKey, click: patchesClick,
 		},
@@ -215,14 +218,32 @@ func (m *Model) tabs() []tab {
 		for i, p := range ps {
 			if w := ansi.StringWidth(labels[i]); p.label != nil && w > len(p.tab) {
 				cut := min(over, w-len(p.tab))
-				labels[i] = Truncate(labels[i], w-cut, ell)
+				if labels[i] = Truncate(labels[i], w-cut, ell); cut == w-len(p.tab) {
+					labels[i] = p.tab // "Detail", not "Det..."
+				}
 				over -= cut
 				break
 			}
 		}
-		// Still too wide (many views on 80 columns): the other views'
-		// labels lose letters, the longest first, down to four; the
-		// current view keeps its name.
+		// Still too wide (many views on 80 columns): the other views
+		// take their short labels ("Sched"), the longest first, then lose
+		// letters, down to four; the current view keeps its name.
+		for over > 0 {
+			longest, cut := -1, 0
+			for i, p := range ps {
+				if p.id == m.page || p.short == "" || labels[i] != p.tab {
+					continue
+				}
+				if c := ansi.StringWidth(p.tab) - ansi.StringWidth(p.short); c > 0 && (longest < 0 || c > cut) {
+					longest, cut = i, c
+				}
+			}
+			if longest < 0 {
+				break
+			}
+			labels[longest] = ps[longest].short
+			over -= cut
+		}
 		for over > 0 {
 			longest := -1
 			for i, p := range ps {
