@@ -94,6 +94,9 @@ func (a *app) runConsole(ctx context.Context, c consoleFlags) error {
 	// Rotation reminders (rt.creds): checked now and daily, shown in the
 	// status line and raised as Info alerts.
 	rt := a.newFleetRuntime(eng, src.haveCred)
+	if c.demo {
+		rt.runAtStart = []string{"patch_scan"} // the demo shows missing updates at once
+	}
 	model := ui.New(localClient{Engine: eng, id: id, creds: rt.creds}, ui.Options{
 		Theme:      themeName,
 		NoColor:    a.getenv("NO_COLOR") != "",

@@ -20,6 +20,10 @@ var specials = map[string]func(file, key string, v *yaml.Node, c *Config, ps *Pr
 	"notifications.channels": parseChannels,
 	"notifications.routes":   parseRoutes,
 	"schedules.reports":      parseScheduledReports,
+
+	"patches.deny":         parsePatchDeny,
+	"patches.rings":        parsePatchRings,
+	"patches.auto_approve": parsePatchRules,
 }
 
 // parseLoopOff reads sessions.loop_off: a list, or one comma-separated
