@@ -98,6 +98,7 @@ func (a *app) runConsole(ctx context.Context, c consoleFlags) error {
 		// Collections and inventory queries need facts: the demo
 		// collects them now, not at the nightly schedule.
 		rt.collectAtStart = []string{engine.InventorySoftware, engine.InventorySecurity}
+		rt.runAtStart = []string{"patch_scan"} // the demo shows missing updates at once
 	}
 	model := ui.New(localClient{Engine: eng, id: id, creds: rt.creds}, ui.Options{
 		Theme:      themeName,

@@ -9,10 +9,10 @@ import (
 
 // fleetRuntime is what runs beside a console, local (rmm) or over SSH
 // (rmm serve), on one engine: the scheduler's jobs (cleanup, maintenance,
-// inventory, security, rollups, scheduled reports), the credential
-// rotation watch, the notifier (alert changes out to the channels), the
-// engine's sweeps, and the config watch that applies edits of the config
-// file.
+// inventory, security, patch_scan, rollups, scheduled reports), the
+// credential rotation watch, the notifier (alert changes out to the
+// channels), the engine's sweeps and its patch job driver, and the config
+// watch that applies edits of the config file.
 // It owns the goroutines it starts: start starts them, stop ends them in
 // order and waits for each before it closes the engine.
 type fleetRuntime struct {
@@ -31,6 +31,9 @@ type fleetRuntime struct {
 	// every device once the engine starts (--demo: so collections and
 	// inventory queries have facts at once, not at the nightly schedule).
 	collectAtStart []string
+	// runAtStart are scheduled jobs run once as soon as the scheduler
+	// starts (--demo scans for updates at once, not at 03:00).
+	runAtStart []string
 
 	cancel     context.CancelFunc // ends the scheduler, the watch and the sweeps
 	stopWatch  context.CancelFunc // ends the config watch, first
@@ -72,6 +75,11 @@ func (r *fleetRuntime) start(ctx context.Context, db *store.DB) error {
 			a.log.Error("scheduler stopped", "err", err)
 		}
 	}()
+	for _, name := range r.runAtStart {
+		if err := sched.RunNow(name); err != nil {
+			a.log.Warn("job not run at start", "job", name, "err", err)
+		}
+	}
 
 	r.credDone = make(chan struct{})
 	go func() {
@@ -103,6 +111,9 @@ func (r *fleetRuntime) start(ctx context.Context, db *store.DB) error {
 	// Run returns nil only when ctx ends, or the Fatal error that stopped
 	// it.
 	if r.poll {
+		// Install jobs move on while the console runs (the engine's
+		// Close stops the driver).
+		r.eng.StartPatchDriver()
 		r.runDone = make(chan struct{})
 		go func() {
 			defer close(r.runDone)

@@ -23,6 +23,10 @@ var specials = map[string]func(file, key string, v *yaml.Node, c *Config, ps *Pr
 	"notifications.routes":   parseRoutes,
 	"schedules.reports":      parseScheduledReports,
 	"collections":            parseCollections,
+
+	"patches.deny":         parsePatchDeny,
+	"patches.rings":        parsePatchRings,
+	"patches.auto_approve": parsePatchRules,
 }
 
 // parseLoopOff reads sessions.loop_off: a list, or one comma-separated

@@ -77,6 +77,7 @@ type Options struct {
 	Unpooled bool          // no pool: a new shell and powershell.exe per poll (the benchmark's baseline)
 	Alerts   AlertOptions  // thresholds, dedup window, offline threshold, maintenance windows, health weights
 	Actions  ActionOptions // remote actions and the offline queue (actions_runner.go)
+	Patches  PatchOptions  // patch management: rings, approval rules, deny list, timings (patch_policy.go)
 
 	// MaxIdleConns bounds the HTTP connections kept open between
 	// requests (one per host is what a sweep reuses); zero: what the
@@ -161,6 +162,7 @@ type Engine struct {
 	alerts *alertBook  // alerts and health inputs (alerts.go)
 	shells shellBook   // interactive remote PowerShell sessions (rshell.go)
 	act    *actionBook // action runs, offline queue replays (actions_runner.go)
+	patch  *patchBook  // patch policy and the install job driver (patches.go, patch_jobs.go)
 
 	sched atomic.Pointer[Scheduler] // set by AttachScheduler
 
@@ -284,6 +286,11 @@ func New(ctx context.Context, db *store.DB, opts Options) (*Engine, error) {
 	e.writer = store.NewWriter(db, wopts)
 	e.writer.Start()
 	e.alerts.sink = e.writer // polls' alert changes go with the writer's batches
+	if e.patch, err = newPatchBook(opts.Patches, opts.Actions.withDefaults(opts.Retries).QueueExpiry); err != nil {
+		_ = e.writer.Close()
+		_ = e.winrm.Close(ctx)
+		return nil, fmt.Errorf("engine: %w", err)
+	}
 	if opts.NoDeviceList {
 		e.act = newActionBook(e)
 		return e, nil
@@ -302,7 +309,8 @@ func New(ctx context.Context, db *store.DB, opts Options) (*Engine, error) {
 // Close flushes pending writes and releases connections. It does not
 // close the store.
 func (e *Engine) Close() error {
-	e.act.close() // action runs and queue replays stop first: they use the pool
+	e.stopPatchDriver() // the job driver and action runs stop first: they use the pool
+	e.act.close()
 	err := e.writer.Close()
 	e.closeShells()                             // remote PowerShell sessions' shells deleted on the hosts
 	perr := e.winrm.Close(context.Background()) // every pooled shell deleted on the hosts

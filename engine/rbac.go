@@ -34,6 +34,12 @@ const (
 	PermCredsEdit       Permission = "credentials.edit" // set, remove, test credentials
 	PermConfigEdit      Permission = "config.edit"      // configuration, schedules, maintenance
 	PermUsersEdit       Permission = "users.edit"       // users and roles
+	// Patch management: approving or denying updates for a ring,
+	// installing them (and cancelling installs), and approving past a
+	// ring's gate.
+	PermPatchesApprove  Permission = "patches.approve"
+	PermPatchesInstall  Permission = "patches.install"
+	PermPatchesOverride Permission = "patches.override"
 )
 
 // minRole is the role matrix: the least role holding each permission. A
@@ -53,6 +59,10 @@ var minRole = map[Permission]Role{
 	PermCredsEdit:       RoleAdmin,
 	PermConfigEdit:      RoleAdmin,
 	PermUsersEdit:       RoleAdmin,
+
+	PermPatchesApprove:  RoleOperator,
+	PermPatchesInstall:  RoleOperator,
+	PermPatchesOverride: RoleAdmin,
 }
 
 // Permissions lists every permission with the least role holding it.

@@ -30,6 +30,7 @@ func allRequests() []Request {
 	all = append(all, shellRequests()...)
 	all = append(all, notifyRequests()...)
 	all = append(all, collectionRequests()...)
+	all = append(all, patchRequests()...)
 	return all
 }
 
@@ -43,6 +44,18 @@ func collectionRequests() []Request {
 	return []Request{ListCollections{}, GetCollection{Name: "rbac-test"}, SaveCollection{Name: "rbac-test", Expr: "tag:none"},
 		RemoveCollection{Name: "rbac-test"}, RunCommand{Script: "hostname", Target: RunTarget{Hosts: []string{"rbac-test-host"}}},
 		GetCommandRun{RunID: "rbac-test"}, QueryInventory{Expr: "software:zoom"}}
+}
+
+// patchRequests: patch management.
+func patchRequests() []Request {
+	return []Request{
+		ScanPatches{Target: RunTarget{Hosts: []string{"rbac-test-host"}}}, ScanFleetPatches{}, ListPatches{},
+		GetDevicePatches{Host: "rbac-test-host"}, GetPatchCompliance{By: "site"},
+		ApprovePatches{Ring: "all", KBs: []string{"KB0000001"}}, AutoApprovePatches{},
+		InstallPatches{Target: RunTarget{Hosts: []string{"rbac-test-host"}}}, CancelPatches{RunID: "rbac-test"},
+		ListPatchJobs{}, DrivePatches{RunID: "rbac-test"}, PatchHistory{},
+		patchEvent{event: "install.result", host: "rbac-test-host"}, // the engine's own audit record; Do refuses to run it
+	}
 }
 
 // actionRequests: remote actions, runs, the script library and the
@@ -148,6 +161,10 @@ func TestTheRoleMatrix(t *testing.T) {
 		PermCredsEdit:       {false, false, true},
 		PermConfigEdit:      {false, false, true},
 		PermUsersEdit:       {false, false, true},
+
+		PermPatchesApprove:  {false, true, true},
+		PermPatchesInstall:  {false, true, true},
+		PermPatchesOverride: {false, false, true},
 	}
 	if len(want) != len(minRole) {
 		t.Fatalf("matrix has %d permissions, test covers %d", len(minRole), len(want))

@@ -38,6 +38,7 @@ import (
 	"github.com/rmmhq/rmm/engine"
 	"github.com/rmmhq/rmm/engine/csvimport"
 	"github.com/rmmhq/rmm/engine/winrm"
+	"github.com/rmmhq/rmm/engine/winrmsim"
 	"github.com/rmmhq/rmm/store"
 )
 
@@ -80,8 +81,10 @@ type SweepConfig struct {
 	// run, and restored after.
 	MemoryLimitMB int
 
-	idleConns int    // connections the engine may keep (fileBudget)
-	password  string // the hosts' password for this run (runPassword)
+	idleConns int                    // connections the engine may keep (fileBudget)
+	password  string                 // the hosts' password for this run (runPassword)
+	simArgs   []string               // more flags for the simulator child (the patch benchmark's)
+	simCfg    func(*winrmsim.Config) // more settings for an in-process fleet (the patch benchmark's)
 }
 
 // SweepResult is the benchmark's one JSON object; its field names are the

@@ -57,6 +57,9 @@ func startInProcess(ctx context.Context, cfg SweepConfig, dir string, auth *auth
 		sc.AllowUnencrypted = true // the fleet serves HTTP: its hosts allow unencrypted Basic
 	}
 	auth.simConfig(&sc)
+	if cfg.simCfg != nil {
+		cfg.simCfg(&sc)
+	}
 	fleet, err := winrmsim.New(sc)
 	if err != nil {
 		return nil, err
@@ -141,6 +144,7 @@ func startChild(ctx context.Context, cfg SweepConfig, dir string, extra []string
 		"--password", cfg.password, // a loopback test password of this run, not a secret (runPassword)
 	}}
 	o.Args = append(o.Args, extra...)
+	o.Args = append(o.Args, cfg.simArgs...)
 	if cfg.transport() == TransportHTTPS {
 		o.CAPath = filepath.Join(dir, "sim-ca.pem")
 	}

@@ -1,7 +1,9 @@
 package filter
 
 import (
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -183,4 +185,32 @@ var Devices = &Schema[Row]{
 		{"hostname", "host", "name"}, {"site"}, {"status"}, {"cpu"}, {"mem", "memory"},
 		{"disk", "disk_free"}, {"last_seen", "seen", "lastseen"}, {"os"},
 	},
+}
+
+// StaticFields are the device fields that do not change from poll to
+// poll: what a patch ring selects by.
+var StaticFields = []string{"host", "site", "os", "tag", "group"}
+
+// ParseStatic reads a device filter of StaticFields and free text only,
+// whose members do not change from poll to poll (a patch ring's devices;
+// "" and "*" are every device). A term of another field is an *Error
+// naming it; a sort: term is refused (it selects nothing).
+func ParseStatic(expr string) (DeviceFilter, error) {
+	if e := strings.TrimSpace(expr); e == "" || e == "*" {
+		return DeviceFilter{}, nil
+	}
+	f, err := Parse(expr)
+	if err != nil {
+		return f, err
+	}
+	if _, _, sorted := f.Sort(); sorted {
+		return Nothing[Row](), &Error{Term: expr, Msg: "a sort: term selects nothing; leave it out"}
+	}
+	for _, t := range f.FieldTerms() {
+		if !slices.Contains(StaticFields, t.Field) {
+			return Nothing[Row](), &Error{Term: t.Term, Msg: "selects by " + strings.Join(StaticFields, ", ") +
+				" or text only (status, metrics and inventory change from poll to poll)"}
+		}
+	}
+	return f, nil
 }

@@ -153,6 +153,7 @@ type term[T any] struct {
 	want     Tri           // State: the value asked for
 	vers     []versionQual // Apps: the Version terms after it
 	sets     *setCache     // Apps, Services, Hotfixes: which catalog entries match
+	raw      string        // the term as typed
 }
 
 // versionQual is one Version condition.
@@ -271,6 +272,25 @@ func (f Filter[T]) MatchingApps(fa *Facts) []App {
 	return out
 }
 
+// FieldTerm is one field term of an expression: as typed ("!tag:prod")
+// and its field's canonical name ("tag").
+type FieldTerm struct {
+	Term, Field string
+}
+
+// FieldTerms are the expression's field terms in order (free text is
+// none), for callers that allow only some fields (a patch ring selects by
+// what does not change from poll to poll).
+func (f Filter[T]) FieldTerms() []FieldTerm {
+	var out []FieldTerm
+	for _, t := range f.terms {
+		if t.field != nil {
+			out = append(out, FieldTerm{Term: t.raw, Field: t.field.Names[0]})
+		}
+	}
+	return out
+}
+
 // Nothing is the filter of a bad expression: it matches no item.
 func Nothing[T any]() Filter[T] {
 	return Filter[T]{terms: []term[T]{{free: true, neg: true}}}
@@ -305,6 +325,7 @@ func (s *Schema[T]) Parse(expr string) (Filter[T], error) {
 			kept = append(kept, tk.raw)
 			continue
 		}
+		t.raw = tk.raw
 		f.terms = append(f.terms, t)
 		f.age = f.age || t.field != nil && t.field.Kind == Age
 		kept = append(kept, tk.raw)

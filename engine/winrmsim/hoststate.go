@@ -70,6 +70,10 @@ type hostState struct {
 
 	// power is the machine's power state as actions left it.
 	power powerState
+
+	// wu is the Windows Update Agent's state (wua.go), built the first
+	// time a patch script asks.
+	wu *wuHost
 }
 
 // powerState says whether a host is up, restarting or switched off.
@@ -295,10 +299,14 @@ func (h *host) pendingRebootSince() time.Time {
 // rebootState applies a restart to the host's state: processes start
 // afresh, Automatic services start, sessions end, a pending reboot is
 // done. Stopped Manual services stay stopped. The virtual disk and
-// registry persist (minus the pending-reboot markers).
-func (h *host) rebootState() {
+// registry persist (minus the pending-reboot markers). Windows Update:
+// tasks that ran are dead, installs that waited for the restart are
+// complete, and servicing stays busy for servicing when there were any.
+func (h *host) rebootState(servicing time.Duration) {
 	h.hs().mu.Lock()
 	defer h.hs().mu.Unlock()
+	now := time.Now()
+	h.wuBootLocked(now, servicing)
 	st := h.stateLocked() // built now, so a seeded pending reboot clears too
 	st.boots++
 	st.procs = nil

@@ -10,7 +10,8 @@ import (
 	"time"
 )
 
-func (h *host) softwareDoc(at, epoch, boot time.Time) obj {
+func (h *host) softwareDoc(f *Fleet, at, boot time.Time) obj {
+	epoch := f.epoch
 	productType := 1
 	switch {
 	case h.server && h.hasTag("dc"):
@@ -37,7 +38,7 @@ func (h *host) softwareDoc(at, epoch, boot time.Time) obj {
 			{"display_version", h.displayVersion()}, {"edition_id", h.editionID()}, {"architecture", "64-bit"},
 			{"product_type", productType}, {"install_date", psDate(h.installDate(epoch))}, {"last_boot", psDate(boot)},
 			{"locale", "0409"}, {"registered_to", "IT"}}},
-		{"hotfixes", unrolled(h.hotfixes(at, epoch))},
+		{"hotfixes", unrolled(h.hotfixes(f, at))},
 		{"applications", unrolled(h.applications(epoch))},
 		{"services", unrolled(services)},
 		{"startup", unrolled(h.startup())},
@@ -46,14 +47,17 @@ func (h *host) softwareDoc(at, epoch, boot time.Time) obj {
 
 // hotfixes are Win32_QuickFixEngineering's entries: servicing stack and
 // cumulative updates, and on older releases a longer list of individual
-// fixes. The newest is the host's last update.
-func (h *host) hotfixes(at, epoch time.Time) []obj {
+// fixes, older than what the host's Windows Update state installed
+// (wua.go), which come last: its cumulative and .NET updates, and what
+// patch tasks installed since.
+func (h *host) hotfixes(f *Fleet, at time.Time) []obj {
 	r := h.rngFor(0x4f1c)
 	n := 3 + r.IntN(5)
 	if h.server2016() || h.build() == "17763" {
 		n = 12 + r.IntN(20)
 	}
-	last := h.lastUpdate(epoch)
+	recent := h.wuHotfixes(f, at)
+	last := h.lastUpdate(f.epoch).AddDate(0, 0, -35)
 	out := make([]obj, n)
 	when := last
 	kb := 5040000 + r.IntN(9000)
@@ -70,8 +74,7 @@ func (h *host) hotfixes(at, epoch time.Time) []obj {
 		kb -= 1000 + r.IntN(40000)
 		when = when.AddDate(0, 0, -20-r.IntN(25))
 	}
-	_ = at
-	return out
+	return append(out, recent...)
 }
 
 // lastUpdate is the host's newest hotfix install date: within the last

@@ -591,7 +591,7 @@ func (p *psProcess) cimInstances(arg string, st statement, t time.Time) (psResul
 		return psResult{objs: objs, view: []string{"DHCPEnabled", "IPAddress", "DefaultIPGateway", "DNSDomain", "ServiceName", "Description", "Index"}}, nil
 	case "win32_quickfixengineering":
 		var objs []psObj
-		for _, f := range h.hotfixes(t, epoch) {
+		for _, f := range h.hotfixes(p.m.fleet, t) {
 			on := ""
 			if d, ok := val(f, "installed_on").(psDate); ok {
 				on = time.Time(d).Local().Format("1/2/2006 12:00:00 AM")

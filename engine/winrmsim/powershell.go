@@ -262,7 +262,7 @@ func (p *psProcess) run(out psOutput, at time.Time, script string) {
 	mk := scriptMarker.FindStringSubmatchIndex(script)
 	if p.m.h.hp.clm {
 		if v, bad := findCLMViolation(script); bad {
-			if msg, guarded := clmGuard(script, v.offset); guarded && mk != nil && strings.HasPrefix(script[mk[2]:mk[3]], "action_") {
+			if msg, guarded := clmGuard(script, v.offset); guarded && mk != nil && (strings.HasPrefix(script[mk[2]:mk[3]], "action_") || strings.HasPrefix(script[mk[2]:mk[3]], "patch_")) {
 				// The script's own check comes first: it throws, its
 				// catch reports the message as the answer.
 				doc, _ := json.Marshal(failReply(msg))
@@ -308,6 +308,8 @@ func (p *psProcess) runMarked(out psOutput, at time.Time, script, name string, v
 		p.runAction(out, at, script, name, version, pos)
 	case strings.HasPrefix(name, "inventory_"):
 		p.runInventory(out, at, script, name, version, pos)
+	case strings.HasPrefix(name, "patch_"):
+		p.runPatch(out, at, script, name, version, pos)
 	default:
 		p.notFound(out, at, script, name, version, pos)
 	}
@@ -391,6 +393,19 @@ func (p *psProcess) runStatements(out psOutput, t time.Time, stmts []statement) 
 			if e := p.define(arg, st); e != nil {
 				errs = append(errs, e)
 			}
+		case isWURemoteCall(st.text):
+			// The Windows Update Agent's downloader and installer refuse
+			// a remote (network logon) caller.
+			m, _ := wuRemoteCall(st.text)
+			errs = append(errs, []string{
+				accessDenied(m),
+				"At line:" + strconv.Itoa(st.line) + " char:" + strconv.Itoa(st.col),
+				"+ " + st.src,
+				"+ " + strings.Repeat(" ", st.col-1) + strings.Repeat("~", len(st.text)),
+				"    + CategoryInfo          : NotSpecified: (:) [], MethodInvocationException",
+				"    + FullyQualifiedErrorId : UnauthorizedAccessException",
+				" ",
+			})
 		case strings.HasPrefix(st.text, "$") && isAssignment(st.text):
 			p.assignStatement(st, t, &errs)
 		case isStateCmdlet(lw) && formatOnly:

@@ -1,4 +1,4 @@
--- 0016_collections: saved dynamic device groups, and the grouping keys of
+-- 0017_collections: saved dynamic device groups, and the grouping keys of
 -- ad-hoc command results.
 --
 --   * collections: a name and a filter expression in the console's
