@@ -5,6 +5,7 @@ import (
 	"io"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -19,8 +20,9 @@ import (
 // real engine's Patches view is TestThePatchesViewApprovesAndInstallsThroughARealEngine.
 type patchClient struct {
 	*fullClient
-	pmu  sync.Mutex
-	sent []engine.Request
+	pmu      sync.Mutex
+	sent     []engine.Request
+	devLoads atomic.Int64 // GetDevicePatches answered
 }
 
 func newPatchClient(ds []engine.DeviceState, role engine.Role) *patchClient {
@@ -42,6 +44,7 @@ func (c *patchClient) Do(ctx context.Context, r engine.Request) (any, error) {
 	case engine.ListPatches:
 		return testPatchFleet(), nil
 	case engine.GetDevicePatches:
+		defer c.devLoads.Add(1)
 		return testDevicePatches(r.Host), nil
 	case engine.ApprovePatches, engine.InstallPatches, engine.ScanPatches, engine.CancelPatches:
 		if c.role != 0 && !c.role.Can(r.Permission()) {
@@ -122,7 +125,7 @@ func TestPatchesGoldenScreens(t *testing.T) {
 	}{
 		{"updates_ascii_80x24", "ascii", 80, 24, nil, "KB5050021", engine.RoleOperator, nil, ""},
 		{"hosts_ascii_80x24", "ascii", 80, 24, []string{"tab", "j"}, "WS-0005", engine.RoleOperator, nil, ""},
-		{"host_ascii_80x24", "ascii", 80, 24, []string{"tab", "j", "enter"}, "job 7 installing", engine.RoleOperator, []string{"j"}, "ERROR_INSTALL_FAILURE"},
+		{"host_ascii_80x24", "ascii", 80, 24, []string{"tab", "j", "enter"}, "Cumulative Update", engine.RoleOperator, []string{"j"}, "ERROR_INSTALL_FAILURE"},
 		{"update_ascii_80x24", "ascii", 80, 24, []string{"enter"}, "ring production", engine.RoleOperator, nil, ""},
 		{"viewer_ascii_80x24", "ascii", 80, 24, nil, "KB5050021", engine.RoleViewer, nil, ""},
 		{"updates_120x40", "default", 120, 40, nil, "KB5050021", engine.RoleOperator, nil, ""},
@@ -145,6 +148,9 @@ func TestPatchesGoldenScreens(t *testing.T) {
 				waitFor(t, tm, tt.wait)
 			}
 			if len(tt.after) > 0 {
+				// The host's header shows before its updates load: keys
+				// for the list wait until the console asked for them.
+				waitUntil(t, "the host's updates loaded", func() bool { return c.devLoads.Load() > 0 })
 				send(tm, tt.after...)
 				waitFor(t, tm, tt.then)
 			}
