@@ -231,6 +231,11 @@ func (a *app) openEngine(ctx context.Context, cred engine.Credential, vault cred
 		db.Close()
 		return nil, nil, exitError{2, fmt.Errorf("%s: %w", a.configFile(), err)}
 	}
+	if err := a.attachEnrolledRelays(ctx, eng, db); err != nil {
+		eng.Close()
+		db.Close()
+		return nil, nil, err
+	}
 	release, err := a.setupNotify(eng, vault)
 	if err != nil {
 		eng.Close()
@@ -408,6 +413,7 @@ Exit status: 0 ok, 1 error, 2 bad input, 3 permission denied, 5 doctor found a f
 		a.scriptsCommand(),
 		a.notifyCommand(),
 		a.reportCommand(),
+		a.relayCommand(),
 		a.versionCommand(),
 	)
 	usageErrors(root)

@@ -88,6 +88,8 @@ func TestAGoodFileSetsEveryKey(t *testing.T) {
 		},
 	}
 	want.Reports = ReportsConfig{Dir: "/var/lib/rmm/reports", SLATarget: 99.9}
+	want.Relay = RelayConfig{Listen: "0.0.0.0:7422", PublicURL: "tls://central.example.com:7422",
+		TLSCert: "/etc/rmm/relay-hub.crt", TLSKey: "/etc/rmm/relay-hub.key"}
 	if !cfg.Equal(want) {
 		t.Fatalf("got  %+v\nwant %+v", cfg, want)
 	}

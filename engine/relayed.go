@@ -2,10 +2,14 @@ package engine
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"fmt"
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/rmmhq/rmm/engine/winrm"
 	"github.com/rmmhq/rmm/store"
@@ -114,3 +118,55 @@ func (e *Engine) ApplyRelayed(ids []int64, recs []PollRecord) {
 // relaysPtr is the engine's attached Relays (atomic: the hub attaches it
 // while sweeps run).
 type relaysPtr = atomic.Pointer[relaysRef]
+
+// EnrollRelay registers a site relay: its leaf user and a new random
+// password, whose bcrypt hash only is stored (central's hub checks it).
+// The password is in the result, once: it goes into the relay's
+// credentials file (engine/relay builds it) and never into the audit.
+// Enrolling a site again replaces its password.
+type EnrollRelay struct {
+	Site     string
+	LeafUser string // the NATS user the relay's leaf node logs in as
+}
+
+// RelayEnrollment is what EnrollRelay returns.
+type RelayEnrollment struct {
+	Site     string
+	LeafUser string
+	Password string // a secret: only for the credentials file
+}
+
+// Action implements Request.
+func (EnrollRelay) Action() string { return "relay.enroll" }
+
+// Permission implements Request: it issues a credential.
+func (EnrollRelay) Permission() Permission { return PermCredsEdit }
+
+// Mutating implements Request.
+func (EnrollRelay) Mutating() bool { return true }
+
+// Targets implements Request.
+func (r EnrollRelay) Targets() []string { return []string{"site " + r.Site} }
+
+// Details implements Request (never the password).
+func (r EnrollRelay) Details() map[string]any { return map[string]any{"leaf_user": r.LeafUser} }
+
+func (r EnrollRelay) run(ctx context.Context, e *Engine, _ Identity) (RelayEnrollment, error) {
+	site := strings.TrimSpace(r.Site)
+	if site == "" || r.LeafUser == "" {
+		return RelayEnrollment{}, fmt.Errorf("enroll relay: %w: site and leaf user are required", ErrBadInput)
+	}
+	raw := make([]byte, 32)
+	if _, err := rand.Read(raw); err != nil {
+		return RelayEnrollment{}, fmt.Errorf("enroll relay %s: %w", site, err)
+	}
+	pass := base64.RawURLEncoding.EncodeToString(raw)
+	hash, err := bcrypt.GenerateFromPassword([]byte(pass), bcrypt.DefaultCost)
+	if err != nil {
+		return RelayEnrollment{}, fmt.Errorf("enroll relay %s: %w", site, err)
+	}
+	if err := e.db.PutRelaySite(ctx, store.RelaySite{Site: site, LeafUser: r.LeafUser, PassHash: string(hash)}); err != nil {
+		return RelayEnrollment{}, err
+	}
+	return RelayEnrollment{Site: site, LeafUser: r.LeafUser, Password: pass}, nil
+}

@@ -14,9 +14,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
-	"golang.org/x/crypto/bcrypt"
 
-	"github.com/rmmhq/rmm/store"
+	"github.com/rmmhq/rmm/engine"
 )
 
 // Creds is a relay's credentials file: what `rmm relay enroll S` writes
@@ -156,32 +155,24 @@ func LoadSigningKey(path string) (ed25519.PrivateKey, error) {
 	return ed25519.NewKeyFromSeed(seed), nil
 }
 
-// Enroll registers site for a relay and returns its credentials: a new
-// random leaf password (central keeps its bcrypt hash), the hub address
-// the relay dials and central's public signing key. Enrolling a site
-// again replaces its password; the hub accepts the new one from its next
-// start.
-func Enroll(ctx context.Context, db *store.DB, signingKey ed25519.PrivateKey, site, hub string) (Creds, error) {
+// Enroll registers site for a relay through central's engine (the
+// EnrollRelay request: an Admin's, audited) and returns its credentials:
+// the leaf user and its new random password (central keeps the bcrypt
+// hash only), the hub address the relay dials and central's public
+// signing key. Enrolling a site again replaces its password; the hub
+// accepts the new one from its next start.
+func Enroll(ctx context.Context, eng *engine.Engine, id engine.Identity, signingKey ed25519.PrivateKey, site, hub string) (Creds, error) {
 	site = strings.TrimSpace(site)
 	if site == "" {
-		return Creds{}, errors.New("enroll: site name is empty")
+		return Creds{}, fmt.Errorf("enroll: %w: site name is empty", engine.ErrBadInput)
 	}
 	if _, err := hubURL(hub); err != nil {
-		return Creds{}, fmt.Errorf("enroll %s: hub: %w", site, err)
+		return Creds{}, fmt.Errorf("enroll %s: %w: hub: %w", site, engine.ErrBadInput, err)
 	}
-	raw := make([]byte, 32)
-	if _, err := rand.Read(raw); err != nil {
-		return Creds{}, fmt.Errorf("enroll %s: %w", site, err)
-	}
-	pass := base64.RawURLEncoding.EncodeToString(raw)
-	hash, err := bcrypt.GenerateFromPassword([]byte(pass), bcrypt.DefaultCost)
+	en, err := engine.Call(ctx, eng, id, engine.EnrollRelay{Site: site, LeafUser: leafUser(site)})
 	if err != nil {
-		return Creds{}, fmt.Errorf("enroll %s: %w", site, err)
-	}
-	user := leafUser(site)
-	if err := db.PutRelaySite(ctx, store.RelaySite{Site: site, LeafUser: user, PassHash: string(hash)}); err != nil {
-		return Creds{}, fmt.Errorf("enroll %s: %w", site, err)
+		return Creds{}, err
 	}
 	pub := signingKey.Public().(ed25519.PublicKey)
-	return Creds{Site: site, Hub: hub, User: user, Password: pass, CentralKey: base64.StdEncoding.EncodeToString(pub)}, nil
+	return Creds{Site: en.Site, Hub: hub, User: en.LeafUser, Password: en.Password, CentralKey: base64.StdEncoding.EncodeToString(pub)}, nil
 }

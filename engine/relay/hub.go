@@ -460,3 +460,34 @@ func inputOf(d store.Device) store.DeviceInput {
 		Auth: d.Auth, CABundle: d.CABundle, InsecureSkipVerify: &skip, AllowUnencrypted: &unenc, LoopOff: &loopOff,
 	}
 }
+
+// Enrolled is the engine.Relays of a process that runs no hub (rmm poll,
+// rmm action, a console without relay.listen): the enrolled sites'
+// devices are still their relays' and never polled from here.
+type Enrolled struct {
+	sites map[string]bool
+}
+
+// NewEnrolled lists db's enrolled relay sites.
+func NewEnrolled(ctx context.Context, db *store.DB) (*Enrolled, error) {
+	sites, err := db.RelaySites(ctx)
+	if err != nil {
+		return nil, err
+	}
+	e := &Enrolled{sites: map[string]bool{}}
+	for _, s := range sites {
+		e.sites[strings.ToLower(s.Site)] = true
+	}
+	return e, nil
+}
+
+// Len is the number of enrolled sites.
+func (e *Enrolled) Len() int { return len(e.sites) }
+
+// Relayed implements engine.Relays.
+func (e *Enrolled) Relayed(site string) bool { return e.sites[strings.ToLower(site)] }
+
+// PollNow implements engine.Relays: nothing to send from a process
+// without a hub; the relays sweep on their own schedule (rmm poll
+// --once at central sweeps central's own sites only).
+func (e *Enrolled) PollNow(context.Context, engine.Identity) error { return nil }

@@ -109,9 +109,12 @@ func Start(ctx context.Context, opts Options) (*Relay, error) {
 	remote := &server.RemoteLeafOpts{URLs: []*url.URL{u}}
 	if u.Scheme == "tls" {
 		remote.TLS = true
-		remote.TLSConfig = opts.TLS
-		if remote.TLSConfig == nil {
-			remote.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, ServerName: u.Hostname()}
+		remote.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+		if opts.TLS != nil {
+			remote.TLSConfig = opts.TLS.Clone()
+		}
+		if remote.TLSConfig.ServerName == "" {
+			remote.TLSConfig.ServerName = u.Hostname()
 		}
 	}
 	r := &Relay{opts: opts, site: site, log: opts.Logger, pub: pub, done: make(chan struct{})}

@@ -3,6 +3,7 @@ package relay
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"database/sql"
 	"encoding/csv"
 	"log/slog"
@@ -34,7 +35,7 @@ type world struct {
 	hubAddr string
 	dir     string
 	sites   map[string][]string // site -> hostnames
-	key     []byte
+	key     ed25519.PrivateKey
 }
 
 // newWorld starts a fleet of len(siteOf) hosts, host i on site siteOf[i],
@@ -83,7 +84,7 @@ func newWorld(t *testing.T, siteOf []string, relayed ...string) *world {
 	}
 	w.key = key
 	for _, s := range relayed {
-		if _, err := Enroll(ctx, w.db, key, s, "nats-leaf://"+w.hubAddr); err != nil {
+		if _, err := Enroll(ctx, w.eng, admin, key, s, "nats-leaf://"+w.hubAddr); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -106,12 +107,14 @@ func (w *world) startHub() {
 // restarted to accept it, as in production).
 func (w *world) creds(site string) Creds {
 	w.t.Helper()
-	c, err := Enroll(context.Background(), w.db, w.key, site, "nats-leaf://"+w.hubAddr)
+	c, err := Enroll(context.Background(), w.eng, admin, w.key, site, "nats-leaf://"+w.hubAddr)
 	if err != nil {
 		w.t.Fatal(err)
 	}
 	return c
 }
+
+var admin = engine.Identity{User: "admin", Role: engine.RoleAdmin, Via: engine.ViaCLI}
 
 func newTestEngine(t *testing.T, db *store.DB, opts engine.Options) *engine.Engine {
 	t.Helper()

@@ -1,0 +1,87 @@
+package cmd
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/rmmhq/rmm/engine/relay"
+)
+
+func TestRelayEnrollWritesASecretCredentialsFileAndStatusListsTheSite(t *testing.T) {
+	c := newCLI(t)
+	out := filepath.Join(c.home, "relay-branch1.creds")
+	code, stdout, stderr := c.run("relay", "enroll", "branch1", "--hub", "tls://central.example.com:7422", "--out", out)
+	if code != 0 {
+		t.Fatalf("enroll: exit %d: %s", code, stderr)
+	}
+	if !strings.Contains(stdout, "enrolled site branch1") || strings.Contains(stdout+stderr, "password") {
+		t.Fatalf("enroll said: %q %q", stdout, stderr)
+	}
+	st, err := os.Stat(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Mode().Perm() != 0o600 {
+		t.Fatalf("credentials file mode %v, want 0600", st.Mode().Perm())
+	}
+	cr, err := relay.ReadCreds(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cr.Site != "branch1" || cr.Hub != "tls://central.example.com:7422" || len(cr.Password) < 40 {
+		t.Fatalf("credentials %+v", cr)
+	}
+	// The file is never replaced.
+	if code, _, stderr := c.run("relay", "enroll", "branch1", "--hub", "tls://central.example.com:7422", "--out", out); code != 2 || !strings.Contains(stderr, "exists") {
+		t.Fatalf("second enroll to the same file: exit %d: %s", code, stderr)
+	}
+	code, stdout, stderr = c.run("relay", "status", "--json")
+	if code != 0 {
+		t.Fatalf("status: exit %d: %s", code, stderr)
+	}
+	var sites []relaySite
+	if err := json.Unmarshal([]byte(stdout), &sites); err != nil {
+		t.Fatalf("status --json: %v: %s", err, stdout)
+	}
+	if len(sites) != 1 || sites[0].Site != "branch1" {
+		t.Fatalf("status: %+v", sites)
+	}
+	// The audit has the enrolment, without the password.
+	code, stdout, _ = c.run("audit", "--json")
+	if code != 0 || !strings.Contains(stdout, "relay.enroll") || strings.Contains(stdout, cr.Password) {
+		t.Fatalf("audit after enroll (exit %d): %s", code, stdout)
+	}
+}
+
+func TestRelayEnrollIsRefusedReadOnlyAndWithoutAHubAddress(t *testing.T) {
+	c := newCLI(t)
+	if code, _, stderr := c.run("--read-only", "relay", "enroll", "s1", "--hub", "tls://h.example:7422", "--out", filepath.Join(c.home, "x.creds")); code != 3 {
+		t.Fatalf("read-only enroll: exit %d: %s", code, stderr)
+	}
+	if code, _, stderr := c.run("relay", "enroll", "s1", "--out", filepath.Join(c.home, "y.creds")); code != 2 || !strings.Contains(stderr, "relay.public_url") {
+		t.Fatalf("enroll without a hub: exit %d: %s", code, stderr)
+	}
+	if code, _, stderr := c.run("relay", "enroll", "s1", "--hub", "http://h.example", "--out", filepath.Join(c.home, "z.creds")); code != 2 {
+		t.Fatalf("enroll with an http hub: exit %d: %s", code, stderr)
+	}
+}
+
+func TestRelayRefusesCredentialsOfAnotherSiteAndAMissingFile(t *testing.T) {
+	c := newCLI(t)
+	out := filepath.Join(c.home, "s1.creds")
+	if code, _, stderr := c.run("relay", "enroll", "s1", "--hub", "nats-leaf://127.0.0.1:7422", "--out", out); code != 0 {
+		t.Fatalf("enroll: %s", stderr)
+	}
+	if code, _, stderr := c.run("relay", "--site", "s2", "--creds", out); code != 2 || !strings.Contains(stderr, "for site s1") {
+		t.Fatalf("relay --site s2 with s1's file: exit %d: %s", code, stderr)
+	}
+	if code, _, stderr := c.run("relay", "--creds", filepath.Join(c.home, "none.creds")); code != 2 {
+		t.Fatalf("relay with a missing file: exit %d: %s", code, stderr)
+	}
+	if code, _, stderr := c.run("relay"); code != 2 || !strings.Contains(stderr, "--creds") {
+		t.Fatalf("relay without --creds: exit %d: %s", code, stderr)
+	}
+}
