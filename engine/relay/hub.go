@@ -325,7 +325,7 @@ func (h *Hub) ingest(s *hubSite) {
 			continue
 		}
 		for {
-			batch, err := cons.Fetch(500, jetstream.FetchMaxWait(2*time.Second))
+			batch, err := cons.Fetch(500, jetstream.FetchMaxWait(time.Second))
 			if err != nil {
 				h.log.Debug("relay outbox fetch", "site", s.name, "err", err)
 				break

@@ -25,6 +25,7 @@ import (
 
 // Defaults of a relay's outbox.
 const (
+	outboxAckWait         = 10 * time.Second
 	DefaultOutboxMaxBytes = 2 << 30 // 2 GiB, then the oldest results are dropped
 	DefaultOutboxMaxAge   = 14 * 24 * time.Hour
 )
@@ -163,7 +164,11 @@ func (r *Relay) open(ctx context.Context) error {
 		return fmt.Errorf("outbox: %w", err)
 	}
 	if _, err := r.js.CreateOrUpdateConsumer(ctx, outboxStream, jetstream.ConsumerConfig{
-		Durable: centralDurable, AckPolicy: jetstream.AckExplicitPolicy, AckWait: 30 * time.Second, MaxAckPending: 10000,
+		// A batch delivered into a pull request that a cut link orphaned
+		// is delivered again after AckWait: short, so a cut costs seconds
+		// (central applies a batch well within it; a late ack only means
+		// a redelivery, which central's keys skip).
+		Durable: centralDurable, AckPolicy: jetstream.AckExplicitPolicy, AckWait: outboxAckWait, MaxAckPending: 10000,
 	}); err != nil {
 		return fmt.Errorf("outbox consumer: %w", err)
 	}

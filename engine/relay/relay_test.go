@@ -147,18 +147,27 @@ func freeAddr(t *testing.T) string {
 	return ln.Addr().String()
 }
 
+func newTestCred() engine.Credential {
+	return engine.Credential{User: winrmsim.DefaultUser, Password: winrmsim.DefaultPassword}
+}
+
+func openRelayDB(t *testing.T, dir string) *store.DB {
+	t.Helper()
+	db, err := store.Open(context.Background(), filepath.Join(dir, "relay.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	return db
+}
+
 // startRelay starts site's relay over a fresh SQLite file, dialling hub.
 func startRelay(t *testing.T, c Creds, hub, dir string) (*Relay, *store.DB, string) {
 	t.Helper()
 	ctx := context.Background()
 	path := filepath.Join(dir, "relay.db")
-	db, err := store.Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = db.Close() })
-	eopts := engine.Options{Credential: engine.Credential{User: winrmsim.DefaultUser, Password: winrmsim.DefaultPassword},
-		Timeout: 5 * time.Second}
+	db := openRelayDB(t, dir)
+	eopts := engine.Options{Credential: newTestCred(), Timeout: 5 * time.Second}
 	eopts.Writer.FlushInterval = 20 * time.Millisecond
 	r, err := Start(ctx, Options{Creds: c, HubURL: hub, DB: db, Engine: eopts, StoreDir: filepath.Join(dir, "nats"), Logger: testLogger()})
 	if err != nil {
