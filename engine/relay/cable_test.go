@@ -20,7 +20,7 @@ type cable struct {
 	wg    sync.WaitGroup
 }
 
-func newCable(t *testing.T, target string) *cable {
+func newCable(t testing.TB, target string) *cable {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -26,7 +26,7 @@ import (
 // world is central (its SQLite, engine and hub) and a simulated fleet
 // whose hosts are split over sites, all on 127.0.0.1.
 type world struct {
-	t       *testing.T
+	t       testing.TB
 	fleet   *winrmsim.Fleet
 	db      *store.DB
 	dbPath  string
@@ -41,7 +41,7 @@ type world struct {
 // newWorld starts a fleet of len(siteOf) hosts, host i on site siteOf[i],
 // imports it into central's store, enrols the relayed sites and starts
 // central's engine and hub (its leaf listener on a free loopback port).
-func newWorld(t *testing.T, siteOf []string, relayed ...string) *world {
+func newWorld(t testing.TB, siteOf []string, relayed ...string) *world {
 	t.Helper()
 	ctx := context.Background()
 	fleet, err := winrmsim.New(winrmsim.Config{Devices: len(siteOf), AllowUnencrypted: true})
@@ -116,7 +116,7 @@ func (w *world) creds(site string) Creds {
 
 var admin = engine.Identity{User: "admin", Role: engine.RoleAdmin, Via: engine.ViaCLI}
 
-func newTestEngine(t *testing.T, db *store.DB, opts engine.Options) *engine.Engine {
+func newTestEngine(t testing.TB, db *store.DB, opts engine.Options) *engine.Engine {
 	t.Helper()
 	opts.Credential = engine.Credential{User: winrmsim.DefaultUser, Password: winrmsim.DefaultPassword}
 	opts.Timeout = 5 * time.Second
@@ -137,7 +137,7 @@ func testLogger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -151,7 +151,7 @@ func newTestCred() engine.Credential {
 	return engine.Credential{User: winrmsim.DefaultUser, Password: winrmsim.DefaultPassword}
 }
 
-func openRelayDB(t *testing.T, dir string) *store.DB {
+func openRelayDB(t testing.TB, dir string) *store.DB {
 	t.Helper()
 	db, err := store.Open(context.Background(), filepath.Join(dir, "relay.db"))
 	if err != nil {
@@ -162,7 +162,7 @@ func openRelayDB(t *testing.T, dir string) *store.DB {
 }
 
 // startRelay starts site's relay over a fresh SQLite file, dialling hub.
-func startRelay(t *testing.T, c Creds, hub, dir string) (*Relay, *store.DB, string) {
+func startRelay(t testing.TB, c Creds, hub, dir string) (*Relay, *store.DB, string) {
 	t.Helper()
 	ctx := context.Background()
 	path := filepath.Join(dir, "relay.db")
@@ -178,7 +178,7 @@ func startRelay(t *testing.T, c Creds, hub, dir string) (*Relay, *store.DB, stri
 }
 
 // eventually polls cond until it holds; the deadline only stops a hung test.
-func eventually(t *testing.T, what string, cond func() bool) {
+func eventually(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	for !cond() {
@@ -191,7 +191,7 @@ func eventually(t *testing.T, what string, cond func() bool) {
 
 // count runs a counting query on a SQLite file through its own read-only
 // connection.
-func count(t *testing.T, path, query string, args ...any) int {
+func count(t testing.TB, path, query string, args ...any) int {
 	t.Helper()
 	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro&_pragma=busy_timeout(5000)")
 	if err != nil {
@@ -211,7 +211,7 @@ const (
 	siteOnline  = `SELECT count(*) FROM devices d JOIN sites s ON s.id = d.site_id WHERE s.name = ? AND d.status = 'Online'`
 )
 
-func requests(t *testing.T, f *winrmsim.Fleet, hosts []string) int64 {
+func requests(t testing.TB, f *winrmsim.Fleet, hosts []string) int64 {
 	t.Helper()
 	var n int64
 	for _, h := range hosts {
