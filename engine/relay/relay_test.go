@@ -297,8 +297,10 @@ func TestARelayPollsItsSiteAndCentralGetsEveryPollOnceAcrossACutLink(t *testing.
 	}
 
 	// Restore: everything arrives, once.
+	restored := time.Now()
 	cab.setCut(false)
 	eventually(t, "central to catch up after the link came back", func() bool { return count(t, w.dbPath, siteMetrics, "s1") >= want })
+	t.Logf("caught up %d metric rows %s after the link came back", want, time.Since(restored).Round(time.Millisecond))
 	eventually(t, "the outbox to drain", func() bool { return r.Stats().Outbox == 0 })
 	if got := count(t, w.dbPath, siteMetrics, "s1"); got != want {
 		t.Fatalf("central holds %d metric rows of s1, the relay %d", got, want)
