@@ -25,8 +25,6 @@ func BenchmarkCentralIngest(b *testing.B) {
 	}
 	w := newWorld(b, siteOf, "s1")
 	c := w.creds("s1")
-	_ = w.hub.Close()
-	w.startHub()
 	cab := newCable(b, w.hubAddr)
 	r, _, _ := startRelay(b, c, "nats-leaf://"+cab.addr(), b.TempDir())
 	eventually(b, "device list", func() bool { return len(r.Engine().Devices()) == 20 })

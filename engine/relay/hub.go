@@ -22,6 +22,7 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/rmmhq/rmm/engine"
 	"github.com/rmmhq/rmm/store"
@@ -110,39 +111,40 @@ func StartHub(ctx context.Context, opts HubOptions) (*Hub, error) {
 	}
 
 	// Authentication is always on: the central account's user exists
-	// even with no site enrolled, so an anonymous leaf is refused.
-	central := server.NewAccount("CENTRAL")
-	sopts := &server.Options{
-		ServerName:      "rmm-central",
-		DontListen:      true, // no client port: central's own connections are in-process
-		JetStream:       true,
-		JetStreamDomain: hubDomain,
-		StoreDir:        opts.StoreDir,
-		Accounts:        []*server.Account{central},
-		Users:           []*server.User{{Username: "central", Password: randomSecret(), Account: central}},
-		LeafNode: server.LeafNodeOpts{
-			Host:        host,
-			Port:        port,
-			NoAdvertise: true, // a leaf must never learn another address to dial around a cut link
-			TLSConfig:   opts.TLS,
-		},
+	// even with no site enrolled, so an anonymous leaf is refused. The
+	// accounts come from a generated config so that each site account
+	// has JetStream from the server's start: a leaf that connects before
+	// would not get the site's JetStream domain mapped.
+	h := &Hub{opts: opts, log: opts.Logger, sites: make(map[string]*hubSite), done: make(chan struct{})}
+	internal := map[string]string{}
+	var conf strings.Builder
+	conf.WriteString("accounts {\n")
+	fmt.Fprintf(&conf, "  CENTRAL: { users: [ {user: %q, password: %q} ] }\n", "central", bcryptSecret(randomSecret()))
+	for _, s := range enrolled {
+		pass := randomSecret()
+		internal[s.Site] = pass
+		// A relay never writes a command, not even for its own site.
+		fmt.Fprintf(&conf, "  %s: { jetstream: enabled, users: [ {user: %q, password: %q}, {user: %q, password: %q, permissions: { publish: { deny: [\"rmm.cmd.>\"] } } } ] }\n",
+			siteAccount(s.Site), "central-"+token(s.Site), bcryptSecret(pass), s.LeafUser, s.PassHash)
+	}
+	conf.WriteString("}\n")
+	sopts := &server.Options{}
+	if err := sopts.ProcessConfigString(conf.String()); err != nil {
+		return nil, fmt.Errorf("relay hub: accounts: %w", err)
+	}
+	sopts.ServerName = "rmm-central"
+	sopts.DontListen = true // no client port: central's own connections are in-process
+	sopts.JetStream = true
+	sopts.JetStreamDomain = hubDomain
+	sopts.StoreDir = opts.StoreDir
+	sopts.LeafNode = server.LeafNodeOpts{
+		Host:        host,
+		Port:        port,
+		NoAdvertise: true, // a leaf must never learn another address to dial around a cut link
+		TLSConfig:   opts.TLS,
 	}
 	if opts.TLS != nil {
 		sopts.LeafNode.TLSTimeout = 5
-	}
-	h := &Hub{opts: opts, log: opts.Logger, sites: make(map[string]*hubSite), done: make(chan struct{})}
-	internal := map[string]string{}
-	for _, s := range enrolled {
-		acc := server.NewAccount(siteAccount(s.Site))
-		sopts.Accounts = append(sopts.Accounts, acc)
-		pass := randomSecret()
-		internal[s.Site] = pass
-		sopts.Users = append(sopts.Users,
-			&server.User{Username: "central-" + token(s.Site), Password: pass, Account: acc},
-			&server.User{Username: s.LeafUser, Password: s.PassHash, Account: acc,
-				// A relay never writes a command, not even for its own site.
-				Permissions: &server.Permissions{Publish: &server.SubjectPermission{Deny: []string{"rmm.cmd.>"}}}},
-		)
 	}
 	srv, err := startServer(sopts, opts.Logger)
 	if err != nil {
@@ -169,6 +171,17 @@ func StartHub(ctx context.Context, opts HubOptions) (*Hub, error) {
 	return h, nil
 }
 
+// bcryptSecret hashes an in-process user's random password at the
+// lowest cost (it is 192 random bits; the hash only keeps the server
+// from warning about plaintext passwords).
+func bcryptSecret(pass string) string {
+	h, err := bcrypt.GenerateFromPassword([]byte(pass), bcrypt.MinCost)
+	if err != nil {
+		return pass
+	}
+	return string(h)
+}
+
 func randomSecret() string {
 	b := make([]byte, 24)
 	_, _ = rand.Read(b)
@@ -180,8 +193,8 @@ func (h *Hub) openSite(ctx context.Context, site, pass string) (*hubSite, error)
 	if err != nil {
 		return nil, err
 	}
-	if err := acc.EnableJetStream(unlimited, nil); err != nil {
-		return nil, fmt.Errorf("enable jetstream: %w", err)
+	if !acc.JetStreamEnabled() {
+		return nil, errors.New("jetstream is not enabled on the site's account")
 	}
 	nc, err := nats.Connect("", nats.InProcessServer(h.srv), nats.UserInfo("central-"+token(site), pass),
 		nats.Name("rmm central "+site), nats.MaxReconnects(-1))

@@ -28,8 +28,6 @@ func connected(t *testing.T, siteOf []string) (*world, *Relay, string) {
 	t.Helper()
 	w := newWorld(t, siteOf, "s1")
 	c := w.creds("s1")
-	_ = w.hub.Close()
-	w.startHub()
 	n := 0
 	for _, s := range siteOf {
 		if s == "s1" {
@@ -38,6 +36,7 @@ func connected(t *testing.T, siteOf []string) (*world, *Relay, string) {
 	}
 	r, _, rpath := startRelay(t, c, "nats-leaf://"+w.hubAddr, t.TempDir())
 	eventually(t, "central's device list at the relay", func() bool { return len(r.Engine().Devices()) == n })
+	drained(t, w, "s1")
 	return w, r, rpath
 }
 
@@ -109,6 +108,21 @@ func TestARelayRunsOnlyCommandsCentralSignedForItsSiteAndRole(t *testing.T) {
 	}
 }
 
+// drained waits until the relay took and acknowledged every command
+// queued for site.
+func drained(t *testing.T, w *world, site string) {
+	t.Helper()
+	hs := w.hub.sites[site]
+	eventually(t, "the relay to take every queued command", func() bool {
+		ci, err := hs.js.Consumer(context.Background(), cmdStream, relayDurable)
+		if err != nil {
+			return false
+		}
+		info, err := ci.Info(context.Background())
+		return err == nil && info.NumPending == 0 && info.NumAckPending == 0
+	})
+}
+
 func with(c command, f func(*command)) command {
 	f(&c)
 	return c
@@ -144,8 +158,6 @@ func TestARelayRestartedDuringACutLosesNothing(t *testing.T) {
 	ctx := context.Background()
 	w := newWorld(t, []string{"s1", "s1", "s1"}, "s1")
 	c := w.creds("s1")
-	_ = w.hub.Close()
-	w.startHub()
 	cab := newCable(t, w.hubAddr)
 	dir := t.TempDir()
 	r, rdb, rpath := startRelay(t, c, "nats-leaf://"+cab.addr(), dir)

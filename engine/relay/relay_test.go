@@ -26,16 +26,17 @@ import (
 // world is central (its SQLite, engine and hub) and a simulated fleet
 // whose hosts are split over sites, all on 127.0.0.1.
 type world struct {
-	t       testing.TB
-	fleet   *winrmsim.Fleet
-	db      *store.DB
-	dbPath  string
-	eng     *engine.Engine
-	hub     *Hub
-	hubAddr string
-	dir     string
-	sites   map[string][]string // site -> hostnames
-	key     ed25519.PrivateKey
+	t        testing.TB
+	fleet    *winrmsim.Fleet
+	db       *store.DB
+	dbPath   string
+	eng      *engine.Engine
+	hub      *Hub
+	hubAddr  string
+	dir      string
+	sites    map[string][]string // site -> hostnames
+	enrolled map[string]Creds    // the credentials Enroll issued per relayed site
+	key      ed25519.PrivateKey
 }
 
 // newWorld starts a fleet of len(siteOf) hosts, host i on site siteOf[i],
@@ -83,10 +84,13 @@ func newWorld(t testing.TB, siteOf []string, relayed ...string) *world {
 		t.Fatal(err)
 	}
 	w.key = key
+	w.enrolled = map[string]Creds{}
 	for _, s := range relayed {
-		if _, err := Enroll(ctx, w.eng, admin, key, s, "nats-leaf://"+w.hubAddr); err != nil {
+		c, err := Enroll(ctx, w.eng, admin, key, s, "nats-leaf://"+w.hubAddr)
+		if err != nil {
 			t.Fatal(err)
 		}
+		w.enrolled[s] = c
 	}
 	w.startHub()
 	return w
@@ -103,16 +107,8 @@ func (w *world) startHub() {
 	w.t.Cleanup(func() { _ = h.Close() })
 }
 
-// enrolAgain issues a fresh credentials file for site (the hub must be
-// restarted to accept it, as in production).
-func (w *world) creds(site string) Creds {
-	w.t.Helper()
-	c, err := Enroll(context.Background(), w.eng, admin, w.key, site, "nats-leaf://"+w.hubAddr)
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	return c
-}
+// creds are the credentials newWorld's enrolment issued for site.
+func (w *world) creds(site string) Creds { return w.enrolled[site] }
 
 var admin = engine.Identity{User: "admin", Role: engine.RoleAdmin, Via: engine.ViaCLI}
 
@@ -231,12 +227,7 @@ func TestARelayPollsItsSiteAndCentralGetsEveryPollOnceAcrossACutLink(t *testing.
 	ctx := context.Background()
 	w := newWorld(t, []string{"s1", "s1", "s1", "s1", "main", "main"}, "s1")
 	cab := newCable(t, w.hubAddr)
-	r, rdb, rpath := startRelay(t, w.creds("s1"), "nats-leaf://"+cab.addr(), t.TempDir())
-	_ = rdb
-	// The creds were re-issued after the hub started: restart it so it
-	// takes the new password (as `rmm relay enroll` says).
-	_ = w.hub.Close()
-	w.startHub()
+	r, _, rpath := startRelay(t, w.creds("s1"), "nats-leaf://"+cab.addr(), t.TempDir())
 
 	eventually(t, "the relay's leaf link", r.Connected)
 	eventually(t, "central's device list at the relay", func() bool { return len(r.Engine().Devices()) == 4 })
@@ -319,10 +310,7 @@ func TestAHubRestartLosesNothingAndAResentPollIsAppliedOnce(t *testing.T) {
 	}
 	ctx := context.Background()
 	w := newWorld(t, []string{"s1", "s1", "s1"}, "s1")
-	c := w.creds("s1")
-	_ = w.hub.Close()
-	w.startHub()
-	r, _, rpath := startRelay(t, c, "nats-leaf://"+w.hubAddr, t.TempDir())
+	r, _, rpath := startRelay(t, w.creds("s1"), "nats-leaf://"+w.hubAddr, t.TempDir())
 	eventually(t, "central's device list at the relay", func() bool { return len(r.Engine().Devices()) == 3 })
 
 	// Central goes away; the relay keeps polling.
@@ -387,8 +375,6 @@ func TestARelaySeesNothingOfAnotherSiteAndCannotWriteCommands(t *testing.T) {
 	ctx := context.Background()
 	w := newWorld(t, []string{"s1", "s1", "s2", "s2"}, "s1", "s2")
 	c1, c2 := w.creds("s1"), w.creds("s2")
-	_ = w.hub.Close()
-	w.startHub()
 	r1, _, _ := startRelay(t, c1, "nats-leaf://"+w.hubAddr, t.TempDir())
 	r2, _, _ := startRelay(t, c2, "nats-leaf://"+w.hubAddr, t.TempDir())
 	eventually(t, "both relays' device lists", func() bool {

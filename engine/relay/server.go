@@ -41,11 +41,6 @@ func (l natsLogger) Errorf(format string, v ...any) { l.log.Warn("nats: " + fmt.
 func (l natsLogger) Debugf(string, ...any)          {}
 func (l natsLogger) Tracef(string, ...any)          {}
 
-var unlimited = map[string]server.JetStreamAccountLimits{"": {
-	MaxMemory: -1, MaxStore: -1, MaxStreams: -1, MaxConsumers: -1, MaxAckPending: -1,
-	MemoryMaxStreamBytes: -1, StoreMaxStreamBytes: -1,
-}}
-
 // wait sleeps d or until done is closed; false when done.
 func wait(done <-chan struct{}, d time.Duration) bool {
 	t := time.NewTimer(d)
