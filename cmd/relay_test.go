@@ -1,13 +1,17 @@
 package cmd
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/rmmhq/rmm/engine"
 	"github.com/rmmhq/rmm/engine/relay"
+	"github.com/rmmhq/rmm/engine/winrmsim"
+	"github.com/rmmhq/rmm/store"
 )
 
 func TestRelayEnrollWritesASecretCredentialsFileAndStatusListsTheSite(t *testing.T) {
@@ -83,5 +87,71 @@ func TestRelayRefusesCredentialsOfAnotherSiteAndAMissingFile(t *testing.T) {
 	}
 	if code, _, stderr := c.run("relay"); code != 2 || !strings.Contains(stderr, "--creds") {
 		t.Fatalf("relay without --creds: exit %d: %s", code, stderr)
+	}
+}
+
+func TestRmmPollAtCentralNeverReachesAnEnrolledSitesDevices(t *testing.T) {
+	fleet := startFleet(t, winrmsim.Config{Devices: 4, Seed: 3})
+	recs := readCSV(t, fleetCSV(t, fleet))
+	var relayed []string
+	for i, r := range recs[1:] {
+		if i < 3 {
+			r[4] = "branch1"
+			relayed = append(relayed, r[0])
+		} else {
+			r[4] = "main"
+		}
+	}
+	csvPath := filepath.Join(t.TempDir(), "sites.csv")
+	writeCSV(t, csvPath, recs)
+	c := newCLI(t)
+	if code, _, errb := c.run("import", csvPath); code != 0 {
+		t.Fatalf("import: %s", errb)
+	}
+	if code, _, errb := c.run("relay", "enroll", "branch1", "--hub", "nats-leaf://127.0.0.1:7422", "--out", filepath.Join(c.home, "b.creds")); code != 0 {
+		t.Fatalf("enroll: %s", errb)
+	}
+	c.env["RMM_WINRM_USER"], c.env["RMM_WINRM_PASSWORD"] = winrmsim.DefaultUser, winrmsim.DefaultPassword
+	code, out, errb := c.run("poll", "--once", "--json")
+	if code != 0 {
+		t.Fatalf("poll: exit %d: %s", code, errb)
+	}
+	var res engine.SweepResult
+	if err := json.Unmarshal([]byte(out), &res); err != nil || res.Devices != 1 {
+		t.Fatalf("poll swept %+v (%v), want central's 1 device", res, err)
+	}
+	for _, h := range relayed {
+		if st, _ := fleet.HostStats(h); st.Requests != 0 {
+			t.Fatalf("rmm poll sent %d requests to %s of the relayed site", st.Requests, h)
+		}
+	}
+	code, out, errb = c.run("doctor", relayed[0])
+	if code == 0 || !strings.Contains(out+errb, "site relay polls") {
+		t.Fatalf("doctor of a relayed device: exit %d: %s %s", code, out, errb)
+	}
+	if st, _ := fleet.HostStats(relayed[0]); st.Requests != 0 {
+		t.Fatalf("rmm doctor reached a relayed device (%d requests)", st.Requests)
+	}
+}
+
+func TestTheRelayHubRefusesToListenOffLoopbackWithoutTLS(t *testing.T) {
+	a, _, _ := setupApp(t)
+	ctx := context.Background()
+	db, err := a.openStore(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.PutRelaySite(ctx, store.RelaySite{Site: "b1", LeafUser: "relay-b1", PassHash: "$2a$10$abcdefghijklmnopqrstuuJ3yQ0m1vQ3ZrQy9vQ0m1vQ3ZrQy9vQ0m"}); err != nil {
+		t.Fatal(err)
+	}
+	a.cfg.Relay.Listen = "0.0.0.0:7422"
+	_, err = a.startRelayHub(ctx, nil, db)
+	if err == nil || !strings.Contains(err.Error(), "relay.tls_cert") || !strings.Contains(err.Error(), "off loopback") {
+		t.Fatalf("off-loopback listener without TLS: %v", err)
+	}
+	a.cfg.Relay.TLSCert, a.cfg.Relay.TLSKey = "/nonexistent/hub.crt", "/nonexistent/hub.key"
+	if _, err = a.startRelayHub(ctx, nil, db); err == nil || !strings.Contains(err.Error(), "relay.tls_key") {
+		t.Fatalf("missing certificate files: %v", err)
 	}
 }

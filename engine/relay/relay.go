@@ -340,8 +340,18 @@ func (r *Relay) run(ctx context.Context, c command, id engine.Identity) error {
 		if len(mine) == 0 {
 			return nil
 		}
-		_, err := engine.Call(ctx, r.eng, id, engine.ImportDevices{Source: "central", Devices: mine})
-		return err
+		res, err := engine.Call(ctx, r.eng, id, engine.ImportDevices{Source: "central", Devices: mine})
+		if err != nil {
+			return err
+		}
+		if res.Added > 0 {
+			// New devices (a relay's first start among them) are polled
+			// now, not one poll interval later.
+			if _, err := r.eng.Sweep(ctx); err != nil {
+				r.log.Warn("sweep after new devices failed", "site", r.site, "err", err)
+			}
+		}
+		return nil
 	}
 	return fmt.Errorf("command kind %q is unknown", c.Kind)
 }
