@@ -59,7 +59,7 @@ enroll the site (rmm relay enroll SITE), restart the console or rmm serve.
 	cmd.Flags().StringVar(&hub, "hub", "", "central's hub address, tls://HOST:PORT (default: the credentials file's)")
 	cmd.Flags().StringVar(&credsFile, "creds", "", "the relay's credentials file from rmm relay enroll (required)")
 	cmd.Flags().StringVar(&caFile, "ca", "", "PEM file of the CA that signed the hub's certificate (default: the system's)")
-	cmd.AddCommand(a.relayEnrollCommand(), a.relayStatusCommand())
+	cmd.AddCommand(a.relayEnrollCommand(), a.relayRevokeCommand(), a.relayStatusCommand())
 	return cmd
 }
 
@@ -183,6 +183,37 @@ the site's devices to the relay.`,
 	cmd.Flags().StringVar(&hub, "hub", "", "the hub address the relay dials, tls://HOST:PORT (default relay.public_url)")
 	cmd.Flags().StringVar(&out, "out", "", "the credentials file to write (default relay-SITE.creds; never replaced)")
 	return cmd
+}
+
+func (a *app) relayRevokeCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "revoke SITE",
+		Short: "On central: stop accepting SITE's relay credentials",
+		Long: `Revoke a site relay's credentials (Admin; audited as relay.revoke). Central's
+hub refuses the relay from its next start (restart the console or rmm serve),
+and central polls the site's devices itself again. Results the relay still
+holds in its outbox are not taken any more. Enroll the site again to issue new
+credentials.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			id, err := a.localIdentity(engine.ViaCLI)
+			if err != nil {
+				return err
+			}
+			db, eng, err := a.openEngine(ctx, engine.Credential{}, nil, 0)
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			defer eng.Close()
+			if _, err := engine.Call(ctx, eng, id, engine.RevokeRelay{Site: args[0]}); err != nil {
+				return err
+			}
+			fmt.Fprintf(a.stdout, "revoked site %s's relay; restart central (rmm or rmm serve) so its hub refuses it\n", args[0])
+			return nil
+		},
+	}
 }
 
 // relaySite is one line of rmm relay status.

@@ -53,6 +53,16 @@ func TestRelayEnrollWritesASecretCredentialsFileAndStatusListsTheSite(t *testing
 	if len(sites) != 1 || sites[0].Site != "branch1" {
 		t.Fatalf("status: %+v", sites)
 	}
+	// Revoked: gone from the list.
+	if code, _, stderr := c.run("relay", "revoke", "branch1"); code != 0 {
+		t.Fatalf("revoke: exit %d: %s", code, stderr)
+	}
+	if code, stdout, _ := c.run("relay", "status", "--json"); code != 0 || strings.TrimSpace(stdout) != "[]" {
+		t.Fatalf("status after revoke: %s", stdout)
+	}
+	if code, _, _ := c.run("relay", "revoke", "branch1"); code == 0 {
+		t.Fatal("a second revoke of the same site succeeded")
+	}
 	// The audit has the enrolment, without the password.
 	code, stdout, _ = c.run("audit", "--json")
 	if code != 0 || !strings.Contains(stdout, "relay.enroll") || strings.Contains(stdout, cr.Password) {

@@ -170,3 +170,31 @@ func (r EnrollRelay) run(ctx context.Context, e *Engine, _ Identity) (RelayEnrol
 	}
 	return RelayEnrollment{Site: site, LeafUser: r.LeafUser, Password: pass}, nil
 }
+
+// RevokeRelay stops accepting a site relay's credentials (from the hub's
+// next start); the site's devices go back to being polled by central.
+type RevokeRelay struct {
+	Site string
+}
+
+// Action implements Request.
+func (RevokeRelay) Action() string { return "relay.revoke" }
+
+// Permission implements Request.
+func (RevokeRelay) Permission() Permission { return PermCredsEdit }
+
+// Mutating implements Request.
+func (RevokeRelay) Mutating() bool { return true }
+
+// Targets implements Request.
+func (r RevokeRelay) Targets() []string { return []string{"site " + r.Site} }
+
+// Details implements Request.
+func (RevokeRelay) Details() map[string]any { return nil }
+
+func (r RevokeRelay) run(ctx context.Context, e *Engine, _ Identity) (struct{}, error) {
+	if strings.TrimSpace(r.Site) == "" {
+		return struct{}{}, fmt.Errorf("revoke relay: %w: site is required", ErrBadInput)
+	}
+	return struct{}{}, e.db.RevokeRelaySite(ctx, r.Site)
+}

@@ -73,6 +73,9 @@ func (r BackupDB) exec(ctx context.Context, e *Engine, id Identity) (any, error)
 func (r EnrollRelay) exec(ctx context.Context, e *Engine, id Identity) (any, error) {
 	return r.run(ctx, e, id)
 }
+func (r RevokeRelay) exec(ctx context.Context, e *Engine, id Identity) (any, error) {
+	return r.run(ctx, e, id)
+}
 func (r PollNow) exec(ctx context.Context, e *Engine, id Identity) (any, error) {
 	return r.run(ctx, e, id)
 }

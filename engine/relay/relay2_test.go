@@ -10,9 +10,12 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/json"
+	"log/slog"
 	"math/big"
 	"net"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -266,4 +269,66 @@ func testCA(t *testing.T) (*tls.Config, *x509.CertPool) {
 	pool := x509.NewCertPool()
 	pool.AddCert(ca)
 	return &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}}, pool
+}
+
+// logBuffer collects a logger's lines for a test to wait on.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf strings.Builder
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+func (l *logBuffer) has(s string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return strings.Contains(l.buf.String(), s)
+}
+
+func TestARevokedRelayIsRefusedAndCentralPollsItsSiteAgain(t *testing.T) {
+	if testing.Short() {
+		t.Skip("embedded NATS servers: not in -short")
+	}
+	ctx := context.Background()
+	w, r, _ := connected(t, []string{"s1", "s1"})
+	if _, err := engine.Call(ctx, w.eng, admin, engine.RevokeRelay{Site: "s1"}); err != nil {
+		t.Fatal(err)
+	}
+	_ = r.Close()
+	_ = w.hub.Close()
+	h, err := StartHub(ctx, HubOptions{DB: w.db, Engine: w.eng, Listen: w.hubAddr, StoreDir: filepath.Join(w.dir, "hub"),
+		SigningKey: w.key, Logger: testLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = h.Close() })
+	// The relay starts again with its (now revoked) credentials: the hub
+	// refuses its login, which the relay's leaf node reports.
+	var logs logBuffer
+	dir := t.TempDir()
+	eopts := engine.Options{Credential: newTestCred(), Timeout: 5 * time.Second}
+	r2, err := Start(ctx, Options{Creds: w.creds("s1"), HubURL: "nats-leaf://" + w.hubAddr, DB: openRelayDB(t, dir), Engine: eopts,
+		StoreDir: filepath.Join(dir, "nats"), Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = r2.Close() })
+	eventually(t, "the hub to refuse the revoked relay's login", func() bool { return logs.has("Authorization Violation") })
+	if r2.Connected() {
+		t.Fatal("the revoked relay is connected")
+	}
+	if h.Relayed("s1") {
+		t.Fatal("the hub still treats s1 as relayed")
+	}
+	before := requests(t, w.fleet, w.sites["s1"])
+	if res, err := w.eng.Sweep(ctx); err != nil || res.Devices != 2 {
+		t.Fatalf("central's sweep after the revocation: %+v %v", res, err)
+	}
+	if requests(t, w.fleet, w.sites["s1"]) == before {
+		t.Fatal("central did not poll the site whose relay was revoked")
+	}
 }
