@@ -24,9 +24,9 @@ import (
 // say the same.
 const relayNotYet = `Not done yet: actions, inventory collection, schedules, alerts and audit rows
 do not cross the link (the relay raises and keeps its own alerts and audit);
-central does not mark a cut-off site's devices Stale; the console has no Sites
-view; no WebSocket (443) transport; no sync watchdog; a revoked or re-enrolled
-relay is refused only after central restarts.`
+the console has no Sites view and shows Stale in the device detail only; no
+WebSocket (443) transport; no sync watchdog; a revoked or re-enrolled relay is
+refused only after central restarts.`
 
 func (a *app) relayCommand() *cobra.Command {
 	var site, hub, credsFile, caFile string

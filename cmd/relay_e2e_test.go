@@ -101,10 +101,10 @@ func TestACentralConsoleRuntimeAndAnRmmRelayProcessShareASite(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	for _, d := range eng.Devices() {
-		if d.Site == "branch1" && (d.Mode != "relay" || !d.HasMetrics) {
+		if d.Site == "branch1" && (d.Mode != engine.ModeRelay || !d.HasMetrics) {
 			t.Errorf("%s at central: mode %q, metrics %v; want the relay's poll", d.Hostname, d.Mode, d.HasMetrics)
 		}
-		if d.Site == "main" && d.Mode == "relay" {
+		if d.Site == "main" && d.Mode == engine.ModeRelay {
 			t.Errorf("%s of central's own site shows as relayed", d.Hostname)
 		}
 	}

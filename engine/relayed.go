@@ -30,6 +30,19 @@ type PollRecord struct {
 	Metrics     []store.Metric // every metric row of the poll (its own, health and extended metrics)
 }
 
+// AlertTypeRelayUnreachable is the one alert central raises for a site
+// whose relay link has been down longer than the hub's grace; it
+// concerns no device, its Instance is the site. The site's devices get
+// no per-device offline alert for it: central evaluates no alert for a
+// relayed device.
+const AlertTypeRelayUnreachable = "relay_unreachable"
+
+// Modes of a relayed device at central, shown in DeviceState.Mode.
+const (
+	ModeRelay      = "by site relay"
+	ModeRelayStale = "by site relay, STALE: relay unreachable"
+)
+
 // Relays is what central's relay hub (engine/relay) tells the engine:
 // which sites a relay polls, and how a request reaches those sites.
 type Relays interface {
@@ -100,7 +113,7 @@ func (e *Engine) ApplyRelayed(ids []int64, recs []PollRecord) {
 			en.state.HasMetrics = true
 			en.state.CPUPct, en.state.MemPct, en.state.DiskFreePct = r.CPUPct, r.MemPct, r.DiskFreePct
 		}
-		en.state.Mode = "relay"
+		en.state.Mode = ModeRelay
 		e.counts[prev]--
 		e.counts[r.Status]++
 		states = append(states, en.state)
@@ -197,4 +210,44 @@ func (r RevokeRelay) run(ctx context.Context, e *Engine, _ Identity) (struct{}, 
 		return struct{}{}, fmt.Errorf("revoke relay: %w: site is required", ErrBadInput)
 	}
 	return struct{}{}, e.db.RevokeRelaySite(ctx, r.Site)
+}
+
+// SetRelayLink records that site's relay link is down since since (up
+// false), or back (up true). Down: the site's devices keep their last
+// state, marked Stale (Mode ModeRelayStale), and one High alert "site S
+// relay unreachable since T" is raised; up: the mark goes and the alert
+// is resolved.
+func (e *Engine) SetRelayLink(ctx context.Context, site string, up bool, since time.Time) error {
+	var states []DeviceState
+	e.mu.Lock()
+	for _, en := range e.devices {
+		if !strings.EqualFold(en.dev.Site, site) {
+			continue
+		}
+		mode := ModeRelay
+		if !up {
+			mode = ModeRelayStale
+		}
+		if en.state.Mode != mode {
+			en.state.Mode = mode
+			states = append(states, en.state)
+		}
+	}
+	sum := e.summaryLocked()
+	e.mu.Unlock()
+	if len(states) > 0 {
+		e.hub.Publish(states, sum)
+	}
+	k := store.AlertKey{Type: AlertTypeRelayUnreachable, Instance: site}
+	f := clearedFinding(k)
+	if !up {
+		f = finding{key: k, holds: true, raise: true, once: true, severity: SeverityHigh,
+			message: fmt.Sprintf("site %s relay unreachable since %s; its devices show their last state (Stale)", site, since.UTC().Format(time.RFC3339))}
+	}
+	now := time.Now().UTC()
+	b := e.alerts
+	b.mu.Lock()
+	steps := b.plan(store.Device{}, []finding{f}, now)
+	b.mu.Unlock()
+	return b.write(ctx, store.Device{Hostname: "site " + site}, steps, now)
 }

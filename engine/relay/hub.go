@@ -39,6 +39,10 @@ type HubOptions struct {
 	Logger     *slog.Logger
 	CommandTTL time.Duration // how long a poll-now waits for a cut-off relay (default 10m)
 	SyncEvery  time.Duration // how often a site's device list is compared and sent when changed (default 30s)
+	// LinkGrace is how long a site's leaf link may be down (or not yet
+	// up) before central marks its devices Stale and raises one alert
+	// for the site (default 2m).
+	LinkGrace time.Duration
 }
 
 // Hub is central's side of the relays. Start it with StartHub, stop it
@@ -93,6 +97,9 @@ func StartHub(ctx context.Context, opts HubOptions) (*Hub, error) {
 	}
 	if opts.SyncEvery <= 0 {
 		opts.SyncEvery = 30 * time.Second
+	}
+	if opts.LinkGrace <= 0 {
+		opts.LinkGrace = 2 * time.Minute
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -166,8 +173,9 @@ func StartHub(ctx context.Context, opts HubOptions) (*Hub, error) {
 		h.wg.Add(1)
 		go func() { defer h.wg.Done(); h.ingest(hs) }()
 	}
-	h.wg.Add(1)
+	h.wg.Add(2)
 	go func() { defer h.wg.Done(); h.syncLoop() }()
+	go func() { defer h.wg.Done(); h.linkWatch() }()
 	return h, nil
 }
 
@@ -258,12 +266,7 @@ func (h *Hub) Relayed(site string) bool {
 
 // Sites lists the relayed sites with what was ingested from each.
 func (h *Hub) Sites() []HubStats {
-	connected := map[string]bool{}
-	if lz, err := h.srv.Leafz(&server.LeafzOptions{}); err == nil {
-		for _, l := range lz.Leafs {
-			connected[l.Account] = true
-		}
-	}
+	connected := h.connected()
 	out := make([]HubStats, 0, len(h.sites))
 	for _, s := range h.sites {
 		st := HubStats{Site: s.name, Connected: connected[siteAccount(s.name)], Ingested: s.ingested.Load(),
@@ -409,6 +412,67 @@ func (h *Hub) apply(ctx context.Context, s *hubSite, msgs []jetstream.Msg) {
 		h.log.Warn("relay sent polls of devices that are not in its site: refused", "site", s.name, "polls", res.Foreign)
 	}
 	s.lastBatch.Store(time.Now().UnixMilli())
+}
+
+// linkWatch follows each site's leaf link, until the hub closes: a link
+// down (or never up) for LinkGrace marks the site Stale with one alert
+// (engine.SetRelayLink); its return clears both.
+func (h *Hub) linkWatch() {
+	type link struct {
+		downSince time.Time // zero while up
+		alerted   bool
+	}
+	start := time.Now()
+	links := map[string]*link{}
+	for _, s := range h.sites {
+		links[s.name] = &link{downSince: start}
+	}
+	every := min(h.opts.LinkGrace/4, 2*time.Second)
+	for {
+		connected := h.connected()
+		now := time.Now()
+		for name, l := range links {
+			up := connected[siteAccount(name)]
+			switch {
+			case up && l.alerted:
+				if h.opts.Engine != nil {
+					if err := h.opts.Engine.SetRelayLink(context.Background(), name, true, now); err != nil {
+						h.log.Warn("relay link alert not resolved", "site", name, "err", err)
+						continue
+					}
+				}
+				h.log.Info("relay link back", "site", name, "down", now.Sub(l.downSince).Round(time.Second))
+				l.downSince, l.alerted = time.Time{}, false
+			case up:
+				l.downSince = time.Time{}
+			case l.downSince.IsZero():
+				l.downSince = now
+			case !l.alerted && now.Sub(l.downSince) >= h.opts.LinkGrace:
+				h.log.Warn("relay unreachable", "site", name, "since", l.downSince.UTC())
+				if h.opts.Engine != nil {
+					if err := h.opts.Engine.SetRelayLink(context.Background(), name, false, l.downSince); err != nil {
+						h.log.Warn("relay link alert not written", "site", name, "err", err)
+						continue
+					}
+				}
+				l.alerted = true
+			}
+		}
+		if !wait(h.done, every) {
+			return
+		}
+	}
+}
+
+// connected is the set of site accounts with a leaf link up.
+func (h *Hub) connected() map[string]bool {
+	out := map[string]bool{}
+	if lz, err := h.srv.Leafz(&server.LeafzOptions{}); err == nil {
+		for _, l := range lz.Leafs {
+			out[l.Account] = true
+		}
+	}
+	return out
 }
 
 // syncLoop sends each site's device list when it changed (and once at

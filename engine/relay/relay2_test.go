@@ -165,6 +165,7 @@ func TestARelayRestartedDuringACutLosesNothing(t *testing.T) {
 	dir := t.TempDir()
 	r, rdb, rpath := startRelay(t, c, "nats-leaf://"+cab.addr(), dir)
 	eventually(t, "central's device list at the relay", func() bool { return len(r.Engine().Devices()) == 3 })
+	eventually(t, "the first sweep's polls to reach central", func() bool { return r.Stats().Published == 3 && r.Stats().Outbox == 0 })
 	cab.setCut(true)
 	eventually(t, "the leaf link to drop", func() bool { return !r.Connected() })
 	if _, err := r.Engine().Sweep(ctx); err != nil {

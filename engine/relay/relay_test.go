@@ -99,7 +99,8 @@ func newWorld(t testing.TB, siteOf []string, relayed ...string) *world {
 func (w *world) startHub() {
 	w.t.Helper()
 	h, err := StartHub(context.Background(), HubOptions{DB: w.db, Engine: w.eng, Listen: w.hubAddr,
-		StoreDir: filepath.Join(w.dir, "hub"), SigningKey: w.key, SyncEvery: 200 * time.Millisecond, Logger: testLogger()})
+		StoreDir: filepath.Join(w.dir, "hub"), SigningKey: w.key, SyncEvery: 200 * time.Millisecond, LinkGrace: 300 * time.Millisecond,
+		Logger: testLogger()})
 	if err != nil {
 		w.t.Fatalf("StartHub: %v", err)
 	}
@@ -205,7 +206,19 @@ const (
 	siteMetrics = `SELECT count(*) FROM metrics m JOIN devices d ON d.id = m.device_id JOIN sites s ON s.id = d.site_id WHERE s.name = ?`
 	duplicates  = `SELECT count(*) FROM (SELECT 1 FROM metrics GROUP BY device_id, type, instance, ts HAVING count(*) > 1)`
 	siteOnline  = `SELECT count(*) FROM devices d JOIN sites s ON s.id = d.site_id WHERE s.name = ? AND d.status = 'Online'`
+	siteAlert   = `SELECT count(*) FROM alerts WHERE type = 'relay_unreachable' AND instance = ? AND state <> 'Resolved'`
 )
+
+// modes is the set of Mode values central's engine shows for site's devices.
+func modes(e *engine.Engine, site string) map[string]bool {
+	out := map[string]bool{}
+	for _, d := range e.Devices() {
+		if d.Site == site {
+			out[d.Mode] = true
+		}
+	}
+	return out
+}
 
 func requests(t testing.TB, f *winrmsim.Fleet, hosts []string) int64 {
 	t.Helper()
@@ -286,6 +299,15 @@ func TestARelayPollsItsSiteAndCentralGetsEveryPollOnceAcrossACutLink(t *testing.
 	if got := count(t, w.dbPath, siteMetrics, "s1"); got != atCut {
 		t.Fatalf("central got %d rows through a cut link", got-atCut)
 	}
+	// Central marks the site, not every device: one alert, devices Stale.
+	eventually(t, "one site-unreachable alert", func() bool { return count(t, w.dbPath, siteAlert, "s1") == 1 })
+	if m := modes(w.eng, "s1"); len(m) != 1 || !m[engine.ModeRelayStale] {
+		t.Fatalf("s1's devices at central have modes %v, want all %q", m, engine.ModeRelayStale)
+	}
+	if n := count(t, w.dbPath, `SELECT count(*) FROM alerts WHERE state <> 'Resolved' AND device_id IN
+		(SELECT d.id FROM devices d JOIN sites s ON s.id = d.site_id WHERE s.name = 's1')`); n != 0 {
+		t.Fatalf("%d per-device alerts at central for the cut-off site", n)
+	}
 
 	// Restore: everything arrives, once.
 	restored := time.Now()
@@ -296,11 +318,17 @@ func TestARelayPollsItsSiteAndCentralGetsEveryPollOnceAcrossACutLink(t *testing.
 	if got := count(t, w.dbPath, siteMetrics, "s1"); got != want {
 		t.Fatalf("central holds %d metric rows of s1, the relay %d", got, want)
 	}
+	eventually(t, "the site alert to resolve", func() bool { return count(t, w.dbPath, siteAlert, "s1") == 0 })
+	if m := modes(w.eng, "s1"); len(m) != 1 || !m[engine.ModeRelay] {
+		t.Fatalf("s1's devices at central have modes %v after the link came back", m)
+	}
 	if n := count(t, w.dbPath, duplicates); n != 0 {
 		t.Fatalf("%d duplicated metric rows at central", n)
 	}
-	if st := r.Stats(); st.PublishErrs != 0 || st.Published != 4*4 {
-		t.Fatalf("relay stats %+v: want 16 polls published, none refused", st)
+	// Five sweeps of four devices: the one the new device list started,
+	// and the test's four.
+	if st := r.Stats(); st.PublishErrs != 0 || st.Published != 5*4 {
+		t.Fatalf("relay stats %+v: want 20 polls published, none refused", st)
 	}
 }
 
