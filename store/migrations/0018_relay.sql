@@ -1,6 +1,4 @@
--- 0016_relay: site relays (engine/relay). NOTE for merges: written as
--- 0016 against a main that ended at 0015; renumber to the next free
--- version when another branch's migration lands first.
+-- 0018_relay: site relays (engine/relay).
 --
 -- relay_sites: the sites central runs a relay hub account for. The relay
 -- authenticates its leaf connection with a random password that only its
