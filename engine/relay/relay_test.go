@@ -177,7 +177,7 @@ func startRelay(t testing.TB, c Creds, hub, dir string) (*Relay, *store.DB, stri
 // eventually polls cond until it holds; the deadline only stops a hung test.
 func eventually(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
+	deadline := time.Now().Add(120 * time.Second)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)
