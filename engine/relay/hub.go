@@ -149,10 +149,9 @@ func StartHub(ctx context.Context, opts HubOptions) (*Hub, error) {
 		Port:        port,
 		NoAdvertise: true, // a leaf must never learn another address to dial around a cut link
 		TLSConfig:   opts.TLS,
-		AuthTimeout: 10, // seconds: slow links (see the relay's handshake limits)
 	}
 	if opts.TLS != nil {
-		sopts.LeafNode.TLSTimeout = 10
+		sopts.LeafNode.TLSTimeout = 5
 	}
 	srv, err := startServer(sopts, opts.Logger)
 	if err != nil {

@@ -107,11 +107,7 @@ func Start(ctx context.Context, opts Options) (*Relay, error) {
 	pub, _ := opts.Creds.centralKey()
 	site := opts.Creds.Site
 	u.User = url.UserPassword(opts.Creds.User, opts.Creds.Password)
-	// Generous handshake limits: a slow link (or a loaded host) that
-	// times a first handshake out half-way can leave the hub believing
-	// the old connection lives, and the next one is then refused as a
-	// loop, which costs 30 s (nats-server's leafNodeReconnectDelayAfterLoopDetected).
-	remote := &server.RemoteLeafOpts{URLs: []*url.URL{u}, FirstInfoTimeout: 10 * time.Second, DialTimeout: 10 * time.Second}
+	remote := &server.RemoteLeafOpts{URLs: []*url.URL{u}}
 	if u.Scheme == "tls" {
 		remote.TLS = true
 		remote.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}

@@ -40,6 +40,8 @@ func connected(t *testing.T, siteOf []string) (*world, *Relay, string) {
 	r, _, rpath := startRelay(t, c, "nats-leaf://"+w.hubAddr, t.TempDir())
 	eventually(t, "central's device list at the relay", func() bool { return len(r.Engine().Devices()) == n })
 	drained(t, w, "s1")
+	// The sweep the new list started is done and out.
+	eventually(t, "the relay's first sweep", func() bool { return r.Stats().Published == int64(n) && r.Stats().Outbox == 0 })
 	return w, r, rpath
 }
 
