@@ -235,6 +235,11 @@ func (a *app) openEngine(ctx context.Context, cred engine.Credential, vault cred
 		db.Close()
 		return nil, nil, exitError{2, fmt.Errorf("%s: %w", a.configFile(), err)}
 	}
+	if err := a.attachEnrolledRelays(ctx, eng, db); err != nil {
+		eng.Close()
+		db.Close()
+		return nil, nil, err
+	}
 	release, err := a.setupNotify(eng, vault)
 	if err != nil {
 		eng.Close()
@@ -417,6 +422,7 @@ Exit status: 0 ok, 1 error, 2 bad input, 3 permission denied, 5 doctor found a f
 		a.notifyCommand(),
 		a.reportCommand(),
 		a.patchCommand(),
+		a.relayCommand(),
 		a.versionCommand(),
 	)
 	usageErrors(root)

@@ -2,6 +2,7 @@ package cmd
 
 import (
 	"context"
+	"io"
 
 	"github.com/rmmhq/rmm/engine"
 	"github.com/rmmhq/rmm/store"
@@ -44,6 +45,7 @@ type fleetRuntime struct {
 	factsDone  chan struct{} // the inventory index load (and collectAtStart)
 	runDone    chan struct{} // closed when the sweeps end; nil without poll
 	runErr     error         // Engine.Run's result, set before runDone closes
+	hub        io.Closer     // the relay hub (relay.go); nil when relay.listen is off or no site is enrolled
 }
 
 // newFleetRuntime prepares the tasks around eng; poll is false when there
@@ -64,6 +66,14 @@ func (r *fleetRuntime) start(ctx context.Context, db *store.DB) error {
 	sched, err := a.scheduler(r.eng, db)
 	if err != nil {
 		return err
+	}
+	// Before the first sweep: relayed sites are their relays' to poll.
+	hub, err := a.startRelayHub(ctx, r.eng, db)
+	if err != nil {
+		return err
+	}
+	if hub != nil {
+		r.hub = hub
 	}
 	r.eng.AttachScheduler(sched)
 	ctx, r.cancel = context.WithCancel(ctx)
@@ -161,6 +171,9 @@ func (r *fleetRuntime) stop() (runErr, closeErr error) {
 	<-r.schedDone
 	if r.runDone != nil {
 		<-r.runDone
+	}
+	if r.hub != nil {
+		_ = r.hub.Close()
 	}
 	return r.runErr, r.eng.Close()
 }

@@ -46,6 +46,17 @@ type Config struct {
 	Notifications NotificationsConfig // where alert changes are sent (channels, routes, the outbox)
 	Reports       ReportsConfig       // reports: where they are written, the SLA target
 	Collections   map[string]string   // collections: name -> filter expression (engine/filter)
+
+	Relay RelayConfig // central's hub for site relays (engine/relay)
+}
+
+// RelayConfig is the `relay:` section: the hub central runs for site
+// relays (rmm relay). Each key takes effect at the next start.
+type RelayConfig struct {
+	Listen    string // relay.listen: the hub's leaf listener, HOST:PORT; "" runs no hub (central polls every site)
+	PublicURL string // relay.public_url: the hub address written into relays' credentials files
+	TLSCert   string // relay.tls_cert: the leaf listener's certificate (PEM); required off loopback
+	TLSKey    string // relay.tls_key: its private key (PEM)
 }
 
 // SessionsConfig is the `sessions:` section.

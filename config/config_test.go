@@ -98,6 +98,8 @@ func TestAGoodFileSetsEveryKey(t *testing.T) {
 		Rules: []PatchRule{{Name: "definitions", Classifications: []string{"Definition Updates"}, DeferralDays: &zero, Line: 192},
 			{Name: "pilot-security", Classifications: []string{"Security Updates", "Critical Updates"}, Severities: []string{"Critical", "Important"},
 				Rings: []string{"pilot"}, Line: 195}}}
+	want.Relay = RelayConfig{Listen: "0.0.0.0:7422", PublicURL: "tls://central.example.com:7422",
+		TLSCert: "/etc/rmm/relay-hub.crt", TLSKey: "/etc/rmm/relay-hub.key"}
 	if !cfg.Equal(want) {
 		t.Fatalf("got  %+v\nwant %+v", cfg, want)
 	}

@@ -26,7 +26,7 @@ type field struct {
 var sections = map[string]struct{}{
 	"engine": {}, "winrm": {}, "sessions": {}, "store": {}, "retention": {}, "schedules": {},
 	"security": {}, "ssh": {}, "log": {}, "ui": {}, "alerts": {}, "health": {}, "actions": {}, "patches": {},
-	"notifications": {}, "reports": {},
+	"notifications": {}, "reports": {}, "relay": {},
 }
 
 // fields maps every key to its parser (patches.go's keys included). It is
@@ -201,6 +201,34 @@ var fields = withFields(patchFields, map[string]field{
 			return nil
 		},
 		show: func(c Config) string { return c.SSH.Listen }},
+	"relay.listen": {def: "", doc: "the relay hub's leaf listener (HOST:PORT, e.g. 0.0.0.0:7422) in the console and rmm serve; empty: no hub, central polls every site; off loopback it needs relay.tls_cert and relay.tls_key; takes effect after a restart",
+		set: func(c *Config, v string, _ Dirs) error {
+			v = strings.TrimSpace(v)
+			if v != "" {
+				if _, _, err := net.SplitHostPort(v); err != nil {
+					return fmt.Errorf("%q is not HOST:PORT", v)
+				}
+			}
+			c.Relay.Listen = v
+			return nil
+		},
+		show: func(c Config) string { return c.Relay.Listen }},
+	"relay.public_url": {def: "", doc: "the hub address rmm relay enroll writes into a relay's credentials file: tls://HOST:PORT (or nats-leaf://HOST:PORT on a trusted network)",
+		set: func(c *Config, v string, _ Dirs) error {
+			v = strings.TrimSpace(v)
+			if v != "" && !strings.HasPrefix(v, "tls://") && !strings.HasPrefix(v, "nats-leaf://") {
+				return fmt.Errorf("%q: want tls://HOST:PORT or nats-leaf://HOST:PORT", v)
+			}
+			c.Relay.PublicURL = v
+			return nil
+		},
+		show: func(c Config) string { return c.Relay.PublicURL }},
+	"relay.tls_cert": {def: "", doc: "PEM certificate of the relay hub's leaf listener",
+		set:  func(c *Config, v string, d Dirs) error { return path(v, &c.Relay.TLSCert) },
+		show: func(c Config) string { return c.Relay.TLSCert }},
+	"relay.tls_key": {def: "", doc: "PEM private key of the relay hub's leaf listener",
+		set:  func(c *Config, v string, d Dirs) error { return path(v, &c.Relay.TLSKey) },
+		show: func(c Config) string { return c.Relay.TLSKey }},
 	"ssh.host_key": {def: "~/.local/share/rmm/ssh_host_ed25519_key", doc: "the SSH host key, generated on first start",
 		set:  func(c *Config, v string, d Dirs) error { return path(v, &c.SSH.HostKey) },
 		show: func(c Config) string { return c.SSH.HostKey }},

@@ -121,6 +121,11 @@ func (e *Engine) diagnoseSteps(ctx context.Context, host, credName string, role 
 	d.rep.Host, d.rep.Endpoint = host, t.URL()
 
 	s := d.start("device")
+	if known && e.relayed(dev.Site) {
+		// Central never reaches a relayed site's devices (relayed.go).
+		s.done("fail", "on site "+dev.Site+", which a site relay polls: central does not reach it", "run rmm doctor on the relay machine")
+		return d.rep
+	}
 	if known {
 		s.done("ok", fmt.Sprintf("in the database: %s, transport %s, port %d, auth %s", d.rep.Endpoint, dev.Transport, port, dev.Auth), "")
 	} else {

@@ -93,6 +93,11 @@ type Options struct {
 	// ExportsDir holds the SSH users' exports, one directory per user
 	// (ExportFile, UserExportDir); "" refuses exports over SSH.
 	ExportsDir string
+
+	// OnPoll, when set, receives every poll once it is queued to the
+	// store (a site relay forwards it to central: engine/relay). It runs
+	// on the poll's goroutine and must not block for long.
+	OnPoll func(PollRecord)
 }
 
 func (o *Options) setDefaults() error {
@@ -165,6 +170,8 @@ type Engine struct {
 	patch  *patchBook  // patch policy and the install job driver (patches.go, patch_jobs.go)
 
 	sched atomic.Pointer[Scheduler] // set by AttachScheduler
+
+	relays relaysPtr // site relays (relayed.go); nil: central polls every device
 
 	proc            processReg     // this process in the processes table (recovery.go)
 	shellRecs       *shellRecorder // records of the shells the pool opens (recovery.go)
@@ -505,6 +512,9 @@ func (e *Engine) Sweep(ctx context.Context) (SweepResult, error) {
 	e.mu.Lock()
 	targets := make([]store.Device, 0, len(e.devices))
 	for _, en := range e.devices {
+		if e.relayed(en.dev.Site) {
+			continue // its site relay polls it (relayed.go)
+		}
 		targets = append(targets, en.dev)
 	}
 	e.sweeping, e.done = true, 0
@@ -722,6 +732,11 @@ func (e *Engine) record(ctx context.Context, d store.Device, out pollOutcome) (i
 	}
 	if ok {
 		e.status.Put(d.ID, st) // write-through: the cache holds what was queued
+	}
+	if fn := e.options().OnPoll; fn != nil {
+		fn(PollRecord{Hostname: d.Hostname, Site: d.Site, Status: out.status, At: now, LastError: upd.LastError,
+			HasMetrics: upd.HasMetrics, CPUPct: upd.CPUPct, MemPct: upd.MemPct, DiskFreePct: upd.DiskFreePct,
+			Metrics: rows}) // every row of the poll: its own, alert and extended metrics
 	}
 	return polled, nil
 }

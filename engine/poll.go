@@ -206,6 +206,9 @@ func (e *Engine) runScript(ctx context.Context, o Options, d store.Device, sc *w
 // its resident loop where it can), and returns what it printed and its
 // exit code, whatever the code.
 func (e *Engine) runScriptRaw(ctx context.Context, o Options, d store.Device, sc *winrm.Script, timeout time.Duration) (winrm.Result, error) {
+	if err := e.relayedError(d); err != nil {
+		return winrm.Result{}, err
+	}
 	rctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	cred, err := e.credentialFor(rctx, o, d)

@@ -23,7 +23,7 @@ func allRequests() []Request {
 		MaintainDB{ArchiveDir: "", Vacuum: false}, BackupDB{},
 		SetCredential{Name: "rbac-test", User: "u", Secret: creds.NewSecret("not-a-real-secret")}, RemoveCredential{Name: "rbac-test"}, ListCredentials{},
 		OpenSession{}, CloseSession{}, RefuseLogin{Reason: "unknown key"}, RunSchedule{Name: "none"}, AckAlert{}, ResolveAlert{}, ChangeAlerts{Op: AlertOpAck, IDs: []int64{1}}, ListAlerts{}, HealthReport{},
-		Diagnose{Host: "127.0.0.1"}, ExportFile{Format: "csv"}}
+		Diagnose{Host: "127.0.0.1"}, ExportFile{Format: "csv"}, EnrollRelay{Site: "rbac-test", LeafUser: "relay-rbac-test"}, RevokeRelay{Site: "rbac-test"}}
 	all = append(all, actionRequests()...)
 	all = append(all, inventoryRequests()...)
 	all = append(all, transportRequests()...)

@@ -53,8 +53,14 @@ func (PollNow) Targets() []string { return []string{"all devices"} }
 // Details implements Request.
 func (PollNow) Details() map[string]any { return nil }
 
-func (PollNow) run(ctx context.Context, e *Engine, _ Identity) (SweepResult, error) {
-	return e.Sweep(ctx)
+func (PollNow) run(ctx context.Context, e *Engine, id Identity) (SweepResult, error) {
+	res, err := e.Sweep(ctx)
+	// Relayed sites are swept by their relays: a signed command each
+	// (relayed.go), queued at the hub while a link is down.
+	if ferr := e.forwardPollNow(ctx, id); ferr != nil {
+		err = errors.Join(err, ferr)
+	}
+	return res, err
 }
 
 // ImportDevices adds or updates devices (all or nothing): the devices

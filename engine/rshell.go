@@ -162,6 +162,9 @@ func (e *Engine) openShell(ctx context.Context, id Identity, deviceID int64, hos
 		return ShellInfo{}, err
 	}
 	o := e.options()
+	if err := e.relayedError(d); err != nil {
+		return ShellInfo{}, err // a relayed site's pane is not served over the relay yet
+	}
 	cctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
 	cred, err := e.credentialFor(cctx, o, d)
