@@ -167,6 +167,35 @@ type tlsProfile struct {
 	client *http.Client    // Basic: the Authorization header is set per request
 	dialer *net.Dialer
 	names  sync.Map // "host:port" -> the TLS server name to verify
+	// sessions are the TLS sessions hosts offered to resume (TLS 1.3
+	// tickets; TLS 1.2 session tickets where a host issues them), keyed by
+	// address and server name (sessionCache).
+	sessions tls.ClientSessionCache
+}
+
+// tlsSessionCacheSize bounds the TLS sessions a profile keeps for
+// resumption, one per host (the newest ticket a host sent). An entry
+// holds the ticket, the session's secret and the host's parsed
+// certificate chain, a few KB (see README, Benchmarks); past this many
+// HTTPS hosts the least recently used sessions are dropped and those
+// hosts' next connections do a full handshake.
+const tlsSessionCacheSize = 16384
+
+// sessionCache is a profile's session cache as one dial sees it: keys
+// are the address dialed and the server name verified, so two hosts
+// behind one name (a NAT's ports) or one address under two names never
+// resume each other's sessions. crypto/tls keys by server name alone.
+type sessionCache struct {
+	cache tls.ClientSessionCache
+	addr  string
+}
+
+func (c sessionCache) Get(key string) (*tls.ClientSessionState, bool) {
+	return c.cache.Get(c.addr + "|" + key)
+}
+
+func (c sessionCache) Put(key string, cs *tls.ClientSessionState) {
+	c.cache.Put(c.addr+"|"+key, cs)
 }
 
 // RoundTrip sends through the default profile (system trust store).
@@ -229,7 +258,8 @@ func (s *transportSet) profile(key tlsKey) (*tlsProfile, error) {
 		cfg.RootCAs, caPEM = pool, b
 	}
 	tr := s.newTransport()
-	p = &tlsProfile{key: key, caPEM: caPEM, cfg: cfg, tr: tr, dialer: &net.Dialer{Timeout: 10 * time.Second, KeepAlive: -1}}
+	p = &tlsProfile{key: key, caPEM: caPEM, cfg: cfg, tr: tr, dialer: &net.Dialer{Timeout: 10 * time.Second, KeepAlive: -1},
+		sessions: tls.NewLRUClientSessionCache(tlsSessionCacheSize)}
 	tr.DialTLSContext = p.dialTLS
 	p.lean = s.newLean(p.dialTLS)
 	p.client = &http.Client{Transport: p.lean}
@@ -248,6 +278,11 @@ func (p *tlsProfile) dialTLS(ctx context.Context, network, addr string) (net.Con
 	cfg := p.cfg.Clone()
 	cfg.ServerName = name
 	cfg.NextProtos = []string{"http/1.1"}
+	// Resume the host's last session where it allows (an abbreviated
+	// handshake: no certificate sent or verified again). The session was
+	// verified against this same name and trust when it was made; a
+	// session of an insecure profile stays in that profile.
+	cfg.ClientSessionCache = sessionCache{cache: p.sessions, addr: addr}
 	hctx, cancel := context.WithTimeout(ctx, 10*time.Second+p.dialer.Timeout)
 	defer cancel()
 	c, err := (&tls.Dialer{NetDialer: p.dialer, Config: cfg}).DialContext(hctx, network, addr)
