@@ -246,9 +246,13 @@ func (t *fleetTLS) serverConfig(h *host) (*tls.Config, error) {
 		return nil
 	}
 	// HTTP/1.1 only, as HTTP.sys serves WinRM; TLS 1.2 and up, as
-	// current Windows does; 1.3 where the release has it on.
+	// current Windows does; 1.3 where the release has it on. The key
+	// exchange groups are SChannel's defaults (curve25519, NIST P-256,
+	// P-384: "TLS Elliptic Curves in Windows 10 1607 and later",
+	// learn.microsoft.com): no ML-KEM hybrid, which Go offers first and
+	// the released Windows Server versions do not negotiate.
 	base := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12, NextProtos: []string{"http/1.1"},
-		VerifyConnection: count}
+		CurvePreferences: []tls.CurveID{tls.X25519, tls.CurveP256, tls.CurveP384}, VerifyConnection: count}
 	if !hasTLS13(h) {
 		base.MaxVersion = tls.VersionTLS12
 	}
