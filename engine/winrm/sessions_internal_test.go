@@ -65,8 +65,9 @@ func TestTheSessionStoreResumesFromItsSerializedSessionsAndKeepsAtMostItsBound(t
 }
 
 func TestAHostThatPrefersTheMLKEMHybridStillGetsIt(t *testing.T) {
-	// httptest's server is Go's, which prefers X25519MLKEM768: offered
-	// second, with no key share, it is still what is negotiated.
+	// httptest's server is Go's, which prefers X25519MLKEM768: the
+	// profiles offer it (post-quantum protection of the credentials where
+	// a host has it).
 	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {}))
 	defer srv.Close()
 	s := newHTTPClient(1, 1, 0, time.Second).Transport.(*transportSet)

@@ -321,19 +321,6 @@ func (s *transportSet) connStats() h1.Stats {
 	return sum
 }
 
-// curvePreferences are the key exchanges offered, X25519 first: the
-// ClientHello then carries one X25519 key share instead of Go's default
-// pair (an X25519MLKEM768 hybrid and X25519). Windows' SChannel on the
-// released Windows Server versions negotiates none of the ML-KEM hybrids,
-// and a TLS 1.2 host uses no key share at all, so the hybrid's key
-// generation (a quarter of a millisecond of CPU and some 10 KB of garbage
-// per handshake, in a 10,000-host profile) was spent for nothing on
-// every connection. The hybrid stays offered: a host that prefers it
-// asks for it (a HelloRetryRequest, one more round trip) and gets it.
-func curvePreferences() []tls.CurveID {
-	return []tls.CurveID{tls.X25519, tls.X25519MLKEM768, tls.CurveP256, tls.CurveP384}
-}
-
 // profile returns the profile for key, making it on first use. A CA
 // bundle that cannot be read is an error each time (it is not kept, so
 // a fixed file works without a restart).
@@ -349,8 +336,14 @@ func (s *transportSet) profile(key tlsKey) (*tlsProfile, error) {
 	if p, ok := s.profiles[key]; ok {
 		return p, nil
 	}
-	cfg := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: key.insecure, //nolint:gosec // per device, logged and audited
-		CurvePreferences: curvePreferences()}
+	// Key exchanges: Go's defaults, the X25519MLKEM768 hybrid included.
+	// Its key generation costs every handshake about a quarter of a
+	// millisecond of CPU here (README, Benchmarks) and Windows hosts that
+	// negotiate no ML-KEM never use it, but crypto/tls ignores the order
+	// of CurvePreferences: the only way to save it is not to offer the
+	// hybrid at all, which would give up post-quantum protection of the
+	// credentials on hosts that have it. Not done.
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: key.insecure} //nolint:gosec // per device, logged and audited
 	var caPEM []byte
 	if key.caBundle != "" {
 		b, err := os.ReadFile(key.caBundle)
