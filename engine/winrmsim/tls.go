@@ -201,32 +201,34 @@ func (t *fleetTLS) serves(hostname string) bool {
 // certificate on first use.
 //
 // Session resumption, as HTTP.sys (SChannel) on the host's Windows
-// release does it, never more leniently:
+// release does it, never more leniently. The evidence, all from
+// Microsoft's documentation and code (none of it observed on a real host
+// by this project):
 //
-//   - TLS 1.3 (on by default from Windows 11 and Server 2022, build
-//     20348; off on Windows 10 and Server 2016/2019, which stop at TLS
-//     1.2, so such hosts negotiate 1.2 here too): SChannel resumes from
-//     its server-side session cache, the ticket it sends being a handle
-//     into that cache (msquic's SChannel notes: Schannel does not use
-//     encrypted, stateless tickets unless told to). An entry lives
-//     ServerCacheTime, 10 hours by default (the SCHANNEL registry
-//     settings, learn.microsoft.com/windows-server/security/tls/
-//     tls-registry-settings), and the cache holds MaximumCacheSize
-//     entries, 20,000 by default, for the whole machine. The simulator
-//     keeps its tickets the same way: a random handle, the state kept
-//     at the host (tlsSessions) for at most tlsSessionLifetime, at most
-//     tlsSessionsPerHost of them, each usable once, all lost when the
+//   - TLS 1.3 is on by default from Windows 11 and Server 2022 (build
+//     20348); Windows 10 and Server 2016/2019 stop at TLS 1.2, so such
+//     hosts negotiate 1.2 here too.
+//   - SChannel keeps a server-side session cache. An entry lives
+//     ServerCacheTime (HKLM\...\SecurityProviders\SCHANNEL), 10 hours
+//     (36,000,000 ms) by default ("Configure the TLS Handle Expiry Time
+//     on NPS Servers", Windows Server 2008-2012 docs), and the cache holds
+//     MaximumCacheSize entries, 20,000 by default ("Transport Layer
+//     Security (TLS) registry settings"), for the whole machine.
+//   - Over TLS 1.3 SChannel resumes from that cache: its tickets are
+//     handles into it unless an application asks for encrypted,
+//     stateless ones (microsoft/msquic#1325: "By default, Schannel wasn't
+//     actually using encrypted session tickets for resumption"). The
+//     simulator's tickets are such handles: a random id, the state kept
+//     at the host (tlsSessions) at most tlsSessionLifetime, at most
+//     tlsSessionsPerHost of them, each taken once, all lost when the
 //     process (the "machine") restarts.
-//   - TLS 1.2: HTTP.sys sends RFC 5077 session tickets only on a binding
-//     made with HTTP_SERVICE_CONFIG_SSL_FLAG_ENABLE_SESSION_TICKET (and
-//     a key from Enable-TlsSessionTicketKey); WinRM's listener is made
+//   - Over TLS 1.2, HTTP.sys sends RFC 5077 session tickets only on a
+//     binding made with HTTP_SERVICE_CONFIG_SSL_FLAG_ENABLE_SESSION_TICKET
+//     (HTTP_SERVICE_CONFIG_SSL_PARAM.DefaultFlags) and a key from
+//     Enable-TlsSessionTicketKey; WinRM makes its listener's binding
 //     without it, so no ticket is issued. SChannel still resumes by
-//     session ID, which Go's crypto/tls does not implement on either
-//     side: the simulator resumes no TLS 1.2 session, which is stricter.
-//
-// Neither the 10-hour lifetime nor the TLS 1.3 behaviour has been
-// observed on a real host by this project (see README, "Tested
-// against").
+//     session ID, which Go's crypto/tls implements on neither side: the
+//     simulator resumes no TLS 1.2 session, which is stricter.
 func (t *fleetTLS) serverConfig(h *host) (*tls.Config, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
