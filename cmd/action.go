@@ -145,11 +145,11 @@ func parseParams(kvs []string) (map[string]string, error) {
 
 func (a *app) actionRunCommand() *cobra.Command {
 	var (
-		hosts               []string
-		site, group, filter string
-		params              []string
-		yes, asJSON         bool
-		expiry              time.Duration
+		hosts                           []string
+		site, group, filter, collection string
+		params                          []string
+		yes, asJSON                     bool
+		expiry                          time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "run ACTION",
@@ -157,8 +157,9 @@ func (a *app) actionRunCommand() *cobra.Command {
 		Long: `Run ACTION (see rmm action list) on the devices picked by exactly one of
 --target HOST (repeatable), --site S, --group G (a group or a tag) or
 --filter EXPR (the console's filter: host:, site:, status:, os:, tag:, group:,
-cpu>N, mem>N, disk<N, free text, ! or - to negate). Parameters are
---param NAME=VALUE, repeatable.
+cpu>N, mem>N, disk<N, free text, ! or - to negate, and the inventory terms of
+rmm collections --help) or --collection NAME (a saved collection's members).
+Parameters are --param NAME=VALUE, repeatable.
 
 Destructive actions (reboot, shutdown, logoff, disable-rdp, process-kill,
 registry-set, service with op=stop) ask "Reboot 12 devices? Type yes:" on the
@@ -194,15 +195,15 @@ expired), 2 bad input or refused confirmation, 3 permission denied.`,
 			if !ok {
 				return exitError{2, fmt.Errorf("action %q is not in the catalog (rmm action list)", args[0])}
 			}
-			target := engine.RunTarget{Hosts: hosts, Site: site, Group: group, Filter: filter}
+			target := engine.RunTarget{Hosts: hosts, Site: site, Group: group, Filter: filter, Collection: collection}
 			n := 0
-			for _, set := range []bool{len(hosts) > 0, site != "", group != "", filter != ""} {
+			for _, set := range []bool{len(hosts) > 0, site != "", group != "", filter != "", collection != ""} {
 				if set {
 					n++
 				}
 			}
 			if n != 1 {
-				return exitError{2, errors.New("pick the devices with exactly one of --target, --site, --group, --filter")}
+				return exitError{2, errors.New("pick the devices with exactly one of --target, --site, --group, --filter, --collection")}
 			}
 			p, err := parseParams(params)
 			if err != nil {
@@ -231,6 +232,7 @@ expired), 2 bad input or refused confirmation, 3 permission denied.`,
 	fl.StringVar(&site, "site", "", "every device of a site")
 	fl.StringVar(&group, "group", "", "every device in a group or with a tag")
 	fl.StringVar(&filter, "filter", "", `devices matching a filter expression, e.g. "tag:sql status:online"`)
+	fl.StringVar(&collection, "collection", "", "the members of a collection (rmm collections list)")
 	fl.StringArrayVar(&params, "param", nil, "NAME=VALUE parameter (repeatable)")
 	fl.BoolVar(&yes, "yes", false, "confirm a destructive action without asking")
 	fl.BoolVar(&asJSON, "json", false, "print the finished run as JSON (see above)")
@@ -257,7 +259,7 @@ func (a *app) runAction(ctx context.Context, eng *engine.Engine, id engine.Ident
 		req.Confirmed = true
 		info, err = engine.Call(ctx, eng, id, req)
 	}
-	if errors.Is(err, engine.ErrNoTargets) {
+	if errors.Is(err, engine.ErrNoTargets) || errors.Is(err, engine.ErrNoCollection) {
 		return exitError{2, err}
 	}
 	if err != nil {

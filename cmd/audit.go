@@ -32,6 +32,7 @@ func (a *app) withEngine(cmd *cobra.Command, fn func(eng *engine.Engine, id engi
 		return err
 	}
 	defer eng.Close()
+	eng.SetConfigCollections(a.cfg.Collections)
 	return fn(eng, id)
 }
 

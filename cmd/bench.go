@@ -17,7 +17,7 @@ func (a *app) benchCommand() *cobra.Command {
 		Short: "Headless benchmarks that print ratios",
 		Args:  cobra.NoArgs,
 	}
-	cmd.AddCommand(a.benchSweepCommand())
+	cmd.AddCommand(a.benchSweepCommand(), a.benchRunCommand(), a.benchPatchCommand())
 	return cmd
 }
 
@@ -250,4 +250,105 @@ func (a *app) simChildEnv() []string {
 		}
 	}
 	return env
+}
+
+func (a *app) benchPatchCommand() *cobra.Command {
+	var (
+		cfg       bench.PatchConfig
+		asJSON    bool
+		inProcess bool
+		memLimit  int
+	)
+	cmd := &cobra.Command{
+		Use:   "patch",
+		Short: "A Patch Tuesday on a simulated fleet: scan every host, install on every host; print wall time, CPU and memory",
+		Long: `Start N simulated Windows hosts (rmm sim, in a child process), every one a
+month behind on its updates and serving HTTPS (--transport), and the engine in
+this process with a fresh temporary database and an approval rule for
+security and critical updates.
+A sweep warms the session pool; then every host is scanned (a Windows Update
+search: eight --script-time on the simulated host) and the scan's wall time
+is set against its floor; then every host installs its approved updates
+with reboot now: a one-shot SYSTEM task per host, its progress polled every
+--poll-interval, a restart, servicing, a scan, a second round for what the
+restart brings, until every job ended.
+
+--json prints one object:
+  devices, throttle, rtt_ms, scan_ms, install_ms, poll_interval_ms,
+  simulator, transport, memory_limit_mb
+  scan_floor_ms               ceil(devices/throttle) x (scan_ms + 2 x rtt_ms)
+  scan_wall_ms, scan_ratio    the scan of the fleet, and wall / floor
+  scan_cpu_ms_per_host        this process's CPU per host over the scan
+  install_wall_ms             from the install request until every job ended
+  install_cpu_ms_per_host     this process's CPU per host over the install
+  install_requests_per_host   HTTP requests per host, counted at the hosts
+  install_cpu_ms_per_request  the install's CPU per request
+  jobs_completed, jobs_failed, jobs_other, updates_installed, rounds_mean, reboots
+  peak_rss_mb                 this process's peak resident memory
+  sim_cpu_total_ms, sim_peak_rss_mb   the simulator child's`,
+		Example: `  rmm bench patch --devices 10000 --throttle 500 --json
+  rmm bench patch --devices 200 --throttle 50`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if asJSON {
+				cfg.Logf = func(format string, args ...any) { a.log.Info(fmt.Sprintf(format, args...)) }
+			} else {
+				cfg.Logf = func(format string, args ...any) { fmt.Fprintf(a.stderr, format+"\n", args...) }
+			}
+			if !inProcess {
+				exe, err := os.Executable()
+				if err != nil {
+					return fmt.Errorf("bench: simulator child: %w", err)
+				}
+				cfg.SimCommand, cfg.SimEnv = []string{exe, "sim"}, a.simChildEnv()
+			}
+			switch {
+			case memLimit >= 0:
+				cfg.MemoryLimitMB = memLimit
+			case a.getenv("GOGC") == "" && a.getenv("GOMEMLIMIT") == "":
+				cfg.MemoryLimitMB = a.cfg.Engine.MemoryLimitMB
+			}
+			if err := cfg.Check(); err != nil {
+				return exitError{2, fmt.Errorf("bench: %w", err)}
+			}
+			res, err := bench.Patch(cmd.Context(), cfg)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return json.NewEncoder(a.stdout).Encode(res)
+			}
+			w := a.stdout
+			fmt.Fprintf(w, "Patch Tuesday on %d simulated hosts, throttle %d (simulator: %s, %s)\n", res.Devices, res.Throttle, res.Simulator, res.Transport)
+			for _, row := range [][2]string{
+				{"scan floor", fmt.Sprintf("%.0f ms", res.ScanFloorMS)},
+				{"scan wall", fmt.Sprintf("%.0f ms (ratio %.3f)", res.ScanWallMS, res.ScanRatio)},
+				{"scan CPU per host", fmt.Sprintf("%.3f ms", res.ScanCPUMSHost)},
+				{"install wall", fmt.Sprintf("%.0f ms", res.InstallWallMS)},
+				{"install CPU per host", fmt.Sprintf("%.3f ms (%.4f ms per request, %.1f requests per host)", res.InstallCPUMS, res.CPUMSRequest, res.RequestsHost)},
+				{"jobs", fmt.Sprintf("%d completed, %d failed, %d other; %d updates; %.2f rounds; %d restarts", res.Completed, res.Failed, res.Other, res.Installed, res.RoundsMean, res.Reboots)},
+				{"peak RSS", fmt.Sprintf("%.1f MB (console)", res.PeakRSSMB)},
+			} {
+				fmt.Fprintf(w, "  %-22s %s\n", row[0], row[1])
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.IntVar(&cfg.Devices, "devices", 1000, "simulated hosts")
+	f.IntVar(&cfg.Throttle, "throttle", 100, "requests in flight (engine.throttle), 1..1000")
+	f.DurationVar(&cfg.RTT, "rtt", 5*time.Millisecond, "added latency per request")
+	f.DurationVar(&cfg.PSStart, "ps-start", 400*time.Millisecond, "cost of starting powershell.exe")
+	f.DurationVar(&cfg.ScriptTime, "script-time", 250*time.Millisecond, "run time of a script (a scan takes eight)")
+	f.DurationVar(&cfg.InstallTime, "install-time", 2*time.Second, "one update's download and install on a host")
+	f.DurationVar(&cfg.RebootDowntime, "reboot-downtime", 5*time.Second, "how long a restarting host is away")
+	f.DurationVar(&cfg.ServicingTime, "servicing-time", 3*time.Second, "how long servicing is busy after a restart")
+	f.DurationVar(&cfg.PollInterval, "poll-interval", 5*time.Second, "patches.poll_interval: how often a running job reads its host")
+	f.IntVar(&cfg.MaxRounds, "max-rounds", 3, "install rounds per host")
+	f.Int64Var(&cfg.Seed, "seed", 1, "simulator seed")
+	f.BoolVar(&asJSON, "json", false, "print one JSON object")
+	f.IntVar(&memLimit, "memory-limit-mb", -1, "this process's soft memory limit in MiB, 0: Go's defaults (default: engine.memory_limit_mb)")
+	f.StringVar(&cfg.Transport, "transport", bench.TransportHTTPS, "what the hosts serve: https (verified against the simulator's CA, a console's default) or http")
+	f.BoolVar(&inProcess, "in-process", false, "run the simulated hosts in this process")
+	return cmd
 }

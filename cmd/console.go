@@ -94,6 +94,12 @@ func (a *app) runConsole(ctx context.Context, c consoleFlags) error {
 	// Rotation reminders (rt.creds): checked now and daily, shown in the
 	// status line and raised as Info alerts.
 	rt := a.newFleetRuntime(eng, src.haveCred)
+	if c.demo {
+		// Collections and inventory queries need facts: the demo
+		// collects them now, not at the nightly schedule.
+		rt.collectAtStart = []string{engine.InventorySoftware, engine.InventorySecurity}
+		rt.runAtStart = []string{"patch_scan"} // the demo shows missing updates at once
+	}
 	model := ui.New(localClient{Engine: eng, id: id, creds: rt.creds}, ui.Options{
 		Theme:      themeName,
 		NoColor:    a.getenv("NO_COLOR") != "",

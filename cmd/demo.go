@@ -3,10 +3,12 @@ package cmd
 import (
 	"bytes"
 	"context"
+	"encoding/csv"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"time"
 
@@ -170,6 +172,10 @@ func (a *app) startDemo(ctx context.Context, devices int, seed int64, offline fl
 			"--devices", strconv.Itoa(plan.devices), "--seed", strconv.FormatInt(seed, 10),
 			"--offline", strconv.FormatFloat(offline, 'g', -1, 64), "--profile", "mixed",
 			"--ps-start", "400ms", "--script-time", "250ms", "--allow-unencrypted=true",
+			// Updates install in seconds, not minutes, and servicing
+			// settles quickly after a restart, so a demo install is
+			// watchable.
+			"--patch-install-time", "3s", "--servicing-time", "10s",
 		},
 	})
 	if err != nil {
@@ -183,10 +189,16 @@ func (a *app) startDemo(ctx context.Context, devices int, seed int64, offline fl
 	if w := sim.WakeAddr(); w != "" {
 		a.cfg.Actions.WOLAddress = w
 	}
-	if err := a.importFleet(ctx, sim.WriteCSV); err != nil {
+	var fleetCSV bytes.Buffer
+	if err := sim.WriteCSV(&fleetCSV); err != nil {
+		d.stop()
+		return demoFleet{}, fmt.Errorf("demo: export simulator CSV: %w", err)
+	}
+	if err := a.importFleet(ctx, func(w io.Writer) error { _, err := w.Write(fleetCSV.Bytes()); return err }); err != nil {
 		d.stop()
 		return demoFleet{}, fmt.Errorf("demo: %w", err)
 	}
+	a.demoPatches(siteHosts(fleetCSV.Bytes(), "lab"), time.Now())
 	a.log.Info("demo started", "devices", plan.devices, "seed", seed, "db", a.cfg.Store.DB, "simulator_pid", sim.PID())
 	return d, nil
 }
@@ -222,4 +234,26 @@ func demoRun(cmd *cobra.Command) bool {
 // log file (its rotation settings apply too).
 func demoLogFile(logFile string) string {
 	return filepath.Join(filepath.Dir(logFile), "rmm-demo.log")
+}
+
+// siteHosts returns the hostnames of a simulator CSV's rows in site (the
+// simulator writes the Hostname and Site columns; an unreadable CSV gives
+// none, and the import reports it).
+func siteHosts(b []byte, site string) []string {
+	r := csv.NewReader(bytes.NewReader(b))
+	rows, err := r.ReadAll()
+	if err != nil || len(rows) == 0 {
+		return nil
+	}
+	host, col := slices.Index(rows[0], "Hostname"), slices.Index(rows[0], "Site")
+	if host < 0 || col < 0 {
+		return nil
+	}
+	var out []string
+	for _, row := range rows[1:] {
+		if len(row) > max(host, col) && row[col] == site {
+			out = append(out, row[host])
+		}
+	}
+	return out
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/rmmhq/rmm/engine"
+	"github.com/rmmhq/rmm/engine/filter"
 	"github.com/rmmhq/rmm/store"
 )
 
@@ -50,9 +51,15 @@ cpu_pct, mem_pct, disk_free_pct (null until a poll succeeded).`,
 			if asJSON && asCSV {
 				return exitError{2, errors.New("devices: --json and --csv: pick one")}
 			}
-			f, err := engine.ParseDeviceFilter(expr)
+			f, err := filter.Parse(expr)
 			if err != nil {
 				return exitError{2, fmt.Errorf("devices: --filter: %w", err)}
+			}
+			if f.NeedsFacts() {
+				// The device list is read from the database, without the
+				// engine's inventory index: an inventory term would match
+				// nothing here, so it is refused rather than answered wrong.
+				return exitError{2, fmt.Errorf("devices: --filter %q: inventory terms (software:, service:, installed:, missing:, bitlocker:, firewall:, defender:, reboot:, uptime) are answered by rmm inventory query EXPR", expr)}
 			}
 			db, err := a.openStore(cmd.Context())
 			if err != nil {
@@ -100,7 +107,7 @@ cpu_pct, mem_pct, disk_free_pct (null until a poll succeeded).`,
 
 // filterDevices keeps the devices f matches, in f's sort: order when it
 // has one (else as listed: by hostname).
-func filterDevices(all []store.Device, f engine.DeviceFilter) []store.Device {
+func filterDevices(all []store.Device, f filter.DeviceFilter) []store.Device {
 	type kept struct {
 		d  store.Device
 		st engine.DeviceState
@@ -108,7 +115,7 @@ func filterDevices(all []store.Device, f engine.DeviceFilter) []store.Device {
 	var out []kept
 	for _, d := range all {
 		st := engine.StateOf(d)
-		if f.Match(&st) {
+		if r := st.FilterRow(); f.Match(&r) {
 			out = append(out, kept{d, st})
 		}
 	}
@@ -129,7 +136,7 @@ func filterDevices(all []store.Device, f engine.DeviceFilter) []store.Device {
 }
 
 // compareDeviceKey orders two devices by a device sort key
-// (engine.DeviceSortKeys): devices without metrics after those with.
+// (filter.SortColumns): devices without metrics after those with.
 func compareDeviceKey(a, b *engine.DeviceState, key string) int {
 	metric := func(x, y float64) int {
 		switch {

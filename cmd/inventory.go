@@ -51,7 +51,8 @@ A part the host cannot answer (no BitLocker module, no Defender) shows
 as unavailable with the reason; it does not fail the category.
 
 --category (repeatable, or comma-separated): hardware, software, security,
-network; default all.
+network; default all. patches (a Windows Update search: missing and
+installed updates, see rmm patch) is collected only when named.
 
 --json prints {"hostname": H, "categories": [{"category", "collected_at"
 (RFC 3339 UTC, null when never collected), "cached" (true: from the
@@ -73,8 +74,8 @@ README): arrays are always arrays, dates RFC 3339 UTC, enums numbers.`,
 				}
 			}
 			for _, c := range cats {
-				if !slices.Contains(engine.InventoryCategories(), c) {
-					return exitError{2, fmt.Errorf("--category %q: use hardware, software, security or network", c)}
+				if !slices.Contains(engine.InventoryCategories(), c) && c != engine.InventoryPatches {
+					return exitError{2, fmt.Errorf("--category %q: use hardware, software, security, network or patches", c)}
 				}
 			}
 			id, err := a.localIdentity(engine.ViaCLI)
@@ -111,8 +112,9 @@ README): arrays are always arrays, dates RFC 3339 UTC, enums numbers.`,
 			})
 		},
 	}
+	cmd.AddCommand(a.inventoryQueryCommand(), a.inventoryCollectCommand())
 	f := cmd.Flags()
-	f.StringSliceVar(&categories, "category", nil, "hardware, software, security or network (repeatable; default all)")
+	f.StringSliceVar(&categories, "category", nil, "hardware, software, security, network or patches (repeatable; default all but patches)")
 	f.BoolVar(&asJSON, "json", false, "print a JSON object (stable fields, see above)")
 	f.BoolVar(&force, "force", false, "collect from the host now, even when the stored document is fresh")
 	return cmd

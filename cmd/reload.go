@@ -88,14 +88,20 @@ func (a *app) applyReload(ctx context.Context, eng *engine.Engine, r config.Relo
 		_, _ = engine.Call(ctx, eng, engine.SystemIdentity(), engine.ReloadConfig{File: file, Rejected: err})
 		return reloadNotice{Text: "config rejected, running config kept: " + firstLine(err.Error()), Err: true, Cfg: running}
 	}
+	patches, err := patchOptions(cfg, file)
+	if err != nil {
+		_, _ = engine.Call(ctx, eng, engine.SystemIdentity(), engine.ReloadConfig{File: file, Rejected: err})
+		return reloadNotice{Text: "config rejected, running config kept: " + firstLine(err.Error()), Err: true, Cfg: running}
+	}
 	_, err = engine.Call(ctx, eng, engine.SystemIdentity(), engine.ReloadConfig{
-		File: file, Changes: parts, Alerts: &alerts, Notify: &nopts,
+		File: file, Changes: parts, Alerts: &alerts, Notify: &nopts, Patches: &patches,
 		Throttle: cfg.Engine.Throttle, Interval: cfg.Engine.PollInterval, Timeout: cfg.WinRM.Timeout, Retries: cfg.WinRM.Retries,
 	})
 	if err != nil {
 		a.log.Error("config reload could not be applied", "err", err)
 		return reloadNotice{Text: "config reload failed: " + err.Error(), Err: true, Cfg: running}
 	}
+	eng.SetConfigCollections(cfg.Collections) // audited above, with the other changes
 	a.fileCfg = cfg
 	// Flags and --demo stay on top of the file: the database and log file
 	// in use, and a --log-level given on the command line.

@@ -39,7 +39,7 @@ func TestAConfigEditIsAppliedAuditedAndABadOneRejected(t *testing.T) {
 		select {
 		case n := <-notices:
 			return n
-		case <-time.After(5 * time.Second):
+		case <-time.After(60 * time.Second):
 			t.Fatal("no reload notice")
 		}
 		return reloadNotice{}

@@ -46,6 +46,7 @@ type app struct {
 	cfg       config.Config       // in effect: the file's, with flags and --demo on top
 	fileCfg   config.Config       // as the config file says; what reloads are compared with
 	alertOpts engine.AlertOptions // thresholds, alerts, health, maintenance windows from cfg
+	patchOpts engine.PatchOptions // the patches section of cfg
 	log       *slog.Logger
 	level     slog.LevelVar // changed live by a config reload
 	logOut    io.Closer
@@ -165,6 +166,9 @@ func (a *app) setup(cmd *cobra.Command) error {
 	if a.alertOpts, err = alertOptions(cfg, a.configFile()); err != nil {
 		return err
 	}
+	if a.patchOpts, err = patchOptions(cfg, a.configFile()); err != nil {
+		return err
+	}
 	return a.openLog()
 }
 
@@ -238,6 +242,7 @@ func (a *app) openEngine(ctx context.Context, cred engine.Credential, vault cred
 		return nil, nil, err
 	}
 	a.releaseNotify = append(a.releaseNotify, release)
+	eng.SetConfigCollections(a.cfg.Collections)
 	return db, eng, nil
 }
 
@@ -281,6 +286,7 @@ func (a *app) engineOptions(cred engine.Credential) engine.Options {
 		LoopOff:          a.cfg.Sessions.LoopOff,
 		Alerts:           a.alertOpts,
 		Actions:          a.actionOptions(),
+		Patches:          a.patchOpts,
 		ExportsDir:       a.cfg.SSH.ExportsDir,
 		MaxIdleConns:     a.maxIdleConns,
 	}
@@ -404,10 +410,13 @@ Exit status: 0 ok, 1 error, 2 bad input, 3 permission denied, 5 doctor found a f
 		a.healthCommand(),
 		a.inventoryCommand(),
 		a.actionCommand(),
+		a.runCommand(),
+		a.collectionsCommand(),
 		a.queueCommand(),
 		a.scriptsCommand(),
 		a.notifyCommand(),
 		a.reportCommand(),
+		a.patchCommand(),
 		a.versionCommand(),
 	)
 	usageErrors(root)

@@ -9,10 +9,10 @@ import (
 
 // fleetRuntime is what runs beside a console, local (rmm) or over SSH
 // (rmm serve), on one engine: the scheduler's jobs (cleanup, maintenance,
-// inventory, security, rollups, scheduled reports), the credential
-// rotation watch, the notifier (alert changes out to the channels), the
-// engine's sweeps, and the config watch that applies edits of the config
-// file.
+// inventory, security, patch_scan, rollups, scheduled reports), the
+// credential rotation watch, the notifier (alert changes out to the
+// channels), the engine's sweeps and its patch job driver, and the config
+// watch that applies edits of the config file.
 // It owns the goroutines it starts: start starts them, stop ends them in
 // order and waits for each before it closes the engine.
 type fleetRuntime struct {
@@ -27,6 +27,13 @@ type fleetRuntime struct {
 	// error.
 	onReload func(reloadNotice)
 	onFatal  func()
+	// collectAtStart, when set, are inventory categories collected from
+	// every device once the engine starts (--demo: so collections and
+	// inventory queries have facts at once, not at the nightly schedule).
+	collectAtStart []string
+	// runAtStart are scheduled jobs run once as soon as the scheduler
+	// starts (--demo scans for updates at once, not at 03:00).
+	runAtStart []string
 
 	cancel     context.CancelFunc // ends the scheduler, the watch and the sweeps
 	stopWatch  context.CancelFunc // ends the config watch, first
@@ -34,6 +41,7 @@ type fleetRuntime struct {
 	schedDone  chan struct{}
 	credDone   chan struct{}
 	notifyDone chan struct{} // the notifier's passes (notifications out)
+	factsDone  chan struct{} // the inventory index load (and collectAtStart)
 	runDone    chan struct{} // closed when the sweeps end; nil without poll
 	runErr     error         // Engine.Run's result, set before runDone closes
 }
@@ -67,6 +75,11 @@ func (r *fleetRuntime) start(ctx context.Context, db *store.DB) error {
 			a.log.Error("scheduler stopped", "err", err)
 		}
 	}()
+	for _, name := range r.runAtStart {
+		if err := sched.RunNow(name); err != nil {
+			a.log.Warn("job not run at start", "job", name, "err", err)
+		}
+	}
 
 	r.credDone = make(chan struct{})
 	go func() {
@@ -80,9 +93,27 @@ func (r *fleetRuntime) start(ctx context.Context, db *store.DB) error {
 		_ = r.eng.RunNotifier(ctx)
 	}()
 
+	// The inventory index (collections, inventory terms in filters) loads
+	// beside the console rather than before its first frame.
+	r.factsDone = make(chan struct{})
+	go func() {
+		defer close(r.factsDone)
+		if err := r.eng.LoadFacts(ctx); err != nil && ctx.Err() == nil {
+			a.log.Warn("inventory index not loaded; collections read no inventory until it is", "err", err)
+		}
+		if len(r.collectAtStart) > 0 && r.poll && ctx.Err() == nil {
+			if _, err := r.eng.Do(ctx, engine.SystemIdentity(), engine.CollectFleetInventory{Categories: r.collectAtStart}); err != nil && ctx.Err() == nil {
+				a.log.Warn("inventory at start", "err", err)
+			}
+		}
+	}()
+
 	// Run returns nil only when ctx ends, or the Fatal error that stopped
 	// it.
 	if r.poll {
+		// Install jobs move on while the console runs (the engine's
+		// Close stops the driver).
+		r.eng.StartPatchDriver()
 		r.runDone = make(chan struct{})
 		go func() {
 			defer close(r.runDone)
@@ -126,6 +157,7 @@ func (r *fleetRuntime) stop() (runErr, closeErr error) {
 	r.cancel()
 	<-r.credDone
 	<-r.notifyDone
+	<-r.factsDone
 	<-r.schedDone
 	if r.runDone != nil {
 		<-r.runDone

@@ -53,11 +53,15 @@ func (a *app) scheduler(eng *engine.Engine, db *store.DB) (*engine.Scheduler, er
 	if err != nil {
 		return nil, err
 	}
+	patch, err := spec("patch_scan", a.cfg.Schedules.PatchScan)
+	if err != nil {
+		return nil, err
+	}
 	sys := engine.SystemIdentity()
 	jobs := []engine.Job{{Name: "rollups", Spec: rollups, Run: func(ctx context.Context) error {
 		_, err := eng.RollUp(ctx)
 		return err
-	}}}
+	}}, eng.PatchScanJob(patch)}
 	for i, r := range a.cfg.Schedules.Reports {
 		sp, err := spec(fmt.Sprintf("reports[%d].when", i), r.When)
 		if err != nil {

@@ -16,6 +16,7 @@ import (
 	"github.com/rmmhq/rmm/config"
 	"github.com/rmmhq/rmm/creds"
 	"github.com/rmmhq/rmm/engine"
+	"github.com/rmmhq/rmm/engine/alerting"
 	"github.com/rmmhq/rmm/engine/bench"
 	"github.com/rmmhq/rmm/engine/winrmsim"
 	"github.com/rmmhq/rmm/themes"
@@ -154,6 +155,10 @@ func (a *app) runServe(ctx context.Context, f serveFlags) error {
 	}
 	defer db.Close()
 	rt := a.newFleetRuntime(eng, src.haveCred)
+	if f.demo {
+		rt.collectAtStart = []string{engine.InventorySoftware, engine.InventorySecurity}
+		rt.runAtStart = []string{"patch_scan"}
+	}
 	started := false // once started, rt.stop closes the engine
 	defer func() {
 		if !started {
@@ -354,4 +359,34 @@ func anyKeys(us []sshserve.User) bool {
 		}
 	}
 	return false
+}
+
+// demoPatches gives --demo a patch policy when the config has none: the
+// lab site is the pilot ring, production follows it (90% of the pilot's
+// installs of an update succeeded, 10 minutes' soak), Defender's
+// definitions are approved by a rule, and the lab's hosts get a
+// maintenance window that opens two minutes after the demo starts (for
+// two hours), so a restart after an install first waits for it. Install
+// jobs are read every 3 seconds.
+func (a *app) demoPatches(labHosts []string, now time.Time) {
+	if len(a.cfg.Patches.Rings) > 0 || len(a.cfg.Patches.Rules) > 0 {
+		return // the config's own policy
+	}
+	zero := 0
+	o := a.patchOpts
+	o.PollInterval = 3 * time.Second
+	o.Rings = []engine.PatchRing{{Name: "pilot", Devices: "site:lab"},
+		{Name: "production", After: "pilot", SuccessRate: 90, Soak: 10 * time.Minute}}
+	o.Rules = []engine.PatchRule{{Name: "definitions", Classifications: []string{"Definition Updates"}, DeferralDays: &zero}}
+	if err := engine.CheckPatchOptions(o); err != nil {
+		a.log.Warn("demo patch policy not applied", "err", err)
+		return
+	}
+	a.patchOpts = o
+	start := now.Add(2 * time.Minute).Truncate(time.Minute)
+	for _, h := range labHosts {
+		a.alertOpts.Maintenance = append(a.alertOpts.Maintenance, alerting.MaintenanceWindow{Name: "demo: lab patch window",
+			Device: h, Start: start, End: start.Add(2 * time.Hour)})
+	}
+	a.log.Info("demo patch policy", "pilot", "site:lab", "window_opens", start.Format(time.RFC3339))
 }

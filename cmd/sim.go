@@ -46,7 +46,16 @@ starts, --script-time per request).
 (port closed), hang (takes the request, never answers), http500 (500
 without a WS-Man fault), malformed (200 with broken XML), no-loop (the
 resident loop cannot start), loop-crash and loop-hang (once each),
-access-denied (the account is refused after it authenticated).
+access-denied (the account is refused after it authenticated), disk-full (a few
+MB free: Windows Update fails downloads with 0x80070070) and task-stuck
+(scheduled tasks never start).
+
+Each host has a Windows Update state that follows its release, its patch
+level (--patch-behind puts every host 1 or 2 months behind) and its display
+language: missing and installed updates of every classification, some that
+fail with the HRESULT Windows gives, WSUS-managed hosts. rmm's patch task
+installs in --patch-install-time per update; a restart completes what waits
+for it, and servicing stays busy for --servicing-time after it.
 
 --profile picks the kinds of host: modern (the default: Windows 10/11 and
 Server 2016-2025, by seed), mixed (those and, by seed, the profiles that
@@ -229,7 +238,8 @@ Defaults: --user %s, --password %s (loopback test credentials, not secrets).`,
 	f.DurationVar(&cfg.RTT, "rtt", 0, "added latency per request")
 	f.DurationVar(&cfg.PSStart, "ps-start", 400*time.Millisecond, "cost of starting powershell.exe")
 	f.DurationVar(&cfg.ScriptTime, "script-time", 250*time.Millisecond, "run time of a recognised rmm script")
-	f.StringVar(&cfg.Faults, "faults", "", `hosts that misbehave, chosen by seed: e.g. "refuse=2%,hang=1%,http500=1%,malformed=1%" (also no-loop, loop-crash, loop-hang, access-denied)`)
+	f.DurationVar(&cfg.CommandTime, "command-time", 0, "run time of a typed command (a script without rmm's marker line, rmm run)")
+	f.StringVar(&cfg.Faults, "faults", "", `hosts that misbehave, chosen by seed: e.g. "refuse=2%,hang=1%,http500=1%,malformed=1%" (also no-loop, loop-crash, loop-hang, access-denied, disk-full, task-stuck)`)
 	f.StringVar(&exportCSV, "export-csv", "", "write the hosts as CSV for rmm import")
 	f.BoolVar(&https, "https", false, "serve HTTPS with certificates from a generated test CA")
 	f.StringVar(&caOut, "ca-out", "", "with --https: write the test CA's certificate (PEM) to this file, for winrm.ca_bundle")
@@ -237,6 +247,9 @@ Defaults: --user %s, --password %s (loopback test credentials, not secrets).`,
 	f.StringVar(&cfg.WakeListen, "wake", "", "loopback UDP IP:port for Wake-on-LAN magic packets (default: a free port on 127.0.0.1)")
 	f.StringVar(&readyFile, "ready-file", "", `when serving, write {"pid","control","csv","hosts","wake"} (JSON) to this file`)
 	f.DurationVar(&cfg.RebootDowntime, "reboot-downtime", winrmsim.DefaultRebootDowntime, "how long a rebooting host stays unreachable")
+	f.DurationVar(&cfg.PatchInstallTime, "patch-install-time", winrmsim.DefaultPatchInstallTime, "how long one Windows update takes to download and install in a patch task")
+	f.DurationVar(&cfg.ServicingTime, "servicing-time", winrmsim.DefaultServicingTime, "how long servicing stays busy (ServicingInProgress 2) after a restart that completed installs")
+	f.IntVar(&cfg.PatchBehind, "patch-behind", 0, "put every host 1 or 2 months behind on its Windows updates (0: each host's own level)")
 	f.StringVar(&cfg.Profile, "profile", winrmsim.ProfileModern, "kinds of host: modern, mixed, or profile names separated by commas (see above)")
 	f.BoolVar(&cfg.AllowUnencrypted, "allow-unencrypted", true, "hosts accept Basic over plain HTTP (Windows' default refuses it; false models that)")
 	f.StringVar(&cfg.Domain, "domain", "", `join the "domain" profile's hosts to this realm (e.g. RMMLAB.TEST): Basic off, Negotiate/Kerberos/NTLM sealed over HTTP`)

@@ -40,10 +40,12 @@ type Config struct {
 	Alerts      AlertsConfig           // the alert lifecycle
 	Health      alerting.HealthWeights // health score weights (the `health:` section), summing to 100
 	Actions     ActionsConfig          // remote actions and the offline queue
-	Maintenance []MaintenanceWindow    // maintenance_windows: no alerts raised inside
+	Maintenance []MaintenanceWindow    // maintenance_windows: no alerts raised inside, restarts for updates allowed
+	Patches     PatchesConfig          // patch management (patches.go)
 
 	Notifications NotificationsConfig // where alert changes are sent (channels, routes, the outbox)
 	Reports       ReportsConfig       // reports: where they are written, the SLA target
+	Collections   map[string]string   // collections: name -> filter expression (engine/filter)
 }
 
 // SessionsConfig is the `sessions:` section.
@@ -75,6 +77,7 @@ type SchedulesConfig struct {
 	TimeZone    string // schedules.timezone: IANA name or "Local"
 	Inventory   string
 	Security    string
+	PatchScan   string
 	Cleanup     string
 	Maintenance string
 	Rollups     string            // schedules.rollups: metric rollups catch up
@@ -213,6 +216,7 @@ func Default(d Dirs) Config {
 			TimeZone:    "Local",
 			Inventory:   "daily 02:00",
 			Security:    "daily 04:00",
+			PatchScan:   "daily 03:00",
 			Cleanup:     "daily 05:00",
 			Maintenance: "weekly sun 03:00",
 			Rollups:     "every 15m",
@@ -225,6 +229,7 @@ func Default(d Dirs) Config {
 		Alerts:     AlertsConfig{DedupWindow: 5 * time.Minute, OfflineAfter: 2},
 		Health:     alerting.DefaultHealthWeights(),
 		Actions:    ActionsConfig{QueueExpiry: 7 * day, OutputMaxBytes: 65536, WOLAddress: "255.255.255.255:9", Retries: 3},
+		Patches:    defaultPatches(),
 		Log:        LogConfig{Level: "info", File: filepath.Join(d.State, "logs", "rmm.log"), Format: "text", MaxSizeMB: 20, MaxBackups: 5},
 		UI:         UIConfig{},
 		Notifications: NotificationsConfig{MaxAge: day, Attempts: 10, Backoff: 30 * time.Second, MaxBackoff: time.Hour,
@@ -306,6 +311,7 @@ func Parse(name string, data []byte, d Dirs) (Config, error) {
 	if len(ps) == 0 {
 		validateAlerting(name, root, &cfg, &ps)
 		validateNotify(name, root, &cfg, &ps)
+		validatePatches(name, root, &cfg, &ps)
 	}
 	if len(ps) > 0 {
 		return def, ps

@@ -43,51 +43,61 @@ func TestAGoodFileSetsEveryKey(t *testing.T) {
 	want.Store = StoreConfig{DB: "/var/lib/rmm/rmm.db", ArchiveDir: "/var/lib/rmm/archive", BatchRows: 500, FlushInterval: 250 * time.Millisecond}
 	want.Retention = RetentionConfig{Metrics: 14 * day, Data: 180 * day, Archive: 365 * day, Rollups: 400 * day, RollupsHourly: 31 * day}
 	want.Schedules = SchedulesConfig{TimeZone: "Europe/Berlin",
-		Inventory: "daily 01:00", Security: "daily 03:30", Cleanup: "daily 06:00", Maintenance: "weekly sat 23:00",
+		Inventory: "daily 01:00", Security: "daily 03:30", PatchScan: "daily 02:30", Cleanup: "daily 06:00", Maintenance: "weekly sat 23:00",
 		Rollups: "every 30m", Reports: []ScheduledReport{{Name: "monthly-uptime", Type: "uptime", When: "monthly 1 06:00",
-			Format: "pdf", Route: "managers", Group: "servers", Period: "previous-month", Line: 39}}}
+			Format: "pdf", Route: "managers", Group: "servers", Period: "previous-month", Line: 40}}}
 	want.Security = SecurityConfig{CredentialMaxAge: 30 * day, Backend: "vault", VaultFile: "/var/lib/rmm/vault.age"}
 	want.SSH = SSHConfig{Listen: "0.0.0.0:2022", HostKey: "/var/lib/rmm/host_key", ExportsDir: "/var/lib/rmm/exports", IdleTimeout: time.Hour, MaxSessions: 20}
 	want.Log = LogConfig{Level: "debug", File: "/var/log/rmm/rmm.log", Format: "json", MaxSizeMB: 50, MaxBackups: 10}
 	want.UI = UIConfig{Theme: "ascii", Views: map[string]string{"sql-down": "tag:sql status:offline", "hot": "cpu>90"},
 		Keys: map[string][]string{"filter": {"/", "f"}, "quit": {"q"}}}
 	want.Users = []User{
-		{Name: "alice", Role: "admin", Keys: []string{testKey + " alice@laptop"}, Line: 71},
-		{Name: "bob", Role: "viewer", Line: 74},
+		{Name: "alice", Role: "admin", Keys: []string{testKey + " alice@laptop"}, Line: 72},
+		{Name: "bob", Role: "viewer", Line: 75},
 	}
 	f := func(v float64) *float64 { return &v }
 	want.Thresholds = ThresholdsConfig{
 		Defaults: alerting.Thresholds{CPUWarning: 85, CPUCritical: 97, CPUSustain: 10 * time.Minute, MemWarning: 85, MemCritical: 97,
 			MemSustain: 10 * time.Minute, DiskWarning: 85, DiskCritical: 95, PendingReboot: 14 * day, SignatureAge: 2 * day,
 			UpdatesAge: 45 * day, WatchedServices: []string{"Spooler", "W32Time"}},
-		Groups:  map[string]ThresholdOverride{"sql": {alerting.ThresholdOverride{CPUWarning: f(90), WatchedServices: []string{"MSSQLSERVER"}}, 91}},
-		Devices: map[string]ThresholdOverride{"FS-01": {alerting.ThresholdOverride{DiskWarning: f(95)}, 95}},
+		Groups:  map[string]ThresholdOverride{"sql": {alerting.ThresholdOverride{CPUWarning: f(90), WatchedServices: []string{"MSSQLSERVER"}}, 92}},
+		Devices: map[string]ThresholdOverride{"FS-01": {alerting.ThresholdOverride{DiskWarning: f(95)}, 96}},
 	}
 	want.Alerts = AlertsConfig{DedupWindow: 10 * time.Minute, OfflineAfter: 3}
 	want.Health = alerting.HealthWeights{Availability: 40, Performance: 30, Security: 20, Compliance: 10}
 	want.Actions = ActionsConfig{QueueExpiry: 3 * day, OutputMaxBytes: 32768, WOLAddress: "192.168.10.255:9", Retries: 2}
 	want.Maintenance = []MaintenanceWindow{
-		{Name: "patch night", Group: "servers", Every: "Sat 22:00 + 4h", Line: 105},
-		{Name: "FS-01 migration", Device: "FS-01", Start: mustTime(t, "2026-12-24T18:00:00+01:00"), End: mustTime(t, "2026-12-25T06:00:00+01:00"), Line: 108},
+		{Name: "patch night", Group: "servers", Every: "Sat 22:00 + 4h", Line: 106},
+		{Name: "FS-01 migration", Device: "FS-01", Start: mustTime(t, "2026-12-24T18:00:00+01:00"), End: mustTime(t, "2026-12-25T06:00:00+01:00"), Line: 109},
 	}
 	want.Notifications = NotificationsConfig{MaxAge: 6 * time.Hour, Attempts: 5, Backoff: time.Minute, MaxBackoff: 30 * time.Minute, Keep: 60 * day,
 		Channels: map[string]ChannelConfig{
 			"ops-mail": {Type: "email", Host: "smtp.example.com", Port: 587, TLS: "starttls", From: "rmm@example.com",
-				To: []string{"ops@example.com", "oncall@example.com"}, Auth: "login", CABundle: "/etc/rmm/corp-ca.pem", Line: 124},
-			"teams-ops": {Type: "teams", Line: 133},
-			"pager":     {Type: "pagerduty", Line: 135},
-			"hook":      {Type: "webhook", URL: "https://hooks.example.com/rmm", Headers: map[string]string{"X-Source": "rmm-hq"}, Line: 137},
+				To: []string{"ops@example.com", "oncall@example.com"}, Auth: "login", CABundle: "/etc/rmm/corp-ca.pem", Line: 125},
+			"teams-ops": {Type: "teams", Line: 134},
+			"pager":     {Type: "pagerduty", Line: 136},
+			"hook":      {Type: "webhook", URL: "https://hooks.example.com/rmm", Headers: map[string]string{"X-Source": "rmm-hq"}, Line: 138},
 		},
 		Routes: []RouteConfig{
 			{Name: "critical", Severity: []string{"Critical", "High"}, Groups: []string{"servers"}, Channels: []string{"pager", "teams-ops"},
-				Repeat: 4 * time.Hour, OnResolve: true, Line: 143},
+				Repeat: 4 * time.Hour, OnResolve: true, Line: 144},
 			{Name: "managers", Sites: []string{"hq"}, Types: []string{"offline", "disk_used"}, Tags: []string{"prod"}, Channels: []string{"ops-mail"},
-				Digest: 15 * time.Minute, OnResolve: false, OnAck: true, Line: 149,
+				Digest: 15 * time.Minute, OnResolve: false, OnAck: true, Line: 150,
 				Quiet: &QuietHoursConfig{From: "22:00", To: "07:00", TimeZone: "America/New_York", Days: []string{"mon", "tue", "wed", "thu", "fri"}, Except: []string{"Critical"}}},
-			{Name: "everything", Channels: []string{"hook"}, OnResolve: true, Line: 164},
+			{Name: "everything", Channels: []string{"hook"}, OnResolve: true, Line: 165},
 		},
 	}
 	want.Reports = ReportsConfig{Dir: "/var/lib/rmm/reports", SLATarget: 99.9}
+	want.Collections = map[string]string{"Zoom older than 5.17": `software:"Zoom" software.version<5.17`, "BitLocker off": "bitlocker:off -os:server"}
+	zero := 0
+	want.Patches = PatchesConfig{DeferralDays: 3, MaxRounds: 2, Reboot: "never", PollInterval: time.Minute, StartTimeout: 10 * time.Minute,
+		InstallTimeout: 2 * time.Hour, RebootTimeout: 45 * time.Minute, ServicingTimeout: 20 * time.Minute, ScanTimeout: 15 * time.Minute,
+		Dir: `D:\rmm\patch`, Deny: []string{"KB5034441"},
+		Rings: []PatchRing{{Name: "pilot", Devices: "group:pilot", ApproveRole: "operator", Line: 183},
+			{Name: "production", After: "pilot", SuccessRate: 90, MinDevices: 2, Soak: 72 * time.Hour, ApproveRole: "admin", Line: 185}},
+		Rules: []PatchRule{{Name: "definitions", Classifications: []string{"Definition Updates"}, DeferralDays: &zero, Line: 192},
+			{Name: "pilot-security", Classifications: []string{"Security Updates", "Critical Updates"}, Severities: []string{"Critical", "Important"},
+				Rings: []string{"pilot"}, Line: 195}}}
 	if !cfg.Equal(want) {
 		t.Fatalf("got  %+v\nwant %+v", cfg, want)
 	}
@@ -175,6 +185,10 @@ func TestBadValuesNameFileLineAndKey(t *testing.T) {
 		{"a user with an unknown field", "users:\n  - {name: a, role: admin, password: x}\n", []string{"c.yaml:2: users[0].password: unknown key"}},
 		{"a view without an expression", "ui:\n  views:\n    empty: \"\"\n", []string{"c.yaml:3: ui.views.empty: must be a filter expression"}},
 		{"a key binding without keys", "ui:\n  keys:\n    quit: []\n", []string{"c.yaml:3: ui.keys.quit: must be a key or a list of keys"}},
+		{"a collection with a bad term", "collections:\n  old zoom: software:zoom software.version<\n", []string{"c.yaml:2: collections.old zoom: software.version<: needs a version"}},
+		{"a collection twice", "collections:\n  Servers: os:server\n  servers: os:2019\n", []string{"c.yaml:3: collections.servers: defined twice"}},
+		{"a collection without an expression", "collections:\n  x: \"\"\n", []string{"c.yaml:2: collections.x: must be a filter expression"}},
+		{"collections not a mapping", "collections: [a]\n", []string{"c.yaml:1: collections: must be a mapping"}},
 		{"a threshold above 100%", "thresholds:\n  cpu_warning: 120\n", []string{`c.yaml:2: thresholds.cpu_warning: "120" is not a percentage 0..100`}},
 		{"an unknown threshold", "thresholds:\n  cpu_warn: 80\n", []string{"c.yaml:2: thresholds.cpu_warn: unknown threshold"}},
 		{"a bad group override", "thresholds:\n  groups:\n    sql:\n      disk_used_warning: lots\n", []string{`c.yaml:4: thresholds.groups.sql.disk_used_warning: "lots" is not a percentage`}},

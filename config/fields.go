@@ -25,12 +25,13 @@ type field struct {
 // sections are the keys that hold other keys.
 var sections = map[string]struct{}{
 	"engine": {}, "winrm": {}, "sessions": {}, "store": {}, "retention": {}, "schedules": {},
-	"security": {}, "ssh": {}, "log": {}, "ui": {}, "alerts": {}, "health": {}, "actions": {},
+	"security": {}, "ssh": {}, "log": {}, "ui": {}, "alerts": {}, "health": {}, "actions": {}, "patches": {},
 	"notifications": {}, "reports": {},
 }
 
-// fields maps every key to its parser. It is built once and never changed.
-var fields = map[string]field{
+// fields maps every key to its parser (patches.go's keys included). It is
+// built once and never changed.
+var fields = withFields(patchFields, map[string]field{
 	"org": {def: "rmm", doc: "name shown in the console header",
 		set:  func(c *Config, v string, _ Dirs) error { return nonEmpty(v, &c.Org) },
 		show: func(c Config) string { return c.Org }},
@@ -175,6 +176,7 @@ var fields = map[string]field{
 		show: func(c Config) string { return c.Schedules.TimeZone }},
 	"schedules.inventory":   scheduleField("daily 02:00", "full inventory", func(c *Config) *string { return &c.Schedules.Inventory }),
 	"schedules.security":    scheduleField("daily 04:00", "security scan", func(c *Config) *string { return &c.Schedules.Security }),
+	"schedules.patch_scan":  scheduleField("daily 03:00", "Windows Update scans (missing and installed updates)", func(c *Config) *string { return &c.Schedules.PatchScan }),
 	"schedules.cleanup":     scheduleField("daily 05:00", "retention: archive and delete old rows", func(c *Config) *string { return &c.Schedules.Cleanup }),
 	"schedules.maintenance": scheduleField("weekly sun 03:00", "database maintenance (integrity check, VACUUM, ANALYZE)", func(c *Config) *string { return &c.Schedules.Maintenance }),
 	"security.credential_max_age": {def: "90d", doc: "credentials older than this raise a rotation reminder; 1d..3650d",
@@ -308,8 +310,16 @@ var fields = map[string]field{
 			return nil
 		},
 		show: func(c Config) string { return strconv.FormatFloat(c.Reports.SLATarget, 'f', -1, 64) }},
+	"collections": {def: "(none)", doc: "saved device collections: name: filter expression (inventory terms allowed, e.g. software:zoom software.version<5.17); they win over stored ones of the same name",
+		show: func(c Config) string { return showMap(c.Collections) }},
 	"users": {def: "(none: the local OS user is Admin)", doc: "users: [{name, role: admin|operator|viewer, keys: [ssh public keys]}]",
 		show: func(c Config) string { return showUsers(c.Users) }},
+})
+
+// withFields adds more keys to a key table.
+func withFields(more, fs map[string]field) map[string]field {
+	maps.Copy(fs, more)
+	return fs
 }
 
 // loopOffList checks the entries of sessions.loop_off: hostnames,

@@ -6,6 +6,8 @@ import (
 
 	"go.yaml.in/yaml/v3"
 	"golang.org/x/crypto/ssh"
+
+	"github.com/rmmhq/rmm/engine/filter"
 )
 
 // specials parse keys whose values are lists or maps, not scalars.
@@ -20,6 +22,11 @@ var specials = map[string]func(file, key string, v *yaml.Node, c *Config, ps *Pr
 	"notifications.channels": parseChannels,
 	"notifications.routes":   parseRoutes,
 	"schedules.reports":      parseScheduledReports,
+	"collections":            parseCollections,
+
+	"patches.deny":         parsePatchDeny,
+	"patches.rings":        parsePatchRings,
+	"patches.auto_approve": parsePatchRules,
 }
 
 // parseLoopOff reads sessions.loop_off: a list, or one comma-separated
@@ -143,6 +150,49 @@ func parseViews(file, key string, v *yaml.Node, c *Config, ps *Problems) {
 		views[k.Value] = val.Value
 	}
 	c.UI.Views = views
+}
+
+// parseCollections reads collections: name -> filter expression. A name
+// is 1..64 printable characters; the expression must parse (the error
+// names its term).
+func parseCollections(file, key string, v *yaml.Node, c *Config, ps *Problems) {
+	if v.Tag == "!!null" {
+		return
+	}
+	if v.Kind != yaml.MappingNode {
+		*ps = append(*ps, Problem{file, v.Line, key, "must be a mapping of name: filter expression"})
+		return
+	}
+	out := map[string]string{}
+	seen := map[string]bool{}
+	for i := 0; i+1 < len(v.Content); i += 2 {
+		k, val := v.Content[i], v.Content[i+1]
+		name := k.Value
+		full := key + "." + name
+		switch {
+		case name == "" || len(name) > 64 || strings.TrimSpace(name) != name || strings.HasPrefix(name, "-") || strings.ContainsFunc(name, func(r rune) bool { return r < ' ' || r == 0x7f }):
+			*ps = append(*ps, Problem{file, k.Line, full, "a collection name is 1..64 printable characters, without a space at either end or a leading '-'"})
+			continue
+		case seen[strings.ToLower(name)]:
+			*ps = append(*ps, Problem{file, k.Line, full, "defined twice (names ignore case)"})
+			continue
+		case val.Kind != yaml.ScalarNode || strings.TrimSpace(val.Value) == "":
+			*ps = append(*ps, Problem{file, val.Line, full, "must be a filter expression, e.g. \"software:zoom software.version<5.17\""})
+			continue
+		}
+		f, err := filter.Parse(val.Value)
+		if err != nil {
+			*ps = append(*ps, Problem{file, val.Line, full, err.Error()})
+			continue
+		}
+		if _, _, sorted := f.Sort(); sorted {
+			*ps = append(*ps, Problem{file, val.Line, full, "a sort: term selects nothing; leave it out"})
+			continue
+		}
+		seen[strings.ToLower(name)] = true
+		out[name] = val.Value
+	}
+	c.Collections = out
 }
 
 func parseKeys(file, key string, v *yaml.Node, c *Config, ps *Problems) {

@@ -64,11 +64,12 @@ const (
 
 // RunTarget picks devices; exactly one of its fields is set.
 type RunTarget struct {
-	DeviceIDs []int64  `json:"device_ids,omitempty"`
-	Hosts     []string `json:"hosts,omitempty"`
-	Site      string   `json:"site,omitempty"`
-	Group     string   `json:"group,omitempty"`  // a tag or a device group
-	Filter    string   `json:"filter,omitempty"` // site:, status:, tag:, os:, free text, negation with '-' or '!'
+	DeviceIDs  []int64  `json:"device_ids,omitempty"`
+	Hosts      []string `json:"hosts,omitempty"`
+	Site       string   `json:"site,omitempty"`
+	Group      string   `json:"group,omitempty"`      // a tag or a device group
+	Filter     string   `json:"filter,omitempty"`     // the console's filter grammar (engine/filter), inventory terms included
+	Collection string   `json:"collection,omitempty"` // a saved collection's members
 }
 
 // String names the target for audit rows and messages.
@@ -84,6 +85,8 @@ func (t RunTarget) String() string {
 		return "group " + t.Group
 	case t.Filter != "":
 		return "filter " + t.Filter
+	case t.Collection != "":
+		return "collection " + t.Collection
 	}
 	return "nothing"
 }

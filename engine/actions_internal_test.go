@@ -3,6 +3,8 @@ package engine
 import (
 	"strings"
 	"testing"
+
+	"github.com/rmmhq/rmm/engine/filter"
 )
 
 func TestTheTargetFilterSelectsLikeTheConsole(t *testing.T) {
@@ -26,20 +28,14 @@ func TestTheTargetFilterSelectsLikeTheConsole(t *testing.T) {
 		{"ws", "ws-a ws-b"},
 		{"host=SRV-C", "srv-c"},
 	} {
-		terms, err := parseSelection(c.expr)
+		f, err := filter.Parse(c.expr)
 		if err != nil {
 			t.Errorf("%q: %v", c.expr, err)
 			continue
 		}
 		var got []string
 		for i := range devs {
-			ok := true
-			for _, term := range terms {
-				if term.match(&devs[i]) == term.neg {
-					ok = false
-				}
-			}
-			if ok {
+			if r := devs[i].FilterRow(); f.Match(&r) {
 				got = append(got, devs[i].Hostname)
 			}
 		}
@@ -48,7 +44,7 @@ func TestTheTargetFilterSelectsLikeTheConsole(t *testing.T) {
 		}
 	}
 	for _, bad := range []string{"cpu:80", "colour:red", "site:", "cpu>abc"} {
-		if _, err := parseSelection(bad); err == nil {
+		if _, err := filter.Parse(bad); err == nil {
 			t.Errorf("%q was accepted", bad)
 		}
 	}

@@ -48,6 +48,7 @@ func (e *Engine) onDeviceStatus(d store.Device, st Status) {
 	b.online[d.ID] = true
 	b.cameOnline[d.ID] = true
 	b.mu.Unlock()
+	e.patchDeviceOnline(d.ID) // its queued patch jobs are due
 	select {
 	case b.kick <- struct{}{}:
 	default: // already signalled; the set is taken whole

@@ -43,6 +43,22 @@ func (e *Engine) cancelRun(ctx context.Context, id Identity, runID string) error
 	return nil
 }
 
+// WaitRun blocks until a run this engine started has ended its fan-out
+// (every device's result recorded and audited), or ctx ends. A run that
+// finished, or that another rmm process runs, returns at once.
+func (e *Engine) WaitRun(ctx context.Context, runID string) error {
+	lr := e.act.liveRun(runID)
+	if lr == nil {
+		return nil
+	}
+	select {
+	case <-lr.done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("wait for run %s: %w", runID, context.Cause(ctx))
+	}
+}
+
 // runProgress reads a run and its per-device results; brief leaves out
 // (and does not read) their stdout and stderr.
 func (e *Engine) runProgress(ctx context.Context, runID string, brief bool) (RunProgress, error) {

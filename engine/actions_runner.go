@@ -79,6 +79,9 @@ type ConfirmError struct {
 }
 
 func (e *ConfirmError) Error() string {
+	if e.Action == ActCommand {
+		return fmt.Sprintf("a command on %d devices (more than %d) must be confirmed: %s", e.Devices, ConfirmOver, ErrConfirmRequired)
+	}
 	return fmt.Sprintf("%s on %d device(s) is destructive: %s", e.Action, e.Devices, ErrConfirmRequired)
 }
 
@@ -203,6 +206,8 @@ type runPlan struct {
 	requestedBy   string
 	expiry        time.Duration
 	queueable     bool
+	command       bool         // an ad-hoc command (command.go): its text on the run's row only, results with output keys
+	rec           *runRecorder // the fan-out's batched writes; nil for a replay (actions_record.go)
 }
 
 // newRunID returns an id people can type: date, time and 6 hex digits.
@@ -224,7 +229,7 @@ func (e *Engine) startRun(ctx context.Context, id Identity, r StartRun) (RunInfo
 	if err := spec.Validate(r.Params); err != nil {
 		return RunInfo{}, fmt.Errorf("%s: %w", spec.Name, err)
 	}
-	devs, err := e.resolveTarget(r.Target)
+	devs, err := e.resolveTarget(ctx, r.Target)
 	if err != nil {
 		return RunInfo{}, fmt.Errorf("%s: %w", spec.Name, err)
 	}
@@ -243,7 +248,12 @@ func (e *Engine) startRun(ctx context.Context, id Identity, r StartRun) (RunInfo
 	if spec.NeedsConfirm(plan.params) && !r.Confirmed {
 		return RunInfo{}, &ConfirmError{Action: spec.Name, Title: spec.Title, Devices: len(devs)}
 	}
+	return e.launchRun(ctx, id, plan, devs, r.Target)
+}
 
+// launchRun records a run and its pending rows and starts its fan-out.
+func (e *Engine) launchRun(ctx context.Context, id Identity, plan *runPlan, devs []DeviceState, target RunTarget) (RunInfo, error) {
+	spec := plan.spec
 	now := time.Now().UTC()
 	plan.id = newRunID(now)
 	ids := make([]int64, len(devs))
@@ -255,7 +265,7 @@ func (e *Engine) startRun(ctx context.Context, id Identity, r StartRun) (RunInfo
 		return RunInfo{}, err
 	}
 	rowIDs, err := e.db.CreateRun(context.WithoutCancel(ctx), store.Run{ID: plan.id, Action: spec.Name, Params: recordedParams(plan),
-		Target: r.Target.String(), RequestedBy: id.User, StartedAt: now, Owner: owner}, ids)
+		Target: target.String(), RequestedBy: id.User, StartedAt: now, Owner: owner, ParamsOnRun: plan.command}, ids)
 	if err != nil {
 		return RunInfo{}, err
 	}
@@ -389,6 +399,7 @@ func paramsLine(params map[string]string) string {
 // and records each result.
 func (e *Engine) fanOut(ctx context.Context, id Identity, p *runPlan, devs []DeviceState, rowIDs []int64) {
 	o := e.options()
+	p.rec = newRunRecorder(ctx, e, p.id)
 	wp := pool.New().WithMaxGoroutines(o.Throttle)
 	for i, d := range devs {
 		if ctx.Err() != nil {
@@ -408,6 +419,7 @@ func (e *Engine) fanOut(ctx context.Context, id Identity, p *runPlan, devs []Dev
 		})
 	}
 	wp.Wait()
+	p.rec.close() // every result recorded before the rest is cancelled and the run finished
 	wctx := context.WithoutCancel(ctx)
 	now := time.Now().UTC()
 	msg := "Cancelled before it started"
@@ -458,7 +470,9 @@ type actionOutcome struct {
 // retries; a device that cannot be reached gets the action queued.
 func (e *Engine) runDevice(ctx context.Context, id Identity, p *runPlan, d store.Device, rowID int64) {
 	start := time.Now().UTC()
-	if err := e.db.StartAction(context.WithoutCancel(ctx), rowID, start); err != nil {
+	if p.rec != nil {
+		p.rec.started(rowID)
+	} else if err := e.db.StartAction(context.WithoutCancel(ctx), rowID, start); err != nil {
 		e.log.Error("start action", "run", p.id, "device", d.Hostname, "err", err)
 	}
 	out := e.attemptWithRetries(ctx, p, d)
@@ -489,7 +503,15 @@ func (e *Engine) finishRow(ctx context.Context, id Identity, p *runPlan, rowID i
 		Stdout: truncateOutput(out.stdout, ao.OutputMaxBytes), Stderr: truncateOutput(out.stderr, ao.OutputMaxBytes),
 		ExitCode: out.exit, Duration: now.Sub(start), Attempts: out.attempts, ScriptVersion: p.scriptVersion,
 		StartedAt: start, FinishedAt: now}
-	if err := e.db.FinishAction(context.WithoutCancel(ctx), row); err != nil {
+	if p.rec != nil && !replay {
+		p.rec.finished(e.resultRecord(id, p, row, host, out, replay))
+		return
+	}
+	finish := func() error { return e.db.FinishAction(context.WithoutCancel(ctx), row) }
+	if p.command {
+		finish = func() error { return e.finishCommandRow(ctx, row, out, host) }
+	}
+	if err := finish(); err != nil {
 		e.log.Error("record action result", "run", p.id, "device", host, "err", err)
 		e.setFatal(&winrm.Error{Class: winrm.ClassFatal, Step: "record action result", Err: err})
 	}
@@ -645,6 +667,9 @@ func (e *Engine) attempt(ctx context.Context, p *runPlan, d store.Device) (out a
 	res, err := e.runScriptOn(ctx, d, p.sc, p.timeout)
 	if err != nil {
 		return actionOutcome{err: err}
+	}
+	if p.command {
+		return commandOutcome(res)
 	}
 	if p.spec.Name == ActRunScript {
 		return libraryOutcome(res)

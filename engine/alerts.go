@@ -244,6 +244,11 @@ type HostFacts struct {
 	PendingRebootSince  time.Time         // when the reboot became pending; zero: rmm counts from when it first saw it
 	LastUpdateInstalled time.Time         // the newest hotfix's install date
 	Services            map[string]string // service name -> state ("Running", "Stopped", ...)
+	// MissingSecurityUpdates counts the Security and Critical updates the
+	// last patch scan found missing (denied ones left out); nil: never
+	// scanned. MissingSecurityKBs names them.
+	MissingSecurityUpdates *int     `json:",omitempty"`
+	MissingSecurityKBs     []string `json:",omitempty"`
 }
 
 // Defaults of AlertOptions.

@@ -20,6 +20,7 @@ import (
 	"github.com/sourcegraph/conc/pool"
 
 	"github.com/rmmhq/rmm/creds"
+	"github.com/rmmhq/rmm/engine/filter"
 	"github.com/rmmhq/rmm/engine/scripts"
 	"github.com/rmmhq/rmm/engine/winrm"
 	"github.com/rmmhq/rmm/store"
@@ -76,6 +77,7 @@ type Options struct {
 	Unpooled bool          // no pool: a new shell and powershell.exe per poll (the benchmark's baseline)
 	Alerts   AlertOptions  // thresholds, dedup window, offline threshold, maintenance windows, health weights
 	Actions  ActionOptions // remote actions and the offline queue (actions_runner.go)
+	Patches  PatchOptions  // patch management: rings, approval rules, deny list, timings (patch_policy.go)
 
 	// MaxIdleConns bounds the HTTP connections kept open between
 	// requests (one per host is what a sweep reuses); zero: what the
@@ -160,6 +162,7 @@ type Engine struct {
 	alerts *alertBook  // alerts and health inputs (alerts.go)
 	shells shellBook   // interactive remote PowerShell sessions (rshell.go)
 	act    *actionBook // action runs, offline queue replays (actions_runner.go)
+	patch  *patchBook  // patch policy and the install job driver (patches.go, patch_jobs.go)
 
 	sched atomic.Pointer[Scheduler] // set by AttachScheduler
 
@@ -173,7 +176,9 @@ type Engine struct {
 	// get (credtrouble.go).
 	credTrouble credTrouble
 
-	inv inventoryState // inventory collectors and extended-metrics state (inventory.go)
+	inv   inventoryState  // inventory collectors and extended-metrics state (inventory.go)
+	facts factIndex       // the inventory index the filter grammar reads (facts.go)
+	colls *collectionBook // saved collections and their members (collections.go)
 
 	hosts hostBook  // devices whose address answered as another computer (hostcheck.go)
 	hooks testHooks // nil in production; set by tests (export_test.go)
@@ -238,6 +243,8 @@ func New(ctx context.Context, db *store.DB, opts Options) (*Engine, error) {
 		fatalC:  make(chan struct{}),
 		reconf:  make(chan struct{}, 1),
 		notify:  newNotifier(),
+		facts:   factIndex{cat: filter.NewCatalog()},
+		colls:   newCollectionBook(),
 	}
 	e.initProcess()
 	e.shellRecs = newShellRecorder(e)
@@ -279,6 +286,11 @@ func New(ctx context.Context, db *store.DB, opts Options) (*Engine, error) {
 	e.writer = store.NewWriter(db, wopts)
 	e.writer.Start()
 	e.alerts.sink = e.writer // polls' alert changes go with the writer's batches
+	if e.patch, err = newPatchBook(opts.Patches, opts.Actions.withDefaults(opts.Retries).QueueExpiry); err != nil {
+		_ = e.writer.Close()
+		_ = e.winrm.Close(ctx)
+		return nil, fmt.Errorf("engine: %w", err)
+	}
 	if opts.NoDeviceList {
 		e.act = newActionBook(e)
 		return e, nil
@@ -297,7 +309,8 @@ func New(ctx context.Context, db *store.DB, opts Options) (*Engine, error) {
 // Close flushes pending writes and releases connections. It does not
 // close the store.
 func (e *Engine) Close() error {
-	e.act.close() // action runs and queue replays stop first: they use the pool
+	e.stopPatchDriver() // the job driver and action runs stop first: they use the pool
+	e.act.close()
 	err := e.writer.Close()
 	e.closeShells()                             // remote PowerShell sessions' shells deleted on the hosts
 	perr := e.winrm.Close(context.Background()) // every pooled shell deleted on the hosts
@@ -372,7 +385,23 @@ func (e *Engine) Reload(ctx context.Context) error {
 		e.hub.PublishRemoved(removed, sum)
 	}
 	e.hub.Publish(states, sum)
+	ids := make([]int64, 0, len(states)+len(removed))
+	for i := range states {
+		ids = append(ids, states[i].ID)
+	}
+	e.colls.observe(e, append(ids, removed...)...)
 	return nil
+}
+
+// deviceState returns the engine's state of device id.
+func (e *Engine) deviceState(id int64) (DeviceState, bool) {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	en, ok := e.devices[id]
+	if !ok {
+		return DeviceState{}, false
+	}
+	return en.state, true
 }
 
 // device returns the engine's record of device id.
@@ -667,6 +696,9 @@ func (e *Engine) record(ctx context.Context, d store.Device, out pollOutcome) (i
 			if lb := out.metrics.LastBoot.Time; !lb.IsZero() {
 				en.state.LastBoot = lb.UTC()
 			}
+			if m := &out.metrics; m.PendingReboot != nil {
+				en.state.Reboot = filter.TriOf(*m.PendingReboot)
+			}
 		}
 		if out.mode != "" {
 			en.state.Mode = out.mode
@@ -685,6 +717,7 @@ func (e *Engine) record(ctx context.Context, d store.Device, out pollOutcome) (i
 			m = &out.metrics
 		}
 		rows = append(rows, e.evaluate(ctx, d, st, m, out.err, now)...)
+		e.colls.observe(e, d.ID)
 		e.onDeviceStatus(d, out.status) // back online: its offline queue is replayed (actions_queue.go)
 	}
 	rows = append(rows, out.extra...)

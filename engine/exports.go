@@ -54,6 +54,9 @@ type ExportFile struct {
 	Devices []DeviceState
 	Results []ActionResult
 	RunID   string // the run the results are of, for the audit row
+	// Command, with Results, writes a command run's results with their
+	// groups (WriteCommandResults).
+	Command *CommandRun
 }
 
 // ExportInfo is where an export went.
@@ -106,6 +109,9 @@ func (r ExportFile) run(_ context.Context, e *Engine, id Identity) (ExportInfo, 
 		return ExportInfo{}, fmt.Errorf("export: format %q is not csv or json", r.Format)
 	}
 	write := func(w io.Writer) error {
+		if r.results() && r.Command != nil {
+			return WriteCommandResults(w, r.Format, *r.Command, r.Results)
+		}
 		if r.results() {
 			return WriteResults(w, r.Format, r.Results)
 		}

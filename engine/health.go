@@ -24,7 +24,9 @@ package engine
 // Security: Defender antivirus on, real-time protection on, signatures
 // within their age, firewall on; each known check is an equal share.
 // Compliance: no reboot pending past its limit, an update installed within
-// updates.max_age, the watched services running; likewise.
+// updates.max_age, the watched services running, no security or critical
+// update missing (from the last patch scan, denied ones left out);
+// likewise.
 
 import (
 	"cmp"
@@ -366,6 +368,17 @@ func compliancePart(in HealthInput, weight int) HealthPart {
 		age := in.At.Sub(f.LastUpdateInstalled)
 		checks = append(checks, healthCheck{known: true, pass: age <= th.UpdatesAge,
 			reason: fmt.Sprintf("last update installed %s ago (limit %s)", roundAge(age), roundAge(th.UpdatesAge))})
+	}
+	if n := f.MissingSecurityUpdates; n != nil {
+		reason := fmt.Sprintf("%d security or critical update(s) missing", *n)
+		if len(f.MissingSecurityKBs) > 0 {
+			shown := f.MissingSecurityKBs[:min(len(f.MissingSecurityKBs), 4)]
+			reason += ": " + strings.Join(shown, ", ")
+			if len(f.MissingSecurityKBs) > len(shown) {
+				reason += ", ..."
+			}
+		}
+		checks = append(checks, healthCheck{known: true, pass: *n == 0, reason: reason})
 	}
 	if f.Services != nil && len(th.WatchedServices) > 0 {
 		stopped := stoppedServices(th.WatchedServices, f.Services)

@@ -97,8 +97,8 @@ func checkCategories(cats []string) ([]string, error) {
 	out := make([]string, 0, len(cats))
 	for _, c := range cats {
 		c = strings.ToLower(strings.TrimSpace(c))
-		if !slices.Contains(InventoryCategories(), c) {
-			return nil, fmt.Errorf("inventory: unknown category %q (valid: %s)", c, strings.Join(InventoryCategories(), ", "))
+		if !slices.Contains(InventoryCategories(), c) && c != InventoryPatches {
+			return nil, fmt.Errorf("inventory: unknown category %q (valid: %s, %s)", c, strings.Join(InventoryCategories(), ", "), InventoryPatches)
 		}
 		if !slices.Contains(out, c) {
 			out = append(out, c)
@@ -252,12 +252,20 @@ func (e *Engine) collectFromHost(ctx context.Context, d store.Device, category s
 	if err := e.refuseWrongHost(d, "inventory_"+category); err != nil {
 		return InventoryDoc{}, err
 	}
-	sc, err := e.inv.script("inventory_" + category)
+	name := "inventory_" + category
+	if category == InventoryPatches {
+		name = "patch_scan"
+	}
+	sc, err := e.inv.script(name)
 	if err != nil {
 		return InventoryDoc{}, fmt.Errorf("inventory %s: %w", category, err)
 	}
 	o := e.options()
-	res, err := e.runScript(ctx, o, d, sc, inventoryTimeoutFactor*o.Timeout, "run inventory_"+category)
+	timeout := inventoryTimeoutFactor * o.Timeout
+	if category == InventoryPatches {
+		timeout = e.patchOptions().ScanTimeout // a Windows Update search takes minutes
+	}
+	res, err := e.runScript(ctx, o, d, sc, timeout, "run inventory_"+category)
 	if err != nil {
 		return InventoryDoc{}, err
 	}
@@ -267,8 +275,19 @@ func (e *Engine) collectFromHost(ctx context.Context, d store.Device, category s
 		return InventoryDoc{}, &winrm.Error{Class: winrm.ClassDevice, Device: d.Hostname, Step: "parse inventory_" + category, Err: err}
 	}
 	wctx := context.WithoutCancel(ctx) // a finished collection is kept even on quit
+	if scan, ok := v.(*scripts.PatchScan); ok {
+		if err := e.storePatchScan(wctx, d, scan, at); err != nil {
+			return InventoryDoc{}, err
+		}
+		if !scan.OK {
+			return InventoryDoc{}, scanError(d, scan)
+		}
+	}
 	if err := e.db.PutInventory(wctx, store.Inventory{DeviceID: d.ID, Category: category, Data: norm, CollectedAt: at}); err != nil {
 		return InventoryDoc{}, err
+	}
+	if err := e.indexInventory(wctx, d, v, at); err != nil {
+		e.log.Warn("inventory not indexed", "device", d.Hostname, "category", category, "err", err)
 	}
 	if u, ok := factsOf(v, at); ok {
 		f, err := e.mergedFacts(wctx, d, u, at)
@@ -296,6 +315,9 @@ type factUpdate struct {
 	lastUpdate       time.Time
 	services         map[string]string
 	servicesComplete bool // services is every service (software), not just the watched ones (a poll)
+	// missingSecurity is what a patch scan found (patches.go).
+	missingSecurity    *int
+	missingSecurityKBs []string
 }
 
 // factsOf extracts the alert inputs from a parsed document.
@@ -380,6 +402,9 @@ func (e *Engine) mergedFacts(ctx context.Context, d store.Device, u factUpdate, 
 	}
 	if u.lastUpdate.After(f.LastUpdateInstalled) {
 		f.LastUpdateInstalled = u.lastUpdate
+	}
+	if u.missingSecurity != nil {
+		f.MissingSecurityUpdates, f.MissingSecurityKBs = u.missingSecurity, u.missingSecurityKBs
 	}
 	if u.services != nil {
 		if u.servicesComplete || f.Services == nil {

@@ -38,8 +38,34 @@ func InventorySections(category string, data []byte) ([]InventorySection, error)
 		return securitySections(doc), nil
 	case *scripts.NetworkInventory:
 		return networkSections(doc), nil
+	case *scripts.PatchScan:
+		return patchSections(doc), nil
 	}
 	return nil, fmt.Errorf("inventory: no view of %s", category)
+}
+
+// patchSections shows a patch scan: the update service, then the missing
+// and the installed updates.
+func patchSections(s *scripts.PatchScan) []InventorySection {
+	svc := InventorySection{Title: "Windows Update", Fields: [][2]string{
+		{"Service", invDash(strings.TrimSpace(s.Service + " " + s.Server))},
+		{"Last successful search", invStamp(psjson.PSDate{Time: s.LastSearchSuccess.Time})},
+		{"Last successful install", invStamp(psjson.PSDate{Time: s.LastInstallSuccess.Time})},
+		{"Restart required", strconv.FormatBool(s.RebootRequired)},
+	}}
+	list := func(title string, us []scripts.Update) InventorySection {
+		sec := InventorySection{Title: title + " (" + strconv.Itoa(len(us)) + ")"}
+		if len(us) == 0 {
+			sec.Note = "none"
+			return sec
+		}
+		sec.Header = []string{"KB", "CLASSIFICATION", "SEVERITY", "RESTART", "TITLE"}
+		for _, u := range us {
+			sec.Rows = append(sec.Rows, []string{invDash(u.KB), u.Classification, invDash(u.Severity), scripts.RebootBehaviorName(u.RebootBehavior), u.Title})
+		}
+		return sec
+	}
+	return []InventorySection{svc, list("Missing updates", s.Missing), list("Installed updates", s.Installed)}
 }
 
 // table builds a section from a Part's rows, or its note.

@@ -24,33 +24,45 @@ const (
 	// travels: a device's CredentialId, a transport downgrade (http,
 	// AllowUnencrypted, InsecureSkipVerify, CABundle), and the address of
 	// a device reached without TLS verification.
-	PermDevicesTrust Permission = "devices.trust"
-	PermAlertsEdit   Permission = "alerts.edit"      // acknowledge, resolve
-	PermActionsRun   Permission = "actions.run"      // remote actions
-	PermQueueEdit    Permission = "queue.edit"       // cancel queued actions
-	PermScriptsEdit  Permission = "scripts.edit"     // the script library
-	PermCredsView    Permission = "credentials.view" // credential names, users and ages (never secrets)
-	PermCredsEdit    Permission = "credentials.edit" // set, remove, test credentials
-	PermConfigEdit   Permission = "config.edit"      // configuration, schedules, maintenance
-	PermUsersEdit    Permission = "users.edit"       // users and roles
+	PermDevicesTrust    Permission = "devices.trust"
+	PermAlertsEdit      Permission = "alerts.edit"      // acknowledge, resolve
+	PermActionsRun      Permission = "actions.run"      // remote actions
+	PermQueueEdit       Permission = "queue.edit"       // cancel queued actions
+	PermScriptsEdit     Permission = "scripts.edit"     // the script library
+	PermCollectionsEdit Permission = "collections.edit" // saved collections (dynamic groups)
+	PermCredsView       Permission = "credentials.view" // credential names, users and ages (never secrets)
+	PermCredsEdit       Permission = "credentials.edit" // set, remove, test credentials
+	PermConfigEdit      Permission = "config.edit"      // configuration, schedules, maintenance
+	PermUsersEdit       Permission = "users.edit"       // users and roles
+	// Patch management: approving or denying updates for a ring,
+	// installing them (and cancelling installs), and approving past a
+	// ring's gate.
+	PermPatchesApprove  Permission = "patches.approve"
+	PermPatchesInstall  Permission = "patches.install"
+	PermPatchesOverride Permission = "patches.override"
 )
 
 // minRole is the role matrix: the least role holding each permission. A
 // permission missing here is held by nobody (and a test fails).
 var minRole = map[Permission]Role{
-	PermFleetView:    RoleViewer,
-	PermAuditView:    RoleOperator,
-	PermDevicesPoll:  RoleOperator,
-	PermDevicesEdit:  RoleOperator,
-	PermDevicesTrust: RoleAdmin,
-	PermAlertsEdit:   RoleOperator,
-	PermActionsRun:   RoleOperator,
-	PermQueueEdit:    RoleOperator,
-	PermScriptsEdit:  RoleAdmin,
-	PermCredsView:    RoleOperator,
-	PermCredsEdit:    RoleAdmin,
-	PermConfigEdit:   RoleAdmin,
-	PermUsersEdit:    RoleAdmin,
+	PermFleetView:       RoleViewer,
+	PermAuditView:       RoleOperator,
+	PermDevicesPoll:     RoleOperator,
+	PermDevicesEdit:     RoleOperator,
+	PermDevicesTrust:    RoleAdmin,
+	PermAlertsEdit:      RoleOperator,
+	PermActionsRun:      RoleOperator,
+	PermQueueEdit:       RoleOperator,
+	PermScriptsEdit:     RoleAdmin,
+	PermCollectionsEdit: RoleOperator,
+	PermCredsView:       RoleOperator,
+	PermCredsEdit:       RoleAdmin,
+	PermConfigEdit:      RoleAdmin,
+	PermUsersEdit:       RoleAdmin,
+
+	PermPatchesApprove:  RoleOperator,
+	PermPatchesInstall:  RoleOperator,
+	PermPatchesOverride: RoleAdmin,
 }
 
 // Permissions lists every permission with the least role holding it.
@@ -240,6 +252,12 @@ func (e *Engine) audit(ctx context.Context, id Identity, r Request, result strin
 // appendAudit writes one row for r; pending, when not 0, is the id of
 // the row that announced it.
 func (e *Engine) appendAudit(ctx context.Context, id Identity, r Request, result string, reqErr error, pending int64) (store.AuditEntry, error) {
+	return e.db.AppendAudit(context.WithoutCancel(ctx), auditEntry(id, r, result, reqErr, pending))
+}
+
+// auditEntry is the audit row of a request; pending, when not 0, is the
+// id of the row that announced it.
+func auditEntry(id Identity, r Request, result string, reqErr error, pending int64) store.AuditEntry {
 	details := r.Details()
 	if details == nil {
 		details = map[string]any{}
@@ -250,8 +268,8 @@ func (e *Engine) appendAudit(ctx context.Context, id Identity, r Request, result
 	if pending != 0 {
 		details["pending"] = pending
 	}
-	return e.db.AppendAudit(context.WithoutCancel(ctx), store.AuditEntry{
+	return store.AuditEntry{
 		At: time.Now().UTC(), User: id.User, Role: id.Role.String(), Via: string(id.Via), RemoteAddr: id.RemoteAddr,
 		Action: r.Action(), Targets: r.Targets(), Result: result, Details: details,
-	})
+	}
 }

@@ -20,6 +20,7 @@ import (
 
 	"github.com/rmmhq/rmm/engine/notify"
 	"github.com/rmmhq/rmm/engine/notify/notifytest"
+	"github.com/rmmhq/rmm/engine/scripts"
 	"github.com/rmmhq/rmm/store"
 )
 
@@ -257,8 +258,8 @@ func TestEveryReportTypeRendersInEveryFormat(t *testing.T) {
 		}
 	}
 	_, b := f.run(t, viewer, RunReport{Type: ReportPatches, Format: "csv"})
-	if !strings.Contains(string(b), "rmm does not collect Windows Update data yet") {
-		t.Fatalf("the patch report does not say patch data is not collected:\n%s", b)
+	if !strings.Contains(string(b), "No device in this report has a Windows Update scan yet") {
+		t.Fatalf("the patch report does not say no device was scanned:\n%s", b)
 	}
 	if len(auditOf(t, f.db, "reports.run")) != 4*6+1 {
 		t.Fatalf("every run is audited: %d rows", len(auditOf(t, f.db, "reports.run")))
@@ -317,5 +318,49 @@ func TestAReportMailedThroughARouteArrivesAttachedAndAViewerMayNotMailIt(t *test
 	file, _ := os.ReadFile(info.Path)
 	if len(attached) == 0 || !bytes.Equal(attached, file) {
 		t.Fatalf("attachment of %d bytes, file %d", len(attached), len(file))
+	}
+}
+
+// TestThePatchReportShowsComplianceFromScans: once devices are scanned,
+// the patch report gives compliance per ring, site and group and each
+// device's missing updates, within the report's scope.
+func TestThePatchReportShowsComplianceFromScans(t *testing.T) {
+	f := newReportFixture(t)
+	ctx := context.Background()
+	if err := f.e.SetPatchOptions(PatchOptions{Rings: []PatchRing{{Name: "pilot", Devices: "site:branch"}, {Name: "production"}}}); err != nil {
+		t.Fatal(err)
+	}
+	at := decStart.Add(-time.Hour)
+	cu := store.PatchUpdate{UpdateID: "11111111-1111-1111-1111-111111111111", KB: "KB5050021", Title: "2026-11 Cumulative Update",
+		Classification: scripts.ClassSecurity, Severity: "Critical", RebootBehavior: 1, ReleasedAt: novStart.Add(10 * 24 * time.Hour)}
+	defs := store.PatchUpdate{UpdateID: "22222222-2222-2222-2222-222222222222", KB: "KB2267602", Title: "Security Intelligence Update",
+		Classification: "Definition Updates"}
+	for host, missing := range map[string][]store.PatchUpdate{"srv-1": {defs}, "srv-2": {cu, defs}, "ws-1": {cu}} {
+		if err := f.db.PutPatchScan(ctx, store.PatchScan{DeviceID: f.devs[host].ID, ScannedAt: at, OK: true, Service: "WSUS",
+			Server: "http://wsus:8530", Missing: len(missing)}, missing, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, b := f.run(t, viewer, RunReport{Type: ReportPatches, Format: "csv"})
+	text := strings.Join(csvLines(t, b), "\n")
+	for _, want := range []string{
+		"Compliant (last Windows Update scan),33.3% (1 of 3 scanned)",
+		"Missing security or critical updates,2",
+		"ring,pilot,1,1,0,0.0",
+		"ring,production,2,2,1,50.0",
+		"site,hq,2,2,1,50.0",
+		"group,servers,2,2,1,50.0",
+		"srv-2,hq,production,no,2,1,0,no,0,WSUS (http://wsus:8530)",
+		"srv-1,hq,production,yes,1,0,0,no,0,WSUS (http://wsus:8530)",
+		"ws-1,KB5050021,2026-11 Cumulative Update,Security Updates,Critical,2026-11-11,needs-approval",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("the patch report lacks %q:\n%s", want, text)
+		}
+	}
+	_, b = f.run(t, viewer, RunReport{Type: ReportPatches, Format: "csv", Scope: store.Scope{Site: "branch"}})
+	text = strings.Join(csvLines(t, b), "\n")
+	if !strings.Contains(text, "0.0% (0 of 1 scanned)") || strings.Contains(text, "srv-1") {
+		t.Errorf("the branch report is not the branch's:\n%s", text)
 	}
 }

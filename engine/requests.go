@@ -242,6 +242,7 @@ type ReloadConfig struct {
 	Rejected error           // set when the edit was invalid: audited as a failure, nothing applied
 	Alerts   *AlertOptions   // new thresholds, alert rules, health weights, maintenance windows
 	Notify   *notify.Options // new channels and routes (secrets stay where they are)
+	Patches  *PatchOptions   // new patch policy: rings, approval rules, deny list, timings
 	Throttle int
 	Interval time.Duration
 	Timeout  time.Duration
@@ -267,6 +268,12 @@ func (r ReloadConfig) run(_ context.Context, e *Engine, _ Identity) (None, error
 	if r.Rejected != nil {
 		return None{}, r.Rejected
 	}
+	if r.Patches != nil {
+		// Checked first: a bad policy leaves everything as it was.
+		if _, err := r.Patches.withDefaults(e.actionOptions().QueueExpiry); err != nil {
+			return None{}, err
+		}
+	}
 	if r.Alerts != nil {
 		if err := e.SetAlertOptions(*r.Alerts); err != nil {
 			return None{}, err
@@ -274,6 +281,11 @@ func (r ReloadConfig) run(_ context.Context, e *Engine, _ Identity) (None, error
 	}
 	if r.Notify != nil {
 		if err := e.SetNotifyOptions(*r.Notify); err != nil {
+			return None{}, err
+		}
+	}
+	if r.Patches != nil {
+		if err := e.SetPatchOptions(*r.Patches); err != nil {
 			return None{}, err
 		}
 	}

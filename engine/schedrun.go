@@ -67,3 +67,14 @@ func (e *Engine) InventoryJobs(inventory, security schedule.Spec) []Job {
 		{Name: "security", Spec: security, Run: run(InventorySecurity)},
 	}
 }
+
+// PatchScanJob is the scheduled Windows Update scan ("patch_scan", on
+// schedules.patch_scan): every device not offline and not scanned in the
+// last scheduledInventoryMaxAge, through Do as the system identity, so
+// it is audited; the approval rules run after it.
+func (e *Engine) PatchScanJob(spec schedule.Spec) Job {
+	return Job{Name: "patch_scan", Spec: spec, Run: func(ctx context.Context) error {
+		_, err := e.Do(ctx, SystemIdentity(), ScanFleetPatches{MaxAge: scheduledInventoryMaxAge})
+		return err
+	}}
+}

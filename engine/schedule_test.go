@@ -53,13 +53,13 @@ func TestSchedulerRunsMissedJobsOnceAtStartAndOnDemand(t *testing.T) {
 	go func() { done <- s.Run(ctx) }()
 	select {
 	case <-invRan:
-	case <-time.After(5 * time.Second):
+	case <-time.After(60 * time.Second):
 		t.Fatal("the missed inventory did not run at start")
 	}
 	if err := s.RunNow("maintenance"); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.After(5 * time.Second)
+	deadline := time.After(60 * time.Second)
 	for maint.Load() == 0 {
 		select {
 		case <-deadline:

@@ -1,6 +1,10 @@
 package engine
 
-import "time"
+import (
+	"time"
+
+	"github.com/rmmhq/rmm/engine/filter"
+)
 
 // Status is a device's reachability as the engine last saw it.
 type Status string
@@ -30,9 +34,18 @@ type DeviceState struct {
 	LastSeen    time.Time
 	LastError   string
 	Mode        string // how it is polled: "warm" (resident PowerShell), "cold" (one powershell.exe per poll), "" before a poll
+
 	// LastBoot is when the host last started, as its last good poll
 	// said (zero until then): a reboot shows as a new boot time.
 	LastBoot time.Time
+	// Reboot is whether the latest poll saw a reboot pending (metrics
+	// script v2); Unknown until one said.
+	Reboot filter.Tri
+	// Facts are the device's indexed inventory facts (software,
+	// services, hotfixes, BitLocker...), nil until an inventory was
+	// stored or the index loaded (Engine.LoadFacts). Shared and
+	// immutable: never modify.
+	Facts *filter.Facts
 }
 
 // Summary is the fleet at a glance, for headers and status lines.

@@ -36,6 +36,9 @@ type Run struct {
 	// that process is gone and the run is unfinished, the next start
 	// closes it (RecoverOrphans). Written by CreateRun, not read back.
 	Owner int64
+	// ParamsOnRun keeps Params on the run's row only: its action rows
+	// get none (an ad-hoc command's text is stored once, not per device).
+	ParamsOnRun bool
 }
 
 // RunCounts is a run with its per-device rows counted by status.
@@ -118,8 +121,12 @@ func (db *DB) CreateRun(ctx context.Context, r Run, deviceIDs []int64) ([]int64,
 			return err
 		}
 		defer st.Close()
+		rowParams := params
+		if r.ParamsOnRun {
+			rowParams = "{}"
+		}
 		for _, d := range deviceIDs {
-			res, err := st.ExecContext(ctx, r.ID, d, r.Action, params, r.RequestedBy, toMS(r.StartedAt))
+			res, err := st.ExecContext(ctx, r.ID, d, r.Action, rowParams, r.RequestedBy, toMS(r.StartedAt))
 			if err != nil {
 				return fmt.Errorf("device %d: %w", d, err)
 			}
@@ -149,11 +156,20 @@ func (db *DB) StartAction(ctx context.Context, id int64, at time.Time) error {
 // FinishAction records an action row's outcome: status, message, output,
 // exit code, duration, attempts, script version and finish time.
 func (db *DB) FinishAction(ctx context.Context, r ActionRow) error {
+	return finishAction(ctx, db.writer, r)
+}
+
+// execer is a *sql.DB or a *sql.Tx.
+type execer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
+func finishAction(ctx context.Context, x execer, r ActionRow) error {
 	var exit sql.NullInt64
 	if r.ExitCode != nil {
 		exit = sql.NullInt64{Int64: int64(*r.ExitCode), Valid: true}
 	}
-	if _, err := db.writer.ExecContext(ctx, `UPDATE actions SET status = ?, message = ?, output = ?, stderr = ?,
+	if _, err := x.ExecContext(ctx, `UPDATE actions SET status = ?, message = ?, output = ?, stderr = ?,
 		exit_code = ?, duration_ms = ?, attempts = ?, script_version = ?, started_at = coalesce(?, started_at), finished_at = ?
 		WHERE id = ?`,
 		r.Status, r.Message, r.Stdout, r.Stderr, exit, r.Duration.Milliseconds(), r.Attempts, r.ScriptVersion,

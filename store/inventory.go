@@ -124,3 +124,32 @@ func (db *DB) InventoryOf(ctx context.Context, category string) ([]Inventory, er
 	}
 	return out, nil
 }
+
+// EachInventory calls fn with every device's stored document of a
+// category, one at a time in device order, without holding them all in
+// memory; an error from fn stops the walk and is returned.
+func (db *DB) EachInventory(ctx context.Context, category string, fn func(Inventory) error) error {
+	rows, err := db.reader.QueryContext(ctx, `SELECT device_id, data, collected_at FROM inventory WHERE category = ? ORDER BY device_id`, category)
+	if err != nil {
+		return fmt.Errorf("inventory %s: %w", category, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		inv := Inventory{Category: category}
+		var (
+			data []byte
+			at   sql.NullInt64
+		)
+		if err := rows.Scan(&inv.DeviceID, &data, &at); err != nil {
+			return fmt.Errorf("inventory %s: %w", category, err)
+		}
+		inv.Data, inv.CollectedAt = json.RawMessage(data), fromMS(at)
+		if err := fn(inv); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("inventory %s: %w", category, err)
+	}
+	return nil
+}

@@ -49,6 +49,11 @@ type actionDialog struct {
 	invalid string // the parameter the validation error is about ("" when none, or not one parameter)
 	err     string // the validation error
 
+	// target, when set, is what the run targets instead of ids (a
+	// collection), and count how many devices it picks now.
+	target engine.RunTarget
+	count  int
+
 	params   map[string]string // validated, for the confirmation and StartRun
 	typed    textinput.Model   // the typed confirmation
 	needType bool
@@ -57,9 +62,11 @@ type actionDialog struct {
 
 // runStartedMsg is a finished StartRun.
 type runStartedMsg struct {
-	info engine.RunInfo
-	name string
-	err  error
+	info    engine.RunInfo
+	name    string
+	err     error
+	command bool // an ad-hoc command (command.go): its results are read grouped
+	mask    bool // with host names masked
 }
 
 // deviceKey handles the device keys of the devices and detail views: p
@@ -79,6 +86,10 @@ func (m Model) deviceKey(msg tea.KeyPressMsg) (Model, tea.Cmd, bool) {
 			return m, m.notify(errNoDevice.Error(), true), true
 		}
 		nm, cmd := m.openShell(d)
+		return nm, cmd, true
+	case key.Matches(msg, k.RunCommand):
+		ids, what := m.commandTargets()
+		nm, cmd := m.openCommand(engine.RunTarget{DeviceIDs: ids}, len(ids), what)
 		return nm, cmd, true
 	case key.Matches(msg, k.RunAction):
 		if m.denied(engine.PermActionsRun, "running an action") {
@@ -186,6 +197,9 @@ func (m Model) modalKey(msg tea.KeyPressMsg) (Model, tea.Cmd, bool) {
 	case m.dialog != nil && msg.String() != "ctrl+c":
 		nm, cmd := m.dialogKey(msg)
 		return nm, cmd, true
+	case m.cmd != nil && msg.String() != "ctrl+c":
+		nm, cmd := m.commandKey(msg)
+		return nm, cmd, true
 	}
 	return m, nil, false
 }
@@ -195,6 +209,8 @@ func (m Model) modalPaste(text string) (Model, bool) {
 	switch {
 	case m.page == pageShell && m.shell != nil:
 		return m.shellPaste(text), true
+	case m.cmd != nil:
+		return m.commandPaste(text), true
 	case m.dialog != nil:
 		dl := m.dialog
 		text = strings.Map(printable, text)
@@ -245,8 +261,8 @@ func (m Model) dialogKey(msg tea.KeyPressMsg) (Model, tea.Cmd) {
 	case "enter":
 		if dl.needType {
 			t := strings.TrimSpace(dl.typed.Value())
-			if t != strconv.Itoa(len(dl.ids)) && !strings.EqualFold(t, "yes") {
-				dl.err = "type " + strconv.Itoa(len(dl.ids)) + " (the number of devices) or yes to confirm"
+			if t != strconv.Itoa(dl.devices()) && !strings.EqualFold(t, "yes") {
+				dl.err = "type " + strconv.Itoa(dl.devices()) + " (the number of devices) or yes to confirm"
 				return m, nil
 			}
 		}
@@ -412,7 +428,7 @@ func (m *Model) submitForm() {
 func (m *Model) toConfirm() {
 	dl := m.dialog
 	dl.step, dl.err = stepConfirm, ""
-	dl.needType = dl.spec.NeedsConfirm(dl.params) && len(dl.ids) > typedConfirmOver
+	dl.needType = dl.spec.NeedsConfirm(dl.params) && dl.devices() > typedConfirmOver
 	if dl.needType {
 		in := textinput.New()
 		in.Prompt = ""
@@ -433,7 +449,11 @@ func (m *Model) startRun() tea.Cmd {
 		return m.notify("actions.run: this console cannot send requests to the engine", true)
 	}
 	dl.starting = true
-	r := engine.StartRun{Name: dl.spec.Name, Params: dl.params, Target: engine.RunTarget{DeviceIDs: slices.Clone(dl.ids)}, Confirmed: true}
+	target := engine.RunTarget{DeviceIDs: slices.Clone(dl.ids)}
+	if dl.target.Collection != "" {
+		target = dl.target
+	}
+	r := engine.StartRun{Name: dl.spec.Name, Params: dl.params, Target: target, Confirmed: true}
 	ctx, title := m.feed.ctx, dl.spec.Title
 	return func() tea.Msg {
 		info, err := engine.Ask(ctx, rq, r)
@@ -451,9 +471,20 @@ func (m *Model) dialogRows() int {
 	return max(m.height-helpChromeH-10, 3) // 10: title, description, help, the "more" markers
 }
 
+// devices is how many devices the dialog's run picks.
+func (dl *actionDialog) devices() int {
+	if dl.target.Collection != "" {
+		return dl.count
+	}
+	return len(dl.ids)
+}
+
 // targetText is "WS-0001" or "50 devices (WS-0001, WS-0002, ...)".
 func (m *Model) targetText() string {
 	dl := m.dialog
+	if dl.target.Collection != "" {
+		return "collection " + dl.target.Collection + " (" + Thousands(dl.count) + " " + plural(dl.count, "device", "devices") + ")"
+	}
 	if len(dl.hosts) == 1 {
 		return dl.hosts[0]
 	}
@@ -596,7 +627,7 @@ func (m *Model) dialogBox() string {
 		add("", th.Muted.Render("tab/up/down field  left/right choice  enter next, on the last: confirm  esc back"))
 	case stepConfirm:
 		what := confirmPhrase(dl.spec, dl.params)
-		n := len(dl.ids)
+		n := dl.devices()
 		add(th.HelpTitle.Render("Confirm"), "")
 		on := "on " + m.targetText()
 		if n == 1 {

@@ -22,6 +22,11 @@ func runExportResults(m Model, args string) (Model, tea.Cmd) {
 		return m, m.notify("export-results: open a run in the Actions view first", true)
 	}
 	rq, ctx, runID := m.feed.caps.req, m.feed.ctx, m.acts.prog.ID
+	var grouped *engine.CommandRun // a command run: exported with its groups, as the view shows them
+	if m.acts.openCmd && m.acts.cmdRun != nil && m.acts.cmdRun.ID == runID {
+		c := *m.acts.cmdRun
+		grouped = &c
+	}
 	if rq == nil {
 		return m, m.notify("export-results: this console cannot send requests to the engine", true)
 	}
@@ -34,7 +39,13 @@ func runExportResults(m Model, args string) (Model, tea.Cmd) {
 		if results == nil {
 			results = []engine.ActionResult{}
 		}
-		info, err := engine.Ask(ctx, rq, engine.ExportFile{Path: path, Format: format, Results: results, RunID: runID})
+		if grouped != nil {
+			// Read again: the groups as of now, with the run's last results.
+			if c, err := engine.Ask(ctx, rq, engine.GetCommandRun{RunID: runID, MaskHost: grouped.MaskHost}); err == nil {
+				grouped = &c
+			}
+		}
+		info, err := engine.Ask(ctx, rq, engine.ExportFile{Path: path, Format: format, Results: results, RunID: runID, Command: grouped})
 		return exportedMsg{info: info, what: "result", err: err}
 	}
 }

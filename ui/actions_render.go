@@ -20,6 +20,8 @@ func (m *Model) actionsBody(height int) []string {
 	switch {
 	case a.open != "" && a.output:
 		return m.outputBody(height)
+	case a.open != "" && a.openCmd:
+		return m.commandRunBody(height)
 	case a.open != "":
 		return m.runBody(height)
 	}

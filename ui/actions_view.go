@@ -70,13 +70,24 @@ type actionsState struct {
 	// shellSession is the PowerShell pane's open session, so that Close
 	// (called on any copy of the Model) can end it.
 	shellSession string
+
+	// The open run when it is an ad-hoc command (command_view.go): read
+	// grouped by output as well, shown as its groups, then one group's
+	// hosts, then one host's output.
+	openCmd  bool
+	mask     bool // host names masked before grouping
+	cmdRun   *engine.CommandRun
+	cmdErr   error
+	groupPos listPos
+	group    int // -1: the groups; else the hosts of cmdRun.Groups[group]
 }
 
 // followed is a run this console started.
 type followed struct {
-	title  string
-	workID int
-	total  int // devices in the run
+	title   string
+	workID  int
+	total   int  // devices in the run
+	command bool // an ad-hoc command: its toast gives the groups
 }
 
 // actionsTickMsg is the poll chain's clock.
@@ -94,6 +105,9 @@ type actionsMsg struct {
 	readQ    bool
 	prog     map[string]engine.RunProgress
 	progErr  map[string]error
+	cmd      map[string]engine.CommandRun // command runs, grouped
+	cmdErr   map[string]error
+	mask     bool
 }
 
 // resultMsg is one device's full result (GetActionResult) for the
@@ -157,7 +171,17 @@ func (m *Model) loadActions(chain bool) tea.Cmd {
 	}
 	a := m.acts
 	a.seq++
-	msg := actionsMsg{seq: a.seq, chain: chain, prog: map[string]engine.RunProgress{}, progErr: map[string]error{}}
+	msg := actionsMsg{seq: a.seq, chain: chain, prog: map[string]engine.RunProgress{}, progErr: map[string]error{},
+		cmd: map[string]engine.CommandRun{}, cmdErr: map[string]error{}, mask: a.mask}
+	var cmdIDs []string
+	if m.page == pageActions && a.open != "" && a.openCmd {
+		cmdIDs = append(cmdIDs, a.open)
+	}
+	for id, f := range a.follow {
+		if f.command && !slices.Contains(cmdIDs, id) {
+			cmdIDs = append(cmdIDs, id)
+		}
+	}
 	lists := m.page == pageActions && a.open == ""
 	var ids []string
 	if m.page == pageActions && a.open != "" {
@@ -180,6 +204,13 @@ func (m *Model) loadActions(chain bool) tea.Cmd {
 				msg.prog[id] = p
 			} else {
 				msg.progErr[id] = err
+			}
+		}
+		for _, id := range cmdIDs {
+			if c, err := engine.Ask(ctx, rq, engine.GetCommandRun{RunID: id, MaskHost: msg.mask}); err == nil {
+				msg.cmd[id] = c
+			} else {
+				msg.cmdErr[id] = err
 			}
 		}
 		return msg
@@ -221,7 +252,7 @@ func (m Model) actionsUpdate(msg tea.Msg) (Model, tea.Cmd, bool) {
 // runStarted takes a finished StartRun: the Actions view opens on the
 // run, and the console follows it.
 func (m Model) runStarted(msg runStartedMsg) (Model, tea.Cmd, bool) {
-	m.dialog = nil
+	m.dialog, m.cmd = nil, nil
 	if msg.err != nil {
 		return m, m.notify(msg.err.Error(), true), true
 	}
@@ -230,9 +261,13 @@ func (m Model) runStarted(msg runStartedMsg) (Model, tea.Cmd, bool) {
 		a.follow = map[string]followed{}
 	}
 	a.workSeq--
-	a.follow[msg.info.ID] = followed{title: msg.name, workID: a.workSeq, total: msg.info.Total}
+	a.follow[msg.info.ID] = followed{title: msg.name, workID: a.workSeq, total: msg.info.Total, command: msg.command}
 	m.work = append(slices.Clone(m.work), work{id: a.workSeq, what: "the run " + msg.name})
 	a.open, a.prog, a.progErr, a.resPos = msg.info.ID, nil, nil, listPos{}
+	a.openRun(msg.command)
+	if msg.command {
+		a.mask = msg.mask
+	}
 	m.showOutput(false)
 	m.clearMarks() // the marks did their job
 	m.page = pageActions
@@ -263,6 +298,14 @@ func (m *Model) actionsLoaded(msg actionsMsg) (cmd tea.Cmd) {
 		a.queuePos.clamp(len(a.queue), m.actionsListRows(1))
 	}
 	var cmds []tea.Cmd
+	if a.open != "" && a.openCmd && msg.mask == a.mask {
+		if c, ok := msg.cmd[a.open]; ok {
+			a.cmdRun, a.cmdErr = &c, nil
+			a.clampCommand(m)
+		} else if err, ok := msg.cmdErr[a.open]; ok {
+			a.cmdErr = err
+		}
+	}
 	if a.open != "" {
 		if p, ok := msg.prog[a.open]; ok {
 			a.prog, a.progErr = &p, nil
@@ -285,8 +328,14 @@ func (m *Model) actionsLoaded(msg actionsMsg) (cmd tea.Cmd) {
 			m.work[i].what = "the run " + f.title + " (" + Thousands(runDone(p.RunSummary)) + "/" + Thousands(p.Total) + " done)"
 		}
 		if p.Finished {
+			text := f.title + " finished: " + runCounts(p.RunSummary)
+			if c, ok := msg.cmd[id]; ok && f.command && c.Finished {
+				text = f.title + " finished: " + m.clean(oneLine(engine.FormatOutputGroups(c.Groups)))
+			} else if f.command {
+				continue // its grouped read shows the run still going: wait for the next
+			}
 			m.unfollow(id)
-			cmds = append(cmds, m.notify(f.title+" finished: "+runCounts(p.RunSummary), false))
+			cmds = append(cmds, m.notify(text, false))
 		}
 	}
 	return tea.Batch(cmds...)
@@ -296,10 +345,36 @@ func (m *Model) actionsLoaded(msg actionsMsg) (cmd tea.Cmd) {
 // (brief) read of the run has it.
 func (m *Model) shownResult() (engine.ActionResult, bool) {
 	a := m.acts
-	if a.prog == nil || a.resPos.cursor >= len(a.prog.Results) {
+	rs := m.runResults()
+	if a.prog == nil || a.resPos.cursor >= len(rs) {
 		return engine.ActionResult{}, false
 	}
-	return a.prog.Results[a.resPos.cursor], true
+	return rs[a.resPos.cursor], true
+}
+
+// runResults are the open run's device results the view lists: every
+// device, or for a command run the open group's.
+func (m *Model) runResults() []engine.ActionResult {
+	a := m.acts
+	if a.prog == nil {
+		return nil
+	}
+	if !a.openCmd || a.cmdRun == nil || a.group < 0 || a.group >= len(a.cmdRun.Groups) {
+		return a.prog.Results
+	}
+	in := make(map[int64]bool, a.cmdRun.Groups[a.group].Count)
+	for _, r := range a.cmdRun.Results {
+		if r.Group == a.group {
+			in[r.ID] = true
+		}
+	}
+	out := make([]engine.ActionResult, 0, len(in))
+	for _, r := range a.prog.Results {
+		if in[r.ID] {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // showOutput opens (reading the device's full result) or closes the
@@ -419,6 +494,9 @@ func (m *Model) actionsListRows(list int) int {
 
 // runRows is how many result rows the run view shows.
 func (m *Model) runRows() int {
+	if m.acts.openCmd {
+		return max(m.bodyHeight()-commandHead-2-listFooter, 1)
+	}
 	return max(m.bodyHeight()-6-min(groupsShown, m.groupCount())-listFooter, 1)
 }
 
@@ -451,6 +529,8 @@ func actionsKey(m Model, msg tea.KeyPressMsg) (Model, tea.Cmd) {
 		}
 		a.outOff = max(a.outOff, 0)
 		return m, nil
+	case a.open != "" && a.openCmd:
+		return m.commandRunKey(msg)
 	case a.open != "":
 		n := 0
 		if a.prog != nil {
@@ -484,6 +564,7 @@ func actionsKey(m Model, msg tea.KeyPressMsg) (Model, tea.Cmd) {
 	case key.Matches(msg, k.Open):
 		if a.focus == 0 && a.runPos.cursor < len(a.runs) {
 			a.open, a.prog, a.progErr, a.resPos = a.runs[a.runPos.cursor].ID, nil, nil, listPos{}
+			a.openRun(a.runs[a.runPos.cursor].Action == engine.ActCommand)
 			m.showOutput(false)
 			return m, tea.Batch(m.loadActions(false), m.pollActions())
 		}
@@ -517,6 +598,13 @@ func actionsClick(m Model, _, y int) (Model, tea.Cmd) {
 	a := m.acts
 	switch {
 	case a.open != "" && a.output:
+	case a.open != "" && a.openCmd:
+		// Rows start under the head lines and the list's titles.
+		if a.group < 0 && a.cmdRun != nil {
+			a.groupPos.click(y-commandHead, len(a.cmdRun.Groups), m.groupRows())
+		} else if a.group >= 0 {
+			a.resPos.click(y-commandHead, len(m.runResults()), m.runRows())
+		}
 	case a.open != "":
 		if a.prog != nil {
 			titles := 4 + min(groupsShown, len(a.prog.Groups)) // header, bar, counts, the groups, a blank line
@@ -563,6 +651,8 @@ func (m *Model) actionsHelpItems() []helpItem {
 	switch {
 	case a.open != "" && a.output:
 		return []helpItem{{moveLabel(k), "scroll"}, item(k.Back, "back")}
+	case a.open != "" && a.openCmd:
+		return m.commandRunHelpItems()
 	case a.open != "":
 		items := []helpItem{move, item(k.Open, "output")}
 		if m.may(engine.PermActionsRun) {
@@ -584,8 +674,10 @@ func (m *Model) actionsWheel(n int) {
 	switch {
 	case a.open != "" && a.output:
 		a.outOff = max(a.outOff+n, 0)
+	case a.open != "" && a.openCmd && a.group < 0 && a.cmdRun != nil:
+		a.groupPos.scroll(n, len(a.cmdRun.Groups), m.groupRows())
 	case a.open != "" && a.prog != nil:
-		a.resPos.scroll(n, len(a.prog.Results), m.runRows())
+		a.resPos.scroll(n, len(m.runResults()), m.runRows())
 	case a.focus == 0:
 		a.runPos.scroll(n, len(a.runs), m.actionsListRows(0))
 	default:

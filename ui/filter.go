@@ -7,71 +7,26 @@ import (
 	"github.com/rmmhq/rmm/engine/filter"
 )
 
-// The console's filter is the engine's device filter grammar
-// (engine.ParseDeviceFilter, package engine/filter), so the CLI's
-// --filter reads the same expressions; this file adds what the grid needs
-// on top: the sort: term as a Column.
+// The filter grammar is engine/filter's: the console, saved views,
+// collections, rmm run --filter, rmm devices --filter and action targets
+// all read it the same way. This file holds what is the console's own:
+// columns.
 
-// Filter is a parsed filter expression (see ParseFilter). The zero value
-// matches every device. A Filter is immutable and safe to share.
-type Filter struct {
-	f engine.DeviceFilter
-
-	hasSort  bool
-	sortBy   Column
-	sortDesc bool
-}
-
-// FilterError is a term ParseFilter could not read: Term as typed, Msg
-// what is wrong with it.
+// FilterError is a term the filter grammar could not read.
 type FilterError = filter.Error
 
-// filterFields are the field names a term may start with, for the help.
-var filterFields = engine.DeviceFilterFields()
+// ParseFilter reads a device filter expression (see filter.Parse).
+func ParseFilter(expr string) (filter.DeviceFilter, error) { return filter.Parse(expr) }
 
-// ParseFilter reads a filter expression (engine.ParseDeviceFilter has the
-// grammar): terms separated by spaces, all of which a device must match,
-// and sort:COLUMN or sort:-COLUMN for the order. A term it cannot read is
-// a *FilterError naming the term; the returned Filter then matches
-// nothing.
-func ParseFilter(expr string) (Filter, error) {
-	f, err := engine.ParseDeviceFilter(expr)
-	if err != nil {
-		return nothing(), err
-	}
-	out := Filter{f: f}
-	if key, desc, ok := f.Sort(); ok {
-		col, err := ParseColumn(key)
-		if err != nil {
-			return nothing(), err
-		}
-		out.hasSort, out.sortBy, out.sortDesc = true, col, desc
-	}
-	return out, nil
+// matches reports whether the grid's filter keeps device d.
+func matches(f *filter.DeviceFilter, d *engine.DeviceState) bool {
+	r := d.FilterRow()
+	return f.Match(&r)
 }
 
-// nothing is the filter of a bad expression: it matches no device.
-func nothing() Filter { return Filter{f: filter.Nothing[engine.DeviceState]()} }
-
-// Match reports whether the device matches every term of the filter.
-func (f Filter) Match(d engine.DeviceState) bool { return f.match(&d) }
-
-// match is Match without copying the device, for the grid's hot loop.
-func (f *Filter) match(d *engine.DeviceState) bool { return f.f.Match(d) }
-
-// Sort returns the order a sort: term asked for; ok is false when the
-// expression has none.
-func (f Filter) Sort() (by Column, desc, ok bool) { return f.sortBy, f.sortDesc, f.hasSort }
-
-// Expr is the expression without its sort terms: what selects devices.
-func (f Filter) Expr() string { return f.f.Expr() }
-
-// Empty reports whether the filter selects every device.
-func (f Filter) Empty() bool { return f.f.Empty() }
-
-// columnNames are the names ParseColumn accepts, canonical name first:
-// the engine's device sort keys, in the grid's column order.
-func columnNames() [][]string { return engine.DeviceSortKeys() }
+// columnNames are the names ParseColumn accepts, canonical name first, in
+// Column order.
+func columnNames() [][]string { return filter.SortColumns() }
 
 // Name is the column's name in commands and filters: "cpu", "last_seen".
 func (c Column) Name() string {
@@ -84,12 +39,12 @@ func (c Column) Name() string {
 // ParseColumn reads a column name as :sort and sort: take it ("cpu",
 // "last_seen", "host"...), ignoring case.
 func ParseColumn(name string) (Column, error) {
-	key, err := engine.DeviceSortKey(name)
+	canon, err := filter.ParseColumn(name)
 	if err != nil {
 		return 0, err
 	}
 	for c, names := range columnNames() {
-		if names[0] == key {
+		if names[0] == canon {
 			return Column(c), nil
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/rmmhq/rmm/engine"
+	"github.com/rmmhq/rmm/engine/filter"
 )
 
 // grid is the device grid's state: what it shows (filter, order,
@@ -23,11 +24,11 @@ type grid struct {
 	sortDesc bool
 	grouped  bool
 
-	filter string // as typed
-	flt    Filter // filter, parsed
-	fltErr error  // why filter did not parse; flt then matches nothing
-	view   string // the saved view last applied, until the filter changes
-	typing bool   // the filter input has the keyboard
+	filter string              // as typed
+	flt    filter.DeviceFilter // filter, parsed
+	fltErr error               // why filter did not parse; flt then matches nothing
+	view   string              // the saved view last applied, until the filter changes
+	typing bool                // the filter input has the keyboard
 
 	cursor   int   // selected position in rows
 	offset   int   // first line on screen (rows plus, when grouped, site headers)
@@ -63,7 +64,7 @@ func (m *Model) refresh() {
 	// copies of it (Bubble Tea's, a test's) must not see each other's rows.
 	rows := make([]int, 0, len(m.devices))
 	for i := range m.devices {
-		if g.flt.match(&m.devices[i]) {
+		if matches(&g.flt, &m.devices[i]) {
 			rows = append(rows, i)
 		}
 	}
@@ -282,9 +283,11 @@ func (m *Model) keepFilter() {
 	if g.fltErr != nil {
 		return
 	}
-	if by, desc, ok := g.flt.Sort(); ok {
+	if name, desc, ok := g.flt.Sort(); ok {
 		g.filter = g.flt.Expr()
-		m.setSort(by, desc)
+		if by, err := ParseColumn(name); err == nil {
+			m.setSort(by, desc)
+		}
 	}
 }
 
@@ -417,6 +420,8 @@ func gridKey(m Model, msg tea.KeyPressMsg) (Model, tea.Cmd) {
 		m.grid.typing = true
 	case key.Matches(msg, k.Open):
 		return m.switchTo(pageDetail)
+	case key.Matches(msg, k.Collections):
+		return m.switchTo(pageCollections)
 	case key.Matches(msg, k.Up):
 		m.moveTo(m.grid.cursor - 1)
 	case key.Matches(msg, k.Down):

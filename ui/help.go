@@ -48,8 +48,10 @@ func (m *Model) helpLines() []string {
 			items = append([]helpItem{{firstKey(m.keys.Filter), "filter rows (text)"}}, items...)
 		case groupActions:
 			items = append([]helpItem{{firstKey(m.keys.Open), "the run's results, a host's output"}, {"tab", "runs / offline queue"}}, items...)
+		case groupPatches:
+			items = append([]helpItem{{firstKey(m.keys.Open), "a host's updates and jobs, an update's rings"}}, items...)
 		case groupGeneral:
-			items = append(items, helpItem{"1.." + itoa(min(len(m.tabs()), 9)), "switch view"}, helpItem{"ctrl+c", "quit"})
+			items = append(items, helpItem{tabKeysText(len(m.tabs())), "switch view"}, helpItem{"ctrl+c", "quit"})
 		}
 		if len(items) > 0 {
 			cols = append(cols, m.helpColumn(grp, items))
@@ -148,6 +150,9 @@ func (m *Model) helpGroups() []string {
 	if m.available(pageOf(pageActions)) {
 		groups = append(groups, groupActions)
 	}
+	if m.available(pageOf(pagePatches)) {
+		groups = append(groups, groupPatches)
+	}
 	return append(groups, groupGeneral)
 }
 
@@ -234,4 +239,12 @@ func (m *Model) helpBox() string {
 		lines[i] = l + strings.Repeat(" ", w-ansi.StringWidth(l))
 	}
 	return th.HelpBox.Render(strings.Join(lines, "\n"))
+}
+
+// tabKeysText names the digit keys of n tabs: "1..7", "1..9, 0".
+func tabKeysText(n int) string {
+	if n >= 10 {
+		return "1..9, 0"
+	}
+	return "1.." + itoa(max(n, 1))
 }

@@ -53,8 +53,25 @@ type KeyMap struct {
 
 	Shell     key.Binding // devices, detail: the remote PowerShell pane on the device (rshell.go)
 	RunAction key.Binding // devices, detail: the action dialog on the marked devices, or the selected one (actions.go)
-	Cancel    key.Binding // actions: cancel the selected run, or the selected queued action
-	ExportRun key.Binding // actions: export the open run's results (CSV or JSON)
+
+	RunCommand  key.Binding // devices, detail, collections: the command dialog (command.go)
+	Collections key.Binding // devices: the Collections view (collections.go)
+	MaskHost    key.Binding // actions: mask host names in a command run's groups
+	Cancel      key.Binding // actions: cancel the selected run, or the selected queued action
+	ExportRun   key.Binding // actions: export the open run's results (CSV or JSON)
+
+	// The Patches view (patches.go).
+	PatchView       key.Binding // the hosts list or the updates list
+	PatchState      key.Binding // next state filter
+	PatchClass      key.Binding // next classification filter
+	PatchRing       key.Binding // next ring (for approvals and installs)
+	PatchApprove    key.Binding // approve the selected update for the ring
+	PatchDeny       key.Binding // deny it
+	PatchApproveAll key.Binding // approve every shown update that needs it
+	PatchInstall    key.Binding // install the selected update on the ring, or on the selected host
+	PatchInstallAll key.Binding // install every approved update on the ring
+	PatchScan       key.Binding // scan the ring, or the selected host
+	PatchCancel     key.Binding // cancel the selected host's install job
 }
 
 // action is one configurable action: its name in the config, what it
@@ -80,6 +97,7 @@ const (
 	groupSchedules = "Schedules"
 	groupAudit     = "Audit"
 	groupActions   = "Actions"
+	groupPatches   = "Patches"
 	groupGeneral   = "General"
 )
 
@@ -91,8 +109,10 @@ var (
 	onAudit     = []pageID{pageAudit, pageNotify}
 	onNotify    = []pageID{pageNotify}
 	onActions   = []pageID{pageActions}
+	onPatches   = []pageID{pagePatches}
 	onDevice    = []pageID{pageDevices, pageDetail}
 	onLists     = []pageID{pageDevices, pageAlerts} // the views with sort and marks
+	onCommand   = []pageID{pageDevices, pageDetail, pageCollections}
 )
 
 // actions is every configurable action, in help order. A function, not a
@@ -107,7 +127,7 @@ func actions() []action {
 		{"half_page_down", "half page down", groupMove, nil, "", func(k *KeyMap) *key.Binding { return &k.HalfDown }},
 		{"top", "first row", groupMove, nil, "", func(k *KeyMap) *key.Binding { return &k.Top }},
 		{"bottom", "last row", groupMove, nil, "", func(k *KeyMap) *key.Binding { return &k.Bottom }},
-		{"open", "device detail", groupDevices, []pageID{pageDevices, pageAlerts}, "", func(k *KeyMap) *key.Binding { return &k.Open }},
+		{"open", "device detail; open a patch host or update", groupDevices, []pageID{pageDevices, pageAlerts, pagePatches}, "", func(k *KeyMap) *key.Binding { return &k.Open }},
 		{"filter", "filter", groupDevices, []pageID{pageDevices, pageAlerts, pageAudit}, "", func(k *KeyMap) *key.Binding { return &k.Filter }},
 		{"sort", "sort by next column", groupDevices, onLists, "", func(k *KeyMap) *key.Binding { return &k.Sort }},
 		{"reverse_sort", "reverse sort", groupDevices, onLists, "", func(k *KeyMap) *key.Binding { return &k.Reverse }},
@@ -125,8 +145,22 @@ func actions() []action {
 		{"retry_notification", "queue a failed notification again", groupAudit, onNotify, engine.PermAlertsEdit, func(k *KeyMap) *key.Binding { return &k.RetrySend }},
 		{"shell", "remote PowerShell on the device", groupDevices, onDevice, engine.PermActionsRun, func(k *KeyMap) *key.Binding { return &k.Shell }},
 		{"action", "run an action on the marked (or selected) devices", groupDevices, onDevice, engine.PermActionsRun, func(k *KeyMap) *key.Binding { return &k.RunAction }},
+		{"run_command", "run a PowerShell command on the marked or shown devices", groupDevices, onCommand, engine.PermActionsRun, func(k *KeyMap) *key.Binding { return &k.RunCommand }},
+		{"collections", "the saved collections and their counts", groupDevices, onDevices, "", func(k *KeyMap) *key.Binding { return &k.Collections }},
 		{"cancel", "cancel the run or the queued action", groupActions, onActions, engine.PermActionsRun, func(k *KeyMap) *key.Binding { return &k.Cancel }},
+		{"mask_host", "mask host names in a command's groups", groupActions, onActions, "", func(k *KeyMap) *key.Binding { return &k.MaskHost }},
 		{"export_results", "export the run's results", groupActions, onActions, "", func(k *KeyMap) *key.Binding { return &k.ExportRun }},
+		{"patch_view", "hosts list / updates list", groupPatches, onPatches, "", func(k *KeyMap) *key.Binding { return &k.PatchView }},
+		{"patch_state", "next state filter", groupPatches, onPatches, "", func(k *KeyMap) *key.Binding { return &k.PatchState }},
+		{"patch_class", "next classification filter", groupPatches, onPatches, "", func(k *KeyMap) *key.Binding { return &k.PatchClass }},
+		{"patch_ring", "next ring", groupPatches, onPatches, "", func(k *KeyMap) *key.Binding { return &k.PatchRing }},
+		{"patch_approve", "approve the update for the ring", groupPatches, onPatches, engine.PermPatchesApprove, func(k *KeyMap) *key.Binding { return &k.PatchApprove }},
+		{"patch_deny", "deny the update for the ring", groupPatches, onPatches, engine.PermPatchesApprove, func(k *KeyMap) *key.Binding { return &k.PatchDeny }},
+		{"patch_approve_shown", "approve every shown update for the ring", groupPatches, onPatches, engine.PermPatchesApprove, func(k *KeyMap) *key.Binding { return &k.PatchApproveAll }},
+		{"patch_install", "install the update on the ring, or on the host", groupPatches, onPatches, engine.PermPatchesInstall, func(k *KeyMap) *key.Binding { return &k.PatchInstall }},
+		{"patch_install_ring", "install every approved update on the ring", groupPatches, onPatches, engine.PermPatchesInstall, func(k *KeyMap) *key.Binding { return &k.PatchInstallAll }},
+		{"patch_scan", "scan the ring, or the host", groupPatches, onPatches, engine.PermDevicesPoll, func(k *KeyMap) *key.Binding { return &k.PatchScan }},
+		{"patch_cancel", "cancel the host's install job", groupPatches, onPatches, engine.PermPatchesInstall, func(k *KeyMap) *key.Binding { return &k.PatchCancel }},
 		{"command", "command palette", groupGeneral, nil, "", func(k *KeyMap) *key.Binding { return &k.Command }},
 		{"back", "back / clear filter / close", groupGeneral, nil, "", func(k *KeyMap) *key.Binding { return &k.Back }},
 		{"help", "help", groupGeneral, nil, "", func(k *KeyMap) *key.Binding { return &k.Help }},
@@ -159,6 +193,10 @@ func DefaultKeyMap() KeyMap {
 		"poll_now": {"r"}, "ack_alert": {"a"}, "resolve_alert": {"x"}, "snooze_alert": {"z"}, "mark_all_alerts": {"ctrl+a"},
 		"run_schedule": {"x", "enter"}, "refresh": {"r"}, "retry_notification": {"R"},
 		"shell": {"p"}, "action": {"x"}, "cancel": {"c"}, "export_results": {"e"},
+		"run_command": {"!"}, "mask_host": {"m"}, "collections": {"C"},
+		"patch_view": {"tab", "v"}, "patch_state": {"f"}, "patch_class": {"c"}, "patch_ring": {"R"},
+		"patch_approve": {"a"}, "patch_deny": {"d"}, "patch_approve_shown": {"A"}, "patch_install": {"i"},
+		"patch_install_ring": {"I"}, "patch_scan": {"r"}, "patch_cancel": {"x"},
 		"help": {"?"}, "quit": {"q"},
 	}
 	for _, a := range actions() {
@@ -360,6 +398,8 @@ func (m *Model) shortHelpItems() []helpItem {
 		return m.shellHelpItems()
 	case pageActions:
 		items = m.actionsHelpItems()
+	case pageCollections:
+		items = m.collectionsHelpItems()
 	case pageDetail:
 		items = []helpItem{item(k.Back, "back"), {moveLabel(k), "scroll"}, {keyTabPrev + "/" + keyTabNext, "tab"}}
 		if m.detailOnInventory() && m.may(engine.PermDevicesPoll) {
@@ -390,13 +430,15 @@ func (m *Model) shortHelpItems() []helpItem {
 			items = append(items, item(k.RetrySend, "retry failed"))
 		}
 		items = append(items, item(k.Back, "back"))
+	case pagePatches:
+		items = []helpItem{move, item(k.Open, "open"), item(k.PatchView, "hosts/updates"), item(k.Back, "back")}
 	default:
 		items = []helpItem{move, item(k.Filter, "filter"), item(k.Open, "detail"), item(k.Mark, "mark")}
 		if m.may(engine.PermDevicesPoll) {
 			items = append(items, item(k.PollNow, "poll now"))
 		}
 		if m.may(engine.PermActionsRun) {
-			items = append(items, item(k.RunAction, "action"), item(k.Shell, "PowerShell"))
+			items = append(items, item(k.RunAction, "action"), item(k.RunCommand, "run"), item(k.Shell, "PowerShell"))
 		}
 	}
 	return append(items, tail...)

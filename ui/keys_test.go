@@ -75,7 +75,7 @@ func TestShortHelpReadsAsTheStatusLine(t *testing.T) {
 }
 
 func TestHelpListsEveryBoundKey(t *testing.T) {
-	m := loadedWith(t, newFullClient(fleet(10), 0), Options{Role: "Admin"}, 120, 40)
+	m := loadedWith(t, newPatchClient(fleet(10), 0), Options{Role: "Admin"}, 120, 40)
 	m.showHelp = true
 	help := ansi.Strip(strings.Join(m.helpLines(), "\n"))
 	for _, a := range actions() {
@@ -157,7 +157,7 @@ func TestNormalizeKey(t *testing.T) {
 func TestActionsAreTheKeyMap(t *testing.T) {
 	k := DefaultKeyMap()
 	names := Actions()
-	if len(names) != 32 || !slices.Contains(names, "filter") || !slices.Contains(names, "mark_all") || !slices.Contains(names, "ack_alert") {
+	if len(names) != 46 || !slices.Contains(names, "filter") || !slices.Contains(names, "mark_all") || !slices.Contains(names, "ack_alert") {
 		t.Errorf("Actions() = %v", names)
 	}
 	seen := map[string]bool{}

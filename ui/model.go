@@ -92,13 +92,14 @@ type InventorySource interface {
 
 // caps are the optional interfaces the Client implements; nil when not.
 type caps struct {
-	req    Requester
-	alerts AlertSource
-	health HealthSource
-	scheds ScheduleSource
-	pool   PoolSource
-	creds  CredentialAgeSource
-	inv    InventorySource
+	req     Requester
+	alerts  AlertSource
+	health  HealthSource
+	scheds  ScheduleSource
+	pool    PoolSource
+	creds   CredentialAgeSource
+	inv     InventorySource
+	patches PatchSource
 }
 
 func capsOf(c Client) caps {
@@ -110,6 +111,7 @@ func capsOf(c Client) caps {
 	k.scheds, _ = c.(ScheduleSource)
 	k.pool, _ = c.(PoolSource)
 	k.creds, _ = c.(CredentialAgeSource)
+	k.patches, _ = c.(PatchSource)
 	return k
 }
 
@@ -223,11 +225,16 @@ type Model struct {
 	schedules schedulesState
 	audit     auditState
 	notif     notifyState // the notifications view (notify.go)
+	patches   patchesState
 	palette   palette
 
-	shell  *shellPane    // the remote PowerShell pane; nil when closed (rshell.go)
-	dialog *actionDialog // the action dialog; nil when closed (actions.go)
-	acts   *actionsState // the actions view, runs followed for toasts (actions_view.go)
+	shell  *shellPane     // the remote PowerShell pane; nil when closed (rshell.go)
+	dialog *actionDialog  // the action dialog; nil when closed (actions.go)
+	cmd    *commandDialog // the command dialog; nil when closed (command.go)
+
+	cmdHistory []string          // commands run from this console, oldest first (command.go)
+	acts       *actionsState     // the actions view, runs followed for toasts (actions_view.go)
+	colls      *collectionsState // the collections view (collections.go)
 
 	pool    engine.PoolStats
 	hasPool bool // pool has been read
@@ -300,6 +307,7 @@ func New(c Client, opts Options) Model {
 		grid:     newGrid(),
 		settings: settingsState{items: opts.Settings},
 		acts:     &actionsState{},
+		colls:    &collectionsState{},
 	}
 	if opts.StartNotice != "" {
 		startErrs = append(startErrs, opts.StartNotice)
@@ -352,6 +360,9 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		}
 		if m.notifyDue() {
 			cmds = append(cmds, m.loadNotify())
+		}
+		if c := m.patchesTick(); c != nil {
+			cmds = append(cmds, c)
 		}
 		if m.feed.caps.pool != nil {
 			cmds = append(cmds, m.feed.readPool)
@@ -491,6 +502,12 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	if nm, cmd, ok := m.actionsUpdate(msg); ok {
 		return nm, cmd
 	}
+	if nm, cmd, ok := m.collectionsUpdate(msg); ok {
+		return nm, cmd
+	}
+	if nm, cmd, ok := m.patchesUpdate(msg); ok {
+		return nm, cmd
+	}
 	return m, nil
 }
 
@@ -512,7 +529,7 @@ func (m *Model) apply(ds []engine.DeviceState) (reorder, detail bool) {
 		}
 		old := &m.devices[i]
 		if !reorder && (CompareDevices(old, &d, g.sortBy, false) != 0 ||
-			g.flt.match(old) != g.flt.match(&d) ||
+			matches(&g.flt, old) != matches(&g.flt, &d) ||
 			g.grouped && (old.Site != d.Site || old.Status != d.Status)) {
 			reorder = true
 		}
@@ -622,11 +639,12 @@ func (m Model) key(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 		m.palette = palette{open: true, sel: -1}
 		return m, nil
 	}
-	// 1..9 switch views; alt+1..9 too, as from the PowerShell pane's
-	// prompt (where the digits are typed), so one habit works everywhere.
-	if s := strings.TrimPrefix(msg.String(), "alt+"); len(s) == 1 && s[0] >= '1' && s[0] <= '9' {
-		if tabs := m.tabs(); int(s[0]-'1') < len(tabs) {
-			return m.switchTo(tabs[s[0]-'1'].id)
+	// 1..9 and 0 switch views (0: the tenth tab); alt+1..9 and alt+0 too,
+	// as from the PowerShell pane's prompt (where the digits are typed),
+	// so one habit works everywhere.
+	if i := tabForKey(strings.TrimPrefix(msg.String(), "alt+")); i >= 0 {
+		if tabs := m.tabs(); i < len(tabs) {
+			return m.switchTo(tabs[i].id)
 		}
 		return m, nil
 	}
@@ -714,6 +732,10 @@ func (m *Model) wheel(n int) {
 		}
 	case pageActions:
 		m.actionsWheel(n)
+	case pageCollections:
+		m.colls.pos.scroll(n, len(m.colls.list), m.listRows())
+	case pagePatches:
+		m.patchesWheel(n)
 	}
 	m.clampScrolls()
 }

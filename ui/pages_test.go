@@ -41,11 +41,11 @@ func TestTabClickAndNumberKeysSwitchViews(t *testing.T) {
 
 func TestTabsComeFromThePageTable(t *testing.T) {
 	m := loaded(t, fleet(5), Options{}, 120, 40)
-	full := loadedWith(t, newFullClient(fleet(5), 0), Options{Role: "Admin"}, 120, 40)
+	full := loadedWith(t, newPatchClient(fleet(5), 0), Options{Role: "Admin"}, 120, 40)
 	tabLine := strings.Split(screenText(full), "\n")[tabsY]
 	for i, p := range pages() {
-		if p.id == pageShell {
-			continue // a tab only while the PowerShell pane is open
+		if p.id == pageShell || p.tabWhenOpen {
+			continue // a tab only while the PowerShell pane (or the view) is open
 		}
 		if !strings.Contains(tabLine, itoa(i+1)+" "+p.tab) {
 			t.Errorf("tab bar %q lacks %d %s", tabLine, i+1, p.tab)
@@ -203,5 +203,23 @@ func TestBadThemeOptionSaysSo(t *testing.T) {
 	m := loaded(t, fleet(5), Options{Theme: "solarized"}, 120, 40)
 	if m.theme.Name != "default" || !strings.Contains(m.toast.text, `unknown theme "solarized"`) {
 		t.Errorf("theme %q toast %q", m.theme.Name, m.toast.text)
+	}
+}
+
+// Ten views (Notify, Patches and a PowerShell pane open): the tenth tab
+// is 0 on the keyboard and in its label, and no tab after it claims a
+// digit.
+func TestTheTenthTabIsZero(t *testing.T) {
+	for i, want := range []string{"1", "9", "0", ""} {
+		idx := []int{0, 8, 9, 10}[i]
+		if got := tabKey(idx); got != want {
+			t.Errorf("tabKey(%d) = %q, want %q", idx, got, want)
+		}
+		if want != "" && tabForKey(want) != idx {
+			t.Errorf("tabForKey(%q) = %d, want %d", want, tabForKey(want), idx)
+		}
+	}
+	if tabForKey("a") != -1 || tabForKey("10") != -1 {
+		t.Error("a non-digit key switched a tab")
 	}
 }

@@ -9,6 +9,7 @@ import (
 
 	tea "charm.land/bubbletea/v2"
 
+	"github.com/rmmhq/rmm/engine"
 	"github.com/rmmhq/rmm/themes"
 )
 
@@ -142,6 +143,25 @@ func commands() []command {
 				return out
 			},
 			run: runExportResults},
+		command{name: "collection", args: "NAME", desc: "show a collection's members in the grid (no NAME: the Collections view)", optional: true,
+			hidden:   func(m *Model) bool { return m.feed.caps.req == nil },
+			complete: completeCollections,
+			run:      runShowCollection},
+		command{name: "save-collection", args: "NAME", desc: "save the grid's filter as a collection",
+			hidden: func(m *Model) bool { return !m.may(engine.PermCollectionsEdit) },
+			run:    runSaveCollection},
+		command{name: "rm-collection", args: "NAME", desc: "remove a saved collection",
+			hidden: func(m *Model) bool { return !m.may(engine.PermCollectionsEdit) },
+			complete: func(m *Model, args string) []suggestion {
+				var names []string
+				for _, c := range m.colls.list {
+					if c.Source == engine.SourceDB {
+						names = append(names, c.Name)
+					}
+				}
+				return completeWords(m, "rm-collection", args, names, nil)
+			},
+			run: runRemoveCollection},
 		command{name: "theme", args: "NAME", desc: "switch the theme",
 			complete: func(m *Model, args string) []suggestion {
 				return completeWords(m, "theme", args, themes.Names(), nil)

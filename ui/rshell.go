@@ -78,7 +78,7 @@ const (
 	shellKeyInterrupt = "ctrl+c"
 	shellKeyLeave     = "esc"
 	shellKeyEOF       = "ctrl+d"
-	shellKeyView      = "alt+1..9"
+	shellKeyView      = "alt+1..9, alt+0"
 )
 
 // openShell opens the pane on device d: the session is opened at once,
@@ -223,9 +223,9 @@ func (m Model) shellKey(msg tea.KeyPressMsg) (Model, tea.Cmd) {
 	sp := m.shell
 	// alt+1..9 switch views without closing the session (the digits
 	// themselves belong to the prompt).
-	if s := msg.String(); len(s) == 5 && strings.HasPrefix(s, "alt+") && s[4] >= '1' && s[4] <= '9' {
-		if tabs := m.tabs(); int(s[4]-'1') < len(tabs) {
-			return m.switchTo(tabs[s[4]-'1'].id)
+	if s, ok := strings.CutPrefix(msg.String(), "alt+"); ok && tabForKey(s) >= 0 {
+		if tabs, i := m.tabs(), tabForKey(s); i < len(tabs) {
+			return m.switchTo(tabs[i].id)
 		}
 		return m, nil
 	}

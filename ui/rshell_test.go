@@ -208,18 +208,18 @@ func TestThePowerShellPaneIsASessionTheKeyboardCanLeaveAndComeBackTo(t *testing.
 	waitFor(t, tm, "PSEdition")
 
 	send(tm, "esc") // back to the grid, the session stays
-	waitFor(t, tm, "9 PS "+d.Hostname, "j/k move")
+	waitFor(t, tm, "0 PS "+d.Hostname, "j/k move")
 	if n := s.eng.ShellSessions(); n != 1 {
 		t.Fatalf("%d sessions after esc, want the pane's still open", n)
 	}
-	send(tm, "9") // back to the pane
+	send(tm, "0") // back to the pane (the tenth tab)
 	typeLine(tm, "$greeting")
 	typeLine(tm, "pwd")
 	waitFor(t, tm, "kept across lines", `C:\Windows`)
 
 	send(tm, "alt+2") // the alerts view, from the prompt
 	waitFor(t, tm, "Alerts")
-	send(tm, "alt+9")
+	send(tm, "alt+0")
 	typeLine(tm, "Get-Service | Where-Object { $_.Status -eq 'Running' } | Select-Object -First 2")
 	waitFor(t, tm, "Status", "Running")
 	send(tm, "ctrl+d")

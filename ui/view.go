@@ -24,6 +24,8 @@ func (m Model) View() tea.View {
 		switch {
 		case m.dialog != nil: // the action dialog (actions.go)
 			content = m.overlay(content, m.dialogBox(), -1, -1)
+		case m.cmd != nil: // the command dialog (command.go)
+			content = m.overlay(content, m.commandBox(), -1, -1)
 		case m.showHelp:
 			content = m.overlay(content, m.helpBox(), -1, -1)
 		case m.palette.open:

@@ -38,6 +38,7 @@ import (
 	"github.com/rmmhq/rmm/engine"
 	"github.com/rmmhq/rmm/engine/csvimport"
 	"github.com/rmmhq/rmm/engine/winrm"
+	"github.com/rmmhq/rmm/engine/winrmsim"
 	"github.com/rmmhq/rmm/store"
 )
 
@@ -48,8 +49,11 @@ type SweepConfig struct {
 	RTT        time.Duration // added latency per HTTP request
 	PSStart    time.Duration // what starting powershell.exe costs
 	ScriptTime time.Duration // run time of the metrics script
-	Sweeps     int           // sweeps per mode, >= 2: the first is cold, the rest warm
-	Seed       int64         // the fleet's seed
+	// CommandTime is the run time of a script without a marker line (an
+	// ad-hoc command, rmm bench run); zero for the sweeps.
+	CommandTime time.Duration
+	Sweeps      int   // sweeps per mode, >= 2: the first is cold, the rest warm
+	Seed        int64 // the fleet's seed
 	// Transport is what the hosts serve: TransportHTTPS (also when
 	// empty: a console's default) or TransportHTTP.
 	Transport string
@@ -77,8 +81,10 @@ type SweepConfig struct {
 	// run, and restored after.
 	MemoryLimitMB int
 
-	idleConns int    // connections the engine may keep (fileBudget)
-	password  string // the hosts' password for this run (runPassword)
+	idleConns int                    // connections the engine may keep (fileBudget)
+	password  string                 // the hosts' password for this run (runPassword)
+	simArgs   []string               // more flags for the simulator child (the patch benchmark's)
+	simCfg    func(*winrmsim.Config) // more settings for an in-process fleet (the patch benchmark's)
 }
 
 // SweepResult is the benchmark's one JSON object; its field names are the

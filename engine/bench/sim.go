@@ -50,13 +50,16 @@ type inProcessFleet struct {
 
 func startInProcess(ctx context.Context, cfg SweepConfig, dir string, auth *authSetup) (*inProcessFleet, error) {
 	sc := winrmsim.Config{Devices: cfg.Devices, Seed: cfg.Seed, RTT: cfg.RTT, PSStart: cfg.PSStart, ScriptTime: cfg.ScriptTime,
-		Password: cfg.password}
+		CommandTime: cfg.CommandTime, Password: cfg.password}
 	if cfg.transport() == TransportHTTPS {
 		sc.TLS = &winrmsim.TLSOptions{}
 	} else {
 		sc.AllowUnencrypted = true // the fleet serves HTTP: its hosts allow unencrypted Basic
 	}
 	auth.simConfig(&sc)
+	if cfg.simCfg != nil {
+		cfg.simCfg(&sc)
+	}
 	fleet, err := winrmsim.New(sc)
 	if err != nil {
 		return nil, err
@@ -137,9 +140,11 @@ func startChild(ctx context.Context, cfg SweepConfig, dir string, extra []string
 	o := ChildOptions{Command: cfg.SimCommand, Env: cfg.SimEnv, Dir: dir, Args: []string{
 		"--devices", strconv.Itoa(cfg.Devices), "--seed", strconv.FormatInt(cfg.Seed, 10),
 		"--rtt", cfg.RTT.String(), "--ps-start", cfg.PSStart.String(), "--script-time", cfg.ScriptTime.String(),
+		"--command-time", cfg.CommandTime.String(),
 		"--password", cfg.password, // a loopback test password of this run, not a secret (runPassword)
 	}}
 	o.Args = append(o.Args, extra...)
+	o.Args = append(o.Args, cfg.simArgs...)
 	if cfg.transport() == TransportHTTPS {
 		o.CAPath = filepath.Join(dir, "sim-ca.pem")
 	}

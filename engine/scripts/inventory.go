@@ -375,8 +375,18 @@ func ParseInventory(category string, stdout []byte) (any, json.RawMessage, error
 		v = &SecurityInventory{}
 	case InventoryNetwork:
 		v = &NetworkInventory{}
+	case InventoryPatches:
+		scan, err := ParsePatchScan(doc)
+		if err != nil {
+			return nil, nil, err
+		}
+		norm, err := json.Marshal(scan)
+		if err != nil {
+			return nil, nil, fmt.Errorf("inventory %s: %w", category, err)
+		}
+		return scan, norm, nil
 	default:
-		return nil, nil, fmt.Errorf("inventory: unknown category %q (valid: hardware, software, security, network)", category)
+		return nil, nil, fmt.Errorf("inventory: unknown category %q (valid: hardware, software, security, network, patches)", category)
 	}
 	if err := json.Unmarshal(doc, v); err != nil {
 		return nil, nil, fmt.Errorf("inventory %s: %w", category, err)

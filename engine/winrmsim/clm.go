@@ -70,6 +70,9 @@ var (
 	staticCallRE = regexp.MustCompile(`\[([A-Za-z_][A-Za-z0-9_.]*(?:\[\])?)\]::[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*\s*\(`)
 	newObjectRE  = regexp.MustCompile(`(?i)\bNew-Object\s+(?:-TypeName\s+)?['"]?([A-Za-z_][A-Za-z0-9_.\[\]` + "`" + `]*)`)
 	addTypeRE    = regexp.MustCompile(`(?i)\bAdd-Type\b`)
+	// comObjectRE is New-Object -ComObject: COM objects are refused too
+	// (but for a few allowed classes none of rmm's scripts uses).
+	comObjectRE = regexp.MustCompile(`(?i)\bNew-Object\s+-ComObject\b`)
 )
 
 // findCLMViolation returns the first construct of script that
@@ -97,6 +100,10 @@ func findCLMViolation(script string) (clmViolation, bool) {
 				fqid: "CannotCreateTypeConstrainedLanguage,Microsoft.PowerShell.Commands.NewObjectCommand"})
 			break
 		}
+	}
+	if m := comObjectRE.FindStringIndex(code); m != nil {
+		consider(m[0], clmViolation{message: "Cannot create type. Only core types are supported in this language mode.",
+			fqid: "CannotCreateComTypeConstrainedLanguage,Microsoft.PowerShell.Commands.NewObjectCommand"})
 	}
 	if m := addTypeRE.FindStringIndex(code); m != nil {
 		consider(m[0], clmViolation{message: "Cannot add type. Definition of new types is not supported in this language mode.",

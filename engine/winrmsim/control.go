@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -18,13 +19,15 @@ var controlRoutes = []string{
 	"GET  /hosts                       every host: name, port, MAC, online, fault, power",
 	"GET  /hosts/{name}                one host with its state: boot time, RDP, sessions, services, files",
 	"GET  /hosts/{name}/services       the host's services with their states",
+	"GET  /hosts/{name}/updates        the host's Windows Update state: missing, installed, waiting for a restart; its tasks",
+	"POST /hosts/{name}/patch-level?behind=N  put the host N (0..2) months behind on its updates",
 	"POST /hosts/{name}/offline        take the host off the network (port closed)",
 	"POST /hosts/{name}/online         bring it back",
 	"POST /hosts/{name}/reboot         restart now: down for the reboot downtime, then back with a new boot time",
 	"POST /hosts/{name}/shutdown       power off now; a Wake-on-LAN packet (or /wake) boots it",
 	"POST /hosts/{name}/wake           what a magic packet for its MAC does",
 	"POST /hosts/{name}/logon          a user logs on (for lock and logoff)",
-	"POST /hosts/{name}/fault?kind=K   set a fault: refuse, hang, http500, malformed, no-loop, loop-crash, loop-hang, none",
+	"POST /hosts/{name}/fault?kind=K   set a fault: refuse, hang, http500, malformed, no-loop, loop-crash, loop-hang, access-denied, disk-full, task-stuck, none",
 	"GET  /wake                        the Wake-on-LAN listener's UDP address and counters",
 	"GET  /stats                       the fleet's counters: requests, shells created/open/deleted, loops",
 }
@@ -129,6 +132,25 @@ func (f *Fleet) ControlHandler() http.Handler {
 			list[i] = serviceJSON{s.Name, s.DisplayName, s.State, s.StartType}
 		}
 		writeJSON(w, http.StatusOK, list)
+	}))
+	mux.HandleFunc("GET /hosts/{name}/updates", f.withHost(func(w http.ResponseWriter, r *http.Request, h *host) {
+		u, err := f.Updates(h.name)
+		if err != nil {
+			writeJSON(w, http.StatusInternalServerError, map[string]any{"ok": false, "error": err.Error()})
+			return
+		}
+		writeJSON(w, http.StatusOK, u)
+	}))
+	mux.HandleFunc("POST /hosts/{name}/patch-level", f.withHost(func(w http.ResponseWriter, r *http.Request, h *host) {
+		n, err := strconv.Atoi(r.URL.Query().Get("behind"))
+		if err == nil {
+			err = f.SetPatchLevel(h.name, n)
+		}
+		if err != nil {
+			writeJSON(w, http.StatusBadRequest, map[string]any{"ok": false, "error": "behind: want 0, 1 or 2 (" + err.Error() + ")"})
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"ok": true, "host": f.controlHost(h, false)})
 	}))
 	post := func(verb string, do func(h *host) error) {
 		mux.HandleFunc("POST /hosts/{name}/"+verb, f.withHost(func(w http.ResponseWriter, r *http.Request, h *host) {

@@ -61,6 +61,10 @@ type Config struct {
 	PSStart time.Duration
 	// ScriptTime is the run time of a recognised script (a marker line).
 	ScriptTime time.Duration
+	// CommandTime is the run time of a script without a marker line: a
+	// command an operator typed (rmm run, the PowerShell pane). Zero:
+	// it answers at once.
+	CommandTime time.Duration
 	// OperationTimeoutMax caps a Receive's long-poll; the request's own
 	// w:OperationTimeout is honoured below the cap. Default 60s.
 	OperationTimeoutMax time.Duration
@@ -104,6 +108,18 @@ type Config struct {
 	// deleted); DefaultMaxOperationsPerShell when zero, and
 	// LegacyMaxOperationsPerShell on hosts with WinRM 2.0 limits.
 	MaxOperationsPerShell int
+	// PatchInstallTime is how long one update takes to download and
+	// install in a patch task (wua.go); DefaultPatchInstallTime when
+	// zero.
+	PatchInstallTime time.Duration
+	// ServicingTime is how long Component Based Servicing stays busy
+	// (ServicingInProgress 2) after a restart that completed installs;
+	// DefaultServicingTime when zero, none when negative.
+	ServicingTime time.Duration
+	// PatchBehind, when 1 or 2, puts every host that many months behind
+	// on its Windows updates (a Patch Tuesday for the whole fleet); 0:
+	// each host's own patch level, from its seed.
+	PatchBehind int
 	// TLS, when set, makes hosts serve HTTPS with certificates from a CA
 	// (see TLSOptions); nil: every host serves HTTP.
 	TLS *TLSOptions
@@ -198,6 +214,8 @@ type Fleet struct {
 	bufs buffers // recycled request, reply and scanner buffers
 
 	power powerCtl // reboot/shutdown timers and the wake listener (wake.go)
+
+	wu wuCatalog // the updates hosts are offered (wua.go)
 }
 
 // New validates cfg and builds the hosts. It opens no sockets.
@@ -255,6 +273,21 @@ func New(cfg Config) (*Fleet, error) {
 	}
 	if cfg.ShellIdleTimeout == 0 {
 		cfg.ShellIdleTimeout = DefaultShellIdleTimeout
+	}
+	if cfg.PatchBehind < 0 || cfg.PatchBehind > 2 {
+		return nil, fmt.Errorf("winrmsim: config: PatchBehind must be 0..2, got %d", cfg.PatchBehind)
+	}
+	if cfg.PatchInstallTime < 0 {
+		return nil, fmt.Errorf("winrmsim: config: PatchInstallTime must not be negative, got %v", cfg.PatchInstallTime)
+	}
+	if cfg.PatchInstallTime == 0 {
+		cfg.PatchInstallTime = DefaultPatchInstallTime
+	}
+	switch {
+	case cfg.ServicingTime == 0:
+		cfg.ServicingTime = DefaultServicingTime
+	case cfg.ServicingTime < 0:
+		cfg.ServicingTime = 0
 	}
 	if err := cfg.checkPower(); err != nil {
 		return nil, err
@@ -652,7 +685,7 @@ func (f *Fleet) Reboot(hostname string) error {
 	for _, c := range drop {
 		_ = c.Close()
 	}
-	h.rebootState()
+	h.rebootState(f.cfg.ServicingTime)
 	f.logf("winrmsim: %s rebooted", h.name)
 	return nil
 }

@@ -130,6 +130,10 @@ type host struct {
 	// st is what actions change (services, processes, registry, files),
 	// allocated on first use (see hs) and built lazily; hoststate.go.
 	st atomic.Pointer[hostState]
+	// forcedLevel, when 0..2, is the patch level SetPatchLevel gave the
+	// host (months behind); -1: its seed's. Guarded by its hostState's
+	// mutex.
+	forcedLevel int
 	// faultIdx is the host's FaultKind (see faultIndex); atomic because
 	// processes read it under their command's lock, which must not be
 	// nested inside mu's critical sections the other way round.
@@ -159,7 +163,7 @@ func buildHosts(n int, seed int64, epoch time.Time, spec profileSpec) []*host {
 	macOffset := uint32(splitmix(uint64(seed)^0x6d6163) & 0xFFFFFF)
 	for i := range hosts {
 		rng := rand.New(rand.NewPCG(uint64(seed), uint64(i)+1))
-		h := &host{index: i, seed: splitmix(uint64(seed) ^ splitmix(uint64(i)+0x9e37))}
+		h := &host{index: i, seed: splitmix(uint64(seed) ^ splitmix(uint64(i)+0x9e37)), forcedLevel: -1}
 		h.server = rng.IntN(100) < 20
 		hp := spec.choose(seed, i, h.server)
 		if hp != nil {

@@ -50,10 +50,20 @@ const (
 	// Identify gets HTTP 500 with access denied (Code 5 as w:AccessDenied
 	// on some hosts, 2147942405 as w:InternalError on others, by seed).
 	FaultAccessDenied FaultKind = "access-denied"
+	// FaultDiskFull leaves the system drive a few MB free: small files
+	// are written, but Windows Update fails every download over 1 MB
+	// with 0x80070070 (ERROR_DISK_FULL).
+	FaultDiskFull FaultKind = "disk-full"
+	// FaultTaskStuck makes scheduled tasks never start: registration
+	// and Run succeed, the task stays Ready with LastTaskResult
+	// 0x00041303 (SCHED_S_TASK_HAS_NOT_RUN), as on a host whose Task
+	// Scheduler is wedged or whose policy blocks the task.
+	FaultTaskStuck FaultKind = "task-stuck"
 )
 
 // faultKinds lists every kind, in the order Config.Faults assigns hosts.
-var faultKinds = []FaultKind{FaultRefuse, FaultHang, FaultHTTP500, FaultMalformed, FaultNoLoop, FaultLoopCrash, FaultLoopHang, FaultAccessDenied}
+var faultKinds = []FaultKind{FaultRefuse, FaultHang, FaultHTTP500, FaultMalformed, FaultNoLoop, FaultLoopCrash, FaultLoopHang, FaultAccessDenied,
+	FaultDiskFull, FaultTaskStuck}
 
 // faultIndex is a kind's index in faultKinds plus one; 0 is FaultNone.
 // Hosts store the index in an atomic so that a process, which runs under

@@ -101,7 +101,7 @@ func TestHostStateIsLazyAndConcurrencySafe(t *testing.T) {
 				case 2:
 					_, _ = h.stopProcesses("WmiPrvSE", -1)
 				case 3:
-					h.rebootState()
+					h.rebootState(0)
 				case 4:
 					_ = h.pendingRebootSince()
 				case 5:

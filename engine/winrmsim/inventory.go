@@ -38,7 +38,7 @@ func (p *psProcess) runInventory(out psOutput, at time.Time, script, name string
 		return
 	}
 	done := at.Add(time.Duration(cost) * p.m.fleet.cfg.ScriptTime)
-	doc := h.inventoryDoc(cat, done, p.m.fleet.epoch, p.m.lastBoot)
+	doc := h.inventoryDoc(p.m.fleet, cat, done, p.m.lastBoot)
 	out.Stdout(done, append(doc, '\r', '\n'))
 	if bytes.Contains(doc, []byte(`"unavailable"`)) {
 		// A part the host cannot answer: Get-Command -ErrorAction
@@ -65,16 +65,17 @@ func (f *Fleet) Inventory(hostname, category string, at time.Time) ([]byte, bool
 	h.mu.Lock()
 	boot := h.lastBoot
 	h.mu.Unlock()
-	return h.inventoryDoc(category, at, f.epoch, boot), true
+	return h.inventoryDoc(f, category, at, boot), true
 }
 
-func (h *host) inventoryDoc(cat string, at, epoch, boot time.Time) []byte {
+func (h *host) inventoryDoc(f *Fleet, cat string, at, boot time.Time) []byte {
+	epoch := f.epoch
 	var doc obj
 	switch cat {
 	case "hardware":
 		doc = h.hardwareDoc(at, epoch)
 	case "software":
-		doc = h.softwareDoc(at, epoch, boot)
+		doc = h.softwareDoc(f, at, boot)
 	case "security":
 		doc = h.securityDoc(at, epoch, boot)
 	default:

@@ -10,7 +10,8 @@ import (
 	"time"
 )
 
-func (h *host) softwareDoc(at, epoch, boot time.Time) obj {
+func (h *host) softwareDoc(f *Fleet, at, boot time.Time) obj {
+	epoch := f.epoch
 	productType := 1
 	switch {
 	case h.server && h.hasTag("dc"):
@@ -37,7 +38,7 @@ func (h *host) softwareDoc(at, epoch, boot time.Time) obj {
 			{"display_version", h.displayVersion()}, {"edition_id", h.editionID()}, {"architecture", "64-bit"},
 			{"product_type", productType}, {"install_date", psDate(h.installDate(epoch))}, {"last_boot", psDate(boot)},
 			{"locale", "0409"}, {"registered_to", "IT"}}},
-		{"hotfixes", unrolled(h.hotfixes(at, epoch))},
+		{"hotfixes", unrolled(h.hotfixes(f, at))},
 		{"applications", unrolled(h.applications(epoch))},
 		{"services", unrolled(services)},
 		{"startup", unrolled(h.startup())},
@@ -46,14 +47,17 @@ func (h *host) softwareDoc(at, epoch, boot time.Time) obj {
 
 // hotfixes are Win32_QuickFixEngineering's entries: servicing stack and
 // cumulative updates, and on older releases a longer list of individual
-// fixes. The newest is the host's last update.
-func (h *host) hotfixes(at, epoch time.Time) []obj {
+// fixes, older than what the host's Windows Update state installed
+// (wua.go), which come last: its cumulative and .NET updates, and what
+// patch tasks installed since.
+func (h *host) hotfixes(f *Fleet, at time.Time) []obj {
 	r := h.rngFor(0x4f1c)
 	n := 3 + r.IntN(5)
 	if h.server2016() || h.build() == "17763" {
 		n = 12 + r.IntN(20)
 	}
-	last := h.lastUpdate(epoch)
+	recent := h.wuHotfixes(f, at)
+	last := h.lastUpdate(f.epoch).AddDate(0, 0, -35)
 	out := make([]obj, n)
 	when := last
 	kb := 5040000 + r.IntN(9000)
@@ -70,8 +74,7 @@ func (h *host) hotfixes(at, epoch time.Time) []obj {
 		kb -= 1000 + r.IntN(40000)
 		when = when.AddDate(0, 0, -20-r.IntN(25))
 	}
-	_ = at
-	return out
+	return append(out, recent...)
 }
 
 // lastUpdate is the host's newest hotfix install date: within the last
@@ -192,6 +195,7 @@ func (h *host) applications(epoch time.Time) []obj {
 			pick(devApps, 90)
 		}
 	}
+	h.ageZoom(apps)
 	// Visual C++ redistributables: every year, both architectures, with
 	// their Minimum and Additional Runtime entries.
 	for _, vc := range []struct{ year, ver string }{
@@ -265,6 +269,27 @@ func (h *host) applications(epoch time.Time) []obj {
 		out[i] = obj{{"name", a.name}, {"version", version}, {"publisher", a.publisher}, {"install_date", date}, {"size_kb", size}, {"arch", a.arch}}
 	}
 	return out
+}
+
+// zoomReleases are the Zoom clients a fleet runs side by side: the 5.x
+// client ("Zoom (64-bit)") that some machines never updated, and the 6.x
+// one renamed "Zoom Workplace".
+var zoomReleases = []struct{ name, version string }{
+	{"Zoom (64-bit)", "5.13.11.16405"}, {"Zoom (64-bit)", "5.14.10.19202"}, {"Zoom (64-bit)", "5.15.12.22445"},
+	{"Zoom (64-bit)", "5.16.10.26186"}, {"Zoom (64-bit)", "5.17.5.31030"}, {"Zoom (64-bit)", "5.17.11.34827"},
+	{"Zoom Workplace (64-bit)", "6.0.12.38402"}, {"Zoom Workplace (64-bit)", "6.1.6.42000"},
+	{"Zoom Workplace (64-bit)", "6.2.11"}, {"Zoom Workplace (64-bit)", "6.2.11"}, {"Zoom Workplace (64-bit)", "6.3.0.44805"},
+}
+
+// ageZoom gives a host's Zoom (when it has one) its own release, from a
+// random stream of its own so that nothing else the host has changes.
+func (h *host) ageZoom(apps []app) {
+	for i := range apps {
+		if strings.HasPrefix(apps[i].name, "Zoom ") {
+			z := zoomReleases[h.rngFor(0x2007).IntN(len(zoomReleases))]
+			apps[i].name, apps[i].version = z.name, z.version
+		}
+	}
 }
 
 func (h *host) startup() []obj {

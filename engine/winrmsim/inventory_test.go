@@ -54,7 +54,7 @@ func TestInventoryFollowsTheRelease(t *testing.T) {
 			Applications []json.RawMessage `json:"applications"`
 			Services     []json.RawMessage `json:"services"`
 		}
-		if err := json.Unmarshal(h.inventoryDoc("software", at, f.epoch, at), &sw); err != nil {
+		if err := json.Unmarshal(h.inventoryDoc(f, "software", at, at), &sw); err != nil {
 			t.Fatal(err)
 		}
 		var sec struct {
@@ -62,7 +62,7 @@ func TestInventoryFollowsTheRelease(t *testing.T) {
 				Present bool `json:"present"`
 			} `json:"tpm"`
 		}
-		if err := json.Unmarshal(h.inventoryDoc("security", at, f.epoch, at), &sec); err != nil {
+		if err := json.Unmarshal(h.inventoryDoc(f, "security", at, at), &sec); err != nil {
 			t.Fatal(err)
 		}
 		switch {

@@ -221,6 +221,33 @@ func (p *psProcess) pipelineResult(st statement, t time.Time) (res psResult, err
 	return res, errs, true
 }
 
+// propertyOf runs `(PIPELINE).Property`: the property of each object
+// the pipeline returns, one per line; handled is false when the
+// statement is not that or its pipeline is nothing this file knows.
+func (p *psProcess) propertyOf(st statement, t time.Time) (out string, errs [][]string, handled bool) {
+	end := strings.LastIndex(st.text, ").")
+	if !strings.HasPrefix(st.text, "(") || end < 0 {
+		return "", nil, false
+	}
+	prop := strings.TrimSpace(st.text[end+2:])
+	if prop == "" || strings.ContainsAny(prop, " ()|.") {
+		return "", nil, false
+	}
+	inner := st
+	inner.text = strings.TrimSpace(st.text[1:end])
+	res, errs, ok := p.pipelineResult(inner, t)
+	if !ok || res.isTxt {
+		return "", nil, false
+	}
+	var b strings.Builder
+	for _, o := range res.objs {
+		if v, ok := o.get(prop); ok {
+			b.WriteString(cell(v) + "\r\n")
+		}
+	}
+	return b.String(), errs, true
+}
+
 // produce runs a command that makes objects.
 func (p *psProcess) produce(lw, arg string, st statement, t time.Time) (psResult, [][]string) {
 	switch lw {
@@ -235,17 +262,16 @@ func (p *psProcess) produce(lw, arg string, st statement, t time.Time) (psResult
 	case "$psversiontable":
 		return p.psVersionTable(), nil
 	case "get-service", "gsv":
+		svcs, errs := p.getServices(parseCmdletArgs("Get-Service", arg), st)
 		var objs []psObj
-		for _, s := range p.m.h.services() {
-			objs = append(objs, psObj{typ: "System.ServiceProcess.ServiceController", props: []kv{{"Status", s.State}, {"Name", s.Name},
-				{"DisplayName", s.DisplayName}, {"StartType", s.StartType}, {"ServiceName", s.Name}}})
+		for _, s := range svcs {
+			objs = append(objs, psObj{typ: "System.ServiceProcess.ServiceController", props: []kv{{"Status", psEnum(s.State)}, {"Name", s.Name},
+				{"DisplayName", s.DisplayName}, {"StartType", psEnum(s.StartType)}, {"ServiceName", s.Name}}})
 		}
-		return psResult{objs: objs, view: []string{"Status", "Name", "DisplayName"}}, nil
+		return psResult{objs: objs, view: []string{"Status", "Name", "DisplayName"}}, errs
 	case "get-process", "gps", "ps":
 		h := p.m.h
-		h.hs().mu.Lock()
-		procs := append([]procEntry(nil), h.processesLocked()...)
-		h.hs().mu.Unlock()
+		procs, errs := p.getProcesses(parseCmdletArgs("Get-Process", arg), st)
 		var objs []psObj
 		for _, pr := range procs {
 			r := splitmix(h.seed ^ uint64(pr.pid)*0x9e37)
@@ -253,7 +279,7 @@ func (p *psProcess) produce(lw, arg string, st statement, t time.Time) (psResult
 				{"NPM(K)", 5 + int(r>>12%60)}, {"PM(K)", 1200 + int(r>>20%90000)}, {"WS(K)", 5200 + int(r>>32%60000)},
 				{"CPU(s)", float64(r>>40%20000) / 100}, {"Id", pr.pid}, {"SI", pr.sess}, {"ProcessName", pr.name}, {"Name", pr.name}}})
 		}
-		return psResult{objs: objs, view: []string{"Handles", "NPM(K)", "PM(K)", "WS(K)", "CPU(s)", "Id", "SI", "ProcessName"}}, nil
+		return psResult{objs: objs, view: []string{"Handles", "NPM(K)", "PM(K)", "WS(K)", "CPU(s)", "Id", "SI", "ProcessName"}}, errs
 	}
 	return psResult{}, nil
 }
@@ -565,7 +591,7 @@ func (p *psProcess) cimInstances(arg string, st statement, t time.Time) (psResul
 		return psResult{objs: objs, view: []string{"DHCPEnabled", "IPAddress", "DefaultIPGateway", "DNSDomain", "ServiceName", "Description", "Index"}}, nil
 	case "win32_quickfixengineering":
 		var objs []psObj
-		for _, f := range h.hotfixes(t, epoch) {
+		for _, f := range h.hotfixes(p.m.fleet, t) {
 			on := ""
 			if d, ok := val(f, "installed_on").(psDate); ok {
 				on = time.Time(d).Local().Format("1/2/2006 12:00:00 AM")
@@ -1064,6 +1090,8 @@ func cell(v any) string {
 		return ""
 	case string:
 		return x
+	case psEnum:
+		return string(x)
 	case bool:
 		if x {
 			return "True"
@@ -1075,6 +1103,20 @@ func cell(v any) string {
 		return "{" + strings.Join(x, ", ") + "}"
 	}
 	return fmt.Sprint(v)
+}
+
+// psEnum is an enum value (a service's Status, StartType): text that a
+// table of selected properties right-aligns, as 5.1 does (a type's own
+// view aligns it left).
+type psEnum string
+
+// rightAligned reports whether a table right-aligns v in objects of type
+// typ: numbers always, enums in selected objects (no view of their own).
+func rightAligned(v any, typ string) bool {
+	if _, ok := v.(psEnum); ok {
+		return strings.HasPrefix(typ, "Selected.")
+	}
+	return numeric(v)
 }
 
 // numeric reports a value a table right-aligns.
@@ -1128,11 +1170,14 @@ func formatTable(objs []psObj, cols []string) string {
 		for _, o := range objs {
 			v, _ := o.get(c)
 			width[i] = max(width[i], len(cell(v)))
-			if numeric(v) {
+			if rightAligned(v, o.typ) {
 				right[i] = true
 			}
 		}
 		width[i] = min(width[i], 60)
+	}
+	if len(objs) > 0 && objs[0].typ == "System.Collections.DictionaryEntry" && len(cols) > 1 {
+		width[0] = max(width[0], 30) // a hashtable's view: Name is 30 wide
 	}
 	var b strings.Builder
 	b.WriteString("\r\n")

@@ -262,7 +262,7 @@ func (p *psProcess) run(out psOutput, at time.Time, script string) {
 	mk := scriptMarker.FindStringSubmatchIndex(script)
 	if p.m.h.hp.clm {
 		if v, bad := findCLMViolation(script); bad {
-			if msg, guarded := clmGuard(script, v.offset); guarded && mk != nil && strings.HasPrefix(script[mk[2]:mk[3]], "action_") {
+			if msg, guarded := clmGuard(script, v.offset); guarded && mk != nil && (strings.HasPrefix(script[mk[2]:mk[3]], "action_") || strings.HasPrefix(script[mk[2]:mk[3]], "patch_")) {
 				// The script's own check comes first: it throws, its
 				// catch reports the message as the answer.
 				doc, _ := json.Marshal(failReply(msg))
@@ -308,6 +308,8 @@ func (p *psProcess) runMarked(out psOutput, at time.Time, script, name string, v
 		p.runAction(out, at, script, name, version, pos)
 	case strings.HasPrefix(name, "inventory_"):
 		p.runInventory(out, at, script, name, version, pos)
+	case strings.HasPrefix(name, "patch_"):
+		p.runPatch(out, at, script, name, version, pos)
 	default:
 		p.notFound(out, at, script, name, version, pos)
 	}
@@ -329,16 +331,44 @@ func (p *psProcess) notFound(out psOutput, at time.Time, script, name string, ve
 // evaluate runs the statements a generic script or a pane line is likely
 // to hold: output of literals and variables, hostname, whoami,
 // Start-Sleep, Write-*, throw and exit, the state cmdlets (psstate.go),
-// functions, and the pipelines and commands of pane.go. Anything else is
-// an error record saying the simulated host does not implement it.
+// functions, and the pipelines and commands of pane.go, a property of a
+// parenthesised pipeline ((Get-Service Spooler).Status), and
+// $PSVersionTable.PSVersion and its parts. Anything else is an error
+// record saying the simulated host does not implement it. The script
+// takes Config.CommandTime (a marked script takes ScriptTime instead).
 func (p *psProcess) evaluate(out psOutput, at time.Time, script string) {
-	t, errs, exited, _, code := p.runStatements(out, at, statements(script))
+	t, errs, exited, _, code := p.runStatements(out, at.Add(p.m.fleet.cfg.CommandTime), statements(script))
 	out.ErrorRecords(t, errs)
 	if exited {
 		out.Exit(t, code)
 		return
 	}
 	out.Done(t)
+}
+
+// psVersionProperty is $PSVersionTable.PSVersion, its parts and
+// PSEdition as 5.1 prints them; ok is false for another property.
+func (p *psProcess) psVersionProperty(expr string) (string, bool) {
+	v := strings.SplitN(psVersion(p.m.h), ".", 4)
+	switch strings.ToLower(strings.TrimSpace(expr)) {
+	case "$psversiontable.psversion":
+		// System.Version's view: left-aligned columns.
+		return fmt.Sprintf("\r\nMajor  Minor  Build  Revision\r\n-----  -----  -----  --------\r\n%-6s %-6s %-6s %s\r\n\r\n\r\n",
+			v[0], v[1], v[2], v[3]), true
+	case "$psversiontable.psversion.tostring()":
+		return strings.Join(v, ".") + "\r\n", true
+	case "$psversiontable.psversion.major":
+		return v[0] + "\r\n", true
+	case "$psversiontable.psversion.minor":
+		return v[1] + "\r\n", true
+	case "$psversiontable.psversion.build":
+		return v[2] + "\r\n", true
+	case "$psversiontable.psversion.revision":
+		return v[3] + "\r\n", true
+	case "$psversiontable.psedition":
+		return "Desktop\r\n", true
+	}
+	return "", false
 }
 
 // maxCallDepth bounds function calls inside function calls (PowerShell's
@@ -363,6 +393,19 @@ func (p *psProcess) runStatements(out psOutput, t time.Time, stmts []statement) 
 			if e := p.define(arg, st); e != nil {
 				errs = append(errs, e)
 			}
+		case isWURemoteCall(st.text):
+			// The Windows Update Agent's downloader and installer refuse
+			// a remote (network logon) caller.
+			m, _ := wuRemoteCall(st.text)
+			errs = append(errs, []string{
+				accessDenied(m),
+				"At line:" + strconv.Itoa(st.line) + " char:" + strconv.Itoa(st.col),
+				"+ " + st.src,
+				"+ " + strings.Repeat(" ", st.col-1) + strings.Repeat("~", len(st.text)),
+				"    + CategoryInfo          : NotSpecified: (:) [], MethodInvocationException",
+				"    + FullyQualifiedErrorId : UnauthorizedAccessException",
+				" ",
+			})
 		case strings.HasPrefix(st.text, "$") && isAssignment(st.text):
 			p.assignStatement(st, t, &errs)
 		case isStateCmdlet(lw) && formatOnly:
@@ -373,11 +416,21 @@ func (p *psProcess) runStatements(out psOutput, t time.Time, stmts []statement) 
 			} else {
 				errs = append(errs, e...)
 			}
-		case strings.EqualFold(strings.TrimSpace(st.text), "$PSVersionTable.PSVersion"):
-			// System.Version's view: left-aligned columns.
-			v := strings.SplitN(psVersion(p.m.h), ".", 4)
-			out.Stdout(t, []byte(fmt.Sprintf("\r\nMajor  Minor  Build  Revision\r\n-----  -----  -----  --------\r\n%-6s %-6s %-6s %s\r\n\r\n\r\n",
-				v[0], v[1], v[2], v[3])))
+		case strings.HasPrefix(strings.ToLower(strings.TrimSpace(st.text)), "$psversiontable.ps"):
+			o, ok := p.psVersionProperty(st.text)
+			if !ok {
+				errs = append(errs, notImplemented(strings.TrimSpace(st.text), st))
+				break
+			}
+			out.Stdout(t, []byte(o))
+		case strings.HasPrefix(st.text, "(") && strings.Contains(st.text, ")."):
+			o, e, ok := p.propertyOf(st, t)
+			if !ok {
+				errs = append(errs, notImplemented(st.text, st))
+				break
+			}
+			out.Stdout(t, []byte(o))
+			errs = append(errs, e...)
 		case strings.HasPrefix(word, "$") && strings.HasSuffix(lw, ".count") && p.objVars[lw[1:len(lw)-6]] != nil:
 			out.Stdout(t, []byte(strconv.Itoa(len(p.objVars[lw[1:len(lw)-6]].objs))+"\r\n"))
 		default:

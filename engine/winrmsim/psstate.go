@@ -139,7 +139,8 @@ func formatPipeline(seg string) bool {
 }
 
 // stateCmdlet runs one of the state cmdlets and returns its output and
-// error records.
+// error records. A pipeline reaches it only when every stage after the
+// cmdlet formats (runStatements); pane.go runs the others as objects.
 func (p *psProcess) stateCmdlet(lw, arg string, st statement) (string, [][]string) {
 	cmdlet := stateCmdlets[lw]
 	if i := strings.IndexByte(arg, '|'); i >= 0 {
@@ -155,23 +156,7 @@ func (p *psProcess) stateCmdlet(lw, arg string, st statement) (string, [][]strin
 	var errs [][]string
 	switch cmdlet {
 	case "Get-Service":
-		all := h.services()
-		var shown []ServiceInfo
-		if len(a.names) == 0 {
-			shown = all
-		}
-		for _, n := range a.names {
-			found := false
-			for _, s := range all {
-				if ok, _ := path.Match(strings.ToLower(n), strings.ToLower(s.Name)); ok {
-					shown = append(shown, s)
-					found = true
-				}
-			}
-			if !found && !strings.ContainsAny(n, "*?[") {
-				errs = append(errs, cmdletError(cmdlet, "Cannot find any service with service name '"+n+"'.", "ObjectNotFound", n, "ServiceCommandException", "NoServiceFoundForGivenName,Microsoft.PowerShell.Commands.GetServiceCommand", st))
-			}
-		}
+		shown, errs := p.getServices(a, st)
 		return formatServiceTable(shown), errs
 	case "Start-Service", "Stop-Service", "Restart-Service":
 		op := strings.ToLower(strings.TrimSuffix(cmdlet, "-Service"))
@@ -200,37 +185,7 @@ func (p *psProcess) stateCmdlet(lw, arg string, st statement) (string, [][]strin
 		}
 		return "", errs
 	case "Get-Process":
-		h.hs().mu.Lock()
-		procs := append([]procEntry(nil), h.processesLocked()...)
-		h.hs().mu.Unlock()
-		var shown []procEntry
-		if len(a.names) == 0 && len(a.ids) == 0 {
-			shown = procs
-		}
-		for _, n := range a.names {
-			found := false
-			for _, pr := range procs {
-				if ok, _ := path.Match(strings.ToLower(strings.TrimSuffix(n, ".exe")), strings.ToLower(pr.name)); ok {
-					shown = append(shown, pr)
-					found = true
-				}
-			}
-			if !found && !strings.ContainsAny(n, "*?[") {
-				errs = append(errs, cmdletError(cmdlet, `Cannot find a process with the name "`+n+`". Verify the process name and call the cmdlet again.`, "ObjectNotFound", n, "ProcessCommandException", "NoProcessFoundForGivenName,Microsoft.PowerShell.Commands.GetProcessCommand", st))
-			}
-		}
-		for _, id := range a.ids {
-			found := false
-			for _, pr := range procs {
-				if pr.pid == id {
-					shown = append(shown, pr)
-					found = true
-				}
-			}
-			if !found {
-				errs = append(errs, cmdletError(cmdlet, "Cannot find a process with the process identifier "+strconv.Itoa(id)+".", "ObjectNotFound", strconv.Itoa(id), "ProcessCommandException", "NoProcessFoundForGivenId,Microsoft.PowerShell.Commands.GetProcessCommand", st))
-			}
-		}
+		shown, errs := p.getProcesses(a, st)
 		return p.processTable(shown), errs
 	case "Stop-Process":
 		if a.badID != "" {
@@ -260,6 +215,77 @@ func (p *psProcess) stateCmdlet(lw, arg string, st statement) (string, [][]strin
 		return "", errs
 	}
 	return "", nil
+}
+
+// getServices is what Get-Service returns for its arguments: every
+// service, or those named (wildcards allowed), with an error record for
+// each name without a match.
+func (p *psProcess) getServices(a cmdletArgs, st statement) ([]ServiceInfo, [][]string) {
+	const cmdlet = "Get-Service"
+	all := p.m.h.services()
+	var shown []ServiceInfo
+	var errs [][]string
+	if len(a.names) == 0 {
+		shown = all
+	}
+	for _, n := range a.names {
+		found := false
+		wild := strings.ContainsAny(n, "*?[")
+		pattern := strings.ToLower(n)
+		for _, s := range all {
+			match := !wild && strings.EqualFold(n, s.Name)
+			if wild {
+				match, _ = path.Match(pattern, strings.ToLower(s.Name))
+			}
+			if match {
+				shown = append(shown, s)
+				found = true
+			}
+		}
+		if !found && !wild {
+			errs = append(errs, cmdletError(cmdlet, "Cannot find any service with service name '"+n+"'.", "ObjectNotFound", n, "ServiceCommandException", "NoServiceFoundForGivenName,Microsoft.PowerShell.Commands.GetServiceCommand", st))
+		}
+	}
+	return shown, errs
+}
+
+// getProcesses is what Get-Process returns for its arguments.
+func (p *psProcess) getProcesses(a cmdletArgs, st statement) ([]procEntry, [][]string) {
+	const cmdlet = "Get-Process"
+	h := p.m.h
+	h.hs().mu.Lock()
+	procs := append([]procEntry(nil), h.processesLocked()...)
+	h.hs().mu.Unlock()
+	var shown []procEntry
+	var errs [][]string
+	if len(a.names) == 0 && len(a.ids) == 0 {
+		shown = procs
+	}
+	for _, n := range a.names {
+		found := false
+		for _, pr := range procs {
+			if ok, _ := path.Match(strings.ToLower(strings.TrimSuffix(n, ".exe")), strings.ToLower(pr.name)); ok {
+				shown = append(shown, pr)
+				found = true
+			}
+		}
+		if !found && !strings.ContainsAny(n, "*?[") {
+			errs = append(errs, cmdletError(cmdlet, `Cannot find a process with the name "`+n+`". Verify the process name and call the cmdlet again.`, "ObjectNotFound", n, "ProcessCommandException", "NoProcessFoundForGivenName,Microsoft.PowerShell.Commands.GetProcessCommand", st))
+		}
+	}
+	for _, id := range a.ids {
+		found := false
+		for _, pr := range procs {
+			if pr.pid == id {
+				shown = append(shown, pr)
+				found = true
+			}
+		}
+		if !found {
+			errs = append(errs, cmdletError(cmdlet, "Cannot find a process with the process identifier "+strconv.Itoa(id)+".", "ObjectNotFound", strconv.Itoa(id), "ProcessCommandException", "NoProcessFoundForGivenId,Microsoft.PowerShell.Commands.GetProcessCommand", st))
+		}
+	}
+	return shown, errs
 }
 
 // formatServiceTable is Get-Service's default table.

@@ -130,6 +130,7 @@ func (f *Fleet) schedulePower(h *host, at time.Time, kind powerState) error {
 	h.hs().power = kind
 	h.hs().mu.Unlock()
 	down := func() {
+		h.wuDown(time.Now()) // a patch task running dies here
 		_ = f.SetOnline(h.name, false)
 		if kind == powerStopping {
 			h.setPower(powerOff)

@@ -43,6 +43,7 @@ type Engine interface {
 	ui.ScheduleSource
 	ui.PoolSource
 	ui.InventorySource
+	ui.PatchSource
 	Do(ctx context.Context, id engine.Identity, r engine.Request) (any, error)
 }
 
