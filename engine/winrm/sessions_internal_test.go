@@ -47,8 +47,8 @@ func TestTheSessionStoreResumesFromItsSerializedSessionsAndKeepsAtMostItsBound(t
 	if dialOnce(t, srv, sessionCache{store: store, addr: "127.0.0.2:1"}) {
 		t.Fatal("a session was used for another address")
 	}
-	// A third key drops the least recently used (the other address's
-	// session is newer than addr's... touch addr's first).
+	// Touch addr's session; a third key then drops the least recently
+	// used: the other address's.
 	if _, ok := store.get(addr + "|example.com"); !ok {
 		t.Fatal("addr's session is gone")
 	}
