@@ -81,7 +81,7 @@ func TestBenchSweepPrintsOneJSONObjectWithTheIssuesFields(t *testing.T) {
 	want := []string{"auth", "basic_cpu_ms_per_poll", "basic_warm_wall_ms", "cold_wall_ms", "conns_accepted_per_poll", "conns_dialed_per_poll", "cpu_ms_per_poll", "cpu_vs_basic", "devices", "floor_ms",
 		"idle_conn_limit", "interval_s", "kdc_requests_cold", "kdc_requests_per_poll", "memory_limit_mb", "peak_rss_mb", "pooled_vs_unpooled", "ps_start_ms", "ratio", "requests_per_poll",
 		"rtt_ms", "script_ms", "shells_open_after", "sim_cpu_ms_per_poll", "sim_cpu_total_ms", "sim_peak_rss_mb", "simulator", "throttle",
-		"transport", "unpooled_warm_wall_ms", "warm_wall_ms"}
+		"tls_full_handshakes_per_poll", "tls_resumed_per_poll", "transport", "unpooled_warm_wall_ms", "warm_wall_ms"}
 	if !reflect.DeepEqual(keys, want) {
 		t.Fatalf("keys %v, want %v", keys, want)
 	}

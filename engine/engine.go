@@ -649,11 +649,20 @@ func (e *Engine) Run(ctx context.Context) error {
 func WarmTTL(interval time.Duration) time.Duration { return interval + interval/5 }
 
 // keepShellsWarm makes idle shells last at least WarmTTL(interval)
-// whatever sessions.ttl says, while Run schedules sweeps. A one-shot
-// sweep (rmm poll --once) keeps sessions.ttl as it is.
+// whatever sessions.ttl says, while Run schedules sweeps, and tells the
+// client how soon each host is polled again, so a poll's connection that
+// would expire before then is closed rather than kept. A one-shot sweep
+// (rmm poll --once) keeps sessions.ttl and every connection as they are.
 func (e *Engine) keepShellsWarm(interval time.Duration) {
 	e.winrm.KeepWarm(WarmTTL(interval))
+	e.winrm.Revisit(interval)
 }
+
+// SweepsEvery prepares the engine for sweeps started interval apart by
+// a caller of Sweep, as Run does before each of its own (rmm bench sweep
+// --interval): idle shells kept until the next sweep, connections that
+// would expire before it not kept.
+func (e *Engine) SweepsEvery(interval time.Duration) { e.keepShellsWarm(interval) }
 
 // record applies one poll outcome: cache first (write-through), then the
 // batch writer, then an event. It returns the number of metric rows queued.

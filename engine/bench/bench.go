@@ -147,6 +147,12 @@ type SweepResult struct {
 	// ConnsAcceptedPerPoll is the same counted at the hosts (TCP
 	// connections they accepted): over HTTPS, each is a TLS handshake.
 	ConnsAcceptedPerPoll float64 `json:"conns_accepted_per_poll"`
+	// TLSFullHandshakesPerPoll and TLSResumedPerPoll split the TLS
+	// handshakes the hosts completed over the warm pooled sweeps, per
+	// device: full ones (certificate, key exchange) and abbreviated ones
+	// that resumed a session the host had issued. Both 0 over HTTP.
+	TLSFullHandshakesPerPoll float64 `json:"tls_full_handshakes_per_poll"`
+	TLSResumedPerPoll        float64 `json:"tls_resumed_per_poll"`
 	// IdleConnLimit is how many connections the engine could keep
 	// between sweeps: every host's, unless the file descriptor limit
 	// leaves room for fewer (the simulator needs one per host for its
@@ -366,6 +372,8 @@ func Sweep(ctx context.Context, cfg SweepConfig) (SweepResult, error) {
 	res.KDCRequestsPerPoll = round(pooled.kdcPerPoll, 4)
 	res.ConnsDialedPerPoll = round(pooled.dialsPerPoll, 3)
 	res.ConnsAcceptedPerPoll = round(pooled.acceptsPerPoll, 3)
+	res.TLSFullHandshakesPerPoll = round(pooled.tlsFullPerPoll, 3)
+	res.TLSResumedPerPoll = round(pooled.tlsResumedPerPoll, 3)
 	res.IdleConnLimit = cfg.idleConns
 	res.CPUMSPerPoll = round(pooled.cpuMSPerPoll, 3)
 	res.PeakRSSMB = round(PeakRSSMB(), 1)
@@ -384,14 +392,16 @@ func Sweep(ctx context.Context, cfg SweepConfig) (SweepResult, error) {
 
 // modeResult is what the sweeps of one mode measured.
 type modeResult struct {
-	cold, warm      float64 // ms
-	requestsPerPoll float64
-	dialsPerPoll    float64
-	acceptsPerPoll  float64
-	cpuMSPerPoll    float64
-	simCPUMSPerPoll float64 // -1: the child's CPU could not be read
-	kdcCold         int64   // KDC messages in the first sweep
-	kdcPerPoll      float64 // KDC messages per device, warm sweeps
+	cold, warm        float64 // ms
+	requestsPerPoll   float64
+	dialsPerPoll      float64
+	acceptsPerPoll    float64
+	tlsFullPerPoll    float64 // full TLS handshakes at the hosts per device, warm sweeps
+	tlsResumedPerPoll float64 // resumed ones
+	cpuMSPerPoll      float64
+	simCPUMSPerPoll   float64 // -1: the child's CPU could not be read
+	kdcCold           int64   // KDC messages in the first sweep
+	kdcPerPoll        float64 // KDC messages per device, warm sweeps
 }
 
 // runSweeps builds an engine (pooled or not) that authenticates with
@@ -428,6 +438,9 @@ func runSweeps(ctx context.Context, db *store.DB, fleet simFleet, cfg SweepConfi
 	if err != nil {
 		return modeResult{}, fmt.Errorf("bench: %w", err)
 	}
+	if cfg.Interval > 0 {
+		eng.SweepsEvery(cfg.Interval) // what Engine.Run does before each sweep
+	}
 	topts := auth.transport()
 	topts.CABundle = fleet.caBundle() // "" over HTTP
 	if err := eng.SetTransportOptions(topts); err != nil {
@@ -437,7 +450,7 @@ func runSweeps(ctx context.Context, db *store.DB, fleet simFleet, cfg SweepConfi
 	var r modeResult
 	var warm []float64
 	var kdc, kdcWarm int64
-	var requests, accepted, dials, dialed int64
+	var requests, accepted, dials, dialed, tlsFull, tlsResumed int64
 	var cpu, simCPU time.Duration
 	simCPUKnown := true
 	profiling := false
@@ -504,6 +517,8 @@ func runSweeps(ctx context.Context, db *store.DB, fleet simFleet, cfg SweepConfi
 			dials += newConns
 			requests += st1.Requests - st0.Requests
 			accepted += st1.Connections - st0.Connections
+			tlsFull += st1.TLSFullHandshakes - st0.TLSFullHandshakes
+			tlsResumed += st1.TLSResumed - st0.TLSResumed
 			cpu += cpu1 - cpu0
 			simCPU += sim1 - sim0
 			simCPUKnown = simCPUKnown && simOK0 && simOK1
@@ -525,6 +540,8 @@ func runSweeps(ctx context.Context, db *store.DB, fleet simFleet, cfg SweepConfi
 	r.requestsPerPoll = float64(requests) / polls
 	r.dialsPerPoll = float64(dials) / polls
 	r.acceptsPerPoll = float64(accepted) / polls
+	r.tlsFullPerPoll = float64(tlsFull) / polls
+	r.tlsResumedPerPoll = float64(tlsResumed) / polls
 	r.cpuMSPerPoll = ms(cpu) / polls
 	switch {
 	case !fleet.separate():

@@ -80,7 +80,7 @@ func startInProcess(ctx context.Context, cfg SweepConfig, dir string, auth *auth
 func (p *inProcessFleet) stats(context.Context) (winrmsim.ControlStats, error) {
 	s := p.f.Stats()
 	return winrmsim.ControlStats{Hosts: s.Hosts, Online: s.Online, Requests: s.Requests, Connections: s.Connections,
-		ShellsOpen: s.ShellsOpen}, nil
+		ShellsOpen: s.ShellsOpen, TLSFullHandshakes: s.TLSFullHandshakes, TLSResumed: s.TLSResumed}, nil
 }
 func (p *inProcessFleet) cpu() (time.Duration, bool) { return 0, false }
 func (p *inProcessFleet) separate() bool             { return false }

@@ -335,6 +335,17 @@ func (c *Client) KeepWarm(ttl time.Duration) {
 	}
 }
 
+// Revisit tells the client that each host is polled again about every
+// interval (the scheduler's): when that is longer than a kept connection
+// lives (idleConnTimeout, 110 s), a pooled run closes its connection when
+// it ends instead of keeping it idle, where it would only hold memory
+// until it expired. Zero (the default) keeps connections.
+func (c *Client) Revisit(interval time.Duration) {
+	if c.pool != nil {
+		c.pool.revisit.Store(int64(interval))
+	}
+}
+
 // ExpireIdle deletes the pooled shells idle for longer than the TTL as of
 // now, and waits for the hosts to answer. The pool's janitor does this
 // every quarter TTL; a caller (a test with its own clock) may do it at

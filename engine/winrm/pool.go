@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/sourcegraph/conc/pool"
+
+	"github.com/rmmhq/rmm/engine/winrm/h1"
 )
 
 // poolOptions configure a sessionPool.
@@ -87,7 +89,10 @@ type sessionPool struct {
 
 	seq    atomic.Uint64 // loop request ids
 	minTTL atomic.Int64  // a floor under opts.ttl, set by the scheduler (Engine.keepShellsWarm)
-	bufs   sync.Pool     // reply buffers of every endpoint (*[]byte)
+	// revisit is how long until the scheduler polls a host again (its
+	// interval; 0: unknown). Set by Client.Revisit.
+	revisit atomic.Int64
+	bufs    sync.Pool // reply buffers of every endpoint (*[]byte)
 
 	created, reused, expired, recreated, dropped, open           atomic.Int64
 	loopStarts, loopRecycles, fallbacks, quotaHits               atomic.Int64
@@ -145,6 +150,13 @@ var ErrClosed = errors.New("winrm client is closed")
 // Commands is replaced before it starts another. Errors are classed
 // *Error values naming the device and the step.
 func (p *sessionPool) run(ctx context.Context, t target, sc *Script) (Result, error) {
+	// One connection from the first request of this run to its last (a
+	// warm poll's Send and Receive; a cold one's Create, Command, Send and
+	// Receives), past the transport's idle limits: without it, over the
+	// idle TLS limit the Send's connection is closed and the Receive pays
+	// a second TLS handshake.
+	ctx, pin := h1.WithPin(ctx)
+	defer func() { pin.Release(p.keepConns()) }()
 	retried := false
 	for {
 		s, slot, err := p.acquire(ctx, t)
@@ -198,6 +210,16 @@ func (p *sessionPool) run(ctx context.Context, t target, sc *Script) (Result, er
 		}
 		return Result{}, classed(t.host, err)
 	}
+}
+
+// keepConns reports whether a run's connection is worth keeping idle
+// after it: not when the host's next poll comes after the connection
+// will have expired (idleConnTimeout), where keeping it only holds
+// memory (an idle TLS connection keeps some 20 KB) until it is closed
+// unused. The next poll dials again (and resumes the TLS session).
+func (p *sessionPool) keepConns() bool {
+	r := time.Duration(p.revisit.Load())
+	return r <= 0 || r < idleConnTimeout
 }
 
 // classed wraps a session error as the engine's *Error, classed once here

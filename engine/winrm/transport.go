@@ -1,6 +1,7 @@
 package winrm
 
 import (
+	"container/list"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -167,6 +168,126 @@ type tlsProfile struct {
 	client *http.Client    // Basic: the Authorization header is set per request
 	dialer *net.Dialer
 	names  sync.Map // "host:port" -> the TLS server name to verify
+	// sessions are the TLS sessions hosts offered to resume (TLS 1.3
+	// tickets; TLS 1.2 session tickets where a host issues them), keyed by
+	// address and server name (sessionCache).
+	sessions *sessionStore
+}
+
+// tlsSessionCacheSize bounds the TLS sessions a profile keeps for
+// resumption, one per host (the newest ticket a host sent); past this
+// many HTTPS hosts the least recently used sessions are dropped and those
+// hosts' next connections do a full handshake. Each is kept serialized
+// (sessionStore), about 1.5 KB with the host's certificate chain.
+const tlsSessionCacheSize = 1 << 16
+
+// sessionStore is a profile's TLS client session cache: a bounded LRU of
+// sessions kept serialized (SessionState.Bytes), not as crypto/tls's
+// parsed states. A parsed state holds the host's parsed certificates, a
+// few KB of small objects the garbage collector scans at every cycle;
+// 10,000 of them made a sweep's collections markedly dearer. Bytes hold
+// no pointers, and a session is parsed again only when a connection
+// resumes it.
+type sessionStore struct {
+	mu  sync.Mutex
+	max int
+	m   map[string]*list.Element // of *storedSession
+	lru list.List                // most recently used first
+}
+
+type storedSession struct {
+	key           string
+	ticket, state []byte
+}
+
+func newSessionStore(max int) *sessionStore {
+	return &sessionStore{max: max, m: make(map[string]*list.Element)}
+}
+
+func (s *sessionStore) get(key string) (*tls.ClientSessionState, bool) {
+	s.mu.Lock()
+	e, ok := s.m[key]
+	if !ok {
+		s.mu.Unlock()
+		return nil, false
+	}
+	s.lru.MoveToFront(e)
+	ss := e.Value.(*storedSession)
+	ticket, state := ss.ticket, ss.state
+	s.mu.Unlock()
+	st, err := tls.ParseSessionState(state)
+	if err != nil {
+		s.put(key, nil)
+		return nil, false
+	}
+	cs, err := tls.NewResumptionState(ticket, st)
+	if err != nil {
+		s.put(key, nil)
+		return nil, false
+	}
+	return cs, true
+}
+
+// put keeps cs for key; nil forgets key's session (crypto/tls asks so
+// when a host refused it).
+func (s *sessionStore) put(key string, cs *tls.ClientSessionState) {
+	var ticket, state []byte
+	if cs != nil {
+		t, st, err := cs.ResumptionState()
+		if err != nil || st == nil {
+			return
+		}
+		if state, err = st.Bytes(); err != nil {
+			return
+		}
+		ticket = t
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if e, ok := s.m[key]; ok {
+		if cs == nil {
+			s.lru.Remove(e)
+			delete(s.m, key)
+			return
+		}
+		ss := e.Value.(*storedSession)
+		ss.ticket, ss.state = ticket, state
+		s.lru.MoveToFront(e)
+		return
+	}
+	if cs == nil {
+		return
+	}
+	s.m[key] = s.lru.PushFront(&storedSession{key: key, ticket: ticket, state: state})
+	for s.lru.Len() > s.max {
+		e := s.lru.Back()
+		s.lru.Remove(e)
+		delete(s.m, e.Value.(*storedSession).key)
+	}
+}
+
+// len is the number of sessions kept.
+func (s *sessionStore) len() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.lru.Len()
+}
+
+// sessionCache is a profile's session store as one dial sees it: keys
+// are the address dialed and the server name verified, so two hosts
+// behind one name (a NAT's ports) or one address under two names never
+// resume each other's sessions. crypto/tls keys by server name alone.
+type sessionCache struct {
+	store *sessionStore
+	addr  string
+}
+
+func (c sessionCache) Get(key string) (*tls.ClientSessionState, bool) {
+	return c.store.get(c.addr + "|" + key)
+}
+
+func (c sessionCache) Put(key string, cs *tls.ClientSessionState) {
+	c.store.put(c.addr+"|"+key, cs)
 }
 
 // RoundTrip sends through the default profile (system trust store).
@@ -215,6 +336,13 @@ func (s *transportSet) profile(key tlsKey) (*tlsProfile, error) {
 	if p, ok := s.profiles[key]; ok {
 		return p, nil
 	}
+	// Key exchanges: Go's defaults, the X25519MLKEM768 hybrid included.
+	// Its key generation costs every handshake about a quarter of a
+	// millisecond of CPU here (README, Benchmarks) and Windows hosts that
+	// negotiate no ML-KEM never use it, but crypto/tls ignores the order
+	// of CurvePreferences: the only way to save it is not to offer the
+	// hybrid at all, which would give up post-quantum protection of the
+	// credentials on hosts that have it. Not done.
 	cfg := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: key.insecure} //nolint:gosec // per device, logged and audited
 	var caPEM []byte
 	if key.caBundle != "" {
@@ -229,7 +357,8 @@ func (s *transportSet) profile(key tlsKey) (*tlsProfile, error) {
 		cfg.RootCAs, caPEM = pool, b
 	}
 	tr := s.newTransport()
-	p = &tlsProfile{key: key, caPEM: caPEM, cfg: cfg, tr: tr, dialer: &net.Dialer{Timeout: 10 * time.Second, KeepAlive: -1}}
+	p = &tlsProfile{key: key, caPEM: caPEM, cfg: cfg, tr: tr, dialer: &net.Dialer{Timeout: 10 * time.Second, KeepAlive: -1},
+		sessions: newSessionStore(tlsSessionCacheSize)}
 	tr.DialTLSContext = p.dialTLS
 	p.lean = s.newLean(p.dialTLS)
 	p.client = &http.Client{Transport: p.lean}
@@ -248,6 +377,11 @@ func (p *tlsProfile) dialTLS(ctx context.Context, network, addr string) (net.Con
 	cfg := p.cfg.Clone()
 	cfg.ServerName = name
 	cfg.NextProtos = []string{"http/1.1"}
+	// Resume the host's last session where it allows (an abbreviated
+	// handshake: no certificate sent or verified again). The session was
+	// verified against this same name and trust when it was made; a
+	// session of an insecure profile stays in that profile.
+	cfg.ClientSessionCache = sessionCache{store: p.sessions, addr: addr}
 	hctx, cancel := context.WithTimeout(ctx, 10*time.Second+p.dialer.Timeout)
 	defer cancel()
 	c, err := (&tls.Dialer{NetDialer: p.dialer, Config: cfg}).DialContext(hctx, network, addr)

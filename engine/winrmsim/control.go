@@ -51,6 +51,10 @@ type ControlStats struct {
 	LoopStarts    int64 `json:"loop_starts"`
 	LoopRequests  int64 `json:"loop_requests"`
 	Injected      int64 `json:"injected"`
+	// TLS handshakes the hosts completed: full, and resumed from a
+	// session a host had issued.
+	TLSFullHandshakes int64 `json:"tls_full_handshakes"`
+	TLSResumed        int64 `json:"tls_resumed"`
 }
 
 // Ready is the JSON object `rmm sim --ready-file FILE` writes, once, when
@@ -73,6 +77,7 @@ func controlStats(s Stats) ControlStats {
 		ShellsCreated: s.ShellsCreated, ShellsOpen: s.ShellsOpen, ShellsDeleted: s.ShellsDeleted, ShellsDropped: s.ShellsDropped,
 		Commands: s.Commands, Faults: s.Faults, AuthFailures: s.AuthFailures, Sends: s.Sends, Receives: s.Receives,
 		LoopStarts: s.LoopStarts, LoopRequests: s.LoopRequests, Injected: s.Injected,
+		TLSFullHandshakes: s.TLSFullHandshakes, TLSResumed: s.TLSResumed,
 	}
 }
 

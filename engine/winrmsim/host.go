@@ -103,6 +103,9 @@ type counters struct {
 	// Negotiate and Kerberos (secauth.go): contexts established, sealed
 	// requests, readable requests refused on a sealed connection.
 	ntlmContexts, krbContexts, sealed, plainRefused atomic.Int64
+	// TLS handshakes of an HTTPS host: full ones (certificate sent, key
+	// exchange) and resumed ones (a session from the host's cache).
+	tlsFull, tlsResumed atomic.Int64
 }
 
 // host is one simulated Windows machine. Identity and profile are fixed at

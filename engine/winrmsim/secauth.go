@@ -392,7 +392,7 @@ func (f *Fleet) channelBindings(h *host) []byte {
 	if !f.tls.serves(h.name) {
 		return nil
 	}
-	cfg, err := f.tls.serverConfig(h.name)
+	cfg, err := f.tls.serverConfig(h)
 	if err != nil || len(cfg.Certificates) == 0 || len(cfg.Certificates[0].Certificate) == 0 {
 		return nil
 	}

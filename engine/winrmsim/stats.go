@@ -27,6 +27,10 @@ type HostStats struct {
 	// encryption), and readable requests refused on such a connection
 	// over HTTP.
 	NTLMContexts, KerberosContexts, Sealed, PlainRefused int64
+
+	// TLS handshakes the host completed: full ones, and resumptions of a
+	// session it had issued (tls.go).
+	TLSFullHandshakes, TLSResumed int64
 }
 
 // Stats is the fleet's totals: the same counters summed over every host,
@@ -53,6 +57,8 @@ type Stats struct {
 	Injected     int64
 
 	NTLMContexts, KerberosContexts, Sealed, PlainRefused int64
+
+	TLSFullHandshakes, TLSResumed int64
 }
 
 // HostStats returns one host's counters.
@@ -98,35 +104,39 @@ func (f *Fleet) Stats() Stats {
 		s.KerberosContexts += hs.KerberosContexts
 		s.Sealed += hs.Sealed
 		s.PlainRefused += hs.PlainRefused
+		s.TLSFullHandshakes += hs.TLSFullHandshakes
+		s.TLSResumed += hs.TLSResumed
 	}
 	return s
 }
 
 func (c *counters) snapshot() HostStats {
 	return HostStats{
-		Requests:         c.requests.Load(),
-		Connections:      c.connections.Load(),
-		ShellsCreated:    c.shellsCreated.Load(),
-		ShellsOpen:       c.shellsOpen.Load(),
-		ShellsDeleted:    c.shellsDeleted.Load(),
-		ShellsDropped:    c.shellsDropped.Load(),
-		Commands:         c.commands.Load(),
-		Faults:           c.faults.Load(),
-		AuthFailures:     c.authFailures.Load(),
-		Creates:          c.creates.Load(),
-		CommandRequests:  c.commandRequests.Load(),
-		Sends:            c.sends.Load(),
-		Receives:         c.receives.Load(),
-		Signals:          c.signals.Load(),
-		Deletes:          c.deletes.Load(),
-		Enumerates:       c.enumerates.Load(),
-		LoopStarts:       c.loopStarts.Load(),
-		LoopRequests:     c.loopRequests.Load(),
-		LoopExits:        c.loopExits.Load(),
-		Injected:         c.injected.Load(),
-		NTLMContexts:     c.ntlmContexts.Load(),
-		KerberosContexts: c.krbContexts.Load(),
-		Sealed:           c.sealed.Load(),
-		PlainRefused:     c.plainRefused.Load(),
+		Requests:          c.requests.Load(),
+		Connections:       c.connections.Load(),
+		ShellsCreated:     c.shellsCreated.Load(),
+		ShellsOpen:        c.shellsOpen.Load(),
+		ShellsDeleted:     c.shellsDeleted.Load(),
+		ShellsDropped:     c.shellsDropped.Load(),
+		Commands:          c.commands.Load(),
+		Faults:            c.faults.Load(),
+		AuthFailures:      c.authFailures.Load(),
+		Creates:           c.creates.Load(),
+		CommandRequests:   c.commandRequests.Load(),
+		Sends:             c.sends.Load(),
+		Receives:          c.receives.Load(),
+		Signals:           c.signals.Load(),
+		Deletes:           c.deletes.Load(),
+		Enumerates:        c.enumerates.Load(),
+		LoopStarts:        c.loopStarts.Load(),
+		LoopRequests:      c.loopRequests.Load(),
+		LoopExits:         c.loopExits.Load(),
+		Injected:          c.injected.Load(),
+		NTLMContexts:      c.ntlmContexts.Load(),
+		KerberosContexts:  c.krbContexts.Load(),
+		Sealed:            c.sealed.Load(),
+		PlainRefused:      c.plainRefused.Load(),
+		TLSFullHandshakes: c.tlsFull.Load(),
+		TLSResumed:        c.tlsResumed.Load(),
 	}
 }

@@ -12,6 +12,8 @@ import (
 	"fmt"
 	"math/big"
 	"net"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -197,21 +199,156 @@ func (t *fleetTLS) serves(hostname string) bool {
 
 // serverConfig returns the host's TLS configuration, making its
 // certificate on first use.
-func (t *fleetTLS) serverConfig(hostname string) (*tls.Config, error) {
+//
+// Session resumption, as HTTP.sys (SChannel) on the host's Windows
+// release does it, never more leniently. The evidence, all from
+// Microsoft's documentation and code (none of it observed on a real host
+// by this project):
+//
+//   - TLS 1.3 is on by default from Windows 11 and Server 2022 (build
+//     20348); Windows 10 and Server 2016/2019 stop at TLS 1.2, so such
+//     hosts negotiate 1.2 here too.
+//   - SChannel keeps a server-side session cache. An entry lives
+//     ServerCacheTime (HKLM\...\SecurityProviders\SCHANNEL), 10 hours
+//     (36,000,000 ms) by default ("Configure the TLS Handle Expiry Time
+//     on NPS Servers", Windows Server 2008-2012 docs), and the cache holds
+//     MaximumCacheSize entries, 20,000 by default ("Transport Layer
+//     Security (TLS) registry settings"), for the whole machine.
+//   - Over TLS 1.3 SChannel resumes from that cache: its tickets are
+//     handles into it unless an application asks for encrypted,
+//     stateless ones (microsoft/msquic#1325: "By default, Schannel wasn't
+//     actually using encrypted session tickets for resumption"). The
+//     simulator's tickets are such handles: a random id, the state kept
+//     at the host (tlsSessions) at most tlsSessionLifetime, at most
+//     tlsSessionsPerHost of them, each taken once, all lost when the
+//     process (the "machine") restarts.
+//   - Over TLS 1.2, HTTP.sys sends RFC 5077 session tickets only on a
+//     binding made with HTTP_SERVICE_CONFIG_SSL_FLAG_ENABLE_SESSION_TICKET
+//     (HTTP_SERVICE_CONFIG_SSL_PARAM.DefaultFlags) and a key from
+//     Enable-TlsSessionTicketKey; WinRM makes its listener's binding
+//     without it, so no ticket is issued. SChannel still resumes by
+//     session ID, which Go's crypto/tls implements on neither side: the
+//     simulator resumes no TLS 1.2 session, which is stricter.
+func (t *fleetTLS) serverConfig(h *host) (*tls.Config, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if c, ok := t.configs[hostname]; ok {
+	if c, ok := t.configs[h.name]; ok {
 		return c, nil
 	}
-	cert, err := t.ca.issue(hostname, t.kinds[hostname], t.fqdns[hostname])
+	cert, err := t.ca.issue(h.name, t.kinds[h.name], t.fqdns[h.name])
 	if err != nil {
-		return nil, fmt.Errorf("winrmsim: %s: %w", hostname, err)
+		return nil, fmt.Errorf("winrmsim: %s: %w", h.name, err)
+	}
+	count := func(cs tls.ConnectionState) error {
+		if cs.DidResume {
+			h.stats.tlsResumed.Add(1)
+		} else {
+			h.stats.tlsFull.Add(1)
+		}
+		return nil
 	}
 	// HTTP/1.1 only, as HTTP.sys serves WinRM; TLS 1.2 and up, as
-	// current Windows does.
-	c := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12, NextProtos: []string{"http/1.1"}}
-	t.configs[hostname] = c
+	// current Windows does; 1.3 where the release has it on. The key
+	// exchange groups are SChannel's defaults (curve25519, NIST P-256,
+	// P-384: "TLS Elliptic Curves in Windows 10 1607 and later",
+	// learn.microsoft.com): no ML-KEM hybrid, which Go offers first and
+	// the released Windows Server versions do not negotiate.
+	base := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12, NextProtos: []string{"http/1.1"},
+		CurvePreferences: []tls.CurveID{tls.X25519, tls.CurveP256, tls.CurveP384}, VerifyConnection: count}
+	if !hasTLS13(h) {
+		base.MaxVersion = tls.VersionTLS12
+	}
+	// TLS 1.2 handshakes: no ticket (see above).
+	c12 := base.Clone()
+	c12.SessionTicketsDisabled = true
+	// TLS 1.3 handshakes: tickets that are handles into the host's cache.
+	store := &tlsSessions{byID: make(map[string]tlsSession)}
+	c13 := base.Clone()
+	c13.WrapSession = store.wrap
+	c13.UnwrapSession = store.unwrap
+	c := base.Clone()
+	c.GetConfigForClient = func(hello *tls.ClientHelloInfo) (*tls.Config, error) {
+		if base.MaxVersion != tls.VersionTLS12 && slices.Contains(hello.SupportedVersions, tls.VersionTLS13) {
+			return c13, nil
+		}
+		return c12, nil
+	}
+	t.configs[h.name] = c
 	return c, nil
+}
+
+// hasTLS13 reports whether the host's Windows release serves TLS 1.3 by
+// default: build 20348 (Server 2022) and later, Windows 11 included.
+func hasTLS13(h *host) bool {
+	if h.release == nil {
+		return true
+	}
+	parts := strings.Split(h.release.version, ".")
+	if len(parts) < 3 {
+		return true
+	}
+	build, err := strconv.Atoi(parts[2])
+	return err != nil || build >= 20348
+}
+
+const (
+	// tlsSessionLifetime is how long a host accepts a session for
+	// resumption: SChannel's ServerCacheTime default.
+	tlsSessionLifetime = 10 * time.Hour
+	// tlsSessionsPerHost bounds a host's session cache (Windows':
+	// 20,000 entries for the machine); the oldest go first.
+	tlsSessionsPerHost = 16
+)
+
+// tlsSessions is one host's server-side TLS session cache.
+type tlsSessions struct {
+	mu    sync.Mutex
+	byID  map[string]tlsSession
+	order []string // ids, oldest first (some already used)
+}
+
+type tlsSession struct {
+	state []byte // SessionState.Bytes
+	made  time.Time
+}
+
+// wrap keeps a new session and returns its handle, the ticket.
+func (s *tlsSessions) wrap(_ tls.ConnectionState, ss *tls.SessionState) ([]byte, error) {
+	b, err := ss.Bytes()
+	if err != nil {
+		return nil, err
+	}
+	id := make([]byte, 32)
+	_, _ = rand.Read(id) // crypto/rand does not fail
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.byID[string(id)] = tlsSession{state: b, made: time.Now()}
+	s.order = append(s.order, string(id))
+	for len(s.byID) > tlsSessionsPerHost {
+		delete(s.byID, s.order[0])
+		s.order = s.order[1:]
+	}
+	if len(s.order) > 4*tlsSessionsPerHost {
+		s.order = slices.DeleteFunc(s.order, func(id string) bool { _, ok := s.byID[id]; return !ok })
+	}
+	return id, nil
+}
+
+// unwrap returns the session a ticket names, once, while it lives; nil
+// (a full handshake) for any other ticket.
+func (s *tlsSessions) unwrap(id []byte, _ tls.ConnectionState) (*tls.SessionState, error) {
+	s.mu.Lock()
+	e, ok := s.byID[string(id)]
+	delete(s.byID, string(id))
+	s.mu.Unlock()
+	if !ok || time.Since(e.made) > tlsSessionLifetime {
+		return nil, nil
+	}
+	ss, err := tls.ParseSessionState(e.state)
+	if err != nil {
+		return nil, nil //nolint:nilerr // an unreadable ticket is no ticket: a full handshake
+	}
+	return ss, nil
 }
 
 // wrapConn puts TLS on an accepted connection of an HTTPS host; other
@@ -220,7 +357,7 @@ func (f *Fleet) wrapConn(h *host, c net.Conn) (net.Conn, error) {
 	if !f.tls.serves(h.name) {
 		return c, nil
 	}
-	cfg, err := f.tls.serverConfig(h.name)
+	cfg, err := f.tls.serverConfig(h)
 	if err != nil {
 		return nil, err
 	}

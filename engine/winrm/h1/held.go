@@ -27,6 +27,7 @@ type Conn struct {
 	open   bool // an exchange's body is unread
 	broken bool // the connection cannot be reused
 	n      int  // exchanges sent
+	pin    *Pin // the Acquire context's pin: Release keeps the connection there
 }
 
 // ErrConnBusy is a RoundTrip on a held connection whose previous
@@ -47,7 +48,7 @@ func (t *Transport) Acquire(ctx context.Context, u *url.URL) (*Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := &Conn{t: t, c: c, reused: reused}
+	h := &Conn{t: t, c: c, reused: reused, pin: pinOf(ctx)}
 	c.held = h
 	return h, nil
 }
@@ -169,6 +170,9 @@ func (h *Conn) Release() {
 	c.held = nil
 	if h.broken || h.open {
 		_ = c.nc.Close()
+		return
+	}
+	if h.pin != nil && h.pin.keep(h.t, c) {
 		return
 	}
 	h.t.putIdle(c)

@@ -177,6 +177,7 @@ type body struct {
 	closed    bool // the connection was handed back or closed
 	err       error
 	held      *Conn // the connection is held: it goes back to the holder, not to the idle list
+	pin       *Pin  // the request context's pin: a reusable connection is kept there
 }
 
 // done reports whether the body has been read to its end.
@@ -267,6 +268,9 @@ func (b *body) finish(complete bool) {
 		return
 	}
 	if reusable {
+		if b.pin != nil && b.pin.keep(b.t, b.c) {
+			return
+		}
 		b.t.putIdle(b.c)
 		return
 	}

@@ -151,18 +151,25 @@ type Stats struct {
 	Reused  int64 // requests sent on a kept connection
 	Stale   int64 // idle connections found closed by the server, or expired
 	Evicted int64 // idle connections closed because a limit was reached
-	Idle    int   // connections idle now
+	// Pinned counts requests sent on a connection a Pin kept from the
+	// request before (also counted in Reused).
+	Pinned int64
+	// Unkept counts connections closed when their Pin was released with
+	// keep false (they would have expired before their next use).
+	Unkept int64
+	Idle   int // connections idle now
 }
 
 type counters struct {
-	dialed, reused, stale, evicted int64 // guarded by Transport.mu
+	dialed, reused, stale, evicted, pinned, unkept int64 // guarded by Transport.mu
 }
 
 // Stats returns the transport's counters.
 func (t *Transport) Stats() Stats {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return Stats{Dialed: t.stats.dialed, Reused: t.stats.reused, Stale: t.stats.stale, Evicted: t.stats.evicted, Idle: t.nidle[0] + t.nidle[1]}
+	return Stats{Dialed: t.stats.dialed, Reused: t.stats.reused, Stale: t.stats.stale, Evicted: t.stats.evicted,
+		Pinned: t.stats.pinned, Unkept: t.stats.unkept, Idle: t.nidle[0] + t.nidle[1]}
 }
 
 func (t *Transport) maxIdle() int { return positive(t.MaxIdleConns, DefaultMaxIdleConns) }
@@ -393,23 +400,32 @@ func (t *Transport) putWriteBuf(wp *[]byte) {
 	}
 }
 
-// getConn returns an idle connection to key or a new one. An idle
-// connection is checked before reuse (one non-blocking peek): the server
-// may have closed it (its idle timeout, a reboot), and a request written
-// to it would fail after it was sent.
+// getConn returns the connection the context's Pin holds for key, an
+// idle connection to key, or a new one. A kept connection is checked
+// before reuse (one non-blocking peek): the server may have closed it
+// (its idle timeout, a reboot), and a request written to it would fail
+// after it was sent.
 func (t *Transport) getConn(ctx context.Context, key hostKey) (*conn, bool, error) {
 	now := time.Now()
+	pinned := pinOf(ctx).take(t, key)
 	for {
-		c := t.takeIdle(key, now)
+		c := pinned
+		if c == nil {
+			c = t.takeIdle(key, now)
+		}
 		if c == nil {
 			break
 		}
 		if alive(c.raw) {
 			t.mu.Lock()
 			t.stats.reused++
+			if pinned != nil {
+				t.stats.pinned++
+			}
 			t.mu.Unlock()
 			return c, true, nil
 		}
+		pinned = nil
 		t.mu.Lock()
 		t.stats.stale++
 		t.mu.Unlock()
@@ -572,7 +588,7 @@ func (t *Transport) exchange(ctx context.Context, req *http.Request, c *conn, wi
 		t.putReader(br)
 		return fail(err)
 	}
-	b.t, b.c, b.br, b.stop = t, c, br, stop
+	b.t, b.c, b.br, b.stop, b.pin = t, c, br, stop, pinOf(ctx)
 	b.keep = b.keep && !req.Close
 	b.held = c.held
 	if b.done() {
