@@ -117,3 +117,64 @@ func setupApp(t *testing.T) (a *app, home, cfgPath string) {
 	t.Cleanup(func() { a.logOut.Close() })
 	return a, home, cfgPath
 }
+
+// A route added to the config file reaches the running engine's
+// notifier, and one that names no channel is rejected as a whole while
+// the routes in effect stay.
+func TestANotificationRouteEditReachesTheRunningEngine(t *testing.T) {
+	a, _, cfgPath := setupApp(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	db, err := store.Open(ctx, a.cfg.Store.DB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	eng, err := engine.New(ctx, db, a.engineOptions(engine.Credential{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eng.Close()
+	notices := make(chan reloadNotice, 4)
+	wait, err := a.watchConfig(ctx, eng, func(n reloadNotice) { notices <- n })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer wait()
+	defer cancel()
+	next := func() reloadNotice {
+		t.Helper()
+		select {
+		case n := <-notices:
+			return n
+		case <-time.After(60 * time.Second): // only stops a hung test
+			t.Fatal("no reload notice")
+		}
+		return reloadNotice{}
+	}
+	if n := len(eng.NotifyOptions().Routes); n != 0 {
+		t.Fatalf("%d routes before the edit", n)
+	}
+	good := "engine:\n  throttle: 50\nnotifications:\n  channels:\n    hook:\n      type: webhook\n      url: https://127.0.0.1:9/rmm\n" +
+		"  routes:\n    - name: servers-critical\n      match:\n        severity: [Critical]\n      channels: [hook]\n"
+	if err := os.WriteFile(cfgPath, []byte(good), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if n := next(); n.Err {
+		t.Fatalf("notice %+v", n)
+	}
+	o := eng.NotifyOptions()
+	if len(o.Routes) != 1 || o.Routes[0].Name != "servers-critical" || o.Channels["hook"].URL != "https://127.0.0.1:9/rmm" {
+		t.Fatalf("after the edit the engine routes %+v over %+v", o.Routes, o.Channels)
+	}
+	bad := strings.Replace(good, "channels: [hook]", "channels: [nowhere]", 1)
+	if err := os.WriteFile(cfgPath, []byte(bad), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if n := next(); !n.Err || !strings.Contains(n.Text, "nowhere") {
+		t.Fatalf("a route to a channel that does not exist: notice %+v", n)
+	}
+	if o := eng.NotifyOptions(); len(o.Routes) != 1 || o.Routes[0].Channels[0] != "hook" {
+		t.Fatalf("the rejected file changed the routes in effect: %+v", o.Routes)
+	}
+}
