@@ -149,9 +149,9 @@ them too, as the baseline.`,
 				return exitError{2, fmt.Errorf("bench: %w", err)}
 			}
 			if cpuProfile != "" {
-				f, err := os.Create(cpuProfile)
+				f, err := createCPUProfile(cpuProfile)
 				if err != nil {
-					return fmt.Errorf("bench: cpu profile: %w", err)
+					return err
 				}
 				defer f.Close()
 				cfg.CPUProfile = f
@@ -351,4 +351,14 @@ restart brings, until every job ended.
 	f.StringVar(&cfg.Transport, "transport", bench.TransportHTTPS, "what the hosts serve: https (verified against the simulator's CA, a console's default) or http")
 	f.BoolVar(&inProcess, "in-process", false, "run the simulated hosts in this process")
 	return cmd
+}
+
+// createCPUProfile creates the file --cpuprofile names, for the benchmark
+// commands.
+func createCPUProfile(path string) (*os.File, error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("bench: cpu profile: %w", err)
+	}
+	return f, nil
 }

@@ -66,9 +66,9 @@ inventory (indexed as it is stored) and evaluate --query over the fleet
 				return exitError{2, fmt.Errorf("bench: %w", err)}
 			}
 			if cpuProfile != "" {
-				f, err := os.Create(cpuProfile)
+				f, err := createCPUProfile(cpuProfile)
 				if err != nil {
-					return fmt.Errorf("bench: cpu profile: %w", err)
+					return err
 				}
 				defer f.Close()
 				cfg.CPUProfile = f
